@@ -1,0 +1,80 @@
+"""Management API: bundles (multipart and two-step uploads) and the upload URL."""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from .. import bundles
+from ..errors import BadRequest, Forbidden, Gone
+from ..models import iso
+from ..web import actor, app_for, base_url, box, int_arg, json_body
+
+bp = Blueprint("api_bundles", __name__)
+
+
+@bp.post("/apps/<app_id>/bundles")
+def upload_bundle(app_id):
+    app = app_for(app_id, "publisher")
+    if not (request.content_type or "").startswith("multipart/form-data"):
+        raise BadRequest("send multipart/form-data with a file field 'file'", code="expected_multipart")
+    upload = request.files.get("file")
+    if upload is None:
+        raise BadRequest("the file field 'file' is missing", details={"field": "file"})
+    fields = bundles.parse_fields(request.form.to_dict())
+    staged = box().staging.receive(upload.stream, box().config.max_bundle_bytes)
+    bundle = box().ingestor.ingest(app, fields, staged, actor())
+    return jsonify(bundles.bundle_json(bundle)), 201
+
+
+@bp.post("/apps/<app_id>/bundles/initiate")
+def initiate(app_id):
+    app = app_for(app_id, "publisher")
+    b = box()
+    upload = bundles.initiate_upload(app, json_body(), b.config.upload_ttl, b.config.max_bundle_bytes, actor())
+    query, _ = b.secrets.url_signer.query("upload", upload.id, b.config.upload_ttl)
+    return jsonify({"uploadId": upload.id, "uploadUrl": f"{base_url()}/uploads/{upload.id}?{query}",
+                    "expiresAt": iso(upload.expires_at)}), 201
+
+
+@bp.post("/apps/<app_id>/bundles/finalize")
+def finalize(app_id):
+    app = app_for(app_id, "publisher")
+    upload_id = json_body().get("uploadId")
+    if not isinstance(upload_id, str):
+        raise BadRequest("uploadId is required", details={"field": "uploadId"})
+    return jsonify(bundles.bundle_json(bundles.finalize_upload(box(), app, upload_id, actor()))), 201
+
+
+@bp.get("/apps/<app_id>/bundles")
+def list_bundles(app_id):
+    rows, total = bundles.list_bundles(app_for(app_id), int_arg("limit", 20, 1, 500), int_arg("offset", 0, 0, 10**9))
+    return jsonify({"bundles": [bundles.bundle_json(b) for b in rows], "total": total})
+
+
+@bp.get("/apps/<app_id>/bundles/<bundle_id>")
+def get_bundle(app_id, bundle_id):
+    return jsonify(bundles.bundle_json(bundles.find_bundle(app_for(app_id), bundle_id)))
+
+
+@bp.delete("/apps/<app_id>/bundles/<bundle_id>")
+def delete_bundle(app_id, bundle_id):
+    app = app_for(app_id, "admin")
+    bundle = bundles.find_bundle(app, bundle_id)
+    bundles.delete_bundle(app, bundle, actor(), box().store)
+    return jsonify({"deleted": True, "id": bundle.id})
+
+
+uploads_bp = Blueprint("uploads", __name__)
+
+
+@uploads_bp.put("/uploads/<upload_id>")
+def put_upload(upload_id):
+    """The signed upload URL of a two-step upload: no bearer key, the signature is the permission."""
+    verdict = box().secrets.url_signer.check("upload", upload_id, request.args.get("expires"),
+                                            request.args.get("signature"))
+    if verdict == "invalid":
+        raise Forbidden("the upload URL is not valid", code="invalid_signature")
+    if verdict == "expired":
+        raise Gone("the upload URL has expired", code="upload_expired")
+    upload = bundles.live_upload(upload_id)
+    bundles.receive_upload(box(), upload, request.stream)
+    return jsonify({"uploadId": upload.id, "received": True})

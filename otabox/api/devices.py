@@ -1,0 +1,39 @@
+"""Management API: devices and their overrides."""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from .. import apps, bundles, devices
+from ..errors import BadRequest
+from ..web import actor, app_for, int_arg, json_body
+
+bp = Blueprint("api_devices", __name__)
+
+
+@bp.get("/apps/<app_id>/devices")
+def list_devices(app_id):
+    rows, total = devices.list_devices(app_for(app_id), int_arg("limit", 50, 1, 500), int_arg("offset", 0, 0, 10**9),
+                                       request.args.get("channel"), request.args.get("version"),
+                                       request.args.get("search"))
+    return jsonify({"devices": [devices.device_json(d) for d in rows], "total": total})
+
+
+@bp.get("/apps/<app_id>/devices/<device_id>")
+def get_device(app_id, device_id):
+    return jsonify(devices.device_json(devices.find_device(app_for(app_id), device_id)))
+
+
+@bp.put("/apps/<app_id>/devices/<device_id>")
+def pin_device(app_id, device_id):
+    app = app_for(app_id, "publisher")
+    data = json_body()
+    channel = apps.find_channel(app, data["channel"]) if data.get("channel") is not None else None
+    bundle = bundles.find_bundle(app, data["bundleId"]) if data.get("bundleId") is not None else None
+    if channel is None and bundle is None:
+        raise BadRequest("send channel and/or bundleId to pin the device")
+    return jsonify(devices.device_json(devices.set_override(app, device_id, channel, bundle, actor())))
+
+
+@bp.delete("/apps/<app_id>/devices/<device_id>/override")
+def clear_override(app_id, device_id):
+    return jsonify(devices.device_json(devices.clear_override(app_for(app_id, "publisher"), device_id, actor())))

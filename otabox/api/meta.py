@@ -1,0 +1,24 @@
+"""Management API: audit log, signing key, health."""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from .. import audit, auth
+from ..web import api_key, box, int_arg
+
+bp = Blueprint("api_meta", __name__)
+
+
+@bp.get("/audit-log")
+def audit_log():
+    key = api_key("admin")
+    auth.require_unscoped(key)
+    before = int_arg("before", 0, 0, 10**12) or None
+    return jsonify({"entries": audit.query(int_arg("limit", 100, 1, 1000), before,
+                                           request.args.get("action"), request.args.get("entityType"))})
+
+
+@bp.get("/signing-key")
+def signing_key():
+    signer = box().secrets.bundle_signer
+    return jsonify({"algorithm": signer.algorithm, "publicKey": signer.public_pem})

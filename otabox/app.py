@@ -1,0 +1,104 @@
+"""The Flask application factory."""
+from __future__ import annotations
+
+import logging
+import time
+
+from flask import Flask, Response, g, jsonify, request, send_from_directory
+from werkzeug.exceptions import HTTPException
+
+from .box import Box
+from .config import Config
+from .errors import OtaboxError
+
+access_log = logging.getLogger("otabox.access")
+error_log = logging.getLogger("otabox")
+
+HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+              405: "method_not_allowed", 409: "conflict", 410: "gone", 413: "too_large",
+              415: "unsupported_media_type", 422: "invalid", 429: "rate_limited"}
+
+
+def create_app(config: Config | None = None, box: Box | None = None) -> Flask:
+    config = config or Config.from_env()
+    box = box or Box(config)
+    app = Flask(__name__, static_folder=None)
+    app.config["BOX"] = box
+    # Werkzeug's own limit, a little above the bundle limit so multipart overhead fits.
+    app.config["MAX_CONTENT_LENGTH"] = config.max_bundle_bytes + 1024 * 1024
+    app.config["MAX_FORM_MEMORY_SIZE"] = 1024 * 1024
+    app.json.sort_keys = False
+    app.url_map.strict_slashes = False
+
+    from .api import apps, bundles, devices, meta, releases
+    from .downloads import bp as downloads_bp
+    from .protocols import native
+
+    for blueprint in (apps.bp, bundles.bp, releases.bp, devices.bp, meta.bp):
+        app.register_blueprint(blueprint, url_prefix="/api/v1")
+    app.register_blueprint(bundles.uploads_bp)
+    app.register_blueprint(downloads_bp)
+    app.register_blueprint(native.bp)
+    _register_dashboard(app, config)
+    _register_errors(app)
+    _register_access_log(app)
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify({"status": "ok"})
+
+    @app.teardown_appcontext
+    def close_db(_exc):
+        if not box.db.is_closed():
+            box.db.close()
+
+    @app.before_request
+    def open_db():
+        box.db.connect(reuse_if_open=True)
+
+    box.tracker.start()
+    return app
+
+
+def _register_dashboard(app: Flask, config: Config) -> None:
+    @app.get("/")
+    def dashboard_index():
+        return send_from_directory(config.dashboard_dir, "index.html")
+
+    @app.get("/static/<path:filename>")
+    def dashboard_file(filename):
+        return send_from_directory(config.dashboard_dir, filename)
+
+
+def _register_errors(app: Flask) -> None:
+    @app.errorhandler(OtaboxError)
+    def otabox_error(exc: OtaboxError):
+        return jsonify(exc.to_dict()), exc.status
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        code = HTTP_CODES.get(exc.code, "http_error")
+        message = exc.description if exc.code != 404 else "no such endpoint"
+        response = jsonify({"error": {"code": code, "message": message, "details": {}}})
+        if exc.code == 405 and exc.valid_methods:
+            response.headers["Allow"] = ", ".join(exc.valid_methods)
+        return response, exc.code
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        error_log.exception("unexpected error on %s %s", request.method, request.path)
+        return jsonify({"error": {"code": "internal", "message": "internal server error", "details": {}}}), 500
+
+
+def _register_access_log(app: Flask) -> None:
+    @app.before_request
+    def start_timer():
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def log_request(response: Response):
+        elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+        access_log.info('%s "%s %s" %s %s %.1fms', request.remote_addr or "-", request.method, request.path,
+                        response.status_code, response.content_length if response.content_length is not None
+                        else "-", elapsed)
+        return response

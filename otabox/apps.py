@@ -1,0 +1,143 @@
+"""Apps and channels: creation, settings, deletion, and their JSON shapes."""
+from __future__ import annotations
+
+import re
+import secrets
+
+from . import audit
+from .errors import BadRequest, Conflict, Invalid, NotFound
+from .models import App, Bundle, Channel, Release, database, iso
+from .serving import bump_generation
+
+SLUG = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)+$")
+CHANNEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+DEFAULT_CHANNELS = ("production", "staging")
+BLOCK_UPGRADES = ("none", "major", "minor", "patch")
+BOOLEAN_SETTINGS = {"allowDeviceSelfAssign": "allow_device_self_assign", "allowEmulator": "allow_emulator",
+                    "allowDev": "allow_dev", "ios": "ios_enabled", "android": "android_enabled"}
+
+
+def new_deployment_key() -> str:
+    return secrets.token_urlsafe(30)
+
+
+def find_app(id_or_slug: str) -> App:
+    app = None
+    if id_or_slug.isdigit():
+        app = App.get_or_none(App.id == int(id_or_slug))
+    app = app or App.get_or_none(App.slug == id_or_slug)
+    if app is None:
+        raise NotFound(f"no app {id_or_slug!r}")
+    return app
+
+
+def app_json(app: App) -> dict:
+    return {"id": app.id, "slug": app.slug, "name": app.name, "clientKey": app.client_key,
+            "createdAt": iso(app.created_at)}
+
+
+def create_app(slug, name, actor: str) -> App:
+    if not isinstance(slug, str) or len(slug) > 200 or not SLUG.match(slug):
+        raise Invalid("slug must be a reverse-DNS identifier such as com.example.app",
+                      code="invalid_slug", details={"field": "slug"})
+    if name is not None and (not isinstance(name, str) or len(name) > 200):
+        raise BadRequest("name must be a string of at most 200 characters", details={"field": "name"})
+    with database.atomic():
+        if App.select().where(App.slug == slug).exists():
+            raise Conflict(f"an app with slug {slug!r} exists already", details={"slug": slug})
+        app = App.create(slug=slug, name=name or slug, client_key="otabox_ck_" + secrets.token_urlsafe(18))
+        for channel in DEFAULT_CHANNELS:
+            Channel.create(app=app, name=channel, deployment_key=new_deployment_key())
+        audit.record(actor, "app.created", "app", app.id, {"slug": slug})
+        bump_generation()
+    return app
+
+
+def delete_app(app: App, actor: str, store) -> None:
+    """Delete an app with its channels, releases and bundles; blob files no other app uses go too."""
+    with database.atomic():
+        digests = {b.sha256 for b in Bundle.select(Bundle.sha256).where(Bundle.app == app)}
+        Release.delete().where(Release.app == app).execute()
+        app.delete_instance(recursive=True)
+        audit.record(actor, "app.deleted", "app", app.id, {"slug": app.slug})
+        bump_generation()
+    from .bundles import remove_unreferenced_blobs
+    remove_unreferenced_blobs(store, digests)
+
+
+def find_channel(app: App, name: str) -> Channel:
+    channel = Channel.get_or_none((Channel.app == app) & (Channel.name == name))
+    if channel is None:
+        raise NotFound(f"no channel {name!r} in app {app.slug!r}")
+    return channel
+
+
+def channel_json(channel: Channel, release_json=None) -> dict:
+    """A channel with its settings and current release (`release_json` formats the release)."""
+    current = (Release.select().where((Release.channel == channel) & (Release.disabled == False))  # noqa: E712
+               .order_by(Release.id.desc()).first())
+    return {
+        "id": channel.id, "name": channel.name, "deploymentKey": channel.deployment_key,
+        "blockUpgrades": channel.block_upgrades,
+        **{api: getattr(channel, column) for api, column in BOOLEAN_SETTINGS.items()},
+        "currentRelease": release_json(current) if (current and release_json) else None,
+        "createdAt": iso(channel.created_at),
+    }
+
+
+def create_channel(app: App, name, actor: str, settings: dict | None = None) -> Channel:
+    if not isinstance(name, str) or not CHANNEL_NAME.match(name):
+        raise Invalid("channel name must be 1-64 letters, digits, '.', '_' or '-'", code="invalid_channel",
+                      details={"field": "name"})
+    with database.atomic():
+        if Channel.select().where((Channel.app == app) & (Channel.name == name)).exists():
+            raise Conflict(f"channel {name!r} exists already")
+        channel = Channel.create(app=app, name=name, deployment_key=new_deployment_key())
+        if settings:
+            _apply_settings(channel, settings)
+        audit.record(actor, "channel.created", "channel", channel.id, {"app": app.slug, "name": name})
+        bump_generation()
+    return channel
+
+
+def _apply_settings(channel: Channel, settings: dict) -> dict:
+    changed = {}
+    if "blockUpgrades" in settings:
+        value = settings["blockUpgrades"]
+        if value not in BLOCK_UPGRADES:
+            raise BadRequest(f"blockUpgrades must be one of {', '.join(BLOCK_UPGRADES)}",
+                             details={"field": "blockUpgrades"})
+        channel.block_upgrades = changed["blockUpgrades"] = value
+    for api, column in BOOLEAN_SETTINGS.items():
+        if api in settings:
+            if not isinstance(settings[api], bool):
+                raise BadRequest(f"{api} must be true or false", details={"field": api})
+            setattr(channel, column, settings[api])
+            changed[api] = settings[api]
+    channel.save()
+    return changed
+
+
+def update_channel(channel: Channel, settings: dict, actor: str) -> Channel:
+    with database.atomic():
+        changed = _apply_settings(channel, settings)
+        audit.record(actor, "channel.updated", "channel", channel.id, changed)
+        bump_generation()
+    return channel
+
+
+def rotate_deployment_key(channel: Channel, actor: str) -> Channel:
+    with database.atomic():
+        channel.deployment_key = new_deployment_key()
+        channel.save()
+        audit.record(actor, "channel.key_rotated", "channel", channel.id, {"name": channel.name})
+        bump_generation()
+    return channel
+
+
+def delete_channel(channel: Channel, actor: str) -> None:
+    with database.atomic():
+        Release.delete().where(Release.channel == channel).execute()
+        channel.delete_instance(recursive=True)
+        audit.record(actor, "channel.deleted", "channel", channel.id, {"name": channel.name})
+        bump_generation()

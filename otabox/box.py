@@ -1,0 +1,36 @@
+"""The appliance: one object holding the configuration, database, storage, secrets and caches.
+
+The web app and the CLI both build one; domain functions receive what they need from it."""
+from __future__ import annotations
+
+import os
+
+from .config import Config
+from .db import open_database
+from .devices import DeviceTracker
+from .formats import BundleFormats
+from .serving import ServingCache
+from .signing import ServerSecrets
+from .storage import FileSystemBlobStore, Staging
+
+
+class Box:
+    def __init__(self, config: Config):
+        self.config = config
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(config.data_dir, 0o700)
+        self.db = open_database(config.db_url)
+        self.secrets = ServerSecrets(config.data_dir / "secrets")
+        self.staging = Staging(config.data_dir / "tmp")
+        self.store = FileSystemBlobStore(config.data_dir / "blobs")
+        self.serving = ServingCache()
+        self.tracker = DeviceTracker(config.device_flush_seconds)
+        self.formats = BundleFormats(self)
+        from .bundles import Ingestor
+
+        self.ingestor = Ingestor(self)
+
+    def close(self) -> None:
+        self.tracker.stop()
+        if not self.db.is_closed():
+            self.db.close()

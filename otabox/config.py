@@ -1,0 +1,74 @@
+"""One configuration object, read from `OTABOX_*` environment variables with sane defaults."""
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+
+def _env(name: str, default):
+    raw = os.environ.get("OTABOX_" + name)
+    if raw is None or raw == "":
+        return default
+    if isinstance(default, bool):
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    if isinstance(default, int):
+        return int(raw)
+    return raw
+
+
+@dataclasses.dataclass
+class Config:
+    data_dir: Path = Path("data")
+    host: str = "127.0.0.1"
+    port: int = 8080
+    threads: int = 8
+    database_url: str = ""
+    public_url: str = ""
+    url_ttl: int = 3600
+    upload_ttl: int = 3600
+    max_bundle_mb: int = 100
+    max_uncompressed_mb: int = 1024
+    max_zip_entries: int = 20000
+    device_flush_seconds: float = 1.0
+    static_dir: Path | None = None
+
+    @classmethod
+    def from_env(cls, **overrides) -> "Config":
+        """Build the config from the environment; explicit (non-None) overrides win."""
+        values = {}
+        for field in dataclasses.fields(cls):
+            default = field.default
+            if field.name == "data_dir":
+                values[field.name] = Path(_env("DATA_DIR", "data"))
+            elif field.name == "static_dir":
+                raw = os.environ.get("OTABOX_STATIC_DIR")
+                values[field.name] = Path(raw) if raw else None
+            elif field.name == "device_flush_seconds":
+                values[field.name] = float(_env("DEVICE_FLUSH_SECONDS", str(default)))
+            else:
+                values[field.name] = _env(field.name.upper(), default)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        config = cls(**values)
+        config.data_dir = Path(config.data_dir)
+        return config
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'otabox.db').resolve()}"
+
+    @property
+    def max_bundle_bytes(self) -> int:
+        return self.max_bundle_mb * 1024 * 1024
+
+    @property
+    def max_uncompressed_bytes(self) -> int:
+        return self.max_uncompressed_mb * 1024 * 1024
+
+    @property
+    def dashboard_dir(self) -> Path:
+        """static/ beside the package in a checkout, else the copy installed with the package."""
+        if self.static_dir:
+            return self.static_dir
+        checkout = Path(__file__).resolve().parent.parent / "static"
+        return checkout if checkout.is_dir() else Path(__file__).resolve().parent / "static"

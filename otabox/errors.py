@@ -1,0 +1,59 @@
+"""The one error type of otabox. The web layer maps it to `{"error": {code, message, details}}`."""
+from __future__ import annotations
+
+
+class OtaboxError(Exception):
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, code: str | None = None, status: int | None = None, details=None):
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+        if status:
+            self.status = status
+        self.details = details if details is not None else {}
+
+    def to_dict(self) -> dict:
+        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+
+
+class BadRequest(OtaboxError):
+    status, code = 400, "bad_request"
+
+
+class Unauthorized(OtaboxError):
+    status, code = 401, "unauthorized"
+
+
+class Forbidden(OtaboxError):
+    status, code = 403, "forbidden"
+
+
+class NotFound(OtaboxError):
+    status, code = 404, "not_found"
+
+
+class Conflict(OtaboxError):
+    status, code = 409, "conflict"
+
+
+class Gone(OtaboxError):
+    status, code = 410, "gone"
+
+
+class TooLarge(OtaboxError):
+    status, code = 413, "too_large"
+
+
+class Invalid(OtaboxError):
+    status, code = 422, "invalid"
+
+
+class TooManyRequests(OtaboxError):
+    status, code = 429, "rate_limited"
+
+
+class InsufficientStorage(OtaboxError):
+    status, code = 507, "insufficient_storage"

@@ -1,0 +1,73 @@
+"""Helpers every HTTP handler shares: the Box, JSON bodies, auth, paging, and absolute URLs."""
+from __future__ import annotations
+
+from flask import current_app, g, request
+
+from . import auth
+from .apps import find_app
+from .errors import BadRequest
+from .models import ApiKey, App
+
+
+def box():
+    return current_app.config["BOX"]
+
+
+def json_body(kind=dict):
+    """The request's JSON body, which must be of `kind` (dict, or (dict, list))."""
+    if not request.data:
+        raise BadRequest("a JSON body is required")
+    try:
+        data = request.get_json(force=True, silent=False)
+    except Exception:
+        raise BadRequest("the body is not valid JSON", code="invalid_json") from None
+    if not isinstance(data, kind):
+        raise BadRequest("the JSON body has the wrong type", code="invalid_json")
+    return data
+
+
+def optional_json_body() -> dict:
+    return json_body() if request.data else {}
+
+
+def api_key(role: str = "reader") -> ApiKey:
+    """Authenticate the bearer key once per request and check its role."""
+    key = g.get("api_key")
+    if key is None:
+        header = request.headers.get("Authorization", "")
+        token = header[7:].strip() if header[:7].lower() == "bearer " else None
+        key = g.api_key = auth.authenticate(token)
+    auth.require_role(key, role)
+    return key
+
+
+def actor() -> str:
+    return g.api_key.name
+
+
+def app_for(app_id: str, role: str = "reader") -> App:
+    key = api_key(role)
+    app = find_app(app_id)
+    auth.require_app(key, app)
+    return app
+
+
+def int_arg(name: str, default: int, low: int = 0, high: int = 1000) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise BadRequest(f"{name} must be a whole number from {low} to {high}", details={"field": name})
+    return int(raw)
+
+
+def base_url() -> str:
+    configured = box().config.public_url
+    return (configured or request.host_url).rstrip("/")
+
+
+def signed_download_url(sha256: str, kind: str = "zip") -> tuple[str, int]:
+    """An absolute, expiring, HMAC-signed URL for a blob (the download endpoint checks it)."""
+    b = box()
+    query, expires = b.secrets.url_signer.query("download", f"{sha256}:{kind}", b.config.url_ttl)
+    return f"{base_url()}/dl/{sha256}?type={kind}&{query}", expires

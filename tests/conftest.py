@@ -1,0 +1,162 @@
+"""Shared fixtures: an app on a temporary data dir, keys, zips, and a live `otabox serve`."""
+from __future__ import annotations
+
+import io
+import os
+import socket
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+import requests
+
+from otabox import auth
+from otabox.app import create_app
+from otabox.config import Config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def make_zip(files: dict[str, bytes | str] | None = None) -> bytes:
+    files = files or {"index.html": "<html>hello</html>", "js/app.js": "console.log('v1')"}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def config(tmp_path):
+    return Config.from_env(data_dir=tmp_path / "data", device_flush_seconds=3600.0)
+
+
+@pytest.fixture
+def flask_app(config):
+    app = create_app(config)
+    yield app
+    app.config["BOX"].close()
+
+
+@pytest.fixture
+def box(flask_app):
+    return flask_app.config["BOX"]
+
+
+@pytest.fixture
+def client(flask_app):
+    return flask_app.test_client()
+
+
+def make_key(box, role="admin", name=None, app=None) -> str:
+    with box.db.connection_context():
+        _, key = auth.create_key(name or f"{role}-key-{os.urandom(3).hex()}", role, app)
+    return key
+
+
+class Api:
+    """A thin JSON client over the Flask test client with a bearer key."""
+
+    def __init__(self, client, key):
+        self.client, self.key = client, key
+
+    def _headers(self, extra=None):
+        return {"Authorization": f"Bearer {self.key}", **(extra or {})}
+
+    def get(self, path, **kw):
+        return self.client.get(path, headers=self._headers(kw.pop("headers", None)), **kw)
+
+    def post(self, path, json=None, **kw):
+        return self.client.post(path, json=json, headers=self._headers(kw.pop("headers", None)), **kw)
+
+    def patch(self, path, json=None, **kw):
+        return self.client.patch(path, json=json, headers=self._headers(kw.pop("headers", None)), **kw)
+
+    def put(self, path, json=None, **kw):
+        return self.client.put(path, json=json, headers=self._headers(kw.pop("headers", None)), **kw)
+
+    def delete(self, path, **kw):
+        return self.client.delete(path, headers=self._headers(kw.pop("headers", None)), **kw)
+
+    def upload(self, app, version, zip_bytes=None, **fields):
+        data = {"file": (io.BytesIO(zip_bytes if zip_bytes is not None else make_zip()), "bundle.zip"),
+                "version": version, **{k: str(v) for k, v in fields.items()}}
+        return self.client.post(f"/api/v1/apps/{app}/bundles", data=data, headers=self._headers(),
+                                content_type="multipart/form-data")
+
+    def release(self, app, bundle_id, channel="production", **extra):
+        return self.post(f"/api/v1/apps/{app}/releases", {"bundleId": bundle_id, "channel": channel, **extra})
+
+
+@pytest.fixture
+def admin(client, box):
+    return Api(client, make_key(box, "admin", "admin"))
+
+
+@pytest.fixture
+def demo_app(admin):
+    response = admin.post("/api/v1/apps", {"slug": "com.example.demo", "name": "Demo"})
+    assert response.status_code == 201, response.json
+    return response.json
+
+
+def check(client, app, client_key=None, **params):
+    params.setdefault("platform", "ios")
+    return client.get(f"/api/v1/apps/{app['slug']}/check", query_string=params,
+                      headers={"X-Client-Key": client_key or app["clientKey"]})
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LiveServer:
+    """A real `otabox serve` subprocess on a free port."""
+
+    def __init__(self, data_dir: Path, env: dict | None = None):
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, "OTABOX_DEVICE_FLUSH_SECONDS": "0.2", **(env or {})}
+        self.log = open(data_dir.parent / f"server-{self.port}.log", "wb")
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "otabox.py"), "serve", "--port", str(self.port), "--data-dir", str(data_dir)],
+            cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            try:
+                if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("otabox serve did not start: " + self.log_text())
+
+    def cli(self, *args, check=True) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, str(ROOT / "otabox.py"), *args, "--data-dir", str(self.data_dir)],
+                              cwd=ROOT, env=self.env, capture_output=True, text=True, check=check, timeout=60)
+
+    def log_text(self) -> str:
+        self.log.flush()
+        return (self.data_dir.parent / f"server-{self.port}.log").read_text(errors="replace")
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.log.close()
+
+
+@pytest.fixture
+def live_server(tmp_path):
+    server = LiveServer(tmp_path / "live-data")
+    yield server
+    server.stop()
