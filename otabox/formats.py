@@ -27,5 +27,9 @@ class BundleFormats:
     def describe(self, fields, staged: StagedFile, entries: list[ZipEntry]) -> dict:
         if fields.encrypted:
             return {}
+        if fields.format == "expo":
+            from .protocols.expo import describe_export
+
+            return describe_export(self.box, staged, entries)
         extra = {"packageHash": package_hash(entries), "files": len(entries)}
         return extra

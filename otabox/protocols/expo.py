@@ -1,0 +1,6 @@
+"""The expo client protocol (adapter over the domain decision in otabox.decide)."""
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("expo", __name__)
