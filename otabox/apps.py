@@ -55,13 +55,14 @@ def create_app(slug, name, actor: str) -> App:
 
 def delete_app(app: App, actor: str, store) -> None:
     """Delete an app with its channels, releases and bundles; blob files no other app uses go too."""
+    from .bundles import blobs_of, remove_unreferenced_blobs
+
     with database.atomic():
-        digests = {b.sha256 for b in Bundle.select(Bundle.sha256).where(Bundle.app == app)}
+        digests = blobs_of(Bundle.select().where(Bundle.app == app))
         Release.delete().where(Release.app == app).execute()
         app.delete_instance(recursive=True)
         audit.record(actor, "app.deleted", "app", app.id, {"slug": app.slug})
         bump_generation()
-    from .bundles import remove_unreferenced_blobs
     remove_unreferenced_blobs(store, digests)
 
 

@@ -173,6 +173,14 @@ def referenced_blobs() -> set[str]:
     return refs
 
 
+def blobs_of(bundles) -> set[str]:
+    """Every blob the given bundles use: the bundle itself, its files, and format-specific extras."""
+    blobs = set()
+    for bundle in bundles:
+        blobs |= {bundle.sha256} | {f.sha256 for f in bundle.files} | set((bundle.extra or {}).get("blobs", ()))
+    return blobs
+
+
 def remove_unreferenced_blobs(store, candidates: set[str]) -> int:
     """Delete the given blobs unless some bundle still uses them (blobs are shared between bundles)."""
     unused = candidates - referenced_blobs()
@@ -186,7 +194,7 @@ def delete_bundle(app: App, bundle: Bundle, actor: str, store) -> None:
         if Release.select().where(Release.bundle == bundle).exists():
             raise Conflict("the bundle is in a channel's release history and cannot be deleted",
                            code="bundle_in_use", details={"id": bundle.id})
-        blobs = {bundle.sha256} | {f.sha256 for f in bundle.files} | set((bundle.extra or {}).get("blobs", ()))
+        blobs = blobs_of([bundle])
         bundle.delete_instance(recursive=True)
         audit.record(actor, "bundle.deleted", "bundle", bundle.id, {"app": app.slug, "version": bundle.version})
         bump_generation()

@@ -146,6 +146,25 @@ def apps_list(box):
 
 
 @main.command()
+@click.option("--limit", type=int, default=100, show_default=True)
+@click.option("--action", default=None, help="Only this action, e.g. release.created")
+@click.option("--entity-type", default=None)
+@click.option("--json", "as_json", is_flag=True)
+@admin_command
+def audit(box, limit, action, entity_type, as_json):
+    """The audit log: who changed what, newest first."""
+    from . import audit as audit_log
+
+    entries = audit_log.query(limit, None, action, entity_type)
+    if as_json:
+        click.echo(json.dumps(entries, indent=2))
+        return
+    for e in entries:
+        click.echo(f"{e['id']:>6}  {e['at']}  {e['actor']:16} {e['action']:26} {e['entityType']}:{e['entityId']}  "
+                   f"{json.dumps(e['details'], sort_keys=True)}")
+
+
+@main.command()
 @admin_command
 def gc(box):
     """Remove expired uploads, staged leftovers and blobs no bundle uses."""
@@ -153,3 +172,15 @@ def gc(box):
 
     report = collect_garbage(box)
     click.echo(json.dumps(report))
+
+
+def _register_protocol_commands() -> None:
+    from .cli_capgo import encryption_key, encrypt
+    from .cli_expo import expo
+    from .cli_publish import COMMANDS
+
+    for command in (expo, encryption_key, encrypt, *COMMANDS):
+        main.add_command(command)
+
+
+_register_protocol_commands()

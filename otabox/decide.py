@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from typing import Callable
 
 from . import semver
 from .serving import AppView, BundleView, ChannelView, ReleaseView
@@ -39,10 +40,18 @@ class DeviceQuery:
     channel: str | None = None
     skip_bundle_ids: frozenset[int] = frozenset()
     """Bundles the device reported as failed (never offered again to it)."""
+    current_package_hash: str | None = None
+    """CodePush devices name their current bundle by content hash rather than version."""
 
     @property
     def on_builtin(self) -> bool:
-        return not self.current_version or self.current_version == BUILTIN
+        return not self.current_package_hash and (not self.current_version or self.current_version == BUILTIN)
+
+    def runs(self, bundle: BundleView) -> bool:
+        """Whether the device already runs this bundle."""
+        if self.current_package_hash:
+            return bundle.package_hash == self.current_package_hash
+        return not self.on_builtin and bundle.version == self.current_version
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,11 +81,14 @@ def _applies(release: ReleaseView, query: DeviceQuery) -> bool:
             and bundle.fits_native(query.native_version, query.native_build))
 
 
-def _serving_release(channel: ChannelView, query: DeviceQuery) -> ReleaseView | None:
+RolloutSelector = Callable[[str | None, ReleaseView], bool]
+
+
+def _serving_release(channel: ChannelView, query: DeviceQuery, selector: RolloutSelector) -> ReleaseView | None:
     """The newest release that applies and whose rollout includes the device; devices outside a
     partial rollout fall through to what the channel served before it."""
     for release in channel.history:
-        if _applies(release, query) and in_rollout(query.device_id, release):
+        if _applies(release, query) and selector(query.device_id, release):
             return release
     return None
 
@@ -90,7 +102,7 @@ def _mandatory_on_the_way(channel: ChannelView, served: ReleaseView, query: Devi
             started = True
         if not started or not _applies(release, query) or release.is_builtin:
             continue
-        if not query.on_builtin and release.bundle.version == query.current_version:
+        if query.runs(release.bundle):
             return False
         if release.mandatory:
             return True
@@ -112,26 +124,27 @@ def blocked_boundary(block_upgrades: str, current: str | None, target: str) -> s
     return None
 
 
-def decide(app: AppView, query: DeviceQuery) -> Decision:
+def decide(app: AppView, query: DeviceQuery, selector: RolloutSelector = in_rollout) -> Decision:
+    """`selector` decides partial-rollout membership (CodePush keeps its own hash for migrations)."""
     channel = app.channel_for(query.device_id, query.channel)
     if channel is None:
         return Decision("no_channel")
     override = app.overrides.get(query.device_id) if query.device_id else None
     if override and override.bundle:
         return _offer(channel, None, override.bundle, query, mandatory=False)
-    served = _serving_release(channel, query)
+    served = _serving_release(channel, query, selector)
     if served is None:
         return Decision("none", channel)
     if served.is_builtin:
         return Decision("builtin", channel, served)
     current = query.native_version if query.on_builtin else query.current_version
     boundary = blocked_boundary(channel.block_upgrades, current, served.bundle.version)
-    if boundary and served.bundle.version != query.current_version:
+    if boundary and not query.runs(served.bundle):
         return Decision("blocked", channel, served, served.bundle, blocked=boundary)
     return _offer(channel, served, served.bundle, query, _mandatory_on_the_way(channel, served, query))
 
 
 def _offer(channel, release, bundle, query, mandatory) -> Decision:
-    if not query.on_builtin and bundle.version == query.current_version:
+    if query.runs(bundle):
         return Decision("up_to_date", channel, release, bundle)
     return Decision("update", channel, release, bundle, mandatory=mandatory)

@@ -2,22 +2,9 @@
 for Expo exports. Returns the bundle's `extra` (with `packageHash` popped by the ingestor)."""
 from __future__ import annotations
 
-import hashlib
-import json
-
+from .protocols.codepush_package import package_hash_from_file_hashes
 from .storage import StagedFile
 from .zipcheck import ZipEntry
-
-IGNORED_FOR_PACKAGE_HASH = (".codepushrelease",)
-
-
-def package_hash(entries: list[ZipEntry]) -> str:
-    """CodePush's package hash: SHA-256 of the compact JSON list of sorted "path:sha256" entries."""
-    items = [f"{e.path}:{e.sha256}" for e in entries
-             if not e.path.startswith("__MACOSX/") and not e.path.endswith(".DS_Store")
-             and e.path.rsplit("/", 1)[-1] not in IGNORED_FOR_PACKAGE_HASH]
-    items.sort(key=lambda s: s.encode("utf-16-be"))
-    return hashlib.sha256(json.dumps(items, separators=(",", ":"), ensure_ascii=False).encode()).hexdigest()
 
 
 class BundleFormats:
@@ -31,5 +18,6 @@ class BundleFormats:
             from .protocols.expo import describe_export
 
             return describe_export(self.box, staged, entries)
-        extra = {"packageHash": package_hash(entries), "files": len(entries)}
+        extra = {"packageHash": package_hash_from_file_hashes({e.path: e.sha256 for e in entries}),
+                 "files": len(entries)}
         return extra

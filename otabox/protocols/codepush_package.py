@@ -50,7 +50,7 @@ def package_hash_from_file_hashes(file_hashes: dict[str, str]) -> str:
     entries = [f"{path}:{digest}" for path, digest in file_hashes.items() if not is_ignored_path(path)]
     entries.sort(key=_utf16_sort_key)
     manifest = js_json_stringify_strings(entries)
-    return hashlib.sha256(manifest.encode("utf-8", "surrogatepass")).hexdigest()
+    return hashlib.sha256(manifest.encode("utf-8")).hexdigest()
 
 
 def file_hashes_from_zip(archive: zipfile.ZipFile) -> dict[str, str]:

@@ -1,0 +1,118 @@
+"""A small HTTP client for the management API, used by the publishing commands of the CLI.
+
+Standard library only, so `otabox publish` needs nothing beyond otabox itself."""
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+import os
+import tempfile
+import urllib.parse
+import zipfile
+from pathlib import Path
+from typing import Callable
+
+
+class ClientError(Exception):
+    """A failed call, worded for one line of terminal output."""
+
+
+class ProgressReader:
+    """A file wrapper that reports how many bytes were read, for upload progress bars."""
+
+    def __init__(self, handle, on_read: Callable[[int], None]):
+        self.handle, self.on_read = handle, on_read
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self.handle.read(size if size and size > 0 else 1024 * 1024)
+        if chunk:
+            self.on_read(len(chunk))
+        return chunk
+
+
+class OtaboxClient:
+    def __init__(self, server: str, key: str | None, timeout: float = 300):
+        if not server:
+            raise ClientError("no server: pass --server URL or set OTABOX_URL")
+        self.server = server.rstrip("/")
+        self.key = key
+        self.timeout = timeout
+
+    def _connection(self, url: str):
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ClientError(f"not an http(s) URL: {url}")
+        cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+        return cls(parts.hostname, parts.port, timeout=self.timeout), target
+
+    def request(self, method: str, path: str, body=None, headers: dict | None = None, auth: bool = True,
+                length: int | None = None):
+        url = path if path.startswith("http") else self.server + path
+        headers = dict(headers or {})
+        if auth:
+            if not self.key:
+                raise ClientError("no API key: pass --key or set OTABOX_KEY")
+            headers["Authorization"] = f"Bearer {self.key}"
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        if length is not None:
+            headers["Content-Length"] = str(length)
+        connection, target = self._connection(url)
+        try:
+            connection.request(method, target, body=body, headers=headers)
+            response = connection.getresponse()
+            raw = response.read()
+        except OSError as exc:
+            raise ClientError(f"cannot reach {self.server}: {exc}") from None
+        finally:
+            connection.close()
+        try:
+            data = json.loads(raw) if raw else None
+        except ValueError:
+            data = None
+        if response.status >= 400:
+            error = (data or {}).get("error") if isinstance(data, dict) else None
+            if error:
+                raise ClientError(f"{error.get('message')} ({error.get('code')}, HTTP {response.status})")
+            raise ClientError(f"HTTP {response.status} from {method} {path}")
+        return data
+
+    def get(self, path: str):
+        return self.request("GET", path)
+
+    def post(self, path: str, body=None):
+        return self.request("POST", path, body if body is not None else {})
+
+    def patch(self, path: str, body):
+        return self.request("PATCH", path, body)
+
+    def upload_bundle(self, app: str, archive: Path, fields: dict, on_progress: Callable[[int], None]) -> dict:
+        """The two-step upload: initiate, PUT the bytes to the signed URL, finalize."""
+        size, sha256 = archive.stat().st_size, file_sha256(archive)
+        ticket = self.post(f"/api/v1/apps/{app}/bundles/initiate", {**fields, "size": size, "sha256": sha256})
+        with open(archive, "rb") as handle:
+            self.request("PUT", ticket["uploadUrl"], body=ProgressReader(handle, on_progress), auth=False,
+                         headers={"Content-Type": "application/zip"}, length=size)
+        return self.post(f"/api/v1/apps/{app}/bundles/finalize", {"uploadId": ticket["uploadId"]})
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def zip_folder(folder: Path) -> Path:
+    """Zip a build folder (paths relative to it) into a temporary file the caller removes."""
+    fd, name = tempfile.mkstemp(suffix=".zip", prefix="otabox-")
+    os.close(fd)
+    with zipfile.ZipFile(name, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and not path.is_symlink():
+                archive.write(path, path.relative_to(folder).as_posix())
+    return Path(name)
