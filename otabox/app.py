@@ -32,13 +32,13 @@ def create_app(config: Config | None = None, box: Box | None = None) -> Flask:
 
     from .api import apps, bundles, devices, meta, releases
     from .downloads import bp as downloads_bp
-    from .protocols import capacitor, codepush, expo, flutter, native
+    from .protocols import capacitor, codepush, codepush_management, expo, flutter, native
 
     for blueprint in (apps.bp, bundles.bp, releases.bp, devices.bp, meta.bp):
         app.register_blueprint(blueprint, url_prefix="/api/v1")
     app.register_blueprint(bundles.uploads_bp)
     app.register_blueprint(downloads_bp)
-    for blueprint in (native.bp, codepush.bp, capacitor.bp, flutter.bp, expo.bp):
+    for blueprint in (native.bp, codepush.bp, codepush_management.bp, capacitor.bp, flutter.bp, expo.bp):
         app.register_blueprint(blueprint)
     _register_dashboard(app, config)
     _register_errors(app)
