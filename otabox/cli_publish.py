@@ -37,6 +37,36 @@ def show(data, as_json: bool, columns: list[tuple[str, str]], rows=None) -> None
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
 
 
+class UploadProgress:
+    """A progress bar on a terminal; in CI logs (no terminal) one line per tenth of the upload."""
+
+    def __init__(self, size: int):
+        self.size, self.sent, self.reported = size, 0, -1
+        self.stream = click.get_text_stream("stderr")
+        self.label = f"Uploading {size / 1e6:.1f} MB"
+        self.bar = click.progressbar(length=size, label=self.label, file=self.stream, show_eta=True) \
+            if self.stream.isatty() else None
+
+    def __enter__(self):
+        if self.bar:
+            self.bar.__enter__()
+        return self
+
+    def update(self, amount: int) -> None:
+        self.sent += amount
+        if self.bar:
+            self.bar.update(amount)
+            return
+        tenth = self.sent * 10 // max(self.size, 1)
+        if tenth != self.reported:
+            self.reported = tenth
+            click.echo(f"{self.label}: {tenth * 10}%", file=self.stream)
+
+    def __exit__(self, *exc):
+        if self.bar:
+            self.bar.__exit__(*exc)
+
+
 RELEASE_COLUMNS = [("ID", "id"), ("CHANNEL", "channel"), ("LABEL", "label"), ("KIND", "kind"),
                    ("VERSION", "bundleVersion"), ("ROLLOUT", "rollout"), ("MANDATORY", "mandatory"),
                    ("DISABLED", "disabled"), ("AT", "promotedAt")]
@@ -71,10 +101,8 @@ def publish(client, source, app, version, channel, rollout, mandatory, platform,
             fields["targetVersions"] = target_versions
         if expo:
             fields.update(format="expo", runtimeVersion=runtime_version)
-        size = archive.stat().st_size
-        with click.progressbar(length=size, label=f"Uploading {size / 1e6:.1f} MB", file=click.get_text_stream("stderr"),
-                               show_eta=True) as bar:
-            bundle = client.upload_bundle(app, archive, fields, bar.update)
+        with UploadProgress(archive.stat().st_size) as progress:
+            bundle = client.upload_bundle(app, archive, fields, progress.update)
     finally:
         if archive != source:
             archive.unlink(missing_ok=True)

@@ -74,9 +74,11 @@ def current_release(channel: Channel) -> Release | None:
 
 
 def _append(channel: Channel, actor: str, action: str, *, bundle: Bundle | None, kind: str, rollout: int = 100,
-            mandatory: bool = False, notes: str = "", details: dict | None = None) -> tuple[Release, Release | None]:
-    """Append one event to a channel's history; returns it and the release that was current before."""
-    previous = current_release(channel)
+            mandatory: bool = False, notes: str = "", details: dict | None = None,
+            previous: Release | None = None) -> tuple[Release, Release | None]:
+    """Append one event to a channel's history; returns it and the release that was current before
+    (`previous`, when the caller already changed the history)."""
+    previous = previous or current_release(channel)
     release = Release.create(app=channel.app_id, channel=channel, bundle=bundle, kind=kind,
                              label=_next_label(channel), rollout=rollout, mandatory=mandatory, notes=notes,
                              actor=actor)
@@ -165,7 +167,7 @@ def rollback(channel: Channel, data: dict, actor: str) -> tuple[Release, Release
         if current is not None:
             Release.update(disabled=True).where(Release.id == current.id).execute()
         return _append(channel, actor, "release.rolled_back", bundle=target_bundle,
-                       kind="builtin" if to_builtin else "rollback",
+                       kind="builtin" if to_builtin else "rollback", previous=current,
                        details={"rolledBackFrom": current.id if current else None})
 
 
