@@ -2,16 +2,14 @@
 from __future__ import annotations
 
 import logging
-import time
 
-from flask import Flask, Response, g, jsonify, request, send_from_directory
+from flask import Flask, jsonify, request, send_from_directory
 from werkzeug.exceptions import HTTPException
 
 from .box import Box
 from .config import Config
 from .errors import OtaboxError
 
-access_log = logging.getLogger("otabox.access")
 error_log = logging.getLogger("otabox")
 
 HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
@@ -42,20 +40,10 @@ def create_app(config: Config | None = None, box: Box | None = None) -> Flask:
         app.register_blueprint(blueprint)
     _register_dashboard(app, config)
     _register_errors(app)
-    _register_access_log(app)
 
     @app.get("/healthz")
     def healthz():
         return jsonify({"status": "ok"})
-
-    @app.teardown_appcontext
-    def close_db(_exc):
-        if not box.db.is_closed():
-            box.db.close()
-
-    @app.before_request
-    def open_db():
-        box.db.connect(reuse_if_open=True)
 
     box.tracker.start()
     return app
@@ -89,17 +77,3 @@ def _register_errors(app: Flask) -> None:
     def unexpected(exc: Exception):
         error_log.exception("unexpected error on %s %s", request.method, request.path)
         return jsonify({"error": {"code": "internal", "message": "internal server error", "details": {}}}), 500
-
-
-def _register_access_log(app: Flask) -> None:
-    @app.before_request
-    def start_timer():
-        g.started = time.perf_counter()
-
-    @app.after_request
-    def log_request(response: Response):
-        elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
-        access_log.info('%s "%s %s" %s %s %.1fms', request.remote_addr or "-", request.method, request.path,
-                        response.status_code, response.content_length if response.content_length is not None
-                        else "-", elapsed)
-        return response

@@ -47,12 +47,15 @@ def main():
 @click.option("--host", default=None, help="Interface to listen on (default 127.0.0.1, env OTABOX_HOST).")
 @click.option("--port", type=int, default=None, help="Port (default 8080, env OTABOX_PORT).")
 @click.option("--threads", type=int, default=None, help="Worker threads (default 8, env OTABOX_THREADS).")
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="Waitress processes sharing the port (default 1, env OTABOX_WORKERS).")
 @data_dir_option
-def serve(host, port, threads, data_dir):
-    """Run the server (waitress, one process)."""
+def serve(host, port, threads, workers, data_dir):
+    """Run the server (waitress; one process unless --workers)."""
     from .server import serve as run
 
-    run(Config.from_env(host=host, port=port, threads=threads, data_dir=data_dir))
+    config = Config.from_env(host=host, port=port, threads=threads, data_dir=data_dir)
+    run(config, workers or config.workers)
 
 
 @main.group()

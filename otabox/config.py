@@ -23,6 +23,7 @@ class Config:
     host: str = "127.0.0.1"
     port: int = 8080
     threads: int = 8
+    workers: int = 1
     database_url: str = ""
     public_url: str = ""
     url_ttl: int = 3600

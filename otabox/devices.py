@@ -10,6 +10,7 @@ import threading
 
 from . import audit
 from .errors import BadRequest, NotFound
+from .db import upsert_device_sightings
 from .models import App, Device, DeviceEvent, DailyActive, database, iso, utcnow
 from .releases import count_stat
 from .serving import bump_generation
@@ -63,10 +64,11 @@ class DeviceTracker:
             self._seen, self._checks = {}, {}
         if not seen and not checks:
             return 0
+        rows = [(app_id, device_id, *("" if state.get(k) is None else str(state[k]) for k in DEVICE_FIELDS),
+                 str(state["at"]), state["at"].strftime("%Y-%m-%d")) for (app_id, device_id), state in seen.items()]
         try:
             with database.connection_context(), database.atomic():
-                for (app_id, device_id), state in seen.items():
-                    _upsert_device(app_id, device_id, state)
+                upsert_device_sightings(database, rows)
                 for release_id, count in checks.items():
                     count_stat(release_id, "check", count)
         except Exception:
@@ -78,21 +80,6 @@ class DeviceTracker:
             raise
         self.flushes += 1
         return len(seen)
-
-
-def _upsert_device(app_id: int, device_id: str, state: dict) -> None:
-    at = state["at"]
-    values = {k: ("" if state.get(k) is None else str(state[k])) for k in DEVICE_FIELDS}
-    (Device.insert(app=app_id, device_id=device_id, first_seen=at, last_seen=at, **values)
-     .on_conflict(conflict_target=[Device.app, Device.device_id],
-                  update={**{getattr(Device, k): v for k, v in values.items()}, Device.last_seen: at})
-     .execute())
-    (DailyActive.insert(app=app_id, channel=values["channel"], day=at.strftime("%Y-%m-%d"),
-                        bundle_version=values["bundle_version"] or "builtin", device_id=device_id)
-     .on_conflict(conflict_target=[DailyActive.app, DailyActive.day, DailyActive.device_id],
-                  update={DailyActive.bundle_version: values["bundle_version"] or "builtin",
-                          DailyActive.channel: values["channel"]})
-     .execute())
 
 
 def device_json(device: Device) -> dict:

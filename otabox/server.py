@@ -1,9 +1,16 @@
-"""Serving the app with waitress: one process, one access-log line per request, nothing else."""
+"""Serving the app with waitress: one access-log line per request, nothing else on a healthy server.
+
+`workers > 1` forks that many waitress processes sharing one listening socket; they stay consistent
+through the database (see serving.py), so no process needs to know about the others."""
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import socket
 import sys
 
+from .accesslog import AccessLog
 from .app import create_app
 from .config import Config
 
@@ -11,27 +18,65 @@ from .config import Config
 def configure_logging() -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%dT%H:%M:%S"))
-    for name in ("otabox", "otabox.access"):
-        logger = logging.getLogger(name)
-        logger.handlers[:] = [handler]
-        logger.setLevel(logging.INFO)
-        logger.propagate = False
+    logger = logging.getLogger("otabox")
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
     # waitress warns about its task queue depth under ordinary load; that is not news for an operator.
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     logging.getLogger("waitress").setLevel(logging.ERROR)
 
 
-def serve(config: Config) -> None:
+def _listen(config: Config) -> socket.socket:
+    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((config.host, config.port))
+    sock.listen(1024)
+    return sock
+
+
+def _run_worker(config: Config, sock: socket.socket) -> None:
     import waitress
 
-    configure_logging()
     app = create_app(config)
-    box = app.config["BOX"]
-    logging.getLogger("otabox").info("otabox listening on http://%s:%s (data: %s)", config.host, config.port,
-                                     config.data_dir.resolve())
+    access_log = AccessLog(app, sys.stderr)
     try:
-        waitress.serve(app, host=config.host, port=config.port, threads=config.threads, ident="otabox",
-                       channel_timeout=300, max_request_body_size=config.max_bundle_bytes + 2 * 1024 * 1024,
-                       _quiet=True)
+        waitress.serve(access_log, sockets=[sock], threads=config.threads, ident="otabox", channel_timeout=300,
+                       max_request_body_size=config.max_bundle_bytes + 2 * 1024 * 1024, _quiet=True)
     finally:
-        box.close()
+        access_log.close()
+        app.config["BOX"].close()
+
+
+def serve(config: Config, workers: int = 1) -> None:
+    configure_logging()
+    log = logging.getLogger("otabox")
+    sock = _listen(config)
+    log.info("otabox listening on http://%s:%s (data: %s, %d worker%s)", config.host, config.port,
+             config.data_dir.resolve(), workers, "" if workers == 1 else "s")
+    if workers <= 1:
+        _run_worker(config, sock)
+        return
+    children = []
+    for _ in range(workers):
+        pid = os.fork()
+        if pid == 0:
+            signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+            try:
+                _run_worker(config, sock)
+            finally:
+                os._exit(0)
+        children.append(pid)
+
+    def stop(signum, _frame):
+        for child in children:
+            try:
+                os.kill(child, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for child in children:
+        os.waitpid(child, 0)

@@ -24,8 +24,11 @@ def b64url(data: bytes) -> str:
 class UrlSigner:
     """Signs `(purpose, subject, expires)` with HMAC-SHA256; used for downloads and upload URLs."""
 
+    REUSE_SECONDS = 60
+
     def __init__(self, key: bytes):
         self._key = key
+        self._reusable: dict[tuple, tuple[str, int]] = {}
 
     def sign(self, purpose: str, subject: str, expires: int) -> str:
         message = f"{purpose}\n{subject}\n{expires}".encode()
@@ -35,6 +38,19 @@ class UrlSigner:
         """The `expires=…&signature=…` query for a URL, and its expiry (unix seconds)."""
         expires = int((now or time.time()) + ttl)
         return f"expires={expires}&signature={self.sign(purpose, subject, expires)}", expires
+
+    def reusable_query(self, purpose: str, subject: str, ttl: int) -> tuple[str, int]:
+        """Like `query`, with the expiry rounded up to the next minute so that one signature serves
+        every update check in that minute (each still gets at least `ttl` seconds)."""
+        now = int(time.time())
+        bucket = now - now % self.REUSE_SECONDS + self.REUSE_SECONDS
+        key = (purpose, subject, ttl, bucket)
+        found = self._reusable.get(key)
+        if found is None:
+            if len(self._reusable) > 10000:
+                self._reusable.clear()
+            found = self._reusable[key] = self.query(purpose, subject, ttl, now=bucket)
+        return found
 
     def check(self, purpose: str, subject: str, expires: str | None, signature: str | None) -> str:
         """'ok', 'invalid' or 'expired'. The signature is compared in constant time."""

@@ -63,11 +63,11 @@ def int_arg(name: str, default: int, low: int = 0, high: int = 1000) -> int:
 
 def base_url() -> str:
     configured = box().config.public_url
-    return (configured or request.host_url).rstrip("/")
+    return configured.rstrip("/") if configured else f"{request.scheme}://{request.host}"
 
 
 def signed_download_url(sha256: str, kind: str = "zip") -> tuple[str, int]:
     """An absolute, expiring, HMAC-signed URL for a blob (the download endpoint checks it)."""
     b = box()
-    query, expires = b.secrets.url_signer.query("download", f"{sha256}:{kind}", b.config.url_ttl)
+    query, expires = b.secrets.url_signer.reusable_query("download", f"{sha256}:{kind}", b.config.url_ttl)
     return f"{base_url()}/dl/{sha256}?type={kind}&{query}", expires

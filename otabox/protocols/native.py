@@ -1,15 +1,15 @@
 """The native otabox client protocol: `GET /api/v1/apps/:appId/check` and client events."""
 from __future__ import annotations
 
-import datetime as dt
 import hmac
+import time
 
 from flask import Blueprint, jsonify, request
 
 from .. import decide as domain
 from ..devices import record_events
 from ..errors import BadRequest, NotFound, Unauthorized
-from ..models import App, iso
+from ..models import App
 from ..web import box, json_body, signed_download_url
 
 bp = Blueprint("native", __name__)
@@ -37,13 +37,14 @@ def _native_build(raw: str | None) -> int | None:
 def bundle_offer(bundle, mandatory: bool) -> dict:
     url, expires = signed_download_url(bundle.sha256)
     return {"id": bundle.id, "version": bundle.version, "sha256": bundle.sha256, "size": bundle.size, "url": url,
-            "expiresAt": iso(dt.datetime.fromtimestamp(expires, dt.timezone.utc).replace(tzinfo=None)),
+            "expiresAt": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(expires)),
             "signature": bundle.signature, "mandatory": mandatory, "notes": bundle.notes}
 
 
 @bp.get("/api/v1/apps/<app_id>/check")
 def check(app_id):
     app = client_app(app_id)
+    b = box()
     args = request.args
     platform = args.get("platform") or None
     if platform not in (None, "ios", "android"):
@@ -55,7 +56,7 @@ def check(app_id):
     if query.device_id and len(query.device_id) > 200:
         raise BadRequest("deviceId is too long", details={"field": "deviceId"})
     decision = domain.decide(app, query)
-    box().tracker.seen(app.id, query.device_id, decision.release.id if decision.release else None,
+    b.tracker.seen(app.id, query.device_id, decision.release.id if decision.release else None,
                        platform=platform, native_version=query.native_version, native_build=query.native_build,
                        bundle_version=None if query.on_builtin else query.current_version,
                        channel=decision.channel.name if decision.channel else query.channel)
