@@ -45,7 +45,7 @@ def create_app(config: Config | None = None, box: Box | None = None) -> Flask:
     def healthz():
         return jsonify({"status": "ok"})
 
-    box.tracker.start()
+    box.start_background_work()
     return app
 
 

@@ -27,10 +27,17 @@ class Box:
         self.tracker = DeviceTracker(config.device_flush_seconds)
         self.formats = BundleFormats(self)
         from .bundles import Ingestor
+        from .maintenance import Janitor
 
         self.ingestor = Ingestor(self)
+        self.janitor = Janitor(self)
+
+    def start_background_work(self) -> None:
+        self.tracker.start()
+        self.janitor.start()
 
     def close(self) -> None:
+        self.janitor.stop()
         self.tracker.stop()
         if not self.db.is_closed():
             self.db.close()

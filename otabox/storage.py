@@ -111,6 +111,10 @@ class BlobStore:
         """A path the server may stream from, or None for remote stores."""
         return None
 
+    def modified_at(self, sha256: str) -> float:
+        """When the blob was written (unix seconds)."""
+        raise NotImplementedError
+
     def url(self, sha256: str, expires_in: int) -> str | None:
         """A direct download URL from the store itself, or None when otabox serves the blob."""
         return None
@@ -168,6 +172,9 @@ class FileSystemBlobStore(BlobStore):
 
     def local_path(self, sha256: str) -> Path | None:
         return self._path(sha256)
+
+    def modified_at(self, sha256: str) -> float:
+        return self._path(sha256).stat().st_mtime
 
     def all_keys(self) -> Iterator[str]:
         for shard in self.root.iterdir():
