@@ -1,4 +1,4 @@
-"""One access-log line per request, written off the request threads.
+"""Observing every request: metrics, and one access-log line per request written off the request threads.
 
 Formatting a line is cheap; writing it through a locked handler on every request is not (it was a
 third of an update check's cost under load). Lines are queued and a writer thread writes them in batches."""
@@ -9,34 +9,23 @@ import threading
 import time
 
 
-class AccessLog:
-    """WSGI middleware: `<client> "<METHOD> <path>" <status> <bytes> <ms>ms`."""
+class AccessLogWriter:
+    """Writes queued lines to a stream in batches from its own thread."""
 
-    def __init__(self, app, stream):
-        self.app = app
+    def __init__(self, stream):
         self.stream = stream
         self.lines: queue.SimpleQueue[str | None] = queue.SimpleQueue()
-        self.writer = threading.Thread(target=self._write_lines, name="otabox-access-log", daemon=True)
-        self.writer.start()
+        self.thread = threading.Thread(target=self._run, name="otabox-access-log", daemon=True)
+        self.thread.start()
 
-    def __call__(self, environ, start_response):
-        started = time.perf_counter()
+    def write(self, line: str) -> None:
+        self.lines.put(line)
 
-        def logging_start_response(status, headers, exc_info=None):
-            length = next((value for name, value in headers if name.lower() == "content-length"), "-")
-            elapsed = (time.perf_counter() - started) * 1000
-            self.lines.put(f'{time.strftime("%Y-%m-%dT%H:%M:%S")} {environ.get("REMOTE_ADDR", "-")} '
-                           f'"{environ["REQUEST_METHOD"]} {environ.get("PATH_INFO", "")}" {status[:3]} {length} '
-                           f'{elapsed:.1f}ms\n')
-            return start_response(status, headers, exc_info)
-
-        return self.app(environ, logging_start_response)
-
-    def _write_lines(self) -> None:
+    def _run(self) -> None:
         while True:
             line = self.lines.get()
             if line is None:
-                break
+                return
             batch = [line]
             while len(batch) < 1000:
                 try:
@@ -58,4 +47,28 @@ class AccessLog:
 
     def close(self) -> None:
         self.lines.put(None)
-        self.writer.join(timeout=5)
+        self.thread.join(timeout=5)
+
+
+class RequestObserver:
+    """WSGI middleware: counts every request in `metrics` and, with a writer, logs
+    `<time> <client> "<METHOD> <path>" <status> <bytes> <ms>ms`."""
+
+    def __init__(self, app, metrics, writer: AccessLogWriter | None = None):
+        self.app, self.metrics, self.writer = app, metrics, writer
+
+    def __call__(self, environ, start_response):
+        started = time.perf_counter()
+
+        def observing_start_response(status, headers, exc_info=None):
+            elapsed = time.perf_counter() - started
+            path = environ.get("PATH_INFO", "")
+            self.metrics.observe(path, int(status[:3]), elapsed)
+            if self.writer is not None:
+                length = next((value for name, value in headers if name.lower() == "content-length"), "-")
+                self.writer.write(f'{time.strftime("%Y-%m-%dT%H:%M:%S")} {environ.get("REMOTE_ADDR", "-")} '
+                                  f'"{environ["REQUEST_METHOD"]} {path}" {status[:3]} {length} '
+                                  f'{elapsed * 1000:.1f}ms\n')
+            return start_response(status, headers, exc_info)
+
+        return self.app(environ, observing_start_response)

@@ -1,14 +1,16 @@
 """The Flask application factory."""
 from __future__ import annotations
 
+import hmac
 import logging
 
-from flask import Flask, jsonify, request, send_from_directory
+from flask import Flask, Response, jsonify, request, send_from_directory
 from werkzeug.exceptions import HTTPException
 
+from .accesslog import RequestObserver
 from .box import Box
 from .config import Config
-from .errors import OtaboxError
+from .errors import OtaboxError, Unauthorized
 
 error_log = logging.getLogger("otabox")
 
@@ -17,7 +19,8 @@ HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "n
               415: "unsupported_media_type", 422: "invalid", 429: "rate_limited"}
 
 
-def create_app(config: Config | None = None, box: Box | None = None) -> Flask:
+def create_app(config: Config | None = None, box: Box | None = None, access_log=None) -> Flask:
+    """`access_log`: an accesslog.AccessLogWriter for one line per request (the server passes one)."""
     config = config or Config.from_env()
     box = box or Box(config)
     app = Flask(__name__, static_folder=None)
@@ -44,6 +47,16 @@ def create_app(config: Config | None = None, box: Box | None = None) -> Flask:
     @app.get("/healthz")
     def healthz():
         return jsonify({"status": "ok"})
+
+    @app.get("/metrics")
+    def metrics():
+        token = config.metrics_token
+        if token and not hmac.compare_digest(request.headers.get("Authorization", "").encode(),
+                                             f"Bearer {token}".encode()):
+            raise Unauthorized("the metrics token is required", code="invalid_metrics_token")
+        return Response(box.metrics.render(), mimetype="text/plain; version=0.0.4")
+
+    app.wsgi_app = RequestObserver(app.wsgi_app, box.metrics, access_log)
 
     box.start_background_work()
     return app

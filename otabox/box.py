@@ -9,6 +9,7 @@ from .config import Config
 from .db import open_database
 from .devices import DeviceTracker
 from .formats import BundleFormats
+from .metrics import Metrics
 from .serving import ServingCache
 from .signing import ServerSecrets
 from .storage import FileSystemBlobStore, Staging
@@ -24,6 +25,7 @@ class Box:
         self.staging = Staging(config.data_dir / "tmp")
         self.store = FileSystemBlobStore(config.data_dir / "blobs")
         self.serving = ServingCache()
+        self.metrics = Metrics()
         self.tracker = DeviceTracker(config.device_flush_seconds)
         self.formats = BundleFormats(self)
         from .bundles import Ingestor

@@ -168,6 +168,48 @@ def audit(box, limit, action, entity_type, as_json):
 
 
 @main.command()
+@click.option("--deep", is_flag=True, help="Also re-hash every bundle file.")
+@click.option("--json", "as_json", is_flag=True)
+@admin_command
+def doctor(box, deep, as_json):
+    """Check the data directory (permissions, integrity, missing files) and say what to do."""
+    from .maintenance import diagnose
+
+    findings = diagnose(box, deep)
+    if as_json:
+        click.echo(json.dumps(findings, indent=2))
+    else:
+        for f in findings:
+            click.echo(f"{f['level'].upper():5} {f['check']:12} {f['message']}" + (f"  → {f['fix']}" if f["fix"] else ""))
+    if any(f["level"] == "fail" for f in findings):
+        raise SystemExit(1)
+
+
+@main.command()
+@click.argument("dest", type=click.Path(file_okay=False))
+@admin_command
+def backup(box, dest):
+    """Copy the database (online), bundle files and secrets to DEST while the server runs."""
+    from .backup import backup as run
+
+    click.echo(json.dumps(run(box, dest)))
+
+
+@main.command()
+@click.argument("source", type=click.Path(exists=True, file_okay=False))
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+              help="The empty data directory to restore into (default ./data, env OTABOX_DATA_DIR).")
+def restore(source, data_dir):
+    """Restore a backup made by `otabox backup` into an empty data directory."""
+    from .backup import restore as run
+
+    try:
+        click.echo(json.dumps(run(source, Config.from_env(data_dir=data_dir).data_dir)))
+    except OtaboxError as exc:
+        raise click.ClickException(exc.message) from None
+
+
+@main.command()
 @admin_command
 def gc(box):
     """Remove expired uploads, staged leftovers and blobs no bundle uses."""

@@ -33,6 +33,7 @@ class Config:
     max_zip_entries: int = 20000
     device_flush_seconds: float = 1.0
     static_dir: Path | None = None
+    metrics_token: str = ""
 
     @classmethod
     def from_env(cls, **overrides) -> "Config":

@@ -55,3 +55,65 @@ class Janitor:
                     expire_uploads(self.box)
             except Exception:  # retried at the next interval; never kill the thread
                 logging.getLogger("otabox").exception("expiring uploads failed")
+
+
+def diagnose(box, deep: bool = False) -> list[dict]:
+    """Findings about a data directory, each `{level: ok|info|warn|fail, check, message, fix}`."""
+    import hashlib
+    import shutil
+    import stat
+
+    from .db import integrity_problems
+    from .models import Bundle, BundleFile, Upload, utcnow
+
+    findings = []
+
+    def add(level, check, message, fix=""):
+        findings.append({"level": level, "check": check, "message": message, "fix": fix})
+
+    data_dir = box.config.data_dir
+    if stat.S_IMODE(data_dir.stat().st_mode) & 0o077:
+        add("warn", "permissions", f"{data_dir} is readable by other users", f"chmod 700 {data_dir}")
+    loose = [p for p in (data_dir / "secrets").rglob("*") if p.is_file() and stat.S_IMODE(p.stat().st_mode) & 0o077]
+    for path in loose:
+        add("fail", "permissions", f"secret file {path} is readable by other users", f"chmod 600 {path}")
+    if not loose:
+        add("ok", "permissions", "secret files are private (0600)")
+    problems = integrity_problems(box.db)
+    if problems:
+        add("fail", "database", "the database fails its integrity check: " + "; ".join(problems[:5]),
+            "stop the server and restore the latest backup (otabox restore)")
+    else:
+        add("ok", "database", "the database passes its integrity check")
+    missing = [b for b in Bundle.select() if not box.store.exists(b.sha256)]
+    for bundle in missing:
+        add("fail", "bundles", f"bundle {bundle.id} ({bundle.version}) has no file in storage",
+            "restore the data directory from a backup, or release another bundle and delete this one")
+    if deep:
+        for bundle in Bundle.select():
+            if bundle in missing:
+                continue
+            digest = hashlib.sha256()
+            with box.store.open(bundle.sha256) as handle:
+                while chunk := handle.read(1024 * 1024):
+                    digest.update(chunk)
+            if digest.hexdigest() != bundle.sha256:
+                add("fail", "bundles", f"bundle {bundle.id} ({bundle.version}) is corrupt on disk",
+                    "restore the data directory from a backup")
+    if not missing:
+        add("ok", "bundles", f"all {Bundle.select().count()} bundle files are present")
+    lost_files = BundleFile.select().count() - sum(1 for f in BundleFile.select(BundleFile.sha256)
+                                                   if box.store.exists(f.sha256))
+    if lost_files:
+        add("warn", "bundles", f"{lost_files} files of bundles are missing (partial updates will fail)",
+            "restore from a backup; full-zip updates still work")
+    referenced = referenced_blobs()
+    orphans = sum(1 for sha in box.store.all_keys() if sha not in referenced)
+    expired = Upload.select().where(Upload.expires_at < utcnow()).count()
+    if orphans or expired:
+        add("info", "garbage", f"{orphans} unreferenced files, {expired} expired uploads", "otabox gc")
+    free = shutil.disk_usage(data_dir).free
+    if free < 1024 ** 3:
+        add("warn", "disk", f"only {free // (1024 * 1024)} MB free on the data directory's disk",
+            "free space or move the data directory; uploads fail with 507 when the disk is full")
+    return findings

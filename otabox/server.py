@@ -10,7 +10,7 @@ import signal
 import socket
 import sys
 
-from .accesslog import AccessLog
+from .accesslog import AccessLogWriter
 from .app import create_app
 from .config import Config
 
@@ -39,10 +39,10 @@ def _listen(config: Config) -> socket.socket:
 def _run_worker(config: Config, sock: socket.socket) -> None:
     import waitress
 
-    app = create_app(config)
-    access_log = AccessLog(app, sys.stderr)
+    access_log = AccessLogWriter(sys.stderr)
+    app = create_app(config, access_log=access_log)
     try:
-        waitress.serve(access_log, sockets=[sock], threads=config.threads, ident="otabox", channel_timeout=300,
+        waitress.serve(app, sockets=[sock], threads=config.threads, ident="otabox", channel_timeout=300,
                        max_request_body_size=config.max_bundle_bytes + 2 * 1024 * 1024, _quiet=True)
     finally:
         access_log.close()
