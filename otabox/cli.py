@@ -122,6 +122,41 @@ def signing_key_show(box):
     click.echo(box.secrets.bundle_signer.public_pem, nl=False)
 
 
+@signing_key.command("rotate")
+@admin_command
+def signing_key_rotate(box):
+    """New bundle-signing key; every bundle is re-signed, and the old public key stays published
+    (GET /api/v1/signing-key, `keys`) for 30 days so apps can move over."""
+    from . import audit
+    from .models import Bundle, database
+    from .serving import bump_generation
+
+    box.secrets.rotate_bundle_key()
+    signer = box.secrets.bundle_signer
+    with database.atomic():
+        for bundle in Bundle.select(Bundle.id, Bundle.sha256):
+            Bundle.update(signature=signer.sign_digest(bundle.sha256)).where(Bundle.id == bundle.id).execute()
+        audit.record("cli", "signing_key.rotated", "signing_key", signer.key_id, {})
+        bump_generation()
+    click.echo(f"New signing key {signer.key_id}; bundles re-signed.")
+
+
+@main.group("secrets")
+def secrets_group():
+    """The server's own secrets."""
+
+
+@secrets_group.command("rotate-url-key")
+@admin_command
+def rotate_url_key(box):
+    """New key for signed URLs; URLs signed with the previous key stay valid until they expire."""
+    from . import audit
+
+    box.secrets.rotate_url_key()
+    audit.record("cli", "url_key.rotated", "secret", "url-signing", {})
+    click.echo("New URL-signing key; the previous one is accepted until the URLs it signed expire.")
+
+
 @main.group()
 def apps():
     """Apps (the REST API does the same)."""

@@ -20,5 +20,7 @@ def audit_log():
 
 @bp.get("/signing-key")
 def signing_key():
-    signer = box().secrets.bundle_signer
-    return jsonify({"algorithm": signer.algorithm, "publicKey": signer.public_pem})
+    secrets = box().secrets
+    signer = secrets.bundle_signer
+    return jsonify({"algorithm": signer.algorithm, "publicKey": signer.public_pem, "keyId": signer.key_id,
+                    "keys": secrets.published_keys()})
