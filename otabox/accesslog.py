@@ -51,8 +51,8 @@ class AccessLogWriter:
 
 
 class RequestObserver:
-    """WSGI middleware: counts every request in `metrics` and, with a writer, logs
-    `<time> <client> "<METHOD> <path>" <status> <bytes> <ms>ms`."""
+    """WSGI middleware: counts every request in `metrics`, marks every response `nosniff`, and, with a
+    writer, logs `<time> <client> "<METHOD> <path>" <status> <bytes> <ms>ms`."""
 
     def __init__(self, app, metrics, writer: AccessLogWriter | None = None):
         self.app, self.metrics, self.writer = app, metrics, writer
@@ -69,6 +69,7 @@ class RequestObserver:
                 self.writer.write(f'{time.strftime("%Y-%m-%dT%H:%M:%S")} {environ.get("REMOTE_ADDR", "-")} '
                                   f'"{environ["REQUEST_METHOD"]} {path}" {status[:3]} {length} '
                                   f'{elapsed * 1000:.1f}ms\n')
+            headers.append(("X-Content-Type-Options", "nosniff"))
             return start_response(status, headers, exc_info)
 
         return self.app(environ, observing_start_response)
