@@ -18,6 +18,14 @@ def audit_log():
                                            request.args.get("action"), request.args.get("entityType"))})
 
 
+@bp.get("/me")
+def me():
+    """Who the key is: its name, role and app scope (the dashboard adapts its controls to it)."""
+    key = api_key("reader")
+    return jsonify({"name": key.name, "role": key.role, "appId": key.app_id,
+                    "appSlug": key.app.slug if key.app_id else None})
+
+
 @bp.get("/signing-key")
 def signing_key():
     secrets = box().secrets

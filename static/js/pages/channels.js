@@ -1,0 +1,127 @@
+// Channel cards: what each channel serves, its rollout and mandatory flag, adoption, rollback and promote.
+import { appPath, patch, post } from "../api.js";
+import { badge, field, formatDate, h, newId } from "../dom.js";
+import { attempt, guard, notify, openDialog } from "../ui.js";
+
+function describeRelease(release) {
+  if (!release) return h("p", { class: "muted" }, "No release yet: devices keep the bundle in their binary.");
+  const what = release.kind === "builtin"
+    ? h("strong", {}, "Builtin (rolled back to the binary's bundle)")
+    : h("strong", {}, `${release.bundleVersion}`);
+  return h("p", { class: "current" }, what, " ", h("span", { class: "muted" },
+    `${release.label} · ${release.kind} · ${formatDate(release.promotedAt)}${release.actor ? ` by ${release.actor}` : ""}`));
+}
+
+function rolloutForm(ctx, channel, release) {
+  const label = `Rollout percent (${channel.name})`;
+  const range = h("input", { type: "range", min: 0, max: 100, step: 1, value: release.rollout, "aria-label": `${label} slider` });
+  const number = h("input", { type: "number", min: 0, max: 100, step: 1, value: release.rollout, class: "narrow" });
+  const mandatory = h("input", { type: "checkbox", checked: release.mandatory });
+  range.addEventListener("input", () => { number.value = range.value; });
+  number.addEventListener("input", () => { range.value = number.value; });
+  const apply = guard(h("button", { type: "submit", class: "secondary" }, "Apply"));
+  for (const control of [range, number, mandatory]) guard(control);
+  const mandatoryId = newId();
+  mandatory.id = mandatoryId;
+  const form = h("form", { class: "rollout-form", "aria-label": `Rollout of ${channel.name}` },
+    h("div", { class: "rollout-row" }, range, field(label, number).wrap),
+    h("div", { class: "rollout-row" },
+      h("label", { class: "check", for: mandatoryId }, mandatory, " Mandatory"), apply));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const body = {};
+    if (Number(number.value) !== release.rollout) body.rollout = Number(number.value);
+    if (mandatory.checked !== release.mandatory) body.mandatory = mandatory.checked;
+    if (!Object.keys(body).length) {
+      notify(`${channel.name}: nothing changed.`);
+      return;
+    }
+    const changed = await attempt(() => patch(appPath(ctx.slug, `/releases/${release.id}`), body), apply);
+    if (changed) {
+      await ctx.refresh();
+      notify(`${channel.name}: ${changed.label} now reaches ${changed.rollout}% of devices${changed.mandatory ? " (mandatory)" : ""}.`);
+    }
+  });
+  return form;
+}
+
+function adoptionList(adoption) {
+  const total = adoption.reduce((sum, row) => sum + row.devices, 0);
+  if (!total) return h("p", { class: "muted small" }, "No devices have checked in yet.");
+  return h("ul", { class: "adoption", "aria-label": "Adoption by bundle version" }, adoption.map((row) => h("li", {},
+    h("span", { class: "version" }, row.version),
+    h("meter", { min: 0, max: total, value: row.devices, "aria-label": `${row.version} share` }),
+    h("span", { class: "count" }, `${row.devices} (${Math.round((100 * row.devices) / total)}%)`))));
+}
+
+function rollbackDialog(ctx, channel) {
+  const name = `rollback-${channel.id}`;
+  const previous = h("input", { type: "radio", name, value: "previous", checked: true, id: newId() });
+  const builtin = h("input", { type: "radio", name, value: "builtin", id: newId() });
+  openDialog({
+    title: `Roll back ${channel.name}?`,
+    submitLabel: "Roll back",
+    tone: "danger",
+    build: () => [
+      h("p", {}, "Devices on this channel will be moved at their next check. The current release is disabled and stays in the history."),
+      h("fieldset", {}, h("legend", {}, "Roll back to"),
+        h("label", { class: "check", for: previous.id }, previous, " The previous release"),
+        h("label", { class: "check", for: builtin.id }, builtin, " Builtin: the bundle shipped in the app binary")),
+    ],
+    submit: async () => {
+      const body = builtin.checked ? { toBuiltin: true } : {};
+      const result = await post(appPath(ctx.slug, `/channels/${encodeURIComponent(channel.name)}/rollback`), body);
+      await ctx.refresh();
+      notify(`${channel.name} rolled back to ${result.release.bundleVersion} (${result.release.label}).`);
+    },
+  });
+}
+
+function promoteDialog(ctx, channel) {
+  const targets = ctx.channels.filter((other) => other.name !== channel.name);
+  const target = h("select", { name: "to" }, targets.map((other) =>
+    h("option", { value: other.name, selected: other.name === "production" }, other.name)));
+  const rollout = h("input", { type: "number", min: 0, max: 100, value: 100, class: "narrow" });
+  const mandatory = h("input", { type: "checkbox", id: newId() });
+  openDialog({
+    title: `Promote ${channel.currentRelease.bundleVersion} from ${channel.name}`,
+    submitLabel: "Promote",
+    build: () => [
+      field("Target channel", target).wrap,
+      field("Rollout %", rollout).wrap,
+      h("label", { class: "check", for: mandatory.id }, mandatory, " Mandatory"),
+    ],
+    submit: async () => {
+      const result = await post(appPath(ctx.slug, `/channels/${encodeURIComponent(channel.name)}/promote`),
+        { to: target.value, rollout: Number(rollout.value), mandatory: mandatory.checked });
+      await ctx.refresh();
+      notify(`${result.release.bundleVersion} promoted to ${result.release.channel} at ${result.release.rollout}%.`);
+    },
+  });
+}
+
+function channelCard(ctx, channel) {
+  const release = channel.currentRelease;
+  const stats = ctx.stats[channel.name] || { adoption: [] };
+  const rollback = guard(h("button", { type: "button", class: "secondary" }, "Roll back…"));
+  rollback.addEventListener("click", () => rollbackDialog(ctx, channel));
+  const canPromote = release && release.bundleId && ctx.channels.length > 1;
+  const promote = canPromote ? guard(h("button", { type: "button", class: "secondary" }, "Promote…")) : null;
+  if (promote) promote.addEventListener("click", () => promoteDialog(ctx, channel));
+  const headingId = newId("ch");
+  return h("section", { class: "card channel", "aria-labelledby": headingId },
+    h("div", { class: "channel-head" },
+      h("h3", { id: headingId }, channel.name),
+      h("div", { class: "badges" },
+        release && release.kind !== "builtin" ? badge(`${release.rollout}%`, release.rollout < 100 ? "warn" : "ok") : null,
+        release && release.mandatory ? badge("mandatory", "danger") : null)),
+    describeRelease(release),
+    release && release.kind !== "builtin" ? rolloutForm(ctx, channel, release) : null,
+    h("h4", {}, "Adoption"),
+    adoptionList(stats.adoption),
+    h("div", { class: "actions" }, rollback, promote));
+}
+
+export function channelCards(ctx) {
+  return h("div", { class: "channel-grid" }, ctx.channels.map((channel) => channelCard(ctx, channel)));
+}

@@ -1,0 +1,48 @@
+// Release history of one channel (with download/install/failure counts) and its active-devices chart.
+import { appPath, get } from "../api.js";
+import { badge, clear, field, formatDate, h, percent, table } from "../dom.js";
+import { activeDevicesChart } from "../chart.js";
+
+function failureRate(stats) {
+  return percent(stats.failures, stats.installs + stats.failures);
+}
+
+function historyRows(releases) {
+  return releases.map((release) => [
+    h("strong", {}, release.label),
+    release.kind,
+    release.bundleVersion,
+    release.kind === "builtin" ? "—" : `${release.rollout}%`,
+    h("span", {}, release.mandatory ? badge("mandatory", "danger") : null, release.disabled ? badge("disabled", "neutral") : null),
+    String(release.stats.checks),
+    String(release.stats.downloads),
+    String(release.stats.installs),
+    String(release.stats.failures),
+    failureRate(release.stats),
+    h("span", { title: release.actor || "" }, formatDate(release.promotedAt)),
+  ]);
+}
+
+export function historySection(ctx) {
+  const select = h("select", { name: "channel" }, ctx.channels.map((c) =>
+    h("option", { value: c.name, selected: c.name === ctx.historyChannel }, c.name)));
+  const body = h("div", { class: "history-body" }, h("p", { class: "muted" }, "Loading…"));
+  const load = async () => {
+    ctx.historyChannel = select.value;
+    const name = encodeURIComponent(select.value);
+    const [{ releases, total }, stats] = await Promise.all([
+      get(appPath(ctx.slug, `/releases?channel=${name}&limit=50`)),
+      get(appPath(ctx.slug, `/channels/${name}/stats`)),
+    ]);
+    clear(body,
+      h("h3", {}, `Active devices per version, last 30 days (${select.value})`),
+      activeDevicesChart(stats.activeByDay),
+      h("h3", {}, `Releases (${total})`),
+      table(`Release history of ${select.value}`,
+        ["Release", "Kind", "Version", "Rollout", "Flags", "Checks", "Downloads", "Installs", "Failures", "Failure rate", "When"],
+        historyRows(releases), "No releases on this channel yet."));
+  };
+  select.addEventListener("change", () => load().catch((err) => clear(body, h("p", { class: "form-error", role: "alert" }, err.message))));
+  const section = h("div", {}, h("div", { class: "toolbar" }, field("Channel", select).wrap), body);
+  return { section, load };
+}
