@@ -11,6 +11,7 @@ from .accesslog import RequestObserver
 from .box import Box
 from .config import Config
 from .errors import OtaboxError, Unauthorized
+from .generation import GenerationPublisher
 
 error_log = logging.getLogger("otabox")
 
@@ -56,7 +57,7 @@ def create_app(config: Config | None = None, box: Box | None = None, access_log=
             raise Unauthorized("the metrics token is required", code="invalid_metrics_token")
         return Response(box.metrics.render(), mimetype="text/plain; version=0.0.4")
 
-    app.wsgi_app = RequestObserver(app.wsgi_app, box.metrics, access_log)
+    app.wsgi_app = RequestObserver(GenerationPublisher(app.wsgi_app, box.generation_signal), box.metrics, access_log)
 
     box.start_background_work()
     return app

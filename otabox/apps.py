@@ -7,7 +7,7 @@ import secrets
 from . import audit
 from .errors import BadRequest, Conflict, Invalid, NotFound
 from .models import App, Bundle, Channel, Release, database, iso
-from .serving import bump_generation
+from .generation import bump_generation
 
 SLUG = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)+$")
 CHANNEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")

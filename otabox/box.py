@@ -6,9 +6,10 @@ from __future__ import annotations
 import os
 
 from .config import Config
-from .db import open_database
+from .db import is_sqlite, open_database
 from .devices import DeviceTracker
 from .formats import BundleFormats
+from .generation import GenerationSignal, publish_pending
 from .metrics import Metrics
 from .serving import ServingCache
 from .signing import ServerSecrets
@@ -24,7 +25,8 @@ class Box:
         self.secrets = ServerSecrets(config.data_dir / "secrets")
         self.staging = Staging(config.data_dir / "tmp")
         self.store = FileSystemBlobStore(config.data_dir / "blobs")
-        self.serving = ServingCache()
+        self.generation_signal = GenerationSignal(config.data_dir / "generation") if is_sqlite(self.db) else None
+        self.serving = ServingCache(self.generation_signal)
         self.metrics = Metrics()
         self.tracker = DeviceTracker(config.device_flush_seconds)
         self.formats = BundleFormats(self)
@@ -37,6 +39,10 @@ class Box:
     def start_background_work(self) -> None:
         self.tracker.start()
         self.janitor.start()
+
+    def publish_changes(self) -> None:
+        """Tell the other processes about this thread's committed changes (the web app does it per request)."""
+        publish_pending(self.generation_signal)
 
     def close(self) -> None:
         self.janitor.stop()

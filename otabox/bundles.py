@@ -8,7 +8,7 @@ import secrets
 from . import audit, semver
 from .errors import BadRequest, Conflict, Gone, Invalid, NotFound, OtaboxError, TooLarge
 from .models import App, Bundle, BundleFile, Release, Upload, database, iso, utcnow
-from .serving import bump_generation
+from .generation import bump_generation
 from .storage import StagedFile, is_sha256
 from .zipcheck import ZipLimits, check_zip
 

@@ -29,7 +29,9 @@ def admin_command(func):
         box = open_box(data_dir)
         try:
             with box.db.connection_context():
-                return func(box, **kwargs)
+                result = func(box, **kwargs)
+            box.publish_changes()
+            return result
         except OtaboxError as exc:
             raise click.ClickException(exc.message) from None
         finally:
@@ -129,7 +131,7 @@ def signing_key_rotate(box):
     (GET /api/v1/signing-key, `keys`) for 30 days so apps can move over."""
     from . import audit
     from .models import Bundle, database
-    from .serving import bump_generation
+    from .generation import bump_generation
 
     box.secrets.rotate_bundle_key()
     signer = box.secrets.bundle_signer

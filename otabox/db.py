@@ -1,9 +1,24 @@
 """Opening the database. Everything specific to one database engine lives here and nowhere else."""
 from __future__ import annotations
 
-from playhouse.db_url import connect
+from peewee import SqliteDatabase
+from playhouse.db_url import connect, register_database
 
 from .models import ALL_MODELS, State, database
+
+
+class WriterSqliteDatabase(SqliteDatabase):
+    """SQLite whose transactions take the write lock when they begin (BEGIN IMMEDIATE).
+
+    A deferred transaction that reads first and writes later cannot wait for the lock when another
+    connection committed in between: SQLite fails it at once with "database is locked", busy_timeout
+    notwithstanding. Taking the lock up front makes writers queue (within busy_timeout) instead."""
+
+    def atomic(self, lock_type: str | None = "IMMEDIATE"):
+        return super().atomic(lock_type=lock_type)
+
+
+register_database(WriterSqliteDatabase, "sqlite")
 
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",

@@ -13,7 +13,7 @@ from .errors import BadRequest, NotFound
 from .db import upsert_device_sightings
 from .models import App, Device, DeviceEvent, DailyActive, database, iso, utcnow
 from .releases import count_stat
-from .serving import bump_generation
+from .generation import bump_generation
 
 log = logging.getLogger("otabox.devices")
 EVENT_TYPES = ("downloaded", "installed", "failed", "rolled_back")

@@ -15,7 +15,14 @@ from peewee import (
     TextField,
 )
 
-database = DatabaseProxy()
+class _Database(DatabaseProxy):
+    """The proxy's own atomic() ignores the engine's, which would lose SQLite's BEGIN IMMEDIATE (see db.py)."""
+
+    def atomic(self, *args, **kwargs):
+        return self.obj.atomic(*args, **kwargs)
+
+
+database = _Database()
 
 
 def utcnow() -> dt.datetime:

@@ -8,7 +8,7 @@ from peewee import fn
 from . import audit
 from .errors import BadRequest, Conflict, NotFound
 from .models import App, Bundle, Channel, Release, ReleaseStat, database, iso
-from .serving import bump_generation
+from .generation import bump_generation
 
 STAT_NAMES = {"check": "checks", "downloaded": "downloads", "installed": "installs", "failed": "failures"}
 

@@ -1,30 +1,22 @@
 """The serving state: an in-memory, read-only picture of every app's channels, histories and device
 overrides, from which update checks are answered without touching the database.
 
-Every mutation that changes what a device may get bumps the `generation` counter in the same
-transaction (`bump_generation`); a check compares the counter with the one its picture was built
-from, so a change is visible to the very next check, in this process and in any other process on
-the same database."""
+A check compares the state's generation (see generation.py) with the one its picture was built from,
+so a change is visible to the very next check, in this process and in any other process on the same
+database."""
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
 import threading
+import time
 
 from . import semver
-from .models import App, Bundle, Channel, Device, Release, State
+from .generation import GenerationSignal, bump_generation, current_generation
+from .models import App, Bundle, Channel, Device, Release
 
-
-def bump_generation() -> None:
-    """Call inside the transaction of any change to apps, channels, bundles, releases or overrides."""
-    State.update(value=State.value + 1).where(State.key == "generation").execute()
-
-
-def current_generation() -> int:
-    """Read on every update check, so it bypasses the query builder (which costs ~15x the query)."""
-    db = State._meta.database
-    row = db.execute_sql(f"SELECT value FROM state WHERE key = {db.param}", ("generation",)).fetchone()
-    return row[0] if row else 0
+__all__ = ["bump_generation", "ServingCache"]
+VERIFY_SECONDS = 1.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -166,16 +158,28 @@ def load_app_view(app: App) -> AppView:
 
 
 class ServingCache:
-    """App views by id, slug and deployment key, rebuilt lazily after any generation change."""
+    """App views by id, slug and deployment key, rebuilt lazily after any generation change.
 
-    def __init__(self):
+    With a `signal` (processes sharing a host), the database is asked only when the signal moved or
+    a second has passed; without one (e.g. a database shared across hosts), on every check."""
+
+    def __init__(self, signal: GenerationSignal | None = None):
         self._lock = threading.Lock()
+        self._signal = signal
         self._generation = -1
+        self._verified_at = 0.0
         self._apps: dict[str, AppView | None] = {}
         self._deployment_keys: dict[str, tuple[int, str]] | None = None
 
     def _refresh(self) -> None:
+        now = time.monotonic()
+        if (self._signal is not None and now - self._verified_at < VERIFY_SECONDS
+                and self._signal.read() == self._generation):
+            return
         generation = current_generation()
+        self._verified_at = now
+        if self._signal is not None:
+            self._signal.publish(generation)
         if generation != self._generation:
             with self._lock:
                 self._apps = {}
