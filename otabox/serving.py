@@ -12,10 +12,9 @@ import threading
 import time
 
 from . import semver
-from .generation import GenerationSignal, bump_generation, current_generation
+from .generation import GenerationSignal, current_generation
 from .models import App, Bundle, Channel, Device, Release
 
-__all__ = ["bump_generation", "ServingCache"]
 VERIFY_SECONDS = 1.0
 
 

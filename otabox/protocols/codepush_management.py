@@ -1,6 +1,501 @@
-"""The code-push-server management API (what the code-push CLI calls), mapped onto apps and channels."""
+"""The code-push-server management API (what the code-push CLI calls), mapped onto apps and channels.
+
+Authentication is an otabox API key sent as `Authorization: Bearer <key>` (the CLI's access key).
+Apps are found by slug, id or (when unique) display name; deployments are channels, found by name,
+case-insensitively when the exact name does not exist (the CLI's "Production" is the channel
+"production"). Releases go through the core (`bundles`, `releases`); this module only translates.
+
+A release uploaded here becomes a bundle with `targetVersions` = the release's `appVersion` and the
+version `<first version in appVersion>+codepush.<deployment>.<n>` (n = the number in the label the
+release will get, or the next free one), unique per app and ordered like the app version it targets.
+Diff packages against the channel's last releases are built right after a release, promotion or
+rollback made here (releases made through /api/v1 get theirs on the first update check needing one)."""
 from __future__ import annotations
 
-from flask import Blueprint
+import datetime as dt
+import json
+import re
+import zipfile
+
+from flask import Blueprint, Response, jsonify, request
+from peewee import fn
+
+from .. import apps, audit, auth, bundles, releases, semver
+from ..errors import BadRequest, Conflict, Invalid, NotFound, OtaboxError
+from ..models import App, Bundle, Channel, Device, Release, database
+from ..generation import bump_generation
+from ..web import actor, api_key, box, signed_download_url
+from .codepush import DEPLOYMENT_KEY
+from .codepush_package import package_hash_from_zip
+from .codepush_store import precompute_diffs, recorded_diffs
 
 bp = Blueprint("codepush_management", __name__)
+
+RELEASE_METHODS = {"release": "Upload", "promote": "Promote", "rollback": "Rollback", "builtin": "Rollback"}
+APP_VERSION_IMMUTABLE = ("otabox cannot change the appVersion of an existing release; "
+                         "release the package again with the new appVersion")
+
+
+@bp.errorhandler(OtaboxError)
+def plain_error(exc: OtaboxError):
+    """code-push-server answers errors with a plain-text message; the CLI prints it."""
+    return Response(exc.message, status=exc.status, mimetype="text/plain")
+
+
+def _no_content() -> Response:
+    return Response(status=204)
+
+
+def _body() -> dict:
+    body = request.get_json(force=True, silent=True) if request.data else {}
+    if not isinstance(body, dict):
+        raise BadRequest("The request body must be a JSON object.")
+    return body
+
+
+# --- apps ---------------------------------------------------------------------------------------
+
+def _visible_apps(key) -> list[App]:
+    query = App.select().order_by(App.id)
+    return list(query.where(App.id == key.app_id) if key.app_id is not None else query)
+
+
+def _find_app(name: str, role: str = "reader") -> App:
+    key = api_key(role)
+    visible = _visible_apps(key)
+    app = next((a for a in visible if a.slug == name or str(a.id) == name), None)
+    named = [a for a in visible if a.name == name]
+    app = app or (named[0] if len(named) == 1 else None)
+    if app is None:
+        raise NotFound(f'App "{name}" does not exist.')
+    return app
+
+
+def _display_name(app: App, visible: list[App]) -> str:
+    """The app's name when no other app shares it, else its (unique) slug."""
+    return app.name if sum(a.name == app.name for a in visible) == 1 else app.slug
+
+
+def _app_json(app: App) -> dict:
+    key = api_key("reader")
+    permission = "Owner" if key.role == "admin" else "Collaborator"
+    return {"name": _display_name(app, _visible_apps(key)),
+            "collaborators": {key.name: {"isCurrentAccount": True, "permission": permission}},
+            "deployments": sorted(c.name for c in app.channels)}
+
+
+def _slug_for(name: str) -> str:
+    return name if apps.SLUG.match(name) else "codepush." + re.sub(r"[^A-Za-z0-9_-]", "-", name)
+
+
+def _valid_name(body: dict, what: str) -> str:
+    name = body.get("name")
+    if not isinstance(name, str) or not 0 < len(name) <= 200:
+        raise BadRequest(f"A {what} needs a name of 1 to 200 characters.")
+    return name
+
+
+@bp.get("/authenticated")
+def authenticated():
+    api_key("reader")
+    return jsonify({"authenticated": True})
+
+
+@bp.get("/account")
+def account():
+    key = api_key("reader")
+    return jsonify({"account": {"name": key.name, "email": key.name, "linkedProviders": []}})
+
+
+@bp.get("/apps")
+def list_apps():
+    key = api_key("reader")
+    return jsonify({"apps": sorted((_app_json(a) for a in _visible_apps(key)), key=lambda a: a["name"])})
+
+
+@bp.post("/apps")
+def add_app():
+    auth.require_unscoped(api_key("admin"))
+    name = _valid_name(_body(), "app")
+    if any(a.name == name for a in App.select(App.name)):
+        raise Conflict(f"An app named '{name}' already exists.")
+    app = apps.create_app(_slug_for(name), name, actor())
+    return jsonify({"app": _app_json(app)}), 201
+
+
+@bp.get("/apps/<app_name>")
+def get_app(app_name):
+    return jsonify({"app": _app_json(_find_app(app_name))})
+
+
+@bp.patch("/apps/<app_name>")
+def rename_app(app_name):
+    app = _find_app(app_name, "admin")
+    name = _valid_name(_body(), "app")
+    if name != app.name:
+        if App.select().where((App.name == name) & (App.id != app.id)).exists():
+            raise Conflict(f"An app named '{name}' already exists.")
+        with database.atomic():
+            App.update(name=name).where(App.id == app.id).execute()
+            audit.record(actor(), "app.renamed", "app", app.id, {"from": app.name, "to": name})
+            bump_generation()
+    return jsonify({"app": _app_json(App.get_by_id(app.id))})
+
+
+@bp.delete("/apps/<app_name>")
+def delete_app(app_name):
+    apps.delete_app(_find_app(app_name, "admin"), actor(), box().store)
+    return _no_content()
+
+
+# --- deployments (channels) ---------------------------------------------------------------------
+
+def _find_channel(app: App, name: str) -> Channel:
+    channel = Channel.get_or_none((Channel.app == app) & (Channel.name == name))
+    if channel is None:
+        folded = [c for c in app.channels if c.name.lower() == name.lower()]
+        channel = folded[0] if len(folded) == 1 else None
+    if channel is None:
+        raise NotFound(f'Deployment "{name}" does not exist.')
+    return channel
+
+
+def _history(channel: Channel) -> list[Release]:
+    """Newest first, disabled releases included."""
+    return list(Release.select().where(Release.channel == channel).order_by(Release.id.desc()))
+
+
+def _deployment_json(channel: Channel) -> dict:
+    history = _history(channel)
+    return {"name": channel.name, "key": channel.deployment_key,
+            "package": package_json(history[0]) if history else None}
+
+
+def _millis(moment: dt.datetime) -> int:
+    return int(moment.replace(tzinfo=dt.timezone.utc).timestamp() * 1000)
+
+
+def package_json(release: Release) -> dict:
+    """A release in code-push-server's package shape (`rollout` null once complete)."""
+    bundle = release.bundle
+    package = {
+        "appVersion": (bundle.target_versions or "*") if bundle else "*",
+        "blobUrl": signed_download_url(bundle.sha256)[0] if bundle else "",
+        "description": release.notes, "isDisabled": release.disabled, "isMandatory": release.mandatory,
+        "label": release.label, "packageHash": (bundle.package_hash or "") if bundle else "",
+        "releaseMethod": RELEASE_METHODS.get(release.kind, "Upload"), "releasedBy": release.actor,
+        "rollout": None if release.rollout >= 100 else release.rollout,
+        "size": bundle.size if bundle else 0, "uploadTime": _millis(release.created_at),
+    }
+    diffs = recorded_diffs(bundle) if bundle else {}
+    if diffs:
+        package["diffPackageMap"] = {base: {"url": signed_download_url(d["sha256"])[0], "size": d["size"]}
+                                     for base, d in diffs.items()}
+    return package
+
+
+@bp.get("/apps/<app_name>/deployments")
+def list_deployments(app_name):
+    channels = sorted(_find_app(app_name).channels, key=lambda c: c.name)
+    return jsonify({"deployments": [_deployment_json(c) for c in channels]})
+
+
+@bp.post("/apps/<app_name>/deployments")
+def add_deployment(app_name):
+    app = _find_app(app_name, "admin")
+    body = _body()
+    name, key = _valid_name(body, "deployment"), body.get("key")
+    if key is not None and (not isinstance(key, str) or not DEPLOYMENT_KEY.match(key)):
+        raise BadRequest("A deployment key must be 10 to 100 letters, digits, '_' or '-'.")
+    if key and Channel.select().where(Channel.deployment_key == key).exists():
+        raise Conflict("That deployment key is in use already.")
+    channel = apps.create_channel(app, name, actor())
+    if key:
+        _set_deployment_key(channel, key)
+    return jsonify({"deployment": {"name": channel.name, "key": key or channel.deployment_key}}), 201
+
+
+def _set_deployment_key(channel: Channel, key: str) -> None:
+    """Keep a migrating app's existing deployment key, so its phones need no new build."""
+    with database.atomic():
+        Channel.update(deployment_key=key).where(Channel.id == channel.id).execute()
+        audit.record(actor(), "channel.key_set", "channel", channel.id, {"name": channel.name})
+        bump_generation()
+
+
+@bp.get("/apps/<app_name>/deployments/<dep>")
+def get_deployment(app_name, dep):
+    return jsonify({"deployment": _deployment_json(_find_channel(_find_app(app_name), dep))})
+
+
+@bp.patch("/apps/<app_name>/deployments/<dep>")
+def rename_deployment(app_name, dep):
+    app = _find_app(app_name, "admin")
+    channel = _find_channel(app, dep)
+    name = _valid_name(_body(), "deployment")
+    if name != channel.name:
+        if not apps.CHANNEL_NAME.match(name):
+            raise BadRequest("A deployment name must be 1-64 letters, digits, '.', '_' or '-'.")
+        if Channel.select().where((Channel.app == app) & (Channel.name == name)).exists():
+            raise Conflict(f"A deployment named '{name}' already exists.")
+        with database.atomic():
+            Channel.update(name=name).where(Channel.id == channel.id).execute()
+            audit.record(actor(), "channel.renamed", "channel", channel.id, {"from": channel.name, "to": name})
+            bump_generation()
+    return jsonify({"deployment": _deployment_json(Channel.get_by_id(channel.id))})
+
+
+@bp.delete("/apps/<app_name>/deployments/<dep>")
+def delete_deployment(app_name, dep):
+    apps.delete_channel(_find_channel(_find_app(app_name, "admin"), dep), actor())
+    return _no_content()
+
+
+@bp.get("/apps/<app_name>/deployments/<dep>/history")
+def history(app_name, dep):
+    channel = _find_channel(_find_app(app_name), dep)
+    return jsonify({"history": [package_json(r) for r in reversed(_history(channel))]})
+
+
+@bp.get("/apps/<app_name>/deployments/<dep>/metrics")
+def metrics(app_name, dep):
+    """`{label or app version: {active, downloaded, failed, installed}}`; active = devices last seen
+    on the channel running that label's bundle (or, for app versions, their binary's bundle)."""
+    app = _find_app(app_name)
+    channel = _find_channel(app, dep)
+    rows = list(reversed(_history(channel)))
+    stats = releases.release_stats([r.id for r in rows])
+    result, label_of_version = {}, {}
+    for release in rows:
+        if release.bundle is not None:
+            label_of_version[release.bundle.version] = release.label
+        counts = stats[release.id]
+        result[release.label] = {"active": 0, "downloaded": counts["downloads"], "failed": counts["failures"],
+                                 "installed": counts["installs"]}
+    devices = (Device.select(Device.bundle_version, Device.native_version, fn.COUNT(Device.id).alias("n"))
+               .where((Device.app == app) & (Device.channel == channel.name))
+               .group_by(Device.bundle_version, Device.native_version))
+    for row in devices:
+        key = label_of_version.get(row.bundle_version) if row.bundle_version else row.native_version
+        if key:
+            entry = result.setdefault(key, {"active": 0, "downloaded": 0, "failed": 0, "installed": 0})
+            entry["active"] += row.n
+    return jsonify({"metrics": result})
+
+
+# --- releases -----------------------------------------------------------------------------------
+
+def _package_info(raw, all_optional: bool) -> dict:
+    """Validate a packageInfo object (code-push-server's validatePackageInfo)."""
+    if not isinstance(raw, dict):
+        raise BadRequest("packageInfo must be a JSON object.")
+    info = {k: v for k, v in raw.items() if v is not None}
+    app_version = info.get("appVersion")
+    if app_version is None and not all_optional:
+        raise BadRequest("packageInfo.appVersion is required.")
+    if app_version is not None and (not isinstance(app_version, str) or not semver.is_valid_range(app_version)):
+        raise BadRequest("packageInfo.appVersion must be a semver version or range.")
+    for flag in ("isMandatory", "isDisabled"):
+        if flag in info and not isinstance(info[flag], bool):
+            raise BadRequest(f"packageInfo.{flag} must be true or false.")
+    for text in ("description", "label"):
+        if text in info and not isinstance(info[text], str):
+            raise BadRequest(f"packageInfo.{text} must be a string.")
+    rollout = info.get("rollout")
+    if rollout is not None and (isinstance(rollout, bool) or not isinstance(rollout, int) or not 1 <= rollout <= 100):
+        raise BadRequest("Rollout value must be an integer between 1 and 100, inclusive.")
+    return info
+
+
+def _package_info_field() -> dict:
+    try:
+        raw = json.loads(request.form.get("packageInfo") or "{}")
+    except ValueError:
+        raise BadRequest("packageInfo must be a JSON string.") from None
+    return _package_info(raw, all_optional=False)
+
+
+def _unfinished_rollout(release: Release | None) -> bool:
+    return release is not None and release.rollout < 100 and not release.disabled
+
+
+def _same_range(left: str, right: str) -> bool:
+    try:
+        return str(semver.parse_range(left)) == str(semver.parse_range(right))
+    except ValueError:
+        return False
+
+
+def _last_hash_for_app_version(history: list[Release], app_version: str) -> str | None:
+    """The package hash a new release for `app_version` would duplicate (code-push-server's
+    getLastPackageHashWithSameAppVersion): for a range, the newest release if it has the same range;
+    for a version, the newest release whose range it satisfies."""
+    if not history:
+        return None
+    try:
+        semver.parse_version(app_version)
+    except ValueError:
+        newest = history[0].bundle
+        same = newest is not None and _same_range(newest.target_versions or "*", app_version)
+        return newest.package_hash if same else None
+    for release in history:
+        if release.bundle is not None and semver.satisfies(app_version, release.bundle.target_versions or "*"):
+            return release.bundle.package_hash
+    return None
+
+
+def _bundle_version(app: App, channel: Channel, app_version: str) -> str:
+    found = re.search(r"\d+(?:\.\d+){0,2}", app_version)
+    try:
+        base = semver.coerce_app_version(found.group() if found else "0.0.0")
+    except ValueError:
+        base = semver.parse_version("0.0.0")
+    tag = re.sub(r"[^0-9A-Za-z-]", "-", channel.name)
+    number = Release.select().where(Release.channel == channel).count() + 1
+    while True:
+        version = f"{base.major}.{base.minor}.{base.patch}+codepush.{tag}.{number}"
+        if not Bundle.select().where((Bundle.app == app) & (Bundle.platform == "all")
+                                     & (Bundle.version == version)).exists():
+            return version
+        number += 1
+
+
+def _finish(app: App, channel: Channel, release: Release, disabled: bool) -> Release:
+    """Apply isDisabled, build the diff packages, and return the release as stored."""
+    if disabled and not release.disabled:
+        release = releases.update_release(release, {"disabled": True}, actor())
+    box().publish_changes()  # so the serving state read below already holds this release
+    view = box().serving.app(str(app.id))
+    channel_view = view.channels.get(channel.name) if view else None
+    release_view = next((r for r in channel_view.history if r.id == release.id), None) if channel_view else None
+    if release_view is not None:
+        precompute_diffs(box(), channel_view, release_view)
+    return Release.get_by_id(release.id)
+
+
+@bp.post("/apps/<app_name>/deployments/<dep>/release")
+def release(app_name, dep):
+    app = _find_app(app_name, "publisher")
+    channel = _find_channel(app, dep)
+    upload = request.files.get("package")
+    if upload is None:
+        raise BadRequest("A deployment package must include a file.")
+    info = _package_info_field()
+    history = _history(channel)
+    if history and _unfinished_rollout(history[0]):
+        raise Conflict("Please update the previous release to 100% rollout before releasing a new package.")
+    b = box()
+    staged = b.staging.receive(upload.stream, b.config.max_bundle_bytes)
+    try:
+        package_hash = package_hash_from_zip(staged.path)
+        if package_hash == _last_hash_for_app_version(history, info["appVersion"]):
+            raise Conflict("The uploaded package was not released because it is identical to the contents of "
+                           "the specified deployment's current release.")
+        fields = bundles.parse_fields({"version": _bundle_version(app, channel, info["appVersion"]),
+                                       "targetVersions": info["appVersion"], "notes": info.get("description")})
+    except zipfile.BadZipFile:
+        staged.discard()
+        raise Invalid("The package must be a zip archive.", code="not_a_zip") from None
+    except BaseException:
+        staged.discard()
+        raise
+    bundle = b.ingestor.ingest(app, fields, staged, actor())
+    data = {"channel": channel.name, "bundleId": bundle.id, "rollout": info.get("rollout", 100),
+            "mandatory": info.get("isMandatory", False)}
+    created, _ = releases.create_release(app, data, actor(), bundles.find_bundle, apps.find_channel)
+    created = _finish(app, channel, created, info.get("isDisabled", False))
+    return jsonify({"package": package_json(created)}), 201
+
+
+@bp.patch("/apps/<app_name>/deployments/<dep>/release")
+def update_release(app_name, dep):
+    channel = _find_channel(_find_app(app_name, "publisher"), dep)
+    info = _package_info(_body().get("packageInfo") or {}, all_optional=True)
+    history = _history(channel)
+    if not history:
+        raise NotFound("Deployment has no releases.")
+    target = next((r for r in history if r.label == info["label"]), None) if "label" in info else history[0]
+    if target is None:
+        raise NotFound("Release not found for given label.")
+    changes = {}
+    if "isDisabled" in info and info["isDisabled"] != target.disabled:
+        changes["disabled"] = info["isDisabled"]
+    if "isMandatory" in info and info["isMandatory"] != target.mandatory:
+        changes["mandatory"] = info["isMandatory"]
+    if info.get("description") and info["description"] != target.notes:
+        changes["notes"] = info["description"]
+    if "rollout" in info:
+        if target.rollout >= 100:
+            raise Conflict("Cannot update rollout value for a completed rollout release.")
+        if target.rollout >= info["rollout"]:
+            raise Conflict(f'Rollout value must be greater than "{target.rollout}", the existing value.')
+        changes["rollout"] = info["rollout"]
+    if "appVersion" in info and (target.bundle is None or info["appVersion"] != target.bundle.target_versions):
+        raise BadRequest(APP_VERSION_IMMUTABLE)
+    if not changes:
+        return _no_content()
+    return jsonify({"package": package_json(releases.update_release(target, changes, actor()))})
+
+
+@bp.post("/apps/<app_name>/deployments/<src>/promote/<dest>")
+def promote(app_name, src, dest):
+    app = _find_app(app_name, "publisher")
+    source, target = _find_channel(app, src), _find_channel(app, dest)
+    info = _package_info(_body().get("packageInfo") or {}, all_optional=True)
+    if "label" in info:
+        picked = next((r for r in _history(source) if r.label == info["label"]), None)
+    else:
+        picked = releases.current_release(source)
+    if picked is None or picked.bundle is None:
+        raise NotFound("Cannot promote from a deployment with no enabled releases.")
+    target_history = _history(target)
+    if target_history and _unfinished_rollout(target_history[0]):
+        raise Conflict("Cannot promote to an unfinished rollout release unless it is already disabled.")
+    bundle = picked.bundle
+    if "appVersion" in info and info["appVersion"] != bundle.target_versions:
+        raise BadRequest(APP_VERSION_IMMUTABLE)
+    if bundle.package_hash == _last_hash_for_app_version(target_history, bundle.target_versions or "*"):
+        raise Conflict("The uploaded package was not promoted because it is identical to the contents of the "
+                       "targeted deployment's current release.")
+    data = {"rollout": info.get("rollout", 100), "mandatory": info.get("isMandatory", picked.mandatory),
+            "notes": info.get("description") or picked.notes}
+    if "label" in info:
+        created, _ = releases.create_release(app, {**data, "channel": target.name, "bundleId": bundle.id},
+                                             actor(), bundles.find_bundle, apps.find_channel)
+    else:
+        created, _ = releases.promote(app, source, target, data, actor())
+    created = _finish(app, target, created, info.get("isDisabled", picked.disabled))
+    return jsonify({"package": package_json(created)}), 201
+
+
+@bp.post("/apps/<app_name>/deployments/<dep>/rollback")
+@bp.post("/apps/<app_name>/deployments/<dep>/rollback/<label>")
+def rollback(app_name, dep, label=None):
+    app = _find_app(app_name, "publisher")
+    channel = _find_channel(app, dep)
+    history = _history(channel)
+    if not history:
+        raise NotFound("Cannot perform rollback because there are no releases on this deployment.")
+    latest = history[0]
+    data = {}
+    if label:
+        if label == latest.label:
+            raise Conflict(f"Cannot perform rollback because the target release ({label}) is already the latest "
+                           "release.")
+        target = next((r for r in history if r.label == label), None)
+        if target is None:
+            raise NotFound(f"Cannot perform rollback because the target release ({label}) could not be found in "
+                           "the deployment history.")
+        if _app_version(target) != _app_version(latest):
+            raise Conflict("Cannot perform rollback to a different app version. Please perform a new release with "
+                           "the desired replacement package.")
+        data["toReleaseId"] = target.id
+    try:
+        created, _ = releases.rollback(channel, data, actor())
+    except Conflict:
+        raise NotFound("Cannot perform rollback because there are no prior releases to rollback to.") from None
+    return jsonify({"package": package_json(_finish(app, channel, created, False))}), 201
+
+
+def _app_version(release: Release) -> str | None:
+    return (release.bundle.target_versions or "*") if release.bundle else None
