@@ -42,6 +42,8 @@ class DeviceQuery:
     """Bundles the device reported as failed (never offered again to it)."""
     current_package_hash: str | None = None
     """CodePush devices name their current bundle by content hash rather than version."""
+    any_native_version: bool = False
+    """Companion apps (CodePush `isCompanion`) take any release whatever its targetVersions."""
 
     @property
     def on_builtin(self) -> bool:
@@ -78,7 +80,8 @@ def _applies(release: ReleaseView, query: DeviceQuery) -> bool:
         return True
     bundle = release.bundle
     return (bundle.id not in query.skip_bundle_ids and bundle.serves_platform(query.platform)
-            and bundle.fits_native(query.native_version, query.native_build))
+            and bundle.fits_native(query.native_version, query.native_build,
+                                   any_version=query.any_native_version))
 
 
 RolloutSelector = Callable[[str | None, ReleaseView], bool]

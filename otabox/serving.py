@@ -53,11 +53,11 @@ class BundleView:
             return not platform or platform in self.extra.get("platforms", ())
         return self.platform == "all" or not platform or self.platform == platform
 
-    def fits_native(self, native_version: str | None, native_build: int | None) -> bool:
+    def fits_native(self, native_version: str | None, native_build: int | None, any_version: bool = False) -> bool:
         """Whether a binary of this store version / build number can run this bundle."""
         if self.min_native_build is not None and (native_build is None or native_build < self.min_native_build):
             return False
-        if self.target_range is not None:
+        if self.target_range is not None and not any_version:
             if not native_version:
                 return False
             try:

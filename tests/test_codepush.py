@@ -118,6 +118,8 @@ def test_app_version_outside_the_range(client, admin, demo_app, key):
     assert newer["is_available"] is False and newer["should_run_binary_version"] is True
     assert newer["update_app_version"] is False and newer["target_binary_range"] == "^2.0.0"
     assert update_check(client, key, "2.5.0")["label"] == "v2"
+    companion = update_check(client, key, "9.9.9", is_companion="true")
+    assert companion["is_available"] is True and companion["label"] == "v2"
 
 
 def test_up_to_date_when_the_hash_matches(client, admin, demo_app, key):

@@ -144,7 +144,8 @@ def _check(snake_case: bool):
             "app_version": _field(query, "appVersion", "app_version"),
             "package_hash": _field(query, "packageHash", "package_hash"),
             "label": _field(query, "label", "label"),
-            "client_unique_id": _field(query, "clientUniqueId", "client_unique_id")}
+            "client_unique_id": _field(query, "clientUniqueId", "client_unique_id"),
+            "is_companion": _field(query, "isCompanion", "is_companion") == "true"}
     view, channel = deployment(args["deployment_key"])
     try:
         app_version = semver.coerce_app_version(args["app_version"] or "")
@@ -155,7 +156,7 @@ def _check(snake_case: bool):
     if device_id and len(device_id) > 200:
         raise BadRequest("clientUniqueId is too long.")
     device = domain.DeviceQuery(device_id=device_id, native_version=args["app_version"], channel=channel.name,
-                                current_package_hash=args["package_hash"])
+                                current_package_hash=args["package_hash"], any_native_version=args["is_companion"])
     decision = domain.decide(view, device, selector=codepush_selector)
     current = _bundle_with_hash(view, channel, args["package_hash"])
     box().tracker.seen(view.id, device_id, decision.release.id if decision.release else None,
