@@ -87,29 +87,30 @@ def _applies(release: ReleaseView, query: DeviceQuery) -> bool:
 RolloutSelector = Callable[[str | None, ReleaseView], bool]
 
 
-def _serving_release(channel: ChannelView, query: DeviceQuery, selector: RolloutSelector) -> ReleaseView | None:
-    """The newest release that applies and whose rollout includes the device; devices outside a
-    partial rollout fall through to what the channel served before it."""
-    for release in channel.history:
+def _serving_release(channel: ChannelView, query: DeviceQuery, selector: RolloutSelector) -> int | None:
+    """The position in history of the newest release that applies and whose rollout includes the
+    device; devices outside a partial rollout fall through to what the channel served before it."""
+    for position, release in enumerate(channel.history):
         if _applies(release, query) and selector(query.device_id, release):
-            return release
+            return position
     return None
 
 
-def _mandatory_on_the_way(channel: ChannelView, served: ReleaseView, query: DeviceQuery) -> bool:
+def _mandatory_on_the_way(channel: ChannelView, served: int, query: DeviceQuery) -> bool:
     """CodePush semantics: mandatory if the served release, or any applicable release between it and
-    the one the device runs, is mandatory."""
-    started = False
-    for release in channel.history:
-        if release.id == served.id:
-            started = True
-        if not started or not _applies(release, query) or release.is_builtin:
-            continue
-        if query.runs(release.bundle):
-            return False
-        if release.mandatory:
-            return True
-    return False
+    the one the device runs, is mandatory.
+
+    Looks only at the channel's mandatory releases and at the releases of the device's own bundle
+    (indexes built with the serving state), so the cost does not grow with the history."""
+    if query.current_package_hash:
+        runs_at = channel.positions_by_hash.get(query.current_package_hash, ())
+    elif not query.on_builtin:
+        runs_at = channel.positions_by_version.get(query.current_version, ())
+    else:
+        runs_at = ()
+    history = channel.history
+    stop = next((p for p in runs_at if p >= served and _applies(history[p], query)), len(history))
+    return any(served <= p < stop and _applies(history[p], query) for p in channel.mandatory_positions)
 
 
 def blocked_boundary(block_upgrades: str, current: str | None, target: str) -> str | None:
@@ -135,16 +136,17 @@ def decide(app: AppView, query: DeviceQuery, selector: RolloutSelector = in_roll
     override = app.overrides.get(query.device_id) if query.device_id else None
     if override and override.bundle:
         return _offer(channel, None, override.bundle, query, mandatory=False)
-    served = _serving_release(channel, query, selector)
-    if served is None:
+    position = _serving_release(channel, query, selector)
+    if position is None:
         return Decision("none", channel)
+    served = channel.history[position]
     if served.is_builtin:
         return Decision("builtin", channel, served)
     current = query.native_version if query.on_builtin else query.current_version
     boundary = blocked_boundary(channel.block_upgrades, current, served.bundle.version)
     if boundary and not query.runs(served.bundle):
         return Decision("blocked", channel, served, served.bundle, blocked=boundary)
-    return _offer(channel, served, served.bundle, query, _mandatory_on_the_way(channel, served, query))
+    return _offer(channel, served, served.bundle, query, _mandatory_on_the_way(channel, position, query))
 
 
 def _offer(channel, release, bundle, query, mandatory) -> Decision:

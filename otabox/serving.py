@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import threading
 import time
 
@@ -101,6 +102,25 @@ class ChannelView:
     @property
     def current(self) -> ReleaseView | None:
         return next((r for r in self.history if not r.disabled), None)
+
+    @functools.cached_property
+    def mandatory_positions(self) -> tuple[int, ...]:
+        return tuple(p for p, r in enumerate(self.history) if r.mandatory and r.bundle is not None)
+
+    @functools.cached_property
+    def positions_by_version(self) -> dict[str, tuple[int, ...]]:
+        return self._positions(lambda bundle: bundle.version)
+
+    @functools.cached_property
+    def positions_by_hash(self) -> dict[str, tuple[int, ...]]:
+        return self._positions(lambda bundle: bundle.package_hash)
+
+    def _positions(self, key) -> dict:
+        found: dict = {}
+        for position, release in enumerate(self.history):
+            if release.bundle is not None:
+                found.setdefault(key(release.bundle), []).append(position)
+        return {k: tuple(v) for k, v in found.items()}
 
 
 @dataclasses.dataclass(frozen=True)
