@@ -91,7 +91,7 @@ def _register_dashboard(app: Flask, config: Config) -> None:
 def _register_errors(app: Flask) -> None:
     @app.errorhandler(OtaboxError)
     def otabox_error(exc: OtaboxError):
-        return jsonify(exc.to_dict()), exc.status
+        return jsonify(exc.to_dict()), exc.status, exc.headers
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

@@ -11,6 +11,7 @@ from .devices import DeviceTracker
 from .formats import BundleFormats
 from .generation import GenerationSignal, publish_pending
 from .metrics import Metrics
+from .ratelimit import TokenBucketLimiter
 from .serving import ServingCache
 from .signing import ServerSecrets
 from .storage import FileSystemBlobStore, Staging
@@ -28,6 +29,8 @@ class Box:
         self.generation_signal = GenerationSignal(config.data_dir / "generation") if is_sqlite(self.db) else None
         self.serving = ServingCache(self.generation_signal)
         self.metrics = Metrics()
+        self.client_limiter = TokenBucketLimiter(config.client_rate_per_minute)
+        self.auth_failure_limiter = TokenBucketLimiter(config.auth_failures_per_minute)
         self.tracker = DeviceTracker(config.device_flush_seconds)
         self.formats = BundleFormats(self)
         from .bundles import Ingestor

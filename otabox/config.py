@@ -34,6 +34,8 @@ class Config:
     device_flush_seconds: float = 1.0
     static_dir: Path | None = None
     metrics_token: str = ""
+    client_rate_per_minute: int = 120
+    auth_failures_per_minute: int = 20
 
     @classmethod
     def from_env(cls, **overrides) -> "Config":

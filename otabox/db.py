@@ -1,10 +1,18 @@
 """Opening the database. Everything specific to one database engine lives here and nowhere else."""
 from __future__ import annotations
 
-from peewee import SqliteDatabase
+from peewee import OperationalError, SqliteDatabase
 from playhouse.db_url import connect, register_database
 
+from .errors import InsufficientStorage
 from .models import ALL_MODELS, State, database
+
+SQLITE_FULL_MESSAGE = "database or disk is full"
+
+
+def _raise_if_disk_full(exc: OperationalError) -> None:
+    if SQLITE_FULL_MESSAGE in str(exc):
+        raise InsufficientStorage("the database has no room left on its disk; free space on the data directory") from exc
 
 
 class WriterSqliteDatabase(SqliteDatabase):
@@ -16,6 +24,27 @@ class WriterSqliteDatabase(SqliteDatabase):
 
     def atomic(self, lock_type: str | None = "IMMEDIATE"):
         return super().atomic(lock_type=lock_type)
+
+    def execute_sql(self, sql, params=None):
+        """A full disk becomes the 507 every other storage failure is, not an internal error."""
+        try:
+            return super().execute_sql(sql, params)
+        except OperationalError as exc:
+            _raise_if_disk_full(exc)
+            raise
+
+    def commit(self):
+        try:
+            return super().commit()
+        except OperationalError as exc:
+            _raise_if_disk_full(exc)
+            raise
+
+    def rollback(self):
+        """SQLite may end a transaction by itself when a write fails (SQLITE_FULL); a second ROLLBACK
+        would then fail with "no transaction is active" and hide the error that caused it."""
+        if self.connection().in_transaction:
+            super().rollback()
 
 
 register_database(WriterSqliteDatabase, "sqlite")

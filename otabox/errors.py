@@ -15,6 +15,11 @@ class OtaboxError(Exception):
             self.status = status
         self.details = details if details is not None else {}
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """Extra response headers the error implies (e.g. Retry-After)."""
+        return {}
+
     def to_dict(self) -> dict:
         return {"error": {"code": self.code, "message": self.message, "details": self.details}}
 
@@ -53,6 +58,15 @@ class Invalid(OtaboxError):
 
 class TooManyRequests(OtaboxError):
     status, code = 429, "rate_limited"
+
+    def __init__(self, retry_after: int, message: str | None = None, **kwargs):
+        super().__init__(message or f"too many requests; retry in {retry_after} s",
+                         details={"retryAfter": retry_after}, **kwargs)
+        self.retry_after = retry_after
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
 
 
 class InsufficientStorage(OtaboxError):

@@ -5,7 +5,7 @@ from flask import current_app, g, request
 
 from . import auth
 from .apps import find_app
-from .errors import BadRequest
+from .errors import BadRequest, Unauthorized
 from .models import ApiKey, App
 
 
@@ -31,14 +31,30 @@ def optional_json_body() -> dict:
 
 
 def api_key(role: str = "reader") -> ApiKey:
-    """Authenticate the bearer key once per request and check its role."""
+    """Authenticate the bearer key once per request and check its role.
+
+    Failed attempts are counted per address; past the limit the address gets 429 for a while, so
+    keys cannot be guessed at speed (and a valid key from that address waits too)."""
     key = g.get("api_key")
     if key is None:
+        failures = box().auth_failure_limiter
+        address = request.remote_addr or "-"
+        failures.check(address)
         header = request.headers.get("Authorization", "")
         token = header[7:].strip() if header[:7].lower() == "bearer " else None
-        key = g.api_key = auth.authenticate(token)
+        try:
+            key = g.api_key = auth.authenticate(token)
+        except Unauthorized:
+            if token:
+                failures.wait_time(address)
+            raise
     auth.require_role(key, role)
     return key
+
+
+def limit_client(kind: str, device_id: str | None) -> None:
+    """Public client endpoints: at most the configured rate per device (or address), else 429."""
+    box().client_limiter.take(f"{kind}:{device_id or request.remote_addr}")
 
 
 def actor() -> str:

@@ -1,6 +1,384 @@
-"""The capacitor client protocol (adapter over the domain decision in otabox.decide)."""
+"""The capacitor-updater (Capgo plugin 8.x) self-hosted protocol, over the domain decision.
+
+Point the plugin at otabox in `capacitor.config.json` (the Capacitor `appId`, or
+`CapacitorUpdater.appId` when set, must be the otabox app slug):
+
+    "plugins": {"CapacitorUpdater": {
+        "updateUrl": "https://ota.example.com/capgo/updates",
+        "statsUrl": "https://ota.example.com/capgo/stats",
+        "channelUrl": "https://ota.example.com/capgo/channel_self"}}
+
+Every request carries the plugin's info object (`app_id`, `device_id`, `platform`, `version_name`
+("builtin" for the binary's bundle), `version_build` (the store version), `version_code`,
+`is_emulator`, `is_prod`, `plugin_version`, `defaultChannel`, `key_id`...). Replies follow the
+plugin's rules: every reply that is not an update has a `kind` ("up_to_date", "blocked",
+"failed"; plugins >= 8.45 count a reply without one as a failed download), string fields are
+strings (the iOS decoder rejects anything else), and 429 carries `Retry-After`.
+
+Error codes are Capgo's own where Capgo has one, so `npx @capgo/cli probe` explains them:
+`no_channel`, `disable_auto_update_to_{major,minor,patch}`, `disable_emulator`,
+`disable_dev_build`, `disabled_platform_{ios,android}`, `key_id_mismatch`, `missing_info`,
+`invalid_json_body`, `too_many_requests`.
+"""
 from __future__ import annotations
 
-from flask import Blueprint
+import dataclasses
+import functools
+import json
+
+from flask import Blueprint, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from .. import decide as domain
+from .. import semver
+from ..devices import set_self_assigned_channel, store_events
+from ..errors import BadRequest, NotFound, OtaboxError
+from ..models import App, BundleFile
+from ..ratelimit import RateLimited
+from ..web import box, signed_download_url
+from .native import release_for
 
 bp = Blueprint("capacitor", __name__)
+
+PLATFORMS = ("ios", "android", "electron")
+STRING_FIELDS = ("app_id", "device_id", "platform", "custom_id", "version_build", "version_code", "version_os",
+                 "version_name", "old_version_name", "plugin_version", "install_source", "defaultChannel", "key_id",
+                 "channel", "action")
+BOOLEAN_FIELDS = ("is_emulator", "is_prod")
+MAX_FIELD = 256
+MAX_EVENTS = 1000
+MANIFEST_MIN_PLUGIN = semver.parse_version("6.2.0")
+"""The Capgo backend sends `manifest` from this plugin version on; older plugins ignore it."""
+
+EVENT_TYPES = {"download_complete": "downloaded", "set": "installed", "set_fail": "failed", "update_fail": "failed",
+               "download_fail": "failed", "checksum_fail": "failed", "decrypt_fail": "failed", "unzip_fail": "failed"}
+"""Plugin stat actions that count as release stats; every other action is stored and counted as itself."""
+
+BLOCKED_UPGRADE_MESSAGES = {
+    "major": "The channel does not allow automatic updates to a new major version",
+    "minor": "The channel does not allow automatic updates to a new minor version",
+    "patch": "The channel does not allow automatic updates to a new patch version",
+}
+
+
+class CapgoRefusal(Exception):
+    """A reply in the plugin's error shape: {kind, error, message, ...extra} with an HTTP status."""
+
+    def __init__(self, kind: str, error: str, message: str, status: int = 200, **extra):
+        super().__init__(message)
+        self.body = {"kind": kind, "error": error, "message": message, **extra}
+        self.status = status
+
+
+@bp.errorhandler(CapgoRefusal)
+def _refusal(exc: CapgoRefusal):
+    return jsonify(exc.body), exc.status
+
+
+@bp.errorhandler(OtaboxError)
+def _otabox_error(exc: OtaboxError):
+    kind = "blocked" if isinstance(exc, RateLimited) else "failed"
+    return jsonify({"kind": kind, "error": exc.code, "message": exc.message}), exc.status, exc.headers
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException):
+    return jsonify({"kind": "failed", "error": "http_error", "message": exc.description}), exc.code
+
+
+@dataclasses.dataclass(frozen=True)
+class DeviceInfo:
+    """The plugin's info object, validated."""
+
+    app_id: str
+    device_id: str
+    platform: str | None
+    version_name: str
+    version_build: str | None
+    version_code: str | None
+    plugin_version: str | None
+    is_emulator: bool
+    is_prod: bool
+    default_channel: str | None
+    key_id: str | None
+    fields: dict
+
+    @property
+    def on_builtin(self) -> bool:
+        return self.version_name == domain.BUILTIN
+
+    @property
+    def native_build(self) -> int | None:
+        code = self.version_code
+        return int(code) if code and code.isdigit() and len(code) <= 18 else None
+
+    def query(self) -> domain.DeviceQuery:
+        return domain.DeviceQuery(device_id=self.device_id, platform=self.platform,
+                                  current_version=self.version_name, native_version=self.version_build,
+                                  native_build=self.native_build, channel=self.default_channel)
+
+    def supports_manifest(self) -> bool:
+        try:
+            return not semver.coerce_app_version(self.plugin_version or "") < MANIFEST_MIN_PLUGIN
+        except ValueError:
+            return False
+
+
+def parse_info(data, required=("app_id", "device_id", "platform")) -> DeviceInfo:
+    """Validate an info object strictly; raise BadRequest with Capgo's codes otherwise."""
+    if not isinstance(data, dict):
+        raise BadRequest("the body must be a JSON object", code="invalid_json_body")
+    for name in STRING_FIELDS:
+        value = data.get(name)
+        if value is not None and (not isinstance(value, str) or len(value) > MAX_FIELD):
+            raise BadRequest(f"{name} must be a string of at most {MAX_FIELD} characters", code="invalid_json_body")
+    for name in BOOLEAN_FIELDS:
+        value = data.get(name)
+        if value is not None and not isinstance(value, bool):
+            raise BadRequest(f"{name} must be true or false", code="invalid_json_body")
+    missing = [name for name in required if not data.get(name)]
+    if missing:
+        raise BadRequest(f"missing {', '.join(missing)}", code="missing_info")
+    platform = data.get("platform") or None
+    if platform is not None and platform not in PLATFORMS:
+        raise BadRequest(f"platform must be one of {', '.join(PLATFORMS)}", code="invalid_json_body")
+    return DeviceInfo(
+        app_id=data.get("app_id") or "", device_id=data.get("device_id") or "", platform=platform,
+        version_name=data.get("version_name") or domain.BUILTIN, version_build=data.get("version_build") or None,
+        version_code=data.get("version_code") or None, plugin_version=data.get("plugin_version") or None,
+        is_emulator=bool(data.get("is_emulator")), is_prod=data.get("is_prod") is not False,
+        default_channel=data.get("defaultChannel") or None, key_id=data.get("key_id") or None, fields=data)
+
+
+def json_payload():
+    """The request's JSON (any type), or a Capgo-style error."""
+    data = request.get_json(force=True, silent=True) if request.data else None
+    if data is None:
+        raise BadRequest("the body must be JSON", code="invalid_json_body")
+    return data
+
+
+def limited(endpoint: str, parse):
+    """Parse the request with `parse`, then take a token for its device (or, when the request is
+    invalid, for its address) so floods of bad requests are limited too."""
+    try:
+        info = parse()
+    except OtaboxError:
+        box().client_limiter.take(f"capgo-{endpoint}:addr:{request.remote_addr}")
+        raise
+    box().client_limiter.take(f"capgo-{endpoint}:{info.app_id}:{info.device_id}")
+    return info
+
+
+def app_view(info: DeviceInfo):
+    view = box().serving.app(info.app_id)
+    if view is None:
+        raise NotFound(f"no app {info.app_id!r} on this server (app_id must be the otabox app slug)",
+                       code="app_not_found")
+    return view
+
+
+@bp.post("/capgo/updates")
+def updates():
+    info = limited("updates", lambda: parse_info(json_payload()))
+    view = app_view(info)
+    query = info.query()
+    decision = domain.decide(view, query)
+    box().tracker.seen(view.id, info.device_id, decision.release.id if decision.release else None,
+                       platform=info.platform, native_version=info.version_build, native_build=info.native_build,
+                       bundle_version=None if info.on_builtin else info.version_name,
+                       channel=decision.channel.name if decision.channel else info.default_channel)
+    return jsonify(update_reply(info, decision))
+
+
+def update_reply(info: DeviceInfo, decision: domain.Decision) -> dict:
+    """The plugin's reply for a decision; raises CapgoRefusal for refusals."""
+    if decision.outcome == "no_channel":
+        raise CapgoRefusal("blocked", "no_channel", f"no channel {info.default_channel or 'production'!r} for this app")
+    check_channel_allows(decision.channel, info)
+    if decision.outcome == "builtin":
+        if info.on_builtin:
+            return up_to_date(info)
+        return {"version": domain.BUILTIN, "message": "The channel serves the bundle built into the app"}
+    if decision.outcome == "blocked":
+        bundle = decision.bundle
+        baseline = info.version_build if info.on_builtin else info.version_name
+        extra = {"old": baseline} if baseline else {}
+        if decision.blocked == "major":
+            extra["major"] = True
+        raise CapgoRefusal("blocked", f"disable_auto_update_to_{decision.blocked}",
+                           BLOCKED_UPGRADE_MESSAGES[decision.blocked], version=bundle.version, **extra)
+    if not decision.update:
+        return up_to_date(info)
+    return offer(info, decision)
+
+
+def up_to_date(info: DeviceInfo) -> dict:
+    return {"kind": "up_to_date", "error": "no_new_version_available", "message": "No new version available",
+            "version": info.version_name}
+
+
+def check_channel_allows(channel, info: DeviceInfo) -> None:
+    """Capgo's per-channel device filters (all allow by default)."""
+    if info.is_emulator and not channel.allow_emulator:
+        raise CapgoRefusal("blocked", "disable_emulator", "The channel does not allow emulators")
+    if not info.is_prod and not channel.allow_dev:
+        raise CapgoRefusal("blocked", "disable_dev_build", "The channel does not allow development builds")
+    if (info.platform == "ios" and not channel.ios_enabled) or (
+            info.platform == "android" and not channel.android_enabled):
+        raise CapgoRefusal("blocked", f"disabled_platform_{info.platform}",
+                           f"The channel does not serve {info.platform} devices")
+
+
+def offer(info: DeviceInfo, decision: domain.Decision) -> dict:
+    bundle = decision.bundle
+    if bundle.format != "zip":
+        raise CapgoRefusal("blocked", "unsupported_bundle_format",
+                           f"the channel serves a {bundle.format} bundle, which capacitor-updater cannot install")
+    if bundle.key_id and info.key_id != bundle.key_id:
+        raise CapgoRefusal("blocked", "key_id_mismatch",
+                           "The bundle is encrypted for another public key than the app's", version=bundle.version)
+    url, _ = signed_download_url(bundle.sha256)
+    reply = {"version": bundle.version, "url": url}
+    if bundle.session_key:
+        reply["checksum"] = bundle.encrypted_checksum
+        reply["session_key"] = bundle.session_key
+    else:
+        reply["checksum"] = bundle.sha256
+        if info.supports_manifest():
+            files = bundle_files(bundle.id, bundle.sha256)
+            # The plugin Brotli-decompresses manifest files named *.br; such zips go whole.
+            if files and not any(path.endswith(".br") for path, _ in files):
+                reply["manifest"] = [manifest_entry(path, sha) for path, sha in files]
+    notes = (decision.release.notes if decision.release else "") or bundle.notes
+    if notes:
+        reply["message"] = notes
+    return reply
+
+
+def manifest_entry(path: str, sha256: str) -> dict:
+    url, _ = signed_download_url(sha256, "file")
+    return {"file_name": path, "file_hash": sha256, "download_url": url}
+
+
+@functools.lru_cache(maxsize=512)
+def bundle_files(bundle_id: int, zip_sha256: str) -> tuple[tuple[str, str], ...]:
+    """The files of a zip bundle as (path, sha256). Keyed by the zip's SHA-256 too, which fixes its
+    files, so the cache cannot go stale while bundles are immutable."""
+    rows = (BundleFile.select(BundleFile.path, BundleFile.sha256)
+            .where(BundleFile.bundle == bundle_id).order_by(BundleFile.path))
+    return tuple((row.path, row.sha256) for row in rows)
+
+
+@dataclasses.dataclass(frozen=True)
+class StatsBatch:
+    """Events of one request; the first names the device the rate limit counts them for."""
+
+    app_id: str
+    device_id: str
+    events: list
+
+
+@bp.post("/capgo/stats")
+def stats():
+    def parse():
+        data = json_payload()
+        events = data if isinstance(data, list) else [data]
+        if not 0 < len(events) <= MAX_EVENTS:
+            raise BadRequest(f"send 1 to {MAX_EVENTS} events", code="invalid_json_body")
+        parsed = [parse_info(event, ("app_id", "device_id", "action")) for event in events]
+        return StatsBatch(parsed[0].app_id, parsed[0].device_id, parsed)
+
+    batch = limited("stats", parse)
+    by_app: dict[str, list[DeviceInfo]] = {}
+    for event in batch.events:
+        by_app.setdefault(event.app_id, []).append(event)
+    for app_id, events in by_app.items():
+        view = app_view(events[0])
+        rows = [(e.device_id, bundle_for(view, e.version_name, e.platform), EVENT_TYPES.get(e.fields["action"]),
+                 e.fields["action"], event_message(e)) for e in events]
+        store_events(App.get_by_id(view.id), rows,
+                     lambda device_id, bundle_id, view=view: release_for(view, device_id, bundle_id))
+    return jsonify({"status": "ok"})
+
+
+def bundle_for(view, version_name: str, platform: str | None) -> int | None:
+    """The bundle a stat names by version: the platform's own bundle first, then one for all."""
+    if version_name == domain.BUILTIN:
+        return None
+    candidates = [b for b in view.bundles.values() if b.version == version_name and b.serves_platform(platform)]
+    candidates.sort(key=lambda b: b.platform == "all")
+    return candidates[0].id if candidates else None
+
+
+def event_message(event: DeviceInfo) -> str:
+    """What the event tells besides its action and bundle, as compact JSON."""
+    details = {"version_name": event.version_name}
+    if event.fields.get("old_version_name"):
+        details["old_version_name"] = event.fields["old_version_name"]
+    metadata = event.fields.get("metadata")
+    if isinstance(metadata, dict) and metadata:
+        details["metadata"] = metadata
+    return json.dumps(details, separators=(",", ":"), default=str)[:2000]
+
+
+@bp.post("/capgo/channel_self")
+def set_channel():
+    """setChannel: assign the device to a channel that allows self-assignment."""
+    info = limited("channel", lambda: parse_info(json_payload(), ("app_id", "device_id", "channel")))
+    view = app_view(info)
+    name = info.fields["channel"]
+    channel = view.channels.get(name)
+    if channel is None:
+        raise CapgoRefusal("failed", "channel_not_found", f"no channel {name!r}", status=400)
+    if not channel.allow_device_self_assign:
+        raise CapgoRefusal("blocked", "channel_self_set_not_allowed",
+                           f"channel {name!r} does not allow devices to assign themselves", status=403)
+    set_self_assigned_channel(App.get_by_id(view.id), info.device_id, name)
+    return jsonify({"status": "ok", "message": f"the device now uses channel {name!r}"})
+
+
+@bp.put("/capgo/channel_self")
+def get_channel():
+    """getChannel: the channel the server uses for this device."""
+    info = limited("channel", lambda: parse_info(json_payload(), ("app_id", "device_id")))
+    view = app_view(info)
+    channel = view.channel_for(info.device_id, info.default_channel)
+    if channel is None:
+        raise CapgoRefusal("failed", "channel_not_found", "no channel applies to this device", status=400)
+    override = view.overrides.get(info.device_id)
+    assigned = bool(override and (override.channel or override.self_assigned_channel))
+    return jsonify({"status": "override" if assigned else "default", "channel": channel.name,
+                    "allowSet": channel.allow_device_self_assign,
+                    "message": f"the device uses channel {channel.name!r}"})
+
+
+@bp.get("/capgo/channel_self")
+def list_channels():
+    """listChannels: the channels a device may assign itself to (the info object is in the query)."""
+    info = limited("channel", lambda: parse_info(query_info(), ("app_id",)))
+    view = app_view(info)
+    return jsonify([{"id": c.id, "name": c.name, "public": c.name == "production", "allow_self_set": True}
+                    for c in sorted(view.channels.values(), key=lambda c: c.id) if c.allow_device_self_assign])
+
+
+@bp.delete("/capgo/channel_self")
+def unset_channel():
+    """unsetChannel: forget the device's own choice of channel (admin overrides stay)."""
+    info = limited("channel", lambda: parse_info(json_payload() if request.data else query_info(),
+                                                 ("app_id", "device_id")))
+    view = app_view(info)
+    set_self_assigned_channel(App.get_by_id(view.id), info.device_id, None)
+    return jsonify({"status": "ok", "message": "the device uses its default channel again"})
+
+
+def query_info() -> dict:
+    """The info object from query parameters (listChannels sends it so, booleans as text)."""
+    data: dict = dict(request.args.items())
+    for name in BOOLEAN_FIELDS:
+        if name in data:
+            if data[name] not in ("true", "false"):
+                raise BadRequest(f"{name} must be true or false", code="invalid_query_parameters")
+            data[name] = data[name] == "true"
+    return data
+

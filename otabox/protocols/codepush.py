@@ -20,7 +20,7 @@ from ..devices import store_events
 from ..errors import BadRequest, NotFound, OtaboxError
 from ..models import App
 from ..serving import AppView, BundleView, ChannelView, ReleaseView
-from ..web import box, signed_download_url
+from ..web import box, limit_client, signed_download_url
 from .codepush_package import in_codepush_rollout
 from .codepush_store import diff_for
 
@@ -38,7 +38,7 @@ V01 = "/v0.1/public/codepush"
 @bp.errorhandler(OtaboxError)
 def plain_error(exc: OtaboxError):
     """code-push-server answers errors with a plain-text message, which the SDK shows as is."""
-    return Response(exc.message, status=exc.status, mimetype="text/plain")
+    return Response(exc.message, status=exc.status, mimetype="text/plain", headers=exc.headers)
 
 
 def _field(source, camel: str, snake: str) -> str | None:
@@ -155,6 +155,7 @@ def _check(snake_case: bool):
     device_id = args["client_unique_id"]
     if device_id and len(device_id) > 200:
         raise BadRequest("clientUniqueId is too long.")
+    limit_client("codepush", device_id)
     device = domain.DeviceQuery(device_id=device_id, native_version=args["app_version"], channel=channel.name,
                                 current_package_hash=args["package_hash"], any_native_version=args["is_companion"])
     decision = domain.decide(view, device, selector=codepush_selector)
@@ -210,6 +211,7 @@ def _report_deploy():
         raise BadRequest(f"Invalid status: {status}")
     view, channel = deployment(key)
     device_id = _field(body, "clientUniqueId", "client_unique_id") or ""
+    limit_client("codepush-report", device_id)
     release = _release_by_label(channel, label) if label else None
     if label:
         _store(view, device_id, release, DEPLOY_STATUSES[status], status)
@@ -229,6 +231,7 @@ def _report_download():
         raise BadRequest("A download status report must contain a valid deploymentKey and package label.")
     view, channel = deployment(key)
     device_id = _field(body, "clientUniqueId", "client_unique_id") or ""
+    limit_client("codepush-report", device_id)
     _store(view, device_id, _release_by_label(channel, label), "downloaded", "downloaded")
     return Response("OK", mimetype="text/plain")
 

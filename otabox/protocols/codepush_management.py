@@ -39,7 +39,7 @@ APP_VERSION_IMMUTABLE = ("otabox cannot change the appVersion of an existing rel
 @bp.errorhandler(OtaboxError)
 def plain_error(exc: OtaboxError):
     """code-push-server answers errors with a plain-text message; the CLI prints it."""
-    return Response(exc.message, status=exc.status, mimetype="text/plain")
+    return Response(exc.message, status=exc.status, mimetype="text/plain", headers=exc.headers)
 
 
 def _no_content() -> Response:

@@ -1,6 +1,391 @@
-"""The expo client protocol (adapter over the domain decision in otabox.decide)."""
+"""The Expo Updates protocol v1 (adapter over the domain decision in otabox.decide).
+
+Publishing: `describe_export` turns an uploaded `npx expo export` zip into the bundle's `extra` (the
+per-platform asset table). Serving: `GET /expo/<app>/manifest` maps the expo-updates headers to a
+`DeviceQuery`, asks `decide` over the app's releases of the requested runtime version, and answers
+with a (possibly signed) manifest or directive as multipart/mixed.
+
+An update id names a (release, bundle) pair, so re-releasing or rolling back to an older bundle is a
+new update whose `createdAt` (the release's time) is later than anything the device ran before; the
+client refuses updates that are not newer than the one it runs.
+"""
 from __future__ import annotations
 
-from flask import Blueprint
+import dataclasses
+import datetime as dt
+import re
+import zipfile
+from pathlib import Path
+
+from flask import Blueprint, Response, request
+
+from .. import decide as domain
+from ..errors import BadRequest, Conflict, Invalid, NotFound, OtaboxError, TooLarge
+from ..serving import AppView, BundleView, ReleaseView
+from ..storage import StagedFile, secure_write
+from ..web import box, limit_client, signed_download_url
+from . import expo_format as ef
 
 bp = Blueprint("expo", __name__)
+
+PROTOCOL_VERSIONS = (0, 1)
+MAX_HEADER_VALUE = 200
+KEY_FILE, CERTIFICATE_FILE, KEYID_FILE = "private-key.pem", "certificate.pem", "keyid"
+KEYID_PATTERN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,100}")
+"""Printable ASCII without quote or backslash: safe both in an sf-string and on the client side."""
+
+
+# --- publishing ------------------------------------------------------------------------------
+
+
+def describe_export(box, staged: StagedFile, entries) -> dict:
+    """Validate an uploaded Expo export and return the bundle's `extra`.
+
+    Shape: {"platforms": [..], "files": {platform: {"launchAsset": asset, "assets": [asset..]}},
+    "expoConfig": {..}, "metadata": metadata.json without its fileMetadata (which `files` replaces),
+    "blobs": [sha256..]} with asset = {path, hash, key, contentType, fileExtension, sha256, size}.
+    Every referenced file is in the blob store under its sha256 when this returns."""
+    try:
+        export = ef.read_export(staged.path)
+    except ef.ExpoExportError as exc:
+        details = exc.details if isinstance(exc.details, dict) else {"reason": exc.details}
+        raise Invalid(f"not a usable Expo export: {exc.message}", code="invalid_expo_export",
+                      details=details) from None
+    _store_missing_files(box, staged.path, export, {e.path: e.sha256 for e in entries})
+    return {
+        "platforms": sorted(export.platforms),
+        "files": {platform: {"launchAsset": _asset_record(files.launch_asset),
+                             "assets": [_asset_record(asset) for asset in files.assets]}
+                  for platform, files in sorted(export.platforms.items())},
+        "expoConfig": export.expo_config,
+        "metadata": {k: v for k, v in export.metadata.items() if k != "fileMetadata"},
+        "blobs": sorted({f.sha256_hex for f in export.all_files()}),
+    }
+
+
+def _asset_record(expo_file: ef.ExpoFile) -> dict:
+    return {"path": expo_file.path_in_zip, "hash": expo_file.sha256_b64url, "key": expo_file.key,
+            "contentType": expo_file.content_type, "fileExtension": expo_file.ext,
+            "sha256": expo_file.sha256_hex, "size": expo_file.size}
+
+
+def _store_missing_files(box, zip_path: Path, export: ef.ExpoExport, stored: dict[str, str]) -> None:
+    """The ingestor stores every zip member while validating; store whatever it did not."""
+    missing = [f for f in export.all_files()
+               if stored.get(f.path_in_zip) != f.sha256_hex or not box.store.exists(f.sha256_hex)]
+    if not missing:
+        return
+    with zipfile.ZipFile(zip_path) as archive:
+        for expo_file in missing:
+            with archive.open(expo_file.path_in_zip) as member:
+                try:
+                    blob = box.staging.receive(member, expo_file.size)
+                except TooLarge:
+                    raise Invalid("a zip member is larger than declared", code="invalid_expo_export",
+                                  details={"path": expo_file.path_in_zip}) from None
+            if blob.sha256 != expo_file.sha256_hex:
+                blob.discard()
+                raise Invalid("a zip member changed while it was read", code="invalid_expo_export",
+                              details={"path": expo_file.path_in_zip})
+            box.store.put(blob)
+
+
+# --- code signing keys -----------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class CodeSigning:
+    private_key_pem: bytes
+    keyid: str
+
+
+def codesigning_dir(data_dir: Path, app_id: int) -> Path:
+    return Path(data_dir) / "secrets" / "expo" / str(app_id)
+
+
+def save_codesigning(data_dir: Path, app_id: int, key_pem: bytes, certificate_pem: bytes, keyid: str) -> Path:
+    """Check the pair as expo-updates would and store it (0600 files in a 0700 folder).
+
+    Raises ValueError with a readable reason when the key, certificate or keyid is unusable."""
+    if not KEYID_PATTERN.fullmatch(keyid):
+        raise ValueError("keyid must be 1 to 100 printable ASCII characters without quotes or backslashes")
+    ef.load_certificate_and_key(certificate_pem, key_pem)
+    folder = codesigning_dir(data_dir, app_id)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder.chmod(0o700)
+    secure_write(folder / CERTIFICATE_FILE, certificate_pem)
+    secure_write(folder / KEY_FILE, key_pem)
+    secure_write(folder / KEYID_FILE, keyid.encode("ascii"))
+    return folder
+
+
+def load_codesigning(data_dir: Path, app_id: int) -> CodeSigning | None:
+    folder = codesigning_dir(data_dir, app_id)
+    try:
+        return CodeSigning((folder / KEY_FILE).read_bytes(), (folder / KEYID_FILE).read_text("ascii").strip())
+    except FileNotFoundError:
+        return None
+
+
+# --- the manifest request --------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class ManifestRequest:
+    protocol: int
+    platform: str
+    runtime_version: str
+    channel: str | None
+    device_id: str | None
+    current_update_id: str | None
+    embedded_update_id: str | None
+    failed_update_ids: tuple[str, ...]
+    expected_signature: dict | None
+
+
+def _header(name: str) -> str | None:
+    value = request.headers.get(name, "").strip()
+    if len(value) > MAX_HEADER_VALUE:
+        raise BadRequest(f"the {name} header is too long", code="invalid_header", details={"header": name})
+    return value or None
+
+
+def read_manifest_request() -> ManifestRequest:
+    raw_protocol = _header("expo-protocol-version") or "0"
+    if not raw_protocol.isdigit() or int(raw_protocol) not in PROTOCOL_VERSIONS:
+        raise BadRequest("expo-protocol-version must be 0 or 1", code="unsupported_protocol_version",
+                         details={"header": "expo-protocol-version"})
+    platform = _header("expo-platform")
+    if platform not in ef.PLATFORMS:
+        raise BadRequest("the expo-platform header must be ios or android", code="invalid_platform",
+                         details={"header": "expo-platform"})
+    runtime_version = _header("expo-runtime-version")
+    if not runtime_version:
+        raise BadRequest("the expo-runtime-version header is required", code="missing_runtime_version",
+                         details={"header": "expo-runtime-version"})
+    expectation = request.headers.get("expo-expect-signature")
+    expected = None
+    if expectation is not None:
+        try:
+            expected = ef.parse_expect_signature(expectation)
+        except ef.StructuredFieldError as exc:
+            raise BadRequest("expo-expect-signature is not a structured-fields dictionary",
+                             code="invalid_header", details={"header": "expo-expect-signature",
+                                                             "reason": str(exc)}) from None
+        if expected["alg"] != ef.DEFAULT_SIGNATURE_ALG:
+            raise BadRequest(f"unsupported signature algorithm {expected['alg']!r}; otabox signs with "
+                             f"{ef.DEFAULT_SIGNATURE_ALG}", code="unsupported_signature_algorithm")
+    return ManifestRequest(
+        protocol=int(raw_protocol), platform=platform, runtime_version=runtime_version,
+        channel=_header("expo-channel-name"), device_id=_header("eas-client-id"),
+        current_update_id=_normalized_id(_header("expo-current-update-id")),
+        embedded_update_id=_normalized_id(_header("expo-embedded-update-id")),
+        failed_update_ids=tuple(filter(None, map(_normalized_id, ef.parse_sf_string_list(
+            request.headers.get("expo-recent-failed-update-ids"))))),
+        expected_signature=expected)
+
+
+def _normalized_id(update_id: str | None) -> str | None:
+    return update_id.lower() if update_id else None
+
+
+def _signing_key(app: AppView, expected: dict | None) -> CodeSigning | None:
+    """The key to sign with when the client expects a signature; never serve it unsigned."""
+    if expected is None:
+        return None
+    signing = load_codesigning(box().config.data_dir, app.id)
+    if signing is None:
+        raise Conflict(f"the client expects a code signature but app {app.slug!r} has no code signing key; "
+                       f"run `otabox expo codesigning import --app {app.slug} ...`",
+                       code="codesigning_not_configured")
+    if expected["keyid"] != signing.keyid:
+        raise Conflict(f"the client expects keyid {expected['keyid']!r} but the app's key is "
+                       f"{signing.keyid!r}", code="codesigning_keyid_mismatch",
+                       details={"expected": expected["keyid"], "configured": signing.keyid})
+    return signing
+
+
+# --- updates: ids and the runtime-version view -----------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Update:
+    """One servable Expo update: a bundle as delivered by one release (or by a device override)."""
+
+    id: str
+    bundle: BundleView
+    release: ReleaseView | None
+    created_at: dt.datetime
+
+
+def update_for(release: ReleaseView | None, bundle: BundleView) -> Update:
+    if release is None:
+        return Update(ef.uuid_from_bytes(f"otabox-expo-bundle:{bundle.id}".encode()), bundle, None,
+                      bundle.created_at)
+    return Update(ef.uuid_from_bytes(f"otabox-expo-update:{release.id}:{bundle.id}".encode()), bundle, release,
+                  release.created_at)
+
+
+def _is_expo(bundle: BundleView | None) -> bool:
+    return bundle is not None and bundle.format == "expo"
+
+
+class _PerViewCache:
+    """Values derived from an app's immutable AppView; a new view (after any change) replaces them."""
+
+    def __init__(self, limit: int = 1024):
+        self._entries: dict[tuple, tuple[AppView, object]] = {}
+        self._limit = limit
+
+    def get(self, view: AppView, key, build):
+        cache_key = (view.id, key)
+        entry = self._entries.get(cache_key)
+        if entry is not None and entry[0] is view:
+            return entry[1]
+        value = build()
+        if len(self._entries) >= self._limit:
+            self._entries.clear()
+        self._entries[cache_key] = (view, value)
+        return value
+
+
+_cache = _PerViewCache()
+
+
+def known_updates(view: AppView) -> dict[str, Update]:
+    """Every update id this app has ever served, in any channel (to read the device's headers)."""
+    def build() -> dict[str, Update]:
+        updates = {}
+        for bundle in view.bundles.values():
+            if _is_expo(bundle):
+                update = update_for(None, bundle)
+                updates[update.id] = update
+        for channel in view.channels.values():
+            for release in channel.history:
+                if _is_expo(release.bundle):
+                    update = update_for(release, release.bundle)
+                    updates[update.id] = update
+        return updates
+    return _cache.get(view, "updates", build)
+
+
+def runtime_view(view: AppView, runtime_version: str) -> AppView:
+    """The app as a device of this runtime version sees it: only Expo releases built for that runtime
+    (and rollbacks to the embedded bundle, which fit any runtime).
+
+    Filtering histories, rather than decide's answer, lets a device fall back to the newest release
+    of its own runtime when the channel's latest one targets another."""
+    def fits(bundle: BundleView | None) -> bool:
+        return bundle is None or (_is_expo(bundle) and bundle.runtime_version == runtime_version)
+
+    def build() -> AppView:
+        channels = {name: dataclasses.replace(channel, history=tuple(r for r in channel.history if fits(r.bundle)))
+                    for name, channel in view.channels.items()}
+        overrides = {device: (override if override.bundle is None or fits(override.bundle)
+                              else dataclasses.replace(override, bundle=None))
+                     for device, override in view.overrides.items()}
+        return dataclasses.replace(view, channels=channels, overrides=overrides)
+    return _cache.get(view, ("runtime", runtime_version), build)
+
+
+# --- the endpoint ----------------------------------------------------------------------------
+
+
+@bp.get("/expo/<app_id>/manifest")
+def manifest(app_id):
+    asked = read_manifest_request()
+    limit_client("expo", asked.device_id)
+    view = box().serving.app(app_id)
+    if view is None:
+        raise NotFound(f"no app {app_id!r}")
+    _require_multipart()
+    signing = _signing_key(view, asked.expected_signature)
+    updates = known_updates(view)
+    current = updates.get(asked.current_update_id) if asked.current_update_id else None
+    query = domain.DeviceQuery(
+        device_id=asked.device_id, platform=asked.platform, channel=asked.channel,
+        current_version=current.bundle.version if current else None,
+        skip_bundle_ids=frozenset(updates[i].bundle.id for i in asked.failed_update_ids if i in updates))
+    decision = domain.decide(runtime_view(view, asked.runtime_version), query)
+    box().tracker.seen(view.id, asked.device_id, decision.release.id if decision.release else None,
+                       platform=asked.platform, native_version=asked.runtime_version, native_build=None,
+                       bundle_version=query.current_version,
+                       channel=decision.channel.name if decision.channel else asked.channel)
+    return _reply(asked, decision, signing)
+
+
+def _require_multipart() -> None:
+    accept = request.headers.get("accept", "").lower()
+    if accept and not any(kind in accept for kind in ("multipart/mixed", "multipart/*", "*/*")):
+        raise OtaboxError("otabox answers Expo manifest requests as multipart/mixed only", status=406,
+                          code="not_acceptable", details={"accept": accept[:200]})
+
+
+def _reply(asked: ManifestRequest, decision: domain.Decision, signing: CodeSigning | None) -> Response:
+    servable = decision.bundle is not None and asked.platform in decision.bundle.extra.get("files", {})
+    if decision.outcome in ("update", "up_to_date") and servable:
+        update = update_for(decision.release, decision.bundle)
+        if decision.outcome == "up_to_date" and asked.protocol >= 1:
+            return _directive(asked, ef.directive_no_update(), signing)
+        return _manifest_response(asked, update, decision, signing)
+    if decision.outcome == "builtin":
+        if asked.protocol == 0:
+            raise OtaboxError("the channel was rolled back to the embedded update, which protocol 0 cannot "
+                              "express; update expo-updates", status=406, code="directive_unsupported")
+        if asked.current_update_id is None or asked.current_update_id == asked.embedded_update_id:
+            return _directive(asked, ef.directive_no_update(), signing)
+        return _directive(asked, ef.directive_rollback(decision.release.created_at), signing)
+    if asked.protocol == 0:
+        return _response(asked, 204, b"", None)
+    return _directive(asked, ef.directive_no_update(), signing)
+
+
+def _manifest_response(asked, update: Update, decision: domain.Decision, signing) -> Response:
+    body = ef.build_manifest(
+        update_id=update.id, created_at=update.created_at, runtime_version=update.bundle.runtime_version,
+        platform_files=platform_files(update.bundle, asked.platform),
+        asset_url=lambda asset: signed_download_url(asset.sha256_hex, asset.content_type)[0],
+        metadata={"channel": decision.channel.name, "version": update.bundle.version},
+        expo_client=update.bundle.extra.get("expoConfig", {}))
+    parts = [_part("manifest", body, signing), ef.signed_json_part("extensions", {"assetRequestHeaders": {}})]
+    return _multipart(asked, parts)
+
+
+def platform_files(bundle: BundleView, platform: str) -> ef.PlatformFiles:
+    """The export's files for one platform, back from the records `describe_export` stored."""
+    files = bundle.extra["files"][platform]
+    return ef.PlatformFiles(launch_asset=_expo_file(files["launchAsset"]),
+                            assets=[_expo_file(asset) for asset in files["assets"]])
+
+
+def _expo_file(record: dict) -> ef.ExpoFile:
+    return ef.ExpoFile(path_in_zip=record["path"], ext=record["fileExtension"], content_type=record["contentType"],
+                       sha256_b64url=record["hash"], md5_hex=record["key"], sha256_hex=record["sha256"],
+                       size=record["size"])
+
+
+def _directive(asked, directive: dict, signing) -> Response:
+    return _multipart(asked, [_part("directive", directive, signing)])
+
+
+def _part(name: str, payload: dict, signing: CodeSigning | None) -> ef.Part:
+    if signing is None:
+        return ef.signed_json_part(name, payload)
+    return ef.signed_json_part(name, payload, private_key_pem=signing.private_key_pem, keyid=signing.keyid)
+
+
+def _multipart(asked, parts: list[ef.Part]) -> Response:
+    content_type, body = ef.encode_multipart(parts)
+    return _response(asked, 200, body, content_type)
+
+
+def _response(asked: ManifestRequest, status: int, body: bytes, content_type: str | None) -> Response:
+    response = Response(body, status=status)
+    if content_type:
+        response.headers["Content-Type"] = content_type
+    else:
+        response.headers.pop("Content-Type", None)
+    response.headers["expo-protocol-version"] = str(asked.protocol)
+    response.headers["expo-sfv-version"] = "0"
+    response.headers["Cache-Control"] = "private, max-age=0"
+    return response

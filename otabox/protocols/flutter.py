@@ -1,6 +1,121 @@
-"""The flutter client protocol (adapter over the domain decision in otabox.decide)."""
+"""A plain JSON check for Flutter apps (the Koolbase SDK's shape), over the domain decision.
+
+    GET /v1/sdk/ota/check?channel=production&version=7[&platform=ios][&device_id=...]
+    x-api-key: <the app's clientKey>
+
+    200 {"has_update": true, "version": 8, "checksum": "sha256:<hex>", "mandatory": false,
+         "download_url": "...", "release_notes": "...", "file_size": 12345}
+    200 {"has_update": false}
+
+Versions are integers per channel: a release's integer is its position in the channel's history,
+the number of its label ("v8" → 8). The device sends the integer of the release it runs (0, or
+nothing, for the bundle inside the binary); the server maps it back to that release's bundle and
+asks the one decision. Every non-update outcome (up to date, blocked, rollback to the binary) is
+`has_update: false`; the SDK has no way to say more. A device pinned to a bundle that was never
+released on its channel cannot be given an integer, so it gets `has_update: false` too; so do
+encrypted bundles, which only capacitor-updater can open. The device id (`device_id` parameter or
+`x-device-id` header) is optional; without it a device is outside every partial rollout.
+"""
 from __future__ import annotations
 
-from flask import Blueprint
+import hmac
+
+from flask import Blueprint, current_app, jsonify, request
+
+from .. import decide as domain
+from ..errors import BadRequest, OtaboxError, Unauthorized
+from ..models import App
+from ..web import box, signed_download_url
 
 bp = Blueprint("flutter", __name__)
+NO_UPDATE = {"has_update": False}
+
+
+def release_number(release: domain.ReleaseView) -> int | None:
+    label = release.label
+    return int(label[1:]) if label.startswith("v") and label[1:].isdigit() else None
+
+
+def app_by_client_key(key: str):
+    """The AppView a client key names. Known keys are remembered per Flask app (at most one per app),
+    and checked against the view each time, so a changed key stops working at once."""
+    known: dict = current_app.extensions.setdefault("otabox.flutter_client_keys", {})
+    slug = known.get(key)
+    if slug is None:
+        row = App.select(App.slug).where(App.client_key == key).first()
+        if row is None:
+            raise Unauthorized("a valid x-api-key header (the app's client key) is required", code="invalid_client_key")
+        slug = row.slug
+    view = box().serving.app(slug)
+    if view is None or not hmac.compare_digest(view.client_key.encode(), key.encode("utf-8", "replace")):
+        known.pop(key, None)
+        raise Unauthorized("a valid x-api-key header (the app's client key) is required", code="invalid_client_key")
+    known[key] = slug
+    return view
+
+
+def _text_arg(name: str, limit: int = 200, header: str | None = None) -> str | None:
+    value = request.args.get(name) or (request.headers.get(header) if header else None) or None
+    if value is not None and len(value) > limit:
+        raise BadRequest(f"{name} is too long", details={"field": name})
+    return value
+
+
+def _version_arg() -> int:
+    raw = request.args.get("version", "")
+    if raw == "":
+        return 0
+    if not raw.isdigit() or len(raw) > 9:
+        raise BadRequest("version must be a whole number (0 for the bundle inside the app)",
+                         details={"field": "version"})
+    return int(raw)
+
+
+@bp.get("/v1/sdk/ota/check")
+def check():
+    key = request.headers.get("x-api-key", "")
+    device_id = _text_arg("device_id", header="x-device-id")
+    try:
+        channel_name, version = _text_arg("channel"), _version_arg()
+        platform = _text_arg("platform")
+        if platform not in (None, "ios", "android"):
+            raise BadRequest("platform must be ios or android", details={"field": "platform"})
+        if not key or len(key) > 200:
+            raise Unauthorized("a valid x-api-key header (the app's client key) is required", code="invalid_client_key")
+    except OtaboxError:
+        box().client_limiter.take(f"flutter:addr:{request.remote_addr}")
+        raise
+    box().client_limiter.take(f"flutter:{device_id or request.remote_addr}")
+    view = app_by_client_key(key)
+    query = domain.DeviceQuery(device_id=device_id, platform=platform,
+                               current_version=current_bundle_version(view, device_id, channel_name, version),
+                               channel=channel_name)
+    decision = domain.decide(view, query)
+    box().tracker.seen(view.id, device_id, decision.release.id if decision.release else None, platform=platform,
+                       bundle_version=None if query.on_builtin else query.current_version,
+                       channel=decision.channel.name if decision.channel else channel_name)
+    return jsonify(check_reply(decision))
+
+
+def current_bundle_version(view, device_id: str | None, channel_name: str | None, number: int) -> str | None:
+    """The bundle version of the release numbered `number` on the device's channel (None = binary)."""
+    channel = view.channel_for(device_id, channel_name)
+    if channel is None or number <= 0:
+        return None
+    release = next((r for r in channel.history if release_number(r) == number), None)
+    return release.bundle.version if release and release.bundle else None
+
+
+def check_reply(decision: domain.Decision) -> dict:
+    if not decision.update:
+        return NO_UPDATE
+    bundle = decision.bundle
+    release = decision.release or next(
+        (r for r in decision.channel.history if r.bundle and r.bundle.id == bundle.id), None)
+    number = release_number(release) if release else None
+    if number is None or bundle.format != "zip" or bundle.session_key:
+        return NO_UPDATE
+    url, _ = signed_download_url(bundle.sha256)
+    return {"has_update": True, "version": number, "checksum": f"sha256:{bundle.sha256}",
+            "mandatory": decision.mandatory, "download_url": url, "release_notes": release.notes or bundle.notes,
+            "file_size": bundle.size}

@@ -10,7 +10,7 @@ from .. import decide as domain
 from ..devices import record_events
 from ..errors import BadRequest, NotFound, Unauthorized
 from ..models import App
-from ..web import box, json_body, signed_download_url
+from ..web import box, json_body, limit_client, signed_download_url
 
 bp = Blueprint("native", __name__)
 
@@ -55,6 +55,7 @@ def check(app_id):
         channel=args.get("channel") or None)
     if query.device_id and len(query.device_id) > 200:
         raise BadRequest("deviceId is too long", details={"field": "deviceId"})
+    limit_client("native", query.device_id)
     decision = domain.decide(app, query)
     b.tracker.seen(app.id, query.device_id, decision.release.id if decision.release else None,
                        platform=platform, native_version=query.native_version, native_build=query.native_build,
@@ -78,6 +79,7 @@ def check_reply(decision: domain.Decision) -> dict:
 @bp.post("/api/v1/apps/<app_id>/events")
 def events(app_id):
     view = client_app(app_id)
+    limit_client("native-events", None)
     data = json_body((dict, list))
     items = data if isinstance(data, list) else [data]
     if not 0 < len(items) <= 1000:
