@@ -44,6 +44,10 @@ class DeviceQuery:
     """CodePush devices name their current bundle by content hash rather than version."""
     any_native_version: bool = False
     """Companion apps (CodePush `isCompanion`) take any release whatever its targetVersions."""
+    formats: frozenset[str] = frozenset({"zip"})
+    """Bundle formats the client can install (Expo exports only for Expo clients)."""
+    accepts_encrypted: bool = False
+    """Only capacitor-updater can open end-to-end encrypted bundles."""
 
     @property
     def on_builtin(self) -> bool:
@@ -79,6 +83,8 @@ def _applies(release: ReleaseView, query: DeviceQuery) -> bool:
     if release.is_builtin:
         return True
     bundle = release.bundle
+    if bundle.format not in query.formats or (bundle.session_key and not query.accepts_encrypted):
+        return False
     return (bundle.id not in query.skip_bundle_ids and bundle.serves_platform(query.platform)
             and bundle.fits_native(query.native_version, query.native_build,
                                    any_version=query.any_native_version))

@@ -261,3 +261,13 @@ def test_audit_log_is_admin_only(client, box, demo_app):
     from conftest import Api, make_key
     publisher = Api(client, make_key(box, "publisher"))
     assert publisher.get("/api/v1/audit-log").status_code == 403
+
+
+def test_clients_only_get_bundles_they_can_install(admin, client, demo_app):
+    """An encrypted bundle (capacitor-updater only) is skipped for native clients, who keep the
+    previous release instead of getting bytes they cannot open."""
+    publish(admin, "1.0.0")
+    encrypted = admin.upload(APP, "1.1.0", b"ciphertext-not-a-zip", sessionKey="aXY=:a2V5",
+                             encryptedChecksum="ab" * 256, keyId="MIIBCgKCAQEA12345678").json
+    admin.release(APP, encrypted["id"])
+    assert offered(client, demo_app, deviceId="n1") == "1.0.0"

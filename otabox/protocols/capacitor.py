@@ -115,7 +115,8 @@ class DeviceInfo:
     def query(self) -> domain.DeviceQuery:
         return domain.DeviceQuery(device_id=self.device_id, platform=self.platform,
                                   current_version=self.version_name, native_version=self.version_build,
-                                  native_build=self.native_build, channel=self.default_channel)
+                                  native_build=self.native_build, channel=self.default_channel,
+                                  accepts_encrypted=True)
 
     def supports_manifest(self) -> bool:
         try:

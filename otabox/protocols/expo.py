@@ -305,7 +305,8 @@ def manifest(app_id):
     query = domain.DeviceQuery(
         device_id=asked.device_id, platform=asked.platform, channel=asked.channel,
         current_version=current.bundle.version if current else None,
-        skip_bundle_ids=frozenset(updates[i].bundle.id for i in asked.failed_update_ids if i in updates))
+        skip_bundle_ids=frozenset(updates[i].bundle.id for i in asked.failed_update_ids if i in updates),
+        formats=frozenset({"expo"}))
     decision = domain.decide(runtime_view(view, asked.runtime_version), query)
     box().tracker.seen(view.id, asked.device_id, decision.release.id if decision.release else None,
                        platform=asked.platform, native_version=asked.runtime_version, native_build=None,
