@@ -109,7 +109,7 @@ def small_zip() -> bytes:
 def seed_releases(data_dir) -> None:
     """10 000 releases spread over 50 channels, each offering a bundle that exists in the store."""
     from otabox.models import App, Bundle, Channel, Release
-    from otabox.serving import bump_generation
+    from otabox.generation import bump_generation
 
     box = common.open_box(data_dir)
     try:

@@ -85,16 +85,25 @@ RELEASE_COLUMNS = [("ID", "id"), ("CHANNEL", "channel"), ("LABEL", "label"), ("K
 @click.option("--target-versions", default=None, help="Semver range of native versions, e.g. ^1.2.0")
 @click.option("--expo", is_flag=True, help="SOURCE is an `npx expo export` dist folder.")
 @click.option("--runtime-version", default=None, help="Expo runtime version (with --expo).")
+@click.option("--encrypt-key", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Encrypt end to end for capacitor-updater with this private key (.capgo_key_v2); "
+                   "the server only ever sees ciphertext.")
 @click.option("--json", "as_json", is_flag=True)
 @remote_command
 def publish(client, source, app, version, channel, rollout, mandatory, platform, notes, min_native_build,
-            target_versions, expo, runtime_version, as_json):
+            target_versions, expo, runtime_version, encrypt_key, as_json):
     """Upload SOURCE (a build folder or a .zip) and release it to a channel."""
     if expo and not runtime_version:
         raise click.UsageError("--expo needs --runtime-version")
+    if expo and encrypt_key:
+        raise click.UsageError("Expo exports cannot be encrypted (Expo has code signing instead)")
     archive = zip_folder(source) if source.is_dir() else source
+    plain = archive
     try:
         fields = {"version": version, "platform": platform, "notes": notes}
+        if encrypt_key:
+            archive, encryption = _encrypt(plain, encrypt_key)
+            fields.update(encryption)
         if min_native_build is not None:
             fields["minNativeBuild"] = min_native_build
         if target_versions:
@@ -104,11 +113,26 @@ def publish(client, source, app, version, channel, rollout, mandatory, platform,
         with UploadProgress(archive.stat().st_size) as progress:
             bundle = client.upload_bundle(app, archive, fields, progress.update)
     finally:
-        if archive != source:
-            archive.unlink(missing_ok=True)
+        for temporary in {archive, plain} - {source}:
+            temporary.unlink(missing_ok=True)
     result = client.post(f"/api/v1/apps/{app}/releases", {"bundleId": bundle["id"], "channel": channel,
                                                           "rollout": rollout, "mandatory": mandatory})
     show({"bundle": bundle, **result}, as_json, RELEASE_COLUMNS, [result["release"]])
+
+
+def _encrypt(archive: Path, key_path: Path) -> tuple[Path, dict]:
+    """Encrypt a zip as `npx @capgo/cli bundle encrypt` does; returns the ciphertext file and the
+    fields the server stores (session key, encrypted checksum, key id)."""
+    import tempfile
+
+    from . import encryption
+
+    private_pem = key_path.read_bytes()
+    handle = tempfile.NamedTemporaryFile(suffix=".zip", prefix="otabox-encrypted-", delete=False)
+    with handle:
+        result = encryption.encrypt_bundle(archive, private_pem, handle)
+    return Path(handle.name), {"sessionKey": result.session_key, "encryptedChecksum": result.checksum,
+                               "keyId": encryption.key_id(encryption.public_key_pem(private_pem))}
 
 
 @click.group()

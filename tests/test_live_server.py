@@ -138,3 +138,27 @@ def test_publish_errors_are_one_clear_line(live_server, published):
     nowhere = subprocess.run([sys.executable, str(ROOT / "otabox.py"), "releases", "list", "--app", "x", "--server",
                               "http://127.0.0.1:9", "--key", "k"], capture_output=True, text=True, cwd=ROOT)
     assert nowhere.returncode == 1 and "cannot reach" in nowhere.stderr
+
+
+def test_publish_encrypts_end_to_end_for_capacitor(live_server, published, tmp_path):
+    from capgo_device import receive_bundle
+    from otabox import encryption
+
+    key, dist = published
+    private_pem, public_pem = encryption.generate_key_pair()
+    (tmp_path / ".capgo_key_v2").write_bytes(private_pem)
+    source = tmp_path / "plain.zip"
+    source.write_bytes(make_zip({"index.html": "<html>secret</html>"}))
+    data = json.loads(run_cli(live_server, key, "publish", str(source), "--app", "com.example.cli", "--version",
+                              "4.0.0", "--encrypt-key", str(tmp_path / ".capgo_key_v2"), "--json").stdout)
+    assert data["bundle"]["encrypted"] is True and data["bundle"]["keyId"] == encryption.key_id(public_pem)
+    reply = requests.post(f"{live_server.url}/capgo/updates", json={
+        "app_id": "com.example.cli", "device_id": "phone-1", "platform": "ios", "version_name": "builtin",
+        "version_build": "1.0.0", "key_id": encryption.key_id(public_pem), "is_emulator": False,
+        "is_prod": True}).json()
+    assert reply["version"] == "4.0.0" and reply["session_key"]
+    ciphertext = requests.get(reply["url"]).content
+    assert ciphertext != source.read_bytes()
+    plaintext = receive_bundle(ciphertext, public_key=public_pem.decode(), session_key=reply["session_key"],
+                               checksum=reply["checksum"])
+    assert plaintext == source.read_bytes()
