@@ -7,13 +7,13 @@ Both write what `npx @capgo/cli key create` / `bundle encrypt` write, so a team 
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 import click
 
 from . import encryption
+from .client import file_sha256
 from .storage import secure_write
 
 PRIVATE_KEY_FILE = ".capgo_key_v2"
@@ -56,7 +56,7 @@ def encrypt(bundle, checksum, key_path, as_json):
 
     CHECKSUM (optional, the one `bundle zip --json` printed) must be the zip's SHA-256."""
     source = Path(bundle).resolve()
-    if checksum is not None and checksum.lower() != _sha256_of(source):
+    if checksum is not None and checksum.lower() != file_sha256(source):
         raise click.ClickException("CHECKSUM is not the SHA-256 of the zip (use the one `bundle zip --json` printed)")
     try:
         private_pem = Path(key_path).read_bytes()
@@ -76,10 +76,3 @@ def encrypt(bundle, checksum, key_path, as_json):
     click.echo(f"Encrypted zip saved at {target}")
     click.echo("Upload it with the fields sessionKey=<ivSessionKey> and encryptedChecksum=<checksum>.", err=True)
 
-
-def _sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        while chunk := stream.read(1024 * 1024):
-            digest.update(chunk)
-    return digest.hexdigest()
