@@ -4,7 +4,8 @@ from __future__ import annotations
 import hmac
 import logging
 
-from flask import Flask, Response, jsonify, request, send_from_directory
+from flask import Flask, Request, Response, current_app, jsonify, request, send_from_directory
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
 from .accesslog import RequestObserver
@@ -20,15 +21,30 @@ HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "n
               415: "unsupported_media_type", 422: "invalid", 429: "rate_limited"}
 
 
+class OtaboxRequest(Request):
+    """Bodies are read up to the bundle limit only where bundles travel (multipart uploads and the
+    signed upload URL); every other body is JSON parsed in memory and gets the small JSON limit."""
+
+    @property
+    def max_content_length(self) -> int | None:
+        config = current_app.config
+        if self.mimetype == "multipart/form-data" or self.path.startswith("/uploads/"):
+            return config["MAX_CONTENT_LENGTH"]
+        return config["OTABOX_MAX_JSON_BYTES"]
+
+
 def create_app(config: Config | None = None, box: Box | None = None, access_log=None) -> Flask:
     """`access_log`: an accesslog.AccessLogWriter for one line per request (the server passes one)."""
     config = config or Config.from_env()
     box = box or Box(config)
     app = Flask(__name__, static_folder=None)
+    app.request_class = OtaboxRequest
     app.config["BOX"] = box
     # Werkzeug's own limit, a little above the bundle limit so multipart overhead fits.
     app.config["MAX_CONTENT_LENGTH"] = config.max_bundle_bytes + 1024 * 1024
     app.config["MAX_FORM_MEMORY_SIZE"] = 1024 * 1024
+    app.config["OTABOX_MAX_JSON_BYTES"] = config.max_json_kb * 1024
+    app.json = RequestSafeJSON(app)
     app.json.sort_keys = False
     app.url_map.strict_slashes = False
 
@@ -61,6 +77,32 @@ def create_app(config: Config | None = None, box: Box | None = None, access_log=
 
     box.start_background_work()
     return app
+
+
+class RequestSafeJSON(DefaultJSONProvider):
+    """Refuses (ValueError, so a 400 or None from a silent get_json) JSON that would fail later:
+    nesting past the recursion limit, and lone UTF-16 surrogates ("\\ud800"), which Python decodes
+    but SQLite cannot store (a 500, and a device buffer whose flush could never succeed)."""
+
+    def loads(self, s, **kwargs):
+        try:
+            data = super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("the JSON nests too deeply") from None
+        pending = [data]
+        while pending:
+            value = pending.pop()
+            if isinstance(value, dict):
+                pending.extend(value.keys())
+                pending.extend(value.values())
+            elif isinstance(value, list):
+                pending.extend(value)
+            elif isinstance(value, str) and not value.isascii():
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise ValueError("the JSON contains a lone UTF-16 surrogate") from None
+        return data
 
 
 DASHBOARD_HEADERS = {

@@ -23,7 +23,7 @@ def new_deployment_key() -> str:
 
 def find_app(id_or_slug: str) -> App:
     app = None
-    if id_or_slug.isdigit():
+    if id_or_slug.isdecimal() and len(id_or_slug) <= 18:
         app = App.get_or_none(App.id == int(id_or_slug))
     app = app or App.get_or_none(App.slug == id_or_slug)
     if app is None:
@@ -36,6 +36,20 @@ def app_json(app: App) -> dict:
             "createdAt": iso(app.created_at)}
 
 
+def new_client_key() -> str:
+    return "otabox_ck_" + secrets.token_urlsafe(18)
+
+
+def rotate_client_key(app: App, actor: str) -> App:
+    """A new client key: apps built with the old one stop getting updates, so ship builds first."""
+    with database.atomic():
+        app.client_key = new_client_key()
+        app.save()
+        audit.record(actor, "app.client_key_rotated", "app", app.id, {"slug": app.slug})
+        bump_generation()
+    return app
+
+
 def create_app(slug, name, actor: str) -> App:
     if not isinstance(slug, str) or len(slug) > 200 or not SLUG.match(slug):
         raise Invalid("slug must be a reverse-DNS identifier such as com.example.app",
@@ -45,7 +59,7 @@ def create_app(slug, name, actor: str) -> App:
     with database.atomic():
         if App.select().where(App.slug == slug).exists():
             raise Conflict(f"an app with slug {slug!r} exists already", details={"slug": slug})
-        app = App.create(slug=slug, name=name or slug, client_key="otabox_ck_" + secrets.token_urlsafe(18))
+        app = App.create(slug=slug, name=name or slug, client_key=new_client_key())
         for channel in DEFAULT_CHANNELS:
             Channel.create(app=app, name=channel, deployment_key=new_deployment_key())
         audit.record(actor, "app.created", "app", app.id, {"slug": slug})

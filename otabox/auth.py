@@ -5,7 +5,9 @@ import hashlib
 import hmac
 import secrets
 
-from .errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
+from peewee import PeeweeException
+
+from .errors import BadRequest, Conflict, Forbidden, NotFound, OtaboxError, Unauthorized
 from .models import ApiKey, App, utcnow
 
 KEY_PREFIX = "otabox_sk_"
@@ -41,7 +43,10 @@ def authenticate(key: str | None) -> ApiKey:
         raise Unauthorized("unknown or revoked API key")
     now = utcnow()
     if row.last_used_at is None or (now - row.last_used_at).total_seconds() > LAST_USED_RESOLUTION_SECONDS:
-        ApiKey.update(last_used_at=now).where(ApiKey.id == row.id).execute()
+        try:
+            ApiKey.update(last_used_at=now).where(ApiKey.id == row.id).execute()
+        except (OtaboxError, PeeweeException):
+            pass  # bookkeeping only: a busy or full database must not turn a read into an error
     return row
 
 

@@ -50,5 +50,7 @@ class Box:
     def close(self) -> None:
         self.janitor.stop()
         self.tracker.stop()
+        if self.generation_signal is not None:
+            self.generation_signal.close()
         if not self.db.is_closed():
             self.db.close()

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
 import secrets
 
 from . import audit, semver
-from .errors import BadRequest, Conflict, Gone, Invalid, NotFound, OtaboxError, TooLarge
+from .errors import BadRequest, Conflict, Gone, Invalid, NotFound, TooLarge
 from .models import App, Bundle, BundleFile, Release, Upload, database, iso, utcnow
 from .generation import bump_generation
 from .storage import StagedFile, is_sha256
@@ -64,7 +65,8 @@ def parse_fields(data: dict) -> BundleFields:
     build = data.get("minNativeBuild")
     if build in (None, ""):
         build = None
-    elif isinstance(build, bool) or not (isinstance(build, int) or (isinstance(build, str) and build.isdigit())):
+    elif isinstance(build, bool) or not (isinstance(build, int) or (isinstance(build, str) and build.isdecimal())) \
+            or not 0 <= int(build) < 2**63:
         raise BadRequest("minNativeBuild must be a non-negative integer", details={"field": "minNativeBuild"})
     else:
         build = int(build)
@@ -153,7 +155,7 @@ class Ingestor:
 
 def find_bundle(app: App, bundle_id) -> Bundle:
     bundle = None
-    if isinstance(bundle_id, int) or (isinstance(bundle_id, str) and bundle_id.isdigit()):
+    if isinstance(bundle_id, (int, str)) and str(bundle_id).isdecimal() and len(str(bundle_id)) <= 18:
         bundle = Bundle.get_or_none((Bundle.id == int(bundle_id)) & (Bundle.app == app))
     if bundle is None:
         raise NotFound(f"no bundle {bundle_id!r} in app {app.slug!r}")
@@ -227,32 +229,43 @@ def live_upload(upload_id: str, app: App | None = None) -> Upload:
     return upload
 
 
+def upload_file_prefix(upload_id: str) -> str:
+    return f"upload-{upload_id}."
+
+
+def _received_files(box, upload: Upload) -> list:
+    prefix = upload_file_prefix(upload.id)
+    return [path for path in box.staging.files() if path.name.startswith(prefix)]
+
+
 def receive_upload(box, upload: Upload, stream) -> None:
-    """Store the PUT body of a two-step upload in the staging area under the upload's id."""
-    staged = box.staging.receive(stream, upload.size, name=f"upload-{upload.id}")
+    """Store the PUT body of a two-step upload in the staging area.
+
+    The body lands under a fresh name and is then renamed to `upload-<id>.<its sha256>`: the name
+    vouches for the content, so concurrent or repeated PUTs cannot mix bytes and hashes."""
+    staged = box.staging.receive(stream, upload.size)
     if staged.size != upload.size:
         staged.discard()
         raise Invalid("the uploaded size differs from the initiated size", code="size_mismatch",
                       details={"expected": upload.size, "received": staged.size})
+    os.replace(staged.path, box.staging.new_path(upload_file_prefix(upload.id) + staged.sha256))
     Upload.update(received_sha256=staged.sha256).where(Upload.id == upload.id).execute()
 
 
 def finalize_upload(box, app: App, upload_id, actor: str) -> Bundle:
     upload = live_upload(upload_id, app)
-    path = box.staging.new_path(f"upload-{upload.id}")
+    expected = box.staging.new_path(upload_file_prefix(upload.id) + upload.sha256)
     try:
-        if not upload.received_sha256 or not path.exists():
+        if not expected.exists():
+            if _received_files(box, upload):
+                raise Invalid("the uploaded file does not match the initiated sha256", code="checksum_mismatch",
+                              details={"expectedSha256": upload.sha256, "receivedSha256": upload.received_sha256})
             raise Invalid("nothing was uploaded for this upload id", code="upload_missing")
-        staged = StagedFile(path, upload.received_sha256, path.stat().st_size)
-        if staged.size != upload.size or staged.sha256 != upload.sha256:
-            raise Invalid("the uploaded file does not match the initiated size and sha256", code="checksum_mismatch",
-                          details={"expectedSha256": upload.sha256, "receivedSha256": staged.sha256,
-                                   "expectedSize": upload.size, "receivedSize": staged.size})
+        staged = StagedFile(expected, upload.sha256, expected.stat().st_size)
         return box.ingestor.ingest(app, BundleFields(**upload.fields), staged, actor)
-    except OtaboxError:
-        path.unlink(missing_ok=True)
-        raise
     finally:
+        for leftover in _received_files(box, upload):
+            leftover.unlink(missing_ok=True)
         Upload.delete().where(Upload.id == upload.id).execute()
 
 
@@ -260,6 +273,7 @@ def expire_uploads(box) -> int:
     """Remove uploads whose time ran out, with their staged files."""
     expired = list(Upload.select().where(Upload.expires_at < utcnow()))
     for upload in expired:
-        box.staging.new_path(f"upload-{upload.id}").unlink(missing_ok=True)
+        for leftover in _received_files(box, upload):
+            leftover.unlink(missing_ok=True)
         upload.delete_instance()
     return len(expired)

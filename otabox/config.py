@@ -29,11 +29,13 @@ class Config:
     url_ttl: int = 3600
     upload_ttl: int = 3600
     max_bundle_mb: int = 100
+    max_json_kb: int = 2048
     max_uncompressed_mb: int = 1024
     max_zip_entries: int = 20000
     device_flush_seconds: float = 1.0
     static_dir: Path | None = None
     metrics_token: str = ""
+    trusted_proxy: str = ""
     client_rate_per_minute: int = 120
     auth_failures_per_minute: int = 20
 

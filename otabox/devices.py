@@ -8,12 +8,14 @@ import datetime as dt
 import logging
 import threading
 
+from peewee import IntegrityError
+
 from . import audit
-from .errors import BadRequest, NotFound
 from .db import upsert_device_sightings
-from .models import App, Device, DeviceEvent, DailyActive, database, iso, utcnow
-from .releases import count_stat
+from .errors import BadRequest, NotFound
 from .generation import bump_generation
+from .models import App, DailyActive, Device, DeviceEvent, database, iso, utcnow
+from .releases import count_stat
 
 log = logging.getLogger("otabox.devices")
 EVENT_TYPES = ("downloaded", "installed", "failed", "rolled_back")
@@ -67,11 +69,13 @@ class DeviceTracker:
         rows = [(app_id, device_id, *("" if state.get(k) is None else str(state[k]) for k in DEVICE_FIELDS),
                  str(state["at"]), state["at"].strftime("%Y-%m-%d")) for (app_id, device_id), state in seen.items()]
         try:
-            with database.connection_context(), database.atomic():
-                upsert_device_sightings(database, rows)
-                for release_id, count in checks.items():
-                    count_stat(release_id, "check", count)
+            with database.connection_context():
+                try:
+                    self._write(rows, checks)
+                except IntegrityError:
+                    self._write_one_by_one(rows, checks)
         except Exception:
+            # The database could not take the batch now (locked, disk full): keep it for the next flush.
             with self._lock:
                 for key, state in seen.items():
                     self._seen.setdefault(key, state)
@@ -80,6 +84,30 @@ class DeviceTracker:
             raise
         self.flushes += 1
         return len(seen)
+
+    @staticmethod
+    def _write(rows: list[tuple], checks: dict[int, int]) -> None:
+        with database.atomic():
+            upsert_device_sightings(database, rows)
+            for release_id, count in checks.items():
+                count_stat(release_id, "check", count)
+
+    def _write_one_by_one(self, rows: list[tuple], checks: dict[int, int]) -> None:
+        """A batch the database refuses for good (its app or release was deleted meanwhile) is written
+        row by row and the refused rows are dropped, so one bad row cannot block every later flush."""
+        dropped = 0
+        for row in rows:
+            try:
+                self._write([row], {})
+            except IntegrityError:
+                dropped += 1
+        for release_id, count in checks.items():
+            try:
+                self._write([], {release_id: count})
+            except IntegrityError:
+                dropped += 1
+        if dropped:
+            log.warning("dropped %d device sightings or check counts of deleted apps or releases", dropped)
 
 
 def device_json(device: Device) -> dict:

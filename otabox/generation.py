@@ -58,8 +58,9 @@ class GenerationSignal:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
 
     def close(self) -> None:
-        self._map.close()
-        os.close(self._fd)
+        if not self._map.closed:
+            self._map.close()
+            os.close(self._fd)
 
 
 def publish_pending(signal: GenerationSignal | None) -> None:

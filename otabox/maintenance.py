@@ -5,7 +5,7 @@ import logging
 import threading
 import time
 
-from .bundles import expire_uploads, referenced_blobs
+from .bundles import expire_uploads, referenced_blobs, upload_file_prefix
 from .models import Upload
 
 STAGING_GRACE_SECONDS = 24 * 3600
@@ -17,11 +17,11 @@ JANITOR_INTERVAL_SECONDS = 600
 def collect_garbage(box) -> dict:
     """Expired uploads, staged files older than a day that no live upload owns, unreferenced blobs."""
     uploads = expire_uploads(box)
-    live = {f"upload-{u.id}" for u in Upload.select(Upload.id)}
+    live = tuple(upload_file_prefix(u.id) for u in Upload.select(Upload.id))
     cutoff = time.time() - STAGING_GRACE_SECONDS
     staged = 0
     for path in box.staging.files():
-        if path.name not in live and path.stat().st_mtime < cutoff:
+        if not path.name.startswith(live) and path.stat().st_mtime < cutoff:
             path.unlink(missing_ok=True)
             staged += 1
     referenced = referenced_blobs()

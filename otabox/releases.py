@@ -106,7 +106,7 @@ def create_release(app: App, data: dict, actor: str, find_bundle, find_channel) 
 
 def find_release(app: App, release_id) -> Release:
     release = None
-    if isinstance(release_id, int) or (isinstance(release_id, str) and release_id.isdigit()):
+    if isinstance(release_id, (int, str)) and str(release_id).isdecimal() and len(str(release_id)) <= 18:
         release = Release.get_or_none((Release.id == int(release_id)) & (Release.app == app))
     if release is None:
         raise NotFound(f"no release {release_id!r} in app {app.slug!r}")
@@ -150,7 +150,7 @@ def rollback(channel: Channel, data: dict, actor: str) -> tuple[Release, Release
             target_bundle = None
         elif to_id is not None:
             target = Release.get_or_none((Release.id == to_id) & (Release.channel == channel)) \
-                if isinstance(to_id, int) and not isinstance(to_id, bool) else None
+                if isinstance(to_id, int) and not isinstance(to_id, bool) and abs(to_id) < 2**63 else None
             if target is None:
                 raise NotFound(f"no release {to_id!r} in channel {channel.name!r}")
             target_bundle = target.bundle

@@ -36,6 +36,16 @@ def _listen(config: Config) -> socket.socket:
     return sock
 
 
+def proxy_settings(config: Config) -> dict:
+    """Behind a reverse proxy, take the client address (for rate limits and logs), scheme and host
+    from its X-Forwarded-* headers, but only from that proxy's address."""
+    if not config.trusted_proxy:
+        return {}
+    return {"trusted_proxy": config.trusted_proxy, "trusted_proxy_count": 1,
+            "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"},
+            "clear_untrusted_proxy_headers": True}
+
+
 def _run_worker(config: Config, sock: socket.socket) -> None:
     import waitress
 
@@ -43,7 +53,8 @@ def _run_worker(config: Config, sock: socket.socket) -> None:
     app = create_app(config, access_log=access_log)
     try:
         waitress.serve(app, sockets=[sock], threads=config.threads, ident="otabox", channel_timeout=300,
-                       max_request_body_size=config.max_bundle_bytes + 2 * 1024 * 1024, _quiet=True)
+                       max_request_body_size=config.max_bundle_bytes + 2 * 1024 * 1024, _quiet=True,
+                       **proxy_settings(config))
     finally:
         access_log.close()
         app.config["BOX"].close()

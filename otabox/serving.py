@@ -209,7 +209,8 @@ class ServingCache:
         self._refresh()
         if id_or_slug in self._apps:
             return self._apps[id_or_slug]
-        query = App.select().where((App.slug == id_or_slug) | (App.id == id_or_slug) if id_or_slug.isdigit()
+        by_id = id_or_slug.isdecimal() and len(id_or_slug) <= 18
+        query = App.select().where((App.slug == id_or_slug) | (App.id == id_or_slug) if by_id
                                    else App.slug == id_or_slug)
         row = query.first()
         view = load_app_view(row) if row else None

@@ -59,7 +59,7 @@ class UrlSigner:
 
     def check(self, purpose: str, subject: str, expires: str | None, signature: str | None) -> str:
         """'ok', 'invalid' or 'expired'. The signature is compared in constant time."""
-        if not expires or not signature or not expires.isdigit() or len(expires) > 12:
+        if not expires or not signature or not expires.isdecimal() or len(expires) > 12:
             return "invalid"
         given = signature.encode("utf-8", "replace")
         keys = [self._key] + ([self._previous] if self._previous else [])

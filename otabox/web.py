@@ -72,7 +72,7 @@ def int_arg(name: str, default: int, low: int = 0, high: int = 1000) -> int:
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not raw.isdecimal() or not low <= int(raw) <= high:
         raise BadRequest(f"{name} must be a whole number from {low} to {high}", details={"field": name})
     return int(raw)
 

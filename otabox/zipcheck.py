@@ -4,13 +4,19 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import stat
+import struct
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Callable
 
 from .errors import Invalid
 
 CHUNK = 1024 * 1024
+DAMAGED_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, struct.error, OSError, EOFError, NotImplementedError,
+                      RuntimeError, ValueError)
+"""What zipfile raises on damaged or unsupported archives (NotImplementedError: a version or
+compression method it lacks; RuntimeError: a password is needed)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,7 +66,7 @@ def check_zip(path: Path, limits: ZipLimits, sink: FileSink = hash_only) -> list
     central directory. `sink` receives each member's stream (e.g. to store every file too)."""
     try:
         archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+    except DAMAGED_ZIP_ERRORS as exc:
         raise Invalid("the bundle is not a readable zip file", code="invalid_zip",
                       details={"reason": str(exc)}) from exc
     with archive:
@@ -98,7 +104,7 @@ def check_zip(path: Path, limits: ZipLimits, sink: FileSink = hash_only) -> list
                     sha256, size = sink(member, budget)
                 budget -= size
                 entries.append(ZipEntry(info.filename, sha256, size))
-            except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError, ValueError) as exc:
+            except DAMAGED_ZIP_ERRORS as exc:
                 raise Invalid("the zip is damaged or uses an unsupported compression", code="invalid_zip",
                               details={"entry": info.filename[:300], "reason": str(exc)}) from exc
         if not entries:

@@ -357,3 +357,14 @@ def test_every_mutation_is_audited(admin, demo_app):
     assert entries[0]["actor"] == "admin" and entries[0]["entityType"] == "release"
     with_release = admin.get("/api/v1/audit-log?entityType=bundle").json["entries"]
     assert [e["details"]["version"] for e in with_release] == ["1.0.0"]
+
+
+def test_client_key_can_be_rotated(admin, client, demo_app):
+    from conftest import check
+
+    rotated = admin.post("/api/v1/apps/com.example.demo/rotate-client-key")
+    assert rotated.status_code == 200 and rotated.json["clientKey"] != demo_app["clientKey"]
+    assert check(client, demo_app).status_code == 401
+    assert check(client, demo_app, client_key=rotated.json["clientKey"]).json == {"updateAvailable": False}
+    assert admin.get("/api/v1/audit-log?action=app.client_key_rotated").json["entries"][0]["entityId"] == str(
+        demo_app["id"])

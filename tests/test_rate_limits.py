@@ -46,3 +46,22 @@ def test_update_checks_are_limited_per_device(strict_app):
     limited = check(client, app, deviceId="busy")
     assert limited.headers["Retry-After"] and limited.json["error"]["code"] == "too_many_requests"
     assert check(client, app, deviceId="calm").status_code == 200
+
+
+def test_behind_a_trusted_proxy_the_forwarded_address_counts(tmp_path):
+    import requests
+
+    from conftest import LiveServer
+
+    server = LiveServer(tmp_path / "d", env={"OTABOX_TRUSTED_PROXY": "127.0.0.1",
+                                             "OTABOX_AUTH_FAILURES_PER_MINUTE": "2"})
+    try:
+        def attempt(address):
+            return requests.get(f"{server.url}/api/v1/apps", headers={
+                "Authorization": "Bearer otabox_sk_guess", "X-Forwarded-For": address}).status_code
+
+        assert [attempt("203.0.113.7") for _ in range(3)] == [401, 401, 429]
+        assert attempt("198.51.100.1") == 401
+        assert '"GET /api/v1/apps" 429' in server.log_text() and "203.0.113.7" in server.log_text()
+    finally:
+        server.stop()

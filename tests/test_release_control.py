@@ -271,3 +271,15 @@ def test_clients_only_get_bundles_they_can_install(admin, client, demo_app):
                              encryptedChecksum="ab" * 256, keyId="MIIBCgKCAQEA12345678").json
     admin.release(APP, encrypted["id"])
     assert offered(client, demo_app, deviceId="n1") == "1.0.0"
+
+
+def test_a_flush_survives_a_release_deleted_since_the_check(admin, client, demo_app, box):
+    admin.post(f"/api/v1/apps/{APP}/channels", {"name": "doomed"})
+    publish(admin, "1.0.0", channel="doomed")
+    check(client, demo_app, deviceId="a", channel="doomed")
+    admin.delete(f"/api/v1/apps/{APP}/channels/doomed")
+    check(client, demo_app, deviceId="b")
+    box.tracker.flush()
+    assert admin.get(f"/api/v1/apps/{APP}/devices").json["total"] == 2
+    box.tracker.flush()
+    assert box.tracker.flushes == 1

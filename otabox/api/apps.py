@@ -45,6 +45,12 @@ def delete_app(app_id):
     return jsonify({"deleted": True, "id": app.id})
 
 
+@bp.post("/apps/<app_id>/rotate-client-key")
+def rotate_client_key(app_id):
+    app = app_for(app_id, "admin")
+    return jsonify(apps.app_json(apps.rotate_client_key(app, actor())))
+
+
 @bp.get("/apps/<app_id>/channels")
 def list_channels(app_id):
     app = app_for(app_id)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from .. import audit, auth
-from ..web import api_key, box, int_arg
+from .. import audit, auth, openapi
+from ..web import api_key, base_url, box, int_arg
 
 bp = Blueprint("api_meta", __name__)
 
@@ -32,3 +32,9 @@ def signing_key():
     signer = secrets.bundle_signer
     return jsonify({"algorithm": signer.algorithm, "publicKey": signer.public_pem, "keyId": signer.key_id,
                     "keys": secrets.published_keys()})
+
+
+@bp.get("/openapi.json")
+def openapi_document():
+    """The OpenAPI 3.1 description of the HTTP API (public, like the code it describes)."""
+    return jsonify(openapi.document(base_url()))

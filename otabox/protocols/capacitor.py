@@ -110,7 +110,7 @@ class DeviceInfo:
     @property
     def native_build(self) -> int | None:
         code = self.version_code
-        return int(code) if code and code.isdigit() and len(code) <= 18 else None
+        return int(code) if code and code.isdecimal() and len(code) <= 18 else None
 
     def query(self) -> domain.DeviceQuery:
         return domain.DeviceQuery(device_id=self.device_id, platform=self.platform,

@@ -13,11 +13,10 @@ rollback made here (releases made through /api/v1 get theirs on the first update
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 import zipfile
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, json, jsonify, request
 from peewee import fn
 
 from .. import apps, audit, auth, bundles, releases, semver

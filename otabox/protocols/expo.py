@@ -152,7 +152,7 @@ def _header(name: str) -> str | None:
 
 def read_manifest_request() -> ManifestRequest:
     raw_protocol = _header("expo-protocol-version") or "0"
-    if not raw_protocol.isdigit() or int(raw_protocol) not in PROTOCOL_VERSIONS:
+    if not raw_protocol.isdecimal() or int(raw_protocol) not in PROTOCOL_VERSIONS:
         raise BadRequest("expo-protocol-version must be 0 or 1", code="unsupported_protocol_version",
                          details={"header": "expo-protocol-version"})
     platform = _header("expo-platform")

@@ -189,7 +189,7 @@ def _find_root(members: Mapping[str, zipfile.ZipInfo]) -> str:
 def _parse_json_object(data: bytes, name: str) -> dict:
     try:
         value = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise ExpoExportError(f"{name} is not valid JSON", str(exc)) from exc
     if not isinstance(value, dict):
         raise ExpoExportError(f"{name} must be a JSON object", {"type": type(value).__name__})

@@ -65,7 +65,7 @@ def _version_arg() -> int:
     raw = request.args.get("version", "")
     if raw == "":
         return 0
-    if not raw.isdigit() or len(raw) > 9:
+    if not raw.isdecimal() or len(raw) > 9:
         raise BadRequest("version must be a whole number (0 for the bundle inside the app)",
                          details={"field": "version"})
     return int(raw)

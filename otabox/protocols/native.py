@@ -29,7 +29,7 @@ def client_app(app_id: str):
 def _native_build(raw: str | None) -> int | None:
     if raw is None or raw == "":
         return None
-    if not raw.isdigit():
+    if not raw.isdecimal():
         raise BadRequest("nativeBuild must be a whole number", details={"field": "nativeBuild"})
     return int(raw)
 

@@ -1,0 +1,684 @@
+"""The OpenAPI 3.1 description of otabox's HTTP API, served at `GET /api/v1/openapi.json`.
+
+It is written by hand to match the handlers (tests/test_openapi.py fails when a route exists that
+the document lacks, or the reverse, and fuzzes a live server against it). Three error shapes exist
+by design: the management API and otabox's own client routes answer `{"error": {code, message,
+details}}`; the CodePush routes answer plain text as code-push-server does; capacitor-updater's
+routes answer `{kind, error, message}`, which the plugin understands."""
+from __future__ import annotations
+
+import copy
+
+from . import __version__
+from .protocols.codepush import SNAKE_CASE
+
+JSON = "application/json"
+TEXT = "text/plain"
+
+STATUS_TEXT = {
+    200: "OK", 201: "Created", 204: "No content", 206: "Partial content", 304: "Not modified",
+    400: "The request is malformed or a field is invalid", 401: "Missing or unknown key",
+    403: "The key may not do this, or the signed URL is invalid or expired", 404: "No such resource",
+    406: "The client cannot accept the reply", 409: "The change conflicts with the current state",
+    410: "The upload has expired", 413: "The body is too large", 416: "The range cannot be satisfied",
+    422: "The content is not acceptable (bad zip, mismatched checksum...)", 429: "Too many requests",
+    507: "The server's storage is full",
+}
+RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}}
+
+
+# --- small builders ----------------------------------------------------------------------------
+
+def ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def nullable(schema: dict) -> dict:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+STRING = {"type": "string"}
+INTEGER = {"type": "integer"}
+BOOLEAN = {"type": "boolean"}
+TIMESTAMP = {"type": "string", "format": "date-time"}
+
+
+def obj(properties: dict, required: list[str] | None = None) -> dict:
+    """An object schema; every property is required unless `required` names a subset."""
+    return {"type": "object", "properties": properties,
+            "required": list(properties) if required is None else required}
+
+
+def array(items: dict) -> dict:
+    return {"type": "array", "items": items}
+
+
+def body(schema: dict, media_type: str = JSON, required: bool = True) -> dict:
+    return {"required": required, "content": {media_type: {"schema": schema}}}
+
+
+def reply(schema: dict | None = None, status: int = 200, media_type: str = JSON, description: str | None = None
+          ) -> dict:
+    response = {"description": description or STATUS_TEXT[status]}
+    if schema is not None:
+        response["content"] = {media_type: {"schema": schema}}
+    return {str(status): response}
+
+
+def error_replies(statuses, content: dict) -> dict:
+    """Error responses with the same body; a 429 also tells when to retry."""
+    responses = {str(s): {"description": STATUS_TEXT[s], "content": content} for s in statuses}
+    if "429" in responses:
+        responses["429"]["headers"] = RETRY_AFTER
+    return responses
+
+
+def json_errors(*statuses: int) -> dict:
+    """Responses in otabox's error shape (see components.responses)."""
+    return {str(s): {"$ref": f"#/components/responses/Error{s}"} for s in statuses}
+
+
+def text_errors(*statuses: int) -> dict:
+    """CodePush error responses: a plain-text message (the SDK and the CLI show it as is)."""
+    return error_replies(statuses, {TEXT: {"schema": STRING}})
+
+
+def capgo_errors(*statuses: int) -> dict:
+    return error_replies(statuses, {JSON: {"schema": ref("CapgoRefusal")}})
+
+
+def param(name: str, where: str, schema: dict | None = None, required: bool = False, description: str = "") -> dict:
+    entry = {"name": name, "in": where, "required": required or where == "path", "schema": schema or STRING}
+    if description:
+        entry["description"] = description
+    return entry
+
+
+def path(name: str, description: str = "", schema: dict | None = None) -> dict:
+    return param(name, "path", schema, description=description)
+
+
+def query(name: str, schema: dict | None = None, description: str = "", required: bool = False) -> dict:
+    return param(name, "query", schema, required, description)
+
+
+def header(name: str, schema: dict | None = None, description: str = "", required: bool = False) -> dict:
+    return param(name, "header", schema, required, description)
+
+
+def operation(summary: str, tag: str, responses: dict, parameters: list | None = None,
+              request_body: dict | None = None, security: list | None = None) -> dict:
+    op = {"summary": summary, "tags": [tag], "responses": responses}
+    if parameters:
+        op["parameters"] = parameters
+    if request_body:
+        op["requestBody"] = request_body
+    if security is not None:
+        op["security"] = security
+    return op
+
+
+PUBLIC: list = []
+CLIENT_KEY = [{"clientKey": []}]
+PAGING = [query("limit", {"type": "integer", "minimum": 1, "maximum": 500}),
+          query("offset", {"type": "integer", "minimum": 0, "maximum": 10**9})]
+
+
+# --- shared schemas ----------------------------------------------------------------------------
+
+def _schemas() -> dict:
+    stats = obj({"checks": INTEGER, "downloads": INTEGER, "installs": INTEGER, "failures": INTEGER,
+                 "actions": {"type": "object", "additionalProperties": INTEGER}})
+    release = obj({
+        "id": INTEGER, "channel": STRING, "kind": {"enum": ["release", "promote", "rollback", "builtin"]},
+        "label": STRING, "bundleId": nullable(INTEGER), "bundleVersion": STRING,
+        "rollout": {"type": "integer", "minimum": 0, "maximum": 100}, "mandatory": BOOLEAN, "disabled": BOOLEAN,
+        "notes": STRING, "actor": STRING, "promotedAt": TIMESTAMP, "stats": stats})
+    channel = obj({
+        "id": INTEGER, "name": STRING, "deploymentKey": STRING,
+        "blockUpgrades": {"enum": ["none", "major", "minor", "patch"]},
+        "allowDeviceSelfAssign": BOOLEAN, "allowEmulator": BOOLEAN, "allowDev": BOOLEAN, "ios": BOOLEAN,
+        "android": BOOLEAN, "currentRelease": nullable(ref("Release")), "createdAt": TIMESTAMP})
+    app = obj({"id": INTEGER, "slug": STRING, "name": STRING, "clientKey": STRING, "createdAt": TIMESTAMP})
+    bundle = obj({
+        "id": INTEGER, "version": STRING, "platform": {"enum": ["ios", "android", "all"]},
+        "format": {"enum": ["zip", "expo"]}, "sha256": STRING, "size": INTEGER, "signature": STRING,
+        "minNativeBuild": nullable(INTEGER), "targetVersions": nullable(STRING), "notes": STRING,
+        "packageHash": nullable(STRING), "runtimeVersion": nullable(STRING), "encrypted": BOOLEAN,
+        "keyId": nullable(STRING), "createdAt": TIMESTAMP})
+    device = obj({
+        "deviceId": STRING, "platform": STRING, "nativeVersion": STRING, "nativeBuild": STRING,
+        "bundleVersion": STRING, "channel": STRING, "firstSeen": TIMESTAMP, "lastSeen": TIMESTAMP,
+        "override": obj({"channel": nullable(STRING), "bundleId": nullable(INTEGER)}),
+        "selfAssignedChannel": nullable(STRING)})
+    return {
+        "Error": obj({"error": obj({"code": STRING, "message": STRING, "details": {"type": "object"}})}),
+        "App": app, "Channel": channel, "Release": release, "Bundle": bundle, "Device": device,
+        "ReleaseChange": obj({"release": ref("Release"), "previousRelease": nullable(ref("Release"))}),
+        "AuditEntry": obj({"id": INTEGER, "at": TIMESTAMP, "actor": STRING, "action": STRING,
+                           "entityType": STRING, "entityId": STRING, "details": {"type": "object"}}),
+        **_codepush_schemas(), **_capgo_schemas(),
+    }
+
+
+def _codepush_schemas() -> dict:
+    info = {"downloadURL": STRING, "description": STRING, "isAvailable": BOOLEAN, "isMandatory": BOOLEAN,
+            "appVersion": STRING, "packageHash": STRING, "label": STRING, "packageSize": INTEGER,
+            "updateAppVersion": BOOLEAN, "shouldRunBinaryVersion": BOOLEAN, "target_binary_range": STRING}
+    package = obj({
+        "appVersion": STRING, "blobUrl": STRING, "description": STRING, "isDisabled": BOOLEAN,
+        "isMandatory": BOOLEAN, "label": STRING, "packageHash": STRING,
+        "releaseMethod": {"enum": ["Upload", "Promote", "Rollback"]}, "releasedBy": STRING,
+        "rollout": nullable({"type": "integer", "minimum": 1, "maximum": 99}), "size": INTEGER,
+        "uploadTime": INTEGER,
+        "diffPackageMap": {"type": "object", "additionalProperties": obj({"url": STRING, "size": INTEGER})}},
+        required=["appVersion", "blobUrl", "description", "isDisabled", "isMandatory", "label", "packageHash",
+                  "releaseMethod", "releasedBy", "rollout", "size", "uploadTime"])
+    return {
+        "CodePushUpdateInfo": obj(info),
+        "CodePushUpdateInfoSnake": obj({SNAKE_CASE[name]: schema for name, schema in info.items()}),
+        "CodePushApp": obj({
+            "name": STRING, "deployments": array(STRING),
+            "collaborators": {"type": "object", "additionalProperties": obj({
+                "isCurrentAccount": BOOLEAN, "permission": {"enum": ["Owner", "Collaborator"]}})}}),
+        "CodePushDeployment": obj({"name": STRING, "key": STRING, "package": nullable(ref("CodePushPackage"))}),
+        "CodePushPackage": package,
+        "CodePushPackageInfo": obj({
+            "appVersion": STRING, "description": STRING, "isDisabled": BOOLEAN, "isMandatory": BOOLEAN,
+            "label": STRING, "rollout": {"type": "integer", "minimum": 1, "maximum": 100}}, required=[]),
+        "CodePushStatusReport": obj({
+            "deploymentKey": STRING, "appVersion": STRING, "label": STRING, "clientUniqueId": STRING,
+            "status": {"enum": ["DeploymentSucceeded", "DeploymentFailed"]}, "previousLabelOrAppVersion": STRING,
+            "previousDeploymentKey": STRING}, required=["deploymentKey"]),
+    }
+
+
+def _capgo_schemas() -> dict:
+    text = {"type": "string", "maxLength": 256}
+    device_info = obj({
+        **{name: text for name in ("app_id", "device_id", "platform", "custom_id", "version_build",
+                                   "version_code", "version_os", "version_name", "old_version_name",
+                                   "plugin_version", "install_source", "defaultChannel", "key_id")},
+        "platform": {"enum": ["ios", "android", "electron"]}, "is_emulator": BOOLEAN, "is_prod": BOOLEAN},
+        required=["app_id", "device_id", "platform"])
+    stat = {**device_info, "properties": {**device_info["properties"], "action": text, "metadata": {"type": "object"}},
+            "required": ["app_id", "device_id", "action"]}
+    manifest_entry = obj({"file_name": STRING, "file_hash": STRING, "download_url": STRING})
+    return {
+        "CapgoDeviceInfo": device_info,
+        "CapgoStat": stat,
+        "CapgoRefusal": obj({"kind": {"enum": ["up_to_date", "blocked", "failed"]}, "error": STRING,
+                             "message": STRING, "version": STRING, "old": STRING, "major": BOOLEAN},
+                            required=["kind", "error", "message"]),
+        "CapgoUpdate": obj({"version": STRING, "url": STRING, "checksum": STRING, "session_key": STRING,
+                            "manifest": array(manifest_entry), "message": STRING},
+                           required=["version", "url", "checksum"]),
+        "CapgoBuiltin": obj({"version": {"const": "builtin"}, "message": STRING}),
+    }
+
+
+def _error_responses() -> dict:
+    statuses = (400, 401, 403, 404, 406, 409, 410, 413, 416, 422, 429, 507)
+    shaped = error_replies(statuses, {JSON: {"schema": ref("Error")}})
+    return {f"Error{status}": response for status, response in shaped.items()}
+
+
+# --- management API (/api/v1) ------------------------------------------------------------------
+
+APP_ID = path("app_id", "The app's numeric id or its slug")
+CHANNEL = path("name", "The channel's name")
+KEYED = (401, 403, 429)
+"""Any route with a bearer key: missing/unknown key, wrong role or app, too many failed keys."""
+AUTH = (*KEYED, 404)
+
+
+def _management_paths() -> dict:
+    api = "/api/v1"
+    app = f"{api}/apps/{{app_id}}"
+    channel = f"{app}/channels/{{name}}"
+    tag = "management"
+    release_change = reply(ref("ReleaseChange"), 201)
+    channel_settings = obj({"blockUpgrades": {"enum": ["none", "major", "minor", "patch"]},
+                            "allowDeviceSelfAssign": BOOLEAN, "allowEmulator": BOOLEAN, "allowDev": BOOLEAN,
+                            "ios": BOOLEAN, "android": BOOLEAN}, required=[])
+    release_options = {"rollout": {"type": "integer", "minimum": 0, "maximum": 100}, "mandatory": BOOLEAN,
+                       "notes": {"type": "string", "maxLength": 10000}}
+    return {
+        f"{api}/apps": {
+            "get": operation("List the apps the key can see", tag,
+                             {**reply(obj({"apps": array(ref("App"))})), **json_errors(*KEYED)}),
+            "post": operation("Create an app (with channels production and staging)", tag,
+                              {**reply(ref("App"), 201), **json_errors(400, *KEYED, 409, 422)},
+                              request_body=body(obj({"slug": {"type": "string", "examples": ["com.example.app"]},
+                                                     "name": STRING}, required=["slug"]))),
+        },
+        app: {
+            "get": operation("An app with its channels", tag, {
+                **reply({"allOf": [ref("App"), obj({"channels": array(ref("Channel"))})]}), **json_errors(*AUTH)},
+                [APP_ID]),
+            "delete": operation("Delete an app with its channels, releases and bundles", tag, {
+                **reply(obj({"deleted": BOOLEAN, "id": INTEGER})), **json_errors(*AUTH)}, [APP_ID]),
+        },
+        f"{app}/rotate-client-key": {
+            "post": operation("Give the app a new client key (builds with the old one stop getting updates)", tag,
+                              {**reply(ref("App")), **json_errors(*AUTH)}, [APP_ID]),
+        },
+        f"{app}/channels": {
+            "get": operation("The app's channels", tag, {
+                **reply(obj({"channels": array(ref("Channel"))})), **json_errors(*AUTH)}, [APP_ID]),
+            "post": operation("Create a channel", tag, {
+                **reply(ref("Channel"), 201), **json_errors(400, *AUTH, 409, 422)}, [APP_ID],
+                body({"allOf": [obj({"name": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"}}),
+                                channel_settings]})),
+        },
+        channel: {
+            "get": operation("A channel", tag, {**reply(ref("Channel")), **json_errors(*AUTH)}, [APP_ID, CHANNEL]),
+            "patch": operation("Change a channel's settings", tag, {
+                **reply(ref("Channel")), **json_errors(400, *AUTH)}, [APP_ID, CHANNEL], body(channel_settings)),
+            "delete": operation("Delete a channel with its release history", tag, {
+                **reply(obj({"deleted": BOOLEAN, "name": STRING})), **json_errors(*AUTH)}, [APP_ID, CHANNEL]),
+        },
+        f"{channel}/rotate-key": {
+            "post": operation("Give the channel a new deployment key", tag, {
+                **reply(ref("Channel")), **json_errors(*AUTH)}, [APP_ID, CHANNEL]),
+        },
+        f"{channel}/stats": {
+            "get": operation("Adoption and daily active devices of a channel", tag, {
+                **reply(obj({"channel": STRING, "adoption": array(obj({"version": STRING, "devices": INTEGER})),
+                             "activeByDay": array(obj({"day": STRING, "version": STRING, "devices": INTEGER}))})),
+                **json_errors(*AUTH)}, [APP_ID, CHANNEL]),
+        },
+        f"{channel}/rollback": {
+            "post": operation("Roll the channel back (to the previous bundle, a release, or the builtin one)", tag, {
+                **release_change, **json_errors(400, *AUTH, 409)}, [APP_ID, CHANNEL],
+                body(obj({"toReleaseId": INTEGER, "toBuiltin": BOOLEAN}, required=[]), required=False)),
+        },
+        f"{channel}/promote": {
+            "post": operation("Release the channel's current bundle to another channel", tag, {
+                **release_change, **json_errors(400, *AUTH, 409)}, [APP_ID, CHANNEL],
+                body(obj({"to": STRING, **release_options}, required=["to"]))),
+        },
+        **_bundle_paths(app, tag),
+        **_device_and_release_paths(app, tag, release_options),
+        f"{api}/audit-log": {
+            "get": operation("Management changes, newest first", tag, {
+                **reply(obj({"entries": array(ref("AuditEntry"))})), **json_errors(400, *KEYED)},
+                [query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
+                 query("before", {"type": "integer", "minimum": 0}, "Entries with a smaller id"),
+                 query("action"), query("entityType")]),
+        },
+        f"{api}/me": {
+            "get": operation("The calling key: name, role and app scope", tag, {
+                **reply(obj({"name": STRING, "role": {"enum": ["admin", "publisher", "reader"]},
+                             "appId": nullable(INTEGER), "appSlug": nullable(STRING)})), **json_errors(*KEYED)}),
+        },
+        f"{api}/signing-key": {
+            "get": operation("The public keys that verify bundle signatures", tag, reply(obj({
+                "algorithm": STRING, "publicKey": STRING, "keyId": STRING,
+                "keys": array(obj({"keyId": STRING, "publicKey": STRING, "current": BOOLEAN,
+                                   "retiredAt": TIMESTAMP}, required=["keyId", "publicKey", "current"]))})),
+                security=PUBLIC),
+        },
+        f"{api}/openapi.json": {
+            "get": operation("This document", tag, reply({"type": "object"}), security=PUBLIC),
+        },
+    }
+
+
+def _bundle_paths(app: str, tag: str) -> dict:
+    fields = {"version": {"type": "string", "examples": ["1.0.1"]},
+              "platform": {"enum": ["ios", "android", "all"]}, "format": {"enum": ["zip", "expo"]},
+              "minNativeBuild": {"type": "integer", "minimum": 0}, "targetVersions": STRING, "notes": STRING,
+              "runtimeVersion": STRING, "sessionKey": STRING, "encryptedChecksum": STRING, "keyId": STRING}
+    bundle_id = path("bundle_id", schema=INTEGER)
+    return {
+        f"{app}/bundles": {
+            "get": operation("The app's bundles, newest first", tag, {
+                **reply(obj({"bundles": array(ref("Bundle")), "total": INTEGER})), **json_errors(400, *AUTH)},
+                [APP_ID, *PAGING]),
+            "post": operation("Upload a bundle (a zip, or an Expo export zip)", tag, {
+                **reply(ref("Bundle"), 201), **json_errors(400, *AUTH, 409, 413, 422, 507)}, [APP_ID],
+                body(obj({"file": {"type": "string", "contentMediaType": "application/zip"}, **fields,
+                          "minNativeBuild": {"type": "string", "pattern": "^[0-9]*$"}},
+                         required=["file", "version"]), "multipart/form-data")),
+        },
+        f"{app}/bundles/initiate": {
+            "post": operation("Start a two-step upload; PUT the file to uploadUrl, then finalize", tag, {
+                **reply(obj({"uploadId": STRING, "uploadUrl": STRING, "expiresAt": TIMESTAMP}), 201),
+                **json_errors(400, *AUTH, 409, 413)}, [APP_ID],
+                body(obj({**fields, "size": {"type": "integer", "minimum": 1},
+                          "sha256": {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"}},
+                         required=["version", "size", "sha256"]))),
+        },
+        f"{app}/bundles/finalize": {
+            "post": operation("Turn a completed two-step upload into a bundle", tag, {
+                **reply(ref("Bundle"), 201), **json_errors(400, *AUTH, 409, 410, 422, 507)}, [APP_ID],
+                body(obj({"uploadId": STRING}))),
+        },
+        f"{app}/bundles/{{bundle_id}}": {
+            "get": operation("A bundle", tag, {**reply(ref("Bundle")), **json_errors(*AUTH)}, [APP_ID, bundle_id]),
+            "delete": operation("Delete a bundle no release uses", tag, {
+                **reply(obj({"deleted": BOOLEAN, "id": INTEGER})), **json_errors(*AUTH, 409)},
+                [APP_ID, bundle_id]),
+        },
+    }
+
+
+def _device_and_release_paths(app: str, tag: str, release_options: dict) -> dict:
+    device_id = path("device_id", schema={"type": "string", "minLength": 1, "maxLength": 200})
+    release_id = path("release_id", schema=INTEGER)
+    return {
+        f"{app}/devices": {
+            "get": operation("Devices seen by the app, most recent first", tag, {
+                **reply(obj({"devices": array(ref("Device")), "total": INTEGER})), **json_errors(400, *AUTH)},
+                [APP_ID, *PAGING, query("channel"), query("version", description="'builtin' for the binary's"),
+                 query("search", description="Part of a device id")]),
+        },
+        f"{app}/devices/{{device_id}}": {
+            "get": operation("A device", tag, {**reply(ref("Device")), **json_errors(*AUTH)}, [APP_ID, device_id]),
+            "put": operation("Pin a device to a channel and/or a bundle", tag, {
+                **reply(ref("Device")), **json_errors(400, *AUTH)}, [APP_ID, device_id],
+                body(obj({"channel": nullable(STRING), "bundleId": nullable(INTEGER)}, required=[]))),
+        },
+        f"{app}/devices/{{device_id}}/override": {
+            "delete": operation("Remove a device's pin", tag, {**reply(ref("Device")), **json_errors(*AUTH)},
+                                [APP_ID, device_id]),
+        },
+        f"{app}/releases": {
+            "get": operation("Release history, newest first", tag, {
+                **reply(obj({"releases": array(ref("Release")), "total": INTEGER})), **json_errors(400, *AUTH)},
+                [APP_ID, query("channel"), *PAGING]),
+            "post": operation("Release a bundle to a channel", tag, {
+                **reply(ref("ReleaseChange"), 201), **json_errors(400, *AUTH)}, [APP_ID],
+                body(obj({"channel": STRING, "bundleId": INTEGER, **release_options},
+                         required=["channel", "bundleId"]))),
+        },
+        f"{app}/releases/{{release_id}}": {
+            "get": operation("A release with its stats", tag, {**reply(ref("Release")), **json_errors(*AUTH)},
+                             [APP_ID, release_id]),
+            "patch": operation("Change a release's rollout, mandatory flag, notes or disabled flag", tag, {
+                **reply(ref("Release")), **json_errors(400, *AUTH)}, [APP_ID, release_id],
+                body(obj({**release_options, "disabled": BOOLEAN}, required=[]))),
+        },
+    }
+
+
+# --- otabox's own client protocol, uploads, downloads, service -----------------------------------
+
+def _native_paths() -> dict:
+    tag = "native client"
+    offer = obj({"id": INTEGER, "version": STRING, "sha256": STRING, "size": INTEGER, "url": STRING,
+                 "expiresAt": TIMESTAMP, "signature": STRING, "mandatory": BOOLEAN, "notes": STRING})
+    check_reply = obj({"updateAvailable": BOOLEAN, "bundle": offer, "reason": {"const": "no_channel"},
+                       "revertToBuiltin": {"const": True}, "blocked": {"enum": ["major", "minor", "patch"]}},
+                      required=["updateAvailable"])
+    event = obj({"deviceId": {"type": "string", "minLength": 1, "maxLength": 200},
+                 "type": {"enum": ["downloaded", "installed", "failed", "rolled_back"]},
+                 "bundleId": nullable(INTEGER), "message": STRING}, required=["deviceId", "type"])
+    return {
+        "/api/v1/apps/{app_id}/check": {
+            "get": operation("Ask whether an update is available", tag, {
+                **reply(check_reply), **json_errors(400, 401, 404, 429)},
+                [APP_ID, query("deviceId", {"type": "string", "maxLength": 200}),
+                 query("platform", {"enum": ["ios", "android"]}),
+                 query("version", description="The running bundle's version; empty or 'builtin' for the binary's"),
+                 query("nativeVersion"), query("nativeBuild", {"type": "string", "pattern": "^[0-9]*$"}),
+                 query("channel")], security=CLIENT_KEY),
+        },
+        "/api/v1/apps/{app_id}/events": {
+            "post": operation("Report downloads, installs, failures and rollbacks", tag, {
+                **reply(obj({"status": {"const": "ok"}, "stored": INTEGER})), **json_errors(400, 401, 404, 429)},
+                [APP_ID], body({"oneOf": [event, {**array(event), "minItems": 1, "maxItems": 1000}]}),
+                security=CLIENT_KEY),
+        },
+    }
+
+
+def _transfer_paths() -> dict:
+    signed = [query("expires", INTEGER, required=True), query("signature", required=True)]
+    blob = {"type": "string", "contentMediaType": "application/octet-stream"}
+    return {
+        "/uploads/{upload_id}": {
+            "put": operation("The body of a two-step upload (the signed URL is the permission)", "transfer", {
+                **reply(obj({"uploadId": STRING, "received": {"const": True}})),
+                **json_errors(403, 404, 410, 413, 422, 507)}, [path("upload_id"), *signed],
+                body(blob, "application/octet-stream"), security=PUBLIC),
+        },
+        "/dl/{sha256}": {
+            "get": operation("Download a blob by signed URL (Range and ETag supported)", "transfer", {
+                **reply(blob, media_type="*/*"), **reply(blob, 206, "*/*"), **reply(status=304),
+                **json_errors(403, 404, 416)},
+                [path("sha256", "The blob's SHA-256 in hex"),
+                 query("type", description="zip, file or a content type; part of the signature"), *signed,
+                 header("Range")], security=PUBLIC),
+        },
+    }
+
+
+def _service_paths() -> dict:
+    return {
+        "/healthz": {"get": operation("Liveness", "service", reply(obj({"status": {"const": "ok"}})),
+                                      security=PUBLIC)},
+        "/metrics": {"get": operation("Prometheus metrics", "service", {
+            **reply(STRING, media_type=TEXT), **json_errors(401)}, security=[{}, {"metricsToken": []}])},
+    }
+
+
+# --- CodePush ----------------------------------------------------------------------------------
+
+def _codepush_client_paths() -> dict:
+    tag = "codepush client"
+    v01 = "/v0.1/public/codepush"
+
+    def check(snake: bool) -> dict:
+        names = ("deployment_key", "app_version", "package_hash", "label", "client_unique_id", "is_companion") \
+            if snake else ("deploymentKey", "appVersion", "packageHash", "label", "clientUniqueId", "isCompanion")
+        parameters = [query(names[0], {"type": "string", "pattern": "^[A-Za-z0-9_-]{10,100}$"}, required=True),
+                      query(names[1], description="The binary's version", required=True),
+                      query(names[2]), query(names[3]), query(names[4], {"type": "string", "maxLength": 200}),
+                      query(names[5], {"enum": ["true", "false"]})]
+        info = obj({"update_info": ref("CodePushUpdateInfoSnake")}) if snake \
+            else obj({"updateInfo": ref("CodePushUpdateInfo")})
+        return operation("Ask whether an update is available", tag, {**reply(info), **text_errors(400, 404, 429)},
+                         parameters, security=PUBLIC)
+
+    def report(what: str) -> dict:
+        return operation(f"Report a {what}", tag, {**reply(STRING, media_type=TEXT),
+                                                    **text_errors(400, 404, 429)},
+                         request_body=body(ref("CodePushStatusReport")), security=PUBLIC)
+
+    return {
+        "/updateCheck": {"get": check(snake=False)},
+        f"{v01}/update_check": {"get": check(snake=True)},
+        "/reportStatus/deploy": {"post": report("deployment (install) result")},
+        f"{v01}/report_status/deploy": {"post": report("deployment (install) result")},
+        "/reportStatus/download": {"post": report("download")},
+        f"{v01}/report_status/download": {"post": report("download")},
+    }
+
+
+def _codepush_management_paths() -> dict:
+    tag = "codepush management"
+    app = "/apps/{app_name}"
+    deployment = f"{app}/deployments/{{dep}}"
+    app_name = path("app_name", "The app's slug, id or (when unique) name")
+    dep = path("dep", "The deployment (channel) name; case-insensitive when unambiguous")
+    errors = (*KEYED, 404)
+    app_reply = obj({"app": ref("CodePushApp")})
+    deployment_reply = obj({"deployment": ref("CodePushDeployment")})
+    package_reply = obj({"package": ref("CodePushPackage")})
+    name_body = body(obj({"name": {"type": "string", "minLength": 1, "maxLength": 200}}))
+    package_info = body(obj({"packageInfo": ref("CodePushPackageInfo")}, required=[]), required=False)
+    too_large = {"413": {"description": STATUS_TEXT[413],
+                         "content": {TEXT: {"schema": STRING}, JSON: {"schema": ref("Error")}}}}
+    return {
+        "/authenticated": {"get": operation("Check the access key", tag, {
+            **reply(obj({"authenticated": {"const": True}})), **text_errors(*KEYED)})},
+        "/account": {"get": operation("The account behind the access key", tag, {
+            **reply(obj({"account": obj({"name": STRING, "email": STRING, "linkedProviders": array(STRING)})})),
+            **text_errors(*KEYED)})},
+        "/apps": {
+            "get": operation("List apps", tag, {**reply(obj({"apps": array(ref("CodePushApp"))})),
+                                                **text_errors(*KEYED)}),
+            "post": operation("Add an app", tag, {**reply(app_reply, 201), **text_errors(400, *KEYED, 409, 422)},
+                              request_body=name_body),
+        },
+        app: {
+            "get": operation("An app", tag, {**reply(app_reply), **text_errors(*errors)}, [app_name]),
+            "patch": operation("Rename an app", tag, {**reply(app_reply), **text_errors(400, *errors, 409)},
+                               [app_name], name_body),
+            "delete": operation("Delete an app", tag, {**reply(status=204), **text_errors(*errors)}, [app_name]),
+        },
+        f"{app}/deployments": {
+            "get": operation("List deployments", tag, {
+                **reply(obj({"deployments": array(ref("CodePushDeployment"))})), **text_errors(*errors)}, [app_name]),
+            "post": operation("Add a deployment (optionally keeping an existing key)", tag, {
+                **reply(obj({"deployment": obj({"name": STRING, "key": STRING})}), 201),
+                **text_errors(400, *errors, 409, 422)}, [app_name],
+                body(obj({"name": {"type": "string", "minLength": 1, "maxLength": 200},
+                          "key": {"type": "string", "pattern": "^[A-Za-z0-9_-]{10,100}$"}}, required=["name"]))),
+        },
+        deployment: {
+            "get": operation("A deployment", tag, {**reply(deployment_reply), **text_errors(*errors)},
+                             [app_name, dep]),
+            "patch": operation("Rename a deployment", tag, {**reply(deployment_reply),
+                                                            **text_errors(400, *errors, 409)},
+                               [app_name, dep], name_body),
+            "delete": operation("Delete a deployment", tag, {**reply(status=204), **text_errors(*errors)},
+                                [app_name, dep]),
+        },
+        f"{deployment}/history": {"get": operation("Release history, oldest first", tag, {
+            **reply(obj({"history": array(ref("CodePushPackage"))})), **text_errors(*errors)}, [app_name, dep])},
+        f"{deployment}/metrics": {"get": operation("Counts per label and app version", tag, {
+            **reply(obj({"metrics": {"type": "object", "additionalProperties": obj(
+                {"active": INTEGER, "downloaded": INTEGER, "failed": INTEGER, "installed": INTEGER})}})),
+            **text_errors(*errors)}, [app_name, dep])},
+        f"{deployment}/release": {
+            "post": operation("Release a package (a zip of the JS bundle and assets)", tag, {
+                **reply(package_reply, 201), **text_errors(400, *errors, 409, 422, 507), **too_large}, [app_name, dep],
+                body(obj({"package": {"type": "string", "contentMediaType": "application/zip"},
+                          "packageInfo": {"type": "string", "contentMediaType": JSON,
+                                          "description": "CodePushPackageInfo as a JSON string"}},
+                         required=["package", "packageInfo"]), "multipart/form-data")),
+            "patch": operation("Change the latest (or the labelled) release", tag, {
+                **reply(package_reply), **reply(status=204), **text_errors(400, *errors, 409)}, [app_name, dep],
+                package_info),
+        },
+        f"{app}/deployments/{{src}}/promote/{{dest}}": {"post": operation(
+            "Promote a release to another deployment", tag, {**reply(package_reply, 201),
+                                                             **text_errors(400, *errors, 409)},
+            [app_name, path("src"), path("dest")], package_info)},
+        f"{deployment}/rollback": {"post": operation("Roll back to the previous release", tag, {
+            **reply(package_reply, 201), **text_errors(*errors, 409)}, [app_name, dep])},
+        f"{deployment}/rollback/{{label}}": {"post": operation("Roll back to the labelled release", tag, {
+            **reply(package_reply, 201), **text_errors(*errors, 409)}, [app_name, dep, path("label")])},
+    }
+
+
+# --- capacitor-updater, Flutter, Expo -------------------------------------------------------------
+
+def _capgo_paths() -> dict:
+    tag = "capacitor-updater"
+    errors = (400, 404, 429)
+    channel_self = "/capgo/channel_self"
+    info = ref("CapgoDeviceInfo")
+    with_channel = {"allOf": [info, obj({"channel": STRING})]}
+    info_query = [query("app_id", required=True), query("device_id"), query("platform"),
+                  query("is_emulator", {"enum": ["true", "false"]}), query("is_prod", {"enum": ["true", "false"]}),
+                  query("version_name"), query("version_build"), query("defaultChannel")]
+    status = obj({"status": {"const": "ok"}, "message": STRING})
+    return {
+        "/capgo/updates": {"post": operation("Ask for an update", tag, {
+            **reply({"anyOf": [ref("CapgoUpdate"), ref("CapgoRefusal"), ref("CapgoBuiltin")]}),
+            **capgo_errors(*errors)}, request_body=body(info), security=PUBLIC)},
+        "/capgo/stats": {"post": operation("Report plugin events", tag, {
+            **reply(obj({"status": {"const": "ok"}})), **capgo_errors(*errors)},
+            request_body=body({"oneOf": [ref("CapgoStat"), {**array(ref("CapgoStat")), "minItems": 1,
+                                                              "maxItems": 1000}]}), security=PUBLIC)},
+        channel_self: {
+            "post": operation("setChannel: assign the device to a channel that allows it", tag, {
+                **reply(status), **capgo_errors(400, 403, 404, 429)}, request_body=body(with_channel),
+                security=PUBLIC),
+            "put": operation("getChannel: the device's channel", tag, {
+                **reply(obj({"status": {"enum": ["default", "override"]}, "channel": STRING, "allowSet": BOOLEAN,
+                             "message": STRING})), **capgo_errors(*errors)}, request_body=body(info),
+                security=PUBLIC),
+            "get": operation("listChannels: channels a device may choose", tag, {
+                **reply(array(obj({"id": INTEGER, "name": STRING, "public": BOOLEAN, "allow_self_set": BOOLEAN}))),
+                **capgo_errors(*errors)}, info_query, security=PUBLIC),
+            "delete": operation("unsetChannel: forget the device's own choice", tag, {
+                **reply(status), **capgo_errors(*errors)}, info_query, body(info, required=False),
+                security=PUBLIC),
+        },
+    }
+
+
+def _flutter_paths() -> dict:
+    update = obj({"has_update": {"const": True}, "version": INTEGER, "checksum": STRING, "mandatory": BOOLEAN,
+                  "download_url": STRING, "release_notes": STRING, "file_size": INTEGER})
+    return {"/v1/sdk/ota/check": {"get": operation("Ask whether an update is available (Flutter)", "flutter", {
+        **reply({"oneOf": [update, obj({"has_update": {"const": False}})]}), **json_errors(400, 401, 429)},
+        [query("channel", {"type": "string", "maxLength": 200}),
+         query("version", {"type": "string", "pattern": "^[0-9]{0,9}$"},
+               "The integer of the running release; 0 or empty for the binary's bundle"),
+         query("platform", {"enum": ["ios", "android"]}), query("device_id", {"type": "string", "maxLength": 200}),
+         header("x-device-id", {"type": "string", "maxLength": 200})], security=[{"flutterKey": []}])}}
+
+
+def _expo_paths() -> dict:
+    bounded = {"type": "string", "maxLength": 200}
+    headers = [header("expo-protocol-version", {"enum": ["0", "1"]}),
+               header("expo-platform", {"enum": ["ios", "android"]}, required=True),
+               header("expo-runtime-version", {**bounded, "minLength": 1}, required=True),
+               header("expo-channel-name", bounded), header("eas-client-id", bounded),
+               header("expo-current-update-id", bounded), header("expo-embedded-update-id", bounded),
+               header("expo-recent-failed-update-ids", description="A structured-fields list of strings"),
+               header("expo-expect-signature", description="A structured-fields dictionary (sig, keyid, alg)"),
+               header("accept")]
+    multipart = {"200": {"description": "A manifest or a directive (parts named manifest/directive, extensions)",
+                         "content": {"multipart/mixed": {"schema": {"type": "object"}}}}}
+    return {"/expo/{app_id}/manifest": {"get": operation("Expo Updates manifest request", "expo", {
+        **multipart, **reply(status=204, description="No update (protocol 0)"),
+        **json_errors(400, 404, 406, 409, 429)}, [APP_ID, *headers], security=PUBLIC)}}
+
+
+# --- the document --------------------------------------------------------------------------------
+
+def document(base_url: str | None = None) -> dict:
+    """The whole OpenAPI 3.1 document; `base_url` (e.g. "https://ota.example.com") becomes its server.
+
+    The builders reuse small schema dicts; the copy returned shares none of them with this module,
+    so a caller may change it freely."""
+    paths = {}
+    for section in (_management_paths, _native_paths, _transfer_paths, _service_paths, _codepush_client_paths,
+                    _codepush_management_paths, _capgo_paths, _flutter_paths, _expo_paths):
+        paths.update(section())
+    doc = {
+        "openapi": "3.1.0",
+        "info": {"title": "otabox", "version": __version__,
+                 "description": "Management API and client update protocols of otabox, a self-hosted "
+                                "over-the-air update server. Management errors are "
+                                "{\"error\": {\"code\", \"message\", \"details\"}}; CodePush routes answer "
+                                "plain-text errors and capacitor-updater routes {kind, error, message}, "
+                                "as their clients expect."},
+        "paths": paths,
+        "components": {
+            "schemas": _schemas(),
+            "responses": _error_responses(),
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer",
+                               "description": "An otabox API key (otabox keys create); the code-push CLI's "
+                                              "access key"},
+                "clientKey": {"type": "apiKey", "in": "header", "name": "X-Client-Key",
+                              "description": "The app's public client key"},
+                "flutterKey": {"type": "apiKey", "in": "header", "name": "x-api-key",
+                               "description": "The app's public client key"},
+                "metricsToken": {"type": "http", "scheme": "bearer",
+                                 "description": "OTABOX_METRICS_TOKEN, when set"},
+            },
+        },
+        "security": [{"bearerAuth": []}],
+    }
+    if base_url:
+        doc["servers"] = [{"url": base_url}]
+    return copy.deepcopy(doc)
