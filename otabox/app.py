@@ -73,7 +73,8 @@ def create_app(config: Config | None = None, box: Box | None = None, access_log=
             raise Unauthorized("the metrics token is required", code="invalid_metrics_token")
         return Response(box.metrics.render(), mimetype="text/plain; version=0.0.4")
 
-    app.wsgi_app = RequestObserver(GenerationPublisher(app.wsgi_app, box.generation_signal), box.metrics, access_log)
+    app.wsgi_app = RequestObserver(GenerationPublisher(native.FastCheck(app.wsgi_app, box), box.generation_signal),
+                                   box.metrics, access_log)
 
     box.start_background_work()
     return app

@@ -1,7 +1,10 @@
 """Helpers every HTTP handler shares: the Box, JSON bodies, auth, paging, and absolute URLs."""
 from __future__ import annotations
 
+import json
+
 from flask import current_app, g, request
+from werkzeug.wsgi import get_host
 
 from . import auth
 from .apps import find_app
@@ -77,13 +80,23 @@ def int_arg(name: str, default: int, low: int = 0, high: int = 1000) -> int:
     return int(raw)
 
 
+def request_origin(environ, public_url: str) -> str:
+    """The origin generated URLs start with: OTABOX_PUBLIC_URL, else the request's own."""
+    return public_url.rstrip("/") if public_url else f"{environ['wsgi.url_scheme']}://{get_host(environ)}"
+
+
 def base_url() -> str:
-    configured = box().config.public_url
-    return configured.rstrip("/") if configured else f"{request.scheme}://{request.host}"
+    return request_origin(request.environ, box().config.public_url)
 
 
-def signed_download_url(sha256: str, kind: str = "zip") -> tuple[str, int]:
+def json_response(data, status: int = 200):
+    """A JSON response without the provider's generality (update checks answer thousands of these)."""
+    return current_app.response_class(json.dumps(data, separators=(",", ":")), status=status,
+                                      mimetype="application/json")
+
+
+def signed_download_url(sha256: str, kind: str = "zip", b=None, base: str | None = None) -> tuple[str, int]:
     """An absolute, expiring, HMAC-signed URL for a blob (the download endpoint checks it)."""
-    b = box()
+    b = b or box()
     query, expires = b.secrets.url_signer.reusable_query("download", f"{sha256}:{kind}", b.config.url_ttl)
-    return f"{base_url()}/dl/{sha256}?type={kind}&{query}", expires
+    return f"{base or base_url()}/dl/{sha256}?type={kind}&{query}", expires

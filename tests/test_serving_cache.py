@@ -78,14 +78,14 @@ def test_workers_share_one_port(tmp_path):
                                env={**os.environ})
     try:
         deadline = time.time() + 15
-        while time.time() < deadline:
+        children, healthy = [], False
+        while time.time() < deadline and not (healthy and len(children) == 2):
+            children = open(f"/proc/{process.pid}/task/{process.pid}/children").read().split()
             try:
-                if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).json() == {"status": "ok"}:
-                    break
+                healthy = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).json() == {"status": "ok"}
             except requests.ConnectionError:
                 time.sleep(0.05)
-        children = open(f"/proc/{process.pid}/task/{process.pid}/children").read().split()
-        assert len(children) == 2
+        assert healthy and len(children) == 2, (healthy, children)
         assert all(requests.get(f"http://127.0.0.1:{port}/healthz").status_code == 200 for _ in range(20))
     finally:
         process.terminate()

@@ -2,25 +2,28 @@
 from __future__ import annotations
 
 import hmac
+import json
 import time
+from http import HTTPStatus
+from urllib.parse import parse_qsl
 
 from flask import Blueprint, jsonify, request
 
 from .. import decide as domain
 from ..devices import record_events
-from ..errors import BadRequest, NotFound, Unauthorized
+from ..errors import BadRequest, NotFound, OtaboxError, Unauthorized
 from ..models import App
-from ..web import box, json_body, limit_client, signed_download_url
+from ..web import base_url, box, json_body, json_response, limit_client, request_origin, signed_download_url
 
 bp = Blueprint("native", __name__)
 
 
-def client_app(app_id: str):
+def client_app(app_id: str, client_key: str | None = None, b=None):
     """The app a public client key belongs to (the key identifies the app; it does not protect)."""
-    view = box().serving.app(app_id)
+    view = (b or box()).serving.app(app_id)
     if view is None:
         raise NotFound(f"no app {app_id!r}")
-    key = request.headers.get("X-Client-Key", "")
+    key = request.environ.get("HTTP_X_CLIENT_KEY", "") if client_key is None else client_key
     if not key or not hmac.compare_digest(key.encode("utf-8", "replace"), view.client_key.encode()):
         raise Unauthorized("a valid X-Client-Key header is required", code="invalid_client_key")
     return view
@@ -34,18 +37,9 @@ def _native_build(raw: str | None) -> int | None:
     return int(raw)
 
 
-def bundle_offer(bundle, mandatory: bool) -> dict:
-    url, expires = signed_download_url(bundle.sha256)
-    return {"id": bundle.id, "version": bundle.version, "sha256": bundle.sha256, "size": bundle.size, "url": url,
-            "expiresAt": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(expires)),
-            "signature": bundle.signature, "mandatory": mandatory, "notes": bundle.notes}
-
-
-@bp.get("/api/v1/apps/<app_id>/check")
-def check(app_id):
-    app = client_app(app_id)
-    b = box()
-    args = request.args
+def answer_check(b, app_id: str, args, client_key: str, client_address: str | None, origin: str) -> dict:
+    """The whole update check, from the parsed request to the reply body (raises OtaboxError)."""
+    app = client_app(app_id, client_key, b)
     platform = args.get("platform") or None
     if platform not in (None, "ios", "android"):
         raise BadRequest("platform must be ios or android", details={"field": "platform"})
@@ -55,16 +49,23 @@ def check(app_id):
         channel=args.get("channel") or None)
     if query.device_id and len(query.device_id) > 200:
         raise BadRequest("deviceId is too long", details={"field": "deviceId"})
-    limit_client("native", query.device_id)
+    b.client_limiter.take(f"native:{query.device_id or client_address}")
     decision = domain.decide(app, query)
     b.tracker.seen(app.id, query.device_id, decision.release.id if decision.release else None,
-                       platform=platform, native_version=query.native_version, native_build=query.native_build,
-                       bundle_version=None if query.on_builtin else query.current_version,
-                       channel=decision.channel.name if decision.channel else query.channel)
-    return jsonify(check_reply(decision))
+                   platform=platform, native_version=query.native_version, native_build=query.native_build,
+                   bundle_version=None if query.on_builtin else query.current_version,
+                   channel=decision.channel.name if decision.channel else query.channel)
+    return check_reply(decision, b, origin)
 
 
-def check_reply(decision: domain.Decision) -> dict:
+@bp.get("/api/v1/apps/<app_id>/check")
+def check(app_id):
+    b = box()
+    return json_response(answer_check(b, app_id, request.args, request.environ.get("HTTP_X_CLIENT_KEY", ""),
+                                      request.remote_addr, base_url()))
+
+
+def check_reply(decision: domain.Decision, b, origin: str) -> dict:
     if decision.outcome == "no_channel":
         return {"updateAvailable": False, "reason": "no_channel"}
     if decision.outcome == "builtin":
@@ -73,7 +74,45 @@ def check_reply(decision: domain.Decision) -> dict:
         return {"updateAvailable": False, "blocked": decision.blocked}
     if not decision.update:
         return {"updateAvailable": False}
-    return {"updateAvailable": True, "bundle": bundle_offer(decision.bundle, decision.mandatory)}
+    bundle = decision.bundle
+    url, expires = signed_download_url(bundle.sha256, b=b, base=origin)
+    return {"updateAvailable": True, "bundle": {
+        "id": bundle.id, "version": bundle.version, "sha256": bundle.sha256, "size": bundle.size, "url": url,
+        "expiresAt": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(expires)),
+        "signature": bundle.signature, "mandatory": decision.mandatory, "notes": bundle.notes}}
+
+
+class FastCheck:
+    """WSGI middleware that answers `GET /api/v1/apps/<app>/check` before Flask builds a request.
+
+    Every phone calls the check on every launch, and Flask's per-request work (request context,
+    URL matching, response object) cost as much as the check itself. This path runs the same
+    `answer_check` as the Flask route (which still serves anything this one passes on)."""
+
+    PREFIX, SUFFIX = "/api/v1/apps/", "/check"
+
+    def __init__(self, wsgi_app, box_):
+        self.wsgi_app, self.box = wsgi_app, box_
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        app_id = path[len(self.PREFIX):-len(self.SUFFIX)]
+        if (environ["REQUEST_METHOD"] != "GET" or not path.startswith(self.PREFIX)
+                or not path.endswith(self.SUFFIX) or not app_id or "/" in app_id):
+            return self.wsgi_app(environ, start_response)
+        headers = {}
+        try:
+            args = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)[::-1])
+            app_id = app_id.encode("latin-1").decode("utf-8", "replace")  # WSGI paths are latin-1 strings
+            body = answer_check(self.box, app_id, args, environ.get("HTTP_X_CLIENT_KEY", ""),
+                                environ.get("REMOTE_ADDR"), request_origin(environ, self.box.config.public_url))
+            status = 200
+        except OtaboxError as exc:
+            body, status, headers = exc.to_dict(), exc.status, exc.headers
+        payload = json.dumps(body, separators=(",", ":")).encode()
+        start_response(f"{status} {HTTPStatus(status).phrase}", [
+            ("Content-Type", "application/json"), ("Content-Length", str(len(payload))), *headers.items()])
+        return [payload]
 
 
 @bp.post("/api/v1/apps/<app_id>/events")
