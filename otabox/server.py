@@ -36,6 +36,11 @@ def _listen(config: Config) -> socket.socket:
     return sock
 
 
+SEND_BYTES = 256 * 1024
+"""Bytes per socket send (waitress's default is 18 000): downloads are bundles of megabytes, and
+fewer, larger reads and sends move them faster."""
+
+
 def proxy_settings(config: Config) -> dict:
     """Behind a reverse proxy, take the client address (for rate limits and logs), scheme and host
     from its X-Forwarded-* headers, but only from that proxy's address."""
@@ -54,6 +59,7 @@ def _run_worker(config: Config, sock: socket.socket) -> None:
     try:
         waitress.serve(app, sockets=[sock], threads=config.threads, ident="otabox", channel_timeout=300,
                        max_request_body_size=config.max_bundle_bytes + 2 * 1024 * 1024, _quiet=True,
+                       send_bytes=SEND_BYTES,
                        **proxy_settings(config))
     finally:
         access_log.close()
