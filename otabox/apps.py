@@ -6,7 +6,7 @@ import secrets
 
 from . import audit
 from .errors import BadRequest, Conflict, Invalid, NotFound
-from .models import App, Bundle, Channel, Release, database, iso
+from .models import App, Bundle, Channel, Release, database, iso, row_id
 from .generation import bump_generation
 
 SLUG = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)+$")
@@ -22,9 +22,8 @@ def new_deployment_key() -> str:
 
 
 def find_app(id_or_slug: str) -> App:
-    app = None
-    if id_or_slug.isdecimal() and len(id_or_slug) <= 18:
-        app = App.get_or_none(App.id == int(id_or_slug))
+    number = row_id(id_or_slug)
+    app = App.get_or_none(App.id == number) if number is not None else None
     app = app or App.get_or_none(App.slug == id_or_slug)
     if app is None:
         raise NotFound(f"no app {id_or_slug!r}")

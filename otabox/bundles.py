@@ -8,7 +8,7 @@ import secrets
 
 from . import audit, semver
 from .errors import BadRequest, Conflict, Gone, Invalid, NotFound, TooLarge
-from .models import App, Bundle, BundleFile, Release, Upload, database, iso, utcnow
+from .models import App, Bundle, BundleFile, Release, Upload, database, iso, row_id, utcnow
 from .generation import bump_generation
 from .storage import StagedFile, is_sha256
 from .zipcheck import ZipLimits, check_zip
@@ -154,9 +154,8 @@ class Ingestor:
 
 
 def find_bundle(app: App, bundle_id) -> Bundle:
-    bundle = None
-    if isinstance(bundle_id, (int, str)) and str(bundle_id).isdecimal() and len(str(bundle_id)) <= 18:
-        bundle = Bundle.get_or_none((Bundle.id == int(bundle_id)) & (Bundle.app == app))
+    number = row_id(bundle_id)
+    bundle = Bundle.get_or_none((Bundle.id == number) & (Bundle.app == app)) if number is not None else None
     if bundle is None:
         raise NotFound(f"no bundle {bundle_id!r} in app {app.slug!r}")
     return bundle

@@ -36,6 +36,15 @@ def iso(moment: dt.datetime | None) -> str | None:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
+def row_id(value) -> int | None:
+    """A row id from a URL segment or a JSON value, or None: no booleans, no non-ASCII digits
+    ('²'.isdigit() is true), nothing past a 64-bit integer."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        return None
+    text = str(value)
+    return int(text) if text.isdecimal() and len(text) <= 18 else None
+
+
 class JSONField(TextField):
     def db_value(self, value):
         return None if value is None else json.dumps(value, separators=(",", ":"), sort_keys=True)

@@ -7,7 +7,7 @@ from peewee import fn
 
 from . import audit
 from .errors import BadRequest, Conflict, NotFound
-from .models import App, Bundle, Channel, Release, ReleaseStat, database, iso
+from .models import App, Bundle, Channel, Release, ReleaseStat, database, iso, row_id
 from .generation import bump_generation
 
 STAT_NAMES = {"check": "checks", "downloaded": "downloads", "installed": "installs", "failed": "failures"}
@@ -105,9 +105,8 @@ def create_release(app: App, data: dict, actor: str, find_bundle, find_channel) 
 
 
 def find_release(app: App, release_id) -> Release:
-    release = None
-    if isinstance(release_id, (int, str)) and str(release_id).isdecimal() and len(str(release_id)) <= 18:
-        release = Release.get_or_none((Release.id == int(release_id)) & (Release.app == app))
+    number = row_id(release_id)
+    release = Release.get_or_none((Release.id == number) & (Release.app == app)) if number is not None else None
     if release is None:
         raise NotFound(f"no release {release_id!r} in app {app.slug!r}")
     return release
@@ -149,8 +148,9 @@ def rollback(channel: Channel, data: dict, actor: str) -> tuple[Release, Release
         if to_builtin:
             target_bundle = None
         elif to_id is not None:
-            target = Release.get_or_none((Release.id == to_id) & (Release.channel == channel)) \
-                if isinstance(to_id, int) and not isinstance(to_id, bool) and abs(to_id) < 2**63 else None
+            number = row_id(to_id) if isinstance(to_id, int) else None
+            target = Release.get_or_none((Release.id == number) & (Release.channel == channel)) \
+                if number is not None else None
             if target is None:
                 raise NotFound(f"no release {to_id!r} in channel {channel.name!r}")
             target_bundle = target.bundle

@@ -14,7 +14,7 @@ import time
 
 from . import semver
 from .generation import GenerationSignal, current_generation
-from .models import App, Bundle, Channel, Device, Release
+from .models import App, Bundle, Channel, Device, Release, row_id
 
 VERIFY_SECONDS = 1.0
 
@@ -209,8 +209,8 @@ class ServingCache:
         self._refresh()
         if id_or_slug in self._apps:
             return self._apps[id_or_slug]
-        by_id = id_or_slug.isdecimal() and len(id_or_slug) <= 18
-        query = App.select().where((App.slug == id_or_slug) | (App.id == id_or_slug) if by_id
+        number = row_id(id_or_slug)
+        query = App.select().where((App.slug == id_or_slug) | (App.id == number) if number is not None
                                    else App.slug == id_or_slug)
         row = query.first()
         view = load_app_view(row) if row else None
