@@ -12,6 +12,7 @@ from .accesslog import RequestObserver
 from .box import Box
 from .config import Config
 from .errors import OtaboxError, Unauthorized
+from .fastpath import FastPath
 from .generation import GenerationPublisher
 
 error_log = logging.getLogger("otabox")
@@ -73,7 +74,7 @@ def create_app(config: Config | None = None, box: Box | None = None, access_log=
             raise Unauthorized("the metrics token is required", code="invalid_metrics_token")
         return Response(box.metrics.render(), mimetype="text/plain; version=0.0.4")
 
-    app.wsgi_app = RequestObserver(GenerationPublisher(native.FastCheck(app.wsgi_app, box), box.generation_signal),
+    app.wsgi_app = RequestObserver(GenerationPublisher(FastPath(app.wsgi_app, box), box.generation_signal),
                                    box.metrics, access_log)
 
     box.start_background_work()

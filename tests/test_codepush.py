@@ -321,3 +321,21 @@ def test_management_promote_rollback_and_metrics(client, admin):
     metrics = admin.get("/apps/Shop/deployments/Production/metrics").json["metrics"]
     assert metrics["v3"]["downloaded"] == 1 and set(metrics) == {"v1", "v2", "v3"}
     assert admin.post("/apps/Shop/deployments/Staging/rollback").status_code == 404
+
+
+def test_fast_path_and_flask_routes_answer_alike(flask_app, client, admin, demo_app, key):
+    """Update checks are answered before Flask builds a request; the Flask routes must agree."""
+    publish(admin, demo_app, "1.0.0", V1_FILES)
+    cases = [("/updateCheck", {"deploymentKey": key, "appVersion": "1.0.0", "clientUniqueId": "a"}),
+             (f"{V01}/update_check", {"deployment_key": key, "app_version": "1.0.0"}),
+             (f"{V01}/update_check", {"deployment_key": key, "app_version": "one"}),
+             (f"{V01}/update_check", {"deployment_key": "x" * 40, "app_version": "1.0.0"})]
+    for path, params in cases:
+        fast = client.get(path, query_string=params)
+        with flask_app.test_request_context(path, query_string=params):
+            try:
+                slow = flask_app.view_functions[flask_app.url_map.bind("localhost").match(path)[0]]()
+                slow_status, slow_body = slow.status_code, slow.get_data()
+            except Exception as exc:  # an OtaboxError, which the blueprint answers as plain text
+                slow_status, slow_body = exc.status, exc.message.encode()
+        assert (fast.status_code, fast.get_data()) == (slow_status, slow_body), path

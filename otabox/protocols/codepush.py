@@ -10,9 +10,10 @@ Replies come in both of code-push-server's styles: `/updateCheck` (camelCase `up
 `/v0.1/public/codepush/update_check` (snake_case `update_info`, the one current SDKs use)."""
 from __future__ import annotations
 
+import json
 import re
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, request
 
 from .. import decide as domain
 from .. import semver
@@ -20,7 +21,7 @@ from ..devices import store_events
 from ..errors import BadRequest, NotFound, OtaboxError
 from ..models import App
 from ..serving import AppView, BundleView, ChannelView, ReleaseView
-from ..web import box, limit_client, signed_download_url
+from ..web import base_url, box, json_response, limit_client, request_origin, signed_download_url
 from .codepush_package import in_codepush_rollout
 from .codepush_store import diff_for
 
@@ -46,10 +47,10 @@ def _field(source, camel: str, snake: str) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def deployment(key: str | None) -> tuple[AppView, ChannelView]:
+def deployment(key: str | None, b=None) -> tuple[AppView, ChannelView]:
     if not key or not DEPLOYMENT_KEY.match(key):
         raise BadRequest("An update check must include a valid deployment key.")
-    found = box().serving.by_deployment_key(key)
+    found = (b or box()).serving.by_deployment_key(key)
     if found is None:
         raise NotFound("Deployment key not found.")
     return found
@@ -116,7 +117,8 @@ def _bundle_with_hash(view: AppView, channel: ChannelView, package_hash: str | N
     return next((b for b in view.bundles.values() if b.package_hash == package_hash), None)
 
 
-def update_info(decision: domain.Decision, channel: ChannelView, args: dict, app_version: semver.Version) -> dict:
+def update_info(decision: domain.Decision, channel: ChannelView, args: dict, app_version: semver.Version,
+                b, origin: str) -> dict:
     """The camelCase `updateInfo` code-push-server would send for this decision."""
     info = {"downloadURL": "", "description": "", "isAvailable": False, "isMandatory": False, "appVersion": "",
             "packageHash": "", "label": "", "packageSize": 0, "updateAppVersion": False,
@@ -125,8 +127,8 @@ def update_info(decision: domain.Decision, channel: ChannelView, args: dict, app
         info.update(_binary_hint(channel, app_version))
     if decision.update and decision.bundle.package_hash:  # encrypted or Expo bundles are not for CodePush
         bundle, release = decision.bundle, decision.release
-        diff = diff_for(box(), channel, release, args["package_hash"]) if release else None
-        url, _ = signed_download_url(diff["sha256"] if diff else bundle.sha256)
+        diff = diff_for(b, channel, release, args["package_hash"]) if release else None
+        url, _ = signed_download_url(diff["sha256"] if diff else bundle.sha256, b=b, base=origin)
         mandatory = decision.mandatory
         if not args["label"] and not args["package_hash"] and release is not None:
             mandatory = release.mandatory
@@ -138,15 +140,15 @@ def update_info(decision: domain.Decision, channel: ChannelView, args: dict, app
     return info
 
 
-def _check(snake_case: bool):
-    query = request.args
+def answer_update_check(b, query, client_address: str | None, origin: str, snake_case: bool) -> dict:
+    """The whole update check, from the query to the reply body (raises OtaboxError)."""
     args = {"deployment_key": _field(query, "deploymentKey", "deployment_key"),
             "app_version": _field(query, "appVersion", "app_version"),
             "package_hash": _field(query, "packageHash", "package_hash"),
             "label": _field(query, "label", "label"),
             "client_unique_id": _field(query, "clientUniqueId", "client_unique_id"),
             "is_companion": _field(query, "isCompanion", "is_companion") == "true"}
-    view, channel = deployment(args["deployment_key"])
+    view, channel = deployment(args["deployment_key"], b)
     try:
         app_version = semver.coerce_app_version(args["app_version"] or "")
     except ValueError:
@@ -155,19 +157,27 @@ def _check(snake_case: bool):
     device_id = args["client_unique_id"]
     if device_id and len(device_id) > 200:
         raise BadRequest("clientUniqueId is too long.")
-    limit_client("codepush", device_id)
+    b.client_limiter.take(f"codepush:{device_id or client_address}")
     device = domain.DeviceQuery(device_id=device_id, native_version=args["app_version"], channel=channel.name,
                                 current_package_hash=args["package_hash"], any_native_version=args["is_companion"])
     decision = domain.decide(view, device, selector=codepush_selector)
     current = _bundle_with_hash(view, channel, args["package_hash"])
-    box().tracker.seen(view.id, device_id, decision.release.id if decision.release else None,
-                       platform=None, native_version=args["app_version"], native_build=None,
-                       bundle_version=current.version if current else None,
-                       channel=decision.channel.name if decision.channel else channel.name)
-    info = update_info(decision, decision.channel or channel, args, app_version)
+    b.tracker.seen(view.id, device_id, decision.release.id if decision.release else None,
+                   platform=None, native_version=args["app_version"], native_build=None,
+                   bundle_version=current.version if current else None,
+                   channel=decision.channel.name if decision.channel else channel.name)
+    info = update_info(decision, decision.channel or channel, args, app_version, b, origin)
     if snake_case:
-        return jsonify({"update_info": {SNAKE_CASE[k]: v for k, v in info.items()}})
-    return jsonify({"updateInfo": info})
+        return {"update_info": {SNAKE_CASE[k]: v for k, v in info.items()}}
+    return {"updateInfo": info}
+
+
+CHECK_PATHS = {"/updateCheck": False, f"{V01}/update_check": True}
+"""Update-check paths, and whether each answers in snake_case."""
+
+
+def _check(snake_case: bool):
+    return json_response(answer_update_check(box(), request.args, request.remote_addr, base_url(), snake_case))
 
 
 @bp.get("/updateCheck")
@@ -178,6 +188,17 @@ def update_check_camel():
 @bp.get(f"{V01}/update_check")
 def update_check_snake():
     return _check(snake_case=True)
+
+
+def fast_update_check(b, environ, args) -> tuple[int, str, bytes, dict]:
+    """The update check for fastpath.FastPath: status, content type, body, headers."""
+    try:
+        body = answer_update_check(b, args, environ.get("REMOTE_ADDR"),
+                                   request_origin(environ, b.config.public_url),
+                                   CHECK_PATHS[environ["PATH_INFO"]])
+    except OtaboxError as exc:
+        return exc.status, "text/plain; charset=utf-8", exc.message.encode(), exc.headers
+    return 200, "application/json", json.dumps(body, separators=(",", ":")).encode(), {}
 
 
 def _report_body() -> dict:

@@ -4,8 +4,6 @@ from __future__ import annotations
 import hmac
 import json
 import time
-from http import HTTPStatus
-from urllib.parse import parse_qsl
 
 from flask import Blueprint, jsonify, request
 
@@ -82,37 +80,16 @@ def check_reply(decision: domain.Decision, b, origin: str) -> dict:
         "signature": bundle.signature, "mandatory": decision.mandatory, "notes": bundle.notes}}
 
 
-class FastCheck:
-    """WSGI middleware that answers `GET /api/v1/apps/<app>/check` before Flask builds a request.
-
-    Every phone calls the check on every launch, and Flask's per-request work (request context,
-    URL matching, response object) cost as much as the check itself. This path runs the same
-    `answer_check` as the Flask route (which still serves anything this one passes on)."""
-
-    PREFIX, SUFFIX = "/api/v1/apps/", "/check"
-
-    def __init__(self, wsgi_app, box_):
-        self.wsgi_app, self.box = wsgi_app, box_
-
-    def __call__(self, environ, start_response):
-        path = environ.get("PATH_INFO", "")
-        app_id = path[len(self.PREFIX):-len(self.SUFFIX)]
-        if (environ["REQUEST_METHOD"] != "GET" or not path.startswith(self.PREFIX)
-                or not path.endswith(self.SUFFIX) or not app_id or "/" in app_id):
-            return self.wsgi_app(environ, start_response)
-        headers = {}
-        try:
-            args = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)[::-1])
-            app_id = app_id.encode("latin-1").decode("utf-8", "replace")  # WSGI paths are latin-1 strings
-            body = answer_check(self.box, app_id, args, environ.get("HTTP_X_CLIENT_KEY", ""),
-                                environ.get("REMOTE_ADDR"), request_origin(environ, self.box.config.public_url))
-            status = 200
-        except OtaboxError as exc:
-            body, status, headers = exc.to_dict(), exc.status, exc.headers
-        payload = json.dumps(body, separators=(",", ":")).encode()
-        start_response(f"{status} {HTTPStatus(status).phrase}", [
-            ("Content-Type", "application/json"), ("Content-Length", str(len(payload))), *headers.items()])
-        return [payload]
+def fast_check(b, environ, args) -> tuple[int, str, bytes, dict]:
+    """The update check for fastpath.FastPath: status, content type, body, headers."""
+    app_id = environ["PATH_INFO"][len("/api/v1/apps/"):-len("/check")]
+    try:
+        body = answer_check(b, app_id.encode("latin-1").decode("utf-8", "replace"),  # WSGI paths are latin-1
+                            args, environ.get("HTTP_X_CLIENT_KEY", ""), environ.get("REMOTE_ADDR"),
+                            request_origin(environ, b.config.public_url))
+    except OtaboxError as exc:
+        return exc.status, "application/json", json.dumps(exc.to_dict(), separators=(",", ":")).encode(), exc.headers
+    return 200, "application/json", json.dumps(body, separators=(",", ":")).encode(), {}
 
 
 @bp.post("/api/v1/apps/<app_id>/events")
