@@ -1,7 +1,7 @@
 """Content-addressed blob storage. Blobs are named by their SHA-256; writes are atomic and durable.
 
 `BlobStore` is the seam for other backends (S3-compatible stores): put a local file, open, delete,
-exists, size, url. `FileSystemBlobStore` is the first implementation."""
+exists, url. `FileSystemBlobStore` is the first implementation."""
 from __future__ import annotations
 
 import dataclasses
@@ -104,9 +104,6 @@ class BlobStore:
     def exists(self, sha256: str) -> bool:
         raise NotImplementedError
 
-    def size(self, sha256: str) -> int:
-        raise NotImplementedError
-
     def local_path(self, sha256: str) -> Path | None:
         """A path the server may stream from, or None for remote stores."""
         return None
@@ -148,11 +145,6 @@ class FileSystemBlobStore(BlobStore):
             staged.discard()
             raise InsufficientStorage("the server could not store the file: " + exc.strerror) from exc
 
-    def put_bytes(self, data: bytes, staging: Staging) -> str:
-        staged = staging.write_bytes(data)
-        self.put(staged)
-        return staged.sha256
-
     def open(self, sha256: str) -> BinaryIO:
         try:
             return open(self._path(sha256), "rb")
@@ -164,12 +156,6 @@ class FileSystemBlobStore(BlobStore):
 
     def exists(self, sha256: str) -> bool:
         return self._path(sha256).exists()
-
-    def size(self, sha256: str) -> int:
-        try:
-            return self._path(sha256).stat().st_size
-        except FileNotFoundError as exc:
-            raise NotFound("the file is missing from storage", code="file_missing") from exc
 
     def local_path(self, sha256: str) -> Path | None:
         return self._path(sha256)

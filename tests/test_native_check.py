@@ -139,3 +139,14 @@ def test_fast_path_and_flask_route_answer_alike(flask_app, client, demo_app, rel
     head = client.head("/api/v1/apps/com.example.demo/check?platform=ios",
                        headers={"X-Client-Key": demo_app["clientKey"]})
     assert head.status_code == 200
+
+
+def test_a_store_with_its_own_urls_gets_a_redirect(client, box, demo_app, released, monkeypatch):
+    """Object stores (a later backend) serve the bytes themselves: the signed URL redirects there."""
+    url = local(check(client, demo_app).json["bundle"]["url"])
+    monkeypatch.setattr(box.store, "url", lambda sha256, expires_in: f"https://objects.example/{sha256}?sig=x")
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("https://objects.example/")
+    tampered = client.get(url.replace("signature=", "signature=x"))
+    assert tampered.status_code == 403
