@@ -162,3 +162,21 @@ def test_publish_encrypts_end_to_end_for_capacitor(live_server, published, tmp_p
     plaintext = receive_bundle(ciphertext, public_key=public_pem.decode(), session_key=reply["session_key"],
                                checksum=reply["checksum"])
     assert plaintext == source.read_bytes()
+
+
+def test_publish_expo_export_folder(live_server, published, tmp_path):
+    from expo_fixture import make_export
+
+    key, _ = published
+    export = make_export(tmp_path / "expo-dist")
+    data = json.loads(run_cli(live_server, key, "publish", str(export.dist_dir), "--expo", "--runtime-version",
+                              "1.0.0", "--app", "com.example.cli", "--version", "5.0.0", "--json").stdout)
+    assert (data["bundle"]["format"], data["bundle"]["runtimeVersion"]) == ("expo", "1.0.0")
+    reply = requests.get(f"{live_server.url}/expo/com.example.cli/manifest", headers={
+        "expo-protocol-version": "1", "expo-platform": "ios", "expo-runtime-version": "1.0.0",
+        "accept": "multipart/mixed"})
+    assert reply.status_code == 200 and reply.headers["content-type"].startswith("multipart/mixed")
+    assert b'"runtimeVersion":"1.0.0"' in reply.content
+    missing = run_cli(live_server, key, "publish", str(export.dist_dir), "--expo", "--app", "com.example.cli",
+                      "--version", "5.0.1", check=False)
+    assert missing.returncode == 2 and "--runtime-version" in missing.stderr
