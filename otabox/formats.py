@@ -3,6 +3,7 @@ for Expo exports. Returns the bundle's `extra` (with `packageHash` popped by the
 from __future__ import annotations
 
 from .protocols.codepush_package import package_hash_from_file_hashes
+from .errors import Invalid
 from .storage import StagedFile
 from .zipcheck import ZipEntry
 
@@ -17,7 +18,13 @@ class BundleFormats:
         if fields.format == "expo":
             from .protocols.expo import describe_export
 
-            return describe_export(self.box, staged, entries)
+            extra = describe_export(self.box, staged, entries)
+            if fields.platform != "all":
+                if fields.platform not in extra["platforms"]:
+                    raise Invalid(f"the export has no {fields.platform} bundle", code="invalid_expo_export",
+                                  details={"platforms": extra["platforms"]})
+                extra["platforms"] = [fields.platform]
+            return extra
         extra = {"packageHash": package_hash_from_file_hashes({e.path: e.sha256 for e in entries}),
                  "files": len(entries)}
         return extra

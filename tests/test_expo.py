@@ -451,3 +451,15 @@ def test_conformance_with_expo_libraries(live, signing_files, tmp_path):
     assert unsigned_app.status_code == 201
     refused = node_check(f"{live.url}/expo/com.example.nokey/manifest", {**base, "expo-platform": "ios"}, certificate)
     assert refused["status"] == 409 and "codesigning_not_configured" in refused["body"]
+
+
+def test_a_declared_platform_limits_what_the_update_serves(admin, client, demo_app, tmp_path):
+    fixture, data = export_zip(tmp_path, "dist-ios-only")
+    bundle = admin.upload(APP, "2.0.0", data, format="expo", runtimeVersion="1.0.0", platform="ios")
+    assert bundle.status_code == 201, bundle.json
+    admin.release(APP, bundle.json["id"])
+    assert manifest_of(get_manifest(client, platform="ios"))["runtimeVersion"] == "1.0.0"
+    assert directive_of(get_manifest(client, platform="android")) == {"type": "noUpdateAvailable"}
+    _, android_less = export_zip(tmp_path, "dist-no-android", platforms=("ios",))
+    refused = admin.upload(APP, "2.0.1", android_less, format="expo", runtimeVersion="1.0.0", platform="android")
+    assert refused.status_code == 422 and refused.json["error"]["code"] == "invalid_expo_export"
