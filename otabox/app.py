@@ -8,6 +8,7 @@ from flask import Flask, Request, Response, current_app, jsonify, request, send_
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
+from . import jsonsafe
 from .accesslog import RequestObserver
 from .box import Box
 from .config import Config
@@ -82,29 +83,10 @@ def create_app(config: Config | None = None, box: Box | None = None, access_log=
 
 
 class RequestSafeJSON(DefaultJSONProvider):
-    """Refuses (ValueError, so a 400 or None from a silent get_json) JSON that would fail later:
-    nesting past the recursion limit, and lone UTF-16 surrogates ("\\ud800"), which Python decodes
-    but SQLite cannot store (a 500, and a device buffer whose flush could never succeed)."""
+    """Request JSON goes through `jsonsafe.loads` (ValueError → a 400, or None from a silent get_json)."""
 
     def loads(self, s, **kwargs):
-        try:
-            data = super().loads(s, **kwargs)
-        except RecursionError:
-            raise ValueError("the JSON nests too deeply") from None
-        pending = [data]
-        while pending:
-            value = pending.pop()
-            if isinstance(value, dict):
-                pending.extend(value.keys())
-                pending.extend(value.values())
-            elif isinstance(value, list):
-                pending.extend(value)
-            elif isinstance(value, str) and not value.isascii():
-                try:
-                    value.encode("utf-8")
-                except UnicodeEncodeError:
-                    raise ValueError("the JSON contains a lone UTF-16 surrogate") from None
-        return data
+        return jsonsafe.loads(s, **kwargs)
 
 
 DASHBOARD_HEADERS = {

@@ -1,33 +1,57 @@
-"""Answering the hottest client endpoints before Flask builds a request.
+"""Answering the update checks before Flask builds a request.
 
 Every phone asks for an update on every launch, and Flask's per-request work (request context, URL
-matching, response object) cost as much as the check itself. `FastPath` sends the update-check GETs
-straight to the same functions their Flask routes call, and passes everything else (other methods,
-other paths) on to Flask, whose routes stay the documented, tested definition of each endpoint."""
+matching, response object) cost as much as the check itself. `FastPath` sends the update checks of
+the native, CodePush and Capacitor protocols straight to the same functions their Flask routes call,
+and passes everything else on to Flask, whose routes stay the documented, tested definition of
+each endpoint (and still serve what this path declines: other methods, undeclared or large bodies)."""
 from __future__ import annotations
 
 from http import HTTPStatus
 from typing import Callable
 from urllib.parse import parse_qsl
 
-from .protocols import codepush, native
+from .protocols import capacitor, codepush, native
 
 Answer = Callable[..., tuple[int, str, bytes, dict]]
-"""(box, environ, query args) -> (status, content type, body, extra headers)."""
+"""(box, environ) -> (status, content type, body, extra headers)."""
 
 
-def _native_route(path: str) -> Answer | None:
+def query_args(environ) -> dict:
+    """Like Flask's request.args: the first value of each key wins."""
+    return dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)[::-1])
+
+
+def _native_check(b, environ):
+    return native.fast_check(b, environ, query_args(environ))
+
+
+def _codepush_check(b, environ):
+    return codepush.fast_update_check(b, environ, query_args(environ))
+
+
+def _is_native_check(path: str) -> bool:
     prefix, suffix = "/api/v1/apps/", "/check"
     app_id = path[len(prefix):-len(suffix)]
-    if path.startswith(prefix) and path.endswith(suffix) and app_id and "/" not in app_id:
-        return native.fast_check
+    return path.startswith(prefix) and path.endswith(suffix) and bool(app_id) and "/" not in app_id
+
+
+def _small_declared_body(environ, limit: int) -> bool:
+    length = environ.get("CONTENT_LENGTH", "")
+    return length.isdecimal() and 0 < int(length) <= limit
+
+
+def route(b, environ) -> Answer | None:
+    method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
+    if method == "GET":
+        if path in codepush.CHECK_PATHS:
+            return _codepush_check
+        if _is_native_check(path):
+            return _native_check
+    elif (method == "POST" and path == "/capgo/updates"
+          and _small_declared_body(environ, b.config.max_json_kb * 1024)):
+        return capacitor.fast_updates
     return None
-
-
-def route(path: str) -> Answer | None:
-    if path in codepush.CHECK_PATHS:
-        return codepush.fast_update_check
-    return _native_route(path)
 
 
 class FastPath:
@@ -35,12 +59,10 @@ class FastPath:
         self.wsgi_app, self.box = wsgi_app, box
 
     def __call__(self, environ, start_response):
-        answer = route(environ.get("PATH_INFO", "")) if environ["REQUEST_METHOD"] == "GET" else None
+        answer = route(self.box, environ)
         if answer is None:
             return self.wsgi_app(environ, start_response)
-        # Like Flask's request.args: the first value of each key wins.
-        args = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)[::-1])
-        status, content_type, body, headers = answer(self.box, environ, args)
+        status, content_type, body, headers = answer(self.box, environ)
         start_response(f"{status} {HTTPStatus(status).phrase}",
                        [("Content-Type", content_type), ("Content-Length", str(len(body))), *headers.items()])
         return [body]

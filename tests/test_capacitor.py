@@ -394,3 +394,25 @@ def test_otabox_encrypt_matches_capgo_and_capgo_decrypts_it(live):
                             ours["checksum"])
     assert "Checksum matches" in decrypted.stdout
     assert Path(ours["filename"] + "_decrypted.zip").read_bytes() == zip_path.read_bytes()
+
+
+def test_fast_path_and_flask_route_answer_alike(flask_app, client, admin, demo_app):
+    """/capgo/updates is answered before Flask builds a request; the Flask route must agree, and
+    still serves what the fast path passes on (here: a body without a declared length)."""
+    publish(admin, "1.0.1")
+    bodies = [json.dumps(info()), json.dumps(info(version_name="1.0.1")), json.dumps(info(app_id=None)),
+              "{not json", json.dumps(info(app_id="com.example.nope"))]
+    for body in bodies:
+        fast = client.post("/capgo/updates", data=body, content_type="application/json")
+        with flask_app.test_request_context("/capgo/updates", method="POST", data=body,
+                                            content_type="application/json"):
+            try:
+                slow = flask_app.view_functions["capacitor.updates"]()
+                slow_status, slow_body = slow.status_code, slow.get_json()
+            except Exception as exc:  # a refusal or error, which the blueprint formats
+                from otabox.protocols.capacitor import error_reply
+                slow_status, slow_body, _ = error_reply(exc)
+        assert (fast.status_code, fast.json) == (slow_status, slow_body), body
+    chunked = client.post("/capgo/updates", input_stream=io.BytesIO(json.dumps(info()).encode()),
+                          content_type="application/json", environ_overrides={"wsgi.input_terminated": True})
+    assert chunked.status_code == 200 and chunked.json["version"] == "1.0.1"

@@ -30,12 +30,12 @@ from flask import Blueprint, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from .. import decide as domain
-from .. import semver
+from .. import jsonsafe, semver
 from ..devices import set_self_assigned_channel, store_events
 from ..errors import BadRequest, NotFound, OtaboxError
 from ..models import App, BundleFile
 from ..ratelimit import RateLimited
-from ..web import box, signed_download_url
+from ..web import base_url, box, json_response, request_origin, signed_download_url
 from .native import release_for
 
 bp = Blueprint("capacitor", __name__)
@@ -70,15 +70,19 @@ class CapgoRefusal(Exception):
         self.status = status
 
 
-@bp.errorhandler(CapgoRefusal)
-def _refusal(exc: CapgoRefusal):
-    return jsonify(exc.body), exc.status
-
-
-@bp.errorhandler(OtaboxError)
-def _otabox_error(exc: OtaboxError):
+def error_reply(exc: CapgoRefusal | OtaboxError) -> tuple[int, dict, dict]:
+    """Status, body and headers of a refusal or error, in the plugin's shape."""
+    if isinstance(exc, CapgoRefusal):
+        return exc.status, exc.body, {}
     kind = "blocked" if isinstance(exc, RateLimited) else "failed"
-    return jsonify({"kind": kind, "error": exc.code, "message": exc.message}), exc.status, exc.headers
+    return exc.status, {"kind": kind, "error": exc.code, "message": exc.message}, exc.headers
+
+
+@bp.errorhandler(CapgoRefusal)
+@bp.errorhandler(OtaboxError)
+def _error(exc):
+    status, body, headers = error_reply(exc)
+    return jsonify(body), status, headers
 
 
 @bp.errorhandler(HTTPException)
@@ -151,48 +155,71 @@ def parse_info(data, required=("app_id", "device_id", "platform")) -> DeviceInfo
         default_channel=data.get("defaultChannel") or None, key_id=data.get("key_id") or None, fields=data)
 
 
-def json_payload():
-    """The request's JSON (any type), or a Capgo-style error."""
-    data = request.get_json(force=True, silent=True) if request.data else None
+def payload_from(raw: bytes):
+    """A body's JSON (any type), or a Capgo-style error."""
+    try:
+        data = jsonsafe.loads(raw) if raw else None
+    except ValueError:  # UnicodeDecodeError is one too
+        data = None
     if data is None:
         raise BadRequest("the body must be JSON", code="invalid_json_body")
     return data
 
 
-def limited(endpoint: str, parse):
+def json_payload():
+    return payload_from(request.get_data())
+
+
+def limited(endpoint: str, parse, b=None, address: str | None = None):
     """Parse the request with `parse`, then take a token for its device (or, when the request is
     invalid, for its address) so floods of bad requests are limited too."""
+    limiter = (b or box()).client_limiter
     try:
         info = parse()
     except OtaboxError:
-        box().client_limiter.take(f"capgo-{endpoint}:addr:{request.remote_addr}")
+        limiter.take(f"capgo-{endpoint}:addr:{address or request.remote_addr}")
         raise
-    box().client_limiter.take(f"capgo-{endpoint}:{info.app_id}:{info.device_id}")
+    limiter.take(f"capgo-{endpoint}:{info.app_id}:{info.device_id}")
     return info
 
 
-def app_view(info: DeviceInfo):
-    view = box().serving.app(info.app_id)
+def app_view(info: DeviceInfo, b=None):
+    view = (b or box()).serving.app(info.app_id)
     if view is None:
         raise NotFound(f"no app {info.app_id!r} on this server (app_id must be the otabox app slug)",
                        code="app_not_found")
     return view
 
 
+def answer_updates(b, read_payload, address: str | None, origin: str) -> dict:
+    """The whole update request, from its body to the reply (raises CapgoRefusal or OtaboxError)."""
+    info = limited("updates", lambda: parse_info(read_payload()), b, address)
+    view = app_view(info, b)
+    decision = domain.decide(view, info.query())
+    b.tracker.seen(view.id, info.device_id, decision.release.id if decision.release else None,
+                   platform=info.platform, native_version=info.version_build, native_build=info.native_build,
+                   bundle_version=None if info.on_builtin else info.version_name,
+                   channel=decision.channel.name if decision.channel else info.default_channel)
+    return update_reply(info, decision, b, origin)
+
+
 @bp.post("/capgo/updates")
 def updates():
-    info = limited("updates", lambda: parse_info(json_payload()))
-    view = app_view(info)
-    query = info.query()
-    decision = domain.decide(view, query)
-    box().tracker.seen(view.id, info.device_id, decision.release.id if decision.release else None,
-                       platform=info.platform, native_version=info.version_build, native_build=info.native_build,
-                       bundle_version=None if info.on_builtin else info.version_name,
-                       channel=decision.channel.name if decision.channel else info.default_channel)
-    return jsonify(update_reply(info, decision))
+    return json_response(answer_updates(box(), json_payload, request.remote_addr, base_url()))
 
 
-def update_reply(info: DeviceInfo, decision: domain.Decision) -> dict:
+def fast_updates(b, environ) -> tuple[int, str, bytes, dict]:
+    """The update request for fastpath.FastPath (which checked that a small body is declared)."""
+    raw = environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"]))
+    try:
+        status, body, headers = 200, answer_updates(b, lambda: payload_from(raw), environ.get("REMOTE_ADDR"),
+                                                    request_origin(environ, b.config.public_url)), {}
+    except (CapgoRefusal, OtaboxError) as exc:
+        status, body, headers = error_reply(exc)
+    return status, "application/json", json.dumps(body, separators=(",", ":")).encode(), headers
+
+
+def update_reply(info: DeviceInfo, decision: domain.Decision, b=None, origin: str | None = None) -> dict:
     """The plugin's reply for a decision; raises CapgoRefusal for refusals."""
     if decision.outcome == "no_channel":
         raise CapgoRefusal("blocked", "no_channel", f"no channel {info.default_channel or 'production'!r} for this app")
@@ -211,7 +238,7 @@ def update_reply(info: DeviceInfo, decision: domain.Decision) -> dict:
                            BLOCKED_UPGRADE_MESSAGES[decision.blocked], version=bundle.version, **extra)
     if not decision.update:
         return up_to_date(info)
-    return offer(info, decision)
+    return offer(info, decision, b, origin)
 
 
 def up_to_date(info: DeviceInfo) -> dict:
@@ -231,7 +258,7 @@ def check_channel_allows(channel, info: DeviceInfo) -> None:
                            f"The channel does not serve {info.platform} devices")
 
 
-def offer(info: DeviceInfo, decision: domain.Decision) -> dict:
+def offer(info: DeviceInfo, decision: domain.Decision, b=None, origin: str | None = None) -> dict:
     bundle = decision.bundle
     if bundle.format != "zip":
         raise CapgoRefusal("blocked", "unsupported_bundle_format",
@@ -239,7 +266,7 @@ def offer(info: DeviceInfo, decision: domain.Decision) -> dict:
     if bundle.key_id and info.key_id != bundle.key_id:
         raise CapgoRefusal("blocked", "key_id_mismatch",
                            "The bundle is encrypted for another public key than the app's", version=bundle.version)
-    url, _ = signed_download_url(bundle.sha256)
+    url, _ = signed_download_url(bundle.sha256, b=b, base=origin)
     reply = {"version": bundle.version, "url": url}
     if bundle.session_key:
         reply["checksum"] = bundle.encrypted_checksum
@@ -250,15 +277,15 @@ def offer(info: DeviceInfo, decision: domain.Decision) -> dict:
             files = bundle_files(bundle.id, bundle.sha256)
             # The plugin Brotli-decompresses manifest files named *.br; such zips go whole.
             if files and not any(path.endswith(".br") for path, _ in files):
-                reply["manifest"] = [manifest_entry(path, sha) for path, sha in files]
+                reply["manifest"] = [manifest_entry(path, sha, b, origin) for path, sha in files]
     notes = (decision.release.notes if decision.release else "") or bundle.notes
     if notes:
         reply["message"] = notes
     return reply
 
 
-def manifest_entry(path: str, sha256: str) -> dict:
-    url, _ = signed_download_url(sha256, "file")
+def manifest_entry(path: str, sha256: str, b=None, origin: str | None = None) -> dict:
+    url, _ = signed_download_url(sha256, "file", b=b, base=origin)
     return {"file_name": path, "file_hash": sha256, "download_url": url}
 
 

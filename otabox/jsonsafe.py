@@ -1,0 +1,29 @@
+"""Parsing request JSON that is safe to keep: refuses (ValueError) what would fail later.
+
+Nesting past the recursion limit would be a 500 wherever the value is walked; lone UTF-16
+surrogates ("\\ud800") decode in Python but SQLite cannot store them (a 500, and a device buffer
+whose flush could never succeed)."""
+from __future__ import annotations
+
+import json
+
+
+def loads(text, **kwargs):
+    try:
+        data = json.loads(text, **kwargs)
+    except RecursionError:
+        raise ValueError("the JSON nests too deeply") from None
+    pending = [data]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+        elif isinstance(value, str) and not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("the JSON contains a lone UTF-16 surrogate") from None
+    return data
