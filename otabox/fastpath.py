@@ -7,12 +7,14 @@ and passes everything else on to Flask, whose routes stay the documented, tested
 each endpoint (and still serve what this path declines: other methods, undeclared or large bodies)."""
 from __future__ import annotations
 
+import logging
 from http import HTTPStatus
 from typing import Callable
 from urllib.parse import parse_qsl
 
 from .protocols import capacitor, codepush, native
 
+log = logging.getLogger("otabox")
 Answer = Callable[..., tuple[int, str, bytes, dict]]
 """(box, environ) -> (status, content type, body, extra headers)."""
 
@@ -62,7 +64,12 @@ class FastPath:
         answer = route(self.box, environ)
         if answer is None:
             return self.wsgi_app(environ, start_response)
-        status, content_type, body, headers = answer(self.box, environ)
+        try:
+            status, content_type, body, headers = answer(self.box, environ)
+        except Exception:  # a bug: answer as Flask's handler would, and keep the traceback in the log
+            log.exception("unexpected error on %s %s", environ["REQUEST_METHOD"], environ.get("PATH_INFO"))
+            status, content_type, headers = 500, "application/json", {}
+            body = b'{"error":{"code":"internal","message":"internal server error","details":{}}}'
         start_response(f"{status} {HTTPStatus(status).phrase}",
                        [("Content-Type", content_type), ("Content-Length", str(len(body))), *headers.items()])
         return [body]

@@ -150,3 +150,15 @@ def test_a_store_with_its_own_urls_gets_a_redirect(client, box, demo_app, releas
     assert response.headers["Location"].startswith("https://objects.example/")
     tampered = client.get(url.replace("signature=", "signature=x"))
     assert tampered.status_code == 403
+
+
+def test_an_unexpected_failure_on_the_fast_path_is_a_json_500(client, demo_app, monkeypatch):
+    from otabox.protocols import native
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(native, "answer_check", broken)
+    response = check(client, demo_app)
+    assert response.status_code == 500
+    assert response.json == {"error": {"code": "internal", "message": "internal server error", "details": {}}}
