@@ -12,7 +12,7 @@ from . import jsonsafe
 from .accesslog import RequestObserver
 from .box import Box
 from .config import Config
-from .errors import OtaboxError, Unauthorized
+from .errors import INTERNAL_ERROR, OtaboxError, Unauthorized
 from .fastpath import FastPath
 from .generation import GenerationPublisher
 
@@ -131,4 +131,4 @@ def _register_errors(app: Flask) -> None:
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
         error_log.exception("unexpected error on %s %s", request.method, request.path)
-        return jsonify({"error": {"code": "internal", "message": "internal server error", "details": {}}}), 500
+        return jsonify(INTERNAL_ERROR.to_dict()), INTERNAL_ERROR.status

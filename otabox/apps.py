@@ -8,6 +8,7 @@ from . import audit
 from .errors import BadRequest, Conflict, Invalid, NotFound
 from .models import App, Bundle, Channel, Release, database, iso, row_id
 from .generation import bump_generation
+from .releases import current_release, release_json
 
 SLUG = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)+$")
 CHANNEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -86,15 +87,14 @@ def find_channel(app: App, name: str) -> Channel:
     return channel
 
 
-def channel_json(channel: Channel, release_json=None) -> dict:
-    """A channel with its settings and current release (`release_json` formats the release)."""
-    current = (Release.select().where((Release.channel == channel) & (Release.disabled == False))  # noqa: E712
-               .order_by(Release.id.desc()).first())
+def channel_json(channel: Channel) -> dict:
+    """A channel with its settings and current release."""
+    current = current_release(channel)
     return {
         "id": channel.id, "name": channel.name, "deploymentKey": channel.deployment_key,
         "blockUpgrades": channel.block_upgrades,
         **{api: getattr(channel, column) for api, column in BOOLEAN_SETTINGS.items()},
-        "currentRelease": release_json(current) if (current and release_json) else None,
+        "currentRelease": release_json(current) if current else None,
         "createdAt": iso(channel.created_at),
     }
 

@@ -24,6 +24,14 @@ class OtaboxError(Exception):
         return {"error": {"code": self.code, "message": self.message, "details": self.details}}
 
 
+class InternalError(OtaboxError):
+    """Only for answering an unexpected failure; never raised on purpose."""
+    status, code = 500, "internal"
+
+
+INTERNAL_ERROR = InternalError("internal server error")
+
+
 class BadRequest(OtaboxError):
     status, code = 400, "bad_request"
 

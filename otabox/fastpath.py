@@ -12,7 +12,9 @@ from http import HTTPStatus
 from typing import Callable
 from urllib.parse import parse_qsl
 
+from .errors import INTERNAL_ERROR
 from .protocols import capacitor, codepush, native
+from .web import json_bytes
 
 log = logging.getLogger("otabox")
 Answer = Callable[..., tuple[int, str, bytes, dict]]
@@ -69,7 +71,7 @@ class FastPath:
         except Exception:  # a bug: answer as Flask's handler would, and keep the traceback in the log
             log.exception("unexpected error on %s %s", environ["REQUEST_METHOD"], environ.get("PATH_INFO"))
             status, content_type, headers = 500, "application/json", {}
-            body = b'{"error":{"code":"internal","message":"internal server error","details":{}}}'
+            body = json_bytes(INTERNAL_ERROR.to_dict())
         start_response(f"{status} {HTTPStatus(status).phrase}",
                        [("Content-Type", content_type), ("Content-Length", str(len(body))), *headers.items()])
         return [body]

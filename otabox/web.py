@@ -89,10 +89,14 @@ def base_url() -> str:
     return request_origin(request.environ, box().config.public_url)
 
 
+def json_bytes(data) -> bytes:
+    """Compact JSON, as replies to update checks are sent (with or without Flask)."""
+    return json.dumps(data, separators=(",", ":")).encode()
+
+
 def json_response(data, status: int = 200):
     """A JSON response without the provider's generality (update checks answer thousands of these)."""
-    return current_app.response_class(json.dumps(data, separators=(",", ":")), status=status,
-                                      mimetype="application/json")
+    return current_app.response_class(json_bytes(data), status=status, mimetype="application/json")
 
 
 def signed_download_url(sha256: str, kind: str = "zip", b=None, base: str | None = None) -> tuple[str, int]:

@@ -10,10 +10,6 @@ from ..web import actor, api_key, app_for, box, json_body, optional_json_body
 bp = Blueprint("api_apps", __name__)
 
 
-def _channel_json(channel):
-    return apps.channel_json(channel, releases.release_json)
-
-
 @bp.post("/apps")
 def create_app():
     key = api_key("admin")
@@ -35,7 +31,7 @@ def list_apps():
 @bp.get("/apps/<app_id>")
 def get_app(app_id):
     app = app_for(app_id)
-    return jsonify({**apps.app_json(app), "channels": [_channel_json(c) for c in app.channels]})
+    return jsonify({**apps.app_json(app), "channels": [apps.channel_json(c) for c in app.channels]})
 
 
 @bp.delete("/apps/<app_id>")
@@ -54,7 +50,7 @@ def rotate_client_key(app_id):
 @bp.get("/apps/<app_id>/channels")
 def list_channels(app_id):
     app = app_for(app_id)
-    return jsonify({"channels": [_channel_json(c) for c in app.channels.order_by(apps.Channel.id)]})
+    return jsonify({"channels": [apps.channel_json(c) for c in app.channels.order_by(apps.Channel.id)]})
 
 
 @bp.post("/apps/<app_id>/channels")
@@ -62,24 +58,24 @@ def create_channel(app_id):
     app = app_for(app_id, "admin")
     data = json_body()
     settings = {k: v for k, v in data.items() if k != "name"}
-    return jsonify(_channel_json(apps.create_channel(app, data.get("name"), actor(), settings))), 201
+    return jsonify(apps.channel_json(apps.create_channel(app, data.get("name"), actor(), settings))), 201
 
 
 @bp.get("/apps/<app_id>/channels/<name>")
 def get_channel(app_id, name):
-    return jsonify(_channel_json(apps.find_channel(app_for(app_id), name)))
+    return jsonify(apps.channel_json(apps.find_channel(app_for(app_id), name)))
 
 
 @bp.patch("/apps/<app_id>/channels/<name>")
 def update_channel(app_id, name):
     channel = apps.find_channel(app_for(app_id, "admin"), name)
-    return jsonify(_channel_json(apps.update_channel(channel, json_body(), actor())))
+    return jsonify(apps.channel_json(apps.update_channel(channel, json_body(), actor())))
 
 
 @bp.post("/apps/<app_id>/channels/<name>/rotate-key")
 def rotate_key(app_id, name):
     channel = apps.find_channel(app_for(app_id, "admin"), name)
-    return jsonify(_channel_json(apps.rotate_deployment_key(channel, actor())))
+    return jsonify(apps.channel_json(apps.rotate_deployment_key(channel, actor())))
 
 
 @bp.delete("/apps/<app_id>/channels/<name>")

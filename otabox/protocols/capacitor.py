@@ -35,7 +35,7 @@ from ..devices import set_self_assigned_channel, store_events
 from ..errors import BadRequest, NotFound, OtaboxError
 from ..models import App, BundleFile
 from ..ratelimit import RateLimited
-from ..web import base_url, box, json_response, request_origin, signed_download_url
+from ..web import base_url, box, json_bytes, json_response, request_origin, signed_download_url
 from .native import release_for
 
 bp = Blueprint("capacitor", __name__)
@@ -216,7 +216,7 @@ def fast_updates(b, environ) -> tuple[int, str, bytes, dict]:
                                                     request_origin(environ, b.config.public_url)), {}
     except (CapgoRefusal, OtaboxError) as exc:
         status, body, headers = error_reply(exc)
-    return status, "application/json", json.dumps(body, separators=(",", ":")).encode(), headers
+    return status, "application/json", json_bytes(body), headers
 
 
 def update_reply(info: DeviceInfo, decision: domain.Decision, b=None, origin: str | None = None) -> dict:

@@ -10,7 +10,6 @@ Replies come in both of code-push-server's styles: `/updateCheck` (camelCase `up
 `/v0.1/public/codepush/update_check` (snake_case `update_info`, the one current SDKs use)."""
 from __future__ import annotations
 
-import json
 import re
 
 from flask import Blueprint, Response, request
@@ -21,7 +20,7 @@ from ..devices import store_events
 from ..errors import BadRequest, NotFound, OtaboxError
 from ..models import App
 from ..serving import AppView, BundleView, ChannelView, ReleaseView
-from ..web import base_url, box, json_response, limit_client, request_origin, signed_download_url
+from ..web import base_url, box, json_bytes, json_response, limit_client, request_origin, signed_download_url
 from .codepush_package import in_codepush_rollout
 from .codepush_store import diff_for
 
@@ -198,7 +197,7 @@ def fast_update_check(b, environ, args) -> tuple[int, str, bytes, dict]:
                                    CHECK_PATHS[environ["PATH_INFO"]])
     except OtaboxError as exc:
         return exc.status, "text/plain; charset=utf-8", exc.message.encode(), exc.headers
-    return 200, "application/json", json.dumps(body, separators=(",", ":")).encode(), {}
+    return 200, "application/json", json_bytes(body), {}
 
 
 def _report_body() -> dict:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hmac
-import json
 import time
 
 from flask import Blueprint, jsonify, request
@@ -11,7 +10,8 @@ from .. import decide as domain
 from ..devices import record_events
 from ..errors import BadRequest, NotFound, OtaboxError, Unauthorized
 from ..models import App
-from ..web import base_url, box, json_body, json_response, limit_client, request_origin, signed_download_url
+from ..web import (base_url, box, json_body, json_bytes, json_response, limit_client, request_origin,
+                   signed_download_url)
 
 bp = Blueprint("native", __name__)
 
@@ -88,8 +88,8 @@ def fast_check(b, environ, args) -> tuple[int, str, bytes, dict]:
                             args, environ.get("HTTP_X_CLIENT_KEY", ""), environ.get("REMOTE_ADDR"),
                             request_origin(environ, b.config.public_url))
     except OtaboxError as exc:
-        return exc.status, "application/json", json.dumps(exc.to_dict(), separators=(",", ":")).encode(), exc.headers
-    return 200, "application/json", json.dumps(body, separators=(",", ":")).encode(), {}
+        return exc.status, "application/json", json_bytes(exc.to_dict()), exc.headers
+    return 200, "application/json", json_bytes(body), {}
 
 
 @bp.post("/api/v1/apps/<app_id>/events")
