@@ -19,11 +19,10 @@ import time
 import zipfile
 from io import BytesIO
 
-import requests
-
 import common
 import load
 import pyspy
+import requests
 
 SLUG = "com.bench.check"
 CHANNELS = 50
@@ -108,8 +107,8 @@ def small_zip() -> bytes:
 
 def seed_releases(data_dir) -> None:
     """10 000 releases spread over 50 channels, each offering a bundle that exists in the store."""
-    from otabox.models import App, Bundle, Channel, Release
-    from otabox.generation import bump_generation
+    from otabox.store.generation import bump_generation
+    from otabox.store.models import App, Bundle, Channel, Release
 
     box = common.open_box(data_dir)
     try:
@@ -135,7 +134,7 @@ def seed_releases(data_dir) -> None:
 
 def seed_devices(data_dir) -> None:
     """100 000 recorded devices, the same ids the load uses (ids the checks recorded already are kept)."""
-    from otabox.models import App, Device
+    from otabox.store.models import App, Device
 
     box = common.open_box(data_dir)
     try:
@@ -151,7 +150,7 @@ def seed_devices(data_dir) -> None:
 
 def counts(data_dir) -> dict:
     """Row counts, read through a read-only SQLite connection (a running server is not disturbed)."""
-    from otabox.models import Channel, Device, Release
+    from otabox.store.models import Channel, Device, Release
 
     db = sqlite3.connect(f"file:{data_dir / 'otabox.db'}?mode=ro", uri=True)
     try:

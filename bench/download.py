@@ -8,10 +8,9 @@ import argparse
 import hashlib
 import time
 
-import requests
-
 import common
 import load
+import requests
 
 SLUG = "com.bench.download"
 TARGET = 0.8

@@ -1,3 +1,3 @@
 """otabox: a self-hosted over-the-air update server for mobile apps."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

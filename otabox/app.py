@@ -8,13 +8,14 @@ from flask import Flask, Request, Response, current_app, jsonify, request, send_
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
-from . import jsonsafe
-from .accesslog import RequestObserver
+from . import jsonsafe, openapi
 from .box import Box
 from .config import Config
 from .errors import INTERNAL_ERROR, OtaboxError, Unauthorized
 from .fastpath import FastPath
-from .generation import GenerationPublisher
+from .ops.accesslog import RequestObserver
+from .store.generation import GenerationPublisher
+from .web import base_url
 
 error_log = logging.getLogger("otabox")
 
@@ -62,6 +63,11 @@ def create_app(config: Config | None = None, box: Box | None = None, access_log=
         app.register_blueprint(blueprint)
     _register_dashboard(app, config)
     _register_errors(app)
+
+    @app.get("/api/v1/openapi.json")
+    def openapi_document():
+        """The OpenAPI 3.1 description of the HTTP API (public, like the code it describes)."""
+        return jsonify(openapi.document(base_url()))
 
     @app.get("/healthz")
     def healthz():

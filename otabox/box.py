@@ -1,28 +1,33 @@
 """The appliance: one object holding the configuration, database, storage, secrets and caches.
 
-The web app and the CLI both build one; domain functions receive what they need from it."""
+This is the composition root (with app.py): it may import every layer, and nothing imports it. The
+web app and the CLI both build one; domain functions receive what they need from it."""
 from __future__ import annotations
 
+import functools
 import os
 
 from .config import Config
-from .db import is_sqlite, open_database
-from .devices import DeviceTracker
-from .formats import BundleFormats
-from .generation import GenerationSignal, publish_pending
-from .metrics import Metrics
-from .ratelimit import TokenBucketLimiter
-from .serving import ServingCache
-from .signing import ServerSecrets
-from .storage import FileSystemBlobStore, Staging
+from .core.bundles import Ingestor
+from .core.devices import DeviceTracker
+from .core.serving import ServingCache
+from .ops.maintenance import Janitor
+from .ops.metrics import Metrics
+from .protocols import codepush_package, expo
+from .security.ratelimit import TokenBucketLimiter
+from .security.signing import ServerSecrets
+from .store.blobs import FileSystemBlobStore, Staging
+from .store.db import is_sqlite, open_database
+from .store.generation import GenerationSignal, publish_pending
 
 
 class Box:
-    def __init__(self, config: Config):
+    def __init__(self, config: Config, schema: str = "upgrade"):
+        """`schema`: what to do with the database's schema (see store.db.open_database)."""
         self.config = config
         config.data_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(config.data_dir, 0o700)
-        self.db = open_database(config.db_url)
+        self.db, self.upgrade = open_database(config.db_url, schema)
         self.secrets = ServerSecrets(config.data_dir / "secrets")
         self.staging = Staging(config.data_dir / "tmp")
         self.store = FileSystemBlobStore(config.data_dir / "blobs")
@@ -32,11 +37,8 @@ class Box:
         self.client_limiter = TokenBucketLimiter(config.client_rate_per_minute)
         self.auth_failure_limiter = TokenBucketLimiter(config.auth_failures_per_minute)
         self.tracker = DeviceTracker(config.device_flush_seconds)
-        self.formats = BundleFormats(self)
-        from .bundles import Ingestor
-        from .maintenance import Janitor
-
-        self.ingestor = Ingestor(self)
+        self.ingestor = Ingestor(self, describers={"zip": codepush_package.describe_zip,
+                                                   "expo": functools.partial(expo.describe_upload, self)})
         self.janitor = Janitor(self)
 
     def start_background_work(self) -> None:

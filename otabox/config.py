@@ -1,20 +1,47 @@
-"""One configuration object, read from `OTABOX_*` environment variables with sane defaults."""
+"""One configuration object, read from `OTABOX_*` environment variables with sane defaults.
+
+Paths are made absolute once, here, against the working directory the command started in: every
+later use (the database URL, blob files, the dashboard) is then independent of the current folder."""
 from __future__ import annotations
 
 import dataclasses
 import os
 from pathlib import Path
 
+from .errors import OtaboxError
+
+
+class ConfigError(OtaboxError):
+    code = "invalid_config"
+
+
+def _parse(name: str, raw: str, default):
+    if isinstance(default, bool):
+        value = raw.strip().lower()
+        if value not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            raise ConfigError(f"OTABOX_{name} must be true or false (1/0, yes/no), not {raw!r}")
+        return value in ("1", "true", "yes", "on")
+    try:
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+    except ValueError:
+        kind = "a whole number" if isinstance(default, int) else "a number"
+        raise ConfigError(f"OTABOX_{name} must be {kind}, not {raw!r}") from None
+    return raw
+
 
 def _env(name: str, default):
     raw = os.environ.get("OTABOX_" + name)
     if raw is None or raw == "":
         return default
-    if isinstance(default, bool):
-        return raw.strip().lower() in ("1", "true", "yes", "on")
-    if isinstance(default, int):
-        return int(raw)
-    return raw
+    return _parse(name, raw, default)
+
+
+def absolute(path) -> Path:
+    """`~` expanded and made absolute against the current directory (symlinks kept as given)."""
+    return Path(os.path.abspath(Path(path).expanduser()))
 
 
 @dataclasses.dataclass
@@ -44,24 +71,23 @@ class Config:
         """Build the config from the environment; explicit (non-None) overrides win."""
         values = {}
         for field in dataclasses.fields(cls):
-            default = field.default
             if field.name == "data_dir":
                 values[field.name] = Path(_env("DATA_DIR", "data"))
             elif field.name == "static_dir":
                 raw = os.environ.get("OTABOX_STATIC_DIR")
                 values[field.name] = Path(raw) if raw else None
-            elif field.name == "device_flush_seconds":
-                values[field.name] = float(_env("DEVICE_FLUSH_SECONDS", str(default)))
             else:
-                values[field.name] = _env(field.name.upper(), default)
+                values[field.name] = _env(field.name.upper(), field.default)
         values.update({k: v for k, v in overrides.items() if v is not None})
         config = cls(**values)
-        config.data_dir = Path(config.data_dir)
+        config.data_dir = absolute(config.data_dir)
+        if config.static_dir is not None:
+            config.static_dir = absolute(config.static_dir)
         return config
 
     @property
     def db_url(self) -> str:
-        return self.database_url or f"sqlite:///{(self.data_dir / 'otabox.db').resolve()}"
+        return self.database_url or f"sqlite:///{self.data_dir / 'otabox.db'}"
 
     @property
     def max_bundle_bytes(self) -> int:

@@ -9,7 +9,7 @@ import re
 from flask import Blueprint, redirect, request, send_file
 
 from .errors import Forbidden, NotFound
-from .storage import is_sha256
+from .store.blobs import is_sha256
 from .web import box
 
 bp = Blueprint("downloads", __name__)

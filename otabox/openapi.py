@@ -1,6 +1,6 @@
 """The OpenAPI 3.1 description of otabox's HTTP API, served at `GET /api/v1/openapi.json`.
 
-It is written by hand to match the handlers (tests/test_openapi.py fails when a route exists that
+It is written by hand to match the handlers (tests/api/test_openapi.py fails when a route exists that
 the document lacks, or the reverse, and fuzzes a live server against it). Three error shapes exist
 by design: the management API and otabox's own client routes answer `{"error": {code, message,
 details}}`; the CodePush routes answer plain text as code-push-server does; capacitor-updater's

@@ -6,10 +6,10 @@ import json
 from flask import current_app, g, request
 from werkzeug.wsgi import get_host
 
-from . import auth
-from .apps import find_app
+from .core.apps import find_app
 from .errors import BadRequest, Unauthorized
-from .models import ApiKey, App
+from .security import auth
+from .store.models import ApiKey, App
 
 
 def box():

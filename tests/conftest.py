@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from otabox import auth
 from otabox.app import create_app
 from otabox.config import Config
+from otabox.security import auth
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from .. import apps, auth, releases
-from ..models import App
+from ..core import apps, releases
+from ..security import auth
+from ..store.models import App
 from ..web import actor, api_key, app_for, box, json_body, optional_json_body
 
 bp = Blueprint("api_apps", __name__)
@@ -87,7 +88,7 @@ def delete_channel(app_id, name):
 
 @bp.get("/apps/<app_id>/channels/<name>/stats")
 def channel_stats(app_id, name):
-    from ..devices import active_devices_by_day
+    from ..core.devices import active_devices_by_day
 
     app = app_for(app_id)
     channel = apps.find_channel(app, name)

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from .. import bundles
+from ..core import bundles
 from ..errors import BadRequest, Forbidden, Gone
-from ..models import iso
+from ..store.models import iso
 from ..web import actor, app_for, base_url, box, int_arg, json_body
 
 bp = Blueprint("api_bundles", __name__)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from .. import apps, bundles, devices
+from ..core import apps, bundles, devices
 from ..errors import BadRequest
 from ..web import actor, app_for, int_arg, json_body
 

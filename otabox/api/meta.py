@@ -1,10 +1,11 @@
-"""Management API: audit log, signing key, health."""
+"""Management API: audit log, who a key is, the signing key."""
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from .. import audit, auth, openapi
-from ..web import api_key, base_url, box, int_arg
+from ..core import audit
+from ..security import auth
+from ..web import api_key, box, int_arg
 
 bp = Blueprint("api_meta", __name__)
 
@@ -33,8 +34,3 @@ def signing_key():
     return jsonify({"algorithm": signer.algorithm, "publicKey": signer.public_pem, "keyId": signer.key_id,
                     "keys": secrets.published_keys()})
 
-
-@bp.get("/openapi.json")
-def openapi_document():
-    """The OpenAPI 3.1 description of the HTTP API (public, like the code it describes)."""
-    return jsonify(openapi.document(base_url()))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from .. import apps, bundles, releases
+from ..core import apps, bundles, releases
 from ..web import actor, app_for, int_arg, json_body
 
 bp = Blueprint("api_releases", __name__)

@@ -14,12 +14,12 @@ import re
 
 from flask import Blueprint, Response, request
 
-from .. import decide as domain
-from .. import semver
-from ..devices import store_events
+from ..core import decide as domain
+from ..core import semver
+from ..core.devices import store_events
+from ..core.serving import AppView, BundleView, ChannelView, ReleaseView
 from ..errors import BadRequest, NotFound, OtaboxError
-from ..models import App
-from ..serving import AppView, BundleView, ChannelView, ReleaseView
+from ..store.models import App
 from ..web import base_url, box, json_bytes, json_response, limit_client, request_origin, signed_download_url
 from .codepush_package import in_codepush_rollout
 from .codepush_store import diff_for

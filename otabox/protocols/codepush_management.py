@@ -19,10 +19,10 @@ import zipfile
 from flask import Blueprint, Response, json, jsonify, request
 from peewee import fn
 
-from .. import apps, audit, auth, bundles, releases, semver
+from ..core import apps, bundles, releases, semver
 from ..errors import BadRequest, Conflict, Invalid, NotFound, OtaboxError
-from ..models import App, Bundle, Channel, Device, Release, database
-from ..generation import bump_generation
+from ..security import auth
+from ..store.models import App, Bundle, Channel, Device, Release
 from ..web import actor, api_key, box, signed_download_url
 from .codepush import DEPLOYMENT_KEY
 from .codepush_package import package_hash_from_zip
@@ -131,14 +131,9 @@ def get_app(app_name):
 def rename_app(app_name):
     app = _find_app(app_name, "admin")
     name = _valid_name(_body(), "app")
-    if name != app.name:
-        if App.select().where((App.name == name) & (App.id != app.id)).exists():
-            raise Conflict(f"An app named '{name}' already exists.")
-        with database.atomic():
-            App.update(name=name).where(App.id == app.id).execute()
-            audit.record(actor(), "app.renamed", "app", app.id, {"from": app.name, "to": name})
-            bump_generation()
-    return jsonify({"app": _app_json(App.get_by_id(app.id))})
+    if name != app.name and App.select().where((App.name == name) & (App.id != app.id)).exists():
+        raise Conflict(f"An app named '{name}' already exists.")
+    return jsonify({"app": _app_json(apps.rename_app(app, name, actor()))})
 
 
 @bp.delete("/apps/<app_name>")
@@ -210,16 +205,8 @@ def add_deployment(app_name):
         raise Conflict("That deployment key is in use already.")
     channel = apps.create_channel(app, name, actor())
     if key:
-        _set_deployment_key(channel, key)
-    return jsonify({"deployment": {"name": channel.name, "key": key or channel.deployment_key}}), 201
-
-
-def _set_deployment_key(channel: Channel, key: str) -> None:
-    """Keep a migrating app's existing deployment key, so its phones need no new build."""
-    with database.atomic():
-        Channel.update(deployment_key=key).where(Channel.id == channel.id).execute()
-        audit.record(actor(), "channel.key_set", "channel", channel.id, {"name": channel.name})
-        bump_generation()
+        channel = apps.set_deployment_key(channel, key, actor())
+    return jsonify({"deployment": {"name": channel.name, "key": channel.deployment_key}}), 201
 
 
 @bp.get("/apps/<app_name>/deployments/<dep>")
@@ -237,11 +224,7 @@ def rename_deployment(app_name, dep):
             raise BadRequest("A deployment name must be 1-64 letters, digits, '.', '_' or '-'.")
         if Channel.select().where((Channel.app == app) & (Channel.name == name)).exists():
             raise Conflict(f"A deployment named '{name}' already exists.")
-        with database.atomic():
-            Channel.update(name=name).where(Channel.id == channel.id).execute()
-            audit.record(actor(), "channel.renamed", "channel", channel.id, {"from": channel.name, "to": name})
-            bump_generation()
-    return jsonify({"deployment": _deployment_json(Channel.get_by_id(channel.id))})
+    return jsonify({"deployment": _deployment_json(apps.rename_channel(channel, name, actor()))})
 
 
 @bp.delete("/apps/<app_name>/deployments/<dep>")

@@ -53,6 +53,11 @@ def package_hash_from_file_hashes(file_hashes: dict[str, str]) -> str:
     return hashlib.sha256(manifest.encode("utf-8")).hexdigest()
 
 
+def describe_zip(fields, staged, entries) -> dict:
+    """The Ingestor's describer for plain zips: the package hash CodePush clients compute."""
+    return {"packageHash": package_hash_from_file_hashes({e.path: e.sha256 for e in entries}), "files": len(entries)}
+
+
 def file_hashes_from_zip(archive: zipfile.ZipFile) -> dict[str, str]:
     """``{path: sha256 hex}`` of the files the client keeps after unzipping.
 

@@ -15,10 +15,10 @@ from __future__ import annotations
 import logging
 import threading
 
-from ..models import Bundle, database
-from ..generation import bump_generation
-from ..serving import BundleView, ChannelView, ReleaseView
-from ..storage import StagedFile
+from ..core.bundles import amend_extra
+from ..core.serving import BundleView, ChannelView, ReleaseView
+from ..store.blobs import StagedFile
+from ..store.models import Bundle
 from .codepush_package import build_diff_zip
 
 DIFF_BASE_COUNT = 5
@@ -93,13 +93,13 @@ def _build_and_record(box, base: BundleView, target: BundleView) -> dict | None:
         diff = _build(box, base, target)
         if diff is None:
             return None
-        with database.atomic():
-            row = Bundle.get_by_id(target.id)
-            extra = dict(row.extra or {})
-            extra[DIFFS_KEY] = {**recorded_diffs(row), base.package_hash: diff}
+
+        def record(extra: dict) -> dict:
+            extra[DIFFS_KEY] = {**extra.get(DIFFS_KEY, {}), base.package_hash: diff}
             extra["blobs"] = sorted(set(extra.get("blobs", ())) | {diff["sha256"]})
-            Bundle.update(extra=extra).where(Bundle.id == target.id).execute()
-            bump_generation()
+            return extra
+
+        amend_extra(target.id, record)
         return diff
 
 

@@ -19,10 +19,11 @@ from pathlib import Path
 
 from flask import Blueprint, Response, request
 
-from .. import decide as domain
+from ..core import decide as domain
+from ..core.serving import AppView, BundleView, ReleaseView
 from ..errors import BadRequest, Conflict, Invalid, NotFound, OtaboxError, TooLarge
-from ..serving import AppView, BundleView, ReleaseView
-from ..storage import StagedFile, secure_write
+from ..store.blobs import StagedFile
+from ..store.files import secure_write
 from ..web import box, limit_client, signed_download_url
 from . import expo_format as ef
 
@@ -36,6 +37,18 @@ KEYID_PATTERN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,100}")
 
 
 # --- publishing ------------------------------------------------------------------------------
+
+
+def describe_upload(box, fields, staged: StagedFile, entries) -> dict:
+    """The Ingestor's describer for `format=expo`: the export's asset table, narrowed to the
+    upload's declared platform."""
+    extra = describe_export(box, staged, entries)
+    if fields.platform != "all":
+        if fields.platform not in extra["platforms"]:
+            raise Invalid(f"the export has no {fields.platform} bundle", code="invalid_expo_export",
+                          details={"platforms": extra["platforms"]})
+        extra["platforms"] = [fields.platform]
+    return extra
 
 
 def describe_export(box, staged: StagedFile, entries) -> dict:

@@ -22,9 +22,9 @@ import hmac
 
 from flask import Blueprint, current_app, jsonify, request
 
-from .. import decide as domain
+from ..core import decide as domain
 from ..errors import BadRequest, OtaboxError, Unauthorized
-from ..models import App
+from ..store.models import App
 from ..web import box, signed_download_url
 
 bp = Blueprint("flutter", __name__)

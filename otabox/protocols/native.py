@@ -6,12 +6,11 @@ import time
 
 from flask import Blueprint, jsonify, request
 
-from .. import decide as domain
-from ..devices import record_events
+from ..core import decide as domain
+from ..core.devices import record_events
 from ..errors import BadRequest, NotFound, OtaboxError, Unauthorized
-from ..models import App
-from ..web import (base_url, box, json_body, json_bytes, json_response, limit_client, request_origin,
-                   signed_download_url)
+from ..store.models import App
+from ..web import base_url, box, json_body, json_bytes, json_response, limit_client, request_origin, signed_download_url
 
 bp = Blueprint("native", __name__)
 

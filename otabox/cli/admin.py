@@ -1,0 +1,99 @@
+"""Admin commands on a data directory: apps, the audit log, and the server's secrets."""
+from __future__ import annotations
+
+import json
+
+import click
+
+from .common import admin_command
+
+
+@click.group()
+def apps():
+    """Apps (the REST API does the same)."""
+
+
+@apps.command("create")
+@click.argument("slug")
+@click.option("--name", default=None, help="Display name (default: the slug).")
+@admin_command
+def apps_create(box, slug, name):
+    """Create the app SLUG (a reverse-DNS id such as com.example.app) with channels production and staging."""
+    from ..core.apps import app_json, create_app
+
+    click.echo(json.dumps(app_json(create_app(slug, name, "cli")), indent=2))
+
+
+@apps.command("list")
+@admin_command
+def apps_list(box):
+    """List apps with their id, slug and client key."""
+    from ..core.apps import app_json
+    from ..store.models import App
+
+    for app in App.select().order_by(App.id):
+        info = app_json(app)
+        click.echo(f"{info['id']:>4}  {info['slug']:32} {info['clientKey']}")
+
+
+@click.command()
+@click.option("--limit", type=int, default=100, show_default=True, help="How many entries.")
+@click.option("--action", default=None, help="Only this action, e.g. release.created")
+@click.option("--entity-type", default=None, help="Only this kind of entity, e.g. release")
+@click.option("--json", "as_json", is_flag=True, help="Print the entries as JSON.")
+@admin_command
+def audit(box, limit, action, entity_type, as_json):
+    """The audit log: who changed what, newest first."""
+    from ..core import audit as audit_log
+
+    entries = audit_log.query(limit, None, action, entity_type)
+    if as_json:
+        click.echo(json.dumps(entries, indent=2))
+        return
+    for e in entries:
+        click.echo(f"{e['id']:>6}  {e['at']}  {e['actor']:16} {e['action']:26} {e['entityType']}:{e['entityId']}  "
+                   f"{json.dumps(e['details'], sort_keys=True)}")
+
+
+@click.group("signing-key")
+def signing_key():
+    """The Ed25519 key that signs bundles."""
+
+
+@signing_key.command("show")
+@admin_command
+def signing_key_show(box):
+    """Print the public key apps verify bundle signatures with."""
+    click.echo(box.secrets.bundle_signer.public_pem, nl=False)
+
+
+@signing_key.command("rotate")
+@admin_command
+def signing_key_rotate(box):
+    """New bundle-signing key; every bundle is re-signed, and the old public key stays published
+    (GET /api/v1/signing-key, `keys`) for 30 days so apps can move over."""
+    from ..core.bundles import resign_all
+
+    box.secrets.rotate_bundle_key()
+    signer = box.secrets.bundle_signer
+    resign_all(signer, "cli")
+    click.echo(f"New signing key {signer.key_id}; bundles re-signed.")
+
+
+@click.group("secrets")
+def secrets_group():
+    """The server's own secrets."""
+
+
+@secrets_group.command("rotate-url-key")
+@admin_command
+def rotate_url_key(box):
+    """New key for signed URLs; URLs signed with the previous key stay valid until they expire."""
+    from ..core import audit
+
+    box.secrets.rotate_url_key()
+    audit.record("cli", "url_key.rotated", "secret", "url-signing", {})
+    click.echo("New URL-signing key; the previous one is accepted until the URLs it signed expire.")
+
+
+COMMANDS = (apps, audit, signing_key, secrets_group)

@@ -1,0 +1,53 @@
+"""What every admin command shares: the data directory option, opening the box, one-line errors."""
+from __future__ import annotations
+
+import functools
+
+import click
+
+from ..config import Config
+
+
+def data_dir_option(func):
+    return click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+                        help="Data directory (default ./data of the current folder, env OTABOX_DATA_DIR).")(func)
+
+
+def is_data_dir(path) -> bool:
+    """Whether `path` holds an otabox box already (anything in it counts: otabox made it)."""
+    return path.is_dir() and any(path.iterdir())
+
+
+def open_box(data_dir, *, create: bool = False, schema: str = "current"):
+    """The box in `data_dir`. Only commands that start a box (`create`) may find the directory
+    missing or empty: any other command there would silently make a second, empty box."""
+    from ..box import Box
+
+    config = Config.from_env(data_dir=data_dir)
+    if not create and not is_data_dir(config.data_dir):
+        raise click.ClickException(
+            f"no otabox data directory at {config.data_dir}; pass --data-dir (or set OTABOX_DATA_DIR) to the "
+            "directory `otabox serve` uses")
+    existed = is_data_dir(config.data_dir)
+    box = Box(config, schema)
+    if create and not existed:
+        click.echo(f"Created a new otabox data directory at {config.data_dir}.", err=True)
+    return box
+
+
+def admin_command(func=None, *, create: bool = False, schema: str = "current"):
+    """Open the data directory for the command (passed as `box`) and close it afterwards."""
+    def decorate(command):
+        @data_dir_option
+        @functools.wraps(command)
+        def wrapper(data_dir, **kwargs):
+            box = open_box(data_dir, create=create, schema=schema)
+            try:
+                with box.db.connection_context():
+                    result = command(box, **kwargs)
+                box.publish_changes()
+                return result
+            finally:
+                box.close()
+        return wrapper
+    return decorate(func) if func is not None else decorate

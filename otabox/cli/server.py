@@ -1,0 +1,100 @@
+"""Commands that run or look after a box: serve, migrate, doctor, backup, restore, gc."""
+from __future__ import annotations
+
+import json
+
+import click
+
+from ..config import Config
+from .common import admin_command, data_dir_option
+
+
+@click.command()
+@click.option("--host", default=None, help="Interface to listen on (default 127.0.0.1, env OTABOX_HOST).")
+@click.option("--port", type=int, default=None, help="Port (default 8080, env OTABOX_PORT).")
+@click.option("--threads", type=int, default=None, help="Worker threads (default 8, env OTABOX_THREADS).")
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="Waitress processes sharing the port (default 1, env OTABOX_WORKERS).")
+@data_dir_option
+def serve(host, port, threads, workers, data_dir):
+    """Run the server (waitress; one process unless --workers). Creates the data directory on first
+    start and upgrades an older database (after a backup copy beside it)."""
+    from ..server import serve as run
+
+    config = Config.from_env(host=host, port=port, threads=threads, data_dir=data_dir)
+    run(config, workers or config.workers)
+
+
+@click.command()
+@click.option("--dry-run", is_flag=True, help="Only show the pending steps.")
+@admin_command(schema="inspect")
+def migrate(box, dry_run):
+    """Upgrade the database schema to this otabox (serve does it at start too)."""
+    from ..store import migrations
+    from ..store.db import upgrade_schema
+
+    version = migrations.current_version(box.db)
+    steps = migrations.pending_steps(box.db)
+    click.echo(f"Schema version {version}; this otabox has {migrations.latest_version()}.")
+    for step in steps:
+        click.echo(f"  pending {step.version}: {step.description}")
+    if not steps:
+        click.echo("Nothing to do.")
+        return
+    if dry_run:
+        return
+    done = upgrade_schema(box.db)
+    click.echo(f"Upgraded to schema version {done.to_version}" +
+               (f"; the previous database is at {done.backup}." if done.backup else "."))
+
+
+@click.command()
+@click.option("--deep", is_flag=True, help="Also re-hash every bundle file.")
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+@admin_command(schema="inspect")
+def doctor(box, deep, as_json):
+    """Check the data directory (schema, permissions, integrity, missing files) and say what to do;
+    exit 1 on a failure."""
+    from ..ops.maintenance import diagnose
+
+    findings = diagnose(box, deep)
+    if as_json:
+        click.echo(json.dumps(findings, indent=2))
+    else:
+        for f in findings:
+            click.echo(f"{f['level'].upper():5} {f['check']:12} {f['message']}" + (f"  → {f['fix']}" if f["fix"] else ""))
+    if any(f["level"] == "fail" for f in findings):
+        raise SystemExit(1)
+
+
+@click.command()
+@click.argument("dest", type=click.Path(file_okay=False))
+@admin_command
+def backup(box, dest):
+    """Copy the database (online), bundle files and secrets to DEST while the server runs."""
+    from ..ops.backup import backup as run
+
+    click.echo(json.dumps(run(box, dest)))
+
+
+@click.command()
+@click.argument("source", type=click.Path(exists=True, file_okay=False))
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+              help="The empty data directory to restore into (default ./data, env OTABOX_DATA_DIR).")
+def restore(source, data_dir):
+    """Restore a backup made by `otabox backup` into an empty data directory."""
+    from ..ops.backup import restore as run
+
+    click.echo(json.dumps(run(source, Config.from_env(data_dir=data_dir).data_dir)))
+
+
+@click.command()
+@admin_command
+def gc(box):
+    """Remove expired uploads, staged leftovers and blobs no bundle uses."""
+    from ..ops.maintenance import collect_garbage
+
+    click.echo(json.dumps(collect_garbage(box)))
+
+
+COMMANDS = (serve, migrate, doctor, backup, restore, gc)

@@ -1,0 +1,195 @@
+"""Apps and channels: creation, settings, deletion, and their JSON shapes."""
+from __future__ import annotations
+
+import re
+import secrets
+
+from ..errors import BadRequest, Conflict, Invalid, NotFound
+from ..store.generation import bump_generation
+from ..store.models import App, Bundle, Channel, Release, database, iso, row_id
+from . import audit
+from .releases import current_release, release_json
+
+SLUG = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)+$")
+CHANNEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+DEFAULT_CHANNELS = ("production", "staging")
+BLOCK_UPGRADES = ("none", "major", "minor", "patch")
+BOOLEAN_SETTINGS = {"allowDeviceSelfAssign": "allow_device_self_assign", "allowEmulator": "allow_emulator",
+                    "allowDev": "allow_dev", "ios": "ios_enabled", "android": "android_enabled"}
+
+
+def new_deployment_key() -> str:
+    return secrets.token_urlsafe(30)
+
+
+def find_app(id_or_slug: str) -> App:
+    number = row_id(id_or_slug)
+    app = App.get_or_none(App.id == number) if number is not None else None
+    app = app or App.get_or_none(App.slug == id_or_slug)
+    if app is None:
+        raise NotFound(f"no app {id_or_slug!r}")
+    return app
+
+
+def app_json(app: App) -> dict:
+    return {"id": app.id, "slug": app.slug, "name": app.name, "clientKey": app.client_key,
+            "createdAt": iso(app.created_at)}
+
+
+def new_client_key() -> str:
+    return "otabox_ck_" + secrets.token_urlsafe(18)
+
+
+def rotate_client_key(app: App, actor: str) -> App:
+    """A new client key: apps built with the old one stop getting updates, so ship builds first."""
+    with database.atomic():
+        app.client_key = new_client_key()
+        app.save()
+        audit.record(actor, "app.client_key_rotated", "app", app.id, {"slug": app.slug})
+        bump_generation()
+    return app
+
+
+def create_app(slug, name, actor: str) -> App:
+    if not isinstance(slug, str) or len(slug) > 200 or not SLUG.match(slug):
+        raise Invalid("slug must be a reverse-DNS identifier such as com.example.app",
+                      code="invalid_slug", details={"field": "slug"})
+    if name is not None and (not isinstance(name, str) or len(name) > 200):
+        raise BadRequest("name must be a string of at most 200 characters", details={"field": "name"})
+    with database.atomic():
+        if App.select().where(App.slug == slug).exists():
+            raise Conflict(f"an app with slug {slug!r} exists already", details={"slug": slug})
+        app = App.create(slug=slug, name=name or slug, client_key=new_client_key())
+        for channel in DEFAULT_CHANNELS:
+            Channel.create(app=app, name=channel, deployment_key=new_deployment_key())
+        audit.record(actor, "app.created", "app", app.id, {"slug": slug})
+        bump_generation()
+    return app
+
+
+def delete_app(app: App, actor: str, store) -> None:
+    """Delete an app with its channels, releases and bundles; blob files no other app uses go too."""
+    from .bundles import blobs_of, remove_unreferenced_blobs
+
+    with database.atomic():
+        digests = blobs_of(Bundle.select().where(Bundle.app == app))
+        Release.delete().where(Release.app == app).execute()
+        app.delete_instance(recursive=True)
+        audit.record(actor, "app.deleted", "app", app.id, {"slug": app.slug})
+        bump_generation()
+    remove_unreferenced_blobs(store, digests)
+
+
+def find_channel(app: App, name: str) -> Channel:
+    channel = Channel.get_or_none((Channel.app == app) & (Channel.name == name))
+    if channel is None:
+        raise NotFound(f"no channel {name!r} in app {app.slug!r}")
+    return channel
+
+
+def channel_json(channel: Channel) -> dict:
+    """A channel with its settings and current release."""
+    current = current_release(channel)
+    return {
+        "id": channel.id, "name": channel.name, "deploymentKey": channel.deployment_key,
+        "blockUpgrades": channel.block_upgrades,
+        **{api: getattr(channel, column) for api, column in BOOLEAN_SETTINGS.items()},
+        "currentRelease": release_json(current) if current else None,
+        "createdAt": iso(channel.created_at),
+    }
+
+
+def create_channel(app: App, name, actor: str, settings: dict | None = None) -> Channel:
+    if not isinstance(name, str) or not CHANNEL_NAME.match(name):
+        raise Invalid("channel name must be 1-64 letters, digits, '.', '_' or '-'", code="invalid_channel",
+                      details={"field": "name"})
+    with database.atomic():
+        if Channel.select().where((Channel.app == app) & (Channel.name == name)).exists():
+            raise Conflict(f"channel {name!r} exists already")
+        channel = Channel.create(app=app, name=name, deployment_key=new_deployment_key())
+        if settings:
+            _apply_settings(channel, settings)
+        audit.record(actor, "channel.created", "channel", channel.id, {"app": app.slug, "name": name})
+        bump_generation()
+    return channel
+
+
+def _apply_settings(channel: Channel, settings: dict) -> dict:
+    changed = {}
+    if "blockUpgrades" in settings:
+        value = settings["blockUpgrades"]
+        if value not in BLOCK_UPGRADES:
+            raise BadRequest(f"blockUpgrades must be one of {', '.join(BLOCK_UPGRADES)}",
+                             details={"field": "blockUpgrades"})
+        channel.block_upgrades = changed["blockUpgrades"] = value
+    for api, column in BOOLEAN_SETTINGS.items():
+        if api in settings:
+            if not isinstance(settings[api], bool):
+                raise BadRequest(f"{api} must be true or false", details={"field": api})
+            setattr(channel, column, settings[api])
+            changed[api] = settings[api]
+    channel.save()
+    return changed
+
+
+def update_channel(channel: Channel, settings: dict, actor: str) -> Channel:
+    with database.atomic():
+        changed = _apply_settings(channel, settings)
+        audit.record(actor, "channel.updated", "channel", channel.id, changed)
+        bump_generation()
+    return channel
+
+
+def rotate_deployment_key(channel: Channel, actor: str) -> Channel:
+    with database.atomic():
+        channel.deployment_key = new_deployment_key()
+        channel.save()
+        audit.record(actor, "channel.key_rotated", "channel", channel.id, {"name": channel.name})
+        bump_generation()
+    return channel
+
+
+def rename_app(app: App, name: str, actor: str) -> App:
+    """A new display name (the slug, which clients use, stays)."""
+    if not isinstance(name, str) or not 0 < len(name) <= 200:
+        raise BadRequest("name must be a string of 1 to 200 characters", details={"field": "name"})
+    if name != app.name:
+        with database.atomic():
+            App.update(name=name).where(App.id == app.id).execute()
+            audit.record(actor, "app.renamed", "app", app.id, {"from": app.name, "to": name})
+            bump_generation()
+    return App.get_by_id(app.id)
+
+
+def rename_channel(channel: Channel, name: str, actor: str) -> Channel:
+    if not isinstance(name, str) or not CHANNEL_NAME.match(name):
+        raise Invalid("channel name must be 1-64 letters, digits, '.', '_' or '-'", code="invalid_channel",
+                      details={"field": "name"})
+    if name != channel.name:
+        with database.atomic():
+            if Channel.select().where((Channel.app == channel.app_id) & (Channel.name == name)).exists():
+                raise Conflict(f"channel {name!r} exists already")
+            Channel.update(name=name).where(Channel.id == channel.id).execute()
+            audit.record(actor, "channel.renamed", "channel", channel.id, {"from": channel.name, "to": name})
+            bump_generation()
+    return Channel.get_by_id(channel.id)
+
+
+def set_deployment_key(channel: Channel, key: str, actor: str) -> Channel:
+    """Give a channel a deployment key of the team's choice (a migrating CodePush app keeps its
+    existing key, so its phones need no new build)."""
+    with database.atomic():
+        if Channel.select().where((Channel.deployment_key == key) & (Channel.id != channel.id)).exists():
+            raise Conflict("that deployment key is in use already", code="deployment_key_in_use")
+        Channel.update(deployment_key=key).where(Channel.id == channel.id).execute()
+        audit.record(actor, "channel.key_set", "channel", channel.id, {"name": channel.name})
+        bump_generation()
+    return Channel.get_by_id(channel.id)
+
+
+def delete_channel(channel: Channel, actor: str) -> None:
+    with database.atomic():
+        Release.delete().where(Release.channel == channel).execute()
+        channel.delete_instance(recursive=True)
+        audit.record(actor, "channel.deleted", "channel", channel.id, {"name": channel.name})
+        bump_generation()

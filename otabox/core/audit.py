@@ -1,0 +1,26 @@
+"""The audit log: every management mutation, who did it and what changed."""
+from __future__ import annotations
+
+from ..store.models import AuditEntry, iso
+
+
+def record(actor: str, action: str, entity_type: str, entity_id, details: dict | None = None) -> None:
+    AuditEntry.create(actor=actor, action=action, entity_type=entity_type, entity_id=str(entity_id),
+                      details=details or {})
+
+
+def entry_json(entry: AuditEntry) -> dict:
+    return {"id": entry.id, "at": iso(entry.at), "actor": entry.actor, "action": entry.action,
+            "entityType": entry.entity_type, "entityId": entry.entity_id, "details": entry.details}
+
+
+def query(limit: int = 100, before: int | None = None, action: str | None = None,
+          entity_type: str | None = None) -> list[dict]:
+    rows = AuditEntry.select().order_by(AuditEntry.id.desc()).limit(limit)
+    if before:
+        rows = rows.where(AuditEntry.id < before)
+    if action:
+        rows = rows.where(AuditEntry.action == action)
+    if entity_type:
+        rows = rows.where(AuditEntry.entity_type == entity_type)
+    return [entry_json(e) for e in rows]

@@ -1,0 +1,231 @@
+"""The serving state: an in-memory, read-only picture of every app's channels, histories and device
+overrides, from which update checks are answered without touching the database.
+
+A check compares the state's generation (see generation.py) with the one its picture was built from,
+so a change is visible to the very next check, in this process and in any other process on the same
+database."""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import functools
+import threading
+import time
+
+from ..store.generation import GenerationSignal, current_generation
+from ..store.models import App, Bundle, Channel, Device, Release, row_id
+from . import semver
+
+VERIFY_SECONDS = 1.0
+
+
+@dataclasses.dataclass(frozen=True)
+class BundleView:
+    id: int
+    version: str
+    platform: str
+    format: str
+    sha256: str
+    size: int
+    signature: str
+    min_native_build: int | None
+    target_versions: str | None
+    notes: str
+    package_hash: str | None
+    session_key: str | None
+    encrypted_checksum: str | None
+    key_id: str | None
+    runtime_version: str | None
+    extra: dict
+    created_at: dt.datetime
+    target_range: object = dataclasses.field(compare=False, repr=False, default=None)
+
+    @classmethod
+    def of(cls, row: Bundle) -> "BundleView":
+        return cls(id=row.id, version=row.version, platform=row.platform, format=row.format, sha256=row.sha256,
+                   size=row.size, signature=row.signature, min_native_build=row.min_native_build,
+                   target_versions=row.target_versions, notes=row.notes, package_hash=row.package_hash,
+                   session_key=row.session_key, encrypted_checksum=row.encrypted_checksum, key_id=row.key_id,
+                   runtime_version=row.runtime_version, extra=row.extra or {}, created_at=row.created_at,
+                   target_range=semver.parse_range(row.target_versions) if row.target_versions else None)
+
+    def serves_platform(self, platform: str | None) -> bool:
+        if self.format == "expo":
+            return not platform or platform in self.extra.get("platforms", ())
+        return self.platform == "all" or not platform or self.platform == platform
+
+    def fits_native(self, native_version: str | None, native_build: int | None, any_version: bool = False) -> bool:
+        """Whether a binary of this store version / build number can run this bundle."""
+        if self.min_native_build is not None and (native_build is None or native_build < self.min_native_build):
+            return False
+        if self.target_range is not None and not any_version:
+            if not native_version:
+                return False
+            try:
+                return self.target_range.satisfied_by(semver.coerce_app_version(native_version))
+            except ValueError:
+                return False
+        return True
+
+
+@dataclasses.dataclass(frozen=True)
+class ReleaseView:
+    id: int
+    kind: str
+    label: str
+    bundle: BundleView | None
+    rollout: int
+    mandatory: bool
+    disabled: bool
+    notes: str
+    created_at: dt.datetime
+
+    @property
+    def is_builtin(self) -> bool:
+        return self.bundle is None
+
+
+@dataclasses.dataclass(frozen=True)
+class ChannelView:
+    id: int
+    name: str
+    deployment_key: str
+    block_upgrades: str
+    allow_device_self_assign: bool
+    allow_emulator: bool
+    allow_dev: bool
+    ios_enabled: bool
+    android_enabled: bool
+    history: tuple[ReleaseView, ...]
+    """Newest first, disabled releases included (adapters that show history need them)."""
+
+    @property
+    def current(self) -> ReleaseView | None:
+        return next((r for r in self.history if not r.disabled), None)
+
+    @functools.cached_property
+    def mandatory_positions(self) -> tuple[int, ...]:
+        return tuple(p for p, r in enumerate(self.history) if r.mandatory and r.bundle is not None)
+
+    @functools.cached_property
+    def positions_by_version(self) -> dict[str, tuple[int, ...]]:
+        return self._positions(lambda bundle: bundle.version)
+
+    @functools.cached_property
+    def positions_by_hash(self) -> dict[str, tuple[int, ...]]:
+        return self._positions(lambda bundle: bundle.package_hash)
+
+    def _positions(self, key) -> dict:
+        found: dict = {}
+        for position, release in enumerate(self.history):
+            if release.bundle is not None:
+                found.setdefault(key(release.bundle), []).append(position)
+        return {k: tuple(v) for k, v in found.items()}
+
+
+@dataclasses.dataclass(frozen=True)
+class Override:
+    channel: str | None
+    bundle: BundleView | None
+    self_assigned_channel: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class AppView:
+    id: int
+    slug: str
+    name: str
+    client_key: str
+    channels: dict[str, ChannelView]
+    bundles: dict[int, BundleView]
+    overrides: dict[str, Override]
+
+    def channel_for(self, device_id: str | None, requested: str | None) -> ChannelView | None:
+        """Admin override first, then the channel the device asked for, then its self-assigned one."""
+        override = self.overrides.get(device_id) if device_id else None
+        if override and override.channel:
+            return self.channels.get(override.channel)
+        if requested:
+            return self.channels.get(requested)
+        if override and override.self_assigned_channel:
+            return self.channels.get(override.self_assigned_channel)
+        return self.channels.get("production")
+
+
+def load_app_view(app: App) -> AppView:
+    bundles = {b.id: BundleView.of(b) for b in Bundle.select().where(Bundle.app == app)}
+    histories: dict[int, list[ReleaseView]] = {}
+    for r in Release.select().where(Release.app == app).order_by(Release.id.desc()):
+        histories.setdefault(r.channel_id, []).append(ReleaseView(
+            id=r.id, kind=r.kind, label=r.label, bundle=bundles.get(r.bundle_id), rollout=r.rollout,
+            mandatory=r.mandatory, disabled=r.disabled, notes=r.notes, created_at=r.created_at))
+    channels = {
+        c.name: ChannelView(
+            id=c.id, name=c.name, deployment_key=c.deployment_key, block_upgrades=c.block_upgrades,
+            allow_device_self_assign=c.allow_device_self_assign, allow_emulator=c.allow_emulator,
+            allow_dev=c.allow_dev, ios_enabled=c.ios_enabled, android_enabled=c.android_enabled,
+            history=tuple(histories.get(c.id, ())))
+        for c in Channel.select().where(Channel.app == app)}
+    overrides = {
+        d.device_id: Override(d.override_channel, bundles.get(d.override_bundle_id), d.self_assigned_channel)
+        for d in Device.select(Device.device_id, Device.override_channel, Device.override_bundle,
+                               Device.self_assigned_channel).where(
+            (Device.app == app) & (Device.override_channel.is_null(False) | Device.override_bundle.is_null(False)
+                                   | Device.self_assigned_channel.is_null(False)))}
+    return AppView(id=app.id, slug=app.slug, name=app.name, client_key=app.client_key, channels=channels,
+                   bundles=bundles, overrides=overrides)
+
+
+class ServingCache:
+    """App views by id, slug and deployment key, rebuilt lazily after any generation change.
+
+    With a `signal` (processes sharing a host), the database is asked only when the signal moved or
+    a second has passed; without one (e.g. a database shared across hosts), on every check."""
+
+    def __init__(self, signal: GenerationSignal | None = None):
+        self._lock = threading.Lock()
+        self._signal = signal
+        self._generation = -1
+        self._verified_at = 0.0
+        self._apps: dict[str, AppView | None] = {}
+        self._deployment_keys: dict[str, tuple[int, str]] | None = None
+
+    def _refresh(self) -> None:
+        now = time.monotonic()
+        if (self._signal is not None and now - self._verified_at < VERIFY_SECONDS
+                and self._signal.read() == self._generation):
+            return
+        generation = current_generation()
+        self._verified_at = now
+        if self._signal is not None:
+            self._signal.publish(generation)
+        if generation != self._generation:
+            with self._lock:
+                self._apps = {}
+                self._deployment_keys = None
+                self._generation = generation
+
+    def app(self, id_or_slug: str) -> AppView | None:
+        self._refresh()
+        if id_or_slug in self._apps:
+            return self._apps[id_or_slug]
+        number = row_id(id_or_slug)
+        query = App.select().where((App.slug == id_or_slug) | (App.id == number) if number is not None
+                                   else App.slug == id_or_slug)
+        row = query.first()
+        view = load_app_view(row) if row else None
+        self._apps[id_or_slug] = view
+        return view
+
+    def by_deployment_key(self, key: str) -> tuple[AppView, ChannelView] | None:
+        self._refresh()
+        keys = self._deployment_keys
+        if keys is None:
+            keys = {c.deployment_key: (c.app_id, c.name) for c in Channel.select(
+                Channel.deployment_key, Channel.app, Channel.name)}
+            self._deployment_keys = keys
+        found = keys.get(key)
+        if not found:
+            return None
+        app = self.app(str(found[0]))
+        return (app, app.channels[found[1]]) if app and found[1] in app.channels else None

@@ -1,0 +1,1 @@
+"""Running the box: backups, maintenance, metrics and the access log."""

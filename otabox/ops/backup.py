@@ -1,0 +1,74 @@
+"""Consistent backups of a live data directory, and restoring one into an empty directory.
+
+The database is copied first with SQLite's online backup API (a snapshot that writers do not block);
+then the blobs that snapshot names, then the secrets. Blobs are immutable and written before the rows
+that name them, so every row in the snapshot has its file unless it was deleted meanwhile, which the
+report says."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from ..errors import Conflict, Invalid
+from ..store.db import backup_to, integrity_problems, is_sqlite
+
+DB_NAME = "otabox.db"
+
+
+def backup(box, dest: Path) -> dict:
+    dest = Path(dest)
+    if dest.exists() and any(dest.iterdir()):
+        raise Conflict(f"{dest} is not empty; back up into a new directory")
+    if not is_sqlite(box.db):
+        raise Invalid("otabox backup copies SQLite databases; back up other databases with their own tools")
+    dest.mkdir(parents=True, exist_ok=True, mode=0o700)
+    backup_to(box.db, str(dest / DB_NAME))
+    referenced = _referenced_in(dest / DB_NAME)
+    missing = []
+    for sha in sorted(referenced):
+        source = box.store.local_path(sha)
+        target = dest / "blobs" / sha[:2] / sha
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            shutil.copy2(source, target)
+        except FileNotFoundError:
+            missing.append(sha)
+    shutil.copytree(box.config.data_dir / "secrets", dest / "secrets")
+    return {"database": str(dest / DB_NAME), "blobs": len(referenced) - len(missing), "missing": missing}
+
+
+def _referenced_in(db_path: Path) -> set[str]:
+    """The blobs a database file names, read through a second, private connection to it."""
+    from peewee import SqliteDatabase
+
+    from ..core import bundles
+    from ..store.models import ALL_MODELS
+
+    snapshot = SqliteDatabase(str(db_path))
+    try:
+        with snapshot.bind_ctx(ALL_MODELS):
+            return bundles.referenced_blobs()
+    finally:
+        snapshot.close()
+
+
+def restore(source: Path, data_dir: Path) -> dict:
+    source, data_dir = Path(source), Path(data_dir)
+    if not (source / DB_NAME).exists():
+        raise Invalid(f"{source} is not an otabox backup (no {DB_NAME})")
+    if data_dir.exists() and any(data_dir.iterdir()):
+        raise Conflict(f"{data_dir} is not empty; restore into a new, empty data directory")
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    shutil.copy2(source / DB_NAME, data_dir / DB_NAME)
+    if (source / "blobs").exists():
+        shutil.copytree(source / "blobs", data_dir / "blobs")
+    shutil.copytree(source / "secrets", data_dir / "secrets")
+    from peewee import SqliteDatabase
+
+    restored = SqliteDatabase(str(data_dir / DB_NAME))
+    problems = integrity_problems(restored)
+    restored.close()
+    if problems:
+        raise Invalid("the restored database fails its integrity check", details={"problems": problems[:20]})
+    return {"dataDir": str(data_dir), "blobs": sum(1 for p in (data_dir / "blobs").rglob("*") if p.is_file())
+            if (data_dir / "blobs").exists() else 0}

@@ -1,0 +1,84 @@
+"""Prometheus metrics: requests by kind and status, a latency histogram, and active devices per app.
+
+Counting happens in the request observer (accesslog.RequestObserver) with plain dict increments
+under one lock; the text format is produced only when /metrics is scraped."""
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+from peewee import JOIN, fn
+
+from ..store.models import App, Device, utcnow
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+CHECK_PATHS = ("/check", "/updateCheck", "/update_check", "/capgo/updates", "/v1/sdk/ota/check", "/manifest")
+
+
+def request_kind(path: str) -> str:
+    """A small, fixed set of labels (never the raw path, which would explode the series count)."""
+    if path.startswith("/dl/"):
+        return "download"
+    if path.endswith(CHECK_PATHS):
+        return "check"
+    if path.startswith("/api/"):
+        return "api"
+    if path.startswith(("/capgo/", "/reportStatus", "/v0.1/", "/uploads/", "/expo/", "/v1/")):
+        return "client"
+    return "other"
+
+
+class Metrics:
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.requests: dict[tuple[str, str], int] = {}
+        self.buckets: dict[str, list[int]] = {}
+        self.latency_sum: dict[str, float] = {}
+
+    def observe(self, path: str, status: int, seconds: float) -> None:
+        kind = request_kind(path)
+        klass = f"{status // 100}xx"
+        with self._lock:
+            self.requests[(kind, klass)] = self.requests.get((kind, klass), 0) + 1
+            counts = self.buckets.get(kind)
+            if counts is None:
+                counts = self.buckets[kind] = [0] * (len(LATENCY_BUCKETS) + 1)
+            for index, bound in enumerate(LATENCY_BUCKETS):
+                if seconds <= bound:
+                    counts[index] += 1
+                    break
+            else:
+                counts[-1] += 1
+            self.latency_sum[kind] = self.latency_sum.get(kind, 0.0) + seconds
+
+    def render(self) -> str:
+        with self._lock:
+            requests = dict(self.requests)
+            buckets = {k: list(v) for k, v in self.buckets.items()}
+            sums = dict(self.latency_sum)
+        lines = ["# HELP otabox_requests_total Requests answered, by kind and status class.",
+                 "# TYPE otabox_requests_total counter"]
+        lines += [f'otabox_requests_total{{kind="{kind}",status="{klass}"}} {count}'
+                  for (kind, klass), count in sorted(requests.items())]
+        errors = sum(c for (_, klass), c in requests.items() if klass in ("4xx", "5xx"))
+        lines += ["# HELP otabox_errors_total Requests answered with a 4xx or 5xx status.",
+                  "# TYPE otabox_errors_total counter", f"otabox_errors_total {errors}",
+                  "# HELP otabox_request_duration_seconds Time to produce the response headers.",
+                  "# TYPE otabox_request_duration_seconds histogram"]
+        for kind, counts in sorted(buckets.items()):
+            running = 0
+            for bound, count in zip(LATENCY_BUCKETS, counts):
+                running += count
+                lines.append(f'otabox_request_duration_seconds_bucket{{kind="{kind}",le="{bound}"}} {running}')
+            running += counts[-1]
+            lines.append(f'otabox_request_duration_seconds_bucket{{kind="{kind}",le="+Inf"}} {running}')
+            lines.append(f'otabox_request_duration_seconds_sum{{kind="{kind}"}} {sums.get(kind, 0.0):.6f}')
+            lines.append(f'otabox_request_duration_seconds_count{{kind="{kind}"}} {running}')
+        lines += ["# HELP otabox_active_devices Devices seen in the last 24 hours, per app.",
+                  "# TYPE otabox_active_devices gauge"]
+        since = utcnow() - dt.timedelta(hours=24)
+        active = (App.select(App.slug, fn.COUNT(Device.id).alias("n"))
+                  .join(Device, on=((Device.app == App.id) & (Device.last_seen >= since)), join_type=JOIN.LEFT_OUTER)
+                  .group_by(App.slug).order_by(App.slug))
+        lines += [f'otabox_active_devices{{app="{row.slug}"}} {row.n}' for row in active]
+        return "\n".join(lines) + "\n"

@@ -1,0 +1,1 @@
+"""Keys, signatures, encryption, rate limits and the validation of untrusted zips."""

@@ -1,0 +1,173 @@
+"""Secrets of the server and what is signed with them: download URLs (HMAC) and bundles (Ed25519)."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import time
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from ..store.files import secure_write
+
+URL_KEY_FILE = "url-signing.key"
+PREVIOUS_URL_KEY_FILE = "url-signing.previous.key"
+BUNDLE_KEY_FILE = "bundle-signing-ed25519.pem"
+PREVIOUS_BUNDLE_KEY_FILE = "bundle-signing-ed25519.previous.pem"
+SIGNING_KEY_GRACE_DAYS = 30
+RELOAD_CHECK_SECONDS = 1.0
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class UrlSigner:
+    """Signs `(purpose, subject, expires)` with HMAC-SHA256; used for downloads and upload URLs."""
+
+    REUSE_SECONDS = 60
+
+    def __init__(self, key: bytes, previous: bytes | None = None):
+        self._key = key
+        self._previous = previous
+        self._reusable: dict[tuple, tuple[str, int]] = {}
+
+    def sign(self, purpose: str, subject: str, expires: int, key: bytes | None = None) -> str:
+        message = f"{purpose}\n{subject}\n{expires}".encode()
+        return b64url(hmac.new(key or self._key, message, hashlib.sha256).digest())
+
+    def query(self, purpose: str, subject: str, ttl: int, now: float | None = None) -> tuple[str, int]:
+        """The `expires=…&signature=…` query for a URL, and its expiry (unix seconds)."""
+        expires = int((now or time.time()) + ttl)
+        return f"expires={expires}&signature={self.sign(purpose, subject, expires)}", expires
+
+    def reusable_query(self, purpose: str, subject: str, ttl: int) -> tuple[str, int]:
+        """Like `query`, with the expiry rounded up to the next minute so that one signature serves
+        every update check in that minute (each still gets at least `ttl` seconds)."""
+        now = int(time.time())
+        bucket = now - now % self.REUSE_SECONDS + self.REUSE_SECONDS
+        key = (purpose, subject, ttl, bucket)
+        found = self._reusable.get(key)
+        if found is None:
+            if len(self._reusable) > 10000:
+                self._reusable.clear()
+            found = self._reusable[key] = self.query(purpose, subject, ttl, now=bucket)
+        return found
+
+    def check(self, purpose: str, subject: str, expires: str | None, signature: str | None) -> str:
+        """'ok', 'invalid' or 'expired'. The signature is compared in constant time."""
+        if not expires or not signature or not expires.isdecimal() or len(expires) > 12:
+            return "invalid"
+        given = signature.encode("utf-8", "replace")
+        keys = [self._key] + ([self._previous] if self._previous else [])
+        # Every key is tried, so the time taken does not tell which one matched.
+        matches = [hmac.compare_digest(self.sign(purpose, subject, int(expires), key).encode(), given) for key in keys]
+        if not any(matches):
+            return "invalid"
+        return "expired" if int(expires) < time.time() else "ok"
+
+
+def public_pem(private_key: Ed25519PrivateKey) -> str:
+    return private_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+def key_id(public_key_pem: str) -> str:
+    """A short, stable name for a public key: the first 16 hex of the SHA-256 of its PEM."""
+    return hashlib.sha256(public_key_pem.encode()).hexdigest()[:16]
+
+
+def new_ed25519_pem() -> bytes:
+    return Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+
+
+class BundleSigner:
+    """Ed25519 signature over a bundle's raw SHA-256 digest, verifiable with the published key."""
+
+    algorithm = "ed25519"
+
+    def __init__(self, private_key: Ed25519PrivateKey):
+        self._key = private_key
+        self.public_pem = public_pem(private_key)
+        self.key_id = key_id(self.public_pem)
+
+    def sign_digest(self, sha256_hex: str) -> str:
+        return base64.b64encode(self._key.sign(bytes.fromhex(sha256_hex))).decode()
+
+
+class ServerSecrets:
+    """The server's secrets in the data directory, created on first start with mode 0600.
+
+    `otabox secrets rotate-url-key` and `otabox signing-key rotate` replace key files while servers
+    run; each server notices (a stat at most once a second) and reloads them."""
+
+    def __init__(self, secrets_dir: Path):
+        self.dir = Path(secrets_dir)
+        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._load_or_create(URL_KEY_FILE, lambda: secrets.token_bytes(32))
+        self._load_or_create(BUNDLE_KEY_FILE, new_ed25519_pem)
+        self._checked_at = 0.0
+        self._stamp = None
+        self._load()
+
+    def _files_stamp(self):
+        return tuple((self.dir / name).stat().st_mtime_ns if (self.dir / name).exists() else None
+                     for name in (URL_KEY_FILE, PREVIOUS_URL_KEY_FILE, BUNDLE_KEY_FILE, PREVIOUS_BUNDLE_KEY_FILE))
+
+    def _load(self) -> None:
+        self._stamp = self._files_stamp()
+        previous = self.dir / PREVIOUS_URL_KEY_FILE
+        self._url_signer = UrlSigner((self.dir / URL_KEY_FILE).read_bytes(),
+                                     previous.read_bytes() if previous.exists() else None)
+        self._bundle_signer = BundleSigner(serialization.load_pem_private_key(
+            (self.dir / BUNDLE_KEY_FILE).read_bytes(), password=None))
+
+    def _fresh(self) -> None:
+        now = time.monotonic()
+        if now - self._checked_at >= RELOAD_CHECK_SECONDS:
+            self._checked_at = now
+            if self._files_stamp() != self._stamp:
+                self._load()
+
+    @property
+    def url_signer(self) -> UrlSigner:
+        self._fresh()
+        return self._url_signer
+
+    @property
+    def bundle_signer(self) -> BundleSigner:
+        self._fresh()
+        return self._bundle_signer
+
+    def published_keys(self) -> list[dict]:
+        """The current bundle-signing public key and, during the grace period, the previous one."""
+        keys = [{"keyId": self.bundle_signer.key_id, "publicKey": self.bundle_signer.public_pem, "current": True}]
+        previous = self.dir / PREVIOUS_BUNDLE_KEY_FILE
+        if previous.exists():
+            retired_at = previous.stat().st_mtime
+            if time.time() - retired_at < SIGNING_KEY_GRACE_DAYS * 86400:
+                pem = public_pem(serialization.load_pem_private_key(previous.read_bytes(), password=None))
+                keys.append({"keyId": key_id(pem), "publicKey": pem, "current": False,
+                             "retiredAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(retired_at))})
+        return keys
+
+    def rotate_url_key(self) -> None:
+        """New URL key; URLs signed with the old one stay valid until they expire."""
+        secure_write(self.dir / PREVIOUS_URL_KEY_FILE, (self.dir / URL_KEY_FILE).read_bytes())
+        secure_write(self.dir / URL_KEY_FILE, secrets.token_bytes(32))
+        self._load()
+
+    def rotate_bundle_key(self) -> None:
+        """New bundle-signing key; the old public key stays published for the grace period."""
+        secure_write(self.dir / PREVIOUS_BUNDLE_KEY_FILE, (self.dir / BUNDLE_KEY_FILE).read_bytes())
+        secure_write(self.dir / BUNDLE_KEY_FILE, new_ed25519_pem())
+        self._load()
+
+    def _load_or_create(self, name: str, make) -> None:
+        path = self.dir / name
+        if not path.exists():
+            secure_write(path, make())

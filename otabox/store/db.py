@@ -1,0 +1,212 @@
+"""Opening the database. Everything specific to one database engine lives here and nowhere else."""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import os
+from pathlib import Path
+
+from peewee import OperationalError, SqliteDatabase
+from playhouse.db_url import connect, register_database
+
+from ..errors import InsufficientStorage
+from . import migrations
+from .models import database
+
+SQLITE_FULL_MESSAGE = "database or disk is full"
+
+
+def _raise_if_disk_full(exc: OperationalError) -> None:
+    if SQLITE_FULL_MESSAGE in str(exc):
+        raise InsufficientStorage("the database has no room left on its disk; free space on the data directory") from exc
+
+
+class WriterSqliteDatabase(SqliteDatabase):
+    """SQLite whose transactions take the write lock when they begin (BEGIN IMMEDIATE).
+
+    A deferred transaction that reads first and writes later cannot wait for the lock when another
+    connection committed in between: SQLite fails it at once with "database is locked", busy_timeout
+    notwithstanding. Taking the lock up front makes writers queue (within busy_timeout) instead."""
+
+    def atomic(self, lock_type: str | None = "IMMEDIATE"):
+        return super().atomic(lock_type=lock_type)
+
+    def execute_sql(self, sql, params=None):
+        """A full disk becomes the 507 every other storage failure is, not an internal error."""
+        try:
+            return super().execute_sql(sql, params)
+        except OperationalError as exc:
+            _raise_if_disk_full(exc)
+            raise
+
+    def commit(self):
+        try:
+            return super().commit()
+        except OperationalError as exc:
+            _raise_if_disk_full(exc)
+            raise
+
+    def rollback(self):
+        """SQLite may end a transaction by itself when a write fails (SQLITE_FULL); a second ROLLBACK
+        would then fail with "no transaction is active" and hide the error that caused it."""
+        if self.connection().in_transaction:
+            super().rollback()
+
+
+register_database(WriterSqliteDatabase, "sqlite")
+
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "synchronous": "full",
+    "foreign_keys": 1,
+    "busy_timeout": 10000,
+    "cache_size": -16000,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Upgrade:
+    """What opening the database did to its schema (for the server's start-up line)."""
+
+    from_version: int
+    to_version: int
+    backup: str | None
+
+
+def open_database(url: str, schema: str = "upgrade") -> tuple[object, Upgrade | None]:
+    """Connect the models to the database at `url` and make its schema usable.
+
+    `schema`: "upgrade" creates a new database or upgrades an older one (what `serve` does);
+    "current" creates a new one but refuses an older one (admin commands must not change the schema
+    under a server of the previous release); "inspect" changes nothing (`migrate --dry-run`, `doctor`).
+    A database newer than the code is refused in every mode."""
+    kwargs = {}
+    if url.startswith("sqlite"):
+        kwargs = {"pragmas": SQLITE_PRAGMAS, "check_same_thread": False, "timeout": 10}
+    db = connect(url, **kwargs)
+    database.initialize(db)
+    with db.connection_context():
+        upgrade = _prepare_schema(db, schema)
+    return db, upgrade
+
+
+def _prepare_schema(db, mode: str) -> Upgrade | None:
+    if mode == "inspect":
+        migrations.pending_steps(db)
+        return None
+    if mode == "current":
+        version = migrations.current_version(db)
+        if version is not None and migrations.pending_steps(db):
+            raise migrations.SchemaError(
+                f"the database has schema version {version} and this otabox needs {migrations.latest_version()}: "
+                "run `otabox migrate` (or start `otabox serve`, which upgrades it)", code="schema_outdated",
+                details={"database": version, "code": migrations.latest_version()})
+    return upgrade_schema(db)
+
+
+def upgrade_schema(db) -> Upgrade | None:
+    """Create the schema of an empty database, or bring an older one up to date (after a backup
+    copy); under a lock, so that of several processes starting together one does the work."""
+    with _schema_lock(db):
+        version = migrations.current_version(db)
+        if version is None:
+            migrations.create_schema(db)
+            return None
+        steps = migrations.pending_steps(db)
+        if not steps:
+            migrations.apply_steps(db, [])  # stamps a 0.1.0 database, which has no version row yet
+            return None
+        backup = _backup_before_upgrade(db, version)
+        migrations.apply_steps(db, steps)
+        return Upgrade(version, migrations.latest_version(), backup)
+
+
+@contextlib.contextmanager
+def _schema_lock(db):
+    """One process at a time checks and upgrades the schema; the others wait, then find it done."""
+    if is_sqlite(db):
+        path = sqlite_path(db)
+        if path is None:
+            yield
+            return
+        with open(f"{path}.schema-lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+        return
+    db.execute_sql("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK_ID,))
+    try:
+        yield
+    finally:
+        db.execute_sql("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK_ID,))
+
+
+SCHEMA_LOCK_ID = 0x07AB0C5
+"""The PostgreSQL advisory lock that serializes schema upgrades."""
+
+
+def sqlite_path(db) -> str | None:
+    """The file of a SQLite database (None in memory)."""
+    name = db.database
+    return None if name in ("", ":memory:") or name.startswith("file::memory:") else name
+
+
+def _backup_before_upgrade(db, version: int) -> str | None:
+    """A consistent copy of a SQLite database beside it, `<file>.before-<schema version>`; other
+    engines are backed up with their own tools (their DDL is transactional, so a failed upgrade
+    leaves nothing behind either)."""
+    path = sqlite_path(db) if is_sqlite(db) else None
+    if path is None:
+        return None
+    target = f"{path}.before-{version}"
+    Path(target).unlink(missing_ok=True)
+    os.close(os.open(target, os.O_WRONLY | os.O_CREAT, 0o600))
+    backup_to(db, target)
+    return target
+
+
+def is_sqlite(db) -> bool:
+    return db.__class__.__name__.endswith("SqliteDatabase")
+
+
+def integrity_problems(db) -> list[str]:
+    """What the engine's own consistency check reports (empty when healthy)."""
+    if not is_sqlite(db):
+        return []
+    rows = [r[0] for r in db.execute_sql("PRAGMA integrity_check").fetchall()]
+    return [] if rows == ["ok"] else rows
+
+
+def backup_to(db, dest_path: str) -> None:
+    """Consistent online copy of the database while it is in use."""
+    import sqlite3
+
+    source = db.connection()
+    target = sqlite3.connect(dest_path)
+    try:
+        source.backup(target)
+    finally:
+        target.close()
+
+
+def upsert_device_sightings(db, rows: list[tuple]) -> None:
+    """Write buffered device sightings in one statement batch.
+
+    rows: (app_id, device_id, platform, native_version, native_build, bundle_version, channel, seen_at, day).
+    Runs for every device seen since the last flush, so it uses executemany rather than the ORM."""
+    p = db.param
+    db.cursor().executemany(
+        f"INSERT INTO device (app_id, device_id, platform, native_version, native_build, bundle_version, channel, "
+        f"first_seen, last_seen) VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}) "
+        "ON CONFLICT (app_id, device_id) DO UPDATE SET platform = excluded.platform, "
+        "native_version = excluded.native_version, native_build = excluded.native_build, "
+        "bundle_version = excluded.bundle_version, channel = excluded.channel, last_seen = excluded.last_seen",
+        [(a, d, pl, nv, nb, bv, ch, at, at) for a, d, pl, nv, nb, bv, ch, at, _ in rows])
+    db.cursor().executemany(
+        f"INSERT INTO dailyactive (app_id, channel, day, bundle_version, device_id) VALUES ({p}, {p}, {p}, {p}, {p}) "
+        "ON CONFLICT (app_id, day, device_id) DO UPDATE SET bundle_version = excluded.bundle_version, "
+        "channel = excluded.channel",
+        [(a, ch, day, bv or "builtin", d) for a, d, _, _, _, bv, ch, _, day in rows])

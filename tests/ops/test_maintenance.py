@@ -1,0 +1,41 @@
+"""`otabox gc`: unreferenced blobs, expired uploads and stale staging files go; everything in use stays."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+from conftest import ROOT
+
+
+def test_gc_removes_only_what_nothing_uses(admin, demo_app, box, tmp_path):
+    kept = admin.upload("com.example.demo", "1.0.0").json
+    ticket = admin.post("/api/v1/apps/com.example.demo/bundles/initiate",
+                        {"version": "2.0.0", "size": 10, "sha256": "a" * 64}).json
+    orphan = box.staging.write_bytes(b"an orphan blob nobody names")
+    box.store.put(orphan)
+    young_orphan = box.staging.write_bytes(b"an upload in flight")
+    box.store.put(young_orphan)
+    old = time.time() - 2 * 24 * 3600
+    os.utime(box.store.local_path(orphan.sha256), (old, old))
+    stale = box.staging.new_path("leftover")
+    stale.write_bytes(b"x")
+    os.utime(stale, (old, old))
+    import datetime as dt
+
+    from otabox.store.models import Upload
+    with box.db.connection_context():
+        Upload.update(expires_at=dt.datetime(2000, 1, 1)).where(Upload.id == ticket["uploadId"]).execute()
+    box.close()
+    result = subprocess.run([sys.executable, str(ROOT / "otabox.py"), "gc", "--data-dir", str(box.config.data_dir)],
+                            capture_output=True, text=True, cwd=ROOT, check=True)
+    assert json.loads(result.stdout) == {"expiredUploads": 1, "stagedFiles": 1, "blobs": 1}
+    assert not box.store.exists(orphan.sha256)
+    assert box.store.exists(young_orphan.sha256)
+    assert box.store.exists(kept["sha256"])
+    assert not stale.exists()
+    from otabox.store.models import BundleFile
+    with box.db.connection_context():
+        assert all(box.store.exists(f.sha256) for f in BundleFile.select())

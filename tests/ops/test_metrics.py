@@ -1,0 +1,33 @@
+"""/metrics in Prometheus text format, optionally behind a token."""
+from __future__ import annotations
+
+from conftest import check
+
+
+def test_metrics_count_checks_errors_latency_and_active_devices(admin, client, demo_app, box):
+    bundle = admin.upload("com.example.demo", "1.0.0").json
+    admin.release("com.example.demo", bundle["id"])
+    for i in range(3):
+        check(client, demo_app, deviceId=f"d{i}")
+    check(client, demo_app, client_key="wrong")
+    box.tracker.flush()
+    response = client.get("/metrics")
+    assert response.headers["Content-Type"].startswith("text/plain")
+    text = response.get_data(as_text=True)
+    assert 'otabox_requests_total{kind="check",status="2xx"} 3' in text
+    assert 'otabox_requests_total{kind="check",status="4xx"} 1' in text
+    assert 'otabox_request_duration_seconds_count{kind="check"} 4' in text
+    assert 'otabox_request_duration_seconds_bucket{kind="check",le="+Inf"} 4' in text
+    assert 'otabox_active_devices{app="com.example.demo"} 3' in text
+    assert "# TYPE otabox_request_duration_seconds histogram" in text
+
+def test_metrics_token_is_enforced_when_set(tmp_path):
+    from otabox.app import create_app
+    from otabox.config import Config
+
+    app = create_app(Config.from_env(data_dir=tmp_path / "d", metrics_token="s3cret"))
+    client = app.test_client()
+    denied = client.get("/metrics")
+    assert denied.status_code == 401 and denied.json["error"]["code"] == "invalid_metrics_token"
+    assert client.get("/metrics", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+    app.config["BOX"].close()

@@ -1,0 +1,100 @@
+"""Upgrading a data directory made by an earlier release: every row and blob is still served as before.
+
+Each fixture in tests/fixtures/ is a data directory made by that release with
+tests/fixtures/make_datadir.py, with the requests that script recorded and the answers the release
+gave. A copy is upgraded by a real `otabox serve` of this code, the requests are replayed in the same
+order, and every answer must still contain what the old one did (fields may be added) and every
+download must still have the same bytes."""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sqlite3
+import sys
+
+import pytest
+import requests
+
+from conftest import ROOT, LiveServer
+
+sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
+from make_datadir import answer  # noqa: E402
+
+from otabox.store import migrations  # noqa: E402
+
+FIXTURES = sorted((ROOT / "tests" / "fixtures").glob("datadir-*.json"))
+CHANGED_ON_PURPOSE: dict[tuple[str, str], str] = {}
+"""(request path prefix, dotted field) -> why this release answers differently on purpose."""
+
+
+def contained(old, new, where: str, request: str, problems: list[str]) -> None:
+    """Record where `new` lacks or changes something `old` had."""
+    if any(request.startswith(prefix) and where == field for prefix, field in CHANGED_ON_PURPOSE):
+        return
+    if isinstance(old, dict):
+        if not isinstance(new, dict):
+            problems.append(f"{request} {where}: {old!r} became {new!r}")
+            return
+        for key, value in old.items():
+            if key not in new:
+                problems.append(f"{request} {where}.{key}: missing")
+            else:
+                contained(value, new[key], f"{where}.{key}".lstrip("."), request, problems)
+    elif isinstance(old, list):
+        if not isinstance(new, list) or len(new) != len(old):
+            problems.append(f"{request} {where}: {len(old)} items became {new!r:.200}")
+            return
+        for index, (a, b) in enumerate(zip(old, new)):
+            contained(a, b, f"{where}[{index}]", request, problems)
+    elif old != new:
+        problems.append(f"{request} {where}: {old!r} became {new!r}")
+
+
+@pytest.fixture(params=FIXTURES, ids=lambda path: path.stem)
+def upgraded(request, tmp_path):
+    recorded = json.loads(request.param.read_text())
+    data_dir = tmp_path / "data"
+    shutil.copytree(request.param.with_suffix(""), data_dir)
+    server = LiveServer(data_dir)
+    yield server, recorded
+    server.stop()
+
+
+def test_every_answer_of_the_old_release_is_still_given(upgraded):
+    server, recorded = upgraded
+    problems: list[str] = []
+    for entry in recorded["requests"]:
+        label = f"{entry['method']} {entry['path']}"
+        now = answer(server.url, entry)
+        old = entry["answer"]
+        contained(old["status"], now["status"], "status", label, problems)
+        contained(old["body"], now["body"], "", label, problems)
+        for path, (status, sha256) in old["downloads"].items():
+            if now["downloads"].get(path) != [status, sha256] and now["downloads"].get(path) != (status, sha256):
+                problems.append(f"{label} download {path}: {now['downloads'].get(path)} instead of {sha256}")
+    assert problems == []
+    assert "Traceback" not in server.log_text()
+
+
+def test_the_upgrade_is_announced_and_backed_up(upgraded):
+    server, recorded = upgraded
+    db = sqlite3.connect(server.data_dir / "otabox.db")
+    version = db.execute("SELECT value FROM state WHERE key = 'schema_version'").fetchone()[0]
+    assert version == migrations.latest_version()
+    assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    doctor = server.cli("doctor")
+    assert f"schema version {migrations.latest_version()}" in doctor.stdout
+    if migrations.latest_version() > 1:
+        assert (server.data_dir / "otabox.db.before-1").exists()
+        assert "upgraded the database from schema version 1" in server.log_text()
+
+
+def test_every_blob_of_the_old_release_is_still_there(upgraded):
+    server, recorded = upgraded
+    key = {"Authorization": f"Bearer {recorded['adminKey']}"}
+    for app in requests.get(f"{server.url}/api/v1/apps", headers=key).json()["apps"]:
+        bundles = requests.get(f"{server.url}/api/v1/apps/{app['slug']}/bundles?limit=500", headers=key).json()
+        for bundle in bundles["bundles"]:
+            blob = server.data_dir / "blobs" / bundle["sha256"][:2] / bundle["sha256"]
+            assert hashlib.sha256(blob.read_bytes()).hexdigest() == bundle["sha256"]
