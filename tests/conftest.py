@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -18,6 +19,16 @@ from otabox.config import Config
 from otabox.security import auth
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def copy_data_dir(source: Path, dest: Path) -> Path:
+    """A copy of a data directory from tests/fixtures with the modes otabox gave it (git keeps none)."""
+    shutil.copytree(source, dest)
+    dest.chmod(0o700)
+    (dest / "secrets").chmod(0o700)
+    for secret in (dest / "secrets").iterdir():
+        secret.chmod(0o600)
+    return dest
 
 
 def make_zip(files: dict[str, bytes | str] | None = None) -> bytes:

@@ -2,16 +2,15 @@
 from __future__ import annotations
 
 import multiprocessing
-import shutil
 import sqlite3
 import subprocess
 import sys
 
 import pytest
 from click.testing import CliRunner
+from conftest import ROOT, copy_data_dir, free_port
 from peewee import SqliteDatabase, TextField
 
-from conftest import ROOT, free_port
 from otabox.box import Box
 from otabox.cli import main as otabox_cli
 from otabox.config import Config
@@ -41,8 +40,7 @@ def version_of(path) -> int | None:
 @pytest.fixture
 def old_data_dir(tmp_path):
     data_dir = tmp_path / "data"
-    shutil.copytree(FIXTURE, data_dir)
-    return data_dir
+    return copy_data_dir(FIXTURE, data_dir)
 
 
 def extra_step(version_offset=1, apply=None):

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import sqlite3
 import sys
 
 import pytest
 import requests
-
-from conftest import ROOT, LiveServer
+from conftest import ROOT, LiveServer, copy_data_dir
 
 sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
 from make_datadir import answer  # noqa: E402
@@ -55,7 +53,7 @@ def contained(old, new, where: str, request: str, problems: list[str]) -> None:
 def upgraded(request, tmp_path):
     recorded = json.loads(request.param.read_text())
     data_dir = tmp_path / "data"
-    shutil.copytree(request.param.with_suffix(""), data_dir)
+    copy_data_dir(request.param.with_suffix(""), data_dir)
     server = LiveServer(data_dir)
     yield server, recorded
     server.stop()
