@@ -99,7 +99,10 @@ def channel_stats(app_id, name):
 @bp.post("/apps/<app_id>/channels/<name>/rollback")
 def rollback(app_id, name):
     channel = apps.find_channel(app_for(app_id, "publisher"), name)
-    release, previous = releases.rollback(channel, optional_json_body(), actor())
+    data = optional_json_body()
+    if releases.dry_run(data):
+        return jsonify({"dryRun": True, "release": releases.preview_rollback(channel, data)})
+    release, previous = releases.rollback(channel, data, actor())
     return jsonify({"release": releases.release_json(release),
                     "previousRelease": releases.release_json(previous) if previous else None}), 201
 
