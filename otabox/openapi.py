@@ -246,7 +246,9 @@ def _management_paths() -> dict:
     return {
         f"{api}/apps": {
             "get": operation("List the apps the key can see", tag,
-                             {**reply(obj({"apps": array(ref("App"))})), **json_errors(*KEYED)}),
+                             {**reply(obj({"apps": array({"allOf": [ref("App"), obj({
+                                 "devicesLast30Days": INTEGER, "productionRelease": nullable(ref("Release"))})]})})),
+                              **json_errors(*KEYED)}),
             "post": operation("Create an app (with channels production and staging)", tag,
                               {**reply(ref("App"), 201), **json_errors(400, *KEYED, 409, 422)},
                               request_body=body(obj({"slug": {"type": "string", "examples": ["com.example.app"]},
