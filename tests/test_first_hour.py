@@ -15,14 +15,13 @@ import shutil
 import subprocess
 import sys
 import tarfile
-import time
 import urllib.parse
 import zipfile
 from pathlib import Path
 
 import pytest
 import requests
-from conftest import ROOT, free_port
+from conftest import ROOT, answers_health, free_port
 
 README = (ROOT / "README.md").read_text()
 STATIC = ROOT / "static"
@@ -123,13 +122,8 @@ class InstalledServer:
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen([str(venv_bin / "otabox"), "serve"], cwd=cwd, env=self.env, stdout=log,
                                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        deadline = time.time() + 30
-        while time.time() < deadline and self.process.poll() is None:
-            try:
-                if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return
-            except requests.ConnectionError:
-                time.sleep(0.1)
+        if answers_health(self.url, 30, self.process):
+            return
         self.stop()
         raise RuntimeError("the installed otabox did not start:\n" + self.log())
 

@@ -3,13 +3,16 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 
 import click
 import pytest
-from conftest import ROOT
+import requests
+from conftest import ROOT, LiveServer
 
 from otabox.cli import main
 
@@ -89,3 +92,36 @@ def test_an_unreadable_data_dir_is_one_line(tmp_path, command):
     finally:
         os.chown(data_dir, os.geteuid(), os.getegid()) if prefix else data_dir.chmod(0o700)
     assert_one_line_error(result, f"cannot use the otabox data directory {data_dir}: ", "run otabox as the user")
+
+
+def test_admin_commands_never_start_an_empty_box_in_the_wrong_folder(tmp_path):
+    """From a folder without ./data, every admin command but `keys create` refuses, naming the absolute
+    path; `keys create` makes the box and says so; then the same folder works."""
+    for command in (["keys", "list"], ["apps", "list"], ["doctor"], ["gc"], ["audit"]):
+        result = otabox(*command, cwd=tmp_path)
+        assert_one_line_error(result, f"no otabox data directory at {tmp_path / 'data'}")
+    assert not (tmp_path / "data").exists()
+    created = otabox("keys", "create", "--name", "first", cwd=tmp_path)
+    assert created.returncode == 0
+    assert f"Created a new otabox data directory at {tmp_path / 'data'}." in created.stderr
+    assert created.stdout.strip().startswith("otabox_sk_")
+    listed = otabox("keys", "list", cwd=tmp_path)
+    assert listed.returncode == 0 and "first" in listed.stdout
+    assert "new otabox data directory" not in otabox("keys", "create", "--name", "second", cwd=tmp_path).stderr
+
+
+def test_sigterm_closes_the_box_and_writes_buffered_sightings(tmp_path):
+    server = LiveServer(tmp_path / "data", env={"OTABOX_DEVICE_FLUSH_SECONDS": "3600"})
+    try:
+        key = server.cli("keys", "create", "--name", "k").stdout.strip().splitlines()[-1]
+        app = requests.post(f"{server.url}/api/v1/apps", json={"slug": "com.example.term"},
+                            headers={"Authorization": f"Bearer {key}"}).json()
+        requests.get(f"{server.url}/api/v1/apps/com.example.term/check", headers={"X-Client-Key": app["clientKey"]},
+                     params={"platform": "ios", "version": "builtin", "deviceId": "phone-term"}, timeout=10)
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(timeout=20) == 0
+        assert "Traceback" not in server.log_text()
+    finally:
+        server.stop()
+    with sqlite3.connect(tmp_path / "data" / "otabox.db") as db:
+        assert db.execute("select device_id from device").fetchall() == [("phone-term",)]
