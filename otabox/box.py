@@ -4,13 +4,17 @@ This is the composition root (with app.py): it may import every layer, and nothi
 web app and the CLI both build one; domain functions receive what they need from it."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+
+import peewee
 
 from .config import Config
 from .core.bundles import Ingestor
 from .core.devices import DeviceTracker
 from .core.serving import ServingCache
+from .errors import OtaboxError
 from .ops.maintenance import Janitor
 from .ops.metrics import Metrics
 from .protocols import codepush_package, expo
@@ -21,17 +25,37 @@ from .store.db import is_sqlite, open_database
 from .store.generation import GenerationSignal, publish_pending
 
 
+class DataDirError(OtaboxError):
+    code = "data_dir_unusable"
+
+
+@contextlib.contextmanager
+def data_dir_access(data_dir):
+    """Turn a data directory otabox may not read or write into one sentence that says what to do."""
+    try:
+        yield
+    except (OSError, peewee.OperationalError) as exc:
+        if isinstance(exc, peewee.OperationalError) and not any(
+                words in str(exc) for words in ("unable to open", "readonly")):
+            raise
+        reason = (getattr(exc, "strerror", None) or str(exc)).lower()
+        where = getattr(exc, "filename", None) or data_dir
+        raise DataDirError(f"cannot use the otabox data directory {data_dir}: {reason} ({where}); run otabox as the "
+                           "user that owns it, or fix its permissions") from None
+
+
 class Box:
     def __init__(self, config: Config, schema: str = "upgrade"):
         """`schema`: what to do with the database's schema (see store.db.open_database)."""
         self.config = config
-        config.data_dir.mkdir(parents=True, exist_ok=True)
-        os.chmod(config.data_dir, 0o700)
-        self.db, self.upgrade = open_database(config.db_url, schema)
-        self.secrets = ServerSecrets(config.data_dir / "secrets")
-        self.staging = Staging(config.data_dir / "tmp")
-        self.store = FileSystemBlobStore(config.data_dir / "blobs")
-        self.generation_signal = GenerationSignal(config.data_dir / "generation") if is_sqlite(self.db) else None
+        with data_dir_access(config.data_dir):
+            config.data_dir.mkdir(parents=True, exist_ok=True)
+            os.chmod(config.data_dir, 0o700)
+            self.db, self.upgrade = open_database(config.db_url, schema)
+            self.secrets = ServerSecrets(config.data_dir / "secrets")
+            self.staging = Staging(config.data_dir / "tmp")
+            self.store = FileSystemBlobStore(config.data_dir / "blobs")
+            self.generation_signal = GenerationSignal(config.data_dir / "generation") if is_sqlite(self.db) else None
         self.serving = ServingCache(self.generation_signal)
         self.metrics = Metrics()
         self.client_limiter = TokenBucketLimiter(config.client_rate_per_minute)

@@ -99,8 +99,12 @@ class Config:
 
     @property
     def dashboard_dir(self) -> Path:
-        """static/ beside the package in a checkout, else the copy installed with the package."""
+        """OTABOX_STATIC_DIR, else static/ of the checkout this package runs from, else the copy a
+        wheel or sdist installs inside the package (`otabox/static`, see setup.py)."""
         if self.static_dir:
             return self.static_dir
-        checkout = Path(__file__).resolve().parent.parent / "static"
-        return checkout if checkout.is_dir() else Path(__file__).resolve().parent / "static"
+        package = Path(__file__).resolve().parent
+        checkout = package.parent
+        if (checkout / "pyproject.toml").is_file() and (checkout / "static" / "index.html").is_file():
+            return checkout / "static"
+        return package / "static"

@@ -246,7 +246,9 @@ def _management_paths() -> dict:
     return {
         f"{api}/apps": {
             "get": operation("List the apps the key can see", tag,
-                             {**reply(obj({"apps": array(ref("App"))})), **json_errors(*KEYED)}),
+                             {**reply(obj({"apps": array({"allOf": [ref("App"), obj({
+                                 "devicesLast30Days": INTEGER, "productionRelease": nullable(ref("Release"))})]})})),
+                              **json_errors(*KEYED)}),
             "post": operation("Create an app (with channels production and staging)", tag,
                               {**reply(ref("App"), 201), **json_errors(400, *KEYED, 409, 422)},
                               request_body=body(obj({"slug": {"type": "string", "examples": ["com.example.app"]},
@@ -290,8 +292,13 @@ def _management_paths() -> dict:
         },
         f"{channel}/rollback": {
             "post": operation("Roll the channel back (to the previous bundle, a release, or the builtin one)", tag, {
-                **release_change, **json_errors(400, *AUTH, 409)}, [APP_ID, CHANNEL],
-                body(obj({"toReleaseId": INTEGER, "toBuiltin": BOOLEAN}, required=[]), required=False)),
+                **release_change, **reply(obj({"dryRun": BOOLEAN, "release": obj({
+                    "channel": STRING, "kind": {"enum": ["rollback", "builtin"]}, "label": STRING,
+                    "bundleId": nullable(INTEGER), "bundleVersion": STRING, "rollout": INTEGER, "mandatory": BOOLEAN,
+                    "rolledBackFrom": nullable(ref("Release"))})}), description="dryRun: what the channel would serve"),
+                **json_errors(400, *AUTH, 409)}, [APP_ID, CHANNEL],
+                body(obj({"toReleaseId": INTEGER, "toBuiltin": BOOLEAN, "dryRun": BOOLEAN}, required=[]),
+                     required=False)),
         },
         f"{channel}/promote": {
             "post": operation("Release the channel's current bundle to another channel", tag, {
@@ -335,7 +342,7 @@ def _bundle_paths(app: str, tag: str) -> dict:
         f"{app}/bundles": {
             "get": operation("The app's bundles, newest first", tag, {
                 **reply(obj({"bundles": array(ref("Bundle")), "total": INTEGER})), **json_errors(400, *AUTH)},
-                [APP_ID, *PAGING]),
+                [APP_ID, *PAGING, query("version", description="Only the bundles of this version")]),
             "post": operation("Upload a bundle (a zip, or an Expo export zip)", tag, {
                 **reply(ref("Bundle"), 201), **json_errors(400, *AUTH, 409, 413, 422, 507)}, [APP_ID],
                 body(obj({"file": {"type": "string", "contentMediaType": "application/zip"}, **fields,

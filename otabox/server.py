@@ -120,6 +120,7 @@ def serve(config: Config, workers: int = 1) -> None:
     configure_logging()
     log = logging.getLogger("otabox")
     sock = _listen(config)
+    config.port = sock.getsockname()[1]  # the port in use when --port 0 let the system choose
     _prepare(config)
     url = local_url(config)
     log.info("otabox %s listening on %s (%d worker%s); dashboard: %s/", __version__, url, workers,

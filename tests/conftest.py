@@ -126,6 +126,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def answers_health(url: str, seconds: float, process: subprocess.Popen | None = None) -> bool:
+    """Wait until `url`/healthz answers 200 (False after `seconds`, or when `process` has ended)."""
+    deadline = time.time() + seconds
+    while time.time() < deadline and (process is None or process.poll() is None):
+        try:
+            if requests.get(url + "/healthz", timeout=1).status_code == 200:
+                return True
+        except requests.ConnectionError:
+            time.sleep(0.05)
+    return False
+
+
 class LiveServer:
     """A real `otabox serve` subprocess on a free port."""
 
@@ -138,13 +150,8 @@ class LiveServer:
         self.process = subprocess.Popen(
             [sys.executable, str(ROOT / "otabox.py"), "serve", "--port", str(self.port), "--data-dir", str(data_dir)],
             cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 15
-        while time.time() < deadline:
-            try:
-                if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return
-            except requests.ConnectionError:
-                time.sleep(0.05)
+        if answers_health(self.url, 15, self.process):
+            return
         self.stop()
         raise RuntimeError("otabox serve did not start: " + self.log_text())
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from ..core import apps, releases
+from ..core import apps, devices, releases
 from ..security import auth
 from ..store.models import App
 from ..web import actor, api_key, app_for, box, json_body, optional_json_body
@@ -26,7 +26,14 @@ def list_apps():
     query = App.select().order_by(App.id)
     if key.app_id is not None:
         query = query.where(App.id == key.app_id)
-    return jsonify({"apps": [apps.app_json(a) for a in query]})
+    return jsonify({"apps": [app_summary(a) for a in query]})
+
+
+def app_summary(app) -> dict:
+    """An app with what the apps list shows: devices seen in 30 days and the production release."""
+    production = apps.serving_release(app, "production")
+    return {**apps.app_json(app), "devicesLast30Days": devices.devices_seen(app, 30),
+            "productionRelease": releases.release_json(production) if production else None}
 
 
 @bp.get("/apps/<app_id>")
@@ -88,18 +95,19 @@ def delete_channel(app_id, name):
 
 @bp.get("/apps/<app_id>/channels/<name>/stats")
 def channel_stats(app_id, name):
-    from ..core.devices import active_devices_by_day
-
     app = app_for(app_id)
     channel = apps.find_channel(app, name)
     return jsonify({"channel": name, "adoption": releases.adoption(channel),
-                    "activeByDay": active_devices_by_day(app, name)})
+                    "activeByDay": devices.active_devices_by_day(app, name)})
 
 
 @bp.post("/apps/<app_id>/channels/<name>/rollback")
 def rollback(app_id, name):
     channel = apps.find_channel(app_for(app_id, "publisher"), name)
-    release, previous = releases.rollback(channel, optional_json_body(), actor())
+    data = optional_json_body()
+    if releases.dry_run(data):
+        return jsonify({"dryRun": True, "release": releases.preview_rollback(channel, data)})
+    release, previous = releases.rollback(channel, data, actor())
     return jsonify({"release": releases.release_json(release),
                     "previousRelease": releases.release_json(previous) if previous else None}), 201
 

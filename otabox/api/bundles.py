@@ -46,7 +46,8 @@ def finalize(app_id):
 
 @bp.get("/apps/<app_id>/bundles")
 def list_bundles(app_id):
-    rows, total = bundles.list_bundles(app_for(app_id), int_arg("limit", 20, 1, 500), int_arg("offset", 0, 0, 10**9))
+    rows, total = bundles.list_bundles(app_for(app_id), int_arg("limit", 20, 1, 500), int_arg("offset", 0, 0, 10**9),
+                                       request.args.get("version"))
     return jsonify({"bundles": [bundles.bundle_json(b) for b in rows], "total": total})
 
 

@@ -9,13 +9,16 @@ from ..config import Config
 
 
 def data_dir_option(func):
-    return click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+    return click.option("--data-dir", type=click.Path(file_okay=False, readable=False), default=None,
                         help="Data directory (default ./data of the current folder, env OTABOX_DATA_DIR).")(func)
 
 
 def is_data_dir(path) -> bool:
     """Whether `path` holds an otabox box already (anything in it counts: otabox made it)."""
-    return path.is_dir() and any(path.iterdir())
+    from ..box import data_dir_access
+
+    with data_dir_access(path):
+        return path.is_dir() and any(path.iterdir())
 
 
 def open_box(data_dir, *, create: bool = False, schema: str = "current"):

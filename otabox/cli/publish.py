@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import functools
 import json
+import urllib.parse
 from pathlib import Path
 
 import click
 
-from .client import ClientError, OtaboxClient, zip_folder
+from .client import ClientError, OtaboxClient, file_sha256, zip_folder
 
 
 def remote_command(func):
@@ -72,52 +73,148 @@ RELEASE_COLUMNS = [("ID", "id"), ("CHANNEL", "channel"), ("LABEL", "label"), ("K
                    ("DISABLED", "disabled"), ("AT", "promotedAt")]
 
 
+APP_OPTION = click.option("--app", required=True, help="App slug or id.")
+JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print the server's reply as JSON.")
+ROLLOUT_HELP = "Percentage of devices offered the release."
+MANDATORY_HELP = "Devices must install it (capacitor-updater and CodePush show no choice)."
+
+
+def check_channel(client: OtaboxClient, app: str, channel: str) -> None:
+    """Fail before anything is uploaded when the app or the channel does not exist."""
+    names = [c["name"] for c in client.get(f"/api/v1/apps/{app}/channels")["channels"]]
+    if channel not in names:
+        raise ClientError(f"app {app} has no channel {channel!r} (it has {', '.join(names) or 'none'}); "
+                          "nothing was uploaded")
+
+
+def uploaded_bundle(client: OtaboxClient, app: str, version: str, platform: str | None) -> dict | None:
+    """The bundle of `version` already on the server (for `platform`, or the only one), else None."""
+    found = client.get(f"/api/v1/apps/{app}/bundles?limit=500&version={urllib.parse.quote(version)}")["bundles"]
+    if platform is not None:
+        found = [b for b in found if b["platform"] == platform]
+    if len(found) > 1:
+        raise ClientError(f"version {version} has one bundle per platform ({', '.join(b['platform'] for b in found)}); "
+                          "choose one with --platform")
+    return found[0] if found else None
+
+
+def release_bundle(client: OtaboxClient, app: str, bundle: dict, channel: str, rollout: int, mandatory: bool,
+                   notes: str | None = None) -> dict:
+    body = {"bundleId": bundle["id"], "channel": channel, "rollout": rollout, "mandatory": mandatory}
+    if notes is not None:
+        body["notes"] = notes
+    return client.post(f"/api/v1/apps/{app}/releases", body)
+
+
 @click.command()
 @click.argument("source", type=click.Path(exists=True, path_type=Path))
-@click.option("--app", required=True, help="App slug or id.")
-@click.option("--version", "version", required=True, help="Semantic version of the bundle.")
-@click.option("--channel", default="production", show_default=True)
-@click.option("--rollout", type=click.IntRange(0, 100), default=100, show_default=True)
-@click.option("--mandatory", is_flag=True)
-@click.option("--platform", type=click.Choice(["ios", "android", "all"]), default="all", show_default=True)
-@click.option("--notes", default="")
-@click.option("--min-native-build", type=int, default=None)
+@APP_OPTION
+@click.option("--version", "version", required=True, help="Semantic version of the bundle, e.g. 1.2.3.")
+@click.option("--channel", default="production", show_default=True, help="Channel to release it to.")
+@click.option("--rollout", type=click.IntRange(0, 100), default=100, show_default=True, help=ROLLOUT_HELP)
+@click.option("--mandatory", is_flag=True, help=MANDATORY_HELP)
+@click.option("--platform", type=click.Choice(["ios", "android", "all"]), default="all", show_default=True,
+              help="Platform the bundle is for.")
+@click.option("--notes", default="", help="Release notes shown to devices that show them.")
+@click.option("--min-native-build", type=int, default=None,
+              help="Lowest native build number (versionCode / CFBundleVersion) the bundle runs on.")
 @click.option("--target-versions", default=None, help="Semver range of native versions, e.g. ^1.2.0")
 @click.option("--expo", is_flag=True, help="SOURCE is an `npx expo export` dist folder.")
 @click.option("--runtime-version", default=None, help="Expo runtime version (with --expo).")
 @click.option("--encrypt-key", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Encrypt end to end for capacitor-updater with this private key (.capgo_key_v2); "
                    "the server only ever sees ciphertext.")
-@click.option("--json", "as_json", is_flag=True)
+@JSON_OPTION
 @remote_command
 def publish(client, source, app, version, channel, rollout, mandatory, platform, notes, min_native_build,
             target_versions, expo, runtime_version, encrypt_key, as_json):
-    """Upload SOURCE (a build folder or a .zip) and release it to a channel."""
+    """Upload SOURCE (a build folder or a .zip) and release it to a channel.
+
+    The app and channel are checked before anything is uploaded. Publishing a version that is on the
+    server already with the same bytes releases that bundle again; with other bytes it fails."""
     if expo and not runtime_version:
         raise click.UsageError("--expo needs --runtime-version")
     if expo and encrypt_key:
         raise click.UsageError("Expo exports cannot be encrypted (Expo has code signing instead)")
+    check_channel(client, app, channel)
+    existing = uploaded_bundle(client, app, version, platform)
+    if existing and encrypt_key:
+        raise ClientError(f"version {version} ({platform}) is on the server already, and an encrypted upload differs "
+                          f"every time; release it with `otabox release --app {app} --version {version}` "
+                          "or publish a new version")
     archive = zip_folder(source) if source.is_dir() else source
-    plain = archive
     try:
-        fields = {"version": version, "platform": platform, "notes": notes}
-        if encrypt_key:
-            archive, encryption = _encrypt(plain, encrypt_key)
-            fields.update(encryption)
-        if min_native_build is not None:
-            fields["minNativeBuild"] = min_native_build
-        if target_versions:
-            fields["targetVersions"] = target_versions
-        if expo:
-            fields.update(format="expo", runtimeVersion=runtime_version)
-        with UploadProgress(archive.stat().st_size) as progress:
-            bundle = client.upload_bundle(app, archive, fields, progress.update)
+        if existing:
+            bundle = _same_bundle(existing, archive)
+        else:
+            bundle = _upload(client, app, archive, version, platform, notes, min_native_build, target_versions,
+                             expo and runtime_version, encrypt_key)
     finally:
-        for temporary in {archive, plain} - {source}:
-            temporary.unlink(missing_ok=True)
-    result = client.post(f"/api/v1/apps/{app}/releases", {"bundleId": bundle["id"], "channel": channel,
-                                                          "rollout": rollout, "mandatory": mandatory})
+        if archive != source:
+            archive.unlink(missing_ok=True)
+    result = release_bundle(client, app, bundle, channel, rollout, mandatory)
     show({"bundle": bundle, **result}, as_json, RELEASE_COLUMNS, [result["release"]])
+
+
+def _same_bundle(existing: dict, archive: Path) -> dict:
+    """The bundle on the server when it has exactly these bytes; a clear error when it does not."""
+    digest = file_sha256(archive)
+    if digest != existing["sha256"]:
+        raise ClientError(f"version {existing['version']} ({existing['platform']}) is on the server already with "
+                          f"other contents (sha256 {existing['sha256'][:12]}…, this build {digest[:12]}…); "
+                          "publish the change as a new version")
+    click.echo(f"Version {existing['version']} ({existing['platform']}) is on the server already with these bytes; "
+               "releasing that bundle.", err=True)
+    return existing
+
+
+def _upload(client, app, archive, version, platform, notes, min_native_build, target_versions, runtime_version,
+            encrypt_key) -> dict:
+    fields = {"version": version, "platform": platform, "notes": notes}
+    if min_native_build is not None:
+        fields["minNativeBuild"] = min_native_build
+    if target_versions:
+        fields["targetVersions"] = target_versions
+    if runtime_version:
+        fields.update(format="expo", runtimeVersion=runtime_version)
+    upload = archive
+    if encrypt_key:
+        upload, encryption = _encrypt(archive, encrypt_key)
+        fields.update(encryption)
+    try:
+        with UploadProgress(upload.stat().st_size) as progress:
+            return client.upload_bundle(app, upload, fields, progress.update)
+    finally:
+        if upload != archive:
+            upload.unlink(missing_ok=True)
+
+
+@click.command()
+@APP_OPTION
+@click.option("--version", "version", default=None, help="Version of the uploaded bundle to release.")
+@click.option("--bundle-id", type=int, default=None, help="Id of the uploaded bundle to release (instead of --version).")
+@click.option("--platform", type=click.Choice(["ios", "android", "all"]), default=None,
+              help="Which platform's bundle of that version, when there is more than one.")
+@click.option("--channel", default="production", show_default=True, help="Channel to release it to.")
+@click.option("--rollout", type=click.IntRange(0, 100), default=100, show_default=True, help=ROLLOUT_HELP)
+@click.option("--mandatory", is_flag=True, help=MANDATORY_HELP)
+@click.option("--notes", default=None, help="Release notes (default: the bundle's own).")
+@JSON_OPTION
+@remote_command
+def release(client, app, version, bundle_id, platform, channel, rollout, mandatory, notes, as_json):
+    """Release a bundle that is already uploaded (by --version or --bundle-id) to a channel."""
+    if (version is None) == (bundle_id is None):
+        raise click.UsageError("name the bundle with --version or --bundle-id (one of them)")
+    check_channel(client, app, channel)
+    if bundle_id is not None:
+        bundle = client.get(f"/api/v1/apps/{app}/bundles/{bundle_id}")
+    else:
+        bundle = uploaded_bundle(client, app, version, platform)
+        if bundle is None:
+            raise ClientError(f"app {app} has no bundle {version}" + (f" ({platform})" if platform else "") +
+                              "; upload it with `otabox publish`")
+    result = release_bundle(client, app, bundle, channel, rollout, mandatory, notes)
+    show(result, as_json, RELEASE_COLUMNS, [result["release"]])
 
 
 def _encrypt(archive: Path, key_path: Path) -> tuple[Path, dict]:
@@ -140,14 +237,18 @@ def releases():
     """Release history."""
 
 
+LIMIT_HELP = "How many to show, newest first."
+
+
 @releases.command("list")
-@click.option("--app", required=True)
-@click.option("--channel", default=None)
-@click.option("--limit", type=int, default=20, show_default=True)
-@click.option("--json", "as_json", is_flag=True)
+@APP_OPTION
+@click.option("--channel", default=None, help="Only this channel's releases.")
+@click.option("--limit", type=int, default=20, show_default=True, help=LIMIT_HELP)
+@JSON_OPTION
 @remote_command
 def releases_list(client, app, channel, limit, as_json):
-    query = f"?limit={limit}" + (f"&channel={channel}" if channel else "")
+    """List the app's releases (every channel, or one)."""
+    query = f"?limit={limit}" + (f"&channel={urllib.parse.quote(channel)}" if channel else "")
     data = client.get(f"/api/v1/apps/{app}/releases{query}")
     show(data, as_json, RELEASE_COLUMNS, data["releases"])
 
@@ -155,40 +256,52 @@ def releases_list(client, app, channel, limit, as_json):
 @click.command()
 @click.argument("release_id", type=int)
 @click.argument("percent", type=click.IntRange(0, 100))
-@click.option("--app", required=True)
-@click.option("--json", "as_json", is_flag=True)
+@APP_OPTION
+@JSON_OPTION
 @remote_command
 def rollout(client, release_id, percent, app, as_json):
-    """Set a release's rollout percentage."""
+    """Set release RELEASE_ID's rollout to PERCENT of devices."""
     show(client.patch(f"/api/v1/apps/{app}/releases/{release_id}", {"rollout": percent}), as_json, RELEASE_COLUMNS)
 
 
+def serving_line(release: dict) -> str:
+    """What a channel serves now, in words."""
+    if release["kind"] == "builtin":
+        return (f"{release['channel']} now serves the bundle built into the app ({release['label']}): devices "
+                "drop their downloaded update")
+    return (f"{release['channel']} now serves {release['bundleVersion']} ({release['label']}, bundle "
+            f"{release['bundleId']}) to {release['rollout']}% of devices")
+
+
 @click.command()
-@click.option("--app", required=True)
-@click.option("--channel", required=True)
+@APP_OPTION
+@click.option("--channel", required=True, help="Channel to roll back.")
 @click.option("--to-release", type=int, default=None, help="Roll back to this release id.")
 @click.option("--to-builtin", is_flag=True, help="Tell devices to run the bundle inside the binary.")
-@click.option("--json", "as_json", is_flag=True)
+@JSON_OPTION
 @remote_command
 def rollback(client, app, channel, to_release, to_builtin, as_json):
-    """Re-point a channel to its previous release (or another one, or the builtin bundle)."""
+    """Re-point a channel to its previous release (or another one, or the builtin bundle), and say what
+    it serves afterwards."""
     body = {"toBuiltin": True} if to_builtin else ({"toReleaseId": to_release} if to_release else {})
-    data = client.post(f"/api/v1/apps/{app}/channels/{channel}/rollback", body)
+    data = client.post(f"/api/v1/apps/{app}/channels/{urllib.parse.quote(channel)}/rollback", body)
     show(data, as_json, RELEASE_COLUMNS, [data["release"]])
+    if not as_json:
+        click.echo(serving_line(data["release"]) + ".")
 
 
 @click.command()
-@click.option("--app", required=True)
-@click.option("--from", "source", required=True)
-@click.option("--to", "target", required=True)
-@click.option("--rollout", type=click.IntRange(0, 100), default=None)
-@click.option("--mandatory", is_flag=True)
-@click.option("--json", "as_json", is_flag=True)
+@APP_OPTION
+@click.option("--from", "source", required=True, help="Channel whose current bundle is promoted.")
+@click.option("--to", "target", required=True, help="Channel it is released to.")
+@click.option("--rollout", type=click.IntRange(0, 100), default=None, help=ROLLOUT_HELP + "  [default: 100]")
+@click.option("--mandatory", is_flag=True, help=MANDATORY_HELP)
+@JSON_OPTION
 @remote_command
 def promote(client, app, source, target, rollout, mandatory, as_json):
     """Release the source channel's current bundle to the target channel."""
     body = {"to": target, "mandatory": mandatory, **({"rollout": rollout} if rollout is not None else {})}
-    data = client.post(f"/api/v1/apps/{app}/channels/{source}/promote", body)
+    data = client.post(f"/api/v1/apps/{app}/channels/{urllib.parse.quote(source)}/promote", body)
     show(data, as_json, RELEASE_COLUMNS, [data["release"]])
 
 
@@ -198,17 +311,18 @@ def devices():
 
 
 @devices.command("list")
-@click.option("--app", required=True)
-@click.option("--channel", default=None)
-@click.option("--limit", type=int, default=50, show_default=True)
-@click.option("--json", "as_json", is_flag=True)
+@APP_OPTION
+@click.option("--channel", default=None, help="Only devices on this channel.")
+@click.option("--limit", type=int, default=50, show_default=True, help=LIMIT_HELP)
+@JSON_OPTION
 @remote_command
 def devices_list(client, app, channel, limit, as_json):
-    query = f"?limit={limit}" + (f"&channel={channel}" if channel else "")
+    """List the devices that checked for updates, most recently seen first."""
+    query = f"?limit={limit}" + (f"&channel={urllib.parse.quote(channel)}" if channel else "")
     data = client.get(f"/api/v1/apps/{app}/devices{query}")
     show(data, as_json, [("DEVICE", "deviceId"), ("PLATFORM", "platform"), ("VERSION", "bundleVersion"),
                          ("CHANNEL", "channel"), ("NATIVE", "nativeVersion"), ("LAST SEEN", "lastSeen")],
          data["devices"])
 
 
-COMMANDS = (publish, releases, rollout, rollback, promote, devices)
+COMMANDS = (publish, release, releases, rollout, rollback, promote, devices)

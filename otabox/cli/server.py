@@ -79,7 +79,7 @@ def backup(box, dest):
 
 @click.command()
 @click.argument("source", type=click.Path(exists=True, file_okay=False))
-@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+@click.option("--data-dir", type=click.Path(file_okay=False, readable=False), default=None,
               help="The empty data directory to restore into (default ./data, env OTABOX_DATA_DIR).")
 def restore(source, data_dir):
     """Restore a backup made by `otabox backup` into an empty data directory."""

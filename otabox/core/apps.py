@@ -87,6 +87,12 @@ def find_channel(app: App, name: str) -> Channel:
     return channel
 
 
+def serving_release(app: App, channel_name: str) -> Release | None:
+    """What the app's channel of that name serves now (None when it has no release or no such channel)."""
+    channel = Channel.get_or_none((Channel.app == app) & (Channel.name == channel_name))
+    return current_release(channel) if channel else None
+
+
 def channel_json(channel: Channel) -> dict:
     """A channel with its settings and current release."""
     current = current_release(channel)

@@ -169,8 +169,11 @@ def find_bundle(app: App, bundle_id) -> Bundle:
     return bundle
 
 
-def list_bundles(app: App, limit: int, offset: int) -> tuple[list[Bundle], int]:
+def list_bundles(app: App, limit: int, offset: int, version: str | None = None) -> tuple[list[Bundle], int]:
+    """The app's bundles, newest first; only those of one version when `version` is given."""
     query = Bundle.select().where(Bundle.app == app)
+    if version is not None:
+        query = query.where(Bundle.version == version)
     return list(query.order_by(Bundle.id.desc()).limit(limit).offset(offset)), query.count()
 
 

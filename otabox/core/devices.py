@@ -215,6 +215,12 @@ def store_events(app: App, rows: list[tuple], resolve_release) -> None:
                     count_stat(release_id, action)
 
 
+def devices_seen(app: App, days: int = 30) -> int:
+    """How many of the app's devices checked for updates in the last `days` days."""
+    since = utcnow() - dt.timedelta(days=days)
+    return Device.select().where((Device.app == app) & (Device.last_seen >= since)).count()
+
+
 def active_devices_by_day(app: App, channel: str | None, days: int = 30) -> list[dict]:
     since = (utcnow() - dt.timedelta(days=days)).strftime("%Y-%m-%d")
     from peewee import fn

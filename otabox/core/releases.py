@@ -136,39 +136,58 @@ def list_releases(app: App, channel: Channel | None, limit: int, offset: int) ->
     return list(query.order_by(Release.id.desc()).limit(limit).offset(offset)), query.count()
 
 
+def _rollback_target(channel: Channel, data: dict) -> tuple[Release | None, Bundle | None, bool]:
+    """The channel's current release, the bundle a rollback re-points it to, and whether that is the
+    binary's own bundle (then the bundle is None)."""
+    to_builtin = _flag(data, "toBuiltin", False)
+    to_id = data.get("toReleaseId")
+    current = current_release(channel)
+    if to_builtin:
+        return current, None, True
+    if to_id is not None:
+        number = row_id(to_id) if isinstance(to_id, int) else None
+        target = Release.get_or_none((Release.id == number) & (Release.channel == channel)) \
+            if number is not None else None
+        if target is None:
+            raise NotFound(f"no release {to_id!r} in channel {channel.name!r}")
+        return current, target.bundle, False
+    if current is None:
+        raise Conflict("the channel has no release to roll back", code="nothing_to_roll_back")
+    earlier = (Release.select().where((Release.channel == channel) & (Release.disabled == False)  # noqa: E712
+                                      & (Release.id < current.id)).order_by(Release.id.desc()))
+    target = next((r for r in earlier if r.bundle_id != current.bundle_id), None)
+    if target is None:
+        raise Conflict("there is no earlier release to roll back to; roll back to builtin instead",
+                       code="nothing_to_roll_back")
+    return current, target.bundle, False
+
+
 def rollback(channel: Channel, data: dict, actor: str) -> tuple[Release, Release | None]:
     """Re-point a channel to an earlier release (or to the binary's bundle) as a new history event.
 
     The release rolled back from is disabled, so no device is offered it again and a second rollback
     goes further back instead of returning to it."""
-    to_builtin = _flag(data, "toBuiltin", False)
-    to_id = data.get("toReleaseId")
     with database.atomic():
-        current = current_release(channel)
-        if to_builtin:
-            target_bundle = None
-        elif to_id is not None:
-            number = row_id(to_id) if isinstance(to_id, int) else None
-            target = Release.get_or_none((Release.id == number) & (Release.channel == channel)) \
-                if number is not None else None
-            if target is None:
-                raise NotFound(f"no release {to_id!r} in channel {channel.name!r}")
-            target_bundle = target.bundle
-        else:
-            if current is None:
-                raise Conflict("the channel has no release to roll back", code="nothing_to_roll_back")
-            earlier = (Release.select().where((Release.channel == channel) & (Release.disabled == False)  # noqa: E712
-                                              & (Release.id < current.id)).order_by(Release.id.desc()))
-            target = next((r for r in earlier if r.bundle_id != current.bundle_id), None)
-            if target is None:
-                raise Conflict("there is no earlier release to roll back to; roll back to builtin instead",
-                               code="nothing_to_roll_back")
-            target_bundle = target.bundle
+        current, bundle, to_builtin = _rollback_target(channel, data)
         if current is not None:
             Release.update(disabled=True).where(Release.id == current.id).execute()
-        return _append(channel, actor, "release.rolled_back", bundle=target_bundle,
+        return _append(channel, actor, "release.rolled_back", bundle=bundle,
                        kind="builtin" if to_builtin else "rollback", previous=current,
                        details={"rolledBackFrom": current.id if current else None})
+
+
+def dry_run(data: dict) -> bool:
+    """Whether a request asks only what a change would do (`"dryRun": true`)."""
+    return bool(_flag(data, "dryRun", False))
+
+
+def preview_rollback(channel: Channel, data: dict) -> dict:
+    """What `rollback(channel, data)` would make the channel serve, without changing anything (the
+    dashboard shows it before the operator confirms)."""
+    current, bundle, to_builtin = _rollback_target(channel, data)
+    return {"channel": channel.name, "kind": "builtin" if to_builtin else "rollback", "label": _next_label(channel),
+            "bundleId": bundle.id if bundle else None, "bundleVersion": bundle.version if bundle else "builtin",
+            "rollout": 100, "mandatory": False, "rolledBackFrom": release_json(current) if current else None}
 
 
 def promote(app: App, source: Channel, target: Channel, data: dict, actor: str) -> tuple[Release, Release | None]:

@@ -91,12 +91,14 @@ export function badge(text, tone = "neutral") {
   return h("span", { class: `badge badge-${tone}` }, text);
 }
 
-/** A table with a caption (for screen readers), header cells and rows of cells. */
+/** A table with a caption (for screen readers), header cells and rows of cells; on a phone each row
+ * becomes a block of "header: value" lines (the CSS reads data-label), so nothing is cut off. */
 export function table(caption, headers, rows, emptyText = "Nothing here yet.") {
   if (!rows.length) return h("p", { class: "empty" }, emptyText);
   return h("div", { class: "table-wrap" },
     h("table", {},
       h("caption", { class: "visually-hidden" }, caption),
       h("thead", {}, h("tr", {}, headers.map((name) => h("th", { scope: "col" }, name)))),
-      h("tbody", {}, rows.map((cells) => h("tr", {}, cells.map((cell) => h("td", {}, cell)))))));
+      h("tbody", {}, rows.map((cells) => h("tr", {}, cells.map((cell, column) =>
+        h("td", { "data-label": headers[column] || null }, cell)))))));
 }

@@ -35,6 +35,7 @@ function navLink(href, label) {
 function renderNav() {
   const nav = document.getElementById("nav");
   const slug = currentApp();
+  document.body.classList.toggle("signed-out", !session.role);
   if (!session.role) {
     clear(nav);
     clear(document.getElementById("session"));

@@ -4,8 +4,10 @@ import { can, session } from "./session.js";
 
 const notices = () => document.getElementById("notices");
 
-/** Show a message at the top of the page; errors stay until dismissed, successes fade after a while. */
+/** Show a message at the top of the page; errors stay until dismissed or until something succeeds,
+ * successes fade after a while. */
 export function notify(message, tone = "success") {
+  if (tone !== "error") clearErrors();
   const close = h("button", { class: "ghost small", type: "button", "aria-label": "Dismiss message" }, "×");
   const node = h("div", { class: `notice notice-${tone}`, role: tone === "error" ? "alert" : "status" },
     h("span", {}, message), close);
@@ -19,11 +21,18 @@ export function clearNotices() {
   notices().replaceChildren();
 }
 
+/** Remove error notices: once an action succeeds, an earlier failure is no longer the news. */
+export function clearErrors() {
+  for (const node of notices().querySelectorAll(".notice-error")) node.remove();
+}
+
 /** Run an action; show the server's error message if it fails. Returns the result or undefined. */
 export async function attempt(action, button) {
   if (button) button.disabled = true;
   try {
-    return await action();
+    const result = await action();
+    clearErrors();
+    return result;
   } catch (err) {
     notify(err.message || String(err), "error");
     return undefined;

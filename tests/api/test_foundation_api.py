@@ -1,14 +1,15 @@
 """The management API through HTTP: apps, channels, keys and roles, bundles, releases, errors."""
 from __future__ import annotations
 
+import datetime as dt
 import io
 import stat
 import zipfile
 
 import pytest
-from conftest import Api, make_key, make_zip
+from conftest import Api, check, make_key, make_zip
 
-from otabox.store.models import ApiKey, Bundle
+from otabox.store.models import ApiKey, Bundle, Device, utcnow
 
 
 def blob_files(box):
@@ -237,6 +238,31 @@ def test_bundle_list_is_paged_newest_first(admin, demo_app):
     rest = admin.get("/api/v1/apps/com.example.demo/bundles?limit=2&offset=2").json
     assert [b["version"] for b in rest["bundles"]] == ["1.0.0"]
     assert admin.get("/api/v1/apps/com.example.demo/bundles?limit=x").status_code == 400
+
+
+def test_bundle_list_filters_by_version(admin, demo_app):
+    for version, platform in (("1.0.0", "ios"), ("1.0.0", "android"), ("1.1.0", "all")):
+        admin.upload("com.example.demo", version, make_zip({"index.html": version + platform}), platform=platform)
+    found = admin.get("/api/v1/apps/com.example.demo/bundles?version=1.0.0").json
+    assert found["total"] == 2 and sorted(b["platform"] for b in found["bundles"]) == ["android", "ios"]
+    assert admin.get("/api/v1/apps/com.example.demo/bundles?version=9.9.9").json == {"bundles": [], "total": 0}
+
+
+def test_the_apps_list_shows_devices_of_the_last_30_days_and_the_production_release(admin, client, demo_app, box):
+    listed = admin.get("/api/v1/apps").json["apps"][0]
+    assert (listed["devicesLast30Days"], listed["productionRelease"]) == (0, None)
+    bundle = admin.upload("com.example.demo", "1.0.0").json
+    admin.release("com.example.demo", bundle["id"], rollout=40)
+    admin.release("com.example.demo", bundle["id"], "staging")
+    for device in ("a", "b", "c"):
+        check(client, demo_app, deviceId=device, version="builtin")
+    box.tracker.flush()
+    with box.db.connection_context():
+        Device.update(last_seen=utcnow() - dt.timedelta(days=31)).where(Device.device_id == "c").execute()
+    listed = admin.get("/api/v1/apps").json["apps"][0]
+    assert listed["devicesLast30Days"] == 2
+    production = listed["productionRelease"]
+    assert (production["channel"], production["bundleVersion"], production["rollout"]) == ("production", "1.0.0", 40)
 
 
 def test_delete_bundle_refuses_released_ones_and_removes_unused_files(admin, demo_app, box):

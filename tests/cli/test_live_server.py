@@ -124,19 +124,71 @@ def test_publish_zips_a_folder_uploads_with_progress_and_releases(live_server, p
     assert "release.promoted" in audit and "publisher-ci" in audit
 
 
-def test_publish_errors_are_one_clear_line(live_server, published):
+def test_publish_checks_the_channel_before_uploading_and_forgives_a_retry(live_server, published):
     key, dist = published
-    run_cli(live_server, key, "publish", str(dist), "--app", "com.example.cli", "--version", "1.0.0")
+    typo = run_cli(live_server, key, "publish", str(dist), "--app", "com.example.cli", "--version", "1.0.0",
+                   "--channel", "prodution", check=False)
+    assert typo.returncode == 1 and typo.stderr.strip().splitlines() == [
+        "Error: app com.example.cli has no channel 'prodution' (it has production, staging); nothing was uploaded"]
+    bundles = requests.get(f"{live_server.url}/api/v1/apps/com.example.cli/bundles",
+                           headers={"Authorization": f"Bearer {key}"}).json()
+    assert bundles["total"] == 0
+    missing_app = run_cli(live_server, key, "publish", str(dist), "--app", "com.example.none", "--version", "1.0.0",
+                          check=False)
+    assert missing_app.returncode == 1 and "com.example.none" in missing_app.stderr
+
+    first = json.loads(run_cli(live_server, key, "publish", str(dist), "--app", "com.example.cli", "--version",
+                               "1.0.0", "--channel", "staging", "--json").stdout)
     again = run_cli(live_server, key, "publish", str(dist), "--app", "com.example.cli", "--version", "1.0.0",
-                    check=False)
-    assert again.returncode == 1
-    assert again.stderr.strip().splitlines()[-1] == (
-        "Error: version 1.0.0 (all) exists already for this app (duplicate_version, HTTP 409)")
+                    "--json")
+    assert "on the server already with these bytes" in again.stderr and "Uploading" not in again.stderr
+    second = json.loads(again.stdout)
+    assert second["bundle"]["id"] == first["bundle"]["id"]
+    assert (second["release"]["channel"], second["release"]["bundleId"]) == ("production", first["bundle"]["id"])
+
+    (dist / "index.html").write_text("<html>changed</html>")
+    changed = run_cli(live_server, key, "publish", str(dist), "--app", "com.example.cli", "--version", "1.0.0",
+                      check=False)
+    assert changed.returncode == 1
+    line = changed.stderr.strip().splitlines()[-1]
+    assert line.startswith("Error: version 1.0.0 (all) is on the server already with other contents (sha256 ")
+    assert line.endswith("publish the change as a new version")
+
     bad_key = run_cli(live_server, "otabox_sk_wrong", "releases", "list", "--app", "com.example.cli", check=False)
     assert bad_key.returncode == 1 and "unknown or revoked API key" in bad_key.stderr
     nowhere = subprocess.run([sys.executable, str(ROOT / "otabox.py"), "releases", "list", "--app", "x", "--server",
                               "http://127.0.0.1:9", "--key", "k"], capture_output=True, text=True, cwd=ROOT)
     assert nowhere.returncode == 1 and "cannot reach" in nowhere.stderr
+
+
+def test_release_an_uploaded_bundle_and_rollback_says_what_is_served(live_server, published):
+    key, dist = published
+    for version in ("1.0.0", "1.1.0"):
+        (dist / "index.html").write_text(f"<html>{version}</html>")
+        run_cli(live_server, key, "publish", str(dist), "--app", "com.example.cli", "--version", version,
+                "--channel", "staging")
+    released = json.loads(run_cli(live_server, key, "release", "--app", "com.example.cli", "--version", "1.0.0",
+                                  "--channel", "production", "--rollout", "30", "--mandatory", "--notes", "fix",
+                                  "--json").stdout)["release"]
+    assert (released["bundleVersion"], released["rollout"], released["mandatory"], released["notes"]) == (
+        "1.0.0", 30, True, "fix")
+    by_id = run_cli(live_server, key, "release", "--app", "com.example.cli", "--bundle-id",
+                    str(released["bundleId"] + 1), "--channel", "production")
+    assert "1.1.0" in by_id.stdout.splitlines()[1]
+    neither = run_cli(live_server, key, "release", "--app", "com.example.cli", "--channel", "production", check=False)
+    assert neither.returncode == 2 and "--version or --bundle-id" in neither.stderr
+    unknown = run_cli(live_server, key, "release", "--app", "com.example.cli", "--version", "9.9.9", check=False)
+    assert unknown.returncode == 1 and unknown.stderr.strip() == (
+        "Error: app com.example.cli has no bundle 9.9.9; upload it with `otabox publish`")
+
+    back = run_cli(live_server, key, "rollback", "--app", "com.example.cli", "--channel", "production")
+    release = requests.get(f"{live_server.url}/api/v1/apps/com.example.cli/channels/production",
+                           headers={"Authorization": f"Bearer {key}"}).json()["currentRelease"]
+    assert back.stdout.strip().splitlines()[-1] == (
+        f"production now serves 1.0.0 ({release['label']}, bundle {released['bundleId']}) to 100% of devices.")
+    builtin = run_cli(live_server, key, "rollback", "--app", "com.example.cli", "--channel", "production",
+                      "--to-builtin")
+    assert builtin.stdout.strip().splitlines()[-1].startswith("production now serves the bundle built into the app")
 
 
 def test_publish_encrypts_end_to_end_for_capacitor(live_server, published, tmp_path):

@@ -112,6 +112,25 @@ def test_rollback_repoints_the_channel_and_keeps_history(admin, client, demo_app
     assert first["id"] != second["id"]
 
 
+def test_a_rollback_dry_run_says_what_the_channel_would_serve_and_changes_nothing(admin, client, demo_app):
+    rollback = f"/api/v1/apps/{APP}/channels/production/rollback"
+    assert admin.post(rollback, {"dryRun": True}).json["error"]["code"] == "nothing_to_roll_back"
+    bundle, _ = publish(admin, "1.0.0")
+    _, second = publish(admin, "1.1.0", rollout=20)
+    preview = admin.post(rollback, {"dryRun": True})
+    assert preview.status_code == 200
+    assert preview.json == {"dryRun": True, "release": {
+        "channel": "production", "kind": "rollback", "label": "v3", "bundleId": bundle["id"], "bundleVersion": "1.0.0",
+        "rollout": 100, "mandatory": False, "rolledBackFrom": admin.get(f"/api/v1/apps/{APP}/releases/{second['id']}").json}}
+    builtin = admin.post(rollback, {"dryRun": True, "toBuiltin": True}).json["release"]
+    assert (builtin["kind"], builtin["bundleVersion"], builtin["bundleId"]) == ("builtin", "builtin", None)
+    assert admin.post(rollback, {"dryRun": "yes"}).status_code == 400
+    assert admin.get(f"/api/v1/apps/{APP}/releases").json["total"] == 2
+    done = admin.post(rollback).json["release"]
+    assert {k: done[k] for k in ("kind", "label", "bundleId", "rollout")} == {
+        k: preview.json["release"][k] for k in ("kind", "label", "bundleId", "rollout")}
+
+
 def test_rollback_to_builtin_tells_devices_to_drop_their_bundle(admin, client, demo_app):
     publish(admin, "1.0.0")
     back = admin.post(f"/api/v1/apps/{APP}/channels/production/rollback", {"toBuiltin": True})

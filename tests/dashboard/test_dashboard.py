@@ -80,6 +80,28 @@ class Session:
         assert self.errors == [], self.errors
 
 
+CUT_OFF = """() => {
+  const width = document.documentElement.clientWidth;
+  const unseen = (el) => el.closest(".visually-hidden, .skip-link, thead")
+    || (el.closest("details:not([open])") && !el.closest("summary"));
+  return [...document.querySelectorAll("body *")].filter((el) => {
+    const box = el.getBoundingClientRect();
+    return box.width > 0 && box.height > 0 && (box.right > width + 1 || box.left < -1) && !unseen(el);
+  }).map((el) => `${el.tagName.toLowerCase()}.${el.className} (${Math.round(el.getBoundingClientRect().right)}px): `
+    + (el.textContent || "").trim().slice(0, 40));
+}"""
+
+
+def assert_nothing_cut_off(page):
+    """Nothing sticks out of the viewport (or hides in a sideways-scrolling box)."""
+    assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
+    assert page.evaluate(CUT_OFF) == []
+
+
+def box_of(locator) -> dict:
+    return locator.bounding_box()
+
+
 def api(server, key, method, path, **kw):
     return requests.request(method, server.url + path, headers={"Authorization": f"Bearer {key}"}, timeout=10, **kw)
 
@@ -117,15 +139,27 @@ def test_admin_releases_widens_and_rolls_back(server, sessions, tmp_path):
     session.allowed = {401}
     session.sign_in("otabox_sk_wrong")
     expect(page.get_by_role("alert").filter(has_text="unknown or revoked API key")).to_be_visible()
+    expect(page.locator("#sidebar")).to_be_hidden()
+    session.shot("signin")
     session.allowed = set()
 
     page.get_by_label("API key").fill(admin)
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("heading", name="Apps", exact=True).wait_for()
+    expect(page.locator("#sidebar")).to_be_visible()
+    create, slug_input = page.get_by_role("button", name="Create app"), page.get_by_label("Slug")
+    assert abs(box_of(create)["y"] - box_of(slug_input)["y"]) <= 1
+    assert abs(box_of(create)["height"] - box_of(slug_input)["height"]) <= 1
+    session.allowed = {422}
+    slug_input.fill("not a slug!")
+    create.click()
+    expect(page.get_by_role("alert")).to_have_count(1)
+    session.allowed = set()
     page.get_by_label("Slug").fill(SLUG)
     page.get_by_label("Name").fill("Dash Demo")
     page.get_by_role("button", name="Create app").click()
     page.get_by_role("heading", name="Connect Dash Demo").wait_for()
+    expect(page.get_by_role("alert")).to_have_count(0)  # the earlier error went when creating succeeded
     origin = server.url
     expect(page.get_by_text(f'"updateUrl": "{origin}/capgo/updates"')).to_be_visible()
     expect(page.get_by_text(f'"url": "{origin}/expo/{SLUG}/manifest"')).to_be_visible()
@@ -134,6 +168,7 @@ def test_admin_releases_widens_and_rolls_back(server, sessions, tmp_path):
     production_key = next(c["deploymentKey"] for c in app["channels"] if c["name"] == "production")
     expect(page.get_by_text(production_key)).to_be_visible()
     session.shot("apps")
+    assert_nothing_cut_off(page)
 
     page.get_by_role("link", name="Dash Demo").click()
     page.get_by_role("heading", name="Channels").wait_for()
@@ -155,6 +190,7 @@ def test_admin_releases_widens_and_rolls_back(server, sessions, tmp_path):
     release = api(server, admin, "GET", f"/api/v1/apps/{SLUG}/channels/production").json()["currentRelease"]
     assert (release["bundleVersion"], release["rollout"], release["mandatory"]) == ("1.0.1", 10, False)
 
+    assert box_of(page.get_by_label("Rollout percent (production) slider"))["width"] >= 200
     page.get_by_label("Rollout percent (production)", exact=True).fill("50")
     page.get_by_role("form", name="Rollout of production").get_by_role("button", name="Apply").click()
     page.get_by_text("now reaches 50% of devices").wait_for()
@@ -163,15 +199,37 @@ def test_admin_releases_widens_and_rolls_back(server, sessions, tmp_path):
     for device in ("phone-a", "phone-b", "qa-phone"):
         device_check(server, app["clientKey"], device)
     device_check(server, app["clientKey"], "phone-c", version="1.0.1")
+    reports = [{"deviceId": "phone-c", "bundleId": release["bundleId"], "type": "installed"},
+               {"deviceId": "phone-a", "bundleId": release["bundleId"], "type": "failed", "message": "unzip"}]
+    assert requests.post(f"{server.url}/api/v1/apps/{SLUG}/events", json=reports, timeout=10,
+                         headers={"X-Client-Key": app["clientKey"]}).json()["stored"] == 2
     page.wait_for_timeout(600)
     page.reload()
     page.get_by_role("img", name=re.compile("Active devices per bundle version")).wait_for()
-    expect(page.locator("table").filter(has_text="Failure rate").get_by_text("50%").first).to_be_visible()
+    rate = page.locator("table").filter(has_text="Failure rate").get_by_text("50.0% failed")
+    expect(rate).to_have_class(re.compile("badge-danger"))
+    expect(rate).to_have_attribute("title", "More than 5% of installs failed")
     session.shot("app")
+    assert_nothing_cut_off(page)
 
+    page.get_by_role("link", name="Apps", exact=True).click()
+    row = page.get_by_role("row").filter(has_text="Dash Demo")
+    expect(row.get_by_role("cell").nth(2)).to_have_text(re.compile(r"^1\.0\.1\s*50%\s*v1$"))
+    expect(row.get_by_role("cell").nth(3)).to_have_text("4")
+    session.shot("apps-list")
+    page.get_by_role("link", name="Dash Demo").click()
+
+    session.allowed = {409}
     page.get_by_role("region", name="production", exact=True).get_by_role("button", name="Roll back…").click()
-    page.get_by_role("dialog").get_by_label("Builtin: the bundle shipped in the app binary").check()
-    page.get_by_role("dialog").get_by_role("button", name="Roll back").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.locator(".outcome")).to_have_text(
+        "there is no earlier release to roll back to; roll back to builtin instead")
+    dialog.get_by_label("Builtin: the bundle shipped in the app binary").check()
+    expect(dialog.locator(".outcome")).to_have_text(
+        "production will serve the bundle built into the app (v2): devices drop their downloaded update.")
+    session.shot("rollback-dialog")
+    session.allowed = set()
+    dialog.get_by_role("button", name="Roll back").click()
     page.get_by_text("production rolled back to builtin").wait_for()
     current = api(server, admin, "GET", f"/api/v1/apps/{SLUG}/channels/production").json()["currentRelease"]
     assert (current["kind"], current["bundleVersion"]) == ("builtin", "builtin")
@@ -201,15 +259,20 @@ def test_admin_releases_widens_and_rolls_back(server, sessions, tmp_path):
     table = page.locator("table")
     expect(table.get_by_text("release.created", exact=True)).to_have_count(0)
     expect(table.get_by_text("release.rollout_changed", exact=True)).to_have_count(1)
+    expect(table.get_by_role("listitem").filter(has_text="before.rollout")).to_have_text("before.rollout: 10")
+    expect(table.get_by_role("listitem").filter(has_text="after.rollout")).to_have_text("after.rollout: 50")
     expect(page.get_by_text("API keys are managed from the CLI only")).to_be_visible()
     session.shot("audit")
 
-    page.set_viewport_size({"width": 390, "height": 844})
-    page.goto(f"{server.url}/#/apps/{SLUG}")
-    page.get_by_role("heading", name="Channels").wait_for()
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 390, f"the page scrolls sideways at phone width ({width}px)"
-    session.shot("app-phone")
+    page.set_viewport_size({"width": 375, "height": 812})
+    for route, heading, shot in ((f"#/apps/{SLUG}", "Channels", "app-phone"), ("#/apps", "Apps", "apps-phone"),
+                                 (f"#/apps/{SLUG}/devices", "Devices", "devices-phone"),
+                                 ("#/audit", "Audit log", "audit-phone")):
+        page.goto(f"{server.url}/{route}")
+        page.get_by_role("heading", name=heading, exact=True).wait_for()
+        page.wait_for_load_state("networkidle")
+        session.shot(shot)
+        assert_nothing_cut_off(page)
     session.close()
 
 

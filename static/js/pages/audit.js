@@ -9,9 +9,21 @@ const ACTIONS = ["app.created", "app.deleted", "channel.created", "channel.updat
   "bundle.created", "bundle.deleted", "upload.initiated", "release.created", "release.updated", "release.rollout_changed",
   "release.rolled_back", "release.promoted", "device.override_set", "device.override_cleared"];
 
+/** [["before.rollout", "10"], ...]: nested details as dotted keys with plain values. */
+function flatten(value, prefix = "") {
+  if (value && typeof value === "object" && !Array.isArray(value)) {
+    return Object.entries(value).flatMap(([key, inner]) => flatten(inner, prefix ? `${prefix}.${key}` : key));
+  }
+  const text = value === null || value === undefined ? "—"
+    : Array.isArray(value) ? value.map((item) => (typeof item === "object" ? JSON.stringify(item) : String(item))).join(", ")
+      : String(value);
+  return [[prefix, text]];
+}
+
 function details(entry) {
-  const text = JSON.stringify(entry.details);
-  return text === "{}" ? h("span", { class: "muted" }, "—") : h("code", { class: "details" }, text);
+  const pairs = flatten(entry.details || {});
+  if (!pairs.length) return h("span", { class: "muted" }, "—");
+  return h("ul", { class: "details" }, pairs.map(([key, text]) => h("li", {}, h("span", { class: "key" }, `${key}:`), " ", text)));
 }
 
 export async function auditPage(view) {

@@ -24,8 +24,8 @@ function rolloutForm(ctx, channel, release) {
   const mandatoryId = newId();
   mandatory.id = mandatoryId;
   const form = h("form", { class: "rollout-form", "aria-label": `Rollout of ${channel.name}` },
-    h("div", { class: "rollout-row" }, range, field(label, number).wrap),
-    h("div", { class: "rollout-row" },
+    range,
+    h("div", { class: "rollout-row" }, field(label, number).wrap,
       h("label", { class: "check", for: mandatoryId }, mandatory, " Mandatory"), apply));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -54,10 +54,35 @@ function adoptionList(adoption) {
     h("span", { class: "count" }, `${row.devices} (${Math.round((100 * row.devices) / total)}%)`))));
 }
 
+/** What the channel serves after a rollback, in the words `otabox rollback` prints. */
+function servedAfter(release) {
+  if (release.kind === "builtin") {
+    return `${release.channel} will serve the bundle built into the app (${release.label}): devices drop their downloaded update.`;
+  }
+  return `${release.channel} will serve ${release.bundleVersion} (${release.label}, bundle ${release.bundleId}) to ${release.rollout}% of devices.`;
+}
+
 function rollbackDialog(ctx, channel) {
   const name = `rollback-${channel.id}`;
   const previous = h("input", { type: "radio", name, value: "previous", checked: true, id: newId() });
   const builtin = h("input", { type: "radio", name, value: "builtin", id: newId() });
+  const path = appPath(ctx.slug, `/channels/${encodeURIComponent(channel.name)}/rollback`);
+  const choice = () => (builtin.checked ? { toBuiltin: true } : {});
+  const outcome = h("p", { class: "outcome", "aria-live": "polite" });
+  let asked = 0;
+  const preview = async () => {
+    const question = ++asked;
+    outcome.textContent = "Checking what the channel would serve…";
+    let text;
+    try {
+      text = servedAfter((await post(path, { ...choice(), dryRun: true })).release);
+    } catch (err) {
+      text = err.message;
+    }
+    if (question === asked) outcome.textContent = text;
+  };
+  previous.addEventListener("change", preview);
+  builtin.addEventListener("change", preview);
   openDialog({
     title: `Roll back ${channel.name}?`,
     submitLabel: "Roll back",
@@ -67,14 +92,15 @@ function rollbackDialog(ctx, channel) {
       h("fieldset", {}, h("legend", {}, "Roll back to"),
         h("label", { class: "check", for: previous.id }, previous, " The previous release"),
         h("label", { class: "check", for: builtin.id }, builtin, " Builtin: the bundle shipped in the app binary")),
+      outcome,
     ],
     submit: async () => {
-      const body = builtin.checked ? { toBuiltin: true } : {};
-      const result = await post(appPath(ctx.slug, `/channels/${encodeURIComponent(channel.name)}/rollback`), body);
+      const result = await post(path, choice());
       await ctx.refresh();
       notify(`${channel.name} rolled back to ${result.release.bundleVersion} (${result.release.label}).`);
     },
   });
+  preview();
 }
 
 function promoteDialog(ctx, channel) {

@@ -3,8 +3,14 @@ import { appPath, get } from "../api.js";
 import { badge, clear, field, formatDate, h, percent, table } from "../dom.js";
 import { activeDevicesChart } from "../chart.js";
 
+/** Above this share of failed installs a release needs a look (a bad bundle, or one too big to download). */
+const HIGH_FAILURE_RATE = 0.05;
+
 function failureRate(stats) {
-  return percent(stats.failures, stats.installs + stats.failures);
+  const attempts = stats.installs + stats.failures;
+  const rate = percent(stats.failures, attempts);
+  if (!attempts || stats.failures / attempts <= HIGH_FAILURE_RATE) return rate;
+  return h("span", { class: "badge badge-danger", title: "More than 5% of installs failed" }, `${rate} failed`);
 }
 
 function historyRows(releases) {

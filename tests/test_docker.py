@@ -1,0 +1,71 @@
+"""The Dockerfile is production-shaped. No Docker engine runs here, so the file is read as Docker reads
+it, and the commands it runs (the dependency list, the health check) are run against this checkout."""
+from __future__ import annotations
+
+import configparser
+import json
+import re
+import shlex
+import subprocess
+import sys
+
+from conftest import ROOT, free_port
+
+DOCKERFILE = (ROOT / "Dockerfile").read_text()
+
+
+def instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs, with continuation lines joined and comments dropped."""
+    joined = re.sub(r"\\\n", "", DOCKERFILE)
+    lines = [line.strip() for line in joined.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1]) for line in lines]
+
+
+def index_of(kind: str, containing: str = "") -> int:
+    return next(i for i, (k, args) in enumerate(instructions()) if k == kind and containing in args)
+
+
+def test_it_runs_as_a_user_that_owns_the_data_volume():
+    steps = instructions()
+    user = [args for kind, args in steps if kind == "USER"]
+    assert user and user[-1] not in ("root", "0")
+    assert index_of("USER") < index_of("CMD")
+    assert f"chown {user[-1]}:{user[-1]} /data" in steps[index_of("RUN", "useradd")][1]
+    assert ("VOLUME", '["/data"]') in steps and "OTABOX_DATA_DIR=/data" in steps[index_of("ENV")][1]
+    assert "OTABOX_STATIC_DIR" not in DOCKERFILE, "the installed package carries the dashboard"
+    assert json.loads(steps[index_of("CMD")][1]) == ["otabox", "serve"]
+
+
+def test_dependencies_are_a_layer_of_their_own():
+    """Installed from setup.cfg alone, before the source is copied, so a source edit reuses the layer."""
+    steps = instructions()
+    dependencies = index_of("RUN", "pip install --no-cache-dir -r")
+    assert index_of("COPY", "setup.cfg") < dependencies < index_of("COPY", ". /src")
+    assert [args for kind, args in steps[:dependencies] if kind == "COPY"] == ["setup.cfg /tmp/setup.cfg"]
+    listing = shlex.split(steps[dependencies][1].split(">")[0].replace("/tmp/setup.cfg", str(ROOT / "setup.cfg")))
+    printed = subprocess.run([sys.executable, *listing[1:]], capture_output=True, text=True, check=True).stdout
+    config = configparser.ConfigParser()
+    config.read(ROOT / "setup.cfg")
+    expected = [line for line in config["options"]["install_requires"].splitlines() if line]
+    assert [line for line in printed.splitlines() if line] == expected
+    assert "--no-deps" in steps[index_of("RUN", "/src")][1]
+
+
+def test_the_health_check_asks_healthz_without_curl(live_server):
+    check = instructions()[index_of("HEALTHCHECK")][1]
+    command = json.loads(check[check.index("CMD") + 3:])
+    assert "/healthz" in command[-1] and "curl" not in check and "wget" not in check
+    assert command[0] == "python"
+
+    def probe(port: int) -> int:
+        return subprocess.run([sys.executable, *command[1:]], env={"OTABOX_PORT": str(port)},
+                              capture_output=True, timeout=30).returncode
+
+    assert probe(live_server.port) == 0
+    assert probe(free_port()) != 0
+
+
+def test_the_build_context_leaves_out_what_the_image_does_not_need():
+    ignored = set((ROOT / ".dockerignore").read_text().split())
+    assert {".git", ".venv", "tests", "bench", "**/node_modules", "**/__pycache__", ".pytest_cache"} <= ignored
+    assert not ignored & {"static", "otabox", "setup.cfg", "setup.py", "pyproject.toml", "README.md"}
