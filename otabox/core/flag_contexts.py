@@ -11,7 +11,7 @@ import datetime as dt
 import json
 import threading
 
-from peewee import EXCLUDED, IntegrityError, fn
+from peewee import EXCLUDED, IntegrityError, Value, fn
 
 from ..errors import BadRequest, Conflict
 from ..store.models import (
@@ -164,8 +164,9 @@ def list_contexts(app: App, kind: str | None, search: str | None, limit: int, of
     if kind:
         query = query.where(FlagContext.kind == kind)
     if search:
+        text = Value(f"%{search}%", converter=False)  # the attributes' JSON text, not a JSON-encoded search
         query = query.where(FlagContext.targeting_key.contains(search) | FlagContext.name.contains(search)
-                            | FlagContext.attributes.contains(search))
+                            | (FlagContext.attributes ** text))
     return list(query.order_by(FlagContext.last_seen.desc(), FlagContext.id.desc()).limit(limit).offset(offset)), \
         query.count()
 

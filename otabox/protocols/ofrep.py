@@ -7,8 +7,8 @@ which OpenFeature's `ofrep` providers speak (web, Node, Python, Kotlin, Swift...
   for a request whose `If-None-Match` names the reply it would get.
 The body is `{context: {targetingKey, kind?, channel?, ...attributes}}`; the channel defaults to
 `production`; a missing context is an empty one (the Python provider sends none without attributes).
-The app is the one whose client key comes as `Authorization: Bearer <clientKey>`, `X-Client-Key` or
-OFREP's `X-API-Key`. Errors are OFREP's `{key, errorCode, errorDetails}`: FLAG_NOT_FOUND (404),
+The app is the one whose client key comes as `X-Client-Key`, OFREP's `X-API-Key` or
+`Authorization: Bearer <clientKey>`. Errors are OFREP's `{key, errorCode, errorDetails}`: FLAG_NOT_FOUND (404),
 PARSE_ERROR, INVALID_CONTEXT, TARGETING_KEY_MISSING (400); GENERAL for 401, 413 and 429 (with
 `Retry-After`). Every success carries a `variant` (the Python provider requires one).
 
@@ -49,11 +49,12 @@ class OfrepError(Exception):
 
 
 def client_key(headers) -> str:
-    """The client key, from `Authorization: Bearer`, `X-Client-Key` or `X-API-Key` (`headers.get`)."""
+    """The client key, from `X-Client-Key`, `X-API-Key` or `Authorization: Bearer` (`headers.get`)."""
+    named = headers.get("X-Client-Key") or headers.get("X-API-Key")
+    if named:
+        return named
     authorization = headers.get("Authorization") or ""
-    if authorization[:7].lower() == "bearer ":
-        return authorization[7:].strip()
-    return headers.get("X-Client-Key") or headers.get("X-API-Key") or ""
+    return authorization[7:].strip() if authorization[:7].lower() == "bearer " else ""
 
 
 def _context(raw: bytes) -> ev.Context:
