@@ -8,6 +8,7 @@ contexts are still updated and new ones are not stored)."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import threading
 
@@ -42,6 +43,11 @@ KIND_DESCRIPTIONS = {
 }
 
 
+@functools.lru_cache(maxsize=8)
+def _day(date: dt.date) -> str:
+    return date.isoformat()
+
+
 def _attributes(context: dict) -> dict:
     attributes = {k: v for k, v in context.items() if k not in RESERVED}
     return attributes if len(json.dumps(attributes)) <= MAX_ATTRIBUTES_BYTES else {}
@@ -63,11 +69,12 @@ class FlagRecorder(PeriodicFlush):
     def evaluated(self, app_id: int, context: ev.Context, served: list[tuple[int, str]]) -> None:
         """One request's evaluations: (flag id, variant) for each flag served, and its context."""
         now = utcnow()
-        day = now.strftime("%Y-%m-%d")
+        day = _day(now.date())
         with self._lock:
+            counts = self._counts
             for flag_id, variant in served:
                 key = (flag_id, day, variant)
-                self._counts[key] = self._counts.get(key, 0) + 1
+                counts[key] = counts.get(key, 0) + 1
             if context.targeting_key is None:
                 return
             kind = context.kind if context.kind in ev.CONTEXT_KINDS else "user"

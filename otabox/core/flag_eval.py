@@ -15,6 +15,7 @@ a rule that was accepted can always be evaluated."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -102,19 +103,30 @@ def _number(value) -> float | None:
     if isinstance(value, (int, float)):
         return float(value)
     if isinstance(value, str) and len(value) <= 64:
-        try:
-            number = float(value)
-        except ValueError:
-            return None
-        return number if math.isfinite(number) else None
+        return _number_in_text(value)
     return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _number_in_text(text: str) -> float | None:
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _version(value) -> semver.Version | None:
     if not isinstance(value, str) or len(value) > semver.MAX_VERSION_LENGTH:
         return None
+    return _version_in_text(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _version_in_text(text: str) -> semver.Version | None:
+    """Parsed once per distinct text (an app's few versions), not once per condition and evaluation."""
     try:
-        return semver.coerce_app_version(value)
+        return semver.coerce_app_version(text)
     except ValueError:
         return None
 
@@ -129,6 +141,8 @@ class Context:
     kind: str
     channel: str
     attributes: dict
+    segments: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
+    """Segment key -> whether the context is in it, so a bulk evaluation tests each segment once."""
 
     def get(self, attribute: str):
         """The attribute's value, or _MISSING; `a.b` also reads b inside an object a (e.g. ota.branch)."""
@@ -241,10 +255,12 @@ class SegmentView:
     conditions: tuple[Condition, ...]
 
     def contains(self, context: Context) -> bool:
-        if not self.conditions:
-            return False
-        combine = all if self.match_all else any
-        return combine(condition.holds(context) for condition in self.conditions)
+        found = context.segments.get(self.key)
+        if found is None:
+            combine = all if self.match_all else any
+            found = context.segments[self.key] = bool(self.conditions) and combine(
+                condition.holds(context) for condition in self.conditions)
+        return found
 
 
 # --- rules -------------------------------------------------------------------------------------------
@@ -361,13 +377,29 @@ class FlagView:
     channels: dict[str, ChannelSetting]
     rules: tuple[RuleView, ...]
     """In evaluation order."""
+    by_channel: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
+    outcomes: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
+    encoded: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
+    """For adapters: replies already encoded, by outcome (they live as long as this view)."""
 
     def served_in(self, channel: str) -> tuple[bool, Variant, tuple[RuleView, ...]]:
         """Whether the flag is on in `channel`, its default there, and the rules that apply there."""
-        setting = self.channels.get(channel)
-        enabled = self.enabled and (setting is None or setting.enabled)
-        default = setting.default if setting is not None and setting.default is not None else self.default
-        return enabled, default, tuple(r for r in self.rules if r.channel is None or r.channel == channel)
+        found = self.by_channel.get(channel)
+        if found is None:
+            setting = self.channels.get(channel)
+            enabled = self.enabled and (setting is None or setting.enabled)
+            default = setting.default if setting is not None and setting.default is not None else self.default
+            found = self.by_channel[channel] = (
+                enabled, default, tuple(r for r in self.rules if r.channel is None or r.channel == channel))
+        return found
+
+    def outcome(self, variant: Variant, reason: str, rule_id: int | None = None) -> Evaluation:
+        """The one Evaluation of each outcome: a flag has few, so none is built per request."""
+        key = (variant.id, reason, rule_id)
+        found = self.outcomes.get(key)
+        if found is None:
+            found = self.outcomes[key] = Evaluation(self.key, variant.value, variant.name, reason, rule_id)
+        return found
 
 
 @dataclasses.dataclass(frozen=True)
@@ -392,9 +424,9 @@ class Evaluation:
 def evaluate(flag: FlagView, context: Context) -> Evaluation:
     enabled, default, rules = flag.served_in(context.channel)
     if not enabled:
-        return Evaluation(flag.key, default.value, default.name, DISABLED)
+        return flag.outcome(default, DISABLED)
     if not rules:
-        return Evaluation(flag.key, default.value, default.name, STATIC)
+        return flag.outcome(default, STATIC)
     for rule in rules:
         try:
             variant = rule.match(flag.key, context)
@@ -402,6 +434,6 @@ def evaluate(flag: FlagView, context: Context) -> Evaluation:
             return Evaluation(flag.key, error_code=TARGETING_KEY_MISSING,
                               error_details=f"flag {flag.key!r} splits by targetingKey, which the context lacks")
         if variant is not None:
-            return Evaluation(flag.key, variant.value, variant.name,
-                              SPLIT if rule.rule_type == "percentage_rollout" else TARGETING_MATCH, rule.id)
-    return Evaluation(flag.key, default.value, default.name, DEFAULT)
+            return flag.outcome(variant, SPLIT if rule.rule_type == "percentage_rollout" else TARGETING_MATCH,
+                                rule.id)
+    return flag.outcome(default, DEFAULT)

@@ -85,16 +85,20 @@ def not_modified(etag: str, if_none_match: str | None) -> bool:
         or etag.strip('"') in tags
 
 
-def _success(flag: ev.FlagView, result: ev.Evaluation, channel: str) -> dict:
-    metadata = {"flagType": flag.flag_type, "channel": channel}
-    if result.rule_id is not None:
-        metadata["ruleId"] = result.rule_id
-    return {"key": result.key, "value": result.value, "reason": result.reason, "variant": result.variant,
-            "metadata": metadata}
-
-
-def _failure(result: ev.Evaluation) -> dict:
-    return {"key": result.key, "errorCode": result.error_code, "errorDetails": result.error_details}
+def _reply(flag: ev.FlagView, result: ev.Evaluation, channel: str) -> bytes:
+    """One flag's evaluation as JSON; a success is encoded once per outcome and flag set (a flag has few)."""
+    if result.error_code:
+        return json_bytes({"key": result.key, "errorCode": result.error_code, "errorDetails": result.error_details})
+    outcome = (id(result), channel)  # evaluate() shares one Evaluation per outcome, kept by the flag
+    encoded = flag.encoded.get(outcome)
+    if encoded is None:
+        metadata = {"flagType": flag.flag_type, "channel": channel}
+        if result.rule_id is not None:
+            metadata["ruleId"] = result.rule_id
+        encoded = flag.encoded[outcome] = json_bytes({"key": result.key, "value": result.value,
+                                                      "reason": result.reason, "variant": result.variant,
+                                                      "metadata": metadata})
+    return encoded
 
 
 def answer(b, flag_key: str | None, raw: bytes, key: str, if_none_match: str | None,
@@ -115,14 +119,12 @@ def answer(b, flag_key: str | None, raw: bytes, key: str, if_none_match: str | N
             if flag is None:
                 raise OfrepError(404, "FLAG_NOT_FOUND", f"no flag {flag_key!r} in this app")
             result = ev.evaluate(flag, context)
-            if result.error_code:
-                return 400, json_bytes(_failure(result)), {}
-            b.flag_recorder.evaluated(view.id, context, [(flag.id, result.variant)])
-            return 200, json_bytes(_success(flag, result, context.channel)), {}
+            if not result.error_code:
+                b.flag_recorder.evaluated(view.id, context, [(flag.id, result.variant)])
+            return 400 if result.error_code else 200, _reply(flag, result, context.channel), {}
         results = [(flag, ev.evaluate(flag, context)) for flag in flags.values()]
         b.flag_recorder.evaluated(view.id, context, [(f.id, r.variant) for f, r in results if not r.error_code])
-        body = json_bytes({"flags": [_failure(r) if r.error_code else _success(f, r, context.channel)
-                                     for f, r in results]})
+        body = b'{"flags":[' + b",".join(_reply(f, r, context.channel) for f, r in results) + b"]}"
         etag = etag_of(body)
         if not_modified(etag, if_none_match):
             return 304, b"", {"ETag": etag}
