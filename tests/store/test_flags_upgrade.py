@@ -16,7 +16,7 @@ FIXTURE = ROOT / "tests" / "fixtures" / "datadir-0.1.0"
 
 def test_old_apps_get_flags_like_new_ones(tmp_path):
     data_dir = copy_data_dir(FIXTURE, tmp_path / "data")
-    admin_key = json.loads(FIXTURE.with_suffix(".json").read_text())["adminKey"]
+    admin_key = json.loads((FIXTURE.parent / f"{FIXTURE.name}.json").read_text())["adminKey"]
     app = create_app(Config.from_env(data_dir=data_dir, device_flush_seconds=3600.0))
     box = app.config["BOX"]
     try:
