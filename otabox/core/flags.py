@@ -480,6 +480,23 @@ def delete_rule(flag: Flag, rule: FlagRule, actor: str) -> None:
         _changed(flag, actor, "flag.rule_deleted", "flag", flag.id, {"ruleId": rule.id, "ruleType": rule.rule_type})
 
 
+def channel_renamed(app_id: int, old: str, new: str) -> None:
+    """Inside a channel rename's transaction: the flags' settings and rules follow the channel."""
+    flag_ids = Flag.select(Flag.id).where(Flag.app == app_id)
+    FlagChannelSetting.update(channel=new).where(FlagChannelSetting.flag.in_(flag_ids)
+                                                 & (FlagChannelSetting.channel == old)).execute()
+    FlagRule.update(channel=new).where(FlagRule.flag.in_(flag_ids) & (FlagRule.channel == old)).execute()
+
+
+def channel_deleted(app_id: int, name: str) -> None:
+    """Inside a channel deletion's transaction: the flags' settings and rules for it go too (a channel
+    made later under the same name starts clean)."""
+    flag_ids = Flag.select(Flag.id).where(Flag.app == app_id)
+    FlagChannelSetting.delete().where(FlagChannelSetting.flag.in_(flag_ids)
+                                      & (FlagChannelSetting.channel == name)).execute()
+    FlagRule.delete().where(FlagRule.flag.in_(flag_ids) & (FlagRule.channel == name)).execute()
+
+
 # --- flags linked to a release -------------------------------------------------------------------------
 
 def linked_flags(app: App, value) -> list[tuple[Flag, object]]:

@@ -342,3 +342,23 @@ def test_every_change_is_audited(admin, box, demo_app, color):
     assert actions == ["flag.created", "flag.rule_created", "flag.rule_updated", "flag.rule_deleted", "flag.toggled",
                        "flag.channel_updated", "flag.variation_updated", "segment.created", "segment.updated",
                        "segment.deleted", "context.created", "context.deleted", "flag.deleted"]
+
+
+def test_settings_and_rules_follow_a_renamed_channel_and_go_with_a_deleted_one(admin, client, demo_app, color):
+    admin.post(f"{APP}/channels", {"name": "beta"})
+    flag_path = f"{APP}/flags/{color['id']}"
+    admin.patch(f"{flag_path}/env/beta", {"defaultValue": "red"})
+    admin.post(f"{flag_path}/rules", {"ruleType": "user_list", "ruleConfig": {"targetingKeys": ["vip"]},
+                                      "variantValue": "green", "channelName": "beta"})
+    renamed = client.patch("/apps/com.example.demo/deployments/beta", json={"name": "canary"},
+                           headers={"Authorization": f"Bearer {admin.key}"})
+    assert renamed.status_code == 200, renamed.data
+    flag = admin.get(flag_path).json
+    assert flag["channels"][-1] == {"channelName": "canary", "enabled": True, "defaultValue": "red", "active": True}
+    assert flag["rules"][0]["channelName"] == "canary"
+    assert ofrep(client, demo_app, "theme-color", targetingKey="vip", channel="canary").json["value"] == "green"
+    admin.delete(f"{APP}/channels/canary")
+    admin.post(f"{APP}/channels", {"name": "canary"})
+    flag = admin.get(flag_path).json
+    assert (flag["channels"][-1]["defaultValue"], flag["rules"]) == (None, [])
+    assert ofrep(client, demo_app, "theme-color", targetingKey="vip", channel="canary").json["value"] == "blue"
