@@ -177,7 +177,16 @@ def _condition_json(condition: ev.Condition) -> dict:
 
 
 def _rule_definition(rule: ev.RuleView) -> dict:
+    """A rule as stored, with what it names resolved, and the fields AppDispatch's own provider reads
+    (`userIds`, `conditions`, `variationId`; its splits hash differently, so they will not agree)."""
     config = dict(rule.config)
+    if rule.rule_type == "user_list":
+        config["userIds"] = ",".join(config["targetingKeys"])
+    elif rule.rule_type == "attribute":
+        config["conditions"] = [rule.config]
+    elif rule.rule_type == "percentage_rollout":
+        config["rollout"] = [{**entry, "variationId": variant.id}
+                             for entry, (_, variant) in zip(config["rollout"], rule.rollout)]
     if rule.segment is not None:
         config["segment"] = {"key": rule.segment.key, "matchType": "all" if rule.segment.match_all else "any",
                              "conditions": [_condition_json(c) for c in rule.segment.conditions]}

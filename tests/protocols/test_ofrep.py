@@ -68,8 +68,8 @@ def test_percentage_rollout_rule(client, key, make_flag):
 
 
 def test_attribute_rule(client, key, make_flag):
-    make_flag("new-checkout", {"ruleType": "attribute", "variantValue": True,
-                               "ruleConfig": {"attribute": "appVersion", "operator": "semver_gte", "values": ["2.4.0"]}})
+    make_flag("new-checkout", {"ruleType": "attribute", "variantValue": True, "ruleConfig": {
+        "attribute": "appVersion", "operator": "semver_gte", "values": ["2.4.0"]}})
     assert evaluate(client, key, appVersion="2.10.0").json["value"] is True
     assert evaluate(client, key, appVersion="2.3.9").json["value"] is False
 
@@ -249,6 +249,7 @@ def test_flag_definitions_for_on_device_providers(admin, client, key, demo_app, 
     definition = production.json["flags"][0]
     assert definition["defaultValue"] is False and definition["enabled"] is True
     assert [r["ruleType"] for r in definition["rules"]] == ["user_list"]
+    assert definition["rules"][0]["ruleConfig"] == {"targetingKeys": ["vip"], "userIds": "vip"}
     assert [(v["name"], v["value"]) for v in definition["variations"]] == [("on", True), ("off", False)]
     staging = client.get(f"{url}?channel=staging", headers={"X-Client-Key": demo_app["clientKey"]}).json
     assert [f["key"] for f in staging["flags"]] == ["a-flag", "c-flag"]
@@ -262,4 +263,10 @@ def test_flag_definitions_for_on_device_providers(admin, client, key, demo_app, 
     assert client.get("/v1/ota/flag-definitions/com.example.nope", headers=key).status_code == 404
     assert client.get(f"{url}?channel=nope", headers=key).status_code == 404
     admin.patch(f"{APP}/flags/{off['id']}", {"enabled": True})
-    assert [f["key"] for f in client.get(url, headers=key).json["flags"]] == ["a-flag", "b-flag"]
+    split = make_flag("d-flag", {"ruleType": "percentage_rollout", "ruleConfig": {"rollout": [
+        {"variantValue": True, "weight": 5}, {"variantValue": False, "weight": 95}]}})
+    flags = client.get(url, headers=key).json["flags"]
+    assert [f["key"] for f in flags] == ["a-flag", "b-flag", "d-flag"]
+    assert flags[2]["rules"][0]["ruleConfig"]["rollout"] == [
+        {"variantValue": True, "weight": 5, "variationId": split["variations"][0]["id"]},
+        {"variantValue": False, "weight": 95, "variationId": split["variations"][1]["id"]}]
