@@ -3,7 +3,8 @@
 Both servers run as subprocesses on free loopback ports with the same thread count and are measured
 alternately (otabox, hello, hello, otabox) at growing data sizes: an empty app; one release; 10 000
 releases over 50 channels; 100 000 devices recorded on top. The CodePush and Capacitor endpoints
-are measured too when the server answers them. Each size after the second is written straight into
+are measured too when the server answers them, and so is OFREP's bulk evaluation of 20 flags (every
+kind of rule) for one context. Each size after the second is written straight into
 the database while otabox is stopped, so every restart also measures time-to-ready on an existing
 data dir.
 
@@ -29,6 +30,7 @@ CHANNELS = 50
 RELEASES = 10_000
 DEVICES = 100_000
 BUNDLE_POOL = 100
+FLAGS = 20
 P99_LIMIT = 2.0
 PROFILE_GROUPS = (
     ("device-record flush (background thread)", "DeviceTracker"),
@@ -84,6 +86,37 @@ def capacitor_target(url: str) -> load.Target:
                        "is_prod": True})
     return load.Target(f"{url}/capgo/updates", method="POST", body=body,
                        headers=(("Content-Type", "application/json"),))
+
+
+def ofrep_target(url: str, client_key: str) -> load.Target:
+    body = json.dumps({"context": {"targetingKey": "dev-{n}", "platform": "ios", "plan": "pro", "appVersion": "2.4.1",
+                                   "bundleVersion": "1.0.0"}})
+    return load.Target(f"{url}/ofrep/v1/evaluate/flags", method="POST", body=body,
+                       headers=(("Content-Type", "application/json"), ("X-Client-Key", client_key)))
+
+
+def seed_flags(api: common.Api) -> None:
+    """20 flags with a rule of each kind in turn, as an app with flags might have (none without a flags API)."""
+    try:
+        api.call("POST", f"/apps/{SLUG}/segments", 201, json={"name": "iOS pro", "conditions": [
+            {"attribute": "platform", "operator": "eq", "valuesJson": ["ios"]},
+            {"attribute": "plan", "operator": "in", "valuesJson": ["pro", "enterprise"]}]})
+    except RuntimeError:
+        return
+    rules = [
+        {"ruleType": "user_list", "ruleConfig": {"targetingKeys": [f"dev-{n:012d}" for n in range(0, 100_000, 1000)]},
+         "variantValue": True},
+        {"ruleType": "attribute", "ruleConfig": {"attribute": "appVersion", "operator": "semver_gte",
+                                                 "values": ["2.4.0"]}, "variantValue": True},
+        {"ruleType": "segment", "ruleConfig": {"segmentKey": "ios-pro"}, "variantValue": True},
+        {"ruleType": "percentage_rollout", "ruleConfig": {"segmentKey": "ios-pro", "rollout": [
+            {"variantValue": True, "weight": 5}]}},
+        {"ruleType": "attribute", "ruleConfig": {"attribute": "bundleVersion", "operator": "in",
+                                                 "values": ["0.9.0", "0.9.1"]}, "variantValue": True},
+    ]
+    for i in range(FLAGS):
+        flag = api.call("POST", f"/apps/{SLUG}/flags", 201, json={"key": f"flag-{i:02d}", "flagType": "boolean"})
+        api.call("POST", f"/apps/{SLUG}/flags/{flag['id']}/rules", 201, json=rules[i % len(rules)])
 
 
 def probe(target: load.Target) -> tuple[bool, str]:
@@ -190,6 +223,7 @@ class CheckBench:
         self.api = common.Api(self.otabox.url, self.key)
         self.client_key = self.api.create_app(SLUG)["clientKey"]
         self.deployment_key = self.api.channel(SLUG, "production")["deploymentKey"]
+        seed_flags(self.api)
         self.results: list[Measured] = []
         self.ready: list[float] = []
 
@@ -203,7 +237,8 @@ class CheckBench:
         found = [Endpoint("otabox native check", native_target(url, self.client_key), self.args.rounds),
                  Endpoint("hello world", native_target(self.hello.url, self.client_key, "/hello"), self.args.rounds)]
         for name, target in (("otabox codepush update_check", codepush_target(url, self.deployment_key)),
-                             ("otabox capacitor updates", capacitor_target(url))):
+                             ("otabox capacitor updates", capacitor_target(url)),
+                             ("otabox ofrep bulk (20 flags)", ofrep_target(url, self.client_key))):
             ok, excerpt = probe(target)
             if ok:
                 found.append(Endpoint(name, target, 1))
@@ -267,7 +302,7 @@ def summary(bench: CheckBench) -> str:
     workers = [f"{m.best.rps / hello[m.size].rps:.2f}x, p99 {m.best.p99_ms / hello[m.size].p99_ms:.2f}x"
                for m in bench.results if m.name == "otabox native check" and m.size == "workers 2"]
     parts.append(f"--workers 2: {workers[0]}" if workers else "--workers not available")
-    for name in ("otabox codepush update_check", "otabox capacitor updates"):
+    for name in ("otabox codepush update_check", "otabox capacitor updates", "otabox ofrep bulk (20 flags)"):
         others = [m.best.rps / hello[m.size].rps for m in bench.results if m.name == name]
         parts.append(f"{name.split()[1]} {min(others):.2f}-{max(others):.2f}x" if others
                      else f"{name.split()[1]} not measured")

@@ -51,15 +51,15 @@ def create_app(config: Config | None = None, box: Box | None = None, access_log=
     app.json.sort_keys = False
     app.url_map.strict_slashes = False
 
-    from .api import apps, bundles, devices, meta, releases
+    from .api import apps, bundles, devices, flags, meta, releases
     from .downloads import bp as downloads_bp
-    from .protocols import capacitor, codepush, codepush_management, expo, flutter, native
+    from .protocols import capacitor, codepush, codepush_management, expo, flutter, native, ofrep
 
-    for blueprint in (apps.bp, bundles.bp, releases.bp, devices.bp, meta.bp):
+    for blueprint in (apps.bp, bundles.bp, releases.bp, devices.bp, meta.bp, flags.bp):
         app.register_blueprint(blueprint, url_prefix="/api/v1")
     app.register_blueprint(bundles.uploads_bp)
     app.register_blueprint(downloads_bp)
-    for blueprint in (native.bp, codepush.bp, codepush_management.bp, capacitor.bp, flutter.bp, expo.bp):
+    for blueprint in (native.bp, codepush.bp, codepush_management.bp, capacitor.bp, flutter.bp, expo.bp, ofrep.bp):
         app.register_blueprint(blueprint)
     _register_dashboard(app, config)
     _register_errors(app)

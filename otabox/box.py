@@ -13,6 +13,8 @@ import peewee
 from .config import Config
 from .core.bundles import Ingestor
 from .core.devices import DeviceTracker
+from .core.flag_contexts import FlagRecorder
+from .core.flags import FlagCache
 from .core.serving import ServingCache
 from .errors import OtaboxError
 from .ops.maintenance import Janitor
@@ -57,6 +59,8 @@ class Box:
             self.store = FileSystemBlobStore(config.data_dir / "blobs")
             self.generation_signal = GenerationSignal(config.data_dir / "generation") if is_sqlite(self.db) else None
         self.serving = ServingCache(self.generation_signal)
+        self.flags = FlagCache()
+        self.flag_recorder = FlagRecorder(config.device_flush_seconds)
         self.metrics = Metrics()
         self.client_limiter = TokenBucketLimiter(config.client_rate_per_minute)
         self.auth_failure_limiter = TokenBucketLimiter(config.auth_failures_per_minute)
@@ -67,6 +71,7 @@ class Box:
 
     def start_background_work(self) -> None:
         self.tracker.start()
+        self.flag_recorder.start()
         self.janitor.start()
 
     def publish_changes(self) -> None:
@@ -76,6 +81,7 @@ class Box:
     def close(self) -> None:
         self.janitor.stop()
         self.tracker.stop()
+        self.flag_recorder.stop()
         if self.generation_signal is not None:
             self.generation_signal.close()
         if not self.db.is_closed():

@@ -2,7 +2,7 @@
 
 Every phone asks for an update on every launch, and Flask's per-request work (request context, URL
 matching, response object) cost as much as the check itself. `FastPath` sends the update checks of
-the native, CodePush and Capacitor protocols straight to the same functions their Flask routes call,
+the native, CodePush and Capacitor protocols (and OFREP's flag evaluations) straight to the same functions their Flask routes call,
 and passes everything else on to Flask, whose routes stay the documented, tested definition of
 each endpoint (and still serve what this path declines: other methods, undeclared or large bodies)."""
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Callable
 from urllib.parse import parse_qsl
 
 from .errors import INTERNAL_ERROR
-from .protocols import capacitor, codepush, native
+from .protocols import capacitor, codepush, native, ofrep
 from .web import json_bytes
 
 log = logging.getLogger("otabox")
@@ -40,6 +40,12 @@ def _is_native_check(path: str) -> bool:
     return path.startswith(prefix) and path.endswith(suffix) and bool(app_id) and "/" not in app_id
 
 
+def _is_ofrep_evaluation(path: str) -> bool:
+    """The bulk or a single-flag evaluation (a key never contains '/')."""
+    return path.startswith(ofrep.PREFIX) and (len(path) == len(ofrep.PREFIX) or (
+        path[len(ofrep.PREFIX)] == "/" and "/" not in path[len(ofrep.PREFIX) + 1:]))
+
+
 def _small_declared_body(environ, limit: int) -> bool:
     length = environ.get("CONTENT_LENGTH", "")
     return length.isdecimal() and 0 < int(length) <= limit
@@ -52,9 +58,11 @@ def route(b, environ) -> Answer | None:
             return _codepush_check
         if _is_native_check(path):
             return _native_check
-    elif (method == "POST" and path == "/capgo/updates"
-          and _small_declared_body(environ, b.config.max_json_kb * 1024)):
-        return capacitor.fast_updates
+    elif method == "POST":
+        if path == "/capgo/updates" and _small_declared_body(environ, b.config.max_json_kb * 1024):
+            return capacitor.fast_updates
+        if _is_ofrep_evaluation(path) and _small_declared_body(environ, ofrep.MAX_BODY):
+            return ofrep.fast_evaluate
     return None
 
 

@@ -1,10 +1,11 @@
 """The OpenAPI 3.1 description of otabox's HTTP API, served at `GET /api/v1/openapi.json`.
 
 It is written by hand to match the handlers (tests/api/test_openapi.py fails when a route exists that
-the document lacks, or the reverse, and fuzzes a live server against it). Three error shapes exist
+the document lacks, or the reverse, and fuzzes a live server against it). Four error shapes exist
 by design: the management API and otabox's own client routes answer `{"error": {code, message,
 details}}`; the CodePush routes answer plain text as code-push-server does; capacitor-updater's
-routes answer `{kind, error, message}`, which the plugin understands."""
+routes answer `{kind, error, message}`, which the plugin understands; the OFREP routes answer
+`{key, errorCode, errorDetails}`, which OpenFeature's providers read."""
 from __future__ import annotations
 
 import copy
@@ -157,7 +158,7 @@ def _schemas() -> dict:
         "ReleaseChange": obj({"release": ref("Release"), "previousRelease": nullable(ref("Release"))}),
         "AuditEntry": obj({"id": INTEGER, "at": TIMESTAMP, "actor": STRING, "action": STRING,
                            "entityType": STRING, "entityId": STRING, "details": {"type": "object"}}),
-        **_codepush_schemas(), **_capgo_schemas(),
+        **_codepush_schemas(), **_capgo_schemas(), **_flag_schemas(),
     }
 
 
@@ -221,6 +222,174 @@ def _error_responses() -> dict:
     statuses = (400, 401, 403, 404, 406, 409, 410, 413, 416, 422, 429, 507)
     shaped = error_replies(statuses, {JSON: {"schema": ref("Error")}})
     return {f"Error{status}": response for status, response in shaped.items()}
+
+
+ANY = {}
+"""Any JSON value (a flag value of the flag's type)."""
+RULE_TYPES = ["user_list", "percentage_rollout", "attribute", "segment", "ota_update"]
+CONDITION = obj({"attribute": STRING, "operator": {"enum": [
+    "eq", "neq", "in", "not_in", "contains", "starts_with", "ends_with", "gt", "gte", "lt", "lte", "semver_eq",
+    "semver_gt", "semver_gte", "semver_lt", "semver_lte", "exists", "not_exists"]},
+    "valuesJson": array({"type": ["string", "number", "boolean"]})})
+
+
+def _flag_schemas() -> dict:
+    variation = obj({"id": INTEGER, "name": STRING, "value": ANY})
+    rule = obj({"id": INTEGER, "flagId": INTEGER, "ruleType": {"enum": RULE_TYPES}, "ruleConfig": {"type": "object"},
+                "variantValue": ANY, "priority": INTEGER, "channelName": nullable(STRING), "createdAt": TIMESTAMP})
+    flag = obj({
+        "id": INTEGER, "key": STRING, "name": STRING, "flagType": {"enum": ["boolean", "string", "number", "json"]},
+        "defaultValue": ANY, "enabled": BOOLEAN, "description": STRING, "variations": array(variation),
+        "channels": array(obj({"channelName": STRING, "enabled": BOOLEAN, "defaultValue": ANY, "active": BOOLEAN})),
+        "rules": array(ref("FlagRule")), "createdAt": TIMESTAMP, "updatedAt": TIMESTAMP})
+    segment = obj({"id": INTEGER, "key": STRING, "name": STRING, "description": STRING,
+                   "matchType": {"enum": ["all", "any"]}, "conditions": array(CONDITION),
+                   "usedBy": array(obj({"flagId": INTEGER, "flagKey": STRING, "ruleId": INTEGER})),
+                   "createdAt": TIMESTAMP, "updatedAt": TIMESTAMP})
+    context = obj({"id": INTEGER, "kind": {"enum": ["user", "device", "organization", "service", "environment"]},
+                   "targetingKey": STRING, "name": STRING, "attributes": {"type": "object"}, "evaluations": INTEGER,
+                   "source": {"enum": ["manual", "evaluation"]}, "firstSeen": TIMESTAMP, "lastSeen": TIMESTAMP})
+    metadata = {"type": "object", "additionalProperties": {"type": ["boolean", "string", "number"]}}
+    success = obj({"key": STRING, "value": ANY, "reason": {"enum": ["STATIC", "TARGETING_MATCH", "SPLIT", "DEFAULT",
+                                                                   "DISABLED"]},
+                   "variant": STRING, "metadata": metadata})
+    failure = obj({"key": STRING, "errorCode": {"enum": ["FLAG_NOT_FOUND", "PARSE_ERROR", "TARGETING_KEY_MISSING",
+                                                         "INVALID_CONTEXT", "GENERAL"]},
+                   "errorDetails": STRING}, required=["errorCode", "errorDetails"])
+    return {"Flag": flag, "FlagRule": rule, "Segment": segment, "FlagContext": context,
+            "OfrepSuccess": success, "OfrepFailure": failure}
+
+
+def _flag_paths(app: str, tag: str) -> dict:
+    flag = f"{app}/flags/{{flag_id}}"
+    flag_id = path("flag_id", schema=INTEGER)
+    flag_fields = {"name": STRING, "description": STRING, "enabled": BOOLEAN, "defaultValue": ANY,
+                   "variations": array(obj({"id": INTEGER, "name": STRING, "value": ANY}, required=["name", "value"]))}
+    rule_fields = {"ruleType": {"enum": RULE_TYPES}, "ruleConfig": {"type": "object"}, "variantValue": ANY,
+                   "priority": INTEGER, "channelName": nullable(STRING)}
+    segment_fields = {"name": STRING, "key": STRING, "description": STRING, "matchType": {"enum": ["all", "any"]},
+                      "conditions": array(CONDITION)}
+    segment_id, context_id = path("segment_id", schema=INTEGER), path("context_id", schema=INTEGER)
+    deleted = reply(obj({"deleted": BOOLEAN, "id": INTEGER}))
+    return {
+        f"{app}/flags": {
+            "get": operation("The app's feature flags with variations, channel settings and rules", tag, {
+                **reply(obj({"flags": array(ref("Flag"))})), **json_errors(*AUTH)}, [APP_ID]),
+            "post": operation("Create a flag (boolean flags get on/off variations when none are given)", tag, {
+                **reply(ref("Flag"), 201), **json_errors(400, *AUTH, 409)}, [APP_ID],
+                body(obj({"key": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"},
+                          "flagType": {"enum": ["boolean", "string", "number", "json"]}, **flag_fields},
+                         required=["key", "flagType"]))),
+        },
+        flag: {
+            "get": operation("A flag", tag, {**reply(ref("Flag")), **json_errors(*AUTH)}, [APP_ID, flag_id]),
+            "patch": operation("Change a flag's name, description, switch, default value or variations", tag, {
+                **reply(ref("Flag")), **json_errors(400, *AUTH, 409)}, [APP_ID, flag_id],
+                body(obj(flag_fields, required=[]))),
+            "delete": operation("Delete a flag with its rules and counts", tag, {
+                **deleted, **json_errors(*AUTH)}, [APP_ID, flag_id]),
+        },
+        f"{flag}/variations/{{variation_id}}": {
+            "patch": operation("Rename a variation or change its value (wherever it is served)", tag, {
+                **reply(ref("Flag")), **json_errors(400, *AUTH, 409)},
+                [APP_ID, flag_id, path("variation_id", schema=INTEGER)],
+                body(obj({"name": STRING, "value": ANY}, required=[]))),
+        },
+        f"{flag}/env/{{name}}": {
+            "patch": operation("A flag's switch and default value in one channel", tag, {
+                **reply(ref("Flag")), **json_errors(400, *AUTH, 409)}, [APP_ID, flag_id, CHANNEL],
+                body(obj({"enabled": BOOLEAN, "defaultValue": ANY}, required=[]))),
+        },
+        f"{flag}/rules": {
+            "post": operation("Add a targeting rule (lowest priority first; first match wins)", tag, {
+                **reply(ref("FlagRule"), 201), **json_errors(400, *AUTH, 409)}, [APP_ID, flag_id],
+                body(obj(rule_fields, required=["ruleType", "ruleConfig"]))),
+        },
+        f"{flag}/rules/{{rule_id}}": {
+            "patch": operation("Change a rule", tag, {**reply(ref("FlagRule")), **json_errors(400, *AUTH, 409)},
+                               [APP_ID, flag_id, path("rule_id", schema=INTEGER)], body(obj(rule_fields, required=[]))),
+            "delete": operation("Delete a rule", tag, {**deleted, **json_errors(*AUTH)},
+                                [APP_ID, flag_id, path("rule_id", schema=INTEGER)]),
+        },
+        f"{flag}/evaluations": {
+            "get": operation("Evaluations per day and variant", tag, {**reply(obj({
+                "flagId": INTEGER, "key": STRING, "days": INTEGER, "since": STRING,
+                "evaluations": array(obj({"day": STRING, "variant": STRING, "count": INTEGER})),
+                "totals": {"type": "object", "additionalProperties": INTEGER}})), **json_errors(400, *AUTH)},
+                [APP_ID, flag_id, query("days", {"type": "integer", "minimum": 1, "maximum": 366})]),
+        },
+        f"{app}/segments": {
+            "get": operation("The app's segments", tag, {
+                **reply(obj({"segments": array(ref("Segment"))})), **json_errors(*AUTH)}, [APP_ID]),
+            "post": operation("Create a segment (the key is made from the name when not given)", tag, {
+                **reply(ref("Segment"), 201), **json_errors(400, *AUTH, 409)}, [APP_ID],
+                body(obj(segment_fields, required=["name"]))),
+        },
+        f"{app}/segments/{{segment_id}}": {
+            "get": operation("A segment with the rules that use it", tag, {
+                **reply(ref("Segment")), **json_errors(*AUTH)}, [APP_ID, segment_id]),
+            "patch": operation("Change a segment (not its key)", tag, {
+                **reply(ref("Segment")), **json_errors(400, *AUTH)}, [APP_ID, segment_id],
+                body(obj(segment_fields, required=[]))),
+            "delete": operation("Delete a segment no rule uses", tag, {**deleted, **json_errors(*AUTH, 409)},
+                                [APP_ID, segment_id]),
+        },
+        f"{app}/contexts": {
+            "get": operation("Evaluation contexts, most recently seen first", tag, {
+                **reply(obj({"contexts": array(ref("FlagContext")), "total": INTEGER})), **json_errors(400, *AUTH)},
+                [APP_ID, query("kind", {"enum": ["user", "device", "organization", "service", "environment"]}),
+                 query("search", description="Part of a targeting key, name or attribute"), *PAGING]),
+            "post": operation("Create a context by hand (to try targeting before devices report)", tag, {
+                **reply(ref("FlagContext"), 201), **json_errors(400, *AUTH, 409)}, [APP_ID],
+                body(obj({"kind": {"enum": ["user", "device", "organization", "service", "environment"]},
+                          "targetingKey": STRING, "name": STRING, "attributes": {"type": "object"}},
+                         required=["targetingKey"]))),
+        },
+        f"{app}/contexts/kinds": {
+            "get": operation("The context kinds, with how many contexts of each the app has", tag, {
+                **reply(obj({"kinds": array(obj({"kind": STRING, "description": STRING, "contexts": INTEGER}))})),
+                **json_errors(*AUTH)}, [APP_ID]),
+        },
+        f"{app}/contexts/{{context_id}}": {
+            "get": operation("A context", tag, {**reply(ref("FlagContext")), **json_errors(*AUTH)},
+                             [APP_ID, context_id]),
+            "delete": operation("Delete a context", tag, {**deleted, **json_errors(*AUTH)}, [APP_ID, context_id]),
+        },
+    }
+
+
+def _ofrep_paths() -> dict:
+    tag = "feature flags (OFREP)"
+    security = [{"clientKey": []}, {"clientKeyBearer": []}]
+    context = {"type": "object", "properties": {"targetingKey": STRING, "kind": STRING, "channel": STRING},
+               "additionalProperties": True}
+    request = body(obj({"context": context}, required=[]))
+    failure = {JSON: {"schema": ref("OfrepFailure")}}
+    errors = {**error_replies((400, 401, 413, 429), failure)}
+    definition_rule = obj({"id": INTEGER, "priority": INTEGER, "ruleType": {"enum": RULE_TYPES}, "variantValue": ANY,
+                           "ruleConfig": {"type": "object"}})
+    definition = obj({"key": STRING, "flagType": STRING, "defaultValue": ANY, "enabled": BOOLEAN,
+                      "rules": array(definition_rule),
+                      "variations": array(obj({"id": INTEGER, "name": STRING, "value": ANY}))})
+    etag = {"ETag": {"description": "A digest of the reply; send it as If-None-Match", "schema": STRING}}
+    ok_with_etag = {"200": {**reply(obj({"flags": array({"anyOf": [ref("OfrepSuccess"), ref("OfrepFailure")]})}))[
+        "200"], "headers": etag}}
+    return {
+        "/ofrep/v1/evaluate/flags/{flag_key}": {"post": operation(
+            "Evaluate one flag for a context (OpenFeature Remote Evaluation Protocol)", tag, {
+                **reply(ref("OfrepSuccess")), **errors, **error_replies((404,), failure)},
+            [path("flag_key", "The flag's key")], request, security)},
+        "/ofrep/v1/evaluate/flags": {"post": operation(
+            "Evaluate every flag of the app for a context (304 when If-None-Match names the reply)", tag, {
+                **ok_with_etag, **reply(status=304), **errors},
+            [header("If-None-Match")], request, security)},
+        "/v1/ota/flag-definitions/{project_slug}": {"get": operation(
+            "The flags that are on in a channel, with rules and variations, for on-device evaluation", tag, {
+                **reply(obj({"channel": STRING, "flags": array(definition)})), **reply(status=304),
+                **json_errors(401, 404, 429)},
+            [path("project_slug", "The app's slug (or id)"), query("channel"), header("If-None-Match")],
+            security=security)},
+    }
 
 
 # --- management API (/api/v1) ------------------------------------------------------------------
@@ -307,6 +476,7 @@ def _management_paths() -> dict:
         },
         **_bundle_paths(app, tag),
         **_device_and_release_paths(app, tag, release_options),
+        **_flag_paths(app, tag),
         f"{api}/audit-log": {
             "get": operation("Management changes, newest first", tag, {
                 **reply(obj({"entries": array(ref("AuditEntry"))})), **json_errors(400, *KEYED)},
@@ -397,7 +567,9 @@ def _device_and_release_paths(app: str, tag: str, release_options: dict) -> dict
                 [APP_ID, query("channel"), *PAGING]),
             "post": operation("Release a bundle to a channel", tag, {
                 **reply(ref("ReleaseChange"), 201), **json_errors(400, *AUTH)}, [APP_ID],
-                body(obj({"channel": STRING, "bundleId": INTEGER, **release_options},
+                body(obj({"channel": STRING, "bundleId": INTEGER, **release_options,
+                          "linkedFlags": array(obj({"flagId": INTEGER, "enabled": BOOLEAN, "value": ANY},
+                                                   required=["flagId"]))},
                          required=["channel", "bundleId"]))),
         },
         f"{app}/releases/{{release_id}}": {
@@ -658,7 +830,7 @@ def document(base_url: str | None = None) -> dict:
     so a caller may change it freely."""
     paths = {}
     for section in (_management_paths, _native_paths, _transfer_paths, _service_paths, _codepush_client_paths,
-                    _codepush_management_paths, _capgo_paths, _flutter_paths, _expo_paths):
+                    _codepush_management_paths, _capgo_paths, _flutter_paths, _expo_paths, _ofrep_paths):
         paths.update(section())
     doc = {
         "openapi": "3.1.0",
@@ -666,8 +838,8 @@ def document(base_url: str | None = None) -> dict:
                  "description": "Management API and client update protocols of otabox, a self-hosted "
                                 "over-the-air update server. Management errors are "
                                 "{\"error\": {\"code\", \"message\", \"details\"}}; CodePush routes answer "
-                                "plain-text errors and capacitor-updater routes {kind, error, message}, "
-                                "as their clients expect."},
+                                "plain-text errors, capacitor-updater routes {kind, error, message} and "
+                                "OFREP routes {key, errorCode, errorDetails}, as their clients expect."},
         "paths": paths,
         "components": {
             "schemas": _schemas(),
@@ -678,6 +850,8 @@ def document(base_url: str | None = None) -> dict:
                                               "access key"},
                 "clientKey": {"type": "apiKey", "in": "header", "name": "X-Client-Key",
                               "description": "The app's public client key"},
+                "clientKeyBearer": {"type": "http", "scheme": "bearer",
+                                    "description": "The app's public client key (OFREP providers send it so)"},
                 "flutterKey": {"type": "apiKey", "in": "header", "name": "x-api-key",
                                "description": "The app's public client key"},
                 "metricsToken": {"type": "http", "scheme": "bearer",

@@ -7,7 +7,7 @@ import secrets
 from ..errors import BadRequest, Conflict, Invalid, NotFound
 from ..store.generation import bump_generation
 from ..store.models import App, Bundle, Channel, Release, database, iso, row_id
-from . import audit
+from . import audit, flags
 from .releases import current_release, release_json
 
 SLUG = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)+$")
@@ -176,6 +176,7 @@ def rename_channel(channel: Channel, name: str, actor: str) -> Channel:
             if Channel.select().where((Channel.app == channel.app_id) & (Channel.name == name)).exists():
                 raise Conflict(f"channel {name!r} exists already")
             Channel.update(name=name).where(Channel.id == channel.id).execute()
+            flags.channel_renamed(channel.app_id, channel.name, name)
             audit.record(actor, "channel.renamed", "channel", channel.id, {"from": channel.name, "to": name})
             bump_generation()
     return Channel.get_by_id(channel.id)
@@ -196,6 +197,7 @@ def set_deployment_key(channel: Channel, key: str, actor: str) -> Channel:
 def delete_channel(channel: Channel, actor: str) -> None:
     with database.atomic():
         Release.delete().where(Release.channel == channel).execute()
+        flags.channel_deleted(channel.app_id, channel.name)
         channel.delete_instance(recursive=True)
         audit.record(actor, "channel.deleted", "channel", channel.id, {"name": channel.name})
         bump_generation()

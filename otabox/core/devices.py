@@ -15,6 +15,7 @@ from ..store.db import upsert_device_sightings
 from ..store.generation import bump_generation
 from ..store.models import App, DailyActive, Device, DeviceEvent, database, iso, utcnow
 from . import audit
+from .batching import PeriodicFlush
 from .releases import count_stat
 
 log = logging.getLogger("otabox.devices")
@@ -22,16 +23,16 @@ EVENT_TYPES = ("downloaded", "installed", "failed", "rolled_back")
 DEVICE_FIELDS = ("platform", "native_version", "native_build", "bundle_version", "channel")
 
 
-class DeviceTracker:
+class DeviceTracker(PeriodicFlush):
     """Buffers device sightings and check counts; a background thread flushes them in batches."""
 
+    thread_name = "otabox-device-flush"
+
     def __init__(self, interval: float):
-        self.interval = interval
+        super().__init__(interval)
         self._lock = threading.Lock()
         self._seen: dict[tuple[int, str], dict] = {}
         self._checks: dict[int, int] = {}
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.flushes = 0
 
     def seen(self, app_id: int, device_id: str | None, release_id: int | None, **state) -> None:
@@ -40,25 +41,6 @@ class DeviceTracker:
                 self._seen[(app_id, device_id)] = {**state, "at": utcnow()}
             if release_id:
                 self._checks[release_id] = self._checks.get(release_id, 0) + 1
-
-    def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="otabox-device-flush", daemon=True)
-            self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread:
-            self._thread.join(timeout=10)
-            self._thread = None
-        self.flush()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.flush()
-            except Exception:  # a failed flush is retried with the next batch; never kill the thread
-                log.exception("device flush failed")
 
     def flush(self) -> int:
         with self._lock:

@@ -9,6 +9,7 @@ from ..errors import BadRequest, Conflict, NotFound
 from ..store.generation import bump_generation
 from ..store.models import App, Bundle, Channel, Release, ReleaseStat, database, iso, row_id
 from . import audit
+from .flags import link_release, linked_flags
 
 STAT_NAMES = {"check": "checks", "downloaded": "downloads", "installed": "installs", "failed": "failures"}
 
@@ -99,9 +100,13 @@ def create_release(app: App, data: dict, actor: str, find_bundle, find_channel) 
     rollout = _rollout(data, 100)
     mandatory = _flag(data, "mandatory", False)
     notes = _notes(data)
+    links = linked_flags(app, data.get("linkedFlags"))
     with database.atomic():
-        return _append(channel, actor, "release.created", bundle=bundle, kind="release", rollout=rollout,
-                       mandatory=mandatory, notes=notes if notes is not None else bundle.notes)
+        release, previous = _append(channel, actor, "release.created", bundle=bundle, kind="release",
+                                    rollout=rollout, mandatory=mandatory,
+                                    notes=notes if notes is not None else bundle.notes)
+        link_release(release, links, actor)
+        return release, previous
 
 
 def find_release(app: App, release_id) -> Release:

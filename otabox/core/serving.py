@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
+import hashlib
+import hmac
 import threading
 import time
 
@@ -189,6 +191,7 @@ class ServingCache:
         self._verified_at = 0.0
         self._apps: dict[str, AppView | None] = {}
         self._deployment_keys: dict[str, tuple[int, str]] | None = None
+        self._client_keys: dict[bytes, tuple[int, str]] | None = None
 
     def _refresh(self) -> None:
         now = time.monotonic()
@@ -203,6 +206,7 @@ class ServingCache:
             with self._lock:
                 self._apps = {}
                 self._deployment_keys = None
+                self._client_keys = None
                 self._generation = generation
 
     def app(self, id_or_slug: str) -> AppView | None:
@@ -214,8 +218,24 @@ class ServingCache:
                                    else App.slug == id_or_slug)
         row = query.first()
         view = load_app_view(row) if row else None
+        if view is not None:  # one view per app and generation, whether asked by id or by slug
+            view = self._apps.setdefault(str(view.id), view)
         self._apps[id_or_slug] = view
         return view
+
+    def by_client_key(self, key: str) -> AppView | None:
+        """The app whose client key this is (looked up by digest, then compared in constant time)."""
+        self._refresh()
+        keys = self._client_keys
+        if keys is None:
+            keys = {hashlib.sha256(a.client_key.encode()).digest(): (a.id, a.client_key)
+                    for a in App.select(App.id, App.client_key)}
+            self._client_keys = keys
+        presented = key.encode("utf-8", "replace")
+        found = keys.get(hashlib.sha256(presented).digest())
+        if found is None or not hmac.compare_digest(presented, found[1].encode()):
+            return None
+        return self.app(str(found[0]))
 
     def by_deployment_key(self, key: str) -> tuple[AppView, ChannelView] | None:
         self._refresh()

@@ -223,5 +223,102 @@ class Upload(BaseModel):
     created_at = DateTimeField(default=utcnow)
 
 
+class Flag(BaseModel):
+    """A feature flag of an app. Values (default, variations, rule values) are JSON of `flag_type`."""
+
+    app = ForeignKeyField(App, backref="flags", on_delete="CASCADE")
+    key = CharField()
+    name = CharField()
+    flag_type = CharField()
+    default_value = JSONField()
+    enabled = BooleanField(default=True)
+    description = TextField(default="")
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("app", "key"), True),)
+
+
+class FlagVariation(BaseModel):
+    """A named value a flag can serve; every value a flag serves is one of its variations."""
+
+    flag = ForeignKeyField(Flag, backref="variations", on_delete="CASCADE")
+    name = CharField()
+    value = JSONField()
+
+
+class FlagChannelSetting(BaseModel):
+    """A flag's switch and default value in one channel (a channel without a row: on, the flag's default)."""
+
+    flag = ForeignKeyField(Flag, backref="channel_settings", on_delete="CASCADE")
+    channel = CharField()
+    enabled = BooleanField(default=True)
+    default_value = JSONField(null=True)
+
+    class Meta:
+        indexes = ((("flag", "channel"), True),)
+
+
+class FlagRule(BaseModel):
+    """A targeting rule; a flag's rules are tried by ascending priority (then id), first match wins.
+    `channel` None = every channel; `segment_key` repeats the segment a rule names (for 409 on delete)."""
+
+    flag = ForeignKeyField(Flag, backref="rules", on_delete="CASCADE")
+    rule_type = CharField()
+    config = JSONField()
+    variant_value = JSONField(null=True)
+    priority = IntegerField(default=0)
+    channel = CharField(null=True)
+    segment_key = CharField(null=True, index=True)
+    created_at = DateTimeField(default=utcnow)
+
+
+class Segment(BaseModel):
+    """A reusable audience: conditions on evaluation-context attributes, all or any of which must hold."""
+
+    app = ForeignKeyField(App, backref="segments", on_delete="CASCADE")
+    key = CharField()
+    name = CharField()
+    description = TextField(default="")
+    match_type = CharField(default="all")
+    conditions = JSONField(default=list)
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("app", "key"), True),)
+
+
+class FlagContext(BaseModel):
+    """An evaluation context (user, device...) seen in flag evaluations or created by hand."""
+
+    app = ForeignKeyField(App, on_delete="CASCADE")
+    kind = CharField()
+    targeting_key = CharField()
+    name = CharField(default="")
+    attributes = JSONField(default=dict)
+    evaluations = IntegerField(default=0)
+    manual = BooleanField(default=False)
+    first_seen = DateTimeField(default=utcnow)
+    last_seen = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("app", "kind", "targeting_key"), True),)
+
+
+class FlagEvaluationCount(BaseModel):
+    """Evaluations per flag, day and variant (counted in memory, written in batches)."""
+
+    flag = ForeignKeyField(Flag, on_delete="CASCADE")
+    day = CharField()
+    variant = CharField()
+    count = IntegerField(default=0)
+
+    class Meta:
+        indexes = ((("flag", "day", "variant"), True),)
+
+
+FLAG_MODELS = [Flag, FlagVariation, FlagChannelSetting, FlagRule, Segment, FlagContext, FlagEvaluationCount]
 ALL_MODELS = [State, App, ApiKey, Channel, Bundle, BundleFile, Release, ReleaseStat, Device, DeviceEvent,
-              DailyActive, AuditEntry, Upload]
+              DailyActive, AuditEntry, Upload, *FLAG_MODELS]

@@ -1,4 +1,5 @@
-// Entry point: sign-in, navigation and the hash router (#/apps, #/apps/<slug>, #/apps/<slug>/devices, #/audit, #/keys).
+// Entry point: sign-in, navigation and the hash router (#/apps, #/apps/<slug>, #/apps/<slug>/devices,
+// #/apps/<slug>/flags[/<id>], #/audit, #/keys).
 import { get } from "./api.js";
 import { clear, h } from "./dom.js";
 import { learnRole, saveKey, session, signOut } from "./session.js";
@@ -6,6 +7,7 @@ import { clearNotices, notify } from "./ui.js";
 import { appsPage } from "./pages/apps.js";
 import { appPage } from "./pages/app.js";
 import { devicesPage } from "./pages/devices.js";
+import { flagPage, flagsPage } from "./pages/flags.js";
 import { auditPage } from "./pages/audit.js";
 import { keysPage } from "./pages/keys.js";
 import { signInPage } from "./pages/signin.js";
@@ -13,6 +15,8 @@ import { signInPage } from "./pages/signin.js";
 const ROUTES = [
   [/^#\/apps\/?$/, appsPage],
   [/^#\/apps\/([^/]+)\/devices\/?$/, devicesPage],
+  [/^#\/apps\/([^/]+)\/flags\/?$/, flagsPage],
+  [/^#\/apps\/([^/]+)\/flags\/(\d+)\/?$/, flagPage],
   [/^#\/apps\/([^/]+)\/?$/, appPage],
   [/^#\/audit\/?$/, auditPage],
   [/^#\/keys\/?$/, keysPage],
@@ -46,7 +50,7 @@ function renderNav() {
   clear(nav, h("ul", {},
     item("#/apps", "Apps"),
     slug ? [h("li", { class: "nav-group", title: slug }, slug), item(base, "Overview", true),
-      item(`${base}/devices`, "Devices", true)] : null,
+      item(`${base}/devices`, "Devices", true), item(`${base}/flags`, "Flags", true)] : null,
     item("#/audit", "Audit log"),
     item("#/keys", "API keys")));
   const out = h("button", { type: "button", class: "ghost small" }, "Sign out");

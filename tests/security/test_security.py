@@ -55,6 +55,27 @@ PERMISSIONS = {
     ("GET", "/api/v1/apps/<app_id>/devices/<device_id>"): "reader",
     ("PUT", "/api/v1/apps/<app_id>/devices/<device_id>"): "publisher",
     ("DELETE", "/api/v1/apps/<app_id>/devices/<device_id>/override"): "publisher",
+    ("GET", "/api/v1/apps/<app_id>/flags"): "reader",
+    ("POST", "/api/v1/apps/<app_id>/flags"): "publisher",
+    ("GET", "/api/v1/apps/<app_id>/flags/<flag_id>"): "reader",
+    ("PATCH", "/api/v1/apps/<app_id>/flags/<flag_id>"): "publisher",
+    ("DELETE", "/api/v1/apps/<app_id>/flags/<flag_id>"): "admin",
+    ("PATCH", "/api/v1/apps/<app_id>/flags/<flag_id>/variations/<variation_id>"): "publisher",
+    ("PATCH", "/api/v1/apps/<app_id>/flags/<flag_id>/env/<name>"): "publisher",
+    ("POST", "/api/v1/apps/<app_id>/flags/<flag_id>/rules"): "publisher",
+    ("PATCH", "/api/v1/apps/<app_id>/flags/<flag_id>/rules/<rule_id>"): "publisher",
+    ("DELETE", "/api/v1/apps/<app_id>/flags/<flag_id>/rules/<rule_id>"): "publisher",
+    ("GET", "/api/v1/apps/<app_id>/flags/<flag_id>/evaluations"): "reader",
+    ("GET", "/api/v1/apps/<app_id>/segments"): "reader",
+    ("POST", "/api/v1/apps/<app_id>/segments"): "publisher",
+    ("GET", "/api/v1/apps/<app_id>/segments/<segment_id>"): "reader",
+    ("PATCH", "/api/v1/apps/<app_id>/segments/<segment_id>"): "publisher",
+    ("DELETE", "/api/v1/apps/<app_id>/segments/<segment_id>"): "publisher",
+    ("GET", "/api/v1/apps/<app_id>/contexts"): "reader",
+    ("POST", "/api/v1/apps/<app_id>/contexts"): "publisher",
+    ("GET", "/api/v1/apps/<app_id>/contexts/kinds"): "reader",
+    ("GET", "/api/v1/apps/<app_id>/contexts/<context_id>"): "reader",
+    ("DELETE", "/api/v1/apps/<app_id>/contexts/<context_id>"): "publisher",
     # the code-push CLI's management API (the otabox key is its access key)
     ("GET", "/authenticated"): "reader",
     ("GET", "/account"): "reader",
@@ -88,6 +109,7 @@ PUBLIC_ROUTES = PUBLIC_API | {
     "/v0.1/public/codepush/update_check", "/v0.1/public/codepush/report_status/deploy",
     "/v0.1/public/codepush/report_status/download",
     "/capgo/updates", "/capgo/stats", "/capgo/channel_self", "/v1/sdk/ota/check", "/expo/<app_id>/manifest",
+    "/ofrep/v1/evaluate/flags", "/ofrep/v1/evaluate/flags/<flag_key>", "/v1/ota/flag-definitions/<project_slug>",
 }
 """Routes that take no API key: client protocols (client or deployment key, or signed URL), the
 dashboard's files, health and the metrics endpoint (its own optional token)."""
@@ -127,11 +149,16 @@ class AppFacts:
     bundle_sha256: str
     release_id: int
     device_id: str
+    flag: dict
+    segment_id: int
+    context_id: int
 
     def params(self) -> dict[str, str]:
         return {"app_id": self.slug, "app_name": self.slug, "name": "staging", "dep": "staging",
                 "src": "staging", "dest": "production", "label": "v1", "bundle_id": str(self.bundle_id),
-                "release_id": str(self.release_id), "device_id": self.device_id}
+                "release_id": str(self.release_id), "device_id": self.device_id, "flag_id": str(self.flag["id"]),
+                "variation_id": str(self.flag["variations"][0]["id"]), "rule_id": str(self.flag["rules"][0]["id"]),
+                "segment_id": str(self.segment_id), "context_id": str(self.context_id)}
 
     def secrets(self) -> list[str]:
         """What a response about another app must never contain."""
@@ -145,10 +172,18 @@ def make_app(admin: Api, box, slug: str, name: str) -> AppFacts:
     device_id = f"device-of-{slug}"
     assert admin.put(f"/api/v1/apps/{slug}/devices/{device_id}", {"channel": "staging"}).status_code == 200
     channels = admin.get(f"/api/v1/apps/{slug}/channels").json["channels"]
+    flags = f"/api/v1/apps/{slug}/flags"
+    flag = admin.post(flags, {"key": "checkout", "flagType": "boolean"}).json
+    admin.post(f"{flags}/{flag['id']}/rules", {"ruleType": "user_list", "ruleConfig": {"targetingKeys": ["qa"]},
+                                               "variantValue": True})
+    segment = admin.post(f"/api/v1/apps/{slug}/segments", {"name": "Pro users", "conditions": [
+        {"attribute": "plan", "operator": "eq", "valuesJson": ["pro"]}]}).json
+    context = admin.post(f"/api/v1/apps/{slug}/contexts", {"kind": "user", "targetingKey": "user-1"}).json
     with box.db.connection_context():
         row = App.get(App.slug == slug)
     return AppFacts(slug, name, row, created["clientKey"], [c["deploymentKey"] for c in channels],
-                    bundle["id"], bundle["sha256"], release["id"], device_id)
+                    bundle["id"], bundle["sha256"], release["id"], device_id, admin.get(f"{flags}/{flag['id']}").json,
+                    segment["id"], context["id"])
 
 
 @dataclasses.dataclass
@@ -432,7 +467,11 @@ NO_BODY = {("DELETE", "/api/v1/apps/<app_id>"), ("DELETE", "/api/v1/apps/<app_id
            ("DELETE", "/apps/<app_name>"), ("DELETE", "/apps/<app_name>/deployments/<dep>"),
            ("POST", "/apps/<app_name>/deployments/<dep>/rollback"),
            ("POST", "/apps/<app_name>/deployments/<dep>/rollback/<label>"),
-           ("POST", "/api/v1/apps/<app_id>/bundles"), ("PUT", "/uploads/<upload_id>")}
+           ("POST", "/api/v1/apps/<app_id>/bundles"), ("PUT", "/uploads/<upload_id>"),
+           ("DELETE", "/api/v1/apps/<app_id>/flags/<flag_id>"),
+           ("DELETE", "/api/v1/apps/<app_id>/flags/<flag_id>/rules/<rule_id>"),
+           ("DELETE", "/api/v1/apps/<app_id>/segments/<segment_id>"),
+           ("DELETE", "/api/v1/apps/<app_id>/contexts/<context_id>")}
 """Routes that never read a request body (so a large one costs nothing past the server's own
 limit), the multipart upload, which refuses anything but multipart unread (its limit is tested
 above), and the upload URL, whose limit is the size the upload was initiated with."""

@@ -1,0 +1,231 @@
+"""Evaluation contexts (the users, devices... that evaluate flags) and evaluation counts.
+
+Evaluations write nothing: `FlagRecorder` counts them per flag, day and variant and remembers the
+contexts it saw, in memory, and writes both in one transaction per interval. It is bounded: at most
+MAX_PENDING_CONTEXTS distinct contexts wait for a flush (later ones are counted but not recorded
+until the next interval), and an app keeps at most MAX_CONTEXTS_PER_APP contexts (past that, known
+contexts are still updated and new ones are not stored)."""
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import threading
+
+from peewee import EXCLUDED, IntegrityError, Value, fn
+
+from ..errors import BadRequest, Conflict
+from ..store.models import (
+    App,
+    Flag,
+    FlagContext,
+    FlagEvaluationCount,
+    database,
+    iso,
+    utcnow,
+)
+from . import audit
+from . import flag_eval as ev
+from .batching import PeriodicFlush
+from .flags import owned_row
+
+MAX_PENDING_CONTEXTS = 10_000
+MAX_CONTEXTS_PER_APP = 100_000
+MAX_ATTRIBUTES_BYTES = 16 * 1024
+RESERVED = ("targetingKey", "kind", "name")
+"""Context fields that are not attributes."""
+KIND_DESCRIPTIONS = {
+    "user": "An individual user of the application",
+    "device": "A phone, tablet or browser instance",
+    "organization": "A company, team or account that groups users",
+    "service": "A backend service evaluating flags",
+    "environment": "A deployment environment",
+}
+
+
+@functools.lru_cache(maxsize=8)
+def _day(date: dt.date) -> str:
+    return date.isoformat()
+
+
+def _attributes(context: dict) -> dict:
+    attributes = {k: v for k, v in context.items() if k not in RESERVED}
+    return attributes if len(json.dumps(attributes)) <= MAX_ATTRIBUTES_BYTES else {}
+
+
+class FlagRecorder(PeriodicFlush):
+    """Evaluation counts and contexts seen, buffered; a background thread writes them in batches."""
+
+    thread_name = "otabox-flag-flush"
+
+    def __init__(self, interval: float, max_pending: int = MAX_PENDING_CONTEXTS,
+                 max_per_app: int = MAX_CONTEXTS_PER_APP):
+        super().__init__(interval)
+        self.max_pending, self.max_per_app = max_pending, max_per_app
+        self._lock = threading.Lock()
+        self._counts: dict[tuple[int, str, str], int] = {}
+        self._contexts: dict[tuple[int, str, str], dict] = {}
+
+    def evaluated(self, app_id: int, context: ev.Context, served: list[tuple[int, str]]) -> None:
+        """One request's evaluations: (flag id, variant) for each flag served, and its context."""
+        now = utcnow()
+        day = _day(now.date())
+        with self._lock:
+            counts = self._counts
+            for flag_id, variant in served:
+                key = (flag_id, day, variant)
+                counts[key] = counts.get(key, 0) + 1
+            if context.targeting_key is None:
+                return
+            kind = context.kind if context.kind in ev.CONTEXT_KINDS else "user"
+            key = (app_id, kind, context.targeting_key)
+            seen = self._contexts.get(key)
+            if seen is None and len(self._contexts) >= self.max_pending:
+                return
+            name = context.attributes.get("name")
+            self._contexts[key] = {"name": name[:200] if isinstance(name, str) else "",
+                                   "attributes": context.attributes, "at": now,
+                                   "evaluations": (seen["evaluations"] if seen else 0) + len(served)}
+
+    def flush(self) -> int:
+        with self._lock:
+            counts, contexts = self._counts, self._contexts
+            self._counts, self._contexts = {}, {}
+        if not counts and not contexts:
+            return 0
+        try:
+            with database.connection_context():
+                try:
+                    self._write(counts, contexts)
+                except IntegrityError:  # a flag or app deleted meanwhile: write what can be, drop the rest
+                    for key, count in counts.items():
+                        self._write_dropping({key: count}, {})
+                    for key, seen in contexts.items():
+                        self._write_dropping({}, {key: seen})
+        except Exception:
+            with self._lock:  # the database could not take the batch now: keep it for the next flush
+                for key, count in counts.items():
+                    self._counts[key] = self._counts.get(key, 0) + count
+                for key, seen in contexts.items():
+                    self._contexts.setdefault(key, seen)
+            raise
+        return len(counts) + len(contexts)
+
+    def _write_dropping(self, counts: dict, contexts: dict) -> None:
+        try:
+            self._write(counts, contexts)
+        except IntegrityError:
+            self.log.warning("dropped evaluation counts or contexts of a deleted flag or app")
+
+    def _write(self, counts: dict, contexts: dict) -> None:
+        with database.atomic():
+            for (flag_id, day, variant), count in counts.items():
+                (FlagEvaluationCount.insert(flag=flag_id, day=day, variant=variant, count=count)
+                 .on_conflict(conflict_target=[FlagEvaluationCount.flag, FlagEvaluationCount.day,
+                                               FlagEvaluationCount.variant],
+                              update={FlagEvaluationCount.count: FlagEvaluationCount.count + count}).execute())
+            by_app: dict[int, list] = {}
+            for (app_id, kind, key), seen in contexts.items():
+                by_app.setdefault(app_id, []).append((kind, key, seen))
+            for app_id, seen_contexts in by_app.items():
+                self._write_contexts(app_id, seen_contexts)
+
+    def _write_contexts(self, app_id: int, seen_contexts: list) -> None:
+        room = self.max_per_app - FlagContext.select().where(FlagContext.app == app_id).count()
+        for kind, key, seen in seen_contexts:
+            row = {"app": app_id, "kind": kind, "targeting_key": key, "name": seen["name"],
+                   "attributes": _attributes(seen["attributes"]), "evaluations": seen["evaluations"],
+                   "first_seen": seen["at"], "last_seen": seen["at"]}
+            query = FlagContext.insert(**row).on_conflict(
+                conflict_target=[FlagContext.app, FlagContext.kind, FlagContext.targeting_key],
+                update={FlagContext.name: EXCLUDED.name, FlagContext.attributes: EXCLUDED.attributes,
+                        FlagContext.last_seen: EXCLUDED.last_seen,
+                        FlagContext.evaluations: FlagContext.evaluations + EXCLUDED.evaluations})
+            if room > 0:
+                query.execute()
+                room -= 1
+            else:
+                (FlagContext.update(name=row["name"], attributes=row["attributes"], last_seen=row["last_seen"],
+                                    evaluations=FlagContext.evaluations + row["evaluations"])
+                 .where((FlagContext.app == app_id) & (FlagContext.kind == kind)
+                        & (FlagContext.targeting_key == key)).execute())
+
+
+# --- the management side -----------------------------------------------------------------------------
+
+def context_json(context: FlagContext) -> dict:
+    return {"id": context.id, "kind": context.kind, "targetingKey": context.targeting_key, "name": context.name,
+            "attributes": context.attributes, "evaluations": context.evaluations,
+            "source": "manual" if context.manual else "evaluation",
+            "firstSeen": iso(context.first_seen), "lastSeen": iso(context.last_seen)}
+
+
+def find_context(app: App, context_id) -> FlagContext:
+    return owned_row(FlagContext, FlagContext.app == app, context_id, "context")
+
+
+def list_contexts(app: App, kind: str | None, search: str | None, limit: int, offset: int):
+    if kind is not None and kind not in ev.CONTEXT_KINDS:
+        raise BadRequest(f"kind must be one of {', '.join(ev.CONTEXT_KINDS)}", details={"field": "kind"})
+    query = FlagContext.select().where(FlagContext.app == app)
+    if kind:
+        query = query.where(FlagContext.kind == kind)
+    if search:
+        text = Value(f"%{search}%", converter=False)  # the attributes' JSON text, not a JSON-encoded search
+        query = query.where(FlagContext.targeting_key.contains(search) | FlagContext.name.contains(search)
+                            | (FlagContext.attributes ** text))
+    return list(query.order_by(FlagContext.last_seen.desc(), FlagContext.id.desc()).limit(limit).offset(offset)), \
+        query.count()
+
+
+def kinds(app: App) -> list[dict]:
+    counts = dict(FlagContext.select(FlagContext.kind, fn.COUNT(FlagContext.id)).where(FlagContext.app == app)
+                  .group_by(FlagContext.kind).tuples())
+    return [{"kind": kind, "description": KIND_DESCRIPTIONS[kind], "contexts": counts.get(kind, 0)}
+            for kind in ev.CONTEXT_KINDS]
+
+
+def create_context(app: App, data: dict, actor: str) -> FlagContext:
+    kind = data.get("kind", "user")
+    if kind not in ev.CONTEXT_KINDS:
+        raise BadRequest(f"kind must be one of {', '.join(ev.CONTEXT_KINDS)}", details={"field": "kind"})
+    key = data.get("targetingKey")
+    if not isinstance(key, str) or not 0 < len(key) <= ev.MAX_TARGETING_KEY:
+        raise BadRequest(f"targetingKey must be a string of 1 to {ev.MAX_TARGETING_KEY} characters",
+                         details={"field": "targetingKey"})
+    name = data.get("name") or ""
+    if not isinstance(name, str) or len(name) > 200:
+        raise BadRequest("name must be a string of at most 200 characters", details={"field": "name"})
+    attributes = data.get("attributes") or {}
+    if not isinstance(attributes, dict) or len(json.dumps(attributes)) > MAX_ATTRIBUTES_BYTES:
+        raise BadRequest(f"attributes must be an object of at most {MAX_ATTRIBUTES_BYTES} bytes of JSON",
+                         details={"field": "attributes"})
+    with database.atomic():
+        if FlagContext.select().where((FlagContext.app == app) & (FlagContext.kind == kind)
+                                      & (FlagContext.targeting_key == key)).exists():
+            raise Conflict(f"a {kind} context {key!r} exists already")
+        context = FlagContext.create(app=app, kind=kind, targeting_key=key, name=name, attributes=attributes,
+                                     manual=True)
+        audit.record(actor, "context.created", "context", context.id, {"app": app.slug, "kind": kind, "key": key})
+    return context
+
+
+def delete_context(context: FlagContext, actor: str) -> None:
+    with database.atomic():
+        context.delete_instance()
+        audit.record(actor, "context.deleted", "context", context.id,
+                     {"app": context.app.slug, "kind": context.kind, "key": context.targeting_key})
+
+
+def evaluation_counts(flag: Flag, days: int) -> dict:
+    """Evaluations of a flag per day and variant over the last `days` days (today included)."""
+    since = (utcnow() - dt.timedelta(days=days - 1)).strftime("%Y-%m-%d")
+    rows = list(FlagEvaluationCount.select().where((FlagEvaluationCount.flag == flag)
+                                                   & (FlagEvaluationCount.day >= since))
+                .order_by(FlagEvaluationCount.day, FlagEvaluationCount.variant))
+    totals: dict[str, int] = {}
+    for row in rows:
+        totals[row.variant] = totals.get(row.variant, 0) + row.count
+    return {"flagId": flag.id, "key": flag.key, "days": days, "since": since,
+            "evaluations": [{"day": r.day, "variant": r.variant, "count": r.count} for r in rows],
+            "totals": totals}

@@ -1,0 +1,141 @@
+"""Segments: reusable audiences for flag rules, as conditions on evaluation-context attributes that
+all (`matchType: all`) or any (`any`) must hold. A segment's key is how rules name it; it is made
+from the name when not given and does not change. A segment in use by a rule cannot be deleted."""
+from __future__ import annotations
+
+import json
+
+from ..errors import BadRequest, Conflict
+from ..store.generation import bump_generation
+from ..store.models import App, Flag, FlagRule, Segment, database, iso, utcnow
+from . import audit
+from . import flag_eval as ev
+from .flags import FLAG_KEY, key_for, owned_row
+
+MATCH_TYPES = ("all", "any")
+MAX_CONDITIONS = 50
+MAX_SEGMENTS = 1000
+
+
+def find_segment(app: App, segment_id) -> Segment:
+    return owned_row(Segment, Segment.app == app, segment_id, "segment")
+
+
+def list_segments(app: App) -> list[Segment]:
+    return list(Segment.select().where(Segment.app == app).order_by(Segment.key))
+
+
+def _users(segment: Segment) -> list[dict]:
+    return [{"flagId": rule.flag_id, "flagKey": rule.flag.key, "ruleId": rule.id}
+            for rule in FlagRule.select(FlagRule, Flag).join(Flag).where(
+                (Flag.app == segment.app_id) & (FlagRule.segment_key == segment.key)).order_by(FlagRule.id)]
+
+
+def segment_json(segment: Segment) -> dict:
+    return {"id": segment.id, "key": segment.key, "name": segment.name, "description": segment.description,
+            "matchType": segment.match_type, "conditions": segment.conditions, "usedBy": _users(segment),
+            "createdAt": iso(segment.created_at), "updatedAt": iso(segment.updated_at)}
+
+
+def _values(condition: dict, field: str):
+    """A condition's values: `valuesJson` as a list, or as the JSON text of one (as the AppDispatch
+    dashboard stores it); `values` is accepted too."""
+    values = condition.get("valuesJson", condition.get("values"))
+    if isinstance(values, str):
+        try:
+            values = json.loads(values)
+        except ValueError:
+            raise BadRequest(f"{field}.valuesJson is not valid JSON", details={"field": f"{field}.valuesJson"}) \
+                from None
+    return values
+
+
+def _conditions(value) -> list[dict]:
+    if not isinstance(value, list) or len(value) > MAX_CONDITIONS:
+        raise BadRequest(f"conditions must be a list of at most {MAX_CONDITIONS} "
+                         "{attribute, operator, valuesJson} objects", details={"field": "conditions"})
+    checked = []
+    for position, condition in enumerate(value):
+        field = f"conditions[{position}]"
+        if not isinstance(condition, dict):
+            raise BadRequest(f"{field} must be an object", details={"field": field})
+        try:
+            compiled = ev.compile_condition(condition.get("attribute"), condition.get("operator"),
+                                            _values(condition, field))
+        except ev.Refused as exc:
+            raise BadRequest(f"{field}: {exc}", details={"field": field}) from None
+        checked.append({"attribute": compiled.attribute, "operator": compiled.operator,
+                        "valuesJson": list(compiled.values)})
+    return checked
+
+
+def _fields(data: dict, creating: bool) -> dict:
+    fields = {}
+    if creating or "name" in data:
+        name = data.get("name")
+        if not isinstance(name, str) or not 0 < len(name) <= 200:
+            raise BadRequest("name must be a string of 1 to 200 characters", details={"field": "name"})
+        fields["name"] = name
+    if data.get("description") is not None:
+        if not isinstance(data["description"], str) or len(data["description"]) > 10_000:
+            raise BadRequest("description must be a string of at most 10000 characters",
+                             details={"field": "description"})
+        fields["description"] = data["description"]
+    if creating or "matchType" in data:
+        match_type = data.get("matchType", "all")
+        if match_type not in MATCH_TYPES:
+            raise BadRequest("matchType must be all or any", details={"field": "matchType"})
+        fields["match_type"] = match_type
+    if creating or "conditions" in data:
+        fields["conditions"] = _conditions(data.get("conditions", []))
+    return fields
+
+
+def _free_key(app: App, wanted: str) -> str:
+    taken = {s.key for s in Segment.select(Segment.key).where(Segment.app == app)}
+    key, number = wanted, 2
+    while key in taken:
+        key, number = f"{wanted}-{number}", number + 1
+    return key
+
+
+def create_segment(app: App, data: dict, actor: str) -> Segment:
+    fields = _fields(data, creating=True)
+    key = data.get("key")
+    if key is not None and (not isinstance(key, str) or not FLAG_KEY.match(key)):
+        raise BadRequest("key must be 1-128 letters, digits, '.', '_' or '-'", details={"field": "key"})
+    with database.atomic():
+        if Segment.select().where(Segment.app == app).count() >= MAX_SEGMENTS:
+            raise Conflict(f"an app has at most {MAX_SEGMENTS} segments", code="too_many_segments")
+        if key is not None and Segment.select().where((Segment.app == app) & (Segment.key == key)).exists():
+            raise Conflict(f"a segment with key {key!r} exists already", details={"key": key})
+        segment = Segment.create(app=app, key=key or _free_key(app, key_for(fields["name"])), **fields)
+        audit.record(actor, "segment.created", "segment", segment.id, {"app": app.slug, "key": segment.key})
+        bump_generation()
+    return segment
+
+
+def update_segment(segment: Segment, data: dict, actor: str) -> Segment:
+    if "key" in data and data["key"] != segment.key:
+        raise BadRequest("a segment's key cannot change (rules name it); create another segment",
+                         details={"field": "key"})
+    fields = _fields(data, creating=False)
+    if not fields:
+        raise BadRequest("nothing to change: send name, description, matchType or conditions")
+    with database.atomic():
+        Segment.update(**fields, updated_at=utcnow()).where(Segment.id == segment.id).execute()
+        audit.record(actor, "segment.updated", "segment", segment.id,
+                     {"app": segment.app.slug, "key": segment.key, "changed": sorted(fields)})
+        bump_generation()
+    return Segment.get_by_id(segment.id)
+
+
+def delete_segment(segment: Segment, actor: str) -> None:
+    with database.atomic():
+        users = _users(segment)
+        if users:
+            raise Conflict(f"segment {segment.key!r} is used by {len(users)} rule(s); remove them first",
+                           code="segment_in_use", details={"usedBy": users})
+        segment.delete_instance()
+        audit.record(actor, "segment.deleted", "segment", segment.id, {"app": segment.app.slug, "key": segment.key})
+        bump_generation()
