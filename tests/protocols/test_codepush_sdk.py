@@ -107,6 +107,16 @@ def test_mandatory_across_a_skipped_release(server, publisher):
     assert update["label"] == "v3" and update["isMandatory"] is True
 
 
+def test_a_phone_on_its_binary_gets_mandatory_from_the_whole_history(server, publisher):
+    """code-push-server's "available mandatory update for deployment key and app version but no
+    package hash": v1 optional, v2 mandatory, v3 optional; Android on its binary sends no hash."""
+    publisher.release(V1_FILES)
+    publisher.release(V2_FILES, isMandatory=True)
+    publisher.release(V3_FILES)
+    update = phone(server, publisher, client_id="fresh-install").query()
+    assert update["label"] == "v3" and update["isMandatory"] is True
+
+
 def test_partial_rollout_keeps_codepush_phones(server, publisher):
     publisher.release(V1_FILES)
     publisher.release(V2_FILES, rollout=30)
