@@ -143,7 +143,7 @@ class LiveServer:
             try:
                 if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
                     return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # a busy machine may answer late
                 time.sleep(0.05)
         self.stop()
         raise RuntimeError("otabox serve did not start: " + self.log_text())
