@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from .client import ClientError, OtaboxClient, zip_folder
+from .gitinfo import git_fields
 
 
 def remote_command(func):
@@ -88,11 +89,17 @@ RELEASE_COLUMNS = [("ID", "id"), ("CHANNEL", "channel"), ("LABEL", "label"), ("K
 @click.option("--encrypt-key", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Encrypt end to end for capacitor-updater with this private key (.capgo_key_v2); "
                    "the server only ever sees ciphertext.")
+@click.option("--min-update-version", default=None,
+              help="Devices running a bundle below this version are not moved to this one by a channel in "
+                   "version_number mode (Capgo's --min-update-version).")
+@click.option("--message", default=None, help="A build message kept with the bundle (shown in the dashboard).")
 @click.option("--json", "as_json", is_flag=True)
 @remote_command
 def publish(client, source, app, version, channel, rollout, mandatory, platform, notes, min_native_build,
-            target_versions, expo, runtime_version, encrypt_key, as_json):
-    """Upload SOURCE (a build folder or a .zip) and release it to a channel."""
+            target_versions, expo, runtime_version, encrypt_key, min_update_version, message, as_json):
+    """Upload SOURCE (a build folder or a .zip) and release it to a channel.
+
+    When SOURCE is inside a git working tree, the bundle records its commit and branch."""
     if expo and not runtime_version:
         raise click.UsageError("--expo needs --runtime-version")
     if expo and encrypt_key:
@@ -110,6 +117,11 @@ def publish(client, source, app, version, channel, rollout, mandatory, platform,
             fields["targetVersions"] = target_versions
         if expo:
             fields.update(format="expo", runtimeVersion=runtime_version)
+        if min_update_version:
+            fields["minUpdateVersion"] = min_update_version
+        if message:
+            fields["message"] = message
+        fields.update(git_fields(source))
         with UploadProgress(archive.stat().st_size) as progress:
             bundle = client.upload_bundle(app, archive, fields, progress.update)
     finally:

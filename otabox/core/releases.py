@@ -140,7 +140,6 @@ def _append(channel: Channel, actor: str, action: str, *, bundle: Bundle | None,
     audit.record(actor, action, "release", release.id, facts)
     record_event(release.id, "created", actor, {"kind": kind, **facts})
     bump_generation()
-    # webhooks: `deployment.released` (and otabox's release events) belong here, after the commit.
     return release, previous
 
 
