@@ -55,7 +55,7 @@ def create_app(config: Config | None = None, box: Box | None = None, access_log=
     from .downloads import bp as downloads_bp
     from .protocols import capacitor, codepush, codepush_management, expo, flutter, native, ofrep
 
-    for blueprint in (apps.bp, bundles.bp, releases.bp, devices.bp, meta.bp, flags.bp):
+    for blueprint in (apps.bp, bundles.bp, releases.bp, devices.bp, meta.bp, flags.bp, codepush_management.api_bp):
         app.register_blueprint(blueprint, url_prefix="/api/v1")
     app.register_blueprint(bundles.uploads_bp)
     app.register_blueprint(downloads_bp)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import copy
 
 from . import __version__
+from .core.apps import BLOCK_UPGRADES
+from .core.decide import REASONS
 from .protocols.codepush import SNAKE_CASE
 
 JSON = "application/json"
@@ -134,28 +136,37 @@ def _schemas() -> dict:
         "id": INTEGER, "channel": STRING, "kind": {"enum": ["release", "promote", "rollback", "builtin"]},
         "label": STRING, "bundleId": nullable(INTEGER), "bundleVersion": STRING,
         "rollout": {"type": "integer", "minimum": 0, "maximum": 100}, "mandatory": BOOLEAN, "disabled": BOOLEAN,
-        "notes": STRING, "actor": STRING, "promotedAt": TIMESTAMP, "stats": stats})
+        "notes": STRING, "actor": STRING, "promotedAt": TIMESTAMP,
+        "targetVersions": nullable(STRING), "platform": nullable({"enum": ["ios", "android"]}),
+        "runtimeVersion": nullable(STRING), "deleted": BOOLEAN, "groupId": nullable(STRING),
+        "originalLabel": nullable(STRING), "originalChannel": nullable(STRING), "stats": stats})
     channel = obj({
-        "id": INTEGER, "name": STRING, "deploymentKey": STRING,
-        "blockUpgrades": {"enum": ["none", "major", "minor", "patch"]},
+        "id": INTEGER, "name": STRING, "deploymentKey": STRING, "blockUpgrades": {"enum": list(BLOCK_UPGRADES)},
         "allowDeviceSelfAssign": BOOLEAN, "allowEmulator": BOOLEAN, "allowDev": BOOLEAN, "ios": BOOLEAN,
-        "android": BOOLEAN, "currentRelease": nullable(ref("Release")), "createdAt": TIMESTAMP})
-    app = obj({"id": INTEGER, "slug": STRING, "name": STRING, "clientKey": STRING, "createdAt": TIMESTAMP})
+        "android": BOOLEAN, "disableAutoUpdateUnderNative": BOOLEAN, "public": BOOLEAN,
+        "rolloutChannel": nullable(STRING), "rolloutPercentage": {"type": "integer", "minimum": 0, "maximum": 100},
+        "minRuntimeVersion": nullable(STRING), "currentRelease": nullable(ref("Release")), "createdAt": TIMESTAMP})
+    app = obj({"id": INTEGER, "slug": STRING, "name": STRING, "clientKey": STRING,
+               "defaultChannel": nullable(STRING), "createdAt": TIMESTAMP})
     bundle = obj({
         "id": INTEGER, "version": STRING, "platform": {"enum": ["ios", "android", "all"]},
         "format": {"enum": ["zip", "expo"]}, "sha256": STRING, "size": INTEGER, "signature": STRING,
         "minNativeBuild": nullable(INTEGER), "targetVersions": nullable(STRING), "notes": STRING,
         "packageHash": nullable(STRING), "runtimeVersion": nullable(STRING), "encrypted": BOOLEAN,
-        "keyId": nullable(STRING), "createdAt": TIMESTAMP})
+        "keyId": nullable(STRING), "minUpdateVersion": nullable(STRING), "message": STRING,
+        "gitCommitHash": nullable(STRING), "gitBranch": nullable(STRING), "expoConfig": nullable({"type": "object"}),
+        "createdAt": TIMESTAMP})
     device = obj({
         "deviceId": STRING, "platform": STRING, "nativeVersion": STRING, "nativeBuild": STRING,
         "bundleVersion": STRING, "channel": STRING, "firstSeen": TIMESTAMP, "lastSeen": TIMESTAMP,
         "override": obj({"channel": nullable(STRING), "bundleId": nullable(INTEGER)}),
-        "selfAssignedChannel": nullable(STRING)})
+        "selfAssignedChannel": nullable(STRING), "customId": nullable(STRING), "pluginVersion": nullable(STRING),
+        "osVersion": nullable(STRING), "isProd": nullable(BOOLEAN), "isEmulator": nullable(BOOLEAN)})
     return {
         "Error": obj({"error": obj({"code": STRING, "message": STRING, "details": {"type": "object"}})}),
         "App": app, "Channel": channel, "Release": release, "Bundle": bundle, "Device": device,
         "ReleaseChange": obj({"release": ref("Release"), "previousRelease": nullable(ref("Release"))}),
+        "ReleaseList": obj({"releases": array(ref("Release")), "groupId": STRING}),
         "AuditEntry": obj({"id": INTEGER, "at": TIMESTAMP, "actor": STRING, "action": STRING,
                            "entityType": STRING, "entityId": STRING, "details": {"type": "object"}}),
         **_codepush_schemas(), **_capgo_schemas(), **_flag_schemas(),
@@ -171,7 +182,7 @@ def _codepush_schemas() -> dict:
         "isMandatory": BOOLEAN, "label": STRING, "packageHash": STRING,
         "releaseMethod": {"enum": ["Upload", "Promote", "Rollback"]}, "releasedBy": STRING,
         "rollout": nullable({"type": "integer", "minimum": 1, "maximum": 99}), "size": INTEGER,
-        "uploadTime": INTEGER,
+        "uploadTime": INTEGER, "originalLabel": STRING, "originalDeployment": STRING,
         "diffPackageMap": {"type": "object", "additionalProperties": obj({"url": STRING, "size": INTEGER})}},
         required=["appVersion", "blobUrl", "description", "isDisabled", "isMandatory", "label", "packageHash",
                   "releaseMethod", "releasedBy", "rollout", "size", "uploadTime"])
@@ -407,9 +418,16 @@ def _management_paths() -> dict:
     channel = f"{app}/channels/{{name}}"
     tag = "management"
     release_change = reply(ref("ReleaseChange"), 201)
-    channel_settings = obj({"blockUpgrades": {"enum": ["none", "major", "minor", "patch"]},
+    channel_settings = obj({"blockUpgrades": {"enum": list(BLOCK_UPGRADES)},
+                            "disableAutoUpdate": {"enum": list(BLOCK_UPGRADES),
+                                                  "description": "Capgo's name for blockUpgrades"},
                             "allowDeviceSelfAssign": BOOLEAN, "allowEmulator": BOOLEAN, "allowDev": BOOLEAN,
-                            "ios": BOOLEAN, "android": BOOLEAN}, required=[])
+                            "ios": BOOLEAN, "android": BOOLEAN, "disableAutoUpdateUnderNative": BOOLEAN,
+                            "public": {"type": "boolean", "description": "true: the app's default channel"},
+                            "rolloutChannel": nullable(STRING),
+                            "rolloutPercentage": {"type": "integer", "minimum": 0, "maximum": 100},
+                            "minRuntimeVersion": nullable({"type": "string", "minLength": 1, "maxLength": 100})},
+                           required=[])
     release_options = {"rollout": {"type": "integer", "minimum": 0, "maximum": 100}, "mandatory": BOOLEAN,
                        "notes": {"type": "string", "maxLength": 10000}}
     return {
@@ -427,6 +445,10 @@ def _management_paths() -> dict:
             "get": operation("An app with its channels", tag, {
                 **reply({"allOf": [ref("App"), obj({"channels": array(ref("Channel"))})]}), **json_errors(*AUTH)},
                 [APP_ID]),
+            "patch": operation("Rename an app or set its default channel", tag, {
+                **reply(ref("App")), **json_errors(400, *AUTH)}, [APP_ID],
+                body(obj({"name": {"type": "string", "minLength": 1, "maxLength": 200},
+                          "defaultChannel": nullable(STRING)}, required=[]))),
             "delete": operation("Delete an app with its channels, releases and bundles", tag, {
                 **reply(obj({"deleted": BOOLEAN, "id": INTEGER})), **json_errors(*AUTH)}, [APP_ID]),
         },
@@ -436,9 +458,10 @@ def _management_paths() -> dict:
         },
         f"{app}/channels": {
             "get": operation("The app's channels", tag, {
-                **reply(obj({"channels": array(ref("Channel"))})), **json_errors(*AUTH)}, [APP_ID]),
-            "post": operation("Create a channel", tag, {
-                **reply(ref("Channel"), 201), **json_errors(400, *AUTH, 409, 422)}, [APP_ID],
+                **reply(obj({"channels": array(ref("Channel")), "total": INTEGER})), **json_errors(400, *AUTH)},
+                [APP_ID, *PAGING]),
+            "post": operation("Create a channel, or change the settings of the one of that name", tag, {
+                **reply(ref("Channel")), **reply(ref("Channel"), 201), **json_errors(400, *AUTH, 409, 422)}, [APP_ID],
                 body({"allOf": [obj({"name": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"}}),
                                 channel_settings]})),
         },
@@ -454,10 +477,11 @@ def _management_paths() -> dict:
                 **reply(ref("Channel")), **json_errors(*AUTH)}, [APP_ID, CHANNEL]),
         },
         f"{channel}/stats": {
-            "get": operation("Adoption and daily active devices of a channel", tag, {
-                **reply(obj({"channel": STRING, "adoption": array(obj({"version": STRING, "devices": INTEGER})),
+            "get": operation("Adoption and daily active devices of a channel over the last days", tag, {
+                **reply(obj({"channel": STRING, "days": {"enum": [7, 14, 30, 90]},
+                             "adoption": array(obj({"version": STRING, "devices": INTEGER})),
                              "activeByDay": array(obj({"day": STRING, "version": STRING, "devices": INTEGER}))})),
-                **json_errors(*AUTH)}, [APP_ID, CHANNEL]),
+                **json_errors(400, *AUTH)}, [APP_ID, CHANNEL, query("days", {"enum": ["7", "14", "30", "90"]})]),
         },
         f"{channel}/rollback": {
             "post": operation("Roll the channel back (to the previous bundle, a release, or the builtin one)", tag, {
@@ -482,7 +506,8 @@ def _management_paths() -> dict:
                 **reply(obj({"entries": array(ref("AuditEntry"))})), **json_errors(400, *KEYED)},
                 [query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
                  query("before", {"type": "integer", "minimum": 0}, "Entries with a smaller id"),
-                 query("action"), query("entityType")]),
+                 query("action"), query("entityType"), query("entity_type"), query("entityId"),
+                 query("entity_id")]),
         },
         f"{api}/me": {
             "get": operation("The calling key: name, role and app scope", tag, {
@@ -506,8 +531,12 @@ def _bundle_paths(app: str, tag: str) -> dict:
     fields = {"version": {"type": "string", "examples": ["1.0.1"]},
               "platform": {"enum": ["ios", "android", "all"]}, "format": {"enum": ["zip", "expo"]},
               "minNativeBuild": {"type": "integer", "minimum": 0}, "targetVersions": STRING, "notes": STRING,
-              "runtimeVersion": STRING, "sessionKey": STRING, "encryptedChecksum": STRING, "keyId": STRING}
+              "runtimeVersion": STRING, "sessionKey": STRING, "encryptedChecksum": STRING, "keyId": STRING,
+              "minUpdateVersion": STRING, "message": {"type": "string", "maxLength": 10000},
+              "gitCommitHash": {"type": "string", "maxLength": 100}, "gitBranch": {"type": "string", "maxLength": 255},
+              "expoConfig": {"type": "object", "description": "The Expo app config (format=expo)"}}
     bundle_id = path("bundle_id", schema=INTEGER)
+    deleted = obj({"deleted": BOOLEAN, "ids": array(INTEGER)})
     return {
         f"{app}/bundles": {
             "get": operation("The app's bundles, newest first", tag, {
@@ -516,8 +545,12 @@ def _bundle_paths(app: str, tag: str) -> dict:
             "post": operation("Upload a bundle (a zip, or an Expo export zip)", tag, {
                 **reply(ref("Bundle"), 201), **json_errors(400, *AUTH, 409, 413, 422, 507)}, [APP_ID],
                 body(obj({"file": {"type": "string", "contentMediaType": "application/zip"}, **fields,
-                          "minNativeBuild": {"type": "string", "pattern": "^[0-9]*$"}},
+                          "minNativeBuild": {"type": "string", "pattern": "^[0-9]*$"},
+                          "expoConfig": {"type": "string", "contentMediaType": JSON}},
                          required=["file", "version"]), "multipart/form-data")),
+            "delete": operation("Delete every bundle no release history names and no device is pinned to", tag, {
+                **reply(deleted), **json_errors(400, *AUTH, 409)},
+                [APP_ID, query("unused", {"const": "true"}, required=True)]),
         },
         f"{app}/bundles/initiate": {
             "post": operation("Start a two-step upload; PUT the file to uploadUrl, then finalize", tag, {
@@ -534,9 +567,10 @@ def _bundle_paths(app: str, tag: str) -> dict:
         },
         f"{app}/bundles/{{bundle_id}}": {
             "get": operation("A bundle", tag, {**reply(ref("Bundle")), **json_errors(*AUTH)}, [APP_ID, bundle_id]),
-            "delete": operation("Delete a bundle no release uses", tag, {
-                **reply(obj({"deleted": BOOLEAN, "id": INTEGER})), **json_errors(*AUTH, 409)},
-                [APP_ID, bundle_id]),
+            "delete": operation("Delete a bundle no release uses, by id or by version", tag, {
+                **reply({"allOf": [deleted, obj({"id": INTEGER})]}), **json_errors(400, *AUTH, 409)},
+                [APP_ID, path("bundle_id", "A bundle id, or a version (each platform's bundle of it)"),
+                 query("platform", {"enum": ["ios", "android", "all"]}, "With a version: only this platform's")]),
         },
     }
 
@@ -549,7 +583,9 @@ def _device_and_release_paths(app: str, tag: str, release_options: dict) -> dict
             "get": operation("Devices seen by the app, most recent first", tag, {
                 **reply(obj({"devices": array(ref("Device")), "total": INTEGER})), **json_errors(400, *AUTH)},
                 [APP_ID, *PAGING, query("channel"), query("version", description="'builtin' for the binary's"),
-                 query("search", description="Part of a device id")]),
+                 query("search", description="Part of a device id or custom id"), query("platform"),
+                 query("customId"), query("pluginVersion"), query("osVersion"),
+                 query("isProd", {"enum": ["true", "false"]}), query("isEmulator", {"enum": ["true", "false"]})]),
         },
         f"{app}/devices/{{device_id}}": {
             "get": operation("A device", tag, {**reply(ref("Device")), **json_errors(*AUTH)}, [APP_ID, device_id]),
@@ -562,22 +598,41 @@ def _device_and_release_paths(app: str, tag: str, release_options: dict) -> dict
                                 [APP_ID, device_id]),
         },
         f"{app}/releases": {
-            "get": operation("Release history, newest first", tag, {
+            "get": operation("Release history, newest first (deleted releases only when asked)", tag, {
                 **reply(obj({"releases": array(ref("Release")), "total": INTEGER})), **json_errors(400, *AUTH)},
-                [APP_ID, query("channel"), *PAGING]),
-            "post": operation("Release a bundle to a channel", tag, {
-                **reply(ref("ReleaseChange"), 201), **json_errors(400, *AUTH)}, [APP_ID],
-                body(obj({"channel": STRING, "bundleId": INTEGER, **release_options,
+                [APP_ID, query("channel"), *PAGING, query("includeDeleted", {"enum": ["true", "false"]}),
+                 query("groupId")]),
+            "post": operation("Release a bundle to a channel (the app's default channel when none is named)", tag, {
+                **reply({"allOf": [ref("ReleaseChange"), obj({"groupId": STRING})]}, 201),
+                **json_errors(400, *AUTH)}, [APP_ID],
+                body(obj({"channel": STRING, "bundleId": INTEGER, **release_options, "targetVersions": STRING,
+                          "groupId": {"type": "string", "minLength": 1, "maxLength": 100},
                           "linkedFlags": array(obj({"flagId": INTEGER, "enabled": BOOLEAN, "value": ANY},
                                                    required=["flagId"]))},
-                         required=["channel", "bundleId"]))),
+                         required=["bundleId"]))),
         },
         f"{app}/releases/{{release_id}}": {
             "get": operation("A release with its stats", tag, {**reply(ref("Release")), **json_errors(*AUTH)},
                              [APP_ID, release_id]),
-            "patch": operation("Change a release's rollout, mandatory flag, notes or disabled flag", tag, {
+            "patch": operation("Change a release's rollout, mandatory flag, notes, disabled flag or target", tag, {
                 **reply(ref("Release")), **json_errors(400, *AUTH)}, [APP_ID, release_id],
-                body(obj({**release_options, "disabled": BOOLEAN}, required=[]))),
+                body(obj({**release_options, "disabled": BOOLEAN, "targetVersions": STRING}, required=[]))),
+            "delete": operation("Delete a release: disabled and hidden from history lists", tag, {
+                **reply(ref("Release")), **json_errors(*AUTH)}, [APP_ID, release_id]),
+        },
+        f"{app}/releases/{{release_id}}/history": {
+            "get": operation("What happened to a release, oldest first", tag, {
+                **reply(obj({"releaseId": INTEGER, "events": array(obj({
+                    "type": STRING, "at": TIMESTAMP, "actor": STRING, "details": {"type": "object"}}))})),
+                **json_errors(*AUTH)}, [APP_ID, release_id]),
+        },
+        f"{app}/releases/{{release_id}}/republish": {
+            "post": operation("Release the same bundle again to several channels (one group)", tag, {
+                **reply(ref("ReleaseList"), 201), **json_errors(400, *AUTH, 409)}, [APP_ID, release_id],
+                body(obj({"channels": {**array(STRING), "minItems": 1, "maxItems": 50},
+                          "releaseMessage": {"type": "string", "maxLength": 10000},
+                          "rollout": {"type": "integer", "minimum": 0, "maximum": 100},
+                          "groupId": {"type": "string", "minLength": 1, "maxLength": 100}}, required=["channels"]))),
         },
     }
 
@@ -588,8 +643,9 @@ def _native_paths() -> dict:
     tag = "native client"
     offer = obj({"id": INTEGER, "version": STRING, "sha256": STRING, "size": INTEGER, "url": STRING,
                  "expiresAt": TIMESTAMP, "signature": STRING, "mandatory": BOOLEAN, "notes": STRING})
-    check_reply = obj({"updateAvailable": BOOLEAN, "bundle": offer, "reason": {"const": "no_channel"},
-                       "revertToBuiltin": {"const": True}, "blocked": {"enum": ["major", "minor", "patch"]}},
+    check_reply = obj({"updateAvailable": BOOLEAN, "bundle": offer, "reason": {"enum": list(REASONS)},
+                       "revertToBuiltin": {"const": True},
+                       "blocked": {"enum": ["major", "minor", "patch", "min_update_version"]}},
                       required=["updateAvailable"])
     event = obj({"deviceId": {"type": "string", "minLength": 1, "maxLength": 200},
                  "type": {"enum": ["downloaded", "installed", "failed", "rolled_back"]},
@@ -726,8 +782,12 @@ def _codepush_management_paths() -> dict:
             "delete": operation("Delete a deployment", tag, {**reply(status=204), **text_errors(*errors)},
                                 [app_name, dep]),
         },
-        f"{deployment}/history": {"get": operation("Release history, oldest first", tag, {
-            **reply(obj({"history": array(ref("CodePushPackage"))})), **text_errors(*errors)}, [app_name, dep])},
+        f"{deployment}/history": {
+            "get": operation("Release history, oldest first", tag, {
+                **reply(obj({"history": array(ref("CodePushPackage"))})), **text_errors(*errors)}, [app_name, dep]),
+            "delete": operation("Clear the history (bundles no other history uses go too)", tag, {
+                **reply(status=204), **text_errors(*errors)}, [app_name, dep]),
+        },
         f"{deployment}/metrics": {"get": operation("Counts per label and app version", tag, {
             **reply(obj({"metrics": {"type": "object", "additionalProperties": obj(
                 {"active": INTEGER, "downloaded": INTEGER, "failed": INTEGER, "installed": INTEGER})}})),
@@ -751,6 +811,36 @@ def _codepush_management_paths() -> dict:
             **reply(package_reply, 201), **text_errors(*errors, 409)}, [app_name, dep])},
         f"{deployment}/rollback/{{label}}": {"post": operation("Roll back to the labelled release", tag, {
             **reply(package_reply, 201), **text_errors(*errors, 409)}, [app_name, dep, path("label")])},
+    }
+
+
+def _codepush_api_paths() -> dict:
+    """The multi-tenant CodePush server's paths under /api/v1: the same operations as above, with
+    errors in otabox's JSON shape."""
+    tag = "codepush management"
+    plain = _codepush_management_paths()
+    app = "/api/v1/apps/{app_name}"
+    deployment = f"{app}/deployments/{{dep}}"
+
+    def as_json(operation_: dict) -> dict:
+        responses = {status: response if status.startswith("2") else json_errors(int(status))[status]
+                     for status, response in operation_["responses"].items()}
+        return {**operation_, "responses": responses}
+
+    metrics = obj({"totalActive": INTEGER, "downloaded": INTEGER, "installed": INTEGER, "failed": INTEGER})
+    app_and_dep = plain["/apps/{app_name}/deployments/{dep}/history"]["get"]["parameters"]
+    return {
+        f"{app}/deployments": {m: as_json(plain["/apps/{app_name}/deployments"][m]) for m in ("get", "post")},
+        deployment: {m: as_json(plain["/apps/{app_name}/deployments/{dep}"][m]) for m in ("patch", "delete")},
+        f"{deployment}/release": {"post": as_json(plain["/apps/{app_name}/deployments/{dep}/release"]["post"])},
+        f"{deployment}/releases": {"get": operation("Releases, newest first, with their metrics", tag, {
+            **reply(obj({"releases": array({"allOf": [ref("CodePushPackage"), obj({"metrics": metrics})]})})),
+            **json_errors(*KEYED, 404)}, app_and_dep)},
+        f"{deployment}/releases/{{label}}": {"patch": operation("Change the labelled release", tag, {
+            **reply(obj({"package": ref("CodePushPackage")})), **reply(status=204),
+            **json_errors(400, *KEYED, 404, 409)}, [*app_and_dep, path("label")],
+            body(obj({"rollout": {"type": "integer", "minimum": 1, "maximum": 100}, "isMandatory": BOOLEAN,
+                      "isDisabled": BOOLEAN, "description": STRING, "appVersion": STRING}, required=[])))},
     }
 
 
@@ -796,8 +886,12 @@ def _flutter_paths() -> dict:
     update = obj({"has_update": {"const": True}, "version": INTEGER, "checksum": STRING, "mandatory": BOOLEAN,
                   "download_url": STRING, "release_notes": STRING, "file_size": INTEGER})
     return {"/v1/sdk/ota/check": {"get": operation("Ask whether an update is available (Flutter)", "flutter", {
-        **reply({"oneOf": [update, obj({"has_update": {"const": False}})]}), **json_errors(400, 401, 429)},
+        **reply({"oneOf": [update, obj({"has_update": {"const": False}, "reason": {"const": "build_number_required"}},
+                                       required=["has_update"])]}), **json_errors(400, 401, 429)},
         [query("channel", {"type": "string", "maxLength": 200}),
+         query("build_number", {"type": "string", "pattern": "^[0-9]{0,18}$"},
+               "The binary's build number (for bundles with minNativeBuild)"),
+         query("native_build", {"type": "string", "pattern": "^[0-9]{0,18}$"}, "Another name for build_number"),
          query("version", {"type": "string", "pattern": "^[0-9]{0,9}$"},
                "The integer of the running release; 0 or empty for the binary's bundle"),
          query("platform", {"enum": ["ios", "android"]}), query("device_id", {"type": "string", "maxLength": 200}),
@@ -810,15 +904,28 @@ def _expo_paths() -> dict:
                header("expo-platform", {"enum": ["ios", "android"]}, required=True),
                header("expo-runtime-version", {**bounded, "minLength": 1}, required=True),
                header("expo-channel-name", bounded), header("eas-client-id", bounded),
+               header("expo-device-id", bounded, "The device id for rollouts (AppDispatch's SDK); else EAS-Client-ID"),
                header("expo-current-update-id", bounded), header("expo-embedded-update-id", bounded),
                header("expo-recent-failed-update-ids", description="A structured-fields list of strings"),
                header("expo-expect-signature", description="A structured-fields dictionary (sig, keyid, alg)"),
                header("accept")]
     multipart = {"200": {"description": "A manifest or a directive (parts named manifest/directive, extensions)",
                          "content": {"multipart/mixed": {"schema": {"type": "object"}}}}}
-    return {"/expo/{app_id}/manifest": {"get": operation("Expo Updates manifest request", "expo", {
-        **multipart, **reply(status=204, description="No update (protocol 0)"),
-        **json_errors(400, 404, 406, 409, 429)}, [APP_ID, *headers], security=PUBLIC)}}
+    rollback = obj({"runtimeVersion": {"type": "string", "minLength": 1, "maxLength": 200},
+                    "platform": {"enum": ["ios", "android"]}, "channel": {"type": "string", "minLength": 1},
+                    "channelName": {"type": "string", "minLength": 1},
+                    "rollbackToUpdateId": {"anyOf": [STRING, INTEGER],
+                                           "description": "An Expo update id, or a release id"}},
+                   required=["runtimeVersion", "platform"])
+    return {
+        "/expo/{app_id}/manifest": {"get": operation("Expo Updates manifest request", "expo", {
+            **multipart, **reply(status=204, description="No update (protocol 0)"),
+            **json_errors(400, 404, 406, 409, 429)}, [APP_ID, *headers], security=PUBLIC)},
+        "/api/v1/apps/{app_id}/rollback": {"post": operation(
+            "Roll one platform and runtime version of a channel back to the embedded update or to an update",
+            "expo", {**reply(obj({"release": ref("Release")}), 201), **json_errors(400, *AUTH, 409)}, [APP_ID],
+            body(rollback))},
+    }
 
 
 # --- the document --------------------------------------------------------------------------------
@@ -830,7 +937,8 @@ def document(base_url: str | None = None) -> dict:
     so a caller may change it freely."""
     paths = {}
     for section in (_management_paths, _native_paths, _transfer_paths, _service_paths, _codepush_client_paths,
-                    _codepush_management_paths, _capgo_paths, _flutter_paths, _expo_paths, _ofrep_paths):
+                    _codepush_management_paths, _codepush_api_paths, _capgo_paths, _flutter_paths, _expo_paths,
+                    _ofrep_paths):
         paths.update(section())
     doc = {
         "openapi": "3.1.0",

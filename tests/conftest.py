@@ -133,7 +133,7 @@ def answers_health(url: str, seconds: float, process: subprocess.Popen | None = 
         try:
             if requests.get(url + "/healthz", timeout=1).status_code == 200:
                 return True
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # a busy machine may answer late
             time.sleep(0.05)
     return False
 

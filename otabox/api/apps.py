@@ -1,12 +1,13 @@
 """Management API: apps and channels."""
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, jsonify, request
 
 from ..core import apps, devices, releases
+from ..errors import BadRequest
 from ..security import auth
 from ..store.models import App
-from ..web import actor, api_key, app_for, box, json_body, optional_json_body
+from ..web import actor, api_key, app_for, box, int_arg, json_body, optional_json_body
 
 bp = Blueprint("api_apps", __name__)
 
@@ -42,6 +43,12 @@ def get_app(app_id):
     return jsonify({**apps.app_json(app), "channels": [apps.channel_json(c) for c in app.channels]})
 
 
+@bp.patch("/apps/<app_id>")
+def update_app(app_id):
+    app = app_for(app_id, "admin")
+    return jsonify(apps.app_json(apps.update_app(app, json_body(), actor())))
+
+
 @bp.delete("/apps/<app_id>")
 def delete_app(app_id):
     app = app_for(app_id, "admin")
@@ -57,16 +64,18 @@ def rotate_client_key(app_id):
 
 @bp.get("/apps/<app_id>/channels")
 def list_channels(app_id):
-    app = app_for(app_id)
-    return jsonify({"channels": [apps.channel_json(c) for c in app.channels.order_by(apps.Channel.id)]})
+    rows, total = apps.list_channels(app_for(app_id), int_arg("limit", 100, 1, 500), int_arg("offset", 0, 0, 10**9))
+    return jsonify({"channels": [apps.channel_json(c) for c in rows], "total": total})
 
 
 @bp.post("/apps/<app_id>/channels")
 def create_channel(app_id):
+    """Create a channel, or (as Capgo's POST /channel) change the settings of the one of that name."""
     app = app_for(app_id, "admin")
     data = json_body()
     settings = {k: v for k, v in data.items() if k != "name"}
-    return jsonify(apps.channel_json(apps.create_channel(app, data.get("name"), actor(), settings))), 201
+    channel, created = apps.upsert_channel(app, data.get("name"), actor(), settings)
+    return jsonify(apps.channel_json(channel)), 201 if created else 200
 
 
 @bp.get("/apps/<app_id>/channels/<name>")
@@ -93,12 +102,27 @@ def delete_channel(app_id, name):
     return jsonify({"deleted": True, "name": name})
 
 
+STATS_DAYS = (7, 14, 30, 90)
+
+
+def days_arg() -> int:
+    """The `days` a statistic covers: 7, 14, 30 (the default) or 90."""
+    raw = request.args.get("days", "")
+    if raw == "":
+        return 30
+    if not raw.isdecimal() or int(raw) not in STATS_DAYS:
+        raise BadRequest("days must be 7, 14, 30 or 90", details={"field": "days"})
+    return int(raw)
+
+
 @bp.get("/apps/<app_id>/channels/<name>/stats")
 def channel_stats(app_id, name):
+    """Adoption (devices seen in the last `days`, by bundle version) and daily active devices."""
     app = app_for(app_id)
     channel = apps.find_channel(app, name)
-    return jsonify({"channel": name, "adoption": releases.adoption(channel),
-                    "activeByDay": devices.active_devices_by_day(app, name)})
+    days = days_arg()
+    return jsonify({"channel": name, "days": days, "adoption": releases.adoption(channel, days),
+                    "activeByDay": devices.active_devices_by_day(app, name, days)})
 
 
 @bp.post("/apps/<app_id>/channels/<name>/rollback")
@@ -118,7 +142,6 @@ def promote(app_id, name):
     data = json_body()
     source = apps.find_channel(app, name)
     if not isinstance(data.get("to"), str):
-        from ..errors import BadRequest
         raise BadRequest("to (the target channel) is required", details={"field": "to"})
     target = apps.find_channel(app, data["to"])
     release, previous = releases.promote(app, source, target, data, actor())

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
+from .. import jsonsafe
 from ..core import bundles
 from ..errors import BadRequest, Forbidden, Gone
 from ..store.models import iso
@@ -19,10 +20,25 @@ def upload_bundle(app_id):
     upload = request.files.get("file")
     if upload is None:
         raise BadRequest("the file field 'file' is missing", details={"field": "file"})
-    fields = bundles.parse_fields(request.form.to_dict())
+    fields = bundles.parse_fields(form_fields())
     staged = box().staging.receive(upload.stream, box().config.max_bundle_bytes)
     bundle = box().ingestor.ingest(app, fields, staged, actor())
     return jsonify(bundles.bundle_json(bundle)), 201
+
+
+def form_fields() -> dict:
+    """The upload's form fields, with the JSON object fields (expoConfig) parsed."""
+    fields = request.form.to_dict()
+    for name in JSON_FIELDS:
+        if isinstance(fields.get(name), str) and fields[name]:
+            try:
+                fields[name] = jsonsafe.loads(fields[name])
+            except ValueError:
+                raise BadRequest(f"{name} must be a JSON object", details={"field": name}) from None
+    return fields
+
+
+JSON_FIELDS = ("expoConfig",)
 
 
 @bp.post("/apps/<app_id>/bundles/initiate")
@@ -56,12 +72,24 @@ def get_bundle(app_id, bundle_id):
     return jsonify(bundles.bundle_json(bundles.find_bundle(app_for(app_id), bundle_id)))
 
 
+@bp.delete("/apps/<app_id>/bundles")
+def delete_unused_bundles(app_id):
+    """`?unused=true`: delete every bundle no release history names and no device is pinned to."""
+    app = app_for(app_id, "admin")
+    if request.args.get("unused") != "true":
+        raise BadRequest("only unused bundles can be deleted together: add ?unused=true", details={"field": "unused"})
+    return jsonify({"deleted": True, "ids": bundles.delete_unused_bundles(app, actor(), box().store)})
+
+
 @bp.delete("/apps/<app_id>/bundles/<bundle_id>")
 def delete_bundle(app_id, bundle_id):
+    """Delete a bundle by id, or by version (each platform's, unless ?platform= picks one)."""
     app = app_for(app_id, "admin")
-    bundle = bundles.find_bundle(app, bundle_id)
-    bundles.delete_bundle(app, bundle, actor(), box().store)
-    return jsonify({"deleted": True, "id": bundle.id})
+    platform = request.args.get("platform") or None
+    if platform not in (None, *bundles.PLATFORMS):
+        raise BadRequest("platform must be ios, android or all", details={"field": "platform"})
+    ids = bundles.delete_bundles(app, bundles.find_bundles(app, bundle_id, platform), actor(), box().store)
+    return jsonify({"deleted": True, "id": ids[0], "ids": ids})
 
 
 uploads_bp = Blueprint("uploads", __name__)

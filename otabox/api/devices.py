@@ -10,11 +10,26 @@ from ..web import actor, app_for, int_arg, json_body
 bp = Blueprint("api_devices", __name__)
 
 
+def device_filters() -> dict:
+    """The exact-match filters in the query (`isProd`/`isEmulator` as true or false)."""
+    filters = {}
+    for name in devices.DEVICE_FILTERS:
+        value = request.args.get(name)
+        if value is None or value == "":
+            continue
+        if name in ("isProd", "isEmulator"):
+            if value not in ("true", "false"):
+                raise BadRequest(f"{name} must be true or false", details={"field": name})
+            value = value == "true"
+        filters[name] = value
+    return filters
+
+
 @bp.get("/apps/<app_id>/devices")
 def list_devices(app_id):
     rows, total = devices.list_devices(app_for(app_id), int_arg("limit", 50, 1, 500), int_arg("offset", 0, 0, 10**9),
                                        request.args.get("channel"), request.args.get("version"),
-                                       request.args.get("search"))
+                                       request.args.get("search"), device_filters())
     return jsonify({"devices": [devices.device_json(d) for d in rows], "total": total})
 
 

@@ -15,8 +15,10 @@ def audit_log():
     key = api_key("admin")
     auth.require_unscoped(key)
     before = int_arg("before", 0, 0, 10**12) or None
-    return jsonify({"entries": audit.query(int_arg("limit", 100, 1, 1000), before,
-                                           request.args.get("action"), request.args.get("entityType"))})
+    args = request.args
+    return jsonify({"entries": audit.query(int_arg("limit", 100, 1, 1000), before, args.get("action"),
+                                           args.get("entityType") or args.get("entity_type"),
+                                           args.get("entityId") or args.get("entity_id"))})
 
 
 @bp.get("/me")

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from .client import ClientError, OtaboxClient, file_sha256, zip_folder
+from .gitinfo import git_fields
 
 
 def remote_command(func):
@@ -124,14 +125,19 @@ def release_bundle(client: OtaboxClient, app: str, bundle: dict, channel: str, r
 @click.option("--encrypt-key", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Encrypt end to end for capacitor-updater with this private key (.capgo_key_v2); "
                    "the server only ever sees ciphertext.")
+@click.option("--min-update-version", default=None,
+              help="Devices running a bundle below this version are not moved to this one by a channel in "
+                   "version_number mode (Capgo's --min-update-version).")
+@click.option("--message", default=None, help="A build message kept with the bundle (shown in the dashboard).")
 @JSON_OPTION
 @remote_command
 def publish(client, source, app, version, channel, rollout, mandatory, platform, notes, min_native_build,
-            target_versions, expo, runtime_version, encrypt_key, as_json):
+            target_versions, expo, runtime_version, encrypt_key, min_update_version, message, as_json):
     """Upload SOURCE (a build folder or a .zip) and release it to a channel.
 
     The app and channel are checked before anything is uploaded. Publishing a version that is on the
-    server already with the same bytes releases that bundle again; with other bytes it fails."""
+    server already with the same bytes releases that bundle again; with other bytes it fails. When
+    SOURCE is inside a git working tree, the bundle records its commit and branch."""
     if expo and not runtime_version:
         raise click.UsageError("--expo needs --runtime-version")
     if expo and encrypt_key:
@@ -147,8 +153,13 @@ def publish(client, source, app, version, channel, rollout, mandatory, platform,
         if existing:
             bundle = _same_bundle(existing, archive)
         else:
-            bundle = _upload(client, app, archive, version, platform, notes, min_native_build, target_versions,
-                             expo and runtime_version, encrypt_key)
+            fields = {"version": version, "platform": platform, "notes": notes, "minNativeBuild": min_native_build,
+                      "targetVersions": target_versions, "minUpdateVersion": min_update_version,
+                      "message": message, **git_fields(source)}
+            if expo:
+                fields.update(format="expo", runtimeVersion=runtime_version)
+            bundle = _upload(client, app, archive, {k: v for k, v in fields.items() if v not in (None, "")},
+                             encrypt_key)
     finally:
         if archive != source:
             archive.unlink(missing_ok=True)
@@ -168,15 +179,7 @@ def _same_bundle(existing: dict, archive: Path) -> dict:
     return existing
 
 
-def _upload(client, app, archive, version, platform, notes, min_native_build, target_versions, runtime_version,
-            encrypt_key) -> dict:
-    fields = {"version": version, "platform": platform, "notes": notes}
-    if min_native_build is not None:
-        fields["minNativeBuild"] = min_native_build
-    if target_versions:
-        fields["targetVersions"] = target_versions
-    if runtime_version:
-        fields.update(format="expo", runtimeVersion=runtime_version)
+def _upload(client, app, archive, fields: dict, encrypt_key) -> dict:
     upload = archive
     if encrypt_key:
         upload, encryption = _encrypt(archive, encrypt_key)

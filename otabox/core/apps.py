@@ -13,9 +13,10 @@ from .releases import current_release, release_json
 SLUG = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)+$")
 CHANNEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 DEFAULT_CHANNELS = ("production", "staging")
-BLOCK_UPGRADES = ("none", "major", "minor", "patch")
+BLOCK_UPGRADES = ("none", "major", "minor", "patch", "version_number")
 BOOLEAN_SETTINGS = {"allowDeviceSelfAssign": "allow_device_self_assign", "allowEmulator": "allow_emulator",
-                    "allowDev": "allow_dev", "ios": "ios_enabled", "android": "android_enabled"}
+                    "allowDev": "allow_dev", "ios": "ios_enabled", "android": "android_enabled",
+                    "disableAutoUpdateUnderNative": "disable_auto_update_under_native"}
 
 
 def new_deployment_key() -> str:
@@ -33,7 +34,7 @@ def find_app(id_or_slug: str) -> App:
 
 def app_json(app: App) -> dict:
     return {"id": app.id, "slug": app.slug, "name": app.name, "clientKey": app.client_key,
-            "createdAt": iso(app.created_at)}
+            "defaultChannel": app.default_channel, "createdAt": iso(app.created_at)}
 
 
 def new_client_key() -> str:
@@ -94,12 +95,15 @@ def serving_release(app: App, channel_name: str) -> Release | None:
 
 
 def channel_json(channel: Channel) -> dict:
-    """A channel with its settings and current release."""
+    """A channel with its settings and current release. `public`: it is the app's default channel."""
     current = current_release(channel)
     return {
         "id": channel.id, "name": channel.name, "deploymentKey": channel.deployment_key,
         "blockUpgrades": channel.block_upgrades,
         **{api: getattr(channel, column) for api, column in BOOLEAN_SETTINGS.items()},
+        "public": channel.app.default_channel == channel.name,
+        "rolloutChannel": channel.rollout_channel, "rolloutPercentage": channel.rollout_percentage,
+        "minRuntimeVersion": channel.min_runtime_version,
         "currentRelease": release_json(current) if current else None,
         "createdAt": iso(channel.created_at),
     }
@@ -113,29 +117,88 @@ def create_channel(app: App, name, actor: str, settings: dict | None = None) -> 
         if Channel.select().where((Channel.app == app) & (Channel.name == name)).exists():
             raise Conflict(f"channel {name!r} exists already")
         channel = Channel.create(app=app, name=name, deployment_key=new_deployment_key())
-        if settings:
-            _apply_settings(channel, settings)
-        audit.record(actor, "channel.created", "channel", channel.id, {"app": app.slug, "name": name})
+        changed = _apply_settings(channel, settings) if settings else {}
+        audit.record(actor, "channel.created", "channel", channel.id, {"app": app.slug, "name": name, **changed})
         bump_generation()
     return channel
 
 
+def upsert_channel(app: App, name, actor: str, settings: dict) -> tuple[Channel, bool]:
+    """Create the channel, or change the settings of the one of that name (Capgo's POST /channel);
+    returns it and whether it is new."""
+    existing = Channel.get_or_none((Channel.app == app) & (Channel.name == name)) if isinstance(name, str) else None
+    if existing is None:
+        return create_channel(app, name, actor, settings), True
+    return update_channel(existing, settings, actor), False
+
+
+def list_channels(app: App, limit: int, offset: int) -> tuple[list[Channel], int]:
+    query = Channel.select().where(Channel.app == app)
+    return list(query.order_by(Channel.id).limit(limit).offset(offset)), query.count()
+
+
+def _other_channel(channel: Channel, name) -> str | None:
+    if name is None:
+        return None
+    if not isinstance(name, str) or name == channel.name or not Channel.select().where(
+            (Channel.app == channel.app_id) & (Channel.name == name)).exists():
+        raise BadRequest("rolloutChannel must name another channel of the app (or be null)",
+                         details={"field": "rolloutChannel"})
+    return name
+
+
+def _whole_percentage(value, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or not 0 <= value <= 100:
+        raise BadRequest(f"{field} must be a whole percentage from 0 to 100", details={"field": field})
+    return int(value)
+
+
+def _optional_text(value, field: str, limit: int = 100) -> str | None:
+    if value is not None and (not isinstance(value, str) or not 0 < len(value) <= limit):
+        raise BadRequest(f"{field} must be a string of 1 to {limit} characters, or null", details={"field": field})
+    return value
+
+
 def _apply_settings(channel: Channel, settings: dict) -> dict:
+    """Validate and set a channel's settings; returns what changed. `disableAutoUpdate` is Capgo's
+    name for `blockUpgrades`; `public: true` makes the channel the app's default channel."""
     changed = {}
-    if "blockUpgrades" in settings:
-        value = settings["blockUpgrades"]
-        if value not in BLOCK_UPGRADES:
+    block = settings.get("blockUpgrades", settings.get("disableAutoUpdate"))
+    if block is not None:
+        if block not in BLOCK_UPGRADES:
             raise BadRequest(f"blockUpgrades must be one of {', '.join(BLOCK_UPGRADES)}",
                              details={"field": "blockUpgrades"})
-        channel.block_upgrades = changed["blockUpgrades"] = value
+        channel.block_upgrades = changed["blockUpgrades"] = block
     for api, column in BOOLEAN_SETTINGS.items():
         if api in settings:
             if not isinstance(settings[api], bool):
                 raise BadRequest(f"{api} must be true or false", details={"field": api})
             setattr(channel, column, settings[api])
             changed[api] = settings[api]
+    if "rolloutChannel" in settings:
+        channel.rollout_channel = changed["rolloutChannel"] = _other_channel(channel, settings["rolloutChannel"])
+    if "rolloutPercentage" in settings:
+        channel.rollout_percentage = changed["rolloutPercentage"] = _whole_percentage(
+            settings["rolloutPercentage"], "rolloutPercentage")
+    if "minRuntimeVersion" in settings:
+        channel.min_runtime_version = changed["minRuntimeVersion"] = _optional_text(
+            settings["minRuntimeVersion"], "minRuntimeVersion")
+    if "public" in settings:
+        changed["public"] = _set_public(channel, settings["public"])
     channel.save()
     return changed
+
+
+def _set_public(channel: Channel, public) -> bool:
+    """Capgo's `public` flag: the public channel is the one devices get when they name none."""
+    if not isinstance(public, bool):
+        raise BadRequest("public must be true or false", details={"field": "public"})
+    app = App.get_by_id(channel.app_id)
+    if public:
+        App.update(default_channel=channel.name).where(App.id == app.id).execute()
+    elif app.default_channel == channel.name:
+        App.update(default_channel=None).where(App.id == app.id).execute()
+    return public
 
 
 def update_channel(channel: Channel, settings: dict, actor: str) -> Channel:
@@ -143,7 +206,27 @@ def update_channel(channel: Channel, settings: dict, actor: str) -> Channel:
         changed = _apply_settings(channel, settings)
         audit.record(actor, "channel.updated", "channel", channel.id, changed)
         bump_generation()
-    return channel
+    return Channel.get_by_id(channel.id)
+
+
+def update_app(app: App, data: dict, actor: str) -> App:
+    """PATCH an app: its display name and its default channel (null: devices that name no channel
+    get none)."""
+    if "name" in data:
+        app = rename_app(app, data["name"], actor)
+    if "defaultChannel" in data:
+        name = data["defaultChannel"]
+        if name is not None:
+            find_channel(app, name if isinstance(name, str) else "")
+        if name != app.default_channel:
+            with database.atomic():
+                App.update(default_channel=name).where(App.id == app.id).execute()
+                audit.record(actor, "app.default_channel_set", "app", app.id,
+                             {"from": app.default_channel, "to": name})
+                bump_generation()
+    if not {"name", "defaultChannel"} & set(data):
+        raise BadRequest("nothing to change: send name or defaultChannel")
+    return App.get_by_id(app.id)
 
 
 def rotate_deployment_key(channel: Channel, actor: str) -> Channel:
@@ -177,6 +260,10 @@ def rename_channel(channel: Channel, name: str, actor: str) -> Channel:
                 raise Conflict(f"channel {name!r} exists already")
             Channel.update(name=name).where(Channel.id == channel.id).execute()
             flags.channel_renamed(channel.app_id, channel.name, name)
+            Channel.update(rollout_channel=name).where((Channel.app == channel.app_id)
+                                                       & (Channel.rollout_channel == channel.name)).execute()
+            App.update(default_channel=name).where((App.id == channel.app_id)
+                                                   & (App.default_channel == channel.name)).execute()
             audit.record(actor, "channel.renamed", "channel", channel.id, {"from": channel.name, "to": name})
             bump_generation()
     return Channel.get_by_id(channel.id)
@@ -195,9 +282,15 @@ def set_deployment_key(channel: Channel, key: str, actor: str) -> Channel:
 
 
 def delete_channel(channel: Channel, actor: str) -> None:
+    """Delete a channel with its history; channels splitting devices to it stop doing so, and an app
+    whose default channel it was has none until another one is made public."""
     with database.atomic():
         Release.delete().where(Release.channel == channel).execute()
         flags.channel_deleted(channel.app_id, channel.name)
+        Channel.update(rollout_channel=None, rollout_percentage=0).where(
+            (Channel.app == channel.app_id) & (Channel.rollout_channel == channel.name)).execute()
+        App.update(default_channel=None).where((App.id == channel.app_id)
+                                               & (App.default_channel == channel.name)).execute()
         channel.delete_instance(recursive=True)
         audit.record(actor, "channel.deleted", "channel", channel.id, {"name": channel.name})
         bump_generation()

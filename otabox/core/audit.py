@@ -15,7 +15,7 @@ def entry_json(entry: AuditEntry) -> dict:
 
 
 def query(limit: int = 100, before: int | None = None, action: str | None = None,
-          entity_type: str | None = None) -> list[dict]:
+          entity_type: str | None = None, entity_id: str | None = None) -> list[dict]:
     rows = AuditEntry.select().order_by(AuditEntry.id.desc()).limit(limit)
     if before:
         rows = rows.where(AuditEntry.id < before)
@@ -23,4 +23,6 @@ def query(limit: int = 100, before: int | None = None, action: str | None = None
         rows = rows.where(AuditEntry.action == action)
     if entity_type:
         rows = rows.where(AuditEntry.entity_type == entity_type)
+    if entity_id:
+        rows = rows.where(AuditEntry.entity_id == entity_id)
     return [entry_json(e) for e in rows]

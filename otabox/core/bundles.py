@@ -11,7 +11,7 @@ from ..errors import BadRequest, Conflict, Gone, Invalid, NotFound, TooLarge
 from ..security.zipcheck import ZipEntry, ZipLimits, check_zip
 from ..store.blobs import StagedFile, is_sha256
 from ..store.generation import bump_generation
-from ..store.models import App, Bundle, BundleFile, Release, Upload, database, iso, row_id, utcnow
+from ..store.models import App, Bundle, BundleFile, Device, Release, Upload, database, iso, row_id, utcnow
 from . import audit, semver
 
 PLATFORMS = ("ios", "android", "all")
@@ -30,6 +30,11 @@ class BundleFields:
     session_key: str | None = None
     encrypted_checksum: str | None = None
     key_id: str | None = None
+    min_update_version: str | None = None
+    message: str = ""
+    git_commit_hash: str | None = None
+    git_branch: str | None = None
+    expo_config: dict | None = None
 
     @property
     def encrypted(self) -> bool:
@@ -45,6 +50,26 @@ def _text(data: dict, name: str, limit: int = 2000) -> str | None:
         return None
     if not isinstance(value, str) or len(value) > limit:
         raise BadRequest(f"{name} must be a string of at most {limit} characters", details={"field": name})
+    return value
+
+
+def _version_field(data: dict, name: str) -> str | None:
+    value = _text(data, name, 100)
+    if value is not None:
+        try:
+            semver.parse_version(value)
+        except ValueError:
+            raise BadRequest(f"{name} must be a semantic version such as 1.2.3", details={"field": name}) from None
+    return value
+
+
+def _json_object(data: dict, name: str) -> dict | None:
+    """An object field (the API layer parses a multipart form's JSON text first)."""
+    value = data.get(name)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, dict):
+        raise BadRequest(f"{name} must be a JSON object", details={"field": name})
     return value
 
 
@@ -79,6 +104,13 @@ def parse_fields(data: dict) -> BundleFields:
         notes=_text(data, "notes", 10000) or "", runtime_version=_text(data, "runtimeVersion", 100),
         session_key=_text(data, "sessionKey", 2000), encrypted_checksum=_text(data, "encryptedChecksum", 2000),
         key_id=_text(data, "keyId", 200))
+    fields.min_update_version = _version_field(data, "minUpdateVersion")
+    fields.message = _text(data, "message", 10000) or ""
+    fields.git_commit_hash = _text(data, "gitCommitHash", 100)
+    fields.git_branch = _text(data, "gitBranch", 255)
+    fields.expo_config = _json_object(data, "expoConfig")
+    if fields.expo_config is not None and fields.format != "expo":
+        raise BadRequest("expoConfig goes with Expo bundles (format=expo)", details={"field": "expoConfig"})
     if fields.format == "expo" and not fields.runtime_version:
         raise BadRequest("runtimeVersion is required for Expo bundles", details={"field": "runtimeVersion"})
     if fields.encrypted and fields.format != "zip":
@@ -94,7 +126,10 @@ def bundle_json(bundle: Bundle) -> dict:
         "sha256": bundle.sha256, "size": bundle.size, "signature": bundle.signature,
         "minNativeBuild": bundle.min_native_build, "targetVersions": bundle.target_versions,
         "notes": bundle.notes, "packageHash": bundle.package_hash, "runtimeVersion": bundle.runtime_version,
-        "encrypted": bool(bundle.session_key), "keyId": bundle.key_id, "createdAt": iso(bundle.created_at),
+        "encrypted": bool(bundle.session_key), "keyId": bundle.key_id, "minUpdateVersion": bundle.min_update_version,
+        "message": bundle.message, "gitCommitHash": bundle.git_commit_hash, "gitBranch": bundle.git_branch,
+        "expoConfig": (bundle.extra or {}).get("expoConfig") if bundle.format == "expo" else None,
+        "createdAt": iso(bundle.created_at),
     }
 
 
@@ -137,6 +172,8 @@ class Ingestor:
             _ensure_new(app, fields)
             entries = [] if fields.encrypted else check_zip(staged.path, self.limits(), self._store_member)
             extra = {} if fields.encrypted else self.describers[fields.format](fields, staged, entries)
+            if fields.expo_config is not None:
+                extra["expoConfig"] = fields.expo_config
             self.box.store.put(staged)
         except BaseException:
             staged.discard()
@@ -150,7 +187,9 @@ class Ingestor:
                 min_native_build=fields.min_native_build, target_versions=fields.target_versions,
                 notes=fields.notes, runtime_version=fields.runtime_version, session_key=fields.session_key,
                 encrypted_checksum=fields.encrypted_checksum, key_id=fields.key_id,
-                package_hash=extra.pop("packageHash", None), extra=extra)
+                package_hash=extra.pop("packageHash", None), extra=extra,
+                min_update_version=fields.min_update_version, message=fields.message,
+                git_commit_hash=fields.git_commit_hash, git_branch=fields.git_branch)
             if entries:
                 BundleFile.insert_many([{"bundle": bundle.id, "path": e.path, "sha256": e.sha256, "size": e.size}
                                         for e in entries]).execute()
@@ -201,16 +240,48 @@ def remove_unreferenced_blobs(store, candidates: set[str]) -> int:
     return len(unused)
 
 
-def delete_bundle(app: App, bundle: Bundle, actor: str, store) -> None:
+def find_bundles(app: App, ref, platform: str | None = None) -> list[Bundle]:
+    """The bundles `ref` names: an id, or a version (every platform's bundle of that version unless
+    `platform` picks one)."""
+    if row_id(ref) is not None:
+        return [find_bundle(app, ref)]
+    query = Bundle.select().where((Bundle.app == app) & (Bundle.version == ref))
+    if platform:
+        query = query.where(Bundle.platform == platform)
+    found = list(query.order_by(Bundle.id))
+    if not found:
+        raise NotFound(f"no bundle {ref!r} in app {app.slug!r}")
+    return found
+
+
+def _in_use(bundle_ids) -> set[int]:
+    """Bundles some release (of any channel, deleted ones too) or a device pin refers to."""
+    return ({r.bundle_id for r in Release.select(Release.bundle).where(Release.bundle.in_(bundle_ids))}
+            | {d.override_bundle_id for d in Device.select(Device.override_bundle)
+               .where(Device.override_bundle.in_(bundle_ids))})
+
+
+def delete_bundles(app: App, doomed: list[Bundle], actor: str, store) -> list[int]:
+    """Delete bundles no release history names (all or none); blob files no other bundle shares go too."""
     with database.atomic():
-        if Release.select().where(Release.bundle == bundle).exists():
+        used = {r.bundle_id for r in Release.select(Release.bundle).where(Release.bundle.in_([b.id for b in doomed]))}
+        if used:
             raise Conflict("the bundle is in a channel's release history and cannot be deleted",
-                           code="bundle_in_use", details={"id": bundle.id})
-        blobs = blobs_of([bundle])
-        bundle.delete_instance(recursive=True)
-        audit.record(actor, "bundle.deleted", "bundle", bundle.id, {"app": app.slug, "version": bundle.version})
+                           code="bundle_in_use", details={"id": min(used)})
+        blobs = blobs_of(doomed)
+        for bundle in doomed:
+            bundle.delete_instance(recursive=True)
+            audit.record(actor, "bundle.deleted", "bundle", bundle.id, {"app": app.slug, "version": bundle.version})
         bump_generation()
     remove_unreferenced_blobs(store, blobs)
+    return [b.id for b in doomed]
+
+
+def delete_unused_bundles(app: App, actor: str, store) -> list[int]:
+    """Delete every bundle of the app that no release history names and no device is pinned to."""
+    candidates = list(Bundle.select().where(Bundle.app == app))
+    used = _in_use([b.id for b in candidates])
+    return delete_bundles(app, [b for b in candidates if b.id not in used], actor, store)
 
 
 def amend_extra(bundle_id: int, change: Callable[[dict], dict]) -> dict | None:

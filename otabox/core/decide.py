@@ -1,9 +1,11 @@
-"""The one domain decision: which bundle a device gets. Every client protocol asks this module.
+"""The one domain decision: which bundle a device gets, and when none, why not. Every client
+protocol asks this module.
 
 Pure functions over the serving state (`serving.AppView`); no database, no Flask."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 from typing import Callable
 
@@ -11,11 +13,15 @@ from . import semver
 from .serving import AppView, BundleView, ChannelView, ReleaseView
 
 BUILTIN = "builtin"
+REASONS = ("up_to_date", "no_release", "not_in_rollout", "native_build_too_low", "native_version_not_targeted",
+           "other_platform", "blocked", "below_native", "revert_to_builtin", "no_channel")
+"""Why a device gets no update (`Decision.reason`), as the native check and the README name them."""
 
 
-def rollout_bucket(device_id: str, release_id: int) -> int:
-    """0..9999: the device's place in a release's rollout, in hundredths of a percent."""
-    digest = hashlib.sha256(f"{device_id}:{release_id}".encode()).digest()
+def rollout_bucket(device_id: str, salt: int | str) -> int:
+    """0..9999: the device's place in a release's rollout (salt: the release id), or in a channel's
+    split (salt: "channel:<id>"), in hundredths of a percent."""
+    digest = hashlib.sha256(f"{device_id}:{salt}".encode()).digest()
     return int.from_bytes(digest[:8], "big") % 10000
 
 
@@ -25,6 +31,11 @@ def in_rollout(device_id: str | None, release: ReleaseView) -> bool:
     if not device_id or release.rollout <= 0:
         return False
     return rollout_bucket(device_id, release.id) < release.rollout * 100
+
+
+def in_split(device_id: str | None, channel: ChannelView) -> bool:
+    """Whether the device is among the `split_percentage` % sent to the channel's rollout channel."""
+    return bool(device_id) and rollout_bucket(device_id, f"channel:{channel.id}") < channel.split_percentage * 100
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,6 +59,9 @@ class DeviceQuery:
     """Bundle formats the client can install (Expo exports only for Expo clients)."""
     accepts_encrypted: bool = False
     """Only capacitor-updater can open end-to-end encrypted bundles."""
+    versions_follow_native: bool = True
+    """Bundle versions and the native version are on one scale (Capgo's assumption, which the
+    under-native guard needs); CodePush's bundle versions are otabox's own, so not there."""
 
     @property
     def on_builtin(self) -> bool:
@@ -62,7 +76,10 @@ class DeviceQuery:
 
 @dataclasses.dataclass(frozen=True)
 class Decision:
-    """`outcome` is one of: update, up_to_date, none, builtin, blocked, no_channel."""
+    """`outcome` is one of: update, up_to_date, none, builtin, blocked, no_channel; `reason` (one of
+    REASONS) says why a device gets no update; `blocked` names the channel policy that refused one:
+    major, minor, patch (blockUpgrades), min_update_version (blockUpgrades "version_number") or
+    below_native (disableAutoUpdateUnderNative)."""
 
     outcome: str
     channel: ChannelView | None = None
@@ -70,41 +87,60 @@ class Decision:
     bundle: BundleView | None = None
     mandatory: bool = False
     blocked: str | None = None
+    reason: str | None = None
 
     @property
     def update(self) -> bool:
         return self.outcome == "update"
 
 
-def _applies(release: ReleaseView, query: DeviceQuery) -> bool:
-    """Whether a release is meant for this device, rollout aside."""
+def _why_not(release: ReleaseView, query: DeviceQuery) -> str | None:
+    """None when a release is meant for this device, rollout aside; else why not: a reason from
+    REASONS, or "" for releases no device like this one could take (disabled, a bundle format or
+    encryption the client cannot open, a bundle the device reported as failed)."""
     if release.disabled:
-        return False
+        return ""
+    if release.platform and query.platform and release.platform != query.platform:
+        return "other_platform"
     if release.is_builtin:
-        return True
+        return None
     bundle = release.bundle
-    if bundle.format not in query.formats or (bundle.session_key and not query.accepts_encrypted):
-        return False
-    return (bundle.id not in query.skip_bundle_ids and bundle.serves_platform(query.platform)
-            and bundle.fits_native(query.native_version, query.native_build,
-                                   any_version=query.any_native_version))
+    if bundle.format not in query.formats or (bundle.session_key and not query.accepts_encrypted) \
+            or bundle.id in query.skip_bundle_ids:
+        return ""
+    if not bundle.serves_platform(query.platform):
+        return "other_platform"
+    return release.native_mismatch(query.native_version, query.native_build, any_version=query.any_native_version)
+
+
+def _applies(release: ReleaseView, query: DeviceQuery) -> bool:
+    return _why_not(release, query) is None
 
 
 RolloutSelector = Callable[[str | None, ReleaseView], bool]
 
 
-def _serving_release(channel: ChannelView, query: DeviceQuery, selector: RolloutSelector) -> int | None:
+def _serving_release(channel: ChannelView, query: DeviceQuery, selector: RolloutSelector
+                     ) -> tuple[int | None, str | None]:
     """The position in history of the newest release that applies and whose rollout includes the
-    device; devices outside a partial rollout fall through to what the channel served before it."""
+    device (devices outside a partial rollout fall through to what the channel served before it),
+    and why the newest release passed over was not for the device: a release of the device's own
+    platform explains more than one of another platform."""
+    passed_over = None
     for position, release in enumerate(channel.history):
-        if _applies(release, query) and selector(query.device_id, release):
-            return position
-    return None
+        reason = _why_not(release, query)
+        if reason is None:
+            if selector(query.device_id, release):
+                return position, passed_over
+            reason = "not_in_rollout"
+        if reason and (passed_over is None or (passed_over == "other_platform" and reason != passed_over)):
+            passed_over = reason
+    return None, passed_over
 
 
 def _mandatory_on_the_way(channel: ChannelView, served: int, query: DeviceQuery) -> bool:
     """CodePush semantics: mandatory if the served release, or any applicable release between it and
-    the one the device runs, is mandatory.
+    the one the device runs, is mandatory (all of history for a device that names no bundle).
 
     Looks only at the channel's mandatory releases and at the releases of the device's own bundle
     (indexes built with the serving state), so the cost does not grow with the history."""
@@ -119,18 +155,44 @@ def _mandatory_on_the_way(channel: ChannelView, served: int, query: DeviceQuery)
     return any(served <= p < stop and _applies(history[p], query) for p in channel.mandatory_positions)
 
 
+@functools.lru_cache(maxsize=4096)
+def _app_version(text: str) -> semver.Version | None:
+    try:
+        return semver.coerce_app_version(text)
+    except ValueError:
+        return None
+
+
 def blocked_boundary(block_upgrades: str, current: str | None, target: str) -> str | None:
     """The boundary ('major', 'minor', 'patch') that moving current → target would cross, when the
     channel forbids crossing it."""
-    if block_upgrades == "none" or not current:
+    if block_upgrades not in ("major", "minor", "patch") or not current:
         return None
-    try:
-        crossed = semver.upgrade_kind(semver.coerce_app_version(current), semver.parse_version(target))
-    except ValueError:
+    current_version, target_version = _app_version(current), _app_version(target)
+    if current_version is None or target_version is None:
         return None
+    crossed = semver.upgrade_kind(current_version, target_version)
     order = ("major", "minor", "patch")
     if crossed and order.index(crossed) <= order.index(block_upgrades):
         return crossed
+    return None
+
+
+def _policy_refusal(channel: ChannelView, bundle: BundleView, query: DeviceQuery) -> str | None:
+    """The channel policy that keeps this device from moving to `bundle`, in Capgo's order: the
+    upgrade boundary, the bundle's minUpdateVersion ("version_number" mode), the native version."""
+    current = query.native_version if query.on_builtin else query.current_version
+    boundary = blocked_boundary(channel.block_upgrades, current, bundle.version)
+    if boundary:
+        return boundary
+    if channel.block_upgrades == "version_number" and bundle.min_update_version and current:
+        running, minimum = _app_version(current), _app_version(bundle.min_update_version)
+        if running is not None and minimum is not None and running < minimum:
+            return "min_update_version"
+    if channel.disable_under_native and query.versions_follow_native and query.native_version:
+        native, offered = _app_version(query.native_version), _app_version(bundle.version)
+        if native is not None and offered is not None and offered < native:
+            return "below_native"
     return None
 
 
@@ -138,24 +200,30 @@ def decide(app: AppView, query: DeviceQuery, selector: RolloutSelector = in_roll
     """`selector` decides partial-rollout membership (CodePush keeps its own hash for migrations)."""
     channel = app.channel_for(query.device_id, query.channel)
     if channel is None:
-        return Decision("no_channel")
+        return Decision("no_channel", reason="no_channel")
+    if channel.split is not None and in_split(query.device_id, channel):
+        channel = channel.split
     override = app.overrides.get(query.device_id) if query.device_id else None
     if override and override.bundle:
         return _offer(channel, None, override.bundle, query, mandatory=False)
-    position = _serving_release(channel, query, selector)
+    position, passed_over = _serving_release(channel, query, selector)
     if position is None:
-        return Decision("none", channel)
+        return Decision("none", channel, reason=passed_over or "no_release")
     served = channel.history[position]
     if served.is_builtin:
-        return Decision("builtin", channel, served)
-    current = query.native_version if query.on_builtin else query.current_version
-    boundary = blocked_boundary(channel.block_upgrades, current, served.bundle.version)
-    if boundary and not query.runs(served.bundle):
-        return Decision("blocked", channel, served, served.bundle, blocked=boundary)
-    return _offer(channel, served, served.bundle, query, _mandatory_on_the_way(channel, position, query))
+        return Decision("builtin", channel, served, reason="revert_to_builtin")
+    bundle = served.bundle
+    if query.runs(bundle):
+        newer = passed_over if passed_over != "other_platform" else None
+        return Decision("up_to_date", channel, served, bundle, reason=newer or "up_to_date")
+    refusal = _policy_refusal(channel, bundle, query)
+    if refusal:
+        return Decision("blocked", channel, served, bundle, blocked=refusal,
+                        reason="below_native" if refusal == "below_native" else "blocked")
+    return Decision("update", channel, served, bundle, mandatory=_mandatory_on_the_way(channel, position, query))
 
 
 def _offer(channel, release, bundle, query, mandatory) -> Decision:
     if query.runs(bundle):
-        return Decision("up_to_date", channel, release, bundle)
+        return Decision("up_to_date", channel, release, bundle, reason="up_to_date")
     return Decision("update", channel, release, bundle, mandatory=mandatory)

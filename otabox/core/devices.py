@@ -21,6 +21,8 @@ from .releases import count_stat
 log = logging.getLogger("otabox.devices")
 EVENT_TYPES = ("downloaded", "installed", "failed", "rolled_back")
 DEVICE_FIELDS = ("platform", "native_version", "native_build", "bundle_version", "channel")
+REPORTED_FIELDS = ("custom_id", "plugin_version", "os_version", "is_prod", "is_emulator")
+"""What capacitor-updater reports besides; a sighting without one keeps the value recorded before."""
 
 
 class DeviceTracker(PeriodicFlush):
@@ -49,7 +51,8 @@ class DeviceTracker(PeriodicFlush):
         if not seen and not checks:
             return 0
         rows = [(app_id, device_id, *("" if state.get(k) is None else str(state[k]) for k in DEVICE_FIELDS),
-                 str(state["at"]), state["at"].strftime("%Y-%m-%d")) for (app_id, device_id), state in seen.items()]
+                 str(state["at"]), state["at"].strftime("%Y-%m-%d"), *(state.get(k) for k in REPORTED_FIELDS))
+                for (app_id, device_id), state in seen.items()]
         try:
             with database.connection_context():
                 try:
@@ -98,7 +101,9 @@ def device_json(device: Device) -> dict:
         "nativeBuild": device.native_build, "bundleVersion": device.bundle_version or "builtin",
         "channel": device.channel, "firstSeen": iso(device.first_seen), "lastSeen": iso(device.last_seen),
         "override": {"channel": device.override_channel, "bundleId": device.override_bundle_id},
-        "selfAssignedChannel": device.self_assigned_channel,
+        "selfAssignedChannel": device.self_assigned_channel, "customId": device.custom_id,
+        "pluginVersion": device.plugin_version, "osVersion": device.os_version, "isProd": device.is_prod,
+        "isEmulator": device.is_emulator,
     }
 
 
@@ -109,15 +114,22 @@ def find_device(app: App, device_id: str) -> Device:
     return device
 
 
+DEVICE_FILTERS = {"platform": Device.platform, "customId": Device.custom_id, "pluginVersion": Device.plugin_version,
+                  "osVersion": Device.os_version, "isProd": Device.is_prod, "isEmulator": Device.is_emulator}
+"""Exact-match filters of the device list, by query parameter (booleans as true/false)."""
+
+
 def list_devices(app: App, limit: int, offset: int, channel: str | None, version: str | None,
-                 search: str | None = None):
+                 search: str | None = None, filters: dict | None = None):
     query = Device.select().where(Device.app == app)
     if channel:
         query = query.where(Device.channel == channel)
     if version:
         query = query.where(Device.bundle_version == ("" if version == "builtin" else version))
     if search:
-        query = query.where(Device.device_id.contains(search))
+        query = query.where(Device.device_id.contains(search) | Device.custom_id.contains(search))
+    for name, value in (filters or {}).items():
+        query = query.where(DEVICE_FILTERS[name] == value)
     return list(query.order_by(Device.last_seen.desc()).limit(limit).offset(offset)), query.count()
 
 
@@ -150,6 +162,17 @@ def clear_override(app: App, device_id: str, actor: str) -> Device:
         audit.record(actor, "device.override_cleared", "device", device_id, {"app": app.slug})
         bump_generation()
     return device
+
+
+def record_reported(app_id: int, device_id: str, reported: dict) -> None:
+    """Keep what a device reports about itself (REPORTED_FIELDS: customId and the like) from a
+    request that is not an update check (stats, channel_self); None values leave a field as it was."""
+    values = {name: value for name, value in reported.items() if name in REPORTED_FIELDS and value is not None}
+    if not values:
+        return
+    with database.atomic():
+        (Device.insert(app=app_id, device_id=device_id, **values)
+         .on_conflict(conflict_target=[Device.app, Device.device_id], update=values).execute())
 
 
 def set_self_assigned_channel(app: App, device_id: str, channel_name: str | None) -> None:

@@ -1,14 +1,31 @@
-"""Release control: releasing a bundle to a channel, rollouts, rollback, promote, and release JSON.
+"""Release control: releasing a bundle to a channel, rollouts, rollback, promote, republish,
+deletion, each release's own history of events, and release JSON.
 
 The decision of which bundle a device gets lives in `decide`; this module changes the history it reads."""
 from __future__ import annotations
+
+import datetime as dt
+import uuid
 
 from peewee import fn
 
 from ..errors import BadRequest, Conflict, NotFound
 from ..store.generation import bump_generation
-from ..store.models import App, Bundle, Channel, Release, ReleaseStat, database, iso, row_id
-from . import audit
+from ..store.models import (
+    App,
+    Bundle,
+    Channel,
+    Device,
+    Release,
+    ReleaseEvent,
+    ReleaseStat,
+    database,
+    iso,
+    row_id,
+    utcnow,
+)
+from . import audit, semver
+from .bundles import blobs_of, remove_unreferenced_blobs
 from .flags import link_release, linked_flags
 
 STAT_NAMES = {"check": "checks", "downloaded": "downloads", "installed": "installs", "failed": "failures"}
@@ -56,8 +73,18 @@ def release_json(release: Release, stats: dict | None = None) -> dict:
         "bundleId": bundle.id if bundle else None, "bundleVersion": bundle.version if bundle else "builtin",
         "rollout": release.rollout, "mandatory": release.mandatory, "disabled": release.disabled,
         "notes": release.notes, "actor": release.actor, "promotedAt": iso(release.created_at),
+        "targetVersions": target_versions(release), "platform": release.platform,
+        "runtimeVersion": release.runtime_version, "deleted": release.deleted, "groupId": release.group_id,
+        "originalLabel": release.original_label, "originalChannel": release.original_channel,
         "stats": stats if stats is not None else release_stats([release.id])[release.id],
     }
+
+
+def target_versions(release: Release) -> str | None:
+    """The native versions a release targets: its own range, else its bundle's."""
+    if release.target_versions:
+        return release.target_versions
+    return release.bundle.target_versions if release.bundle_id else None
 
 
 def releases_json(releases: list[Release]) -> list[dict]:
@@ -74,37 +101,68 @@ def current_release(channel: Channel) -> Release | None:
             .order_by(Release.id.desc()).first())
 
 
+def _targets(data: dict, field: str = "targetVersions"):
+    value = data.get(field)
+    if value is not None and (not isinstance(value, str) or len(value) > 200 or not semver.is_valid_range(value)):
+        raise BadRequest(f"{field} must be a semver range such as ^1.2.0", details={"field": field})
+    return value
+
+
+def _group_id(data: dict) -> str:
+    value = data.get("groupId")
+    if value is None:
+        return str(uuid.uuid4())
+    if not isinstance(value, str) or not 0 < len(value) <= 100:
+        raise BadRequest("groupId must be a string of 1 to 100 characters", details={"field": "groupId"})
+    return value
+
+
+def record_event(release_id: int, kind: str, actor: str, details: dict | None = None) -> None:
+    """One entry of a release's own history (GET .../releases/:id/history)."""
+    ReleaseEvent.create(release=release_id, kind=kind, actor=actor, details=details or {})
+
+
 def _append(channel: Channel, actor: str, action: str, *, bundle: Bundle | None, kind: str, rollout: int = 100,
             mandatory: bool = False, notes: str = "", details: dict | None = None,
-            previous: Release | None = None) -> tuple[Release, Release | None]:
+            previous: Release | None = None, origin: Release | None = None, **attributes
+            ) -> tuple[Release, Release | None]:
     """Append one event to a channel's history; returns it and the release that was current before
-    (`previous`, when the caller already changed the history)."""
+    (`previous`, when the caller already changed the history). `origin`: the release it repeats
+    (promotion, rollback, republish); `attributes`: target_versions, platform, runtime_version, group_id."""
     previous = previous or current_release(channel)
+    if origin is not None:
+        attributes.setdefault("target_versions", origin.target_versions)
+        attributes.update(original_label=origin.label, original_channel=origin.channel.name)
     release = Release.create(app=channel.app_id, channel=channel, bundle=bundle, kind=kind,
                              label=_next_label(channel), rollout=rollout, mandatory=mandatory, notes=notes,
-                             actor=actor)
-    audit.record(actor, action, "release", release.id, {
-        "app": channel.app.slug, "channel": channel.name, "bundleId": bundle.id if bundle else None,
-        "rollout": rollout, "mandatory": mandatory, **(details or {})})
+                             actor=actor, **attributes)
+    facts = {"app": channel.app.slug, "channel": channel.name, "bundleId": bundle.id if bundle else None,
+             "rollout": rollout, "mandatory": mandatory, **(details or {})}
+    audit.record(actor, action, "release", release.id, facts)
+    record_event(release.id, "created", actor, {"kind": kind, **facts})
     bump_generation()
     return release, previous
 
 
 def create_release(app: App, data: dict, actor: str, find_bundle, find_channel) -> tuple[Release, Release | None]:
-    if not isinstance(data.get("channel"), str):
-        raise BadRequest("channel is required", details={"field": "channel"})
+    """Release a bundle to a channel (the app's default channel when none is named)."""
+    name = data.get("channel", app.default_channel)
+    if not isinstance(name, str):
+        raise BadRequest("channel is required (the app has no default channel)", details={"field": "channel"})
     if data.get("bundleId") is None:
         raise BadRequest("bundleId is required", details={"field": "bundleId"})
     bundle = find_bundle(app, data["bundleId"])
-    channel = find_channel(app, data["channel"])
+    channel = find_channel(app, name)
     rollout = _rollout(data, 100)
     mandatory = _flag(data, "mandatory", False)
     notes = _notes(data)
     links = linked_flags(app, data.get("linkedFlags"))
+    targets, group = _targets(data), _group_id(data)
     with database.atomic():
         release, previous = _append(channel, actor, "release.created", bundle=bundle, kind="release",
                                     rollout=rollout, mandatory=mandatory,
-                                    notes=notes if notes is not None else bundle.notes)
+                                    notes=notes if notes is not None else bundle.notes,
+                                    target_versions=targets, group_id=group)
         link_release(release, links, actor)
         return release, previous
 
@@ -117,45 +175,75 @@ def find_release(app: App, release_id) -> Release:
     return release
 
 
+EVENT_OF_CHANGE = {"rollout": "rollout_changed", "mandatory": "mandatory_changed", "notes": "notes_changed",
+                   "disabled": "disabled_changed", "target_versions": "target_versions_changed"}
+
+
 def update_release(release: Release, data: dict, actor: str) -> Release:
     changes = {"rollout": _rollout(data), "mandatory": _flag(data, "mandatory"), "notes": _notes(data),
-               "disabled": _flag(data, "disabled")}
+               "disabled": _flag(data, "disabled"), "target_versions": _targets(data)}
     changes = {k: v for k, v in changes.items() if v is not None}
     if not changes:
-        raise BadRequest("nothing to change: send rollout, mandatory, notes or disabled")
-    if release.kind == "builtin" and "rollout" in changes:
-        raise BadRequest("a rollback to builtin has no rollout", details={"field": "rollout"})
+        raise BadRequest("nothing to change: send rollout, mandatory, notes, disabled or targetVersions")
+    if release.kind == "builtin" and {"rollout", "target_versions"} & set(changes):
+        raise BadRequest("a rollback to builtin has no rollout or target", details={"field": "rollout"})
     with database.atomic():
         Release.update(**changes).where(Release.id == release.id).execute()
         action = "release.rollout_changed" if set(changes) == {"rollout"} else "release.updated"
-        audit.record(actor, action, "release", release.id, {"before": {k: getattr(release, k) for k in changes},
-                                                            "after": changes})
+        before = {k: getattr(release, k) for k in changes}
+        audit.record(actor, action, "release", release.id, {"before": before, "after": changes})
+        for field, value in changes.items():
+            if value != before[field]:
+                record_event(release.id, EVENT_OF_CHANGE[field], actor, {"from": before[field], "to": value})
         bump_generation()
     return Release.get_by_id(release.id)
 
 
-def list_releases(app: App, channel: Channel | None, limit: int, offset: int) -> tuple[list[Release], int]:
+def delete_release(release: Release, actor: str) -> Release:
+    """AppDispatch's "delete update": the release is disabled and leaves the history lists (its row,
+    bundle and stats stay, so a device that runs it keeps working and its reports still count)."""
+    with database.atomic():
+        Release.update(disabled=True, deleted=True).where(Release.id == release.id).execute()
+        audit.record(actor, "release.deleted", "release", release.id,
+                     {"channel": release.channel.name, "bundleId": release.bundle_id})
+        record_event(release.id, "deleted", actor)
+        bump_generation()
+    return Release.get_by_id(release.id)
+
+
+def release_history(release: Release) -> list[dict]:
+    """What happened to a release, oldest first."""
+    events = ReleaseEvent.select().where(ReleaseEvent.release == release).order_by(ReleaseEvent.id)
+    return [{"type": e.kind, "at": iso(e.at), "actor": e.actor, "details": e.details} for e in events]
+
+
+def list_releases(app: App, channel: Channel | None, limit: int, offset: int, include_deleted: bool = False,
+                  group_id: str | None = None) -> tuple[list[Release], int]:
     query = Release.select().where(Release.app == app)
     if channel is not None:
         query = query.where(Release.channel == channel)
+    if not include_deleted:
+        query = query.where(Release.deleted == False)  # noqa: E712
+    if group_id:
+        query = query.where(Release.group_id == group_id)
     return list(query.order_by(Release.id.desc()).limit(limit).offset(offset)), query.count()
 
 
-def _rollback_target(channel: Channel, data: dict) -> tuple[Release | None, Bundle | None, bool]:
-    """The channel's current release, the bundle a rollback re-points it to, and whether that is the
-    binary's own bundle (then the bundle is None)."""
+def _rollback_target(channel: Channel, data: dict) -> tuple[Release | None, Release | None]:
+    """The channel's current release and the release a rollback goes back to (None: the binary's own
+    bundle)."""
     to_builtin = _flag(data, "toBuiltin", False)
     to_id = data.get("toReleaseId")
     current = current_release(channel)
     if to_builtin:
-        return current, None, True
+        return current, None
     if to_id is not None:
         number = row_id(to_id) if isinstance(to_id, int) else None
         target = Release.get_or_none((Release.id == number) & (Release.channel == channel)) \
             if number is not None else None
         if target is None:
             raise NotFound(f"no release {to_id!r} in channel {channel.name!r}")
-        return current, target.bundle, False
+        return current, target
     if current is None:
         raise Conflict("the channel has no release to roll back", code="nothing_to_roll_back")
     earlier = (Release.select().where((Release.channel == channel) & (Release.disabled == False)  # noqa: E712
@@ -164,21 +252,26 @@ def _rollback_target(channel: Channel, data: dict) -> tuple[Release | None, Bund
     if target is None:
         raise Conflict("there is no earlier release to roll back to; roll back to builtin instead",
                        code="nothing_to_roll_back")
-    return current, target.bundle, False
+    return current, target
 
 
 def rollback(channel: Channel, data: dict, actor: str) -> tuple[Release, Release | None]:
     """Re-point a channel to an earlier release (or to the binary's bundle) as a new history event.
 
     The release rolled back from is disabled, so no device is offered it again and a second rollback
-    goes further back instead of returning to it."""
+    goes further back instead of returning to it. The new release repeats the target's mandatory
+    flag, notes and target range, as code-push-server's rollback does."""
     with database.atomic():
-        current, bundle, to_builtin = _rollback_target(channel, data)
+        current, target = _rollback_target(channel, data)
         if current is not None:
             Release.update(disabled=True).where(Release.id == current.id).execute()
-        return _append(channel, actor, "release.rolled_back", bundle=bundle,
-                       kind="builtin" if to_builtin else "rollback", previous=current,
-                       details={"rolledBackFrom": current.id if current else None})
+        created, previous = _append(
+            channel, actor, "release.rolled_back", bundle=target.bundle if target else None,
+            kind="rollback" if target else "builtin", previous=current, origin=target,
+            mandatory=target.mandatory if target else False, notes=target.notes if target else "",
+            details={"rolledBackFrom": current.id if current else None})
+        _note_rollback(current, target, created, actor)
+        return created, previous
 
 
 def dry_run(data: dict) -> bool:
@@ -189,23 +282,105 @@ def dry_run(data: dict) -> bool:
 def preview_rollback(channel: Channel, data: dict) -> dict:
     """What `rollback(channel, data)` would make the channel serve, without changing anything (the
     dashboard shows it before the operator confirms)."""
-    current, bundle, to_builtin = _rollback_target(channel, data)
-    return {"channel": channel.name, "kind": "builtin" if to_builtin else "rollback", "label": _next_label(channel),
+    current, target = _rollback_target(channel, data)
+    bundle = target.bundle if target else None
+    return {"channel": channel.name, "kind": "rollback" if target else "builtin", "label": _next_label(channel),
             "bundleId": bundle.id if bundle else None, "bundleVersion": bundle.version if bundle else "builtin",
-            "rollout": 100, "mandatory": False, "rolledBackFrom": release_json(current) if current else None}
+            "rollout": 100, "mandatory": target.mandatory if target else False,
+            "rolledBackFrom": release_json(current) if current else None}
 
 
-def promote(app: App, source: Channel, target: Channel, data: dict, actor: str) -> tuple[Release, Release | None]:
+def _note_rollback(current: Release | None, target: Release | None, created: Release, actor: str) -> None:
+    if current is not None:
+        record_event(current.id, "rolled_back", actor, {"releaseId": created.id, "toReleaseId": target.id
+                                                        if target else None, "toBuiltin": target is None})
+    if target is not None:
+        record_event(target.id, "rolled_back_to", actor, {"releaseId": created.id,
+                                                          "fromReleaseId": current.id if current else None})
+
+
+def rollback_scoped(channel: Channel, actor: str, platform: str | None, runtime_version: str | None,
+                    target: Release | None) -> Release:
+    """Roll back only the devices of one platform (and runtime version): to `target`'s bundle, or
+    (None) to the binary's own. Nothing is disabled, so the other devices keep what they had."""
+    if target is not None and target.bundle_id is None:
+        raise Conflict("the target is itself a rollback to the embedded bundle; roll back without a target",
+                       code="nothing_to_roll_back")
+    with database.atomic():
+        current = current_release(channel)
+        created, _ = _append(
+            channel, actor, "release.rolled_back", bundle=target.bundle if target else None,
+            kind="rollback" if target else "builtin", origin=target, platform=platform,
+            runtime_version=runtime_version, mandatory=target.mandatory if target else False,
+            notes=target.notes if target else "",
+            details={"platform": platform, "runtimeVersion": runtime_version})
+        _note_rollback(current, target, created, actor)
+        return created
+
+
+def promote(app: App, source: Channel, target: Channel, data: dict, actor: str,
+            release: Release | None = None) -> tuple[Release, Release | None]:
+    """Release `release` of the source channel (default: its current one) to the target channel."""
     rollout = _rollout(data, 100)
     mandatory = _flag(data, "mandatory", False)
     notes = _notes(data)
+    targets = _targets(data)
     with database.atomic():
-        current = current_release(source)
-        if current is None or current.bundle is None:
+        picked = release or current_release(source)
+        if picked is None or picked.bundle is None:
             raise Conflict(f"channel {source.name!r} serves no bundle to promote", code="nothing_to_promote")
-        return _append(target, actor, "release.promoted", bundle=current.bundle, kind="promote", rollout=rollout,
-                       mandatory=mandatory, notes=notes if notes is not None else current.notes,
-                       details={"from": source.name, "fromReleaseId": current.id})
+        created, previous = _append(
+            target, actor, "release.promoted", bundle=picked.bundle, kind="promote", rollout=rollout,
+            mandatory=mandatory, notes=notes if notes is not None else picked.notes, origin=picked,
+            details={"from": source.name, "fromReleaseId": picked.id},
+            **({"target_versions": targets} if targets else {}))
+        record_event(picked.id, "promoted", actor, {"channel": target.name, "releaseId": created.id})
+        return created, previous
+
+
+def republish(app: App, release: Release, data: dict, actor: str, find_channel) -> tuple[list[Release], str]:
+    """AppDispatch's republish: release the same bundle again to each of `channels` (one group)."""
+    names = data.get("channels")
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names) \
+            or len(set(names)) != len(names) or len(names) > 50:
+        raise BadRequest("channels must be a list of 1 to 50 distinct channel names", details={"field": "channels"})
+    message = data.get("releaseMessage")
+    if message is not None and (not isinstance(message, str) or len(message) > 10000):
+        raise BadRequest("releaseMessage must be a string of at most 10000 characters",
+                         details={"field": "releaseMessage"})
+    if release.bundle_id is None:
+        raise Conflict("a rollback to the embedded bundle cannot be republished", code="nothing_to_republish")
+    channels = [find_channel(app, name) for name in names]
+    group = _group_id(data)
+    with database.atomic():
+        created = [_append(channel, actor, "release.republished", bundle=release.bundle, kind="release",
+                           rollout=_rollout(data, 100), mandatory=release.mandatory,
+                           notes=message if message is not None else release.notes, origin=release,
+                           platform=release.platform, group_id=group,
+                           details={"fromReleaseId": release.id})[0] for channel in channels]
+        record_event(release.id, "republished", actor, {"releaseIds": [r.id for r in created], "groupId": group})
+    return created, group
+
+
+def clear_history(channel: Channel, actor: str, store) -> int:
+    """code-push-server's `deployment clear`: forget a channel's whole release history. Bundles only
+    that history used go too (with their blob files); bundles another channel released, or a device
+    is pinned to, stay. Returns how many releases were removed."""
+    with database.atomic():
+        rows = list(Release.select(Release.id, Release.bundle).where(Release.channel == channel))
+        used = {r.bundle_id for r in rows if r.bundle_id is not None}
+        Release.delete().where(Release.channel == channel).execute()
+        kept = {r.bundle_id for r in Release.select(Release.bundle).where(Release.bundle.in_(used))} | {
+            d.override_bundle_id for d in Device.select(Device.override_bundle).where(Device.override_bundle.in_(used))}
+        orphans = list(Bundle.select().where(Bundle.id.in_(used - kept)))
+        digests = blobs_of(orphans)
+        for bundle in orphans:
+            bundle.delete_instance(recursive=True)
+        audit.record(actor, "channel.history_cleared", "channel", channel.id,
+                     {"name": channel.name, "releases": len(rows), "bundlesDeleted": [b.id for b in orphans]})
+        bump_generation()
+    remove_unreferenced_blobs(store, digests)
+    return len(rows)
 
 
 def count_stat(release_id: int, action: str, amount: int = 1) -> None:
@@ -215,10 +390,12 @@ def count_stat(release_id: int, action: str, amount: int = 1) -> None:
                   update={ReleaseStat.count: ReleaseStat.count + amount}).execute())
 
 
-def adoption(channel: Channel) -> list[dict]:
-    from ..store.models import Device
-
+def adoption(channel: Channel, days: int | None = None) -> list[dict]:
+    """Devices on the channel by the bundle version they run (seen in the last `days` when given)."""
     rows = (Device.select(Device.bundle_version, fn.COUNT(Device.id).alias("devices"))
-            .where((Device.app == channel.app_id) & (Device.channel == channel.name))
+            .where((Device.app == channel.app_id) & (Device.channel == channel.name)))
+    if days is not None:
+        rows = rows.where(Device.last_seen >= utcnow() - dt.timedelta(days=days))
+    rows = (rows
             .group_by(Device.bundle_version).order_by(fn.COUNT(Device.id).desc()))
     return [{"version": r.bundle_version or "builtin", "devices": r.devices} for r in rows]

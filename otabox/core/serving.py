@@ -41,6 +41,7 @@ class BundleView:
     extra: dict
     created_at: dt.datetime
     target_range: object = dataclasses.field(compare=False, repr=False, default=None)
+    min_update_version: str | None = None
 
     @classmethod
     def of(cls, row: Bundle) -> "BundleView":
@@ -49,25 +50,33 @@ class BundleView:
                    target_versions=row.target_versions, notes=row.notes, package_hash=row.package_hash,
                    session_key=row.session_key, encrypted_checksum=row.encrypted_checksum, key_id=row.key_id,
                    runtime_version=row.runtime_version, extra=row.extra or {}, created_at=row.created_at,
-                   target_range=semver.parse_range(row.target_versions) if row.target_versions else None)
+                   target_range=_parsed_range(row.target_versions), min_update_version=row.min_update_version)
 
     def serves_platform(self, platform: str | None) -> bool:
         if self.format == "expo":
             return not platform or platform in self.extra.get("platforms", ())
         return self.platform == "all" or not platform or self.platform == platform
 
-    def fits_native(self, native_version: str | None, native_build: int | None, any_version: bool = False) -> bool:
-        """Whether a binary of this store version / build number can run this bundle."""
-        if self.min_native_build is not None and (native_build is None or native_build < self.min_native_build):
-            return False
-        if self.target_range is not None and not any_version:
-            if not native_version:
-                return False
-            try:
-                return self.target_range.satisfied_by(semver.coerce_app_version(native_version))
-            except ValueError:
-                return False
-        return True
+
+@functools.lru_cache(maxsize=4096)
+def _parsed_range(text: str | None):
+    return semver.parse_range(text) if text else None
+
+
+def native_mismatch(target_range, min_native_build: int | None, native_version: str | None,
+                    native_build: int | None, any_version: bool = False) -> str | None:
+    """Why a binary of this store version / build number cannot run a bundle, or None when it can:
+    `native_build_too_low` or `native_version_not_targeted`."""
+    if min_native_build is not None and (native_build is None or native_build < min_native_build):
+        return "native_build_too_low"
+    if target_range is not None and not any_version:
+        try:
+            fits = bool(native_version) and target_range.satisfied_by(semver.coerce_app_version(native_version))
+        except ValueError:
+            fits = False
+        if not fits:
+            return "native_version_not_targeted"
+    return None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,10 +90,22 @@ class ReleaseView:
     disabled: bool
     notes: str
     created_at: dt.datetime
+    target_versions: str | None = None
+    """The native versions it targets: its own range, else its bundle's."""
+    platform: str | None = None
+    """Only devices of this platform take it (None: any)."""
+    runtime_version: str | None = None
+    target_range: object = dataclasses.field(compare=False, repr=False, default=None)
 
     @property
     def is_builtin(self) -> bool:
         return self.bundle is None
+
+    def native_mismatch(self, native_version: str | None, native_build: int | None,
+                        any_version: bool = False) -> str | None:
+        bundle = self.bundle
+        return native_mismatch(self.target_range, bundle.min_native_build if bundle else None, native_version,
+                               native_build, any_version)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,6 +121,12 @@ class ChannelView:
     android_enabled: bool
     history: tuple[ReleaseView, ...]
     """Newest first, disabled releases included (adapters that show history need them)."""
+    disable_under_native: bool = False
+    """Capgo's disableAutoUpdateUnderNative: never offer a bundle below the device's native version."""
+    min_runtime_version: str | None = None
+    split_percentage: int = 0
+    split: "ChannelView | None" = dataclasses.field(default=None, compare=False, repr=False)
+    """This channel with another channel's history: what `split_percentage` % of its devices get."""
 
     @property
     def current(self) -> ReleaseView | None:
@@ -141,9 +168,11 @@ class AppView:
     channels: dict[str, ChannelView]
     bundles: dict[int, BundleView]
     overrides: dict[str, Override]
+    default_channel: str | None = "production"
 
     def channel_for(self, device_id: str | None, requested: str | None) -> ChannelView | None:
-        """Admin override first, then the channel the device asked for, then its self-assigned one."""
+        """Admin override first, then the channel the device asked for, then its self-assigned one,
+        then the app's default channel."""
         override = self.overrides.get(device_id) if device_id else None
         if override and override.channel:
             return self.channels.get(override.channel)
@@ -151,23 +180,38 @@ class AppView:
             return self.channels.get(requested)
         if override and override.self_assigned_channel:
             return self.channels.get(override.self_assigned_channel)
-        return self.channels.get("production")
+        return self.channels.get(self.default_channel) if self.default_channel else None
+
+
+def release_view(row: Release, bundles: dict[int, BundleView]) -> ReleaseView:
+    bundle = bundles.get(row.bundle_id)
+    targets = row.target_versions or (bundle.target_versions if bundle else None)
+    return ReleaseView(
+        id=row.id, kind=row.kind, label=row.label, bundle=bundle, rollout=row.rollout, mandatory=row.mandatory,
+        disabled=row.disabled, notes=row.notes, created_at=row.created_at, target_versions=targets,
+        platform=row.platform, runtime_version=row.runtime_version, target_range=_parsed_range(targets))
 
 
 def load_app_view(app: App) -> AppView:
     bundles = {b.id: BundleView.of(b) for b in Bundle.select().where(Bundle.app == app)}
     histories: dict[int, list[ReleaseView]] = {}
     for r in Release.select().where(Release.app == app).order_by(Release.id.desc()):
-        histories.setdefault(r.channel_id, []).append(ReleaseView(
-            id=r.id, kind=r.kind, label=r.label, bundle=bundles.get(r.bundle_id), rollout=r.rollout,
-            mandatory=r.mandatory, disabled=r.disabled, notes=r.notes, created_at=r.created_at))
+        histories.setdefault(r.channel_id, []).append(release_view(r, bundles))
+    rows = list(Channel.select().where(Channel.app == app))
     channels = {
         c.name: ChannelView(
             id=c.id, name=c.name, deployment_key=c.deployment_key, block_upgrades=c.block_upgrades,
             allow_device_self_assign=c.allow_device_self_assign, allow_emulator=c.allow_emulator,
             allow_dev=c.allow_dev, ios_enabled=c.ios_enabled, android_enabled=c.android_enabled,
-            history=tuple(histories.get(c.id, ())))
-        for c in Channel.select().where(Channel.app == app)}
+            history=tuple(histories.get(c.id, ())), disable_under_native=c.disable_auto_update_under_native,
+            min_runtime_version=c.min_runtime_version)
+        for c in rows}
+    for c in rows:
+        target = channels.get(c.rollout_channel) if c.rollout_channel else None
+        if target is not None and c.rollout_percentage > 0 and target.name != c.name:
+            own = channels[c.name]
+            channels[c.name] = dataclasses.replace(own, split_percentage=c.rollout_percentage,
+                                                   split=dataclasses.replace(own, history=target.history))
     overrides = {
         d.device_id: Override(d.override_channel, bundles.get(d.override_bundle_id), d.self_assigned_channel)
         for d in Device.select(Device.device_id, Device.override_channel, Device.override_bundle,
@@ -175,7 +219,7 @@ def load_app_view(app: App) -> AppView:
             (Device.app == app) & (Device.override_channel.is_null(False) | Device.override_bundle.is_null(False)
                                    | Device.self_assigned_channel.is_null(False)))}
     return AppView(id=app.id, slug=app.slug, name=app.name, client_key=app.client_key, channels=channels,
-                   bundles=bundles, overrides=overrides)
+                   bundles=bundles, overrides=overrides, default_channel=app.default_channel)
 
 
 class ServingCache:

@@ -16,9 +16,14 @@ plugin's rules: every reply that is not an update has a `kind` ("up_to_date", "b
 strings (the iOS decoder rejects anything else), and 429 carries `Retry-After`.
 
 Error codes are Capgo's own where Capgo has one, so `npx @capgo/cli probe` explains them:
-`no_channel`, `disable_auto_update_to_{major,minor,patch}`, `disable_emulator`,
-`disable_dev_build`, `disabled_platform_{ios,android}`, `key_id_mismatch`, `missing_info`,
-`invalid_json_body`, `too_many_requests`.
+`no_channel`, `disable_auto_update_to_{major,minor,patch}`, `disable_auto_update_to_metadata`
+(a bundle's minUpdateVersion in "version_number" mode), `disable_auto_update_under_native`,
+`disable_emulator`, `disable_dev_build`, `disabled_platform_{ios,android}`, `key_id_mismatch`,
+`missing_info`, `invalid_json_body`, `too_many_requests`.
+
+A device that names no channel (`defaultChannel`) gets the app's default channel, the one Capgo
+calls public. What the info object reports about the device (`custom_id`, `plugin_version`,
+`version_os`, `is_prod`, `is_emulator`) is kept on its device record.
 """
 from __future__ import annotations
 
@@ -32,7 +37,7 @@ from werkzeug.exceptions import HTTPException
 from .. import jsonsafe
 from ..core import decide as domain
 from ..core import semver
-from ..core.devices import set_self_assigned_channel, store_events
+from ..core.devices import record_reported, set_self_assigned_channel, store_events
 from ..errors import BadRequest, NotFound, OtaboxError
 from ..security.ratelimit import RateLimited
 from ..store.models import App, BundleFile
@@ -60,6 +65,14 @@ BLOCKED_UPGRADE_MESSAGES = {
     "minor": "The channel does not allow automatic updates to a new minor version",
     "patch": "The channel does not allow automatic updates to a new patch version",
 }
+POLICY_REFUSALS = {
+    **{boundary: (f"disable_auto_update_to_{boundary}", message)
+       for boundary, message in BLOCKED_UPGRADE_MESSAGES.items()},
+    "min_update_version": ("disable_auto_update_to_metadata",
+                           "Cannot upgrade version, min update version > current version"),
+    "below_native": ("disable_auto_update_under_native", "Cannot revert under native version"),
+}
+"""Capgo's error code and message for each channel policy the decision names (`Decision.blocked`)."""
 
 
 class CapgoRefusal(Exception):
@@ -122,6 +135,13 @@ class DeviceInfo:
                                   current_version=self.version_name, native_version=self.version_build,
                                   native_build=self.native_build, channel=self.default_channel,
                                   accepts_encrypted=True)
+
+    def reported(self) -> dict:
+        """What the device reports about itself, for its device record (None: not reported)."""
+        fields = self.fields
+        return {"custom_id": fields.get("custom_id"), "plugin_version": fields.get("plugin_version"),
+                "os_version": fields.get("version_os"), "is_prod": fields.get("is_prod"),
+                "is_emulator": fields.get("is_emulator")}
 
     def supports_manifest(self) -> bool:
         try:
@@ -200,7 +220,7 @@ def answer_updates(b, read_payload, address: str | None, origin: str) -> dict:
     b.tracker.seen(view.id, info.device_id, decision.release.id if decision.release else None,
                    platform=info.platform, native_version=info.version_build, native_build=info.native_build,
                    bundle_version=None if info.on_builtin else info.version_name,
-                   channel=decision.channel.name if decision.channel else info.default_channel)
+                   channel=decision.channel.name if decision.channel else info.default_channel, **info.reported())
     return update_reply(info, decision, b, origin)
 
 
@@ -223,7 +243,9 @@ def fast_updates(b, environ) -> tuple[int, str, bytes, dict]:
 def update_reply(info: DeviceInfo, decision: domain.Decision, b=None, origin: str | None = None) -> dict:
     """The plugin's reply for a decision; raises CapgoRefusal for refusals."""
     if decision.outcome == "no_channel":
-        raise CapgoRefusal("blocked", "no_channel", f"no channel {info.default_channel or 'production'!r} for this app")
+        if info.default_channel:
+            raise CapgoRefusal("blocked", "no_channel", f"no channel {info.default_channel!r} for this app")
+        raise CapgoRefusal("blocked", "no_channel", "no default channel or override")
     check_channel_allows(decision.channel, info)
     if decision.outcome == "builtin":
         if info.on_builtin:
@@ -233,10 +255,10 @@ def update_reply(info: DeviceInfo, decision: domain.Decision, b=None, origin: st
         bundle = decision.bundle
         baseline = info.version_build if info.on_builtin else info.version_name
         extra = {"old": baseline} if baseline else {}
-        if decision.blocked == "major":
+        if decision.blocked in ("major", "min_update_version"):
             extra["major"] = True
-        raise CapgoRefusal("blocked", f"disable_auto_update_to_{decision.blocked}",
-                           BLOCKED_UPGRADE_MESSAGES[decision.blocked], version=bundle.version, **extra)
+        code, message = POLICY_REFUSALS[decision.blocked]
+        raise CapgoRefusal("blocked", code, message, version=bundle.version, **extra)
     if not decision.update:
         return up_to_date(info)
     return offer(info, decision, b, origin)
@@ -328,6 +350,8 @@ def stats():
                  e.fields["action"], event_message(e)) for e in events]
         store_events(App.get_by_id(view.id), rows,
                      lambda device_id, bundle_id, view=view: release_for(view, device_id, bundle_id))
+        for event in {e.device_id: e for e in events}.values():
+            record_reported(view.id, event.device_id, event.reported())
     return jsonify({"status": "ok"})
 
 
@@ -364,6 +388,7 @@ def set_channel():
         raise CapgoRefusal("blocked", "channel_self_set_not_allowed",
                            f"channel {name!r} does not allow devices to assign themselves", status=403)
     set_self_assigned_channel(App.get_by_id(view.id), info.device_id, name)
+    record_reported(view.id, info.device_id, info.reported())
     return jsonify({"status": "ok", "message": f"the device now uses channel {name!r}"})
 
 
@@ -375,6 +400,7 @@ def get_channel():
     channel = view.channel_for(info.device_id, info.default_channel)
     if channel is None:
         raise CapgoRefusal("failed", "channel_not_found", "no channel applies to this device", status=400)
+    record_reported(view.id, info.device_id, info.reported())
     override = view.overrides.get(info.device_id)
     assigned = bool(override and (override.channel or override.self_assigned_channel))
     return jsonify({"status": "override" if assigned else "default", "channel": channel.name,
@@ -387,7 +413,7 @@ def list_channels():
     """listChannels: the channels a device may assign itself to (the info object is in the query)."""
     info = limited("channel", lambda: parse_info(query_info(), ("app_id",)))
     view = app_view(info)
-    return jsonify([{"id": c.id, "name": c.name, "public": c.name == "production", "allow_self_set": True}
+    return jsonify([{"id": c.id, "name": c.name, "public": c.name == view.default_channel, "allow_self_set": True}
                     for c in sorted(view.channels.values(), key=lambda c: c.id) if c.allow_device_self_assign])
 
 

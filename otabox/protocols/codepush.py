@@ -4,8 +4,10 @@ A deployment key names a channel. The decision is the core's, with three CodePus
 - partial rollouts use CodePush's own selector (`in_codepush_rollout` on the release label), so a
   team migrating a live rollout keeps the same phones in it;
 - the device names its current bundle by package hash;
-- a device that sends neither label nor package hash (Android on its binary) gets `isMandatory`
-  from the served release alone, as code-push-server decides (it cannot tell what it skipped).
+- a device that sends no package hash (Android on its binary) runs nothing of the history, so any
+  mandatory release it would skip makes the update mandatory: code-push-server scans the whole
+  history then (its test "available mandatory update for deployment key and app version but no
+  package hash").
 Replies come in both of code-push-server's styles: `/updateCheck` (camelCase `updateInfo`) and
 `/v0.1/public/codepush/update_check` (snake_case `update_info`, the one current SDKs use)."""
 from __future__ import annotations
@@ -91,13 +93,13 @@ def _binary_hint(channel: ChannelView, app_version: semver.Version) -> dict:
     """What code-push-server says when it offers nothing: the newest enabled release's app version
     when the binary is above it, or `updateAppVersion` when the binary is below it."""
     latest = channel.current
-    if latest is None or latest.bundle is None or not latest.bundle.target_versions:
+    if latest is None or latest.bundle is None or not latest.target_versions:
         return {}
-    target_range = latest.bundle.target_range
+    target_range = latest.target_range
     if above_range(app_version, target_range):
-        return {"appVersion": latest.bundle.target_versions}
+        return {"appVersion": latest.target_versions}
     if not target_range.satisfied_by(app_version):
-        return {"updateAppVersion": True, "appVersion": latest.bundle.target_versions}
+        return {"updateAppVersion": True, "appVersion": latest.target_versions}
     return {}
 
 
@@ -128,11 +130,8 @@ def update_info(decision: domain.Decision, channel: ChannelView, args: dict, app
         bundle, release = decision.bundle, decision.release
         diff = diff_for(b, channel, release, args["package_hash"]) if release else None
         url, _ = signed_download_url(diff["sha256"] if diff else bundle.sha256, b=b, base=origin)
-        mandatory = decision.mandatory
-        if not args["label"] and not args["package_hash"] and release is not None:
-            mandatory = release.mandatory
         info.update(downloadURL=url, packageSize=diff["size"] if diff else bundle.size, isAvailable=True,
-                    description=release.notes if release else bundle.notes, isMandatory=mandatory,
+                    description=release.notes if release else bundle.notes, isMandatory=decision.mandatory,
                     label=_label_of(channel, release, bundle), packageHash=bundle.package_hash,
                     appVersion=args["app_version"])
     info["target_binary_range"] = info["appVersion"]
@@ -158,7 +157,8 @@ def answer_update_check(b, query, client_address: str | None, origin: str, snake
         raise BadRequest("clientUniqueId is too long.")
     b.client_limiter.take(f"codepush:{device_id or client_address}")
     device = domain.DeviceQuery(device_id=device_id, native_version=args["app_version"], channel=channel.name,
-                                current_package_hash=args["package_hash"], any_native_version=args["is_companion"])
+                                current_package_hash=args["package_hash"], any_native_version=args["is_companion"],
+                                versions_follow_native=False)
     decision = domain.decide(view, device, selector=codepush_selector)
     current = _bundle_with_hash(view, channel, args["package_hash"])
     b.tracker.seen(view.id, device_id, decision.release.id if decision.release else None,

@@ -31,8 +31,6 @@ from .codepush_store import precompute_diffs, recorded_diffs
 bp = Blueprint("codepush_management", __name__)
 
 RELEASE_METHODS = {"release": "Upload", "promote": "Promote", "rollback": "Rollback", "builtin": "Rollback"}
-APP_VERSION_IMMUTABLE = ("otabox cannot change the appVersion of an existing release; "
-                         "release the package again with the new appVersion")
 
 
 @bp.errorhandler(OtaboxError)
@@ -155,8 +153,9 @@ def _find_channel(app: App, name: str) -> Channel:
 
 
 def _history(channel: Channel) -> list[Release]:
-    """Newest first, disabled releases included."""
-    return list(Release.select().where(Release.channel == channel).order_by(Release.id.desc()))
+    """Newest first, disabled releases included (deleted ones are gone from every history list)."""
+    return list(Release.select().where((Release.channel == channel) & (Release.deleted == False))  # noqa: E712
+                .order_by(Release.id.desc()))
 
 
 def _deployment_json(channel: Channel) -> dict:
@@ -173,7 +172,7 @@ def package_json(release: Release) -> dict:
     """A release in code-push-server's package shape (`rollout` null once complete)."""
     bundle = release.bundle
     package = {
-        "appVersion": (bundle.target_versions or "*") if bundle else "*",
+        "appVersion": _app_version(release) or "*",
         "blobUrl": signed_download_url(bundle.sha256)[0] if bundle else "",
         "description": release.notes, "isDisabled": release.disabled, "isMandatory": release.mandatory,
         "label": release.label, "packageHash": (bundle.package_hash or "") if bundle else "",
@@ -181,6 +180,10 @@ def package_json(release: Release) -> dict:
         "rollout": None if release.rollout >= 100 else release.rollout,
         "size": bundle.size if bundle else 0, "uploadTime": _millis(release.created_at),
     }
+    if release.original_label and release.kind in ("promote", "rollback"):
+        package["originalLabel"] = release.original_label
+        if release.kind == "promote":
+            package["originalDeployment"] = release.original_channel
     diffs = recorded_diffs(bundle) if bundle else {}
     if diffs:
         package["diffPackageMap"] = {base: {"url": signed_download_url(d["sha256"])[0], "size": d["size"]}
@@ -239,16 +242,19 @@ def history(app_name, dep):
     return jsonify({"history": [package_json(r) for r in reversed(_history(channel))]})
 
 
-@bp.get("/apps/<app_name>/deployments/<dep>/metrics")
-def metrics(app_name, dep):
+@bp.delete("/apps/<app_name>/deployments/<dep>/history")
+def clear_history(app_name, dep):
+    """`code-push deployment clear`: forget the history (owners only; see releases.clear_history)."""
+    releases.clear_history(_find_channel(_find_app(app_name, "admin"), dep), actor(), box().store)
+    return _no_content()
+
+
+def _metrics(app: App, channel: Channel, rows: list[Release]) -> dict[str, dict]:
     """`{label or app version: {active, downloaded, failed, installed}}`; active = devices last seen
     on the channel running that label's bundle (or, for app versions, their binary's bundle)."""
-    app = _find_app(app_name)
-    channel = _find_channel(app, dep)
-    rows = list(reversed(_history(channel)))
     stats = releases.release_stats([r.id for r in rows])
     result, label_of_version = {}, {}
-    for release in rows:
+    for release in sorted(rows, key=lambda r: r.id):
         if release.bundle is not None:
             label_of_version[release.bundle.version] = release.label
         counts = stats[release.id]
@@ -262,7 +268,14 @@ def metrics(app_name, dep):
         if key:
             entry = result.setdefault(key, {"active": 0, "downloaded": 0, "failed": 0, "installed": 0})
             entry["active"] += row.n
-    return jsonify({"metrics": result})
+    return result
+
+
+@bp.get("/apps/<app_name>/deployments/<dep>/metrics")
+def metrics(app_name, dep):
+    app = _find_app(app_name)
+    channel = _find_channel(app, dep)
+    return jsonify({"metrics": _metrics(app, channel, _history(channel))})
 
 
 # --- releases -----------------------------------------------------------------------------------
@@ -317,11 +330,11 @@ def _last_hash_for_app_version(history: list[Release], app_version: str) -> str 
     try:
         semver.parse_version(app_version)
     except ValueError:
-        newest = history[0].bundle
-        same = newest is not None and _same_range(newest.target_versions or "*", app_version)
-        return newest.package_hash if same else None
+        newest = history[0]
+        same = newest.bundle is not None and _same_range(_app_version(newest), app_version)
+        return newest.bundle.package_hash if same else None
     for release in history:
-        if release.bundle is not None and semver.satisfies(app_version, release.bundle.target_versions or "*"):
+        if release.bundle is not None and semver.satisfies(app_version, _app_version(release)):
             return release.bundle.package_hash
     return None
 
@@ -392,7 +405,12 @@ def release(app_name, dep):
 @bp.patch("/apps/<app_name>/deployments/<dep>/release")
 def update_release(app_name, dep):
     channel = _find_channel(_find_app(app_name, "publisher"), dep)
-    info = _package_info(_body().get("packageInfo") or {}, all_optional=True)
+    return _patch_release(channel, _package_info(_body().get("packageInfo") or {}, all_optional=True))
+
+
+def _patch_release(channel: Channel, info: dict):
+    """Change the labelled (or latest) release as code-push-server does: rollout only grows, and
+    appVersion becomes the release's own target range."""
     history = _history(channel)
     if not history:
         raise NotFound("Deployment has no releases.")
@@ -412,8 +430,10 @@ def update_release(app_name, dep):
         if target.rollout >= info["rollout"]:
             raise Conflict(f'Rollout value must be greater than "{target.rollout}", the existing value.')
         changes["rollout"] = info["rollout"]
-    if "appVersion" in info and (target.bundle is None or info["appVersion"] != target.bundle.target_versions):
-        raise BadRequest(APP_VERSION_IMMUTABLE)
+    if info.get("appVersion") and info["appVersion"] != _app_version(target):
+        if target.bundle_id is None:
+            raise BadRequest("A rollback to the binary has no appVersion.")
+        changes["targetVersions"] = info["appVersion"]
     if not changes:
         return _no_content()
     return jsonify({"package": package_json(releases.update_release(target, changes, actor()))})
@@ -433,19 +453,14 @@ def promote(app_name, src, dest):
     target_history = _history(target)
     if target_history and _unfinished_rollout(target_history[0]):
         raise Conflict("Cannot promote to an unfinished rollout release unless it is already disabled.")
-    bundle = picked.bundle
-    if "appVersion" in info and info["appVersion"] != bundle.target_versions:
-        raise BadRequest(APP_VERSION_IMMUTABLE)
-    if bundle.package_hash == _last_hash_for_app_version(target_history, bundle.target_versions or "*"):
+    app_version = info.get("appVersion") or _app_version(picked)
+    if picked.bundle.package_hash == _last_hash_for_app_version(target_history, _app_version(picked)):
         raise Conflict("The uploaded package was not promoted because it is identical to the contents of the "
                        "targeted deployment's current release.")
     data = {"rollout": info.get("rollout", 100), "mandatory": info.get("isMandatory", picked.mandatory),
-            "notes": info.get("description") or picked.notes}
-    if "label" in info:
-        created, _ = releases.create_release(app, {**data, "channel": target.name, "bundleId": bundle.id},
-                                             actor(), bundles.find_bundle, apps.find_channel)
-    else:
-        created, _ = releases.promote(app, source, target, data, actor())
+            "notes": info.get("description") or picked.notes,
+            **({"targetVersions": app_version} if app_version != _app_version(picked) else {})}
+    created, _ = releases.promote(app, source, target, data, actor(), release=picked)
     created = _finish(app, target, created, info.get("isDisabled", picked.disabled))
     return jsonify({"package": package_json(created)}), 201
 
@@ -480,4 +495,43 @@ def rollback(app_name, dep, label=None):
 
 
 def _app_version(release: Release) -> str | None:
-    return (release.bundle.target_versions or "*") if release.bundle else None
+    """The binary range a release targets (its own, else its bundle's), as code-push-server's appVersion."""
+    return (releases.target_versions(release) or "*") if release.bundle_id else None
+
+
+# --- the multi-tenant CodePush server's own paths, under /api/v1 ----------------------------------
+
+api_bp = Blueprint("codepush_api", __name__)
+"""The same operations at the multi-tenant seed's paths (registered under /api/v1), where errors come
+in otabox's JSON shape rather than code-push-server's plain text."""
+
+
+@api_bp.get("/apps/<app_name>/deployments/<dep>/releases")
+def releases_with_metrics(app_name, dep):
+    """The history, newest first, each release with its `metrics`."""
+    app = _find_app(app_name)
+    channel = _find_channel(app, dep)
+    rows = _history(channel)
+    counts = _metrics(app, channel, rows)
+    empty = {"active": 0, "downloaded": 0, "installed": 0, "failed": 0}
+    return jsonify({"releases": [
+        {**package_json(r), "metrics": {"totalActive": counts.get(r.label, empty)["active"],
+                                        **{k: counts.get(r.label, empty)[k] for k in ("downloaded", "installed",
+                                                                                     "failed")}}}
+        for r in rows]})
+
+
+@api_bp.patch("/apps/<app_name>/deployments/<dep>/releases/<label>")
+def update_labelled_release(app_name, dep, label):
+    """`{rollout, isMandatory, isDisabled, description, appVersion}` for the release of that label."""
+    channel = _find_channel(_find_app(app_name, "publisher"), dep)
+    return _patch_release(channel, _package_info({**_body(), "label": label}, all_optional=True))
+
+
+for _rule, _view, _methods in (
+        ("/apps/<app_name>/deployments", list_deployments, ["GET"]),
+        ("/apps/<app_name>/deployments", add_deployment, ["POST"]),
+        ("/apps/<app_name>/deployments/<dep>", rename_deployment, ["PATCH"]),
+        ("/apps/<app_name>/deployments/<dep>", delete_deployment, ["DELETE"]),
+        ("/apps/<app_name>/deployments/<dep>/release", release, ["POST"])):
+    api_bp.add_url_rule(_rule, _view.__name__, _view, methods=_methods)

@@ -8,6 +8,12 @@ with a (possibly signed) manifest or directive as multipart/mixed.
 An update id names a (release, bundle) pair, so re-releasing or rolling back to an older bundle is a
 new update whose `createdAt` (the release's time) is later than anything the device ran before; the
 client refuses updates that are not newer than the one it runs.
+
+A critical (mandatory) update carries `"isCritical": true` in the manifest's `metadata`, where the
+AppDispatch SDK looks (`manifest.metadata.isCritical === true` makes it reload at once). The device
+id for rollouts is `expo-device-id` (what that SDK sends) or else `EAS-Client-ID`. A channel's
+`minRuntimeVersion` gives older runtimes no update at all. `POST /api/v1/apps/:app/rollback` rolls
+the devices of one platform and runtime version back, as AppDispatch's rollback does.
 """
 from __future__ import annotations
 
@@ -17,14 +23,17 @@ import re
 import zipfile
 from pathlib import Path
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, jsonify, request
 
 from ..core import decide as domain
-from ..core.serving import AppView, BundleView, ReleaseView
+from ..core import releases, semver
+from ..core.apps import find_channel
+from ..core.serving import AppView, BundleView, ChannelView, ReleaseView
 from ..errors import BadRequest, Conflict, Invalid, NotFound, OtaboxError, TooLarge
 from ..store.blobs import StagedFile
 from ..store.files import secure_write
-from ..web import box, limit_client, signed_download_url
+from ..store.models import Release
+from ..web import actor, app_for, box, json_body, limit_client, signed_download_url
 from . import expo_format as ef
 
 bp = Blueprint("expo", __name__)
@@ -190,7 +199,7 @@ def read_manifest_request() -> ManifestRequest:
                              f"{ef.DEFAULT_SIGNATURE_ALG}", code="unsupported_signature_algorithm")
     return ManifestRequest(
         protocol=int(raw_protocol), platform=platform, runtime_version=runtime_version,
-        channel=_header("expo-channel-name"), device_id=_header("eas-client-id"),
+        channel=_header("expo-channel-name"), device_id=_header("expo-device-id") or _header("eas-client-id"),
         current_update_id=_normalized_id(_header("expo-current-update-id")),
         embedded_update_id=_normalized_id(_header("expo-embedded-update-id")),
         failed_update_ids=tuple(filter(None, map(_normalized_id, ef.parse_sf_string_list(
@@ -284,21 +293,43 @@ def known_updates(view: AppView) -> dict[str, Update]:
 
 def runtime_view(view: AppView, runtime_version: str) -> AppView:
     """The app as a device of this runtime version sees it: only Expo releases built for that runtime
-    (and rollbacks to the embedded bundle, which fit any runtime).
+    (and rollbacks to the embedded bundle made for any runtime or for this one), nothing at all on a
+    channel whose `minRuntimeVersion` is above it.
 
     Filtering histories, rather than decide's answer, lets a device fall back to the newest release
     of its own runtime when the channel's latest one targets another."""
-    def fits(bundle: BundleView | None) -> bool:
-        return bundle is None or (_is_expo(bundle) and bundle.runtime_version == runtime_version)
+    def fits_bundle(bundle: BundleView) -> bool:
+        return _is_expo(bundle) and bundle.runtime_version == runtime_version
+
+    def fits(release: ReleaseView) -> bool:
+        if release.bundle is None:
+            return release.runtime_version in (None, runtime_version)
+        return fits_bundle(release.bundle)
+
+    def narrowed(channel: ChannelView) -> ChannelView:
+        history = () if below_minimum(runtime_version, channel.min_runtime_version) \
+            else tuple(r for r in channel.history if fits(r))
+        split = narrowed(channel.split) if channel.split is not None else None
+        return dataclasses.replace(channel, history=history, split=split)
 
     def build() -> AppView:
-        channels = {name: dataclasses.replace(channel, history=tuple(r for r in channel.history if fits(r.bundle)))
-                    for name, channel in view.channels.items()}
-        overrides = {device: (override if override.bundle is None or fits(override.bundle)
+        channels = {name: narrowed(channel) for name, channel in view.channels.items()}
+        overrides = {device: (override if override.bundle is None or fits_bundle(override.bundle)
                               else dataclasses.replace(override, bundle=None))
                      for device, override in view.overrides.items()}
         return dataclasses.replace(view, channels=channels, overrides=overrides)
     return _cache.get(view, ("runtime", runtime_version), build)
+
+
+def below_minimum(runtime_version: str, minimum: str | None) -> bool:
+    """Whether a runtime version is below a channel's minRuntimeVersion (both compared as semver;
+    runtime versions that are not, such as fingerprints, are never below)."""
+    if not minimum:
+        return False
+    try:
+        return semver.coerce_app_version(runtime_version) < semver.coerce_app_version(minimum)
+    except ValueError:
+        return False
 
 
 # --- the endpoint ----------------------------------------------------------------------------
@@ -359,7 +390,8 @@ def _manifest_response(asked, update: Update, decision: domain.Decision, signing
         update_id=update.id, created_at=update.created_at, runtime_version=update.bundle.runtime_version,
         platform_files=platform_files(update.bundle, asked.platform),
         asset_url=lambda asset: signed_download_url(asset.sha256_hex, asset.content_type)[0],
-        metadata={"channel": decision.channel.name, "version": update.bundle.version},
+        metadata={"channel": decision.channel.name, "version": update.bundle.version,
+                  **({"isCritical": True} if decision.mandatory else {})},
         expo_client=update.bundle.extra.get("expoConfig", {}))
     parts = [_part("manifest", body, signing), ef.signed_json_part("extensions", {"assetRequestHeaders": {}})]
     return _multipart(asked, parts)
@@ -403,3 +435,44 @@ def _response(asked: ManifestRequest, status: int, body: bytes, content_type: st
     response.headers["expo-sfv-version"] = "0"
     response.headers["Cache-Control"] = "private, max-age=0"
     return response
+
+
+# --- management: AppDispatch's rollback for Expo apps ------------------------------------------
+
+
+def _text_field(data: dict, name: str, limit: int = 200, choices: tuple | None = None) -> str:
+    value = data.get(name)
+    if not isinstance(value, str) or not 0 < len(value) <= limit or (choices and value not in choices):
+        expected = " or ".join(choices) if choices else f"a string of 1 to {limit} characters"
+        raise BadRequest(f"{name} must be {expected}", details={"field": name})
+    return value
+
+
+def _release_of_update(app, update_ref) -> Release:
+    """The release an update id names: an Expo update id (UUID) this app served, or a release id."""
+    view = box().serving.app(str(app.id))
+    update = known_updates(view).get(update_ref.lower()) if isinstance(update_ref, str) and view else None
+    if update is not None and update.release is not None:
+        update_ref = update.release.id
+    return releases.find_release(app, update_ref)
+
+
+@bp.post("/api/v1/apps/<app_id>/rollback")
+def rollback(app_id):
+    """`{runtimeVersion, platform, channel, rollbackToUpdateId?}`: devices of that platform and
+    runtime version on the channel go back to the embedded update, or to the update named."""
+    app = app_for(app_id, "publisher")
+    data = json_body()
+    runtime_version = _text_field(data, "runtimeVersion")
+    platform = _text_field(data, "platform", choices=ef.PLATFORMS)
+    channel = find_channel(app, _text_field({"channel": data.get("channel", data.get("channelName"))}, "channel"))
+    target = None
+    if data.get("rollbackToUpdateId") is not None:
+        target = _release_of_update(app, data["rollbackToUpdateId"])
+        bundle = target.bundle
+        if bundle is None or bundle.format != "expo" or bundle.runtime_version != runtime_version \
+                or platform not in (bundle.extra or {}).get("platforms", ()):
+            raise Conflict(f"update {data['rollbackToUpdateId']!r} is not an Expo update of runtime version "
+                           f"{runtime_version!r} for {platform}", code="rollback_target_mismatch")
+    created = releases.rollback_scoped(channel, actor(), platform, None if target else runtime_version, target)
+    return jsonify({"release": releases.release_json(created)}), 201

@@ -1,6 +1,6 @@
 """A plain JSON check for Flutter apps (the Koolbase SDK's shape), over the domain decision.
 
-    GET /v1/sdk/ota/check?channel=production&version=7[&platform=ios][&device_id=...]
+    GET /v1/sdk/ota/check?channel=production&version=7[&platform=ios][&device_id=...][&build_number=120]
     x-api-key: <the app's clientKey>
 
     200 {"has_update": true, "version": 8, "checksum": "sha256:<hex>", "mandatory": false,
@@ -15,6 +15,10 @@ asks the one decision. Every non-update outcome (up to date, blocked, rollback t
 released on its channel cannot be given an integer, so it gets `has_update: false` too; so do
 encrypted bundles, which only capacitor-updater can open. The device id (`device_id` parameter or
 `x-device-id` header) is optional; without it a device is outside every partial rollout.
+
+The binary's build number (`build_number`, or `native_build`) meets a bundle's `minNativeBuild` as in
+the native check. A device that sends none is never offered a bundle that has one, and the reply
+says why: `{"has_update": false, "reason": "build_number_required"}`.
 """
 from __future__ import annotations
 
@@ -61,6 +65,15 @@ def _text_arg(name: str, limit: int = 200, header: str | None = None) -> str | N
     return value
 
 
+def _build_arg() -> int | None:
+    raw = request.args.get("build_number") or request.args.get("native_build") or ""
+    if raw == "":
+        return None
+    if not raw.isdecimal() or len(raw) > 18:
+        raise BadRequest("build_number must be a whole number", details={"field": "build_number"})
+    return int(raw)
+
+
 def _version_arg() -> int:
     raw = request.args.get("version", "")
     if raw == "":
@@ -76,7 +89,7 @@ def check():
     key = request.headers.get("x-api-key", "")
     device_id = _text_arg("device_id", header="x-device-id")
     try:
-        channel_name, version = _text_arg("channel"), _version_arg()
+        channel_name, version, build = _text_arg("channel"), _version_arg(), _build_arg()
         platform = _text_arg("platform")
         if platform not in (None, "ios", "android"):
             raise BadRequest("platform must be ios or android", details={"field": "platform"})
@@ -89,11 +102,13 @@ def check():
     view = app_by_client_key(key)
     query = domain.DeviceQuery(device_id=device_id, platform=platform,
                                current_version=current_bundle_version(view, device_id, channel_name, version),
-                               channel=channel_name)
+                               channel=channel_name, native_build=build)
     decision = domain.decide(view, query)
     box().tracker.seen(view.id, device_id, decision.release.id if decision.release else None, platform=platform,
-                       bundle_version=None if query.on_builtin else query.current_version,
+                       native_build=build, bundle_version=None if query.on_builtin else query.current_version,
                        channel=decision.channel.name if decision.channel else channel_name)
+    if decision.reason == "native_build_too_low" and build is None:
+        return jsonify({**NO_UPDATE, "reason": "build_number_required"})
     return jsonify(check_reply(decision))
 
 

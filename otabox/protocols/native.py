@@ -63,14 +63,15 @@ def check(app_id):
 
 
 def check_reply(decision: domain.Decision, b, origin: str) -> dict:
-    if decision.outcome == "no_channel":
-        return {"updateAvailable": False, "reason": "no_channel"}
-    if decision.outcome == "builtin":
-        return {"updateAvailable": False, "revertToBuiltin": True}
-    if decision.outcome == "blocked":
-        return {"updateAvailable": False, "blocked": decision.blocked}
+    """The reply; without an update, `reason` says why not (one of decide.REASONS), with the older
+    `revertToBuiltin` and `blocked` (the boundary crossed) fields kept for the clients that read them."""
     if not decision.update:
-        return {"updateAvailable": False}
+        reply = {"updateAvailable": False, "reason": decision.reason}
+        if decision.outcome == "builtin":
+            reply["revertToBuiltin"] = True
+        if decision.reason == "blocked":
+            reply["blocked"] = decision.blocked
+        return reply
     bundle = decision.bundle
     url, expires = signed_download_url(bundle.sha256, b=b, base=origin)
     return {"updateAvailable": True, "bundle": {

@@ -195,18 +195,22 @@ def backup_to(db, dest_path: str) -> None:
 def upsert_device_sightings(db, rows: list[tuple]) -> None:
     """Write buffered device sightings in one statement batch.
 
-    rows: (app_id, device_id, platform, native_version, native_build, bundle_version, channel, seen_at, day).
+    rows: (app_id, device_id, platform, native_version, native_build, bundle_version, channel, seen_at, day,
+    custom_id, plugin_version, os_version, is_prod, is_emulator); the last five are None when the
+    sighting did not report them, which keeps what was recorded before.
     Runs for every device seen since the last flush, so it uses executemany rather than the ORM."""
     p = db.param
+    kept = ("custom_id", "plugin_version", "os_version", "is_prod", "is_emulator")
     db.cursor().executemany(
         f"INSERT INTO device (app_id, device_id, platform, native_version, native_build, bundle_version, channel, "
-        f"first_seen, last_seen) VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}) "
+        f"first_seen, last_seen, {', '.join(kept)}) VALUES ({', '.join([p] * 14)}) "
         "ON CONFLICT (app_id, device_id) DO UPDATE SET platform = excluded.platform, "
         "native_version = excluded.native_version, native_build = excluded.native_build, "
-        "bundle_version = excluded.bundle_version, channel = excluded.channel, last_seen = excluded.last_seen",
-        [(a, d, pl, nv, nb, bv, ch, at, at) for a, d, pl, nv, nb, bv, ch, at, _ in rows])
+        "bundle_version = excluded.bundle_version, channel = excluded.channel, last_seen = excluded.last_seen, "
+        + ", ".join(f"{name} = COALESCE(excluded.{name}, device.{name})" for name in kept),
+        [(a, d, pl, nv, nb, bv, ch, at, at, *reported) for a, d, pl, nv, nb, bv, ch, at, _, *reported in rows])
     db.cursor().executemany(
         f"INSERT INTO dailyactive (app_id, channel, day, bundle_version, device_id) VALUES ({p}, {p}, {p}, {p}, {p}) "
         "ON CONFLICT (app_id, day, device_id) DO UPDATE SET bundle_version = excluded.bundle_version, "
         "channel = excluded.channel",
-        [(a, ch, day, bv or "builtin", d) for a, d, _, _, _, bv, ch, _, day in rows])
+        [(a, ch, day, bv or "builtin", d) for a, d, _, _, _, bv, ch, _, day, *_ in rows])

@@ -15,11 +15,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable
 
-from peewee import Field
+from peewee import SQL, BooleanField, CharField, Field, IntegerField, TextField
 from playhouse.migrate import SchemaMigrator
 
 from ..errors import OtaboxError
-from .models import ALL_MODELS, FLAG_MODELS, State
+from .models import ALL_MODELS, FLAG_MODELS, ReleaseEvent, State
 
 VERSION_KEY = "schema_version"
 BASELINE_TABLE = "app"
@@ -43,8 +43,17 @@ class Schema:
         return {column.name for column in self.db.get_columns(table)}
 
     def add_column(self, table: str, name: str, field: Field) -> None:
-        if name not in self.columns(table):
+        """Add a column; a NOT NULL one gets its default in the same ALTER TABLE. (Peewee would add it
+        nullable and then rebuild the table on SQLite, and dropping the old table deletes every row
+        that references it through an ON DELETE CASCADE foreign key.)"""
+        if name in self.columns(table):
+            return
+        if field.null or field.default is None or callable(field.default):
             self.migrator.add_column(table, name, field).run()
+            return
+        field = field.clone()
+        field.constraints = [*(field.constraints or []), SQL(f"DEFAULT {_sql_literal(field.db_value(field.default))}")]
+        self.migrator.add_column(table, name, field, allow_not_null=True).run()
 
     def add_index(self, table: str, columns: tuple[str, ...], unique: bool = False) -> None:
         name = f"{table}_{'_'.join(columns)}"
@@ -53,6 +62,14 @@ class Schema:
 
     def create_tables(self, *models) -> None:
         self.db.create_tables(models, safe=True)
+
+
+def _sql_literal(value) -> str:
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,12 +83,52 @@ def _baseline(schema: Schema) -> None:
     """Version 1 is the schema otabox 0.1.0 created; its databases get this number when first opened."""
 
 
+def _fidelity(schema: Schema) -> None:
+    """Issue 15: the app's default channel, channel policies (under-native guard, split rollout,
+    minimum runtime), bundle build metadata and minUpdateVersion, release targeting, deletion,
+    groups and provenance, release events, and the Capgo device fields.
+
+    Channels made before this step keep serving what they served: their under-native guard is off
+    (new channels have it on, as in Capgo). Every existing release gets its `created` event."""
+    columns = {
+        "app": [("default_channel", CharField(null=True, default="production"))],
+        "channel": [("disable_auto_update_under_native", BooleanField(default=True)),
+                    ("rollout_channel", CharField(null=True)), ("rollout_percentage", IntegerField(default=0)),
+                    ("min_runtime_version", CharField(null=True))],
+        "bundle": [("min_update_version", CharField(null=True)), ("message", TextField(default="")),
+                   ("git_commit_hash", CharField(null=True)), ("git_branch", CharField(null=True))],
+        "release": [("target_versions", CharField(null=True)), ("platform", CharField(null=True)),
+                    ("runtime_version", CharField(null=True)), ("deleted", BooleanField(default=False)),
+                    ("group_id", CharField(null=True)), ("original_label", CharField(null=True)),
+                    ("original_channel", CharField(null=True))],
+        "device": [(name, CharField(null=True)) for name in ("custom_id", "plugin_version", "os_version")]
+                  + [(name, BooleanField(null=True)) for name in ("is_prod", "is_emulator")],
+    }
+    first_time = "disable_auto_update_under_native" not in schema.columns("channel")
+    for table, fields in columns.items():
+        for name, field in fields:
+            schema.add_column(table, name, field)
+    schema.add_index("release", ("group_id",))
+    if first_time:
+        param = schema.db.param
+        schema.db.execute_sql(f"UPDATE channel SET disable_auto_update_under_native = {param}", (False,))
+        schema.db.execute_sql(f"UPDATE app SET default_channel = {param}", ("production",))
+    new_events = not schema.db.table_exists(ReleaseEvent._meta.table_name)
+    schema.create_tables(ReleaseEvent)
+    if new_events:
+        schema.db.execute_sql(
+            "INSERT INTO releaseevent (release_id, kind, actor, details, at) "
+            "SELECT id, 'created', actor, '{\"kind\":\"' || kind || '\"}', created_at FROM release")
+
+
 def _feature_flags(schema: Schema) -> None:
     schema.create_tables(*FLAG_MODELS)
 
 
 STEPS: list[Step] = [
     Step(1, "the schema of otabox 0.1.0", _baseline),
+    Step(3, "issue 15: default channel, channel policies, build metadata, release targeting and events",
+         _fidelity),
     Step(5, "feature flags: flags, variations, channel settings, rules, segments, contexts, evaluation counts",
          _feature_flags),
 ]

@@ -70,6 +70,8 @@ class App(BaseModel):
     slug = CharField(unique=True)
     name = CharField()
     client_key = CharField(unique=True)
+    default_channel = CharField(null=True, default="production")
+    """The channel of devices that name none (Capgo's `public` channel); None: such devices get none."""
     created_at = DateTimeField(default=utcnow)
 
 
@@ -92,6 +94,11 @@ class Channel(BaseModel):
     allow_dev = BooleanField(default=True)
     ios_enabled = BooleanField(default=True)
     android_enabled = BooleanField(default=True)
+    disable_auto_update_under_native = BooleanField(default=True)
+    rollout_channel = CharField(null=True)
+    """Another channel whose current release `rollout_percentage` % of this channel's devices get."""
+    rollout_percentage = IntegerField(default=0)
+    min_runtime_version = CharField(null=True)
     created_at = DateTimeField(default=utcnow)
 
     class Meta:
@@ -115,6 +122,10 @@ class Bundle(BaseModel):
     key_id = CharField(null=True)
     runtime_version = CharField(null=True)
     extra = JSONField(null=True)
+    min_update_version = CharField(null=True)
+    message = TextField(default="")
+    git_commit_hash = CharField(null=True)
+    git_branch = CharField(null=True)
     created_at = DateTimeField(default=utcnow)
 
     class Meta:
@@ -133,7 +144,9 @@ class BundleFile(BaseModel):
 class Release(BaseModel):
     """One event in a channel's history: a release, a promotion, a rollback or a rollback to builtin.
 
-    `bundle` is null only for `kind == "builtin"` (devices go back to the binary's own bundle)."""
+    `bundle` is null only for `kind == "builtin"` (devices go back to the binary's own bundle).
+    `target_versions` (null: the bundle's), `platform` and `runtime_version` (null: any) narrow the
+    devices it is for; a `deleted` release is also disabled."""
 
     app = ForeignKeyField(App, on_delete="CASCADE")
     channel = ForeignKeyField(Channel, backref="releases", on_delete="CASCADE")
@@ -145,7 +158,24 @@ class Release(BaseModel):
     disabled = BooleanField(default=False)
     notes = TextField(default="")
     actor = CharField(default="")
+    target_versions = CharField(null=True)
+    platform = CharField(null=True)
+    runtime_version = CharField(null=True)
+    deleted = BooleanField(default=False)
+    group_id = CharField(null=True, index=True)
+    original_label = CharField(null=True)
+    original_channel = CharField(null=True)
     created_at = DateTimeField(default=utcnow)
+
+
+class ReleaseEvent(BaseModel):
+    """What happened to a release after it was made (rollout and flag changes, promotions, rollbacks)."""
+
+    release = ForeignKeyField(Release, backref="events", on_delete="CASCADE")
+    kind = CharField()
+    actor = CharField(default="")
+    details = JSONField(default=dict)
+    at = DateTimeField(default=utcnow)
 
 
 class ReleaseStat(BaseModel):
@@ -172,6 +202,11 @@ class Device(BaseModel):
     override_channel = CharField(null=True)
     override_bundle = ForeignKeyField(Bundle, null=True, on_delete="SET NULL")
     self_assigned_channel = CharField(null=True)
+    custom_id = CharField(null=True)
+    plugin_version = CharField(null=True)
+    os_version = CharField(null=True)
+    is_prod = BooleanField(null=True)
+    is_emulator = BooleanField(null=True)
 
     class Meta:
         indexes = ((("app", "device_id"), True),)
@@ -320,5 +355,5 @@ class FlagEvaluationCount(BaseModel):
 
 
 FLAG_MODELS = [Flag, FlagVariation, FlagChannelSetting, FlagRule, Segment, FlagContext, FlagEvaluationCount]
-ALL_MODELS = [State, App, ApiKey, Channel, Bundle, BundleFile, Release, ReleaseStat, Device, DeviceEvent,
-              DailyActive, AuditEntry, Upload, *FLAG_MODELS]
+ALL_MODELS = [State, App, ApiKey, Channel, Bundle, BundleFile, Release, ReleaseEvent, ReleaseStat, Device,
+              DeviceEvent, DailyActive, AuditEntry, Upload, *FLAG_MODELS]

@@ -51,7 +51,8 @@ def test_duplicate_app_is_a_conflict(admin, demo_app):
 def test_channels_can_be_added_configured_and_removed(admin, demo_app):
     created = admin.post("/api/v1/apps/com.example.demo/channels", {"name": "beta"})
     assert created.status_code == 201 and created.json["name"] == "beta"
-    assert admin.post("/api/v1/apps/com.example.demo/channels", {"name": "beta"}).status_code == 409
+    again = admin.post("/api/v1/apps/com.example.demo/channels", {"name": "beta", "allowDev": False})
+    assert again.status_code == 200 and again.json["id"] == created.json["id"] and again.json["allowDev"] is False
     assert admin.post("/api/v1/apps/com.example.demo/channels", {"name": "bad name!"}).status_code == 422
     patched = admin.patch("/api/v1/apps/com.example.demo/channels/beta",
                           {"blockUpgrades": "major", "allowDeviceSelfAssign": True})
@@ -271,8 +272,8 @@ def test_delete_bundle_refuses_released_ones_and_removes_unused_files(admin, dem
     in_use = admin.delete(f"/api/v1/apps/com.example.demo/bundles/{released['id']}")
     assert in_use.status_code == 409 and in_use.json["error"]["code"] == "bundle_in_use"
     spare = admin.upload("com.example.demo", "2.0.0", make_zip({"only-in-two.txt": "2"})).json
-    assert admin.delete(f"/api/v1/apps/com.example.demo/bundles/{spare['id']}").json == {"deleted": True,
-                                                                                           "id": spare["id"]}
+    assert admin.delete(f"/api/v1/apps/com.example.demo/bundles/{spare['id']}").json == {
+        "deleted": True, "id": spare["id"], "ids": [spare["id"]]}
     assert spare["sha256"] not in blob_files(box) and released["sha256"] in blob_files(box)
     assert admin.get(f"/api/v1/apps/com.example.demo/bundles/{spare['id']}").status_code == 404
 
@@ -392,6 +393,7 @@ def test_client_key_can_be_rotated(admin, client, demo_app):
     rotated = admin.post("/api/v1/apps/com.example.demo/rotate-client-key")
     assert rotated.status_code == 200 and rotated.json["clientKey"] != demo_app["clientKey"]
     assert check(client, demo_app).status_code == 401
-    assert check(client, demo_app, client_key=rotated.json["clientKey"]).json == {"updateAvailable": False}
+    assert check(client, demo_app, client_key=rotated.json["clientKey"]).json == {"updateAvailable": False,
+                                                                                   "reason": "no_release"}
     assert admin.get("/api/v1/audit-log?action=app.client_key_rotated").json["entries"][0]["entityId"] == str(
         demo_app["id"])

@@ -12,11 +12,11 @@ def test_changes_are_visible_to_the_next_check_in_the_same_process(admin, client
     created = admin.post("/api/v1/apps", {"slug": APP}).json
     one = admin.upload(APP, "1.0.0").json
     two = admin.upload(APP, "2.0.0", make_zip({"index.html": "2"})).json
-    assert check(client, created).json == {"updateAvailable": False}
+    assert check(client, created).json == {"updateAvailable": False, "reason": "no_release"}
     release = admin.release(APP, one["id"]).json["release"]
     assert check(client, created, deviceId="d").json["bundle"]["version"] == "1.0.0"
     admin.patch(f"/api/v1/apps/{APP}/releases/{release['id']}", {"rollout": 0})
-    assert check(client, created, deviceId="d").json == {"updateAvailable": False}
+    assert check(client, created, deviceId="d").json == {"updateAvailable": False, "reason": "not_in_rollout"}
     admin.patch(f"/api/v1/apps/{APP}/releases/{release['id']}", {"rollout": 100})
     admin.release(APP, two["id"])
     assert check(client, created, deviceId="d").json["bundle"]["version"] == "2.0.0"
@@ -41,7 +41,7 @@ def test_a_second_process_on_the_same_data_dir_sees_every_change(tmp_path):
                                  headers={"X-Client-Key": created["clientKey"]}).json()
             return reply["bundle"]["version"] if reply.get("updateAvailable") else reply
 
-        assert checked(second) == {"updateAvailable": False}
+        assert checked(second) == {"updateAvailable": False, "reason": "no_release"}
         bundles = [requests.post(f"{first.url}/api/v1/apps/{APP}/bundles", headers=auth, data={"version": v},
                                  files={"file": ("b.zip", make_zip({"index.html": v}))}).json()
                    for v in ("1.0.0", "2.0.0")]
@@ -49,13 +49,14 @@ def test_a_second_process_on_the_same_data_dir_sees_every_change(tmp_path):
                                 json={"bundleId": bundles[0]["id"], "channel": "production"}).json()["release"]
         assert checked(second) == "1.0.0"
         requests.patch(f"{first.url}/api/v1/apps/{APP}/releases/{release['id']}", headers=auth, json={"rollout": 0})
-        assert checked(second) == {"updateAvailable": False}
+        assert checked(second) == {"updateAvailable": False, "reason": "not_in_rollout"}
         requests.post(f"{first.url}/api/v1/apps/{APP}/releases", headers=auth,
                       json={"bundleId": bundles[1]["id"], "channel": "production"})
         assert checked(second) == "2.0.0"
         requests.post(f"{first.url}/api/v1/apps/{APP}/channels/production/rollback", headers=auth,
                       json={"toBuiltin": True})
-        assert checked(second, version="2.0.0") == {"updateAvailable": False, "revertToBuiltin": True}
+        assert checked(second, version="2.0.0") == {"updateAvailable": False, "revertToBuiltin": True,
+                                                     "reason": "revert_to_builtin"}
         requests.put(f"{first.url}/api/v1/apps/{APP}/devices/d", headers=auth, json={"bundleId": bundles[0]["id"]})
         assert checked(second) == "1.0.0"
     finally:

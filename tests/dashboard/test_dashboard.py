@@ -234,7 +234,7 @@ def test_admin_releases_widens_and_rolls_back(server, sessions, tmp_path):
     current = api(server, admin, "GET", f"/api/v1/apps/{SLUG}/channels/production").json()["currentRelease"]
     assert (current["kind"], current["bundleVersion"]) == ("builtin", "builtin")
     assert device_check(server, app["clientKey"], "phone-c", version="1.0.1") == {
-        "updateAvailable": False, "revertToBuiltin": True}
+        "updateAvailable": False, "revertToBuiltin": True, "reason": "revert_to_builtin"}
 
     page.get_by_role("link", name="Devices").first.click()
     page.get_by_role("heading", name="Devices", exact=True).wait_for()
@@ -273,6 +273,41 @@ def test_admin_releases_widens_and_rolls_back(server, sessions, tmp_path):
         page.wait_for_load_state("networkidle")
         session.shot(shot)
         assert_nothing_cut_off(page)
+    session.close()
+
+
+def test_build_metadata_and_channel_settings(server, sessions, tmp_path):
+    admin = new_key(server, "admin", "settings")
+    slug = "com.example.settings"
+    assert api(server, admin, "POST", "/api/v1/apps", json={"slug": slug}).status_code == 201
+    uploaded = api(server, admin, "POST", f"/api/v1/apps/{slug}/bundles", files={"file": ("b.zip", make_zip())},
+                   data={"version": "2.0.0", "message": "Faster cart", "gitBranch": "main",
+                         "gitCommitHash": "0123456789abcdef"})
+    assert uploaded.status_code == 201, uploaded.text
+    session = sessions()
+    page = session.page
+    session.sign_in(admin, f"#/apps/{slug}")
+    page.get_by_role("heading", name="Channels").wait_for()
+    expect(page.get_by_role("table", name="Bundles").get_by_text("Faster cart (main @ 0123456)")).to_be_visible()
+    expect(page.get_by_role("region", name="production", exact=True).get_by_text("default")).to_be_visible()
+
+    page.get_by_role("button", name="Settings of staging").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("Default channel (devices that name none get it)").check()
+    dialog.get_by_label("Block automatic upgrades").select_option("version_number")
+    dialog.get_by_label("Never offer a bundle below the native version").uncheck()
+    dialog.get_by_label("Split devices to channel").select_option("production")
+    dialog.get_by_label("Split share %").fill("25")
+    dialog.get_by_label("Min runtime version (Expo)").fill("2.0.0")
+    dialog.get_by_role("button", name="Save settings").click()
+    page.get_by_text("staging: settings saved.").wait_for()
+    staging = api(server, admin, "GET", f"/api/v1/apps/{slug}/channels/staging").json()
+    assert {k: staging[k] for k in ("public", "blockUpgrades", "disableAutoUpdateUnderNative", "rolloutChannel",
+                                    "rolloutPercentage", "minRuntimeVersion")} == {
+        "public": True, "blockUpgrades": "version_number", "disableAutoUpdateUnderNative": False,
+        "rolloutChannel": "production", "rolloutPercentage": 25, "minRuntimeVersion": "2.0.0"}
+    expect(page.get_by_role("region", name="staging", exact=True).get_by_text("25% → production")).to_be_visible()
+    session.shot("channel-settings")
     session.close()
 
 

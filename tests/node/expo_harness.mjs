@@ -143,8 +143,11 @@ function checkManifest(manifest, requestHeaders, errors) {
     manifest.assets.forEach((asset, index) => checkAssetEntry(asset, `assets[${index}]`, true, errors));
   }
   if (manifest.metadata !== undefined) {
-    const values = typeof manifest.metadata === 'object' && manifest.metadata !== null ? Object.values(manifest.metadata) : [null];
-    if (values.some((value) => typeof value !== 'string')) errors.push('manifest metadata must map strings to strings');
+    // Strings, as the spec says; plus AppDispatch's boolean isCritical, which its SDK reads. The
+    // clients keep metadata as untyped JSON and compare only manifest-filter keys, as strings.
+    const entries = typeof manifest.metadata === 'object' && manifest.metadata !== null ? Object.entries(manifest.metadata) : [['', null]];
+    const allowed = ([key, value]) => typeof value === 'string' || (key === 'isCritical' && typeof value === 'boolean');
+    if (!entries.every(allowed)) errors.push('manifest metadata must map strings to strings (isCritical: a boolean)');
   }
   if (manifest.extra !== undefined && (typeof manifest.extra !== 'object' || manifest.extra === null)) {
     errors.push('manifest extra is not an object');

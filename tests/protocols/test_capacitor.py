@@ -310,17 +310,21 @@ def test_encryption_key_create_writes_capgo_key_files(tmp_path):
 
 # --- the real @capgo/cli against a live server ------------------------------------------------
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory):
-    root = tmp_path_factory.mktemp("capgo-live")
+def start_live(root: Path, **project_options) -> tuple[LiveServer, requests.Session, CapgoProject]:
+    """A live server with the app and an admin session, and a Capacitor project pointing at it."""
     (root / "data").mkdir()
     server = LiveServer(root / "data")
     key = server.cli("keys", "create", "--name", "ci").stdout.strip()
     api = requests.Session()
     api.headers["Authorization"] = f"Bearer {key}"
     assert api.post(server.url + "/api/v1/apps", json={"slug": APP}).status_code == 201
+    return server, api, CapgoProject(root / "app", APP, server.url + "/capgo/updates", **project_options)
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    server, api, project = start_live(tmp_path_factory.mktemp("capgo-live"))
     assert api.post(f"{server.url}/api/v1/apps/{APP}/channels", json={"name": "secure"}).status_code == 201
-    project = CapgoProject(root / "app", APP, server.url + "/capgo/updates")
     yield server, api, project
     server.stop()
 

@@ -135,8 +135,8 @@ def test_mandatory_across_a_skipped_release(client, admin, demo_app, key):
     assert from_v1["label"] == "v3" and from_v1["is_mandatory"] is True
     from_v2 = update_check(client, key, package_hash=v2["packageHash"], label="v2")
     assert from_v2["label"] == "v3" and from_v2["is_mandatory"] is False
-    # code-push-server: a device naming no package cannot tell what it skipped.
-    assert update_check(client, key)["is_mandatory"] is False
+    # code-push-server: a device naming no package runs none of them, so it skips the mandatory v2.
+    assert update_check(client, key)["is_mandatory"] is True
 
 
 def test_partial_rollout_uses_the_codepush_selector(client, admin, demo_app, key):
@@ -291,10 +291,11 @@ def test_management_release_patch_and_history(client, admin):
     assert admin.patch(patch, {"packageInfo": {"label": "v1", "isDisabled": True}}).json["package"]["isDisabled"]
     assert admin.patch(patch, {"packageInfo": {"label": "v1", "isDisabled": True}}).status_code == 204
     assert admin.patch(patch, {"packageInfo": {"label": "v9", "isDisabled": True}}).status_code == 404
-    assert admin.patch(patch, {"packageInfo": {"appVersion": "3.0.0"}}).status_code == 400
+    assert admin.patch(patch, {"packageInfo": {"appVersion": "not a range"}}).status_code == 400
+    assert admin.patch(patch, {"packageInfo": {"appVersion": "^3.0.0"}}).json["package"]["appVersion"] == "^3.0.0"
     history = admin.get("/apps/Shop/deployments/Staging/history").json["history"]
     assert [(p["label"], p["appVersion"], p["isDisabled"]) for p in history] == [
-        ("v1", "1.0.0", True), ("v2", "2.0.0", False), ("v3", "1.0.0", False)]
+        ("v1", "1.0.0", True), ("v2", "2.0.0", False), ("v3", "^3.0.0", False)]
     bad = admin.client.post("/apps/Shop/deployments/Staging/release", headers=admin._headers(),
                             data={"packageInfo": "{}"}, content_type="multipart/form-data")
     assert bad.status_code == 400 and "file" in bad.text

@@ -107,6 +107,16 @@ def test_mandatory_across_a_skipped_release(server, publisher):
     assert update["label"] == "v3" and update["isMandatory"] is True
 
 
+def test_a_phone_on_its_binary_gets_mandatory_from_the_whole_history(server, publisher):
+    """code-push-server's "available mandatory update for deployment key and app version but no
+    package hash": v1 optional, v2 mandatory, v3 optional; Android on its binary sends no hash."""
+    publisher.release(V1_FILES)
+    publisher.release(V2_FILES, isMandatory=True)
+    publisher.release(V3_FILES)
+    update = phone(server, publisher, client_id="fresh-install").query()
+    assert update["label"] == "v3" and update["isMandatory"] is True
+
+
 def test_partial_rollout_keeps_codepush_phones(server, publisher):
     publisher.release(V1_FILES)
     publisher.release(V2_FILES, rollout=30)
@@ -179,3 +189,34 @@ def test_reports_move_the_release_stats(server, publisher):
     stats = publisher.api("GET", f"/releases/{publisher.release_id('v1')}")["stats"]
     assert (stats["downloads"], stats["installs"], stats["failures"]) == (1, 1, 1)
     device.report_deploy(None, None, previous_label_or_app_version="v1")
+
+
+def test_patching_a_releases_app_version_retargets_it(server, publisher):
+    publisher.release(V1_FILES)
+    patched = requests.patch(f"{publisher.url}/apps/{publisher.app}/deployments/Production/release",
+                             json={"packageInfo": {"appVersion": "^2.0.0"}}, headers=publisher.auth)
+    assert patched.status_code == 200 and patched.json()["package"]["appVersion"] == "^2.0.0"
+    assert phone(server, publisher, app_version="1.0.0").query() == {"updateAppVersion": True,
+                                                                     "appVersion": "^2.0.0"}
+    assert phone(server, publisher, app_version="2.3.0").query()["label"] == "v1"
+
+
+def test_a_rollback_repeats_the_targets_mandatory_flag(server, publisher):
+    publisher.release(V1_FILES, isMandatory=True, description="critical fix")
+    device = phone(server, publisher)
+    on_v1 = device.query()
+    publisher.release(V2_FILES)
+    on_v2 = device.query(on_v1)
+    rolled = requests.post(f"{publisher.url}/apps/{publisher.app}/deployments/Production/rollback/v1",
+                           headers=publisher.auth).json()["package"]
+    assert rolled["originalLabel"] == "v1"
+    back = device.query(on_v2)
+    assert (back["label"], back["isMandatory"], back["description"]) == ("v3", True, "critical fix")
+
+
+def test_a_cleared_history_offers_nothing(server, publisher):
+    publisher.release(V1_FILES)
+    cleared = requests.delete(f"{publisher.url}/apps/{publisher.app}/deployments/Production/history",
+                              headers=publisher.auth)
+    assert cleared.status_code == 204
+    assert phone(server, publisher).query() is None

@@ -104,3 +104,14 @@ def test_rate_limited_with_retry_after(tmp_path, monkeypatch):
         assert limited.json["error"]["code"] == "too_many_requests" and int(limited.headers["Retry-After"]) >= 1
     finally:
         app.config["BOX"].close()
+
+
+def test_build_number_meets_min_native_build(client, admin, demo_app):
+    bundle = admin.upload(APP, "1.0.0", make_zip({"index.html": "b"}), minNativeBuild=120).json
+    admin.release(APP, bundle["id"])
+    assert check(client, demo_app).json == {"has_update": False, "reason": "build_number_required"}
+    assert check(client, demo_app, build_number="119").json == {"has_update": False}
+    assert check(client, demo_app, build_number="120").json["version"] == 1
+    assert check(client, demo_app, native_build="500").json["version"] == 1
+    bad = check(client, demo_app, build_number="12a")
+    assert bad.status_code == 400 and bad.json["error"]["details"] == {"field": "build_number"}

@@ -9,7 +9,17 @@ function uploadFields(form) {
   if (form.minNativeBuild.value !== "") fields.minNativeBuild = Number(form.minNativeBuild.value);
   if (form.targetVersions.value.trim()) fields.targetVersions = form.targetVersions.value.trim();
   if (form.notes.value.trim()) fields.notes = form.notes.value.trim();
+  if (form.message.value.trim()) fields.message = form.message.value.trim();
+  if (form.minUpdateVersion.value.trim()) fields.minUpdateVersion = form.minUpdateVersion.value.trim();
   return fields;
+}
+
+/** The build a bundle came from: its message, branch and short commit, as the upload recorded them. */
+function buildCell(bundle) {
+  const source = [bundle.gitBranch, bundle.gitCommitHash && bundle.gitCommitHash.slice(0, 7)].filter(Boolean).join(" @ ");
+  if (!bundle.message && !source) return h("span", { class: "muted" }, "—");
+  return h("span", { title: bundle.gitCommitHash || "" }, bundle.message || "",
+    source ? h("span", { class: "muted small" }, bundle.message ? ` (${source})` : source) : null);
 }
 
 export function uploadCard(ctx) {
@@ -45,7 +55,10 @@ export function uploadCard(ctx) {
       field("Version", h("input", { name: "version", required: true, placeholder: "1.2.3", autocomplete: "off" }), "Semantic version of this bundle.").wrap,
       field("Platform", h("select", { name: "platform" }, ["all", "ios", "android"].map((p) => h("option", { value: p }, p)))).wrap,
       field("Min native build", h("input", { name: "minNativeBuild", type: "number", min: 0, placeholder: "optional" })).wrap,
-      field("Target native versions", h("input", { name: "targetVersions", placeholder: "e.g. ^1.2.0 (optional)", autocomplete: "off" })).wrap),
+      field("Target native versions", h("input", { name: "targetVersions", placeholder: "e.g. ^1.2.0 (optional)", autocomplete: "off" })).wrap,
+      field("Min update version", h("input", { name: "minUpdateVersion", placeholder: "optional", autocomplete: "off" }),
+        "Devices below it stay put on a channel in version_number mode.").wrap,
+      field("Build message", h("input", { name: "message", placeholder: "optional", autocomplete: "off" })).wrap),
     field("Notes", h("textarea", { name: "notes", rows: 2, placeholder: "What changed (optional)" })).wrap,
     h("div", { class: "actions" }, progress, status, submit));
   form.addEventListener("submit", async (event) => {
@@ -119,9 +132,9 @@ export function bundleTable(ctx) {
       h("strong", {}, bundle.version), bundle.platform, formatBytes(bundle.size),
       h("code", { title: bundle.sha256 }, `${bundle.sha256.slice(0, 12)}…`),
       bundle.targetVersions || (bundle.minNativeBuild != null ? `build ≥ ${bundle.minNativeBuild}` : "any"),
-      formatDate(bundle.createdAt), release,
+      buildCell(bundle), formatDate(bundle.createdAt), release,
     ];
   });
-  return table("Bundles", ["Version", "Platform", "Size", "SHA-256", "Targets", "Uploaded", ""], rows,
+  return table("Bundles", ["Version", "Platform", "Size", "SHA-256", "Targets", "Build", "Uploaded", ""], rows,
     "No bundles yet. Upload one above.");
 }

@@ -126,6 +126,49 @@ function promoteDialog(ctx, channel) {
   });
 }
 
+const BLOCK_UPGRADES = ["none", "major", "minor", "patch", "version_number"];
+
+/** The channel's policies: default channel, upgrade blocking, the under-native guard, a split to
+ * another channel's release, and the minimum Expo runtime. Only what changed is sent. */
+function settingsDialog(ctx, channel) {
+  const isDefault = h("input", { type: "checkbox", checked: channel.public, id: newId() });
+  const block = h("select", {}, BLOCK_UPGRADES.map((value) =>
+    h("option", { value, selected: value === channel.blockUpgrades }, value)));
+  const underNative = h("input", { type: "checkbox", checked: channel.disableAutoUpdateUnderNative, id: newId() });
+  const others = ctx.channels.filter((other) => other.name !== channel.name);
+  const split = h("select", {}, h("option", { value: "" }, "none"), others.map((other) =>
+    h("option", { value: other.name, selected: other.name === channel.rolloutChannel }, other.name)));
+  const share = h("input", { type: "number", min: 0, max: 100, value: channel.rolloutPercentage, class: "narrow" });
+  const minRuntime = h("input", { value: channel.minRuntimeVersion || "", placeholder: "none", autocomplete: "off" });
+  openDialog({
+    title: `Settings of ${channel.name}`,
+    submitLabel: "Save settings",
+    build: () => [
+      h("label", { class: "check", for: isDefault.id }, isDefault, " Default channel (devices that name none get it)"),
+      field("Block automatic upgrades", block, "version_number: a bundle's min update version decides.").wrap,
+      h("label", { class: "check", for: underNative.id }, underNative, " Never offer a bundle below the native version"),
+      field("Split devices to channel", split).wrap,
+      field("Split share %", share, "That share of this channel's devices gets the other channel's release.").wrap,
+      field("Min runtime version (Expo)", minRuntime).wrap,
+    ],
+    submit: async () => {
+      const wanted = {
+        public: isDefault.checked, blockUpgrades: block.value, disableAutoUpdateUnderNative: underNative.checked,
+        rolloutChannel: split.value || null, rolloutPercentage: Number(share.value),
+        minRuntimeVersion: minRuntime.value.trim() || null,
+      };
+      const body = Object.fromEntries(Object.entries(wanted).filter(([name, value]) => value !== channel[name]));
+      if (!Object.keys(body).length) {
+        notify(`${channel.name}: nothing changed.`);
+        return;
+      }
+      await patch(appPath(ctx.slug, `/channels/${encodeURIComponent(channel.name)}`), body);
+      await ctx.refresh();
+      notify(`${channel.name}: settings saved.`);
+    },
+  });
+}
+
 function channelCard(ctx, channel) {
   const release = channel.currentRelease;
   const stats = ctx.stats[channel.name] || { adoption: [] };
@@ -134,18 +177,22 @@ function channelCard(ctx, channel) {
   const canPromote = release && release.bundleId && ctx.channels.length > 1;
   const promote = canPromote ? guard(h("button", { type: "button", class: "secondary" }, "Promote…")) : null;
   if (promote) promote.addEventListener("click", () => promoteDialog(ctx, channel));
+  const settings = guard(h("button", { type: "button", class: "secondary", "aria-label": `Settings of ${channel.name}` }, "Settings…"), "admin");
+  settings.addEventListener("click", () => settingsDialog(ctx, channel));
   const headingId = newId("ch");
   return h("section", { class: "card channel", "aria-labelledby": headingId },
     h("div", { class: "channel-head" },
       h("h3", { id: headingId }, channel.name),
       h("div", { class: "badges" },
+        channel.public ? badge("default", "ok") : null,
+        channel.rolloutChannel && channel.rolloutPercentage ? badge(`${channel.rolloutPercentage}% → ${channel.rolloutChannel}`, "warn") : null,
         release && release.kind !== "builtin" ? badge(`${release.rollout}%`, release.rollout < 100 ? "warn" : "ok") : null,
         release && release.mandatory ? badge("mandatory", "danger") : null)),
     describeRelease(release),
     release && release.kind !== "builtin" ? rolloutForm(ctx, channel, release) : null,
     h("h4", {}, "Adoption"),
     adoptionList(stats.adoption),
-    h("div", { class: "actions" }, rollback, promote));
+    h("div", { class: "actions" }, rollback, promote, settings));
 }
 
 export function channelCards(ctx) {
