@@ -13,20 +13,17 @@ bp = Blueprint("api_apps", __name__)
 
 @bp.post("/apps")
 def create_app():
-    key = api_key("admin")
-    auth.require_unscoped(key)
+    caller = api_key("admin")
+    auth.require_unscoped(caller)
     data = json_body()
-    app = apps.create_app(data.get("slug"), data.get("name"), actor())
+    app = apps.create_app(data.get("slug"), data.get("name"), actor(), owner=caller.user)
     return jsonify(apps.app_json(app)), 201
 
 
 @bp.get("/apps")
 def list_apps():
-    key = api_key("reader")
-    query = App.select().order_by(App.id)
-    if key.app_id is not None:
-        query = query.where(App.id == key.app_id)
-    return jsonify({"apps": [apps.app_json(a) for a in query]})
+    caller = api_key("reader")
+    return jsonify({"apps": [apps.app_json(a) for a in caller.visible(App.select().order_by(App.id))]})
 
 
 @bp.get("/apps/<app_id>")
