@@ -154,9 +154,10 @@ class LiveServer:
         self.stop()
         raise RuntimeError("otabox serve did not start: " + self.log_text())
 
-    def cli(self, *args, check=True) -> subprocess.CompletedProcess:
+    def cli(self, *args, check=True, input: str | None = None) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, str(ROOT / "otabox.py"), *args, "--data-dir", str(self.data_dir)],
-                              cwd=ROOT, env=self.env, capture_output=True, text=True, check=check, timeout=60)
+                              cwd=ROOT, env=self.env, capture_output=True, text=True, check=check, timeout=60,
+                              input=input)
 
     def log_text(self) -> str:
         self.log.flush()

@@ -1,9 +1,10 @@
 """Access tokens made over HTTP (the CodePush access keys): named per user, expiring, shown once.
 
-A token never has more rights than the principal that creates it: its role is at most the
-creator's, its apps a subset of those the creator reaches, and it expires no later than the
-creator's own token. At use, the owner's current rights bound it again (a member who loses an app
-loses it for their tokens too)."""
+A token never has more rights than whoever creates it. At use, its rights are the least of its
+owner's current rights (a member who loses an app loses it for their tokens too), its role and its
+apps. A token made with a token has at most that token's role, apps and expiry; one made in a
+dashboard session may have any role, since the user's own rights bound it anyway (a member's token
+made before they join an app can publish there once they may)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -36,9 +37,15 @@ def _linked_apps(token: ApiKey) -> set[int]:
     return {link.app_id for link in TokenApp.select(TokenApp.app).where(TokenApp.token == token)}
 
 
+def _cap(caller: Principal) -> str:
+    """The most a token made or managed by the caller may hold: the calling token's role, or for a
+    session any role (the user's own rights bound the token at use)."""
+    return caller.token.role if caller.token is not None else "admin"
+
+
 def _within(caller: Principal, token: ApiKey) -> bool:
     """Whether `token` is no stronger than the caller (so the caller may see and manage it)."""
-    if auth.ROLE_RANK[token.role] > auth.ROLE_RANK[caller.role]:
+    if auth.ROLE_RANK[token.role] > auth.ROLE_RANK[_cap(caller)]:
         return False
     if caller.token is None or not caller.token.scoped:
         return True
@@ -99,12 +106,13 @@ def create_token(creator: Principal, name, ttl_ms, role, app_ids, created_by: st
     """A new token of the creator's user; returns the row and the secret, shown once."""
     name = auth.check_token_name(name)
     ttl_ms = DEFAULT_TTL_MS if ttl_ms is None else _ttl(ttl_ms, allow_zero=False)
-    role = creator.role if role is None else role
+    cap = _cap(creator)
+    role = cap if role is None else role
     if role not in auth.ROLES:
         raise BadRequest(f"role must be one of {', '.join(auth.ROLES)}", details={"field": "role"})
-    if auth.ROLE_RANK[role] > auth.ROLE_RANK[creator.role]:
-        raise Forbidden(f"a token cannot have more rights than its creator; {creator.label} is a {creator.role}",
-                        details={"required": role, "role": creator.role})
+    if auth.ROLE_RANK[role] > auth.ROLE_RANK[cap]:
+        raise Forbidden(f"a token cannot have more rights than its creator; {creator.label} is a {cap}",
+                        details={"required": role, "role": cap})
     apps = _apps(creator, app_ids)
     secret, digest = auth.new_secret(auth.TOKEN_PREFIX)
     with database.atomic():
