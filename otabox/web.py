@@ -156,14 +156,18 @@ def rate_limit_headers(response):
 
 
 def set_session_cookie(response, secret: str, max_age: int) -> None:
-    """HttpOnly (no script reads it), SameSite=Strict (no other site sends it), Secure over https."""
+    """HttpOnly (no script reads it), SameSite=Strict (no other site sends it), Secure over https; and
+    beside it a cookie without a secret that tells the dashboard a session may exist, so a page load
+    without one does not ask (and log a 401)."""
     secure = box().config.public_url.startswith("https://") or request.is_secure
     response.set_cookie(sessions.COOKIE_NAME, secret, max_age=max_age, path="/", secure=secure, httponly=True,
                         samesite="Strict")
+    response.set_cookie(sessions.HINT_COOKIE_NAME, "1", max_age=max_age, path="/", secure=secure, samesite="Strict")
 
 
 def clear_session_cookie(response) -> None:
     response.delete_cookie(sessions.COOKIE_NAME, path="/", httponly=True, samesite="Strict")
+    response.delete_cookie(sessions.HINT_COOKIE_NAME, path="/", samesite="Strict")
 
 
 def int_arg(name: str, default: int, low: int = 0, high: int = 1000) -> int:

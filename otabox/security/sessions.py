@@ -15,6 +15,8 @@ from ..store.models import UserSession, iso, utcnow
 from .auth import hash_key, new_secret
 
 COOKIE_NAME = "otabox_session"
+HINT_COOKIE_NAME = "otabox_signed_in"
+"""Readable by the dashboard's script, holds no secret: only that a session cookie was set."""
 SESSION_PREFIX = "otabox_ss_"
 CSRF_HEADER = "X-CSRF-Token"
 
