@@ -117,7 +117,7 @@ def authenticate(secret: str | None) -> Principal:
     if not secret:
         raise Unauthorized("an API key is required: send 'Authorization: Bearer <key>'")
     digest = hash_key(secret)
-    row = ApiKey.get_or_none(ApiKey.key_hash == digest)
+    row = ApiKey.select(ApiKey, User).join(User).where(ApiKey.key_hash == digest).first()
     if row is None or not hmac.compare_digest(row.key_hash, digest):
         raise Unauthorized("unknown or revoked API key")
     if row.expires_at is not None and row.expires_at <= utcnow():

@@ -11,7 +11,7 @@ import datetime as dt
 import hmac
 
 from ..errors import Unauthorized
-from ..store.models import UserSession, iso, utcnow
+from ..store.models import User, UserSession, iso, utcnow
 from .auth import hash_key, new_secret
 
 COOKIE_NAME = "otabox_session"
@@ -33,7 +33,7 @@ def start_session(user, created_by: str, lifetime_seconds: int) -> tuple[UserSes
 def find_session(secret: str, idle_seconds: int, noted_use=lambda session_id: None) -> UserSession:
     """The live session behind a cookie; `noted_use(id)` is a later use noted but not yet written."""
     digest = hash_key(secret)
-    row = UserSession.get_or_none(UserSession.token_hash == digest)
+    row = UserSession.select(UserSession, User).join(User).where(UserSession.token_hash == digest).first()
     if row is None or not hmac.compare_digest(row.token_hash, digest):
         raise Unauthorized("this session has ended; sign in again", code="session_expired")
     now = utcnow()

@@ -127,7 +127,7 @@ def test_capacitor_version_code_with_non_ascii_digits_is_no_native_build(client,
 
 EXAMPLES = 10
 """Per operation and per round (random ids, known ids, invalid data with known ids)."""
-TIME_BUDGET = 80.0
+TIME_BUDGET = 110.0
 DESTRUCTIVE_LAST = (
     ("post", "/api/v1/apps/{app_id}/bundles/finalize"),
     ("delete", "/api/v1/apps/{app_id}/devices/{device_id}/override"),
@@ -140,7 +140,8 @@ DESTRUCTIVE_LAST = (
     ("delete", "/apps/{app_name}"),
     ("delete", "/api/v1/apps/{app_id}"),
 )
-CODEPUSH_PREFIXES = ("/updateCheck", "/reportStatus", "/v0.1/", "/authenticated", "/account", "/apps")
+CODEPUSH_PREFIXES = ("/updateCheck", "/reportStatus", "/v0.1/", "/authenticated", "/account", "/apps", "/accessKeys",
+                     "/sessions")
 
 
 @dataclasses.dataclass
