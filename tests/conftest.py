@@ -1,6 +1,7 @@
 """Shared fixtures: an app on a temporary data dir, keys, zips, and a live `otabox serve`."""
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import shutil
@@ -44,6 +45,16 @@ def make_zip(files: dict[str, bytes | str] | None = None) -> bytes:
         for name, content in files.items():
             archive.writestr(name, content)
     return buffer.getvalue()
+
+
+@contextlib.contextmanager
+def configured_app(tmp_path, **settings):
+    """A Flask app on its own data dir with these configuration settings, closed afterwards."""
+    app = create_app(Config.from_env(data_dir=tmp_path / "configured", device_flush_seconds=3600.0, **settings))
+    try:
+        yield app
+    finally:
+        app.config["BOX"].close()
 
 
 @pytest.fixture

@@ -1,8 +1,11 @@
-"""Rate limits: failed API keys per address, and the public client endpoints per device."""
+"""Rate limits: failed API keys per address, the public client endpoints per device, and management
+requests per token or address per hour."""
 from __future__ import annotations
 
+import time
+
 import pytest
-from conftest import Api, check, make_key
+from conftest import Api, check, configured_app, make_key
 
 from otabox.app import create_app
 from otabox.config import Config
@@ -72,15 +75,11 @@ def test_the_management_limits_default_to_the_codepush_seeds_numbers():
 
 @pytest.fixture
 def hourly_app(tmp_path):
-    app = create_app(Config.from_env(data_dir=tmp_path / "d", api_requests_per_hour=3, anonymous_requests_per_hour=2,
-                                     device_flush_seconds=3600.0))
-    yield app
-    app.config["BOX"].close()
+    with configured_app(tmp_path, api_requests_per_hour=3, anonymous_requests_per_hour=2) as app:
+        yield app
 
 
 def test_each_token_has_its_hourly_quota_in_the_headers(hourly_app):
-    import time
-
     client = hourly_app.test_client()
     api = Api(client, make_key(hourly_app.config["BOX"], "admin", "busy"))
     app = api.post("/api/v1/apps", {"slug": "com.example.quota"})

@@ -6,10 +6,8 @@ import datetime as dt
 import hmac
 
 import pytest
-from conftest import Api, make_key
+from conftest import Api, configured_app, make_key
 
-from otabox.app import create_app
-from otabox.config import Config
 from otabox.core import users
 from otabox.security import passwords, sessions
 from otabox.store.models import User, UserSession, utcnow
@@ -48,14 +46,9 @@ def test_sign_in_sets_a_strict_http_only_cookie_and_returns_the_csrf_token(clien
 
 
 def test_the_cookie_is_secure_when_the_public_url_is_https(tmp_path):
-    app = create_app(Config.from_env(data_dir=tmp_path / "d", public_url="https://ota.example.com",
-                                     device_flush_seconds=3600.0))
-    try:
+    with configured_app(tmp_path, public_url="https://ota.example.com") as app:
         add_user(app.config["BOX"])
-        response = sign_in(app.test_client())
-        assert "; Secure" in response.headers["Set-Cookie"]
-    finally:
-        app.config["BOX"].close()
+        assert "; Secure" in sign_in(app.test_client()).headers["Set-Cookie"]
 
 
 def test_wrong_password_and_unknown_email_answer_alike(client, box):
@@ -169,10 +162,8 @@ def test_disabled_users_and_reset_passwords_end_sessions(client, box):
 
 @pytest.fixture
 def limited(tmp_path):
-    app = create_app(Config.from_env(data_dir=tmp_path / "d", login_attempts_per_minute=4, login_failures_per_hour=2,
-                                     device_flush_seconds=3600.0))
-    yield app
-    app.config["BOX"].close()
+    with configured_app(tmp_path, login_attempts_per_minute=4, login_failures_per_hour=2) as app:
+        yield app
 
 
 def test_failed_sign_ins_are_limited_per_account(limited):
