@@ -15,7 +15,7 @@ from .errors import INTERNAL_ERROR, OtaboxError, Unauthorized
 from .fastpath import FastPath
 from .ops.accesslog import RequestObserver
 from .store.generation import GenerationPublisher
-from .web import base_url
+from .web import base_url, count_management_request, rate_limit_headers
 
 error_log = logging.getLogger("otabox")
 
@@ -51,16 +51,20 @@ def create_app(config: Config | None = None, box: Box | None = None, access_log=
     app.json.sort_keys = False
     app.url_map.strict_slashes = False
 
-    from .api import apps, bundles, devices, flags, meta, releases
+    from .api import account, apps, bundles, collaborators, devices, flags, meta, releases
     from .downloads import bp as downloads_bp
-    from .protocols import capacitor, codepush, codepush_management, expo, flutter, native, ofrep
+    from .protocols import capacitor, codepush, codepush_accounts, codepush_management, expo, flutter, native, ofrep
 
-    for blueprint in (apps.bp, bundles.bp, releases.bp, devices.bp, meta.bp, flags.bp, codepush_management.api_bp):
+    for blueprint in (apps.bp, bundles.bp, releases.bp, devices.bp, meta.bp, flags.bp, account.bp, collaborators.bp,
+                      codepush_management.api_bp):
         app.register_blueprint(blueprint, url_prefix="/api/v1")
     app.register_blueprint(bundles.uploads_bp)
     app.register_blueprint(downloads_bp)
-    for blueprint in (native.bp, codepush.bp, codepush_management.bp, capacitor.bp, flutter.bp, expo.bp, ofrep.bp):
+    for blueprint in (native.bp, codepush.bp, codepush_management.bp, codepush_accounts.bp, capacitor.bp,
+                      flutter.bp, expo.bp, ofrep.bp):
         app.register_blueprint(blueprint)
+    app.before_request(count_management_request)
+    app.after_request(rate_limit_headers)
     _register_dashboard(app, config)
     _register_errors(app)
 

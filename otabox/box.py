@@ -20,8 +20,9 @@ from .errors import OtaboxError
 from .ops.maintenance import Janitor
 from .ops.metrics import Metrics
 from .protocols import codepush_package, expo
-from .security.ratelimit import TokenBucketLimiter
+from .security.ratelimit import TokenBucketLimiter, WindowLimiter
 from .security.signing import ServerSecrets
+from .security.usage import UsageRecorder
 from .store.blobs import FileSystemBlobStore, Staging
 from .store.db import is_sqlite, open_database
 from .store.generation import GenerationSignal, publish_pending
@@ -64,6 +65,11 @@ class Box:
         self.metrics = Metrics()
         self.client_limiter = TokenBucketLimiter(config.client_rate_per_minute)
         self.auth_failure_limiter = TokenBucketLimiter(config.auth_failures_per_minute)
+        self.api_limiter = WindowLimiter(config.api_requests_per_hour)
+        self.anonymous_limiter = WindowLimiter(config.anonymous_requests_per_hour)
+        self.login_limiter = TokenBucketLimiter(config.login_attempts_per_minute)
+        self.login_failure_limiter = TokenBucketLimiter(config.login_failures_per_hour, period_seconds=3600)
+        self.usage = UsageRecorder()
         self.tracker = DeviceTracker(config.device_flush_seconds)
         self.ingestor = Ingestor(self, describers={"zip": codepush_package.describe_zip,
                                                    "expo": functools.partial(expo.describe_upload, self)})
@@ -82,6 +88,7 @@ class Box:
         self.janitor.stop()
         self.tracker.stop()
         self.flag_recorder.stop()
+        self.usage.flush()
         if self.generation_signal is not None:
             self.generation_signal.close()
         if not self.db.is_closed():

@@ -65,6 +65,12 @@ class Config:
     trusted_proxy: str = ""
     client_rate_per_minute: int = 120
     auth_failures_per_minute: int = 20
+    api_requests_per_hour: int = 1000
+    anonymous_requests_per_hour: int = 60
+    login_attempts_per_minute: int = 10
+    login_failures_per_hour: int = 10
+    session_idle_seconds: int = 8 * 3600
+    session_lifetime_seconds: int = 7 * 86400
 
     @classmethod
     def from_env(cls, **overrides) -> "Config":

@@ -20,10 +20,11 @@ TEXT = "text/plain"
 
 STATUS_TEXT = {
     200: "OK", 201: "Created", 204: "No content", 206: "Partial content", 304: "Not modified",
-    400: "The request is malformed or a field is invalid", 401: "Missing or unknown key",
+    400: "The request is malformed or a field is invalid", 401: "Missing, unknown or expired key or session",
     403: "The key may not do this, or the signed URL is invalid or expired", 404: "No such resource",
     406: "The client cannot accept the reply", 409: "The change conflicts with the current state",
-    410: "The upload has expired", 413: "The body is too large", 416: "The range cannot be satisfied",
+    410: "The upload has expired", 413: "The body is too large", 415: "The body must be JSON",
+    416: "The range cannot be satisfied",
     422: "The content is not acceptable (bad zip, mismatched checksum...)", 429: "Too many requests",
     507: "The server's storage is full",
 }
@@ -44,6 +45,8 @@ STRING = {"type": "string"}
 INTEGER = {"type": "integer"}
 BOOLEAN = {"type": "boolean"}
 TIMESTAMP = {"type": "string", "format": "date-time"}
+PERMISSION = {"enum": ["Owner", "Collaborator", "Reader"]}
+ROLE = {"enum": ["admin", "publisher", "reader"]}
 
 
 def obj(properties: dict, required: list[str] | None = None) -> dict:
@@ -167,9 +170,10 @@ def _schemas() -> dict:
         "App": app, "Channel": channel, "Release": release, "Bundle": bundle, "Device": device,
         "ReleaseChange": obj({"release": ref("Release"), "previousRelease": nullable(ref("Release"))}),
         "ReleaseList": obj({"releases": array(ref("Release")), "groupId": STRING}),
-        "AuditEntry": obj({"id": INTEGER, "at": TIMESTAMP, "actor": STRING, "action": STRING,
-                           "entityType": STRING, "entityId": STRING, "details": {"type": "object"}}),
-        **_codepush_schemas(), **_capgo_schemas(), **_flag_schemas(),
+        "AuditEntry": obj({"id": INTEGER, "at": TIMESTAMP, "actor": STRING, "token": nullable(STRING),
+                           "action": STRING, "entityType": STRING, "entityId": STRING,
+                           "details": {"type": "object"}}),
+        **_team_schemas(), **_codepush_schemas(), **_capgo_schemas(), **_flag_schemas(),
     }
 
 
@@ -192,7 +196,7 @@ def _codepush_schemas() -> dict:
         "CodePushApp": obj({
             "name": STRING, "deployments": array(STRING),
             "collaborators": {"type": "object", "additionalProperties": obj({
-                "isCurrentAccount": BOOLEAN, "permission": {"enum": ["Owner", "Collaborator"]}})}}),
+                "isCurrentAccount": BOOLEAN, "permission": PERMISSION})}}),
         "CodePushDeployment": obj({"name": STRING, "key": STRING, "package": nullable(ref("CodePushPackage"))}),
         "CodePushPackage": package,
         "CodePushPackageInfo": obj({
@@ -230,7 +234,7 @@ def _capgo_schemas() -> dict:
 
 
 def _error_responses() -> dict:
-    statuses = (400, 401, 403, 404, 406, 409, 410, 413, 416, 422, 429, 507)
+    statuses = (400, 401, 403, 404, 406, 409, 410, 413, 415, 416, 422, 429, 507)
     shaped = error_replies(statuses, {JSON: {"schema": ref("Error")}})
     return {f"Error{status}": response for status, response in shaped.items()}
 
@@ -510,9 +514,12 @@ def _management_paths() -> dict:
                  query("entity_id")]),
         },
         f"{api}/me": {
-            "get": operation("The calling key: name, role and app scope", tag, {
-                **reply(obj({"name": STRING, "role": {"enum": ["admin", "publisher", "reader"]},
-                             "appId": nullable(INTEGER), "appSlug": nullable(STRING)})), **json_errors(*KEYED)}),
+            "get": operation("Who is calling: name, role, and the apps it reaches with its role on each", tag, {
+                **reply(obj({"name": STRING, "role": ROLE, "via": {"enum": ["session", "token", "key"]},
+                             "scoped": BOOLEAN, "appId": nullable(INTEGER), "appSlug": nullable(STRING),
+                             "apps": nullable(array(obj({"id": INTEGER, "slug": STRING, "role": ROLE}))),
+                             "user": ref("User"), "token": nullable(ref("AccessToken"))})),
+                **json_errors(*KEYED)}),
         },
         f"{api}/signing-key": {
             "get": operation("The public keys that verify bundle signatures", tag, reply(obj({
@@ -844,6 +851,124 @@ def _codepush_api_paths() -> dict:
     }
 
 
+def _team_schemas() -> dict:
+    return {
+        "User": obj({"email": STRING, "role": {"enum": ["admin", "member"]}, "disabled": BOOLEAN,
+                     "serviceAccount": BOOLEAN, "createdAt": TIMESTAMP, "lastLoginAt": nullable(TIMESTAMP)}),
+        "AccessToken": obj({
+            "friendlyName": STRING, "role": ROLE, "appIds": nullable(array(INTEGER)),
+            "appSlugs": nullable(array(STRING)), "createdBy": STRING, "createdAt": TIMESTAMP,
+            "lastUsedAt": nullable(TIMESTAMP), "expires": nullable(INTEGER), "expiresAt": nullable(TIMESTAMP)}),
+        "Collaborator": obj({"email": STRING, "permission": PERMISSION, "createdAt": TIMESTAMP}),
+        "CodePushAccessKey": obj({
+            "name": STRING, "friendlyName": STRING, "description": STRING, "createdBy": STRING,
+            "createdTime": INTEGER, "expires": INTEGER, "isSession": BOOLEAN}, required=[
+            "friendlyName", "description", "createdBy", "createdTime", "expires", "isSession"]),
+    }
+
+
+def _team_paths() -> dict:
+    """People, sessions, access tokens and collaborators under /api/v1."""
+    api = "/api/v1"
+    app = f"{api}/apps/{{app_id}}"
+    tag = "people"
+    session = obj({"user": ref("User"), "csrfToken": nullable(STRING)})
+    listing = reply(obj({"collaborators": array(ref("Collaborator"))}))
+    email = {"type": "string", "examples": ["someone@example.com"]}
+    csrf = header("X-CSRF-Token", description="Required with the session cookie (from POST /api/v1/session)")
+    return {
+        f"{api}/session": {
+            "post": operation("Sign in with email and password: a session cookie and the CSRF token", tag, {
+                **reply(session, description="Signed in; the reply sets the otabox_session cookie"),
+                **json_errors(400, 401, 413, 415, 429)},
+                request_body=body(obj({"email": email, "password": STRING})), security=PUBLIC),
+            "get": operation("Who is signed in, with the CSRF token again for a session cookie", tag, {
+                **reply(session), **json_errors(*KEYED)}),
+            "delete": operation("Sign out: the session ends and its cookie is cleared", tag, {
+                **reply(obj({"signedOut": BOOLEAN})), **json_errors(*AUTH)}, [csrf]),
+        },
+        f"{api}/auth/tokens": {
+            "get": operation("The caller's access tokens (never their secrets)", tag, {
+                **reply(obj({"tokens": array({"allOf": [ref("AccessToken"), obj({"current": BOOLEAN})]})})),
+                **json_errors(*KEYED)}),
+            "post": operation("Create an access token (shown once), with no more rights than the caller", tag, {
+                **reply({"allOf": [ref("AccessToken"), obj({"accessToken": STRING})]}, 201),
+                **json_errors(400, *KEYED, 409)}, [csrf], body(obj({
+                    "friendlyName": {"type": "string", "minLength": 1, "maxLength": 100},
+                    "ttl": {"type": "integer", "minimum": 1, "description": "Milliseconds (default 60 days)"},
+                    "role": ROLE, "appIds": array({"anyOf": [INTEGER, STRING]})}, required=["friendlyName"]))),
+        },
+        f"{api}/auth/tokens/{{token_name}}": {
+            "delete": operation("Revoke one of the caller's access tokens", tag, {
+                **reply(obj({"deleted": BOOLEAN, "friendlyName": STRING})), **json_errors(*AUTH)},
+                [path("token_name", "The token's friendlyName"), csrf]),
+        },
+        f"{app}/collaborators": {
+            "get": operation("The app's collaborators and their permissions", tag, {
+                **listing, **json_errors(*AUTH)}, [APP_ID]),
+            "post": operation("Add a collaborator or change their permission (Owner only)", tag, {
+                **reply(ref("Collaborator"), 201), **reply(ref("Collaborator")), **json_errors(400, *AUTH)},
+                [APP_ID, csrf], body(obj({"email": email, "permission": PERMISSION}))),
+        },
+        f"{app}/collaborators/{{email}}": {
+            "delete": operation("Remove a collaborator (Owner only, or the collaborator themselves)", tag, {
+                **reply(obj({"deleted": BOOLEAN, "email": STRING})), **json_errors(400, *AUTH)},
+                [APP_ID, path("email", "The collaborator's e-mail address"), csrf]),
+        },
+        f"{app}/transfer": {
+            "post": operation("Make a user the app's only Owner (other Owners become Collaborators)", tag, {
+                **listing, **json_errors(400, *AUTH, 409)}, [APP_ID, csrf], body(obj({"email": email}))),
+        },
+    }
+
+
+def _codepush_account_paths() -> dict:
+    tag = "codepush management"
+    app_name = path("app_name", "The app's slug, id or (when unique) name")
+    key_name = path("key_name", "The access key's friendlyName")
+    email = path("email", "A user's e-mail address")
+    key_reply = obj({"accessKey": ref("CodePushAccessKey")})
+    key_body = obj({"friendlyName": {"type": "string", "minLength": 1, "maxLength": 100},
+                    "description": STRING, "createdBy": STRING,
+                    "ttl": {"anyOf": [{"type": "integer", "minimum": 0}, STRING]}}, required=[])
+    collaborators = obj({"collaborators": {"type": "object", "additionalProperties": obj({
+        "isCurrentAccount": BOOLEAN, "permission": PERMISSION})}})
+    errors = (*KEYED, 404)
+    return {
+        "/accessKeys": {
+            "get": operation("The account's access keys and sessions (isSession), secrets hidden", tag, {
+                **reply(obj({"accessKeys": array(ref("CodePushAccessKey"))})), **text_errors(*KEYED)}),
+            "post": operation("Create an access key (its secret is the reply's name, shown once)", tag, {
+                **reply(key_reply, 201), **text_errors(400, *KEYED, 409)}, request_body=body(key_body)),
+        },
+        "/accessKeys/{key_name}": {
+            "get": operation("An access key", tag, {**reply(key_reply), **text_errors(*errors)}, [key_name]),
+            "patch": operation("Rename an access key or give it a new expiry (now + ttl ms)", tag, {
+                **reply(key_reply), **text_errors(400, *errors, 409)}, [key_name], body(key_body)),
+            "delete": operation("Remove an access key", tag, {**reply(status=204), **text_errors(*errors)},
+                                [key_name]),
+        },
+        "/sessions/{created_by}": {
+            "delete": operation("End the account's sessions started from one machine or address", tag, {
+                **reply(status=204), **text_errors(*errors)}, [path("created_by")]),
+        },
+        "/apps/{app_name}/collaborators": {
+            "get": operation("The app's collaborators", tag, {**reply(collaborators), **text_errors(*errors)},
+                             [app_name]),
+        },
+        "/apps/{app_name}/collaborators/{email}": {
+            "post": operation("Add a collaborator", tag, {**reply(status=201), **text_errors(400, *errors, 409)},
+                              [app_name, email]),
+            "delete": operation("Remove a collaborator (or leave the app)", tag, {
+                **reply(status=204), **text_errors(400, *errors)}, [app_name, email]),
+        },
+        "/apps/{app_name}/transfer/{email}": {
+            "post": operation("Transfer the app to another user", tag, {
+                **reply(status=201), **text_errors(400, *errors, 409)}, [app_name, email]),
+        },
+    }
+
+
 # --- capacitor-updater, Flutter, Expo -------------------------------------------------------------
 
 def _capgo_paths() -> dict:
@@ -936,9 +1061,9 @@ def document(base_url: str | None = None) -> dict:
     The builders reuse small schema dicts; the copy returned shares none of them with this module,
     so a caller may change it freely."""
     paths = {}
-    for section in (_management_paths, _native_paths, _transfer_paths, _service_paths, _codepush_client_paths,
-                    _codepush_management_paths, _codepush_api_paths, _capgo_paths, _flutter_paths, _expo_paths,
-                    _ofrep_paths):
+    for section in (_management_paths, _team_paths, _native_paths, _transfer_paths, _service_paths,
+                    _codepush_client_paths, _codepush_management_paths, _codepush_api_paths, _codepush_account_paths,
+                    _capgo_paths, _flutter_paths, _expo_paths, _ofrep_paths):
         paths.update(section())
     doc = {
         "openapi": "3.1.0",
@@ -947,15 +1072,22 @@ def document(base_url: str | None = None) -> dict:
                                 "over-the-air update server. Management errors are "
                                 "{\"error\": {\"code\", \"message\", \"details\"}}; CodePush routes answer "
                                 "plain-text errors, capacitor-updater routes {kind, error, message} and "
-                                "OFREP routes {key, errorCode, errorDetails}, as their clients expect."},
+                                "OFREP routes {key, errorCode, errorDetails}, as their clients expect. "
+                                "Management responses carry X-RateLimit-Limit, "
+                                "X-RateLimit-Remaining and X-RateLimit-Reset (unix seconds): requests per "
+                                "hour per token or session, or per address without one; past the limit, 429 "
+                                "with Retry-After."},
         "paths": paths,
         "components": {
             "schemas": _schemas(),
             "responses": _error_responses(),
             "securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer",
-                               "description": "An otabox API key (otabox keys create); the code-push CLI's "
-                                              "access key"},
+                               "description": "An otabox API key (otabox keys create) or access token "
+                                              "(POST /api/v1/auth/tokens); the code-push CLI's access key"},
+                "sessionCookie": {"type": "apiKey", "in": "cookie", "name": "otabox_session",
+                                  "description": "The dashboard's session (POST /api/v1/session); changes "
+                                                 "made with it need the X-CSRF-Token header"},
                 "clientKey": {"type": "apiKey", "in": "header", "name": "X-Client-Key",
                               "description": "The app's public client key"},
                 "clientKeyBearer": {"type": "http", "scheme": "bearer",
@@ -966,7 +1098,7 @@ def document(base_url: str | None = None) -> dict:
                                  "description": "OTABOX_METRICS_TOKEN, when set"},
             },
         },
-        "security": [{"bearerAuth": []}],
+        "security": [{"bearerAuth": []}, {"sessionCookie": []}],
     }
     if base_url:
         doc["servers"] = [{"url": base_url}]

@@ -1,4 +1,5 @@
-"""Helpers every HTTP handler shares: the Box, JSON bodies, auth, paging, and absolute URLs."""
+"""Helpers every HTTP handler shares: the Box, JSON bodies, who is calling (bearer secrets and session
+cookies), the management rate limits, paging, and absolute URLs."""
 from __future__ import annotations
 
 import json
@@ -7,9 +8,12 @@ from flask import current_app, g, request
 from werkzeug.wsgi import get_host
 
 from .core.apps import find_app
-from .errors import BadRequest, Unauthorized
-from .security import auth
-from .store.models import ApiKey, App
+from .core.audit import Actor
+from .errors import BadRequest, Forbidden, OtaboxError, Unauthorized
+from .security import auth, sessions
+from .security.auth import Principal
+from .security.ratelimit import RateLimited
+from .store.models import App
 
 
 def box():
@@ -33,26 +37,68 @@ def optional_json_body() -> dict:
     return json_body() if request.data else {}
 
 
-def api_key(role: str = "reader") -> ApiKey:
-    """Authenticate the bearer key once per request and check its role.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CLIENT_BLUEPRINTS = frozenset({"native"})
+"""Blueprints of client routes under /api/v1 (device update checks and events): they have their
+own per-device limits and are not counted as management requests."""
+MANAGEMENT_BLUEPRINTS = frozenset({"codepush_management", "codepush_accounts"})
+"""The code-push CLI's management API, outside /api/v1."""
 
-    Failed attempts are counted per address; past the limit the address gets 429 for a while, so
-    keys cannot be guessed at speed (and a valid key from that address waits too)."""
-    key = g.get("api_key")
-    if key is None:
+
+def _bearer() -> str | None:
+    header = request.headers.get("Authorization", "")
+    return header[7:].strip() if header[:7].lower() == "bearer " else None
+
+
+def _session_cookie() -> str | None:
+    return request.cookies.get(sessions.COOKIE_NAME) or None
+
+
+def _authenticate() -> Principal:
+    """The principal of the bearer secret, or, without one, of the session cookie; a change made
+    with a cookie must carry the CSRF token that came with the session."""
+    b = box()
+    cookie = _session_cookie()
+    bearer = _bearer()
+    if bearer is not None or cookie is None:
+        principal = auth.authenticate(bearer)
+        b.usage.token_used(principal.token.id)
+        return principal
+    session = sessions.find_session(cookie, b.config.session_idle_seconds, b.usage.session_seen_at)
+    principal = auth.principal_for(auth.active_user(session.user), session=session)
+    if request.method not in SAFE_METHODS and not sessions.csrf_matches(cookie, request.headers.get(
+            sessions.CSRF_HEADER)):
+        raise Forbidden(f"a change made with a session cookie needs the {sessions.CSRF_HEADER} header that "
+                        "POST /api/v1/session returned", code="csrf_required")
+    b.usage.session_used(session.id)
+    return principal
+
+
+def principal() -> Principal:
+    """Authenticate once per request; the outcome (a principal or the error) is kept for the request.
+
+    Failed bearer secrets are counted per address; past the limit the address gets 429 for a while,
+    so keys cannot be guessed at speed (and a valid key from that address waits too)."""
+    if "principal" not in g:
         failures = box().auth_failure_limiter
         address = request.remote_addr or "-"
-        failures.check(address)
-        header = request.headers.get("Authorization", "")
-        token = header[7:].strip() if header[:7].lower() == "bearer " else None
         try:
-            key = g.api_key = auth.authenticate(token)
-        except Unauthorized:
-            if token:
+            failures.check(address)
+            g.principal = _authenticate()
+        except OtaboxError as exc:
+            if isinstance(exc, Unauthorized) and _bearer() and exc.code != "token_expired":
                 failures.wait_time(address)
-            raise
-    auth.require_role(key, role)
-    return key
+            g.principal = exc
+    if isinstance(g.principal, OtaboxError):
+        raise g.principal
+    return g.principal
+
+
+def api_key(role: str = "reader") -> Principal:
+    """The request's principal, which must hold `role` somewhere (on the app: see app_for)."""
+    caller = principal()
+    auth.require_role(caller, role)
+    return caller
 
 
 def limit_client(kind: str, device_id: str | None) -> None:
@@ -60,15 +106,68 @@ def limit_client(kind: str, device_id: str | None) -> None:
     box().client_limiter.take(f"{kind}:{device_id or request.remote_addr}")
 
 
-def actor() -> str:
-    return g.api_key.name
+def actor() -> Actor:
+    caller = principal()
+    return Actor(caller.name, caller.token.name if caller.token is not None else None)
 
 
 def app_for(app_id: str, role: str = "reader") -> App:
-    key = api_key(role)
+    """The app named in the path, which the principal must reach with `role`."""
+    caller = api_key(role)
     app = find_app(app_id)
-    auth.require_app(key, app)
+    auth.require_app(caller, app, role)
     return app
+
+
+def is_management_request() -> bool:
+    if request.blueprint in MANAGEMENT_BLUEPRINTS:
+        return True
+    return request.path.startswith("/api/v1/") and request.blueprint not in CLIENT_BLUEPRINTS
+
+
+def count_management_request() -> None:
+    """Before a management request: count it against its token or session (or, unauthenticated,
+    its address) for the hourly limits, and refuse it with 429 past them."""
+    if not is_management_request():
+        return
+    b = box()
+    caller = None
+    if _bearer() is not None or _session_cookie() is not None:
+        try:
+            caller = principal()
+        except OtaboxError:
+            caller = None
+    if caller is not None:
+        limiter, key = b.api_limiter, f"{caller.via}:{(caller.token or caller.session).id}"
+    else:
+        limiter, key = b.anonymous_limiter, f"address:{request.remote_addr}"
+    if limiter.enabled:
+        quota = g.quota = limiter.take(key)
+        if quota.retry_after:
+            raise RateLimited(quota.retry_after)
+
+
+def rate_limit_headers(response):
+    """After a management request: X-RateLimit-Limit, -Remaining and -Reset (unix seconds)."""
+    quota = g.get("quota")
+    if quota is not None:
+        response.headers.update(quota.headers())
+    return response
+
+
+def set_session_cookie(response, secret: str, max_age: int) -> None:
+    """HttpOnly (no script reads it), SameSite=Strict (no other site sends it), Secure over https; and
+    beside it a cookie without a secret that tells the dashboard a session may exist, so a page load
+    without one does not ask (and log a 401)."""
+    secure = box().config.public_url.startswith("https://") or request.is_secure
+    response.set_cookie(sessions.COOKIE_NAME, secret, max_age=max_age, path="/", secure=secure, httponly=True,
+                        samesite="Strict")
+    response.set_cookie(sessions.HINT_COOKIE_NAME, "1", max_age=max_age, path="/", secure=secure, samesite="Strict")
+
+
+def clear_session_cookie(response) -> None:
+    response.delete_cookie(sessions.COOKIE_NAME, path="/", httponly=True, samesite="Strict")
+    response.delete_cookie(sessions.HINT_COOKIE_NAME, path="/", samesite="Strict")
 
 
 def int_arg(name: str, default: int, low: int = 0, high: int = 1000) -> int:

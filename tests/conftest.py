@@ -1,6 +1,7 @@
 """Shared fixtures: an app on a temporary data dir, keys, zips, and a live `otabox serve`."""
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import shutil
@@ -20,6 +21,12 @@ from otabox.security import auth
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# The suite makes thousands of management requests and sign-ins from one address, which the hourly
+# limits (by default the CodePush seed's 1000 per token and 60 per address) would stop. Tests of the
+# limits set their own; live servers inherit these.
+for limit in ("API_REQUESTS_PER_HOUR", "ANONYMOUS_REQUESTS_PER_HOUR", "LOGIN_ATTEMPTS_PER_MINUTE"):
+    os.environ.setdefault(f"OTABOX_{limit}", "1000000")
+
 
 def copy_data_dir(source: Path, dest: Path) -> Path:
     """A copy of a data directory from tests/fixtures with the modes otabox gave it (git keeps none)."""
@@ -38,6 +45,16 @@ def make_zip(files: dict[str, bytes | str] | None = None) -> bytes:
         for name, content in files.items():
             archive.writestr(name, content)
     return buffer.getvalue()
+
+
+@contextlib.contextmanager
+def configured_app(tmp_path, **settings):
+    """A Flask app on its own data dir with these configuration settings, closed afterwards."""
+    app = create_app(Config.from_env(data_dir=tmp_path / "configured", device_flush_seconds=3600.0, **settings))
+    try:
+        yield app
+    finally:
+        app.config["BOX"].close()
 
 
 @pytest.fixture
@@ -155,9 +172,10 @@ class LiveServer:
         self.stop()
         raise RuntimeError("otabox serve did not start: " + self.log_text())
 
-    def cli(self, *args, check=True) -> subprocess.CompletedProcess:
+    def cli(self, *args, check=True, input: str | None = None) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, str(ROOT / "otabox.py"), *args, "--data-dir", str(self.data_dir)],
-                              cwd=ROOT, env=self.env, capture_output=True, text=True, check=check, timeout=60)
+                              cwd=ROOT, env=self.env, capture_output=True, text=True, check=check, timeout=60,
+                              input=input)
 
     def log_text(self) -> str:
         self.log.flush()

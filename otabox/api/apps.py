@@ -14,25 +14,22 @@ bp = Blueprint("api_apps", __name__)
 
 @bp.post("/apps")
 def create_app():
-    key = api_key("admin")
-    auth.require_unscoped(key)
+    caller = api_key("admin")
+    auth.require_unscoped(caller)
     data = json_body()
-    app = apps.create_app(data.get("slug"), data.get("name"), actor())
+    app = apps.create_app(data.get("slug"), data.get("name"), actor(), owner=caller.user)
     return jsonify(apps.app_json(app)), 201
 
 
 @bp.get("/apps")
 def list_apps():
-    key = api_key("reader")
-    query = App.select().order_by(App.id)
-    if key.app_id is not None:
-        query = query.where(App.id == key.app_id)
-    return jsonify({"apps": [app_summary(a) for a in query]})
+    caller = api_key("reader")
+    return jsonify({"apps": [app_summary(a) for a in caller.visible(App.select().order_by(App.id))]})
 
 
 def app_summary(app) -> dict:
-    """An app with what the apps list shows: devices seen in 30 days and the production release."""
-    production = apps.serving_release(app, "production")
+    """An app with what the apps list shows: devices seen in 30 days and the release of its default channel."""
+    production = apps.serving_release(app, app.default_channel or "production")
     return {**apps.app_json(app), "devicesLast30Days": devices.devices_seen(app, 30),
             "productionRelease": releases.release_json(production) if production else None}
 

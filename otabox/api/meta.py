@@ -1,10 +1,11 @@
-"""Management API: audit log, who a key is, the signing key."""
+"""Management API: audit log, who is calling, the signing key."""
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from ..core import audit
+from ..core import audit, tokens, users
 from ..security import auth
+from ..store.models import App
 from ..web import api_key, box, int_arg
 
 bp = Blueprint("api_meta", __name__)
@@ -23,10 +24,17 @@ def audit_log():
 
 @bp.get("/me")
 def me():
-    """Who the key is: its name, role and app scope (the dashboard adapts its controls to it)."""
-    key = api_key("reader")
-    return jsonify({"name": key.name, "role": key.role, "appId": key.app_id,
-                    "appSlug": key.app.slug if key.app_id else None})
+    """Who is calling (a session, a token or an API key): its name, role and the apps it reaches
+    with its role on each (the dashboard adapts its controls to it)."""
+    caller = api_key("reader")
+    reach = list(caller.visible(App.select().order_by(App.id))) if caller.scoped else None
+    only = reach[0] if reach is not None and len(reach) == 1 else None
+    return jsonify({"name": caller.name, "role": caller.role, "via": caller.via, "scoped": caller.scoped,
+                    "appId": only.id if only else None, "appSlug": only.slug if only else None,
+                    "apps": [{"id": a.id, "slug": a.slug, "role": caller.role_on(a.id)} for a in reach]
+                    if reach is not None else None,
+                    "user": users.user_json(caller.user),
+                    "token": tokens.token_json(caller.token) if caller.token is not None else None})
 
 
 @bp.get("/signing-key")

@@ -1,4 +1,5 @@
-"""`otabox keys …`: API keys, made and revoked on the server's own machine."""
+"""`otabox keys …`: API keys (tokens of the service account), made and revoked on the server's own
+machine; `keys list` and `keys revoke --user` also reach the access tokens people made over HTTP."""
 from __future__ import annotations
 
 import json
@@ -10,7 +11,7 @@ from .common import admin_command
 
 @click.group()
 def keys():
-    """API keys: create (shown once), list, revoke."""
+    """API keys and access tokens: create (shown once), list, revoke."""
 
 
 @keys.command("create")
@@ -24,10 +25,12 @@ def keys_create(box, name, role, app_slug):
     from ..core import audit
     from ..core.apps import find_app
     from ..security import auth
+    from ..store.models import database
 
     app = find_app(app_slug) if app_slug else None
-    row, key = auth.create_key(name, role, app)
-    audit.record("cli", "key.created", "key", row.id, {"name": name, "role": role, "app": app_slug})
+    with database.atomic():
+        row, key = auth.create_key(name, role, app)
+        audit.record("cli", "key.created", "key", row.id, {"name": name, "role": role, "app": app_slug})
     click.echo(f"Created {role} key {name!r}" + (f" for {app.slug}" if app else "") +
                ". Store it now; it is not shown again:", err=True)
     click.echo(key)
@@ -37,29 +40,44 @@ def keys_create(box, name, role, app_slug):
 @click.option("--json", "as_json", is_flag=True, help="Print the keys as JSON.")
 @admin_command
 def keys_list(box, as_json):
-    """List keys (never the keys themselves)."""
-    from ..store.models import ApiKey, iso
+    """List API keys and every user's access tokens (never the secrets themselves)."""
+    from ..core.tokens import token_json
+    from ..store.models import ApiKey, User
 
-    rows = [{"name": k.name, "role": k.role, "app": k.app.slug if k.app else None, "created": iso(k.created_at),
-             "lastUsed": iso(k.last_used_at)} for k in ApiKey.select().order_by(ApiKey.id)]
+    rows = []
+    for token in ApiKey.select(ApiKey, User).join(User).order_by(ApiKey.id):
+        described = token_json(token)
+        apps = described["appSlugs"]
+        rows.append({"name": token.name, "owner": None if token.user.service else token.user.email,
+                     "role": token.role, "app": apps[0] if apps and len(apps) == 1 else None, "apps": apps,
+                     "created": described["createdAt"], "lastUsed": described["lastUsedAt"],
+                     "expires": described["expiresAt"]})
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    click.echo(f"{'NAME':20} {'ROLE':10} {'APP':24} {'CREATED':25} LAST USED")
+    click.echo(f"{'NAME':20} {'OWNER':24} {'ROLE':10} {'APPS':24} {'CREATED':25} {'EXPIRES':25} LAST USED")
     for r in rows:
-        click.echo(f"{r['name']:20} {r['role']:10} {r['app'] or '*':24} {r['created']:25} {r['lastUsed'] or 'never'}")
+        apps = "*" if r["apps"] is None else ",".join(r["apps"]) or "(none)"
+        click.echo(f"{r['name']:20} {r['owner'] or '(api key)':24} {r['role']:10} {apps:24} {r['created']:25} "
+                   f"{r['expires'] or 'never':25} {r['lastUsed'] or 'never'}")
 
 
 @keys.command("revoke")
 @click.argument("name")
+@click.option("--user", "email", default=None, help="Revoke this user's access token NAME instead of an API key.")
 @admin_command
-def keys_revoke(box, name):
-    """Revoke the key called NAME."""
-    from ..core import audit
+def keys_revoke(box, name, email):
+    """Revoke the key called NAME (or the access token NAME of --user)."""
+    from ..core import tokens, users
+    from ..errors import NotFound
     from ..security import auth
+    from ..store.models import ApiKey
 
-    auth.revoke_key(name)
-    audit.record("cli", "key.revoked", "key", name, {"name": name})
+    owner = users.find_user(email) if email else auth.service_account()
+    token = ApiKey.get_or_none((ApiKey.user == owner) & (ApiKey.name == name))
+    if token is None:
+        raise NotFound(f"no key named {name!r}" + (f" of {owner.email}" if email else ""))
+    tokens.revoke_token(token, "cli")
     click.echo(f"Revoked key {name!r}.")
 
 

@@ -6,7 +6,7 @@ import secrets
 
 from ..errors import BadRequest, Conflict, Invalid, NotFound
 from ..store.generation import bump_generation
-from ..store.models import App, Bundle, Channel, Release, database, iso, row_id
+from ..store.models import App, Bundle, Channel, Collaborator, Release, User, database, iso, row_id
 from . import audit, flags
 from .releases import current_release, release_json
 
@@ -51,7 +51,8 @@ def rotate_client_key(app: App, actor: str) -> App:
     return app
 
 
-def create_app(slug, name, actor: str) -> App:
+def create_app(slug, name, actor: str, owner: User | None = None) -> App:
+    """A new app with the default channels; `owner` (a person, not the service account) becomes its Owner."""
     if not isinstance(slug, str) or len(slug) > 200 or not SLUG.match(slug):
         raise Invalid("slug must be a reverse-DNS identifier such as com.example.app",
                       code="invalid_slug", details={"field": "slug"})
@@ -63,6 +64,8 @@ def create_app(slug, name, actor: str) -> App:
         app = App.create(slug=slug, name=name or slug, client_key=new_client_key())
         for channel in DEFAULT_CHANNELS:
             Channel.create(app=app, name=channel, deployment_key=new_deployment_key())
+        if owner is not None and not owner.service:
+            Collaborator.create(app=app, user=owner, permission="Owner")
         audit.record(actor, "app.created", "app", app.id, {"slug": slug})
         bump_generation()
     return app

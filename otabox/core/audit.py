@@ -4,13 +4,26 @@ from __future__ import annotations
 from ..store.models import AuditEntry, iso
 
 
+class Actor(str):
+    """Who acts: the name the audit log and release history show (a person's email, an API key's
+    name, or "cli"), which also remembers the token the request came with (None for a dashboard
+    session or the CLI), so every core operation that takes an actor string records both."""
+
+    token: str | None
+
+    def __new__(cls, name: str, token: str | None = None):
+        actor = super().__new__(cls, name)
+        actor.token = token
+        return actor
+
+
 def record(actor: str, action: str, entity_type: str, entity_id, details: dict | None = None) -> None:
-    AuditEntry.create(actor=actor, action=action, entity_type=entity_type, entity_id=str(entity_id),
-                      details=details or {})
+    AuditEntry.create(actor=str(actor), token=getattr(actor, "token", None), action=action, entity_type=entity_type,
+                      entity_id=str(entity_id), details=details or {})
 
 
 def entry_json(entry: AuditEntry) -> dict:
-    return {"id": entry.id, "at": iso(entry.at), "actor": entry.actor, "action": entry.action,
+    return {"id": entry.id, "at": iso(entry.at), "actor": entry.actor, "token": entry.token, "action": entry.action,
             "entityType": entry.entity_type, "entityId": entry.entity_id, "details": entry.details}
 
 

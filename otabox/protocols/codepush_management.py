@@ -1,6 +1,7 @@
 """The code-push-server management API (what the code-push CLI calls), mapped onto apps and channels.
 
-Authentication is an otabox API key sent as `Authorization: Bearer <key>` (the CLI's access key).
+Authentication is an otabox API key or access token sent as `Authorization: Bearer <key>` (the CLI's
+access key); access keys, sessions, collaborators and transfers are in codepush_accounts.py.
 Apps are found by slug, id or (when unique) display name; deployments are channels, found by name,
 case-insensitively when the exact name does not exist (the CLI's "Production" is the channel
 "production"). Releases go through the core (`bundles`, `releases`); this module only translates.
@@ -19,7 +20,7 @@ import zipfile
 from flask import Blueprint, Response, json, jsonify, request
 from peewee import fn
 
-from ..core import apps, bundles, releases, semver
+from ..core import apps, bundles, collaborators, releases, semver
 from ..errors import BadRequest, Conflict, Invalid, NotFound, OtaboxError
 from ..security import auth
 from ..store.models import App, Bundle, Channel, Device, Release
@@ -39,11 +40,11 @@ def plain_error(exc: OtaboxError):
     return Response(exc.message, status=exc.status, mimetype="text/plain", headers=exc.headers)
 
 
-def _no_content() -> Response:
+def no_content() -> Response:
     return Response(status=204)
 
 
-def _body() -> dict:
+def json_object() -> dict:
     body = request.get_json(force=True, silent=True) if request.data else {}
     if not isinstance(body, dict):
         raise BadRequest("The request body must be a JSON object.")
@@ -52,19 +53,21 @@ def _body() -> dict:
 
 # --- apps ---------------------------------------------------------------------------------------
 
-def _visible_apps(key) -> list[App]:
-    query = App.select().order_by(App.id)
-    return list(query.where(App.id == key.app_id) if key.app_id is not None else query)
+def _visible_apps(caller) -> list[App]:
+    return list(caller.visible(App.select().order_by(App.id)))
 
 
-def _find_app(name: str, role: str = "reader") -> App:
-    key = api_key(role)
-    visible = _visible_apps(key)
+def find_app(name: str, role: str = "reader") -> App:
+    """The app the CLI names (slug, id or unique display name) among those the caller reaches,
+    which the caller must reach with `role`."""
+    caller = api_key(role)
+    visible = _visible_apps(caller)
     app = next((a for a in visible if a.slug == name or str(a.id) == name), None)
     named = [a for a in visible if a.name == name]
     app = app or (named[0] if len(named) == 1 else None)
     if app is None:
         raise NotFound(f'App "{name}" does not exist.')
+    auth.require_app(caller, app, role)
     return app
 
 
@@ -73,11 +76,22 @@ def _display_name(app: App, visible: list[App]) -> str:
     return app.name if sum(a.name == app.name for a in visible) == 1 else app.slug
 
 
+PERMISSION_OF_ROLE = {role: permission for permission, role in auth.PERMISSION_ROLES.items()}
+
+
+def collaborator_map(app: App) -> dict:
+    """code-push's `{email: {isCurrentAccount, permission}}`: the app's collaborators, and the caller
+    (an API key under its name) with the permission its role gives it when it is not one of them."""
+    caller = api_key("reader")
+    people = {c.user.email: {"isCurrentAccount": not caller.is_key and c.user_id == caller.user.id,
+                             "permission": c.permission} for c in collaborators.collaborators(app)}
+    if caller.name not in people:
+        people[caller.name] = {"isCurrentAccount": True, "permission": PERMISSION_OF_ROLE[caller.role_on(app.id)]}
+    return dict(sorted(people.items()))
+
+
 def _app_json(app: App) -> dict:
-    key = api_key("reader")
-    permission = "Owner" if key.role == "admin" else "Collaborator"
-    return {"name": _display_name(app, _visible_apps(key)),
-            "collaborators": {key.name: {"isCurrentAccount": True, "permission": permission}},
+    return {"name": _display_name(app, _visible_apps(api_key("reader"))), "collaborators": collaborator_map(app),
             "deployments": sorted(c.name for c in app.channels)}
 
 
@@ -100,8 +114,9 @@ def authenticated():
 
 @bp.get("/account")
 def account():
-    key = api_key("reader")
-    return jsonify({"account": {"name": key.name, "email": key.name, "linkedProviders": []}})
+    """The signed-in person (an API key of the service account answers under its own name)."""
+    caller = api_key("reader")
+    return jsonify({"account": {"name": caller.name, "email": caller.name, "linkedProviders": []}})
 
 
 @bp.get("/apps")
@@ -112,23 +127,24 @@ def list_apps():
 
 @bp.post("/apps")
 def add_app():
-    auth.require_unscoped(api_key("admin"))
-    name = _valid_name(_body(), "app")
+    caller = api_key("admin")
+    auth.require_unscoped(caller)
+    name = _valid_name(json_object(), "app")
     if any(a.name == name for a in App.select(App.name)):
         raise Conflict(f"An app named '{name}' already exists.")
-    app = apps.create_app(_slug_for(name), name, actor())
+    app = apps.create_app(_slug_for(name), name, actor(), owner=caller.user)
     return jsonify({"app": _app_json(app)}), 201
 
 
 @bp.get("/apps/<app_name>")
 def get_app(app_name):
-    return jsonify({"app": _app_json(_find_app(app_name))})
+    return jsonify({"app": _app_json(find_app(app_name))})
 
 
 @bp.patch("/apps/<app_name>")
 def rename_app(app_name):
-    app = _find_app(app_name, "admin")
-    name = _valid_name(_body(), "app")
+    app = find_app(app_name, "admin")
+    name = _valid_name(json_object(), "app")
     if name != app.name and App.select().where((App.name == name) & (App.id != app.id)).exists():
         raise Conflict(f"An app named '{name}' already exists.")
     return jsonify({"app": _app_json(apps.rename_app(app, name, actor()))})
@@ -136,8 +152,8 @@ def rename_app(app_name):
 
 @bp.delete("/apps/<app_name>")
 def delete_app(app_name):
-    apps.delete_app(_find_app(app_name, "admin"), actor(), box().store)
-    return _no_content()
+    apps.delete_app(find_app(app_name, "admin"), actor(), box().store)
+    return no_content()
 
 
 # --- deployments (channels) ---------------------------------------------------------------------
@@ -193,14 +209,14 @@ def package_json(release: Release) -> dict:
 
 @bp.get("/apps/<app_name>/deployments")
 def list_deployments(app_name):
-    channels = sorted(_find_app(app_name).channels, key=lambda c: c.name)
+    channels = sorted(find_app(app_name).channels, key=lambda c: c.name)
     return jsonify({"deployments": [_deployment_json(c) for c in channels]})
 
 
 @bp.post("/apps/<app_name>/deployments")
 def add_deployment(app_name):
-    app = _find_app(app_name, "admin")
-    body = _body()
+    app = find_app(app_name, "admin")
+    body = json_object()
     name, key = _valid_name(body, "deployment"), body.get("key")
     if key is not None and (not isinstance(key, str) or not DEPLOYMENT_KEY.match(key)):
         raise BadRequest("A deployment key must be 10 to 100 letters, digits, '_' or '-'.")
@@ -214,14 +230,14 @@ def add_deployment(app_name):
 
 @bp.get("/apps/<app_name>/deployments/<dep>")
 def get_deployment(app_name, dep):
-    return jsonify({"deployment": _deployment_json(_find_channel(_find_app(app_name), dep))})
+    return jsonify({"deployment": _deployment_json(_find_channel(find_app(app_name), dep))})
 
 
 @bp.patch("/apps/<app_name>/deployments/<dep>")
 def rename_deployment(app_name, dep):
-    app = _find_app(app_name, "admin")
+    app = find_app(app_name, "admin")
     channel = _find_channel(app, dep)
-    name = _valid_name(_body(), "deployment")
+    name = _valid_name(json_object(), "deployment")
     if name != channel.name:
         if not apps.CHANNEL_NAME.match(name):
             raise BadRequest("A deployment name must be 1-64 letters, digits, '.', '_' or '-'.")
@@ -232,21 +248,21 @@ def rename_deployment(app_name, dep):
 
 @bp.delete("/apps/<app_name>/deployments/<dep>")
 def delete_deployment(app_name, dep):
-    apps.delete_channel(_find_channel(_find_app(app_name, "admin"), dep), actor())
-    return _no_content()
+    apps.delete_channel(_find_channel(find_app(app_name, "admin"), dep), actor())
+    return no_content()
 
 
 @bp.get("/apps/<app_name>/deployments/<dep>/history")
 def history(app_name, dep):
-    channel = _find_channel(_find_app(app_name), dep)
+    channel = _find_channel(find_app(app_name), dep)
     return jsonify({"history": [package_json(r) for r in reversed(_history(channel))]})
 
 
 @bp.delete("/apps/<app_name>/deployments/<dep>/history")
 def clear_history(app_name, dep):
     """`code-push deployment clear`: forget the history (owners only; see releases.clear_history)."""
-    releases.clear_history(_find_channel(_find_app(app_name, "admin"), dep), actor(), box().store)
-    return _no_content()
+    releases.clear_history(_find_channel(find_app(app_name, "admin"), dep), actor(), box().store)
+    return no_content()
 
 
 def _metrics(app: App, channel: Channel, rows: list[Release]) -> dict[str, dict]:
@@ -273,7 +289,7 @@ def _metrics(app: App, channel: Channel, rows: list[Release]) -> dict[str, dict]
 
 @bp.get("/apps/<app_name>/deployments/<dep>/metrics")
 def metrics(app_name, dep):
-    app = _find_app(app_name)
+    app = find_app(app_name)
     channel = _find_channel(app, dep)
     return jsonify({"metrics": _metrics(app, channel, _history(channel))})
 
@@ -370,7 +386,7 @@ def _finish(app: App, channel: Channel, release: Release, disabled: bool) -> Rel
 
 @bp.post("/apps/<app_name>/deployments/<dep>/release")
 def release(app_name, dep):
-    app = _find_app(app_name, "publisher")
+    app = find_app(app_name, "publisher")
     channel = _find_channel(app, dep)
     upload = request.files.get("package")
     if upload is None:
@@ -404,8 +420,8 @@ def release(app_name, dep):
 
 @bp.patch("/apps/<app_name>/deployments/<dep>/release")
 def update_release(app_name, dep):
-    channel = _find_channel(_find_app(app_name, "publisher"), dep)
-    return _patch_release(channel, _package_info(_body().get("packageInfo") or {}, all_optional=True))
+    channel = _find_channel(find_app(app_name, "publisher"), dep)
+    return _patch_release(channel, _package_info(json_object().get("packageInfo") or {}, all_optional=True))
 
 
 def _patch_release(channel: Channel, info: dict):
@@ -435,15 +451,15 @@ def _patch_release(channel: Channel, info: dict):
             raise BadRequest("A rollback to the binary has no appVersion.")
         changes["targetVersions"] = info["appVersion"]
     if not changes:
-        return _no_content()
+        return no_content()
     return jsonify({"package": package_json(releases.update_release(target, changes, actor()))})
 
 
 @bp.post("/apps/<app_name>/deployments/<src>/promote/<dest>")
 def promote(app_name, src, dest):
-    app = _find_app(app_name, "publisher")
+    app = find_app(app_name, "publisher")
     source, target = _find_channel(app, src), _find_channel(app, dest)
-    info = _package_info(_body().get("packageInfo") or {}, all_optional=True)
+    info = _package_info(json_object().get("packageInfo") or {}, all_optional=True)
     if "label" in info:
         picked = next((r for r in _history(source) if r.label == info["label"]), None)
     else:
@@ -468,7 +484,7 @@ def promote(app_name, src, dest):
 @bp.post("/apps/<app_name>/deployments/<dep>/rollback")
 @bp.post("/apps/<app_name>/deployments/<dep>/rollback/<label>")
 def rollback(app_name, dep, label=None):
-    app = _find_app(app_name, "publisher")
+    app = find_app(app_name, "publisher")
     channel = _find_channel(app, dep)
     history = _history(channel)
     if not history:
@@ -509,7 +525,7 @@ in otabox's JSON shape rather than code-push-server's plain text."""
 @api_bp.get("/apps/<app_name>/deployments/<dep>/releases")
 def releases_with_metrics(app_name, dep):
     """The history, newest first, each release with its `metrics`."""
-    app = _find_app(app_name)
+    app = find_app(app_name)
     channel = _find_channel(app, dep)
     rows = _history(channel)
     counts = _metrics(app, channel, rows)
@@ -524,8 +540,8 @@ def releases_with_metrics(app_name, dep):
 @api_bp.patch("/apps/<app_name>/deployments/<dep>/releases/<label>")
 def update_labelled_release(app_name, dep, label):
     """`{rollout, isMandatory, isDisabled, description, appVersion}` for the release of that label."""
-    channel = _find_channel(_find_app(app_name, "publisher"), dep)
-    return _patch_release(channel, _package_info({**_body(), "label": label}, all_optional=True))
+    channel = _find_channel(find_app(app_name, "publisher"), dep)
+    return _patch_release(channel, _package_info({**json_object(), "label": label}, all_optional=True))
 
 
 for _rule, _view, _methods in (

@@ -1,16 +1,20 @@
-"""A small in-memory token bucket per key, for the public client endpoints and failed API keys.
+"""Small in-memory rate limits per key: token buckets for the public client endpoints, failed API
+keys and sign-ins, and hourly windows for the management API.
 
 Update checks are cheap, but a misbehaving app build can poll in a loop from thousands of phones;
 the public client endpoints answer such a device (or address) 429 with `Retry-After`, which
 capacitor-updater honours by pausing every call until then. Failed API-key attempts are limited
-per address the same way, so keys cannot be guessed at speed.
+per address the same way, so keys cannot be guessed at speed, and sign-ins per address and account.
 
 `OTABOX_CLIENT_RATE_PER_MINUTE` (default 120, 0 = off) is both the sustained rate and the burst;
-`OTABOX_AUTH_FAILURES_PER_MINUTE` (default 20) likewise for failed keys. State is per process: with
-`--workers N` a key may get up to N times the rate.
+`OTABOX_AUTH_FAILURES_PER_MINUTE` (default 20) likewise for failed keys. The management API counts
+requests per token (`OTABOX_API_REQUESTS_PER_HOUR`, 1000) or, unauthenticated, per address
+(`OTABOX_ANONYMOUS_REQUESTS_PER_HOUR`, 60) in fixed windows of an hour, and reports them in
+`X-RateLimit-*` headers. State is per process: with `--workers N` a key may get up to N times the rate.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 import time
@@ -27,11 +31,11 @@ class RateLimited(TooManyRequests):
 
 
 class TokenBucketLimiter:
-    """`rate_per_minute` tokens per minute per key, holding at most `rate_per_minute` tokens."""
+    """`rate` tokens per `period_seconds` (a minute) per key, holding at most `rate` tokens."""
 
-    def __init__(self, rate_per_minute: int, clock=time.monotonic, max_keys: int = MAX_KEYS):
-        self.capacity = float(rate_per_minute)
-        self.per_second = rate_per_minute / 60.0
+    def __init__(self, rate: int, clock=time.monotonic, max_keys: int = MAX_KEYS, period_seconds: float = 60.0):
+        self.capacity = float(rate)
+        self.per_second = rate / period_seconds
         self.clock = clock
         self.max_keys = max_keys
         self._buckets: dict[str, tuple[float, float]] = {}
@@ -78,3 +82,50 @@ class TokenBucketLimiter:
             return
         refill = self.capacity / self.per_second
         self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < refill}
+
+
+@dataclasses.dataclass(frozen=True)
+class Quota:
+    """Where a key stands in its window, as the X-RateLimit-* headers tell it."""
+
+    limit: int
+    remaining: int
+    reset: int
+    """Unix seconds at which the window ends and the count starts again."""
+    retry_after: int = 0
+    """Seconds to wait when the request was over the limit (0: it was allowed)."""
+
+    def headers(self) -> dict[str, str]:
+        return {"X-RateLimit-Limit": str(self.limit), "X-RateLimit-Remaining": str(self.remaining),
+                "X-RateLimit-Reset": str(self.reset)}
+
+
+class WindowLimiter:
+    """At most `limit` requests per key in a window of `window_seconds` that the key's first request
+    opens (0 = no limit). Unlike a bucket, it can say how many are left and when the count resets."""
+
+    def __init__(self, limit: int, window_seconds: int = 3600, clock=time.time, max_keys: int = MAX_KEYS):
+        self.limit, self.window, self.clock, self.max_keys = limit, window_seconds, clock, max_keys
+        self._windows: dict[str, tuple[float, int]] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def enabled(self) -> bool:
+        return self.limit > 0
+
+    def take(self, key: str) -> Quota:
+        """Count one request of `key`; the quota says whether it was allowed (`retry_after` 0)."""
+        now = self.clock()
+        with self._lock:
+            start, count = self._windows.get(key, (now, 0))
+            if now - start >= self.window:
+                start, count = now, 0
+            allowed = count < self.limit
+            if allowed:
+                count += 1
+                self._windows[key] = (start, count)
+            if len(self._windows) > self.max_keys:
+                self._windows = {k: v for k, v in self._windows.items() if now - v[0] < self.window}
+        reset = math.ceil(start + self.window)
+        retry_after = 0 if allowed else max(1, math.ceil(start + self.window - now))
+        return Quota(self.limit, self.limit - count, reset, retry_after)

@@ -15,11 +15,24 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable
 
-from peewee import SQL, BooleanField, CharField, Field, IntegerField, TextField
+from peewee import SQL, BooleanField, CharField, Field, IntegerField, Table, TextField
 from playhouse.migrate import SchemaMigrator
 
 from ..errors import OtaboxError
-from .models import ALL_MODELS, FLAG_MODELS, ReleaseEvent, State
+from .models import (
+    ALL_MODELS,
+    FLAG_MODELS,
+    SERVICE_ACCOUNT,
+    ApiKey,
+    AuditEntry,
+    Collaborator,
+    ReleaseEvent,
+    State,
+    TokenApp,
+    User,
+    UserSession,
+    utcnow,
+)
 
 VERSION_KEY = "schema_version"
 BASELINE_TABLE = "app"
@@ -125,12 +138,41 @@ def _feature_flags(schema: Schema) -> None:
     schema.create_tables(*FLAG_MODELS)
 
 
+def _people_and_tokens(schema: Schema) -> None:
+    """Users, dashboard sessions and collaborators. Every API key keeps working: it becomes a token
+    owned by the service account, with its role, and with its one app (if any) in TokenApp, since a
+    token may now reach several apps. The apikey table is rebuilt because its app column is gone."""
+    db = schema.db
+    schema.create_tables(User, UserSession, Collaborator)
+    schema.add_column("auditentry", "token", AuditEntry.token)
+    if "app_id" not in schema.columns("apikey"):
+        return
+    keys = list(Table("apikey").bind(db).select().dicts())
+    users = Table("users").bind(db)
+    if not users.select().where(users.c.email == SERVICE_ACCOUNT).exists():
+        users.insert(email=SERVICE_ACCOUNT, role="admin", disabled=False, service=True, created_at=utcnow()).execute()
+    service_id = users.select(users.c.id).where(users.c.email == SERVICE_ACCOUNT).scalar()
+    db.execute_sql('DROP TABLE "apikey"')
+    schema.create_tables(ApiKey, TokenApp)
+    tokens, links = Table("apikey").bind(db), Table("tokenapp").bind(db)
+    columns = schema.columns("apikey")
+    defaults = {f.column_name: f.default() if callable(f.default) else f.default
+                for f in ApiKey._meta.sorted_fields if f.default is not None}
+    for key in keys:
+        old = {name: value for name, value in key.items() if name in columns and name != "id"}
+        tokens.insert(**{**defaults, **old, "user_id": service_id, "scoped": key["app_id"] is not None}).execute()
+        if key["app_id"] is not None:
+            token_id = tokens.select(tokens.c.id).where(tokens.c.key_hash == key["key_hash"]).scalar()
+            links.insert(token_id=token_id, app_id=key["app_id"]).execute()
+
+
 STEPS: list[Step] = [
     Step(1, "the schema of otabox 0.1.0", _baseline),
     Step(3, "issue 15: default channel, channel policies, build metadata, release targeting and events",
          _fidelity),
     Step(5, "feature flags: flags, variations, channel settings, rules, segments, contexts, evaluation counts",
          _feature_flags),
+    Step(6, "users, sessions, collaborators; API keys become tokens of the service account", _people_and_tokens),
 ]
 
 

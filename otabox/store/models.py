@@ -75,13 +75,76 @@ class App(BaseModel):
     created_at = DateTimeField(default=utcnow)
 
 
+SERVICE_ACCOUNT = "service:api-keys"
+"""The email of the user that owns the keys made with `otabox keys create` (an admin that never signs in)."""
+
+
+class User(BaseModel):
+    """A person who signs in (admin: every app; member: the apps they collaborate on), or the service
+    account that owns the API keys made with `otabox keys create` (it never signs in)."""
+
+    email = CharField(unique=True)
+    role = CharField(default="member")
+    password_hash = CharField(null=True)
+    disabled = BooleanField(default=False)
+    service = BooleanField(default=False)
+    created_at = DateTimeField(default=utcnow)
+    last_login_at = DateTimeField(null=True)
+
+    class Meta:
+        table_name = "users"
+
+
 class ApiKey(BaseModel):
-    name = CharField(unique=True)
+    """A bearer secret owned by a user: an API key from `otabox keys create` or an access token made
+    over HTTP. It has at most its role, at most its owner's rights, and only the apps in TokenApp
+    when `scoped`. Only the SHA-256 of the secret is kept."""
+
+    user = ForeignKeyField(User, backref="tokens", on_delete="CASCADE")
+    name = CharField()
     role = CharField()
-    app = ForeignKeyField(App, null=True, on_delete="CASCADE")
     key_hash = CharField(unique=True)
+    scoped = BooleanField(default=False)
+    created_by = CharField(default="")
     created_at = DateTimeField(default=utcnow)
     last_used_at = DateTimeField(null=True)
+    expires_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("user", "name"), True),)
+
+
+class TokenApp(BaseModel):
+    """An app a scoped token may reach (the token sees nothing else, even when its owner could)."""
+
+    token = ForeignKeyField(ApiKey, backref="app_links", on_delete="CASCADE")
+    app = ForeignKeyField(App, on_delete="CASCADE")
+
+    class Meta:
+        indexes = ((("token", "app"), True),)
+
+
+class UserSession(BaseModel):
+    """A dashboard sign-in: the cookie's SHA-256, with idle and absolute expiry."""
+
+    user = ForeignKeyField(User, backref="sessions", on_delete="CASCADE")
+    token_hash = CharField(unique=True)
+    created_by = CharField(default="")
+    created_at = DateTimeField(default=utcnow)
+    last_seen_at = DateTimeField(default=utcnow)
+    expires_at = DateTimeField()
+
+
+class Collaborator(BaseModel):
+    """A member's permission on one app: Owner, Collaborator or Reader."""
+
+    app = ForeignKeyField(App, backref="collaborators", on_delete="CASCADE")
+    user = ForeignKeyField(User, backref="collaborations", on_delete="CASCADE")
+    permission = CharField()
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("app", "user"), True),)
 
 
 class Channel(BaseModel):
@@ -239,6 +302,7 @@ class DailyActive(BaseModel):
 class AuditEntry(BaseModel):
     at = DateTimeField(default=utcnow)
     actor = CharField()
+    token = CharField(null=True)
     action = CharField(index=True)
     entity_type = CharField(index=True)
     entity_id = CharField()
@@ -355,5 +419,5 @@ class FlagEvaluationCount(BaseModel):
 
 
 FLAG_MODELS = [Flag, FlagVariation, FlagChannelSetting, FlagRule, Segment, FlagContext, FlagEvaluationCount]
-ALL_MODELS = [State, App, ApiKey, Channel, Bundle, BundleFile, Release, ReleaseEvent, ReleaseStat, Device,
-              DeviceEvent, DailyActive, AuditEntry, Upload, *FLAG_MODELS]
+ALL_MODELS = [State, App, User, ApiKey, TokenApp, UserSession, Collaborator, Channel, Bundle, BundleFile, Release,
+              ReleaseEvent, ReleaseStat, Device, DeviceEvent, DailyActive, AuditEntry, Upload, *FLAG_MODELS]

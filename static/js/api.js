@@ -1,5 +1,6 @@
-// The REST client: bearer key from the session, JSON in and out, and the server's error message on failure.
-import { session } from "./session.js";
+// The REST client: the session's credentials (cookie and CSRF token, or a bearer key), JSON in and out,
+// and the server's error message on failure.
+import { authHeaders } from "./session.js";
 
 export class ApiError extends Error {
   constructor(status, code, message, details = {}) {
@@ -23,7 +24,7 @@ function errorFrom(status, statusText, text) {
 }
 
 export async function api(method, path, body) {
-  const headers = { Authorization: `Bearer ${session.key}`, Accept: "application/json" };
+  const headers = { ...authHeaders(method), Accept: "application/json" };
   const init = { method, headers };
   if (body !== undefined) {
     headers["Content-Type"] = "application/json";
@@ -46,12 +47,13 @@ export const patch = (path, body) => api("PATCH", path, body);
 export const put = (path, body) => api("PUT", path, body);
 export const del = (path) => api("DELETE", path);
 
-/** Send a body with XMLHttpRequest, which (unlike fetch) reports upload progress. */
+/** Send a body with XMLHttpRequest, which (unlike fetch) reports upload progress; `bearer` sends the
+ * signed-in credentials (signed upload URLs need none). */
 export function sendWithProgress(method, url, body, { bearer = false, onProgress } = {}) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open(method, url);
-    if (bearer) xhr.setRequestHeader("Authorization", `Bearer ${session.key}`);
+    if (bearer) Object.entries(authHeaders(method)).forEach(([name, value]) => xhr.setRequestHeader(name, value));
     xhr.upload.addEventListener("progress", (event) => {
       if (event.lengthComputable && onProgress) onProgress(event.loaded / event.total);
     });

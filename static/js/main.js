@@ -1,8 +1,8 @@
 // Entry point: sign-in, navigation and the hash router (#/apps, #/apps/<slug>, #/apps/<slug>/devices,
-// #/apps/<slug>/flags[/<id>], #/audit, #/keys).
-import { get } from "./api.js";
+// #/apps/<slug>/flags[/<id>], #/audit, #/keys, #/tokens).
+import { del, get, post } from "./api.js";
 import { clear, h } from "./dom.js";
-import { learnRole, saveKey, session, signOut } from "./session.js";
+import { forgetSessionHint, learnRole, mightHaveSession, session, signOut, useCookie, useKey } from "./session.js";
 import { clearNotices, notify } from "./ui.js";
 import { appsPage } from "./pages/apps.js";
 import { appPage } from "./pages/app.js";
@@ -11,6 +11,7 @@ import { flagPage, flagsPage } from "./pages/flags.js";
 import { auditPage } from "./pages/audit.js";
 import { keysPage } from "./pages/keys.js";
 import { signInPage } from "./pages/signin.js";
+import { tokensPage } from "./pages/tokens.js";
 
 const ROUTES = [
   [/^#\/apps\/?$/, appsPage],
@@ -20,6 +21,7 @@ const ROUTES = [
   [/^#\/apps\/([^/]+)\/?$/, appPage],
   [/^#\/audit\/?$/, auditPage],
   [/^#\/keys\/?$/, keysPage],
+  [/^#\/tokens\/?$/, tokensPage],
 ];
 
 const view = () => document.getElementById("view");
@@ -52,20 +54,33 @@ function renderNav() {
     slug ? [h("li", { class: "nav-group", title: slug }, slug), item(base, "Overview", true),
       item(`${base}/devices`, "Devices", true), item(`${base}/flags`, "Flags", true)] : null,
     item("#/audit", "Audit log"),
+    item("#/tokens", "Access tokens"),
     item("#/keys", "API keys")));
   const out = h("button", { type: "button", class: "ghost small" }, "Sign out");
-  out.addEventListener("click", () => {
+  out.addEventListener("click", async () => {
+    if (session.mode === "cookie") {
+      try {
+        await del("/api/v1/session");
+      } catch (err) {
+        notify(err.message, "error");
+      }
+    }
     signOut();
     route();
   });
-  clear(document.getElementById("session"),
-    h("span", { class: "role" }, `${session.role} key${session.scoped ? " (one app)" : ""}`), out);
+  const who = session.via === "session" ? h("span", { class: "person", title: session.name }, session.name)
+    : h("span", { class: "role", title: session.name }, `${session.topRole} ${session.via}${session.apps ? " (some apps)" : ""}`);
+  clear(document.getElementById("session"), who, out);
 }
 
-async function signIn(key) {
-  saveKey(key);
+/** `{email, password}` signs in with a session cookie; `{key}` uses a key for this page only. */
+async function signIn({ email, password, key }) {
   try {
-    await get("/api/v1/apps");
+    if (key) {
+      useKey(key);
+    } else {
+      useCookie((await post("/api/v1/session", { email, password })).csrfToken);
+    }
     await learnRole(get);
   } catch (err) {
     signOut();
@@ -73,17 +88,28 @@ async function signIn(key) {
   }
 }
 
+/** After a reload: pick up the session cookie, if the browser holds one, and its CSRF token again. */
+async function resumeSession() {
+  try {
+    useCookie((await get("/api/v1/session")).csrfToken);
+  } catch {
+    forgetSessionHint();
+    signOut();
+  }
+}
+
 export async function route() {
   clearNotices();
-  if (!session.key) {
+  if (!session.mode && mightHaveSession()) await resumeSession();
+  if (!session.mode) {
     renderNav();
-    signInPage(view(), async (key) => {
-      await signIn(key);
+    signInPage(view(), async (credentials) => {
+      await signIn(credentials);
       await route();
     });
     return;
   }
-  if (!session.role) {
+  if (!session.topRole) {
     try {
       await learnRole(get);
     } catch (err) {

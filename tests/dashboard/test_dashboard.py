@@ -67,8 +67,13 @@ class Session:
 
     def sign_in(self, key: str, path: str = "#/apps"):
         self.page.goto(f"{self.server.url}/{path}")
+        self.use_key(key)
+
+    def use_key(self, key: str):
+        """Sign in with an API key (the sign-in page's alternative to email and password)."""
+        self.page.get_by_text("Use an API key or access token instead").click()
         self.page.get_by_label("API key").fill(key)
-        self.page.get_by_role("button", name="Sign in").click()
+        self.page.get_by_role("button", name="Use this key").click()
 
     def shot(self, name: str):
         self.page.screenshot(path=str(self.shots / f"{name}.png"), full_page=True)
@@ -144,7 +149,7 @@ def test_admin_releases_widens_and_rolls_back(server, sessions, tmp_path):
     session.allowed = set()
 
     page.get_by_label("API key").fill(admin)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Use this key").click()
     page.get_by_role("heading", name="Apps", exact=True).wait_for()
     expect(page.locator("#sidebar")).to_be_visible()
     create, slug_input = page.get_by_role("button", name="Create app"), page.get_by_label("Slug")
@@ -205,6 +210,7 @@ def test_admin_releases_widens_and_rolls_back(server, sessions, tmp_path):
                          headers={"X-Client-Key": app["clientKey"]}).json()["stored"] == 2
     page.wait_for_timeout(600)
     page.reload()
+    session.use_key(admin)  # a pasted key lives in the page only: a reload signs out
     page.get_by_role("img", name=re.compile("Active devices per bundle version")).wait_for()
     rate = page.locator("table").filter(has_text="Failure rate").get_by_text("50.0% failed")
     expect(rate).to_have_class(re.compile("badge-danger"))
@@ -337,4 +343,55 @@ def test_reader_sees_everything_and_cannot_release(server, sessions):
                  json={"bundleId": bundle_id, "channel": "production"})
     assert denied.status_code == 403
     assert api(server, admin, "GET", f"/api/v1/apps/{slug}/releases").json()["total"] == 0
+    session.close()
+
+
+def test_people_sign_in_with_email_and_password_and_manage_their_tokens(server, sessions):
+    password = "ops team passphrase"
+    server.cli("users", "create", "--email", "ops@example.com", "--role", "member", "--password-stdin", input=password)
+    admin = new_key(server, "admin", "people-setup")
+    slug = "com.example.people"
+    assert api(server, admin, "POST", "/api/v1/apps", json={"slug": slug}).status_code == 201
+    assert api(server, admin, "POST", f"/api/v1/apps/{slug}/collaborators",
+               json={"email": "ops@example.com", "permission": "Collaborator"}).status_code == 201
+
+    session = sessions()
+    page = session.page
+    page.goto(f"{server.url}/#/apps")
+    session.allowed = {401}
+    page.get_by_label("Email").fill("ops@example.com")
+    page.get_by_label("Password").fill("not the passphrase")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert").filter(has_text="wrong email or password")).to_be_visible()
+    session.allowed = set()
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="Apps", exact=True).wait_for()
+    expect(page.get_by_role("link", name=slug)).to_be_visible()
+    expect(page.get_by_text("ops@example.com")).to_be_visible()
+    assert page.evaluate("localStorage.length + sessionStorage.length") == 0
+    assert "otabox_session" not in page.evaluate("document.cookie"), "the session cookie is HttpOnly"
+    page.reload()
+    page.get_by_role("heading", name="Apps", exact=True).wait_for()
+
+    page.get_by_role("link", name="Access tokens").click()
+    page.get_by_role("heading", name="Access tokens").wait_for()
+    page.get_by_label("Name").fill("ci")
+    page.get_by_label("Role").select_option("publisher")
+    page.get_by_label(slug).check()
+    page.get_by_role("button", name="Create token").click()
+    secret = page.locator("code.secret").inner_text()
+    me = api(server, secret, "GET", "/api/v1/me").json()
+    assert (me["name"], me["apps"]) == ("ops@example.com", [{"id": me["apps"][0]["id"], "slug": slug,
+                                                              "role": "publisher"}])
+    session.shot("tokens")
+    page.get_by_role("button", name="Revoke ci").click()
+    page.get_by_role("dialog").get_by_role("button", name="Revoke").click()
+    page.get_by_text("Token ci revoked.").wait_for()
+    assert api(server, secret, "GET", "/api/v1/me").status_code == 401
+
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("heading", name="Sign in to otabox").wait_for()
+    page.reload()
+    page.get_by_role("heading", name="Sign in to otabox").wait_for()
     session.close()

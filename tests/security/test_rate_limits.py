@@ -1,8 +1,11 @@
-"""Rate limits: failed API keys per address, and the public client endpoints per device."""
+"""Rate limits: failed API keys per address, the public client endpoints per device, and management
+requests per token or address per hour."""
 from __future__ import annotations
 
+import time
+
 import pytest
-from conftest import Api, check, make_key
+from conftest import Api, check, configured_app, make_key
 
 from otabox.app import create_app
 from otabox.config import Config
@@ -64,3 +67,41 @@ def test_behind_a_trusted_proxy_the_forwarded_address_counts(tmp_path):
         assert '"GET /api/v1/apps" 429' in server.log_text() and "203.0.113.7" in server.log_text()
     finally:
         server.stop()
+
+
+def test_the_management_limits_default_to_the_codepush_seeds_numbers():
+    assert (Config.api_requests_per_hour, Config.anonymous_requests_per_hour) == (1000, 60)
+
+
+@pytest.fixture
+def hourly_app(tmp_path):
+    with configured_app(tmp_path, api_requests_per_hour=3, anonymous_requests_per_hour=2) as app:
+        yield app
+
+
+def test_each_token_has_its_hourly_quota_in_the_headers(hourly_app):
+    client = hourly_app.test_client()
+    api = Api(client, make_key(hourly_app.config["BOX"], "admin", "busy"))
+    app = api.post("/api/v1/apps", {"slug": "com.example.quota"})
+    assert (app.headers["X-RateLimit-Limit"], app.headers["X-RateLimit-Remaining"]) == ("3", "2")
+    assert abs(int(app.headers["X-RateLimit-Reset"]) - (time.time() + 3600)) < 60
+    assert [api.get(path).headers["X-RateLimit-Remaining"] for path in ("/api/v1/apps", "/apps")] == ["1", "0"]
+    over = api.get("/api/v1/apps")
+    assert over.status_code == 429 and over.headers["X-RateLimit-Remaining"] == "0"
+    assert 3500 < int(over.headers["Retry-After"]) <= 3600
+    assert over.headers["X-RateLimit-Reset"] == app.headers["X-RateLimit-Reset"]
+    assert api.get("/apps").status_code == 429 and api.get("/apps").mimetype == "text/plain"
+    other = Api(client, make_key(hourly_app.config["BOX"], "reader", "calm")).get("/api/v1/apps")
+    assert other.status_code == 200 and other.headers["X-RateLimit-Remaining"] == "2"
+    checks = [check(client, app.json, deviceId=f"d{n}") for n in range(5)]
+    assert all(c.status_code == 200 and "X-RateLimit-Limit" not in c.headers for c in checks)
+
+
+def test_unauthenticated_calls_are_counted_per_address(hourly_app):
+    client = hourly_app.test_client()
+    answers = [client.get("/api/v1/signing-key") for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert [a.headers["X-RateLimit-Remaining"] for a in answers] == ["1", "0", "0"]
+    assert client.get("/api/v1/apps", headers={"Authorization": "Bearer otabox_sk_wrong"}).status_code == 429
+    assert client.get("/api/v1/signing-key", environ_base={"REMOTE_ADDR": "192.0.2.4"}).status_code == 200
+    assert "X-RateLimit-Limit" not in client.get("/healthz").headers

@@ -3,6 +3,7 @@ URLs, request size limits and the dashboard's security headers. SECURITY.md expl
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import hashlib
 import hmac
 import io
@@ -17,8 +18,8 @@ from conftest import Api, make_key, make_zip
 
 from otabox.app import create_app
 from otabox.config import Config
-from otabox.security import auth, signing
-from otabox.store.models import ApiKey, App
+from otabox.security import auth, sessions, signing
+from otabox.store.models import ApiKey, App, Collaborator, TokenApp, User
 
 RANK = {"reader": 0, "publisher": 1, "admin": 2}
 
@@ -111,7 +112,37 @@ PERMISSIONS = {
     ("POST", "/api/v1/apps/<app_name>/deployments/<dep>/release"): "publisher",
     ("GET", "/api/v1/apps/<app_name>/deployments/<dep>/releases"): "reader",
     ("PATCH", "/api/v1/apps/<app_name>/deployments/<dep>/releases/<label>"): "publisher",
+    # people: collaborators (the Owner permission gives the admin role on the app)
+    ("GET", "/api/v1/apps/<app_id>/collaborators"): "reader",
+    ("POST", "/api/v1/apps/<app_id>/collaborators"): "admin",
+    ("DELETE", "/api/v1/apps/<app_id>/collaborators/<email>"): "admin",
+    ("POST", "/api/v1/apps/<app_id>/transfer"): "admin",
+    ("GET", "/apps/<app_name>/collaborators"): "reader",
+    ("POST", "/apps/<app_name>/collaborators/<email>"): "admin",
+    ("DELETE", "/apps/<app_name>/collaborators/<email>"): "admin",
+    ("POST", "/apps/<app_name>/transfer/<email>"): "admin",
+    # each caller's own session and tokens
+    ("GET", "/api/v1/session"): "reader",
+    ("DELETE", "/api/v1/session"): "reader",
+    ("GET", "/api/v1/auth/tokens"): "reader",
+    ("POST", "/api/v1/auth/tokens"): "reader",
+    ("DELETE", "/api/v1/auth/tokens/<token_name>"): "reader",
+    ("GET", "/accessKeys"): "reader",
+    ("POST", "/accessKeys"): "reader",
+    ("GET", "/accessKeys/<path:key_name>"): "reader",
+    ("PATCH", "/accessKeys/<path:key_name>"): "reader",
+    ("DELETE", "/accessKeys/<path:key_name>"): "reader",
+    ("DELETE", "/sessions/<created_by>"): "reader",
 }
+
+SELF_SERVICE = {("DELETE", "/api/v1/session"), ("POST", "/api/v1/auth/tokens"),
+                ("DELETE", "/api/v1/auth/tokens/<token_name>"), ("POST", "/accessKeys"),
+                ("PATCH", "/accessKeys/<path:key_name>"), ("DELETE", "/accessKeys/<path:key_name>"),
+                ("DELETE", "/sessions/<created_by>")}
+"""Changes a reader may make: to its own session and tokens, which never give more than it has."""
+
+PUBLIC_OPERATIONS = {("POST", "/api/v1/session")}
+"""Signing in: the one management operation without a key (limited per address and per account)."""
 
 PUBLIC_API = {"/api/v1/signing-key", "/api/v1/openapi.json", "/api/v1/apps/<app_id>/check",
               "/api/v1/apps/<app_id>/events"}
@@ -151,7 +182,8 @@ def assert_error_shape(response, rule: str, code: str | None = None) -> None:
         assert response.mimetype == "text/plain" and response.data
 
 
-# --- the world the matrix runs in: two apps with a bundle, a release and a pinned device each -----
+# --- the world the matrix runs in: three apps with a bundle, a release, a pinned device and a -----
+# --- collaborator each, keys of every role, members of every permission, and tokens ----------------
 
 @dataclasses.dataclass
 class AppFacts:
@@ -167,17 +199,28 @@ class AppFacts:
     flag: dict
     segment_id: int
     context_id: int
+    collaborator: str
 
     def params(self) -> dict[str, str]:
         return {"app_id": self.slug, "app_name": self.slug, "name": "staging", "dep": "staging",
                 "src": "staging", "dest": "production", "label": "v1", "bundle_id": str(self.bundle_id),
                 "release_id": str(self.release_id), "device_id": self.device_id, "flag_id": str(self.flag["id"]),
                 "variation_id": str(self.flag["variations"][0]["id"]), "rule_id": str(self.flag["rules"][0]["id"]),
-                "segment_id": str(self.segment_id), "context_id": str(self.context_id)}
+                "segment_id": str(self.segment_id), "context_id": str(self.context_id), "email": self.collaborator,
+                "token_name": "no-such-token", "key_name": "no-such-token", "created_by": "192.0.2.1"}
 
     def secrets(self) -> list[str]:
         """What a response about another app must never contain."""
         return [self.name, self.client_key, self.bundle_sha256, *self.deployment_keys]
+
+
+def add_member(box, email: str, app: App | None = None, permission: str | None = None) -> User:
+    """A member (made directly: the matrix needs many and never their passwords)."""
+    with box.db.connection_context():
+        user = User.create(email=email, role="member")
+        if app is not None:
+            Collaborator.create(app=app, user=user, permission=permission)
+    return user
 
 
 def make_app(admin: Api, box, slug: str, name: str) -> AppFacts:
@@ -196,9 +239,22 @@ def make_app(admin: Api, box, slug: str, name: str) -> AppFacts:
     context = admin.post(f"/api/v1/apps/{slug}/contexts", {"kind": "user", "targetingKey": "user-1"}).json
     with box.db.connection_context():
         row = App.get(App.slug == slug)
+    collaborator = add_member(box, f"collaborator@{slug}", row, "Collaborator").email
     return AppFacts(slug, name, row, created["clientKey"], [c["deploymentKey"] for c in channels],
                     bundle["id"], bundle["sha256"], release["id"], device_id, admin.get(f"{flags}/{flag['id']}").json,
-                    segment["id"], context["id"])
+                    segment["id"], context["id"], collaborator)
+
+
+@dataclasses.dataclass(frozen=True)
+class Cookie:
+    """A dashboard session; `csrf` False leaves out the header that cookie-made changes need."""
+
+    secret: str
+    csrf: bool = True
+
+    def headers(self) -> dict[str, str]:
+        headers = {"Cookie": f"{sessions.COOKIE_NAME}={self.secret}"}
+        return {**headers, sessions.CSRF_HEADER: sessions.csrf_token(self.secret)} if self.csrf else headers
 
 
 @dataclasses.dataclass
@@ -207,6 +263,7 @@ class World:
     box: object
     mine: AppFacts
     other: AppFacts
+    third: AppFacts
     keys: dict[str, str]
 
     def key(self, role: str, app: AppFacts | None = None) -> str:
@@ -216,11 +273,35 @@ class World:
             self.keys[name] = make_key(self.box, role, name, app.row if app else None)
         return self.keys[name]
 
-    def call(self, method: str, rule: str, app: AppFacts | None, key: str | None):
+    def member(self, permission: str, app: AppFacts) -> Cookie:
+        """A signed-in member with `permission` on `app` and nothing else (one per world)."""
+        name = f"{permission.lower()}@{app.slug}"
+        if name not in self.keys:
+            user = add_member(self.box, f"{name}.member", app.row, permission)
+            with self.box.db.connection_context():
+                self.keys[name] = sessions.start_session(user, "matrix", 3600)[1]
+        return Cookie(self.keys[name])
+
+    def token(self, role: str, app: AppFacts | None = None, expired: bool = False) -> str:
+        """An access token of an admin user, with `role`, limited to `app` when given."""
+        name = f"token-{role}-{app.slug if app else 'all'}-{expired}"
+        if name not in self.keys:
+            with self.box.db.connection_context():
+                owner, _ = User.get_or_create(email="admin@matrix.example", defaults={"role": "admin"})
+                secret, digest = auth.new_secret(auth.TOKEN_PREFIX)
+                token = ApiKey.create(user=owner, name=name, role=role, key_hash=digest, scoped=app is not None,
+                                      expires_at=datetime.datetime(2000, 1, 1) if expired else None)
+                if app is not None:
+                    TokenApp.create(token=token, app=app.row)
+            self.keys[name] = secret
+        return self.keys[name]
+
+    def call(self, method: str, rule: str, app: AppFacts | None, key):
+        """`key`: a bearer secret, a Cookie, or None."""
         path = rule
         for name, value in (app or self.other).params().items():
-            path = path.replace(f"<{name}>", urllib.parse.quote(value, safe=""))
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
+            path = re.sub(f"<(?:path:)?{name}>", urllib.parse.quote(value, safe="@"), path)
+        headers = key.headers() if isinstance(key, Cookie) else {"Authorization": f"Bearer {key}"} if key else {}
         body = None if method == "GET" else {}
         return self.client.open(path, method=method, headers=headers, json=body)
 
@@ -229,58 +310,93 @@ class World:
 def world(client, box, admin):
     mine = make_app(admin, box, "com.example.mine", "Mine")
     other = make_app(admin, box, "com.example.other", "Other Secret Name")
-    return World(client, box, mine, other, {})
+    third = make_app(admin, box, "com.example.third", "Third")
+    # The client's cookie jar would replace the Cookie headers the matrix sends.
+    return World(client.application.test_client(use_cookies=False), box, mine, other, third, {})
 
 
 # --- (a) the matrix --------------------------------------------------------------------------------
 
 def test_every_route_is_classified(flask_app):
     routes = route_table(flask_app)
-    unclassified = sorted(r for r in routes if r not in PERMISSIONS and r[1] not in PUBLIC_ROUTES)
+    unclassified = sorted(r for r in routes if r not in PERMISSIONS and r[1] not in PUBLIC_ROUTES
+                          and r not in PUBLIC_OPERATIONS)
     assert not unclassified, f"classify these routes in PERMISSIONS or PUBLIC_ROUTES: {unclassified}"
     assert not sorted(set(PERMISSIONS) - routes), "PERMISSIONS names routes that no longer exist"
     management = {rule for _, rule in routes if rule.startswith("/api/v1/")} | {
         rule.rule for rule in flask_app.url_map.iter_rules() if rule.endpoint.startswith("codepush_management.")}
     assert management & PUBLIC_ROUTES <= PUBLIC_API
-    assert all(RANK[role.rstrip("!")] >= RANK["publisher"] for (method, _), role in PERMISSIONS.items()
-               if method != "GET"), "every mutation needs at least the publisher role"
+    assert all(RANK[role.rstrip("!")] >= RANK["publisher"] for (method, rule), role in PERMISSIONS.items()
+               if method != "GET" and (method, rule) not in SELF_SERVICE), \
+        "every mutation but those of the caller's own session and tokens needs at least the publisher role"
+
+
+def assert_denied(response, rule: str, required: str | None = None, have: str | None = None) -> None:
+    assert response.status_code == 403, response.data[:200]
+    assert_error_shape(response, rule, "forbidden" if required else None)
+    if required and answers_json(rule):
+        assert response.json["error"]["details"] == {"required": required, "role": have}
+
+
+def assert_hidden(world: World, response, rule: str) -> None:
+    """Refused for another app, without a word about that app."""
+    assert response.status_code in (403, 404), response.data[:200]
+    assert_error_shape(response, rule)
+    assert not [s for s in world.other.secrets() if s in response.get_data(as_text=True)]
+
+
+def assert_allowed(response) -> None:
+    assert response.status_code not in (401, 403) and response.status_code < 500, response.data[:200]
+
+
+LEAST_PERMISSION = {role: permission for permission, role in auth.PERMISSION_ROLES.items()}
 
 
 @pytest.mark.parametrize("method,rule", sorted(PERMISSIONS), ids=lambda v: v)
 def test_route_needs_a_key_of_the_right_role_and_app(world, method, rule):
+    """Keys, tokens and members: the least role and app each route needs, for every kind of caller."""
     required = PERMISSIONS[(method, rule)]
     role, unscoped_only = required.rstrip("!"), required.endswith("!")
     has_app = "<app_id>" in rule or "<app_name>" in rule
 
-    for key in (None, "otabox_sk_" + "x" * 43):
+    for key in (None, "otabox_sk_" + "x" * 43, world.token("admin", expired=True), Cookie("otabox_ss_unknown")):
         response = world.call(method, rule, None, key)
         assert response.status_code == 401, (key, response.data[:200])
-        assert_error_shape(response, rule, "unauthorized")
+        assert_error_shape(response, rule)
 
     for weaker in (r for r in RANK if RANK[r] < RANK[role]):
-        response = world.call(method, rule, None, world.key(weaker))
-        assert response.status_code == 403, (weaker, response.data[:200])
-        assert_error_shape(response, rule, "forbidden")
-        if answers_json(rule):
-            assert response.json["error"]["details"] == {"required": role, "role": weaker}
+        for key in (world.key(weaker), world.token(weaker)):
+            assert_denied(world.call(method, rule, None, key), rule, role, weaker)
 
     scoped_admin = world.key("admin", world.mine)
     if unscoped_only:
-        response = world.call(method, rule, world.mine, scoped_admin)
-        assert response.status_code == 403, response.data[:200]
-        assert_error_shape(response, rule, "forbidden")
+        assert_denied(world.call(method, rule, world.mine, scoped_admin), rule)
     if has_app:
-        response = world.call(method, rule, world.other, scoped_admin)
-        assert response.status_code in (403, 404), response.data[:200]
-        assert_error_shape(response, rule)
-        assert not [s for s in world.other.secrets() if s in response.get_data(as_text=True)]
+        assert_hidden(world, world.call(method, rule, world.other, scoped_admin), rule)
+        assert_hidden(world, world.call(method, rule, world.other, world.token("admin", world.mine)), rule)
+
+    # Members: each permission on `mine` gives its role there and nowhere else; a change made with the
+    # session cookie needs the CSRF token.
+    for permission, granted in auth.PERMISSION_ROLES.items():
+        member = world.member(permission, world.mine)
+        if unscoped_only:
+            assert_denied(world.call(method, rule, world.mine, member), rule)
+        elif has_app and RANK[granted] < RANK[role]:
+            assert_denied(world.call(method, rule, world.mine, member), rule, role, granted)
+        if has_app:
+            assert_hidden(world, world.call(method, rule, world.other, member), rule)
+        if method != "GET":
+            response = world.call(method, rule, world.mine, Cookie(member.secret, csrf=False))
+            assert_denied(response, rule)
+            if answers_json(rule) and not unscoped_only and RANK[granted] >= RANK[role]:
+                assert response.json["error"]["code"] == "csrf_required"
 
     # Allowed last: these calls may change or delete what they name.
+    if not unscoped_only:
+        assert_allowed(world.call(method, rule, world.third, world.member(LEAST_PERMISSION[role], world.third)))
     if has_app and not unscoped_only:
-        response = world.call(method, rule, world.mine, world.key(role, world.mine))
-        assert response.status_code not in (401, 403) and response.status_code < 500, response.data[:200]
-    response = world.call(method, rule, world.other, world.key(role))
-    assert response.status_code not in (401, 403) and response.status_code < 500, response.data[:200]
+        assert_allowed(world.call(method, rule, world.mine, world.key(role, world.mine)))
+    assert_allowed(world.call(method, rule, world.other, world.key(role)))
 
 
 def test_app_scoped_key_lists_only_its_own_app(world):
@@ -489,7 +605,11 @@ NO_BODY = {("DELETE", "/api/v1/apps/<app_id>"), ("DELETE", "/api/v1/apps/<app_id
            ("DELETE", "/api/v1/apps/<app_id>/flags/<flag_id>"),
            ("DELETE", "/api/v1/apps/<app_id>/flags/<flag_id>/rules/<rule_id>"),
            ("DELETE", "/api/v1/apps/<app_id>/segments/<segment_id>"),
-           ("DELETE", "/api/v1/apps/<app_id>/contexts/<context_id>")}
+           ("DELETE", "/api/v1/apps/<app_id>/contexts/<context_id>"),
+           ("DELETE", "/api/v1/session"), ("DELETE", "/api/v1/auth/tokens/<token_name>"),
+           ("DELETE", "/api/v1/apps/<app_id>/collaborators/<email>"), ("DELETE", "/accessKeys/<path:key_name>"),
+           ("DELETE", "/sessions/<created_by>"), ("POST", "/apps/<app_name>/collaborators/<email>"),
+           ("DELETE", "/apps/<app_name>/collaborators/<email>"), ("POST", "/apps/<app_name>/transfer/<email>")}
 """Routes that never read a request body (so a large one costs nothing past the server's own
 limit), the multipart upload, which refuses anything but multipart unread (its limit is tested
 above), and the upload URL, whose limit is the size the upload was initiated with."""
@@ -511,7 +631,7 @@ def test_every_body_over_the_request_limit_is_413(small_app):
     for method, rule in body_routes(small_app):
         path = rule
         for name, value in app.params().items():
-            path = path.replace(f"<{name}>", value)
+            path = re.sub(f"<(?:path:)?{name}>", value, path)
         response = client.open(path, method=method, data=too_big, headers=headers)
         if response.status_code != 413:
             failures.append((method, rule, response.status_code))

@@ -1,6 +1,7 @@
 """The schema version in the database, upgrades under a lock with a backup first, and refusals."""
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 import sqlite3
 import subprocess
@@ -144,3 +145,21 @@ def test_migrate_shows_and_applies_and_other_commands_wait_for_it(monkeypatch, o
     assert runner.invoke(otabox_cli, ["keys", "list", "--data-dir", str(old_data_dir)]).exit_code == 0
     doctor = runner.invoke(otabox_cli, ["doctor", "--data-dir", str(old_data_dir)])
     assert f"schema version {migrations.latest_version()} (current)" in doctor.output
+
+
+def test_an_old_key_limited_to_one_app_stays_limited_to_it(old_data_dir):
+    """A 0.1.0 key with an app scope becomes a token of the service account scoped to that app."""
+    key = "otabox_sk_" + "s" * 43
+    db = sqlite3.connect(old_data_dir / "otabox.db")
+    db.execute("INSERT INTO apikey (name, role, app_id, key_hash, created_at) VALUES (?, ?, 2, ?, ?)",
+               ("beta-ci", "publisher", hashlib.sha256(key.encode()).hexdigest(), "2026-01-02 03:04:05.000000"))
+    db.commit()
+    db.close()
+    Box(Config.from_env(data_dir=old_data_dir)).close()
+    db = sqlite3.connect(old_data_dir / "otabox.db")
+    rows = db.execute("SELECT k.name, k.role, k.scoped, u.email, k.created_at, k.expires_at, k.created_by "
+                      "FROM apikey k JOIN users u ON u.id = k.user_id ORDER BY k.id").fetchall()
+    assert rows == [("fixture-admin", "admin", 0, "service:api-keys", rows[0][4], None, ""),
+                    ("beta-ci", "publisher", 1, "service:api-keys", "2026-01-02 03:04:05.000000", None, "")]
+    assert db.execute("SELECT a.slug FROM tokenapp t JOIN apikey k ON k.id = t.token_id JOIN app a ON a.id = t.app_id"
+                      ).fetchall() == [("com.example.beta",)]

@@ -100,3 +100,24 @@ def test_every_blob_of_the_old_release_is_still_there(upgraded):
         for bundle in bundles["bundles"]:
             blob = server.data_dir / "blobs" / bundle["sha256"][:2] / bundle["sha256"]
             assert hashlib.sha256(blob.read_bytes()).hexdigest() == bundle["sha256"]
+
+
+def test_the_old_admin_key_keeps_its_name_and_rights(upgraded):
+    """0.1.0's API keys become tokens of the service account with the same role and reach."""
+    server, recorded = upgraded
+    key = {"Authorization": f"Bearer {recorded['adminKey']}"}
+    me = requests.get(f"{server.url}/api/v1/me", headers=key).json()
+    assert (me["name"], me["role"], me["via"], me["scoped"]) == ("fixture-admin", "admin", "key", False)
+    assert requests.get(f"{server.url}/api/v1/audit-log", headers=key).status_code == 200
+    created = requests.post(f"{server.url}/api/v1/apps", json={"slug": "com.example.after"}, headers=key)
+    assert created.status_code == 201
+    assert requests.delete(f"{server.url}/api/v1/apps/com.example.after", headers=key).status_code == 200
+    entry = requests.get(f"{server.url}/api/v1/audit-log?limit=1", headers=key).json()["entries"][0]
+    assert (entry["action"], entry["actor"], entry["token"]) == ("app.deleted", "fixture-admin", "fixture-admin")
+    listed = json.loads(server.cli("keys", "list", "--json").stdout)
+    assert [(k["name"], k["owner"], k["role"], k["apps"], k["expires"]) for k in listed] == [
+        ("fixture-admin", None, "admin", None, None)]
+    db = sqlite3.connect(server.data_dir / "otabox.db")
+    assert db.execute("SELECT email, role, service, password_hash FROM users").fetchall() == [
+        ("service:api-keys", "admin", 1, None)]
+    assert db.execute("SELECT count(*) FROM auditentry WHERE token IS NULL").fetchone()[0] >= 30

@@ -1,0 +1,88 @@
+"""Management API: signing in and out of the dashboard (a session cookie), and access tokens."""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from ..core import tokens, users
+from ..errors import BadRequest, NotFound, OtaboxError, Unauthorized
+from ..security import sessions
+from ..web import actor, api_key, box, clear_session_cookie, json_body, set_session_cookie
+
+bp = Blueprint("api_account", __name__)
+
+
+class UnsupportedMediaType(OtaboxError):
+    status, code = 415, "unsupported_media_type"
+
+
+def _session_reply(user, cookie: str | None, status: int = 200):
+    return jsonify({"user": users.user_json(user),
+                    "csrfToken": sessions.csrf_token(cookie) if cookie else None}), status
+
+
+@bp.post("/session")
+def sign_in():
+    """Email and password in, a session cookie and the CSRF token out. Attempts are limited per
+    address (every attempt) and per account (failed ones), before the password is even checked."""
+    b = box()
+    if not request.is_json:
+        raise UnsupportedMediaType("send the email and password as application/json")
+    b.login_limiter.take(f"login:{request.remote_addr}")
+    data = json_body()
+    email, password = data.get("email"), data.get("password")
+    if not isinstance(email, str) or not isinstance(password, str):
+        raise BadRequest("email and password are required", details={"fields": ["email", "password"]})
+    account = f"account:{email.strip().lower()}"
+    b.login_failure_limiter.check(account)
+    try:
+        user, cookie = users.sign_in(email, password, request.remote_addr or "", b.config.session_lifetime_seconds,
+                                     b.config.session_idle_seconds)
+    except Unauthorized:
+        b.login_failure_limiter.wait_time(account)
+        raise
+    response, status = _session_reply(user, cookie)
+    set_session_cookie(response, cookie, b.config.session_lifetime_seconds)
+    return response, status
+
+
+@bp.get("/session")
+def current_session():
+    """Who is signed in, and (for a session cookie) the CSRF token again, e.g. after a page reload."""
+    caller = api_key("reader")
+    return _session_reply(caller.user, request.cookies.get(sessions.COOKIE_NAME) if caller.session else None)
+
+
+@bp.delete("/session")
+def sign_out():
+    caller = api_key("reader")
+    if caller.session is None:
+        raise NotFound("this request was not made with a session cookie; there is no session to end",
+                       code="no_session")
+    users.sign_out(caller.session, actor())
+    response = jsonify({"signedOut": True})
+    clear_session_cookie(response)
+    return response
+
+
+@bp.get("/auth/tokens")
+def list_tokens():
+    """The caller's access tokens (never their secrets): those of its user no stronger than itself."""
+    caller = api_key("reader")
+    return jsonify({"tokens": [{**tokens.token_json(t), "current": caller.token is not None and t.id == caller.token.id}
+                               for t in tokens.manageable_tokens(caller)]})
+
+
+@bp.post("/auth/tokens")
+def create_token():
+    caller = api_key("reader")
+    data = json_body()
+    token, secret = tokens.create_token(caller, data.get("friendlyName"), data.get("ttl"), data.get("role"),
+                                        data.get("appIds"), request.remote_addr or "", actor())
+    return jsonify({"accessToken": secret, **tokens.token_json(token)}), 201
+
+
+@bp.delete("/auth/tokens/<token_name>")
+def revoke_token(token_name):
+    caller = api_key("reader")
+    tokens.revoke_token(tokens.find_token(caller, token_name), actor())
+    return jsonify({"deleted": True, "friendlyName": token_name})

@@ -1,0 +1,47 @@
+"""Management API: an app's collaborators and the transfer of its ownership.
+
+Anyone who reaches the app may list its collaborators; changing them needs the admin role on the
+app (an Owner, an admin user, an admin key); a collaborator may always remove themselves."""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+
+from ..core import collaborators, users
+from ..web import actor, api_key, app_for, json_body
+
+bp = Blueprint("api_collaborators", __name__)
+
+
+def _listing(app):
+    return jsonify({"collaborators": [collaborators.collaborator_json(c) for c in collaborators.collaborators(app)]})
+
+
+@bp.get("/apps/<app_id>/collaborators")
+def list_collaborators(app_id):
+    return _listing(app_for(app_id))
+
+
+@bp.post("/apps/<app_id>/collaborators")
+def set_collaborator(app_id):
+    app = app_for(app_id, "admin")
+    data = json_body()
+    row, added = collaborators.set_collaborator(app, users.find_user(data.get("email")), data.get("permission"),
+                                                actor())
+    return jsonify(collaborators.collaborator_json(row)), 201 if added else 200
+
+
+@bp.delete("/apps/<app_id>/collaborators/<email>")
+def remove_collaborator(app_id, email):
+    caller = api_key("reader")
+    leaving = caller.via != "key" and email.strip().lower() == caller.user.email
+    app = app_for(app_id, "reader" if leaving else "admin")
+    user = users.find_user(email)
+    collaborators.remove_collaborator(app, user, actor())
+    return jsonify({"deleted": True, "email": user.email})
+
+
+@bp.post("/apps/<app_id>/transfer")
+def transfer(app_id):
+    app = app_for(app_id, "admin")
+    collaborators.transfer(app, users.find_user(json_body().get("email")), actor())
+    return _listing(app)

@@ -1,0 +1,154 @@
+"""Access tokens made over HTTP (the CodePush access keys): named per user, expiring, shown once.
+
+A token never has more rights than whoever creates it. At use, its rights are the least of its
+owner's current rights (a member who loses an app loses it for their tokens too), its role and its
+apps. A token made with a token has at most that token's role, apps and expiry; one made in a
+dashboard session may have any role, since the user's own rights bound it anyway (a member's token
+made before they join an app can publish there once they may)."""
+from __future__ import annotations
+
+import datetime as dt
+
+from ..errors import BadRequest, Conflict, Forbidden, NotFound
+from ..security import auth
+from ..security.auth import Principal
+from ..store.models import ApiKey, App, TokenApp, database, iso, row_id, utcnow
+from . import audit
+
+DEFAULT_TTL_MS = 60 * 24 * 3600 * 1000
+"""code-push-server's default: 60 days."""
+MAX_TTL_MS = 10 * 365 * 24 * 3600 * 1000
+
+
+def millis(moment: dt.datetime | None) -> int | None:
+    return None if moment is None else int(moment.replace(tzinfo=dt.timezone.utc).timestamp() * 1000)
+
+
+def token_json(token: ApiKey) -> dict:
+    apps = [link.app for link in token.app_links.order_by(TokenApp.app)] if token.scoped else None
+    return {"friendlyName": token.name, "role": token.role,
+            "appIds": [app.id for app in apps] if apps is not None else None,
+            "appSlugs": [app.slug for app in apps] if apps is not None else None,
+            "createdBy": token.created_by, "createdAt": iso(token.created_at), "lastUsedAt": iso(token.last_used_at),
+            "expires": millis(token.expires_at), "expiresAt": iso(token.expires_at)}
+
+
+def _linked_apps(token: ApiKey) -> set[int]:
+    return {link.app_id for link in TokenApp.select(TokenApp.app).where(TokenApp.token == token)}
+
+
+def _cap(caller: Principal) -> str:
+    """The most a token made or managed by the caller may hold: the calling token's role, or for a
+    session any role (the user's own rights bound the token at use)."""
+    return caller.token.role if caller.token is not None else "admin"
+
+
+def _within(caller: Principal, token: ApiKey) -> bool:
+    """Whether `token` is no stronger than the caller (so the caller may see and manage it)."""
+    if auth.ROLE_RANK[token.role] > auth.ROLE_RANK[_cap(caller)]:
+        return False
+    if caller.token is None or not caller.token.scoped:
+        return True
+    return token.scoped and _linked_apps(token) <= _linked_apps(caller.token)
+
+
+def manageable_tokens(caller: Principal) -> list[ApiKey]:
+    """The tokens of the caller's user that the caller may see, rename and revoke: all of them for a
+    session, those no stronger than itself for a token (so a reader key of the service account does
+    not list or revoke the admin keys)."""
+    rows = ApiKey.select().where(ApiKey.user == caller.user).order_by(ApiKey.created_at, ApiKey.id)
+    return [token for token in rows if _within(caller, token)]
+
+
+def find_token(caller: Principal, name: str) -> ApiKey:
+    token = ApiKey.get_or_none((ApiKey.user == caller.user) & (ApiKey.name == name))
+    if token is None or not _within(caller, token):
+        raise NotFound(f"no token named {name!r}", code="no_such_token")
+    return token
+
+
+def _ttl(value, allow_zero: bool) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not (0 if allow_zero else 1) <= value <= MAX_TTL_MS:
+        raise BadRequest(f"ttl must be a whole number of milliseconds from {0 if allow_zero else 1} to {MAX_TTL_MS}",
+                         details={"field": "ttl"})
+    return value
+
+
+def _expiry(creator: Principal, ttl_ms: int) -> dt.datetime:
+    """Now + ttl, but never after the creating token's own expiry."""
+    expires = utcnow() + dt.timedelta(milliseconds=ttl_ms)
+    own = creator.token.expires_at if creator.token is not None else None
+    return min(expires, own) if own is not None else expires
+
+
+def _apps(creator: Principal, app_ids) -> list[App] | None:
+    """The apps a new token is limited to: those asked for (each reachable by the creator); by
+    default the apps of the creating token when that one is limited, else none (the owner's rights,
+    as they change, bound the token)."""
+    if app_ids is None:
+        limited = creator.token is not None and creator.token.scoped
+        return list(creator.visible(App.select()).order_by(App.id)) if limited else None
+    if not isinstance(app_ids, list) or not app_ids or len(app_ids) > 1000:
+        raise BadRequest("appIds must be a list of app ids or slugs", details={"field": "appIds"})
+    apps = []
+    for value in app_ids:
+        number = row_id(value)
+        app = App.get_or_none(App.id == number) if number is not None else None
+        app = app or (App.get_or_none(App.slug == value) if isinstance(value, str) else None)
+        if app is None or creator.role_on(app.id) is None:
+            raise Forbidden(f"{creator.label} cannot give a token access to app {value!r}",
+                            details={"field": "appIds", "app": str(value)})
+        apps.append(app)
+    return apps
+
+
+def create_token(creator: Principal, name, ttl_ms, role, app_ids, created_by: str, actor: str) -> tuple[ApiKey, str]:
+    """A new token of the creator's user; returns the row and the secret, shown once."""
+    name = auth.check_token_name(name)
+    ttl_ms = DEFAULT_TTL_MS if ttl_ms is None else _ttl(ttl_ms, allow_zero=False)
+    cap = _cap(creator)
+    role = cap if role is None else role
+    if role not in auth.ROLES:
+        raise BadRequest(f"role must be one of {', '.join(auth.ROLES)}", details={"field": "role"})
+    if auth.ROLE_RANK[role] > auth.ROLE_RANK[cap]:
+        raise Forbidden(f"a token cannot have more rights than its creator; {creator.label} is a {cap}",
+                        details={"required": role, "role": cap})
+    apps = _apps(creator, app_ids)
+    secret, digest = auth.new_secret(auth.TOKEN_PREFIX)
+    with database.atomic():
+        if ApiKey.select().where((ApiKey.user == creator.user) & (ApiKey.name == name)).exists():
+            raise Conflict(f"a token named {name!r} exists already", details={"friendlyName": name})
+        token = ApiKey.create(user=creator.user, name=name, role=role, key_hash=digest, scoped=apps is not None,
+                              created_by=(created_by or "")[:200], expires_at=_expiry(creator, ttl_ms))
+        for app in apps or ():
+            TokenApp.create(token=token, app=app)
+        audit.record(actor, "token.created", "token", token.id,
+                     {"friendlyName": name, "owner": creator.user.email, "role": role,
+                      "apps": [a.slug for a in apps] if apps is not None else None, "expiresAt": iso(token.expires_at)})
+    return token, secret
+
+
+def update_token(editor: Principal, token: ApiKey, new_name, ttl_ms, actor: str) -> ApiKey:
+    """Rename a token and/or give it a new expiry (now + ttl; 0 ends it now)."""
+    changes = {}
+    if new_name is not None and new_name != token.name:
+        changes["name"] = auth.check_token_name(new_name)
+    if ttl_ms is not None:
+        changes["expires_at"] = _expiry(editor, _ttl(ttl_ms, allow_zero=True))
+    if not changes:
+        return token
+    with database.atomic():
+        if "name" in changes and ApiKey.select().where(
+                (ApiKey.user == token.user) & (ApiKey.name == changes["name"])).exists():
+            raise Conflict(f"a token named {changes['name']!r} exists already", details={"friendlyName": new_name})
+        ApiKey.update(**changes).where(ApiKey.id == token.id).execute()
+        audit.record(actor, "token.updated", "token", token.id,
+                     {"friendlyName": changes.get("name", token.name), "from": token.name,
+                      "expiresAt": iso(changes.get("expires_at", token.expires_at))})
+    return ApiKey.get_by_id(token.id)
+
+
+def revoke_token(token: ApiKey, actor: str) -> None:
+    with database.atomic():
+        ApiKey.delete().where(ApiKey.id == token.id).execute()
+        audit.record(actor, "token.revoked", "token", token.id, {"friendlyName": token.name, "owner": token.user.email})

@@ -1,0 +1,138 @@
+"""Access tokens over HTTP and collaborators per app, as a team uses them through /api/v1."""
+from __future__ import annotations
+
+import time
+
+import pytest
+from conftest import Api, make_key, make_zip
+
+from otabox.core import users
+
+PASSWORD = "correct horse battery staple"
+
+
+def person(client, box, email: str, role: str = "member", **token) -> Api:
+    """Create a user, sign them in (their own cookie jar) and give them an access token."""
+    with box.db.connection_context():
+        users.create_user(email, role, PASSWORD, "test")
+    browser = client.application.test_client()
+    csrf = browser.post("/api/v1/session", json={"email": email, "password": PASSWORD}).json["csrfToken"]
+    made = browser.post("/api/v1/auth/tokens", json={"friendlyName": "laptop", **token}, headers={"X-CSRF-Token": csrf})
+    assert made.status_code == 201, made.json
+    return Api(client, made.json["accessToken"])
+
+
+@pytest.fixture
+def alice(client, box):
+    return person(client, box, "alice@example.com")
+
+
+def test_a_token_is_shown_once_and_listed_without_its_secret(client, box, admin, alice):
+    made = alice.post("/api/v1/auth/tokens", {"friendlyName": "ci", "ttl": 3_600_000})
+    assert made.status_code == 201
+    token = made.json
+    assert token["accessToken"].startswith("otabox_at_") and token["friendlyName"] == "ci"
+    assert abs(token["expires"] - (time.time() * 1000 + 3_600_000)) < 60_000
+    assert token["role"] == "admin" and token["appIds"] is None, "at most what alice may do, wherever she may"
+    listed = alice.get("/api/v1/auth/tokens").json["tokens"]
+    assert [(t["friendlyName"], t["current"]) for t in listed] == [("laptop", True), ("ci", False)]
+    assert token["accessToken"] not in alice.get("/api/v1/auth/tokens").get_data(as_text=True)
+    assert alice.post("/api/v1/auth/tokens", {"friendlyName": "ci"}).status_code == 409
+    assert Api(client, token["accessToken"]).get("/api/v1/me").json["token"]["friendlyName"] == "ci"
+    assert alice.delete("/api/v1/auth/tokens/ci").json == {"deleted": True, "friendlyName": "ci"}
+    assert Api(client, token["accessToken"]).get("/api/v1/me").status_code == 401
+    assert [t["friendlyName"] for t in admin.get("/api/v1/auth/tokens").json["tokens"]] == ["admin"]
+
+
+def test_a_token_never_has_more_rights_than_its_creator(client, box, admin):
+    app = admin.post("/api/v1/apps", {"slug": "com.example.one"}).json
+    admin.post("/api/v1/apps", {"slug": "com.example.two"})
+    publisher = Api(client, make_key(box, "publisher", "ci-one", None))
+    more = publisher.post("/api/v1/auth/tokens", {"friendlyName": "x", "role": "admin"})
+    assert more.status_code == 403 and more.json["error"]["details"] == {"required": "admin", "role": "publisher"}
+    one = publisher.post("/api/v1/auth/tokens", {"friendlyName": "one", "appIds": [app["id"]], "ttl": 60_000}).json
+    limited = Api(client, one["accessToken"])
+    assert limited.get("/api/v1/me").json["apps"] == [{"id": app["id"], "slug": "com.example.one", "role": "publisher"}]
+    assert [a["slug"] for a in limited.get("/api/v1/apps").json["apps"]] == ["com.example.one"]
+    assert limited.get("/api/v1/apps/com.example.two").status_code == 403
+    wider = limited.post("/api/v1/auth/tokens", {"friendlyName": "wider", "appIds": ["com.example.two"]})
+    assert wider.status_code == 403
+    child = limited.post("/api/v1/auth/tokens", {"friendlyName": "child", "ttl": 86_400_000}).json
+    assert child["appSlugs"] == ["com.example.one"] and child["expires"] <= one["expires"]
+    assert [t["friendlyName"] for t in limited.get("/api/v1/auth/tokens").json["tokens"]] == ["one", "child"]
+    assert limited.delete("/api/v1/auth/tokens/ci-one").status_code == 404, "a token cannot revoke a wider one"
+
+
+def test_an_expired_token_says_so(client, admin):
+    token = admin.post("/api/v1/auth/tokens", {"friendlyName": "brief", "ttl": 1}).json["accessToken"]
+    time.sleep(0.01)
+    expired = Api(client, token).get("/api/v1/apps")
+    assert expired.status_code == 401 and expired.json["error"]["code"] == "token_expired"
+
+
+@pytest.mark.parametrize("body", [{"friendlyName": ""}, {"friendlyName": "x", "ttl": 0}, {"friendlyName": "x", "ttl": "1"},
+                                  {"friendlyName": "x", "role": "owner"}, {"friendlyName": "x", "appIds": "all"},
+                                  {"friendlyName": "x", "appIds": [999]}])
+def test_bad_token_requests_are_refused(admin, body):
+    assert admin.post("/api/v1/auth/tokens", body).status_code in (400, 403)
+
+
+def test_last_use_is_recorded_in_batches(client, box, alice):
+    assert alice.get("/api/v1/auth/tokens").json["tokens"][0]["lastUsedAt"] is None
+    box.usage.flush()
+    assert alice.get("/api/v1/auth/tokens").json["tokens"][0]["lastUsedAt"] is not None
+
+
+def publish(api: Api, slug: str, version: str):
+    return api.upload(slug, version, make_zip({"index.html": version}))
+
+
+def test_permissions_per_app(client, box, admin):
+    admin.post("/api/v1/apps", {"slug": "com.example.team"})
+    admin.post("/api/v1/apps", {"slug": "com.example.secret"})
+    people = {p: person(client, box, f"{p.lower()}@example.com") for p in ("Owner", "Collaborator", "Reader")}
+    for permission in people:
+        added = admin.post("/api/v1/apps/com.example.team/collaborators",
+                           {"email": f"{permission.upper()}@example.com", "permission": permission})
+        assert added.status_code == 201 and added.json["permission"] == permission
+    for api in people.values():
+        assert [a["slug"] for a in api.get("/api/v1/apps").json["apps"]] == ["com.example.team"]
+        assert api.get("/api/v1/apps/com.example.secret").status_code == 403
+    reader, collaborator, owner = people["Reader"], people["Collaborator"], people["Owner"]
+    assert publish(reader, "com.example.team", "1.0.0").status_code == 403
+    bundle = publish(collaborator, "com.example.team", "1.0.0").json
+    assert collaborator.release("com.example.team", bundle["id"]).status_code == 201
+    assert collaborator.post("/api/v1/apps/com.example.team/channels/production/rollback", {"toBuiltin": True}
+                             ).status_code == 201
+    assert collaborator.post("/api/v1/apps/com.example.team/collaborators",
+                             {"email": "reader@example.com", "permission": "Owner"}).status_code == 403
+    assert collaborator.delete("/api/v1/apps/com.example.team").status_code == 403
+    changed = owner.post("/api/v1/apps/com.example.team/collaborators",
+                         {"email": "reader@example.com", "permission": "Collaborator"})
+    assert changed.status_code == 200 and changed.json["permission"] == "Collaborator"
+    assert publish(reader, "com.example.team", "1.0.1").status_code == 201
+    assert owner.post("/api/v1/apps/com.example.team/collaborators",
+                      {"email": "nobody@example.com", "permission": "Reader"}).status_code == 404
+    assert owner.post("/api/v1/apps/com.example.team/collaborators",
+                      {"email": "reader@example.com", "permission": "Boss"}).status_code == 400
+    releases = admin.get("/api/v1/apps/com.example.team/releases").json["releases"]
+    assert {r["actor"] for r in releases} == {"collaborator@example.com"}
+    entry = admin.get("/api/v1/audit-log?action=release.created").json["entries"][0]
+    assert (entry["actor"], entry["token"]) == ("collaborator@example.com", "laptop")
+    assert owner.delete("/api/v1/apps/com.example.team").status_code == 200
+
+
+def test_leaving_removing_and_transferring(client, box, admin):
+    admin.post("/api/v1/apps", {"slug": "com.example.team"})
+    bob, carol = person(client, box, "bob@example.com"), person(client, box, "carol@example.com")
+    admin.post("/api/v1/apps/com.example.team/collaborators", {"email": "bob@example.com", "permission": "Owner"})
+    admin.post("/api/v1/apps/com.example.team/collaborators", {"email": "carol@example.com", "permission": "Reader"})
+    moved = bob.post("/api/v1/apps/com.example.team/transfer", {"email": "carol@example.com"})
+    assert [(c["email"], c["permission"]) for c in moved.json["collaborators"]] == [
+        ("bob@example.com", "Collaborator"), ("carol@example.com", "Owner")]
+    assert bob.post("/api/v1/apps/com.example.team/transfer", {"email": "bob@example.com"}).status_code == 403
+    assert carol.post("/api/v1/apps/com.example.team/transfer", {"email": "carol@example.com"}).status_code == 409
+    assert bob.delete("/api/v1/apps/com.example.team/collaborators/bob@example.com").status_code == 200
+    assert bob.get("/api/v1/apps/com.example.team").status_code == 403
+    assert bob.get("/api/v1/apps").json["apps"] == []
+    assert carol.delete("/api/v1/apps/com.example.team/collaborators/nobody@example.com").status_code == 404
