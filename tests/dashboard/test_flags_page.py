@@ -70,7 +70,8 @@ def test_flags_page_switches_rules_segments_and_counts(server, sessions):  # noq
     for n in range(30):
         evaluate(server, client_key, "new-checkout", targetingKey=f"user-{n}", platform="android")
     page.wait_for_timeout(600)
-    page.reload()
+    page.reload()  # a pasted key lives in the page only: the reload asks for it again
+    session.use_key(admin)
     page.get_by_role("heading", name="Evaluations").wait_for()
     counted = api(server, admin, "GET", f"/api/v1/apps/{SLUG}/flags/{flag['id']}/evaluations").json()["totals"]
     assert sum(counted.values()) == 32  # the staging, segment and 30 split evaluations
