@@ -12,8 +12,9 @@ from . import jsonsafe, openapi
 from .box import Box
 from .config import Config
 from .errors import INTERNAL_ERROR, OtaboxError, Unauthorized
-from .fastpath import FastPath
+from .fastpath import FastPath, client_refusal
 from .ops.accesslog import RequestObserver
+from .ops.guard import ClientGuard, allowed_hosts
 from .store.generation import GenerationPublisher
 from .web import base_url
 
@@ -81,8 +82,10 @@ def create_app(config: Config | None = None, box: Box | None = None, access_log=
             raise Unauthorized("the metrics token is required", code="invalid_metrics_token")
         return Response(box.metrics.render(), mimetype="text/plain; version=0.0.4")
 
-    app.wsgi_app = RequestObserver(GenerationPublisher(FastPath(app.wsgi_app, box), box.generation_signal),
-                                   box.metrics, access_log)
+    guarded = ClientGuard(GenerationPublisher(FastPath(app.wsgi_app, box), box.generation_signal),
+                          box.address_limiter, client_refusal, allowed_hosts(config.public_url, config.allowed_hosts),
+                          config.trusted_proxy)
+    app.wsgi_app = RequestObserver(guarded, box.metrics, access_log)
 
     box.start_background_work()
     return app

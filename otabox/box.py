@@ -14,7 +14,7 @@ from .core.serving import ServingCache
 from .ops.maintenance import Janitor
 from .ops.metrics import Metrics
 from .protocols import codepush_package, expo
-from .security.ratelimit import TokenBucketLimiter
+from .security.ratelimit import EventBudget, TokenBucketLimiter
 from .security.signing import ServerSecrets
 from .store.blobs import FileSystemBlobStore, Staging
 from .store.db import is_sqlite, open_database
@@ -36,6 +36,9 @@ class Box:
         self.metrics = Metrics()
         self.client_limiter = TokenBucketLimiter(config.client_rate_per_minute)
         self.auth_failure_limiter = TokenBucketLimiter(config.auth_failures_per_minute)
+        self.address_limiter = TokenBucketLimiter(config.address_rate_per_minute)
+        self.event_budget = EventBudget(config.event_kb_per_device_per_day * 1024,
+                                        config.event_mb_per_address_per_day * 1024 * 1024)
         self.tracker = DeviceTracker(config.device_flush_seconds)
         self.ingestor = Ingestor(self, describers={"zip": codepush_package.describe_zip,
                                                    "expo": functools.partial(expo.describe_upload, self)})

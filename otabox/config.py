@@ -65,6 +65,15 @@ class Config:
     trusted_proxy: str = ""
     client_rate_per_minute: int = 120
     auth_failures_per_minute: int = 20
+    address_rate_per_minute: int = 600
+    event_kb_per_device_per_day: int = 64
+    event_mb_per_address_per_day: int = 16
+    connection_limit: int = 1000
+    idle_timeout: int = 30
+    max_concurrent_ingestions: int = 2
+    max_zip_ratio: int = 100
+    metrics_public: bool = False
+    allowed_hosts: str = ""
 
     @classmethod
     def from_env(cls, **overrides) -> "Config":

@@ -12,7 +12,7 @@ from http import HTTPStatus
 from typing import Callable
 from urllib.parse import parse_qsl
 
-from .errors import INTERNAL_ERROR
+from .errors import INTERNAL_ERROR, OtaboxError
 from .protocols import capacitor, codepush, native
 from .web import json_bytes
 
@@ -56,6 +56,16 @@ def route(b, environ) -> Answer | None:
           and _small_declared_body(environ, b.config.max_json_kb * 1024)):
         return capacitor.fast_updates
     return None
+
+
+def client_refusal(path: str, exc: OtaboxError) -> tuple[int, str, bytes, dict]:
+    """An error answered before routing (ops.guard), in the shape of the protocol `path` belongs to."""
+    if path.startswith("/capgo/"):
+        status, body, headers = capacitor.error_reply(exc)
+        return status, "application/json", json_bytes(body), headers
+    if path.startswith(codepush.PLAIN_TEXT_PATHS):
+        return exc.status, "text/plain; charset=utf-8", exc.message.encode(), exc.headers
+    return exc.status, "application/json", json_bytes(exc.to_dict()), exc.headers
 
 
 class FastPath:

@@ -409,9 +409,15 @@ def _native_paths() -> dict:
     tag = "native client"
     offer = obj({"id": INTEGER, "version": STRING, "sha256": STRING, "size": INTEGER, "url": STRING,
                  "expiresAt": TIMESTAMP, "signature": STRING, "mandatory": BOOLEAN, "notes": STRING})
+    signed = obj({"app": STRING, "channel": nullable(STRING), "platform": nullable({"enum": ["ios", "android"]}),
+                  "version": nullable(STRING), "sha256": nullable(STRING), "releaseId": nullable(INTEGER),
+                  "sequence": INTEGER, "issuedAt": TIMESTAMP, "expiresAt": TIMESTAMP})
     check_reply = obj({"updateAvailable": BOOLEAN, "bundle": offer, "reason": {"const": "no_channel"},
-                       "revertToBuiltin": {"const": True}, "blocked": {"enum": ["major", "minor", "patch"]}},
-                      required=["updateAvailable"])
+                       "revertToBuiltin": {"const": True}, "blocked": {"enum": ["major", "minor", "patch"]},
+                       "signed": signed, "signedSignature": {
+                           "type": "string", "description": "Base64 Ed25519 signature (GET /api/v1/signing-key) over "
+                                                            "the canonical JSON of `signed`: keys sorted, no spaces, UTF-8"}},
+                      required=["updateAvailable", "signed", "signedSignature"])
     event = obj({"deviceId": {"type": "string", "minLength": 1, "maxLength": 200},
                  "type": {"enum": ["downloaded", "installed", "failed", "rolled_back"]},
                  "bundleId": nullable(INTEGER), "message": STRING}, required=["deviceId", "type"])

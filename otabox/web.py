@@ -60,6 +60,13 @@ def limit_client(kind: str, device_id: str | None) -> None:
     box().client_limiter.take(f"{kind}:{device_id or request.remote_addr}")
 
 
+def event_admission():
+    """`admit(device_id, size)` for core.devices.store_events: the box's daily event budget, counted
+    for this request's device and address."""
+    budget, address = box().event_budget, request.remote_addr
+    return lambda device_id, size: budget.admit(device_id, address, size)
+
+
 def actor() -> str:
     return g.api_key.name
 

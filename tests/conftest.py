@@ -42,7 +42,9 @@ def make_zip(files: dict[str, bytes | str] | None = None) -> bytes:
 
 @pytest.fixture
 def config(tmp_path):
-    return Config.from_env(data_dir=tmp_path / "data", device_flush_seconds=3600.0)
+    """Every test client request comes from 127.0.0.1, so the per-address limit is off here; the tests
+    of the limits turn it on."""
+    return Config.from_env(data_dir=tmp_path / "data", device_flush_seconds=3600.0, address_rate_per_minute=0)
 
 
 @pytest.fixture
@@ -112,6 +114,11 @@ def demo_app(admin):
     response = admin.post("/api/v1/apps", {"slug": "com.example.demo", "name": "Demo"})
     assert response.status_code == 201, response.json
     return response.json
+
+
+def unsigned(reply: dict) -> dict:
+    """A native check reply without its signed statement (tested on its own in tests/security)."""
+    return {k: v for k, v in reply.items() if k not in ("signed", "signedSignature")}
 
 
 def check(client, app, client_key=None, **params):

@@ -6,19 +6,24 @@ capacitor-updater honours by pausing every call until then. Failed API-key attem
 per address the same way, so keys cannot be guessed at speed.
 
 `OTABOX_CLIENT_RATE_PER_MINUTE` (default 120, 0 = off) is both the sustained rate and the burst;
-`OTABOX_AUTH_FAILURES_PER_MINUTE` (default 20) likewise for failed keys. State is per process: with
+`OTABOX_AUTH_FAILURES_PER_MINUTE` (default 20) likewise for failed keys. Device ids are chosen by the
+client, so every public client request also counts against its address
+(`OTABOX_ADDRESS_RATE_PER_MINUTE`, IPv6 addresses by their /64), and the bytes of client events
+stored per device and per address are budgeted per day (`EventBudget`). State is per process: with
 `--workers N` a key may get up to N times the rate.
 """
 from __future__ import annotations
 
+import ipaddress
 import math
 import threading
 import time
 
 from ..errors import TooManyRequests
 
-MAX_KEYS = 100_000
-"""Above this many tracked keys, the full (idle) buckets are forgotten; memory stays bounded."""
+MAX_KEYS = 50_000
+"""Above this many tracked keys, idle buckets are forgotten, then the oldest: memory stays bounded
+whatever keys a flood invents (a forgotten key starts again with a full bucket)."""
 
 
 class RateLimited(TooManyRequests):
@@ -26,11 +31,24 @@ class RateLimited(TooManyRequests):
         super().__init__(retry_after, code="too_many_requests")
 
 
-class TokenBucketLimiter:
-    """`rate_per_minute` tokens per minute per key, holding at most `rate_per_minute` tokens."""
+def address_key(address: str | None) -> str:
+    """The unit an address limit counts: the address itself, or its /64 for IPv6 (one subscriber
+    commonly holds a whole /64, so counting single IPv6 addresses would limit nothing)."""
+    if not address or ":" not in address:
+        return address or "-"
+    try:
+        return str(ipaddress.IPv6Network(f"{address}/64", strict=False))
+    except ValueError:
+        return address
 
-    def __init__(self, rate_per_minute: int, clock=time.monotonic, max_keys: int = MAX_KEYS):
-        self.capacity = float(rate_per_minute)
+
+class TokenBucketLimiter:
+    """`rate_per_minute` tokens per minute per key, holding at most `capacity` tokens (by default a
+    minute's worth)."""
+
+    def __init__(self, rate_per_minute: float, clock=time.monotonic, max_keys: int = MAX_KEYS,
+                 capacity: float | None = None):
+        self.capacity = float(rate_per_minute if capacity is None else capacity)
         self.per_second = rate_per_minute / 60.0
         self.clock = clock
         self.max_keys = max_keys
@@ -41,20 +59,21 @@ class TokenBucketLimiter:
     def enabled(self) -> bool:
         return self.capacity > 0
 
-    def wait_time(self, key: str) -> float:
-        """Take one token for `key`: 0 when allowed, else the seconds until a token is available."""
+    def wait_time(self, key: str, cost: float = 1.0) -> float:
+        """Take `cost` tokens for `key`: 0 when allowed, else the seconds until they are available."""
         if not self.enabled:
             return 0.0
         now = self.clock()
         with self._lock:
             tokens, last = self._buckets.get(key, (self.capacity, now))
             tokens = min(self.capacity, tokens + (now - last) * self.per_second)
-            if tokens >= 1.0:
-                self._buckets[key] = (tokens - 1.0, now)
+            if tokens >= cost:
+                self._buckets[key] = (tokens - cost, now)
                 self._forget_idle(now)
                 return 0.0
             self._buckets[key] = (tokens, now)
-            return (1.0 - tokens) / self.per_second
+            self._forget_idle(now)
+            return (cost - tokens) / self.per_second
 
     def take(self, key: str) -> None:
         """Take a token or raise RateLimited with the whole seconds to wait (at least 1)."""
@@ -77,4 +96,27 @@ class TokenBucketLimiter:
         if len(self._buckets) <= self.max_keys:
             return
         refill = self.capacity / self.per_second
-        self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < refill}
+        kept = {k: v for k, v in self._buckets.items() if now - v[1] < refill}
+        if len(kept) > self.max_keys // 2:
+            kept = dict(list(kept.items())[-(self.max_keys // 2):])
+        self._buckets = kept
+
+
+class EventBudget:
+    """Bytes of client events a device, and an address, may have stored per day.
+
+    Events past either budget are dropped, not refused: a refusal makes capacitor-updater pause
+    every call (update checks too) for the Retry-After, and a stored event is only statistics."""
+
+    def __init__(self, bytes_per_device: int, bytes_per_address: int):
+        per_day = 24 * 60
+        self.devices = TokenBucketLimiter(bytes_per_device / per_day, capacity=bytes_per_device)
+        self.addresses = TokenBucketLimiter(bytes_per_address / per_day, capacity=bytes_per_address)
+        self.dropped = 0
+
+    def admit(self, device_id: str, address: str | None, size: int) -> bool:
+        """Whether an event of `size` bytes may be stored (its bytes are counted when it may)."""
+        if self.devices.wait_time(device_id, size) > 0 or self.addresses.wait_time(address_key(address), size) > 0:
+            self.dropped += 1
+            return False
+        return True

@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import secrets
 import time
 from pathlib import Path
@@ -70,6 +71,11 @@ class UrlSigner:
         return "expired" if int(expires) < time.time() else "ok"
 
 
+def canonical_json(data) -> bytes:
+    """The bytes a signed statement's signature covers: keys sorted, no spaces, UTF-8."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
 def public_pem(private_key: Ed25519PrivateKey) -> str:
     return private_key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
@@ -97,6 +103,10 @@ class BundleSigner:
 
     def sign_digest(self, sha256_hex: str) -> str:
         return base64.b64encode(self._key.sign(bytes.fromhex(sha256_hex))).decode()
+
+    def sign_statement(self, statement: dict) -> str:
+        """Base64 Ed25519 over the statement's canonical JSON."""
+        return base64.b64encode(self._key.sign(canonical_json(statement))).decode()
 
 
 class ServerSecrets:

@@ -66,8 +66,22 @@ def _baseline(schema: Schema) -> None:
     """Version 1 is the schema otabox 0.1.0 created; its databases get this number when first opened."""
 
 
+def _signed_serving_state(schema: Schema) -> None:
+    """Per-app serving sequence for signed check replies; per-device change numbers for overrides.
+
+    Nullable columns only: SQLite adds those in place, where a NOT NULL one makes peewee rebuild the
+    table, and dropping `app` would cascade to every channel and bundle."""
+    from peewee import CharField, IntegerField
+
+    schema.add_column("app", "serving_sequence", IntegerField(null=True))
+    schema.add_column("app", "serving_digest", CharField(null=True))
+    schema.add_column("device", "override_seq", IntegerField(null=True))
+    schema.add_index("device", ("override_seq",))
+
+
 STEPS: list[Step] = [
     Step(1, "the schema of otabox 0.1.0", _baseline),
+    Step(2, "signed serving sequence per app; per-device override changes", _signed_serving_state),
 ]
 
 

@@ -71,6 +71,10 @@ class App(BaseModel):
     name = CharField()
     client_key = CharField(unique=True)
     created_at = DateTimeField(default=utcnow)
+    serving_sequence = IntegerField(null=True)
+    """The generation at which what the app's channels serve was first seen as it is now (`serving_digest`):
+    the `sequence` signed into check replies (core.serving.app_sequence)."""
+    serving_digest = CharField(null=True)
 
 
 class ApiKey(BaseModel):
@@ -172,6 +176,9 @@ class Device(BaseModel):
     override_channel = CharField(null=True)
     override_bundle = ForeignKeyField(Bundle, null=True, on_delete="SET NULL")
     self_assigned_channel = CharField(null=True)
+    override_seq = IntegerField(null=True, index=True)
+    """The device-change number (store.generation.bump_device_change) of the last change to the three
+    columns above: servers apply changes past the last number they saw to that one device."""
 
     class Meta:
         indexes = ((("app", "device_id"), True),)

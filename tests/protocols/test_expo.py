@@ -159,7 +159,7 @@ def test_manifest_describes_the_released_update(admin, client, demo_app, tmp_pat
 
     assert response.headers["expo-protocol-version"] == "1"
     assert response.headers["expo-sfv-version"] == "0"
-    assert response.headers["Cache-Control"] == "private, max-age=0"
+    assert response.headers["Cache-Control"] == "no-store"
     assert response.headers["Content-Type"].startswith("multipart/mixed; boundary=")
     parts = parts_of(response)
     assert json.loads(parts["extensions"][1]) == {"assetRequestHeaders": {}}
