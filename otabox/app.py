@@ -76,10 +76,15 @@ def create_app(config: Config | None = None, box: Box | None = None, access_log=
 
     @app.get("/metrics")
     def metrics():
+        """Prometheus text. It names every app, so it needs OTABOX_METRICS_TOKEN as a bearer token,
+        unless OTABOX_METRICS_PUBLIC=1 opens it."""
         token = config.metrics_token
-        if token and not hmac.compare_digest(request.headers.get("Authorization", "").encode(),
-                                             f"Bearer {token}".encode()):
-            raise Unauthorized("the metrics token is required", code="invalid_metrics_token")
+        if token:
+            if not hmac.compare_digest(request.headers.get("Authorization", "").encode(), f"Bearer {token}".encode()):
+                raise Unauthorized("the metrics token is required", code="invalid_metrics_token")
+        elif not config.metrics_public:
+            raise Unauthorized("/metrics needs a token: set OTABOX_METRICS_TOKEN and send it as a bearer token "
+                               "(or OTABOX_METRICS_PUBLIC=1 to open it)", code="metrics_token_not_configured")
         return Response(box.metrics.render(), mimetype="text/plain; version=0.0.4")
 
     guarded = ClientGuard(GenerationPublisher(FastPath(app.wsgi_app, box), box.generation_signal),

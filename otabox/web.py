@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import quote
 
 from flask import current_app, g, request
 from werkzeug.wsgi import get_host
@@ -107,7 +108,8 @@ def json_response(data, status: int = 200):
 
 
 def signed_download_url(sha256: str, kind: str = "zip", b=None, base: str | None = None) -> tuple[str, int]:
-    """An absolute, expiring, HMAC-signed URL for a blob (the download endpoint checks it)."""
+    """An absolute, expiring, HMAC-signed URL for a blob (the download endpoint checks it). Every query
+    value is percent-encoded: a content type such as image/svg+xml would otherwise arrive as a space."""
     b = b or box()
     query, expires = b.secrets.url_signer.reusable_query("download", f"{sha256}:{kind}", b.config.url_ttl)
-    return f"{base or base_url()}/dl/{sha256}?type={kind}&{query}", expires
+    return f"{base or base_url()}/dl/{sha256}?type={quote(kind, safe='')}&{query}", expires

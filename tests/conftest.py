@@ -121,10 +121,10 @@ def unsigned(reply: dict) -> dict:
     return {k: v for k, v in reply.items() if k not in ("signed", "signedSignature")}
 
 
-def check(client, app, client_key=None, **params):
+def check(client, app, client_key=None, headers=None, environ_base=None, **params):
     params.setdefault("platform", "ios")
-    return client.get(f"/api/v1/apps/{app['slug']}/check", query_string=params,
-                      headers={"X-Client-Key": client_key or app["clientKey"]})
+    return client.get(f"/api/v1/apps/{app['slug']}/check", query_string=params, environ_base=environ_base or {},
+                      headers={"X-Client-Key": client_key or app["clientKey"], **(headers or {})})
 
 
 def free_port() -> int:

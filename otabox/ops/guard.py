@@ -72,10 +72,11 @@ class ClientGuard:
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
+        client = is_client_path(path)
         try:
             if self.hosts is not None and path not in UNCHECKED_HOST_PATHS:
                 self._check_host(environ)
-            if is_client_path(path):
+            if client:
                 if self._warn_forwarded and "HTTP_X_FORWARDED_FOR" in environ:
                     self._warn_forwarded = False
                     log.warning("requests arrive with X-Forwarded-For but OTABOX_TRUSTED_PROXY is not set: every "
@@ -87,9 +88,7 @@ class ClientGuard:
             start_response(f"{status} {HTTPStatus(status).phrase}", [
                 ("Content-Type", content_type), ("Content-Length", str(len(body))), *headers.items(), NO_STORE])
             return [body]
-        if is_client_path(path):
-            return self.app(environ, _no_store(start_response))
-        return self.app(environ, start_response)
+        return self.app(environ, _no_store(start_response) if client else start_response)
 
     def _check_host(self, environ) -> None:
         host = environ.get("HTTP_HOST")

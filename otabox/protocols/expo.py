@@ -85,9 +85,8 @@ def _asset_record(expo_file: ef.ExpoFile) -> dict:
 
 
 def _store_missing_files(box, zip_path: Path, export: ef.ExpoExport, stored: dict[str, str]) -> None:
-    """The ingestor stores every zip member while validating; store whatever it did not."""
-    missing = [f for f in export.all_files()
-               if stored.get(f.path_in_zip) != f.sha256_hex or not box.store.exists(f.sha256_hex)]
+    """The ingestor stores every zip member once the upload is accepted; store whatever it does not."""
+    missing = [f for f in export.all_files() if stored.get(f.path_in_zip) != f.sha256_hex]
     if not missing:
         return
     with zipfile.ZipFile(zip_path) as archive:

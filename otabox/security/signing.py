@@ -8,6 +8,7 @@ import json
 import secrets
 import time
 from pathlib import Path
+from urllib.parse import urlencode
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -43,7 +44,7 @@ class UrlSigner:
     def query(self, purpose: str, subject: str, ttl: int, now: float | None = None) -> tuple[str, int]:
         """The `expires=…&signature=…` query for a URL, and its expiry (unix seconds)."""
         expires = int((now or time.time()) + ttl)
-        return f"expires={expires}&signature={self.sign(purpose, subject, expires)}", expires
+        return urlencode({"expires": expires, "signature": self.sign(purpose, subject, expires)}), expires
 
     def reusable_query(self, purpose: str, subject: str, ttl: int) -> tuple[str, int]:
         """Like `query`, with the expiry rounded up to the next minute so that one signature serves
