@@ -22,7 +22,7 @@ STATUS_TEXT = {
     406: "The client cannot accept the reply", 409: "The change conflicts with the current state",
     410: "The upload has expired", 413: "The body is too large", 416: "The range cannot be satisfied",
     422: "The content is not acceptable (bad zip, mismatched checksum...)", 429: "Too many requests",
-    507: "The server's storage is full",
+    503: "The server is validating other uploads; retry after Retry-After", 507: "The server's storage is full",
 }
 RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}}
 
@@ -68,8 +68,9 @@ def reply(schema: dict | None = None, status: int = 200, media_type: str = JSON,
 def error_replies(statuses, content: dict) -> dict:
     """Error responses with the same body; a 429 also tells when to retry."""
     responses = {str(s): {"description": STATUS_TEXT[s], "content": content} for s in statuses}
-    if "429" in responses:
-        responses["429"]["headers"] = RETRY_AFTER
+    for waits in ("429", "503"):
+        if waits in responses:
+            responses[waits]["headers"] = RETRY_AFTER
     return responses
 
 
@@ -218,7 +219,7 @@ def _capgo_schemas() -> dict:
 
 
 def _error_responses() -> dict:
-    statuses = (400, 401, 403, 404, 406, 409, 410, 413, 416, 422, 429, 507)
+    statuses = (400, 401, 403, 404, 406, 409, 410, 413, 416, 422, 429, 503, 507)
     shaped = error_replies(statuses, {JSON: {"schema": ref("Error")}})
     return {f"Error{status}": response for status, response in shaped.items()}
 
@@ -337,7 +338,7 @@ def _bundle_paths(app: str, tag: str) -> dict:
                 **reply(obj({"bundles": array(ref("Bundle")), "total": INTEGER})), **json_errors(400, *AUTH)},
                 [APP_ID, *PAGING]),
             "post": operation("Upload a bundle (a zip, or an Expo export zip)", tag, {
-                **reply(ref("Bundle"), 201), **json_errors(400, *AUTH, 409, 413, 422, 507)}, [APP_ID],
+                **reply(ref("Bundle"), 201), **json_errors(400, *AUTH, 409, 413, 422, 503, 507)}, [APP_ID],
                 body(obj({"file": {"type": "string", "contentMediaType": "application/zip"}, **fields,
                           "minNativeBuild": {"type": "string", "pattern": "^[0-9]*$"}},
                          required=["file", "version"]), "multipart/form-data")),
@@ -352,7 +353,7 @@ def _bundle_paths(app: str, tag: str) -> dict:
         },
         f"{app}/bundles/finalize": {
             "post": operation("Turn a completed two-step upload into a bundle", tag, {
-                **reply(ref("Bundle"), 201), **json_errors(400, *AUTH, 409, 410, 422, 507)}, [APP_ID],
+                **reply(ref("Bundle"), 201), **json_errors(400, *AUTH, 409, 410, 422, 503, 507)}, [APP_ID],
                 body(obj({"uploadId": STRING}))),
         },
         f"{app}/bundles/{{bundle_id}}": {
@@ -445,13 +446,16 @@ def _transfer_paths() -> dict:
     blob = {"type": "string", "contentMediaType": "application/octet-stream"}
     return {
         "/uploads/{upload_id}": {
-            "put": operation("The body of a two-step upload (the signed URL is the permission)", "transfer", {
+            "put": operation("The body of a two-step upload (the signed URL is the permission; it takes one body, a "
+                             "second PUT gets 409)", "transfer", {
                 **reply(obj({"uploadId": STRING, "received": {"const": True}})),
-                **json_errors(403, 404, 410, 413, 422, 507)}, [path("upload_id"), *signed],
+                **json_errors(403, 404, 409, 410, 413, 422, 507)}, [path("upload_id"), *signed],
                 body(blob, "application/octet-stream"), security=PUBLIC),
         },
         "/dl/{sha256}": {
-            "get": operation("Download a blob by signed URL (Range and ETag supported)", "transfer", {
+            "get": operation("Download a blob by signed URL (Range and ETag supported), always as an attachment "
+                             "in a script-less sandbox; active content types are sent as application/octet-stream",
+                             "transfer", {
                 **reply(blob, media_type="*/*"), **reply(blob, 206, "*/*"), **reply(status=304),
                 **json_errors(403, 404, 416)},
                 [path("sha256", "The blob's SHA-256 in hex"),
@@ -465,7 +469,8 @@ def _service_paths() -> dict:
     return {
         "/healthz": {"get": operation("Liveness", "service", reply(obj({"status": {"const": "ok"}})),
                                       security=PUBLIC)},
-        "/metrics": {"get": operation("Prometheus metrics", "service", {
+        "/metrics": {"get": operation("Prometheus metrics (needs OTABOX_METRICS_TOKEN unless OTABOX_METRICS_PUBLIC=1)",
+                                      "service", {
             **reply(STRING, media_type=TEXT), **json_errors(401)}, security=[{}, {"metricsToken": []}])},
     }
 
