@@ -150,3 +150,20 @@ def test_checks_still_work_after_the_flood(flooded):
     reply = requests.post(f"{server.url}/capgo/updates", json={"app_id": APP, "device_id": "late", "platform": "ios",
                                                                 "version_name": "builtin"})
     assert reply.status_code == 200 and reply.json()["version"] == "1.0.0"
+
+
+def unknown_app_checks(url: str, start: int, count: int, client_key: str = "otabox_ck_x") -> set[int]:
+    with requests.Session() as session:
+        return {session.get(f"{url}/api/v1/apps/{n:06d}{'s' * 30000}/check",
+                            headers={"X-Client-Key": client_key}).status_code for n in range(start, start + count)}
+
+
+def test_names_that_are_no_app_cost_no_memory(flooded):
+    """1 000 checks naming different 30 KB slugs: 30 MB of names a cache of misses would keep."""
+    server = flooded[0]
+    unknown_app_checks(server.url, 0, 100)
+    before = rss_bytes(server.process.pid)
+    assert unknown_app_checks(server.url, 100, 1000) == {404}
+    growth = rss_bytes(server.process.pid) - before
+    print(f"\nRSS growth after 1 000 unknown 30 KB slugs: {growth / 1e6:.1f} MB")
+    assert growth < 8 * 1024 * 1024
