@@ -23,8 +23,6 @@ CLIENT_PREFIXES = ("/capgo/", "/updateCheck", "/reportStatus/", "/v0.1/public/co
 NATIVE_CLIENT_SUFFIXES = ("/check", "/events")
 UNCHECKED_HOST_PATHS = ("/healthz",)
 """Probes (load balancers, orchestrators) ask by address, whatever the public name."""
-
-
 NO_STORE = ("Cache-Control", "no-store")
 """Replies to devices are for that device, now: no cache or proxy may keep or replay them."""
 
@@ -40,7 +38,7 @@ def is_client_path(path: str) -> bool:
     """The public endpoints apps call (update checks, events, channel self-assignment)."""
     if path.startswith(CLIENT_PREFIXES):
         return True
-    return path.startswith("/api/v1/apps/") and path.endswith(NATIVE_CLIENT_SUFFIXES)
+    return path.startswith("/api/v1/apps/") and path.endswith(NATIVE_CLIENT_SUFFIXES) and path.count("/") == 5
 
 
 def allowed_hosts(public_url: str, extra: str) -> frozenset[str] | None:

@@ -5,7 +5,7 @@ The per-address request limit is off here (OTABOX_ADDRESS_RATE_PER_MINUTE=0, as 
 many addresses; test_rate_limits.py tests it), so every request is processed and the other bounds
 show: client events count against a daily byte budget per device and per address (here 1 MB per
 address; the default is 16 MB), every field has a length limit, events per request are capped, and
-names that are no app are not remembered. Without them this flood stored about 45 MB."""
+names that are no app are not remembered. otabox 0.2.0 stored 56 MB for this flood; now 1.5 MB."""
 from __future__ import annotations
 
 import json
