@@ -121,11 +121,15 @@ def otabox_supports(option: str) -> bool:
     return option in result.stdout
 
 
+BENCH_ENV = {"OTABOX_ADDRESS_RATE_PER_MINUTE": "1000000000"}
+"""Every load comes from one loopback address: the per-address limit still runs, at a rate no load reaches."""
+
+
 def otabox_server(workdir: Path, data_dir: Path, env: dict | None = None, extra_args: tuple = ()) -> Server:
     """A real `python otabox.py serve` from the repository root, with its default thread count."""
     port = free_port()
     argv = [sys.executable, "otabox.py", "serve", "--data-dir", str(data_dir), "--port", str(port), *extra_args]
-    return Server("otabox", argv, port, workdir / f"otabox-{port}.log", "/healthz", env)
+    return Server("otabox", argv, port, workdir / f"otabox-{port}.log", "/healthz", {**BENCH_ENV, **(env or {})})
 
 
 def hello_server(workdir: Path, threads: int) -> Server:

@@ -12,8 +12,9 @@ from . import jsonsafe, openapi
 from .box import Box
 from .config import Config
 from .errors import INTERNAL_ERROR, OtaboxError, Unauthorized
-from .fastpath import FastPath
+from .fastpath import FastPath, client_refusal
 from .ops.accesslog import RequestObserver
+from .ops.guard import ClientGuard, allowed_hosts
 from .store.generation import GenerationPublisher
 from .web import base_url, count_management_request, rate_limit_headers
 
@@ -79,14 +80,21 @@ def create_app(config: Config | None = None, box: Box | None = None, access_log=
 
     @app.get("/metrics")
     def metrics():
+        """Prometheus text. It names every app, so it needs OTABOX_METRICS_TOKEN as a bearer token,
+        unless OTABOX_METRICS_PUBLIC=1 opens it."""
         token = config.metrics_token
-        if token and not hmac.compare_digest(request.headers.get("Authorization", "").encode(),
-                                             f"Bearer {token}".encode()):
-            raise Unauthorized("the metrics token is required", code="invalid_metrics_token")
+        if token:
+            if not hmac.compare_digest(request.headers.get("Authorization", "").encode(), f"Bearer {token}".encode()):
+                raise Unauthorized("the metrics token is required", code="invalid_metrics_token")
+        elif not config.metrics_public:
+            raise Unauthorized("/metrics needs a token: set OTABOX_METRICS_TOKEN and send it as a bearer token "
+                               "(or OTABOX_METRICS_PUBLIC=1 to open it)", code="metrics_token_not_configured")
         return Response(box.metrics.render(), mimetype="text/plain; version=0.0.4")
 
-    app.wsgi_app = RequestObserver(GenerationPublisher(FastPath(app.wsgi_app, box), box.generation_signal),
-                                   box.metrics, access_log)
+    guarded = ClientGuard(GenerationPublisher(FastPath(app.wsgi_app, box), box.generation_signal),
+                          box.address_limiter, client_refusal, allowed_hosts(config.public_url, config.allowed_hosts),
+                          config.trusted_proxy)
+    app.wsgi_app = RequestObserver(guarded, box.metrics, access_log)
 
     box.start_background_work()
     return app

@@ -20,7 +20,7 @@ from .errors import OtaboxError
 from .ops.maintenance import Janitor
 from .ops.metrics import Metrics
 from .protocols import codepush_package, expo
-from .security.ratelimit import TokenBucketLimiter, WindowLimiter
+from .security.ratelimit import EventBudget, TokenBucketLimiter, WindowLimiter
 from .security.signing import ServerSecrets
 from .security.usage import UsageRecorder
 from .store.blobs import FileSystemBlobStore, Staging
@@ -70,6 +70,9 @@ class Box:
         self.login_limiter = TokenBucketLimiter(config.login_attempts_per_minute)
         self.login_failure_limiter = TokenBucketLimiter(config.login_failures_per_hour, period_seconds=3600)
         self.usage = UsageRecorder()
+        self.address_limiter = TokenBucketLimiter(config.address_rate_per_minute)
+        self.event_budget = EventBudget(config.event_kb_per_device_per_day * 1024,
+                                        config.event_mb_per_address_per_day * 1024 * 1024)
         self.tracker = DeviceTracker(config.device_flush_seconds)
         self.ingestor = Ingestor(self, describers={"zip": codepush_package.describe_zip,
                                                    "expo": functools.partial(expo.describe_upload, self)})

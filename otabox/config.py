@@ -71,6 +71,15 @@ class Config:
     login_failures_per_hour: int = 10
     session_idle_seconds: int = 8 * 3600
     session_lifetime_seconds: int = 7 * 86400
+    address_rate_per_minute: int = 600
+    event_kb_per_device_per_day: int = 64
+    event_mb_per_address_per_day: int = 16
+    connection_limit: int = 1000
+    idle_timeout: int = 30
+    max_concurrent_ingestions: int = 2
+    max_zip_ratio: int = 100
+    metrics_public: bool = False
+    allowed_hosts: str = ""
 
     @classmethod
     def from_env(cls, **overrides) -> "Config":

@@ -1,7 +1,13 @@
 """The download endpoint: streams a blob named by a signed, expiring URL, with Range and ETag.
 
 Only the blob's SHA-256 (validated hex) reaches the store; nothing else from the request touches
-the filesystem."""
+the filesystem.
+
+Blobs are whatever a publisher uploaded, and /dl/ shares the dashboard's origin, so nothing served
+here may run there: a browser that opens a download gets it as an attachment, in a sandbox without
+any script, and never with a type it would render actively (HTML, SVG, XML, JavaScript...): only
+the inert types below keep their own; everything else is application/octet-stream. Update clients
+check hashes, not content types."""
 from __future__ import annotations
 
 import re
@@ -13,8 +19,17 @@ from .store.blobs import is_sha256
 from .web import box
 
 bp = Blueprint("downloads", __name__)
-CONTENT_TYPE = re.compile(r"^[a-z]+/[a-z0-9.+-]+$")
 SHORT_TYPES = {"zip": "application/zip", "file": "application/octet-stream"}
+INERT_TYPE = re.compile(r"^(image/(png|jpeg|gif|webp|avif|bmp|x-icon|vnd\.microsoft\.icon)|font/[a-z0-9.+-]+|"
+                        r"audio/[a-z0-9.+-]+|video/[a-z0-9.+-]+|application/(zip|octet-stream|json|wasm)|text/plain)$")
+"""Types a browser shows or plays but never runs; every other type is served as octet-stream."""
+DOWNLOAD_CSP = "sandbox; default-src 'none'"
+
+
+def served_type(kind: str) -> str:
+    """The Content-Type a download of `kind` (a short name or the uploader's content type) is sent with."""
+    kind = SHORT_TYPES.get(kind, kind)
+    return kind if INERT_TYPE.match(kind) else "application/octet-stream"
 
 
 @bp.route("/dl/<sha256>", methods=["GET", "HEAD"])
@@ -27,7 +42,6 @@ def download(sha256):
                         code="url_expired" if verdict == "expired" else "invalid_signature")
     if not is_sha256(sha256):
         raise NotFound("no such file")
-    content_type = SHORT_TYPES.get(kind) or (kind if CONTENT_TYPE.match(kind) else "application/octet-stream")
     store = box().store
     direct = store.url(sha256, box().config.url_ttl)
     if direct:  # a store that serves its own signed URLs (object storage) takes the bytes off this process
@@ -35,7 +49,18 @@ def download(sha256):
     path = store.local_path(sha256)
     if path is None or not path.exists():
         raise NotFound("the file is missing from storage", code="file_missing")
-    response = send_file(path, mimetype=content_type, conditional=True, etag=sha256, max_age=3600)
+    response = send_file(path, mimetype=served_type(kind), conditional=True, etag=sha256, max_age=3600,
+                         as_attachment=True, download_name=sha256)
     response.headers["Accept-Ranges"] = "bytes"
     response.headers["Cache-Control"] = "private, max-age=3600, immutable"
+    return response
+
+
+@bp.after_request
+def inert(response):
+    """Every /dl/ answer (the file, a redirect, an error) is inert on the dashboard's origin (and
+    `nosniff`, like every otabox response)."""
+    response.headers["Content-Security-Policy"] = DOWNLOAD_CSP
+    if response.status_code < 300 and "Content-Disposition" not in response.headers:
+        response.headers["Content-Disposition"] = "attachment"
     return response

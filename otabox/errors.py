@@ -77,5 +77,19 @@ class TooManyRequests(OtaboxError):
         return {"Retry-After": str(self.retry_after)}
 
 
+class Busy(OtaboxError):
+    """The server is doing as much of this kind of work as it allows at once; retry shortly."""
+
+    status, code = 503, "busy"
+
+    def __init__(self, message: str, retry_after: int = 2, **kwargs):
+        super().__init__(message, details={"retryAfter": retry_after}, **kwargs)
+        self.retry_after = retry_after
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
 class InsufficientStorage(OtaboxError):
     status, code = 507, "insufficient_storage"

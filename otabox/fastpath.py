@@ -2,8 +2,8 @@
 
 Every phone asks for an update on every launch, and Flask's per-request work (request context, URL
 matching, response object) cost as much as the check itself. `FastPath` sends the update checks of
-the native, CodePush and Capacitor protocols (and OFREP's flag evaluations) straight to the same functions their Flask routes call,
-and passes everything else on to Flask, whose routes stay the documented, tested definition of
+the native, CodePush and Capacitor protocols (and OFREP's flag evaluations) straight to the same
+functions their Flask routes call, and passes everything else on to Flask, whose routes stay the documented, tested definition of
 each endpoint (and still serve what this path declines: other methods, undeclared or large bodies)."""
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from http import HTTPStatus
 from typing import Callable
 from urllib.parse import parse_qsl
 
-from .errors import INTERNAL_ERROR
+from .errors import INTERNAL_ERROR, OtaboxError
 from .protocols import capacitor, codepush, native, ofrep
 from .web import json_bytes
 
@@ -64,6 +64,19 @@ def route(b, environ) -> Answer | None:
         if _is_ofrep_evaluation(path) and _small_declared_body(environ, ofrep.MAX_BODY):
             return ofrep.fast_evaluate
     return None
+
+
+def client_refusal(path: str, exc: OtaboxError) -> tuple[int, str, bytes, dict]:
+    """An error answered before routing (ops.guard), in the shape of the protocol `path` belongs to."""
+    if path.startswith("/capgo/"):
+        status, body, headers = capacitor.error_reply(exc)
+        return status, "application/json", json_bytes(body), headers
+    if path.startswith(codepush.PLAIN_TEXT_PATHS):
+        return exc.status, "text/plain; charset=utf-8", exc.message.encode(), exc.headers
+    if path.startswith(ofrep.PREFIX):
+        return exc.status, ofrep.JSON, json_bytes(ofrep.OfrepError(exc.status, "GENERAL", exc.message).body(None)), \
+            exc.headers
+    return exc.status, "application/json", json_bytes(exc.to_dict()), exc.headers
 
 
 class FastPath:

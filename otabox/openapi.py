@@ -26,7 +26,7 @@ STATUS_TEXT = {
     410: "The upload has expired", 413: "The body is too large", 415: "The body must be JSON",
     416: "The range cannot be satisfied",
     422: "The content is not acceptable (bad zip, mismatched checksum...)", 429: "Too many requests",
-    507: "The server's storage is full",
+    503: "The server is validating other uploads; retry after Retry-After", 507: "The server's storage is full",
 }
 RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}}
 
@@ -74,8 +74,9 @@ def reply(schema: dict | None = None, status: int = 200, media_type: str = JSON,
 def error_replies(statuses, content: dict) -> dict:
     """Error responses with the same body; a 429 also tells when to retry."""
     responses = {str(s): {"description": STATUS_TEXT[s], "content": content} for s in statuses}
-    if "429" in responses:
-        responses["429"]["headers"] = RETRY_AFTER
+    for waits in ("429", "503"):
+        if waits in responses:
+            responses[waits]["headers"] = RETRY_AFTER
     return responses
 
 
@@ -234,7 +235,7 @@ def _capgo_schemas() -> dict:
 
 
 def _error_responses() -> dict:
-    statuses = (400, 401, 403, 404, 406, 409, 410, 413, 415, 416, 422, 429, 507)
+    statuses = (400, 401, 403, 404, 406, 409, 410, 413, 415, 416, 422, 429, 503, 507)
     shaped = error_replies(statuses, {JSON: {"schema": ref("Error")}})
     return {f"Error{status}": response for status, response in shaped.items()}
 
@@ -550,7 +551,7 @@ def _bundle_paths(app: str, tag: str) -> dict:
                 **reply(obj({"bundles": array(ref("Bundle")), "total": INTEGER})), **json_errors(400, *AUTH)},
                 [APP_ID, *PAGING, query("version", description="Only the bundles of this version")]),
             "post": operation("Upload a bundle (a zip, or an Expo export zip)", tag, {
-                **reply(ref("Bundle"), 201), **json_errors(400, *AUTH, 409, 413, 422, 507)}, [APP_ID],
+                **reply(ref("Bundle"), 201), **json_errors(400, *AUTH, 409, 413, 422, 503, 507)}, [APP_ID],
                 body(obj({"file": {"type": "string", "contentMediaType": "application/zip"}, **fields,
                           "minNativeBuild": {"type": "string", "pattern": "^[0-9]*$"},
                           "expoConfig": {"type": "string", "contentMediaType": JSON}},
@@ -569,7 +570,7 @@ def _bundle_paths(app: str, tag: str) -> dict:
         },
         f"{app}/bundles/finalize": {
             "post": operation("Turn a completed two-step upload into a bundle", tag, {
-                **reply(ref("Bundle"), 201), **json_errors(400, *AUTH, 409, 410, 422, 507)}, [APP_ID],
+                **reply(ref("Bundle"), 201), **json_errors(400, *AUTH, 409, 410, 422, 503, 507)}, [APP_ID],
                 body(obj({"uploadId": STRING}))),
         },
         f"{app}/bundles/{{bundle_id}}": {
@@ -650,10 +651,16 @@ def _native_paths() -> dict:
     tag = "native client"
     offer = obj({"id": INTEGER, "version": STRING, "sha256": STRING, "size": INTEGER, "url": STRING,
                  "expiresAt": TIMESTAMP, "signature": STRING, "mandatory": BOOLEAN, "notes": STRING})
+    signed = obj({"app": STRING, "channel": nullable(STRING), "platform": nullable({"enum": ["ios", "android"]}),
+                  "version": nullable(STRING), "sha256": nullable(STRING), "releaseId": nullable(INTEGER),
+                  "sequence": INTEGER, "issuedAt": TIMESTAMP, "expiresAt": TIMESTAMP})
     check_reply = obj({"updateAvailable": BOOLEAN, "bundle": offer, "reason": {"enum": list(REASONS)},
                        "revertToBuiltin": {"const": True},
-                       "blocked": {"enum": ["major", "minor", "patch", "min_update_version"]}},
-                      required=["updateAvailable"])
+                       "blocked": {"enum": ["major", "minor", "patch", "min_update_version"]},
+                       "signed": signed, "signedSignature": {
+                           "type": "string", "description": "Base64 Ed25519 signature (GET /api/v1/signing-key) over "
+                                                            "the canonical JSON of `signed`: keys sorted, no spaces, UTF-8"}},
+                      required=["updateAvailable", "signed", "signedSignature"])
     event = obj({"deviceId": {"type": "string", "minLength": 1, "maxLength": 200},
                  "type": {"enum": ["downloaded", "installed", "failed", "rolled_back"]},
                  "bundleId": nullable(INTEGER), "message": STRING}, required=["deviceId", "type"])
@@ -681,13 +688,16 @@ def _transfer_paths() -> dict:
     blob = {"type": "string", "contentMediaType": "application/octet-stream"}
     return {
         "/uploads/{upload_id}": {
-            "put": operation("The body of a two-step upload (the signed URL is the permission)", "transfer", {
+            "put": operation("The body of a two-step upload (the signed URL is the permission; it takes one body, a "
+                             "second PUT gets 409)", "transfer", {
                 **reply(obj({"uploadId": STRING, "received": {"const": True}})),
-                **json_errors(403, 404, 410, 413, 422, 507)}, [path("upload_id"), *signed],
+                **json_errors(403, 404, 409, 410, 413, 422, 507)}, [path("upload_id"), *signed],
                 body(blob, "application/octet-stream"), security=PUBLIC),
         },
         "/dl/{sha256}": {
-            "get": operation("Download a blob by signed URL (Range and ETag supported)", "transfer", {
+            "get": operation("Download a blob by signed URL (Range and ETag supported), always as an attachment "
+                             "in a script-less sandbox; active content types are sent as application/octet-stream",
+                             "transfer", {
                 **reply(blob, media_type="*/*"), **reply(blob, 206, "*/*"), **reply(status=304),
                 **json_errors(403, 404, 416)},
                 [path("sha256", "The blob's SHA-256 in hex"),
@@ -701,7 +711,8 @@ def _service_paths() -> dict:
     return {
         "/healthz": {"get": operation("Liveness", "service", reply(obj({"status": {"const": "ok"}})),
                                       security=PUBLIC)},
-        "/metrics": {"get": operation("Prometheus metrics", "service", {
+        "/metrics": {"get": operation("Prometheus metrics (needs OTABOX_METRICS_TOKEN unless OTABOX_METRICS_PUBLIC=1)",
+                                      "service", {
             **reply(STRING, media_type=TEXT), **json_errors(401)}, security=[{}, {"metricsToken": []}])},
     }
 

@@ -7,10 +7,12 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import resource
 import shlex
 import signal
 import socket
 import sys
+import time
 
 from . import __version__
 from .app import create_app
@@ -27,8 +29,14 @@ def configure_logging() -> None:
     logger.setLevel(logging.INFO)
     logger.propagate = False
     # waitress warns about its task queue depth under ordinary load; that is not news for an operator.
+    # Reaching the connection limit is: every further client waits in the listen queue.
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
-    logging.getLogger("waitress").setLevel(logging.ERROR)
+    waitress_log = logging.getLogger("waitress")
+    waitress_log.setLevel(logging.WARNING)
+    waitress_log.handlers[:] = [handler]
+    waitress_log.propagate = False
+    waitress_log.filters[:] = [lambda record: record.levelno >= logging.ERROR
+                               or record.getMessage().startswith("total open connections")]
 
 
 class ListenError(OtaboxError):
@@ -93,19 +101,97 @@ def proxy_settings(config: Config) -> dict:
             "clear_untrusted_proxy_headers": True}
 
 
-def _run_worker(config: Config, sock: socket.socket) -> None:
-    import waitress
+MAX_HEADER_BYTES = 32 * 1024
+"""Request line and headers together (waitress's default is 256 KiB; nginx's 32 KiB)."""
 
+
+def _is_transfer(request) -> bool:
+    """A bundle upload's body (multipart or the signed upload URL): it may take long while it flows."""
+    return request.headers_finished and (
+        request.path.startswith("/uploads/") or request.headers.get("CONTENT_TYPE", "").startswith("multipart/"))
+
+
+def waitress_server(app, sock: socket.socket, config: Config):
+    """waitress with connections that cannot starve the update checks.
+
+    - Up to OTABOX_CONNECTION_LIMIT connections (waitress's default is 100), polled (select() stops at
+      1024 descriptors).
+    - A connection silent for OTABOX_IDLE_TIMEOUT seconds is closed (waitress's channel_timeout).
+    - A request must be complete within OTABOX_IDLE_TIMEOUT seconds of its first byte, however
+      slowly it trickles (silence alone would never end a client sending one byte every few
+      seconds), except a bundle upload's body, which may take as long as its bytes keep coming.
+      Downloads already run on the inactivity timeout alone."""
+    from waitress.adjustments import Adjustments
+    from waitress.channel import HTTPChannel
+    from waitress.server import TcpWSGIServer
+    from waitress.task import ThreadedTaskDispatcher
+
+    deadline = config.idle_timeout
+
+    class DeadlineChannel(HTTPChannel):
+        request_started = 0.0
+
+        def received(self, data):
+            if self.request is None and data:
+                self.request_started = time.time()
+            return super().received(data)
+
+    class DeadlineServer(TcpWSGIServer):
+        channel_class = DeadlineChannel
+
+        def maintenance(self, now):
+            super().maintenance(now)
+            for channel in list(self.active_channels.values()):
+                request = channel.request
+                if request is not None and now - channel.request_started > deadline and not _is_transfer(request):
+                    channel.will_close = True
+
+    adjustments = Adjustments(
+        sockets=[sock], threads=config.threads, ident="otabox", connection_limit=config.connection_limit,
+        channel_timeout=config.idle_timeout, cleanup_interval=max(1, min(10, config.idle_timeout // 3)),
+        asyncore_use_poll=True, max_request_header_size=MAX_HEADER_BYTES,
+        max_request_body_size=config.max_bundle_bytes + 2 * 1024 * 1024, send_bytes=SEND_BYTES,
+        **proxy_settings(config))
+    dispatcher = ThreadedTaskDispatcher()
+    dispatcher.set_thread_count(adjustments.threads)
+    return DeadlineServer(app, {}, True, sock, dispatcher=dispatcher, adj=adjustments, bind_socket=False,
+                          sockinfo=(sock.family, sock.type, sock.proto, sock.getsockname()))
+
+
+def _run_worker(config: Config, sock: socket.socket) -> None:
     access_log = AccessLogWriter(sys.stderr)
     app = create_app(config, access_log=access_log)
     try:
-        waitress.serve(app, sockets=[sock], threads=config.threads, ident="otabox", channel_timeout=300,
-                       max_request_body_size=config.max_bundle_bytes + 2 * 1024 * 1024, _quiet=True,
-                       send_bytes=SEND_BYTES,
-                       **proxy_settings(config))
+        waitress_server(app, sock, config).run()
     finally:
         access_log.close()
         app.config["BOX"].close()
+
+
+def raise_open_files_limit(connections: int) -> None:
+    """Room for every connection (plus files and the database): the soft limit toward the hard one."""
+    log = logging.getLogger("otabox")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = connections + 256
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        new = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+        if new < wanted:
+            log.warning("the open files limit (%d) is below OTABOX_CONNECTION_LIMIT + 256; raise it "
+                        "(ulimit -n, LimitNOFILE=) or lower the connection limit", new)
+
+
+def warn_about_exposure(config: Config) -> None:
+    """Settings an operator should know about before the box faces the internet."""
+    log = logging.getLogger("otabox")
+    if not config.public_url:
+        log.info("OTABOX_PUBLIC_URL is not set: download and upload URLs are built from each request's Host "
+                 "header; set it to the public origin (https://ota.example.com) for production")
+    if config.trusted_proxy == "*":
+        log.warning("OTABOX_TRUSTED_PROXY='*' believes X-Forwarded-For from anyone: any client can pick the "
+                    "address its rate limits count; name the proxy's address instead")
+    if not config.metrics_token and config.metrics_public:
+        log.warning("OTABOX_METRICS_PUBLIC=1: /metrics (request counts and every app's slug) is open to anyone")
 
 
 def local_url(config: Config) -> str:
@@ -122,6 +208,8 @@ def serve(config: Config, workers: int = 1) -> None:
     sock = _listen(config)
     config.port = sock.getsockname()[1]  # the port in use when --port 0 let the system choose
     _prepare(config)
+    raise_open_files_limit(config.connection_limit)
+    warn_about_exposure(config)
     url = local_url(config)
     log.info("otabox %s listening on %s (%d worker%s); dashboard: %s/", __version__, url, workers,
              "" if workers == 1 else "s", config.public_url.rstrip("/") or url)

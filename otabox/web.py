@@ -3,6 +3,7 @@ cookies), the management rate limits, paging, and absolute URLs."""
 from __future__ import annotations
 
 import json
+from urllib.parse import quote
 
 from flask import current_app, g, request
 from werkzeug.wsgi import get_host
@@ -106,6 +107,13 @@ def limit_client(kind: str, device_id: str | None) -> None:
     box().client_limiter.take(f"{kind}:{device_id or request.remote_addr}")
 
 
+def event_admission():
+    """`admit(device_id, size)` for core.devices.store_events: the box's daily event budget, counted
+    for this request's device and address."""
+    budget, address = box().event_budget, request.remote_addr
+    return lambda device_id, size: budget.admit(device_id, address, size)
+
+
 def actor() -> Actor:
     caller = principal()
     return Actor(caller.name, caller.token.name if caller.token is not None else None)
@@ -199,7 +207,8 @@ def json_response(data, status: int = 200):
 
 
 def signed_download_url(sha256: str, kind: str = "zip", b=None, base: str | None = None) -> tuple[str, int]:
-    """An absolute, expiring, HMAC-signed URL for a blob (the download endpoint checks it)."""
+    """An absolute, expiring, HMAC-signed URL for a blob (the download endpoint checks it). Every query
+    value is percent-encoded: a content type such as image/svg+xml would otherwise arrive as a space."""
     b = b or box()
     query, expires = b.secrets.url_signer.reusable_query("download", f"{sha256}:{kind}", b.config.url_ttl)
-    return f"{base or base_url()}/dl/{sha256}?type={kind}&{query}", expires
+    return f"{base or base_url()}/dl/{sha256}?type={quote(kind, safe='')}&{query}", expires

@@ -59,7 +59,9 @@ def configured_app(tmp_path, **settings):
 
 @pytest.fixture
 def config(tmp_path):
-    return Config.from_env(data_dir=tmp_path / "data", device_flush_seconds=3600.0)
+    """Every test client request comes from 127.0.0.1, so the per-address limit is off here; the tests
+    of the limits turn it on."""
+    return Config.from_env(data_dir=tmp_path / "data", device_flush_seconds=3600.0, address_rate_per_minute=0)
 
 
 @pytest.fixture
@@ -131,10 +133,15 @@ def demo_app(admin):
     return response.json
 
 
-def check(client, app, client_key=None, **params):
+def unsigned(reply: dict) -> dict:
+    """A native check reply without its signed statement (tested on its own in tests/security)."""
+    return {k: v for k, v in reply.items() if k not in ("signed", "signedSignature")}
+
+
+def check(client, app, client_key=None, headers=None, environ_base=None, **params):
     params.setdefault("platform", "ios")
-    return client.get(f"/api/v1/apps/{app['slug']}/check", query_string=params,
-                      headers={"X-Client-Key": client_key or app["clientKey"]})
+    return client.get(f"/api/v1/apps/{app['slug']}/check", query_string=params, environ_base=environ_base or {},
+                      headers={"X-Client-Key": client_key or app["clientKey"], **(headers or {})})
 
 
 def free_port() -> int:

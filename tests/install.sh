@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs on a fresh Debian/Ubuntu machine: Debian's Chromium for the
-# dashboard's browser tests (and python3-venv where the system Python lacks it), a virtualenv `.venv`
+# dashboard's browser tests, Debian's nginx to run deploy/nginx.conf in front of a live otabox (and
+# python3-venv where the system Python lacks it), a virtualenv `.venv`
 # holding otabox with its test extra (a stock Debian/Ubuntu Python refuses pip installs outside one,
 # PEP 668), and the pinned Node client libraries. Then: .venv/bin/python -m pytest
 set -euo pipefail
@@ -9,6 +10,7 @@ python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "otabox 
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null

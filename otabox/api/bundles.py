@@ -21,8 +21,9 @@ def upload_bundle(app_id):
     if upload is None:
         raise BadRequest("the file field 'file' is missing", details={"field": "file"})
     fields = bundles.parse_fields(form_fields())
-    staged = box().staging.receive(upload.stream, box().config.max_bundle_bytes)
-    bundle = box().ingestor.ingest(app, fields, staged, actor())
+    with box().ingestor.slot():
+        staged = box().staging.receive(upload.stream, box().config.max_bundle_bytes)
+        bundle = box().ingestor.ingest(app, fields, staged, actor())
     return jsonify(bundles.bundle_json(bundle)), 201
 
 

@@ -42,8 +42,9 @@ def get_device(app_id, device_id):
 def pin_device(app_id, device_id):
     app = app_for(app_id, "publisher")
     data = json_body()
-    channel = apps.find_channel(app, data["channel"]) if data.get("channel") is not None else None
-    bundle = bundles.find_bundle(app, data["bundleId"]) if data.get("bundleId") is not None else None
+    name, bundle_id = data.get("channel"), data.get("bundleId")
+    channel = apps.find_channel(app, name) if name is not None else None
+    bundle = bundles.find_bundle(app, bundle_id) if bundle_id is not None else None
     if channel is None and bundle is None:
         raise BadRequest("send channel and/or bundleId to pin the device")
     return jsonify(devices.device_json(devices.set_override(app, device_id, channel, bundle, actor())))

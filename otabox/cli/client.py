@@ -8,10 +8,23 @@ import http.client
 import json
 import os
 import tempfile
+import time
 import urllib.parse
 import zipfile
 from pathlib import Path
 from typing import Callable
+
+
+BUSY_RETRIES = 5
+"""How often a call answered 503 or 429 with Retry-After (a busy server) is tried again."""
+
+
+def _retry_after(response) -> int | None:
+    """The seconds to wait before trying again, when the server asks for it (at most a minute)."""
+    value = response.getheader("Retry-After", "")
+    if response.status in (429, 503) and value.isdecimal():
+        return min(int(value), 60)
+    return None
 
 
 class ClientError(Exception):
@@ -60,15 +73,20 @@ class OtaboxClient:
             headers["Content-Type"] = "application/json"
         if length is not None:
             headers["Content-Length"] = str(length)
-        connection, target = self._connection(url)
-        try:
-            connection.request(method, target, body=body, headers=headers)
-            response = connection.getresponse()
-            raw = response.read()
-        except OSError as exc:
-            raise ClientError(f"cannot reach {self.server}: {exc}") from None
-        finally:
-            connection.close()
+        for attempt in range(BUSY_RETRIES + 1):
+            connection, target = self._connection(url)
+            try:
+                connection.request(method, target, body=body, headers=headers)
+                response = connection.getresponse()
+                raw = response.read()
+            except OSError as exc:
+                raise ClientError(f"cannot reach {self.server}: {exc}") from None
+            finally:
+                connection.close()
+            wait = _retry_after(response)
+            if wait is None or attempt == BUSY_RETRIES or not isinstance(body, (bytes, type(None))):
+                break
+            time.sleep(wait)
         try:
             data = json.loads(raw) if raw else None
         except ValueError:

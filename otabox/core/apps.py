@@ -85,6 +85,8 @@ def delete_app(app: App, actor: str, store) -> None:
 
 
 def find_channel(app: App, name: str) -> Channel:
+    if not isinstance(name, str) or len(name) > 200:
+        raise BadRequest("a channel is named by a string of at most 200 characters", details={"field": "channel"})
     channel = Channel.get_or_none((Channel.app == app) & (Channel.name == name))
     if channel is None:
         raise NotFound(f"no channel {name!r} in app {app.slug!r}")

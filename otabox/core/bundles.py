@@ -1,13 +1,15 @@
 """Bundles: field validation, ingestion (file first, row after), listing, deletion, two-step uploads."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import os
 import secrets
+import threading
 from typing import Callable
 
-from ..errors import BadRequest, Conflict, Gone, Invalid, NotFound, TooLarge
+from ..errors import BadRequest, Busy, Conflict, Gone, Invalid, NotFound, TooLarge
 from ..security.zipcheck import ZipEntry, ZipLimits, check_zip
 from ..store.blobs import StagedFile, is_sha256
 from ..store.generation import bump_generation
@@ -146,37 +148,70 @@ column). The client protocols provide them: the CodePush package hash for zips, 
 Expo exports; the composition root (box.py) hands them to the Ingestor."""
 
 
+ZIP_FLOOR_BYTES = 16 * 1024 * 1024
+"""Any zip may expand to this much, whatever its compression ratio (the ratio limit is for big ones)."""
+
+
 class Ingestor:
     """Turns a staged upload into a bundle: validate, store the zip and each file, then write rows.
 
-    The order makes a crash harmless: blobs are durable before the row that names them is written,
-    and a blob without a row is only garbage for `otabox gc`."""
+    Every member is staged (tmp/) while the zip is validated and moved into the blob store only once
+    the whole upload is accepted, so a refused upload leaves nothing behind; blobs are durable before
+    the row that names them is written, so a crash leaves only garbage for `otabox gc`. Reading is
+    bounded by the uncompressed limit and by OTABOX_MAX_ZIP_RATIO times the zip's size, and at most
+    OTABOX_MAX_CONCURRENT_INGESTIONS run at once (others get 503 with Retry-After), so uploads cannot
+    hold every worker thread."""
 
     def __init__(self, box, describers: dict[str, Describer]):
         self.box = box
         self.describers = describers
+        self._slots = threading.BoundedSemaphore(max(1, box.config.max_concurrent_ingestions))
+        self._held = threading.local()
 
-    def limits(self) -> ZipLimits:
-        return ZipLimits(self.box.config.max_zip_entries, self.box.config.max_uncompressed_bytes)
+    def limits(self, zip_size: int) -> ZipLimits:
+        config = self.box.config
+        budget = min(config.max_uncompressed_bytes, max(ZIP_FLOOR_BYTES, config.max_zip_ratio * zip_size))
+        return ZipLimits(config.max_zip_entries, budget)
 
-    def _store_member(self, member, limit: int) -> tuple[str, int]:
+    @contextlib.contextmanager
+    def slot(self):
+        """One of the few concurrent ingestions (re-entrant within a thread), or Busy (503)."""
+        depth = getattr(self._held, "depth", 0)
+        if depth == 0 and not self._slots.acquire(blocking=False):
+            raise Busy("the server is validating other uploads; retry shortly", code="uploads_busy")
+        self._held.depth = depth + 1
         try:
-            staged = self.box.staging.receive(member, limit)
-        except TooLarge:
-            raise Invalid("the zip expands beyond the allowed size", code="zip_bomb") from None
-        self.box.store.put(staged)
-        return staged.sha256, staged.size
+            yield
+        finally:
+            self._held.depth = depth
+            if depth == 0:
+                self._slots.release()
 
     def ingest(self, app: App, fields: BundleFields, staged: StagedFile, actor: str) -> Bundle:
+        members: list[StagedFile] = []
+
+        def stage_member(member, limit: int) -> tuple[str, int]:
+            try:
+                received = self.box.staging.receive(member, limit)
+            except TooLarge:
+                raise Invalid("the zip expands beyond the allowed size", code="zip_bomb") from None
+            members.append(received)
+            return received.sha256, received.size
+
         try:
-            _ensure_new(app, fields)
-            entries = [] if fields.encrypted else check_zip(staged.path, self.limits(), self._store_member)
-            extra = {} if fields.encrypted else self.describers[fields.format](fields, staged, entries)
-            if fields.expo_config is not None:
-                extra["expoConfig"] = fields.expo_config
-            self.box.store.put(staged)
+            with self.slot():
+                _ensure_new(app, fields)
+                entries = [] if fields.encrypted else check_zip(staged.path, self.limits(staged.size), stage_member)
+                extra = {} if fields.encrypted else self.describers[fields.format](fields, staged, entries)
+                if fields.expo_config is not None:
+                    extra["expoConfig"] = fields.expo_config
+                for member in members:
+                    self.box.store.put(member)
+                self.box.store.put(staged)
         except BaseException:
             staged.discard()
+            for member in members:
+                member.discard()
             raise
         signature = self.box.secrets.bundle_signer.sign_digest(staged.sha256)
         with database.atomic():
@@ -201,10 +236,12 @@ class Ingestor:
 
 
 def find_bundle(app: App, bundle_id) -> Bundle:
+    if isinstance(bundle_id, bool) or not isinstance(bundle_id, (int, str)):
+        raise BadRequest("a bundle is named by its id, a whole number", details={"field": "bundleId"})
     number = row_id(bundle_id)
     bundle = Bundle.get_or_none((Bundle.id == number) & (Bundle.app == app)) if number is not None else None
     if bundle is None:
-        raise NotFound(f"no bundle {bundle_id!r} in app {app.slug!r}")
+        raise NotFound(f"no bundle {str(bundle_id)[:40]!r} in app {app.slug!r}")
     return bundle
 
 
@@ -341,35 +378,51 @@ def _received_files(box, upload: Upload) -> list:
     return [path for path in box.staging.files() if path.name.startswith(prefix)]
 
 
+RECEIVING = "receiving"
+"""`Upload.received_sha256` while a PUT is being stored: the upload URL takes one body only."""
+
+
 def receive_upload(box, upload: Upload, stream) -> None:
-    """Store the PUT body of a two-step upload in the staging area.
+    """Store the PUT body of a two-step upload in the staging area, once: a second PUT gets 409.
 
     The body lands under a fresh name and is then renamed to `upload-<id>.<its sha256>`: the name
-    vouches for the content, so concurrent or repeated PUTs cannot mix bytes and hashes."""
-    staged = box.staging.receive(stream, upload.size)
-    if staged.size != upload.size:
-        staged.discard()
-        raise Invalid("the uploaded size differs from the initiated size", code="size_mismatch",
-                      details={"expected": upload.size, "received": staged.size})
-    os.replace(staged.path, box.staging.new_path(upload_file_prefix(upload.id) + staged.sha256))
+    vouches for the content. A body refused here (wrong size) frees the URL for another try."""
+    claimed = (Upload.update(received_sha256=RECEIVING)
+               .where((Upload.id == upload.id) & Upload.received_sha256.is_null()).execute())
+    if not claimed:
+        raise Conflict("this upload URL has received its file already; initiate a new upload",
+                       code="upload_already_received")
+    try:
+        staged = box.staging.receive(stream, upload.size)
+        if staged.size != upload.size:
+            staged.discard()
+            raise Invalid("the uploaded size differs from the initiated size", code="size_mismatch",
+                          details={"expected": upload.size, "received": staged.size})
+        os.replace(staged.path, box.staging.new_path(upload_file_prefix(upload.id) + staged.sha256))
+    except BaseException:
+        Upload.update(received_sha256=None).where(Upload.id == upload.id).execute()
+        raise
     Upload.update(received_sha256=staged.sha256).where(Upload.id == upload.id).execute()
 
 
 def finalize_upload(box, app: App, upload_id, actor: str) -> Bundle:
+    """Ingest a received upload. When the server is busy ingesting others, Busy (503) leaves the
+    upload as it is, so the client can finalize again after Retry-After."""
     upload = live_upload(upload_id, app)
     expected = box.staging.new_path(upload_file_prefix(upload.id) + upload.sha256)
-    try:
-        if not expected.exists():
-            if _received_files(box, upload):
-                raise Invalid("the uploaded file does not match the initiated sha256", code="checksum_mismatch",
-                              details={"expectedSha256": upload.sha256, "receivedSha256": upload.received_sha256})
-            raise Invalid("nothing was uploaded for this upload id", code="upload_missing")
-        staged = StagedFile(expected, upload.sha256, expected.stat().st_size)
-        return box.ingestor.ingest(app, BundleFields(**upload.fields), staged, actor)
-    finally:
-        for leftover in _received_files(box, upload):
-            leftover.unlink(missing_ok=True)
-        Upload.delete().where(Upload.id == upload.id).execute()
+    with box.ingestor.slot():
+        try:
+            if not expected.exists():
+                if _received_files(box, upload):
+                    raise Invalid("the uploaded file does not match the initiated sha256", code="checksum_mismatch",
+                                  details={"expectedSha256": upload.sha256, "receivedSha256": upload.received_sha256})
+                raise Invalid("nothing was uploaded for this upload id", code="upload_missing")
+            staged = StagedFile(expected, upload.sha256, expected.stat().st_size)
+            return box.ingestor.ingest(app, BundleFields(**upload.fields), staged, actor)
+        finally:
+            for leftover in _received_files(box, upload):
+                leftover.unlink(missing_ok=True)
+            Upload.delete().where(Upload.id == upload.id).execute()
 
 
 def expire_uploads(box) -> int:

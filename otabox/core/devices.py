@@ -12,7 +12,7 @@ from peewee import IntegrityError
 
 from ..errors import BadRequest, NotFound
 from ..store.db import upsert_device_sightings
-from ..store.generation import bump_generation
+from ..store.generation import bump_device_change
 from ..store.models import App, DailyActive, Device, DeviceEvent, database, iso, utcnow
 from . import audit
 from .batching import PeriodicFlush
@@ -20,6 +20,10 @@ from .releases import count_stat
 
 log = logging.getLogger("otabox.devices")
 EVENT_TYPES = ("downloaded", "installed", "failed", "rolled_back")
+MAX_DEVICE_ID = 200
+MAX_MESSAGE = 1000
+EVENT_ROW_OVERHEAD = 100
+"""Bytes a stored event costs beyond its text (ids, time, index entries), for the daily budget."""
 DEVICE_FIELDS = ("platform", "native_version", "native_build", "bundle_version", "channel")
 REPORTED_FIELDS = ("custom_id", "plugin_version", "os_version", "is_prod", "is_emulator")
 """What capacitor-updater reports besides; a sighting without one keeps the value recorded before."""
@@ -134,34 +138,35 @@ def list_devices(app: App, limit: int, offset: int, channel: str | None, version
 
 
 def _ensure_device(app: App, device_id: str) -> Device:
-    if not isinstance(device_id, str) or not 0 < len(device_id) <= 200:
-        raise BadRequest("deviceId must be 1 to 200 characters", details={"field": "deviceId"})
+    if not isinstance(device_id, str) or not 0 < len(device_id) <= MAX_DEVICE_ID:
+        raise BadRequest(f"deviceId must be 1 to {MAX_DEVICE_ID} characters", details={"field": "deviceId"})
     Device.insert(app=app, device_id=device_id).on_conflict_ignore().execute()
     return Device.get((Device.app == app) & (Device.device_id == device_id))
+
+
+def _changed_device(device: Device, **columns) -> None:
+    """Write override columns of one device with the next device-change number: servers apply it to
+    that device alone (store/generation.py), without rebuilding the app's serving state."""
+    Device.update(**columns, override_seq=bump_device_change()).where(Device.id == device.id).execute()
 
 
 def set_override(app: App, device_id: str, channel, bundle, actor: str) -> Device:
     """Pin a device to a channel and/or a bundle (QA phones, a customer with a bug)."""
     with database.atomic():
         device = _ensure_device(app, device_id)
-        device.override_channel = channel.name if channel else None
-        device.override_bundle = bundle
-        device.save()
+        _changed_device(device, override_channel=channel.name if channel else None, override_bundle=bundle)
         audit.record(actor, "device.override_set", "device", device_id,
-                     {"app": app.slug, "channel": device.override_channel, "bundleId": bundle.id if bundle else None})
-        bump_generation()
-    return device
+                     {"app": app.slug, "channel": channel.name if channel else None,
+                      "bundleId": bundle.id if bundle else None})
+    return find_device(app, device_id)
 
 
 def clear_override(app: App, device_id: str, actor: str) -> Device:
     with database.atomic():
         device = find_device(app, device_id)
-        device.override_channel = None
-        device.override_bundle = None
-        device.save()
+        _changed_device(device, override_channel=None, override_bundle=None)
         audit.record(actor, "device.override_cleared", "device", device_id, {"app": app.slug})
-        bump_generation()
-    return device
+    return find_device(app, device_id)
 
 
 def record_reported(app_id: int, device_id: str, reported: dict) -> None:
@@ -175,16 +180,21 @@ def record_reported(app_id: int, device_id: str, reported: dict) -> None:
          .on_conflict(conflict_target=[Device.app, Device.device_id], update=values).execute())
 
 
-def set_self_assigned_channel(app: App, device_id: str, channel_name: str | None) -> None:
-    """A device's own choice of channel (only for channels that allow it; checked by the caller)."""
+def set_self_assigned_channel(app: App, device_id: str, channel_name: str | None) -> bool:
+    """A device's own choice of channel (only for channels that allow it; checked by the caller), or
+    None to forget it. Writes nothing when nothing changes: an unknown device forgetting its choice
+    creates no row, and the same choice again writes nothing. Returns whether it wrote."""
     with database.atomic():
-        device = _ensure_device(app, device_id)
-        Device.update(self_assigned_channel=channel_name).where(Device.id == device.id).execute()
-        bump_generation()
+        device = Device.get_or_none((Device.app == app) & (Device.device_id == device_id))
+        if (device.self_assigned_channel if device else None) == channel_name:
+            return False
+        _changed_device(device or _ensure_device(app, device_id), self_assigned_channel=channel_name)
+    return True
 
 
-def record_events(app: App, events: list[dict], resolve_release) -> int:
-    """Store client events and count them on the release that served the bundle.
+def record_events(app: App, events: list[dict], resolve_release, admit=None) -> int:
+    """Store client events and count them on the release that served the bundle; returns how many
+    were stored (see store_events for `admit`).
 
     `resolve_release(device_id, bundle_id)` gives (release id or None, the bundle id if it is the app's)."""
     rows = []
@@ -192,8 +202,8 @@ def record_events(app: App, events: list[dict], resolve_release) -> int:
         if not isinstance(event, dict):
             raise BadRequest("each event must be an object")
         device_id, bundle_id, kind = event.get("deviceId"), event.get("bundleId"), event.get("type")
-        if not isinstance(device_id, str) or not 0 < len(device_id) <= 200:
-            raise BadRequest("deviceId must be 1 to 200 characters", details={"field": "deviceId"})
+        if not isinstance(device_id, str) or not 0 < len(device_id) <= MAX_DEVICE_ID:
+            raise BadRequest(f"deviceId must be 1 to {MAX_DEVICE_ID} characters", details={"field": "deviceId"})
         if kind not in EVENT_TYPES:
             raise BadRequest(f"type must be one of {', '.join(EVENT_TYPES)}", details={"field": "type"})
         if bundle_id is not None and (isinstance(bundle_id, bool) or not isinstance(bundle_id, int)):
@@ -201,13 +211,25 @@ def record_events(app: App, events: list[dict], resolve_release) -> int:
         message = event.get("message") or ""
         if not isinstance(message, str):
             raise BadRequest("message must be a string", details={"field": "message"})
-        rows.append((device_id, bundle_id, kind, kind, message[:2000]))
-    store_events(app, rows, resolve_release)
-    return len(rows)
+        rows.append((device_id, bundle_id, kind, kind, message[:MAX_MESSAGE]))
+    return store_events(app, rows, resolve_release, admit)
 
 
-def store_events(app: App, rows: list[tuple], resolve_release) -> None:
-    """rows: (device_id, bundle_id, type, raw action, message); type None = stored but not counted."""
+def event_size(row: tuple) -> int:
+    device_id, _, kind, action, message = row
+    return len(device_id) + len(kind or "") + len(action or "") + len(message.encode()) + EVENT_ROW_OVERHEAD
+
+
+def store_events(app: App, rows: list[tuple], resolve_release, admit=None) -> int:
+    """rows: (device_id, bundle_id, type, raw action, message); type None = stored but not counted.
+
+    `admit(device_id, size)`, when given, decides per event whether the daily budget of its device and
+    address still allows storing it (see ratelimit.EventBudget); the others are dropped. Returns how
+    many were stored."""
+    if admit is not None:
+        rows = [row for row in rows if admit(row[0], event_size(row))]
+    if not rows:
+        return 0
     with database.atomic():
         for device_id, bundle_id, kind, action, message in rows:
             release_id, bundle_id = resolve_release(device_id, bundle_id)
@@ -218,6 +240,7 @@ def store_events(app: App, rows: list[tuple], resolve_release) -> None:
                     count_stat(release_id, kind)
                 if action and action != kind:
                     count_stat(release_id, action)
+    return len(rows)
 
 
 def devices_seen(app: App, days: int = 30) -> int:

@@ -13,9 +13,10 @@ import hashlib
 import hmac
 import threading
 import time
+from typing import Callable
 
-from ..store.generation import GenerationSignal, current_generation
-from ..store.models import App, Bundle, Channel, Device, Release, row_id
+from ..store.generation import GenerationSignal, current_generation, current_state
+from ..store.models import App, Bundle, Channel, Device, Release, database, row_id
 from . import semver
 
 VERIFY_SECONDS = 1.0
@@ -158,6 +159,26 @@ class Override:
     bundle: BundleView | None
     self_assigned_channel: str | None
 
+    @property
+    def empty(self) -> bool:
+        return self.channel is None and self.bundle is None and self.self_assigned_channel is None
+
+
+class FilteredOverrides:
+    """Another lookup's overrides without the pinned bundles `keep` refuses (Expo: other runtimes).
+    Reads through, so changes to single devices stay visible."""
+
+    def __init__(self, base, keep: Callable[[BundleView], bool]):
+        self.base, self.keep = base, keep
+
+    def get(self, device_id: str, default=None):
+        override = self.base.get(device_id)
+        if override is None:
+            return default
+        if override.bundle is None or self.keep(override.bundle):
+            return override
+        return dataclasses.replace(override, bundle=None)
+
 
 @dataclasses.dataclass(frozen=True)
 class AppView:
@@ -168,7 +189,12 @@ class AppView:
     channels: dict[str, ChannelView]
     bundles: dict[int, BundleView]
     overrides: dict[str, Override]
+    """By device id. ServingCache changes single entries in place when one device changes."""
     default_channel: str | None = "production"
+    sequence: int = 0
+    """Grows with every change of what any channel of the app serves (signed into check replies)."""
+    memo: dict = dataclasses.field(default_factory=dict, init=False, compare=False, repr=False)
+    """Values derived from this view by the adapters (e.g. signed replies), gone with it."""
 
     def channel_for(self, device_id: str | None, requested: str | None) -> ChannelView | None:
         """Admin override first, then the channel the device asked for, then its self-assigned one,
@@ -192,7 +218,17 @@ def release_view(row: Release, bundles: dict[int, BundleView]) -> ReleaseView:
         platform=row.platform, runtime_version=row.runtime_version, target_range=_parsed_range(targets))
 
 
-def load_app_view(app: App) -> AppView:
+OVERRIDE_COLUMNS = (Device.app, Device.device_id, Device.override_channel, Device.override_bundle,
+                    Device.self_assigned_channel)
+HAS_OVERRIDE = (Device.override_channel.is_null(False) | Device.override_bundle.is_null(False)
+                | Device.self_assigned_channel.is_null(False))
+
+
+def _override(row: Device, bundles: dict[int, BundleView]) -> Override:
+    return Override(row.override_channel, bundles.get(row.override_bundle_id), row.self_assigned_channel)
+
+
+def _load_content(app: App) -> tuple[dict, dict, dict]:
     bundles = {b.id: BundleView.of(b) for b in Bundle.select().where(Bundle.app == app)}
     histories: dict[int, list[ReleaseView]] = {}
     for r in Release.select().where(Release.app == app).order_by(Release.id.desc()):
@@ -212,18 +248,69 @@ def load_app_view(app: App) -> AppView:
             own = channels[c.name]
             channels[c.name] = dataclasses.replace(own, split_percentage=c.rollout_percentage,
                                                    split=dataclasses.replace(own, history=target.history))
-    overrides = {
-        d.device_id: Override(d.override_channel, bundles.get(d.override_bundle_id), d.self_assigned_channel)
-        for d in Device.select(Device.device_id, Device.override_channel, Device.override_bundle,
-                               Device.self_assigned_channel).where(
-            (Device.app == app) & (Device.override_channel.is_null(False) | Device.override_bundle.is_null(False)
-                                   | Device.self_assigned_channel.is_null(False)))}
+    overrides = {d.device_id: _override(d, bundles)
+                 for d in Device.select(*OVERRIDE_COLUMNS).where((Device.app == app) & HAS_OVERRIDE)}
+    return channels, bundles, overrides
+
+
+def _fields(view, replace: dict | None = None) -> tuple:
+    """A view's compared fields as a tuple, with some replaced (a release's bundle by its id)."""
+    replace = replace or {}
+    return tuple(replace.get(f.name, getattr(view, f.name)) for f in dataclasses.fields(view) if f.compare)
+
+
+def serving_digest(channels: dict[str, ChannelView], bundles: dict[int, BundleView]) -> str:
+    """A digest of everything the app's channels serve (channel settings, histories, bundles)."""
+    digest = hashlib.sha256()
+    for bundle_id in sorted(bundles):
+        digest.update(repr(_fields(bundles[bundle_id])).encode())
+    for name in sorted(channels):
+        channel = channels[name]
+        history = tuple(_fields(r, {"bundle": r.bundle.id if r.bundle else None}) for r in channel.history)
+        digest.update(repr(_fields(channel, {"history": history})).encode())
+    return digest.hexdigest()
+
+
+def app_sequence(app: App, digest: str, generation: int) -> int:
+    """The app's serving sequence for content with `digest`, read at exactly `generation`.
+
+    The first process to see new content stores the generation it saw it at (the generation only
+    grows, and content that differs from the stored one was changed after that one was read); every
+    process then signs with the stored number, so all agree. A process reading content older than the
+    stored one keeps its own, smaller number, which devices that saw the newer one refuse."""
+    if app.serving_digest != digest:
+        with database.atomic():
+            (App.update(serving_sequence=generation, serving_digest=digest)
+             .where((App.id == app.id) & ((App.serving_digest != digest) | App.serving_digest.is_null())
+                    & ((App.serving_sequence < generation) | App.serving_sequence.is_null()))
+             .execute())
+        app = App.select(App.serving_sequence, App.serving_digest).where(App.id == app.id).first() or app
+    return app.serving_sequence if app.serving_digest == digest else generation
+
+
+def load_app_view(app: App) -> AppView:
+    """The app as devices are served it. The content is read between two equal readings of the
+    generation, so it is exactly the content of that generation (for `app_sequence`)."""
+    for _ in range(5):
+        generation = current_generation()
+        channels, bundles, overrides = _load_content(app)
+        if current_generation() == generation:
+            break
+    sequence = app_sequence(app, serving_digest(channels, bundles), generation)
     return AppView(id=app.id, slug=app.slug, name=app.name, client_key=app.client_key, channels=channels,
-                   bundles=bundles, overrides=overrides, default_channel=app.default_channel)
+                   bundles=bundles, overrides=overrides, default_channel=app.default_channel, sequence=sequence)
+
+
+MAX_APP_ID = 200
+"""Slugs are at most 200 characters (apps.create_app); a longer name is no app, and costs no query."""
 
 
 class ServingCache:
-    """App views by id, slug and deployment key, rebuilt lazily after any generation change.
+    """App views by id and slug, and deployment keys, rebuilt lazily after any generation change.
+
+    A device-change number past the one applied (see generation.py) re-reads only the devices that
+    changed and updates their entries in the cached views in place. Names that are no app are never
+    remembered, so a flood of invented slugs costs no memory.
 
     With a `signal` (processes sharing a host), the database is asked only when the signal moved or
     a second has passed; without one (e.g. a database shared across hosts), on every check."""
@@ -231,41 +318,75 @@ class ServingCache:
     def __init__(self, signal: GenerationSignal | None = None):
         self._lock = threading.Lock()
         self._signal = signal
-        self._generation = -1
+        self._state = (-1, -1)
         self._verified_at = 0.0
-        self._apps: dict[str, AppView | None] = {}
+        self._apps: dict[str, AppView] = {}
         self._deployment_keys: dict[str, tuple[int, str]] | None = None
         self._client_keys: dict[bytes, tuple[int, str]] | None = None
 
     def _refresh(self) -> None:
         now = time.monotonic()
         if (self._signal is not None and now - self._verified_at < VERIFY_SECONDS
-                and self._signal.read() == self._generation):
+                and self._signal.read_state() == self._state):
             return
-        generation = current_generation()
+        state = current_state()
         self._verified_at = now
         if self._signal is not None:
-            self._signal.publish(generation)
-        if generation != self._generation:
-            with self._lock:
+            self._signal.publish(*state)
+        if state == self._state:
+            return
+        with self._lock:
+            if state[0] != self._state[0]:
                 self._apps = {}
                 self._deployment_keys = None
                 self._client_keys = None
-                self._generation = generation
+            elif state[1] > self._state[1]:
+                self._apply_device_changes(self._state[1])
+            self._state = state
+
+    def _apply_device_changes(self, since: int) -> None:
+        """Re-read the devices changed after number `since` into the cached views (under the lock)."""
+        rows = Device.select(*OVERRIDE_COLUMNS).where(Device.override_seq > since)
+        for row in rows:
+            view = self._apps.get(str(row.app_id))
+            if view is None:
+                continue
+            override = _override(row, view.bundles)
+            if override.empty:
+                view.overrides.pop(row.device_id, None)
+            else:
+                view.overrides[row.device_id] = override
 
     def app(self, id_or_slug: str) -> AppView | None:
         self._refresh()
-        if id_or_slug in self._apps:
-            return self._apps[id_or_slug]
+        view = self._apps.get(id_or_slug)
+        if view is not None or len(id_or_slug) > MAX_APP_ID:
+            return view
         number = row_id(id_or_slug)
         query = App.select().where((App.slug == id_or_slug) | (App.id == number) if number is not None
                                    else App.slug == id_or_slug)
         row = query.first()
-        view = load_app_view(row) if row else None
-        if view is not None:  # one view per app and generation, whether asked by id or by slug
-            view = self._apps.setdefault(str(view.id), view)
-        self._apps[id_or_slug] = view
+        if row is None:
+            return None
+        with self._lock:  # one load per change, and none while a refresh applies device changes
+            view = self._apps.get(row.slug)
+            if view is None:
+                view = load_app_view(row)
+                self._apps[row.slug] = self._apps[str(row.id)] = view
         return view
+
+    def by_deployment_key(self, key: str) -> tuple[AppView, ChannelView] | None:
+        self._refresh()
+        keys = self._deployment_keys
+        if keys is None:
+            keys = {c.deployment_key: (c.app_id, c.name) for c in Channel.select(
+                Channel.deployment_key, Channel.app, Channel.name)}
+            self._deployment_keys = keys
+        found = keys.get(key)
+        if not found:
+            return None
+        app = self.app(str(found[0]))
+        return (app, app.channels[found[1]]) if app and found[1] in app.channels else None
 
     def by_client_key(self, key: str) -> AppView | None:
         """The app whose client key this is (looked up by digest, then compared in constant time)."""
@@ -280,16 +401,3 @@ class ServingCache:
         if found is None or not hmac.compare_digest(presented, found[1].encode()):
             return None
         return self.app(str(found[0]))
-
-    def by_deployment_key(self, key: str) -> tuple[AppView, ChannelView] | None:
-        self._refresh()
-        keys = self._deployment_keys
-        if keys is None:
-            keys = {c.deployment_key: (c.app_id, c.name) for c in Channel.select(
-                Channel.deployment_key, Channel.app, Channel.name)}
-            self._deployment_keys = keys
-        found = keys.get(key)
-        if not found:
-            return None
-        app = self.app(str(found[0]))
-        return (app, app.channels[found[1]]) if app and found[1] in app.channels else None

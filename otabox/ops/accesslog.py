@@ -50,6 +50,14 @@ class AccessLogWriter:
         self.thread.join(timeout=5)
 
 
+LOG_ESCAPES = {code: f"\\x{code:02x}" for code in [*range(0x20), *range(0x7f, 0xa0), ord('"'), ord("\\")]}
+"""Control characters, quotes and backslashes as \\xNN: a request cannot forge or split log lines."""
+
+
+def log_safe(text: str) -> str:
+    return text.translate(LOG_ESCAPES)
+
+
 class RequestObserver:
     """WSGI middleware: counts every request in `metrics`, marks every response `nosniff`, and, with a
     writer, logs `<time> <client> "<METHOD> <path>" <status> <bytes> <ms>ms`."""
@@ -66,8 +74,8 @@ class RequestObserver:
             self.metrics.observe(path, int(status[:3]), elapsed)
             if self.writer is not None:
                 length = next((value for name, value in headers if name.lower() == "content-length"), "-")
-                self.writer.write(f'{time.strftime("%Y-%m-%dT%H:%M:%S")} {environ.get("REMOTE_ADDR", "-")} '
-                                  f'"{environ["REQUEST_METHOD"]} {path}" {status[:3]} {length} '
+                self.writer.write(f'{time.strftime("%Y-%m-%dT%H:%M:%S")} {log_safe(environ.get("REMOTE_ADDR", "-"))} '
+                                  f'"{log_safe(environ["REQUEST_METHOD"])} {log_safe(path)}" {status[:3]} {length} '
                                   f'{elapsed * 1000:.1f}ms\n')
             headers.append(("X-Content-Type-Options", "nosniff"))
             return start_response(status, headers, exc_info)

@@ -6,6 +6,7 @@ that name them, so every row in the snapshot has its file unless it was deleted 
 report says."""
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -22,6 +23,8 @@ def backup(box, dest: Path) -> dict:
     if not is_sqlite(box.db):
         raise Invalid("otabox backup copies SQLite databases; back up other databases with their own tools")
     dest.mkdir(parents=True, exist_ok=True, mode=0o700)
+    dest.chmod(0o700)  # an existing (empty) directory keeps whatever mode it had otherwise
+    os.close(os.open(dest / DB_NAME, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # never readable by others
     backup_to(box.db, str(dest / DB_NAME))
     referenced = _referenced_in(dest / DB_NAME)
     missing = []
@@ -34,7 +37,16 @@ def backup(box, dest: Path) -> dict:
         except FileNotFoundError:
             missing.append(sha)
     shutil.copytree(box.config.data_dir / "secrets", dest / "secrets")
+    _owner_only(dest)
     return {"database": str(dest / DB_NAME), "blobs": len(referenced) - len(missing), "missing": missing}
+
+
+def _owner_only(root: Path) -> None:
+    """A backup holds the secrets and every bundle: directories 0700, files 0600."""
+    for folder, dirs, files in os.walk(root):
+        os.chmod(folder, 0o700)
+        for name in files:
+            os.chmod(os.path.join(folder, name), 0o600)
 
 
 def _referenced_in(db_path: Path) -> set[str]:

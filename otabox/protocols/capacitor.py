@@ -41,7 +41,7 @@ from ..core.devices import record_reported, set_self_assigned_channel, store_eve
 from ..errors import BadRequest, NotFound, OtaboxError
 from ..security.ratelimit import RateLimited
 from ..store.models import App, BundleFile
-from ..web import base_url, box, json_bytes, json_response, request_origin, signed_download_url
+from ..web import base_url, box, event_admission, json_bytes, json_response, request_origin, signed_download_url
 from .native import release_for
 
 bp = Blueprint("capacitor", __name__)
@@ -51,8 +51,11 @@ STRING_FIELDS = ("app_id", "device_id", "platform", "custom_id", "version_build"
                  "version_name", "old_version_name", "plugin_version", "install_source", "defaultChannel", "key_id",
                  "channel", "action")
 BOOLEAN_FIELDS = ("is_emulator", "is_prod")
-MAX_FIELD = 256
-MAX_EVENTS = 1000
+MAX_FIELD = 200
+"""Capgo's own limit on the plugin's string fields."""
+MAX_EVENTS = 100
+MAX_METADATA = 1024
+"""Bytes of a stat's `metadata` (as compact JSON) kept with the event; larger metadata is replaced by a note."""
 MANIFEST_MIN_PLUGIN = semver.parse_version("6.2.0")
 """The Capgo backend sends `manifest` from this plugin version on; older plugins ignore it."""
 
@@ -207,7 +210,7 @@ def limited(endpoint: str, parse, b=None, address: str | None = None):
 def app_view(info: DeviceInfo, b=None):
     view = (b or box()).serving.app(info.app_id)
     if view is None:
-        raise NotFound(f"no app {info.app_id!r} on this server (app_id must be the otabox app slug)",
+        raise NotFound(f"no app {info.app_id[:200]!r} on this server (app_id must be the otabox app slug)",
                        code="app_not_found")
     return view
 
@@ -341,6 +344,7 @@ def stats():
         return StatsBatch(parsed[0].app_id, parsed[0].device_id, parsed)
 
     batch = limited("stats", parse)
+    admit = event_admission()
     by_app: dict[str, list[DeviceInfo]] = {}
     for event in batch.events:
         by_app.setdefault(event.app_id, []).append(event)
@@ -349,7 +353,7 @@ def stats():
         rows = [(e.device_id, bundle_for(view, e.version_name, e.platform), EVENT_TYPES.get(e.fields["action"]),
                  e.fields["action"], event_message(e)) for e in events]
         store_events(App.get_by_id(view.id), rows,
-                     lambda device_id, bundle_id, view=view: release_for(view, device_id, bundle_id))
+                     lambda device_id, bundle_id, view=view: release_for(view, device_id, bundle_id), admit)
         for event in {e.device_id: e for e in events}.values():
             record_reported(view.id, event.device_id, event.reported())
     return jsonify({"status": "ok"})
@@ -371,8 +375,10 @@ def event_message(event: DeviceInfo) -> str:
         details["old_version_name"] = event.fields["old_version_name"]
     metadata = event.fields.get("metadata")
     if isinstance(metadata, dict) and metadata:
-        details["metadata"] = metadata
-    return json.dumps(details, separators=(",", ":"), default=str)[:2000]
+        compact = json.dumps(metadata, separators=(",", ":"), default=str)
+        details["metadata"] = metadata if len(compact.encode()) <= MAX_METADATA else {
+            "dropped": f"metadata over {MAX_METADATA} bytes"}
+    return json.dumps(details, separators=(",", ":"), default=str)
 
 
 @bp.post("/capgo/channel_self")

@@ -22,7 +22,16 @@ from ..core.devices import store_events
 from ..core.serving import AppView, BundleView, ChannelView, ReleaseView
 from ..errors import BadRequest, NotFound, OtaboxError
 from ..store.models import App
-from ..web import base_url, box, json_bytes, json_response, limit_client, request_origin, signed_download_url
+from ..web import (
+    base_url,
+    box,
+    event_admission,
+    json_bytes,
+    json_response,
+    limit_client,
+    request_origin,
+    signed_download_url,
+)
 from .codepush_package import in_codepush_rollout
 from .codepush_store import diff_for
 
@@ -43,9 +52,17 @@ def plain_error(exc: OtaboxError):
     return Response(exc.message, status=exc.status, mimetype="text/plain", headers=exc.headers)
 
 
+MAX_FIELD = 200
+
+
 def _field(source, camel: str, snake: str) -> str | None:
+    """A text field in either spelling; at most 200 characters (a client id, label, hash or version)."""
     value = source.get(camel) or source.get(snake)
-    return value if isinstance(value, str) and value else None
+    if not isinstance(value, str) or not value:
+        return None
+    if len(value) > MAX_FIELD:
+        raise BadRequest(f"{camel} must be at most {MAX_FIELD} characters.")
+    return value
 
 
 def deployment(key: str | None, b=None) -> tuple[AppView, ChannelView]:
@@ -153,8 +170,6 @@ def answer_update_check(b, query, client_address: str | None, origin: str, snake
         raise BadRequest("An update check must include a binary version that conforms to the semver standard "
                          "(e.g. '1.0.0').") from None
     device_id = args["client_unique_id"]
-    if device_id and len(device_id) > 200:
-        raise BadRequest("clientUniqueId is too long.")
     b.client_limiter.take(f"codepush:{device_id or client_address}")
     device = domain.DeviceQuery(device_id=device_id, native_version=args["app_version"], channel=channel.name,
                                 current_package_hash=args["package_hash"], any_native_version=args["is_companion"],
@@ -172,6 +187,8 @@ def answer_update_check(b, query, client_address: str | None, origin: str, snake
 
 
 CHECK_PATHS = {"/updateCheck": False, f"{V01}/update_check": True}
+PLAIN_TEXT_PATHS = ("/updateCheck", "/reportStatus/", f"{V01}/")
+"""The client routes, which answer errors in plain text."""
 """Update-check paths, and whether each answers in snake_case."""
 
 
@@ -215,7 +232,8 @@ def _store(view: AppView, device_id: str, release: ReleaseView | None, kind: str
     """Count a client event on the release it names (an unknown label is stored but counts nowhere)."""
     bundle_id = release.bundle.id if release and release.bundle else None
     resolved = (release.id if release else None, bundle_id)
-    store_events(App.get_by_id(view.id), [(device_id, bundle_id, kind, action, "")], lambda *_: resolved)
+    store_events(App.get_by_id(view.id), [(device_id, bundle_id, kind, action, "")], lambda *_: resolved,
+                 event_admission())
 
 
 def _report_deploy():

@@ -28,7 +28,7 @@ from flask import Blueprint, Response, jsonify, request
 from ..core import decide as domain
 from ..core import releases, semver
 from ..core.apps import find_channel
-from ..core.serving import AppView, BundleView, ChannelView, ReleaseView
+from ..core.serving import AppView, BundleView, ChannelView, FilteredOverrides, ReleaseView
 from ..errors import BadRequest, Conflict, Invalid, NotFound, OtaboxError, TooLarge
 from ..store.blobs import StagedFile
 from ..store.files import secure_write
@@ -40,6 +40,8 @@ bp = Blueprint("expo", __name__)
 
 PROTOCOL_VERSIONS = (0, 1)
 MAX_HEADER_VALUE = 200
+MAX_LIST_HEADER = 2000
+"""expo-recent-failed-update-ids lists a few update ids (quoted UUIDs); expo-expect-signature a few keys."""
 KEY_FILE, CERTIFICATE_FILE, KEYID_FILE = "private-key.pem", "certificate.pem", "keyid"
 KEYID_PATTERN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,100}")
 """Printable ASCII without quote or backslash: safe both in an sf-string and on the client side."""
@@ -92,9 +94,8 @@ def _asset_record(expo_file: ef.ExpoFile) -> dict:
 
 
 def _store_missing_files(box, zip_path: Path, export: ef.ExpoExport, stored: dict[str, str]) -> None:
-    """The ingestor stores every zip member while validating; store whatever it did not."""
-    missing = [f for f in export.all_files()
-               if stored.get(f.path_in_zip) != f.sha256_hex or not box.store.exists(f.sha256_hex)]
+    """The ingestor stores every zip member once the upload is accepted; store whatever it does not."""
+    missing = [f for f in export.all_files() if stored.get(f.path_in_zip) != f.sha256_hex]
     if not missing:
         return
     with zipfile.ZipFile(zip_path) as archive:
@@ -165,9 +166,9 @@ class ManifestRequest:
     expected_signature: dict | None
 
 
-def _header(name: str) -> str | None:
+def _header(name: str, limit: int = MAX_HEADER_VALUE) -> str | None:
     value = request.headers.get(name, "").strip()
-    if len(value) > MAX_HEADER_VALUE:
+    if len(value) > limit:
         raise BadRequest(f"the {name} header is too long", code="invalid_header", details={"header": name})
     return value or None
 
@@ -185,7 +186,7 @@ def read_manifest_request() -> ManifestRequest:
     if not runtime_version:
         raise BadRequest("the expo-runtime-version header is required", code="missing_runtime_version",
                          details={"header": "expo-runtime-version"})
-    expectation = request.headers.get("expo-expect-signature")
+    expectation = _header("expo-expect-signature", MAX_LIST_HEADER)
     expected = None
     if expectation is not None:
         try:
@@ -203,7 +204,7 @@ def read_manifest_request() -> ManifestRequest:
         current_update_id=_normalized_id(_header("expo-current-update-id")),
         embedded_update_id=_normalized_id(_header("expo-embedded-update-id")),
         failed_update_ids=tuple(filter(None, map(_normalized_id, ef.parse_sf_string_list(
-            request.headers.get("expo-recent-failed-update-ids"))))),
+            _header("expo-recent-failed-update-ids", MAX_LIST_HEADER))))),
         expected_signature=expected)
 
 
@@ -314,10 +315,7 @@ def runtime_view(view: AppView, runtime_version: str) -> AppView:
 
     def build() -> AppView:
         channels = {name: narrowed(channel) for name, channel in view.channels.items()}
-        overrides = {device: (override if override.bundle is None or fits_bundle(override.bundle)
-                              else dataclasses.replace(override, bundle=None))
-                     for device, override in view.overrides.items()}
-        return dataclasses.replace(view, channels=channels, overrides=overrides)
+        return dataclasses.replace(view, channels=channels, overrides=FilteredOverrides(view.overrides, fits_bundle))
     return _cache.get(view, ("runtime", runtime_version), build)
 
 
@@ -341,7 +339,7 @@ def manifest(app_id):
     limit_client("expo", asked.device_id)
     view = box().serving.app(app_id)
     if view is None:
-        raise NotFound(f"no app {app_id!r}")
+        raise NotFound(f"no app {app_id[:200]!r}")
     _require_multipart()
     signing = _signing_key(view, asked.expected_signature)
     updates = known_updates(view)
@@ -433,7 +431,6 @@ def _response(asked: ManifestRequest, status: int, body: bytes, content_type: st
         response.headers.pop("Content-Type", None)
     response.headers["expo-protocol-version"] = str(asked.protocol)
     response.headers["expo-sfv-version"] = "0"
-    response.headers["Cache-Control"] = "private, max-age=0"
     return response
 
 

@@ -7,23 +7,44 @@ import time
 from flask import Blueprint, jsonify, request
 
 from ..core import decide as domain
-from ..core.devices import record_events
+from ..core.devices import MAX_DEVICE_ID, record_events
 from ..errors import BadRequest, NotFound, OtaboxError, Unauthorized
 from ..store.models import App
-from ..web import base_url, box, json_body, json_bytes, json_response, limit_client, request_origin, signed_download_url
+from ..web import (
+    base_url,
+    box,
+    event_admission,
+    json_body,
+    json_bytes,
+    json_response,
+    limit_client,
+    request_origin,
+    signed_download_url,
+)
 
 bp = Blueprint("native", __name__)
+MAX_EVENTS = 100
+TEXT_LIMITS = {"deviceId": MAX_DEVICE_ID, "version": 100, "nativeVersion": 100, "channel": 64, "platform": 20,
+               "nativeBuild": 18}
+"""The longest value each check parameter may have (a version is at most 100 characters, as at upload)."""
 
 
 def client_app(app_id: str, client_key: str | None = None, b=None):
     """The app a public client key belongs to (the key identifies the app; it does not protect)."""
     view = (b or box()).serving.app(app_id)
     if view is None:
-        raise NotFound(f"no app {app_id!r}")
+        raise NotFound(f"no app {app_id[:200]!r}")
     key = request.environ.get("HTTP_X_CLIENT_KEY", "") if client_key is None else client_key
     if not key or not hmac.compare_digest(key.encode("utf-8", "replace"), view.client_key.encode()):
         raise Unauthorized("a valid X-Client-Key header is required", code="invalid_client_key")
     return view
+
+
+def _text(args, name: str) -> str | None:
+    value = args.get(name) or None
+    if value is not None and len(value) > TEXT_LIMITS[name]:
+        raise BadRequest(f"{name} must be at most {TEXT_LIMITS[name]} characters", details={"field": name})
+    return value
 
 
 def _native_build(raw: str | None) -> int | None:
@@ -37,22 +58,20 @@ def _native_build(raw: str | None) -> int | None:
 def answer_check(b, app_id: str, args, client_key: str, client_address: str | None, origin: str) -> dict:
     """The whole update check, from the parsed request to the reply body (raises OtaboxError)."""
     app = client_app(app_id, client_key, b)
-    platform = args.get("platform") or None
+    platform = _text(args, "platform")
     if platform not in (None, "ios", "android"):
         raise BadRequest("platform must be ios or android", details={"field": "platform"})
     query = domain.DeviceQuery(
-        device_id=(args.get("deviceId") or None), platform=platform, current_version=args.get("version") or None,
-        native_version=args.get("nativeVersion") or None, native_build=_native_build(args.get("nativeBuild")),
-        channel=args.get("channel") or None)
-    if query.device_id and len(query.device_id) > 200:
-        raise BadRequest("deviceId is too long", details={"field": "deviceId"})
+        device_id=_text(args, "deviceId"), platform=platform, current_version=_text(args, "version"),
+        native_version=_text(args, "nativeVersion"), native_build=_native_build(_text(args, "nativeBuild")),
+        channel=_text(args, "channel"))
     b.client_limiter.take(f"native:{query.device_id or client_address}")
     decision = domain.decide(app, query)
     b.tracker.seen(app.id, query.device_id, decision.release.id if decision.release else None,
                    platform=platform, native_version=query.native_version, native_build=query.native_build,
                    bundle_version=None if query.on_builtin else query.current_version,
                    channel=decision.channel.name if decision.channel else query.channel)
-    return check_reply(decision, b, origin)
+    return check_reply(app, query, decision, b, origin)
 
 
 @bp.get("/api/v1/apps/<app_id>/check")
@@ -62,8 +81,15 @@ def check(app_id):
                                       request.remote_addr, base_url()))
 
 
-def check_reply(decision: domain.Decision, b, origin: str) -> dict:
-    """The reply; without an update, `reason` says why not (one of decide.REASONS), with the older
+def check_reply(app, query: domain.DeviceQuery, decision: domain.Decision, b, origin: str) -> dict:
+    """The reply, with the signed statement of what it tells (see `signed_statement`)."""
+    reply = _check_body(decision, b, origin)
+    reply["signed"], reply["signedSignature"] = signed_statement(app, query, decision, b)
+    return reply
+
+
+def _check_body(decision: domain.Decision, b, origin: str) -> dict:
+    """Without an update, `reason` says why not (one of decide.REASONS), with the older
     `revertToBuiltin` and `blocked` (the boundary crossed) fields kept for the clients that read them."""
     if not decision.update:
         reply = {"updateAvailable": False, "reason": decision.reason}
@@ -78,6 +104,44 @@ def check_reply(decision: domain.Decision, b, origin: str) -> dict:
         "id": bundle.id, "version": bundle.version, "sha256": bundle.sha256, "size": bundle.size, "url": url,
         "expiresAt": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(expires)),
         "signature": bundle.signature, "mandatory": decision.mandatory, "notes": bundle.notes}}
+
+
+STATEMENT_PERIOD = 60
+"""Signed statements are issued per minute, so one signature serves every check in that minute."""
+MAX_STATEMENTS = 1000
+
+
+def _utc(seconds: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+
+def signed_statement(app, query: domain.DeviceQuery, decision: domain.Decision, b) -> tuple[dict, str]:
+    """What the server tells this device, signed so that the device can tell it was meant for this app,
+    channel and platform, is no older than what it saw before (`sequence`) and is still fresh:
+    {app, channel, platform, version, sha256, releaseId, sequence, issuedAt, expiresAt}.
+
+    `version` and `sha256` name the bundle the device should run: the update, the bundle it runs
+    (up to date), "builtin" and null (back to the binary's bundle), or null and null (nothing
+    applies, a blocked upgrade, no channel). Statements are cached per app view and minute."""
+    signer = b.secrets.bundle_signer
+    now = int(time.time())
+    issued = now - now % STATEMENT_PERIOD
+    target = decision.bundle if decision.outcome in ("update", "up_to_date") else None
+    channel = decision.channel.name if decision.channel else query.channel
+    version = target.version if target else (domain.BUILTIN if decision.outcome == "builtin" else None)
+    release_id = decision.release.id if decision.release else None
+    key = (signer.key_id, channel, query.platform, version, target.sha256 if target else None, release_id, issued)
+    cache = app.memo.setdefault("statements", {})
+    found = cache.get(key)
+    if found is None:
+        statement = {"app": app.slug, "channel": channel, "platform": query.platform, "version": version,
+                     "sha256": target.sha256 if target else None, "releaseId": release_id,
+                     "sequence": app.sequence, "issuedAt": _utc(issued),
+                     "expiresAt": _utc(issued + STATEMENT_PERIOD + b.config.url_ttl)}
+        if len(cache) >= MAX_STATEMENTS:
+            cache.clear()
+        found = cache[key] = (statement, signer.sign_statement(statement))
+    return found
 
 
 def fast_check(b, environ, args) -> tuple[int, str, bytes, dict]:
@@ -98,10 +162,11 @@ def events(app_id):
     limit_client("native-events", None)
     data = json_body((dict, list))
     items = data if isinstance(data, list) else [data]
-    if not 0 < len(items) <= 1000:
-        raise BadRequest("send 1 to 1000 events")
+    if not 0 < len(items) <= MAX_EVENTS:
+        raise BadRequest(f"send 1 to {MAX_EVENTS} events")
     app = App.get_by_id(view.id)
-    stored = record_events(app, items, lambda device_id, bundle_id: release_for(view, device_id, bundle_id))
+    stored = record_events(app, items, lambda device_id, bundle_id: release_for(view, device_id, bundle_id),
+                           event_admission())
     return jsonify({"status": "ok", "stored": stored})
 
 

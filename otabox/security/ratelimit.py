@@ -7,7 +7,10 @@ capacitor-updater honours by pausing every call until then. Failed API-key attem
 per address the same way, so keys cannot be guessed at speed, and sign-ins per address and account.
 
 `OTABOX_CLIENT_RATE_PER_MINUTE` (default 120, 0 = off) is both the sustained rate and the burst;
-`OTABOX_AUTH_FAILURES_PER_MINUTE` (default 20) likewise for failed keys. The management API counts
+`OTABOX_AUTH_FAILURES_PER_MINUTE` (default 20) likewise for failed keys. Device ids are chosen by the
+client, so every public client request also counts against its address
+(`OTABOX_ADDRESS_RATE_PER_MINUTE`, IPv6 addresses by their /64), and the bytes of client events
+stored per device and per address are budgeted per day (`EventBudget`). The management API counts
 requests per token (`OTABOX_API_REQUESTS_PER_HOUR`, 1000) or, unauthenticated, per address
 (`OTABOX_ANONYMOUS_REQUESTS_PER_HOUR`, 60) in fixed windows of an hour, and reports them in
 `X-RateLimit-*` headers. State is per process: with `--workers N` a key may get up to N times the rate.
@@ -15,14 +18,16 @@ requests per token (`OTABOX_API_REQUESTS_PER_HOUR`, 1000) or, unauthenticated, p
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import math
 import threading
 import time
 
 from ..errors import TooManyRequests
 
-MAX_KEYS = 100_000
-"""Above this many tracked keys, the full (idle) buckets are forgotten; memory stays bounded."""
+MAX_KEYS = 50_000
+"""Above this many tracked keys, idle buckets are forgotten, then the oldest: memory stays bounded
+whatever keys a flood invents (a forgotten key starts again with a full bucket)."""
 
 
 class RateLimited(TooManyRequests):
@@ -30,11 +35,24 @@ class RateLimited(TooManyRequests):
         super().__init__(retry_after, code="too_many_requests")
 
 
-class TokenBucketLimiter:
-    """`rate` tokens per `period_seconds` (a minute) per key, holding at most `rate` tokens."""
+def address_key(address: str | None) -> str:
+    """The unit an address limit counts: the address itself, or its /64 for IPv6 (one subscriber
+    commonly holds a whole /64, so counting single IPv6 addresses would limit nothing)."""
+    if not address or ":" not in address:
+        return address or "-"
+    try:
+        return str(ipaddress.IPv6Network(f"{address}/64", strict=False))
+    except ValueError:
+        return address
 
-    def __init__(self, rate: int, clock=time.monotonic, max_keys: int = MAX_KEYS, period_seconds: float = 60.0):
-        self.capacity = float(rate)
+
+class TokenBucketLimiter:
+    """`rate` tokens per `period_seconds` (a minute) per key, holding at most `capacity` tokens (by
+    default one period's worth)."""
+
+    def __init__(self, rate: float, clock=time.monotonic, max_keys: int = MAX_KEYS, period_seconds: float = 60.0,
+                 capacity: float | None = None):
+        self.capacity = float(rate if capacity is None else capacity)
         self.per_second = rate / period_seconds
         self.clock = clock
         self.max_keys = max_keys
@@ -45,20 +63,21 @@ class TokenBucketLimiter:
     def enabled(self) -> bool:
         return self.capacity > 0
 
-    def wait_time(self, key: str) -> float:
-        """Take one token for `key`: 0 when allowed, else the seconds until a token is available."""
+    def wait_time(self, key: str, cost: float = 1.0) -> float:
+        """Take `cost` tokens for `key`: 0 when allowed, else the seconds until they are available."""
         if not self.enabled:
             return 0.0
         now = self.clock()
         with self._lock:
             tokens, last = self._buckets.get(key, (self.capacity, now))
             tokens = min(self.capacity, tokens + (now - last) * self.per_second)
-            if tokens >= 1.0:
-                self._buckets[key] = (tokens - 1.0, now)
+            if tokens >= cost:
+                self._buckets[key] = (tokens - cost, now)
                 self._forget_idle(now)
                 return 0.0
             self._buckets[key] = (tokens, now)
-            return (1.0 - tokens) / self.per_second
+            self._forget_idle(now)
+            return (cost - tokens) / self.per_second
 
     def take(self, key: str) -> None:
         """Take a token or raise RateLimited with the whole seconds to wait (at least 1)."""
@@ -81,7 +100,10 @@ class TokenBucketLimiter:
         if len(self._buckets) <= self.max_keys:
             return
         refill = self.capacity / self.per_second
-        self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < refill}
+        kept = {k: v for k, v in self._buckets.items() if now - v[1] < refill}
+        if len(kept) > self.max_keys // 2:
+            kept = dict(list(kept.items())[-(self.max_keys // 2):])
+        self._buckets = kept
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,3 +151,23 @@ class WindowLimiter:
         reset = math.ceil(start + self.window)
         retry_after = 0 if allowed else max(1, math.ceil(start + self.window - now))
         return Quota(self.limit, self.limit - count, reset, retry_after)
+
+
+class EventBudget:
+    """Bytes of client events a device, and an address, may have stored per day.
+
+    Events past either budget are dropped, not refused: a refusal makes capacitor-updater pause
+    every call (update checks too) for the Retry-After, and a stored event is only statistics."""
+
+    def __init__(self, bytes_per_device: int, bytes_per_address: int):
+        per_day = 24 * 60
+        self.devices = TokenBucketLimiter(bytes_per_device / per_day, capacity=bytes_per_device)
+        self.addresses = TokenBucketLimiter(bytes_per_address / per_day, capacity=bytes_per_address)
+        self.dropped = 0
+
+    def admit(self, device_id: str, address: str | None, size: int) -> bool:
+        """Whether an event of `size` bytes may be stored (its bytes are counted when it may)."""
+        if self.devices.wait_time(device_id, size) > 0 or self.addresses.wait_time(address_key(address), size) > 0:
+            self.dropped += 1
+            return False
+        return True

@@ -4,9 +4,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import secrets
 import time
 from pathlib import Path
+from urllib.parse import urlencode
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -42,7 +44,7 @@ class UrlSigner:
     def query(self, purpose: str, subject: str, ttl: int, now: float | None = None) -> tuple[str, int]:
         """The `expires=…&signature=…` query for a URL, and its expiry (unix seconds)."""
         expires = int((now or time.time()) + ttl)
-        return f"expires={expires}&signature={self.sign(purpose, subject, expires)}", expires
+        return urlencode({"expires": expires, "signature": self.sign(purpose, subject, expires)}), expires
 
     def reusable_query(self, purpose: str, subject: str, ttl: int) -> tuple[str, int]:
         """Like `query`, with the expiry rounded up to the next minute so that one signature serves
@@ -68,6 +70,11 @@ class UrlSigner:
         if not any(matches):
             return "invalid"
         return "expired" if int(expires) < time.time() else "ok"
+
+
+def canonical_json(data) -> bytes:
+    """The bytes a signed statement's signature covers: keys sorted, no spaces, UTF-8."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def public_pem(private_key: Ed25519PrivateKey) -> str:
@@ -97,6 +104,10 @@ class BundleSigner:
 
     def sign_digest(self, sha256_hex: str) -> str:
         return base64.b64encode(self._key.sign(bytes.fromhex(sha256_hex))).decode()
+
+    def sign_statement(self, statement: dict) -> str:
+        """Base64 Ed25519 over the statement's canonical JSON."""
+        return base64.b64encode(self._key.sign(canonical_json(statement))).decode()
 
 
 class ServerSecrets:

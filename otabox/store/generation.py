@@ -6,7 +6,13 @@ a query that releases the GIL, which under load made up a large part of a check'
 each change is committed its new value is also published to an 8-byte file that every process on
 the data directory maps into memory (`GenerationSignal`); a check reads those 8 bytes, and the
 database only when they move and at least once a second (in case a writer died between its commit
-and its publish)."""
+and its publish).
+
+A change to one device's pin or self-assigned channel does not move the generation (that would make
+every process rebuild the whole app view, which a public self-assignment flood could force at will):
+it takes the next device-change number instead (`bump_device_change`), stamped on the device's row
+and published beside the generation, and each process re-reads just the devices past the last number
+it applied."""
 from __future__ import annotations
 
 import fcntl
@@ -19,6 +25,7 @@ from pathlib import Path
 from .models import State
 
 _changed = threading.local()
+GENERATION, DEVICE_CHANGES = "generation", "device_changes"
 
 
 def bump_generation() -> None:
@@ -27,17 +34,33 @@ def bump_generation() -> None:
     _changed.pending = True
 
 
+def bump_device_change() -> int:
+    """Call inside the transaction of a change to one device's overrides; returns the number to stamp
+    on its row (`Device.override_seq`)."""
+    (State.insert(key=DEVICE_CHANGES, value=1)
+     .on_conflict(conflict_target=[State.key], update={State.value: State.value + 1}).execute())
+    _changed.pending = True
+    return State.get(State.key == DEVICE_CHANGES).value
+
+
 def current_generation() -> int:
     """The authoritative value (a raw query: the query builder costs ~15x the query itself)."""
+    return current_state()[0]
+
+
+def current_state() -> tuple[int, int]:
+    """(generation, device-change number), authoritative, in one query."""
     db = State._meta.database
-    row = db.execute_sql(f"SELECT value FROM state WHERE key = {db.param}", ("generation",)).fetchone()
-    return row[0] if row else 0
+    rows = dict(db.execute_sql(f"SELECT key, value FROM state WHERE key IN ({db.param}, {db.param})",
+                               (GENERATION, DEVICE_CHANGES)).fetchall())
+    return rows.get(GENERATION, 0), rows.get(DEVICE_CHANGES, 0)
 
 
 class GenerationSignal:
-    """The newest committed generation, in a small file shared (mmap) by the processes of one host."""
+    """The newest committed generation and device-change number, in a small file shared (mmap) by the
+    processes of one host."""
 
-    SIZE = 8
+    SIZE = 16
 
     def __init__(self, path: Path):
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -48,12 +71,16 @@ class GenerationSignal:
     def read(self) -> int:
         return struct.unpack_from("<Q", self._map)[0]
 
-    def publish(self, generation: int) -> None:
-        """Raise the shared value to `generation` (never lower it: publishers may finish out of order)."""
+    def read_state(self) -> tuple[int, int]:
+        return struct.unpack_from("<QQ", self._map)
+
+    def publish(self, generation: int, device_changes: int = 0) -> None:
+        """Raise the shared values (never lower them: publishers may finish out of order)."""
         fcntl.flock(self._fd, fcntl.LOCK_EX)
         try:
-            if generation > self.read():
-                struct.pack_into("<Q", self._map, 0, generation)
+            shared = self.read_state()
+            if generation > shared[0] or device_changes > shared[1]:
+                struct.pack_into("<QQ", self._map, 0, max(generation, shared[0]), max(device_changes, shared[1]))
         finally:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
 
@@ -68,7 +95,7 @@ def publish_pending(signal: GenerationSignal | None) -> None:
     if getattr(_changed, "pending", False):
         _changed.pending = False
         if signal is not None:
-            signal.publish(current_generation())
+            signal.publish(*current_state())
 
 
 class GenerationPublisher:

@@ -96,6 +96,17 @@ def _baseline(schema: Schema) -> None:
     """Version 1 is the schema otabox 0.1.0 created; its databases get this number when first opened."""
 
 
+def _signed_serving_state(schema: Schema) -> None:
+    """Per-app serving sequence for signed check replies; per-device change numbers for overrides.
+
+    Nullable columns only: SQLite adds those in place, where a NOT NULL one makes peewee rebuild the
+    table, and dropping `app` would cascade to every channel and bundle."""
+    schema.add_column("app", "serving_sequence", IntegerField(null=True))
+    schema.add_column("app", "serving_digest", CharField(null=True))
+    schema.add_column("device", "override_seq", IntegerField(null=True))
+    schema.add_index("device", ("override_seq",))
+
+
 def _fidelity(schema: Schema) -> None:
     """Issue 15: the app's default channel, channel policies (under-native guard, split rollout,
     minimum runtime), bundle build metadata and minUpdateVersion, release targeting, deletion,
@@ -168,6 +179,7 @@ def _people_and_tokens(schema: Schema) -> None:
 
 STEPS: list[Step] = [
     Step(1, "the schema of otabox 0.1.0", _baseline),
+    Step(2, "signed serving sequence per app; per-device override changes", _signed_serving_state),
     Step(3, "issue 15: default channel, channel policies, build metadata, release targeting and events",
          _fidelity),
     Step(5, "feature flags: flags, variations, channel settings, rules, segments, contexts, evaluation counts",

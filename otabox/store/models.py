@@ -73,6 +73,10 @@ class App(BaseModel):
     default_channel = CharField(null=True, default="production")
     """The channel of devices that name none (Capgo's `public` channel); None: such devices get none."""
     created_at = DateTimeField(default=utcnow)
+    serving_sequence = IntegerField(null=True)
+    """The generation at which what the app's channels serve was first seen as it is now (`serving_digest`):
+    the `sequence` signed into check replies (core.serving.app_sequence)."""
+    serving_digest = CharField(null=True)
 
 
 SERVICE_ACCOUNT = "service:api-keys"
@@ -270,6 +274,9 @@ class Device(BaseModel):
     os_version = CharField(null=True)
     is_prod = BooleanField(null=True)
     is_emulator = BooleanField(null=True)
+    override_seq = IntegerField(null=True, index=True)
+    """The device-change number (store.generation.bump_device_change) of the last change to the three
+    columns above: servers apply changes past the last number they saw to that one device."""
 
     class Meta:
         indexes = ((("app", "device_id"), True),)

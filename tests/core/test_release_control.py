@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import check, make_zip
+from conftest import check, make_zip, unsigned
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -135,8 +135,8 @@ def test_rollback_to_builtin_tells_devices_to_drop_their_bundle(admin, client, d
     publish(admin, "1.0.0")
     back = admin.post(f"/api/v1/apps/{APP}/channels/production/rollback", {"toBuiltin": True})
     assert back.json["release"]["kind"] == "builtin" and back.json["release"]["bundleVersion"] == "builtin"
-    assert check(client, demo_app, version="1.0.0").json == {"updateAvailable": False, "revertToBuiltin": True,
-                                                             "reason": "revert_to_builtin"}
+    assert unsigned(check(client, demo_app, version="1.0.0").json) == {"updateAvailable": False, "revertToBuiltin": True,
+                                                                       "reason": "revert_to_builtin"}
     publish(admin, "1.0.1")
     assert offered(client, demo_app, version="builtin") == "1.0.1"
 
@@ -185,7 +185,7 @@ def test_block_upgrades_stops_devices_at_the_boundary(admin, client, demo_app, b
     publish(admin, target)
     reply = check(client, demo_app, version=current).json
     if blocked:
-        assert reply == {"updateAvailable": False, "reason": "blocked", "blocked": blocked}
+        assert unsigned(reply) == {"updateAvailable": False, "reason": "blocked", "blocked": blocked}
     else:
         assert reply["updateAvailable"] is True
 
@@ -206,8 +206,8 @@ def test_overrides_pin_devices_to_a_channel_or_a_bundle(admin, client, demo_app)
     assert offered(client, demo_app, deviceId="qa-phone") == "3.0.0-beta.1"
     admin.put(f"/api/v1/apps/{APP}/devices/customer", {"bundleId": pinned["id"]})
     assert offered(client, demo_app, deviceId="customer", version="1.1.0") == "1.0.0"
-    assert check(client, demo_app, deviceId="customer", version="1.0.0").json == {"updateAvailable": False,
-                                                                                   "reason": "up_to_date"}
+    assert unsigned(check(client, demo_app, deviceId="customer", version="1.0.0").json) == {
+        "updateAvailable": False, "reason": "up_to_date"}
     cleared = admin.delete(f"/api/v1/apps/{APP}/devices/qa-phone/override")
     assert cleared.json["override"] == {"channel": None, "bundleId": None}
     assert offered(client, demo_app, deviceId="qa-phone") == "1.1.0"

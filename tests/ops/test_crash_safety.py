@@ -81,6 +81,16 @@ class Publisher(threading.Thread):
             return None
         return response.json()
 
+    def _unless_busy(self, send) -> requests.Response:
+        """Send, and again after Retry-After while the server is validating other uploads (503), as
+        `otabox publish` does."""
+        while True:
+            response = send()
+            if response.status_code != 503:
+                return response
+            if self.stop_event.wait(int(response.headers["Retry-After"]) / 4):
+                raise requests.ConnectionError("stopped while the server was busy")
+
     def _bundle_zip(self, version: str) -> bytes:
         return make_zip({"index.html": f"<html>{version}</html>", "vendor.js": SHARED_FILE,
                          "payload.bin": self.rng.randbytes(self.rng.randint(20_000, 160_000))})
@@ -97,8 +107,9 @@ class Publisher(threading.Thread):
     def upload_multipart(self) -> None:
         version = f"1.0.{next(self.versions)}"
         data = self._bundle_zip(version)
-        response = self.session.post(f"{self.url}/api/v1/apps/{APP}/bundles", data={"version": version},
-                                     files={"file": ("bundle.zip", data)}, timeout=30)
+        response = self._unless_busy(lambda: self.session.post(
+            f"{self.url}/api/v1/apps/{APP}/bundles", data={"version": version}, files={"file": ("bundle.zip", data)},
+            timeout=30))
         self._record_bundle(self._accept(response, 201), hashlib.sha256(data).hexdigest(), "multipart uploads")
 
     def upload_two_step(self) -> None:
@@ -113,8 +124,8 @@ class Publisher(threading.Thread):
         put = requests.put(initiated["uploadUrl"], data=data, timeout=30)
         if self._accept(put, 200) is None:
             return
-        finalized = self.session.post(f"{self.url}/api/v1/apps/{APP}/bundles/finalize",
-                                      json={"uploadId": initiated["uploadId"]}, timeout=30)
+        finalized = self._unless_busy(lambda: self.session.post(
+            f"{self.url}/api/v1/apps/{APP}/bundles/finalize", json={"uploadId": initiated["uploadId"]}, timeout=30))
         self._record_bundle(self._accept(finalized, 201), sha256, "two-step uploads")
 
     def release(self) -> None:

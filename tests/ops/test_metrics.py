@@ -5,6 +5,7 @@ from conftest import check
 
 
 def test_metrics_count_checks_errors_latency_and_active_devices(admin, client, demo_app, box):
+    box.config.metrics_public = True
     bundle = admin.upload("com.example.demo", "1.0.0").json
     admin.release("com.example.demo", bundle["id"])
     for i in range(3):
@@ -31,3 +32,11 @@ def test_metrics_token_is_enforced_when_set(tmp_path):
     assert denied.status_code == 401 and denied.json["error"]["code"] == "invalid_metrics_token"
     assert client.get("/metrics", headers={"Authorization": "Bearer s3cret"}).status_code == 200
     app.config["BOX"].close()
+
+
+def test_metrics_are_closed_without_a_token_unless_made_public(client, box):
+    closed = client.get("/metrics")
+    assert closed.status_code == 401 and closed.json["error"]["code"] == "metrics_token_not_configured"
+    assert "OTABOX_METRICS_TOKEN" in closed.json["error"]["message"]
+    box.config.metrics_public = True
+    assert client.get("/metrics").status_code == 200

@@ -10,6 +10,7 @@ import os
 import stat
 import struct
 import tempfile
+import urllib.parse
 import warnings
 import zipfile
 from pathlib import Path
@@ -213,10 +214,11 @@ class Fuzzed:
 
     def __init__(self, root: Path):
         self.flask_app = create_app(Config.from_env(data_dir=root / "data", device_flush_seconds=3600.0,
-                                                    client_rate_per_minute=0, auth_failures_per_minute=0))
+                                                    client_rate_per_minute=0, auth_failures_per_minute=0,
+                                                    address_rate_per_minute=0))
         self.box = self.flask_app.config["BOX"]
         self.client = self.flask_app.test_client()
-        admin = Api(self.client, make_key(self.box, "admin", "admin"))
+        admin = self.admin = Api(self.client, make_key(self.box, "admin", "admin"))
         self.app = admin.post("/api/v1/apps", {"slug": "com.example.fuzz", "name": "Fuzz"}).json
         self.slug, self.client_key = self.app["slug"], self.app["clientKey"]
         bundle = admin.upload(self.slug, "1.0.1", make_zip()).json
@@ -419,6 +421,26 @@ def test_flutter_check_never_crashes(fuzzed, params, key, device_header):
         headers["x-device-id"] = device_header
     assert_otabox_error(fuzzed.client.get("/v1/sdk/ota/check", query_string=params, headers=headers))
     fuzzed.flush()
+
+
+DEVICE_OVERRIDE = st.fixed_dictionaries({}, optional={
+    "channel": field("production", "staging", "nope", "c" * 201), "bundleId": st.one_of(st.just(1), field("1", "0")),
+    "to": field("staging")})
+DEVICE_IDS = st.one_of(st.sampled_from(["device-1", "d" * 201, "%0A", ".."]), QUERY_TEXT.filter(bool))
+
+
+@FUZZ_HTTP
+@given(body=garbage_or(DEVICE_OVERRIDE), device=DEVICE_IDS)
+def test_device_overrides_never_crash(fuzzed, body, device):
+    """Every field of a pin (channel, bundleId), any device id in the path, and the other routes
+    that name a channel in their body (promote's `to`)."""
+    path = f"/api/v1/apps/{fuzzed.slug}/devices/{urllib.parse.quote(device, safe='')}"
+    headers = {"Content-Type": "application/json"}
+    assert_otabox_error(fuzzed.admin.put(path, data=body_bytes(body), headers=headers))
+    assert_otabox_error(fuzzed.admin.get(path))
+    assert_otabox_error(fuzzed.admin.delete(f"{path}/override"))
+    assert_otabox_error(fuzzed.admin.post(f"/api/v1/apps/{fuzzed.slug}/channels/production/promote",
+                                          data=body_bytes(body), headers=headers))
 
 
 def sf_text(*specials):

@@ -105,3 +105,50 @@ def test_unauthenticated_calls_are_counted_per_address(hourly_app):
     assert client.get("/api/v1/apps", headers={"Authorization": "Bearer otabox_sk_wrong"}).status_code == 429
     assert client.get("/api/v1/signing-key", environ_base={"REMOTE_ADDR": "192.0.2.4"}).status_code == 200
     assert "X-RateLimit-Limit" not in client.get("/healthz").headers
+
+
+def test_every_public_client_endpoint_counts_against_its_address(tmp_path):
+    """Device ids are the client's invention: a new one per request still meets the address's limit,
+    answered in each protocol's own error shape; another address, or another /64, is not affected."""
+    app = create_app(Config.from_env(data_dir=tmp_path / "d", address_rate_per_minute=4))
+    try:
+        client = app.test_client()
+        created = Api(client, make_key(app.config["BOX"])).post("/api/v1/apps", {"slug": "com.example.rl"}).json
+        for n in range(4):
+            assert check(client, created, deviceId=f"new-{n}").status_code == 200
+        native = check(client, created, deviceId="new-5")
+        capgo = client.post("/capgo/updates", json={"app_id": "com.example.rl", "device_id": "new-6"})
+        codepush = client.get("/updateCheck", query_string={"deploymentKey": "k" * 40, "appVersion": "1.0.0"})
+        assert native.status_code == capgo.status_code == codepush.status_code == 429
+        assert native.json["error"]["code"] == "too_many_requests" and native.headers["Retry-After"]
+        assert capgo.json["kind"] == "blocked" and capgo.json["error"] == "too_many_requests"
+        assert codepush.mimetype == "text/plain" and codepush.headers["Retry-After"]
+        assert client.get("/api/v1/openapi.json").status_code == 200  # not a client endpoint
+        other = {"REMOTE_ADDR": "198.51.100.7"}
+        assert check(client, created, deviceId="x", environ_base=other).status_code == 200
+        for address in ("2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:ffff::9", "2001:db8:1:2::3"):
+            assert check(client, created, deviceId=address, environ_base={"REMOTE_ADDR": address}).status_code == 200
+        same_64 = check(client, created, deviceId="y", environ_base={"REMOTE_ADDR": "2001:db8:1:2::abcd"})
+        next_64 = check(client, created, deviceId="z", environ_base={"REMOTE_ADDR": "2001:db8:1:3::1"})
+        assert (same_64.status_code, next_64.status_code) == (429, 200)
+    finally:
+        app.config["BOX"].close()
+
+
+def test_event_budgets_drop_events_past_a_device_or_an_address_budget(tmp_path):
+    from otabox.security.ratelimit import EventBudget
+
+    budget = EventBudget(bytes_per_device=1000, bytes_per_address=2500)
+    assert budget.admit("d1", "10.0.0.1", 600) and not budget.admit("d1", "10.0.0.1", 600)  # the device's day is full
+    assert budget.admit("d2", "10.0.0.1", 900) and budget.admit("d3", "10.0.0.1", 900)
+    assert not budget.admit("d4", "10.0.0.1", 200)  # the address's day is full, whatever the device id
+    assert budget.admit("d4", "10.0.0.2", 200) and budget.dropped == 2
+
+
+def test_a_limiter_forgets_keys_beyond_its_bound(tmp_path):
+    from otabox.security.ratelimit import TokenBucketLimiter
+
+    limiter = TokenBucketLimiter(60, max_keys=100)
+    for n in range(1000):
+        limiter.take(f"device-{n}")
+    assert len(limiter._buckets) <= 100

@@ -1,0 +1,97 @@
+"""The first thing every request meets: the Host allow-list, and the per-address limit of the public
+client endpoints.
+
+Device ids are invented by the client, so a limit per device alone stops a buggy app, not a flood:
+every public client request also takes a token from its address's bucket
+(`OTABOX_ADDRESS_RATE_PER_MINUTE`). The check happens before any parsing, so a flood costs a dict
+lookup per request. Refusals keep each protocol's error shape (the composition root says how)."""
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Callable
+from urllib.parse import urlsplit
+
+from ..errors import BadRequest, OtaboxError
+from ..security.ratelimit import TokenBucketLimiter, address_key
+
+log = logging.getLogger("otabox")
+Refusal = Callable[[str, OtaboxError], tuple[int, str, bytes, dict]]
+"""(path, error) -> (status, content type, body, extra headers) in the shape of that path's protocol."""
+
+CLIENT_PREFIXES = ("/capgo/", "/updateCheck", "/reportStatus/", "/v0.1/public/codepush/", "/expo/", "/v1/sdk/",
+                   "/v1/ota/", "/ofrep/")
+NATIVE_CLIENT_SUFFIXES = ("/check", "/events")
+UNCHECKED_HOST_PATHS = ("/healthz",)
+"""Probes (load balancers, orchestrators) ask by address, whatever the public name."""
+NO_STORE = ("Cache-Control", "no-store")
+"""Replies to devices are for that device, now: no cache or proxy may keep or replay them."""
+
+
+def _no_store(start_response):
+    def no_store_start_response(status, headers, exc_info=None):
+        headers = [h for h in headers if h[0].lower() != "cache-control"] + [NO_STORE]
+        return start_response(status, headers, exc_info)
+    return no_store_start_response
+
+
+def is_client_path(path: str) -> bool:
+    """The public endpoints apps call (update checks, events, channel self-assignment)."""
+    if path.startswith(CLIENT_PREFIXES):
+        return True
+    return path.startswith("/api/v1/apps/") and path.endswith(NATIVE_CLIENT_SUFFIXES) and path.count("/") == 5
+
+
+def allowed_hosts(public_url: str, extra: str) -> frozenset[str] | None:
+    """Host names (lowercase, without port) accepted when OTABOX_PUBLIC_URL is set: its own, those in
+    OTABOX_ALLOWED_HOSTS and loopback. None when it is not set (every Host is accepted, and generated
+    URLs follow it)."""
+    if not public_url:
+        return None
+    names = {urlsplit(public_url).hostname or ""} | {name.strip().lower() for name in extra.split(",") if name.strip()}
+    return frozenset(name.lower() for name in names if name) | {"localhost", "127.0.0.1", "::1"}
+
+
+def host_name(host: str) -> str:
+    """'Example.com:8443' -> 'example.com'; '[::1]:80' -> '::1'."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:host.find("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+class ClientGuard:
+    """WSGI middleware: refuses a Host outside the allow-list (400), limits the public client
+    endpoints per address (429 with Retry-After) and marks their replies `Cache-Control: no-store`."""
+
+    def __init__(self, app, limiter: TokenBucketLimiter, refusal: Refusal, hosts: frozenset[str] | None,
+                 trusted_proxy: str):
+        self.app, self.limiter, self.refusal, self.hosts = app, limiter, refusal, hosts
+        self._warn_forwarded = not trusted_proxy
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        client = is_client_path(path)
+        try:
+            if self.hosts is not None and path not in UNCHECKED_HOST_PATHS:
+                self._check_host(environ)
+            if client:
+                if self._warn_forwarded and "HTTP_X_FORWARDED_FOR" in environ:
+                    self._warn_forwarded = False
+                    log.warning("requests arrive with X-Forwarded-For but OTABOX_TRUSTED_PROXY is not set: every "
+                                "client behind the proxy shares its address for rate limits; set "
+                                "OTABOX_TRUSTED_PROXY to the proxy's address")
+                self.limiter.take(address_key(environ.get("REMOTE_ADDR")))
+        except OtaboxError as exc:
+            status, content_type, body, headers = self.refusal(path, exc)
+            start_response(f"{status} {HTTPStatus(status).phrase}", [
+                ("Content-Type", content_type), ("Content-Length", str(len(body))), *headers.items(), NO_STORE])
+            return [body]
+        return self.app(environ, _no_store(start_response) if client else start_response)
+
+    def _check_host(self, environ) -> None:
+        host = environ.get("HTTP_HOST")
+        if host is not None and host_name(host) not in self.hosts:
+            raise BadRequest("the Host header names a server this otabox does not serve; set OTABOX_PUBLIC_URL "
+                             "or add the name to OTABOX_ALLOWED_HOSTS", code="invalid_host",
+                             details={"host": host[:200]})

@@ -1,0 +1,125 @@
+"""Hundreds of idle or slowly trickling connections do not starve update checks, a request whose
+headers trickle in forever is cut at the deadline, and an upload whose bytes keep flowing is not."""
+from __future__ import annotations
+
+import hashlib
+import select
+import socket
+import threading
+import time
+
+import requests
+from conftest import LiveServer, make_zip
+
+APP = "com.example.conn"
+
+
+def setup_app(server) -> dict:
+    key = server.cli("keys", "create", "--name", "ci").stdout.strip().splitlines()[-1]
+    auth = {"Authorization": f"Bearer {key}"}
+    app = requests.post(f"{server.url}/api/v1/apps", json={"slug": APP}, headers=auth).json()
+    return {"auth": auth, "clientKey": app["clientKey"]}
+
+
+def open_socket(port: int) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.settimeout(10)
+    return sock
+
+
+def closed_by_server(sock: socket.socket) -> bool:
+    sock.settimeout(0.2)
+    try:
+        return sock.recv(1) == b""
+    except socket.timeout:
+        return False
+    except OSError:
+        return True
+
+
+def test_400_idle_and_300_trickling_connections_do_not_starve_checks(tmp_path):
+    server = LiveServer(tmp_path / "d", env={"OTABOX_ADDRESS_RATE_PER_MINUTE": "0"})
+    idle, trickling = [], []
+    stop = threading.Event()
+    try:
+        app = setup_app(server)
+        idle = [open_socket(server.port) for _ in range(400)]
+        trickling = [open_socket(server.port) for _ in range(300)]
+        for sock in trickling:
+            sock.sendall(f"GET /api/v1/apps/{APP}/check HTTP/1.1\r\nHost: x\r\nX-Slow: ".encode())
+
+        def trickle():
+            while not stop.wait(0.5):
+                for sock in trickling:
+                    try:
+                        sock.send(b"a")
+                    except OSError:
+                        pass
+
+        threading.Thread(target=trickle, daemon=True).start()
+        time.sleep(1)
+        started = time.monotonic()
+        answers = [requests.get(f"{server.url}/api/v1/apps/{APP}/check", params={"deviceId": f"d{n}"},
+                                headers={"X-Client-Key": app["clientKey"]}, timeout=10).status_code
+                   for n in range(20)]
+        elapsed = time.monotonic() - started
+        assert answers == [200] * 20
+        assert elapsed < 15, f"20 checks took {elapsed:.1f} s beside 700 held connections"
+        poller = select.poll()
+        for sock in idle:
+            poller.register(sock, select.POLLIN)
+        assert poller.poll(300) == []  # none closed: the checks did not wait for held connections to go away
+    finally:
+        stop.set()
+        for sock in idle + trickling:
+            sock.close()
+        server.stop()
+
+
+def test_trickled_headers_are_cut_at_the_deadline_but_a_flowing_upload_is_not(tmp_path):
+    server = LiveServer(tmp_path / "d", env={"OTABOX_IDLE_TIMEOUT": "1"})
+    try:
+        app = setup_app(server)
+        data = make_zip({"index.html": "x" * 50_000})
+        ticket = requests.post(f"{server.url}/api/v1/apps/{APP}/bundles/initiate", headers=app["auth"], json={
+            "version": "1.0.0", "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}).json()
+        path = ticket["uploadUrl"][len(server.url):]
+        slow_headers = open_socket(server.port)
+        slow_headers.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        silent = open_socket(server.port)
+        upload = open_socket(server.port)
+        upload.sendall(f"PUT {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(data)}\r\n"
+                       "Content-Type: application/zip\r\n\r\n".encode())
+        step = len(data) // 8 + 1
+        started = time.monotonic()
+        cut_after = None
+        for start in range(0, len(data), step):  # ~3.2 s of flowing body, three times the deadline
+            upload.sendall(data[start:start + step])
+            try:
+                slow_headers.send(b"a")
+            except OSError:
+                cut_after = cut_after or time.monotonic() - started
+            time.sleep(0.4)
+        reply = upload.recv(4096).decode()
+        assert reply.startswith("HTTP/1.1 200"), reply
+        assert cut_after is not None or closed_by_server(slow_headers)
+        assert cut_after is None or cut_after < 3
+        assert closed_by_server(silent)
+        finalized = requests.post(f"{server.url}/api/v1/apps/{APP}/bundles/finalize", headers=app["auth"],
+                                  json={"uploadId": ticket["uploadId"]})
+        assert finalized.status_code == 201, finalized.text
+    finally:
+        server.stop()
+
+
+def test_the_open_files_limit_is_raised_for_the_connection_limit(monkeypatch):
+    from otabox import server
+
+    limits = {"now": (256, 4096)}
+    monkeypatch.setattr(server.resource, "getrlimit", lambda kind: limits["now"])
+    monkeypatch.setattr(server.resource, "setrlimit", lambda kind, value: limits.update(now=value))
+    server.raise_open_files_limit(1000)
+    assert limits["now"] == (1256, 4096)
+    limits["now"] = (256, 512)
+    server.raise_open_files_limit(1000)
+    assert limits["now"] == (512, 512)
