@@ -71,7 +71,7 @@ class Config:
     login_failures_per_hour: int = 10
     session_idle_seconds: int = 8 * 3600
     session_lifetime_seconds: int = 7 * 86400
-    address_rate_per_minute: int = 600
+    address_rate_per_minute: int = 3000
     event_kb_per_device_per_day: int = 64
     event_mb_per_address_per_day: int = 16
     connection_limit: int = 1000

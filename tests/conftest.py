@@ -169,7 +169,8 @@ class LiveServer:
         self.data_dir = data_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, "OTABOX_DEVICE_FLUSH_SECONDS": "0.2", **(env or {})}
+        self.env = {**os.environ, "OTABOX_DEVICE_FLUSH_SECONDS": "0.2", "OTABOX_ADDRESS_RATE_PER_MINUTE": "0",
+                    **(env or {})}  # every test client shares 127.0.0.1; the address limit has its own tests
         self.log = open(data_dir.parent / f"server-{self.port}.log", "wb")
         self.process = subprocess.Popen(
             [sys.executable, str(ROOT / "otabox.py"), "serve", "--port", str(self.port), "--data-dir", str(data_dir)],

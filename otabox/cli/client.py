@@ -14,7 +14,6 @@ import zipfile
 from pathlib import Path
 from typing import Callable
 
-
 BUSY_RETRIES = 5
 """How often a call answered 503 or 429 with Retry-After (a busy server) is tried again."""
 

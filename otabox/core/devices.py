@@ -11,7 +11,7 @@ import threading
 from peewee import IntegrityError
 
 from ..errors import BadRequest, NotFound
-from ..store.db import upsert_device_sightings
+from ..store.db import REPORTED_COLUMNS, SIGHTING_COLUMNS, upsert_device_reports, upsert_device_sightings
 from ..store.generation import bump_device_change
 from ..store.models import App, DailyActive, Device, DeviceEvent, database, iso, utcnow
 from . import audit
@@ -24,8 +24,8 @@ MAX_DEVICE_ID = 200
 MAX_MESSAGE = 1000
 EVENT_ROW_OVERHEAD = 100
 """Bytes a stored event costs beyond its text (ids, time, index entries), for the daily budget."""
-DEVICE_FIELDS = ("platform", "native_version", "native_build", "bundle_version", "channel")
-REPORTED_FIELDS = ("custom_id", "plugin_version", "os_version", "is_prod", "is_emulator")
+DEVICE_FIELDS = SIGHTING_COLUMNS
+REPORTED_FIELDS = REPORTED_COLUMNS
 """What capacitor-updater reports besides; a sighting without one keeps the value recorded before."""
 
 
@@ -39,6 +39,7 @@ class DeviceTracker(PeriodicFlush):
         self._lock = threading.Lock()
         self._seen: dict[tuple[int, str], dict] = {}
         self._checks: dict[int, int] = {}
+        self._reported: dict[tuple[int, str], dict] = {}
         self.flushes = 0
 
     def seen(self, app_id: int, device_id: str | None, release_id: int | None, **state) -> None:
@@ -48,26 +49,39 @@ class DeviceTracker(PeriodicFlush):
             if release_id:
                 self._checks[release_id] = self._checks.get(release_id, 0) + 1
 
+    def reported(self, app_id: int, device_id: str, reported: dict) -> None:
+        """What a device reports about itself (REPORTED_FIELDS: customId and the like) in a request that
+        is not an update check (stats, channel_self); None values leave a field as it was. Buffered
+        like sightings, so a flood of such requests costs no write per request."""
+        values = {name: value for name, value in reported.items() if name in REPORTED_FIELDS and value is not None}
+        if values:
+            with self._lock:
+                self._reported.setdefault((app_id, device_id), {}).update(values)
+
     def flush(self) -> int:
         with self._lock:
-            seen, checks = self._seen, self._checks
-            self._seen, self._checks = {}, {}
-        if not seen and not checks:
+            seen, checks, reported = self._seen, self._checks, self._reported
+            self._seen, self._checks, self._reported = {}, {}, {}
+        if not seen and not checks and not reported:
             return 0
+        reports = [(app_id, device_id, str(utcnow()), *(values.get(k) for k in REPORTED_FIELDS))
+                   for (app_id, device_id), values in reported.items()]
         rows = [(app_id, device_id, *("" if state.get(k) is None else str(state[k]) for k in DEVICE_FIELDS),
                  str(state["at"]), state["at"].strftime("%Y-%m-%d"), *(state.get(k) for k in REPORTED_FIELDS))
                 for (app_id, device_id), state in seen.items()]
         try:
             with database.connection_context():
                 try:
-                    self._write(rows, checks)
+                    self._write(rows, checks, reports)
                 except IntegrityError:
-                    self._write_one_by_one(rows, checks)
+                    self._write_one_by_one(rows, checks, reports)
         except Exception:
             # The database could not take the batch now (locked, disk full): keep it for the next flush.
             with self._lock:
                 for key, state in seen.items():
                     self._seen.setdefault(key, state)
+                for key, values in reported.items():
+                    self._reported[key] = {**values, **self._reported.get(key, {})}
                 for release_id, count in checks.items():
                     self._checks[release_id] = self._checks.get(release_id, 0) + count
             raise
@@ -75,19 +89,25 @@ class DeviceTracker(PeriodicFlush):
         return len(seen)
 
     @staticmethod
-    def _write(rows: list[tuple], checks: dict[int, int]) -> None:
+    def _write(rows: list[tuple], checks: dict[int, int], reports: list[tuple] = ()) -> None:
         with database.atomic():
             upsert_device_sightings(database, rows)
+            upsert_device_reports(database, reports)
             for release_id, count in checks.items():
                 count_stat(release_id, "check", count)
 
-    def _write_one_by_one(self, rows: list[tuple], checks: dict[int, int]) -> None:
+    def _write_one_by_one(self, rows: list[tuple], checks: dict[int, int], reports: list[tuple]) -> None:
         """A batch the database refuses for good (its app or release was deleted meanwhile) is written
         row by row and the refused rows are dropped, so one bad row cannot block every later flush."""
         dropped = 0
         for row in rows:
             try:
                 self._write([row], {})
+            except IntegrityError:
+                dropped += 1
+        for report in reports:
+            try:
+                self._write([], {}, [report])
             except IntegrityError:
                 dropped += 1
         for release_id, count in checks.items():
@@ -167,17 +187,6 @@ def clear_override(app: App, device_id: str, actor: str) -> Device:
         _changed_device(device, override_channel=None, override_bundle=None)
         audit.record(actor, "device.override_cleared", "device", device_id, {"app": app.slug})
     return find_device(app, device_id)
-
-
-def record_reported(app_id: int, device_id: str, reported: dict) -> None:
-    """Keep what a device reports about itself (REPORTED_FIELDS: customId and the like) from a
-    request that is not an update check (stats, channel_self); None values leave a field as it was."""
-    values = {name: value for name, value in reported.items() if name in REPORTED_FIELDS and value is not None}
-    if not values:
-        return
-    with database.atomic():
-        (Device.insert(app=app_id, device_id=device_id, **values)
-         .on_conflict(conflict_target=[Device.app, Device.device_id], update=values).execute())
 
 
 def set_self_assigned_channel(app: App, device_id: str, channel_name: str | None) -> bool:

@@ -37,7 +37,7 @@ from werkzeug.exceptions import HTTPException
 from .. import jsonsafe
 from ..core import decide as domain
 from ..core import semver
-from ..core.devices import record_reported, set_self_assigned_channel, store_events
+from ..core.devices import set_self_assigned_channel, store_events
 from ..errors import BadRequest, NotFound, OtaboxError
 from ..security.ratelimit import RateLimited
 from ..store.models import App, BundleFile
@@ -344,7 +344,15 @@ def stats():
         return StatsBatch(parsed[0].app_id, parsed[0].device_id, parsed)
 
     batch = limited("stats", parse)
-    admit = event_admission()
+    budget, admitted = event_admission(), set()
+
+    def admit(device_id: str, size: int) -> bool:
+        """The event budget; what a device reports is kept only for devices it admits events of."""
+        if budget(device_id, size):
+            admitted.add(device_id)
+            return True
+        return False
+
     by_app: dict[str, list[DeviceInfo]] = {}
     for event in batch.events:
         by_app.setdefault(event.app_id, []).append(event)
@@ -354,8 +362,8 @@ def stats():
                  e.fields["action"], event_message(e)) for e in events]
         store_events(App.get_by_id(view.id), rows,
                      lambda device_id, bundle_id, view=view: release_for(view, device_id, bundle_id), admit)
-        for event in {e.device_id: e for e in events}.values():
-            record_reported(view.id, event.device_id, event.reported())
+        for event in {e.device_id: e for e in events if e.device_id in admitted}.values():
+            box().tracker.reported(view.id, event.device_id, event.reported())
     return jsonify({"status": "ok"})
 
 
@@ -394,7 +402,7 @@ def set_channel():
         raise CapgoRefusal("blocked", "channel_self_set_not_allowed",
                            f"channel {name!r} does not allow devices to assign themselves", status=403)
     set_self_assigned_channel(App.get_by_id(view.id), info.device_id, name)
-    record_reported(view.id, info.device_id, info.reported())
+    box().tracker.reported(view.id, info.device_id, info.reported())
     return jsonify({"status": "ok", "message": f"the device now uses channel {name!r}"})
 
 
@@ -406,7 +414,7 @@ def get_channel():
     channel = view.channel_for(info.device_id, info.default_channel)
     if channel is None:
         raise CapgoRefusal("failed", "channel_not_found", "no channel applies to this device", status=400)
-    record_reported(view.id, info.device_id, info.reported())
+    box().tracker.reported(view.id, info.device_id, info.reported())
     override = view.overrides.get(info.device_id)
     assigned = bool(override and (override.channel or override.self_assigned_channel))
     return jsonify({"status": "override" if assigned else "default", "channel": channel.name,

@@ -7,7 +7,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from peewee import OperationalError, SqliteDatabase
+from peewee import OperationalError, SqliteDatabase, __exception_wrapper__
 from playhouse.db_url import connect, register_database
 
 from ..errors import InsufficientStorage
@@ -192,25 +192,45 @@ def backup_to(db, dest_path: str) -> None:
         target.close()
 
 
-def upsert_device_sightings(db, rows: list[tuple]) -> None:
-    """Write buffered device sightings in one statement batch.
+REPORTED_COLUMNS = ("custom_id", "plugin_version", "os_version", "is_prod", "is_emulator")
+SIGHTING_COLUMNS = ("platform", "native_version", "native_build", "bundle_version", "channel")
 
-    rows: (app_id, device_id, platform, native_version, native_build, bundle_version, channel, seen_at, day,
-    custom_id, plugin_version, os_version, is_prod, is_emulator); the last five are None when the
-    sighting did not report them, which keeps what was recorded before.
-    Runs for every device seen since the last flush, so it uses executemany rather than the ORM."""
+
+def _upsert_devices(db, updated: tuple[str, ...], rows: list[tuple]) -> None:
+    """rows: (app_id, device_id, *SIGHTING_COLUMNS, seen_at, *REPORTED_COLUMNS). A new device gets the
+    row as it is; a known one the `updated` columns and, from REPORTED_COLUMNS, the values that are
+    not None (a request that did not report them keeps what was recorded before).
+
+    Runs for every device seen since the last flush, so it uses executemany rather than the ORM; the
+    raw cursor's errors are raised as peewee's (IntegrityError for a device of a deleted app)."""
     p = db.param
-    kept = ("custom_id", "plugin_version", "os_version", "is_prod", "is_emulator")
-    db.cursor().executemany(
-        f"INSERT INTO device (app_id, device_id, platform, native_version, native_build, bundle_version, channel, "
-        f"first_seen, last_seen, {', '.join(kept)}) VALUES ({', '.join([p] * 14)}) "
-        "ON CONFLICT (app_id, device_id) DO UPDATE SET platform = excluded.platform, "
-        "native_version = excluded.native_version, native_build = excluded.native_build, "
-        "bundle_version = excluded.bundle_version, channel = excluded.channel, last_seen = excluded.last_seen, "
-        + ", ".join(f"{name} = COALESCE(excluded.{name}, device.{name})" for name in kept),
-        [(a, d, pl, nv, nb, bv, ch, at, at, *reported) for a, d, pl, nv, nb, bv, ch, at, _, *reported in rows])
-    db.cursor().executemany(
-        f"INSERT INTO dailyactive (app_id, channel, day, bundle_version, device_id) VALUES ({p}, {p}, {p}, {p}, {p}) "
-        "ON CONFLICT (app_id, day, device_id) DO UPDATE SET bundle_version = excluded.bundle_version, "
-        "channel = excluded.channel",
-        [(a, ch, day, bv or "builtin", d) for a, d, _, _, _, bv, ch, _, day, *_ in rows])
+    columns = ("app_id", "device_id", *SIGHTING_COLUMNS, "first_seen", "last_seen", *REPORTED_COLUMNS)
+    changes = [f"{name} = excluded.{name}" for name in updated]
+    changes += [f"{name} = COALESCE(excluded.{name}, device.{name})" for name in REPORTED_COLUMNS]
+    with __exception_wrapper__:
+        db.cursor().executemany(
+            f"INSERT INTO device ({', '.join(columns)}) VALUES ({', '.join([p] * len(columns))}) "
+            f"ON CONFLICT (app_id, device_id) DO UPDATE SET {', '.join(changes)}",
+            [(*row[:8], row[7], *row[8:]) for row in rows])
+
+
+def upsert_device_reports(db, rows: list[tuple]) -> None:
+    """What devices reported about themselves outside update checks.
+
+    rows: (app_id, device_id, at, *REPORTED_COLUMNS); a device not seen yet is first seen at `at`."""
+    if rows:
+        _upsert_devices(db, (), [(a, d, "", "", "", "", "", at, *reported) for a, d, at, *reported in rows])
+
+
+def upsert_device_sightings(db, rows: list[tuple]) -> None:
+    """Write buffered device sightings (and the day's active devices) in one statement batch.
+
+    rows: (app_id, device_id, *SIGHTING_COLUMNS, seen_at, day, *REPORTED_COLUMNS)."""
+    _upsert_devices(db, (*SIGHTING_COLUMNS, "last_seen"), [(*row[:8], *row[9:]) for row in rows])
+    p = db.param
+    with __exception_wrapper__:
+        db.cursor().executemany(
+            f"INSERT INTO dailyactive (app_id, channel, day, bundle_version, device_id) VALUES ({p}, {p}, {p}, {p}, {p}) "
+            "ON CONFLICT (app_id, day, device_id) DO UPDATE SET bundle_version = excluded.bundle_version, "
+            "channel = excluded.channel",
+            [(a, ch, day, bv or "builtin", d) for a, d, _, _, _, bv, ch, _, day, *_ in rows])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import check, make_zip
+from conftest import check, make_zip, unsigned
 
 from otabox.core.decide import REASONS, in_rollout
 from otabox.core.serving import ReleaseView
@@ -73,12 +73,12 @@ def test_another_platforms_release_explains_less_than_ones_own(client, admin, de
 def test_blocked_below_native_and_revert_to_builtin(client, admin, demo_app):
     admin.patch(f"/api/v1/apps/{APP}/channels/production", {"blockUpgrades": "major"})
     publish(admin, "2.0.0")
-    blocked = check(client, demo_app, version="1.0.0").json
+    blocked = unsigned(check(client, demo_app, version="1.0.0").json)
     assert blocked == {"updateAvailable": False, "reason": "blocked", "blocked": "major"}
     assert reason(client, demo_app, version="builtin", nativeVersion="3.0.0") == "below_native"
     admin.post(f"/api/v1/apps/{APP}/channels/production/rollback", {"toBuiltin": True})
-    assert check(client, demo_app, version="2.0.0").json == {"updateAvailable": False, "reason": "revert_to_builtin",
-                                                             "revertToBuiltin": True}
+    assert unsigned(check(client, demo_app, version="2.0.0").json) == {
+        "updateAvailable": False, "reason": "revert_to_builtin", "revertToBuiltin": True}
 
 
 @pytest.mark.parametrize("guard,native,offered", [(True, "2.0.0", False), (True, "1.4.0", True),
@@ -101,7 +101,7 @@ def test_version_number_mode_holds_devices_below_the_bundles_min_update_version(
                                                             "disableAutoUpdateUnderNative": False})
     assert admin.get(f"/api/v1/apps/{APP}/channels/production").json["blockUpgrades"] == "version_number"
     publish(admin, "3.1.0", bundle_fields={"minUpdateVersion": "3.0.0"})
-    held = check(client, demo_app, version="2.9.0").json
+    held = unsigned(check(client, demo_app, version="2.9.0").json)
     assert held == {"updateAvailable": False, "reason": "blocked", "blocked": "min_update_version"}
     assert check(client, demo_app, version="3.0.0").json["updateAvailable"] is True
     assert check(client, demo_app, version="builtin", nativeVersion="3.0.2").json["updateAvailable"] is True
