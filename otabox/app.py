@@ -51,15 +51,16 @@ def create_app(config: Config | None = None, box: Box | None = None, access_log=
     app.json.sort_keys = False
     app.url_map.strict_slashes = False
 
-    from .api import apps, bundles, devices, meta, releases
+    from .api import apps, bundles, devices, meta, releases, rollouts, webhooks
+    from .api import health as api_health
     from .downloads import bp as downloads_bp
-    from .protocols import capacitor, codepush, codepush_management, expo, flutter, native
+    from .protocols import capacitor, codepush, codepush_management, expo, flutter, health, native
 
-    for blueprint in (apps.bp, bundles.bp, releases.bp, devices.bp, meta.bp):
+    for blueprint in (apps.bp, bundles.bp, releases.bp, devices.bp, meta.bp, api_health.bp, rollouts.bp, webhooks.bp):
         app.register_blueprint(blueprint, url_prefix="/api/v1")
     app.register_blueprint(bundles.uploads_bp)
     app.register_blueprint(downloads_bp)
-    for blueprint in (native.bp, codepush.bp, codepush_management.bp, capacitor.bp, flutter.bp, expo.bp):
+    for blueprint in (native.bp, codepush.bp, codepush_management.bp, capacitor.bp, flutter.bp, expo.bp, health.bp):
         app.register_blueprint(blueprint)
     _register_dashboard(app, config)
     _register_errors(app)

@@ -65,6 +65,11 @@ class Config:
     trusted_proxy: str = ""
     client_rate_per_minute: int = 120
     auth_failures_per_minute: int = 20
+    policy_interval: float = 30.0
+    webhook_allow_private: bool = False
+    webhook_timeout_seconds: float = 10.0
+    webhook_max_attempts: int = 6
+    webhook_retry_seconds: float = 30.0
 
     @classmethod
     def from_env(cls, **overrides) -> "Config":

@@ -7,7 +7,7 @@ import secrets
 from ..errors import BadRequest, Conflict, Invalid, NotFound
 from ..store.generation import bump_generation
 from ..store.models import App, Bundle, Channel, Release, database, iso, row_id
-from . import audit
+from . import audit, outbox
 from .releases import current_release, release_json
 
 SLUG = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)+$")
@@ -63,6 +63,8 @@ def create_app(slug, name, actor: str) -> App:
         for channel in DEFAULT_CHANNELS:
             Channel.create(app=app, name=channel, deployment_key=new_deployment_key())
         audit.record(actor, "app.created", "app", app.id, {"slug": slug})
+        outbox.emit("app.created", app, {"app": {"id": app.id, "slug": app.slug, "name": app.name,
+                                                 "createdAt": iso(app.created_at)}})
         bump_generation()
     return app
 
@@ -136,8 +138,14 @@ def update_channel(channel: Channel, settings: dict, actor: str) -> Channel:
     with database.atomic():
         changed = _apply_settings(channel, settings)
         audit.record(actor, "channel.updated", "channel", channel.id, changed)
+        _channel_updated(channel, changed)
         bump_generation()
     return channel
+
+
+def _channel_updated(channel: Channel, changes: dict) -> None:
+    outbox.emit("channel.updated", channel.app, {"channel": {"id": channel.id, "name": channel.name},
+                                                 "changes": changes})
 
 
 def rotate_deployment_key(channel: Channel, actor: str) -> Channel:
@@ -171,6 +179,7 @@ def rename_channel(channel: Channel, name: str, actor: str) -> Channel:
                 raise Conflict(f"channel {name!r} exists already")
             Channel.update(name=name).where(Channel.id == channel.id).execute()
             audit.record(actor, "channel.renamed", "channel", channel.id, {"from": channel.name, "to": name})
+            _channel_updated(Channel.get_by_id(channel.id), {"name": name})
             bump_generation()
     return Channel.get_by_id(channel.id)
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
 
 from peewee import IntegrityError
 
@@ -15,6 +14,7 @@ from ..store.db import upsert_device_sightings
 from ..store.generation import bump_generation
 from ..store.models import App, DailyActive, Device, DeviceEvent, database, iso, utcnow
 from . import audit
+from .batching import BatchWriter
 from .releases import count_stat
 
 log = logging.getLogger("otabox.devices")
@@ -22,17 +22,15 @@ EVENT_TYPES = ("downloaded", "installed", "failed", "rolled_back")
 DEVICE_FIELDS = ("platform", "native_version", "native_build", "bundle_version", "channel")
 
 
-class DeviceTracker:
+class DeviceTracker(BatchWriter):
     """Buffers device sightings and check counts; a background thread flushes them in batches."""
 
+    thread_name = "otabox-device-flush"
+
     def __init__(self, interval: float):
-        self.interval = interval
-        self._lock = threading.Lock()
+        super().__init__(interval)
         self._seen: dict[tuple[int, str], dict] = {}
         self._checks: dict[int, int] = {}
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.flushes = 0
 
     def seen(self, app_id: int, device_id: str | None, release_id: int | None, **state) -> None:
         with self._lock:
@@ -41,48 +39,26 @@ class DeviceTracker:
             if release_id:
                 self._checks[release_id] = self._checks.get(release_id, 0) + 1
 
-    def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="otabox-device-flush", daemon=True)
-            self._thread.start()
+    def _take(self):
+        seen, checks = self._seen, self._checks
+        self._seen, self._checks = {}, {}
+        return (seen, checks) if seen or checks else None
 
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread:
-            self._thread.join(timeout=10)
-            self._thread = None
-        self.flush()
+    def _restore(self, batch) -> None:
+        seen, checks = batch
+        for key, state in seen.items():
+            self._seen.setdefault(key, state)
+        for release_id, count in checks.items():
+            self._checks[release_id] = self._checks.get(release_id, 0) + count
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.flush()
-            except Exception:  # a failed flush is retried with the next batch; never kill the thread
-                log.exception("device flush failed")
-
-    def flush(self) -> int:
-        with self._lock:
-            seen, checks = self._seen, self._checks
-            self._seen, self._checks = {}, {}
-        if not seen and not checks:
-            return 0
+    def _store(self, batch) -> int:
+        seen, checks = batch
         rows = [(app_id, device_id, *("" if state.get(k) is None else str(state[k]) for k in DEVICE_FIELDS),
                  str(state["at"]), state["at"].strftime("%Y-%m-%d")) for (app_id, device_id), state in seen.items()]
         try:
-            with database.connection_context():
-                try:
-                    self._write(rows, checks)
-                except IntegrityError:
-                    self._write_one_by_one(rows, checks)
-        except Exception:
-            # The database could not take the batch now (locked, disk full): keep it for the next flush.
-            with self._lock:
-                for key, state in seen.items():
-                    self._seen.setdefault(key, state)
-                for release_id, count in checks.items():
-                    self._checks[release_id] = self._checks.get(release_id, 0) + count
-            raise
-        self.flushes += 1
+            self._write(rows, checks)
+        except IntegrityError:
+            self._write_one_by_one(rows, checks)
         return len(seen)
 
     @staticmethod
@@ -178,7 +154,7 @@ def set_self_assigned_channel(app: App, device_id: str, channel_name: str | None
         bump_generation()
 
 
-def record_events(app: App, events: list[dict], resolve_release) -> int:
+def record_events(app: App, events: list[dict], resolve_release, health=None) -> int:
     """Store client events and count them on the release that served the bundle.
 
     `resolve_release(device_id, bundle_id)` gives (release id or None, the bundle id if it is the app's)."""
@@ -197,12 +173,18 @@ def record_events(app: App, events: list[dict], resolve_release) -> int:
         if not isinstance(message, str):
             raise BadRequest("message must be a string", details={"field": "message"})
         rows.append((device_id, bundle_id, kind, kind, message[:2000]))
-    store_events(app, rows, resolve_release)
+    store_events(app, rows, resolve_release, health)
     return len(rows)
 
 
-def store_events(app: App, rows: list[tuple], resolve_release) -> None:
-    """rows: (device_id, bundle_id, type, raw action, message); type None = stored but not counted."""
+FAILURE_TYPES = ("failed", "rolled_back")
+"""Client events that also count as failures in the release's health (core/health.py)."""
+
+
+def store_events(app: App, rows: list[tuple], resolve_release, health=None) -> None:
+    """rows: (device_id, bundle_id, type, raw action, message); type None = stored but not counted.
+    With `health` (a HealthRecorder), failures and rollbacks are counted in the release's health too."""
+    failures = []
     with database.atomic():
         for device_id, bundle_id, kind, action, message in rows:
             release_id, bundle_id = resolve_release(device_id, bundle_id)
@@ -213,6 +195,11 @@ def store_events(app: App, rows: list[tuple], resolve_release) -> None:
                     count_stat(release_id, kind)
                 if action and action != kind:
                     count_stat(release_id, action)
+                if kind in FAILURE_TYPES:
+                    failures.append((release_id, device_id, f"{action}: {message}" if message else action))
+    if health is not None:
+        for release_id, device_id, message in failures:
+            health.record_failure(app.id, release_id, device_id, message)
 
 
 def active_devices_by_day(app: App, channel: str | None, days: int = 30) -> list[dict]:

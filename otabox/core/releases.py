@@ -8,7 +8,7 @@ from peewee import fn
 from ..errors import BadRequest, Conflict, NotFound
 from ..store.generation import bump_generation
 from ..store.models import App, Bundle, Channel, Release, ReleaseStat, database, iso, row_id
-from . import audit
+from . import audit, executions, outbox
 
 STAT_NAMES = {"check": "checks", "downloaded": "downloads", "installed": "installs", "failed": "failures"}
 
@@ -85,6 +85,12 @@ def _append(channel: Channel, actor: str, action: str, *, bundle: Bundle | None,
     audit.record(actor, action, "release", release.id, {
         "app": channel.app.slug, "channel": channel.name, "bundleId": bundle.id if bundle else None,
         "rollout": rollout, "mandatory": mandatory, **(details or {})})
+    rolled_back = action == "release.rolled_back"
+    executions.end_for_channel(channel.id, "rolled_back" if rolled_back else "cancelled", actor, {
+        "reason": "the channel was rolled back" if rolled_back else "a newer release replaced it",
+        "byReleaseId": release.id})
+    outbox.emit(action, channel.app, {"release": release_json(release),
+                                      "previousReleaseId": previous.id if previous else None, **(details or {})})
     bump_generation()
     return release, previous
 
@@ -123,10 +129,15 @@ def update_release(release: Release, data: dict, actor: str) -> Release:
     with database.atomic():
         Release.update(**changes).where(Release.id == release.id).execute()
         action = "release.rollout_changed" if set(changes) == {"rollout"} else "release.updated"
-        audit.record(actor, action, "release", release.id, {"before": {k: getattr(release, k) for k in changes},
-                                                            "after": changes})
+        before = {k: getattr(release, k) for k in changes}
+        audit.record(actor, action, "release", release.id, {"before": before, "after": changes})
+        updated = Release.get_by_id(release.id)
+        if changes.get("disabled"):
+            executions.end_for_release(release.id, "cancelled", actor, {"reason": "release disabled"})
+        outbox.emit("release.updated", release.app, {"release": release_json(updated), "before": before,
+                                                     "after": changes})
         bump_generation()
-    return Release.get_by_id(release.id)
+    return updated
 
 
 def list_releases(app: App, channel: Channel | None, limit: int, offset: int) -> tuple[list[Release], int]:

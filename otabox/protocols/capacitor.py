@@ -327,7 +327,7 @@ def stats():
         rows = [(e.device_id, bundle_for(view, e.version_name, e.platform), EVENT_TYPES.get(e.fields["action"]),
                  e.fields["action"], event_message(e)) for e in events]
         store_events(App.get_by_id(view.id), rows,
-                     lambda device_id, bundle_id, view=view: release_for(view, device_id, bundle_id))
+                     lambda device_id, bundle_id, view=view: release_for(view, device_id, bundle_id), box().health)
     return jsonify({"status": "ok"})
 
 

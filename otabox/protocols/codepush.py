@@ -215,7 +215,8 @@ def _store(view: AppView, device_id: str, release: ReleaseView | None, kind: str
     """Count a client event on the release it names (an unknown label is stored but counts nowhere)."""
     bundle_id = release.bundle.id if release and release.bundle else None
     resolved = (release.id if release else None, bundle_id)
-    store_events(App.get_by_id(view.id), [(device_id, bundle_id, kind, action, "")], lambda *_: resolved)
+    store_events(App.get_by_id(view.id), [(device_id, bundle_id, kind, action, "")], lambda *_: resolved,
+                 box().health)
 
 
 def _report_deploy():

@@ -19,7 +19,7 @@ from peewee import Field
 from playhouse.migrate import SchemaMigrator
 
 from ..errors import OtaboxError
-from .models import ALL_MODELS, State
+from .models import ALL_MODELS, HEALTH_AND_ROLLOUT_MODELS, State
 
 VERSION_KEY = "schema_version"
 BASELINE_TABLE = "app"
@@ -66,8 +66,14 @@ def _baseline(schema: Schema) -> None:
     """Version 1 is the schema otabox 0.1.0 created; its databases get this number when first opened."""
 
 
+def _health_and_rollouts(schema: Schema) -> None:
+    """Health telemetry, rollout policies and executions, webhooks with their outbox, and leases."""
+    schema.create_tables(*HEALTH_AND_ROLLOUT_MODELS)
+
+
 STEPS: list[Step] = [
     Step(1, "the schema of otabox 0.1.0", _baseline),
+    Step(4, "health telemetry, rollout policies, webhooks", _health_and_rollouts),
 ]
 
 

@@ -1,0 +1,148 @@
+"""Requests the server itself makes (webhooks) reach only public addresses, unless configured.
+
+A URL is checked by resolving its host and refusing it when any address it resolves to is not
+globally routable: loopback, private, link-local (cloud metadata at 169.254.169.254 included),
+shared, multicast, reserved or unspecified, in IPv4 or IPv6 (IPv4-mapped included). The check is
+done again at every delivery, and the connection goes to the very address that was checked (the
+Host header and the TLS name stay the URL's), so a name that resolves differently the second time
+(DNS rebinding) cannot lead the request elsewhere. Redirects are never followed (http.client does
+not follow them)."""
+from __future__ import annotations
+
+import dataclasses
+import http.client
+import ipaddress
+import socket
+import ssl
+import time
+import urllib.parse
+
+SCHEMES = ("http", "https")
+MAX_URL = 2000
+
+
+class EgressRefused(ValueError):
+    """The URL is not one the server may call; the message says why."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    scheme: str
+    host: str
+    port: int
+    path: str
+    address: str
+    """The checked IP address the connection goes to."""
+
+
+def parse_url(url) -> urllib.parse.SplitResult:
+    if not isinstance(url, str) or not 0 < len(url) <= MAX_URL:
+        raise EgressRefused(f"the URL must be a string of 1 to {MAX_URL} characters")
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in SCHEMES:
+        raise EgressRefused("only http and https URLs are allowed")
+    if not parts.hostname:
+        raise EgressRefused("the URL has no host")
+    if parts.username is not None or parts.password is not None:
+        raise EgressRefused("credentials in the URL are not allowed; the signature authenticates otabox")
+    try:
+        parts.port
+    except ValueError:
+        raise EgressRefused("the URL's port is not a number from 0 to 65535") from None
+    return parts
+
+
+def refused_reason(address: str) -> str | None:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_loopback:
+        return "a loopback address"
+    if ip.is_link_local:
+        return "a link-local address (cloud metadata lives there)"
+    if ip.is_private:
+        return "a private address"
+    if not ip.is_global:
+        return "an address that is not publicly routable"
+    return None
+
+
+def resolve(url: str, allow_private: bool = False) -> Target:
+    """Check `url` and pick the address to connect to; EgressRefused when it may not be called."""
+    parts = parse_url(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise EgressRefused(f"cannot resolve {parts.hostname!r}: {exc}") from None
+    addresses = list(dict.fromkeys(info[4][0] for info in infos))
+    if not addresses:
+        raise EgressRefused(f"{parts.hostname!r} resolves to no address")
+    if not allow_private:
+        for address in addresses:
+            reason = refused_reason(address)
+            if reason:
+                raise EgressRefused(f"{parts.hostname!r} resolves to {address}, {reason}; set "
+                                    "OTABOX_WEBHOOK_ALLOW_PRIVATE=1 to allow such targets")
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    return Target(parts.scheme, parts.hostname, port, path, addresses[0])
+
+
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, target: Target, timeout: float):
+        super().__init__(target.host, target.port, timeout=timeout)
+        self._address = target.address
+
+    def connect(self):
+        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    def __init__(self, target: Target, timeout: float):
+        super().__init__(target.host, target.port, timeout=timeout, context=ssl.create_default_context())
+        self._address = target.address
+
+    def connect(self):
+        sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    status_code: int | None
+    duration_ms: float
+    error: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+def post(url: str, body: bytes, headers: dict, timeout: float, allow_private: bool) -> Outcome:
+    """POST `body` to `url` (checked again here), without following redirects; never raises."""
+    started = time.monotonic()
+
+    def outcome(status: int | None, error: str) -> Outcome:
+        return Outcome(status, round((time.monotonic() - started) * 1000, 1), error[:1000])
+
+    try:
+        target = resolve(url, allow_private)
+    except EgressRefused as exc:
+        return outcome(None, f"refused: {exc}")
+    cls = _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
+    connection = cls(target, timeout)
+    try:
+        connection.request("POST", target.path, body=body, headers={"Content-Length": str(len(body)), **headers})
+        response = connection.getresponse()
+        response.read(64 * 1024)
+    except (OSError, http.client.HTTPException) as exc:
+        return outcome(None, f"{type(exc).__name__}: {exc}")
+    finally:
+        connection.close()
+    status = response.status
+    if 300 <= status < 400:
+        return outcome(status, f"redirect to {response.getheader('Location', '?')[:200]} not followed")
+    return outcome(status, "" if 200 <= status < 300 else f"HTTP {status}")
