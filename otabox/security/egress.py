@@ -33,6 +33,8 @@ class Target:
     path: str
     address: str
     """The checked IP address the connection goes to."""
+    family: int
+    sockaddr: tuple
 
 
 def parse_url(url) -> urllib.parse.SplitResult:
@@ -75,39 +77,49 @@ def resolve(url: str, allow_private: bool = False) -> Target:
         infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
         raise EgressRefused(f"cannot resolve {parts.hostname!r}: {exc}") from None
-    addresses = list(dict.fromkeys(info[4][0] for info in infos))
-    if not addresses:
+    if not infos:
         raise EgressRefused(f"{parts.hostname!r} resolves to no address")
     if not allow_private:
-        for address in addresses:
-            reason = refused_reason(address)
+        for info in infos:
+            reason = refused_reason(info[4][0])
             if reason:
-                raise EgressRefused(f"{parts.hostname!r} resolves to {address}, {reason}; set "
+                raise EgressRefused(f"{parts.hostname!r} resolves to {info[4][0]}, {reason}; set "
                                     "OTABOX_WEBHOOK_ALLOW_PRIVATE=1 to allow such targets")
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
-    return Target(parts.scheme, parts.hostname, port, path, addresses[0])
+    family, _, _, _, sockaddr = infos[0]
+    return Target(parts.scheme, parts.hostname, port, path, sockaddr[0], family, sockaddr)
+
+
+def _connect(target: Target, timeout: float) -> socket.socket:
+    """A socket to the checked address itself (no second name lookup)."""
+    sock = socket.socket(target.family, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(timeout)
+        sock.connect(target.sockaddr)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 class _PinnedHTTPConnection(http.client.HTTPConnection):
     def __init__(self, target: Target, timeout: float):
         super().__init__(target.host, target.port, timeout=timeout)
-        self._address = target.address
+        self._target = target
 
     def connect(self):
-        self.sock = socket.create_connection((self._address, self.port), self.timeout)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock = _connect(self._target, self.timeout)
 
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
     def __init__(self, target: Target, timeout: float):
         super().__init__(target.host, target.port, timeout=timeout, context=ssl.create_default_context())
-        self._address = target.address
+        self._target = target
 
     def connect(self):
-        sock = socket.create_connection((self._address, self.port), self.timeout)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+        self.sock = self._context.wrap_socket(_connect(self._target, self.timeout), server_hostname=self.host)
 
 
 @dataclasses.dataclass(frozen=True)
