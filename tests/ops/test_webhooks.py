@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from conftest import Api, make_key, make_zip
+from fleet import WebhookReceiver
 
 from otabox.app import create_app
 from otabox.config import Config
@@ -20,44 +19,9 @@ from otabox.store.models import Delivery, Webhook
 APP = "com.example.hooks"
 
 
-class Receiver:
-    """An HTTP server on 127.0.0.1 that records every request; `replies` lists statuses to answer in turn
-    (then 200), `secret` verifies each signature."""
-
-    def __init__(self):
-        self.requests: list[dict] = []
-        self.replies: list[int] = []
-        self.secret: str | None = None
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 (http.server's naming)
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.requests.append({"headers": dict(self.headers), "body": body, "path": self.path})
-                status = receiver.replies.pop(0) if receiver.replies else 200
-                self.send_response(status)
-                if status in (301, 302):
-                    self.send_header("Location", "http://127.0.0.1:1/elsewhere")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def events(self) -> list[str]:
-        return [r["headers"]["X-Otabox-Event"] for r in self.requests]
-
-    def close(self):
-        self.server.shutdown()
-
-
 @pytest.fixture
 def receiver():
-    server = Receiver()
+    server = WebhookReceiver()
     yield server
     server.close()
 
@@ -101,8 +65,8 @@ def test_a_delivery_is_signed_json_with_the_event_and_delivery_headers(hooks, re
     assert deliver(box) == 2
     assert receiver.events() == ["app.created", "release.created"]
     ids = set()
-    for request in receiver.requests:
-        headers, raw = request["headers"], request["body"]
+    for request in receiver.received:
+        headers, raw = request["headers"], request["raw"]
         assert webhooks.verify(secret, raw, headers["X-Otabox-Signature"])
         assert not webhooks.verify(secret + "x", raw, headers["X-Otabox-Signature"])
         timestamp, digest = headers["X-Otabox-Signature"].split(",")
@@ -113,7 +77,7 @@ def test_a_delivery_is_signed_json_with_the_event_and_delivery_headers(hooks, re
         assert headers["X-Otabox-Delivery"].startswith("dlv_") and headers["Content-Type"] == "application/json"
         ids.add(headers["X-Otabox-Delivery"])
     assert len(ids) == 2
-    release_event = json.loads(receiver.requests[1]["body"])
+    release_event = json.loads(receiver.received[1]["raw"])
     assert release_event["data"]["release"]["bundleId"] == bundle["id"]
     assert deliver(box) == 0  # delivered once
 
@@ -148,7 +112,7 @@ def test_failed_attempts_are_retried_with_backoff_and_listed(hooks, receiver):
     assert [a["statusCode"] for a in listed[0]["attempts"]] == [500, 503, 200]
     assert listed[0]["attempts"][0]["error"] == "HTTP 500" and listed[0]["attempts"][2]["error"] == ""
     assert all(a["durationMs"] >= 0 for a in listed[0]["attempts"])
-    assert len({r["headers"]["X-Otabox-Delivery"] for r in receiver.requests}) == 1
+    assert len({r["headers"]["X-Otabox-Delivery"] for r in receiver.received}) == 1
 
 
 def test_attempts_run_out_and_redirects_are_not_followed(hooks, receiver):
@@ -162,7 +126,7 @@ def test_attempts_run_out_and_redirects_are_not_followed(hooks, receiver):
     listed = api.get(f"/api/v1/webhooks/{hook['id']}/deliveries").json["deliveries"]
     assert listed[0]["status"] == "failed" and len(listed[0]["attempts"]) == 3
     assert "not followed" in listed[0]["attempts"][0]["error"]
-    assert [r["path"] for r in receiver.requests] == ["/hook"] * 3
+    assert [r["path"] for r in receiver.received] == ["/otabox"] * 3
 
 
 def test_slack_format_sends_text(hooks, receiver):
@@ -171,7 +135,7 @@ def test_slack_format_sends_text(hooks, receiver):
     api.post("/api/v1/apps", {"slug": APP})
     api.upload(APP, "2.0.0", make_zip())
     deliver(box)
-    body = json.loads(receiver.requests[0]["body"])
+    body = json.loads(receiver.received[0]["raw"])
     assert list(body) == ["text"] and "bundle.created" in body["text"] and "2.0.0" in body["text"]
 
 
@@ -184,7 +148,7 @@ def test_events_and_app_filters_choose_the_webhooks(hooks, receiver):
     api.patch("/api/v1/apps/com.example.other/channels/staging", {"allowEmulator": False})
     deliver(box)
     assert receiver.events() == ["channel.updated"]
-    body = json.loads(receiver.requests[0]["body"])
+    body = json.loads(receiver.received[0]["raw"])
     assert body["app"]["slug"] == "com.example.other" and body["data"]["changes"] == {"allowEmulator": False}
 
 
@@ -193,7 +157,7 @@ def test_inactive_webhooks_get_nothing_and_patch_and_delete_work(hooks, receiver
     hook = create(api, receiver.url, isActive=False)
     api.post("/api/v1/apps", {"slug": APP})
     deliver(box)
-    assert receiver.requests == []
+    assert receiver.received == []
     patched = api.patch(f"/api/v1/webhooks/{hook['id']}", {"isActive": True, "events": ["app.created"]}).json
     assert patched["isActive"] is True and patched["events"] == ["app.created"]
     assert api.delete(f"/api/v1/webhooks/{hook['id']}").status_code == 200
@@ -296,7 +260,7 @@ def test_the_connection_goes_to_the_address_that_was_checked(receiver, monkeypat
                           timeout=2, allow_private=True)
     assert outcome.ok, outcome
     assert calls == ["rebinding.example"]  # resolved once; the socket used that answer
-    assert receiver.requests[0]["headers"]["Host"] == f"rebinding.example:{port}"
+    assert receiver.received[0]["headers"]["Host"] == f"rebinding.example:{port}"
 
 
 def test_a_kill_between_the_change_and_its_delivery_loses_nothing(hooks, receiver):
