@@ -54,7 +54,8 @@ class Box:
         self.health.start()
         self.janitor.start()
         self.scheduler.start()
-        self.webhooks.start()
+        if self.config.webhook_delivery:  # off: events wait in the outbox (e.g. a copy of a production box)
+            self.webhooks.start()
 
     def publish_changes(self) -> None:
         """Tell the other processes about this thread's committed changes (the web app does it per request)."""

@@ -66,6 +66,7 @@ class Config:
     client_rate_per_minute: int = 120
     auth_failures_per_minute: int = 20
     policy_interval: float = 30.0
+    webhook_delivery: bool = True
     webhook_allow_private: bool = False
     webhook_timeout_seconds: float = 10.0
     webhook_max_attempts: int = 6

@@ -28,8 +28,9 @@ def get_policy(app_id, policy_id):
 
 @bp.patch("/apps/<app_id>/rollout-policies/<policy_id>")
 def update_policy(app_id, policy_id):
-    policy = policies.find_policy(app_for(app_id, "publisher"), policy_id)
-    return jsonify(policies.policy_json(policies.update_policy(policy, json_body(), actor())))
+    app = app_for(app_id, "publisher")
+    data = json_body()
+    return jsonify(policies.policy_json(policies.update_policy(policies.find_policy(app, policy_id), data, actor())))
 
 
 @bp.delete("/apps/<app_id>/rollout-policies/<policy_id>")

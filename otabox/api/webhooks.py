@@ -37,8 +37,8 @@ def get_webhook(webhook_id):
 @bp.patch("/webhooks/<webhook_id>")
 def update_webhook(webhook_id):
     _admin()
-    b = box()
-    webhook = webhooks.update_webhook(webhooks.find_webhook(webhook_id), json_body(), actor(), b.sealer,
+    b, data = box(), json_body()
+    webhook = webhooks.update_webhook(webhooks.find_webhook(webhook_id), data, actor(), b.sealer,
                                       b.config.webhook_allow_private)
     return jsonify(webhooks.webhook_json(webhook))
 

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from .. import __version__
 from ..core import webhooks
+from ..errors import Conflict
 from ..security import egress
 from ..store.models import Delivery, OutboxEvent, database, utcnow
 from .leased import LeasedLoop
@@ -106,6 +107,9 @@ class WebhookSender:
 
     def send_test(self, webhook) -> Delivery:
         """`POST /webhooks/:id/test`: one attempt now, in the calling request, never retried."""
+        if not self.box.config.webhook_delivery:
+            raise Conflict("webhook delivery is turned off on this server (OTABOX_WEBHOOK_DELIVERY=0)",
+                           code="webhook_delivery_off")
         delivery = self.claim(webhooks.queue_test(webhook).id)
         return self.attempt(delivery, max_attempts=1)
 
