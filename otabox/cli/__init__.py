@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..errors import OtaboxError
-from . import admin, capgo, expo, keys, publish, server
+from . import admin, capgo, expo, keys, publish, rollouts, server
 
 
 class OtaboxCommands(click.Group):
@@ -24,6 +24,6 @@ def main():
     """otabox: a self-hosted over-the-air update server for mobile apps."""
 
 
-for module in (server, keys, admin, publish, expo, capgo):
+for module in (server, keys, admin, publish, expo, capgo, rollouts):
     for command in module.COMMANDS:
         main.add_command(command)

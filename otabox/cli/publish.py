@@ -88,15 +88,18 @@ RELEASE_COLUMNS = [("ID", "id"), ("CHANNEL", "channel"), ("LABEL", "label"), ("K
 @click.option("--encrypt-key", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Encrypt end to end for capacitor-updater with this private key (.capgo_key_v2); "
                    "the server only ever sees ciphertext.")
+@click.option("--policy", default=None, help="Release under this rollout policy (its name): the release starts "
+                                             "at the policy's first stage and the server moves it on.")
 @click.option("--json", "as_json", is_flag=True)
 @remote_command
 def publish(client, source, app, version, channel, rollout, mandatory, platform, notes, min_native_build,
-            target_versions, expo, runtime_version, encrypt_key, as_json):
+            target_versions, expo, runtime_version, encrypt_key, policy, as_json):
     """Upload SOURCE (a build folder or a .zip) and release it to a channel."""
     if expo and not runtime_version:
         raise click.UsageError("--expo needs --runtime-version")
     if expo and encrypt_key:
         raise click.UsageError("Expo exports cannot be encrypted (Expo has code signing instead)")
+    policy_id = _policy_id(client, app, policy) if policy else None
     archive = zip_folder(source) if source.is_dir() else source
     plain = archive
     try:
@@ -115,9 +118,18 @@ def publish(client, source, app, version, channel, rollout, mandatory, platform,
     finally:
         for temporary in {archive, plain} - {source}:
             temporary.unlink(missing_ok=True)
-    result = client.post(f"/api/v1/apps/{app}/releases", {"bundleId": bundle["id"], "channel": channel,
-                                                          "rollout": rollout, "mandatory": mandatory})
+    release = {"bundleId": bundle["id"], "channel": channel, "mandatory": mandatory}
+    release.update({"policyId": policy_id} if policy_id else {"rollout": rollout})
+    result = client.post(f"/api/v1/apps/{app}/releases", release)
     show({"bundle": bundle, **result}, as_json, RELEASE_COLUMNS, [result["release"]])
+
+
+def _policy_id(client, app: str, name: str) -> int:
+    """The id of the app's rollout policy called `name` (looked up before anything is uploaded)."""
+    found = [p for p in client.get(f"/api/v1/apps/{app}/rollout-policies")["policies"] if p["name"] == name]
+    if not found:
+        raise ClientError(f"no rollout policy named {name!r} in app {app}")
+    return found[0]["id"]
 
 
 def _encrypt(archive: Path, key_path: Path) -> tuple[Path, dict]:
