@@ -507,6 +507,7 @@ def _health_and_rollout_paths() -> dict:
                 **reply(obj({"executions": array(ref("RolloutExecution")), "total": INTEGER})),
                 **json_errors(400, *AUTH)},
                 [APP_ID, query("status", {"enum": ["running", "paused", "completed", "rolled_back", "cancelled"]}),
+                 query("release", {"type": "integer", "minimum": 0}, "Only the executions of this release"),
                  *PAGING]),
         },
         f"{app}/rollout-executions/{{execution_id}}": {

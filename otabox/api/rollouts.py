@@ -43,7 +43,8 @@ def delete_policy(app_id, policy_id):
 @bp.get("/apps/<app_id>/rollout-executions")
 def list_executions(app_id):
     rows, total = policies.list_executions(app_for(app_id), request.args.get("status") or None,
-                                           int_arg("limit", 50, 1, 500), int_arg("offset", 0, 0, 10**9))
+                                           int_arg("limit", 50, 1, 500), int_arg("offset", 0, 0, 10**9),
+                                           int_arg("release", 0, 0, 10**18) or None)
     return jsonify({"executions": [execution_json(e) for e in rows], "total": total})
 
 

@@ -180,18 +180,16 @@ def find_execution(app: App, execution_id) -> RolloutExecution:
     return execution
 
 
-def list_executions(app: App, status: str | None, limit: int, offset: int) -> tuple[list[RolloutExecution], int]:
+def list_executions(app: App, status: str | None, limit: int, offset: int, release_id: int | None = None
+                    ) -> tuple[list[RolloutExecution], int]:
     query = RolloutExecution.select().where(RolloutExecution.app == app)
+    if release_id is not None:
+        query = query.where(RolloutExecution.release == release_id)
     if status:
         if status not in executions.STATUSES:
             raise BadRequest(f"status must be one of {', '.join(executions.STATUSES)}", details={"field": "status"})
         query = query.where(RolloutExecution.status == status)
     return list(query.order_by(RolloutExecution.id.desc()).limit(limit).offset(offset)), query.count()
-
-
-def executions_for_release(release: Release) -> list[RolloutExecution]:
-    return list(RolloutExecution.select().where(RolloutExecution.release == release)
-                .order_by(RolloutExecution.id.desc()))
 
 
 def _conflict(execution: RolloutExecution, verb: str) -> Conflict:

@@ -1,4 +1,5 @@
-// Entry point: sign-in, navigation and the hash router (#/apps, #/apps/<slug>, #/apps/<slug>/devices, #/audit, #/keys).
+// Entry point: sign-in, navigation and the hash router (#/apps, #/apps/<slug>, #/apps/<slug>/devices,
+// #/apps/<slug>/rollouts, #/apps/<slug>/releases/<id>, #/webhooks, #/audit, #/keys).
 import { get } from "./api.js";
 import { clear, h } from "./dom.js";
 import { learnRole, saveKey, session, signOut } from "./session.js";
@@ -8,12 +9,18 @@ import { appPage } from "./pages/app.js";
 import { devicesPage } from "./pages/devices.js";
 import { auditPage } from "./pages/audit.js";
 import { keysPage } from "./pages/keys.js";
+import { releasePage } from "./pages/release.js";
+import { rolloutsPage } from "./pages/rollouts.js";
+import { webhooksPage } from "./pages/webhooks.js";
 import { signInPage } from "./pages/signin.js";
 
 const ROUTES = [
   [/^#\/apps\/?$/, appsPage],
   [/^#\/apps\/([^/]+)\/devices\/?$/, devicesPage],
+  [/^#\/apps\/([^/]+)\/rollouts\/?$/, rolloutsPage],
+  [/^#\/apps\/([^/]+)\/releases\/(\d+)\/?$/, releasePage],
   [/^#\/apps\/([^/]+)\/?$/, appPage],
+  [/^#\/webhooks\/?$/, webhooksPage],
   [/^#\/audit\/?$/, auditPage],
   [/^#\/keys\/?$/, keysPage],
 ];
@@ -45,7 +52,8 @@ function renderNav() {
   clear(nav, h("ul", {},
     item("#/apps", "Apps"),
     slug ? [h("li", { class: "nav-group", title: slug }, slug), item(base, "Overview", true),
-      item(`${base}/devices`, "Devices", true)] : null,
+      item(`${base}/devices`, "Devices", true), item(`${base}/rollouts`, "Rollouts", true)] : null,
+    item("#/webhooks", "Webhooks"),
     item("#/audit", "Audit log"),
     item("#/keys", "API keys")));
   const out = h("button", { type: "button", class: "ghost small" }, "Sign out");
