@@ -109,13 +109,17 @@ def create_policy(app: App, data: dict, actor: str) -> RolloutPolicy:
     return policy
 
 
+def _find(model, app: App, raw_id, what: str):
+    """The app's row of `model` with this id (from a URL or JSON), or NotFound."""
+    number = row_id(raw_id)
+    row = model.get_or_none((model.id == number) & (model.app == app)) if number is not None else None
+    if row is None:
+        raise NotFound(f"no {what} {raw_id!r} in app {app.slug!r}")
+    return row
+
+
 def find_policy(app: App, policy_id) -> RolloutPolicy:
-    number = row_id(policy_id)
-    policy = RolloutPolicy.get_or_none((RolloutPolicy.id == number) & (RolloutPolicy.app == app)) \
-        if number is not None else None
-    if policy is None:
-        raise NotFound(f"no rollout policy {policy_id!r} in app {app.slug!r}")
-    return policy
+    return _find(RolloutPolicy, app, policy_id, "rollout policy")
 
 
 def list_policies(app: App) -> list[RolloutPolicy]:
@@ -172,12 +176,7 @@ def start_release(app: App, data: dict, actor: str, find_bundle, find_channel) -
 # --- executions ------------------------------------------------------------------------------------
 
 def find_execution(app: App, execution_id) -> RolloutExecution:
-    number = row_id(execution_id)
-    execution = RolloutExecution.get_or_none((RolloutExecution.id == number) & (RolloutExecution.app == app)) \
-        if number is not None else None
-    if execution is None:
-        raise NotFound(f"no rollout execution {execution_id!r} in app {app.slug!r}")
-    return execution
+    return _find(RolloutExecution, app, execution_id, "rollout execution")
 
 
 def list_executions(app: App, status: str | None, limit: int, offset: int, release_id: int | None = None

@@ -41,8 +41,8 @@ def launches(client, app, box, bundle, devices, launches_each=1, crashes=0, erro
             events.append({"type": "crash", "count": crashes, "message": "segfault"})
         if errors:
             events.append({"type": "js_error", "count": errors, "message": "TypeError"})
-        response = client.post(f"/api/v1/apps/{APP}/health", headers={"X-Client-Key": app["clientKey"]},
-                                json={"deviceId": device, "platform": "ios", "bundleId": bundle["id"], "events": events})
+        body = {"deviceId": device, "platform": "ios", "bundleId": bundle["id"], "events": events}
+        response = client.post(f"/api/v1/apps/{APP}/health", headers={"X-Client-Key": app["clientKey"]}, json=body)
         assert response.status_code == 204
     box.health.flush()
 
