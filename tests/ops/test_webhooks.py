@@ -273,3 +273,22 @@ def test_a_kill_between_the_change_and_its_delivery_loses_nothing(hooks, receive
         assert Delivery.select().where(Delivery.status == "pending").count() == 1
     deliver(box)
     assert receiver.events() == ["app.created"]
+
+
+def test_with_delivery_off_events_wait_in_the_outbox(tmp_path, receiver):
+    config = Config.from_env(data_dir=tmp_path / "data", device_flush_seconds=3600.0, webhook_allow_private=True,
+                             webhook_delivery=False)
+    app = create_app(config)
+    box = app.config["BOX"]
+    try:
+        api = Api(app.test_client(), make_key(box, "admin", "admin"))
+        hook = create(api, receiver.url, events=["app.created"])
+        api.post("/api/v1/apps", {"slug": APP})
+        refused = api.post(f"/api/v1/webhooks/{hook['id']}/test")
+        assert refused.status_code == 409 and refused.json["error"]["code"] == "webhook_delivery_off"
+        time.sleep(1.2)
+        assert receiver.received == []
+        assert [d["status"] for d in api.get(f"/api/v1/webhooks/{hook['id']}/deliveries").json["deliveries"]] == [
+            "pending"]
+    finally:
+        box.close()
