@@ -6,7 +6,7 @@ import secrets
 
 from ..errors import BadRequest, Conflict, Invalid, NotFound
 from ..store.generation import bump_generation
-from ..store.models import App, Bundle, Channel, Release, database, iso, row_id
+from ..store.models import App, Bundle, Channel, Release, Webhook, database, iso, row_id
 from . import audit, outbox
 from .releases import current_release, release_json
 
@@ -76,6 +76,8 @@ def delete_app(app: App, actor: str, store) -> None:
     with database.atomic():
         digests = blobs_of(Bundle.select().where(Bundle.app == app))
         Release.delete().where(Release.app == app).execute()
+        # Its webhooks go too: a recursive delete would only clear their app, making them hear every app.
+        Webhook.delete().where(Webhook.app == app).execute()
         app.delete_instance(recursive=True)
         audit.record(actor, "app.deleted", "app", app.id, {"slug": app.slug})
         bump_generation()

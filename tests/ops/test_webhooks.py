@@ -292,3 +292,11 @@ def test_with_delivery_off_events_wait_in_the_outbox(tmp_path, receiver):
             "pending"]
     finally:
         box.close()
+
+
+def test_deleting_an_app_deletes_its_webhooks_rather_than_widening_them(hooks, receiver):
+    api, box = hooks
+    api.post("/api/v1/apps", {"slug": APP})
+    create(api, receiver.url, appId=APP)
+    assert api.delete(f"/api/v1/apps/{APP}").status_code == 200
+    assert api.get("/api/v1/webhooks").json["webhooks"] == []
