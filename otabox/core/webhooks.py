@@ -245,6 +245,8 @@ def record_attempt(delivery: Delivery, outcome, max_attempts: int, backoff) -> D
     else:
         changes["next_attempt_at"] = now + dt.timedelta(seconds=backoff(attempts))
     with database.atomic():
+        if not Delivery.select().where(Delivery.id == delivery.id).exists():
+            return delivery  # its webhook was deleted during the attempt
         DeliveryAttempt.create(delivery=delivery.id, at=now, status_code=outcome.status_code,
                                duration_ms=outcome.duration_ms, error=outcome.error)
         Delivery.update(**changes).where(Delivery.id == delivery.id).execute()
