@@ -3,8 +3,10 @@ the failures other protocols report, and the per flag variant aggregates."""
 from __future__ import annotations
 
 import pytest
-from conftest import check, make_zip
+from conftest import Api, check, make_key, make_zip
 
+from otabox.app import create_app
+from otabox.config import Config
 from otabox.core import health
 from otabox.store.models import FlagVariantHealth, HealthBucket, HealthDevice, HealthError
 
@@ -117,13 +119,20 @@ def test_bad_bodies_are_400_in_the_error_shape(admin, client, demo_app, body, fi
     assert response.json["error"]["details"].get("field") == field
 
 
-def test_the_client_key_is_required_and_devices_are_rate_limited(admin, client, box, demo_app):
-    body = {"deviceId": "flood", "platform": "ios", "events": [{"type": "app_launch", "count": 1}]}
-    assert report(client, demo_app, body, key="wrong").status_code == 401
-    for _ in range(box.config.client_rate_per_minute):
-        assert report(client, demo_app, body).status_code == 204
-    limited = report(client, demo_app, body)
-    assert limited.status_code == 429 and limited.headers["Retry-After"]
+def test_the_client_key_is_required_and_devices_are_rate_limited(tmp_path):
+    app = create_app(Config.from_env(data_dir=tmp_path / "d", device_flush_seconds=3600.0, client_rate_per_minute=3))
+    try:
+        client = app.test_client()
+        demo = Api(client, make_key(app.config["BOX"])).post("/api/v1/apps", {"slug": APP}).json
+        body = {"deviceId": "flood", "platform": "ios", "events": [{"type": "app_launch", "count": 1}]}
+        assert report(client, demo, body, key="wrong").status_code == 401
+        for _ in range(3):
+            assert report(client, demo, body).status_code == 204
+        limited = report(client, demo, body)
+        assert limited.status_code == 429 and limited.headers["Retry-After"]
+        assert report(client, demo, {**body, "deviceId": "another"}).status_code == 204
+    finally:
+        app.config["BOX"].close()
 
 
 def test_flag_states_build_per_variant_aggregates(admin, client, box, demo_app):
