@@ -8,9 +8,17 @@ from conftest import Api, check, make_key, make_zip
 from otabox.app import create_app
 from otabox.config import Config
 from otabox.core import health
-from otabox.store.models import FlagVariantHealth, HealthBucket, HealthDevice, HealthError
+from otabox.store.models import FlagVariantHealth, HealthBucket, HealthDevice, HealthError, utcnow
 
 APP = "com.example.demo"
+
+
+@pytest.fixture
+def half_past(monkeypatch):
+    """The health store's clock stopped at half past this hour, so no test straddles two hourly buckets."""
+    moment = utcnow().replace(minute=30, second=0, microsecond=0)
+    monkeypatch.setattr(health, "utcnow", lambda: moment)
+    return moment
 
 
 def released(admin, version="1.0.0", channel="production", **extra):
@@ -29,7 +37,7 @@ def events(*items):
     return [dict(zip(("type", "count", "message", "name", "flagStates"), item)) for item in items]
 
 
-def test_reports_are_accepted_at_once_and_written_in_one_batch(admin, client, box, demo_app):
+def test_reports_are_accepted_at_once_and_written_in_one_batch(admin, client, box, demo_app, half_past):
     bundle, release = released(admin)
     for device in ("d1", "d2", "d3"):
         body = {"deviceId": device, "platform": "ios", "bundleId": bundle["id"],
@@ -67,7 +75,7 @@ def test_no_launches_means_no_rates(admin, client, box, demo_app):
     assert got["launches"] == 0 and got["crashRate"] is None and got["topErrors"] == []
 
 
-def test_a_device_counts_once_per_release_and_hour_across_flushes(admin, client, box, demo_app):
+def test_a_device_counts_once_per_release_and_hour_across_flushes(admin, client, box, demo_app, half_past):
     bundle, release = released(admin)
     body = {"deviceId": "same", "platform": "android", "bundleId": bundle["id"], "events": [{"type": "app_launch",
                                                                                            "count": 1}]}
@@ -135,7 +143,7 @@ def test_the_client_key_is_required_and_devices_are_rate_limited(tmp_path):
         app.config["BOX"].close()
 
 
-def test_flag_states_build_per_variant_aggregates(admin, client, box, demo_app):
+def test_flag_states_build_per_variant_aggregates(admin, client, box, demo_app, half_past):
     bundle, _ = released(admin)
     for device, variant, crash in (("a", "on", 1), ("b", "on", 0), ("c", "off", 0)):
         report(client, demo_app, {"deviceId": device, "platform": "ios", "bundleId": bundle["id"], "events": [
