@@ -52,17 +52,28 @@ def create_app(config: Config | None = None, box: Box | None = None, access_log=
     app.json.sort_keys = False
     app.url_map.strict_slashes = False
 
-    from .api import account, apps, bundles, collaborators, devices, flags, meta, releases
+    from .api import account, apps, bundles, collaborators, devices, flags, meta, releases, rollouts, webhooks
+    from .api import health as api_health
     from .downloads import bp as downloads_bp
-    from .protocols import capacitor, codepush, codepush_accounts, codepush_management, expo, flutter, native, ofrep
+    from .protocols import (
+        capacitor,
+        codepush,
+        codepush_accounts,
+        codepush_management,
+        expo,
+        flutter,
+        health,
+        native,
+        ofrep,
+    )
 
     for blueprint in (apps.bp, bundles.bp, releases.bp, devices.bp, meta.bp, flags.bp, account.bp, collaborators.bp,
-                      codepush_management.api_bp):
+                      codepush_management.api_bp, api_health.bp, rollouts.bp, webhooks.bp):
         app.register_blueprint(blueprint, url_prefix="/api/v1")
     app.register_blueprint(bundles.uploads_bp)
     app.register_blueprint(downloads_bp)
     for blueprint in (native.bp, codepush.bp, codepush_management.bp, codepush_accounts.bp, capacitor.bp,
-                      flutter.bp, expo.bp, ofrep.bp):
+                      flutter.bp, expo.bp, ofrep.bp, health.bp):
         app.register_blueprint(blueprint)
     app.before_request(count_management_request)
     app.after_request(rate_limit_headers)

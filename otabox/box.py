@@ -15,12 +15,16 @@ from .core.bundles import Ingestor
 from .core.devices import DeviceTracker
 from .core.flag_contexts import FlagRecorder
 from .core.flags import FlagCache
+from .core.health import HealthRecorder
 from .core.serving import ServingCache
 from .errors import OtaboxError
 from .ops.maintenance import Janitor
 from .ops.metrics import Metrics
+from .ops.scheduler import PolicyScheduler
+from .ops.webhooks import WebhookSender
 from .protocols import codepush_package, expo
 from .security.ratelimit import EventBudget, TokenBucketLimiter, WindowLimiter
+from .security.sealing import load_sealer
 from .security.signing import ServerSecrets
 from .security.usage import UsageRecorder
 from .store.blobs import FileSystemBlobStore, Staging
@@ -56,6 +60,7 @@ class Box:
             os.chmod(config.data_dir, 0o700)
             self.db, self.upgrade = open_database(config.db_url, schema)
             self.secrets = ServerSecrets(config.data_dir / "secrets")
+            self.sealer = load_sealer(config.data_dir / "secrets")
             self.staging = Staging(config.data_dir / "tmp")
             self.store = FileSystemBlobStore(config.data_dir / "blobs")
             self.generation_signal = GenerationSignal(config.data_dir / "generation") if is_sqlite(self.db) else None
@@ -74,24 +79,34 @@ class Box:
         self.event_budget = EventBudget(config.event_kb_per_device_per_day * 1024,
                                         config.event_mb_per_address_per_day * 1024 * 1024)
         self.tracker = DeviceTracker(config.device_flush_seconds)
+        self.health = HealthRecorder(config.device_flush_seconds)
         self.ingestor = Ingestor(self, describers={"zip": codepush_package.describe_zip,
                                                    "expo": functools.partial(expo.describe_upload, self)})
         self.janitor = Janitor(self)
+        self.scheduler = PolicyScheduler(self)
+        self.webhooks = WebhookSender(self)
 
     def start_background_work(self) -> None:
         self.tracker.start()
         self.flag_recorder.start()
+        self.health.start()
         self.janitor.start()
+        self.scheduler.start()
+        if self.config.webhook_delivery:  # off: events wait in the outbox (e.g. a copy of a production box)
+            self.webhooks.start()
 
     def publish_changes(self) -> None:
         """Tell the other processes about this thread's committed changes (the web app does it per request)."""
         publish_pending(self.generation_signal)
 
     def close(self) -> None:
+        self.webhooks.stop()
+        self.scheduler.stop()
         self.janitor.stop()
         self.tracker.stop()
         self.flag_recorder.stop()
         self.usage.flush()
+        self.health.stop()
         if self.generation_signal is not None:
             self.generation_signal.close()
         if not self.db.is_closed():

@@ -80,6 +80,12 @@ class Config:
     max_zip_ratio: int = 100
     metrics_public: bool = False
     allowed_hosts: str = ""
+    policy_interval: float = 30.0
+    webhook_delivery: bool = True
+    webhook_allow_private: bool = False
+    webhook_timeout_seconds: float = 10.0
+    webhook_max_attempts: int = 6
+    webhook_retry_seconds: float = 30.0
 
     @classmethod
     def from_env(cls, **overrides) -> "Config":

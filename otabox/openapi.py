@@ -174,7 +174,52 @@ def _schemas() -> dict:
         "AuditEntry": obj({"id": INTEGER, "at": TIMESTAMP, "actor": STRING, "token": nullable(STRING),
                            "action": STRING, "entityType": STRING, "entityId": STRING,
                            "details": {"type": "object"}}),
-        **_team_schemas(), **_codepush_schemas(), **_capgo_schemas(), **_flag_schemas(),
+        **_team_schemas(), **_codepush_schemas(), **_capgo_schemas(), **_flag_schemas(), **_health_schemas(),
+    }
+
+
+def _health_schemas() -> dict:
+    rate = nullable({"type": "number", "minimum": 0, "maximum": 100})
+    stage = obj({"percentage": {"type": "integer", "minimum": 1, "maximum": 100},
+                 "minDevices": {"type": "integer", "minimum": 0},
+                 "minDurationMinutes": {"type": "number", "minimum": 0}})
+    thresholds = obj({"errorRate": rate, "crashRate": rate, "minLaunches": {"type": "integer", "minimum": 0},
+                      "action": {"enum": ["auto-rollback", "pause"]}})
+    execution_event = obj({"at": TIMESTAMP, "kind": STRING, "stage": INTEGER, "percentage": INTEGER,
+                           "actor": STRING, "details": {"type": "object"}})
+    attempt = obj({"attempt": INTEGER, "at": TIMESTAMP, "statusCode": nullable(INTEGER), "durationMs": {
+        "type": "number"}, "error": STRING})
+    return {
+        "HealthEvent": obj({"type": {"enum": ["app_launch", "crash", "js_error", "custom"]},
+                            "name": {"type": "string", "maxLength": 100}, "message": {"type": "string",
+                                                                                      "maxLength": 8000},
+                            "count": {"type": "integer", "minimum": 1, "maximum": 1000000},
+                            "flagStates": {"type": "object", "maxProperties": 50}}, required=["type"]),
+        "ReleaseHealth": obj({
+            "releaseId": INTEGER, "launches": INTEGER, "crashes": INTEGER, "jsErrors": INTEGER, "failures": INTEGER,
+            "devices": INTEGER, "launchedDevices": INTEGER, "crashRate": rate, "errorRate": rate,
+            "crashFreeRate": rate, "custom": {"type": "object", "additionalProperties": INTEGER},
+            "topErrors": array(obj({"message": STRING, "kind": STRING, "count": INTEGER, "lastSeen": TIMESTAMP}))}),
+        "RolloutStage": stage,
+        "RolloutThresholds": thresholds,
+        "RolloutPolicy": obj({"id": INTEGER, "appId": INTEGER, "name": STRING, "stages": array(stage),
+                              "thresholds": thresholds, "activeExecutions": INTEGER, "createdAt": TIMESTAMP,
+                              "updatedAt": TIMESTAMP}),
+        "RolloutExecution": obj({
+            "id": INTEGER, "releaseId": INTEGER, "policyId": nullable(INTEGER), "policyName": STRING,
+            "status": {"enum": ["running", "paused", "completed", "rolled_back", "cancelled"]},
+            "stage": {"type": "integer", "minimum": 1}, "stages": nullable(INTEGER), "percentage": INTEGER,
+            "channel": STRING, "bundleVersion": STRING, "stageStartedAt": TIMESTAMP, "createdAt": TIMESTAMP,
+            "updatedAt": TIMESTAMP, "events": array(execution_event)}, required=[
+            "id", "releaseId", "policyId", "policyName", "status", "stage", "stages", "percentage", "channel",
+            "bundleVersion", "stageStartedAt", "createdAt", "updatedAt"]),
+        "Webhook": obj({"id": INTEGER, "url": STRING, "events": array(STRING), "appId": nullable(INTEGER),
+                        "isActive": BOOLEAN, "format": {"enum": ["json", "slack"]}, "createdAt": TIMESTAMP,
+                        "updatedAt": TIMESTAMP}),
+        "WebhookDelivery": obj({"id": STRING, "eventId": STRING, "event": STRING,
+                                "status": {"enum": ["pending", "delivered", "failed"]}, "attempts": array(attempt),
+                                "nextAttemptAt": nullable(TIMESTAMP), "createdAt": TIMESTAMP,
+                                "finishedAt": nullable(TIMESTAMP)}),
     }
 
 
@@ -610,13 +655,16 @@ def _device_and_release_paths(app: str, tag: str, release_options: dict) -> dict
                 **reply(obj({"releases": array(ref("Release")), "total": INTEGER})), **json_errors(400, *AUTH)},
                 [APP_ID, query("channel"), *PAGING, query("includeDeleted", {"enum": ["true", "false"]}),
                  query("groupId")]),
-            "post": operation("Release a bundle to a channel (the app's default channel when none is named)", tag, {
-                **reply({"allOf": [ref("ReleaseChange"), obj({"groupId": STRING})]}, 201),
+            "post": operation("Release a bundle to a channel (the app's default channel when none is named; under "
+                              "a rollout policy with policyId)", tag, {
+                **reply({"allOf": [ref("ReleaseChange"), obj({"groupId": STRING,
+                                                              "execution": nullable(ref("RolloutExecution"))},
+                                                             required=["groupId"])]}, 201),
                 **json_errors(400, *AUTH)}, [APP_ID],
                 body(obj({"channel": STRING, "bundleId": INTEGER, **release_options, "targetVersions": STRING,
                           "groupId": {"type": "string", "minLength": 1, "maxLength": 100},
                           "linkedFlags": array(obj({"flagId": INTEGER, "enabled": BOOLEAN, "value": ANY},
-                                                   required=["flagId"]))},
+                                                   required=["flagId"])), "policyId": INTEGER},
                          required=["bundleId"]))),
         },
         f"{app}/releases/{{release_id}}": {
@@ -642,6 +690,123 @@ def _device_and_release_paths(app: str, tag: str, release_options: dict) -> dict
                           "rollout": {"type": "integer", "minimum": 0, "maximum": 100},
                           "groupId": {"type": "string", "minLength": 1, "maxLength": 100}}, required=["channels"]))),
         },
+    }
+
+
+def _health_and_rollout_paths() -> dict:
+    api = "/api/v1"
+    app = f"{api}/apps/{{app_id}}"
+    tag = "health and rollouts"
+    policy_id = path("policy_id", schema=INTEGER)
+    execution_id = path("execution_id", schema=INTEGER)
+    webhook_id = path("webhook_id", schema=INTEGER)
+    policy_fields = {"name": {"type": "string", "minLength": 1, "maxLength": 100},
+                     "stages": {**array(ref("RolloutStage")), "minItems": 1, "maxItems": 20},
+                     "thresholds": obj({"errorRate": nullable({"type": "number", "minimum": 0, "maximum": 100}),
+                                        "crashRate": nullable({"type": "number", "minimum": 0, "maximum": 100}),
+                                        "minLaunches": {"type": "integer", "minimum": 0},
+                                        "action": {"enum": ["auto-rollback", "pause"]}}, required=[])}
+    webhook_fields = {"url": {"type": "string", "maxLength": 2000}, "events": {**array(STRING), "minItems": 1},
+                      "secret": {"type": "string", "minLength": 16, "maxLength": 200},
+                      "appId": nullable({"anyOf": [INTEGER, STRING]}), "isActive": BOOLEAN,
+                      "format": {"enum": ["json", "slack"]}}
+    execution = reply(ref("RolloutExecution"))
+    paths = {
+        f"{app}/releases/{{release_id}}/health": {
+            "get": operation("A release's health: launches, crashes, JS errors, rates in percent of launches, "
+                             "distinct devices and the top error messages", tag, {
+                                 **reply(ref("ReleaseHealth")), **json_errors(*AUTH)},
+                             [APP_ID, path("release_id", schema=INTEGER)]),
+        },
+        f"{app}/health/timeseries": {
+            "get": operation("Hourly health figures of the app or of one release", tag, {
+                **reply(obj({"releaseId": nullable(INTEGER), "days": INTEGER, "bucketSeconds": INTEGER,
+                             "points": array(obj({"at": TIMESTAMP, "launches": INTEGER, "crashes": INTEGER,
+                                                  "jsErrors": INTEGER, "failures": INTEGER, "devices": INTEGER,
+                                                  "crashRate": nullable({"type": "number"}),
+                                                  "errorRate": nullable({"type": "number"}),
+                                                  "crashFreeRate": nullable({"type": "number"})}))})),
+                **json_errors(400, *AUTH)},
+                [APP_ID, query("release", INTEGER), query("days", {"type": "integer", "minimum": 1, "maximum": 90})]),
+        },
+        f"{app}/rollout-policies": {
+            "get": operation("The app's rollout policies", tag, {
+                **reply(obj({"policies": array(ref("RolloutPolicy"))})), **json_errors(*AUTH)}, [APP_ID]),
+            "post": operation("Create a rollout policy", tag, {
+                **reply(ref("RolloutPolicy"), 201), **json_errors(400, *AUTH, 409)}, [APP_ID],
+                body(obj(policy_fields, required=["name", "stages"]))),
+        },
+        f"{app}/rollout-policies/{{policy_id}}": {
+            "get": operation("A rollout policy", tag, {**reply(ref("RolloutPolicy")), **json_errors(*AUTH)},
+                             [APP_ID, policy_id]),
+            "patch": operation("Change a rollout policy (409 while one of its executions runs)", tag, {
+                **reply(ref("RolloutPolicy")), **json_errors(400, *AUTH, 409)}, [APP_ID, policy_id],
+                body(obj(policy_fields, required=[]))),
+            "delete": operation("Delete a rollout policy (409 while an execution uses it)", tag, {
+                **reply(obj({"deleted": BOOLEAN, "id": INTEGER})), **json_errors(*AUTH, 409)}, [APP_ID, policy_id]),
+        },
+        f"{app}/rollout-executions": {
+            "get": operation("Rollout executions, newest first", tag, {
+                **reply(obj({"executions": array(ref("RolloutExecution")), "total": INTEGER})),
+                **json_errors(400, *AUTH)},
+                [APP_ID, query("status", {"enum": ["running", "paused", "completed", "rolled_back", "cancelled"]}),
+                 query("release", {"type": "integer", "minimum": 0}, "Only the executions of this release"),
+                 *PAGING]),
+        },
+        f"{app}/rollout-executions/{{execution_id}}": {
+            "get": operation("A rollout execution with its events", tag, {**execution, **json_errors(*AUTH)},
+                             [APP_ID, execution_id]),
+        },
+        f"{api}/webhooks": {
+            "get": operation("Webhooks", tag, {**reply(obj({"webhooks": array(ref("Webhook"))})),
+                                               **json_errors(*KEYED)}),
+            "post": operation("Create a webhook; the reply shows its secret, once", tag, {
+                **reply({"allOf": [ref("Webhook"), obj({"secret": STRING})]}, 201),
+                **json_errors(400, *KEYED, 422)}, request_body=body(obj(webhook_fields, required=["url"]))),
+        },
+        f"{api}/webhooks/{{webhook_id}}": {
+            "get": operation("A webhook", tag, {**reply(ref("Webhook")), **json_errors(*AUTH)}, [webhook_id]),
+            "patch": operation("Change a webhook (a new secret too)", tag, {
+                **reply(ref("Webhook")), **json_errors(400, *AUTH, 422)}, [webhook_id],
+                body(obj(webhook_fields, required=[]))),
+            "delete": operation("Delete a webhook with its deliveries", tag, {
+                **reply(obj({"deleted": BOOLEAN, "id": INTEGER})), **json_errors(*AUTH)}, [webhook_id]),
+        },
+        f"{api}/webhooks/{{webhook_id}}/deliveries": {
+            "get": operation("The webhook's recent deliveries with every attempt", tag, {
+                **reply(obj({"deliveries": array(ref("WebhookDelivery"))})), **json_errors(400, *AUTH)},
+                [webhook_id, query("limit", {"type": "integer", "minimum": 1, "maximum": 500})]),
+        },
+        f"{api}/webhooks/{{webhook_id}}/test": {
+            "post": operation("Send a webhook.test event now; the reply is its delivery", tag, {
+                **reply(ref("WebhookDelivery")), **json_errors(*AUTH, 409)}, [webhook_id]),
+        },
+    }
+    for verb, summary in (("pause", "Pause"), ("resume", "Resume"), ("cancel", "Cancel"),
+                          ("advance", "Move to the next stage now (or complete at the last)")):
+        paths[f"{app}/rollout-executions/{{execution_id}}/{verb}"] = {"post": operation(
+            f"{summary} a rollout execution", tag, {**execution, **json_errors(*AUTH, 409)}, [APP_ID, execution_id])}
+    return paths
+
+
+def _health_client_paths() -> dict:
+    report = {"deviceId": {"type": "string", "minLength": 1, "maxLength": 200},
+              "platform": {"type": "string", "minLength": 1, "maxLength": 50},
+              "channel": {"type": "string", "maxLength": 200}, "runtimeVersion": {"type": "string", "maxLength": 200},
+              "events": {**array(ref("HealthEvent")), "minItems": 1, "maxItems": 500}}
+    accepted = reply(status=204, description="Accepted (written in the next batch)")
+    return {
+        "/api/v1/apps/{app_id}/health": {"post": operation(
+            "Report health events (launches, crashes, JS errors, custom)", "native client", {
+                **accepted, **json_errors(400, 401, 404, 429)}, [APP_ID],
+            body(obj({**report, "bundleId": INTEGER, "bundleVersion": {"type": "string", "maxLength": 200}},
+                     required=["deviceId", "platform", "events"])), security=CLIENT_KEY)},
+        "/v1/ota/health-metrics": {"post": operation(
+            "AppDispatch's health metrics (projectSlug is the app slug, updateUuid an Expo update id)",
+            "appdispatch", {**accepted, **json_errors(400, 404, 429)},
+            request_body=body(obj({**report, "projectSlug": {"type": "string", "minLength": 1, "maxLength": 200},
+                                   "updateUuid": nullable({"type": "string", "maxLength": 200})},
+                                  required=["projectSlug", "deviceId", "platform", "events"])), security=PUBLIC)},
     }
 
 
@@ -1074,7 +1239,8 @@ def document(base_url: str | None = None) -> dict:
     paths = {}
     for section in (_management_paths, _team_paths, _native_paths, _transfer_paths, _service_paths,
                     _codepush_client_paths, _codepush_management_paths, _codepush_api_paths, _codepush_account_paths,
-                    _capgo_paths, _flutter_paths, _expo_paths, _ofrep_paths):
+                    _capgo_paths, _flutter_paths, _expo_paths, _ofrep_paths, _health_and_rollout_paths,
+                    _health_client_paths):
         paths.update(section())
     doc = {
         "openapi": "3.1.0",

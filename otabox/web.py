@@ -39,7 +39,7 @@ def optional_json_body() -> dict:
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-CLIENT_BLUEPRINTS = frozenset({"native"})
+CLIENT_BLUEPRINTS = frozenset({"native", "health"})
 """Blueprints of client routes under /api/v1 (device update checks and events): they have their
 own per-device limits and are not counted as management requests."""
 MANAGEMENT_BLUEPRINTS = frozenset({"codepush_management", "codepush_accounts"})

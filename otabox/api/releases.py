@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from ..core import apps, bundles, releases
+from ..core import apps, bundles, policies, releases
+from ..core.executions import execution_json
 from ..errors import BadRequest
 from ..web import actor, app_for, int_arg, json_body
 
@@ -19,10 +20,18 @@ def _flag_arg(name: str) -> bool:
 
 @bp.post("/apps/<app_id>/releases")
 def create_release(app_id):
+    """With a `policyId`, the release starts at the policy's first stage and an execution follows it."""
     app = app_for(app_id, "publisher")
-    release, previous = releases.create_release(app, json_body(), actor(), bundles.find_bundle, apps.find_channel)
+    data = json_body()
+    execution = None
+    if data.get("policyId") is not None:
+        release, previous, execution = policies.start_release(app, data, actor(), bundles.find_bundle,
+                                                              apps.find_channel)
+    else:
+        release, previous = releases.create_release(app, data, actor(), bundles.find_bundle, apps.find_channel)
     return jsonify({"release": releases.release_json(release), "groupId": release.group_id,
-                    "previousRelease": releases.release_json(previous) if previous else None}), 201
+                    "previousRelease": releases.release_json(previous) if previous else None,
+                    "execution": execution_json(execution) if execution else None}), 201
 
 
 @bp.get("/apps/<app_id>/releases")

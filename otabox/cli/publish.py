@@ -100,11 +100,28 @@ def uploaded_bundle(client: OtaboxClient, app: str, version: str, platform: str 
 
 
 def release_bundle(client: OtaboxClient, app: str, bundle: dict, channel: str, rollout: int, mandatory: bool,
-                   notes: str | None = None) -> dict:
-    body = {"bundleId": bundle["id"], "channel": channel, "rollout": rollout, "mandatory": mandatory}
+                   notes: str | None = None, policy_id: int | None = None) -> dict:
+    """Release an uploaded bundle; under a rollout policy it starts at the policy's first stage."""
+    body = {"bundleId": bundle["id"], "channel": channel, "mandatory": mandatory}
+    body.update({"policyId": policy_id} if policy_id else {"rollout": rollout})
     if notes is not None:
         body["notes"] = notes
     return client.post(f"/api/v1/apps/{app}/releases", body)
+
+
+POLICY_OPTION = click.option("--policy", default=None, help="Release under this rollout policy (its name): the "
+                                                            "release starts at the policy's first stage and the "
+                                                            "server moves it on (instead of --rollout).")
+
+
+def policy_id_of(client, app: str, name: str | None) -> int | None:
+    """The id of the app's rollout policy called `name`, looked up before anything is uploaded."""
+    if name is None:
+        return None
+    found = [p for p in client.get(f"/api/v1/apps/{app}/rollout-policies")["policies"] if p["name"] == name]
+    if not found:
+        raise ClientError(f"no rollout policy named {name!r} in app {app}")
+    return found[0]["id"]
 
 
 @click.command()
@@ -129,10 +146,11 @@ def release_bundle(client: OtaboxClient, app: str, bundle: dict, channel: str, r
               help="Devices running a bundle below this version are not moved to this one by a channel in "
                    "version_number mode (Capgo's --min-update-version).")
 @click.option("--message", default=None, help="A build message kept with the bundle (shown in the dashboard).")
+@POLICY_OPTION
 @JSON_OPTION
 @remote_command
 def publish(client, source, app, version, channel, rollout, mandatory, platform, notes, min_native_build,
-            target_versions, expo, runtime_version, encrypt_key, min_update_version, message, as_json):
+            target_versions, expo, runtime_version, encrypt_key, min_update_version, message, policy, as_json):
     """Upload SOURCE (a build folder or a .zip) and release it to a channel.
 
     The app and channel are checked before anything is uploaded. Publishing a version that is on the
@@ -143,6 +161,7 @@ def publish(client, source, app, version, channel, rollout, mandatory, platform,
     if expo and encrypt_key:
         raise click.UsageError("Expo exports cannot be encrypted (Expo has code signing instead)")
     check_channel(client, app, channel)
+    policy_id = policy_id_of(client, app, policy)
     existing = uploaded_bundle(client, app, version, platform)
     if existing and encrypt_key:
         raise ClientError(f"version {version} ({platform}) is on the server already, and an encrypted upload differs "
@@ -163,7 +182,7 @@ def publish(client, source, app, version, channel, rollout, mandatory, platform,
     finally:
         if archive != source:
             archive.unlink(missing_ok=True)
-    result = release_bundle(client, app, bundle, channel, rollout, mandatory)
+    result = release_bundle(client, app, bundle, channel, rollout, mandatory, policy_id=policy_id)
     show({"bundle": bundle, **result}, as_json, RELEASE_COLUMNS, [result["release"]])
 
 
@@ -202,13 +221,15 @@ def _upload(client, app, archive, fields: dict, encrypt_key) -> dict:
 @click.option("--rollout", type=click.IntRange(0, 100), default=100, show_default=True, help=ROLLOUT_HELP)
 @click.option("--mandatory", is_flag=True, help=MANDATORY_HELP)
 @click.option("--notes", default=None, help="Release notes (default: the bundle's own).")
+@POLICY_OPTION
 @JSON_OPTION
 @remote_command
-def release(client, app, version, bundle_id, platform, channel, rollout, mandatory, notes, as_json):
+def release(client, app, version, bundle_id, platform, channel, rollout, mandatory, notes, policy, as_json):
     """Release a bundle that is already uploaded (by --version or --bundle-id) to a channel."""
     if (version is None) == (bundle_id is None):
         raise click.UsageError("name the bundle with --version or --bundle-id (one of them)")
     check_channel(client, app, channel)
+    policy_id = policy_id_of(client, app, policy)
     if bundle_id is not None:
         bundle = client.get(f"/api/v1/apps/{app}/bundles/{bundle_id}")
     else:
@@ -216,7 +237,7 @@ def release(client, app, version, bundle_id, platform, channel, rollout, mandato
         if bundle is None:
             raise ClientError(f"app {app} has no bundle {version}" + (f" ({platform})" if platform else "") +
                               "; upload it with `otabox publish`")
-    result = release_bundle(client, app, bundle, channel, rollout, mandatory, notes)
+    result = release_bundle(client, app, bundle, channel, rollout, mandatory, notes, policy_id)
     show(result, as_json, RELEASE_COLUMNS, [result["release"]])
 
 

@@ -6,8 +6,8 @@ import secrets
 
 from ..errors import BadRequest, Conflict, Invalid, NotFound
 from ..store.generation import bump_generation
-from ..store.models import App, Bundle, Channel, Collaborator, Release, User, database, iso, row_id
-from . import audit, flags
+from ..store.models import App, Bundle, Channel, Collaborator, Release, User, Webhook, database, iso, row_id
+from . import audit, flags, outbox
 from .releases import current_release, release_json
 
 SLUG = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)+$")
@@ -67,6 +67,8 @@ def create_app(slug, name, actor: str, owner: User | None = None) -> App:
         if owner is not None and not owner.service:
             Collaborator.create(app=app, user=owner, permission="Owner")
         audit.record(actor, "app.created", "app", app.id, {"slug": slug})
+        outbox.emit("app.created", app, {"app": {"id": app.id, "slug": app.slug, "name": app.name,
+                                                 "createdAt": iso(app.created_at)}})
         bump_generation()
     return app
 
@@ -78,6 +80,8 @@ def delete_app(app: App, actor: str, store) -> None:
     with database.atomic():
         digests = blobs_of(Bundle.select().where(Bundle.app == app))
         Release.delete().where(Release.app == app).execute()
+        # Its webhooks go too: a recursive delete would only clear their app, making them hear every app.
+        Webhook.delete().where(Webhook.app == app).execute()
         app.delete_instance(recursive=True)
         audit.record(actor, "app.deleted", "app", app.id, {"slug": app.slug})
         bump_generation()
@@ -210,6 +214,7 @@ def update_channel(channel: Channel, settings: dict, actor: str) -> Channel:
     with database.atomic():
         changed = _apply_settings(channel, settings)
         audit.record(actor, "channel.updated", "channel", channel.id, changed)
+        _channel_updated(channel, changed)
         bump_generation()
     return Channel.get_by_id(channel.id)
 
@@ -232,6 +237,11 @@ def update_app(app: App, data: dict, actor: str) -> App:
     if not {"name", "defaultChannel"} & set(data):
         raise BadRequest("nothing to change: send name or defaultChannel")
     return App.get_by_id(app.id)
+
+
+def _channel_updated(channel: Channel, changes: dict) -> None:
+    outbox.emit("channel.updated", channel.app, {"channel": {"id": channel.id, "name": channel.name},
+                                                 "changes": changes})
 
 
 def rotate_deployment_key(channel: Channel, actor: str) -> Channel:
@@ -270,6 +280,7 @@ def rename_channel(channel: Channel, name: str, actor: str) -> Channel:
             App.update(default_channel=name).where((App.id == channel.app_id)
                                                    & (App.default_channel == channel.name)).execute()
             audit.record(actor, "channel.renamed", "channel", channel.id, {"from": channel.name, "to": name})
+            _channel_updated(Channel.get_by_id(channel.id), {"name": name})
             bump_generation()
     return Channel.get_by_id(channel.id)
 

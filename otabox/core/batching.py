@@ -1,24 +1,38 @@
-"""A background thread that writes what a request path buffered in memory, one batch per interval.
-
-Request paths that must not write (update checks, flag evaluations) count and remember in memory;
-a subclass's `flush` writes the batch, and this base runs it every `interval` seconds and once more
-at `stop`. A failed flush is logged and retried with the next batch; it never ends the thread."""
+"""Writing what clients report in batches: the request only updates memory, a background thread
+writes everything gathered since its last round in one transaction."""
 from __future__ import annotations
 
 import logging
 import threading
 
+from ..store.models import database
 
-class PeriodicFlush:
+log = logging.getLogger("otabox")
+
+
+class BatchWriter:
+    """A buffer in memory that a background thread writes every `interval` seconds.
+
+    Subclasses fill the buffer under `self._lock` and implement `_take` (swap the buffer for an empty
+    one; None when there is nothing), `_store` (write a batch; returns how many items it wrote) and
+    `_restore` (merge a batch the database refused back into the buffer, for the next round)."""
+
     thread_name = "otabox-flush"
 
     def __init__(self, interval: float):
         self.interval = interval
+        self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.log = logging.getLogger(f"otabox.{self.thread_name}")
+        self.flushes = 0
 
-    def flush(self) -> int:
+    def _take(self):
+        raise NotImplementedError
+
+    def _store(self, batch) -> int:
+        raise NotImplementedError
+
+    def _restore(self, batch) -> None:
         raise NotImplementedError
 
     def start(self) -> None:
@@ -38,4 +52,20 @@ class PeriodicFlush:
             try:
                 self.flush()
             except Exception:  # a failed flush is retried with the next batch; never kill the thread
-                self.log.exception("%s failed", self.thread_name)
+                log.exception("%s failed", self.thread_name)
+
+    def flush(self) -> int:
+        with self._lock:
+            batch = self._take()
+        if batch is None:
+            return 0
+        try:
+            with database.connection_context():
+                written = self._store(batch)
+        except Exception:
+            # The database could not take the batch now (locked, disk full): keep it for the next flush.
+            with self._lock:
+                self._restore(batch)
+            raise
+        self.flushes += 1
+        return written

@@ -14,7 +14,7 @@ from ..security.zipcheck import ZipEntry, ZipLimits, check_zip
 from ..store.blobs import StagedFile, is_sha256
 from ..store.generation import bump_generation
 from ..store.models import App, Bundle, BundleFile, Device, Release, Upload, database, iso, row_id, utcnow
-from . import audit, semver
+from . import audit, outbox, semver
 
 PLATFORMS = ("ios", "android", "all")
 FORMATS = ("zip", "expo")
@@ -231,6 +231,7 @@ class Ingestor:
             audit.record(actor, "bundle.created", "bundle", bundle.id,
                          {"app": app.slug, "version": fields.version, "platform": fields.platform,
                           "sha256": staged.sha256})
+            outbox.emit("bundle.created", app, {"bundle": bundle_json(bundle)})
             bump_generation()
         return bundle
 

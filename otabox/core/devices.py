@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
 
 from peewee import IntegrityError
 
@@ -15,7 +14,7 @@ from ..store.db import REPORTED_COLUMNS, SIGHTING_COLUMNS, upsert_device_reports
 from ..store.generation import bump_device_change
 from ..store.models import App, DailyActive, Device, DeviceEvent, database, iso, utcnow
 from . import audit
-from .batching import PeriodicFlush
+from .batching import BatchWriter
 from .releases import count_stat
 
 log = logging.getLogger("otabox.devices")
@@ -29,18 +28,16 @@ REPORTED_FIELDS = REPORTED_COLUMNS
 """What capacitor-updater reports besides; a sighting without one keeps the value recorded before."""
 
 
-class DeviceTracker(PeriodicFlush):
+class DeviceTracker(BatchWriter):
     """Buffers device sightings and check counts; a background thread flushes them in batches."""
 
     thread_name = "otabox-device-flush"
 
     def __init__(self, interval: float):
         super().__init__(interval)
-        self._lock = threading.Lock()
         self._seen: dict[tuple[int, str], dict] = {}
         self._checks: dict[int, int] = {}
         self._reported: dict[tuple[int, str], dict] = {}
-        self.flushes = 0
 
     def seen(self, app_id: int, device_id: str | None, release_id: int | None, **state) -> None:
         with self._lock:
@@ -58,34 +55,31 @@ class DeviceTracker(PeriodicFlush):
             with self._lock:
                 self._reported.setdefault((app_id, device_id), {}).update(values)
 
-    def flush(self) -> int:
-        with self._lock:
-            seen, checks, reported = self._seen, self._checks, self._reported
-            self._seen, self._checks, self._reported = {}, {}, {}
-        if not seen and not checks and not reported:
-            return 0
+    def _take(self):
+        batch = self._seen, self._checks, self._reported
+        self._seen, self._checks, self._reported = {}, {}, {}
+        return batch if any(batch) else None
+
+    def _restore(self, batch) -> None:
+        seen, checks, reported = batch
+        for key, state in seen.items():
+            self._seen.setdefault(key, state)
+        for key, values in reported.items():
+            self._reported[key] = {**values, **self._reported.get(key, {})}
+        for release_id, count in checks.items():
+            self._checks[release_id] = self._checks.get(release_id, 0) + count
+
+    def _store(self, batch) -> int:
+        seen, checks, reported = batch
         reports = [(app_id, device_id, str(utcnow()), *(values.get(k) for k in REPORTED_FIELDS))
                    for (app_id, device_id), values in reported.items()]
         rows = [(app_id, device_id, *("" if state.get(k) is None else str(state[k]) for k in DEVICE_FIELDS),
                  str(state["at"]), state["at"].strftime("%Y-%m-%d"), *(state.get(k) for k in REPORTED_FIELDS))
                 for (app_id, device_id), state in seen.items()]
         try:
-            with database.connection_context():
-                try:
-                    self._write(rows, checks, reports)
-                except IntegrityError:
-                    self._write_one_by_one(rows, checks, reports)
-        except Exception:
-            # The database could not take the batch now (locked, disk full): keep it for the next flush.
-            with self._lock:
-                for key, state in seen.items():
-                    self._seen.setdefault(key, state)
-                for key, values in reported.items():
-                    self._reported[key] = {**values, **self._reported.get(key, {})}
-                for release_id, count in checks.items():
-                    self._checks[release_id] = self._checks.get(release_id, 0) + count
-            raise
-        self.flushes += 1
+            self._write(rows, checks, reports)
+        except IntegrityError:
+            self._write_one_by_one(rows, checks, reports)
         return len(seen)
 
     @staticmethod
@@ -201,9 +195,9 @@ def set_self_assigned_channel(app: App, device_id: str, channel_name: str | None
     return True
 
 
-def record_events(app: App, events: list[dict], resolve_release, admit=None) -> int:
+def record_events(app: App, events: list[dict], resolve_release, admit=None, health=None) -> int:
     """Store client events and count them on the release that served the bundle; returns how many
-    were stored (see store_events for `admit`).
+    were stored (see store_events for `admit` and `health`).
 
     `resolve_release(device_id, bundle_id)` gives (release id or None, the bundle id if it is the app's)."""
     rows = []
@@ -221,7 +215,7 @@ def record_events(app: App, events: list[dict], resolve_release, admit=None) -> 
         if not isinstance(message, str):
             raise BadRequest("message must be a string", details={"field": "message"})
         rows.append((device_id, bundle_id, kind, kind, message[:MAX_MESSAGE]))
-    return store_events(app, rows, resolve_release, admit)
+    return store_events(app, rows, resolve_release, admit, health)
 
 
 def event_size(row: tuple) -> int:
@@ -229,16 +223,22 @@ def event_size(row: tuple) -> int:
     return len(device_id) + len(kind or "") + len(action or "") + len(message.encode()) + EVENT_ROW_OVERHEAD
 
 
-def store_events(app: App, rows: list[tuple], resolve_release, admit=None) -> int:
+FAILURE_TYPES = ("failed", "rolled_back")
+"""Client events that also count as failures in the release's health (core/health.py)."""
+
+
+def store_events(app: App, rows: list[tuple], resolve_release, admit=None, health=None) -> int:
     """rows: (device_id, bundle_id, type, raw action, message); type None = stored but not counted.
 
     `admit(device_id, size)`, when given, decides per event whether the daily budget of its device and
-    address still allows storing it (see ratelimit.EventBudget); the others are dropped. Returns how
+    address still allows storing it (see ratelimit.EventBudget); the others are dropped. With `health`
+    (a HealthRecorder), failures and rollbacks are counted in the release's health too. Returns how
     many were stored."""
     if admit is not None:
         rows = [row for row in rows if admit(row[0], event_size(row))]
     if not rows:
         return 0
+    failures = []
     with database.atomic():
         for device_id, bundle_id, kind, action, message in rows:
             release_id, bundle_id = resolve_release(device_id, bundle_id)
@@ -249,6 +249,11 @@ def store_events(app: App, rows: list[tuple], resolve_release, admit=None) -> in
                     count_stat(release_id, kind)
                 if action and action != kind:
                     count_stat(release_id, action)
+                if kind in FAILURE_TYPES:
+                    failures.append((release_id, device_id, f"{action}: {message}" if message else action))
+    if health is not None:
+        for release_id, device_id, message in failures:
+            health.record_failure(app.id, release_id, device_id, message)
     return len(rows)
 
 

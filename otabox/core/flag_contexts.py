@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
-import threading
+import logging
 
 from peewee import EXCLUDED, IntegrityError, Value, fn
 
@@ -26,9 +26,10 @@ from ..store.models import (
 )
 from . import audit
 from . import flag_eval as ev
-from .batching import PeriodicFlush
+from .batching import BatchWriter
 from .flags import owned_row
 
+log = logging.getLogger("otabox.flags")
 MAX_PENDING_CONTEXTS = 10_000
 MAX_CONTEXTS_PER_APP = 100_000
 MAX_ATTRIBUTES_BYTES = 16 * 1024
@@ -53,7 +54,7 @@ def _attributes(context: dict) -> dict:
     return attributes if len(json.dumps(attributes)) <= MAX_ATTRIBUTES_BYTES else {}
 
 
-class FlagRecorder(PeriodicFlush):
+class FlagRecorder(BatchWriter):
     """Evaluation counts and contexts seen, buffered; a background thread writes them in batches."""
 
     thread_name = "otabox-flag-flush"
@@ -62,7 +63,6 @@ class FlagRecorder(PeriodicFlush):
                  max_per_app: int = MAX_CONTEXTS_PER_APP):
         super().__init__(interval)
         self.max_pending, self.max_per_app = max_pending, max_per_app
-        self._lock = threading.Lock()
         self._counts: dict[tuple[int, str, str], int] = {}
         self._contexts: dict[tuple[int, str, str], dict] = {}
 
@@ -87,35 +87,34 @@ class FlagRecorder(PeriodicFlush):
                                    "attributes": context.attributes, "at": now,
                                    "evaluations": (seen["evaluations"] if seen else 0) + len(served)}
 
-    def flush(self) -> int:
-        with self._lock:
-            counts, contexts = self._counts, self._contexts
-            self._counts, self._contexts = {}, {}
-        if not counts and not contexts:
-            return 0
+    def _take(self):
+        batch = self._counts, self._contexts
+        self._counts, self._contexts = {}, {}
+        return batch if any(batch) else None
+
+    def _restore(self, batch) -> None:
+        counts, contexts = batch
+        for key, count in counts.items():
+            self._counts[key] = self._counts.get(key, 0) + count
+        for key, seen in contexts.items():
+            self._contexts.setdefault(key, seen)
+
+    def _store(self, batch) -> int:
+        counts, contexts = batch
         try:
-            with database.connection_context():
-                try:
-                    self._write(counts, contexts)
-                except IntegrityError:  # a flag or app deleted meanwhile: write what can be, drop the rest
-                    for key, count in counts.items():
-                        self._write_dropping({key: count}, {})
-                    for key, seen in contexts.items():
-                        self._write_dropping({}, {key: seen})
-        except Exception:
-            with self._lock:  # the database could not take the batch now: keep it for the next flush
-                for key, count in counts.items():
-                    self._counts[key] = self._counts.get(key, 0) + count
-                for key, seen in contexts.items():
-                    self._contexts.setdefault(key, seen)
-            raise
+            self._write(counts, contexts)
+        except IntegrityError:  # a flag or app deleted meanwhile: write what can be, drop the rest
+            for key, count in counts.items():
+                self._write_dropping({key: count}, {})
+            for key, seen in contexts.items():
+                self._write_dropping({}, {key: seen})
         return len(counts) + len(contexts)
 
     def _write_dropping(self, counts: dict, contexts: dict) -> None:
         try:
             self._write(counts, contexts)
         except IntegrityError:
-            self.log.warning("dropped evaluation counts or contexts of a deleted flag or app")
+            log.warning("dropped evaluation counts or contexts of a deleted flag or app")
 
     def _write(self, counts: dict, contexts: dict) -> None:
         with database.atomic():

@@ -24,7 +24,7 @@ from ..store.models import (
     row_id,
     utcnow,
 )
-from . import audit, semver
+from . import audit, executions, outbox, semver
 from .bundles import blobs_of, remove_unreferenced_blobs
 from .flags import link_release, linked_flags
 
@@ -140,6 +140,12 @@ def _append(channel: Channel, actor: str, action: str, *, bundle: Bundle | None,
              "rollout": rollout, "mandatory": mandatory, **(details or {})}
     audit.record(actor, action, "release", release.id, facts)
     record_event(release.id, "created", actor, {"kind": kind, **facts})
+    rolled_back = action == "release.rolled_back"
+    executions.end_for_channel(channel.id, "rolled_back" if rolled_back else "cancelled", actor, {
+        "reason": "the channel was rolled back" if rolled_back else "a newer release replaced it",
+        "byReleaseId": release.id})
+    outbox.emit(action, channel.app, {"release": release_json(release),
+                                      "previousReleaseId": previous.id if previous else None, **(details or {})})
     bump_generation()
     return release, previous
 
@@ -195,8 +201,13 @@ def update_release(release: Release, data: dict, actor: str) -> Release:
         for field, value in changes.items():
             if value != before[field]:
                 record_event(release.id, EVENT_OF_CHANGE[field], actor, {"from": before[field], "to": value})
+        updated = Release.get_by_id(release.id)
+        if changes.get("disabled"):
+            executions.end_for_release(release.id, "cancelled", actor, {"reason": "release disabled"})
+        outbox.emit("release.updated", release.app, {"release": release_json(updated), "before": before,
+                                                     "after": changes})
         bump_generation()
-    return Release.get_by_id(release.id)
+    return updated
 
 
 def delete_release(release: Release, actor: str) -> Release:

@@ -21,7 +21,7 @@ Refusal = Callable[[str, OtaboxError], tuple[int, str, bytes, dict]]
 
 CLIENT_PREFIXES = ("/capgo/", "/updateCheck", "/reportStatus/", "/v0.1/public/codepush/", "/expo/", "/v1/sdk/",
                    "/v1/ota/", "/ofrep/")
-NATIVE_CLIENT_SUFFIXES = ("/check", "/events")
+NATIVE_CLIENT_SUFFIXES = ("/check", "/events", "/health")
 UNCHECKED_HOST_PATHS = ("/healthz",)
 """Probes (load balancers, orchestrators) ask by address, whatever the public name."""
 NO_STORE = ("Cache-Control", "no-store")

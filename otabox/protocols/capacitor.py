@@ -361,7 +361,8 @@ def stats():
         rows = [(e.device_id, bundle_for(view, e.version_name, e.platform), EVENT_TYPES.get(e.fields["action"]),
                  e.fields["action"], event_message(e)) for e in events]
         store_events(App.get_by_id(view.id), rows,
-                     lambda device_id, bundle_id, view=view: release_for(view, device_id, bundle_id), admit)
+                     lambda device_id, bundle_id, view=view: release_for(view, device_id, bundle_id), admit,
+                     box().health)
         for event in {e.device_id: e for e in events if e.device_id in admitted}.values():
             box().tracker.reported(view.id, event.device_id, event.reported())
     return jsonify({"status": "ok"})

@@ -233,7 +233,7 @@ def _store(view: AppView, device_id: str, release: ReleaseView | None, kind: str
     bundle_id = release.bundle.id if release and release.bundle else None
     resolved = (release.id if release else None, bundle_id)
     store_events(App.get_by_id(view.id), [(device_id, bundle_id, kind, action, "")], lambda *_: resolved,
-                 event_admission())
+                 event_admission(), box().health)
 
 
 def _report_deploy():

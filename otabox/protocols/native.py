@@ -166,15 +166,17 @@ def events(app_id):
         raise BadRequest(f"send 1 to {MAX_EVENTS} events")
     app = App.get_by_id(view.id)
     stored = record_events(app, items, lambda device_id, bundle_id: release_for(view, device_id, bundle_id),
-                           event_admission())
+                           event_admission(), box().health)
     return jsonify({"status": "ok", "stored": stored})
 
 
-def release_for(view, device_id: str, bundle_id: int | None) -> tuple[int | None, int | None]:
-    """The release through which a device got a bundle: its channel's newest release of that bundle."""
+def release_for(view, device_id: str, bundle_id: int | None, channel_name: str | None = None
+                ) -> tuple[int | None, int | None]:
+    """The release through which a device got a bundle: the newest release of that bundle in the
+    device's channel (the one it names, when the app has it), else in any other channel."""
     if bundle_id not in view.bundles:
         return None, None
-    channel = view.channel_for(device_id, None)
+    channel = view.channel_for(device_id, channel_name if channel_name in view.channels else None)
     channels = [channel] if channel else []
     channels += [c for c in view.channels.values() if c is not channel]
     for candidate in channels:

@@ -22,6 +22,7 @@ from ..errors import OtaboxError
 from .models import (
     ALL_MODELS,
     FLAG_MODELS,
+    HEALTH_AND_ROLLOUT_MODELS,
     SERVICE_ACCOUNT,
     ApiKey,
     AuditEntry,
@@ -177,11 +178,17 @@ def _people_and_tokens(schema: Schema) -> None:
             links.insert(token_id=token_id, app_id=key["app_id"]).execute()
 
 
+def _health_and_rollouts(schema: Schema) -> None:
+    """Health telemetry, rollout policies and executions, webhooks with their outbox, and leases."""
+    schema.create_tables(*HEALTH_AND_ROLLOUT_MODELS)
+
+
 STEPS: list[Step] = [
     Step(1, "the schema of otabox 0.1.0", _baseline),
     Step(2, "signed serving sequence per app; per-device override changes", _signed_serving_state),
     Step(3, "issue 15: default channel, channel policies, build metadata, release targeting and events",
          _fidelity),
+    Step(4, "health telemetry, rollout policies, webhooks", _health_and_rollouts),
     Step(5, "feature flags: flags, variations, channel settings, rules, segments, contexts, evaluation counts",
          _feature_flags),
     Step(6, "users, sessions, collaborators; API keys become tokens of the service account", _people_and_tokens),

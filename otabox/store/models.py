@@ -9,6 +9,7 @@ from peewee import (
     CharField,
     DatabaseProxy,
     DateTimeField,
+    FloatField,
     ForeignKeyField,
     IntegerField,
     Model,
@@ -425,6 +426,162 @@ class FlagEvaluationCount(BaseModel):
         indexes = ((("flag", "day", "variant"), True),)
 
 
+
+class Lease(BaseModel):
+    """Who runs a once-per-box job (the policy scheduler, webhook delivery) until when; taken and
+    renewed with one conditional UPDATE, so of several processes on one database one holds it."""
+
+    name = CharField(primary_key=True)
+    holder = CharField(default="")
+    expires_at = DateTimeField(default=utcnow)
+
+
+class HealthBucket(BaseModel):
+    """Health reports of one release in one time bucket (an hour), summed; never a row per event."""
+
+    app = ForeignKeyField(App, on_delete="CASCADE")
+    release = ForeignKeyField(Release, on_delete="CASCADE")
+    bucket = DateTimeField()
+    launches = IntegerField(default=0)
+    crashes = IntegerField(default=0)
+    js_errors = IntegerField(default=0)
+    failures = IntegerField(default=0)
+    custom = JSONField(default=dict)
+    devices = IntegerField(default=0)
+
+    class Meta:
+        indexes = ((("release", "bucket"), True), (("app", "bucket"), False))
+
+
+class HealthDevice(BaseModel):
+    """A device that reported health on a release: counts distinct devices per release and bucket."""
+
+    release = ForeignKeyField(Release, on_delete="CASCADE")
+    device_id = CharField()
+    bucket = DateTimeField()
+    launched = BooleanField(default=False)
+
+    class Meta:
+        indexes = ((("release", "device_id"), True),)
+
+
+class HealthError(BaseModel):
+    """The most frequent error messages of a release (a bounded number per release), counted."""
+
+    release = ForeignKeyField(Release, on_delete="CASCADE")
+    kind = CharField()
+    fingerprint = CharField()
+    message = TextField()
+    count = IntegerField(default=0)
+    last_seen = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("release", "fingerprint"), True),)
+
+
+class FlagVariantHealth(BaseModel):
+    """Launches, crashes and JS errors per app, flag key, variant and day, from events' flagStates."""
+
+    app = ForeignKeyField(App, on_delete="CASCADE")
+    flag_key = CharField()
+    variant = CharField()
+    day = CharField()
+    launches = IntegerField(default=0)
+    crashes = IntegerField(default=0)
+    js_errors = IntegerField(default=0)
+
+    class Meta:
+        indexes = ((("app", "flag_key", "variant", "day"), True),)
+
+
+class RolloutPolicy(BaseModel):
+    app = ForeignKeyField(App, on_delete="CASCADE")
+    name = CharField()
+    stages = JSONField()
+    thresholds = JSONField(default=dict)
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("app", "name"), True),)
+
+
+class RolloutExecution(BaseModel):
+    """A release walking the stages of a policy. `stage` counts from 1."""
+
+    app = ForeignKeyField(App, on_delete="CASCADE")
+    release = ForeignKeyField(Release, on_delete="CASCADE")
+    policy = ForeignKeyField(RolloutPolicy, null=True, on_delete="SET NULL")
+    policy_name = CharField()
+    status = CharField(index=True)
+    stage = IntegerField(default=1)
+    stage_started_at = DateTimeField(default=utcnow)
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+
+class ExecutionEvent(BaseModel):
+    """What happened to an execution: started, advanced, paused, resumed, completed, rolled back..."""
+
+    execution = ForeignKeyField(RolloutExecution, backref="events", on_delete="CASCADE")
+    at = DateTimeField(default=utcnow)
+    kind = CharField()
+    stage = IntegerField()
+    percentage = IntegerField()
+    actor = CharField()
+    details = JSONField(default=dict)
+
+
+class Webhook(BaseModel):
+    url = TextField()
+    events = JSONField()
+    secret_sealed = TextField()
+    app = ForeignKeyField(App, null=True, on_delete="CASCADE")
+    is_active = BooleanField(default=True)
+    format = CharField(default="json")
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+
+class OutboxEvent(BaseModel):
+    """An event written in the same transaction as the change it tells about (the outbox)."""
+
+    id = CharField(primary_key=True)
+    event = CharField()
+    app_id = IntegerField(null=True)
+    payload = JSONField()
+    created_at = DateTimeField(default=utcnow)
+
+
+class Delivery(BaseModel):
+    """One event for one webhook: retried until it is delivered or its attempts run out."""
+
+    id = CharField(primary_key=True)
+    outbox_event = ForeignKeyField(OutboxEvent, on_delete="CASCADE")
+    webhook = ForeignKeyField(Webhook, backref="deliveries", on_delete="CASCADE")
+    status = CharField(default="pending")
+    attempts = IntegerField(default=0)
+    next_attempt_at = DateTimeField(default=utcnow)
+    created_at = DateTimeField(default=utcnow)
+    finished_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("status", "next_attempt_at"), False), (("webhook", "created_at"), False))
+
+
+class DeliveryAttempt(BaseModel):
+    delivery = ForeignKeyField(Delivery, backref="attempt_rows", on_delete="CASCADE")
+    at = DateTimeField(default=utcnow)
+    status_code = IntegerField(null=True)
+    duration_ms = FloatField(default=0)
+    error = TextField(default="")
+
+
 FLAG_MODELS = [Flag, FlagVariation, FlagChannelSetting, FlagRule, Segment, FlagContext, FlagEvaluationCount]
+"""Schema step 5 (feature flags)."""
+HEALTH_AND_ROLLOUT_MODELS = [Lease, HealthBucket, HealthDevice, HealthError, FlagVariantHealth, RolloutPolicy,
+                             RolloutExecution, ExecutionEvent, Webhook, OutboxEvent, Delivery, DeliveryAttempt]
+"""Schema step 4 (health telemetry, rollout policies, webhooks)."""
 ALL_MODELS = [State, App, User, ApiKey, TokenApp, UserSession, Collaborator, Channel, Bundle, BundleFile, Release,
-              ReleaseEvent, ReleaseStat, Device, DeviceEvent, DailyActive, AuditEntry, Upload, *FLAG_MODELS]
+              ReleaseEvent, ReleaseStat, Device, DeviceEvent, DailyActive, AuditEntry, Upload, *FLAG_MODELS,
+              *HEALTH_AND_ROLLOUT_MODELS]

@@ -1,5 +1,6 @@
 // Entry point: sign-in, navigation and the hash router (#/apps, #/apps/<slug>, #/apps/<slug>/devices,
-// #/apps/<slug>/flags[/<id>], #/audit, #/keys, #/tokens).
+// #/apps/<slug>/flags[/<id>], #/apps/<slug>/rollouts, #/apps/<slug>/releases/<id>, #/webhooks, #/audit,
+// #/keys, #/tokens).
 import { del, get, post } from "./api.js";
 import { clear, h } from "./dom.js";
 import { forgetSessionHint, learnRole, mightHaveSession, session, signOut, useCookie, useKey } from "./session.js";
@@ -10,6 +11,9 @@ import { devicesPage } from "./pages/devices.js";
 import { flagPage, flagsPage } from "./pages/flags.js";
 import { auditPage } from "./pages/audit.js";
 import { keysPage } from "./pages/keys.js";
+import { releasePage } from "./pages/release.js";
+import { rolloutsPage } from "./pages/rollouts.js";
+import { webhooksPage } from "./pages/webhooks.js";
 import { signInPage } from "./pages/signin.js";
 import { tokensPage } from "./pages/tokens.js";
 
@@ -18,7 +22,10 @@ const ROUTES = [
   [/^#\/apps\/([^/]+)\/devices\/?$/, devicesPage],
   [/^#\/apps\/([^/]+)\/flags\/?$/, flagsPage],
   [/^#\/apps\/([^/]+)\/flags\/(\d+)\/?$/, flagPage],
+  [/^#\/apps\/([^/]+)\/rollouts\/?$/, rolloutsPage],
+  [/^#\/apps\/([^/]+)\/releases\/(\d+)\/?$/, releasePage],
   [/^#\/apps\/([^/]+)\/?$/, appPage],
+  [/^#\/webhooks\/?$/, webhooksPage],
   [/^#\/audit\/?$/, auditPage],
   [/^#\/keys\/?$/, keysPage],
   [/^#\/tokens\/?$/, tokensPage],
@@ -52,7 +59,9 @@ function renderNav() {
   clear(nav, h("ul", {},
     item("#/apps", "Apps"),
     slug ? [h("li", { class: "nav-group", title: slug }, slug), item(base, "Overview", true),
-      item(`${base}/devices`, "Devices", true), item(`${base}/flags`, "Flags", true)] : null,
+      item(`${base}/devices`, "Devices", true), item(`${base}/flags`, "Flags", true),
+      item(`${base}/rollouts`, "Rollouts", true)] : null,
+    item("#/webhooks", "Webhooks"),
     item("#/audit", "Audit log"),
     item("#/tokens", "Access tokens"),
     item("#/keys", "API keys")));

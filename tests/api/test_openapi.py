@@ -267,10 +267,12 @@ def ordered_operations(schema):
 @pytest.fixture
 def fuzz_server(tmp_path):
     # Rate limits off: the fuzzer sends thousands of requests from one address. Sign-ins stay limited,
-    # so the fuzzer does not spend its time budget on password hashing.
+    # so the fuzzer does not spend its time budget on password hashing. Webhook delivery off: a
+    # generated webhook may name a public address, which no test may send traffic to.
     server = LiveServer(tmp_path / "live-data", {"OTABOX_CLIENT_RATE_PER_MINUTE": "0",
                                                   "OTABOX_AUTH_FAILURES_PER_MINUTE": "0",
-                                                  "OTABOX_LOGIN_ATTEMPTS_PER_MINUTE": "10"})
+                                                  "OTABOX_LOGIN_ATTEMPTS_PER_MINUTE": "10",
+                                                  "OTABOX_WEBHOOK_DELIVERY": "0"})
     yield server
     server.stop()
 

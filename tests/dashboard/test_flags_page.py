@@ -9,8 +9,8 @@ from test_dashboard import api, browser, new_key, server, sessions  # noqa: F401
 SLUG = "com.example.flagsui"
 
 
-def evaluate(server, client_key, flag_key, **context):
-    return requests.post(f"{server.url}/ofrep/v1/evaluate/flags/{flag_key}", json={"context": context},
+def evaluate(live, client_key, flag_key, **context):
+    return requests.post(f"{live.url}/ofrep/v1/evaluate/flags/{flag_key}", json={"context": context},
                          headers={"X-Client-Key": client_key}, timeout=10).json()
 
 

@@ -83,6 +83,26 @@ PERMISSIONS = {
     ("GET", "/api/v1/apps/<app_id>/contexts/kinds"): "reader",
     ("GET", "/api/v1/apps/<app_id>/contexts/<context_id>"): "reader",
     ("DELETE", "/api/v1/apps/<app_id>/contexts/<context_id>"): "publisher",
+    ("GET", "/api/v1/apps/<app_id>/releases/<release_id>/health"): "reader",
+    ("GET", "/api/v1/apps/<app_id>/health/timeseries"): "reader",
+    ("GET", "/api/v1/apps/<app_id>/rollout-policies"): "reader",
+    ("POST", "/api/v1/apps/<app_id>/rollout-policies"): "publisher",
+    ("GET", "/api/v1/apps/<app_id>/rollout-policies/<policy_id>"): "reader",
+    ("PATCH", "/api/v1/apps/<app_id>/rollout-policies/<policy_id>"): "publisher",
+    ("DELETE", "/api/v1/apps/<app_id>/rollout-policies/<policy_id>"): "publisher",
+    ("GET", "/api/v1/apps/<app_id>/rollout-executions"): "reader",
+    ("GET", "/api/v1/apps/<app_id>/rollout-executions/<execution_id>"): "reader",
+    ("POST", "/api/v1/apps/<app_id>/rollout-executions/<execution_id>/pause"): "publisher",
+    ("POST", "/api/v1/apps/<app_id>/rollout-executions/<execution_id>/resume"): "publisher",
+    ("POST", "/api/v1/apps/<app_id>/rollout-executions/<execution_id>/cancel"): "publisher",
+    ("POST", "/api/v1/apps/<app_id>/rollout-executions/<execution_id>/advance"): "publisher",
+    ("GET", "/api/v1/webhooks"): "admin!",
+    ("POST", "/api/v1/webhooks"): "admin!",
+    ("GET", "/api/v1/webhooks/<webhook_id>"): "admin!",
+    ("PATCH", "/api/v1/webhooks/<webhook_id>"): "admin!",
+    ("DELETE", "/api/v1/webhooks/<webhook_id>"): "admin!",
+    ("GET", "/api/v1/webhooks/<webhook_id>/deliveries"): "admin!",
+    ("POST", "/api/v1/webhooks/<webhook_id>/test"): "admin!",
     # the code-push CLI's management API (the otabox key is its access key)
     ("GET", "/authenticated"): "reader",
     ("GET", "/account"): "reader",
@@ -145,7 +165,7 @@ PUBLIC_OPERATIONS = {("POST", "/api/v1/session")}
 """Signing in: the one management operation without a key (limited per address and per account)."""
 
 PUBLIC_API = {"/api/v1/signing-key", "/api/v1/openapi.json", "/api/v1/apps/<app_id>/check",
-              "/api/v1/apps/<app_id>/events"}
+              "/api/v1/apps/<app_id>/events", "/api/v1/apps/<app_id>/health"}
 """The only /api/v1 routes without an API key: the public key, the API description, and the native
 client (which sends the app's X-Client-Key)."""
 
@@ -156,6 +176,7 @@ PUBLIC_ROUTES = PUBLIC_API | {
     "/v0.1/public/codepush/report_status/download",
     "/capgo/updates", "/capgo/stats", "/capgo/channel_self", "/v1/sdk/ota/check", "/expo/<app_id>/manifest",
     "/ofrep/v1/evaluate/flags", "/ofrep/v1/evaluate/flags/<flag_key>", "/v1/ota/flag-definitions/<project_slug>",
+    "/v1/ota/health-metrics",
 }
 """Routes that take no API key: client protocols (client or deployment key, or signed URL), the
 dashboard's files, health and the metrics endpoint (its own optional token)."""
@@ -609,7 +630,11 @@ NO_BODY = {("DELETE", "/api/v1/apps/<app_id>"), ("DELETE", "/api/v1/apps/<app_id
            ("DELETE", "/api/v1/session"), ("DELETE", "/api/v1/auth/tokens/<token_name>"),
            ("DELETE", "/api/v1/apps/<app_id>/collaborators/<email>"), ("DELETE", "/accessKeys/<path:key_name>"),
            ("DELETE", "/sessions/<created_by>"), ("POST", "/apps/<app_name>/collaborators/<email>"),
-           ("DELETE", "/apps/<app_name>/collaborators/<email>"), ("POST", "/apps/<app_name>/transfer/<email>")}
+           ("DELETE", "/apps/<app_name>/collaborators/<email>"), ("POST", "/apps/<app_name>/transfer/<email>"),
+           ("DELETE", "/api/v1/apps/<app_id>/rollout-policies/<policy_id>"), ("DELETE", "/api/v1/webhooks/<webhook_id>"),
+           ("POST", "/api/v1/webhooks/<webhook_id>/test"),
+           *(("POST", f"/api/v1/apps/<app_id>/rollout-executions/<execution_id>/{verb}")
+             for verb in ("pause", "resume", "cancel", "advance"))}
 """Routes that never read a request body (so a large one costs nothing past the server's own
 limit), the multipart upload, which refuses anything but multipart unread (its limit is tested
 above), and the upload URL, whose limit is the size the upload was initiated with."""

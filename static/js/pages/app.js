@@ -39,6 +39,7 @@ export async function appPage(view, slug) {
   };
   clear(view,
     pageHeader(ctx.app.name, ctx.app.slug,
+      h("a", { class: "button secondary", href: `#/apps/${encodeURIComponent(ctx.app.slug)}/rollouts` }, "Rollouts"),
       h("a", { class: "button secondary", href: `#/apps/${encodeURIComponent(ctx.app.slug)}/devices` }, "Devices")),
     roleNote(),
     h("h2", { class: "section-title" }, "Channels"),

@@ -4,10 +4,14 @@ import { clear, field, formatDate, h, table } from "../dom.js";
 import { attempt, card, pageHeader } from "../ui.js";
 import { session } from "../session.js";
 
-const ENTITY_TYPES = ["", "app", "channel", "bundle", "upload", "release", "device", "key"];
+const ENTITY_TYPES = ["", "app", "channel", "bundle", "upload", "release", "device", "key", "rollout_policy",
+  "rollout_execution", "webhook"];
 const ACTIONS = ["app.created", "app.deleted", "channel.created", "channel.updated", "channel.deleted", "channel.key_rotated",
   "bundle.created", "bundle.deleted", "upload.initiated", "release.created", "release.updated", "release.rollout_changed",
-  "release.rolled_back", "release.promoted", "device.override_set", "device.override_cleared"];
+  "release.rolled_back", "release.promoted", "device.override_set", "device.override_cleared",
+  "rollout_policy.created", "rollout_policy.updated", "rollout_policy.deleted", "rollout.started", "rollout.advanced",
+  "rollout.paused", "rollout.resumed", "rollout.completed", "rollout.cancelled", "rollout.rolled_back",
+  "rollout.threshold_exceeded", "webhook.created", "webhook.updated", "webhook.deleted"];
 
 /** [["before.rollout", "10"], ...]: nested details as dotted keys with plain values. */
 function flatten(value, prefix = "") {

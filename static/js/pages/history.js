@@ -13,9 +13,10 @@ function failureRate(stats) {
   return h("span", { class: "badge badge-danger", title: "More than 5% of installs failed" }, `${rate} failed`);
 }
 
-function historyRows(releases) {
+function historyRows(ctx, releases) {
   return releases.map((release) => [
-    h("strong", {}, release.label),
+    h("a", { href: `#/apps/${encodeURIComponent(ctx.slug)}/releases/${release.id}`, title: "Health and rollout of this release" },
+      h("strong", {}, release.label)),
     release.kind,
     release.bundleVersion,
     release.kind === "builtin" ? "—" : `${release.rollout}%`,
@@ -46,7 +47,7 @@ export function historySection(ctx) {
       h("h3", {}, `Releases (${total})`),
       table(`Release history of ${select.value}`,
         ["Release", "Kind", "Version", "Rollout", "Flags", "Checks", "Downloads", "Installs", "Failures", "Failure rate", "When"],
-        historyRows(releases), "No releases on this channel yet."));
+        historyRows(ctx, releases), "No releases on this channel yet."));
   };
   select.addEventListener("change", () => load().catch((err) => clear(body, h("p", { class: "form-error", role: "alert" }, err.message))));
   const section = h("div", {}, h("div", { class: "toolbar" }, field("Channel", select).wrap), body);

@@ -1,0 +1,70 @@
+"""Management API: rollout policies and the executions that follow them."""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from ..core import policies
+from ..core.executions import execution_json
+from ..web import actor, app_for, int_arg, json_body
+
+bp = Blueprint("api_rollouts", __name__)
+
+
+@bp.get("/apps/<app_id>/rollout-policies")
+def list_policies(app_id):
+    return jsonify({"policies": [policies.policy_json(p) for p in policies.list_policies(app_for(app_id))]})
+
+
+@bp.post("/apps/<app_id>/rollout-policies")
+def create_policy(app_id):
+    policy = policies.create_policy(app_for(app_id, "publisher"), json_body(), actor())
+    return jsonify(policies.policy_json(policy)), 201
+
+
+@bp.get("/apps/<app_id>/rollout-policies/<policy_id>")
+def get_policy(app_id, policy_id):
+    return jsonify(policies.policy_json(policies.find_policy(app_for(app_id), policy_id)))
+
+
+@bp.patch("/apps/<app_id>/rollout-policies/<policy_id>")
+def update_policy(app_id, policy_id):
+    app = app_for(app_id, "publisher")
+    data = json_body()
+    return jsonify(policies.policy_json(policies.update_policy(policies.find_policy(app, policy_id), data, actor())))
+
+
+@bp.delete("/apps/<app_id>/rollout-policies/<policy_id>")
+def delete_policy(app_id, policy_id):
+    policy = policies.find_policy(app_for(app_id, "publisher"), policy_id)
+    policies.delete_policy(policy, actor())
+    return jsonify({"deleted": True, "id": policy.id})
+
+
+@bp.get("/apps/<app_id>/rollout-executions")
+def list_executions(app_id):
+    rows, total = policies.list_executions(app_for(app_id), request.args.get("status") or None,
+                                           int_arg("limit", 50, 1, 500), int_arg("offset", 0, 0, 10**9),
+                                           int_arg("release", 0, 0, 10**18) or None)
+    return jsonify({"executions": [execution_json(e) for e in rows], "total": total})
+
+
+@bp.get("/apps/<app_id>/rollout-executions/<execution_id>")
+def get_execution(app_id, execution_id):
+    return jsonify(execution_json(policies.find_execution(app_for(app_id), execution_id)))
+
+
+CONTROLS = {"pause": policies.pause, "resume": policies.resume, "cancel": policies.cancel,
+            "advance": policies.advance}
+
+
+def _control(name: str):
+    def view(app_id, execution_id):
+        execution = policies.find_execution(app_for(app_id, "publisher"), execution_id)
+        return jsonify(execution_json(CONTROLS[name](execution, actor())))
+    view.__doc__ = f"{name.capitalize()} a rollout execution."
+    return view
+
+
+for _name in CONTROLS:
+    bp.add_url_rule(f"/apps/<app_id>/rollout-executions/<execution_id>/{_name}", f"{_name}_execution",
+                    _control(_name), methods=["POST"])

@@ -1,0 +1,73 @@
+"""A background loop that runs its work only in the one process holding its lease.
+
+Every otabox process (several `--workers`, or several hosts on one database) starts the same loops;
+each round, a loop takes or renews its lease (store.leases) and works only when it holds it. A
+holder that is killed stops renewing, and another process takes over once the lease expires; one
+that stops cleanly gives the lease up at once. The policy scheduler and webhook delivery run so;
+any other once-per-box job (the janitor) can too."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from ..store import leases
+
+log = logging.getLogger("otabox")
+
+
+class LeasedLoop:
+    def __init__(self, db, name: str, interval: float, work, ttl: float | None = None):
+        """`work()` runs every `interval` seconds while this process holds lease `name`, inside a
+        database connection; `ttl` (default: three intervals, at least 5 s) is how long a dead
+        holder keeps others waiting."""
+        self.db, self.name, self.interval, self.work = db, name, interval, work
+        self.ttl = ttl if ttl is not None else max(3 * interval, 5.0)
+        self.holder = leases.new_holder()
+        self.holding = False
+        self._renew_at = 0.0
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name=f"otabox-{self.name}", daemon=True)
+            self._thread.start()
+
+    def wake(self) -> None:
+        """Run the next round now rather than at the end of the interval."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=15)
+            self._thread = None
+        if self.holding:
+            try:
+                with self.db.connection_context():
+                    leases.release(self.name, self.holder)
+            except Exception:  # the lease then simply expires
+                log.exception("could not give up the %s lease", self.name)
+            self.holding = False
+
+    def run_once(self) -> bool:
+        """One round: take or renew the lease and, if held, do the work. True when the work ran."""
+        with self.db.connection_context():
+            if not self.holding or time.monotonic() >= self._renew_at:
+                self.holding = leases.acquire(self.name, self.holder, self.ttl)
+                self._renew_at = time.monotonic() + self.ttl / 3
+            if self.holding:
+                self.work()
+        return self.holding
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+            except Exception:  # retried next round; never kill the thread
+                log.exception("%s failed", self.name)
+            self._wake.wait(self.interval)
+            self._wake.clear()

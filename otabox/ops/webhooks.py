@@ -1,0 +1,126 @@
+"""Sending webhook deliveries from the outbox, off the requests that caused them.
+
+One process of the box (the holder of the `webhook-delivery` lease) looks for due deliveries every
+second and sends them a few at a time. Each attempt first claims its delivery (a compare-and-set
+that moves its next attempt past the attempt's own timeout), so no two processes, or two rounds,
+send the same attempt; a process killed mid-attempt leaves the delivery to be retried after that.
+A failed attempt is retried with exponential backoff (by default 6 attempts over about an hour:
+after 30 s, 90 s, 4.5 min, 13.5 min and 40.5 min); the receiver tells attempts of one delivery apart
+from new events by `X-Otabox-Delivery`."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from .. import __version__
+from ..core import webhooks
+from ..errors import Conflict
+from ..security import egress
+from ..store.models import Delivery, OutboxEvent, database, utcnow
+from .leased import LeasedLoop
+
+log = logging.getLogger("otabox")
+POLL_SECONDS = 1.0
+BATCH = 50
+SENDERS = 4
+KEEP_DAYS = 30
+PRUNE_EVERY_SECONDS = 3600
+
+
+class WebhookSender:
+    def __init__(self, box):
+        self.box = box
+        config = box.config
+        self.timeout = config.webhook_timeout_seconds
+        self.max_attempts = config.webhook_max_attempts
+        self.retry_seconds = config.webhook_retry_seconds
+        self.allow_private = config.webhook_allow_private
+        self.loop = LeasedLoop(box.db, "webhook-delivery", POLL_SECONDS, self.deliver_due)
+        self._pool: ThreadPoolExecutor | None = None
+        self._pruned_at = 0.0
+
+    def backoff(self, attempts: int) -> float:
+        """Seconds before attempt `attempts + 1`: the base, tripled after each failure."""
+        return self.retry_seconds * 3 ** (attempts - 1)
+
+    def start(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=SENDERS, thread_name_prefix="otabox-webhook")
+        self.loop.start()
+
+    def stop(self) -> None:
+        self.loop.stop()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+
+    def deliver_due(self) -> int:
+        """Send every due delivery (one round); returns how many were attempted."""
+        due = [d.id for d in Delivery.select(Delivery.id)
+               .where((Delivery.status == "pending") & (Delivery.next_attempt_at <= utcnow()))
+               .order_by(Delivery.next_attempt_at, Delivery.created_at).limit(BATCH)]
+        if due:
+            pool = self._pool or ThreadPoolExecutor(max_workers=1)
+            results = list(pool.map(self._attempt_in_connection, due))
+            if pool is not self._pool:
+                pool.shutdown()
+            attempted = sum(results)
+        else:
+            attempted = 0
+        if time.monotonic() - self._pruned_at > PRUNE_EVERY_SECONDS:
+            self._pruned_at = time.monotonic()
+            prune()
+        return attempted
+
+    def _attempt_in_connection(self, delivery_id: str) -> bool:
+        with self.box.db.connection_context():
+            delivery = self.claim(delivery_id)
+            if delivery is None:
+                return False
+            self.attempt(delivery)
+            return True
+
+    def claim(self, delivery_id: str) -> Delivery | None:
+        """Take the next attempt of a due delivery, or None when another round or process has it."""
+        now = utcnow()
+        taken = (Delivery.update(next_attempt_at=now + dt.timedelta(seconds=self.timeout + 5))
+                 .where((Delivery.id == delivery_id) & (Delivery.status == "pending")
+                        & (Delivery.next_attempt_at <= now)).execute())
+        return Delivery.get_by_id(delivery_id) if taken else None
+
+    def attempt(self, delivery: Delivery, max_attempts: int | None = None) -> Delivery:
+        """POST one delivery and record the outcome."""
+        webhook, event = delivery.webhook, delivery.outbox_event
+        if not webhook.is_active and event.event != "webhook.test":
+            outcome = egress.Outcome(None, 0.0, "the webhook was deactivated")
+            return webhooks.record_attempt(delivery, outcome, 1, self.backoff)
+        body = webhooks.render(webhook, event)
+        try:
+            secret = webhooks.secret_of(webhook, self.box.sealer)
+        except ValueError as exc:
+            return webhooks.record_attempt(delivery, egress.Outcome(None, 0.0, str(exc)), 1, self.backoff)
+        headers = webhooks.headers(webhook, event, delivery.id, body, secret, __version__)
+        outcome = egress.post(webhook.url, body, headers, self.timeout, self.allow_private)
+        if not outcome.ok:
+            log.info("webhook %d delivery %s (%s) failed: %s", webhook.id, delivery.id, event.event, outcome.error)
+        return webhooks.record_attempt(delivery, outcome, max_attempts or self.max_attempts, self.backoff)
+
+    def send_test(self, webhook) -> Delivery:
+        """`POST /webhooks/:id/test`: one attempt now, in the calling request, never retried."""
+        if not self.box.config.webhook_delivery:
+            raise Conflict("webhook delivery is turned off on this server (OTABOX_WEBHOOK_DELIVERY=0)",
+                           code="webhook_delivery_off")
+        delivery = self.claim(webhooks.queue_test(webhook).id)
+        return self.attempt(delivery, max_attempts=1)
+
+
+def prune(keep_days: int = KEEP_DAYS) -> int:
+    """Forget finished deliveries (and events left without any) older than `keep_days`."""
+    cutoff = utcnow() - dt.timedelta(days=keep_days)
+    with database.atomic():
+        removed = Delivery.delete().where((Delivery.status != "pending") & (Delivery.finished_at < cutoff)).execute()
+        orphans = OutboxEvent.select(OutboxEvent.id).where(
+            (OutboxEvent.created_at < cutoff)
+            & ~OutboxEvent.id.in_(Delivery.select(Delivery.outbox_event)))
+        OutboxEvent.delete().where(OutboxEvent.id.in_(orphans)).execute()
+    return removed

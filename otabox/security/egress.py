@@ -1,0 +1,160 @@
+"""Requests the server itself makes (webhooks) reach only public addresses, unless configured.
+
+A URL is checked by resolving its host and refusing it when any address it resolves to is not
+globally routable: loopback, private, link-local (cloud metadata at 169.254.169.254 included),
+shared, multicast, reserved or unspecified, in IPv4 or IPv6 (IPv4-mapped included). The check is
+done again at every delivery, and the connection goes to the very address that was checked (the
+Host header and the TLS name stay the URL's), so a name that resolves differently the second time
+(DNS rebinding) cannot lead the request elsewhere. Redirects are never followed (http.client does
+not follow them)."""
+from __future__ import annotations
+
+import dataclasses
+import http.client
+import ipaddress
+import socket
+import ssl
+import time
+import urllib.parse
+
+SCHEMES = ("http", "https")
+MAX_URL = 2000
+
+
+class EgressRefused(ValueError):
+    """The URL is not one the server may call; the message says why."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    scheme: str
+    host: str
+    port: int
+    path: str
+    address: str
+    """The checked IP address the connection goes to."""
+    family: int
+    sockaddr: tuple
+
+
+def parse_url(url) -> urllib.parse.SplitResult:
+    if not isinstance(url, str) or not 0 < len(url) <= MAX_URL:
+        raise EgressRefused(f"the URL must be a string of 1 to {MAX_URL} characters")
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in SCHEMES:
+        raise EgressRefused("only http and https URLs are allowed")
+    if not parts.hostname:
+        raise EgressRefused("the URL has no host")
+    if parts.username is not None or parts.password is not None:
+        raise EgressRefused("credentials in the URL are not allowed; the signature authenticates otabox")
+    try:
+        parts.port
+    except ValueError:
+        raise EgressRefused("the URL's port is not a number from 0 to 65535") from None
+    return parts
+
+
+def refused_reason(address: str) -> str | None:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_loopback:
+        return "a loopback address"
+    if ip.is_link_local:
+        return "a link-local address (cloud metadata lives there)"
+    if ip.is_private:
+        return "a private address"
+    if not ip.is_global:
+        return "an address that is not publicly routable"
+    return None
+
+
+def resolve(url: str, allow_private: bool = False) -> Target:
+    """Check `url` and pick the address to connect to; EgressRefused when it may not be called."""
+    parts = parse_url(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise EgressRefused(f"cannot resolve {parts.hostname!r}: {exc}") from None
+    if not infos:
+        raise EgressRefused(f"{parts.hostname!r} resolves to no address")
+    if not allow_private:
+        for info in infos:
+            reason = refused_reason(info[4][0])
+            if reason:
+                raise EgressRefused(f"{parts.hostname!r} resolves to {info[4][0]}, {reason}; set "
+                                    "OTABOX_WEBHOOK_ALLOW_PRIVATE=1 to allow such targets")
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    family, _, _, _, sockaddr = infos[0]
+    return Target(parts.scheme, parts.hostname, port, path, sockaddr[0], family, sockaddr)
+
+
+def _connect(target: Target, timeout: float) -> socket.socket:
+    """A socket to the checked address itself (no second name lookup)."""
+    sock = socket.socket(target.family, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(timeout)
+        sock.connect(target.sockaddr)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, target: Target, timeout: float):
+        super().__init__(target.host, target.port, timeout=timeout)
+        self._target = target
+
+    def connect(self):
+        self.sock = _connect(self._target, self.timeout)
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    def __init__(self, target: Target, timeout: float):
+        super().__init__(target.host, target.port, timeout=timeout, context=ssl.create_default_context())
+        self._target = target
+
+    def connect(self):
+        self.sock = self._context.wrap_socket(_connect(self._target, self.timeout), server_hostname=self.host)
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    status_code: int | None
+    duration_ms: float
+    error: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+def post(url: str, body: bytes, headers: dict, timeout: float, allow_private: bool) -> Outcome:
+    """POST `body` to `url` (checked again here), without following redirects; never raises."""
+    started = time.monotonic()
+
+    def outcome(status: int | None, error: str) -> Outcome:
+        return Outcome(status, round((time.monotonic() - started) * 1000, 1), error[:1000])
+
+    try:
+        target = resolve(url, allow_private)
+    except EgressRefused as exc:
+        return outcome(None, f"refused: {exc}")
+    cls = _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
+    connection = cls(target, timeout)
+    try:
+        connection.request("POST", target.path, body=body, headers={"Content-Length": str(len(body)), **headers})
+        response = connection.getresponse()
+        response.read(64 * 1024)
+    except (OSError, http.client.HTTPException) as exc:
+        return outcome(None, f"{type(exc).__name__}: {exc}")
+    finally:
+        connection.close()
+    status = response.status
+    if 300 <= status < 400:
+        return outcome(status, f"redirect to {response.getheader('Location', '?')[:200]} not followed")
+    return outcome(status, "" if 200 <= status < 300 else f"HTTP {status}")

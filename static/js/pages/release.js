@@ -1,0 +1,59 @@
+// One release: its health (crash-free rate, error rate, launches, devices, top errors, an hourly chart)
+// and the rollout execution that follows it, with its controls.
+import { appPath, get } from "../api.js";
+import { badge, clear, formatDate, h, table } from "../dom.js";
+import { healthChart } from "../chart.js";
+import { card, pageHeader, roleNote } from "../ui.js";
+import { executionPanel } from "../rollout.js";
+
+const rate = (value) => (value == null ? "—" : `${value.toFixed(2)}%`);
+
+function tile(label, value, hint) {
+  return h("div", { class: "tile" }, h("span", { class: "tile-label" }, label), h("strong", { class: "tile-value" }, value),
+    hint ? h("span", { class: "tile-hint muted" }, hint) : null);
+}
+
+export function healthTiles(health) {
+  return h("div", { class: "tiles", role: "group", "aria-label": "Health figures" },
+    tile("Crash-free", rate(health.crashFreeRate), "of launches"),
+    tile("Crash rate", rate(health.crashRate), `${health.crashes} crashes`),
+    tile("Error rate", rate(health.errorRate), `${health.jsErrors} JS errors`),
+    tile("Launches", String(health.launches), `${health.launchedDevices} devices launched`),
+    tile("Devices", String(health.devices), "reported health"),
+    tile("Update failures", String(health.failures), "failed or rolled back installs"));
+}
+
+function topErrors(health) {
+  return table("Most frequent errors", ["Message", "Kind", "Count", "Last seen"], health.topErrors.map((error) => [
+    h("code", { class: "details" }, error.message), error.kind, String(error.count), formatDate(error.lastSeen)]),
+  "No errors reported for this release.");
+}
+
+export async function releasePage(view, slug, releaseId) {
+  const executionBox = h("div", {});
+  const healthBox = h("div", {});
+  const load = async () => {
+    const [release, health, series, { executions }] = await Promise.all([
+      get(appPath(slug, `/releases/${releaseId}`)),
+      get(appPath(slug, `/releases/${releaseId}/health`)),
+      get(appPath(slug, `/health/timeseries?release=${releaseId}&days=2`)),
+      get(appPath(slug, `/rollout-executions?release=${releaseId}&limit=1`)),
+    ]);
+    clear(healthBox, healthTiles(health), h("h3", {}, "Per hour, last 48 hours"), healthChart(series.points),
+      h("h3", {}, "Top errors"), topErrors(health),
+      Object.keys(health.custom).length ? [h("h3", {}, "Custom events"), table("Custom events", ["Name", "Count"],
+        Object.entries(health.custom).map(([name, count]) => [name, String(count)]))] : null);
+    clear(executionBox, executions.length ? executionPanel(slug, executions[0], load)
+      : h("p", { class: "muted" }, "This release was not started under a rollout policy."));
+    return release;
+  };
+  const release = await load();
+  clear(view,
+    pageHeader(`${release.channel} ${release.label}: ${release.bundleVersion}`, slug,
+      h("a", { class: "button secondary", href: `#/apps/${encodeURIComponent(slug)}` }, "Back to the app")),
+    roleNote(),
+    h("p", {}, badge(`${release.rollout}%`, release.rollout < 100 ? "warn" : "ok"), release.disabled ? badge("disabled", "neutral") : null,
+      h("span", { class: "muted" }, ` ${release.kind} · ${formatDate(release.promotedAt)}${release.actor ? ` by ${release.actor}` : ""}`)),
+    card("Health", healthBox),
+    card("Rollout", executionBox));
+}

@@ -1,0 +1,229 @@
+"""Rollout policies and executions: validation, starting a release under a policy, what the
+scheduler's evaluation does with health figures, manual controls, and leases."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from conftest import make_zip
+
+from otabox.core import policies
+from otabox.store import leases
+from otabox.store.models import Lease, utcnow
+
+APP = "com.example.demo"
+STAGES = [{"percentage": 10, "minDevices": 2, "minDurationMinutes": 5},
+          {"percentage": 50, "minDevices": 3, "minDurationMinutes": 5},
+          {"percentage": 100, "minDevices": 0, "minDurationMinutes": 0}]
+THRESHOLDS = {"crashRate": 5, "errorRate": 20, "minLaunches": 10, "action": "auto-rollback"}
+
+
+def make_policy(admin, name="safe", stages=STAGES, thresholds=THRESHOLDS):
+    response = admin.post(f"/api/v1/apps/{APP}/rollout-policies", {"name": name, "stages": stages,
+                                                                    "thresholds": thresholds})
+    assert response.status_code == 201, response.json
+    return response.json
+
+
+def release(admin, version, policy=None, channel="production"):
+    bundle = admin.upload(APP, version, make_zip({"index.html": version})).json
+    body = {"policyId": policy["id"]} if policy else {}
+    response = admin.release(APP, bundle["id"], channel, **body)
+    assert response.status_code == 201, response.json
+    return bundle, response.json
+
+
+def launches(client, app, box, bundle, devices, launches_each=1, crashes=0, errors=0):
+    for device in devices:
+        events = [{"type": "app_launch", "count": launches_each}]
+        if crashes:
+            events.append({"type": "crash", "count": crashes, "message": "segfault"})
+        if errors:
+            events.append({"type": "js_error", "count": errors, "message": "TypeError"})
+        body = {"deviceId": device, "platform": "ios", "bundleId": bundle["id"], "events": events}
+        response = client.post(f"/api/v1/apps/{APP}/health", headers={"X-Client-Key": app["clientKey"]}, json=body)
+        assert response.status_code == 204
+    box.health.flush()
+
+
+def evaluate(box, minutes_later=0.0):
+    with box.db.connection_context():
+        return policies.evaluate_running(utcnow() + dt.timedelta(minutes=minutes_later))
+
+
+def execution(admin, execution_id):
+    return admin.get(f"/api/v1/apps/{APP}/rollout-executions/{execution_id}").json
+
+
+def audit_actors(admin, action):
+    return [e["actor"] for e in admin.get(f"/api/v1/audit-log?action={action}").json["entries"]]
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"stages": STAGES}, "name"),
+    ({"name": "p"}, "stages"),
+    ({"name": "p", "stages": []}, "stages"),
+    ({"name": "p", "stages": [{"minDevices": 1}]}, "percentage"),
+    ({"name": "p", "stages": [{"percentage": 0}]}, "percentage"),
+    ({"name": "p", "stages": [{"percentage": 50}, {"percentage": 50}]}, "percentage"),
+    ({"name": "p", "stages": [{"percentage": 10.5}]}, "percentage"),
+    ({"name": "p", "stages": [{"percentage": 10, "minDevices": -1}]}, "minDevices"),
+    ({"name": "p", "stages": [{"percentage": 10, "minDurationMinutes": "soon"}]}, "minDurationMinutes"),
+    ({"name": "p", "stages": [{"percentage": 10}], "thresholds": {"action": "panic"}}, "action"),
+    ({"name": "p", "stages": [{"percentage": 10}], "thresholds": {"crashRate": 101}}, "crashRate"),
+])
+def test_bad_policies_are_400(admin, demo_app, body, field):
+    response = admin.post(f"/api/v1/apps/{APP}/rollout-policies", body)
+    assert response.status_code == 400, response.json
+    assert response.json["error"]["details"]["field"] == field
+
+
+def test_policy_crud_with_defaults_and_fractional_minutes(admin, demo_app):
+    created = make_policy(admin, stages=[{"percentage": 25, "minDurationMinutes": 0.02}, {"percentage": 100}],
+                          thresholds={"crashRate": 2})
+    assert created["stages"] == [{"percentage": 25, "minDevices": 0, "minDurationMinutes": 0.02},
+                                 {"percentage": 100, "minDevices": 0, "minDurationMinutes": 0}]
+    assert created["thresholds"] == {"crashRate": 2, "errorRate": None, "minLaunches": 50,
+                                     "action": "auto-rollback"}
+    assert admin.post(f"/api/v1/apps/{APP}/rollout-policies", {"name": "safe", "stages": STAGES}).status_code == 409
+    renamed = admin.patch(f"/api/v1/apps/{APP}/rollout-policies/{created['id']}", {"name": "canary"}).json
+    assert renamed["name"] == "canary"
+    listed = admin.get(f"/api/v1/apps/{APP}/rollout-policies").json["policies"]
+    assert [p["name"] for p in listed] == ["canary"]
+    assert admin.delete(f"/api/v1/apps/{APP}/rollout-policies/{created['id']}").status_code == 200
+    assert admin.get(f"/api/v1/apps/{APP}/rollout-policies/{created['id']}").status_code == 404
+
+
+def test_a_release_under_a_policy_starts_at_its_first_stage(admin, demo_app):
+    policy = make_policy(admin)
+    _, created = release(admin, "1.0.0", policy)
+    assert created["release"]["rollout"] == 10
+    started = created["execution"]
+    assert (started["status"], started["stage"], started["policyId"]) == ("running", 1, policy["id"])
+    assert started["events"][0]["kind"] == "started"
+    bundle = admin.upload(APP, "1.0.1", make_zip({"a": "b"})).json
+    both = admin.release(APP, bundle["id"], policyId=policy["id"], rollout=50)
+    assert both.status_code == 400 and both.json["error"]["details"]["field"] == "rollout"
+    assert admin.release(APP, bundle["id"], policyId=999).status_code == 404
+    assert admin.patch(f"/api/v1/apps/{APP}/rollout-policies/{policy['id']}", {"name": "x"}).status_code == 409
+    assert admin.delete(f"/api/v1/apps/{APP}/rollout-policies/{policy['id']}").status_code == 409
+    listed = admin.get(f"/api/v1/apps/{APP}/rollout-executions?status=running").json
+    assert listed["total"] == 1 and listed["executions"][0]["releaseId"] == created["release"]["id"]
+    assert admin.get(f"/api/v1/apps/{APP}/rollout-executions?status=bogus").status_code == 400
+
+
+def test_a_healthy_release_walks_every_stage_then_completes(admin, client, box, demo_app):
+    policy = make_policy(admin)
+    bundle, created = release(admin, "1.0.0", policy)
+    run_id, release_id = created["execution"]["id"], created["release"]["id"]
+    assert evaluate(box, minutes_later=10) == {}  # time passed, but no device launched yet
+    launches(client, demo_app, box, bundle, ["a", "b"], launches_each=1)
+    assert evaluate(box) == {}  # devices enough, but the stage has not lasted 5 minutes
+    assert evaluate(box, minutes_later=5.1) == {run_id: "advanced"}
+    assert admin.get(f"/api/v1/apps/{APP}/releases/{release_id}").json["rollout"] == 50
+    assert evaluate(box, minutes_later=5.1) == {}  # stage 2 needs 3 devices
+    launches(client, demo_app, box, bundle, ["c"])
+    assert evaluate(box, minutes_later=5.1) == {run_id: "advanced"}
+    assert evaluate(box) == {run_id: "completed"}
+    finished = execution(admin, run_id)
+    assert finished["status"] == "completed" and finished["stage"] == 3 and finished["percentage"] == 100
+    assert [e["kind"] for e in finished["events"]] == ["started", "advanced", "advanced", "completed"]
+    assert all(e["actor"] == "policy:safe" for e in finished["events"][1:])
+    assert set(audit_actors(admin, "release.rollout_changed")) == {"policy:safe"}
+    assert evaluate(box, minutes_later=60) == {}
+
+
+def test_crossing_a_threshold_rolls_the_channel_back_as_the_policy(admin, client, box, demo_app):
+    good, _ = release(admin, "1.0.0")
+    policy = make_policy(admin)
+    bad, created = release(admin, "1.1.0", policy)
+    launches(client, demo_app, box, bad, [f"d{n}" for n in range(10)], crashes=1)  # 100% crash rate
+    run_id = created["execution"]["id"]
+    assert evaluate(box) == {run_id: "rolled_back"}
+    channel = admin.get(f"/api/v1/apps/{APP}/channels/production").json
+    assert channel["currentRelease"]["bundleId"] == good["id"] and channel["currentRelease"]["kind"] == "rollback"
+    assert channel["currentRelease"]["actor"] == "policy:safe"
+    assert admin.get(f"/api/v1/apps/{APP}/releases/{created['release']['id']}").json["disabled"] is True
+    finished = execution(admin, run_id)
+    kinds = [e["kind"] for e in finished["events"]]
+    assert finished["status"] == "rolled_back" and kinds == ["started", "threshold_exceeded", "rolled_back"]
+    breach = finished["events"][1]["details"]
+    assert (breach["metric"], breach["value"], breach["threshold"]) == ("crashRate", 100.0, 5)
+    assert audit_actors(admin, "release.rolled_back") == ["policy:safe"]
+
+
+def test_below_min_launches_nothing_is_judged_and_the_first_release_rolls_back_to_builtin(admin, client, box,
+                                                                                          demo_app):
+    policy = make_policy(admin)
+    bad, created = release(admin, "1.0.0", policy)
+    launches(client, demo_app, box, bad, ["a", "b"], crashes=3)
+    assert evaluate(box) == {}  # 2 launches < minLaunches 10
+    launches(client, demo_app, box, bad, [f"d{n}" for n in range(8)], errors=1)
+    assert evaluate(box) == {created["execution"]["id"]: "rolled_back"}
+    channel = admin.get(f"/api/v1/apps/{APP}/channels/production").json
+    assert channel["currentRelease"]["kind"] == "builtin"
+
+
+def test_the_pause_action_pauses_and_a_person_decides(admin, client, box, demo_app):
+    policy = make_policy(admin, thresholds={**THRESHOLDS, "action": "pause"})
+    bad, created = release(admin, "1.0.0", policy)
+    run_id = created["execution"]["id"]
+    launches(client, demo_app, box, bad, [f"d{n}" for n in range(10)], errors=1)
+    assert evaluate(box) == {run_id: "paused"}
+    paused = execution(admin, run_id)
+    assert paused["status"] == "paused" and paused["percentage"] == 10
+    assert evaluate(box, minutes_later=60) == {}  # paused executions are left alone
+    assert admin.post(f"/api/v1/apps/{APP}/rollout-executions/{run_id}/pause").status_code == 409
+    advanced = admin.post(f"/api/v1/apps/{APP}/rollout-executions/{run_id}/advance").json
+    assert advanced["stage"] == 2 and advanced["percentage"] == 50 and advanced["status"] == "paused"
+    resumed = admin.post(f"/api/v1/apps/{APP}/rollout-executions/{run_id}/resume").json
+    assert resumed["status"] == "running"
+    cancelled = admin.post(f"/api/v1/apps/{APP}/rollout-executions/{run_id}/cancel").json
+    assert cancelled["status"] == "cancelled" and cancelled["percentage"] == 50
+    for verb in ("pause", "resume", "advance", "cancel"):
+        refused = admin.post(f"/api/v1/apps/{APP}/rollout-executions/{run_id}/{verb}")
+        assert refused.status_code == 409 and refused.json["error"]["code"] == "invalid_execution_state"
+    key_name = "admin"
+    assert [e["actor"] for e in execution(admin, run_id)["events"][-3:]] == [key_name] * 3
+
+
+def test_advance_at_the_last_stage_completes(admin, demo_app):
+    policy = make_policy(admin, stages=[{"percentage": 30}, {"percentage": 100}])
+    _, created = release(admin, "1.0.0", policy)
+    path = f"/api/v1/apps/{APP}/rollout-executions/{created['execution']['id']}/advance"
+    assert admin.post(path).json["percentage"] == 100
+    assert admin.post(path).json["status"] == "completed"
+
+
+def test_a_newer_release_or_a_rollback_ends_the_running_execution(admin, client, box, demo_app):
+    policy = make_policy(admin)
+    _, first = release(admin, "1.0.0", policy)
+    _, second = release(admin, "1.1.0", policy)
+    ended = execution(admin, first["execution"]["id"])
+    assert ended["status"] == "cancelled" and ended["events"][-1]["details"]["byReleaseId"] == \
+        second["release"]["id"]
+    admin.post(f"/api/v1/apps/{APP}/channels/production/rollback")
+    assert execution(admin, second["execution"]["id"])["status"] == "rolled_back"
+    assert admin.delete(f"/api/v1/apps/{APP}/rollout-policies/{policy['id']}").status_code == 200
+    assert execution(admin, second["execution"]["id"])["policyId"] is None
+
+
+def test_a_release_disabled_by_hand_ends_its_execution(admin, box, demo_app):
+    policy = make_policy(admin)
+    _, created = release(admin, "1.0.0", policy)
+    admin.patch(f"/api/v1/apps/{APP}/releases/{created['release']['id']}", {"disabled": True})
+    assert execution(admin, created["execution"]["id"])["status"] == "cancelled"
+
+
+def test_a_lease_has_one_holder_until_it_expires_or_is_given_up(box):
+    with box.db.connection_context():
+        assert leases.acquire("job", "a", ttl=60)
+        assert not leases.acquire("job", "b", ttl=60)
+        assert leases.acquire("job", "a", ttl=60)  # renewal
+        assert leases.holder_of("job") == "a"
+        leases.release("job", "a")
+        assert leases.acquire("job", "b", ttl=60)
+        assert not leases.acquire("job", "a", ttl=60)
+        Lease.update(expires_at=utcnow() - dt.timedelta(seconds=1)).where(Lease.name == "job").execute()  # b died
+        assert leases.acquire("job", "a", ttl=60)
+        assert leases.holder_of("job") == "a"
