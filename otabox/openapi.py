@@ -379,6 +379,16 @@ def _flag_paths(app: str, tag: str) -> dict:
                 "totals": {"type": "object", "additionalProperties": INTEGER}})), **json_errors(400, *AUTH)},
                 [APP_ID, flag_id, query("days", {"type": "integer", "minimum": 1, "maximum": 366})]),
         },
+        f"{flag}/health": {
+            "get": operation("Crash and error rates per variant, from health reports' flagStates", tag, {**reply(obj({
+                "flagId": INTEGER, "key": STRING, "days": INTEGER, "variants": array(obj({
+                    "variant": STRING, "value": STRING, "launches": INTEGER, "crashes": INTEGER, "jsErrors": INTEGER,
+                    "crashRate": nullable({"type": "number"}), "errorRate": nullable({"type": "number"}),
+                    "crashFreeRate": nullable({"type": "number"}),
+                    "days": array(obj({"day": STRING, "launches": INTEGER, "crashes": INTEGER,
+                                       "jsErrors": INTEGER}))}))})), **json_errors(400, *AUTH)},
+                [APP_ID, flag_id, query("days", {"type": "integer", "minimum": 1, "maximum": 90})]),
+        },
         f"{app}/segments": {
             "get": operation("The app's segments", tag, {
                 **reply(obj({"segments": array(ref("Segment"))})), **json_errors(*AUTH)}, [APP_ID]),

@@ -83,6 +83,12 @@ def evaluations(app_id, flag_id):
     return jsonify(flag_contexts.evaluation_counts(_flag(app_id, flag_id), int_arg("days", 30, 1, 366)))
 
 
+@bp.get(f"{FLAG}/health")
+def health(app_id, flag_id):
+    """Crash and error rates per variant, from the flagStates that health reports carry."""
+    return jsonify(flags.flag_health(_flag(app_id, flag_id), int_arg("days", 7, 1, 90)))
+
+
 # --- segments ----------------------------------------------------------------------------------------
 
 SEGMENTS = "/apps/<app_id>/segments"

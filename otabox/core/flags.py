@@ -26,7 +26,7 @@ from ..store.models import (
     row_id,
     utcnow,
 )
-from . import audit
+from . import audit, health
 from . import flag_eval as ev
 from .serving import AppView
 
@@ -478,6 +478,16 @@ def delete_rule(flag: Flag, rule: FlagRule, actor: str) -> None:
     with database.atomic():
         rule.delete_instance()
         _changed(flag, actor, "flag.rule_deleted", "flag", flag.id, {"ruleId": rule.id, "ruleType": rule.rule_type})
+
+
+def flag_health(flag: Flag, days: int) -> dict:
+    """Crash and error rates per variant of the flag, from what devices reported in health events'
+    `flagStates`. Devices report the value they were served; it is named by the variation that has
+    that value (a value no variation has any more keeps its text)."""
+    names = {health.variant_text(variation.value): variation.name for variation in flag.variations}
+    variants = [{**entry, "value": entry["variant"], "variant": names.get(entry["variant"], entry["variant"])}
+                for entry in health.flag_variant_health(flag.app_id, flag.key, days)]
+    return {"flagId": flag.id, "key": flag.key, "days": days, "variants": variants}
 
 
 def channel_renamed(app_id: int, old: str, new: str) -> None:

@@ -82,7 +82,7 @@ def _text(data: dict, name: str, limit: int, required: bool = False) -> str | No
     return value
 
 
-def _variant(value) -> str:
+def variant_text(value) -> str:
     """A flag's variant as text: strings as they are, other JSON values as compact JSON."""
     text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), sort_keys=True)
     if len(text) > MAX_FLAG_TEXT:
@@ -99,7 +99,7 @@ def _flag_states(raw) -> tuple[tuple[str, str], ...]:
     for key in raw:
         if not 0 < len(key) <= MAX_FLAG_TEXT:
             raise BadRequest(f"flag keys must be 1 to {MAX_FLAG_TEXT} characters", details={"field": "flagStates"})
-    return tuple(sorted((key, _variant(value)) for key, value in raw.items()))
+    return tuple(sorted((key, variant_text(value)) for key, value in raw.items()))
 
 
 def parse_event(raw) -> HealthEvent:

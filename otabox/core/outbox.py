@@ -13,7 +13,9 @@ from ..store.models import App, Delivery, OutboxEvent, Webhook, iso, utcnow
 
 EVENTS = ("bundle.created", "release.created", "release.updated", "release.rolled_back", "release.promoted",
           "rollout.advanced", "rollout.paused", "rollout.completed", "rollout.rolled_back",
-          "health.threshold_exceeded", "channel.updated", "app.created")
+          "health.threshold_exceeded", "channel.updated", "app.created", "deployment.released")
+"""`deployment.released` is the CodePush multi-tenant server's event: every new entry in a channel's
+history (release, promotion, rollback), with the entry in code-push-server's package shape."""
 TEST_EVENT = "webhook.test"
 
 

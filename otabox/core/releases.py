@@ -87,6 +87,28 @@ def target_versions(release: Release) -> str | None:
     return release.bundle.target_versions if release.bundle_id else None
 
 
+CODEPUSH_RELEASE_METHODS = {"release": "Upload", "promote": "Promote", "rollback": "Rollback", "builtin": "Rollback"}
+
+
+def codepush_package(release: Release) -> dict:
+    """A release as code-push-server describes a package (`rollout` null once complete), without the
+    download URLs: the management API adds those, the `deployment.released` webhook event has none."""
+    bundle = release.bundle
+    package = {
+        "appVersion": (target_versions(release) or "*") if bundle else "*",
+        "description": release.notes, "isDisabled": release.disabled, "isMandatory": release.mandatory,
+        "label": release.label, "packageHash": (bundle.package_hash or "") if bundle else "",
+        "releaseMethod": CODEPUSH_RELEASE_METHODS.get(release.kind, "Upload"), "releasedBy": release.actor,
+        "rollout": None if release.rollout >= 100 else release.rollout, "size": bundle.size if bundle else 0,
+        "uploadTime": int(release.created_at.replace(tzinfo=dt.timezone.utc).timestamp() * 1000),
+    }
+    if release.original_label and release.kind in ("promote", "rollback"):
+        package["originalLabel"] = release.original_label
+        if release.kind == "promote":
+            package["originalDeployment"] = release.original_channel
+    return package
+
+
 def releases_json(releases: list[Release]) -> list[dict]:
     stats = release_stats([r.id for r in releases])
     return [release_json(r, stats[r.id]) for r in releases]
@@ -146,6 +168,8 @@ def _append(channel: Channel, actor: str, action: str, *, bundle: Bundle | None,
         "byReleaseId": release.id})
     outbox.emit(action, channel.app, {"release": release_json(release),
                                       "previousReleaseId": previous.id if previous else None, **(details or {})})
+    outbox.emit("deployment.released", channel.app, {"appName": channel.app.name, "deploymentName": channel.name,
+                                                     "package": codepush_package(release)})
     bump_generation()
     return release, previous
 

@@ -31,7 +31,6 @@ from .codepush_store import precompute_diffs, recorded_diffs
 
 bp = Blueprint("codepush_management", __name__)
 
-RELEASE_METHODS = {"release": "Upload", "promote": "Promote", "rollback": "Rollback", "builtin": "Rollback"}
 
 
 @bp.errorhandler(OtaboxError)
@@ -180,26 +179,10 @@ def _deployment_json(channel: Channel) -> dict:
             "package": package_json(history[0]) if history else None}
 
 
-def _millis(moment: dt.datetime) -> int:
-    return int(moment.replace(tzinfo=dt.timezone.utc).timestamp() * 1000)
-
-
 def package_json(release: Release) -> dict:
-    """A release in code-push-server's package shape (`rollout` null once complete)."""
+    """A release in code-push-server's package shape, with its download URLs."""
     bundle = release.bundle
-    package = {
-        "appVersion": _app_version(release) or "*",
-        "blobUrl": signed_download_url(bundle.sha256)[0] if bundle else "",
-        "description": release.notes, "isDisabled": release.disabled, "isMandatory": release.mandatory,
-        "label": release.label, "packageHash": (bundle.package_hash or "") if bundle else "",
-        "releaseMethod": RELEASE_METHODS.get(release.kind, "Upload"), "releasedBy": release.actor,
-        "rollout": None if release.rollout >= 100 else release.rollout,
-        "size": bundle.size if bundle else 0, "uploadTime": _millis(release.created_at),
-    }
-    if release.original_label and release.kind in ("promote", "rollback"):
-        package["originalLabel"] = release.original_label
-        if release.kind == "promote":
-            package["originalDeployment"] = release.original_channel
+    package = {**releases.codepush_package(release), "blobUrl": signed_download_url(bundle.sha256)[0] if bundle else ""}
     diffs = recorded_diffs(bundle) if bundle else {}
     if diffs:
         package["diffPackageMap"] = {base: {"url": signed_download_url(d["sha256"])[0], "size": d["size"]}

@@ -3,6 +3,7 @@ retries with backoff, redirects, the address policy (also after DNS resolution),
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import socket
 import time
@@ -315,3 +316,24 @@ def test_deleting_an_app_deletes_its_webhooks_rather_than_widening_them(hooks, r
     create(api, receiver.url, appId=APP)
     assert api.delete(f"/api/v1/apps/{APP}").status_code == 200
     assert api.get("/api/v1/webhooks").json["webhooks"] == []
+
+
+def test_every_new_history_entry_is_a_codepush_deployment_released_event(hooks, receiver):
+    """The CodePush multi-tenant server's event, for a release made through its API and a rollback."""
+    api, box = hooks
+    api.post("/api/v1/apps", {"slug": APP, "name": "Hooks"})
+    create(api, receiver.url, events=["deployment.released"])
+    package = {"package": (io.BytesIO(make_zip({"CodePush/index.js": "one"})), "p.zip")}
+    released = api.client.post(f"/apps/{APP}/deployments/Production/release", headers=api._headers(),
+                               data={**package, "packageInfo": json.dumps({"appVersion": "1.0.0",
+                                                                           "description": "first"})})
+    assert released.status_code == 201, released.data
+    assert api.post(f"/api/v1/apps/{APP}/channels/production/rollback", {"toBuiltin": True}).status_code == 201
+    deliver(box)
+    assert receiver.events() == ["deployment.released", "deployment.released"]
+    first, rollback = (json.loads(r["raw"])["data"] for r in receiver.received)
+    assert (first["appName"], first["deploymentName"]) == ("Hooks", "production")
+    assert {k: first["package"][k] for k in ("label", "appVersion", "description", "releaseMethod", "rollout")} == {
+        "label": "v1", "appVersion": "1.0.0", "description": "first", "releaseMethod": "Upload", "rollout": None}
+    assert first["package"]["packageHash"] == released.json["package"]["packageHash"]
+    assert (rollback["package"]["label"], rollback["package"]["releaseMethod"]) == ("v2", "Rollback")

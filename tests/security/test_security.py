@@ -73,6 +73,7 @@ PERMISSIONS = {
     ("PATCH", "/api/v1/apps/<app_id>/flags/<flag_id>/rules/<rule_id>"): "publisher",
     ("DELETE", "/api/v1/apps/<app_id>/flags/<flag_id>/rules/<rule_id>"): "publisher",
     ("GET", "/api/v1/apps/<app_id>/flags/<flag_id>/evaluations"): "reader",
+    ("GET", "/api/v1/apps/<app_id>/flags/<flag_id>/health"): "reader",
     ("GET", "/api/v1/apps/<app_id>/segments"): "reader",
     ("POST", "/api/v1/apps/<app_id>/segments"): "publisher",
     ("GET", "/api/v1/apps/<app_id>/segments/<segment_id>"): "reader",

@@ -7,7 +7,7 @@ import { session } from "../session.js";
 
 const EVENTS = ["bundle.created", "release.created", "release.updated", "release.rolled_back", "release.promoted",
   "rollout.advanced", "rollout.paused", "rollout.completed", "rollout.rolled_back", "health.threshold_exceeded",
-  "channel.updated", "app.created"];
+  "channel.updated", "app.created", "deployment.released"];
 
 function showSecret(webhook) {
   openDialog({
