@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 import os
 
-from .config import Config
+from .config import Config, ConfigError
 from .core.bundles import Ingestor
 from .core.devices import DeviceTracker
 from .core.serving import ServingCache
@@ -17,8 +17,36 @@ from .protocols import codepush_package, expo
 from .security.ratelimit import TokenBucketLimiter
 from .security.signing import ServerSecrets
 from .store.blobs import FileSystemBlobStore, Staging
-from .store.db import is_sqlite, open_database
+from .store.db import PostgresChangeSignal, is_sqlite, open_database
 from .store.generation import GenerationSignal, publish_pending
+from .store.secrets import DatabaseSecretStore, FileSecretStore
+
+
+def open_blob_store(config: Config):
+    """Bundle files in `<data dir>/blobs`, or in the bucket OTABOX_STORAGE_URL names."""
+    if config.storage_url:
+        from .store.s3 import S3BlobStore
+
+        try:
+            return S3BlobStore(config.storage_url, config.s3_endpoint_url, config.cdn_base_url)
+        except ValueError as exc:
+            raise ConfigError(f"OTABOX_STORAGE_URL: {exc}") from None
+    return FileSystemBlobStore(config.data_dir / "blobs")
+
+
+def open_secret_store(config: Config, db):
+    """0600 files in `<data dir>/secrets`, or, with OTABOX_SECRET_KEY, sealed rows in the database
+    (required when the database is shared: processes on other machines must sign and check alike)."""
+    files = FileSecretStore(config.data_dir / "secrets")
+    if not config.secret_key:
+        if not is_sqlite(db):
+            raise ConfigError("OTABOX_SECRET_KEY is required with a database server: every otabox process on it "
+                              "must share the URL- and bundle-signing keys (set the same long random value on each)")
+        return files
+    shared = DatabaseSecretStore(config.secret_key)
+    with db.connection_context():
+        shared.import_files(files)
+    return shared
 
 
 class Box:
@@ -28,10 +56,12 @@ class Box:
         config.data_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(config.data_dir, 0o700)
         self.db, self.upgrade = open_database(config.db_url, schema)
-        self.secrets = ServerSecrets(config.data_dir / "secrets")
+        self.secret_store = open_secret_store(config, self.db)
+        self.secrets = ServerSecrets(self.secret_store)
         self.staging = Staging(config.data_dir / "tmp")
-        self.store = FileSystemBlobStore(config.data_dir / "blobs")
-        self.generation_signal = GenerationSignal(config.data_dir / "generation") if is_sqlite(self.db) else None
+        self.store = open_blob_store(config)
+        self.generation_signal = (GenerationSignal(config.data_dir / "generation") if is_sqlite(self.db)
+                                  else PostgresChangeSignal(self.db))
         self.serving = ServingCache(self.generation_signal)
         self.metrics = Metrics()
         self.client_limiter = TokenBucketLimiter(config.client_rate_per_minute)

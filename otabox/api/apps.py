@@ -32,7 +32,8 @@ def list_apps():
 @bp.get("/apps/<app_id>")
 def get_app(app_id):
     app = app_for(app_id)
-    return jsonify({**apps.app_json(app), "channels": [apps.channel_json(c) for c in app.channels]})
+    channels = app.channels.order_by(apps.Channel.id)
+    return jsonify({**apps.app_json(app), "channels": [apps.channel_json(c) for c in channels]})
 
 
 @bp.delete("/apps/<app_id>")

@@ -136,7 +136,7 @@ def list_devices(app: App, limit: int, offset: int, channel: str | None, version
         query = query.where(Device.bundle_version == ("" if version == "builtin" else version))
     if search:
         query = query.where(Device.device_id.contains(search))
-    return list(query.order_by(Device.last_seen.desc()).limit(limit).offset(offset)), query.count()
+    return list(query.order_by(Device.last_seen.desc(), Device.id.desc()).limit(limit).offset(offset)), query.count()
 
 
 def _ensure_device(app: App, device_id: str) -> Device:

@@ -64,7 +64,7 @@ def diagnose(box, deep: bool = False) -> list[dict]:
     import stat
 
     from ..store import migrations
-    from ..store.db import integrity_problems
+    from ..store.db import integrity_problems, is_sqlite
     from ..store.models import Bundle, BundleFile, Upload, utcnow
 
     findings = []
@@ -87,7 +87,9 @@ def diagnose(box, deep: bool = False) -> list[dict]:
     if not loose:
         add("ok", "permissions", "secret files are private (0600)")
     problems = integrity_problems(box.db)
-    if problems:
+    if not is_sqlite(box.db):
+        add("info", "database", "PostgreSQL keeps its own integrity; check it with its tools", "pg_amcheck --all")
+    elif problems:
         add("fail", "database", "the database fails its integrity check: " + "; ".join(problems[:5]),
             "stop the server and restore the latest backup (otabox restore)")
     else:

@@ -16,6 +16,7 @@ import struct
 import threading
 from pathlib import Path
 
+from .db import announce_generation
 from .models import State
 
 _changed = threading.local()
@@ -24,6 +25,7 @@ _changed = threading.local()
 def bump_generation() -> None:
     """Call inside the transaction of any change to apps, channels, bundles, releases or overrides."""
     State.update(value=State.value + 1).where(State.key == "generation").execute()
+    announce_generation(State._meta.database)
     _changed.pending = True
 
 

@@ -19,7 +19,7 @@ from peewee import Field
 from playhouse.migrate import SchemaMigrator
 
 from ..errors import OtaboxError
-from .models import ALL_MODELS, State
+from .models import ALL_MODELS, Secret, State
 
 VERSION_KEY = "schema_version"
 BASELINE_TABLE = "app"
@@ -66,8 +66,13 @@ def _baseline(schema: Schema) -> None:
     """Version 1 is the schema otabox 0.1.0 created; its databases get this number when first opened."""
 
 
+def _shared_secrets(schema: Schema) -> None:
+    schema.create_tables(Secret)
+
+
 STEPS: list[Step] = [
     Step(1, "the schema of otabox 0.1.0", _baseline),
+    Step(8, "secrets shared by several processes (the secret table)", _shared_secrets),
 ]
 
 

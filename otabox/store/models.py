@@ -223,5 +223,14 @@ class Upload(BaseModel):
     created_at = DateTimeField(default=utcnow)
 
 
+class Secret(BaseModel):
+    """A server secret shared by every process on the database, sealed with OTABOX_SECRET_KEY
+    (store/secrets.py); only used when that variable is set."""
+
+    name = CharField(primary_key=True)
+    value = TextField()
+    updated_at = DateTimeField(default=utcnow)
+
+
 ALL_MODELS = [State, App, ApiKey, Channel, Bundle, BundleFile, Release, ReleaseStat, Device, DeviceEvent,
-              DailyActive, AuditEntry, Upload]
+              DailyActive, AuditEntry, Upload, Secret]
