@@ -176,17 +176,17 @@ def nginx_path() -> str | None:
     return shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if os.access(p, os.X_OK)), None)
 
 
-def cli(data_dir: Path, *args: str) -> str:
+def cli(data_dir: Path, *args: str, env: dict | None = None) -> str:
     result = subprocess.run([sys.executable, "otabox.py", *args, "--data-dir", str(data_dir)], cwd=ROOT,
-                            capture_output=True, text=True, timeout=120)
+                            capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})})
     if result.returncode != 0:
         raise RuntimeError(f"otabox {' '.join(args)} failed: {result.stderr}")
     return result.stdout
 
 
-def create_admin_key(data_dir: Path) -> str:
+def create_admin_key(data_dir: Path, env: dict | None = None) -> str:
     """A new admin key through the real CLI (the key is the last line it prints)."""
-    return cli(data_dir, "keys", "create", "--name", "bench", "--role", "admin").strip().splitlines()[-1]
+    return cli(data_dir, "keys", "create", "--name", "bench", "--role", "admin", env=env).strip().splitlines()[-1]
 
 
 class Api:

@@ -10,7 +10,7 @@ import os
 
 import peewee
 
-from .config import Config
+from .config import Config, ConfigError
 from .core.bundles import Ingestor
 from .core.devices import DeviceTracker
 from .core.flag_contexts import FlagRecorder
@@ -18,7 +18,7 @@ from .core.flags import FlagCache
 from .core.health import HealthRecorder
 from .core.serving import ServingCache
 from .errors import OtaboxError
-from .ops.maintenance import Janitor
+from .ops.maintenance import janitor
 from .ops.metrics import Metrics
 from .ops.scheduler import PolicyScheduler
 from .ops.webhooks import WebhookSender
@@ -28,8 +28,36 @@ from .security.sealing import load_sealer
 from .security.signing import ServerSecrets
 from .security.usage import UsageRecorder
 from .store.blobs import FileSystemBlobStore, Staging
-from .store.db import is_sqlite, open_database
+from .store.db import PostgresChangeSignal, is_sqlite, open_database
 from .store.generation import GenerationSignal, publish_pending
+from .store.secrets import DatabaseSecretStore, FileSecretStore
+
+
+def open_blob_store(config: Config):
+    """Bundle files in `<data dir>/blobs`, or in the bucket OTABOX_STORAGE_URL names."""
+    if config.storage_url:
+        from .store.s3 import S3BlobStore
+
+        try:
+            return S3BlobStore(config.storage_url, config.s3_endpoint_url, config.cdn_base_url)
+        except ValueError as exc:
+            raise ConfigError(f"OTABOX_STORAGE_URL: {exc}") from None
+    return FileSystemBlobStore(config.data_dir / "blobs")
+
+
+def open_secret_store(config: Config, db):
+    """0600 files in `<data dir>/secrets`, or, with OTABOX_SECRET_KEY, sealed rows in the database
+    (required when the database is shared: processes on other machines must sign and check alike)."""
+    files = FileSecretStore(config.data_dir / "secrets")
+    if not config.secret_key:
+        if not is_sqlite(db):
+            raise ConfigError("OTABOX_SECRET_KEY is required with a database server: every otabox process on it "
+                              "must share the URL- and bundle-signing keys (set the same long random value on each)")
+        return files
+    shared = DatabaseSecretStore(config.secret_key)
+    with db.connection_context():
+        shared.import_files(files)
+    return shared
 
 
 class DataDirError(OtaboxError):
@@ -59,11 +87,13 @@ class Box:
             config.data_dir.mkdir(parents=True, exist_ok=True)
             os.chmod(config.data_dir, 0o700)
             self.db, self.upgrade = open_database(config.db_url, schema)
-            self.secrets = ServerSecrets(config.data_dir / "secrets")
-            self.sealer = load_sealer(config.data_dir / "secrets")
+            self.secret_store = open_secret_store(config, self.db)
+            self.secrets = ServerSecrets(self.secret_store)
+            self.sealer = load_sealer(self.secret_store)
             self.staging = Staging(config.data_dir / "tmp")
-            self.store = FileSystemBlobStore(config.data_dir / "blobs")
-            self.generation_signal = GenerationSignal(config.data_dir / "generation") if is_sqlite(self.db) else None
+            self.store = open_blob_store(config)
+            self.generation_signal = (GenerationSignal(config.data_dir / "generation") if is_sqlite(self.db)
+                                      else PostgresChangeSignal(self.db))
         self.serving = ServingCache(self.generation_signal)
         self.flags = FlagCache()
         self.flag_recorder = FlagRecorder(config.device_flush_seconds)
@@ -82,7 +112,7 @@ class Box:
         self.health = HealthRecorder(config.device_flush_seconds)
         self.ingestor = Ingestor(self, describers={"zip": codepush_package.describe_zip,
                                                    "expo": functools.partial(expo.describe_upload, self)})
-        self.janitor = Janitor(self)
+        self.janitor = janitor(self)
         self.scheduler = PolicyScheduler(self)
         self.webhooks = WebhookSender(self)
 

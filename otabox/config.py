@@ -52,6 +52,10 @@ class Config:
     threads: int = 8
     workers: int = 1
     database_url: str = ""
+    storage_url: str = ""
+    s3_endpoint_url: str = ""
+    cdn_base_url: str = ""
+    secret_key: str = dataclasses.field(default="", repr=False)
     public_url: str = ""
     url_ttl: int = 3600
     upload_ttl: int = 3600

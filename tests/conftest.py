@@ -20,6 +20,38 @@ from otabox.config import Config
 from otabox.security import auth
 
 ROOT = Path(__file__).resolve().parent.parent
+TEST_DATABASE = os.environ.get("OTABOX_TEST_DATABASE", "sqlite")
+"""`postgresql` runs the suite against a private PostgreSQL server (tests/postgres.py)."""
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "sqlite_only: checks something only SQLite has (its files, WAL, pragmas)")
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    from postgres import PostgresServer
+
+    server = PostgresServer(free_port())
+    yield server
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def database_url(request, monkeypatch):
+    """With OTABOX_TEST_DATABASE=postgresql, every box a test builds (in this process or a server it
+    starts) uses a new PostgreSQL database, dropped afterwards; SQLite-only tests are skipped."""
+    if TEST_DATABASE != "postgresql":
+        yield None
+        return
+    if request.node.get_closest_marker("sqlite_only"):
+        pytest.skip("about SQLite itself")
+    server = request.getfixturevalue("postgres_server")
+    url = server.new_database()
+    monkeypatch.setenv("OTABOX_DATABASE_URL", url)
+    monkeypatch.setenv("OTABOX_SECRET_KEY", "the suite's shared secret key, as every process on one database has")
+    yield url
+    server.sql(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
 
 # The suite makes thousands of management requests and sign-ins from one address, which the hourly
 # limits (by default the CodePush seed's 1000 per token and 60 per address) would stop. Tests of the
@@ -180,10 +212,14 @@ class LiveServer:
         self.stop()
         raise RuntimeError("otabox serve did not start: " + self.log_text())
 
-    def cli(self, *args, check=True, input: str | None = None) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, str(ROOT / "otabox.py"), *args, "--data-dir", str(self.data_dir)],
-                              cwd=ROOT, env=self.env, capture_output=True, text=True, check=check, timeout=60,
-                              input=input)
+    def cli(self, *args, check=True, input: str | None = None, env: dict | None = None,
+            data_dir: bool = True) -> subprocess.CompletedProcess:
+        """`otabox ARGS` with the server's environment (and `env`), on its data dir unless `data_dir` is
+        False (the publishing commands, which talk to a server)."""
+        where = ["--data-dir", str(self.data_dir)] if data_dir else []
+        return subprocess.run([sys.executable, str(ROOT / "otabox.py"), *args, *where], cwd=ROOT,
+                              env={**self.env, **(env or {})}, capture_output=True, text=True, check=check,
+                              timeout=60, input=input)
 
     def log_text(self) -> str:
         self.log.flush()
@@ -197,6 +233,65 @@ class LiveServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
         self.log.close()
+
+
+class MotoServer:
+    """moto's S3 API server as a subprocess on a private loopback port."""
+
+    def __init__(self, directory: Path):
+        self.port = free_port()
+        self.endpoint_url = f"http://127.0.0.1:{self.port}"
+        self.log = open(directory / "moto.log", "wb")
+        self.process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+                                        stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                requests.get(self.endpoint_url + "/moto-api/", timeout=1)
+                return
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("moto server did not start")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+        self.log.close()
+
+
+S3_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+@pytest.fixture(scope="session")
+def moto_server(tmp_path_factory):
+    saved = {name: os.environ.get(name) for name in S3_ENV}
+    os.environ.update(S3_ENV)
+    server = MotoServer(tmp_path_factory.mktemp("moto"))
+    yield server
+    server.stop()
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+class S3Bucket:
+    def __init__(self, endpoint_url: str, bucket: str, prefix: str):
+        self.endpoint_url, self.bucket, self.prefix = endpoint_url, bucket, prefix
+        self.storage_url = f"s3://{bucket}/{prefix}"
+        self.env = {**S3_ENV, "OTABOX_STORAGE_URL": self.storage_url, "OTABOX_S3_ENDPOINT_URL": endpoint_url}
+
+
+@pytest.fixture
+def s3_bucket(moto_server):
+    """A new, empty bucket on the moto server (bundle files go under a prefix, as users may set one)."""
+    import boto3
+
+    name = f"otabox-{os.urandom(4).hex()}"
+    boto3.client("s3", endpoint_url=moto_server.endpoint_url).create_bucket(Bucket=name)
+    return S3Bucket(moto_server.endpoint_url, name, "bundles")
 
 
 @pytest.fixture

@@ -37,7 +37,8 @@ def app_summary(app) -> dict:
 @bp.get("/apps/<app_id>")
 def get_app(app_id):
     app = app_for(app_id)
-    return jsonify({**apps.app_json(app), "channels": [apps.channel_json(c) for c in app.channels]})
+    channels = app.channels.order_by(apps.Channel.id)
+    return jsonify({**apps.app_json(app), "channels": [apps.channel_json(c) for c in channels]})
 
 
 @bp.patch("/apps/<app_id>")

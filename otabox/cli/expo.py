@@ -35,11 +35,11 @@ def import_keys(box, app_slug, key_path, certificate_path, keyid):
 
     app = find_app(app_slug)
     try:
-        folder = save_codesigning(box.config.data_dir, app.id, Path(key_path).read_bytes(),
-                                  Path(certificate_path).read_bytes(), keyid)
+        save_codesigning(box.secret_store, app.id, Path(key_path).read_bytes(), Path(certificate_path).read_bytes(),
+                         keyid)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"code signing key for {app.slug} stored in {folder} (keyid {keyid})")
+    click.echo(f"code signing key for {app.slug} stored with the server's secrets (keyid {keyid})")
 
 
 COMMANDS = (expo,)

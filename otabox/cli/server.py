@@ -97,4 +97,38 @@ def gc(box):
     click.echo(json.dumps(collect_garbage(box)))
 
 
-COMMANDS = (serve, migrate, doctor, backup, restore, gc)
+@click.command("migrate-storage")
+@click.option("--to", "target", required=True, metavar="s3://BUCKET/PREFIX",
+              help="The bucket (and key prefix) to copy the bundle files to; OTABOX_S3_ENDPOINT_URL and the AWS "
+                   "variables say how to reach it.")
+@admin_command
+def migrate_storage(box, target):
+    """Copy every bundle file from the data directory's blobs/ to an S3-compatible bucket, verifying
+    each SHA-256 there; then start otabox with OTABOX_STORAGE_URL set to the same URL. Files the bucket
+    has already are checked and kept, so an interrupted copy can be run again."""
+    from ..ops.blobcopy import copy_blobs
+    from ..store.blobs import FileSystemBlobStore
+    from ..store.s3 import S3BlobStore
+
+    try:
+        dest = S3BlobStore(target, box.config.s3_endpoint_url, box.config.cdn_base_url)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    source = FileSystemBlobStore(box.config.data_dir / "blobs")
+    step = {"next": 0}
+
+    def progress(done: int, total: int, report) -> None:
+        if done * 10 >= step["next"] * total or done == total:
+            step["next"] = done * 10 // max(total, 1) + 1
+            click.echo(f"{done}/{total} files checked: {report.copied} copied ({report.bytes / 1e6:.1f} MB), "
+                       f"{report.present} already there", err=True)
+
+    report = copy_blobs(source, dest, box.staging, progress)
+    if report.corrupt:
+        raise click.ClickException(f"{len(report.corrupt)} files do not match their SHA-256 and were not copied "
+                                   f"(run otabox doctor --deep): {', '.join(report.corrupt[:5])}")
+    click.echo(f"All {report.copied + report.present} files are in {target}; start otabox with "
+               f"OTABOX_STORAGE_URL={target}.")
+
+
+COMMANDS = (serve, migrate, doctor, backup, restore, gc, migrate_storage)

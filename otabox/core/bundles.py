@@ -374,6 +374,11 @@ def upload_file_prefix(upload_id: str) -> str:
     return f"upload-{upload_id}."
 
 
+def upload_object(upload_id: str) -> str:
+    """Where a blob store that takes uploads itself (S3: a presigned PUT) keeps an upload's bytes."""
+    return f"uploads/{upload_id}"
+
+
 def _received_files(box, upload: Upload) -> list:
     prefix = upload_file_prefix(upload.id)
     return [path for path in box.staging.files() if path.name.startswith(prefix)]
@@ -413,12 +418,10 @@ def finalize_upload(box, app: App, upload_id, actor: str) -> Bundle:
     expected = box.staging.new_path(upload_file_prefix(upload.id) + upload.sha256)
     with box.ingestor.slot():
         try:
-            if not expected.exists():
-                if _received_files(box, upload):
-                    raise Invalid("the uploaded file does not match the initiated sha256", code="checksum_mismatch",
-                                  details={"expectedSha256": upload.sha256, "receivedSha256": upload.received_sha256})
-                raise Invalid("nothing was uploaded for this upload id", code="upload_missing")
-            staged = StagedFile(expected, upload.sha256, expected.stat().st_size)
+            if expected.exists():
+                staged = StagedFile(expected, upload.sha256, expected.stat().st_size)
+            else:
+                staged = _received_by_the_store(box, upload)
             return box.ingestor.ingest(app, BundleFields(**upload.fields), staged, actor)
         finally:
             for leftover in _received_files(box, upload):
@@ -426,11 +429,28 @@ def finalize_upload(box, app: App, upload_id, actor: str) -> Bundle:
             Upload.delete().where(Upload.id == upload.id).execute()
 
 
+def _received_by_the_store(box, upload: Upload) -> StagedFile:
+    """The bytes a client PUT straight to the blob store (S3), checked against the initiated size and
+    SHA-256 as otabox's own upload URL checks them."""
+    staged = None if _received_files(box, upload) else box.store.take_upload(upload_object(upload.id), box.staging,
+                                                                             upload.size)
+    if staged is not None and (staged.size, staged.sha256) == (upload.size, upload.sha256):
+        return staged
+    received = staged.sha256 if staged is not None else upload.received_sha256
+    if staged is not None:
+        staged.discard()
+    if received is None:
+        raise Invalid("nothing was uploaded for this upload id", code="upload_missing")
+    raise Invalid("the uploaded file does not match the initiated sha256", code="checksum_mismatch",
+                  details={"expectedSha256": upload.sha256, "receivedSha256": received})
+
+
 def expire_uploads(box) -> int:
-    """Remove uploads whose time ran out, with their staged files."""
+    """Remove uploads whose time ran out, with their staged files (or the objects a blob store took)."""
     expired = list(Upload.select().where(Upload.expires_at < utcnow()))
     for upload in expired:
         for leftover in _received_files(box, upload):
             leftover.unlink(missing_ok=True)
+        box.store.discard_upload(upload_object(upload.id))
         upload.delete_instance()
     return len(expired)

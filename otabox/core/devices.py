@@ -148,7 +148,7 @@ def list_devices(app: App, limit: int, offset: int, channel: str | None, version
         query = query.where(Device.device_id.contains(search) | Device.custom_id.contains(search))
     for name, value in (filters or {}).items():
         query = query.where(DEVICE_FILTERS[name] == value)
-    return list(query.order_by(Device.last_seen.desc()).limit(limit).offset(offset)), query.count()
+    return list(query.order_by(Device.last_seen.desc(), Device.id.desc()).limit(limit).offset(offset)), query.count()
 
 
 def _ensure_device(app: App, device_id: str) -> Device:

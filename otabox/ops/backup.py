@@ -21,7 +21,13 @@ def backup(box, dest: Path) -> dict:
     if dest.exists() and any(dest.iterdir()):
         raise Conflict(f"{dest} is not empty; back up into a new directory")
     if not is_sqlite(box.db):
-        raise Invalid("otabox backup copies SQLite databases; back up other databases with their own tools")
+        raise Invalid("otabox backup copies SQLite data directories; with PostgreSQL, back up the database with "
+                      "pg_dump (its secrets are in it, sealed with OTABOX_SECRET_KEY, which you keep apart) and "
+                      "the bundle files with their store's own tools (bucket versioning or replication)",
+                      code="backup_not_sqlite")
+    if box.store.local_path("0" * 64) is None:
+        raise Invalid("the bundle files are in an object store: otabox backup copies a local data directory; back "
+                      "up the bucket with its own tools", code="backup_not_local")
     dest.mkdir(parents=True, exist_ok=True, mode=0o700)
     dest.chmod(0o700)  # an existing (empty) directory keeps whatever mode it had otherwise
     os.close(os.open(dest / DB_NAME, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # never readable by others

@@ -1,12 +1,11 @@
-"""Maintenance: garbage collection of files nothing refers to, and the janitor that expires uploads."""
+"""Maintenance: garbage collection of files nothing refers to, the janitor that expires uploads, and doctor."""
 from __future__ import annotations
 
-import logging
-import threading
 import time
 
 from ..core.bundles import expire_uploads, referenced_blobs, upload_file_prefix
 from ..store.models import Upload
+from .leased import LeasedLoop
 
 STAGING_GRACE_SECONDS = 24 * 3600
 BLOB_GRACE_SECONDS = 3600
@@ -34,27 +33,10 @@ def collect_garbage(box) -> dict:
     return {"expiredUploads": uploads, "stagedFiles": staged, "blobs": blobs}
 
 
-class Janitor:
-    """Removes abandoned two-step uploads while the server runs."""
-
-    def __init__(self, box, interval: float = JANITOR_INTERVAL_SECONDS):
-        self.box, self.interval = box, interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="otabox-janitor", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                with self.box.db.connection_context():
-                    expire_uploads(self.box)
-            except Exception:  # retried at the next interval; never kill the thread
-                logging.getLogger("otabox").exception("expiring uploads failed")
+def janitor(box, interval: float = JANITOR_INTERVAL_SECONDS) -> LeasedLoop:
+    """Removes abandoned two-step uploads while the server runs, in one process of the box (a lease:
+    several processes on one database would otherwise race to expire the same uploads)."""
+    return LeasedLoop(box.db, "janitor", interval, lambda: expire_uploads(box))
 
 
 def diagnose(box, deep: bool = False) -> list[dict]:
@@ -64,7 +46,7 @@ def diagnose(box, deep: bool = False) -> list[dict]:
     import stat
 
     from ..store import migrations
-    from ..store.db import integrity_problems
+    from ..store.db import integrity_problems, is_sqlite
     from ..store.models import Bundle, BundleFile, Upload, utcnow
 
     findings = []
@@ -87,7 +69,9 @@ def diagnose(box, deep: bool = False) -> list[dict]:
     if not loose:
         add("ok", "permissions", "secret files are private (0600)")
     problems = integrity_problems(box.db)
-    if problems:
+    if not is_sqlite(box.db):
+        add("info", "database", "PostgreSQL keeps its own integrity; check it with its tools", "pg_amcheck --all")
+    elif problems:
         add("fail", "database", "the database fails its integrity check: " + "; ".join(problems[:5]),
             "stop the server and restore the latest backup (otabox restore)")
     else:

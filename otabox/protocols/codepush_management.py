@@ -13,7 +13,6 @@ Diff packages against the channel's last releases are built right after a releas
 rollback made here (releases made through /api/v1 get theirs on the first update check needing one)."""
 from __future__ import annotations
 
-import datetime as dt
 import re
 import zipfile
 

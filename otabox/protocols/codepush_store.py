@@ -17,6 +17,7 @@ import threading
 
 from ..core.bundles import amend_extra
 from ..core.serving import BundleView, ChannelView, ReleaseView
+from ..errors import NotFound
 from ..store.blobs import StagedFile
 from ..store.models import Bundle
 from .codepush_package import build_diff_zip
@@ -104,12 +105,13 @@ def _build_and_record(box, base: BundleView, target: BundleView) -> dict | None:
 
 
 def _build(box, base: BundleView, target: BundleView) -> dict | None:
-    old_path, new_path = box.store.local_path(base.sha256), box.store.local_path(target.sha256)
-    if old_path is None or new_path is None or not old_path.exists() or not new_path.exists():
-        return None
     dest = box.staging.new_path()
     try:
-        info = build_diff_zip(old_path, new_path, dest)
+        with box.store.local_copy(base.sha256, box.staging) as old_path, \
+                box.store.local_copy(target.sha256, box.staging) as new_path:
+            info = build_diff_zip(old_path, new_path, dest)
+    except NotFound:  # a bundle file missing from storage: devices get the full package
+        return None
     except Exception:  # a bundle the differ cannot read is served in full instead
         log.exception("building the CodePush diff %s -> %s failed", base.id, target.id)
         dest.unlink(missing_ok=True)

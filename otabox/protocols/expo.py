@@ -31,7 +31,6 @@ from ..core.apps import find_channel
 from ..core.serving import AppView, BundleView, ChannelView, FilteredOverrides, ReleaseView
 from ..errors import BadRequest, Conflict, Invalid, NotFound, OtaboxError, TooLarge
 from ..store.blobs import StagedFile
-from ..store.files import secure_write
 from ..store.models import Release
 from ..web import actor, app_for, box, json_body, limit_client, signed_download_url
 from . import expo_format as ef
@@ -122,32 +121,27 @@ class CodeSigning:
     keyid: str
 
 
-def codesigning_dir(data_dir: Path, app_id: int) -> Path:
-    return Path(data_dir) / "secrets" / "expo" / str(app_id)
+def codesigning_name(app_id: int, part: str) -> str:
+    """The name of an app's code signing secret in the server's secret store."""
+    return f"expo/{app_id}/{part}"
 
 
-def save_codesigning(data_dir: Path, app_id: int, key_pem: bytes, certificate_pem: bytes, keyid: str) -> Path:
-    """Check the pair as expo-updates would and store it (0600 files in a 0700 folder).
+def save_codesigning(store, app_id: int, key_pem: bytes, certificate_pem: bytes, keyid: str) -> None:
+    """Check the pair as expo-updates would and keep it in the secret store (0600 files, or sealed
+    rows when secrets are shared through the database).
 
     Raises ValueError with a readable reason when the key, certificate or keyid is unusable."""
     if not KEYID_PATTERN.fullmatch(keyid):
         raise ValueError("keyid must be 1 to 100 printable ASCII characters without quotes or backslashes")
     ef.load_certificate_and_key(certificate_pem, key_pem)
-    folder = codesigning_dir(data_dir, app_id)
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    folder.chmod(0o700)
-    secure_write(folder / CERTIFICATE_FILE, certificate_pem)
-    secure_write(folder / KEY_FILE, key_pem)
-    secure_write(folder / KEYID_FILE, keyid.encode("ascii"))
-    return folder
+    store.put(codesigning_name(app_id, CERTIFICATE_FILE), certificate_pem)
+    store.put(codesigning_name(app_id, KEY_FILE), key_pem)
+    store.put(codesigning_name(app_id, KEYID_FILE), keyid.encode("ascii"))
 
 
-def load_codesigning(data_dir: Path, app_id: int) -> CodeSigning | None:
-    folder = codesigning_dir(data_dir, app_id)
-    try:
-        return CodeSigning((folder / KEY_FILE).read_bytes(), (folder / KEYID_FILE).read_text("ascii").strip())
-    except FileNotFoundError:
-        return None
+def load_codesigning(store, app_id: int) -> CodeSigning | None:
+    key, keyid = store.get(codesigning_name(app_id, KEY_FILE)), store.get(codesigning_name(app_id, KEYID_FILE))
+    return CodeSigning(key, keyid.decode("ascii").strip()) if key and keyid else None
 
 
 # --- the manifest request --------------------------------------------------------------------
@@ -216,7 +210,7 @@ def _signing_key(app: AppView, expected: dict | None) -> CodeSigning | None:
     """The key to sign with when the client expects a signature; never serve it unsigned."""
     if expected is None:
         return None
-    signing = load_codesigning(box().config.data_dir, app.id)
+    signing = load_codesigning(box().secret_store, app.id)
     if signing is None:
         raise Conflict(f"the client expects a code signature but app {app.slug!r} has no code signing key; "
                        f"run `otabox expo codesigning import --app {app.slug} ...`",

@@ -7,13 +7,10 @@ import hmac
 import json
 import secrets
 import time
-from pathlib import Path
 from urllib.parse import urlencode
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-from ..store.files import secure_write
 
 URL_KEY_FILE = "url-signing.key"
 PREVIOUS_URL_KEY_FILE = "url-signing.previous.key"
@@ -111,37 +108,34 @@ class BundleSigner:
 
 
 class ServerSecrets:
-    """The server's secrets in the data directory, created on first start with mode 0600.
+    """The server's own secrets (URL-signing and bundle-signing keys), created on first start.
 
-    `otabox secrets rotate-url-key` and `otabox signing-key rotate` replace key files while servers
-    run; each server notices (a stat at most once a second) and reloads them."""
+    They live in a secret store (store/secrets.py: 0600 files in the data directory, or encrypted rows
+    in the database shared by several machines). `otabox secrets rotate-url-key` and `otabox
+    signing-key rotate` replace them while servers run; each server notices (one look at most once a
+    second) and reloads them."""
 
-    def __init__(self, secrets_dir: Path):
-        self.dir = Path(secrets_dir)
-        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self._load_or_create(URL_KEY_FILE, lambda: secrets.token_bytes(32))
-        self._load_or_create(BUNDLE_KEY_FILE, new_ed25519_pem)
+    NAMES = (URL_KEY_FILE, PREVIOUS_URL_KEY_FILE, BUNDLE_KEY_FILE, PREVIOUS_BUNDLE_KEY_FILE)
+
+    def __init__(self, store):
+        self.store = store
+        self._create_missing(URL_KEY_FILE, lambda: secrets.token_bytes(32))
+        self._create_missing(BUNDLE_KEY_FILE, new_ed25519_pem)
         self._checked_at = 0.0
         self._stamp = None
         self._load()
 
-    def _files_stamp(self):
-        return tuple((self.dir / name).stat().st_mtime_ns if (self.dir / name).exists() else None
-                     for name in (URL_KEY_FILE, PREVIOUS_URL_KEY_FILE, BUNDLE_KEY_FILE, PREVIOUS_BUNDLE_KEY_FILE))
-
     def _load(self) -> None:
-        self._stamp = self._files_stamp()
-        previous = self.dir / PREVIOUS_URL_KEY_FILE
-        self._url_signer = UrlSigner((self.dir / URL_KEY_FILE).read_bytes(),
-                                     previous.read_bytes() if previous.exists() else None)
+        self._stamp = self.store.stamp(self.NAMES)
+        self._url_signer = UrlSigner(self.store.get(URL_KEY_FILE), self.store.get(PREVIOUS_URL_KEY_FILE))
         self._bundle_signer = BundleSigner(serialization.load_pem_private_key(
-            (self.dir / BUNDLE_KEY_FILE).read_bytes(), password=None))
+            self.store.get(BUNDLE_KEY_FILE), password=None))
 
     def _fresh(self) -> None:
         now = time.monotonic()
         if now - self._checked_at >= RELOAD_CHECK_SECONDS:
             self._checked_at = now
-            if self._files_stamp() != self._stamp:
+            if self.store.stamp(self.NAMES) != self._stamp:
                 self._load()
 
     @property
@@ -157,28 +151,26 @@ class ServerSecrets:
     def published_keys(self) -> list[dict]:
         """The current bundle-signing public key and, during the grace period, the previous one."""
         keys = [{"keyId": self.bundle_signer.key_id, "publicKey": self.bundle_signer.public_pem, "current": True}]
-        previous = self.dir / PREVIOUS_BUNDLE_KEY_FILE
-        if previous.exists():
-            retired_at = previous.stat().st_mtime
-            if time.time() - retired_at < SIGNING_KEY_GRACE_DAYS * 86400:
-                pem = public_pem(serialization.load_pem_private_key(previous.read_bytes(), password=None))
-                keys.append({"keyId": key_id(pem), "publicKey": pem, "current": False,
-                             "retiredAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(retired_at))})
+        retired_at = self.store.changed_at(PREVIOUS_BUNDLE_KEY_FILE)
+        if retired_at is not None and time.time() - retired_at < SIGNING_KEY_GRACE_DAYS * 86400:
+            pem = public_pem(serialization.load_pem_private_key(self.store.get(PREVIOUS_BUNDLE_KEY_FILE),
+                                                                password=None))
+            keys.append({"keyId": key_id(pem), "publicKey": pem, "current": False,
+                         "retiredAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(retired_at))})
         return keys
 
     def rotate_url_key(self) -> None:
         """New URL key; URLs signed with the old one stay valid until they expire."""
-        secure_write(self.dir / PREVIOUS_URL_KEY_FILE, (self.dir / URL_KEY_FILE).read_bytes())
-        secure_write(self.dir / URL_KEY_FILE, secrets.token_bytes(32))
+        self.store.put(PREVIOUS_URL_KEY_FILE, self.store.get(URL_KEY_FILE))
+        self.store.put(URL_KEY_FILE, secrets.token_bytes(32))
         self._load()
 
     def rotate_bundle_key(self) -> None:
         """New bundle-signing key; the old public key stays published for the grace period."""
-        secure_write(self.dir / PREVIOUS_BUNDLE_KEY_FILE, (self.dir / BUNDLE_KEY_FILE).read_bytes())
-        secure_write(self.dir / BUNDLE_KEY_FILE, new_ed25519_pem())
+        self.store.put(PREVIOUS_BUNDLE_KEY_FILE, self.store.get(BUNDLE_KEY_FILE))
+        self.store.put(BUNDLE_KEY_FILE, new_ed25519_pem())
         self._load()
 
-    def _load_or_create(self, name: str, make) -> None:
-        path = self.dir / name
-        if not path.exists():
-            secure_write(path, make())
+    def _create_missing(self, name: str, make) -> None:
+        if self.store.get(name) is None:
+            self.store.put_if_absent(name, make())

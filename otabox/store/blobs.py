@@ -4,6 +4,7 @@
 exists, url. `FileSystemBlobStore` is the first implementation."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import os
@@ -104,9 +105,29 @@ class BlobStore:
         """When the blob was written (unix seconds)."""
         raise NotImplementedError
 
-    def url(self, sha256: str, expires_in: int) -> str | None:
+    def url(self, sha256: str, expires_in: int, content_type: str | None = None,
+            filename: str | None = None) -> str | None:
         """A direct download URL from the store itself, or None when otabox serves the blob."""
         return None
+
+    def upload_url(self, name: str, size: int, expires_in: int) -> str | None:
+        """Where a two-step upload may PUT its bytes directly, or None when otabox receives them."""
+        return None
+
+    def take_upload(self, name: str, staging: "Staging", limit: int) -> "StagedFile | None":
+        """The bytes PUT to `upload_url(name)`, moved into the staging area (None if none came)."""
+        return None
+
+    def discard_upload(self, name: str) -> None:
+        """Forget the bytes PUT to `upload_url(name)` (an expired or refused upload)."""
+
+    @contextlib.contextmanager
+    def local_copy(self, sha256: str, staging: "Staging") -> Iterator[Path]:
+        """A local file with the blob's bytes for as long as the block runs."""
+        path = self.local_path(sha256)
+        if path is None or not path.exists():
+            raise NotFound("the file is missing from storage", code="file_missing")
+        yield path
 
     def all_keys(self) -> Iterator[str]:
         raise NotImplementedError
@@ -147,7 +168,7 @@ class FileSystemBlobStore(BlobStore):
         self._path(sha256).unlink(missing_ok=True)
 
     def exists(self, sha256: str) -> bool:
-        return self._path(sha256).exists()
+        return is_sha256(sha256) and self._path(sha256).exists()
 
     def local_path(self, sha256: str) -> Path | None:
         return self._path(sha256)

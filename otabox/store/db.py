@@ -5,12 +5,13 @@ import contextlib
 import dataclasses
 import fcntl
 import os
+import threading
 from pathlib import Path
 
-from peewee import OperationalError, SqliteDatabase, __exception_wrapper__
+from peewee import DataError, OperationalError, PostgresqlDatabase, SqliteDatabase, __exception_wrapper__
 from playhouse.db_url import connect, register_database
 
-from ..errors import InsufficientStorage
+from ..errors import BadRequest, InsufficientStorage
 from . import migrations
 from .models import database
 
@@ -55,6 +56,117 @@ class WriterSqliteDatabase(SqliteDatabase):
 
 
 register_database(WriterSqliteDatabase, "sqlite")
+
+
+WRITE_LOCK_ID = 0x07AB0C6
+"""The PostgreSQL advisory lock every write transaction takes (see WriterPostgresqlDatabase)."""
+
+
+class WriterPostgresqlDatabase(PostgresqlDatabase):
+    """PostgreSQL whose write transactions run one at a time, as SQLite's do.
+
+    The core's operations read, decide and write in one transaction (the next release label, a
+    rollback's target, a policy's stage); under READ COMMITTED two of them could interleave. An
+    advisory lock held until commit serializes them across every process, while reads, and so
+    update checks, never wait for it. Writes are rare next to checks, so the lock costs nothing
+    that matters."""
+
+    def begin(self, isolation_level=None):
+        super().begin(isolation_level)
+        self.cursor().execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_ID,))
+
+    def execute_sql(self, sql, params=None):
+        try:
+            return super().execute_sql(sql, params)
+        except OperationalError as exc:
+            if "No space left on device" in str(exc) or "could not extend file" in str(exc):
+                raise InsufficientStorage("the database server has no room left on its disk") from exc
+            raise
+        except DataError as exc:
+            if "NUL" in str(exc):  # PostgreSQL text cannot hold U+0000; SQLite can, so only this engine refuses
+                raise BadRequest("the request contains a NUL character", code="nul_character") from exc
+            raise
+
+
+register_database(WriterPostgresqlDatabase, "postgres", "postgresql")
+
+CHANGE_CHANNEL = "otabox_changes"
+STATE_QUERY = ("SELECT COALESCE(MAX(CASE WHEN key = 'generation' THEN value END), 0) || ':' || "
+               "COALESCE(MAX(CASE WHEN key = 'device_changes' THEN value END), 0) FROM state")
+"""'<generation>:<device-change number>', as the change signal carries them."""
+
+
+def announce_changes(db) -> None:
+    """Inside the transaction that bumped the generation or a device-change number: have PostgreSQL
+    tell every listening process the new pair when the transaction commits (a no-op on SQLite, whose
+    processes share a file)."""
+    if isinstance(getattr(db, "obj", db), PostgresqlDatabase):  # the models' proxy, or the database itself
+        db.execute_sql(f"SELECT pg_notify('{CHANGE_CHANNEL}', ({STATE_QUERY}))")
+
+
+class PostgresChangeSignal:
+    """The newest committed (generation, device-change number), pushed by PostgreSQL (LISTEN/NOTIFY)
+    to every otabox process on the database, whichever machine it runs on: the counterpart of
+    generation.GenerationSignal.
+
+    A thread keeps its own connection listening. While it is not connected the state is unknown
+    ((-1, -1), which no real state equals), so update checks then ask the database themselves: a
+    lost connection costs speed, never a stale answer."""
+
+    UNKNOWN = (-1, -1)
+    CONFIRM_SECONDS = 1.0
+
+    def __init__(self, db):
+        self._connect_args = {"dbname": db.database, **db.connect_params}
+        self._state = self._heard = self.UNKNOWN
+        self._changed = threading.Condition()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._listen, name="otabox-change-listener", daemon=True)
+        self._thread.start()
+
+    def read_state(self) -> tuple[int, int]:
+        return self._state
+
+    def publish(self, generation: int, device_changes: int = 0) -> None:
+        """This process committed this state: use it at once, and return when the listener heard
+        PostgreSQL announce it too (the other processes' listeners hear it at the same moment)."""
+        wanted = (generation, device_changes)
+        with self._changed:
+            if self._heard != self.UNKNOWN:
+                self._state = max(self._state, wanted)
+            self._changed.wait_for(lambda: self._heard >= wanted or self._heard == self.UNKNOWN,
+                                   timeout=self.CONFIRM_SECONDS)
+
+    def _hear(self, state: tuple[int, int]) -> None:
+        with self._changed:
+            self._heard = state if state == self.UNKNOWN else max(self._heard, state)
+            self._state = self._heard if state == self.UNKNOWN else max(self._state, state)
+            self._changed.notify_all()
+
+    def _listen(self) -> None:
+        import psycopg
+
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(autocommit=True, **self._connect_args) as conn:
+                    conn.execute(f"LISTEN {CHANGE_CHANNEL}")
+                    self._hear(_parse_state(conn.execute(STATE_QUERY).fetchone()[0]))
+                    while not self._stop.is_set():
+                        for note in conn.notifies(timeout=1.0):
+                            self._hear(_parse_state(note.payload))
+            except Exception:  # the database went away: checks ask it directly until we are back
+                self._hear(self.UNKNOWN)
+                self._stop.wait(1.0)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+def _parse_state(text: str) -> tuple[int, int]:
+    generation, device_changes = text.split(":")
+    return int(generation), int(device_changes)
+
 
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",

@@ -22,6 +22,7 @@ import struct
 import threading
 from pathlib import Path
 
+from .db import announce_changes
 from .models import State
 
 _changed = threading.local()
@@ -31,6 +32,7 @@ GENERATION, DEVICE_CHANGES = "generation", "device_changes"
 def bump_generation() -> None:
     """Call inside the transaction of any change to apps, channels, bundles, releases or overrides."""
     State.update(value=State.value + 1).where(State.key == "generation").execute()
+    announce_changes(State._meta.database)
     _changed.pending = True
 
 
@@ -39,6 +41,7 @@ def bump_device_change() -> int:
     on its row (`Device.override_seq`)."""
     (State.insert(key=DEVICE_CHANGES, value=1)
      .on_conflict(conflict_target=[State.key], update={State.value: State.value + 1}).execute())
+    announce_changes(State._meta.database)
     _changed.pending = True
     return State.get(State.key == DEVICE_CHANGES).value
 

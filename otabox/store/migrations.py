@@ -28,6 +28,7 @@ from .models import (
     AuditEntry,
     Collaborator,
     ReleaseEvent,
+    Secret,
     State,
     TokenApp,
     User,
@@ -183,6 +184,10 @@ def _health_and_rollouts(schema: Schema) -> None:
     schema.create_tables(*HEALTH_AND_ROLLOUT_MODELS)
 
 
+def _shared_secrets(schema: Schema) -> None:
+    schema.create_tables(Secret)
+
+
 STEPS: list[Step] = [
     Step(1, "the schema of otabox 0.1.0", _baseline),
     Step(2, "signed serving sequence per app; per-device override changes", _signed_serving_state),
@@ -192,6 +197,7 @@ STEPS: list[Step] = [
     Step(5, "feature flags: flags, variations, channel settings, rules, segments, contexts, evaluation counts",
          _feature_flags),
     Step(6, "users, sessions, collaborators; API keys become tokens of the service account", _people_and_tokens),
+    Step(7, "secrets shared by several processes (the secret table)", _shared_secrets),
 ]
 
 

@@ -577,11 +577,21 @@ class DeliveryAttempt(BaseModel):
     error = TextField(default="")
 
 
+
+class Secret(BaseModel):
+    """A server secret shared by every process on the database, sealed with OTABOX_SECRET_KEY
+    (store/secrets.py); only used when that variable is set."""
+
+    name = CharField(primary_key=True)
+    value = TextField()
+    updated_at = DateTimeField(default=utcnow)
+
+
 FLAG_MODELS = [Flag, FlagVariation, FlagChannelSetting, FlagRule, Segment, FlagContext, FlagEvaluationCount]
 """Schema step 5 (feature flags)."""
 HEALTH_AND_ROLLOUT_MODELS = [Lease, HealthBucket, HealthDevice, HealthError, FlagVariantHealth, RolloutPolicy,
                              RolloutExecution, ExecutionEvent, Webhook, OutboxEvent, Delivery, DeliveryAttempt]
 """Schema step 4 (health telemetry, rollout policies, webhooks)."""
 ALL_MODELS = [State, App, User, ApiKey, TokenApp, UserSession, Collaborator, Channel, Bundle, BundleFile, Release,
-              ReleaseEvent, ReleaseStat, Device, DeviceEvent, DailyActive, AuditEntry, Upload, *FLAG_MODELS,
+              ReleaseEvent, ReleaseStat, Device, DeviceEvent, DailyActive, AuditEntry, Upload, Secret, *FLAG_MODELS,
               *HEALTH_AND_ROLLOUT_MODELS]

@@ -82,6 +82,7 @@ def test_requests_without_or_with_an_unknown_key_get_401(client, demo_app):
     assert bad.status_code == 401 and "unknown" in bad.json["error"]["message"]
 
 
+@pytest.mark.sqlite_only
 def test_keys_are_stored_only_as_hashes(box, admin):
     key = make_key(box, "reader", "hash-check")
     with box.db.connection_context():

@@ -57,6 +57,7 @@ def test_full_cycle_against_a_real_server(live_server):
     assert "WARNING" not in log and "Traceback" not in log
 
 
+@pytest.mark.sqlite_only
 def test_data_dir_holds_wal_database_and_private_secrets(live_server):
     secrets_dir = live_server.data_dir / "secrets"
     for path in secrets_dir.iterdir():

@@ -7,8 +7,11 @@ import os
 import subprocess
 import sys
 
+import pytest
 import requests
 from conftest import ROOT, LiveServer, make_zip
+
+pytestmark = pytest.mark.sqlite_only  # otabox backup copies SQLite files; PostgreSQL is backed up with pg_dump
 
 
 def test_backup_while_serving_then_restore_into_an_empty_dir(live_server, tmp_path):

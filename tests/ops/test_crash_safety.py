@@ -15,8 +15,11 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 import requests
 from conftest import LiveServer, make_zip
+
+pytestmark = pytest.mark.sqlite_only  # reads the SQLite file after SIGKILLs (WAL recovery)
 
 APP = "com.example.crashy"
 ROUNDS = 10

@@ -20,6 +20,8 @@ from otabox.config import Config
 from otabox.errors import InsufficientStorage
 from otabox.ops.maintenance import collect_garbage
 
+pytestmark = pytest.mark.sqlite_only  # fills the disk under a SQLite file
+
 DISK_SIZE = "2m"
 APP = "com.example.tiny"
 

@@ -8,6 +8,7 @@ import email.policy
 import hashlib
 import io
 import json
+import os
 import stat
 import uuid
 import zipfile
@@ -25,7 +26,7 @@ from expo_fixture import make_export
 
 from otabox.cli import main as cli_main
 from otabox.protocols import expo_format as ef
-from otabox.protocols.expo import codesigning_dir, load_codesigning
+from otabox.protocols.expo import load_codesigning
 
 APP = "com.example.demo"
 MANIFEST = f"/expo/{APP}/manifest"
@@ -335,11 +336,12 @@ def verify(signing_files, body: bytes, header: str) -> dict:
 def test_codesigning_import_stores_private_files(config, box, demo_app, signing_files):
     result = import_keys(config, signing_files)
     assert result.exit_code == 0, result.output
-    folder = codesigning_dir(config.data_dir, demo_app["id"])
-    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
-    for path in folder.iterdir():
-        assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    stored = load_codesigning(config.data_dir, demo_app["id"])
+    if not os.environ.get("OTABOX_SECRET_KEY"):
+        folder = config.data_dir / "secrets" / "expo" / str(demo_app["id"])
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+        for path in folder.iterdir():
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    stored = load_codesigning(box.secret_store, demo_app["id"])
     assert stored.keyid == "main"
     assert stored.private_key_pem == open(signing_files["privateKey"], "rb").read()
 
@@ -350,7 +352,7 @@ def test_codesigning_import_rejects_unusable_input(config, box, demo_app, signin
     assert mismatched.exit_code == 1 and "does not match" in mismatched.output
     assert import_keys(config, signing_files, app="no.such.app").exit_code == 1
     assert import_keys(config, signing_files, keyid='bad"id').exit_code == 1
-    assert load_codesigning(config.data_dir, demo_app["id"]) is None
+    assert load_codesigning(box.secret_store, demo_app["id"]) is None
 
 
 def test_signed_manifest_and_directive(admin, client, config, demo_app, signing_files, tmp_path):

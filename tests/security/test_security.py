@@ -439,6 +439,7 @@ def test_reader_sees_the_client_key_but_audit_log_needs_an_unscoped_admin(world)
 
 # --- (b) API keys at rest and their comparison ------------------------------------------------------
 
+@pytest.mark.sqlite_only
 def test_api_keys_are_stored_only_as_sha256(box, admin):
     keys = {role: make_key(box, role, f"at-rest-{role}") for role in RANK}
     with box.db.connection_context():

@@ -19,6 +19,8 @@ from otabox.store import migrations
 from otabox.store.db import open_database
 from otabox.store.models import ALL_MODELS
 
+pytestmark = pytest.mark.sqlite_only  # the database file, its backup copy and file lock; tests/store/test_upgrade.py upgrades on both engines
+
 FIXTURE = ROOT / "tests" / "fixtures" / "datadir-0.1.0"
 
 

@@ -1,0 +1,117 @@
+"""A box whose bundle files live in an S3 bucket (moto's S3 API on loopback): uploads (straight to the
+bucket in two steps), downloads (redirects to presigned URLs), CodePush diffs, gc and doctor, and
+moving an existing data directory's files there with `otabox migrate-storage`."""
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+import requests
+from conftest import LiveServer, make_zip
+
+
+def admin_key(server) -> str:
+    return server.cli("keys", "create", "--name", "ci", "--role", "admin").stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture
+def s3_server(tmp_path, s3_bucket):
+    server = LiveServer(tmp_path / "data", env=s3_bucket.env)
+    yield server
+    server.stop()
+
+
+def objects(s3_bucket) -> set[str]:
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=s3_bucket.endpoint_url)
+    return {item["Key"] for item in client.list_objects_v2(Bucket=s3_bucket.bucket).get("Contents", [])}
+
+
+def test_uploads_go_to_the_bucket_and_downloads_come_from_it(s3_server, s3_bucket, tmp_path):
+    key = admin_key(s3_server)
+    auth = {"Authorization": f"Bearer {key}"}
+    app = requests.post(f"{s3_server.url}/api/v1/apps", json={"slug": "com.example.s3"}, headers=auth).json()
+    build = tmp_path / "dist"
+    build.mkdir()
+    (build / "index.html").write_text("from the bucket")
+    published = s3_server.cli("publish", str(build), "--app", "com.example.s3", "--version", "1.0.0", "--json",
+                              "--server", s3_server.url, "--key", key, data_dir=False)
+    bundle = json.loads(published.stdout)["bundle"]
+    assert f"{s3_bucket.prefix}/{bundle['sha256'][:2]}/{bundle['sha256']}" in objects(s3_bucket)
+    assert not any(name.startswith(f"{s3_bucket.prefix}/uploads/") for name in objects(s3_bucket))
+    assert not (s3_server.data_dir / "blobs").exists()
+    offer = requests.get(f"{s3_server.url}/api/v1/apps/com.example.s3/check", headers={"X-Client-Key": app["clientKey"]},
+                         params={"platform": "ios", "version": "builtin", "deviceId": "p"}).json()["bundle"]
+    redirect = requests.get(offer["url"], allow_redirects=False)
+    assert redirect.status_code == 302 and redirect.headers["Location"].startswith(s3_bucket.endpoint_url)
+    assert hashlib.sha256(requests.get(offer["url"]).content).hexdigest() == bundle["sha256"]
+    assert "OK    bundles" in s3_server.cli("doctor").stdout
+    assert json.loads(s3_server.cli("gc").stdout)["blobs"] == 0
+
+
+def test_a_two_step_upload_with_other_bytes_is_refused_and_leaves_nothing(s3_server, s3_bucket):
+    auth = {"Authorization": f"Bearer {admin_key(s3_server)}"}
+    requests.post(f"{s3_server.url}/api/v1/apps", json={"slug": "com.example.s3"}, headers=auth)
+    data = make_zip({"index.html": "promised"})
+    ticket = requests.post(f"{s3_server.url}/api/v1/apps/com.example.s3/bundles/initiate", headers=auth, json={
+        "version": "1.0.0", "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}).json()
+    assert ticket["uploadUrl"].startswith(s3_bucket.endpoint_url)
+    other = bytes(reversed(data))
+    assert requests.put(ticket["uploadUrl"], data=other).status_code == 200
+    finalized = requests.post(f"{s3_server.url}/api/v1/apps/com.example.s3/bundles/finalize", headers=auth,
+                              json={"uploadId": ticket["uploadId"]})
+    assert finalized.status_code == 422 and finalized.json()["error"]["code"] == "checksum_mismatch"
+    assert objects(s3_bucket) == set()
+
+
+def test_codepush_diffs_are_built_from_the_bucket(s3_server):
+    auth = {"Authorization": f"Bearer {admin_key(s3_server)}"}
+    requests.post(f"{s3_server.url}/apps", json={"name": "Diffs"}, headers=auth)
+    packages = []
+    for n in range(2):
+        files = {"package": ("p.zip", make_zip({"CodePush/index.js": f"bundle {n}", "CodePush/same.txt": "same"}))}
+        released = requests.post(f"{s3_server.url}/apps/Diffs/deployments/Production/release", headers=auth,
+                                 files=files, data={"packageInfo": json.dumps({"appVersion": "1.0.0"})})
+        assert released.status_code == 201, released.text
+        packages.append(released.json()["package"])
+    assert list(packages[1]["diffPackageMap"]) == [packages[0]["packageHash"]]
+
+
+def test_migrate_storage_copies_every_file_verified_and_the_box_serves_from_the_bucket(live_server, s3_bucket):
+    auth = {"Authorization": f"Bearer {admin_key(live_server)}"}
+    app = requests.post(f"{live_server.url}/api/v1/apps", json={"slug": "com.example.move"}, headers=auth).json()
+    data = make_zip({"index.html": "moving", "a.js": "x" * 3000})
+    bundle = requests.post(f"{live_server.url}/api/v1/apps/com.example.move/bundles", headers=auth,
+                           files={"file": ("b.zip", data)}, data={"version": "1.0.0"}).json()
+    requests.post(f"{live_server.url}/api/v1/apps/com.example.move/releases", headers=auth,
+                  json={"bundleId": bundle["id"], "channel": "production"})
+    local = {path.name for path in (live_server.data_dir / "blobs").rglob("*") if path.is_file()}
+    env = s3_bucket.env
+    moved = live_server.cli("migrate-storage", "--to", s3_bucket.storage_url, env=env)
+    assert f"All {len(local)} files are in {s3_bucket.storage_url}" in moved.stdout
+    assert "files checked" in moved.stderr
+    assert {name.rsplit("/", 1)[1] for name in objects(s3_bucket)} == local
+    again = live_server.cli("migrate-storage", "--to", s3_bucket.storage_url, env=env)
+    assert f"0 copied (0.0 MB), {len(local)} already there" in again.stderr
+    live_server.stop()
+    moved_server = LiveServer(live_server.data_dir, env=s3_bucket.env)
+    try:
+        offer = requests.get(f"{moved_server.url}/api/v1/apps/com.example.move/check",
+                             headers={"X-Client-Key": app["clientKey"]},
+                             params={"platform": "ios", "version": "builtin", "deviceId": "p"}).json()["bundle"]
+        assert requests.get(offer["url"]).content == data
+    finally:
+        moved_server.stop()
+
+
+def test_migrate_storage_reports_a_file_whose_bytes_do_not_match(live_server, s3_bucket):
+    auth = {"Authorization": f"Bearer {admin_key(live_server)}"}
+    requests.post(f"{live_server.url}/api/v1/apps", json={"slug": "com.example.rot"}, headers=auth)
+    bundle = requests.post(f"{live_server.url}/api/v1/apps/com.example.rot/bundles", headers=auth,
+                           files={"file": ("b.zip", make_zip())}, data={"version": "1.0.0"}).json()
+    (live_server.data_dir / "blobs" / bundle["sha256"][:2] / bundle["sha256"]).write_bytes(b"bit rot")
+    moved = live_server.cli("migrate-storage", "--to", s3_bucket.storage_url, check=False, env=s3_bucket.env)
+    assert moved.returncode == 1 and "1 files do not match their SHA-256" in moved.stderr
+    assert "Traceback" not in moved.stderr
