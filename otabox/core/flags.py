@@ -44,7 +44,10 @@ def _refuse(exc: ev.Refused, field: str) -> BadRequest:
 
 
 def _text(data: dict, name: str, limit: int, default=None, required: bool = False):
-    value = data.get(name, default)
+    """A text field; absent or null means `default`."""
+    value = data.get(name)
+    if value is None:
+        value = default
     if value is None and not required:
         return None
     if not isinstance(value, str) or not (0 if not required else 1) <= len(value) <= limit:

@@ -32,16 +32,20 @@ STAT_NAMES = {"check": "checks", "downloaded": "downloads", "installed": "instal
 
 
 def _flag(data: dict, name: str, default=None):
-    value = data.get(name, default)
-    if value is not None and not isinstance(value, bool):
+    """A boolean field; absent or null means `default`."""
+    value = data.get(name)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
         raise BadRequest(f"{name} must be true or false", details={"field": name})
     return value
 
 
 def _rollout(data: dict, default=None):
-    value = data.get("rollout", default)
+    """A rollout percentage; absent or null means `default`."""
+    value = data.get("rollout")
     if value is None:
-        return None
+        return default
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or not 0 <= value <= 100:
         raise BadRequest("rollout must be a whole percentage from 0 to 100", details={"field": "rollout"})
     return int(value)

@@ -306,3 +306,10 @@ def test_a_flush_survives_a_release_deleted_since_the_check(admin, client, demo_
     assert admin.get(f"/api/v1/apps/{APP}/devices").json["total"] == 2
     box.tracker.flush()
     assert box.tracker.flushes == 1
+
+
+def test_null_fields_mean_their_defaults(admin, demo_app):
+    bundle = admin.upload(demo_app["slug"], "3.0.0").json
+    created = admin.release(demo_app["slug"], bundle["id"], rollout=None, mandatory=None)
+    assert created.status_code == 201, created.json
+    assert (created.json["release"]["rollout"], created.json["release"]["mandatory"]) == (100, False)

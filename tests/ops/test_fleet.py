@@ -132,5 +132,5 @@ def test_a_fleet_rolls_a_good_release_out_and_a_bad_one_back_on_its_own(tmp_path
     names = collections.Counter(r["event"] for r in accepted)
     assert names == {"app.created": 1, "bundle.created": 2, "release.created": 2, "rollout.advanced": 2,
                      "release.updated": 2, "rollout.completed": 1, "health.threshold_exceeded": 1,
-                     "rollout.rolled_back": 1, "release.rolled_back": 1}, names
+                     "rollout.rolled_back": 1, "release.rolled_back": 1, "deployment.released": 3}, names
     assert any(r["status"] == 500 for r in receiver.received)  # the bad release's first attempts failed
