@@ -1,10 +1,14 @@
 # otabox in a container: one process, all state in the /data volume, run as an unprivileged user.
 FROM python:3.11-slim
 
+# Optional extras to build in, comma-separated: `--build-arg OTABOX_EXTRAS=postgres,s3` for a box on
+# PostgreSQL and an S3-compatible bucket (deploy/docker-compose.yml).
+ARG OTABOX_EXTRAS=""
 # The dependencies get their own layer, rebuilt only when setup.cfg changes, not with every source edit.
 COPY setup.cfg /tmp/setup.cfg
-RUN python -c "import configparser; c = configparser.ConfigParser(); c.read('/tmp/setup.cfg'); \
-print(c['options']['install_requires'])" > /tmp/requirements.txt \
+RUN python -c "import configparser, os; c = configparser.ConfigParser(); c.read('/tmp/setup.cfg'); \
+extras = [e.strip() for e in os.environ.get('OTABOX_EXTRAS', '').split(',') if e.strip()]; \
+print(c['options']['install_requires'] + ''.join(c['options.extras_require'][e] for e in extras))" > /tmp/requirements.txt \
  && pip install --no-cache-dir -r /tmp/requirements.txt \
  && rm /tmp/setup.cfg /tmp/requirements.txt
 

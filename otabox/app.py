@@ -15,6 +15,7 @@ from .errors import INTERNAL_ERROR, OtaboxError, Unauthorized
 from .fastpath import FastPath, client_refusal
 from .ops.accesslog import RequestObserver
 from .ops.guard import ClientGuard, allowed_hosts
+from .store.db import database_failure
 from .store.generation import GenerationPublisher
 from .web import base_url, count_management_request, rate_limit_headers
 
@@ -159,5 +160,8 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
+        if (failure := database_failure(exc)) is not None:
+            error_log.error("database error on %s %s: %s", request.method, request.path, exc)
+            return otabox_error(failure)
         error_log.exception("unexpected error on %s %s", request.method, request.path)
         return jsonify(INTERNAL_ERROR.to_dict()), INTERNAL_ERROR.status

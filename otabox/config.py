@@ -15,6 +15,10 @@ class ConfigError(OtaboxError):
     code = "invalid_config"
 
 
+DATABASE_SCHEMES = ("sqlite", "postgres", "postgresql")
+"""What OTABOX_DATABASE_URL may name: the embedded default, or a PostgreSQL server."""
+
+
 def _parse(name: str, raw: str, default):
     if isinstance(default, bool):
         value = raw.strip().lower()
@@ -105,6 +109,10 @@ class Config:
                 values[field.name] = _env(field.name.upper(), field.default)
         values.update({k: v for k, v in overrides.items() if v is not None})
         config = cls(**values)
+        scheme = config.database_url.split("://", 1)[0] if config.database_url else "sqlite"
+        if scheme not in DATABASE_SCHEMES:
+            raise ConfigError(f"OTABOX_DATABASE_URL must start with sqlite:/// or postgresql:// (not {scheme}://)",
+                              code="unsupported_database")
         config.data_dir = absolute(config.data_dir)
         if config.static_dir is not None:
             config.static_dir = absolute(config.static_dir)

@@ -5,6 +5,8 @@ from __future__ import annotations
 class OtaboxError(Exception):
     status = 400
     code = "bad_request"
+    retry_after: int | None = None
+    """Seconds after which the same request may succeed (sent as Retry-After)."""
 
     def __init__(self, message: str, *, code: str | None = None, status: int | None = None, details=None):
         super().__init__(message)
@@ -17,8 +19,8 @@ class OtaboxError(Exception):
 
     @property
     def headers(self) -> dict[str, str]:
-        """Extra response headers the error implies (e.g. Retry-After)."""
-        return {}
+        """Extra response headers the error implies."""
+        return {} if self.retry_after is None else {"Retry-After": str(self.retry_after)}
 
     def to_dict(self) -> dict:
         return {"error": {"code": self.code, "message": self.message, "details": self.details}}
@@ -72,10 +74,6 @@ class TooManyRequests(OtaboxError):
                          details={"retryAfter": retry_after}, **kwargs)
         self.retry_after = retry_after
 
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Retry-After": str(self.retry_after)}
-
 
 class Busy(OtaboxError):
     """The server is doing as much of this kind of work as it allows at once; retry shortly."""
@@ -86,9 +84,12 @@ class Busy(OtaboxError):
         super().__init__(message, details={"retryAfter": retry_after}, **kwargs)
         self.retry_after = retry_after
 
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Retry-After": str(self.retry_after)}
+
+class DatabaseUnavailable(OtaboxError):
+    """The database server cannot be reached (or refused the connection): nothing was done."""
+
+    status, code = 503, "database_unavailable"
+    retry_after = 5
 
 
 class InsufficientStorage(OtaboxError):

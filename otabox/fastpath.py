@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl
 
 from .errors import INTERNAL_ERROR, OtaboxError
 from .protocols import capacitor, codepush, native, ofrep
+from .store.db import database_failure
 from .web import json_bytes
 
 log = logging.getLogger("otabox")
@@ -89,10 +90,14 @@ class FastPath:
             return self.wsgi_app(environ, start_response)
         try:
             status, content_type, body, headers = answer(self.box, environ)
-        except Exception:  # a bug: answer as Flask's handler would, and keep the traceback in the log
-            log.exception("unexpected error on %s %s", environ["REQUEST_METHOD"], environ.get("PATH_INFO"))
-            status, content_type, headers = 500, "application/json", {}
-            body = json_bytes(INTERNAL_ERROR.to_dict())
+        except Exception as exc:
+            if (failure := database_failure(exc)) is not None:
+                log.error("database error on %s %s: %s", environ["REQUEST_METHOD"], environ.get("PATH_INFO"), exc)
+                status, content_type, body, headers = client_refusal(environ.get("PATH_INFO", ""), failure)
+            else:  # a bug: answer as Flask's handler would, and keep the traceback in the log
+                log.exception("unexpected error on %s %s", environ["REQUEST_METHOD"], environ.get("PATH_INFO"))
+                status, content_type, headers = 500, "application/json", {}
+                body = json_bytes(INTERNAL_ERROR.to_dict())
         start_response(f"{status} {HTTPStatus(status).phrase}",
                        [("Content-Type", content_type), ("Content-Length", str(len(body))), *headers.items()])
         return [body]

@@ -1,8 +1,8 @@
 """Parsing request JSON that is safe to keep: refuses (ValueError) what would fail later.
 
 Nesting past the recursion limit would be a 500 wherever the value is walked; lone UTF-16
-surrogates ("\\ud800") decode in Python but SQLite cannot store them (a 500, and a device buffer
-whose flush could never succeed)."""
+surrogates ("\\ud800") decode in Python but SQLite cannot store them, and PostgreSQL cannot store
+NUL ("\\u0000") in text (a 500, and a device buffer whose flush could never succeed)."""
 from __future__ import annotations
 
 import json
@@ -21,9 +21,12 @@ def loads(text, **kwargs):
             pending.extend(value.values())
         elif isinstance(value, list):
             pending.extend(value)
-        elif isinstance(value, str) and not value.isascii():
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                raise ValueError("the JSON contains a lone UTF-16 surrogate") from None
+        elif isinstance(value, str):
+            if "\x00" in value:
+                raise ValueError("the JSON contains a NUL character")
+            if not value.isascii():
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise ValueError("the JSON contains a lone UTF-16 surrogate") from None
     return data

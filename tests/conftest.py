@@ -6,6 +6,7 @@ import io
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -22,10 +23,14 @@ from otabox.security import auth
 ROOT = Path(__file__).resolve().parent.parent
 TEST_DATABASE = os.environ.get("OTABOX_TEST_DATABASE", "sqlite")
 """`postgresql` runs the suite against a private PostgreSQL server (tests/postgres.py)."""
+SHARED_SECRET_KEY = "the suite's shared secret key, as every process on one database has"
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "sqlite_only: checks something only SQLite has (its files, WAL, pragmas)")
+    config.addinivalue_line("markers", "empty_database: on PostgreSQL, starts from a database without otabox's schema")
+    config.addinivalue_line("markers", "single_engine: does not depend on the database engine (packaging, docs, "
+                                       "command-line checks that stop before any database): runs on SQLite only")
 
 
 @pytest.fixture(scope="session")
@@ -46,12 +51,29 @@ def database_url(request, monkeypatch):
         return
     if request.node.get_closest_marker("sqlite_only"):
         pytest.skip("about SQLite itself")
+    if request.node.get_closest_marker("single_engine"):
+        pytest.skip("the same on every engine; runs with SQLite")
+    server = request.getfixturevalue("postgres_server")
+    url = server.new_database(empty=request.node.get_closest_marker("empty_database") is not None)
+    monkeypatch.setenv("OTABOX_DATABASE_URL", url)
+    monkeypatch.setenv("OTABOX_SECRET_KEY", SHARED_SECRET_KEY)
+    yield url
+    server.drop(url)
+
+@pytest.fixture(scope="module", autouse=True)
+def module_database_url(request):
+    """The same for what a module starts once (its module-scoped servers): a database of its own."""
+    if TEST_DATABASE != "postgresql":
+        yield None
+        return
     server = request.getfixturevalue("postgres_server")
     url = server.new_database()
-    monkeypatch.setenv("OTABOX_DATABASE_URL", url)
-    monkeypatch.setenv("OTABOX_SECRET_KEY", "the suite's shared secret key, as every process on one database has")
-    yield url
-    server.sql(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("OTABOX_DATABASE_URL", url)
+        patch.setenv("OTABOX_SECRET_KEY", SHARED_SECRET_KEY)
+        yield url
+    server.drop(url)
+
 
 # The suite makes thousands of management requests and sign-ins from one address, which the hourly
 # limits (by default the CodePush seed's 1000 per token and 60 per address) would stop. Tests of the
@@ -68,6 +90,38 @@ def copy_data_dir(source: Path, dest: Path) -> Path:
     for secret in (dest / "secrets").iterdir():
         secret.chmod(0o600)
     return dest
+
+
+OLD_DATA_DIR = ROOT / "tests" / "fixtures" / "datadir-0.1.0"
+"""A data directory otabox 0.1.0 made (tests/fixtures/make_datadir.py)."""
+
+
+def old_box(dest: Path, database_url: str | None, fixture: Path = OLD_DATA_DIR) -> Path:
+    """A copy of an earlier release's data directory at `dest`, for otabox to upgrade; on PostgreSQL
+    (`database_url`, an empty database: mark the test `empty_database`) its rows are moved into that
+    database first, as that release would have kept them there."""
+    copy_data_dir(fixture, dest)
+    if database_url:
+        from postgres import load_sqlite_database
+
+        load_sqlite_database(dest / "otabox.db", database_url)
+        (dest / "otabox.db").unlink()
+    return dest
+
+
+def database_rows(data_dir: Path, sql: str, database_url: str | None = None) -> list[tuple]:
+    """The rows of `sql` from a box's database, read as an operator would with the engine's own
+    client: the PostgreSQL database at `database_url`, else the data dir's SQLite file."""
+    if database_url:
+        import psycopg
+
+        with psycopg.connect(database_url) as conn:
+            return [tuple(row) for row in conn.execute(sql).fetchall()]
+    db = sqlite3.connect(f"file:{data_dir / 'otabox.db'}?mode=ro", uri=True)
+    try:
+        return db.execute(sql).fetchall()
+    finally:
+        db.close()
 
 
 def make_zip(files: dict[str, bytes | str] | None = None) -> bytes:
@@ -221,8 +275,17 @@ class LiveServer:
                               env={**self.env, **(env or {})}, capture_output=True, text=True, check=check,
                               timeout=60, input=input)
 
+    @property
+    def database_url(self) -> str | None:
+        return self.env.get("OTABOX_DATABASE_URL") or None
+
+    def rows(self, sql: str) -> list[tuple]:
+        """Rows of `sql` from this server's database, whichever engine it runs on."""
+        return database_rows(self.data_dir, sql, self.database_url)
+
     def log_text(self) -> str:
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         return (self.data_dir.parent / f"server-{self.port}.log").read_text(errors="replace")
 
     def stop(self):

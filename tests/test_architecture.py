@@ -5,7 +5,10 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
 from conftest import ROOT
+
+pytestmark = pytest.mark.single_engine  # imports between the package's modules
 
 PACKAGE = ROOT / "otabox"
 BASE = {"otabox", "otabox.errors", "otabox.config"}

@@ -23,6 +23,8 @@ import pytest
 import requests
 from conftest import ROOT, answers_health, free_port
 
+pytestmark = pytest.mark.single_engine  # the README's commands, on the default SQLite, whatever the suite's engine
+
 README = (ROOT / "README.md").read_text()
 STATIC = ROOT / "static"
 SKIPPED_PARTS = {".git", ".venv", "venv", "node_modules", "data", "build", "dist", "__pycache__", ".pytest_cache",
@@ -76,7 +78,8 @@ def run(command, cwd, env=None, timeout=600) -> subprocess.CompletedProcess:
 
 def test_the_readme_test_command_is_what_ci_runs():
     command = indented_command("Run the tests")
-    assert command == "bash tests/install.sh && .venv/bin/python -m pytest"
+    assert command == ("bash tests/install.sh && .venv/bin/python -m pytest"
+                       " && OTABOX_TEST_DATABASE=postgresql .venv/bin/python -m pytest")
     assert (ROOT / ".ci" / "run").read_text().strip().splitlines()[-1] == command
 
 

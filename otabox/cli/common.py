@@ -23,11 +23,13 @@ def is_data_dir(path) -> bool:
 
 def open_box(data_dir, *, create: bool = False, schema: str = "current"):
     """The box in `data_dir`. Only commands that start a box (`create`) may find the directory
-    missing or empty: any other command there would silently make a second, empty box."""
+    missing or empty: any other command there would silently make a second, empty box (unless
+    the box lives on a database server, which the URL names explicitly)."""
     from ..box import Box
 
     config = Config.from_env(data_dir=data_dir)
-    if not create and not is_data_dir(config.data_dir):
+    # With OTABOX_DATABASE_URL the database server holds the box, and a machine's data dir may be new.
+    if not create and not config.database_url and not is_data_dir(config.data_dir):
         raise click.ClickException(
             f"no otabox data directory at {config.data_dir}; pass --data-dir (or set OTABOX_DATA_DIR) to the "
             "directory `otabox serve` uses")

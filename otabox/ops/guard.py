@@ -60,6 +60,14 @@ def host_name(host: str) -> str:
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
+def _carries_nul(environ) -> bool:
+    """Whether a client request's path, query or headers hold U+0000, which no client sends and
+    PostgreSQL cannot store (a device id with it would wedge the buffered sightings)."""
+    return ("%00" in environ.get("QUERY_STRING", "") or "\x00" in environ.get("PATH_INFO", "")
+            or any("\x00" in value for name, value in environ.items()
+                   if name.startswith("HTTP_") and isinstance(value, str)))
+
+
 class ClientGuard:
     """WSGI middleware: refuses a Host outside the allow-list (400), limits the public client
     endpoints per address (429 with Retry-After) and marks their replies `Cache-Control: no-store`."""
@@ -76,6 +84,8 @@ class ClientGuard:
             if self.hosts is not None and path not in UNCHECKED_HOST_PATHS:
                 self._check_host(environ)
             if client:
+                if _carries_nul(environ):
+                    raise BadRequest("the request contains a NUL character", code="nul_character")
                 if self._warn_forwarded and "HTTP_X_FORWARDED_FOR" in environ:
                     self._warn_forwarded = False
                     log.warning("requests arrive with X-Forwarded-For but OTABOX_TRUSTED_PROXY is not set: every "

@@ -5,13 +5,16 @@ import contextlib
 import dataclasses
 import fcntl
 import os
+import secrets
 import threading
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
-from peewee import DataError, OperationalError, PostgresqlDatabase, SqliteDatabase, __exception_wrapper__
+from peewee import (DataError, ImproperlyConfigured, InterfaceError, OperationalError, PostgresqlDatabase,
+                    SqliteDatabase, __exception_wrapper__)
 from playhouse.db_url import connect, register_database
 
-from ..errors import BadRequest, InsufficientStorage
+from ..errors import BadRequest, DatabaseUnavailable, InsufficientStorage
 from . import migrations
 from .models import database
 
@@ -75,6 +78,15 @@ class WriterPostgresqlDatabase(PostgresqlDatabase):
         super().begin(isolation_level)
         self.cursor().execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_ID,))
 
+    def is_closed(self):
+        """A connection the server ended (a restart, a failover, an idle timeout) counts as closed
+        between transactions, so the thread's next statement connects again; otherwise every request
+        on that thread would fail until otabox restarts. Inside a transaction the failure stands."""
+        conn = self._state.conn
+        if not self._state.closed and conn is not None and conn.closed and not self._state.transactions:
+            self._state.reset()
+        return self._state.closed
+
     def execute_sql(self, sql, params=None):
         try:
             return super().execute_sql(sql, params)
@@ -121,6 +133,7 @@ class PostgresChangeSignal:
         self._state = self._heard = self.UNKNOWN
         self._changed = threading.Condition()
         self._stop = threading.Event()
+        self._wake_channel = f"otabox_wake_{secrets.token_hex(8)}"
         self._thread = threading.Thread(target=self._listen, name="otabox-change-listener", daemon=True)
         self._thread.start()
 
@@ -150,16 +163,26 @@ class PostgresChangeSignal:
             try:
                 with psycopg.connect(autocommit=True, **self._connect_args) as conn:
                     conn.execute(f"LISTEN {CHANGE_CHANNEL}")
+                    conn.execute(f"LISTEN {self._wake_channel}")
                     self._hear(_parse_state(conn.execute(STATE_QUERY).fetchone()[0]))
                     while not self._stop.is_set():
                         for note in conn.notifies(timeout=1.0):
+                            if note.channel != CHANGE_CHANNEL:  # close() woke us
+                                break
                             self._hear(_parse_state(note.payload))
             except Exception:  # the database went away: checks ask it directly until we are back
                 self._hear(self.UNKNOWN)
                 self._stop.wait(1.0)
 
     def close(self) -> None:
+        """Stop listening; a notification on this listener's own channel wakes it at once (otherwise
+        it would notice only at its next timeout)."""
+        import psycopg
+
         self._stop.set()
+        with contextlib.suppress(Exception):
+            with psycopg.connect(autocommit=True, connect_timeout=2, **self._connect_args) as conn:
+                conn.execute(f"NOTIFY {self._wake_channel}")
         self._thread.join(timeout=5)
 
 
@@ -196,11 +219,36 @@ def open_database(url: str, schema: str = "upgrade") -> tuple[object, Upgrade | 
     kwargs = {}
     if url.startswith("sqlite"):
         kwargs = {"pragmas": SQLITE_PRAGMAS, "check_same_thread": False, "timeout": 10}
-    db = connect(url, **kwargs)
-    database.initialize(db)
-    with db.connection_context():
-        upgrade = _prepare_schema(db, schema)
+    try:
+        db = connect(url, **kwargs)
+        database.initialize(db)
+        with db.connection_context():
+            upgrade = _prepare_schema(db, schema)
+    except ImproperlyConfigured as exc:  # peewee found no driver for the engine
+        raise DatabaseUnavailable(f"cannot use the database at {without_password(url)}: {exc} "
+                                  "(PostgreSQL needs `pip install 'otabox[postgres]'`)") from None
+    except (OperationalError, InterfaceError) as exc:
+        _raise_if_disk_full(exc)
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        raise DatabaseUnavailable(f"cannot use the database at {without_password(url)}: {reason}") from None
     return db, upgrade
+
+
+def database_failure(exc: Exception) -> DatabaseUnavailable | None:
+    """The 503 a request answers when the database failed under it (a lost connection, a lock that
+    outlasted busy_timeout); None for any other exception. Its transaction was rolled back."""
+    if not isinstance(exc, (OperationalError, InterfaceError)):
+        return None
+    return DatabaseUnavailable("the database did not answer; nothing was changed, retry shortly")
+
+
+def without_password(url: str) -> str:
+    """A database URL fit for logs and error messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _prepare_schema(db, mode: str) -> Upgrade | None:

@@ -331,7 +331,9 @@ def test_every_new_history_entry_is_a_codepush_deployment_released_event(hooks, 
     assert api.post(f"/api/v1/apps/{APP}/channels/production/rollback", {"toBuiltin": True}).status_code == 201
     deliver(box)
     assert receiver.events() == ["deployment.released", "deployment.released"]
-    first, rollback = (json.loads(r["raw"])["data"] for r in receiver.received)
+    # Deliveries run in parallel, so they may arrive in either order; the labels tell them apart.
+    first, rollback = sorted((json.loads(r["raw"])["data"] for r in receiver.received),
+                             key=lambda event: event["package"]["label"])
     assert (first["appName"], first["deploymentName"]) == ("Hooks", "production")
     assert {k: first["package"][k] for k in ("label", "appVersion", "description", "releaseMethod", "rollout")} == {
         "label": "v1", "appVersion": "1.0.0", "description": "first", "releaseMethod": "Upload", "rollout": None}

@@ -9,7 +9,6 @@ names that are no app are not remembered. otabox 0.2.0 stored 56 MB for this flo
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -24,12 +23,11 @@ DB_GROWTH_LIMIT = 3 * 1024 * 1024
 RSS_GROWTH_LIMIT = 40 * 1024 * 1024
 
 
-def logical_db_bytes(data_dir) -> int:
-    db = sqlite3.connect(f"file:{data_dir / 'otabox.db'}?mode=ro", uri=True)
-    try:
-        return db.execute("PRAGMA page_count").fetchone()[0] * db.execute("PRAGMA page_size").fetchone()[0]
-    finally:
-        db.close()
+def database_bytes(server) -> int:
+    """What the database holds: SQLite's pages in use, or PostgreSQL's size of the database."""
+    if server.database_url:
+        return server.rows("SELECT pg_database_size(current_database())")[0][0]
+    return server.rows("PRAGMA page_count")[0][0] * server.rows("PRAGMA page_size")[0][0]
 
 
 def rss_bytes(pid: int) -> int:
@@ -56,10 +54,10 @@ def flooded(tmp_path_factory):
         deployment_key = requests.get(f"{server.url}/api/v1/apps/{APP}/channels/production",
                                       headers=auth).json()["deploymentKey"]
         time.sleep(1)
-        before = logical_db_bytes(data_dir), rss_bytes(server.process.pid)
+        before = database_bytes(server), rss_bytes(server.process.pid)
         statuses = flood(server.url, app["clientKey"], deployment_key)
         time.sleep(1)  # the last device sightings are written
-        after = logical_db_bytes(data_dir), rss_bytes(server.process.pid)
+        after = database_bytes(server), rss_bytes(server.process.pid)
         yield server, before, after, statuses
     finally:
         server.stop()
@@ -138,8 +136,7 @@ def test_a_flood_of_every_public_endpoint_grows_the_database_by_a_bounded_amount
     assert after[1] - before[1] < RSS_GROWTH_LIMIT
     assert all(set(counts) <= {200, 204, 404} for counts in statuses.values()), statuses
     assert statuses["unknown_app"] == {404: REQUESTS_PER_ENDPOINT}
-    events = sqlite3.connect(f"file:{server.data_dir / 'otabox.db'}?mode=ro", uri=True).execute(
-        "SELECT COUNT(*), SUM(LENGTH(message)), MAX(LENGTH(message)) FROM deviceevent").fetchone()
+    events = server.rows("SELECT COUNT(*), SUM(LENGTH(message)), MAX(LENGTH(message)) FROM deviceevent")[0]
     print(f"stored events: {events[0]}, {events[1] / 1e6:.2f} MB of messages, longest {events[2]}")
     assert events[1] < 1024 * 1024 and events[2] <= 1500
     assert "Traceback" not in server.log_text()

@@ -6,7 +6,6 @@ import contextlib
 import hashlib
 import io
 import json
-import os
 import stat
 import struct
 import tempfile
@@ -502,4 +501,5 @@ def test_fuzzed_server_still_answers_and_logged_no_crash(fuzzed):
                                  headers={"X-Client-Key": fuzzed.client_key})
     assert response.status_code == 200
     fuzzed.flush()
-    assert os.path.exists(fuzzed.box.config.data_dir / "otabox.db")
+    device = fuzzed.admin.get(f"/api/v1/apps/{fuzzed.slug}/devices/z")
+    assert device.status_code == 200 and device.json["deviceId"] == "z"

@@ -245,6 +245,7 @@ def test_without_a_public_url_every_host_is_served(client, demo_app):
     assert check(client, demo_app, headers={"Host": "anything.example"}).status_code == 200
 
 
+@pytest.mark.sqlite_only  # otabox backup copies SQLite data directories
 def test_a_backup_is_readable_by_its_owner_only(admin, demo_app, box, tmp_path):
     from otabox.ops.backup import backup
 
@@ -295,3 +296,30 @@ def test_forwarded_requests_without_a_trusted_proxy_are_pointed_out_once(client,
         for _ in range(3):
             check(client, demo_app, headers={"X-Forwarded-For": "203.0.113.5"})
     assert caplog.text.count("OTABOX_TRUSTED_PROXY is not set") == 1
+
+
+@pytest.mark.parametrize("method, path, body", [
+    ("GET", "/api/v1/apps/{slug}/check?platform=ios&deviceId=a%00b", None),
+    ("GET", "/v1/sdk/ota/check?platform=android&device_id=a%00b", None),
+    ("POST", "/capgo/updates", {"app_id": "{slug}", "device_id": "a\x00b", "platform": "ios",
+                                "version_name": "builtin", "version_build": "1.0.0"}),
+    ("POST", "/capgo/stats", {"app_id": "{slug}", "device_id": "phone", "platform": "ios", "action": "set",
+                              "version_name": "1.0.0\x00"}),
+    ("POST", "/ofrep/v1/evaluate/flags", {"context": {"targetingKey": "a\x00b"}}),
+])
+def test_nul_characters_from_devices_are_refused_on_every_engine(client, demo_app, box, method, path, body):
+    """No client sends U+0000; PostgreSQL cannot store it, and a sighting holding one would have been
+    buffered and failed every flush. Refused at the door (400) on SQLite too, so both engines agree."""
+    slug = demo_app["slug"]
+    headers = {"X-Client-Key": demo_app["clientKey"]}
+    if body is None:
+        response = client.open(path.format(slug=slug), method=method, headers=headers)
+    else:
+        raw = json.dumps(body).replace("{slug}", slug)
+        response = client.open(path, method=method, data=raw, content_type="application/json", headers=headers)
+    assert response.status_code == 400, response.data
+    box.tracker.flush()
+    with box.db.connection_context():
+        from otabox.store.models import Device
+
+        assert Device.select().count() == 0

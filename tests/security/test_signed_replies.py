@@ -8,7 +8,7 @@ import datetime as dt
 import sys
 
 import pytest
-from conftest import ROOT, check, copy_data_dir, make_zip
+from conftest import ROOT, check, make_zip, old_box
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 sys.path.insert(0, str(ROOT / "clients" / "python"))
@@ -129,13 +129,14 @@ def test_statements_are_signed_with_the_rotated_key(admin, client, demo_app, box
         verify_check_reply(before, keys[:1], APP)
 
 
-def test_an_upgraded_data_dir_signs_its_old_apps(tmp_path):
+@pytest.mark.empty_database
+def test_an_upgraded_data_dir_signs_its_old_apps(tmp_path, database_url):
     """Apps and devices from otabox 0.1.0 get a sequence and keep their pins after the upgrade."""
     from otabox.app import create_app
     from otabox.config import Config
     from otabox.store.models import App, Device
 
-    data_dir = copy_data_dir(ROOT / "tests" / "fixtures" / "datadir-0.1.0", tmp_path / "data")
+    data_dir = old_box(tmp_path / "data", database_url)
     flask_app = create_app(Config.from_env(data_dir=data_dir, device_flush_seconds=3600.0))
     box = flask_app.config["BOX"]
     try:

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import sqlite3
 
-from conftest import ROOT, copy_data_dir
+import pytest
+from conftest import OLD_DATA_DIR, copy_data_dir
 from peewee import BooleanField
 
 from otabox.box import Box
 from otabox.config import Config
 from otabox.store import migrations
 
-FIXTURE = ROOT / "tests" / "fixtures" / "datadir-0.1.0"
+pytestmark = pytest.mark.sqlite_only  # reads and alters the SQLite file around the step
 
 
 def upgraded(tmp_path) -> sqlite3.Connection:
-    data_dir = copy_data_dir(FIXTURE, tmp_path / "data")
+    data_dir = copy_data_dir(OLD_DATA_DIR, tmp_path / "data")
     before = sqlite3.connect(data_dir / "otabox.db")
     counts = {table: before.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
               for table in ("release", "releasestat", "bundle", "device", "deviceevent")}

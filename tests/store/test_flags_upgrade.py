@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import json
 
-from conftest import ROOT, Api, copy_data_dir
+import pytest
+from conftest import OLD_DATA_DIR, Api, old_box
 
 from otabox.app import create_app
 from otabox.config import Config
 from otabox.store.models import Flag, FlagEvaluationCount, FlagRule, FlagVariation
 
-FIXTURE = ROOT / "tests" / "fixtures" / "datadir-0.1.0"
-
-
-def test_old_apps_get_flags_like_new_ones(tmp_path):
-    data_dir = copy_data_dir(FIXTURE, tmp_path / "data")
-    admin_key = json.loads((FIXTURE.parent / f"{FIXTURE.name}.json").read_text())["adminKey"]
+@pytest.mark.empty_database
+def test_old_apps_get_flags_like_new_ones(tmp_path, database_url):
+    data_dir = old_box(tmp_path / "data", database_url)
+    admin_key = json.loads((OLD_DATA_DIR.parent / f"{OLD_DATA_DIR.name}.json").read_text())["adminKey"]
     app = create_app(Config.from_env(data_dir=data_dir, device_flush_seconds=3600.0))
     box = app.config["BOX"]
     try:

@@ -2,8 +2,8 @@
 and the outbox, leases and webhooks work on it."""
 from __future__ import annotations
 
-from conftest import Api, copy_data_dir, make_key, make_zip
-from test_migrations import FIXTURE, version_of
+import pytest
+from conftest import Api, make_key, make_zip, old_box
 
 from otabox.app import create_app
 from otabox.config import Config
@@ -11,12 +11,14 @@ from otabox.store import migrations
 from otabox.store.models import Release
 
 
-def test_old_releases_get_empty_health_and_new_features_work(tmp_path):
-    data_dir = copy_data_dir(FIXTURE, tmp_path / "data")
+@pytest.mark.empty_database
+def test_old_releases_get_empty_health_and_new_features_work(tmp_path, database_url):
+    data_dir = old_box(tmp_path / "data", database_url)
     app = create_app(Config.from_env(data_dir=data_dir, device_flush_seconds=3600.0))
     box = app.config["BOX"]
     try:
-        assert version_of(data_dir / "otabox.db") == migrations.latest_version() >= 4
+        with box.db.connection_context():
+            assert migrations.current_version(box.db) == migrations.latest_version() >= 4
         api = Api(app.test_client(), make_key(box, "admin", "upgrade-admin"))
         with box.db.connection_context():
             old = Release.select().order_by(Release.id).first()

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 from click.testing import CliRunner
-from conftest import ROOT, copy_data_dir, free_port
+from conftest import OLD_DATA_DIR, ROOT, copy_data_dir, free_port
 from peewee import SqliteDatabase, TextField
 
 from otabox.box import Box
@@ -21,7 +21,6 @@ from otabox.store.models import ALL_MODELS
 
 pytestmark = pytest.mark.sqlite_only  # the database file, its backup copy and file lock; tests/store/test_upgrade.py upgrades on both engines
 
-FIXTURE = ROOT / "tests" / "fixtures" / "datadir-0.1.0"
 
 
 def schema_of(path) -> dict:
@@ -43,7 +42,7 @@ def version_of(path) -> int | None:
 @pytest.fixture
 def old_data_dir(tmp_path):
     data_dir = tmp_path / "data"
-    return copy_data_dir(FIXTURE, data_dir)
+    return copy_data_dir(OLD_DATA_DIR, data_dir)
 
 
 def extra_step(version_offset=1, apply=None):

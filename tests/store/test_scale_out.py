@@ -3,18 +3,24 @@ and one S3 bucket: they act as one box."""
 from __future__ import annotations
 
 import hashlib
+import os
+import re
+import subprocess
+import sys
 import time
 
 import pytest
 import requests
-from conftest import LiveServer, make_zip
+from conftest import ROOT, LiveServer, answers_health, free_port, make_zip
+
+pytestmark = pytest.mark.single_engine  # starts the PostgreSQL server and the bucket it needs, on either run
 
 SECRET_KEY = "a long random value every process of this box is given"
 
 
 @pytest.fixture
 def cluster(tmp_path, postgres_server, s3_bucket):
-    url = postgres_server.new_database()
+    url = postgres_server.new_database(empty=True)  # the three processes race to create the schema
     env = {**s3_bucket.env, "OTABOX_DATABASE_URL": url, "OTABOX_SECRET_KEY": SECRET_KEY}
     servers = []
     try:
@@ -68,3 +74,67 @@ def test_processes_share_secrets_releases_devices_and_bundles(cluster):
             break
         time.sleep(0.2)
     assert devices["total"] == 16
+
+
+def readme_block(after: str) -> str:
+    """The indented command block that follows the paragraph ending in `after`."""
+    readme = (ROOT / "README.md").read_text()
+    tail = readme[readme.index(after) + len(after):]
+    return "\n".join(line[4:] for line in re.match(r"\s*\n((?:    .*\n|\n)+)", tail).group(1).splitlines()).strip()
+
+
+def test_the_readme_scaling_out_commands_run_as_written(tmp_path, postgres_server, s3_bucket):
+    """The README's environment for PostgreSQL + a bucket + a CDN, with this suite's servers in place
+    of the placeholders; the checkout's virtualenv already has the extras the first line installs."""
+    block = readme_block("S3-compatible bucket:")
+    lines = block.splitlines()
+    assert lines[0] == ".venv/bin/pip install '.[postgres,s3]'" and lines[-1] == ".venv/bin/otabox serve --host 0.0.0.0"
+    url = postgres_server.new_database()
+    exports = "\n".join(lines[1:-1])
+    for placeholder, value in {
+            "postgresql://otabox:<password>@db.internal:5432/otabox": url.replace("otabox@", "otabox:unused@"),
+            "<a long random value, the same on every process>": "'a long random value from the README test'",
+            "s3://otabox-bundles/bundles": f"s3://{s3_bucket.bucket}/bundles",
+            "https://<account>.r2.cloudflarestorage.com": s3_bucket.endpoint_url,
+            "<key>": s3_bucket.env["AWS_ACCESS_KEY_ID"], "<secret>": s3_bucket.env["AWS_SECRET_ACCESS_KEY"]}.items():
+        assert placeholder in exports
+        exports = exports.replace(placeholder, value)
+    assert "<" not in exports, exports
+    otabox = f"{sys.executable} {ROOT / 'otabox.py'}"
+    port = free_port()
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("OTABOX_", "AWS_"))}, "OTABOX_PORT": str(port)}
+    data_dir = tmp_path / "machine"
+    log = open(tmp_path / "serve.log", "wb")
+    process = subprocess.Popen(["bash", "-euo", "pipefail", "-c",
+                                f"{exports}\nexec {otabox} serve --host 127.0.0.1 --data-dir {data_dir}"],
+                               cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, env=env)
+    server = f"http://127.0.0.1:{port}"
+    try:
+        assert answers_health(server, 20, process), (tmp_path / "serve.log").read_text()
+        key = subprocess.run(["bash", "-euo", "pipefail", "-c",  # from another machine: its own, new data dir
+                              f"{exports}\n{otabox} keys create --name ops --data-dir {tmp_path / 'workstation'}"],
+                             env=env, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
+        auth = {"Authorization": f"Bearer {key}"}
+        app = requests.post(f"{server}/api/v1/apps", json={"slug": "com.example.readme"}, headers=auth).json()
+        bundle = requests.post(f"{server}/api/v1/apps/com.example.readme/bundles", headers=auth,
+                               files={"file": ("b.zip", make_zip())}, data={"version": "1.0.0"}).json()
+        requests.post(f"{server}/api/v1/apps/com.example.readme/releases", headers=auth,
+                      json={"bundleId": bundle["id"], "channel": "production"}).raise_for_status()
+        offer = requests.get(f"{server}/api/v1/apps/com.example.readme/check", headers={"X-Client-Key": app["clientKey"]},
+                             params={"platform": "ios", "version": "builtin", "deviceId": "d"}).json()["bundle"]
+        sha = bundle["sha256"]
+        assert offer["url"].startswith("https://ota.example.com/dl/")  # OTABOX_PUBLIC_URL; the test calls the server
+        download = requests.get(offer["url"].replace("https://ota.example.com", server), allow_redirects=False)
+        assert download.status_code == 302
+        assert download.headers["Location"] == f"https://cdn.example.com/bundles/{sha[:2]}/{sha}"
+        import boto3
+
+        stored = boto3.client("s3", endpoint_url=s3_bucket.endpoint_url).get_object(
+            Bucket=s3_bucket.bucket, Key=f"bundles/{sha[:2]}/{sha}")["Body"].read()
+        assert hashlib.sha256(stored).hexdigest() == sha
+        assert not (data_dir / "secrets").exists() or not any((data_dir / "secrets").iterdir())
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        log.close()
+        postgres_server.drop(url)

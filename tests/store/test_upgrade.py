@@ -14,12 +14,14 @@ import sys
 
 import pytest
 import requests
-from conftest import ROOT, LiveServer, copy_data_dir
+from conftest import ROOT, LiveServer, old_box
 
 sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
 from make_datadir import answer  # noqa: E402
 
 from otabox.store import migrations  # noqa: E402
+
+pytestmark = pytest.mark.empty_database  # the old release's rows are loaded into a database without a schema
 
 FIXTURES = sorted((ROOT / "tests" / "fixtures").glob("datadir-*.json"))
 CHANGED_ON_PURPOSE: dict[tuple[str, str], str] = {
@@ -58,14 +60,7 @@ def upgraded(request, tmp_path, database_url):
     """The fixture's data dir upgraded by `otabox serve`; on PostgreSQL, its database moved there first
     (as the old release would have kept it) and its secret files imported by the first start."""
     recorded = json.loads(request.param.read_text())
-    data_dir = tmp_path / "data"
-    copy_data_dir(request.param.with_suffix(""), data_dir)
-    if database_url:
-        from postgres import load_sqlite_database
-
-        load_sqlite_database(data_dir / "otabox.db", database_url)
-        (data_dir / "otabox.db").unlink()
-    server = LiveServer(data_dir)
+    server = LiveServer(old_box(tmp_path / "data", database_url, request.param.with_suffix("")))
     yield server, recorded
     server.stop()
 
@@ -125,7 +120,6 @@ def test_the_old_admin_key_keeps_its_name_and_rights(upgraded):
     listed = json.loads(server.cli("keys", "list", "--json").stdout)
     assert [(k["name"], k["owner"], k["role"], k["apps"], k["expires"]) for k in listed] == [
         ("fixture-admin", None, "admin", None, None)]
-    db = sqlite3.connect(server.data_dir / "otabox.db")
-    assert db.execute("SELECT email, role, service, password_hash FROM users").fetchall() == [
-        ("service:api-keys", "admin", 1, None)]
-    assert db.execute("SELECT count(*) FROM auditentry WHERE token IS NULL").fetchone()[0] >= 30
+    assert server.rows("SELECT email, role, service, password_hash FROM users") == [
+        ("service:api-keys", "admin", True, None)]
+    assert server.rows("SELECT count(*) FROM auditentry WHERE token IS NULL")[0][0] >= 30

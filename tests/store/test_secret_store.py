@@ -1,0 +1,120 @@
+"""Where the server's secrets live, and the one-line refusals around the database setting."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import sqlite3
+import subprocess
+import sys
+from urllib.parse import urlsplit
+
+import pytest
+from conftest import ROOT, Api, check, make_key, make_zip
+
+from otabox.app import create_app
+from otabox.config import Config
+
+SECRET_KEY = "a long random value the operator keeps apart from the database"
+
+
+def otabox(*args, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "otabox.py"), *args], capture_output=True, text=True,
+                          timeout=60, env=env)
+
+
+def released_download_url(client, admin) -> tuple[dict, dict]:
+    app = admin.post("/api/v1/apps", {"slug": "com.example.secrets", "name": "Secrets"}).json
+    bundle = admin.upload(app["slug"], "1.0.1", make_zip({"index.html": "one"})).json
+    admin.release(app["slug"], bundle["id"])
+    return app, check(client, app, deviceId="d1", version="builtin").json["bundle"]
+
+
+@pytest.mark.sqlite_only
+def test_a_box_given_a_secret_key_moves_its_secrets_into_the_database_and_keeps_its_urls(tmp_path, monkeypatch):
+    data_dir = tmp_path / "data"
+    monkeypatch.delenv("OTABOX_SECRET_KEY", raising=False)
+    first = create_app(Config.from_env(data_dir=data_dir, address_rate_per_minute=0))
+    client = first.test_client()
+    app, bundle = released_download_url(client, Api(client, make_key(first.config["BOX"])))
+    signing_key = client.get("/api/v1/signing-key").json
+    first.config["BOX"].close()
+    secret_files = {p.relative_to(data_dir / "secrets").as_posix(): p.read_bytes()
+                    for p in (data_dir / "secrets").rglob("*") if p.is_file()}
+    assert secret_files
+
+    second = create_app(Config.from_env(data_dir=data_dir, secret_key=SECRET_KEY, address_rate_per_minute=0))
+    try:
+        client = second.test_client()
+        download = urlsplit(bundle["url"])
+        downloaded = client.get(download.path, query_string=download.query)
+        assert downloaded.status_code == 200 and hashlib.sha256(downloaded.data).hexdigest() == bundle["sha256"]
+        assert client.get("/api/v1/signing-key").json == signing_key
+    finally:
+        second.config["BOX"].close()
+    rows = dict(sqlite3.connect(data_dir / "otabox.db").execute("SELECT name, value FROM secret"))
+    assert set(secret_files) <= set(rows)
+    for name, value in secret_files.items():
+        sealed = base64.b64decode(rows[name])
+        assert value not in sealed and base64.b64encode(value) not in rows[name].encode()
+
+    refused = otabox("doctor", "--data-dir", str(data_dir),
+                     env={"PATH": "/usr/bin:/bin", "OTABOX_SECRET_KEY": "some other value entirely, not the one"})
+    assert refused.returncode == 1
+    assert refused.stderr.strip().splitlines() == [
+        "Error: OTABOX_SECRET_KEY does not open the secrets in the database; every otabox process on one database "
+        "needs the same OTABOX_SECRET_KEY"]
+
+
+def test_a_database_server_without_a_secret_key_is_refused_in_one_line(tmp_path, database_url):
+    if not database_url:
+        pytest.skip("needs the PostgreSQL server of OTABOX_TEST_DATABASE=postgresql")
+    result = otabox("keys", "list", "--data-dir", str(tmp_path / "machine"),
+                    env={"PATH": "/usr/bin:/bin", "OTABOX_DATABASE_URL": database_url})
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "Error: OTABOX_SECRET_KEY is required with a database server: every otabox process on it must share the "
+        "URL- and bundle-signing keys (set the same long random value on each)"]
+
+
+@pytest.mark.single_engine
+@pytest.mark.parametrize("command", [["serve", "--port", "1"], ["keys", "list"], ["migrate"]])
+def test_an_unreachable_database_is_one_line_without_its_password(tmp_path, command):
+    result = otabox(*command, "--data-dir", str(tmp_path / "data"),
+                    env={"PATH": "/usr/bin:/bin", "OTABOX_SECRET_KEY": SECRET_KEY,
+                         "OTABOX_DATABASE_URL": "postgresql://otabox:hunter2@127.0.0.1:9/otabox"})
+    assert result.returncode == 1, result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        "Error: cannot use the database at postgresql://otabox:***@127.0.0.1:9/otabox: "), result.stderr
+    assert "hunter2" not in result.stderr + result.stdout
+
+
+@pytest.mark.single_engine
+def test_a_database_otabox_cannot_use_is_named_in_one_line(tmp_path):
+    result = otabox("serve", "--data-dir", str(tmp_path / "data"),
+                    env={"PATH": "/usr/bin:/bin", "OTABOX_DATABASE_URL": "mysql://otabox@db/otabox"})
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "Error: OTABOX_DATABASE_URL must start with sqlite:/// or postgresql:// (not mysql://)"]
+    assert not (tmp_path / "data").exists()
+
+
+def test_a_database_server_that_goes_away_is_a_503_until_it_is_back(request, client, admin, demo_app, database_url):
+    """Management requests answer 503 `database_unavailable` with Retry-After while the database
+    refuses connections (nothing half-done, no crash), and work again as soon as it is back."""
+    if not database_url:
+        pytest.skip("needs the PostgreSQL server of OTABOX_TEST_DATABASE=postgresql")
+    server = request.getfixturevalue("postgres_server")
+    name = urlsplit(database_url).path.lstrip("/")
+    bundle = admin.upload(demo_app["slug"], "1.0.1").json
+    server.sql(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+    server.sql(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
+    try:
+        refused = admin.release(demo_app["slug"], bundle["id"])
+        assert refused.status_code == 503, refused.json
+        assert refused.json["error"]["code"] == "database_unavailable" and refused.headers["Retry-After"] == "5"
+    finally:
+        server.sql(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+    assert admin.get(f"/api/v1/apps/{demo_app['slug']}/releases").json["releases"] == []
+    assert admin.release(demo_app["slug"], bundle["id"]).status_code == 201
+    assert check(client, demo_app, deviceId="d1", version="builtin").json["bundle"]["id"] == bundle["id"]
