@@ -33,6 +33,18 @@ def pytest_configure(config):
                                        "command-line checks that stop before any database): runs on SQLite only")
 
 
+def pytest_collection_modifyitems(config, items):
+    """On the PostgreSQL run, what is about SQLite itself or the same on every engine is skipped
+    before any of its fixtures run (some install packages or start servers)."""
+    if TEST_DATABASE != "postgresql":
+        return
+    for item in items:
+        if item.get_closest_marker("sqlite_only"):
+            item.add_marker(pytest.mark.skip(reason="about SQLite itself"))
+        elif item.get_closest_marker("single_engine"):
+            item.add_marker(pytest.mark.skip(reason="the same on every engine; runs with SQLite"))
+
+
 @pytest.fixture(scope="session")
 def postgres_server():
     from postgres import PostgresServer
@@ -49,10 +61,6 @@ def database_url(request, monkeypatch):
     if TEST_DATABASE != "postgresql":
         yield None
         return
-    if request.node.get_closest_marker("sqlite_only"):
-        pytest.skip("about SQLite itself")
-    if request.node.get_closest_marker("single_engine"):
-        pytest.skip("the same on every engine; runs with SQLite")
     server = request.getfixturevalue("postgres_server")
     url = server.new_database(empty=request.node.get_closest_marker("empty_database") is not None)
     monkeypatch.setenv("OTABOX_DATABASE_URL", url)
