@@ -67,6 +67,7 @@ def _prepare(config: Config) -> None:
     """Open the data directory once before serving: create it, or upgrade its database (one process,
     before any worker starts), and tell the operator where everything is."""
     from .box import Box
+    from .store.db import without_password
     from .store.models import ApiKey
 
     box = Box(config)
@@ -81,6 +82,11 @@ def _prepare(config: Config) -> None:
         log.info("upgraded the database from schema version %d to %d; the previous database is at %s",
                  upgrade.from_version, upgrade.to_version, upgrade.backup or "(back up other engines yourself)")
     log.info("data directory: %s", config.data_dir)
+    if config.database_url:
+        log.info("database: %s", without_password(config.database_url))
+    if config.storage_url:
+        log.info("bundle files: %s%s", config.storage_url,
+                 f" at {config.s3_endpoint_url}" if config.s3_endpoint_url else "")
     if not has_key:
         log.info("no API key yet; create the first one with:  otabox keys create --name admin --role admin "
                  "--data-dir %s", shlex.quote(str(config.data_dir)))

@@ -111,6 +111,9 @@ def test_the_readme_scaling_out_commands_run_as_written(tmp_path, postgres_serve
     server = f"http://127.0.0.1:{port}"
     try:
         assert answers_health(server, 20, process), (tmp_path / "serve.log").read_text()
+        started = (tmp_path / "serve.log").read_text()
+        assert f"database: {url.replace('otabox@', 'otabox:***@')}" in started and "unused" not in started
+        assert f"bundle files: s3://{s3_bucket.bucket}/bundles at {s3_bucket.endpoint_url}" in started
         key = subprocess.run(["bash", "-euo", "pipefail", "-c",  # from another machine: its own, new data dir
                               f"{exports}\n{otabox} keys create --name ops --data-dir {tmp_path / 'workstation'}"],
                              env=env, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
