@@ -27,6 +27,7 @@ from expo_fixture import make_export
 from otabox.cli import main as cli_main
 from otabox.protocols import expo_format as ef
 from otabox.protocols.expo import load_codesigning
+from otabox.store.models import database
 
 APP = "com.example.demo"
 MANIFEST = f"/expo/{APP}/manifest"
@@ -321,9 +322,17 @@ def test_checks_record_the_device(admin, client, box, demo_app, tmp_path):
 
 
 def import_keys(config, signing_files, app=APP, keyid="main", key=None):
-    return CliRunner().invoke(cli_main, [
-        "expo", "codesigning", "import", "--app", app, "--key", key or signing_files["privateKey"],
-        "--certificate", signing_files["certificate"], "--keyid", keyid, "--data-dir", str(config.data_dir)])
+    """The admin command, run in this process beside the test's server. Its box points the models at
+    a connection of its own; the server's box gets them back afterwards, as if the command had run
+    in its own process (else the server's transactions and its models' writes would use two
+    connections, and the second would wait for the first's lock until "database is locked")."""
+    servers_database = database.obj
+    try:
+        return CliRunner().invoke(cli_main, [
+            "expo", "codesigning", "import", "--app", app, "--key", key or signing_files["privateKey"],
+            "--certificate", signing_files["certificate"], "--keyid", keyid, "--data-dir", str(config.data_dir)])
+    finally:
+        database.initialize(servers_database)
 
 
 def verify(signing_files, body: bytes, header: str) -> dict:
