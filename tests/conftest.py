@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import shutil
 import socket
 import sqlite3
@@ -98,6 +99,13 @@ def copy_data_dir(source: Path, dest: Path) -> Path:
     for secret in (dest / "secrets").iterdir():
         secret.chmod(0o600)
     return dest
+
+
+def readme_block(after: str) -> str:
+    """The indented command block that follows the paragraph ending in `after`."""
+    readme = (ROOT / "README.md").read_text()
+    tail = readme[readme.index(after) + len(after):]
+    return "\n".join(line[4:] for line in re.match(r"\s*\n((?:    .*\n|\n)+)", tail).group(1).splitlines()).strip()
 
 
 OLD_DATA_DIR = ROOT / "tests" / "fixtures" / "datadir-0.1.0"

@@ -131,4 +131,31 @@ def migrate_storage(box, target):
                f"OTABOX_STORAGE_URL={target}.")
 
 
-COMMANDS = (serve, migrate, doctor, backup, restore, gc, migrate_storage)
+@click.command("migrate-database")
+@click.option("--to", "target", required=True, metavar="postgresql://USER:PASSWORD@HOST:5432/DATABASE",
+              help="The new, empty PostgreSQL database to move the box into.")
+@admin_command
+def migrate_database(box, target):
+    """Move the box from its SQLite file into a new PostgreSQL database: apps (with their client
+    keys), API keys, users, bundles, releases, devices, statistics and the signing keys, sealed with
+    OTABOX_SECRET_KEY. Stop `otabox serve` first: what it writes after the copy stays in SQLite.
+    Nothing is committed unless everything was copied, so a failed move can be run again."""
+    from ..ops.dbmove import move_database
+
+    def progress(table: str, copied: int, total: int) -> None:
+        if copied == total:
+            click.echo(f"{table}: {total} row{'' if total == 1 else 's'}", err=True)
+        elif copied % 20_000 == 0:
+            click.echo(f"{table}: {copied}/{total} rows", err=True)
+
+    report = move_database(box, target, progress)
+    for column, count in sorted(report["adjusted"].items()):
+        click.echo(f"{column}: {count} value{'' if count == 1 else 's'} shortened to the column's length or with NUL "
+                   "characters replaced (PostgreSQL cannot hold them as SQLite kept them)", err=True)
+    click.echo(f"Moved {report['rows']} rows ({report['tables']} tables, {report['secrets']} secrets) to "
+               f"{report['database']}. Start otabox with OTABOX_DATABASE_URL set to that URL and the same "
+               "OTABOX_SECRET_KEY; the bundle files stay in this data directory (`otabox migrate-storage` "
+               "moves them to a bucket that every process reaches).")
+
+
+COMMANDS = (serve, migrate, doctor, backup, restore, gc, migrate_storage, migrate_database)

@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from peewee import (DataError, ImproperlyConfigured, InterfaceError, OperationalError, PostgresqlDatabase,
+from peewee import (AutoField, DataError, ImproperlyConfigured, InterfaceError, OperationalError, PostgresqlDatabase,
                     SqliteDatabase, __exception_wrapper__)
 from playhouse.db_url import connect, register_database
 
@@ -216,11 +216,8 @@ def open_database(url: str, schema: str = "upgrade") -> tuple[object, Upgrade | 
     "current" creates a new one but refuses an older one (admin commands must not change the schema
     under a server of the previous release); "inspect" changes nothing (`migrate --dry-run`, `doctor`).
     A database newer than the code is refused in every mode."""
-    kwargs = {}
-    if url.startswith("sqlite"):
-        kwargs = {"pragmas": SQLITE_PRAGMAS, "check_same_thread": False, "timeout": 10}
     try:
-        db = connect(url, **kwargs)
+        db = connect_database(url)
         database.initialize(db)
         with db.connection_context():
             upgrade = _prepare_schema(db, schema)
@@ -232,6 +229,24 @@ def open_database(url: str, schema: str = "upgrade") -> tuple[object, Upgrade | 
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
         raise DatabaseUnavailable(f"cannot use the database at {without_password(url)}: {reason}") from None
     return db, upgrade
+
+
+def connect_database(url: str):
+    """The database at `url`, with otabox's settings for its engine, not yet opened nor bound to the models."""
+    kwargs = {"pragmas": SQLITE_PRAGMAS, "check_same_thread": False, "timeout": 10} if url.startswith("sqlite") else {}
+    return connect(url, **kwargs)
+
+
+def reset_sequences(db, models) -> None:
+    """After rows were inserted with their ids (a moved database), have each table's id sequence
+    continue past the largest one; SQLite needs nothing (its next id is always MAX(id) + 1)."""
+    if is_sqlite(db):
+        return
+    for model in models:
+        if isinstance(model._meta.primary_key, AutoField):
+            table, column = model._meta.table_name, model._meta.primary_key.column_name
+            db.execute_sql(f"SELECT setval(pg_get_serial_sequence('\"{table}\"', '{column}'), "
+                           f'COALESCE((SELECT MAX("{column}") FROM "{table}"), 0) + 1, false)')
 
 
 def database_failure(exc: Exception) -> DatabaseUnavailable | None:

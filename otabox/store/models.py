@@ -5,6 +5,7 @@ import datetime as dt
 import json
 
 from peewee import (
+    BigIntegerField,
     BooleanField,
     CharField,
     DatabaseProxy,
@@ -179,7 +180,7 @@ class Bundle(BaseModel):
     platform = CharField(default="all")
     format = CharField(default="zip")
     sha256 = CharField(index=True)
-    size = IntegerField()
+    size = BigIntegerField()
     signature = CharField()
     min_native_build = IntegerField(null=True)
     target_versions = CharField(null=True)
@@ -206,7 +207,7 @@ class BundleFile(BaseModel):
     bundle = ForeignKeyField(Bundle, backref="files", on_delete="CASCADE")
     path = TextField()
     sha256 = CharField(index=True)
-    size = IntegerField()
+    size = BigIntegerField()
 
 
 class Release(BaseModel):
@@ -251,7 +252,7 @@ class ReleaseStat(BaseModel):
 
     release = ForeignKeyField(Release, on_delete="CASCADE")
     action = CharField()
-    count = IntegerField(default=0)
+    count = BigIntegerField(default=0)
 
     class Meta:
         indexes = ((("release", "action"), True),)
@@ -323,7 +324,7 @@ class Upload(BaseModel):
     id = CharField(primary_key=True)
     app = ForeignKeyField(App, on_delete="CASCADE")
     fields = JSONField()
-    size = IntegerField()
+    size = BigIntegerField()
     sha256 = CharField()
     expires_at = DateTimeField()
     received_sha256 = CharField(null=True)
@@ -405,7 +406,7 @@ class FlagContext(BaseModel):
     targeting_key = CharField()
     name = CharField(default="")
     attributes = JSONField(default=dict)
-    evaluations = IntegerField(default=0)
+    evaluations = BigIntegerField(default=0)
     manual = BooleanField(default=False)
     first_seen = DateTimeField(default=utcnow)
     last_seen = DateTimeField(default=utcnow)
@@ -420,7 +421,7 @@ class FlagEvaluationCount(BaseModel):
     flag = ForeignKeyField(Flag, on_delete="CASCADE")
     day = CharField()
     variant = CharField()
-    count = IntegerField(default=0)
+    count = BigIntegerField(default=0)
 
     class Meta:
         indexes = ((("flag", "day", "variant"), True),)
@@ -472,7 +473,7 @@ class HealthError(BaseModel):
     kind = CharField()
     fingerprint = CharField()
     message = TextField()
-    count = IntegerField(default=0)
+    count = BigIntegerField(default=0)
     last_seen = DateTimeField(default=utcnow)
 
     class Meta:
@@ -486,9 +487,9 @@ class FlagVariantHealth(BaseModel):
     flag_key = CharField()
     variant = CharField()
     day = CharField()
-    launches = IntegerField(default=0)
-    crashes = IntegerField(default=0)
-    js_errors = IntegerField(default=0)
+    launches = BigIntegerField(default=0)
+    crashes = BigIntegerField(default=0)
+    js_errors = BigIntegerField(default=0)
 
     class Meta:
         indexes = ((("app", "flag_key", "variant", "day"), True),)

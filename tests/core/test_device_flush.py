@@ -1,6 +1,7 @@
 """The device buffer's flush: what devices report outside checks, and rows the database refuses."""
 from __future__ import annotations
 
+from otabox.core.releases import count_stat
 from otabox.store.models import App, Device
 
 
@@ -37,3 +38,16 @@ def test_a_device_of_an_app_deleted_before_the_flush_is_dropped_and_the_rest_wri
         assert App.select().count() == 1
     box.tracker.seen(demo_app["id"], "later", None, platform="ios")
     assert box.tracker.flush() == 1  # nothing of the refused batch is left to block the next one
+
+
+def test_a_release_checked_by_a_large_fleet_for_months_counts_past_two_billion(box, admin, demo_app):
+    """A million devices checking five times a day pass 2**31 checks of one release in fourteen
+    months, ten million in six weeks: the counters hold 64 bits on every engine."""
+    bundle = admin.upload(demo_app["slug"], "1.0.0").json
+    release = admin.release(demo_app["slug"], bundle["id"]).json["release"]
+    with box.db.connection_context():
+        count_stat(release["id"], "check", 2**31 - 1)
+    box.tracker.seen(demo_app["id"], "phone", release["id"], platform="ios")
+    assert box.tracker.flush() == 1
+    listed = admin.get(f"/api/v1/apps/{demo_app['slug']}/releases").json["releases"]
+    assert [entry["stats"]["checks"] for entry in listed if entry["id"] == release["id"]] == [2**31]

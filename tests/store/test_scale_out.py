@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import subprocess
 import sys
 import time
 
 import pytest
 import requests
-from conftest import ROOT, LiveServer, answers_health, free_port, make_zip
+from conftest import ROOT, LiveServer, answers_health, free_port, make_zip, readme_block
 
 pytestmark = pytest.mark.single_engine  # starts the PostgreSQL server and the bucket it needs, on either run
 
@@ -74,13 +73,6 @@ def test_processes_share_secrets_releases_devices_and_bundles(cluster):
             break
         time.sleep(0.2)
     assert devices["total"] == 16
-
-
-def readme_block(after: str) -> str:
-    """The indented command block that follows the paragraph ending in `after`."""
-    readme = (ROOT / "README.md").read_text()
-    tail = readme[readme.index(after) + len(after):]
-    return "\n".join(line[4:] for line in re.match(r"\s*\n((?:    .*\n|\n)+)", tail).group(1).splitlines()).strip()
 
 
 def test_the_readme_scaling_out_commands_run_as_written(tmp_path, postgres_server, s3_bucket):

@@ -10,49 +10,17 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-import sys
 
 import pytest
 import requests
 from conftest import ROOT, LiveServer, old_box
+from replay import replay
 
-sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
-from make_datadir import answer  # noqa: E402
-
-from otabox.store import migrations  # noqa: E402
+from otabox.store import migrations
 
 pytestmark = pytest.mark.empty_database  # the old release's rows are loaded into a database without a schema
 
 FIXTURES = sorted((ROOT / "tests" / "fixtures").glob("datadir-*.json"))
-CHANGED_ON_PURPOSE: dict[tuple[str, str], str] = {
-    ("GET /v0.1/public/codepush/update_check?", "update_info.is_mandatory"):
-        "issue 15: a device that sends no package hash gets isMandatory from the whole history (v1 is "
-        "mandatory), as code-push-server answers",
-}
-"""(request path prefix, dotted field) -> why this release answers differently on purpose."""
-
-
-def contained(old, new, where: str, request: str, problems: list[str]) -> None:
-    """Record where `new` lacks or changes something `old` had."""
-    if any(request.startswith(prefix) and where == field for prefix, field in CHANGED_ON_PURPOSE):
-        return
-    if isinstance(old, dict):
-        if not isinstance(new, dict):
-            problems.append(f"{request} {where}: {old!r} became {new!r}")
-            return
-        for key, value in old.items():
-            if key not in new:
-                problems.append(f"{request} {where}.{key}: missing")
-            else:
-                contained(value, new[key], f"{where}.{key}".lstrip("."), request, problems)
-    elif isinstance(old, list):
-        if not isinstance(new, list) or len(new) != len(old):
-            problems.append(f"{request} {where}: {len(old)} items became {new!r:.200}")
-            return
-        for index, (a, b) in enumerate(zip(old, new)):
-            contained(a, b, f"{where}[{index}]", request, problems)
-    elif old != new:
-        problems.append(f"{request} {where}: {old!r} became {new!r}")
 
 
 @pytest.fixture(params=FIXTURES, ids=lambda path: path.stem)
@@ -67,16 +35,7 @@ def upgraded(request, tmp_path, database_url):
 
 def test_every_answer_of_the_old_release_is_still_given(upgraded):
     server, recorded = upgraded
-    problems: list[str] = []
-    for entry in recorded["requests"]:
-        label = f"{entry['method']} {entry['path']}"
-        now = answer(server.url, entry)
-        old = entry["answer"]
-        contained(old["status"], now["status"], "status", label, problems)
-        contained(old["body"], now["body"], "", label, problems)
-        for path, (status, sha256) in old["downloads"].items():
-            if now["downloads"].get(path) != [status, sha256] and now["downloads"].get(path) != (status, sha256):
-                problems.append(f"{label} download {path}: {now['downloads'].get(path)} instead of {sha256}")
+    problems = replay(server.url, recorded)
     assert problems == [], "\n".join(problems)
     assert "Traceback" not in server.log_text()
 

@@ -1,0 +1,124 @@
+"""Moving a box from its SQLite file to a PostgreSQL database (`otabox migrate-database`).
+
+A team that outgrows one machine keeps everything: apps keep their slugs and client keys (which
+shipped apps carry), API keys and users keep working, releases, rollouts, device statistics and
+audit entries stay, and the secrets (URL- and bundle-signing keys) move sealed with
+OTABOX_SECRET_KEY, so devices keep accepting what the new processes sign.
+
+The rows are read from one SQLite snapshot and written in one PostgreSQL transaction: a move that
+fails part way leaves the target as it found it, and can simply be run again. The target must be
+new (no otabox rows in it), so a move never mixes two boxes."""
+from __future__ import annotations
+
+from typing import Callable
+
+from peewee import DatabaseError
+
+from ..errors import Conflict, Invalid, OtaboxError
+from ..store import migrations
+from ..store.db import connect_database, is_sqlite, reset_sequences, upgrade_schema, without_password
+from ..store.models import ALL_MODELS, Lease, Secret, State
+from ..store.secrets import DatabaseSecretStore
+
+BATCH_ROWS = 1000
+COPIED_MODELS = [model for model in ALL_MODELS if model is not Lease]
+"""Everything but the leases, which name processes of the old box and would only delay the new ones."""
+
+
+def move_database(box, target_url: str, progress: Callable[[str, int, int], None] | None = None) -> dict:
+    """Copy every row of `box`'s SQLite database into the new PostgreSQL database at `target_url`.
+    `progress(table, copied, total)` is called as the rows of each table go in."""
+    if not is_sqlite(box.db):
+        raise Invalid("otabox migrate-database moves a SQLite box to a database server; between database servers "
+                      "use the server's own tools (pg_dump and pg_restore)", code="source_not_sqlite")
+    if not target_url.startswith(("postgres://", "postgresql://")):
+        raise Invalid("--to must be a postgresql://user:password@host:5432/database URL",
+                      code="unsupported_database")
+    if not box.config.secret_key:
+        raise Invalid("set OTABOX_SECRET_KEY (the long random value every process on the new database will share) "
+                      "before moving: the box's signing keys are sealed with it into the database",
+                      code="secret_key_required")
+    target = connect_database(target_url)
+    adjusted: dict[str, int] = {}
+    shown = without_password(target_url)
+    try:
+        with box.db.atomic(lock_type="DEFERRED"):  # one snapshot of every table; the server's writers go on
+            counts = {model: model.select().count() for model in COPIED_MODELS}
+            with target.bind_ctx(ALL_MODELS):
+                _require_new_box(target, shown)
+                upgrade_schema(target)
+                with target.atomic():
+                    _require_no_rows(shown)
+                    State.delete().execute()  # the new schema's own counters; the box's replace them
+                    for model in COPIED_MODELS:
+                        _copy_rows(box.db, model, counts[model], progress, adjusted)
+                    reset_sequences(target, COPIED_MODELS)
+                    _verify(counts, box.config.secret_key)
+    finally:
+        target.close()
+    return {"database": shown, "tables": len(COPIED_MODELS), "rows": sum(counts.values()),
+            "secrets": counts[Secret], "adjusted": adjusted}
+
+
+def _require_new_box(target, shown: str) -> None:
+    """An empty database, or one an interrupted move left with today's tables (and no rows)."""
+    version = migrations.current_version(target)
+    if version is not None and version != migrations.latest_version():
+        raise Conflict(f"{shown} holds an otabox box of schema version {version}; move into a new, empty database")
+
+
+def _require_no_rows(shown: str) -> None:
+    holding = sorted(model._meta.table_name for model in COPIED_MODELS
+                     if model is not State and model.select().exists())
+    if holding:
+        raise Conflict(f"{shown} already holds an otabox box (rows in {', '.join(holding[:5])}); move into a new, "
+                       "empty database", details={"tables": holding})
+
+
+def _copy_rows(source, model, total: int, progress, adjusted: dict) -> None:
+    """Read the rows as SQLite stores them, turn each value into what the model means by it (0/1 into
+    booleans, text into datetimes), and insert them, ids included, in batches."""
+    fields = model._meta.sorted_fields
+    columns = ", ".join(f'"{field.column_name}"' for field in fields)
+    cursor = source.execute_sql(f'SELECT {columns} FROM "{model._meta.table_name}"')
+    copied = 0
+    while rows := cursor.fetchmany(BATCH_ROWS):
+        batch = [[_storable(model, field, field.python_value(value), adjusted) for field, value in zip(fields, row)]
+                 for row in rows]
+        try:
+            model.insert_many(batch, fields=fields).execute()
+        except (DatabaseError, OtaboxError) as exc:
+            reason = getattr(exc, "message", None) or str(exc).strip().splitlines()[0]
+            raise Invalid(f"could not copy the {model._meta.table_name} table: {reason}; nothing was committed, "
+                          "the move can be run again", code="move_failed") from None
+        copied += len(rows)
+        if progress is not None:
+            progress(model._meta.table_name, copied, total)
+    if progress is not None and total == 0:
+        progress(model._meta.table_name, 0, 0)
+
+
+def _storable(model, field, value, adjusted: dict):
+    """A text value PostgreSQL can hold: SQLite kept NUL characters and text longer than a column's
+    declared length, which boxes accepted before their requests were limited. NULs become U+FFFD and
+    long text is cut to the column's length; `adjusted` counts both per column for the report."""
+    if not isinstance(value, str):
+        return value
+    fixed = value.replace("\x00", "\ufffd")
+    limit = getattr(field, "max_length", None)
+    if limit is not None and len(fixed) > limit:
+        fixed = fixed[:limit]
+    if fixed != value:
+        column = f"{model._meta.table_name}.{field.column_name}"
+        adjusted[column] = adjusted.get(column, 0) + 1
+    return fixed
+
+
+def _verify(counts: dict, secret_key: str) -> None:
+    """Before committing: every table holds as many rows as the snapshot, and the key opens every secret."""
+    short = [model._meta.table_name for model, count in counts.items() if model.select().count() != count]
+    if short:
+        raise Conflict("the copy does not match the source; nothing was committed", details={"tables": short})
+    store = DatabaseSecretStore(secret_key)
+    for (name,) in Secret.select(Secret.name).tuples():
+        store.get(name)  # SecretKeyMismatch when OTABOX_SECRET_KEY is not the key they were sealed with

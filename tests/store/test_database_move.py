@@ -1,0 +1,143 @@
+"""`otabox migrate-database`: a SQLite box moved into PostgreSQL keeps everything its devices and
+its team rely on, and a move that fails leaves the new database as it found it."""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+
+import psycopg
+import pytest
+from conftest import OLD_DATA_DIR, ROOT, S3_ENV, LiveServer, copy_data_dir, database_rows, readme_block
+from replay import replay
+
+from otabox.store.models import ALL_MODELS, Lease
+
+pytestmark = pytest.mark.single_engine  # moves from SQLite to PostgreSQL: both engines in every test
+
+SECRET_KEY = "a long random value the new processes share"
+
+
+def clean_environment() -> dict:
+    """The suite's environment without a database or bucket: the box to move is on SQLite."""
+    return {name: value for name, value in os.environ.items() if not name.startswith(("OTABOX_DATABASE_URL",
+                                                                                       "OTABOX_SECRET_KEY",
+                                                                                       "OTABOX_STORAGE", "OTABOX_S3"))}
+
+
+def otabox(*args, data_dir, env=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "otabox.py"), *args, "--data-dir", str(data_dir)],
+                          cwd=ROOT, env={**clean_environment(), **(env or {})}, capture_output=True, text=True,
+                          timeout=120)
+
+
+@pytest.fixture
+def sqlite_box(tmp_path):
+    """The earlier release's box, upgraded to this one's schema as `otabox migrate` does."""
+    data_dir = copy_data_dir(OLD_DATA_DIR, tmp_path / "data")
+    assert otabox("migrate", data_dir=data_dir).returncode == 0
+    return data_dir
+
+
+def table_counts(data_dir, url=None) -> dict[str, int]:
+    return {model._meta.table_name: database_rows(data_dir, f'SELECT count(*) FROM "{model._meta.table_name}"',
+                                                  url)[0][0]
+            for model in ALL_MODELS if model is not Lease}
+
+
+def test_the_readme_move_runs_as_written_and_the_moved_box_answers_as_before(sqlite_box, tmp_path,
+                                                                            postgres_server, s3_bucket):
+    """The README's two commands, in the folder whose ./data the box is, with this suite's PostgreSQL
+    and bucket in place of the placeholders; then a second machine with an empty data dir serves
+    the moved box and gives every answer the earlier release recorded (same client keys, signing
+    key, releases and bundle bytes)."""
+    block = readme_block("will use (and `OTABOX_DATABASE_URL` not yet set),")
+    lines = [line.strip() for line in block.splitlines()]
+    assert [line.split(" --to ")[0] for line in lines] == [".venv/bin/otabox migrate-database",
+                                                           ".venv/bin/otabox migrate-storage"]
+    target = postgres_server.new_database(empty=True)
+    script = block
+    for placeholder, value in {"postgresql://otabox:<password>@db.internal:5432/otabox": target,
+                               "s3://otabox-bundles/bundles": s3_bucket.storage_url,
+                               ".venv/bin/otabox": f"{sys.executable} {ROOT / 'otabox.py'}"}.items():
+        assert placeholder in script
+        script = script.replace(placeholder, value)
+    env = {**clean_environment(), **S3_ENV, "OTABOX_S3_ENDPOINT_URL": s3_bucket.endpoint_url,
+           "OTABOX_SECRET_KEY": SECRET_KEY}
+    moved = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=sqlite_box.parent, env=env,
+                           capture_output=True, text=True, timeout=300)
+    assert moved.returncode == 0, moved.stderr
+    rows = sum(table_counts(sqlite_box).values())
+    assert f"Moved {rows} rows" in moved.stdout and "OTABOX_DATABASE_URL" in moved.stdout
+    assert {"app: 4 rows", "users: 1 row"} <= set(moved.stderr.splitlines())
+    assert table_counts(sqlite_box, target) == table_counts(sqlite_box)
+
+    machine = tmp_path / "machine-2"
+    server = LiveServer(machine, env={**s3_bucket.env, "OTABOX_DATABASE_URL": target, "OTABOX_SECRET_KEY": SECRET_KEY})
+    try:
+        recorded = json.loads((OLD_DATA_DIR.parent / f"{OLD_DATA_DIR.name}.json").read_text())
+        problems = replay(server.url, recorded)
+        assert problems == [], "\n".join(problems)
+        created = server.cli("apps", "create", "com.example.after-the-move")  # ids go on past the moved ones
+        assert created.returncode == 0, created.stderr
+    finally:
+        server.stop()
+    assert "Traceback" not in server.log_text()
+    assert not any(path.is_file() for path in (machine / "blobs").rglob("*"))  # the files came from the bucket
+
+
+def test_a_move_that_fails_leaves_nothing_and_can_be_run_again(sqlite_box, postgres_server):
+    target = postgres_server.new_database(empty=True)
+    no_key = otabox("migrate-database", "--to", target, data_dir=sqlite_box)
+    assert no_key.returncode == 1 and "OTABOX_SECRET_KEY" in no_key.stderr
+    not_postgres = otabox("migrate-database", "--to", "sqlite:///elsewhere.db", data_dir=sqlite_box,
+                          env={"OTABOX_SECRET_KEY": SECRET_KEY})
+    assert not_postgres.returncode == 1 and "postgresql://" in not_postgres.stderr
+    assert tables_in(target) == 0
+
+    # The SQLite box already seals its secrets with one key; with another, it does not even open.
+    assert otabox("keys", "list", data_dir=sqlite_box, env={"OTABOX_SECRET_KEY": SECRET_KEY}).returncode == 0
+    wrong_key = otabox("migrate-database", "--to", target, data_dir=sqlite_box,
+                       env={"OTABOX_SECRET_KEY": "not the key the secrets were sealed with"})
+    assert wrong_key.returncode == 1 and wrong_key.stderr.count("\n") == 1, wrong_key.stderr
+    assert wrong_key.stderr.startswith("Error: ") and "OTABOX_SECRET_KEY" in wrong_key.stderr
+    assert tables_in(target) == 0
+
+    # Rows SQLite kept but PostgreSQL refuses: a device of an app that is gone (written without foreign
+    # key checks) fails the move half way; a NUL and an over-long version are stored adjusted.
+    db = sqlite3.connect(sqlite_box / "otabox.db")
+    with db:
+        db.execute("UPDATE device SET native_version = ?, bundle_version = ? WHERE id = (SELECT min(id) FROM device)",
+                   ("9" * 300, "1.0\x00junk"))
+        db.execute("INSERT INTO device (app_id, device_id, platform, native_version, native_build, bundle_version, "
+                   "channel, first_seen, last_seen) SELECT 999, 'orphan', 'ios', '', '', '', '', first_seen, "
+                   "last_seen FROM device LIMIT 1")
+    failed = otabox("migrate-database", "--to", target, data_dir=sqlite_box, env={"OTABOX_SECRET_KEY": SECRET_KEY})
+    errors = [line for line in failed.stderr.splitlines() if line.startswith("Error: ")]
+    assert failed.returncode == 1 and "Traceback" not in failed.stderr
+    assert errors == [line for line in failed.stderr.splitlines() if not line.endswith((" row", " rows"))]
+    assert len(errors) == 1 and "could not copy the device table" in errors[0] and "nothing was committed" in errors[0]
+    assert tables_in(target) > 30 and database_rows(sqlite_box, "SELECT count(*) FROM app", target) == [(0,)]
+
+    with db:
+        db.execute("DELETE FROM device WHERE device_id = 'orphan'")
+    db.close()
+    again = otabox("migrate-database", "--to", target, data_dir=sqlite_box, env={"OTABOX_SECRET_KEY": SECRET_KEY})
+    assert again.returncode == 0, again.stderr
+    assert "device.native_version: 1 value shortened" in again.stderr
+    assert "device.bundle_version: 1 value shortened" in again.stderr
+    assert table_counts(sqlite_box, target) == table_counts(sqlite_box)
+    assert ("9" * 255, "1.0\ufffdjunk") in database_rows(
+        sqlite_box, "SELECT native_version, bundle_version FROM device", target)
+
+    twice = otabox("migrate-database", "--to", target, data_dir=sqlite_box, env={"OTABOX_SECRET_KEY": SECRET_KEY})
+    assert twice.returncode == 1 and "already holds an otabox box" in twice.stderr
+    assert table_counts(sqlite_box, target) == table_counts(sqlite_box)
+
+
+def tables_in(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"
+                            ).fetchone()[0]
