@@ -16,9 +16,10 @@ import time
 
 from . import __version__
 from .app import create_app
-from .config import Config
+from .config import Config, ConfigError
 from .errors import OtaboxError
 from .ops.accesslog import AccessLogWriter
+from .store.files import hold_serving_lock
 
 
 def configure_logging() -> None:
@@ -67,9 +68,12 @@ def _prepare(config: Config) -> None:
     """Open the data directory once before serving: create it, or upgrade its database (one process,
     before any worker starts), and tell the operator where everything is."""
     from .box import Box
+    from .ops.dbmove import MOVED_NOTE, unmoved_box
     from .store.db import without_password
     from .store.models import ApiKey
 
+    if (stranded := unmoved_box(config)) is not None:
+        raise ConfigError(stranded, code="box_not_moved")
     box = Box(config)
     try:
         with box.db.connection_context():
@@ -87,9 +91,12 @@ def _prepare(config: Config) -> None:
     if config.storage_url:
         log.info("bundle files: %s%s", config.storage_url,
                  f" at {config.s3_endpoint_url}" if config.s3_endpoint_url else "")
+    if not config.database_url and (config.data_dir / MOVED_NOTE).exists():
+        log.warning("%s", (config.data_dir / MOVED_NOTE).read_text().strip().replace("\n", " "))
     if not has_key:
         log.info("no API key yet; create the first one with:  otabox keys create --name admin --role admin "
-                 "--data-dir %s", shlex.quote(str(config.data_dir)))
+                 "--data-dir %s%s", shlex.quote(str(config.data_dir)),
+                 " (with the same OTABOX_DATABASE_URL and OTABOX_SECRET_KEY)" if config.database_url else "")
 
 
 SEND_BYTES = 256 * 1024
@@ -214,6 +221,7 @@ def serve(config: Config, workers: int = 1) -> None:
     sock = _listen(config)
     config.port = sock.getsockname()[1]  # the port in use when --port 0 let the system choose
     _prepare(config)
+    serving = hold_serving_lock(config.data_dir)  # `migrate-database` refuses to copy a box being served
     raise_open_files_limit(config.connection_limit)
     warn_about_exposure(config)
     url = local_url(config)
@@ -244,3 +252,4 @@ def serve(config: Config, workers: int = 1) -> None:
     signal.signal(signal.SIGINT, stop)
     for child in children:
         os.waitpid(child, 0)
+    serving.close()

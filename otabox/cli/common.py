@@ -24,12 +24,16 @@ def is_data_dir(path) -> bool:
 def open_box(data_dir, *, create: bool = False, schema: str = "current"):
     """The box in `data_dir`. Only commands that start a box (`create`) may find the directory
     missing or empty: any other command there would silently make a second, empty box (unless
-    the box lives on a database server, which the URL names explicitly)."""
+    the box lives on a database server and in a bucket, which the URLs name explicitly)."""
     from ..box import Box
+    from ..ops.dbmove import unmoved_box
 
     config = Config.from_env(data_dir=data_dir)
-    # With OTABOX_DATABASE_URL the database server holds the box, and a machine's data dir may be new.
-    if not create and not config.database_url and not is_data_dir(config.data_dir):
+    if (stranded := unmoved_box(config)) is not None:
+        raise click.ClickException(stranded)
+    # With the database and the bundle files on servers, a machine's data dir holds only staging files.
+    on_servers = config.database_url and config.storage_url
+    if not create and not on_servers and not is_data_dir(config.data_dir):
         raise click.ClickException(
             f"no otabox data directory at {config.data_dir}; pass --data-dir (or set OTABOX_DATA_DIR) to the "
             "directory `otabox serve` uses")

@@ -6,7 +6,7 @@ import json
 import click
 
 from ..config import Config
-from .common import admin_command, data_dir_option
+from .common import admin_command, data_dir_option, open_box
 
 
 @click.command()
@@ -134,21 +134,28 @@ def migrate_storage(box, target):
 @click.command("migrate-database")
 @click.option("--to", "target", required=True, metavar="postgresql://USER:PASSWORD@HOST:5432/DATABASE",
               help="The new, empty PostgreSQL database to move the box into.")
-@admin_command
-def migrate_database(box, target):
+@data_dir_option
+def migrate_database(target, data_dir):
     """Move the box from its SQLite file into a new PostgreSQL database: apps (with their client
     keys), API keys, users, bundles, releases, devices, statistics and the signing keys, sealed with
-    OTABOX_SECRET_KEY. Stop `otabox serve` first: what it writes after the copy stays in SQLite.
-    Nothing is committed unless everything was copied, so a failed move can be run again."""
-    from ..ops.dbmove import move_database
+    OTABOX_SECRET_KEY. Stop `otabox serve` first and leave OTABOX_DATABASE_URL unset. Nothing is
+    committed unless everything was copied, so a failed move can be run again."""
+    from ..ops.dbmove import check_move, move_database
+
+    check_move(Config.from_env(data_dir=data_dir), target)
 
     def progress(table: str, copied: int, total: int) -> None:
-        if copied == total:
+        if copied == total and total:
             click.echo(f"{table}: {total} row{'' if total == 1 else 's'}", err=True)
-        elif copied % 20_000 == 0:
+        elif copied % 20_000 == 0 and copied:
             click.echo(f"{table}: {copied}/{total} rows", err=True)
 
-    report = move_database(box, target, progress)
+    box = open_box(data_dir)
+    try:
+        with box.db.connection_context():
+            report = move_database(box, target, progress)
+    finally:
+        box.close()
     for column, count in sorted(report["adjusted"].items()):
         click.echo(f"{column}: {count} value{'' if count == 1 else 's'} shortened to the column's length or with NUL "
                    "characters replaced (PostgreSQL cannot hold them as SQLite kept them)", err=True)

@@ -16,8 +16,10 @@ from peewee import DatabaseError
 
 from ..errors import Conflict, Invalid, OtaboxError
 from ..store import migrations
-from ..store.db import connect_database, is_sqlite, reset_sequences, upgrade_schema, without_password
-from ..store.models import ALL_MODELS, Lease, Secret, State
+from ..store.db import (connect_database, is_sqlite, reaching, reset_sequences, sqlite_apps, upgrade_schema,
+                        without_password)
+from ..store.files import is_being_served
+from ..store.models import ALL_MODELS, Lease, Secret, State, utcnow
 from ..store.secrets import DatabaseSecretStore
 
 BATCH_ROWS = 1000
@@ -25,46 +27,100 @@ COPIED_MODELS = [model for model in ALL_MODELS if model is not Lease]
 """Everything but the leases, which name processes of the old box and would only delay the new ones."""
 
 
-def move_database(box, target_url: str, progress: Callable[[str, int, int], None] | None = None) -> dict:
-    """Copy every row of `box`'s SQLite database into the new PostgreSQL database at `target_url`.
-    `progress(table, copied, total)` is called as the rows of each table go in."""
-    if not is_sqlite(box.db):
-        raise Invalid("otabox migrate-database moves a SQLite box to a database server; between database servers "
-                      "use the server's own tools (pg_dump and pg_restore)", code="source_not_sqlite")
+MOVED_NOTE = "moved-to-database.txt"
+"""Left in the data dir by a move: `serve` on the SQLite file warns that it is no longer the box."""
+SQLITE_FILE = "otabox.db"
+
+
+def check_move(config, target_url: str) -> None:
+    """Everything that can be refused before the box is opened, so that a refused move writes nothing
+    anywhere (opening a box on a database server would already create its tables there)."""
+    if config.database_url:
+        raise Invalid("OTABOX_DATABASE_URL is set: migrate-database reads the SQLite box of the data directory "
+                      "and writes the database named by --to; unset OTABOX_DATABASE_URL for the move",
+                      code="database_url_set")
+    if not (config.data_dir / SQLITE_FILE).is_file():
+        raise Invalid(f"no SQLite box in {config.data_dir} (no {SQLITE_FILE}); pass --data-dir (or set "
+                      "OTABOX_DATA_DIR) to the directory `otabox serve` used", code="no_sqlite_box")
     if not target_url.startswith(("postgres://", "postgresql://")):
         raise Invalid("--to must be a postgresql://user:password@host:5432/database URL",
                       code="unsupported_database")
-    if not box.config.secret_key:
+    if not config.secret_key:
         raise Invalid("set OTABOX_SECRET_KEY (the long random value every process on the new database will share) "
                       "before moving: the box's signing keys are sealed with it into the database",
                       code="secret_key_required")
-    target = connect_database(target_url)
+    if is_being_served(config.data_dir):
+        raise Conflict(f"otabox serve is running on {config.data_dir}: stop it first, or what it writes after "
+                       "the copy stays behind in SQLite", code="box_in_use")
+
+
+def move_database(box, target_url: str, progress: Callable[[str, int, int], None] | None = None) -> dict:
+    """Copy every row of `box`'s SQLite database into the new PostgreSQL database at `target_url`
+    (after check_move). `progress(table, copied, total)` is called as the rows of each table go in."""
+    if not is_sqlite(box.db):
+        raise Invalid("otabox migrate-database moves a SQLite box to a database server; between database servers "
+                      "use the server's own tools (pg_dump and pg_restore)", code="source_not_sqlite")
     adjusted: dict[str, int] = {}
     shown = without_password(target_url)
-    try:
-        with box.db.atomic(lock_type="DEFERRED"):  # one snapshot of every table; the server's writers go on
-            counts = {model: model.select().count() for model in COPIED_MODELS}
-            with target.bind_ctx(ALL_MODELS):
-                _require_new_box(target, shown)
-                upgrade_schema(target)
-                with target.atomic():
-                    _require_no_rows(shown)
-                    State.delete().execute()  # the new schema's own counters; the box's replace them
-                    for model in COPIED_MODELS:
-                        _copy_rows(box.db, model, counts[model], progress, adjusted)
-                    reset_sequences(target, COPIED_MODELS)
-                    _verify(counts, box.config.secret_key)
-    finally:
-        target.close()
+    with reaching(target_url):
+        target = connect_database(target_url)
+        try:
+            with box.db.atomic(lock_type="DEFERRED"):  # one snapshot of every table
+                counts = {model: model.select().count() for model in COPIED_MODELS}
+                with target.bind_ctx(ALL_MODELS):
+                    _require_new_box(target, shown)
+                    upgrade_schema(target)
+                    with target.atomic():
+                        _require_no_rows(shown)
+                        State.delete().execute()  # the new schema's own counters; the box's replace them
+                        for model in COPIED_MODELS:
+                            _copy_rows(box.db, model, counts[model], progress, adjusted)
+                        reset_sequences(target, COPIED_MODELS)
+                        _verify(counts, box.config.secret_key)
+        finally:
+            target.close()
+    (box.config.data_dir / MOVED_NOTE).write_text(
+        f"This box was moved to {shown} on {utcnow():%Y-%m-%d %H:%M} UTC by otabox migrate-database.\n"
+        "otabox serve on this SQLite file no longer sees what happens there.\n")
     return {"database": shown, "tables": len(COPIED_MODELS), "rows": sum(counts.values()),
             "secrets": counts[Secret], "adjusted": adjusted}
+
+
+def unmoved_box(config) -> str | None:
+    """With OTABOX_DATABASE_URL naming a database without an otabox box yet: why starting there would
+    strand the data dir's SQLite box (it has apps and was not moved), or None when nothing would be."""
+    sqlite_file = config.data_dir / SQLITE_FILE
+    try:
+        if not config.database_url or not sqlite_file.is_file() or (config.data_dir / MOVED_NOTE).exists():
+            return None
+    except OSError:  # an unreadable data dir: opening the box says so
+        return None
+    apps = sqlite_apps(sqlite_file)
+    if not apps:
+        return None
+    with reaching(config.database_url):
+        target = connect_database(config.database_url)
+        try:
+            if target.table_exists(State._meta.table_name):
+                return None
+        finally:
+            target.close()
+    return (f"{config.data_dir} holds a SQLite box with {apps} app{'' if apps == 1 else 's'} and "
+            f"{without_password(config.database_url)} no otabox box yet: move it with `otabox migrate-database "
+            "--to <that URL>` (OTABOX_DATABASE_URL unset), or start the new box with another --data-dir")
 
 
 def _require_new_box(target, shown: str) -> None:
     """An empty database, or one an interrupted move left with today's tables (and no rows)."""
     version = migrations.current_version(target)
-    if version is not None and version != migrations.latest_version():
-        raise Conflict(f"{shown} holds an otabox box of schema version {version}; move into a new, empty database")
+    if version is None:
+        foreign = sorted(target.get_tables())
+        if foreign:
+            raise Conflict(f"{shown} holds tables that are not otabox's ({', '.join(foreign[:5])}); move into a new, "
+                           "empty database", code="database_not_empty")
+    elif version != migrations.latest_version():
+        raise Conflict(f"{shown} holds an otabox box of schema version {version}; move into a new, empty database",
+                       code="database_not_empty")
 
 
 def _require_no_rows(shown: str) -> None:
@@ -72,7 +128,7 @@ def _require_no_rows(shown: str) -> None:
                      if model is not State and model.select().exists())
     if holding:
         raise Conflict(f"{shown} already holds an otabox box (rows in {', '.join(holding[:5])}); move into a new, "
-                       "empty database", details={"tables": holding})
+                       "empty database", code="database_not_empty", details={"tables": holding})
 
 
 def _copy_rows(source, model, total: int, progress, adjusted: dict) -> None:

@@ -216,25 +216,36 @@ def open_database(url: str, schema: str = "upgrade") -> tuple[object, Upgrade | 
     "current" creates a new one but refuses an older one (admin commands must not change the schema
     under a server of the previous release); "inspect" changes nothing (`migrate --dry-run`, `doctor`).
     A database newer than the code is refused in every mode."""
-    try:
+    with reaching(url):
         db = connect_database(url)
         database.initialize(db)
         with db.connection_context():
             upgrade = _prepare_schema(db, schema)
-    except ImproperlyConfigured as exc:  # peewee found no driver for the engine
-        raise DatabaseUnavailable(f"cannot use the database at {without_password(url)}: {exc} "
+    return db, upgrade
+
+
+@contextlib.contextmanager
+def reaching(url: str):
+    """Turn a database that cannot be reached or used (no driver, refused connection, unknown database
+    or role) into one DatabaseUnavailable sentence naming it, password hidden."""
+    try:
+        yield
+    except ImproperlyConfigured:  # peewee found no driver for the engine
+        raise DatabaseUnavailable(f"cannot use the database at {without_password(url)}: no driver for it "
                                   "(PostgreSQL needs `pip install 'otabox[postgres]'`)") from None
     except (OperationalError, InterfaceError) as exc:
         _raise_if_disk_full(exc)
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
         raise DatabaseUnavailable(f"cannot use the database at {without_password(url)}: {reason}") from None
-    return db, upgrade
 
 
 def connect_database(url: str):
     """The database at `url`, with otabox's settings for its engine, not yet opened nor bound to the models."""
     kwargs = {"pragmas": SQLITE_PRAGMAS, "check_same_thread": False, "timeout": 10} if url.startswith("sqlite") else {}
-    return connect(url, **kwargs)
+    try:
+        return connect(url, **kwargs)
+    except ValueError as exc:  # e.g. a URL without a database name
+        raise DatabaseUnavailable(f"cannot use the database at {without_password(url)}: {exc}") from None
 
 
 def reset_sequences(db, models) -> None:
@@ -345,6 +356,22 @@ def _backup_before_upgrade(db, version: int) -> str | None:
 
 def is_sqlite(db) -> bool:
     return db.__class__.__name__.endswith("SqliteDatabase")
+
+
+def sqlite_apps(path) -> int:
+    """How many apps the SQLite box in the file at `path` holds (read-only; 0 when it has no app table)."""
+    import sqlite3
+
+    try:
+        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.OperationalError:  # unreadable: whoever opens the box next says so
+        return 0
+    try:
+        return connection.execute("SELECT count(*) FROM app").fetchone()[0]
+    except sqlite3.DatabaseError:  # no such table (a file no box was ever made in), or not a database
+        return 0
+    finally:
+        connection.close()
 
 
 def integrity_problems(db) -> list[str]:

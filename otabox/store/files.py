@@ -1,6 +1,8 @@
-"""Durable small files: secrets written atomically with mode 0600, and directory fsync."""
+"""Durable small files: secrets written atomically with mode 0600, directory fsync, and the mark of a
+running server on its data dir."""
 from __future__ import annotations
 
+import fcntl
 import os
 import tempfile
 from pathlib import Path
@@ -30,3 +32,30 @@ def secure_write(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+SERVING_LOCK = "serving.lock"
+"""A file in the data dir that a running `otabox serve` holds a shared lock on."""
+
+
+def hold_serving_lock(data_dir: Path):
+    """Mark the data dir as served until the returned file is closed (or the process ends); its
+    --workers children share the mark."""
+    handle = open(Path(data_dir) / SERVING_LOCK, "a")
+    fcntl.flock(handle, fcntl.LOCK_SH)
+    return handle
+
+
+def is_being_served(data_dir: Path) -> bool:
+    """Whether an `otabox serve` on this machine is running on the data dir."""
+    try:
+        handle = open(Path(data_dir) / SERVING_LOCK)
+    except FileNotFoundError:
+        return False
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False

@@ -10,7 +10,8 @@ import sys
 
 import psycopg
 import pytest
-from conftest import OLD_DATA_DIR, ROOT, S3_ENV, LiveServer, copy_data_dir, database_rows, readme_block
+from conftest import (OLD_DATA_DIR, ROOT, S3_ENV, LiveServer, copy_data_dir, database_rows, free_port,
+                      readme_block)
 from replay import replay
 
 from otabox.store.models import ALL_MODELS, Lease
@@ -88,23 +89,60 @@ def test_the_readme_move_runs_as_written_and_the_moved_box_answers_as_before(sql
     assert not any(path.is_file() for path in (machine / "blobs").rglob("*"))  # the files came from the bucket
 
 
+def refused(result, words: str) -> bool:
+    """A command that stopped with one line on stderr naming `words`."""
+    return (result.returncode == 1 and result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1
+            and words in result.stderr)
+
+
+def test_a_refused_move_writes_nothing_anywhere(sqlite_box, tmp_path, postgres_server):
+    target = postgres_server.new_database(empty=True)
+    key = {"OTABOX_SECRET_KEY": SECRET_KEY}
+    assert refused(otabox("migrate-database", "--to", target, data_dir=sqlite_box), "OTABOX_SECRET_KEY")
+    assert refused(otabox("migrate-database", "--to", "sqlite:///elsewhere.db", data_dir=sqlite_box, env=key),
+                   "postgresql://")
+    # The README's scaling-out exports already in the shell: the box would be opened on the target itself.
+    assert refused(otabox("migrate-database", "--to", target, data_dir=sqlite_box,
+                          env={**key, "OTABOX_DATABASE_URL": target}), "unset OTABOX_DATABASE_URL")
+    assert refused(otabox("migrate-database", "--to", target, data_dir=tmp_path / "not-a-box", env=key),
+                   "no SQLite box in")
+    assert not (tmp_path / "not-a-box").exists()
+    closed_port = target.replace(f":{postgres_server.port}/", f":{free_port()}/").replace("otabox@", "otabox:hunter2@")
+    unreachable = otabox("migrate-database", "--to", closed_port, data_dir=sqlite_box, env=key)
+    assert refused(unreachable, "cannot use the database at postgresql://otabox:***@") and "hunter2" not in (
+        unreachable.stderr + unreachable.stdout)
+    assert refused(otabox("migrate-database", "--to", target.rsplit("/", 1)[0] + "/no_such_database",
+                          data_dir=sqlite_box, env=key), 'database "no_such_database" does not exist')
+    # The SQLite box already seals its secrets with one key; with another, it does not even open.
+    assert otabox("keys", "list", data_dir=sqlite_box, env=key).returncode == 0
+    assert refused(otabox("migrate-database", "--to", target, data_dir=sqlite_box,
+                          env={"OTABOX_SECRET_KEY": "not the key the secrets were sealed with"}), "OTABOX_SECRET_KEY")
+    # Starting a server on the target before the move would strand the box: refused too.
+    started = subprocess.run([sys.executable, str(ROOT / "otabox.py"), "serve", "--port", "0", "--data-dir",
+                              str(sqlite_box)], env={**clean_environment(), **key, "OTABOX_DATABASE_URL": target},
+                             capture_output=True, text=True, timeout=60)
+    assert started.returncode == 1 and "otabox migrate-database --to" in started.stderr
+    assert "Traceback" not in started.stderr
+    assert refused(otabox("keys", "create", "--name", "x", "--role", "admin", data_dir=sqlite_box,
+                          env={**key, "OTABOX_DATABASE_URL": target}), "holds a SQLite box with 4 apps")
+    assert tables_in(target) == 0
+
+    with psycopg.connect(target, autocommit=True) as conn:
+        conn.execute("CREATE TABLE customers (id integer)")
+    assert refused(otabox("migrate-database", "--to", target, data_dir=sqlite_box, env=key),
+                   "holds tables that are not otabox's (customers)")
+    assert tables_in(target) == 1
+
+    live = LiveServer(sqlite_box)
+    try:
+        assert refused(otabox("migrate-database", "--to", postgres_server.new_database(empty=True),
+                              data_dir=sqlite_box, env=key), "otabox serve is running on")
+    finally:
+        live.stop()
+
+
 def test_a_move_that_fails_leaves_nothing_and_can_be_run_again(sqlite_box, postgres_server):
     target = postgres_server.new_database(empty=True)
-    no_key = otabox("migrate-database", "--to", target, data_dir=sqlite_box)
-    assert no_key.returncode == 1 and "OTABOX_SECRET_KEY" in no_key.stderr
-    not_postgres = otabox("migrate-database", "--to", "sqlite:///elsewhere.db", data_dir=sqlite_box,
-                          env={"OTABOX_SECRET_KEY": SECRET_KEY})
-    assert not_postgres.returncode == 1 and "postgresql://" in not_postgres.stderr
-    assert tables_in(target) == 0
-
-    # The SQLite box already seals its secrets with one key; with another, it does not even open.
-    assert otabox("keys", "list", data_dir=sqlite_box, env={"OTABOX_SECRET_KEY": SECRET_KEY}).returncode == 0
-    wrong_key = otabox("migrate-database", "--to", target, data_dir=sqlite_box,
-                       env={"OTABOX_SECRET_KEY": "not the key the secrets were sealed with"})
-    assert wrong_key.returncode == 1 and wrong_key.stderr.count("\n") == 1, wrong_key.stderr
-    assert wrong_key.stderr.startswith("Error: ") and "OTABOX_SECRET_KEY" in wrong_key.stderr
-    assert tables_in(target) == 0
-
     # Rows SQLite kept but PostgreSQL refuses: a device of an app that is gone (written without foreign
     # key checks) fails the move half way; a NUL and an over-long version are stored adjusted.
     db = sqlite3.connect(sqlite_box / "otabox.db")
@@ -136,8 +174,15 @@ def test_a_move_that_fails_leaves_nothing_and_can_be_run_again(sqlite_box, postg
     assert twice.returncode == 1 and "already holds an otabox box" in twice.stderr
     assert table_counts(sqlite_box, target) == table_counts(sqlite_box)
 
+    # Served from the same data dir on PostgreSQL now; a server started on the SQLite file says it was moved.
+    LiveServer(sqlite_box, env={"OTABOX_DATABASE_URL": target, "OTABOX_SECRET_KEY": SECRET_KEY}).stop()
+    left_behind = LiveServer(sqlite_box)
+    left_behind.stop()
+    assert "This box was moved to postgresql://" in left_behind.log_text()
+
 
 def tables_in(url: str) -> int:
     with psycopg.connect(url) as conn:
         return conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"
                             ).fetchone()[0]
+

@@ -68,7 +68,7 @@ def test_a_box_given_a_secret_key_moves_its_secrets_into_the_database_and_keeps_
 def test_a_database_server_without_a_secret_key_is_refused_in_one_line(tmp_path, database_url):
     if not database_url:
         pytest.skip("needs the PostgreSQL server of OTABOX_TEST_DATABASE=postgresql")
-    result = otabox("keys", "list", "--data-dir", str(tmp_path / "machine"),
+    result = otabox("keys", "create", "--name", "ops", "--data-dir", str(tmp_path / "machine"),
                     env={"PATH": "/usr/bin:/bin", "OTABOX_DATABASE_URL": database_url})
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
@@ -77,7 +77,7 @@ def test_a_database_server_without_a_secret_key_is_refused_in_one_line(tmp_path,
 
 
 @pytest.mark.single_engine
-@pytest.mark.parametrize("command", [["serve", "--port", "1"], ["keys", "list"], ["migrate"]])
+@pytest.mark.parametrize("command", [["serve", "--port", "1"], ["keys", "create", "--name", "ops"]])
 def test_an_unreachable_database_is_one_line_without_its_password(tmp_path, command):
     result = otabox(*command, "--data-dir", str(tmp_path / "data"),
                     env={"PATH": "/usr/bin:/bin", "OTABOX_SECRET_KEY": SECRET_KEY,
