@@ -17,7 +17,7 @@ from .ops.accesslog import RequestObserver
 from .ops.guard import ClientGuard, allowed_hosts
 from .store.db import database_failure
 from .store.generation import GenerationPublisher
-from .web import base_url, count_management_request, rate_limit_headers
+from .web import base_url, carries_bundle, count_management_request, rate_limit_headers
 
 error_log = logging.getLogger("otabox")
 
@@ -27,13 +27,13 @@ HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "n
 
 
 class OtaboxRequest(Request):
-    """Bodies are read up to the bundle limit only where bundles travel (multipart uploads and the
-    signed upload URL); every other body is JSON parsed in memory and gets the small JSON limit."""
+    """Bodies are read up to the bundle limit only where bundles travel (web.BUNDLE_UPLOADS); every
+    other body is JSON parsed in memory and gets the small JSON limit."""
 
     @property
     def max_content_length(self) -> int | None:
         config = current_app.config
-        if self.mimetype == "multipart/form-data" or self.path.startswith("/uploads/"):
+        if carries_bundle(self.method, self.path):
             return config["MAX_CONTENT_LENGTH"]
         return config["OTABOX_MAX_JSON_BYTES"]
 

@@ -85,6 +85,7 @@ class Config:
     connection_limit: int = 1000
     idle_timeout: int = 30
     max_concurrent_ingestions: int = 2
+    max_upload_bodies: int = 8
     max_zip_ratio: int = 100
     metrics_public: bool = False
     allowed_hosts: str = ""

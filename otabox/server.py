@@ -5,6 +5,7 @@ through the database (see serving.py), so no process needs to know about the oth
 from __future__ import annotations
 
 import errno
+import json
 import logging
 import os
 import resource
@@ -13,6 +14,7 @@ import signal
 import socket
 import sys
 import time
+import weakref
 
 from . import __version__
 from .app import create_app
@@ -20,6 +22,7 @@ from .config import Config, ConfigError
 from .errors import OtaboxError
 from .ops.accesslog import AccessLogWriter
 from .store.files import hold_serving_lock
+from .web import carries_bundle
 
 
 def configure_logging() -> None:
@@ -119,9 +122,8 @@ MAX_HEADER_BYTES = 32 * 1024
 
 
 def _is_transfer(request) -> bool:
-    """A bundle upload's body (multipart or the signed upload URL): it may take long while it flows."""
-    return request.headers_finished and (
-        request.path.startswith("/uploads/") or request.headers.get("CONTENT_TYPE", "").startswith("multipart/"))
+    """A bundle upload's body: it may take long while it flows."""
+    return request.headers_finished and carries_bundle(request.command, request.path)
 
 
 def waitress_server(app, sock: socket.socket, config: Config):
@@ -133,16 +135,60 @@ def waitress_server(app, sock: socket.socket, config: Config):
     - A request must be complete within OTABOX_IDLE_TIMEOUT seconds of its first byte, however
       slowly it trickles (silence alone would never end a client sending one byte every few
       seconds), except a bundle upload's body, which may take as long as its bytes keep coming.
-      Downloads already run on the inactivity timeout alone."""
+      Downloads already run on the inactivity timeout alone.
+    - Only a bundle upload may have a body larger than the JSON limit: any other request announcing
+      (or sending, chunked) more is answered 413 at once, before waitress buffers its body to disk;
+      and at most OTABOX_MAX_UPLOAD_BODIES bundle bodies are received at once (more: 503 and
+      Retry-After), so the disk waitress buffers them on holds at most that many bundles."""
     from waitress.adjustments import Adjustments
     from waitress.channel import HTTPChannel
     from waitress.server import TcpWSGIServer
     from waitress.task import ThreadedTaskDispatcher
 
+    from waitress.parser import HTTPRequestParser
+    from waitress.utilities import Error
+
     deadline = config.idle_timeout
+    small_body = config.max_json_kb * 1024
+    receiving_bundles: weakref.WeakSet = weakref.WeakSet()
+
+    class Refusal(Error):
+        """An answer given before the app sees the request (its body unread), in otabox's error shape."""
+
+        def __init__(self, status: int, reason: str, code: str, message: str, retry_after: int | None = None):
+            super().__init__(message)
+            self.code, self.reason, self.error_code, self.retry_after = status, reason, code, retry_after
+
+        def to_response(self, ident=None):
+            body = json.dumps({"error": {"code": self.error_code, "message": self.body, "details": {}}}).encode()
+            headers = [("Content-Type", "application/json")]
+            if self.retry_after:
+                headers.append(("Retry-After", str(self.retry_after)))
+            return f"{self.code} {self.reason}", headers, body
+
+    class BoundedRequestParser(HTTPRequestParser):
+        def received(self, data):
+            consumed = super().received(data)
+            if not self.headers_finished or self.completed:
+                return consumed
+            if not carries_bundle(self.command, self.path):
+                if max(self.content_length, self.body_bytes_received) > small_body:
+                    self._refuse(Refusal(413, "Request Entity Too Large", "too_large",
+                                         f"a body over {small_body} bytes is accepted for bundle uploads only"))
+            elif self not in receiving_bundles:
+                if sum(1 for other in receiving_bundles if not other.completed) >= config.max_upload_bodies:
+                    self._refuse(Refusal(503, "Service Unavailable", "busy", "too many bundle uploads are arriving "
+                                         "at once; retry shortly", retry_after=5))
+                else:
+                    receiving_bundles.add(self)
+            return consumed
+
+        def _refuse(self, refusal: Refusal) -> None:
+            self.error, self.completed = refusal, True
 
     class DeadlineChannel(HTTPChannel):
         request_started = 0.0
+        parser_class = BoundedRequestParser
 
         def received(self, data):
             if self.request is None and data:

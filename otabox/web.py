@@ -3,6 +3,7 @@ cookies), the management rate limits, paging, and absolute URLs."""
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import quote
 
 from flask import current_app, g, request
@@ -15,6 +16,17 @@ from .security import auth, sessions
 from .security.auth import Principal
 from .security.ratelimit import RateLimited
 from .store.models import App
+
+
+BUNDLE_UPLOADS = (("POST", re.compile(r"/api/v1/apps/[^/]+/bundles")),
+                  ("POST", re.compile(r"/apps/[^/]+/deployments/[^/]+/release")),  # the code-push CLI's release
+                  ("PUT", re.compile(r"/uploads/[^/]+")))
+"""The requests whose bodies are bundles: only they may be large and take long to arrive."""
+
+
+def carries_bundle(method: str, path: str) -> bool:
+    """Whether a request to `path` may carry a bundle (bodies of any other request are small JSON)."""
+    return any(method == allowed and pattern.fullmatch(path) for allowed, pattern in BUNDLE_UPLOADS)
 
 
 def box():

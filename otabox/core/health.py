@@ -9,6 +9,7 @@ errors of devices that had that variant (from events' `flagStates`). Nothing gro
 of events, only with releases, hours, devices, messages and flag variants."""
 from __future__ import annotations
 
+import collections
 import dataclasses
 import datetime as dt
 import hashlib
@@ -44,6 +45,12 @@ MAX_BUFFERED_DEVICES = 200_000
 OTHER = "(other messages)"
 OTHER_CUSTOM = "(other)"
 BUCKET_SECONDS = 3600
+DEVICE_HOURLY_LIMITS = {"launches": 12, "js_errors": 60}
+"""What one device may add to a release's health in an hour (a launch every five minutes, all hour,
+is already more than people do); its crashes count up to its launches, plus one (the crash of a
+launch reported the hour before). Reports carry only the public client key, so without these one
+forged request could claim a million crashes and roll a release back."""
+REMEMBERED_DEVICE_HOURS = 100_000
 COUNTERS = ("launches", "crashes", "js_errors", "failures")
 COUNTER_OF = {"app_launch": "launches", "crash": "crashes", "js_error": "js_errors"}
 DEFAULT_DAYS = 7
@@ -169,6 +176,7 @@ class HealthRecorder(BatchWriter):
         super().__init__(interval)
         self._batch = self._empty()
         self.dropped_devices = 0
+        self._device_hours: collections.OrderedDict = collections.OrderedDict()
 
     @staticmethod
     def _empty() -> _Batch:
@@ -178,6 +186,7 @@ class HealthRecorder(BatchWriter):
         now = utcnow()
         bucket, day = bucket_of(now), now.strftime("%Y-%m-%d")
         with self._lock:
+            report = self._within_allowance(release_id, report, bucket)
             batch = self._batch
             for event in report.events:
                 counter = COUNTER_OF.get(event.type)
@@ -199,6 +208,28 @@ class HealthRecorder(BatchWriter):
                 if event.type in ("crash", "js_error"):
                     self._add_error(batch, release_id, event.type, event.message or "(no message)", event.count)
             self._add_device(batch, release_id, report.device_id, bucket, launched)
+
+    def _within_allowance(self, release_id: int | None, report: HealthReport, bucket) -> HealthReport:
+        """The report with each counted event cut to what its device may still add this hour (see
+        DEVICE_HOURLY_LIMITS); events cut to nothing are left out. Remembered per process, for the
+        most recent device-hours."""
+        key = (release_id, report.device_id, bucket)
+        used = self._device_hours.pop(key, None) or {"launches": 0, "crashes": 0, "js_errors": 0}
+        self._device_hours[key] = used
+        if len(self._device_hours) > REMEMBERED_DEVICE_HOURS:
+            self._device_hours.popitem(last=False)
+        events = []
+        for event in sorted(report.events, key=lambda e: e.type != "app_launch"):  # launches first: crashes need them
+            counter = COUNTER_OF.get(event.type)
+            if counter is None:
+                events.append(event)
+                continue
+            limit = used["launches"] + 1 if counter == "crashes" else DEVICE_HOURLY_LIMITS[counter]
+            count = min(event.count, max(limit - used[counter], 0))
+            used[counter] += count
+            if count:
+                events.append(dataclasses.replace(event, count=count))
+        return dataclasses.replace(report, events=tuple(events))
 
     def record_failure(self, app_id: int, release_id: int, device_id: str, message: str) -> None:
         """An update client's failure report (an install that failed or was rolled back)."""

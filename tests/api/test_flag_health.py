@@ -12,7 +12,8 @@ def report(client, app, device, flag_states, **counts):
 def test_rates_per_variant_named_by_the_flag_s_variations(client, admin, demo_app, box):
     flag = admin.post(f"/api/v1/apps/{demo_app['slug']}/flags", {"key": "new-checkout", "flagType": "boolean"}).json
     report(client, demo_app, "phone-1", {"new-checkout": True}, app_launch=10, crash=2, js_error=1)
-    report(client, demo_app, "phone-2", {"new-checkout": False}, app_launch=20)
+    report(client, demo_app, "phone-2", {"new-checkout": False}, app_launch=10)
+    report(client, demo_app, "phone-3", {"new-checkout": False}, app_launch=10)
     box.health.flush()
     answer = admin.get(f"/api/v1/apps/{demo_app['slug']}/flags/{flag['id']}/health").json
     assert (answer["key"], answer["days"]) == ("new-checkout", 7)

@@ -3,6 +3,7 @@ headers trickle in forever is cut at the deadline, and an upload whose bytes kee
 from __future__ import annotations
 
 import hashlib
+import os
 import select
 import socket
 import threading
@@ -123,3 +124,81 @@ def test_the_open_files_limit_is_raised_for_the_connection_limit(monkeypatch):
     limits["now"] = (256, 512)
     server.raise_open_files_limit(1000)
     assert limits["now"] == (512, 512)
+
+
+def raw_reply(sock: socket.socket) -> str:
+    sock.settimeout(5)
+    data = b""
+    try:
+        while chunk := sock.recv(65536):
+            data += chunk
+    except OSError:  # reset: the server closed with the announced body unread
+        pass
+    return data.decode(errors="replace")
+
+
+def test_only_bundle_uploads_may_send_large_bodies_and_only_a_few_at_once(tmp_path):
+    """A public endpoint announcing a 100 MB body (multipart or not) is answered 413 at once, before
+    any of it is buffered, and is never exempt from the deadline; bundle uploads may be large, but
+    beyond OTABOX_MAX_UPLOAD_BODIES arriving together the next is told to come back later."""
+    server = LiveServer(tmp_path / "d", env={"OTABOX_MAX_UPLOAD_BODIES": "2"})
+    held = []
+    try:
+        for path, kind in (("/capgo/stats", "multipart/form-data; boundary=zz"), ("/capgo/stats", "application/json"),
+                           (f"/api/v1/apps/{APP}/events", "multipart/form-data; boundary=zz")):
+            sock = open_socket(server.port)
+            sock.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {kind}\r\n"
+                         "Content-Length: 100000000\r\n\r\n".encode() + b"x" * 65536)
+            reply = raw_reply(sock)
+            assert reply.startswith("HTTP/1.1 413") and '"code": "too_large"' in reply, reply
+            assert "Connection: close" in reply and reply.count("HTTP/1.") == 1
+            sock.close()
+        upload = (f"POST /api/v1/apps/{APP}/bundles HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; "
+                  "boundary=zz\r\nContent-Length: 50000000\r\n\r\n").encode() + b"x" * 1000
+        for _ in range(2):
+            held.append(open_socket(server.port))
+            held[-1].sendall(upload)
+        time.sleep(0.5)
+        third = open_socket(server.port)
+        third.sendall(upload)
+        reply = raw_reply(third)
+        assert reply.startswith("HTTP/1.1 503") and "Retry-After: 5" in reply and '"code": "busy"' in reply, reply
+        assert not closed_by_server(held[0]) and not closed_by_server(held[1])  # still receiving
+    finally:
+        for sock in held:
+            sock.close()
+        server.stop()
+
+
+def test_slow_readers_of_ranges_of_a_large_bundle_do_not_hold_the_threads(tmp_path):
+    """Twelve clients reading a 40 MB bundle's Range a little at a time (more than the 8 threads,
+    and past waitress's 16 MB output buffer): checks still answer at once."""
+    server = LiveServer(tmp_path / "d")
+    readers = []
+    try:
+        app = setup_app(server)
+        big = make_zip({"index.html": "x", "blob.bin": os.urandom(40 * 1024 * 1024)})
+        bundle = requests.post(f"{server.url}/api/v1/apps/{APP}/bundles", headers=app["auth"],
+                               files={"file": ("b.zip", big)}, data={"version": "1.0.0"}).json()
+        requests.post(f"{server.url}/api/v1/apps/{APP}/releases", headers=app["auth"],
+                      json={"bundleId": bundle["id"], "channel": "production"}).raise_for_status()
+        check = {"params": {"deviceId": "d", "platform": "ios", "version": "builtin"},
+                 "headers": {"X-Client-Key": app["clientKey"]}, "timeout": 10}
+        url = requests.get(f"{server.url}/api/v1/apps/{APP}/check", **check).json()["bundle"]["url"]
+        path = url[url.index("/dl/"):]
+        for _ in range(12):
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.connect(("127.0.0.1", server.port))
+            sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nRange: bytes=0-{len(big) - 2}\r\n\r\n".encode())
+            readers.append(sock)
+        time.sleep(2)
+        assert readers[0].recv(4096).startswith(b"HTTP/1.1 206")
+        answers = [requests.get(f"{server.url}/api/v1/apps/{APP}/check", **check).status_code for _ in range(5)]
+        assert answers == [200] * 5  # each within its 10 s timeout (with the threads held, none answers)
+        whole = requests.get(server.url + path, headers={"Range": "bytes=1000-1999"}, timeout=10)
+        assert whole.status_code == 206 and whole.content == big[1000:2000]
+    finally:
+        for sock in readers:
+            sock.close()
+        server.stop()

@@ -164,6 +164,19 @@ def test_below_min_launches_nothing_is_judged_and_the_first_release_rolls_back_t
     assert channel["currentRelease"]["kind"] == "builtin"
 
 
+def test_one_forged_report_cannot_roll_a_release_back(admin, client, box, demo_app):
+    """The client key is public: one device claiming a thousand launches and as many crashes counts
+    as a device can (12 launches an hour, crashes up to its launches plus one)."""
+    good, _ = release(admin, "1.0.0")
+    bad, created = release(admin, "1.1.0", make_policy(admin, thresholds={**THRESHOLDS, "minLaunches": 50}))
+    launches(client, demo_app, box, bad, ["forger"], launches_each=1000, crashes=1000)
+    launches(client, demo_app, box, bad, ["forger"], launches_each=1000, crashes=1000)
+    assert evaluate(box) == {}
+    health = admin.get(f"/api/v1/apps/{APP}/releases/{created['release']['id']}/health").json
+    assert (health["launches"], health["crashes"]) == (12, 13)
+    assert execution(admin, created["execution"]["id"])["status"] == "running"
+
+
 def test_the_pause_action_pauses_and_a_person_decides(admin, client, box, demo_app):
     policy = make_policy(admin, thresholds={**THRESHOLDS, "action": "pause"})
     bad, created = release(admin, "1.0.0", policy)
