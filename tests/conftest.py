@@ -141,11 +141,15 @@ def database_rows(data_dir: Path, sql: str, database_url: str | None = None) -> 
 
 
 def make_zip(files: dict[str, bytes | str] | None = None) -> bytes:
+    """A zip of `files`, the same bytes for the same files (a fixed date: zip stamps the current time,
+    and two calls a second apart would differ)."""
     files = files or {"index.html": "<html>hello</html>", "js/app.js": "console.log('v1')"}
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, content in files.items():
-            archive.writestr(name, content)
+            entry = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
+            entry.external_attr = 0o600 << 16  # as writestr(name) gives
+            archive.writestr(entry, content, compress_type=zipfile.ZIP_DEFLATED)
     return buffer.getvalue()
 
 
