@@ -15,6 +15,8 @@ class ConfigError(OtaboxError):
     code = "invalid_config"
 
 
+SQLITE_FILE = "otabox.db"
+"""The embedded database's file name, in the data dir and in a backup."""
 DATABASE_SCHEMES = ("sqlite", "postgres", "postgresql")
 """What OTABOX_DATABASE_URL may name: the embedded default, or a PostgreSQL server."""
 
@@ -120,8 +122,13 @@ class Config:
         return config
 
     @property
+    def sqlite_file(self) -> Path:
+        """Where the embedded database lives (in use unless OTABOX_DATABASE_URL names another)."""
+        return self.data_dir / SQLITE_FILE
+
+    @property
     def db_url(self) -> str:
-        return self.database_url or f"sqlite:///{self.data_dir / 'otabox.db'}"
+        return self.database_url or f"sqlite:///{self.sqlite_file}"
 
     @property
     def max_bundle_bytes(self) -> int:

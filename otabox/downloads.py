@@ -64,11 +64,8 @@ def _send_range_from_file(response, path) -> None:
     worker threads, blocked for as long as a client takes to read it (eight slow readers would hold
     them all). The part as the server's file wrapper, positioned at its first byte and cut at
     Content-Length, is sent by waitress's event loop instead, as whole downloads are."""
-    match = re.fullmatch(r"bytes (\d+)-\d+/\d+", response.headers.get("Content-Range", ""))
-    if match is None:
-        return
     part = open(path, "rb")
-    part.seek(int(match.group(1)))
+    part.seek(response.content_range.start)
     previous, response.response = response.response, wrap_file(request.environ, part)
     previous.close()
 

@@ -15,11 +15,12 @@ import socket
 import sys
 import time
 import weakref
+from http import HTTPStatus
 
 from . import __version__
 from .app import create_app
 from .config import Config, ConfigError
-from .errors import OtaboxError
+from .errors import Busy, OtaboxError, TooLarge
 from .ops.accesslog import AccessLogWriter
 from .store.files import hold_serving_lock
 from .web import carries_bundle
@@ -153,18 +154,16 @@ def waitress_server(app, sock: socket.socket, config: Config):
     receiving_bundles: weakref.WeakSet = weakref.WeakSet()
 
     class Refusal(Error):
-        """An answer given before the app sees the request (its body unread), in otabox's error shape."""
+        """An OtaboxError answered before the app sees the request (its body unread), in the one error shape."""
 
-        def __init__(self, status: int, reason: str, code: str, message: str, retry_after: int | None = None):
-            super().__init__(message)
-            self.code, self.reason, self.error_code, self.retry_after = status, reason, code, retry_after
+        def __init__(self, error: OtaboxError):
+            super().__init__(error.message)
+            self.error = error
+            self.code, self.reason = error.status, HTTPStatus(error.status).phrase
 
         def to_response(self, ident=None):
-            body = json.dumps({"error": {"code": self.error_code, "message": self.body, "details": {}}}).encode()
-            headers = [("Content-Type", "application/json")]
-            if self.retry_after:
-                headers.append(("Retry-After", str(self.retry_after)))
-            return f"{self.code} {self.reason}", headers, body
+            headers = [("Content-Type", "application/json"), *self.error.headers.items()]
+            return f"{self.code} {self.reason}", headers, json.dumps(self.error.to_dict()).encode()
 
     class BoundedRequestParser(HTTPRequestParser):
         def received(self, data):
@@ -173,18 +172,16 @@ def waitress_server(app, sock: socket.socket, config: Config):
                 return consumed
             if not carries_bundle(self.command, self.path):
                 if max(self.content_length, self.body_bytes_received) > small_body:
-                    self._refuse(Refusal(413, "Request Entity Too Large", "too_large",
-                                         f"a body over {small_body} bytes is accepted for bundle uploads only"))
+                    self._refuse(TooLarge(f"a body over {small_body} bytes is accepted for bundle uploads only"))
             elif self not in receiving_bundles:
                 if sum(1 for other in receiving_bundles if not other.completed) >= config.max_upload_bodies:
-                    self._refuse(Refusal(503, "Service Unavailable", "busy", "too many bundle uploads are arriving "
-                                         "at once; retry shortly", retry_after=5))
+                    self._refuse(Busy("too many bundle uploads are arriving at once; retry shortly", retry_after=5))
                 else:
                     receiving_bundles.add(self)
             return consumed
 
-        def _refuse(self, refusal: Refusal) -> None:
-            self.error, self.completed = refusal, True
+        def _refuse(self, error: OtaboxError) -> None:
+            self.error, self.completed = Refusal(error), True
 
     class DeadlineChannel(HTTPChannel):
         request_started = 0.0

@@ -214,8 +214,8 @@ class HealthRecorder(BatchWriter):
         DEVICE_HOURLY_LIMITS); events cut to nothing are left out. Remembered per process, for the
         most recent device-hours."""
         key = (release_id, report.device_id, bucket)
-        used = self._device_hours.pop(key, None) or {"launches": 0, "crashes": 0, "js_errors": 0}
-        self._device_hours[key] = used
+        used = self._device_hours.setdefault(key, {"launches": 0, "crashes": 0, "js_errors": 0})
+        self._device_hours.move_to_end(key)
         if len(self._device_hours) > REMEMBERED_DEVICE_HOURS:
             self._device_hours.popitem(last=False)
         events = []

@@ -10,10 +10,10 @@ import os
 import shutil
 from pathlib import Path
 
+from ..config import SQLITE_FILE
 from ..errors import Conflict, Invalid
 from ..store.db import backup_to, integrity_problems, is_sqlite
 
-DB_NAME = "otabox.db"
 
 
 def backup(box, dest: Path) -> dict:
@@ -30,9 +30,9 @@ def backup(box, dest: Path) -> dict:
                       "up the bucket with its own tools", code="backup_not_local")
     dest.mkdir(parents=True, exist_ok=True, mode=0o700)
     dest.chmod(0o700)  # an existing (empty) directory keeps whatever mode it had otherwise
-    os.close(os.open(dest / DB_NAME, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # never readable by others
-    backup_to(box.db, str(dest / DB_NAME))
-    referenced = _referenced_in(dest / DB_NAME)
+    os.close(os.open(dest / SQLITE_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # never readable by others
+    backup_to(box.db, str(dest / SQLITE_FILE))
+    referenced = _referenced_in(dest / SQLITE_FILE)
     missing = []
     for sha in sorted(referenced):
         source = box.store.local_path(sha)
@@ -44,7 +44,7 @@ def backup(box, dest: Path) -> dict:
             missing.append(sha)
     shutil.copytree(box.config.data_dir / "secrets", dest / "secrets")
     _owner_only(dest)
-    return {"database": str(dest / DB_NAME), "blobs": len(referenced) - len(missing), "missing": missing}
+    return {"database": str(dest / SQLITE_FILE), "blobs": len(referenced) - len(missing), "missing": missing}
 
 
 def _owner_only(root: Path) -> None:
@@ -72,18 +72,18 @@ def _referenced_in(db_path: Path) -> set[str]:
 
 def restore(source: Path, data_dir: Path) -> dict:
     source, data_dir = Path(source), Path(data_dir)
-    if not (source / DB_NAME).exists():
-        raise Invalid(f"{source} is not an otabox backup (no {DB_NAME})")
+    if not (source / SQLITE_FILE).exists():
+        raise Invalid(f"{source} is not an otabox backup (no {SQLITE_FILE})")
     if data_dir.exists() and any(data_dir.iterdir()):
         raise Conflict(f"{data_dir} is not empty; restore into a new, empty data directory")
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    shutil.copy2(source / DB_NAME, data_dir / DB_NAME)
+    shutil.copy2(source / SQLITE_FILE, data_dir / SQLITE_FILE)
     if (source / "blobs").exists():
         shutil.copytree(source / "blobs", data_dir / "blobs")
     shutil.copytree(source / "secrets", data_dir / "secrets")
     from peewee import SqliteDatabase
 
-    restored = SqliteDatabase(str(data_dir / DB_NAME))
+    restored = SqliteDatabase(str(data_dir / SQLITE_FILE))
     problems = integrity_problems(restored)
     restored.close()
     if problems:

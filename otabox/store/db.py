@@ -231,12 +231,15 @@ def reaching(url: str):
     try:
         yield
     except ImproperlyConfigured:  # peewee found no driver for the engine
-        raise DatabaseUnavailable(f"cannot use the database at {without_password(url)}: no driver for it "
-                                  "(PostgreSQL needs `pip install 'otabox[postgres]'`)") from None
+        raise _unusable(url, "no driver for it (PostgreSQL needs `pip install 'otabox[postgres]'`)") from None
     except (OperationalError, InterfaceError) as exc:
         _raise_if_disk_full(exc)
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-        raise DatabaseUnavailable(f"cannot use the database at {without_password(url)}: {reason}") from None
+        raise _unusable(url, str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__) \
+            from None
+
+
+def _unusable(url: str, reason: str) -> DatabaseUnavailable:
+    return DatabaseUnavailable(f"cannot use the database at {without_password(url)}: {reason}")
 
 
 def connect_database(url: str):
@@ -245,7 +248,7 @@ def connect_database(url: str):
     try:
         return connect(url, **kwargs)
     except ValueError as exc:  # e.g. a URL without a database name
-        raise DatabaseUnavailable(f"cannot use the database at {without_password(url)}: {exc}") from None
+        raise _unusable(url, str(exc)) from None
 
 
 def reset_sequences(db, models) -> None:
