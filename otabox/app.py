@@ -56,17 +56,16 @@ def create_app(config: Config | None = None, box: Box | None = None, access_log=
     from .api import account, apps, bundles, collaborators, devices, flags, meta, releases, rollouts, webhooks
     from .api import health as api_health
     from .downloads import bp as downloads_bp
-    from .protocols import (
-        capacitor,
-        codepush,
-        codepush_accounts,
-        codepush_management,
-        expo,
-        flutter,
-        health,
-        native,
-        ofrep,
-    )
+    from .protocols.appdispatch import health as appdispatch_health
+    from .protocols.capgo import updates as capacitor
+    from .protocols.codepush import accounts as codepush_accounts
+    from .protocols.codepush import management as codepush_management
+    from .protocols.codepush import updates as codepush
+    from .protocols.expo import updates as expo
+    from .protocols.koolbase import updates as flutter
+    from .protocols.native import health as native_health
+    from .protocols.native import updates as native
+    from .protocols.openfeature import ofrep
 
     for blueprint in (apps.bp, bundles.bp, releases.bp, devices.bp, meta.bp, flags.bp, account.bp, collaborators.bp,
                       codepush_management.api_bp, api_health.bp, rollouts.bp, webhooks.bp):
@@ -74,7 +73,7 @@ def create_app(config: Config | None = None, box: Box | None = None, access_log=
     app.register_blueprint(bundles.uploads_bp)
     app.register_blueprint(downloads_bp)
     for blueprint in (native.bp, codepush.bp, codepush_management.bp, codepush_accounts.bp, capacitor.bp,
-                      flutter.bp, expo.bp, ofrep.bp, health.bp):
+                      flutter.bp, expo.bp, ofrep.bp, native_health.bp, appdispatch_health.bp):
         app.register_blueprint(blueprint)
     app.before_request(count_management_request)
     app.after_request(rate_limit_headers)

@@ -22,7 +22,8 @@ from .ops.maintenance import janitor
 from .ops.metrics import Metrics
 from .ops.scheduler import PolicyScheduler
 from .ops.webhooks import WebhookSender
-from .protocols import codepush_package, expo
+from .protocols.codepush import package as codepush_package
+from .protocols.expo import updates as expo
 from .security.ratelimit import EventBudget, TokenBucketLimiter, WindowLimiter
 from .security.sealing import load_sealer
 from .security.signing import ServerSecrets

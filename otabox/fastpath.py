@@ -13,7 +13,10 @@ from typing import Callable
 from urllib.parse import parse_qsl
 
 from .errors import INTERNAL_ERROR, OtaboxError
-from .protocols import capacitor, codepush, native, ofrep
+from .protocols.capgo import updates as capacitor
+from .protocols.codepush import updates as codepush
+from .protocols.native import updates as native
+from .protocols.openfeature import ofrep
 from .store.db import database_failure
 from .web import json_bytes
 

@@ -13,7 +13,7 @@ import copy
 from . import __version__
 from .core.apps import BLOCK_UPGRADES
 from .core.decide import REASONS
-from .protocols.codepush import SNAKE_CASE
+from .protocols.codepush.updates import SNAKE_CASE
 
 JSON = "application/json"
 TEXT = "text/plain"

@@ -51,7 +51,7 @@ def optional_json_body() -> dict:
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-CLIENT_BLUEPRINTS = frozenset({"native", "health"})
+CLIENT_BLUEPRINTS = frozenset({"native", "native_health"})
 """Blueprints of client routes under /api/v1 (device update checks and events): they have their
 own per-device limits and are not counted as management requests."""
 MANAGEMENT_BLUEPRINTS = frozenset({"codepush_management", "codepush_accounts"})

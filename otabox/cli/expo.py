@@ -31,7 +31,7 @@ def import_keys(box, app_slug, key_path, certificate_path, keyid):
     """Store an app's code signing key and certificate (0600 files); manifests are then signed
     whenever the client asks for a signature."""
     from ..core.apps import find_app
-    from ..protocols.expo import save_codesigning
+    from ..protocols.expo.updates import save_codesigning
 
     app = find_app(app_slug)
     try:

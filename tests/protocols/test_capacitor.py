@@ -414,7 +414,7 @@ def test_fast_path_and_flask_route_answer_alike(flask_app, client, admin, demo_a
                 slow = flask_app.view_functions["capacitor.updates"]()
                 slow_status, slow_body = slow.status_code, slow.get_json()
             except Exception as exc:  # a refusal or error, which the blueprint formats
-                from otabox.protocols.capacitor import error_reply
+                from otabox.protocols.capgo.updates import error_reply
                 slow_status, slow_body, _ = error_reply(exc)
         assert (fast.status_code, fast.json) == (slow_status, slow_body), body
     chunked = client.post("/capgo/updates", input_stream=io.BytesIO(json.dumps(info()).encode()),

@@ -14,8 +14,8 @@ from conftest import ROOT, make_zip
 
 from otabox.core import semver
 from otabox.core.bundles import referenced_blobs
-from otabox.protocols.codepush import SNAKE_CASE, above_range
-from otabox.protocols.codepush_package import in_codepush_rollout, package_hash_from_file_hashes, package_hash_from_zip
+from otabox.protocols.codepush.updates import SNAKE_CASE, above_range
+from otabox.protocols.codepush.package import in_codepush_rollout, package_hash_from_file_hashes, package_hash_from_zip
 
 NODE_DIR = ROOT / "tests" / "node"
 V01 = "/v0.1/public/codepush"

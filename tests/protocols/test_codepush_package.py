@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 from codepush_client import CodePushClient, CodePushClientError, node_folder_hash, node_hash_codes
 
-from otabox.protocols.codepush_package import (
+from otabox.protocols.codepush.package import (
     build_diff_zip,
     in_codepush_rollout,
     js_hash_code,

@@ -13,7 +13,7 @@ import requests
 from codepush_client import CodePushClient, node_folder_hash, node_hash_codes
 from conftest import LiveServer, make_zip
 
-from otabox.protocols.codepush_package import in_codepush_rollout
+from otabox.protocols.codepush.package import in_codepush_rollout
 
 V1_FILES = {"CodePush/index.android.bundle": "v1 " * 2000, "CodePush/assets/img.png": "img " * 3000,
             "CodePush/old.json": "{}"}

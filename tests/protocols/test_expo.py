@@ -25,8 +25,8 @@ from expo_conformance import node_check, node_keygen
 from expo_fixture import make_export
 
 from otabox.cli import main as cli_main
-from otabox.protocols import expo_format as ef
-from otabox.protocols.expo import load_codesigning
+from otabox.protocols.expo import export as ef
+from otabox.protocols.expo.updates import load_codesigning
 from otabox.store.models import database
 
 APP = "com.example.demo"

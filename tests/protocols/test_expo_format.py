@@ -21,7 +21,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from expo_conformance import node_check, node_keygen
 from expo_fixture import make_export
 
-from otabox.protocols import expo_format as ef
+from otabox.protocols.expo import export as ef
 
 CREATED_AT = datetime(2025, 3, 4, 5, 6, 7, 891234, tzinfo=timezone.utc)
 

@@ -156,7 +156,7 @@ def test_a_store_with_its_own_urls_gets_a_redirect(client, box, demo_app, releas
 
 
 def test_an_unexpected_failure_on_the_fast_path_is_a_json_500(client, demo_app, monkeypatch):
-    from otabox.protocols import native
+    from otabox.protocols.native import updates as native
 
     def broken(*args, **kwargs):
         raise RuntimeError("boom")

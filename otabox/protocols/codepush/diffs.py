@@ -15,12 +15,12 @@ from __future__ import annotations
 import logging
 import threading
 
-from ..core.bundles import amend_extra
-from ..core.serving import BundleView, ChannelView, ReleaseView
-from ..errors import NotFound
-from ..store.blobs import StagedFile
-from ..store.models import Bundle
-from .codepush_package import build_diff_zip
+from ...core.bundles import amend_extra
+from ...core.serving import BundleView, ChannelView, ReleaseView
+from ...errors import NotFound
+from ...store.blobs import StagedFile
+from ...store.models import Bundle
+from .package import build_diff_zip
 
 DIFF_BASE_COUNT = 5
 DIFFS_KEY = "codepushDiffs"

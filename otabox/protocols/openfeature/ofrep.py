@@ -25,11 +25,11 @@ import hashlib
 from flask import Blueprint, Response, request
 from werkzeug.exceptions import HTTPException
 
-from .. import jsonsafe
-from ..core import flag_eval as ev
-from ..errors import NotFound, TooManyRequests
-from ..web import box, json_bytes, limit_client
-from .native import client_app
+from ... import jsonsafe
+from ...core import flag_eval as ev
+from ...errors import NotFound, TooManyRequests
+from ...web import box, json_bytes, limit_client
+from ..native.updates import client_app
 
 bp = Blueprint("ofrep", __name__)
 

@@ -6,11 +6,11 @@ import time
 
 from flask import Blueprint, jsonify, request
 
-from ..core import decide as domain
-from ..core.devices import MAX_DEVICE_ID, record_events
-from ..errors import BadRequest, NotFound, OtaboxError, Unauthorized
-from ..store.models import App
-from ..web import (
+from ...core import decide as domain
+from ...core.devices import MAX_DEVICE_ID, record_events
+from ...errors import BadRequest, NotFound, OtaboxError, Unauthorized
+from ...store.models import App
+from ...web import (
     base_url,
     box,
     event_admission,

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
-from ..core import collaborators, tokens, users
-from ..errors import BadRequest, NotFound, OtaboxError
-from ..store.models import UserSession
-from ..web import actor, api_key, box
-from .codepush_management import collaborator_map, find_app, json_object, no_content, plain_error
+from ...core import collaborators, tokens, users
+from ...errors import BadRequest, NotFound, OtaboxError
+from ...store.models import UserSession
+from ...web import actor, api_key, box
+from .management import collaborator_map, find_app, json_object, no_content, plain_error
 
 bp = Blueprint("codepush_accounts", __name__)
 bp.register_error_handler(OtaboxError, plain_error)

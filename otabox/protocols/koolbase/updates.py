@@ -26,10 +26,10 @@ import hmac
 
 from flask import Blueprint, current_app, jsonify, request
 
-from ..core import decide as domain
-from ..errors import BadRequest, OtaboxError, Unauthorized
-from ..store.models import App
-from ..web import box, signed_download_url
+from ...core import decide as domain
+from ...errors import BadRequest, OtaboxError, Unauthorized
+from ...store.models import App
+from ...web import box, signed_download_url
 
 bp = Blueprint("flutter", __name__)
 NO_UPDATE = {"has_update": False}

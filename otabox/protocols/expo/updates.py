@@ -25,15 +25,15 @@ from pathlib import Path
 
 from flask import Blueprint, Response, jsonify, request
 
-from ..core import decide as domain
-from ..core import releases, semver
-from ..core.apps import find_channel
-from ..core.serving import AppView, BundleView, ChannelView, FilteredOverrides, ReleaseView
-from ..errors import BadRequest, Conflict, Invalid, NotFound, OtaboxError, TooLarge
-from ..store.blobs import StagedFile
-from ..store.models import Release
-from ..web import actor, app_for, box, json_body, limit_client, signed_download_url
-from . import expo_format as ef
+from ...core import decide as domain
+from ...core import releases, semver
+from ...core.apps import find_channel
+from ...core.serving import AppView, BundleView, ChannelView, FilteredOverrides, ReleaseView
+from ...errors import BadRequest, Conflict, Invalid, NotFound, OtaboxError, TooLarge
+from ...store.blobs import StagedFile
+from ...store.models import Release
+from ...web import actor, app_for, box, json_body, limit_client, signed_download_url
+from . import export as ef
 
 bp = Blueprint("expo", __name__)
 

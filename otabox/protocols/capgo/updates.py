@@ -34,15 +34,15 @@ import json
 from flask import Blueprint, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from .. import jsonsafe
-from ..core import decide as domain
-from ..core import semver
-from ..core.devices import set_self_assigned_channel, store_events
-from ..errors import BadRequest, NotFound, OtaboxError
-from ..security.ratelimit import RateLimited
-from ..store.models import App, BundleFile
-from ..web import base_url, box, event_admission, json_bytes, json_response, request_origin, signed_download_url
-from .native import release_for
+from ... import jsonsafe
+from ...core import decide as domain
+from ...core import semver
+from ...core.devices import set_self_assigned_channel, store_events
+from ...errors import BadRequest, NotFound, OtaboxError
+from ...security.ratelimit import RateLimited
+from ...store.models import App, BundleFile
+from ...web import base_url, box, event_admission, json_bytes, json_response, request_origin, signed_download_url
+from ..native.updates import release_for
 
 bp = Blueprint("capacitor", __name__)
 

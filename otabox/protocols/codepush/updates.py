@@ -16,13 +16,13 @@ import re
 
 from flask import Blueprint, Response, request
 
-from ..core import decide as domain
-from ..core import semver
-from ..core.devices import store_events
-from ..core.serving import AppView, BundleView, ChannelView, ReleaseView
-from ..errors import BadRequest, NotFound, OtaboxError
-from ..store.models import App
-from ..web import (
+from ...core import decide as domain
+from ...core import semver
+from ...core.devices import store_events
+from ...core.serving import AppView, BundleView, ChannelView, ReleaseView
+from ...errors import BadRequest, NotFound, OtaboxError
+from ...store.models import App
+from ...web import (
     base_url,
     box,
     event_admission,
@@ -32,8 +32,8 @@ from ..web import (
     request_origin,
     signed_download_url,
 )
-from .codepush_package import in_codepush_rollout
-from .codepush_store import diff_for
+from .package import in_codepush_rollout
+from .diffs import diff_for
 
 bp = Blueprint("codepush", __name__)
 

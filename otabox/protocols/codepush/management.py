@@ -1,7 +1,7 @@
 """The code-push-server management API (what the code-push CLI calls), mapped onto apps and channels.
 
 Authentication is an otabox API key or access token sent as `Authorization: Bearer <key>` (the CLI's
-access key); access keys, sessions, collaborators and transfers are in codepush_accounts.py.
+access key); access keys, sessions, collaborators and transfers are in accounts.py.
 Apps are found by slug, id or (when unique) display name; deployments are channels, found by name,
 case-insensitively when the exact name does not exist (the CLI's "Production" is the channel
 "production"). Releases go through the core (`bundles`, `releases`); this module only translates.
@@ -19,14 +19,14 @@ import zipfile
 from flask import Blueprint, Response, json, jsonify, request
 from peewee import fn
 
-from ..core import apps, bundles, collaborators, releases, semver
-from ..errors import BadRequest, Conflict, Invalid, NotFound, OtaboxError
-from ..security import auth
-from ..store.models import App, Bundle, Channel, Device, Release
-from ..web import actor, api_key, box, signed_download_url
-from .codepush import DEPLOYMENT_KEY
-from .codepush_package import package_hash_from_zip
-from .codepush_store import precompute_diffs, recorded_diffs
+from ...core import apps, bundles, collaborators, releases, semver
+from ...errors import BadRequest, Conflict, Invalid, NotFound, OtaboxError
+from ...security import auth
+from ...store.models import App, Bundle, Channel, Device, Release
+from ...web import actor, api_key, box, signed_download_url
+from .updates import DEPLOYMENT_KEY
+from .package import package_hash_from_zip
+from .diffs import precompute_diffs, recorded_diffs
 
 bp = Blueprint("codepush_management", __name__)
 

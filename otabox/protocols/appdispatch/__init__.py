@@ -1,0 +1,1 @@
+"""AppDispatch: health reports from `@appdispatch/react-native` (and otabox's own clients)."""

@@ -1,0 +1,1 @@
+"""Capgo: the capacitor-updater device protocol (updates, stats, channel_self)."""

@@ -1,0 +1,1 @@
+"""Koolbase: the Flutter SDK's update check."""

@@ -1,0 +1,1 @@
+"""otabox's own client protocol: the update check, download events and health reports."""

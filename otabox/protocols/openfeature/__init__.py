@@ -1,0 +1,1 @@
+"""OpenFeature: flag evaluation over OFREP."""
