@@ -21,6 +21,8 @@ from otabox.store import migrations
 pytestmark = pytest.mark.empty_database  # the old release's rows are loaded into a database without a schema
 
 FIXTURES = sorted((ROOT / "tests" / "fixtures").glob("datadir-*.json"))
+FIXTURE_SCHEMA = {"0.1.0": 1, "0.2.0": 7}
+"""The schema version each release's data directory was left at."""
 
 
 @pytest.fixture(params=FIXTURES, ids=lambda path: path.stem)
@@ -49,9 +51,10 @@ def test_the_upgrade_is_announced_and_backed_up(upgraded):
     assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     doctor = server.cli("doctor")
     assert f"schema version {migrations.latest_version()}" in doctor.stdout
-    if migrations.latest_version() > 1:
-        assert (server.data_dir / "otabox.db.before-1").exists()
-        assert "upgraded the database from schema version 1" in server.log_text()
+    was = FIXTURE_SCHEMA[recorded["version"]]
+    if migrations.latest_version() > was:
+        assert (server.data_dir / f"otabox.db.before-{was}").exists()
+        assert f"upgraded the database from schema version {was}" in server.log_text()
 
 
 def test_every_blob_of_the_old_release_is_still_there(upgraded):
@@ -65,7 +68,7 @@ def test_every_blob_of_the_old_release_is_still_there(upgraded):
 
 
 def test_the_old_admin_key_keeps_its_name_and_rights(upgraded):
-    """0.1.0's API keys become tokens of the service account with the same role and reach."""
+    """0.1.0's API keys became tokens of the service account with the same role and reach; they keep both."""
     server, recorded = upgraded
     key = {"Authorization": f"Bearer {recorded['adminKey']}"}
     me = requests.get(f"{server.url}/api/v1/me", headers=key).json()
@@ -81,4 +84,5 @@ def test_the_old_admin_key_keeps_its_name_and_rights(upgraded):
         ("fixture-admin", None, "admin", None, None)]
     assert server.rows("SELECT email, role, service, password_hash FROM users") == [
         ("service:api-keys", "admin", True, None)]
-    assert server.rows("SELECT count(*) FROM auditentry WHERE token IS NULL")[0][0] >= 30
+    if recorded["version"] == "0.1.0":  # its audit entries name no token; later ones do
+        assert server.rows("SELECT count(*) FROM auditentry WHERE token IS NULL")[0][0] >= 30
