@@ -110,6 +110,8 @@ def readme_block(after: str) -> str:
 
 OLD_DATA_DIR = ROOT / "tests" / "fixtures" / "datadir-0.1.0"
 """A data directory otabox 0.1.0 made (tests/fixtures/make_datadir.py)."""
+RELEASED_DATA_DIRS = sorted(p for p in (ROOT / "tests" / "fixtures").glob("datadir-*") if p.is_dir())
+"""The data directory of every earlier release (0.1.0, 0.2.0, ...): schema steps are tested from each."""
 
 
 def old_box(dest: Path, database_url: str | None, fixture: Path = OLD_DATA_DIR) -> Path:
