@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import sys
 import urllib.parse
 from pathlib import Path
 
@@ -44,7 +45,7 @@ class UploadProgress:
 
     def __init__(self, size: int):
         self.size, self.sent, self.reported = size, 0, -1
-        self.stream = click.get_text_stream("stderr")
+        self.stream = sys.stderr
         self.label = f"Uploading {size / 1e6:.1f} MB"
         self.bar = click.progressbar(length=size, label=self.label, file=self.stream, show_eta=True) \
             if self.stream.isatty() else None
