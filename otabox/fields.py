@@ -12,6 +12,7 @@ again what an adapter already validated: the rule lives once, in the schema besi
 """
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import difflib
 import json
@@ -35,13 +36,14 @@ def invalid(name: str, expected: str) -> BadRequest:
 
 class Field:
     """One field. `required`: it must be present; `nullable`: null is a value (it comes back as None);
-    `description`: what the OpenAPI document says of it."""
+    `default`: the value of an absent field (a query's page size); `description`: what the OpenAPI
+    document says of it."""
 
     expected = "a value"
     schema: dict = {}
 
-    def __init__(self, *, required: bool = False, nullable: bool = False, description: str = ""):
-        self.required, self.nullable, self.description = required, nullable, description
+    def __init__(self, *, required: bool = False, nullable: bool = False, default=MISSING, description: str = ""):
+        self.required, self.nullable, self.default, self.description = required, nullable, default, description
 
     def __call__(self, value, name: str):
         if value is None:
@@ -53,6 +55,12 @@ class Field:
     def clean(self, value, name: str):
         return value
 
+    def but(self, **changes) -> Field:
+        """A copy with other `required`, `nullable`, `default` or `description`."""
+        other = copy.copy(self)
+        other.__dict__.update(changes)
+        return other
+
     def from_text(self, raw: str, name: str):
         """A value that arrived as text (a query string, a form field)."""
         return self(raw, name)
@@ -61,6 +69,8 @@ class Field:
         schema = dict(self.schema)
         if self.nullable:
             schema = {"anyOf": [schema, {"type": "null"}]} if schema else {}
+        if self.default is not MISSING:
+            schema["default"] = self.default
         if self.description:
             schema["description"] = self.description
         return schema
@@ -166,14 +176,16 @@ class Choice(Field):
 
 
 class IdOrName(Field):
-    """A row named by its id (a whole number, or its digits) or by a name of at most `max_length`."""
+    """A row named by its id (a whole number) or by a name (a string of 1 to 200 characters)."""
 
     expected = "an id or a name"
-    schema = {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "string", "minLength": 1, "maxLength": 200}]}
+    schema = {"anyOf": [{"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+                        {"type": "string", "minLength": 1, "maxLength": 200}]}
 
     def clean(self, value, name):
         if isinstance(value, bool) or not isinstance(value, (int, str)) or (
-                isinstance(value, str) and not 0 < len(value) <= 200) or (isinstance(value, int) and value < 1):
+                isinstance(value, str) and not 0 < len(value) <= 200) or (
+                isinstance(value, int) and not 0 < value < 2**63):
             raise invalid(name, self.expected)
         return value
 
@@ -322,8 +334,12 @@ class Schema:
                                  details={"field": f"{where}{target}"})
             clean[target] = check(self.fields[target], value, f"{where}{name}")
         for name, field in self.fields.items():
-            if field.required and name not in clean:
+            if name in clean:
+                continue
+            if field.required:
                 raise BadRequest(f"{where}{name} is required", details={"field": f"{where}{name}"})
+            if field.default is not MISSING:
+                clean[name] = field.default
         return clean
 
     def json_schema(self) -> dict:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from ..errors import BadRequest, Conflict, NotFound
+from ..fields import Any, Boolean, Choice, ListOf, Nested, Schema, Text, Whole
 from ..store.generation import bump_generation
 from ..store.models import (
     App,
@@ -37,6 +38,29 @@ MAX_VARIATIONS = 100
 MAX_RULES = 200
 MAX_TARGETING_KEYS = 10_000
 PRIORITY_RANGE = (-1_000_000, 1_000_000)
+
+TYPED_VALUE = "A value of the flag's type"
+VARIATION = Schema({"id": Any(description="An existing variation's id (to change it)"),
+                    "name": Text(100, min_length=1, required=True), "value": Any(required=True, description=TYPED_VALUE)})
+FLAG = Schema({"name": Text(200, nullable=True), "description": Text(10_000, nullable=True),
+               "enabled": Boolean(nullable=True), "defaultValue": Any(description=TYPED_VALUE),
+               "variations": ListOf(Nested(VARIATION), min_items=1, max_items=MAX_VARIATIONS, nullable=True),
+               "key": Any(description="1-128 letters, digits, '.', '_' or '-'; fixed once made"),
+               "flagType": Any(description=f"One of {', '.join(ev.FLAG_TYPES)}; fixed once made")})
+"""A flag's fields (a change sends some of them; key and flagType cannot change)."""
+NEW_FLAG = FLAG.extend({"key": FLAG.fields["key"].but(required=True),
+                        "flagType": Choice(ev.FLAG_TYPES, required=True)})
+VARIATION_CHANGES = VARIATION.extend({"name": Text(100, min_length=1), "value": Any(description=TYPED_VALUE)}).only(
+    "name", "value")
+CHANNEL_SETTING = Schema({"enabled": Boolean(nullable=True),
+                          "defaultValue": Any(description="One of the flag's variation values (null: the flag's "
+                                                          "default)")})
+RULE = Schema({"ruleType": Choice(ev.RULE_TYPES), "ruleConfig": Any(description="What the rule type needs"),
+               "variantValue": Any(description="One of the flag's variation values"),
+               "priority": Whole(*PRIORITY_RANGE, description="Lower first; default: after the flag's other rules"),
+               "channelName": Text(200, nullable=True, description="Only in this channel")})
+"""A rule's fields (a change sends some of them)."""
+NEW_RULE = RULE.extend({"ruleType": RULE.fields["ruleType"].but(required=True)})
 
 
 def _refuse(exc: ev.Refused, field: str) -> BadRequest:
@@ -230,6 +254,7 @@ def _variations(flag_type: str, value) -> list[dict]:
 
 
 def create_flag(app: App, data: dict, actor: str) -> Flag:
+    data = NEW_FLAG.validate(data)
     key = data.get("key")
     if not isinstance(key, str) or not FLAG_KEY.match(key):
         raise BadRequest("key must be 1-128 letters, digits, '.', '_' or '-' (starting with a letter or digit)",
@@ -282,6 +307,7 @@ def _replace_variations(flag: Flag, wanted: list[dict]) -> None:
 
 
 def update_flag(flag: Flag, data: dict, actor: str) -> Flag:
+    data = FLAG.validate(data)
     for fixed, column in (("key", "key"), ("flagType", "flag_type")):
         if fixed in data and data[fixed] != getattr(flag, column):
             raise BadRequest(f"a flag's {fixed} cannot change; create another flag", details={"field": fixed})
@@ -315,6 +341,7 @@ def delete_flag(flag: Flag, actor: str) -> None:
 
 
 def update_variation(flag: Flag, variation_id, data: dict, actor: str) -> Flag:
+    data = VARIATION_CHANGES.validate(data)
     variation = owned_row(FlagVariation, FlagVariation.flag == flag, variation_id, f"variation of flag {flag.key!r}:")
     name = _text(data, "name", 100)
     if name == "":
@@ -346,6 +373,7 @@ def _channel(app_id: int, name) -> str:
 
 def set_channel(flag: Flag, channel_name: str, data: dict, actor: str) -> Flag:
     """A flag's switch and default value in one channel (`defaultValue: null` = the flag's default)."""
+    data = CHANNEL_SETTING.validate(data)
     _channel(flag.app_id, channel_name)
     enabled = _boolean(data, "enabled")
     if enabled is None and "defaultValue" not in data:
@@ -450,6 +478,7 @@ def _last_priority(flag: Flag) -> int:
 
 def create_rule(flag: Flag, data: dict, actor: str) -> FlagRule:
     """A rule; without a priority it comes after the flag's other rules."""
+    data = NEW_RULE.validate(data)
     with database.atomic():
         if FlagRule.select().where(FlagRule.flag == flag).count() >= MAX_RULES:
             raise Conflict(f"a flag has at most {MAX_RULES} rules", code="too_many_rules")
@@ -464,6 +493,7 @@ def find_rule(flag: Flag, rule_id) -> FlagRule:
 
 
 def update_rule(flag: Flag, rule: FlagRule, data: dict, actor: str) -> FlagRule:
+    data = RULE.validate(data)
     known = ("ruleType", "ruleConfig", "variantValue", "priority", "channelName")
     if not any(name in data for name in known):
         raise BadRequest(f"nothing to change: send {', '.join(known)}")

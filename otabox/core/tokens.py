@@ -10,10 +10,18 @@ from __future__ import annotations
 import datetime as dt
 
 from ..errors import BadRequest, Conflict, Forbidden, NotFound
+from ..fields import Any, Choice, IdOrName, ListOf, Schema, Whole
 from ..security import auth
 from ..security.auth import Principal
 from ..store.models import ApiKey, App, TokenApp, database, iso, row_id, utcnow
 from . import audit
+
+NEW_TOKEN = Schema({
+    "friendlyName": Any(required=True, description="Unique among the user's tokens"),
+    "ttl": Whole(1, description="Milliseconds until it expires (default: 60 days), never after the creator's own"),
+    "role": Choice(auth.ROLES, nullable=True, description="At most the creator's role (the default)"),
+    "appIds": ListOf(IdOrName(), min_items=1, max_items=1000, nullable=True,
+                     description="Limit the token to these apps (ids or slugs)")})
 
 DEFAULT_TTL_MS = 60 * 24 * 3600 * 1000
 """code-push-server's default: 60 days."""
@@ -68,6 +76,7 @@ def find_token(caller: Principal, name: str) -> ApiKey:
 
 
 def _ttl(value, allow_zero: bool) -> int:
+    """A ttl of NEW_TOKEN or TOKEN_CHANGES (code-push's clients send them as well)."""
     if isinstance(value, bool) or not isinstance(value, int) or not (0 if allow_zero else 1) <= value <= MAX_TTL_MS:
         raise BadRequest(f"ttl must be a whole number of milliseconds from {0 if allow_zero else 1} to {MAX_TTL_MS}",
                          details={"field": "ttl"})
