@@ -303,11 +303,10 @@ class Schema:
                                 details={"field": full, "hint": self.hints[name]})
         folded = [k for k in self.known if k.lower() == name.lower()]
         close = folded or difflib.get_close_matches(name, self.known, n=1, cutoff=0.6)
-        suggestion = close[0] if close else None
-        message = f"unknown field {full!r}" + (f"; did you mean {where}{suggestion!r}?" if suggestion else
+        suggestion = f"{where}{close[0]}" if close else None
+        message = f"unknown field {full!r}" + (f"; did you mean {suggestion!r}?" if suggestion else
                                               f"; accepted: {', '.join(self.known) or 'none'}")
-        return UnknownField(message, details={"field": full, "suggestion": f"{where}{suggestion}" if suggestion
-                                              else None, "accepted": self.known})
+        return UnknownField(message, details={"field": full, "suggestion": suggestion, "accepted": self.known})
 
     def validate(self, body, where: str = "") -> dict:
         """The clean values of the fields `body` (a JSON object) carries."""
