@@ -346,7 +346,9 @@ def _flag_paths(app: str, tag: str) -> dict:
             "get": operation("A flag", tag, {**reply(ref("Flag")), **json_errors(*AUTH)}, [APP_ID, flag_id]),
             "patch": operation("Change a flag's name, description, switch, default value or variations", tag, {
                 **reply(ref("Flag")), **json_errors(400, *AUTH, 409)}, [APP_ID, flag_id],
-                body(obj(flag_fields, required=[]))),
+                body(obj({**flag_fields, **{fixed: {"description": "Fixed once made: only the flag's own value is "
+                                                                   "accepted"} for fixed in ("key", "flagType")}},
+                         required=[]))),
             "delete": operation("Delete a flag with its rules and counts", tag, {
                 **deleted, **json_errors(*AUTH)}, [APP_ID, flag_id]),
         },
@@ -556,7 +558,7 @@ def _management_paths() -> dict:
         f"{channel}/promote": {
             "post": operation("Release the channel's current bundle to another channel", tag, {
                 **release_change, **json_errors(400, *AUTH, 409)}, [APP_ID, CHANNEL],
-                body(obj({"to": STRING, **release_options}, required=["to"]))),
+                body(obj({"to": STRING, **release_options, "targetVersions": STRING}, required=["to"]))),
         },
         **_bundle_paths(app, tag),
         **_device_and_release_paths(app, tag, release_options),
@@ -1114,9 +1116,10 @@ def _codepush_account_paths() -> dict:
     key_name = path("key_name", "The access key's friendlyName")
     email = path("email", "A user's e-mail address")
     key_reply = obj({"accessKey": ref("CodePushAccessKey")})
-    key_body = obj({"friendlyName": {"type": "string", "minLength": 1, "maxLength": 100},
-                    "description": STRING, "createdBy": STRING,
-                    "ttl": {"anyOf": [{"type": "integer", "minimum": 0}, STRING]}}, required=[])
+    key_change = {"friendlyName": {"type": "string", "minLength": 1, "maxLength": 100},
+                  "description": {"type": "string", "description": "What older CLIs send for friendlyName"},
+                  "ttl": {"anyOf": [{"type": "integer", "minimum": 0}, STRING]}}
+    key_body = obj({**key_change, "createdBy": STRING}, required=[])
     collaborators = obj({"collaborators": {"type": "object", "additionalProperties": obj({
         "isCurrentAccount": BOOLEAN, "permission": PERMISSION})}})
     errors = (*KEYED, 404)
@@ -1130,7 +1133,7 @@ def _codepush_account_paths() -> dict:
         "/accessKeys/{key_name}": {
             "get": operation("An access key", tag, {**reply(key_reply), **text_errors(*errors)}, [key_name]),
             "patch": operation("Rename an access key or give it a new expiry (now + ttl ms)", tag, {
-                **reply(key_reply), **text_errors(400, *errors, 409)}, [key_name], body(key_body)),
+                **reply(key_reply), **text_errors(400, *errors, 409)}, [key_name], body(obj(key_change, required=[]))),
             "delete": operation("Remove an access key", tag, {**reply(status=204), **text_errors(*errors)},
                                 [key_name]),
         },
@@ -1241,6 +1244,19 @@ def _expo_paths() -> dict:
 
 # --- the document --------------------------------------------------------------------------------
 
+MANAGEMENT_TAGS = frozenset({"management", "people", "health and rollouts", "codepush management"})
+"""Tags of the management operations: each declares the fields it accepts (web.accepts) and refuses
+any other with a 400 that names it (unknown_field)."""
+
+
+def _refusing_unknown_fields(paths: dict) -> None:
+    """Document the 400 of every management operation (JSON under /api/v1, code-push-server's plain text elsewhere)."""
+    for route, item in paths.items():
+        for op in item.values():
+            if op["tags"][0] in MANAGEMENT_TAGS and "400" not in op["responses"]:
+                op["responses"].update(json_errors(400) if route.startswith("/api/v1/") else text_errors(400))
+
+
 def document(base_url: str | None = None) -> dict:
     """The whole OpenAPI 3.1 document; `base_url` (e.g. "https://ota.example.com") becomes its server.
 
@@ -1252,6 +1268,7 @@ def document(base_url: str | None = None) -> dict:
                     _capgo_paths, _flutter_paths, _expo_paths, _ofrep_paths, _health_and_rollout_paths,
                     _health_client_paths):
         paths.update(section())
+    _refusing_unknown_fields(paths)
     doc = {
         "openapi": "3.1.0",
         "info": {"title": "otabox", "version": __version__,

@@ -6,6 +6,7 @@ import re
 
 from conftest import make_key
 
+from otabox.openapi import document
 from otabox.web import APP_PARAMETERS
 
 MANAGEMENT_MODULES = ("otabox.api.", "otabox.protocols.codepush.management", "otabox.protocols.codepush.accounts")
@@ -147,3 +148,30 @@ def test_device_protocols_stay_tolerant_of_fields_they_do_not_know(client, demo_
                           query_string={"platform": "ios", "aFieldOfTheNextSdk": "1"},
                           headers={"X-Client-Key": demo_app["clientKey"]})
     assert response.status_code == 200, response.json
+
+
+def documented_fields(doc: dict, schema: dict) -> set[str]:
+    if "$ref" in schema:
+        return documented_fields(doc, doc["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]])
+    names = set(schema.get("properties", {}))
+    for alternative in schema.get("anyOf", []) + schema.get("oneOf", []) + schema.get("allOf", []):
+        names |= documented_fields(doc, alternative)
+    return names
+
+
+def test_the_openapi_document_names_exactly_what_each_management_route_accepts(flask_app):
+    """Checked against the routes' own schemas, so the description cannot drift from what is accepted."""
+    doc, drift = document(), []
+    for rule, method, view in management_routes(flask_app):
+        operation = doc["paths"][re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)][method.lower()]
+        accepted = view.accepted
+        fields = accepted.form if accepted.form is not None else accepted.body
+        want_body = {*fields.fields, *fields.aliases, *fields.ignored, *accepted.files}
+        content = operation.get("requestBody", {}).get("content", {})
+        got_body = set().union(*(documented_fields(doc, c["schema"]) for c in content.values()))
+        want_query = {*accepted.query.fields, *accepted.query.aliases}
+        got_query = {p["name"] for p in operation.get("parameters", []) if p["in"] == "query"}
+        if (got_body, got_query) != (want_body, want_query) or "400" not in operation["responses"]:
+            drift.append(f"{method} {rule.rule}: body {sorted(got_body ^ want_body)} query "
+                         f"{sorted(got_query ^ want_query)} 400 documented: {'400' in operation['responses']}")
+    assert drift == []
