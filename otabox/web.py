@@ -49,10 +49,6 @@ def json_body(kind=dict):
     return data
 
 
-def optional_json_body() -> dict:
-    return json_body() if request.data else {}
-
-
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CLIENT_BLUEPRINTS = frozenset({"native", "native_health"})
 """Blueprints of client routes under /api/v1 (device update checks and events): they have their
