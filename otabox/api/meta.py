@@ -11,7 +11,7 @@ from ..web import accepts, api_key, box, query
 bp = Blueprint("api_meta", __name__)
 
 
-AUDIT_QUERY = Schema({"limit": Whole(1, 1000, default=100), "before": Whole(1, 10**12, description="An entry id"),
+AUDIT_QUERY = Schema({"limit": Whole(1, 1000, default=100), "before": Whole(0, 10**12, description="Entries with a smaller id"),
                       "action": Text(200), "entityType": Text(200), "entityId": Text(200)},
                      aliases={"entity_type": "entityType", "entity_id": "entityId"})
 
@@ -21,7 +21,7 @@ AUDIT_QUERY = Schema({"limit": Whole(1, 1000, default=100), "before": Whole(1, 1
 def audit_log():
     api_key("admin", unscoped=True)
     args = query()
-    return jsonify({"entries": audit.query(args["limit"], args.get("before"), args.get("action"),
+    return jsonify({"entries": audit.query(args["limit"], args.get("before") or None, args.get("action"),
                                            args.get("entityType"), args.get("entityId"))})
 
 
