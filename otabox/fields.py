@@ -353,11 +353,6 @@ class Schema:
         return {"type": "object", "properties": properties, **({"required": required} if required else {}),
                 "additionalProperties": False}
 
-    def query_parameters(self) -> list[dict]:
-        """The OpenAPI parameters of a query string."""
-        return [{"name": name, "in": "query", "required": field.required, "schema": field.json_schema()}
-                for name, field in self.fields.items()]
-
 
 NOTHING = Schema({})
 """A request that carries no fields."""

@@ -206,9 +206,9 @@ def query() -> dict:
     return inputs()[0]
 
 
-def paging(limit: int, most: int = 500) -> Schema:
-    """The query of a list: `limit` (default `limit`, at most `most`) and `offset`."""
-    return Schema({"limit": Whole(1, most, default=limit), "offset": Whole(0, 10**9, default=0)})
+def paging(limit: int) -> Schema:
+    """The query of a list: `limit` (default `limit`, at most 500) and `offset`."""
+    return Schema({"limit": Whole(1, 500, default=limit), "offset": Whole(0, 10**9, default=0)})
 
 
 def _checked_query(schema: Schema) -> dict:
