@@ -21,13 +21,9 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 
 from . import jsonsafe
-from .errors import BadRequest
+from .errors import BadRequest, UnknownField
 
 MISSING = object()
-
-
-class UnknownField(BadRequest):
-    code = "unknown_field"
 
 
 def invalid(name: str, expected: str) -> BadRequest:

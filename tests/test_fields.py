@@ -5,7 +5,7 @@ import datetime as dt
 
 import pytest
 
-from otabox.errors import BadRequest
+from otabox.errors import BadRequest, UnknownField
 from otabox.fields import (
     Any,
     Boolean,
@@ -19,7 +19,6 @@ from otabox.fields import (
     Schema,
     Text,
     Timestamp,
-    UnknownField,
     Whole,
 )
 
