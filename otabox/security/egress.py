@@ -1,12 +1,14 @@
 """Requests the server itself makes (webhooks) reach only public addresses, unless configured.
 
-A URL is checked by resolving its host and refusing it when any address it resolves to is not
-globally routable: loopback, private, link-local (cloud metadata at 169.254.169.254 included),
-shared, multicast, reserved or unspecified, in IPv4 or IPv6 (IPv4-mapped included). The check is
-done again at every delivery, and the connection goes to the very address that was checked (the
-Host header and the TLS name stay the URL's), so a name that resolves differently the second time
-(DNS rebinding) cannot lead the request elsewhere. Redirects are never followed (http.client does
-not follow them)."""
+A URL is checked by resolving its host and refusing it when any address it resolves to is in
+REFUSED_NETWORKS (loopback, private, link-local with the cloud metadata at 169.254.169.254, shared,
+multicast, reserved, documentation, and every IPv6 prefix that carries an IPv4 address a gateway
+would unwrap: IPv4-mapped and -compatible, NAT64, 6to4, Teredo) or is otherwise not globally
+routable. The check is done again at every delivery, and the connection goes to the very address
+that was checked (the Host header and the TLS name stay the URL's), so a name that resolves
+differently the second time (DNS rebinding) cannot lead the request elsewhere. Redirects are never
+followed (http.client does not follow them). One attempt, from the connection to the last byte of
+the answer, ends at a wall-clock deadline, however slowly the receiver trickles its answer."""
 from __future__ import annotations
 
 import dataclasses
@@ -15,6 +17,7 @@ import ipaddress
 import socket
 import ssl
 import time
+import unicodedata
 import urllib.parse
 
 SCHEMES = ("http", "https")
@@ -40,6 +43,8 @@ class Target:
 def parse_url(url) -> urllib.parse.SplitResult:
     if not isinstance(url, str) or not 0 < len(url) <= MAX_URL:
         raise EgressRefused(f"the URL must be a string of 1 to {MAX_URL} characters")
+    if any(char.isspace() or unicodedata.category(char)[0] == "C" for char in url):
+        raise EgressRefused("the URL contains whitespace or control characters")
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in SCHEMES:
         raise EgressRefused("only http and https URLs are allowed")
@@ -54,16 +59,46 @@ def parse_url(url) -> urllib.parse.SplitResult:
     return parts
 
 
+REFUSED_NETWORKS: tuple[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str], ...] = tuple(
+    (ipaddress.ip_network(network), reason) for network, reason in (
+        ("0.0.0.0/8", "an unspecified (\"this network\") address"),
+        ("10.0.0.0/8", "a private address"),
+        ("100.64.0.0/10", "a shared (carrier-grade NAT) address"),
+        ("127.0.0.0/8", "a loopback address"),
+        ("169.254.0.0/16", "a link-local address (cloud metadata lives there)"),
+        ("172.16.0.0/12", "a private address"),
+        ("192.0.0.0/24", "an IETF protocol assignment"),
+        ("192.0.2.0/24", "a documentation address"),
+        ("192.88.99.0/24", "a 6to4 relay address"),
+        ("192.168.0.0/16", "a private address"),
+        ("198.18.0.0/15", "a benchmarking address"),
+        ("198.51.100.0/24", "a documentation address"),
+        ("203.0.113.0/24", "a documentation address"),
+        ("224.0.0.0/4", "a multicast address"),
+        ("240.0.0.0/4", "a reserved address"),
+        ("::/128", "an unspecified address"),
+        ("::1/128", "a loopback address"),
+        ("::ffff:0:0/96", "an IPv4-mapped IPv6 address"),
+        ("::/96", "an IPv4-compatible IPv6 address"),
+        ("64:ff9b::/96", "a NAT64 address (it reaches an IPv4 address through a gateway)"),
+        ("64:ff9b:1::/48", "a local NAT64 address (it reaches an IPv4 address through a gateway)"),
+        ("100::/64", "a discard-only address"),
+        ("2001::/32", "a Teredo address (it tunnels to an IPv4 address)"),
+        ("2001:db8::/32", "a documentation address"),
+        ("2002::/16", "a 6to4 address (it tunnels to an IPv4 address)"),
+        ("fc00::/7", "a private (unique local) address"),
+        ("fe80::/10", "a link-local address"),
+        ("fec0::/10", "a site-local address"),
+        ("ff00::/8", "a multicast address"),
+    ))
+"""Every range a webhook may not reach, with the reason the refusal gives (first match wins)."""
+
+
 def refused_reason(address: str) -> str | None:
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    if ip.is_loopback:
-        return "a loopback address"
-    if ip.is_link_local:
-        return "a link-local address (cloud metadata lives there)"
-    if ip.is_private:
-        return "a private address"
+    for network, reason in REFUSED_NETWORKS:
+        if ip.version == network.version and ip in network:
+            return reason
     if not ip.is_global:
         return "an address that is not publicly routable"
     return None

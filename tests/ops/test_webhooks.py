@@ -209,6 +209,12 @@ def test_the_test_button_sends_at_once(hooks, receiver):
     ("http://[::ffff:127.0.0.1]/hook", "webhook_url_refused"),
     ("http://[fd00:ec2::254]/hook", "webhook_url_refused"),
     ("http://[fe80::1]/hook", "webhook_url_refused"),
+    ("http://[64:ff9b::7f00:1]/hook", "webhook_url_refused"),
+    ("http://[2002:7f00:1::1]/hook", "webhook_url_refused"),
+    ("http://[::ffff:93.184.216.34]/hook", "webhook_url_refused"),
+    ("http://[ff02::1]/hook", "webhook_url_refused"),
+    ("https://93.184.216.34/hook path", "webhook_url_refused"),
+    ("https://93.184.216.34/hook\r\nX-Injected: 1", "webhook_url_refused"),
 ])
 def test_private_and_odd_urls_are_refused_at_creation(admin, url, code):
     response = admin.post("/api/v1/webhooks", {"url": url})
