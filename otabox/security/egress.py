@@ -11,11 +11,13 @@ followed (http.client does not follow them). One attempt, from the connection to
 the answer, ends at a wall-clock deadline, however slowly the receiver trickles its answer."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import http.client
 import ipaddress
 import socket
 import ssl
+import threading
 import time
 import unicodedata
 import urllib.parse
@@ -127,11 +129,53 @@ def resolve(url: str, allow_private: bool = False) -> Target:
     return Target(parts.scheme, parts.hostname, port, path, sockaddr[0], family, sockaddr)
 
 
-def _connect(target: Target, timeout: float) -> socket.socket:
+class _Deadline:
+    """The end of one attempt, from before the connection to the last byte of the answer. A socket
+    timeout alone bounds each read, and a receiver that trickles a byte a second renews it forever;
+    so when the time is up a timer shuts the socket down, which ends whatever read is waiting."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self._ends_at = time.monotonic() + seconds
+        self._lock = threading.Lock()
+        self._sock: socket.socket | None = None
+        self.passed = False
+        self._timer = threading.Timer(seconds, self._cut)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def remaining(self) -> float:
+        return max(0.001, self._ends_at - time.monotonic())
+
+    def watch(self, sock: socket.socket) -> None:
+        """Cut `sock` when the time is up (at once if it is up already)."""
+        with self._lock:
+            self._sock = sock
+        if self.passed:
+            self._cut()
+
+    def _cut(self) -> None:
+        with self._lock:
+            self.passed = True
+            if self._sock is not None:
+                with contextlib.suppress(OSError):
+                    # socket.socket's own shutdown, also for an SSLSocket: it only shuts the
+                    # descriptor down and leaves the TLS state to the reading thread.
+                    socket.socket.shutdown(self._sock, socket.SHUT_RDWR)
+
+    def stop(self) -> None:
+        """Before the socket is closed: the timer must never touch a descriptor reused elsewhere."""
+        self._timer.cancel()
+        with self._lock:
+            self._sock = None
+
+
+def _connect(target: Target, deadline: _Deadline) -> socket.socket:
     """A socket to the checked address itself (no second name lookup)."""
     sock = socket.socket(target.family, socket.SOCK_STREAM)
     try:
-        sock.settimeout(timeout)
+        sock.settimeout(deadline.remaining())
+        deadline.watch(sock)
         sock.connect(target.sockaddr)
     except BaseException:
         sock.close()
@@ -140,21 +184,24 @@ def _connect(target: Target, timeout: float) -> socket.socket:
 
 
 class _PinnedHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, target: Target, timeout: float):
-        super().__init__(target.host, target.port, timeout=timeout)
-        self._target = target
+    def __init__(self, target: Target, deadline: _Deadline):
+        super().__init__(target.host, target.port, timeout=deadline.seconds)
+        self._target, self._deadline = target, deadline
 
     def connect(self):
-        self.sock = _connect(self._target, self.timeout)
+        self.sock = _connect(self._target, self._deadline)
 
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
-    def __init__(self, target: Target, timeout: float):
-        super().__init__(target.host, target.port, timeout=timeout, context=ssl.create_default_context())
-        self._target = target
+    def __init__(self, target: Target, deadline: _Deadline):
+        super().__init__(target.host, target.port, timeout=deadline.seconds, context=ssl.create_default_context())
+        self._target, self._deadline = target, deadline
 
     def connect(self):
-        self.sock = self._context.wrap_socket(_connect(self._target, self.timeout), server_hostname=self.host)
+        self.sock = self._context.wrap_socket(_connect(self._target, self._deadline), server_hostname=self.host,
+                                              do_handshake_on_connect=False)
+        self._deadline.watch(self.sock)
+        self.sock.do_handshake()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -169,7 +216,9 @@ class Outcome:
 
 
 def post(url: str, body: bytes, headers: dict, timeout: float, allow_private: bool) -> Outcome:
-    """POST `body` to `url` (checked again here), without following redirects; never raises."""
+    """POST `body` to `url` (checked again here), without following redirects; never raises. The
+    whole attempt (connecting, sending, the answer's status, headers and first 64 KiB) ends after
+    `timeout` seconds of wall-clock time."""
     started = time.monotonic()
 
     def outcome(status: int | None, error: str) -> Outcome:
@@ -179,16 +228,23 @@ def post(url: str, body: bytes, headers: dict, timeout: float, allow_private: bo
         target = resolve(url, allow_private)
     except EgressRefused as exc:
         return outcome(None, f"refused: {exc}")
+    deadline = _Deadline(timeout)
     cls = _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
-    connection = cls(target, timeout)
+    connection = cls(target, deadline)
+    failure = ""
     try:
         connection.request("POST", target.path, body=body, headers={"Content-Length": str(len(body)), **headers})
         response = connection.getresponse()
         response.read(64 * 1024)
     except (OSError, http.client.HTTPException) as exc:
-        return outcome(None, f"{type(exc).__name__}: {exc}")
+        failure = f"{type(exc).__name__}: {exc}"
     finally:
+        deadline.stop()
         connection.close()
+    if deadline.passed:  # a cut read may also end quietly, with a short body
+        return outcome(None, f"no complete answer within {timeout:g} s")
+    if failure:
+        return outcome(None, failure)
     status = response.status
     if 300 <= status < 400:
         return outcome(status, f"redirect to {response.getheader('Location', '?')[:200]} not followed")

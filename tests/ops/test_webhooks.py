@@ -6,10 +6,12 @@ import datetime as dt
 import io
 import json
 import socket
+import threading
 import time
 
 import pytest
-from conftest import Api, make_key, make_zip
+import requests
+from conftest import Api, LiveServer, make_key, make_zip
 from fleet import WebhookReceiver
 
 from otabox.app import create_app
@@ -46,8 +48,15 @@ def hooks(hooks_app):
 
 
 def deliver(box) -> int:
-    with box.db.connection_context():
-        return box.webhooks.deliver_due()
+    """Run delivery rounds, waiting for each round's attempts, until one starts nothing; returns how
+    many deliveries were attempted."""
+    attempted = 0
+    while True:
+        with box.db.connection_context():
+            started = box.webhooks.deliver_due()
+        if not started:
+            return attempted
+        attempted += sum(attempt.result() for attempt in started)
 
 
 def retry_now(box) -> list[float]:
@@ -180,16 +189,22 @@ def test_inactive_webhooks_get_nothing_and_patch_and_delete_work(hooks, receiver
     assert api.get("/api/v1/webhooks").json["webhooks"] == []
 
 
-def test_the_test_button_sends_at_once(hooks, receiver):
+def test_the_test_button_queues_one_attempt_for_the_delivery_worker(hooks, receiver):
     api, box = hooks
     hook = create(api, receiver.url, events=["release.created"])
-    result = api.post(f"/api/v1/webhooks/{hook['id']}/test").json
-    assert result["status"] == "delivered" and result["attempts"][0]["statusCode"] == 200
+    queued = api.post(f"/api/v1/webhooks/{hook['id']}/test")
+    assert queued.status_code == 202 and queued.json["status"] == "pending" and queued.json["attempts"] == []
+    assert receiver.received == []  # nothing was sent by the request itself
+    assert deliver(box) == 1
     assert receiver.events() == ["webhook.test"]
+    listed = api.get(f"/api/v1/webhooks/{hook['id']}/deliveries").json["deliveries"]
+    assert [(d["id"], d["status"]) for d in listed] == [(queued.json["id"], "delivered")]
     receiver.replies = [500]
     failed = api.post(f"/api/v1/webhooks/{hook['id']}/test").json
-    assert failed["status"] == "failed" and failed["attempts"][0]["statusCode"] == 500
-    assert deliver(box) == 0  # a test is never retried
+    assert deliver(box) == 1
+    assert retry_now(box) == [] and deliver(box) == 0  # a test is never retried
+    listed = api.get(f"/api/v1/webhooks/{hook['id']}/deliveries").json["deliveries"]
+    assert next(d for d in listed if d["id"] == failed["id"])["status"] == "failed"
 
 
 @pytest.mark.parametrize("url, code", [
@@ -345,3 +360,98 @@ def test_every_new_history_entry_is_a_codepush_deployment_released_event(hooks, 
         "label": "v1", "appVersion": "1.0.0", "description": "first", "releaseMethod": "Upload", "rollout": None}
     assert first["package"]["packageHash"] == released.json["package"]["packageHash"]
     assert (rollback["package"]["label"], rollback["package"]["releaseMethod"]) == ("v2", "Rollback")
+
+
+class TricklingReceiver:
+    """A webhook receiver that reads the request, then answers one byte a second: a complete answer
+    (`HTTP/1.1 200 OK`, a 30-byte body) would take about a minute. It counts the requests it got."""
+
+    ANSWER = b"HTTP/1.1 200 OK\r\nContent-Length: 30\r\n\r\n" + b"x" * 30
+
+    def __init__(self):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/slow"
+        self.requests = 0
+        self.closed = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.closed.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._trickle, args=(conn,), daemon=True).start()
+
+    def _trickle(self, conn):
+        with conn:
+            received = b""
+            while b"\r\n\r\n" not in received:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                received += chunk
+            self.requests += 1
+            for byte in self.ANSWER:
+                if self.closed.wait(1.0):
+                    return
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    return
+
+    def close(self):
+        self.closed.set()
+        self.listener.close()
+
+
+@pytest.fixture
+def trickling():
+    server = TricklingReceiver()
+    yield server
+    server.close()
+
+
+def test_an_attempt_ends_at_its_deadline_however_slowly_the_receiver_answers(trickling):
+    """Every byte arrives well within a per-read timeout, so only a deadline for the whole attempt ends it."""
+    outcome = egress.post(trickling.url, b"{}", {"Content-Type": "application/json"}, timeout=2.0,
+                          allow_private=True)
+    assert (outcome.status_code, outcome.error) == (None, "no complete answer within 2 s")
+    assert trickling.requests == 1
+
+
+def wait_for(condition, seconds: float = 30.0) -> bool:
+    """Poll `condition` until it holds (False after a generous `seconds`)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_a_trickling_receiver_holds_neither_requests_nor_other_webhooks(tmp_path, receiver, trickling):
+    """Issue 22: eight test clicks on a receiver answering a byte every 2 s held all eight request
+    threads and every delivery. Now a click only queues, checks stay answered, and another webhook's
+    event arrives while the slow one's attempts run to their deadline."""
+    server = LiveServer(tmp_path / "data", {"OTABOX_WEBHOOK_ALLOW_PRIVATE": "1", "OTABOX_WEBHOOK_TIMEOUT_SECONDS": "5"})
+    try:
+        key = server.cli("keys", "create", "--name", "ops").stdout.strip()
+        headers = {"Authorization": f"Bearer {key}"}
+
+        def api(method, path, body=None):
+            return requests.request(method, server.url + path, json=body, headers=headers, timeout=10)
+
+        slow = api("POST", "/api/v1/webhooks", {"url": trickling.url, "events": ["app.created"]}).json()
+        api("POST", "/api/v1/webhooks", {"url": receiver.url, "events": ["app.created"]})
+        clicks = [api("POST", f"/api/v1/webhooks/{slow['id']}/test") for _ in range(12)]
+        assert [c.status_code for c in clicks] == [202] * 12
+        assert wait_for(lambda: trickling.requests >= 1)  # the slow receiver is holding an attempt now
+        app = api("POST", "/api/v1/apps", {"slug": APP}).json()
+        checks = [requests.get(f"{server.url}/api/v1/apps/{APP}/check", params={"platform": "ios", "deviceId": f"d{n}"},
+                               headers={"X-Client-Key": app["clientKey"]}, timeout=10) for n in range(20)]
+        assert [c.status_code for c in checks] == [200] * 20
+        assert wait_for(lambda: receiver.events() == ["app.created"])
+        assert trickling.requests < 12  # one attempt at a time for the slow webhook
+    finally:
+        server.stop()
