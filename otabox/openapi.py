@@ -1087,8 +1087,9 @@ def _team_paths() -> dict:
                     "role": ROLE, "appIds": array({"anyOf": [INTEGER, STRING]})}, required=["friendlyName"]))),
         },
         f"{api}/auth/tokens/{{token_name}}": {
-            "delete": operation("Revoke one of the caller's access tokens", tag, {
-                **reply(obj({"deleted": BOOLEAN, "friendlyName": STRING})), **json_errors(*AUTH)},
+            "delete": operation("Revoke an access token the caller manages and every token minted from it", tag, {
+                **reply(obj({"deleted": BOOLEAN, "friendlyName": STRING, "alsoRevoked": array(STRING)})),
+                **json_errors(*AUTH)},
                 [path("token_name", "The token's friendlyName"), csrf]),
         },
         f"{app}/collaborators": {

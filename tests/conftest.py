@@ -114,11 +114,16 @@ RELEASED_DATA_DIRS = sorted(p for p in (ROOT / "tests" / "fixtures").glob("datad
 """The data directory of every earlier release (0.1.0, 0.2.0, ...): schema steps are tested from each."""
 
 
-def old_box(dest: Path, database_url: str | None, fixture: Path = OLD_DATA_DIR) -> Path:
+def old_box(dest: Path, database_url: str | None, fixture: Path = OLD_DATA_DIR, prepare=None) -> Path:
     """A copy of an earlier release's data directory at `dest`, for otabox to upgrade; on PostgreSQL
     (`database_url`, an empty database: mark the test `empty_database`) its rows are moved into that
-    database first, as that release would have kept them there."""
+    database first, as that release would have kept them there. `prepare(sqlite3 connection)` may add
+    rows that release could have held, before that."""
     copy_data_dir(fixture, dest)
+    if prepare is not None:
+        with contextlib.closing(sqlite3.connect(dest / "otabox.db")) as db:
+            prepare(db)
+            db.commit()
     if database_url:
         from postgres import load_sqlite_database
 

@@ -188,6 +188,17 @@ def _shared_secrets(schema: Schema) -> None:
     schema.create_tables(Secret)
 
 
+def _trusted_keys(schema: Schema) -> None:
+    """Issue 22: each token remembers the token it was minted from (None for those made before, which
+    only a session or an admin key manages), and a disabled user keeps no token or session (disabling
+    now revokes them; before, enabling the user brought them all back)."""
+    schema.add_column("apikey", "minted_from_id", ApiKey.minted_from)
+    schema.add_index("apikey", ("minted_from_id",))
+    disabled = Table("users").bind(schema.db).select(SQL("id")).where(SQL("disabled"))
+    Table("apikey").bind(schema.db).delete().where(SQL("user_id").in_(disabled)).execute()
+    Table("usersession").bind(schema.db).delete().where(SQL("user_id").in_(disabled)).execute()
+
+
 STEPS: list[Step] = [
     Step(1, "the schema of otabox 0.1.0", _baseline),
     Step(2, "signed serving sequence per app; per-device override changes", _signed_serving_state),
@@ -198,6 +209,7 @@ STEPS: list[Step] = [
          _feature_flags),
     Step(6, "users, sessions, collaborators; API keys become tokens of the service account", _people_and_tokens),
     Step(7, "secrets shared by several processes (the secret table)", _shared_secrets),
+    Step(9, "tokens remember what they were minted from; disabled users keep no tokens", _trusted_keys),
 ]
 
 
