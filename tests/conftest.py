@@ -24,7 +24,9 @@ from otabox.security import auth
 ROOT = Path(__file__).resolve().parent.parent
 TEST_DATABASE = os.environ.get("OTABOX_TEST_DATABASE", "sqlite")
 """`postgresql` runs the suite against a private PostgreSQL server (tests/postgres.py)."""
-SHARED_SECRET_KEY = "the suite's shared secret key, as every process on one database has"
+SHARED_SECRET_KEY = "bf30ca1abd7753c8158116f1b53f856bb9f0f5eda94b6d19509877405c70a479"
+"""The secret key every process of a test's box shares (32 random bytes as hex, as `otabox secret-key generate`
+prints one)."""
 
 
 def pytest_configure(config):
