@@ -89,11 +89,17 @@ def secrets_sealed_by_0_2_0(data_dir: Path, secret_key: str):
     return prepare
 
 
-def assert_secrets_are_the_files_sealed_with_scrypt(box, data_dir: Path) -> None:
-    with box.db.connection_context():
-        rows = {row.name: row.value for row in Secret.select()}
-        for path in (data_dir / "secrets").iterdir():
-            assert rows[path.name].startswith("scrypt1:") and box.secret_store.get(path.name) == path.read_bytes()
+def assert_secrets_are_the_files_sealed_with_scrypt(data_dir: Path, secret_key: str, monkeypatch) -> None:
+    """Open the box with `secret_key`: its secrets are the data dir's files, each row sealed the new way."""
+    monkeypatch.setenv("OTABOX_SECRET_KEY", secret_key)
+    box = Box(Config.from_env(data_dir=data_dir))
+    try:
+        with box.db.connection_context():
+            rows = {row.name: row.value for row in Secret.select()}
+            for path in (data_dir / "secrets").iterdir():
+                assert rows[path.name].startswith("scrypt1:") and box.secret_store.get(path.name) == path.read_bytes()
+    finally:
+        box.close()
 
 
 @pytest.mark.empty_database
@@ -101,12 +107,7 @@ def assert_secrets_are_the_files_sealed_with_scrypt(box, data_dir: Path) -> None
 def test_the_upgrade_seals_the_secrets_again_under_a_salted_scrypt_key(tmp_path, database_url, fixture, monkeypatch):
     data_dir = tmp_path / "data"
     old_box(data_dir, database_url, fixture, secrets_sealed_by_0_2_0(data_dir, STRONG_KEY))
-    monkeypatch.setenv("OTABOX_SECRET_KEY", STRONG_KEY)
-    box = Box(Config.from_env(data_dir=data_dir))
-    try:
-        assert_secrets_are_the_files_sealed_with_scrypt(box, data_dir)
-    finally:
-        box.close()
+    assert_secrets_are_the_files_sealed_with_scrypt(data_dir, STRONG_KEY, monkeypatch)
 
 
 @pytest.mark.empty_database
@@ -125,9 +126,4 @@ def test_a_box_with_a_weak_key_is_refused_and_rotated_to_a_good_one(tmp_path, da
     rotated = subprocess.run([*cli, "secret-key", "rotate", "--to", NEW_KEY, "--data-dir", str(data_dir)], env=env,
                              capture_output=True, text=True, timeout=60)
     assert rotated.returncode == 0, rotated.stderr
-    monkeypatch.setenv("OTABOX_SECRET_KEY", NEW_KEY)
-    box = Box(Config.from_env(data_dir=data_dir))
-    try:
-        assert_secrets_are_the_files_sealed_with_scrypt(box, data_dir)
-    finally:
-        box.close()
+    assert_secrets_are_the_files_sealed_with_scrypt(data_dir, NEW_KEY, monkeypatch)
