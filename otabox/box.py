@@ -53,8 +53,8 @@ def open_secret_store(config: Config, db):
     if not config.secret_key:
         if not is_sqlite(db):
             raise ConfigError("OTABOX_SECRET_KEY is required with a database server: every otabox process on it "
-                              "must share the URL- and bundle-signing keys (set the same key on each; `otabox secret-key "
-                              "generate` makes one)")
+                              "must share the URL- and bundle-signing keys (set the same key on each; "
+                              "`otabox secret-key generate` makes one)")
         return files
     shared = DatabaseSecretStore(config.secret_key)
     with db.connection_context():

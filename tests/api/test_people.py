@@ -153,7 +153,8 @@ def test_a_non_admin_key_manages_only_itself_and_what_was_minted_from_it(client,
     limited_key = limited.post("/api/v1/auth/tokens", {"friendlyName": "one-only", "appIds": [app["id"]]}).json
     one_only = Api(client, limited_key["accessToken"])
     child = reader.post("/api/v1/auth/tokens", {"friendlyName": "reader-child"}).json
-    grandchild = Api(client, child["accessToken"]).post("/api/v1/auth/tokens", {"friendlyName": "reader-grandchild"}).json
+    grandchild = Api(client, child["accessToken"]).post("/api/v1/auth/tokens",
+                                                        {"friendlyName": "reader-grandchild"}).json
 
     def names(api):
         return [t["friendlyName"] for t in api.get("/api/v1/auth/tokens").json["tokens"]]

@@ -146,11 +146,12 @@ def test_a_secret_key_must_be_32_random_bytes_as_hex_or_base64(key, weak):
 @pytest.mark.single_engine
 @pytest.mark.parametrize("command", [["serve", "--port", "1"], ["keys", "create", "--name", "ops"]])
 def test_a_weak_secret_key_is_refused_at_start_in_one_line_naming_the_rotation(tmp_path, command):
-    result = otabox(*command, "--data-dir", str(tmp_path / "data"), env={"PATH": "/usr/bin:/bin", "OTABOX_SECRET_KEY": "a"})
+    result = otabox(*command, "--data-dir", str(tmp_path / "data"),
+                    env={"PATH": "/usr/bin:/bin", "OTABOX_SECRET_KEY": "a"})
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
-        "Error: OTABOX_SECRET_KEY is too weak (it is not written as hex or base64): it must be 32 random bytes as 64 hex "
-        "or 43 base64 characters; make one with `otabox secret-key generate`, move the secrets to it with "
+        "Error: OTABOX_SECRET_KEY is too weak (it is not written as hex or base64): it must be 32 random bytes as "
+        "64 hex or 43 base64 characters; make one with `otabox secret-key generate`, move the secrets to it with "
         "`otabox secret-key rotate --to NEW`, then start with it"]
     assert not (tmp_path / "data").exists()
 

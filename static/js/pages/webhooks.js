@@ -79,8 +79,9 @@ function webhookCard(ctx, webhook) {
       const result = (await loadDeliveries()).find((d) => d.id === queued.id);
       if (result && result.status !== "pending") {
         const last = result.attempts[0];
-        notify(result.status === "delivered" ? `Test delivered (HTTP ${last.statusCode}).` : `Test failed: ${last.error}`,
-          result.status === "delivered" ? "success" : "error");
+        const delivered = result.status === "delivered";
+        notify(delivered ? `Test delivered (HTTP ${last.statusCode}).` : `Test failed: ${last.error}`,
+          delivered ? "success" : "error");
         return;
       }
     }
