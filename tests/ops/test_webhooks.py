@@ -6,13 +6,12 @@ import datetime as dt
 import io
 import json
 import socket
-import threading
 import time
 
 import pytest
 import requests
 from conftest import Api, LiveServer, make_key, make_zip
-from fleet import WebhookReceiver
+from fleet import TricklingReceiver, WebhookReceiver
 
 from otabox.app import create_app
 from otabox.config import Config
@@ -360,49 +359,6 @@ def test_every_new_history_entry_is_a_codepush_deployment_released_event(hooks, 
         "label": "v1", "appVersion": "1.0.0", "description": "first", "releaseMethod": "Upload", "rollout": None}
     assert first["package"]["packageHash"] == released.json["package"]["packageHash"]
     assert (rollback["package"]["label"], rollback["package"]["releaseMethod"]) == ("v2", "Rollback")
-
-
-class TricklingReceiver:
-    """A webhook receiver that reads the request, then answers one byte a second: a complete answer
-    (`HTTP/1.1 200 OK`, a 30-byte body) would take about a minute. It counts the requests it got."""
-
-    ANSWER = b"HTTP/1.1 200 OK\r\nContent-Length: 30\r\n\r\n" + b"x" * 30
-
-    def __init__(self):
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/slow"
-        self.requests = 0
-        self.closed = threading.Event()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while not self.closed.is_set():
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._trickle, args=(conn,), daemon=True).start()
-
-    def _trickle(self, conn):
-        with conn:
-            received = b""
-            while b"\r\n\r\n" not in received:
-                chunk = conn.recv(65536)
-                if not chunk:
-                    return
-                received += chunk
-            self.requests += 1
-            for byte in self.ANSWER:
-                if self.closed.wait(1.0):
-                    return
-                try:
-                    conn.sendall(bytes([byte]))
-                except OSError:
-                    return
-
-    def close(self):
-        self.closed.set()
-        self.listener.close()
 
 
 @pytest.fixture
