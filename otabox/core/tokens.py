@@ -59,12 +59,17 @@ def _minted_from(roots: set[int]) -> set[int]:
     return found
 
 
+def manages_all(caller: Principal) -> bool:
+    """Whether the caller manages every token (and dashboard session) of its user: a session, or an
+    admin token not limited to apps."""
+    return caller.token is None or (caller.token.role == "admin" and not caller.token.scoped)
+
+
 def _reach(caller: Principal) -> set[int] | None:
     """The ids of the tokens the caller manages; None: every token of its user."""
-    token = caller.token
-    if token is None or (token.role == "admin" and not token.scoped):
+    if manages_all(caller):
         return None
-    return {token.id} | _minted_from({token.id})
+    return {caller.token.id} | _minted_from({caller.token.id})
 
 
 def manageable_tokens(caller: Principal) -> list[ApiKey]:

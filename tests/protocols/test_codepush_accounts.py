@@ -73,6 +73,8 @@ def test_a_non_admin_key_lists_and_removes_only_itself_and_what_it_minted(server
     assert [k["name"] for k in CodePushCli(server.url, laptop).getAccessKeys()] == ["laptop", "deploy", "deploy child"]
     assert refused(cli.removeAccessKey, "laptop").message == 'Access key "laptop" does not exist.'
     assert refused(cli.patchAccessKey, "laptop", "mine", 60 * 1000).status_code == 404
+    assert cli.getSessions() == [] and refused(cli.removeSession, "127.0.0.1").status_code == 404
+    assert browser.get(f"{server.url}/api/v1/me").status_code == 200
     cli.removeAccessKey("deploy")
     assert CodePushCli(server.url, child["key"]).isAuthenticated() is False
     assert CodePushCli(server.url, laptop).isAuthenticated() is True
