@@ -22,7 +22,8 @@ JSON = "application/json"
 TEXT = "text/plain"
 
 STATUS_TEXT = {
-    200: "OK", 201: "Created", 204: "No content", 206: "Partial content", 304: "Not modified",
+    200: "OK", 201: "Created", 202: "Queued; done shortly", 204: "No content", 206: "Partial content",
+    304: "Not modified",
     400: "The request is malformed or a field is invalid", 401: "Missing, unknown or expired key or session",
     403: "The key may not do this, or the signed URL is invalid or expired", 404: "No such resource",
     406: "The client cannot accept the reply", 409: "The change conflicts with the current state",
@@ -768,8 +769,9 @@ def _health_and_rollout_paths() -> dict:
                 [webhook_id, query("limit", {"type": "integer", "minimum": 1, "maximum": 500})]),
         },
         f"{api}/webhooks/{{webhook_id}}/test": {
-            "post": operation("Send a webhook.test event now; the reply is its delivery", tag, {
-                **reply(ref("WebhookDelivery")), **json_errors(*AUTH, 409)}, [webhook_id]),
+            "post": operation("Queue a webhook.test event for the delivery worker; the reply is its pending "
+                              "delivery", tag, {**reply(ref("WebhookDelivery"), 202), **json_errors(*AUTH, 409)},
+                              [webhook_id]),
         },
     }
     for verb, summary in (("pause", "Pause"), ("resume", "Resume"), ("cancel", "Cancel"),
@@ -1065,8 +1067,9 @@ def _team_paths() -> dict:
                     "role": ROLE, "appIds": array({"anyOf": [INTEGER, STRING]})}, required=["friendlyName"]))),
         },
         f"{api}/auth/tokens/{{token_name}}": {
-            "delete": operation("Revoke one of the caller's access tokens", tag, {
-                **reply(obj({"deleted": BOOLEAN, "friendlyName": STRING})), **json_errors(*AUTH)},
+            "delete": operation("Revoke an access token the caller manages and every token minted from it", tag, {
+                **reply(obj({"deleted": BOOLEAN, "friendlyName": STRING, "alsoRevoked": array(STRING)})),
+                **json_errors(*AUTH)},
                 [path("token_name", "The token's friendlyName"), csrf]),
         },
         f"{app}/collaborators": {

@@ -115,6 +115,9 @@ class ApiKey(BaseModel):
     created_at = DateTimeField(default=utcnow)
     last_used_at = DateTimeField(null=True)
     expires_at = DateTimeField(null=True)
+    minted_from = ForeignKeyField("self", null=True, backref="minted", on_delete="CASCADE")
+    """The token this one was made with (None: made in a session or on the server's command line);
+    revoking a token revokes everything minted from it."""
 
     class Meta:
         indexes = ((("user", "name"), True),)

@@ -61,6 +61,25 @@ def test_access_keys_sessions_and_whoami(server):
     assert cli.isAuthenticated() is False
 
 
+def test_a_non_admin_key_lists_and_removes_only_itself_and_what_it_minted(server):
+    """Issue 22: `access-key ls/rm` with a publisher key reach that key and the keys made with it."""
+    browser, laptop = sign_up(server, "keys.owner@example.com")
+    csrf = browser.get(f"{server.url}/api/v1/session").json()["csrfToken"]
+    deploy = browser.post(f"{server.url}/api/v1/auth/tokens", json={"friendlyName": "deploy", "role": "publisher"},
+                          headers={"X-CSRF-Token": csrf}).json()["accessToken"]
+    cli = CodePushCli(server.url, deploy)
+    child = cli.addAccessKey("deploy child", 60 * 60 * 1000)
+    assert [k["name"] for k in cli.getAccessKeys()] == ["deploy", "deploy child"]
+    assert [k["name"] for k in CodePushCli(server.url, laptop).getAccessKeys()] == ["laptop", "deploy", "deploy child"]
+    assert refused(cli.removeAccessKey, "laptop").message == 'Access key "laptop" does not exist.'
+    assert refused(cli.patchAccessKey, "laptop", "mine", 60 * 1000).status_code == 404
+    assert cli.getSessions() == [] and refused(cli.removeSession, "127.0.0.1").status_code == 404
+    assert browser.get(f"{server.url}/api/v1/me").status_code == 200
+    cli.removeAccessKey("deploy")
+    assert CodePushCli(server.url, child["key"]).isAuthenticated() is False
+    assert CodePushCli(server.url, laptop).isAuthenticated() is True
+
+
 def test_collaborators_and_transfer(server):
     admin_key = server.cli("keys", "create", "--name", "release-bot", "--role", "admin").stdout.strip().splitlines()[-1]
     admin = CodePushCli(server.url, admin_key)

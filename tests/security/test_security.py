@@ -147,7 +147,7 @@ PERMISSIONS = {
     ("DELETE", "/api/v1/session"): "reader",
     ("GET", "/api/v1/auth/tokens"): "reader",
     ("POST", "/api/v1/auth/tokens"): "reader",
-    ("DELETE", "/api/v1/auth/tokens/<token_name>"): "reader",
+    ("DELETE", "/api/v1/auth/tokens/<path:token_name>"): "reader",
     ("GET", "/accessKeys"): "reader",
     ("POST", "/accessKeys"): "reader",
     ("GET", "/accessKeys/<path:key_name>"): "reader",
@@ -157,7 +157,7 @@ PERMISSIONS = {
 }
 
 SELF_SERVICE = {("DELETE", "/api/v1/session"), ("POST", "/api/v1/auth/tokens"),
-                ("DELETE", "/api/v1/auth/tokens/<token_name>"), ("POST", "/accessKeys"),
+                ("DELETE", "/api/v1/auth/tokens/<path:token_name>"), ("POST", "/accessKeys"),
                 ("PATCH", "/accessKeys/<path:key_name>"), ("DELETE", "/accessKeys/<path:key_name>"),
                 ("DELETE", "/sessions/<created_by>")}
 """Changes a reader may make: to its own session and tokens, which never give more than it has."""
@@ -629,7 +629,7 @@ NO_BODY = {("DELETE", "/api/v1/apps/<app_id>"), ("DELETE", "/api/v1/apps/<app_id
            ("DELETE", "/api/v1/apps/<app_id>/flags/<flag_id>/rules/<rule_id>"),
            ("DELETE", "/api/v1/apps/<app_id>/segments/<segment_id>"),
            ("DELETE", "/api/v1/apps/<app_id>/contexts/<context_id>"),
-           ("DELETE", "/api/v1/session"), ("DELETE", "/api/v1/auth/tokens/<token_name>"),
+           ("DELETE", "/api/v1/session"), ("DELETE", "/api/v1/auth/tokens/<path:token_name>"),
            ("DELETE", "/api/v1/apps/<app_id>/collaborators/<email>"), ("DELETE", "/accessKeys/<path:key_name>"),
            ("DELETE", "/sessions/<created_by>"), ("POST", "/apps/<app_name>/collaborators/<email>"),
            ("DELETE", "/apps/<app_name>/collaborators/<email>"), ("POST", "/apps/<app_name>/transfer/<email>"),
