@@ -478,6 +478,8 @@ def _management_paths() -> dict:
     channel = f"{app}/channels/{{name}}"
     tag = "management"
     release_change = reply(ref("ReleaseChange"), 201)
+    serves = array(obj({"channel": STRING, "release": nullable(INTEGER), "label": nullable(STRING),
+                        "version": STRING, "share": {"type": "number"}}))
     channel_settings = obj({"blockUpgrades": {"enum": list(BLOCK_UPGRADES)},
                             "disableAutoUpdate": {"enum": list(BLOCK_UPGRADES),
                                                   "description": "Capgo's name for blockUpgrades"},
@@ -545,10 +547,13 @@ def _management_paths() -> dict:
         },
         f"{channel}/rollback": {
             "post": operation("Roll the channel back (to the previous bundle, a release, or the builtin one)", tag, {
-                **release_change, **reply(obj({"dryRun": BOOLEAN, "release": obj({
+                **reply(obj({"release": ref("Release"), "previousRelease": nullable(ref("Release")),
+                             "serves": serves}), 201),
+                **reply(obj({"dryRun": BOOLEAN, "release": obj({
                     "channel": STRING, "kind": {"enum": ["rollback", "builtin"]}, "label": STRING,
                     "bundleId": nullable(INTEGER), "bundleVersion": STRING, "rollout": INTEGER, "mandatory": BOOLEAN,
-                    "rolledBackFrom": nullable(ref("Release"))})}), description="dryRun: what the channel would serve"),
+                    "rolledBackFrom": nullable(ref("Release"))}), "serves": serves}),
+                        description="dryRun: what the channel would serve"),
                 **json_errors(400, *AUTH, 409)}, [APP_ID, CHANNEL],
                 body(obj({"toReleaseId": INTEGER, "toBuiltin": BOOLEAN, "dryRun": BOOLEAN}, required=[]),
                      required=False)),

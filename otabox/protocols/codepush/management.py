@@ -471,23 +471,22 @@ def rollback(app_name, dep, label=None):
     history = _history(channel)
     if not history:
         raise NotFound("Cannot perform rollback because there are no releases on this deployment.")
-    latest = history[0]
     data = {}
     if label:
-        if label == latest.label:
+        if label == history[0].label:
             raise Conflict(f"Cannot perform rollback because the target release ({label}) is already the latest "
                            "release.")
         target = next((r for r in history if r.label == label), None)
         if target is None:
             raise NotFound(f"Cannot perform rollback because the target release ({label}) could not be found in "
                            "the deployment history.")
-        if _app_version(target) != _app_version(latest):
-            raise Conflict("Cannot perform rollback to a different app version. Please perform a new release with "
-                           "the desired replacement package.")
         data["toReleaseId"] = target.id
     try:
-        created, _ = releases.rollback(channel, data, actor())
-    except Conflict:
+        created, _ = releases.rollback(channel, data, actor(), releases.CODEPUSH_ROLLBACK)
+    except Conflict as refused:
+        if refused.code == "different_app_version":
+            raise Conflict("Cannot perform rollback to a different app version. Please perform a new release with "
+                           "the desired replacement package.") from None
         raise NotFound("Cannot perform rollback because there are no prior releases to rollback to.") from None
     return jsonify({"package": package_json(_finish(app, channel, created, False))}), 201
 

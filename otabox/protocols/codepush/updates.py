@@ -75,12 +75,13 @@ def deployment(key: str | None, b=None) -> tuple[AppView, ChannelView]:
 
 
 def codepush_selector(device_id: str | None, release: ReleaseView) -> bool:
-    """CodePush's rollout membership: hashCode(clientUniqueId + "-" + label) % 100 < rollout."""
+    """CodePush's rollout membership: hashCode(clientUniqueId + "-" + label) % 100 < rollout (a
+    rollback's label is its target's, so the phones inside the target's rollout stay inside)."""
     if release.rollout >= 100:
         return True
     if not device_id or release.rollout <= 0:
         return False
-    return in_codepush_rollout(device_id, release.label, release.rollout)
+    return in_codepush_rollout(device_id, release.rollout_tag, release.rollout)
 
 
 def above_range(version: semver.Version, target: semver.Range) -> bool:
