@@ -216,12 +216,20 @@ class AppView:
         then the app's default channel."""
         override = self.overrides.get(device_id) if device_id else None
         if override and override.channel:
-            return self.channels.get(override.channel)
+            return self.channel_named(override.channel)
         if requested:
-            return self.channels.get(requested)
+            return self.channel_named(requested)
         if override and override.self_assigned_channel:
-            return self.channels.get(override.self_assigned_channel)
-        return self.channels.get(self.default_channel) if self.default_channel else None
+            return self.channel_named(override.self_assigned_channel)
+        return self.channel_named(self.default_channel) if self.default_channel else None
+
+    def channel_named(self, name: str) -> ChannelView | None:
+        """The channel of that exact name, else the one channel named so but for case."""
+        found = self.channels.get(name)
+        if found is None:
+            folded = [c for c in self.channels.values() if c.name.lower() == name.lower()]
+            found = folded[0] if len(folded) == 1 else None
+        return found
 
 
 def release_view(row: Release, bundles: dict[int, BundleView], earlier: dict[str, ReleaseView] | None = None

@@ -25,7 +25,7 @@ def test_promote_and_rollback_entries_name_their_origin(client, admin):
     assert "originalDeployment" not in rolled
     assert (rolled["isMandatory"], rolled["description"]) == (True, "first")  # copied from v1
     promoted, upload, rollback = history(admin)
-    assert (promoted["originalLabel"], promoted["originalDeployment"]) == ("v1", "Staging".lower())
+    assert (promoted["originalLabel"], promoted["originalDeployment"]) == ("v1", "Staging")
     assert "originalLabel" not in upload and rollback["originalLabel"] == "v1"
     key = admin.get("/apps/Shop/deployments/Production").json["deployment"]["key"]
     assert update_check(client, key)["is_mandatory"] is True
@@ -68,7 +68,7 @@ def test_clearing_a_history_keeps_bundles_used_elsewhere(client, admin, box):
 def test_the_seed_paths_under_api_v1(client, admin):
     admin.post("/apps", {"name": "Shop"})
     base = "/api/v1/apps/Shop/deployments"
-    assert [d["name"] for d in admin.get(base).json["deployments"]] == ["production", "staging"]
+    assert [d["name"] for d in admin.get(base).json["deployments"]] == ["Production", "Staging"]
     created = admin.post(base, {"name": "Canary"})
     assert created.status_code == 201 and created.json["deployment"]["name"] == "Canary"
     assert admin.patch(f"{base}/Canary", {"name": "canary-2"}).json["deployment"]["name"] == "canary-2"

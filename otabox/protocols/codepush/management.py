@@ -3,8 +3,11 @@
 Authentication is an otabox API key or access token sent as `Authorization: Bearer <key>` (the CLI's
 access key); access keys, sessions, collaborators and transfers are in accounts.py.
 Apps are found by slug, id or (when unique) display name; deployments are channels, found by name,
-case-insensitively when the exact name does not exist (the CLI's "Production" is the channel
-"production"). Releases go through the core (`bundles`, `releases`); this module only translates.
+case-insensitively when the exact name does not exist (apps made here get code-push-server's
+`Production` and `Staging`; otabox's own have `production` and `staging`). Releases go through the core
+(`bundles`, `releases`; rollbacks under code-push-server's rollback policy); this module only translates.
+A history entry below the latest one shows `rollout: null`, as code-push-server completes a partial
+rollout when the next entry is committed.
 
 A release uploaded here becomes a bundle with `targetVersions` = the release's `appVersion` and the
 version `<first version in appVersion>+codepush.<deployment>.<n>` (n = the number in the label the
@@ -29,6 +32,8 @@ from .package import package_hash_from_zip
 from .diffs import precompute_diffs, recorded_diffs
 
 bp = Blueprint("codepush_management", __name__)
+CODEPUSH_DEPLOYMENTS = ("Production", "Staging")
+"""The deployments code-push-server gives a new app."""
 
 
 
@@ -130,7 +135,7 @@ def add_app():
     name = _valid_name(json_object(), "app")
     if any(a.name == name for a in App.select(App.name)):
         raise Conflict(f"An app named '{name}' already exists.")
-    app = apps.create_app(_slug_for(name), name, actor(), owner=caller.user)
+    app = apps.create_app(_slug_for(name), name, actor(), owner=caller.user, channels=CODEPUSH_DEPLOYMENTS)
     return jsonify({"app": _app_json(app)}), 201
 
 
@@ -157,10 +162,7 @@ def delete_app(app_name):
 # --- deployments (channels) ---------------------------------------------------------------------
 
 def _find_channel(app: App, name: str) -> Channel:
-    channel = Channel.get_or_none((Channel.app == app) & (Channel.name == name))
-    if channel is None:
-        folded = [c for c in app.channels if c.name.lower() == name.lower()]
-        channel = folded[0] if len(folded) == 1 else None
+    channel = Channel.get_or_none((Channel.app == app) & (Channel.name == name)) or apps.named_like(app, name)
     if channel is None:
         raise NotFound(f'Deployment "{name}" does not exist.')
     return channel
@@ -178,10 +180,13 @@ def _deployment_json(channel: Channel) -> dict:
             "package": package_json(history[0]) if history else None}
 
 
-def package_json(release: Release) -> dict:
-    """A release in code-push-server's package shape, with its download URLs."""
+def package_json(release: Release, superseded: bool = False) -> dict:
+    """A release in code-push-server's package shape, with its download URLs (`superseded`: an entry
+    below the latest, whose rollout code-push-server shows as complete)."""
     bundle = release.bundle
     package = {**releases.codepush_package(release), "blobUrl": signed_download_url(bundle.sha256)[0] if bundle else ""}
+    if superseded:
+        package["rollout"] = None
     diffs = recorded_diffs(bundle) if bundle else {}
     if diffs:
         package["diffPackageMap"] = {base: {"url": signed_download_url(d["sha256"])[0], "size": d["size"]}
@@ -237,7 +242,8 @@ def delete_deployment(app_name, dep):
 @bp.get("/apps/<app_name>/deployments/<dep>/history")
 def history(app_name, dep):
     channel = _find_channel(find_app(app_name), dep)
-    return jsonify({"history": [package_json(r) for r in reversed(_history(channel))]})
+    entries = _history(channel)
+    return jsonify({"history": [package_json(r, superseded=r is not entries[0]) for r in reversed(entries)]})
 
 
 @bp.delete("/apps/<app_name>/deployments/<dep>/history")
@@ -415,6 +421,7 @@ def _patch_release(channel: Channel, info: dict):
     target = next((r for r in history if r.label == info["label"]), None) if "label" in info else history[0]
     if target is None:
         raise NotFound("Release not found for given label.")
+    superseded = target is not history[0]
     changes = {}
     if "isDisabled" in info and info["isDisabled"] != target.disabled:
         changes["disabled"] = info["isDisabled"]
@@ -423,7 +430,7 @@ def _patch_release(channel: Channel, info: dict):
     if info.get("description") and info["description"] != target.notes:
         changes["notes"] = info["description"]
     if "rollout" in info:
-        if target.rollout >= 100:
+        if target.rollout >= 100 or superseded:
             raise Conflict("Cannot update rollout value for a completed rollout release.")
         if target.rollout >= info["rollout"]:
             raise Conflict(f'Rollout value must be greater than "{target.rollout}", the existing value.')
@@ -442,10 +449,11 @@ def promote(app_name, src, dest):
     app = find_app(app_name, "publisher")
     source, target = _find_channel(app, src), _find_channel(app, dest)
     info = _package_info(json_object().get("packageInfo") or {}, all_optional=True)
+    source_history = _history(source)
     if "label" in info:
-        picked = next((r for r in _history(source) if r.label == info["label"]), None)
+        picked = next((r for r in source_history if r.label == info["label"]), None)
     else:
-        picked = releases.current_release(source)
+        picked = source_history[0] if source_history else None
     if picked is None or picked.bundle is None:
         raise NotFound("Cannot promote from a deployment with no enabled releases.")
     target_history = _history(target)
@@ -512,7 +520,7 @@ def releases_with_metrics(app_name, dep):
     counts = _metrics(app, channel, rows)
     empty = {"active": 0, "downloaded": 0, "installed": 0, "failed": 0}
     return jsonify({"releases": [
-        {**package_json(r), "metrics": {"totalActive": counts.get(r.label, empty)["active"],
+        {**package_json(r, superseded=r is not rows[0]), "metrics": {"totalActive": counts.get(r.label, empty)["active"],
                                         **{k: counts.get(r.label, empty)[k] for k in ("downloaded", "installed",
                                                                                      "failed")}}}
         for r in rows]})
