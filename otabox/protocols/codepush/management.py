@@ -23,9 +23,9 @@ from flask import Blueprint, Response, json, jsonify, request
 from peewee import fn
 
 from ...core import apps, bundles, collaborators, releases, semver
-from ...errors import BadRequest, Conflict, Invalid, NotFound, OtaboxError
+from ...errors import BadRequest, Conflict, Forbidden, Invalid, NotFound, OtaboxError
 from ...security import auth
-from ...store.models import App, Bundle, Channel, Device, Release
+from ...store.models import App, Bundle, Channel, Collaborator, Device, Release
 from ...web import actor, api_key, box, signed_download_url
 from .updates import DEPLOYMENT_KEY
 from .package import package_hash_from_zip
@@ -62,16 +62,34 @@ def _visible_apps(caller) -> list[App]:
 
 def find_app(name: str, role: str = "reader") -> App:
     """The app the CLI names (slug, id or unique display name) among those the caller reaches,
-    which the caller must reach with `role`."""
-    caller = api_key(role)
+    which the caller must reach with `role` (see codepush_role)."""
+    caller = api_key("reader")
     visible = _visible_apps(caller)
     app = next((a for a in visible if a.slug == name or str(a.id) == name), None)
     named = [a for a in visible if a.name == name]
     app = app or (named[0] if len(named) == 1 else None)
     if app is None:
         raise NotFound(f'App "{name}" does not exist.')
-    auth.require_app(caller, app, role)
+    have = codepush_role(caller, app)
+    if auth.ROLE_RANK[have] < auth.ROLE_RANK[role]:
+        raise Forbidden(f"this needs the {role} role on {app.name}; {caller.label} is a {have} there",
+                        details={"required": role, "role": have})
     return app
+
+
+def codepush_role(caller, app: App) -> str:
+    """What the caller may do on an app here: a person who is a collaborator of the app has the
+    rights of that collaboration, as on code-push-server (so an admin who transferred an app away is
+    a Collaborator of it afterwards); an otabox admin who is no collaborator of it keeps admin rights,
+    as the seed's organisation-wide admins do, and so does an API key of the service account."""
+    have = caller.role_on(app.id)
+    if have is None:
+        raise Forbidden(f"{caller.label} is limited to other apps")
+    if not caller.is_key:
+        row = Collaborator.get_or_none((Collaborator.app == app) & (Collaborator.user == caller.user))
+        if row is not None:
+            have = auth.lesser(have, auth.PERMISSION_ROLES[row.permission])
+    return have
 
 
 def _display_name(app: App, visible: list[App]) -> str:
@@ -89,7 +107,7 @@ def collaborator_map(app: App) -> dict:
     people = {c.user.email: {"isCurrentAccount": not caller.is_key and c.user_id == caller.user.id,
                              "permission": c.permission} for c in collaborators.collaborators(app)}
     if caller.name not in people:
-        people[caller.name] = {"isCurrentAccount": True, "permission": PERMISSION_OF_ROLE[caller.role_on(app.id)]}
+        people[caller.name] = {"isCurrentAccount": True, "permission": PERMISSION_OF_ROLE[codepush_role(caller, app)]}
     return dict(sorted(people.items()))
 
 
@@ -130,8 +148,13 @@ def list_apps():
 
 @bp.post("/apps")
 def add_app():
-    caller = api_key("admin")
-    auth.require_unscoped(caller)
+    """Any account may add an app, as on code-push-server, and becomes its Owner; an API key of the
+    service account needs the admin role, and a token limited to some apps or to a lesser role cannot."""
+    caller = api_key("reader")
+    if caller.is_key:
+        auth.require_role(caller, "admin")
+    if caller.token is not None and (caller.token.scoped or caller.token.role != "admin"):
+        raise Forbidden(f"{caller.label} cannot add apps: that needs an access key with the admin role for every app")
     name = _valid_name(json_object(), "app")
     if any(a.name == name for a in App.select(App.name)):
         raise Conflict(f"An app named '{name}' already exists.")
