@@ -16,6 +16,7 @@ from ..store.models import (
     App,
     Bundle,
     Channel,
+    CodePushActive,
     Device,
     Release,
     ReleaseEvent,
@@ -506,6 +507,7 @@ def clear_history(channel: Channel, actor: str, store) -> int:
         rows = list(Release.select(Release.id, Release.bundle).where(Release.channel == channel))
         used = {r.bundle_id for r in rows if r.bundle_id is not None}
         Release.delete().where(Release.channel == channel).execute()
+        CodePushActive.delete().where(CodePushActive.channel == channel).execute()
         kept = {r.bundle_id for r in Release.select(Release.bundle).where(Release.bundle.in_(used))} | {
             d.override_bundle_id for d in Device.select(Device.override_bundle).where(Device.override_bundle.in_(used))}
         orphans = list(Bundle.select().where(Bundle.id.in_(used - kept)))
@@ -524,6 +526,21 @@ def count_stat(release_id: int, action: str, amount: int = 1) -> None:
     (ReleaseStat.insert(release=release_id, action=action, count=amount)
      .on_conflict(conflict_target=[ReleaseStat.release, ReleaseStat.action],
                   update={ReleaseStat.count: ReleaseStat.count + amount}).execute())
+
+
+def move_active(to: tuple[int, str], away: tuple[int, str] | None) -> None:
+    """One device's report that it now runs `to` (channel id, label or app version) after `away`:
+    code-push-server's Active counters, up for one and down for the other, in one transaction."""
+    with database.atomic():
+        for (channel_id, key), amount in ((to, 1), *(((away, -1),) if away else ())):
+            (CodePushActive.insert(channel=channel_id, key=key[:200], count=amount)
+             .on_conflict(conflict_target=[CodePushActive.channel, CodePushActive.key],
+                          update={CodePushActive.count: CodePushActive.count + amount}).execute())
+
+
+def active_counts(channel: Channel) -> dict[str, int]:
+    """code-push-server's Active counters of a channel, by label or app version."""
+    return {row.key: row.count for row in CodePushActive.select().where(CodePushActive.channel == channel)}
 
 
 def adoption(channel: Channel, days: int | None = None) -> list[dict]:

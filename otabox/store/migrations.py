@@ -26,6 +26,7 @@ from .models import (
     SERVICE_ACCOUNT,
     ApiKey,
     AuditEntry,
+    CodePushActive,
     Collaborator,
     ReleaseEvent,
     Secret,
@@ -188,6 +189,10 @@ def _shared_secrets(schema: Schema) -> None:
     schema.create_tables(Secret)
 
 
+def _codepush_active(schema: Schema) -> None:
+    schema.create_tables(CodePushActive)
+
+
 STEPS: list[Step] = [
     Step(1, "the schema of otabox 0.1.0", _baseline),
     Step(2, "signed serving sequence per app; per-device override changes", _signed_serving_state),
@@ -198,6 +203,8 @@ STEPS: list[Step] = [
          _feature_flags),
     Step(6, "users, sessions, collaborators; API keys become tokens of the service account", _people_and_tokens),
     Step(7, "secrets shared by several processes (the secret table)", _shared_secrets),
+    Step(10, "issue 26: code-push-server's Active counters per deployment and label or app version",
+         _codepush_active),
 ]
 
 

@@ -93,3 +93,25 @@ def test_the_seed_paths_under_api_v1(client, admin):
     assert admin.patch(f"{base}/Production/releases/v9", {"rollout": 90}).status_code == 404
     bad = admin.patch(f"{base}/Production/releases/v1", {"rollout": "all"})
     assert bad.status_code == 400 and bad.json["error"]["code"] == "bad_request"
+
+
+def test_metrics_count_reports_as_code_push_server_does(client, admin):
+    """An update check alone counts nothing; a deploy report moves one active device from the label
+    (or app version) it left to the one it runs; a failure counts as failed only."""
+    admin.post("/apps", {"name": "Shop"})
+    release_package(admin, "Shop", "Production", V1_FILES)
+    key = admin.get("/apps/Shop/deployments/Production").json["deployment"]["key"]
+    for device in range(40):
+        update_check(client, key, client_unique_id=f"phone-{device}")
+    metrics = lambda: admin.get("/apps/Shop/deployments/Production/metrics").json["metrics"]  # noqa: E731
+    assert metrics() == {"v1": {"active": 0, "downloaded": 0, "failed": 0, "installed": 0}}
+    report = f"{V01}/report_status/deploy"
+    assert client.post(report, json={"deployment_key": key, "app_version": "1.0.0",
+                                     "client_unique_id": "phone-1"}).status_code == 200
+    assert metrics()["1.0.0"] == {"active": 1}
+    client.post(report, json={"deployment_key": key, "app_version": "1.0.0", "label": "v1",
+                              "status": "DeploymentSucceeded", "previous_label_or_app_version": "1.0.0",
+                              "client_unique_id": "phone-1"})
+    client.post(report, json={"deployment_key": key, "app_version": "1.0.0", "label": "v1",
+                              "status": "DeploymentFailed", "client_unique_id": "phone-2"})
+    assert metrics() == {"v1": {"active": 1, "downloaded": 0, "failed": 1, "installed": 1}, "1.0.0": {"active": 0}}

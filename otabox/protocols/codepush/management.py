@@ -20,12 +20,11 @@ import re
 import zipfile
 
 from flask import Blueprint, Response, json, jsonify, request
-from peewee import fn
 
 from ...core import apps, bundles, collaborators, releases, semver
 from ...errors import BadRequest, Conflict, Forbidden, Invalid, NotFound, OtaboxError
 from ...security import auth
-from ...store.models import App, Bundle, Channel, Collaborator, Device, Release
+from ...store.models import App, Bundle, Channel, Collaborator, Release
 from ...web import actor, api_key, box, signed_download_url
 from .updates import DEPLOYMENT_KEY
 from .package import package_hash_from_zip
@@ -276,25 +275,17 @@ def clear_history(app_name, dep):
     return no_content()
 
 
-def _metrics(app: App, channel: Channel, rows: list[Release]) -> dict[str, dict]:
-    """`{label or app version: {active, downloaded, failed, installed}}`; active = devices last seen
-    on the channel running that label's bundle (or, for app versions, their binary's bundle)."""
+def _metrics(channel: Channel, rows: list[Release]) -> dict[str, dict]:
+    """`{label or app version: counts}` as code-push-server keeps them: `downloaded`, `installed` and
+    `failed` from the devices' reports per label, and `active` from its up/down counters (a device
+    counts where it last reported deploying; an update check alone counts nothing). App versions (the
+    binary's own bundle) have `active` only."""
     stats = releases.release_stats([r.id for r in rows])
-    result, label_of_version = {}, {}
-    for release in sorted(rows, key=lambda r: r.id):
-        if release.bundle is not None:
-            label_of_version[release.bundle.version] = release.label
-        counts = stats[release.id]
-        result[release.label] = {"active": 0, "downloaded": counts["downloads"], "failed": counts["failures"],
-                                 "installed": counts["installs"]}
-    devices = (Device.select(Device.bundle_version, Device.native_version, fn.COUNT(Device.id).alias("n"))
-               .where((Device.app == app) & (Device.channel == channel.name))
-               .group_by(Device.bundle_version, Device.native_version))
-    for row in devices:
-        key = label_of_version.get(row.bundle_version) if row.bundle_version else row.native_version
-        if key:
-            entry = result.setdefault(key, {"active": 0, "downloaded": 0, "failed": 0, "installed": 0})
-            entry["active"] += row.n
+    result = {release.label: {"active": 0, "downloaded": stats[release.id]["downloads"],
+                              "failed": stats[release.id]["failures"], "installed": stats[release.id]["installs"]}
+              for release in sorted(rows, key=lambda r: r.id)}
+    for key, count in releases.active_counts(channel).items():
+        result.setdefault(key, {"active": 0})["active"] += count
     return result
 
 
@@ -302,7 +293,7 @@ def _metrics(app: App, channel: Channel, rows: list[Release]) -> dict[str, dict]
 def metrics(app_name, dep):
     app = find_app(app_name)
     channel = _find_channel(app, dep)
-    return jsonify({"metrics": _metrics(app, channel, _history(channel))})
+    return jsonify({"metrics": _metrics(channel, _history(channel))})
 
 
 # --- releases -----------------------------------------------------------------------------------
@@ -540,7 +531,7 @@ def releases_with_metrics(app_name, dep):
     app = find_app(app_name)
     channel = _find_channel(app, dep)
     rows = _history(channel)
-    counts = _metrics(app, channel, rows)
+    counts = _metrics(channel, rows)
     empty = {"active": 0, "downloaded": 0, "installed": 0, "failed": 0}
     return jsonify({"releases": [
         {**package_json(r, superseded=r is not rows[0]), "metrics": {"totalActive": counts.get(r.label, empty)["active"],
