@@ -85,7 +85,9 @@ class DeviceQuery:
     """Only capacitor-updater can open end-to-end encrypted bundles."""
     versions_follow_native: bool = True
     """Bundle versions and the native version are on one scale (Capgo's assumption, which the
-    under-native guard needs); CodePush's bundle versions are otabox's own, so not there."""
+    under-native guard needs). Not for CodePush (its bundle versions are otabox's own) nor otabox's
+    native clients, whose bundle and native versions are separate lines (`targetVersions` says which
+    native versions a bundle is for): Capgo's guard applies to Capgo devices only."""
 
     @property
     def on_builtin(self) -> bool:
