@@ -13,6 +13,7 @@ import copy
 from . import __version__
 from .core.apps import BLOCK_UPGRADES
 from .core.decide import REASONS
+from .core.flag_eval import FLAG_TYPES
 from .protocols.codepush.updates import SNAKE_CASE
 
 JSON = "application/json"
@@ -299,7 +300,7 @@ def _flag_schemas() -> dict:
     rule = obj({"id": INTEGER, "flagId": INTEGER, "ruleType": {"enum": RULE_TYPES}, "ruleConfig": {"type": "object"},
                 "variantValue": ANY, "priority": INTEGER, "channelName": nullable(STRING), "createdAt": TIMESTAMP})
     flag = obj({
-        "id": INTEGER, "key": STRING, "name": STRING, "flagType": {"enum": ["boolean", "string", "number", "json"]},
+        "id": INTEGER, "key": STRING, "name": STRING, "flagType": {"enum": list(FLAG_TYPES)},
         "defaultValue": ANY, "enabled": BOOLEAN, "description": STRING, "variations": array(variation),
         "channels": array(obj({"channelName": STRING, "enabled": BOOLEAN, "defaultValue": ANY, "active": BOOLEAN})),
         "rules": array(ref("FlagRule")), "createdAt": TIMESTAMP, "updatedAt": TIMESTAMP})
@@ -339,7 +340,7 @@ def _flag_paths(app: str, tag: str) -> dict:
             "post": operation("Create a flag (boolean flags get on/off variations when none are given)", tag, {
                 **reply(ref("Flag"), 201), **json_errors(400, *AUTH, 409)}, [APP_ID],
                 body(obj({"key": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"},
-                          "flagType": {"enum": ["boolean", "string", "number", "json"]}, **flag_fields},
+                          "flagType": {"enum": list(FLAG_TYPES)}, **flag_fields},
                          required=["key", "flagType"]))),
         },
         flag: {
