@@ -5,15 +5,9 @@ takes the latest history entry; new apps get `Production` and `Staging`."""
 from __future__ import annotations
 
 import pytest
-from codepush_cli import CodePushCli, CodePushCliError
-from conftest import LiveServer, make_zip
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    live = LiveServer(tmp_path_factory.mktemp("codepush-semantics") / "data")
-    yield live
-    live.stop()
+from codepush_cli import CodePushCli
+from conftest import make_zip
+from test_codepush_accounts import refused, server  # noqa: F401  (server: a live otabox for this module)
 
 
 @pytest.fixture(scope="module")
@@ -29,12 +23,6 @@ def package(tmp_path):
         path.write_bytes(make_zip({"CodePush/index.bundle": text}))
         return str(path)
     return write
-
-
-def refused(call, *args) -> CodePushCliError:
-    with pytest.raises(CodePushCliError) as error:
-        call(*args)
-    return error.value
 
 
 def entries(cli, app, deployment="Production") -> list[tuple]:
