@@ -16,6 +16,7 @@ from . import __version__
 from .core import apps, devices, policies, releases, webhooks
 from .fields import Schema
 from .core.decide import REASONS
+from .core.flag_eval import FLAG_TYPES
 from .protocols.codepush.updates import SNAKE_CASE
 
 JSON = "application/json"
@@ -308,7 +309,7 @@ def _flag_schemas() -> dict:
     rule = obj({"id": INTEGER, "flagId": INTEGER, "ruleType": {"enum": RULE_TYPES}, "ruleConfig": {"type": "object"},
                 "variantValue": ANY, "priority": INTEGER, "channelName": nullable(STRING), "createdAt": TIMESTAMP})
     flag = obj({
-        "id": INTEGER, "key": STRING, "name": STRING, "flagType": {"enum": ["boolean", "string", "number", "json"]},
+        "id": INTEGER, "key": STRING, "name": STRING, "flagType": {"enum": list(FLAG_TYPES)},
         "defaultValue": ANY, "enabled": BOOLEAN, "description": STRING, "variations": array(variation),
         "channels": array(obj({"channelName": STRING, "enabled": BOOLEAN, "defaultValue": ANY, "active": BOOLEAN})),
         "rules": array(ref("FlagRule")), "createdAt": TIMESTAMP, "updatedAt": TIMESTAMP})
@@ -348,7 +349,7 @@ def _flag_paths(app: str, tag: str) -> dict:
             "post": operation("Create a flag (boolean flags get on/off variations when none are given)", tag, {
                 **reply(ref("Flag"), 201), **json_errors(400, *AUTH, 409)}, [APP_ID],
                 body(obj({"key": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"},
-                          "flagType": {"enum": ["boolean", "string", "number", "json"]}, **flag_fields},
+                          "flagType": {"enum": list(FLAG_TYPES)}, **flag_fields},
                          required=["key", "flagType"]))),
         },
         flag: {
@@ -489,6 +490,8 @@ def _management_paths() -> dict:
     channel = f"{app}/channels/{{name}}"
     tag = "management"
     release_change = reply(ref("ReleaseChange"), 201)
+    serves = array(obj({"channel": STRING, "release": nullable(INTEGER), "label": nullable(STRING),
+                        "version": STRING, "share": {"type": "number"}}))
     release_options = {"rollout": {"type": "integer", "minimum": 0, "maximum": 100}, "mandatory": BOOLEAN,
                        "notes": {"type": "string", "maxLength": 10000}}
     return {
@@ -544,10 +547,13 @@ def _management_paths() -> dict:
         },
         f"{channel}/rollback": {
             "post": operation("Roll the channel back (to the previous bundle, a release, or the builtin one)", tag, {
-                **release_change, **reply(obj({"dryRun": BOOLEAN, "release": obj({
+                **reply(obj({"release": ref("Release"), "previousRelease": nullable(ref("Release")),
+                             "serves": serves}), 201),
+                **reply(obj({"dryRun": BOOLEAN, "release": obj({
                     "channel": STRING, "kind": {"enum": ["rollback", "builtin"]}, "label": STRING,
                     "bundleId": nullable(INTEGER), "bundleVersion": STRING, "rollout": INTEGER, "mandatory": BOOLEAN,
-                    "rolledBackFrom": nullable(ref("Release"))})}), description="dryRun: what the channel would serve"),
+                    "rolledBackFrom": nullable(ref("Release"))}), "serves": serves}),
+                        description="dryRun: what the channel would serve"),
                 **json_errors(400, *AUTH, 409)}, [APP_ID, CHANNEL],
                 accepted(releases.ROLLBACK, required=False)),
         },

@@ -301,9 +301,11 @@ def json_response(data, status: int = 200):
     return current_app.response_class(json_bytes(data), status=status, mimetype="application/json")
 
 
-def signed_download_url(sha256: str, kind: str = "zip", b=None, base: str | None = None) -> tuple[str, int]:
-    """An absolute, expiring, HMAC-signed URL for a blob (the download endpoint checks it). Every query
-    value is percent-encoded: a content type such as image/svg+xml would otherwise arrive as a space."""
+def signed_download_url(sha256: str, kind: str = "zip", b=None, base: str | None = None, ttl: int | None = None
+                        ) -> tuple[str, int]:
+    """An absolute, expiring, HMAC-signed URL for a blob (the download endpoint checks it), valid for
+    `ttl` seconds (default OTABOX_URL_TTL). Every query value is percent-encoded: a content type such as
+    image/svg+xml would otherwise arrive as a space."""
     b = b or box()
-    query, expires = b.secrets.url_signer.reusable_query("download", f"{sha256}:{kind}", b.config.url_ttl)
+    query, expires = b.secrets.url_signer.reusable_query("download", f"{sha256}:{kind}", ttl or b.config.url_ttl)
     return f"{base or base_url()}/dl/{sha256}?type={quote(kind, safe='')}&{query}", expires

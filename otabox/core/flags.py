@@ -569,7 +569,8 @@ def load_flag_set(view: AppView) -> ev.FlagSet:
     releases = {r.id: r for channel in view.channels.values() for r in channel.history}
     built = {}
     for flag in flags:
-        variants = {ev.value_key(v.value): ev.Variant(v.id, v.name, v.value) for v in variations.get(flag.id, ())}
+        variants = {ev.value_key(v.value): ev.Variant(v.id, v.name, ev.typed(flag.flag_type, v.value))
+                    for v in variations.get(flag.id, ())}
 
         def variant(value, variants=variants):
             return variants[ev.value_key(value)]

@@ -26,6 +26,7 @@ from .models import (
     SERVICE_ACCOUNT,
     ApiKey,
     AuditEntry,
+    CodePushActive,
     Collaborator,
     ReleaseEvent,
     Secret,
@@ -207,6 +208,10 @@ def _trusted_keys(schema: Schema) -> None:
     Table("usersession").bind(schema.db).delete().where(SQL("user_id").in_(disabled)).execute()
 
 
+def _codepush_active(schema: Schema) -> None:
+    schema.create_tables(CodePushActive)
+
+
 STEPS: list[Step] = [
     Step(1, "the schema of otabox 0.1.0", _baseline),
     Step(2, "signed serving sequence per app; per-device override changes", _signed_serving_state),
@@ -219,6 +224,8 @@ STEPS: list[Step] = [
     Step(7, "secrets shared by several processes (the secret table)", _shared_secrets),
     Step(9, "tokens remember what they were minted from; disabled users keep no tokens; secrets sealed with a "
             "salted scrypt key", _trusted_keys),
+    Step(10, "issue 26: code-push-server's Active counters per deployment and label or app version",
+         _codepush_active),
 ]
 
 

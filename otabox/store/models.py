@@ -261,6 +261,18 @@ class ReleaseStat(BaseModel):
         indexes = ((("release", "action"), True),)
 
 
+class CodePushActive(BaseModel):
+    """code-push-server's `Active` counter of a deployment, per label or (the binary's own bundle) app
+    version: +1 when a device reports it deployed, -1 when a device reports having left it."""
+
+    channel = ForeignKeyField(Channel, on_delete="CASCADE")
+    key = CharField()
+    count = BigIntegerField(default=0)
+
+    class Meta:
+        indexes = ((("channel", "key"), True),)
+
+
 class Device(BaseModel):
     app = ForeignKeyField(App, on_delete="CASCADE")
     device_id = CharField()
@@ -597,5 +609,5 @@ HEALTH_AND_ROLLOUT_MODELS = [Lease, HealthBucket, HealthDevice, HealthError, Fla
                              RolloutExecution, ExecutionEvent, Webhook, OutboxEvent, Delivery, DeliveryAttempt]
 """Schema step 4 (health telemetry, rollout policies, webhooks)."""
 ALL_MODELS = [State, App, User, ApiKey, TokenApp, UserSession, Collaborator, Channel, Bundle, BundleFile, Release,
-              ReleaseEvent, ReleaseStat, Device, DeviceEvent, DailyActive, AuditEntry, Upload, Secret, *FLAG_MODELS,
+              ReleaseEvent, ReleaseStat, CodePushActive, Device, DeviceEvent, DailyActive, AuditEntry, Upload, Secret, *FLAG_MODELS,
               *HEALTH_AND_ROLLOUT_MODELS]
