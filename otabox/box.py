@@ -97,7 +97,8 @@ class Box:
                                       else PostgresChangeSignal(self.db))
         self.serving = ServingCache(self.generation_signal)
         self.flags = FlagCache()
-        self.flag_recorder = FlagRecorder(config.device_flush_seconds)
+        self.flag_recorder = FlagRecorder(config.device_flush_seconds, config.contexts_per_app,
+                                          config.context_mb_per_app * 1024 * 1024)
         self.metrics = Metrics()
         self.client_limiter = TokenBucketLimiter(config.client_rate_per_minute)
         self.auth_failure_limiter = TokenBucketLimiter(config.auth_failures_per_minute)

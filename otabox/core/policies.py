@@ -1,14 +1,19 @@
 """Rollout policies and the executions that follow them.
 
-A policy is a list of stages (`percentage`, `minDevices`, `minDurationMinutes`) and thresholds
-(`errorRate`, `crashRate` in percent of launches, `minLaunches`, `action`). A release started under a
-policy begins at its first stage's percentage, and an execution records where it is. `evaluate`
-(run by the scheduler, ops/scheduler.py) moves each running execution on: once the current stage
-has lasted `minDurationMinutes` and `minDevices` distinct devices reported an `app_launch` on the
-release, the rollout rises to the next stage (or, at the last stage, the execution completes);
-once the release has `minLaunches` launches and its crash or error rate exceeds a threshold, the
-execution pauses or rolls the channel back with the same operation as a manual rollback. Actions
-taken by the policy name it as their actor (`policy:<name>`)."""
+A policy is a list of stages (`percentage`, `minDevices`, `minServedDevices`, `minDurationMinutes`)
+and thresholds (`errorRate`, `crashRate` in percent of launches, `minLaunches`, `action`). A release
+started under a policy begins at its first stage's percentage, and an execution records where it is.
+`evaluate` (run by the scheduler, ops/scheduler.py) moves each running execution on: once the current
+stage has lasted `minDurationMinutes`, `minDevices` distinct devices reported an `app_launch` on the
+release and `minServedDevices` devices were served it by a check, the rollout rises to the next stage
+(or, at the last stage, the execution completes); once the release has `minLaunches` launches and its
+crash or error rate exceeds a threshold, the execution pauses or rolls the channel back with the same
+operation as a manual rollback. Actions taken by the policy name it as their actor (`policy:<name>`).
+
+Health reports carry only the public client key, so the figures a policy reads are those of devices
+a check served the release (core/health.served_totals). With `requireServedDevices` (the default) no
+other device counts; without it, at most `OTABOX_POLICY_UNATTESTED_DEVICES` others do, for clients
+that report under an id their checks do not send."""
 from __future__ import annotations
 
 import datetime as dt
@@ -51,6 +56,7 @@ def parse_stages(raw) -> list[dict]:
             raise BadRequest(f"{where}percentage is required", details={"field": "percentage"})
         parsed = {"percentage": _number(stage, "percentage", 1, 100, None, True, where),
                   "minDevices": _number(stage, "minDevices", 0, MAX_DEVICES, 0, True, where),
+                  "minServedDevices": _number(stage, "minServedDevices", 0, MAX_DEVICES, 0, True, where),
                   "minDurationMinutes": _number(stage, "minDurationMinutes", 0, MAX_MINUTES, 0, False, where)}
         if stages and parsed["percentage"] <= stages[-1]["percentage"]:
             raise BadRequest("stage percentages must rise from one stage to the next",
@@ -74,6 +80,13 @@ def parse_thresholds(raw) -> dict:
             "action": action}
 
 
+def _require_served(data: dict) -> bool:
+    value = data.get("requireServedDevices", True)
+    if not isinstance(value, bool):
+        raise BadRequest("requireServedDevices must be true or false", details={"field": "requireServedDevices"})
+    return value
+
+
 def _name(data: dict) -> str:
     name = data.get("name")
     if not isinstance(name, str) or not 0 < len(name.strip()) <= 100:
@@ -87,7 +100,8 @@ def _active_executions(policy: RolloutPolicy):
 
 def policy_json(policy: RolloutPolicy) -> dict:
     return {"id": policy.id, "appId": policy.app_id, "name": policy.name, "stages": policy.stages,
-            "thresholds": policy.thresholds, "activeExecutions": _active_executions(policy).count(),
+            "thresholds": policy.thresholds, "requireServedDevices": policy.require_served_devices,
+            "activeExecutions": _active_executions(policy).count(),
             "createdAt": iso(policy.created_at), "updatedAt": iso(policy.updated_at)}
 
 
@@ -101,11 +115,14 @@ def _ensure_unique(app: App, name: str, policy_id: int | None = None) -> None:
 
 def create_policy(app: App, data: dict, actor: str) -> RolloutPolicy:
     name, stages, thresholds = _name(data), parse_stages(data.get("stages")), parse_thresholds(data.get("thresholds"))
+    require_served = _require_served(data)
     with database.atomic():
         _ensure_unique(app, name)
-        policy = RolloutPolicy.create(app=app, name=name, stages=stages, thresholds=thresholds)
+        policy = RolloutPolicy.create(app=app, name=name, stages=stages, thresholds=thresholds,
+                                      require_served_devices=require_served)
         audit.record(actor, "rollout_policy.created", "rollout_policy", policy.id,
-                     {"app": app.slug, "name": name, "stages": stages, "thresholds": thresholds})
+                     {"app": app.slug, "name": name, "stages": stages, "thresholds": thresholds,
+                      "requireServedDevices": require_served})
     return policy
 
 
@@ -134,8 +151,10 @@ def update_policy(policy: RolloutPolicy, data: dict, actor: str) -> RolloutPolic
         changes["stages"] = parse_stages(data["stages"])
     if "thresholds" in data:
         changes["thresholds"] = parse_thresholds(data["thresholds"])
+    if "requireServedDevices" in data:
+        changes["require_served_devices"] = _require_served(data)
     if not changes:
-        raise BadRequest("nothing to change: send name, stages or thresholds")
+        raise BadRequest("nothing to change: send name, stages, thresholds or requireServedDevices")
     with database.atomic():
         if _active_executions(policy).exists():
             raise Conflict("the policy cannot change while one of its executions runs; pause is not enough: "
@@ -264,8 +283,9 @@ def breach(found: health.Totals, thresholds: dict) -> dict | None:
     return None
 
 
-def evaluate(execution_id: int, now: dt.datetime | None = None) -> str | None:
-    """Move one running execution on if it should; returns what happened (None: nothing).
+def evaluate(execution_id: int, now: dt.datetime | None = None, unattested_allowance: int = 0) -> str | None:
+    """Move one running execution on if it should; returns what happened (None: nothing). A policy
+    without requireServedDevices counts at most `unattested_allowance` devices no check served.
     One transaction, and every change is a compare-and-set on the state read, so running it twice
     at once (two processes) acts once."""
     now = now or utcnow()
@@ -282,18 +302,23 @@ def evaluate(execution_id: int, now: dt.datetime | None = None) -> str | None:
                 return "cancelled"
             return None
         policy = execution.policy
-        found = health.totals(release.id)
+        found = health.served_totals(release.id, 0 if policy.require_served_devices else unattested_allowance)
         exceeded = breach(found, policy.thresholds)
         if exceeded:
             return _act_on_breach(execution, release, exceeded, actor)
         stage = policy.stages[execution.stage - 1]
         waited = (now - execution.stage_started_at).total_seconds()
-        if waited >= stage["minDurationMinutes"] * 60 and found.launched_devices >= stage["minDevices"]:
+        if waited >= stage["minDurationMinutes"] * 60 and found.launched_devices >= stage["minDevices"] \
+                and _served_enough(release.id, stage.get("minServedDevices", 0)):
             last = execution.stage >= len(policy.stages)
             if _step(execution, actor, {"launchedDevices": found.launched_devices, "launches": found.launches,
                                         **found.rates()}):
                 return "completed" if last else "advanced"
     return None
+
+
+def _served_enough(release_id: int, wanted: int) -> bool:
+    return not wanted or health.served_devices(release_id) >= wanted
 
 
 def _act_on_breach(execution: RolloutExecution, release: Release, exceeded: dict, actor: str) -> str | None:
@@ -311,12 +336,12 @@ def _act_on_breach(execution: RolloutExecution, release: Release, exceeded: dict
     return status
 
 
-def evaluate_running(now: dt.datetime | None = None) -> dict[int, str]:
-    """Evaluate every running execution; returns what happened to each that moved."""
+def evaluate_running(now: dt.datetime | None = None, unattested_allowance: int = 0) -> dict[int, str]:
+    """Evaluate every running execution (see `evaluate`); returns what happened to each that moved."""
     moved = {}
     for (execution_id,) in RolloutExecution.select(RolloutExecution.id).where(
             RolloutExecution.status == "running").order_by(RolloutExecution.id).tuples():
-        outcome = evaluate(execution_id, now)
+        outcome = evaluate(execution_id, now, unattested_allowance)
         if outcome:
             moved[execution_id] = outcome
     return moved

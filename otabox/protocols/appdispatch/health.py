@@ -19,14 +19,15 @@ bp = Blueprint("appdispatch_health", __name__)
 @bp.post("/v1/ota/health-metrics")
 def appdispatch_report():
     data = json_body()
-    found = parsed_report(data)
-    slug, update_id = data.get("projectSlug"), data.get("updateUuid")
+    slug = data.get("projectSlug") if isinstance(data, dict) else None
+    view = box().serving.app(slug) if isinstance(slug, str) and 0 < len(slug) <= 200 else None
+    found = parsed_report(data, view)
+    update_id = data.get("updateUuid")
     if not isinstance(slug, str) or not 0 < len(slug) <= 200:
         raise BadRequest("projectSlug is required", details={"field": "projectSlug"})
     if update_id is not None and (not isinstance(update_id, str) or len(update_id) > 200):
         raise BadRequest("updateUuid must be a string or null", details={"field": "updateUuid"})
     limit_client("health", found.device_id)
-    view = box().serving.app(slug)
     if view is None:
         raise NotFound(f"no app {slug!r}", code="app_not_found")
     update = known_updates(view).get(update_id.lower()) if update_id else None

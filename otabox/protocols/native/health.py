@@ -20,10 +20,19 @@ def accepted() -> Response:
     return Response(status=204)
 
 
-def parsed_report(data) -> health.HealthReport:
-    """The validated report; a bad one is limited by address, so floods of them are limited too."""
+def reportable_flag_states(view) -> dict[str, frozenset[str]]:
+    """The flag states the app's reports may carry (core/health.py), kept as long as its serving view."""
+    found = view.memo.get("reportable_flag_states")
+    if found is None:
+        found = view.memo["reportable_flag_states"] = health.reportable_flag_states(box().flags.flag_set(view))
+    return found
+
+
+def parsed_report(data, view) -> health.HealthReport:
+    """The validated report, with only the app's flag states; a bad one is limited by address, so
+    floods of them are limited too."""
     try:
-        return health.parse_report(data)
+        return health.parse_report(data, reportable_flag_states(view) if view is not None else {})
     except BadRequest:
         limit_client("health", None)
         raise
@@ -51,7 +60,7 @@ def _bundle_id(view, data: dict, platform: str) -> int | None:
 def report(app_id):
     view = client_app(app_id)
     data = json_body()
-    found = parsed_report(data)
+    found = parsed_report(data, view)
     limit_client("health", found.device_id)
     release_id, _ = release_for(view, found.device_id, _bundle_id(view, data, found.platform), found.channel)
     box().health.record(view.id, release_id, found)
