@@ -134,7 +134,7 @@ class FlagRecorder(BatchWriter):
                 row = {"app": app_id, "kind": kind, "targeting_key": key, "name": seen["name"],
                        "attributes": attributes, "evaluations": seen["evaluations"],
                        "first_seen": seen["at"], "last_seen": seen["at"],
-                       "size": len(key) + len(seen["name"]) + len(json.dumps(attributes))}
+                       "size": len(key) + len(seen["name"]) + len(FlagContext.attributes.db_value(attributes))}
                 FlagContext.insert(**row).on_conflict(
                     conflict_target=[FlagContext.app, FlagContext.kind, FlagContext.targeting_key],
                     update={FlagContext.name: EXCLUDED.name, FlagContext.attributes: EXCLUDED.attributes,
