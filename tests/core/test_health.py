@@ -2,13 +2,17 @@
 the failures other protocols report, and the per flag variant aggregates."""
 from __future__ import annotations
 
+import json
+
 import pytest
 from conftest import Api, check, make_key, make_zip
 
 from otabox.app import create_app
 from otabox.config import Config
 from otabox.core import health
+from otabox.errors import OtaboxError
 from otabox.store.models import FlagVariantHealth, HealthBucket, HealthDevice, HealthError, utcnow
+from otabox.web import json_bytes
 
 APP = "com.example.demo"
 
@@ -249,3 +253,27 @@ def test_events_of_a_deleted_release_are_dropped_not_retried_forever(admin, clie
     assert box.health.flush() == 0
     with box.db.connection_context():
         assert HealthBucket.select().count() == 0
+
+
+def test_the_fast_path_and_the_flask_routes_answer_reports_alike(flask_app, client, admin, demo_app):
+    """Health reports are answered before Flask builds a request; the Flask routes must agree."""
+    bundle, _ = released(admin)
+    good = {"deviceId": "d", "platform": "ios", "bundleId": bundle["id"], "events": [{"type": "app_launch"}]}
+    native, headers = f"/api/v1/apps/{APP}/health", {"X-Client-Key": demo_app["clientKey"]}
+    cases = [(native, headers, json.dumps(good)), (native, headers, "not json"), (native, {}, json.dumps(good)),
+             (native, headers, json.dumps({**good, "events": []})),
+             ("/v1/ota/health-metrics", {}, json.dumps({**good, "projectSlug": APP})),
+             ("/v1/ota/health-metrics", {}, json.dumps({**good, "projectSlug": "com.example.nope"})),
+             ("/v1/ota/health-metrics", {}, json.dumps(good))]
+    for path, extra, body in cases:
+        fast = client.post(path, data=body, content_type="application/json", headers=extra)
+        with flask_app.test_request_context(path, method="POST", data=body, content_type="application/json",
+                                            headers=extra):
+            endpoint, args = flask_app.url_map.bind("localhost").match(path, method="POST")
+            try:
+                slow = flask_app.view_functions[endpoint](**args)
+                slow_status, slow_body = slow.status_code, slow.get_data()
+            except OtaboxError as exc:
+                slow_status, slow_body = exc.status, json_bytes(exc.to_dict())
+        assert (fast.status_code, fast.get_data()) == (slow_status, slow_body), (path, body)
+        assert fast.status_code != 204 or "Content-Type" not in fast.headers
