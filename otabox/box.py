@@ -111,7 +111,7 @@ class Box:
         self.event_budget = EventBudget(config.event_kb_per_device_per_day * 1024,
                                         config.event_mb_per_address_per_day * 1024 * 1024)
         self.tracker = DeviceTracker(config.device_flush_seconds)
-        self.health = HealthRecorder(config.device_flush_seconds)
+        self.health = HealthRecorder(config.device_flush_seconds, self.tracker.flush)
         self.ingestor = Ingestor(self, describers={"zip": codepush_package.describe_zip,
                                                    "expo": functools.partial(expo.describe_upload, self)})
         self.janitor = janitor(self)

@@ -226,8 +226,12 @@ class HealthRecorder(BatchWriter):
 
     thread_name = "otabox-health-flush"
 
-    def __init__(self, interval: float):
+    def __init__(self, interval: float, write_sightings=None):
+        """`write_sightings()` writes the checks buffered so far (devices.DeviceTracker.flush): called
+        before each flush, so a report that follows its check within one interval is attested. A
+        check answered by another process is seen once that process wrote it (the next report)."""
         super().__init__(interval)
+        self.write_sightings = write_sightings
         self._batch = self._empty()
         self.dropped_devices = 0
         self._device_hours: collections.OrderedDict = collections.OrderedDict()
@@ -236,24 +240,29 @@ class HealthRecorder(BatchWriter):
     def _empty() -> _Batch:
         return _Batch({}, {}, {}, {})
 
+    def flush(self) -> int:
+        if self.write_sightings is not None:
+            self.write_sightings()
+        return super().flush()
+
     def record(self, app_id: int, release_id: int | None, report: HealthReport) -> None:
         """Buffer one report. `release_id` is None when the device runs no release otabox knows (its
         binary's bundle): only the flag aggregates count those."""
         now = utcnow()
         bucket, day = bucket_of(now), now.strftime("%Y-%m-%d")
         with self._lock:
-            report = self._within_allowance(release_id, report, bucket)
+            events = self._within_allowance(release_id, report, bucket)
             batch = self._batch
-            for event in report.events:
-                index = DEVICE_COUNTERS.index(COUNTER_OF[event.type]) if event.type != "custom" else None
-                if index is not None:
+            for event in events:
+                if event.flag_states and event.type != "custom":
+                    index = DEVICE_COUNTERS.index(COUNTER_OF[event.type])
                     for flag_key, variant in event.flag_states:
                         batch.flags.setdefault((app_id, flag_key, variant, day), [0, 0, 0])[index] += event.count
             if release_id is None:
                 return
             counts = batch.buckets.setdefault((app_id, release_id, bucket), _Counts())
             sums = _DeviceSums(bucket)
-            for event in report.events:
+            for event in events:
                 counter = COUNTER_OF[event.type]
                 if counter == "custom":
                     _add_custom(counts.custom, event.name, event.count)
@@ -265,8 +274,8 @@ class HealthRecorder(BatchWriter):
             sums.launched = sums.launches > 0
             self._add_device(batch, app_id, release_id, report.device_id, sums)
 
-    def _within_allowance(self, release_id: int | None, report: HealthReport, bucket) -> HealthReport:
-        """The report with each event cut to what its device may still add this hour (see
+    def _within_allowance(self, release_id: int | None, report: HealthReport, bucket) -> list[HealthEvent]:
+        """The report's events, each cut to what its device may still add this hour (see
         DEVICE_HOURLY_LIMITS), and its flag states to the MAX_FLAG_STATES distinct ones the device
         reported first this hour; events cut to nothing are left out. Remembered per process, for the
         most recent device-hours."""
@@ -281,16 +290,19 @@ class HealthRecorder(BatchWriter):
             self._device_hours.move_to_end(key)
         seen_states = used["flag_states"]
         events = []
-        for event in sorted(report.events, key=lambda e: e.type != "app_launch"):  # launches first: crashes need them
+        ordered = report.events if len(report.events) == 1 else \
+            sorted(report.events, key=lambda e: e.type != "app_launch")  # launches first: crashes need them
+        for event in ordered:
             counter = COUNTER_OF[event.type]
             limit = used["launches"] + 1 if counter == "crashes" else DEVICE_HOURLY_LIMITS[counter]
             count = min(event.count, max(limit - used[counter], 0))
             used[counter] += count
             if not count:
                 continue
-            events.append(dataclasses.replace(event, count=count,
-                                              flag_states=_admitted(event.flag_states, seen_states)))
-        return dataclasses.replace(report, events=tuple(events))
+            states = _admitted(event.flag_states, seen_states) if event.flag_states else ()
+            events.append(event if count == event.count and states == event.flag_states else
+                          HealthEvent(event.type, event.name, event.message, count, states))
+        return events
 
     def record_failure(self, app_id: int, release_id: int, device_id: str, message: str) -> None:
         """An update client's failure report (an install that failed or was rolled back)."""

@@ -215,8 +215,8 @@ def test_distinct_flag_states_are_capped_per_request_and_per_device_hour(monkeyp
     later = health.parse_report({"deviceId": "d", "platform": "ios", "events": [
         {"type": "crash", "flagStates": {"f": "c"}}, {"type": "crash", "flagStates": {"f": "a"}}]}, reportable)
     second = recorder._within_allowance(1, later, health.bucket_of(utcnow()))
-    assert [e.flag_states for e in first.events] == [(("f", "a"), ("g", "a")), (("g", "a"),)]
-    assert [e.flag_states for e in second.events] == [(), (("f", "a"),)]
+    assert [e.flag_states for e in first] == [(("f", "a"), ("g", "a")), (("g", "a"),)]
+    assert [e.flag_states for e in second] == [(), (("f", "a"),)]
 
 
 def test_failures_from_update_clients_feed_the_same_store(admin, client, box, demo_app):
