@@ -51,6 +51,8 @@ MAX_FLAG_TEXT = 100
 MAX_FLAG_STATES = 50
 """Distinct (flag, variant) pairs kept from one request, and from one device in an hour."""
 MAX_ERRORS_PER_RELEASE = 100
+BUFFERED_ERRORS_FACTOR = 10
+"""Distinct error messages buffered per release between two flushes, in MAX_ERRORS_PER_RELEASE."""
 MAX_CUSTOM_NAMES = 100
 MAX_BUFFERED_DEVICES = 200_000
 MAX_UNATTESTED_DEVICES = 1000
@@ -214,6 +216,7 @@ class _Batch:
     devices: dict  # (app_id, release_id, device_id) -> _DeviceSums
     errors: dict   # (release_id, kind, message) -> count
     flags: dict    # (app_id, flag_key, variant, day) -> [launches, crashes, js_errors]
+    messages: dict = dataclasses.field(default_factory=dict)  # release_id -> distinct errors buffered
 
 
 def _add_custom(custom: dict, name: str, count: int) -> None:
@@ -326,7 +329,14 @@ class HealthRecorder(BatchWriter):
 
     @staticmethod
     def _add_error(batch: _Batch, release_id: int, kind: str, message: str, count: int) -> None:
+        """Count an error message: past BUFFERED_ERRORS_FACTOR x MAX_ERRORS_PER_RELEASE distinct ones
+        buffered for the release, with the other messages (the flush keeps the most frequent)."""
         key = (release_id, kind, message)
+        if key not in batch.errors:
+            if batch.messages.get(release_id, 0) >= BUFFERED_ERRORS_FACTOR * MAX_ERRORS_PER_RELEASE:
+                key = (release_id, "other", OTHER)
+            if key not in batch.errors:
+                batch.messages[release_id] = batch.messages.get(release_id, 0) + 1
         batch.errors[key] = batch.errors.get(key, 0) + count
 
     def _take(self):
@@ -347,8 +357,8 @@ class HealthRecorder(BatchWriter):
                 current.devices[key] = sums
             else:
                 known.merge(sums)
-        for key, count in batch.errors.items():
-            current.errors[key] = current.errors.get(key, 0) + count
+        for (release_id, kind, message), count in batch.errors.items():
+            self._add_error(current, release_id, kind, message, count)
         for key, sums in batch.flags.items():
             merged = current.flags.setdefault(key, [0, 0, 0])
             for index, value in enumerate(sums):
@@ -387,10 +397,11 @@ class HealthRecorder(BatchWriter):
             if key[0] in alive:
                 errors.setdefault(key[0], {})[key] = count
         for release_id, items in errors.items():
-            with database.atomic():
-                _store_errors(release_id, items)
-            for key in items:
-                del batch.errors[key]
+            for chunk in _chunks(sorted(items, key=lambda key: -items[key]), WRITE_CHUNK):
+                with database.atomic():
+                    _store_errors(release_id, {key: items[key] for key in chunk})
+                for key in chunk:
+                    del batch.errors[key]
         batch.errors.clear()
         live_apps = _existing(App, {key[0] for key in batch.flags})
         for chunk in _chunks([key for key in batch.flags if key[0] in live_apps], WRITE_CHUNK):

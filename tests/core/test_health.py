@@ -277,3 +277,14 @@ def test_the_fast_path_and_the_flask_routes_answer_reports_alike(flask_app, clie
                 slow_status, slow_body = exc.status, json_bytes(exc.to_dict())
         assert (fast.status_code, fast.get_data()) == (slow_status, slow_body), (path, body)
         assert fast.status_code != 204 or "Content-Type" not in fast.headers
+
+
+def test_distinct_error_messages_buffered_per_release_are_bounded(monkeypatch):
+    monkeypatch.setattr(health, "MAX_ERRORS_PER_RELEASE", 2)
+    recorder = health.HealthRecorder(3600)
+    for n in range(50):
+        recorder.record(1, 7, health.parse_report({"deviceId": f"d{n}", "platform": "ios", "events": [
+            {"type": "app_launch"}, {"type": "crash", "message": f"crash {n}"}]}, {}))
+    buffered = recorder._batch.errors
+    assert len(buffered) == health.BUFFERED_ERRORS_FACTOR * 2 + 1
+    assert buffered[(7, "other", health.OTHER)] == 50 - health.BUFFERED_ERRORS_FACTOR * 2
