@@ -23,7 +23,7 @@ import datetime as dt
 import hashlib
 import json
 
-from peewee import fn
+from peewee import EXCLUDED, Case, fn
 
 from ..errors import BadRequest
 from ..store.models import (
@@ -406,8 +406,7 @@ class HealthRecorder(BatchWriter):
         live_apps = _existing(App, {key[0] for key in batch.flags})
         for chunk in _chunks([key for key in batch.flags if key[0] in live_apps], WRITE_CHUNK):
             with database.atomic():
-                for key in chunk:
-                    _store_flag_sums(key, batch.flags[key])
+                _store_flag_sums({key: batch.flags[key] for key in chunk})
             for key in chunk:
                 del batch.flags[key]
         batch.flags.clear()
@@ -440,40 +439,41 @@ def _chunks(items: list, size: int = 500):
 
 
 def _store_devices(app_id: int, release_id: int, devices: dict) -> dict:
-    """Add what these devices (at most WRITE_CHUNK) reported on one release; returns, per bucket, how
-    many are new to that bucket. A device is attested once a check served it this release; a new
-    device that is not gets a row only while the release has fewer than MAX_UNATTESTED_DEVICES."""
+    """Add what these devices (at most WRITE_CHUNK) reported on one release, in one statement;
+    returns, per bucket, how many are new to that bucket. A device is attested once a check served
+    it this release; a new device that is not gets a row only while the release has fewer than
+    MAX_UNATTESTED_DEVICES."""
     ids = list(devices)
-    known = {row.device_id: row for row in HealthDevice.select().where(
-        (HealthDevice.release == release_id) & HealthDevice.device_id.in_(ids))}
+    known = dict(HealthDevice.select(HealthDevice.device_id, HealthDevice.bucket).where(
+        (HealthDevice.release == release_id) & HealthDevice.device_id.in_(ids)).tuples())
     served = {device_id for (device_id,) in Device.select(Device.device_id).where(
         (Device.app == app_id) & Device.device_id.in_(ids) & (Device.served_release == release_id)).tuples()}
     room = None
     new_in_bucket: dict = {}
-    fresh = []
+    rows = []
     for device_id, sums in devices.items():
-        row = known.get(device_id)
-        if row is None:
-            if device_id not in served:
-                if room is None:
-                    room = MAX_UNATTESTED_DEVICES - HealthDevice.select().where(
-                        (HealthDevice.release == release_id) & (HealthDevice.served == False)).count()  # noqa: E712
-                if room <= 0:
-                    continue
-                room -= 1
-            fresh.append({"release": release_id, "device_id": device_id, "bucket": sums.bucket,
-                          "launched": sums.launched, "served": device_id in served,
-                          **{name: getattr(sums, name) for name in DEVICE_COUNTERS}})
-        else:
-            (HealthDevice.update(bucket=max(sums.bucket, row.bucket), launched=row.launched or sums.launched,
-                                 served=row.served or device_id in served,
-                                 **{name: getattr(HealthDevice, name) + getattr(sums, name)
-                                    for name in DEVICE_COUNTERS})
-             .where(HealthDevice.id == row.id).execute())
-        if row is None or row.bucket < sums.bucket:
+        before = known.get(device_id)
+        if before is None and device_id not in served:
+            if room is None:
+                room = MAX_UNATTESTED_DEVICES - HealthDevice.select().where(
+                    (HealthDevice.release == release_id) & (HealthDevice.served == False)).count()  # noqa: E712
+            if room <= 0:
+                continue
+            room -= 1
+        rows.append({"release": release_id, "device_id": device_id, "bucket": sums.bucket, "launched": sums.launched,
+                     "served": device_id in served, **{name: getattr(sums, name) for name in DEVICE_COUNTERS}})
+        if before is None or before < sums.bucket:
             new_in_bucket[sums.bucket] = new_in_bucket.get(sums.bucket, 0) + 1
-    if fresh:
-        HealthDevice.insert_many(fresh).execute()
+    if rows:
+        later = EXCLUDED.bucket > HealthDevice.bucket
+        (HealthDevice.insert_many(rows).on_conflict(
+            conflict_target=[HealthDevice.release, HealthDevice.device_id],
+            update={HealthDevice.bucket: Case(None, [(later, EXCLUDED.bucket)], HealthDevice.bucket),
+                    HealthDevice.launched: HealthDevice.launched | EXCLUDED.launched,
+                    HealthDevice.served: HealthDevice.served | EXCLUDED.served,
+                    **{getattr(HealthDevice, name): getattr(HealthDevice, name) + getattr(EXCLUDED, name)
+                       for name in DEVICE_COUNTERS}})
+         .execute())
     return new_in_bucket
 
 
@@ -492,36 +492,41 @@ def _store_bucket(app_id: int, release_id: int, bucket, counts: _Counts, new_dev
 
 
 def _store_errors(release_id: int, errors: dict) -> None:
+    """Count these messages (most frequent first, in one statement); a message new to the release
+    once it has MAX_ERRORS_PER_RELEASE counts with the other messages."""
     now = utcnow()
+    other = _fingerprint("other", OTHER)
+    items = [(_fingerprint(kind, message), kind, message, count)
+             for (_, kind, message), count in sorted(errors.items(), key=lambda item: -item[1])]
     stored = HealthError.select().where(HealthError.release == release_id).count()
-    for (_, kind, message), count in sorted(errors.items(), key=lambda item: -item[1]):
-        fingerprint = _fingerprint(kind, message)
-        existing = HealthError.get_or_none((HealthError.release == release_id)
-                                           & (HealthError.fingerprint == fingerprint))
-        if existing is None and stored >= MAX_ERRORS_PER_RELEASE:
-            kind, message = "other", OTHER
-            fingerprint = _fingerprint(kind, message)
-            existing = HealthError.get_or_none((HealthError.release == release_id)
-                                               & (HealthError.fingerprint == fingerprint))
-        if existing is None:
-            HealthError.create(release=release_id, kind=kind, fingerprint=fingerprint, message=message,
-                               count=count, last_seen=now)
-            stored += 1
-        else:
-            (HealthError.update(count=HealthError.count + count, last_seen=now)
-             .where(HealthError.id == existing.id).execute())
+    existing = {fingerprint for (fingerprint,) in HealthError.select(HealthError.fingerprint).where(
+        (HealthError.release == release_id)
+        & HealthError.fingerprint.in_([item[0] for item in items] + [other])).tuples()}
+    rows: dict = {}
+    for fingerprint, kind, message, count in items:
+        if fingerprint not in existing and fingerprint not in rows:
+            if stored >= MAX_ERRORS_PER_RELEASE:
+                fingerprint, kind, message = other, "other", OTHER
+            if fingerprint not in existing and fingerprint not in rows:
+                stored += 1
+        row = rows.setdefault(fingerprint, {"release": release_id, "kind": kind, "fingerprint": fingerprint,
+                                            "message": message, "count": 0, "last_seen": now})
+        row["count"] += count
+    (HealthError.insert_many(list(rows.values())).on_conflict(
+        conflict_target=[HealthError.release, HealthError.fingerprint],
+        update={HealthError.count: HealthError.count + EXCLUDED.count, HealthError.last_seen: EXCLUDED.last_seen})
+     .execute())
 
 
-def _store_flag_sums(key: tuple, sums: list) -> None:
-    app_id, flag_key, variant, day = key
-    launches, crashes, js_errors = sums
-    (FlagVariantHealth.insert(app=app_id, flag_key=flag_key, variant=variant, day=day,
-                              launches=launches, crashes=crashes, js_errors=js_errors)
-     .on_conflict(conflict_target=[FlagVariantHealth.app, FlagVariantHealth.flag_key,
-                                   FlagVariantHealth.variant, FlagVariantHealth.day],
-                  update={FlagVariantHealth.launches: FlagVariantHealth.launches + launches,
-                          FlagVariantHealth.crashes: FlagVariantHealth.crashes + crashes,
-                          FlagVariantHealth.js_errors: FlagVariantHealth.js_errors + js_errors})
+def _store_flag_sums(flags: dict) -> None:
+    """Add these (app, flag key, variant, day) sums, in one statement."""
+    rows = [{"app": app_id, "flag_key": flag_key, "variant": variant, "day": day,
+             **dict(zip(DEVICE_COUNTERS, sums))} for (app_id, flag_key, variant, day), sums in flags.items()]
+    (FlagVariantHealth.insert_many(rows).on_conflict(
+        conflict_target=[FlagVariantHealth.app, FlagVariantHealth.flag_key, FlagVariantHealth.variant,
+                         FlagVariantHealth.day],
+        update={getattr(FlagVariantHealth, name): getattr(FlagVariantHealth, name) + getattr(EXCLUDED, name)
+                for name in DEVICE_COUNTERS})
      .execute())
 
 
