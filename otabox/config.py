@@ -95,6 +95,10 @@ class Config:
     metrics_public: bool = False
     allowed_hosts: str = ""
     policy_interval: float = 30.0
+    policy_unattested_devices: int = 10
+    health_retention_days: int = 90
+    contexts_per_app: int = 100_000
+    context_mb_per_app: int = 64
     webhook_delivery: bool = True
     webhook_allow_private: bool = False
     webhook_timeout_seconds: float = 10.0

@@ -192,6 +192,7 @@ def _health_schemas() -> dict:
     rate = nullable({"type": "number", "minimum": 0, "maximum": 100})
     stage = obj({"percentage": {"type": "integer", "minimum": 1, "maximum": 100},
                  "minDevices": {"type": "integer", "minimum": 0},
+                 "minServedDevices": {"type": "integer", "minimum": 0},
                  "minDurationMinutes": {"type": "number", "minimum": 0}})
     thresholds = obj({"errorRate": rate, "crashRate": rate, "minLaunches": {"type": "integer", "minimum": 0},
                       "action": {"enum": ["auto-rollback", "pause"]}})
@@ -207,13 +208,15 @@ def _health_schemas() -> dict:
                             "flagStates": {"type": "object", "maxProperties": 50}}, required=["type"]),
         "ReleaseHealth": obj({
             "releaseId": INTEGER, "launches": INTEGER, "crashes": INTEGER, "jsErrors": INTEGER, "failures": INTEGER,
-            "devices": INTEGER, "launchedDevices": INTEGER, "crashRate": rate, "errorRate": rate,
+            "devices": INTEGER, "launchedDevices": INTEGER, "servedDevices": INTEGER, "attestedDevices": INTEGER,
+            "crashRate": rate, "errorRate": rate,
             "crashFreeRate": rate, "custom": {"type": "object", "additionalProperties": INTEGER},
             "topErrors": array(obj({"message": STRING, "kind": STRING, "count": INTEGER, "lastSeen": TIMESTAMP}))}),
         "RolloutStage": stage,
         "RolloutThresholds": thresholds,
         "RolloutPolicy": obj({"id": INTEGER, "appId": INTEGER, "name": STRING, "stages": array(stage),
-                              "thresholds": thresholds, "activeExecutions": INTEGER, "createdAt": TIMESTAMP,
+                              "thresholds": thresholds, "requireServedDevices": BOOLEAN,
+                              "activeExecutions": INTEGER, "createdAt": TIMESTAMP,
                               "updatedAt": TIMESTAMP}),
         "RolloutExecution": obj({
             "id": INTEGER, "releaseId": INTEGER, "policyId": nullable(INTEGER), "policyName": STRING,

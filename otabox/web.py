@@ -11,6 +11,8 @@ from urllib.parse import quote
 from flask import current_app, g, request
 from werkzeug.wsgi import get_host
 
+from . import jsonsafe
+
 from .core.apps import find_app
 from .core.audit import Actor
 from .errors import BadRequest, Forbidden, OtaboxError, Unauthorized
@@ -38,11 +40,16 @@ def box():
 
 def json_body(kind=dict):
     """The request's JSON body, which must be of `kind` (dict, or (dict, list))."""
-    if not request.data:
+    return json_from(request.get_data(), kind)
+
+
+def json_from(raw: bytes, kind=dict):
+    """A body's JSON (checked by jsonsafe), which must be of `kind`; BadRequest otherwise."""
+    if not raw:
         raise BadRequest("a JSON body is required")
     try:
-        data = request.get_json(force=True, silent=False)
-    except Exception:
+        data = jsonsafe.loads(raw)
+    except ValueError:
         raise BadRequest("the body is not valid JSON", code="invalid_json") from None
     if not isinstance(data, kind):
         raise BadRequest("the JSON body has the wrong type", code="invalid_json")

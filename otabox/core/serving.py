@@ -160,6 +160,10 @@ class ChannelView:
     def positions_by_hash(self) -> dict[str, tuple[int, ...]]:
         return self._positions(lambda bundle: bundle.package_hash)
 
+    @functools.cached_property
+    def positions_by_bundle(self) -> dict[int, tuple[int, ...]]:
+        return self._positions(lambda bundle: bundle.id)
+
     def _positions(self, key) -> dict:
         found: dict = {}
         for position, release in enumerate(self.history):
@@ -210,6 +214,18 @@ class AppView:
     """Grows with every change of what any channel of the app serves (signed into check replies)."""
     memo: dict = dataclasses.field(default_factory=dict, init=False, compare=False, repr=False)
     """Values derived from this view by the adapters (e.g. signed replies), gone with it."""
+
+    @functools.cached_property
+    def bundles_by_version(self) -> dict[str, tuple[BundleView, ...]]:
+        """Bundles of each version: one made for a platform before one for all."""
+        found: dict = {}
+        for bundle in sorted(self.bundles.values(), key=lambda b: b.platform == "all"):
+            found.setdefault(bundle.version, []).append(bundle)
+        return {version: tuple(bundles) for version, bundles in found.items()}
+
+    def bundle_for_version(self, version: str, platform: str | None) -> int | None:
+        """The id of the bundle of this version a device on `platform` runs, if the app has one."""
+        return next((b.id for b in self.bundles_by_version.get(version, ()) if b.serves_platform(platform)), None)
 
     def channel_for(self, device_id: str | None, requested: str | None) -> ChannelView | None:
         """Admin override first, then the channel the device asked for, then its self-assigned one,

@@ -294,6 +294,10 @@ class Device(BaseModel):
     override_seq = IntegerField(null=True, index=True)
     """The device-change number (store.generation.bump_device_change) of the last change to the three
     columns above: servers apply changes past the last number they saw to that one device."""
+    served_release = IntegerField(null=True, index=True)
+    """The release the device's last update check offered or confirmed (not a foreign key: a sighting
+    must not fail because its release was deleted meanwhile). Health reports of that release from
+    this device are attested (core/health.py): only those move rollout policies."""
 
     class Meta:
         indexes = ((("app", "device_id"), True),)
@@ -425,9 +429,12 @@ class FlagContext(BaseModel):
     manual = BooleanField(default=False)
     first_seen = DateTimeField(default=utcnow)
     last_seen = DateTimeField(default=utcnow)
+    size = IntegerField(default=0)
+    """Bytes of its text (key, name, attributes): what the per-app bound of contexts from
+    evaluations counts (core/flag_contexts.py)."""
 
     class Meta:
-        indexes = ((("app", "kind", "targeting_key"), True),)
+        indexes = ((("app", "kind", "targeting_key"), True), (("app", "manual", "last_seen"), False))
 
 
 class FlagEvaluationCount(BaseModel):
@@ -470,12 +477,18 @@ class HealthBucket(BaseModel):
 
 
 class HealthDevice(BaseModel):
-    """A device that reported health on a release: counts distinct devices per release and bucket."""
+    """A device that reported health on a release: counts distinct devices per release and bucket, and
+    holds what that device reported in all (within its hourly allowance), which is what rollout
+    policies read. `served`: a check offered or confirmed this release to this device (attested)."""
 
     release = ForeignKeyField(Release, on_delete="CASCADE")
     device_id = CharField()
     bucket = DateTimeField()
     launched = BooleanField(default=False)
+    served = BooleanField(default=False)
+    launches = IntegerField(default=0)
+    crashes = IntegerField(default=0)
+    js_errors = IntegerField(default=0)
 
     class Meta:
         indexes = ((("release", "device_id"), True),)
@@ -515,6 +528,9 @@ class RolloutPolicy(BaseModel):
     name = CharField()
     stages = JSONField()
     thresholds = JSONField(default=dict)
+    require_served_devices = BooleanField(default=True)
+    """Count only devices a check served the release (see core/policies.py); policies made before
+    schema step 8 have it off."""
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
 

@@ -180,7 +180,7 @@ def release_for(view, device_id: str, bundle_id: int | None, channel_name: str |
     channels = [channel] if channel else []
     channels += [c for c in view.channels.values() if c is not channel]
     for candidate in channels:
-        for release in candidate.history:
-            if release.bundle is not None and release.bundle.id == bundle_id:
-                return release.id, bundle_id
+        positions = candidate.positions_by_bundle.get(bundle_id)
+        if positions:
+            return candidate.history[positions[0]].id, bundle_id
     return None, bundle_id
