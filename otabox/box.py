@@ -95,10 +95,9 @@ class Box:
             self.store = open_blob_store(config)
             self.generation_signal = (GenerationSignal(config.data_dir / "generation") if is_sqlite(self.db)
                                       else PostgresChangeSignal(self.db))
-        self.serving = ServingCache(self.generation_signal)
+        self.serving = ServingCache(self.generation_signal, config.stale_serving_limit)
         self.flags = FlagCache()
         self.flag_recorder = FlagRecorder(config.device_flush_seconds)
-        self.metrics = Metrics()
         self.client_limiter = TokenBucketLimiter(config.client_rate_per_minute)
         self.auth_failure_limiter = TokenBucketLimiter(config.auth_failures_per_minute)
         self.api_limiter = WindowLimiter(config.api_requests_per_hour)
@@ -109,8 +108,9 @@ class Box:
         self.address_limiter = TokenBucketLimiter(config.address_rate_per_minute)
         self.event_budget = EventBudget(config.event_kb_per_device_per_day * 1024,
                                         config.event_mb_per_address_per_day * 1024 * 1024)
-        self.tracker = DeviceTracker(config.device_flush_seconds)
+        self.tracker = DeviceTracker(config.device_flush_seconds, config.max_buffered_devices)
         self.health = HealthRecorder(config.device_flush_seconds)
+        self.metrics = Metrics(self.serving, {"devices": self.tracker, "flags": self.flag_recorder})
         self.ingestor = Ingestor(self, describers={"zip": codepush_package.describe_zip,
                                                    "expo": functools.partial(expo.describe_upload, self)})
         self.janitor = janitor(self)

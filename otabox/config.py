@@ -70,6 +70,8 @@ class Config:
     max_uncompressed_mb: int = 1024
     max_zip_entries: int = 20000
     device_flush_seconds: float = 1.0
+    max_buffered_devices: int = 100_000
+    stale_serving_limit: int = 21600
     static_dir: Path | None = None
     metrics_token: str = ""
     trusted_proxy: str = ""

@@ -15,7 +15,8 @@ class BatchWriter:
 
     Subclasses fill the buffer under `self._lock` and implement `_take` (swap the buffer for an empty
     one; None when there is nothing), `_store` (write a batch; returns how many items it wrote) and
-    `_restore` (merge a batch the database refused back into the buffer, for the next round)."""
+    `_restore` (merge a batch the database refused back into the buffer, for the next round). A buffer
+    that bounds itself counts what it did not keep in `dropped` (shown by /metrics)."""
 
     thread_name = "otabox-flush"
 
@@ -25,6 +26,7 @@ class BatchWriter:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.flushes = 0
+        self.dropped = 0
 
     def _take(self):
         raise NotImplementedError
