@@ -37,10 +37,11 @@ from .store.secrets import DatabaseSecretStore, FileSecretStore
 def open_blob_store(config: Config):
     """Bundle files in `<data dir>/blobs`, or in the bucket OTABOX_STORAGE_URL names."""
     if config.storage_url:
-        from .store.s3 import S3BlobStore
+        from .store.s3 import S3BlobStore, S3Timeouts
 
         try:
-            return S3BlobStore(config.storage_url, config.s3_endpoint_url, config.cdn_base_url)
+            return S3BlobStore(config.storage_url, config.s3_endpoint_url, config.cdn_base_url,
+                               timeouts=S3Timeouts.of(config))
         except ValueError as exc:
             raise ConfigError(f"OTABOX_STORAGE_URL: {exc}") from None
     return FileSystemBlobStore(config.data_dir / "blobs")

@@ -61,6 +61,9 @@ class Config:
     storage_url: str = ""
     s3_endpoint_url: str = ""
     cdn_base_url: str = ""
+    s3_connect_timeout: float = 5.0
+    s3_read_timeout: float = 20.0
+    s3_max_attempts: int = 3
     secret_key: str = dataclasses.field(default="", repr=False)
     public_url: str = ""
     url_ttl: int = 3600

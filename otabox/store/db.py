@@ -37,7 +37,7 @@ class WriterSqliteDatabase(SqliteDatabase):
         return super().atomic(lock_type=lock_type)
 
     def execute_sql(self, sql, params=None):
-        """A full disk becomes the 507 every other storage failure is, not an internal error."""
+        """A full disk becomes 507 insufficient_storage (as a full bucket does), not an internal error."""
         try:
             return super().execute_sql(sql, params)
         except OperationalError as exc:
