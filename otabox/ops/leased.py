@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 
+from ..core.batching import FailureLog
 from ..store import leases
 
 log = logging.getLogger("otabox")
@@ -29,6 +30,7 @@ class LeasedLoop:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self.failures = FailureLog(name)
 
     def start(self) -> None:
         if self._thread is None:
@@ -49,8 +51,9 @@ class LeasedLoop:
             try:
                 with self.db.connection_context():
                     leases.release(self.name, self.holder)
-            except Exception:  # the lease then simply expires
-                log.exception("could not give up the %s lease", self.name)
+            except Exception as exc:  # the lease then simply expires
+                log.warning("could not give up the %s lease (%s); it expires within %.0f s", self.name,
+                            str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__, self.ttl)
             self.holding = False
 
     def run_once(self) -> bool:
@@ -67,7 +70,10 @@ class LeasedLoop:
         while not self._stop.is_set():
             try:
                 self.run_once()
-            except Exception:  # retried next round; never kill the thread
-                log.exception("%s failed", self.name)
+            except Exception as exc:  # retried next round; never kill the thread
+                self.failures.failed(exc)
+                self.holding = False  # the lease may lapse meanwhile: work again only after taking it again
+            else:
+                self.failures.succeeded()
             self._wake.wait(self.interval)
             self._wake.clear()

@@ -1,7 +1,8 @@
 """PostgreSQL stopped under a live server: update checks of every fast-path protocol and OFREP
 evaluations go on answering, signed, from the serving state in memory; writes answer 503 with
 Retry-After; when the database is back, writes work again without restarting otabox and the
-sightings of the outage are written (those past the buffer's bound dropped and counted)."""
+sightings of the outage are written (those past the buffer's bound dropped and counted), and the
+background loops said so in a few lines."""
 from __future__ import annotations
 
 import time
@@ -95,5 +96,7 @@ def test_checks_answer_from_memory_while_postgresql_is_down_and_sightings_arrive
                         and "otabox_serving_from_memory 0" in text and text)
         assert 'otabox_buffered_writes_dropped_total{buffer="devices"} 4' in metrics, \
             "the 2 other native devices, the CodePush and the Capacitor phone"
+        until(lambda: "database reachable again" in server.log_text())
+        assert "Traceback" not in server.log_text(), "background loops tell an outage in a line, not tracebacks"
     finally:
         server.stop()
