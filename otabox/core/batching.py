@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 
-from ..store.db import database_failure
+from ..store.db import database_failure, failure_summary
 from ..store.models import database
 
 log = logging.getLogger("otabox")
@@ -34,7 +34,7 @@ class FailureLog:
         self._kind, self._since, self._rounds = kind, time.monotonic(), 1
         if unreachable:
             log.warning("%s: the database does not answer (%s); trying again every round, quiet until it does",
-                        self.name, str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+                        self.name, failure_summary(exc))
             log.debug("%s: the database failure", self.name, exc_info=exc)
         else:
             log.error("%s failed; trying again every round, quiet until it works", self.name, exc_info=exc)

@@ -13,6 +13,7 @@ import time
 
 from ..core.batching import FailureLog
 from ..store import leases
+from ..store.db import failure_summary
 
 log = logging.getLogger("otabox")
 
@@ -53,7 +54,7 @@ class LeasedLoop:
                     leases.release(self.name, self.holder)
             except Exception as exc:  # the lease then simply expires
                 log.warning("could not give up the %s lease (%s); it expires within %.0f s", self.name,
-                            str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__, self.ttl)
+                            failure_summary(exc), self.ttl)
             self.holding = False
 
     def run_once(self) -> bool:

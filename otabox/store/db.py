@@ -234,8 +234,13 @@ def reaching(url: str):
         raise _unusable(url, "no driver for it (PostgreSQL needs `pip install 'otabox[postgres]'`)") from None
     except (OperationalError, InterfaceError) as exc:
         _raise_if_disk_full(exc)
-        raise _unusable(url, str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__) \
-            from None
+        raise _unusable(url, failure_summary(exc)) from None
+
+
+def failure_summary(exc: Exception) -> str:
+    """The first line of what a driver says about a failure (its class name when it says nothing)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _unusable(url: str, reason: str) -> DatabaseUnavailable:
