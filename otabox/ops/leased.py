@@ -22,12 +22,15 @@ class LeasedLoop:
     def __init__(self, db, name: str, interval: float, work, ttl: float | None = None):
         """`work()` runs every `interval` seconds while this process holds lease `name`, inside a
         database connection; `ttl` (default: three intervals, at least 5 s) is how long a dead
-        holder keeps others waiting."""
+        holder keeps others waiting. A `ttl` shorter than three intervals makes the loop wake more
+        often than it works, to renew the lease in time."""
         self.db, self.name, self.interval, self.work = db, name, interval, work
         self.ttl = ttl if ttl is not None else max(3 * interval, 5.0)
+        self.round_seconds = min(interval, self.ttl / 3)
         self.holder = leases.new_holder()
         self.holding = False
         self._renew_at = 0.0
+        self._work_at = 0.0
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -39,7 +42,8 @@ class LeasedLoop:
             self._thread.start()
 
     def wake(self) -> None:
-        """Run the next round now rather than at the end of the interval."""
+        """Run the next round, and its work, now rather than at the end of the interval."""
+        self._work_at = 0.0
         self._wake.set()
 
     def stop(self) -> None:
@@ -58,12 +62,15 @@ class LeasedLoop:
             self.holding = False
 
     def run_once(self) -> bool:
-        """One round: take or renew the lease and, if held, do the work. True when the work ran."""
+        """One round: take or renew the lease and, if held and the interval is over, do the work.
+        True when this process holds the lease."""
         with self.db.connection_context():
             if not self.holding or time.monotonic() >= self._renew_at:
                 self.holding = leases.acquire(self.name, self.holder, self.ttl)
                 self._renew_at = time.monotonic() + self.ttl / 3
-            if self.holding:
+            started = time.monotonic()
+            if self.holding and started >= self._work_at:
+                self._work_at = started + self.interval
                 self.work()
         return self.holding
 
@@ -76,5 +83,5 @@ class LeasedLoop:
                 self.holding = False  # the lease may lapse meanwhile: work again only after taking it again
             else:
                 self.failures.succeeded()
-            self._wake.wait(self.interval)
+            self._wake.wait(self.round_seconds)
             self._wake.clear()

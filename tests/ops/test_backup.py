@@ -49,12 +49,25 @@ def test_doctor_reports_missing_files_and_loose_permissions(admin, demo_app, box
     assert healthy.returncode == 0
     assert {("ok", "database"), ("ok", "bundles"), ("ok", "permissions")} <= {
         (f["level"], f["check"]) for f in json.loads(healthy.stdout)}
+    with box.db.connection_context():
+        from otabox.store.models import BundleFile
+
+        one_file = BundleFile.select().where(BundleFile.bundle == bundle["id"]).first().sha256
+    box.store.delete(one_file)
+    parts_gone = otabox("doctor", "--json", "--data-dir", data_dir)
+    assert parts_gone.returncode == 0
+    (finding,) = [f for f in json.loads(parts_gone.stdout) if f["check"] == "bundles" and f["level"] != "ok"]
+    assert finding["level"] == "warn" and f"of bundle(s) {bundle['id']} are missing" in finding["message"]
+    assert "the full zips are there" in finding["message"]
+    admin.release("com.example.demo", bundle["id"])
     box.store.delete(bundle["sha256"])
     os.chmod(box.config.data_dir / "secrets" / "url-signing.key", 0o644)
     sick = otabox("doctor", "--data-dir", data_dir)
     assert sick.returncode == 1
     assert "FAIL  permissions" in sick.stdout and "chmod 600" in sick.stdout
-    assert "has no file in storage" in sick.stdout
+    assert "has no file in storage: release 1 (production)" in sick.stdout
+    assert "neither in full nor in parts" in sick.stdout
+    assert "full zips" not in sick.stdout and "still update" not in sick.stdout, "no comfort when the zip is gone"
 
 
 def otabox(*args):
