@@ -27,6 +27,11 @@ from . import semver
 VERIFY_SECONDS = 1.0
 
 
+FILE_MISSING = "fileMissing"
+"""Set in a bundle's `extra` while its file is known to be missing from storage (`doctor` found it,
+or a download did): none of its releases is offered then (see `release_view`)."""
+
+
 @dataclasses.dataclass(frozen=True)
 class BundleView:
     id: int
@@ -57,6 +62,10 @@ class BundleView:
                    session_key=row.session_key, encrypted_checksum=row.encrypted_checksum, key_id=row.key_id,
                    runtime_version=row.runtime_version, extra=row.extra or {}, created_at=row.created_at,
                    target_range=_parsed_range(row.target_versions), min_update_version=row.min_update_version)
+
+    @property
+    def file_missing(self) -> bool:
+        return bool(self.extra.get(FILE_MISSING))
 
     def serves_platform(self, platform: str | None) -> bool:
         if self.format == "expo":
@@ -215,11 +224,13 @@ class AppView:
 
 
 def release_view(row: Release, bundles: dict[int, BundleView]) -> ReleaseView:
+    """A release as devices are served it: disabled when its bundle's file is known to be missing
+    (devices then get what the channel served before, as after a rollback)."""
     bundle = bundles.get(row.bundle_id)
     targets = row.target_versions or (bundle.target_versions if bundle else None)
     return ReleaseView(
         id=row.id, kind=row.kind, label=row.label, bundle=bundle, rollout=row.rollout, mandatory=row.mandatory,
-        disabled=row.disabled, notes=row.notes, created_at=row.created_at, target_versions=targets,
+        disabled=row.disabled or (bundle is not None and bundle.file_missing), notes=row.notes, created_at=row.created_at, target_versions=targets,
         platform=row.platform, runtime_version=row.runtime_version, target_range=_parsed_range(targets))
 
 

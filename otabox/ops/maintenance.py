@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import time
 
-from ..core.bundles import expire_uploads, referenced_blobs, upload_file_prefix
+from ..core.bundles import expire_uploads, record_file_missing, referenced_blobs, upload_file_prefix
+from ..core.serving import FILE_MISSING
 from ..store.models import Upload
 from .leased import LeasedLoop
 
@@ -90,9 +91,18 @@ def diagnose(box, deep: bool = False) -> list[dict]:
     else:
         add("ok", "database", "the database passes its integrity check")
     missing = [b for b in Bundle.select() if not box.store.exists(b.sha256)]
+    gone = {b.sha256 for b in missing}
+    for sha256 in gone:
+        record_file_missing(sha256, True, "doctor")
+    found = [b for b in Bundle.select() if (b.extra or {}).get(FILE_MISSING) and b.sha256 not in gone]
+    for bundle in found:
+        record_file_missing(bundle.sha256, False, "doctor")
+        add("info", "bundles", f"bundle {bundle.id} ({bundle.version}) has its file again: its releases are offered "
+            "again")
     for bundle in missing:
         add("fail", "bundles", f"bundle {bundle.id} ({bundle.version}) of {bundle.app.slug} has no file in storage: "
-            f"{_naming_releases(bundle)}; devices offered it cannot download it, neither in full nor in parts",
+            f"{_naming_releases(bundle)}; it is no longer offered (devices get what those channels served before), "
+            "and devices that were offered it can download it neither in full nor in parts",
             "put the file back from a backup (or the bucket's versioning), or release another bundle to those "
             "channels and delete this one")
     if deep:
