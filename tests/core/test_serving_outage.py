@@ -50,3 +50,21 @@ def test_an_app_never_loaded_answers_503(client, released, database_away):
     database_away()
     reply = check(client, released, deviceId="d")
     assert reply.status_code == 503 and reply.json["error"]["code"] == "database_unavailable"
+
+
+def test_no_codepush_diff_is_built_while_the_database_is_away(admin, client, demo_app, database_away):
+    slug = demo_app["slug"]
+    old = admin.publish(slug, "1.0.0", files={"index.html": "one", "same.js": "x" * 5000})
+    new = admin.publish(slug, "2.0.0", files={"index.html": "two", "same.js": "x" * 5000})
+    key = admin.get(f"/api/v1/apps/{slug}/channels/production").json["deploymentKey"]
+
+    def update_check(**params):
+        return client.get("/v0.1/public/codepush/update_check",
+                          query_string={"deployment_key": key, "app_version": "1.0.0", **params}).json["update_info"]
+
+    assert update_check()["package_size"] == new.bundle["size"]  # loads the serving state
+    database_away()
+    offered = update_check(package_hash=old.bundle["packageHash"])
+    assert offered["is_available"] and offered["package_hash"] == new.bundle["packageHash"]
+    assert offered["package_size"] == new.bundle["size"], "the full package, not a diff built now"
+    assert new.bundle["sha256"] in offered["download_url"]
