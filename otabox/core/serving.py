@@ -230,8 +230,21 @@ def release_view(row: Release, bundles: dict[int, BundleView]) -> ReleaseView:
     targets = row.target_versions or (bundle.target_versions if bundle else None)
     return ReleaseView(
         id=row.id, kind=row.kind, label=row.label, bundle=bundle, rollout=row.rollout, mandatory=row.mandatory,
-        disabled=row.disabled or (bundle is not None and bundle.file_missing), notes=row.notes, created_at=row.created_at, target_versions=targets,
-        platform=row.platform, runtime_version=row.runtime_version, target_range=_parsed_range(targets))
+        disabled=row.disabled or (bundle is not None and bundle.file_missing), notes=row.notes,
+        created_at=row.created_at, target_versions=targets, platform=row.platform,
+        runtime_version=row.runtime_version, target_range=_parsed_range(targets))
+
+
+def read_through_outage(view: AppView, name: str, read: Callable[[], object]):
+    """`read()` (something an adapter reads from the database per request), remembered in the view as
+    `name`; when the database does not answer, the value last remembered there (else the failure)."""
+    try:
+        value = view.memo[name] = read()
+    except Exception as exc:
+        if database_failure(exc) is None or name not in view.memo:
+            raise
+        value = view.memo[name]
+    return value
 
 
 OVERRIDE_COLUMNS = (Device.app, Device.device_id, Device.override_channel, Device.override_bundle,

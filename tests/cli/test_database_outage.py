@@ -80,7 +80,8 @@ def test_checks_answer_from_memory_while_postgresql_is_down_and_sightings_arrive
             assert body["bundle"]["version"] == "1.0.0"
             assert body["signed"]["version"] == "1.0.0" and body["signedSignature"]
         assert (codepush().json(), capacitor().json(), evaluation().json()) == tuple(before[1:])
-        refused = requests.post(f"{server.url}/api/v1/apps", json={"slug": "com.example.later"}, headers=auth, timeout=10)
+        refused = requests.post(f"{server.url}/api/v1/apps", json={"slug": "com.example.later"}, headers=auth,
+                                timeout=10)
         assert refused.status_code == 503 and refused.headers["Retry-After"]
         assert refused.json()["error"]["code"] == "database_unavailable"
         metrics = requests.get(f"{server.url}/metrics", timeout=10).text

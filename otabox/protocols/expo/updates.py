@@ -28,10 +28,9 @@ from flask import Blueprint, Response, jsonify, request
 from ...core import decide as domain
 from ...core import releases, semver
 from ...core.apps import find_channel
-from ...core.serving import AppView, BundleView, ChannelView, FilteredOverrides, ReleaseView
+from ...core.serving import AppView, BundleView, ChannelView, FilteredOverrides, ReleaseView, read_through_outage
 from ...errors import BadRequest, Conflict, Invalid, NotFound, OtaboxError, TooLarge
 from ...store.blobs import StagedFile
-from ...store.db import database_failure
 from ...store.models import Release
 from ...web import actor, app_for, box, json_body, limit_client, signed_download_url
 from . import export as ef
@@ -211,12 +210,8 @@ def _signing_key(app: AppView, expected: dict | None) -> CodeSigning | None:
     """The key to sign with when the client expects a signature; never serve it unsigned."""
     if expected is None:
         return None
-    try:
-        signing = app.memo["codesigning"] = load_codesigning(box().secret_store, app.id)
-    except Exception as exc:  # the database that keeps the key is away: sign with the one this view last read
-        if database_failure(exc) is None or "codesigning" not in app.memo:
-            raise
-        signing = app.memo["codesigning"]
+    # the key may be kept in the database: while it is away, the one this view last read signs
+    signing = read_through_outage(app, "codesigning", lambda: load_codesigning(box().secret_store, app.id))
     if signing is None:
         raise Conflict(f"the client expects a code signature but app {app.slug!r} has no code signing key; "
                        f"run `otabox expo codesigning import --app {app.slug} ...`",
