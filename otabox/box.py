@@ -31,7 +31,7 @@ from .security.usage import UsageRecorder
 from .store.blobs import FileSystemBlobStore, Staging
 from .store.db import PostgresChangeSignal, is_sqlite, open_database
 from .store.generation import GenerationSignal, publish_pending
-from .store.secrets import DatabaseSecretStore, FileSecretStore
+from .store.secrets import DatabaseSecretStore, FileSecretStore, check_secret_key
 
 
 def open_blob_store(config: Config):
@@ -54,7 +54,8 @@ def open_secret_store(config: Config, db):
     if not config.secret_key:
         if not is_sqlite(db):
             raise ConfigError("OTABOX_SECRET_KEY is required with a database server: every otabox process on it "
-                              "must share the URL- and bundle-signing keys (set the same long random value on each)")
+                              "must share the URL- and bundle-signing keys (set the same key on each; "
+                              "`otabox secret-key generate` makes one)")
         return files
     shared = DatabaseSecretStore(config.secret_key)
     with db.connection_context():
@@ -85,10 +86,12 @@ class Box:
     def __init__(self, config: Config, schema: str = "upgrade"):
         """`schema`: what to do with the database's schema (see store.db.open_database)."""
         self.config = config
+        if config.secret_key:
+            check_secret_key(config.secret_key)
         with data_dir_access(config.data_dir):
             config.data_dir.mkdir(parents=True, exist_ok=True)
             os.chmod(config.data_dir, 0o700)
-            self.db, self.upgrade = open_database(config.db_url, schema)
+            self.db, self.upgrade = open_database(config.db_url, schema, config.secret_key)
             self.secret_store = open_secret_store(config, self.db)
             self.secrets = ServerSecrets(self.secret_store)
             self.sealer = load_sealer(self.secret_store)

@@ -67,6 +67,9 @@ class Config:
     secret_key: str = dataclasses.field(default="", repr=False)
     public_url: str = ""
     url_ttl: int = 3600
+    expo_asset_url_ttl: int = 30 * 86400
+    """Expo manifests' asset URLs: a cached manifest's assets must stay fetchable (the spec), so they
+    live as long as a client may keep a manifest, not an hour."""
     upload_ttl: int = 3600
     max_bundle_mb: int = 100
     max_json_kb: int = 2048

@@ -4,9 +4,9 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from ..core import tokens, users
-from ..errors import BadRequest, NotFound, OtaboxError, Unauthorized
+from ..errors import NotFound, OtaboxError, Unauthorized
 from ..security import sessions
-from ..web import actor, api_key, box, clear_session_cookie, json_body, set_session_cookie
+from ..web import accepts, actor, api_key, body, box, clear_session_cookie, set_session_cookie
 
 bp = Blueprint("api_account", __name__)
 
@@ -21,6 +21,7 @@ def _session_reply(user, cookie: str | None, status: int = 200):
 
 
 @bp.post("/session")
+@accepts(body=users.SIGN_IN)
 def sign_in():
     """Email and password in, a session cookie and the CSRF token out. Attempts are limited per
     address (every attempt) and per account (failed ones), before the password is even checked."""
@@ -28,10 +29,8 @@ def sign_in():
     if not request.is_json:
         raise UnsupportedMediaType("send the email and password as application/json")
     b.login_limiter.take(f"login:{request.remote_addr}")
-    data = json_body()
-    email, password = data.get("email"), data.get("password")
-    if not isinstance(email, str) or not isinstance(password, str):
-        raise BadRequest("email and password are required", details={"fields": ["email", "password"]})
+    data = body()
+    email, password = data["email"], data["password"]
     account = f"account:{email.strip().lower()}"
     b.login_failure_limiter.check(account)
     try:
@@ -46,6 +45,7 @@ def sign_in():
 
 
 @bp.get("/session")
+@accepts()
 def current_session():
     """Who is signed in, and (for a session cookie) the CSRF token again, e.g. after a page reload."""
     caller = api_key("reader")
@@ -53,6 +53,7 @@ def current_session():
 
 
 @bp.delete("/session")
+@accepts()
 def sign_out():
     caller = api_key("reader")
     if caller.session is None:
@@ -65,24 +66,29 @@ def sign_out():
 
 
 @bp.get("/auth/tokens")
+@accepts()
 def list_tokens():
-    """The caller's access tokens (never their secrets): those of its user no stronger than itself."""
+    """The access tokens the caller manages (never their secrets): every token of its user for a
+    session or an admin token, else itself and the tokens minted from it."""
     caller = api_key("reader")
     return jsonify({"tokens": [{**tokens.token_json(t), "current": caller.token is not None and t.id == caller.token.id}
                                for t in tokens.manageable_tokens(caller)]})
 
 
 @bp.post("/auth/tokens")
+@accepts(body=tokens.NEW_TOKEN)
 def create_token():
     caller = api_key("reader")
-    data = json_body()
-    token, secret = tokens.create_token(caller, data.get("friendlyName"), data.get("ttl"), data.get("role"),
+    data = body()
+    token, secret = tokens.create_token(caller, data["friendlyName"], data.get("ttl"), data.get("role"),
                                         data.get("appIds"), request.remote_addr or "", actor())
     return jsonify({"accessToken": secret, **tokens.token_json(token)}), 201
 
 
-@bp.delete("/auth/tokens/<token_name>")
+@bp.delete("/auth/tokens/<path:token_name>")
+@accepts()
 def revoke_token(token_name):
+    """Revoke a token the caller manages, and every token minted from it (listed in `alsoRevoked`)."""
     caller = api_key("reader")
-    tokens.revoke_token(tokens.find_token(caller, token_name), actor())
-    return jsonify({"deleted": True, "friendlyName": token_name})
+    also = tokens.revoke_token(tokens.find_token(caller, token_name), actor())
+    return jsonify({"deleted": True, "friendlyName": token_name, "alsoRevoked": also})

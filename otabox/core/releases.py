@@ -4,17 +4,20 @@ deletion, each release's own history of events, and release JSON.
 The decision of which bundle a device gets lives in `decide`; this module changes the history it reads."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 
 from peewee import fn
 
 from ..errors import BadRequest, Conflict, NotFound
+from ..fields import Any, Boolean, IdOrName, ListOf, Percentage, Schema, Text, Whole
 from ..store.generation import bump_generation
 from ..store.models import (
     App,
     Bundle,
     Channel,
+    CodePushActive,
     Device,
     Release,
     ReleaseEvent,
@@ -26,36 +29,40 @@ from ..store.models import (
 )
 from . import audit, executions, outbox, semver
 from .bundles import blobs_of, remove_unreferenced_blobs
+from .decide import serving_shares
 from .flags import link_release, linked_flags
+from .serving import BundleView, channel_history
 
 STAT_NAMES = {"check": "checks", "downloaded": "downloads", "installed": "installs", "failed": "failures"}
 
 
-def _flag(data: dict, name: str, default=None):
-    """A boolean field; absent or null means `default`."""
-    value = data.get(name)
-    if value is None:
-        return default
-    if not isinstance(value, bool):
-        raise BadRequest(f"{name} must be true or false", details={"field": name})
-    return value
+def _or(value, default):
+    """A clean field's value; absent or null means `default`."""
+    return default if value is None else value
 
 
-def _rollout(data: dict, default=None):
-    """A rollout percentage; absent or null means `default`."""
-    value = data.get("rollout")
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or not 0 <= value <= 100:
-        raise BadRequest("rollout must be a whole percentage from 0 to 100", details={"field": "rollout"})
-    return int(value)
-
-
-def _notes(data: dict):
-    value = data.get("notes")
-    if value is not None and (not isinstance(value, str) or len(value) > 10000):
-        raise BadRequest("notes must be a string of at most 10000 characters", details={"field": "notes"})
-    return value
+APPDISPATCH_NAMES = {"rolloutPercentage": "otabox calls it rollout", "isCritical": "otabox calls it mandatory",
+                     "releaseMessage": "otabox calls it notes"}
+"""What AppDispatch's publish calls a release's fields, refused by name on otabox's own routes."""
+RELEASE_CHANGES = Schema(
+    {"rollout": Percentage(nullable=True, description="The share of devices offered the release"),
+     "mandatory": Boolean(nullable=True), "notes": Text(10000, nullable=True), "disabled": Boolean(nullable=True),
+     "targetVersions": Text(200, nullable=True, check=semver.is_valid_range,
+                            expected="a semver range such as ^1.2.0")},
+    hints=APPDISPATCH_NAMES)
+PROMOTION = RELEASE_CHANGES.only("rollout", "mandatory", "notes", "targetVersions")
+GROUP_ID = Text(100, min_length=1, nullable=True, description="Releases made together share it (default: a new UUID)")
+NEW_RELEASE = PROMOTION.extend({
+    "bundleId": IdOrName(required=True), "channel": Text(200, nullable=True, description="Default: the app's "
+                                                                                        "default channel"),
+    "linkedFlags": Any(description="[{flagId, enabled} or {flagId, value}]: flag values set with the release"),
+    "groupId": GROUP_ID, "policyId": IdOrName(nullable=True, description="Follow this rollout policy")})
+ROLLBACK = Schema({"toBuiltin": Boolean(nullable=True), "toReleaseId": Whole(1, 2**63 - 1, nullable=True),
+                   "dryRun": Boolean(nullable=True, description="Only say what the rollback would do")})
+REPUBLISH = Schema({"channels": ListOf(Text(200), min_items=1, max_items=50, unique=True, required=True,
+                                       expected="a list of 1 to 50 distinct channel names"),
+                    "releaseMessage": Text(10000, nullable=True), "rollout": Percentage(nullable=True),
+                    "groupId": GROUP_ID})
 
 
 def release_stats(release_ids: list[int]) -> dict[int, dict]:
@@ -127,20 +134,8 @@ def current_release(channel: Channel) -> Release | None:
             .order_by(Release.id.desc()).first())
 
 
-def _targets(data: dict, field: str = "targetVersions"):
-    value = data.get(field)
-    if value is not None and (not isinstance(value, str) or len(value) > 200 or not semver.is_valid_range(value)):
-        raise BadRequest(f"{field} must be a semver range such as ^1.2.0", details={"field": field})
-    return value
-
-
 def _group_id(data: dict) -> str:
-    value = data.get("groupId")
-    if value is None:
-        return str(uuid.uuid4())
-    if not isinstance(value, str) or not 0 < len(value) <= 100:
-        raise BadRequest("groupId must be a string of 1 to 100 characters", details={"field": "groupId"})
-    return value
+    return _or(data.get("groupId"), None) or str(uuid.uuid4())
 
 
 def record_event(release_id: int, kind: str, actor: str, details: dict | None = None) -> None:
@@ -180,18 +175,17 @@ def _append(channel: Channel, actor: str, action: str, *, bundle: Bundle | None,
 
 def create_release(app: App, data: dict, actor: str, find_bundle, find_channel) -> tuple[Release, Release | None]:
     """Release a bundle to a channel (the app's default channel when none is named)."""
+    data = NEW_RELEASE.validate(data)
     name = data.get("channel", app.default_channel)
     if not isinstance(name, str):
         raise BadRequest("channel is required (the app has no default channel)", details={"field": "channel"})
-    if data.get("bundleId") is None:
-        raise BadRequest("bundleId is required", details={"field": "bundleId"})
     bundle = find_bundle(app, data["bundleId"])
     channel = find_channel(app, name)
-    rollout = _rollout(data, 100)
-    mandatory = _flag(data, "mandatory", False)
-    notes = _notes(data)
+    rollout = _or(data.get("rollout"), 100)
+    mandatory = _or(data.get("mandatory"), False)
+    notes = data.get("notes")
     links = linked_flags(app, data.get("linkedFlags"))
-    targets, group = _targets(data), _group_id(data)
+    targets, group = data.get("targetVersions"), _group_id(data)
     with database.atomic():
         release, previous = _append(channel, actor, "release.created", bundle=bundle, kind="release",
                                     rollout=rollout, mandatory=mandatory,
@@ -214,13 +208,18 @@ EVENT_OF_CHANGE = {"rollout": "rollout_changed", "mandatory": "mandatory_changed
 
 
 def update_release(release: Release, data: dict, actor: str) -> Release:
-    changes = {"rollout": _rollout(data), "mandatory": _flag(data, "mandatory"), "notes": _notes(data),
-               "disabled": _flag(data, "disabled"), "target_versions": _targets(data)}
+    data = RELEASE_CHANGES.validate(data)
+    changes = {"rollout": data.get("rollout"), "mandatory": data.get("mandatory"), "notes": data.get("notes"),
+               "disabled": data.get("disabled"), "target_versions": data.get("targetVersions")}
     changes = {k: v for k, v in changes.items() if v is not None}
     if not changes:
         raise BadRequest("nothing to change: send rollout, mandatory, notes, disabled or targetVersions")
     if release.kind == "builtin" and {"rollout", "target_versions"} & set(changes):
         raise BadRequest("a rollback to builtin has no rollout or target", details={"field": "rollout"})
+    if changes.get("rollout", 0) > release.rollout and ReleaseEvent.select().where(
+            (ReleaseEvent.release == release) & (ReleaseEvent.kind == "rolled_back")).exists():
+        raise Conflict(f"release {release.label} was rolled back, so its rollout cannot grow; release its bundle "
+                       "again to offer it to more devices", code="rolled_back", details={"field": "rollout"})
     with database.atomic():
         Release.update(**changes).where(Release.id == release.id).execute()
         action = "release.rollout_changed" if set(changes) == {"rollout"} else "release.updated"
@@ -268,65 +267,156 @@ def list_releases(app: App, channel: Channel | None, limit: int, offset: int, in
     return list(query.order_by(Release.id.desc()).limit(limit).offset(offset)), query.count()
 
 
-def _rollback_target(channel: Channel, data: dict) -> tuple[Release | None, Release | None]:
-    """The channel's current release and the release a rollback goes back to (None: the binary's own
-    bundle)."""
-    to_builtin = _flag(data, "toBuiltin", False)
+@dataclasses.dataclass(frozen=True)
+class RollbackPolicy:
+    """How one protocol's rollback picks the release it goes back to and what it does to the one it
+    leaves. The rest is common: a new history entry repeats the target (its rollout too, with the same
+    devices inside it), and devices outside that rollout go on below the target, so the channel serves
+    exactly what it served when the target was its newest release; a canary is never widened."""
+
+    history_entries: bool
+    """False (otabox): the newest enabled release is rolled back from and disabled, so no device is
+    offered it again, to the newest enabled earlier release of another bundle. True (code-push-server's
+    management API): the rolled-back-from release is the latest history entry and stays as it is; the
+    target is the previous entry, disabled or not (the copy keeps its isDisabled); both must target the
+    same app version."""
+
+
+OTABOX_ROLLBACK = RollbackPolicy(history_entries=False)
+CODEPUSH_ROLLBACK = RollbackPolicy(history_entries=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class RollbackPlan:
+    """What a rollback does: computed once, for the dry run and the rollback alike."""
+
+    channel: Channel
+    current: Release | None
+    """The release rolled back from."""
+    target: Release | None
+    """The release gone back to (None: the binary's own bundle)."""
+    policy: RollbackPolicy
+
+    @property
+    def disables_current(self) -> bool:
+        return self.current is not None and not self.policy.history_entries
+
+    def fields(self) -> dict:
+        """The new history entry's columns."""
+        target = self.target
+        return {"bundle": target.bundle if target else None, "kind": "rollback" if target else "builtin",
+                "rollout": target.rollout if target else 100, "mandatory": target.mandatory if target else False,
+                "notes": target.notes if target else "", "origin": target,
+                "disabled": bool(target and target.disabled and self.policy.history_entries)}
+
+
+def _history_entries(channel: Channel) -> list[Release]:
+    """Newest first, deleted releases left out (as every history list shows them)."""
+    return list(Release.select().where((Release.channel == channel) & (Release.deleted == False))  # noqa: E712
+                .order_by(Release.id.desc()))
+
+
+def _explicit_target(channel: Channel, to_id) -> Release:
+    number = row_id(to_id) if isinstance(to_id, int) else None
+    target = Release.get_or_none((Release.id == number) & (Release.channel == channel)) if number is not None else None
+    if target is None:
+        raise NotFound(f"no release {to_id!r} in channel {channel.name!r}")
+    return target
+
+
+def rollback_plan(channel: Channel, data: dict, policy: RollbackPolicy = OTABOX_ROLLBACK) -> RollbackPlan:
+    """The release rolled back from and the one gone back to (`toReleaseId`, `toBuiltin`, else the
+    policy's previous release)."""
+    data = ROLLBACK.validate(data)
+    to_builtin = bool(data.get("toBuiltin"))
     to_id = data.get("toReleaseId")
-    current = current_release(channel)
+    if policy.history_entries:
+        entries = _history_entries(channel)
+        current = entries[0] if entries else None
+    else:
+        current = current_release(channel)
     if to_builtin:
-        return current, None
-    if to_id is not None:
-        number = row_id(to_id) if isinstance(to_id, int) else None
-        target = Release.get_or_none((Release.id == number) & (Release.channel == channel)) \
-            if number is not None else None
-        if target is None:
-            raise NotFound(f"no release {to_id!r} in channel {channel.name!r}")
-        return current, target
+        return RollbackPlan(channel, current, None, policy)
     if current is None:
         raise Conflict("the channel has no release to roll back", code="nothing_to_roll_back")
-    earlier = (Release.select().where((Release.channel == channel) & (Release.disabled == False)  # noqa: E712
-                                      & (Release.id < current.id)).order_by(Release.id.desc()))
-    target = next((r for r in earlier if r.bundle_id != current.bundle_id), None)
+    if to_id is not None:
+        target = _explicit_target(channel, to_id)
+    elif policy.history_entries:
+        target = entries[1] if len(entries) > 1 else None
+    else:
+        earlier = (Release.select().where((Release.channel == channel) & (Release.disabled == False)  # noqa: E712
+                                          & (Release.id < current.id)).order_by(Release.id.desc()))
+        target = next((r for r in earlier if r.bundle_id != current.bundle_id), None)
     if target is None:
         raise Conflict("there is no earlier release to roll back to; roll back to builtin instead",
                        code="nothing_to_roll_back")
-    return current, target
+    if policy.history_entries and target_versions(target) != target_versions(current):
+        raise Conflict("cannot roll back to a release for a different app version", code="different_app_version")
+    return RollbackPlan(channel, current, target, policy)
 
 
-def rollback(channel: Channel, data: dict, actor: str) -> tuple[Release, Release | None]:
-    """Re-point a channel to an earlier release (or to the binary's bundle) as a new history event.
-
-    The release rolled back from is disabled, so no device is offered it again and a second rollback
-    goes further back instead of returning to it. The new release repeats the target's mandatory
-    flag, notes and target range, as code-push-server's rollback does."""
+def rollback(channel: Channel, data: dict, actor: str, policy: RollbackPolicy = OTABOX_ROLLBACK
+             ) -> tuple[Release, Release | None]:
+    """Re-point a channel to an earlier release (or to the binary's bundle) as a new history event,
+    restoring what it served then (see RollbackPolicy)."""
     with database.atomic():
-        current, target = _rollback_target(channel, data)
-        if current is not None:
-            Release.update(disabled=True).where(Release.id == current.id).execute()
+        plan = rollback_plan(channel, data, policy)
+        if plan.disables_current:
+            Release.update(disabled=True).where(Release.id == plan.current.id).execute()
         created, previous = _append(
-            channel, actor, "release.rolled_back", bundle=target.bundle if target else None,
-            kind="rollback" if target else "builtin", previous=current, origin=target,
-            mandatory=target.mandatory if target else False, notes=target.notes if target else "",
-            details={"rolledBackFrom": current.id if current else None})
-        _note_rollback(current, target, created, actor)
+            channel, actor, "release.rolled_back", previous=plan.current,
+            details={"rolledBackFrom": plan.current.id if plan.current else None}, **plan.fields())
+        _note_rollback(plan.current, plan.target, created, actor)
         return created, previous
 
 
 def dry_run(data: dict) -> bool:
     """Whether a request asks only what a change would do (`"dryRun": true`)."""
-    return bool(_flag(data, "dryRun", False))
+    return bool(ROLLBACK.validate(data).get("dryRun"))
 
 
-def preview_rollback(channel: Channel, data: dict) -> dict:
-    """What `rollback(channel, data)` would make the channel serve, without changing anything (the
-    dashboard shows it before the operator confirms)."""
-    current, target = _rollback_target(channel, data)
-    bundle = target.bundle if target else None
-    return {"channel": channel.name, "kind": "rollback" if target else "builtin", "label": _next_label(channel),
-            "bundleId": bundle.id if bundle else None, "bundleVersion": bundle.version if bundle else "builtin",
-            "rollout": 100, "mandatory": target.mandatory if target else False,
-            "rolledBackFrom": release_json(current) if current else None}
+def preview_rollback(plan: RollbackPlan) -> tuple[dict, list[dict]]:
+    """What the rollback `plan` would append, and what the channel would then serve (`serves`),
+    without changing anything (the CLI's --dry-run; the dashboard shows it before the operator
+    confirms)."""
+    fields = plan.fields()
+    origin, bundle = fields.pop("origin"), fields["bundle"]
+    planned = Release(id=(Release.select(fn.MAX(Release.id)).scalar() or 0) + 1, app=plan.channel.app_id,
+                      channel=plan.channel, label=_next_label(plan.channel),
+                      original_label=origin.label if origin else None, **fields)
+    preview = {"channel": plan.channel.name, "kind": planned.kind, "label": planned.label,
+               "bundleId": bundle.id if bundle else None, "bundleVersion": bundle.version if bundle else "builtin",
+               "rollout": planned.rollout, "mandatory": planned.mandatory,
+               "rolledBackFrom": release_json(plan.current) if plan.current else None}
+    return preview, serves(plan.channel, planned, plan.current if plan.disables_current else None)
+
+
+def serves(channel: Channel, planned: Release | None = None, disabled: Release | None = None) -> list[dict]:
+    """What share of the channel's devices each release serves (`{"channel", "release", "label",
+    "version", "share"}`, newest first; release None: the binary's own bundle), with `planned`
+    appended and `disabled` disabled when given. A channel split sends its share to the other
+    channel's history. Shares ignore platform and app-version targeting."""
+    split = Channel.get_or_none((Channel.app == channel.app_id) & (Channel.name == channel.rollout_channel)) \
+        if channel.rollout_channel and channel.rollout_percentage > 0 else None
+    parts = [(channel, 100 - channel.rollout_percentage if split else 100)] + ([(split, channel.rollout_percentage)]
+                                                                             if split else [])
+    result = []
+    for source, weight in parts:
+        rows = list(Release.select().where(Release.channel == source).order_by(Release.id))
+        for row in rows:
+            if disabled is not None and row.id == disabled.id:
+                row.disabled = True
+        if planned is not None and source == channel:
+            rows.append(planned)
+        bundle_ids = {r.bundle_id for r in rows if r.bundle_id is not None}
+        bundles = {b.id: BundleView.of(b) for b in Bundle.select().where(Bundle.id.in_(bundle_ids))} \
+            if bundle_ids else {}
+        for release, share in serving_shares(channel_history(rows, bundles)):
+            result.append({"channel": source.name, "release": release.id if release else None,
+                           "label": release.label if release else None,
+                           "version": release.bundle.version if release and release.bundle else "builtin",
+                           "share": round(share * weight / 100, 2)})
+    return result
 
 
 def _note_rollback(current: Release | None, target: Release | None, created: Release, actor: str) -> None:
@@ -360,10 +450,11 @@ def rollback_scoped(channel: Channel, actor: str, platform: str | None, runtime_
 def promote(app: App, source: Channel, target: Channel, data: dict, actor: str,
             release: Release | None = None) -> tuple[Release, Release | None]:
     """Release `release` of the source channel (default: its current one) to the target channel."""
-    rollout = _rollout(data, 100)
-    mandatory = _flag(data, "mandatory", False)
-    notes = _notes(data)
-    targets = _targets(data)
+    data = PROMOTION.validate(data)
+    rollout = _or(data.get("rollout"), 100)
+    mandatory = _or(data.get("mandatory"), False)
+    notes = data.get("notes")
+    targets = data.get("targetVersions")
     with database.atomic():
         picked = release or current_release(source)
         if picked is None or picked.bundle is None:
@@ -379,21 +470,15 @@ def promote(app: App, source: Channel, target: Channel, data: dict, actor: str,
 
 def republish(app: App, release: Release, data: dict, actor: str, find_channel) -> tuple[list[Release], str]:
     """AppDispatch's republish: release the same bundle again to each of `channels` (one group)."""
-    names = data.get("channels")
-    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names) \
-            or len(set(names)) != len(names) or len(names) > 50:
-        raise BadRequest("channels must be a list of 1 to 50 distinct channel names", details={"field": "channels"})
-    message = data.get("releaseMessage")
-    if message is not None and (not isinstance(message, str) or len(message) > 10000):
-        raise BadRequest("releaseMessage must be a string of at most 10000 characters",
-                         details={"field": "releaseMessage"})
+    data = REPUBLISH.validate(data)
+    names, message = data["channels"], data.get("releaseMessage")
     if release.bundle_id is None:
         raise Conflict("a rollback to the embedded bundle cannot be republished", code="nothing_to_republish")
     channels = [find_channel(app, name) for name in names]
     group = _group_id(data)
     with database.atomic():
         created = [_append(channel, actor, "release.republished", bundle=release.bundle, kind="release",
-                           rollout=_rollout(data, 100), mandatory=release.mandatory,
+                           rollout=_or(data.get("rollout"), 100), mandatory=release.mandatory,
                            notes=message if message is not None else release.notes, origin=release,
                            platform=release.platform, group_id=group,
                            details={"fromReleaseId": release.id})[0] for channel in channels]
@@ -409,6 +494,7 @@ def clear_history(channel: Channel, actor: str, store) -> int:
         rows = list(Release.select(Release.id, Release.bundle).where(Release.channel == channel))
         used = {r.bundle_id for r in rows if r.bundle_id is not None}
         Release.delete().where(Release.channel == channel).execute()
+        CodePushActive.delete().where(CodePushActive.channel == channel).execute()
         kept = {r.bundle_id for r in Release.select(Release.bundle).where(Release.bundle.in_(used))} | {
             d.override_bundle_id for d in Device.select(Device.override_bundle).where(Device.override_bundle.in_(used))}
         orphans = list(Bundle.select().where(Bundle.id.in_(used - kept)))
@@ -427,6 +513,21 @@ def count_stat(release_id: int, action: str, amount: int = 1) -> None:
     (ReleaseStat.insert(release=release_id, action=action, count=amount)
      .on_conflict(conflict_target=[ReleaseStat.release, ReleaseStat.action],
                   update={ReleaseStat.count: ReleaseStat.count + amount}).execute())
+
+
+def move_active(to: tuple[int, str], away: tuple[int, str] | None) -> None:
+    """One device's report that it now runs `to` (channel id, label or app version) after `away`:
+    code-push-server's Active counters, up for one and down for the other, in one transaction."""
+    with database.atomic():
+        for (channel_id, key), amount in ((to, 1), *(((away, -1),) if away else ())):
+            (CodePushActive.insert(channel=channel_id, key=key[:200], count=amount)
+             .on_conflict(conflict_target=[CodePushActive.channel, CodePushActive.key],
+                          update={CodePushActive.count: CodePushActive.count + amount}).execute())
+
+
+def active_counts(channel: Channel) -> dict[str, int]:
+    """code-push-server's Active counters of a channel, by label or app version."""
+    return {row.key: row.count for row in CodePushActive.select().where(CodePushActive.channel == channel)}
 
 
 def adoption(channel: Channel, days: int | None = None) -> list[dict]:

@@ -111,10 +111,25 @@ class ReleaseView:
     """Only devices of this platform take it (None: any)."""
     runtime_version: str | None = None
     target_range: object = dataclasses.field(compare=False, repr=False, default=None)
+    restores: int | None = None
+    """A rollback's target (a release id of this channel): devices outside its rollout go on below the
+    target, as they did when the target was the newest release."""
+    rollout_id: int | None = None
+    rollout_label: str | None = None
+    """The release whose rollout membership it shares (a rollback: its target's, so the same devices
+    are inside); None: its own."""
 
     @property
     def is_builtin(self) -> bool:
         return self.bundle is None
+
+    @property
+    def rollout_salt(self) -> int:
+        return self.rollout_id if self.rollout_id is not None else self.id
+
+    @property
+    def rollout_tag(self) -> str:
+        return self.rollout_label if self.rollout_label is not None else self.label
 
     def native_mismatch(self, native_version: str | None, native_build: int | None,
                         any_version: bool = False) -> str | None:
@@ -215,24 +230,47 @@ class AppView:
         then the app's default channel."""
         override = self.overrides.get(device_id) if device_id else None
         if override and override.channel:
-            return self.channels.get(override.channel)
+            return self.channel_named(override.channel)
         if requested:
-            return self.channels.get(requested)
+            return self.channel_named(requested)
         if override and override.self_assigned_channel:
-            return self.channels.get(override.self_assigned_channel)
-        return self.channels.get(self.default_channel) if self.default_channel else None
+            return self.channel_named(override.self_assigned_channel)
+        return self.channel_named(self.default_channel) if self.default_channel else None
+
+    def channel_named(self, name: str) -> ChannelView | None:
+        """The channel of that exact name, else the one channel named so but for case."""
+        found = self.channels.get(name)
+        if found is None:
+            folded = [c for c in self.channels.values() if c.name.lower() == name.lower()]
+            found = folded[0] if len(folded) == 1 else None
+        return found
 
 
-def release_view(row: Release, bundles: dict[int, BundleView]) -> ReleaseView:
-    """A release as devices are served it: disabled when its bundle's file is known to be missing
-    (devices then get what the channel served before, as after a rollback)."""
+def release_view(row: Release, bundles: dict[int, BundleView], earlier: dict[str, ReleaseView] | None = None
+                 ) -> ReleaseView:
+    """`earlier`: the channel's older releases by label, where a rollback finds its target. A release
+    whose bundle's file is known to be missing is disabled (devices then get what the channel served
+    before, as after a rollback)."""
     bundle = bundles.get(row.bundle_id)
     targets = row.target_versions or (bundle.target_versions if bundle else None)
+    target = (earlier or {}).get(row.original_label) if row.kind == "rollback" else None
     return ReleaseView(
         id=row.id, kind=row.kind, label=row.label, bundle=bundle, rollout=row.rollout, mandatory=row.mandatory,
         disabled=row.disabled or (bundle is not None and bundle.file_missing), notes=row.notes,
         created_at=row.created_at, target_versions=targets, platform=row.platform,
-        runtime_version=row.runtime_version, target_range=_parsed_range(targets))
+        runtime_version=row.runtime_version, target_range=_parsed_range(targets),
+        restores=target.id if target else None, rollout_id=target.rollout_salt if target else None,
+        rollout_label=target.rollout_tag if target else None)
+
+
+def channel_history(rows: list[Release], bundles: dict[int, BundleView]) -> tuple[ReleaseView, ...]:
+    """A channel's releases (given oldest first) as views, newest first."""
+    by_label: dict[str, ReleaseView] = {}
+    views = []
+    for row in rows:
+        views.append(release_view(row, bundles, by_label))
+        by_label[row.label] = views[-1]
+    return tuple(reversed(views))
 
 
 def read_through_outage(view: AppView, name: str, read: Callable[[], object]):
@@ -259,16 +297,17 @@ def _override(row: Device, bundles: dict[int, BundleView]) -> Override:
 
 def _load_content(app: App) -> tuple[dict, dict, dict]:
     bundles = {b.id: BundleView.of(b) for b in Bundle.select().where(Bundle.app == app)}
-    histories: dict[int, list[ReleaseView]] = {}
-    for r in Release.select().where(Release.app == app).order_by(Release.id.desc()):
-        histories.setdefault(r.channel_id, []).append(release_view(r, bundles))
+    rows_by_channel: dict[int, list[Release]] = {}
+    for r in Release.select().where(Release.app == app).order_by(Release.id):
+        rows_by_channel.setdefault(r.channel_id, []).append(r)
+    histories = {channel_id: channel_history(rows, bundles) for channel_id, rows in rows_by_channel.items()}
     rows = list(Channel.select().where(Channel.app == app))
     channels = {
         c.name: ChannelView(
             id=c.id, name=c.name, deployment_key=c.deployment_key, block_upgrades=c.block_upgrades,
             allow_device_self_assign=c.allow_device_self_assign, allow_emulator=c.allow_emulator,
             allow_dev=c.allow_dev, ios_enabled=c.ios_enabled, android_enabled=c.android_enabled,
-            history=tuple(histories.get(c.id, ())), disable_under_native=c.disable_auto_update_under_native,
+            history=histories.get(c.id, ()), disable_under_native=c.disable_auto_update_under_native,
             min_runtime_version=c.min_runtime_version)
         for c in rows}
     for c in rows:

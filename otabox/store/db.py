@@ -209,18 +209,19 @@ class Upgrade:
     backup: str | None
 
 
-def open_database(url: str, schema: str = "upgrade") -> tuple[object, Upgrade | None]:
+def open_database(url: str, schema: str = "upgrade", secret_key: str = "") -> tuple[object, Upgrade | None]:
     """Connect the models to the database at `url` and make its schema usable.
 
     `schema`: "upgrade" creates a new database or upgrades an older one (what `serve` does);
     "current" creates a new one but refuses an older one (admin commands must not change the schema
     under a server of the previous release); "inspect" changes nothing (`migrate --dry-run`, `doctor`).
-    A database newer than the code is refused in every mode."""
+    A database newer than the code is refused in every mode. `secret_key` (OTABOX_SECRET_KEY) lets
+    an upgrade seal the secret table's rows again."""
     with reaching(url):
         db = connect_database(url)
         database.initialize(db)
         with db.connection_context():
-            upgrade = _prepare_schema(db, schema)
+            upgrade = _prepare_schema(db, schema, secret_key)
     return db, upgrade
 
 
@@ -285,7 +286,7 @@ def without_password(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def _prepare_schema(db, mode: str) -> Upgrade | None:
+def _prepare_schema(db, mode: str, secret_key: str) -> Upgrade | None:
     if mode == "inspect":
         migrations.pending_steps(db)
         return None
@@ -296,10 +297,10 @@ def _prepare_schema(db, mode: str) -> Upgrade | None:
                 f"the database has schema version {version} and this otabox needs {migrations.latest_version()}: "
                 "run `otabox migrate` (or start `otabox serve`, which upgrades it)", code="schema_outdated",
                 details={"database": version, "code": migrations.latest_version()})
-    return upgrade_schema(db)
+    return upgrade_schema(db, secret_key)
 
 
-def upgrade_schema(db) -> Upgrade | None:
+def upgrade_schema(db, secret_key: str = "") -> Upgrade | None:
     """Create the schema of an empty database, or bring an older one up to date (after a backup
     copy); under a lock, so that of several processes starting together one does the work."""
     with _schema_lock(db):
@@ -309,10 +310,10 @@ def upgrade_schema(db) -> Upgrade | None:
             return None
         steps = migrations.pending_steps(db)
         if not steps:
-            migrations.apply_steps(db, [])  # stamps a 0.1.0 database, which has no version row yet
+            migrations.apply_steps(db, [], secret_key)  # stamps a 0.1.0 database, which has no version row yet
             return None
         backup = _backup_before_upgrade(db, version)
-        migrations.apply_steps(db, steps)
+        migrations.apply_steps(db, steps, secret_key)
         return Upgrade(version, migrations.latest_version(), backup)
 
 

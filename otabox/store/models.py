@@ -115,6 +115,9 @@ class ApiKey(BaseModel):
     created_at = DateTimeField(default=utcnow)
     last_used_at = DateTimeField(null=True)
     expires_at = DateTimeField(null=True)
+    minted_from = ForeignKeyField("self", null=True, backref="minted", on_delete="CASCADE")
+    """The token this one was made with (None: made in a session or on the server's command line);
+    revoking a token revokes everything minted from it."""
 
     class Meta:
         indexes = ((("user", "name"), True),)
@@ -256,6 +259,18 @@ class ReleaseStat(BaseModel):
 
     class Meta:
         indexes = ((("release", "action"), True),)
+
+
+class CodePushActive(BaseModel):
+    """code-push-server's `Active` counter of a deployment, per label or (the binary's own bundle) app
+    version: +1 when a device reports it deployed, -1 when a device reports having left it."""
+
+    channel = ForeignKeyField(Channel, on_delete="CASCADE")
+    key = CharField()
+    count = BigIntegerField(default=0)
+
+    class Meta:
+        indexes = ((("channel", "key"), True),)
 
 
 class Device(BaseModel):
@@ -594,5 +609,5 @@ HEALTH_AND_ROLLOUT_MODELS = [Lease, HealthBucket, HealthDevice, HealthError, Fla
                              RolloutExecution, ExecutionEvent, Webhook, OutboxEvent, Delivery, DeliveryAttempt]
 """Schema step 4 (health telemetry, rollout policies, webhooks)."""
 ALL_MODELS = [State, App, User, ApiKey, TokenApp, UserSession, Collaborator, Channel, Bundle, BundleFile, Release,
-              ReleaseEvent, ReleaseStat, Device, DeviceEvent, DailyActive, AuditEntry, Upload, Secret, *FLAG_MODELS,
+              ReleaseEvent, ReleaseStat, CodePushActive, Device, DeviceEvent, DailyActive, AuditEntry, Upload, Secret, *FLAG_MODELS,
               *HEALTH_AND_ROLLOUT_MODELS]

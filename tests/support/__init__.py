@@ -2,11 +2,15 @@
 test uses to put a release on a channel) and the native check. conftest.py re-exports them."""
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import typing
 import zipfile
 
+from click.testing import CliRunner
+
+from otabox.cli import main as otabox_command
 from otabox.security import auth
 
 
@@ -88,3 +92,19 @@ def check(client, app, client_key=None, headers=None, environ_base=None, **param
     params.setdefault("platform", "ios")
     return client.get(f"/api/v1/apps/{app['slug']}/check", query_string=params, environ_base=environ_base or {},
                       headers={"X-Client-Key": client_key or app["clientKey"], **(headers or {})})
+
+
+@dataclasses.dataclass
+class Ran:
+    """What a run of the `otabox` command gave, named as subprocess.run names it."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_otabox(*args: str, env: dict | None = None, input: str | None = None) -> Ran:
+    """`otabox ARGS` in this process (click's CliRunner) with `env` added to the environment: the
+    publishing commands, which talk to a server over HTTP and open no database here."""
+    result = CliRunner().invoke(otabox_command, list(args), env=env, input=input, catch_exceptions=False)
+    return Ran(result.exit_code, result.stdout, result.stderr)

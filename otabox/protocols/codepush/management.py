@@ -3,8 +3,11 @@
 Authentication is an otabox API key or access token sent as `Authorization: Bearer <key>` (the CLI's
 access key); access keys, sessions, collaborators and transfers are in accounts.py.
 Apps are found by slug, id or (when unique) display name; deployments are channels, found by name,
-case-insensitively when the exact name does not exist (the CLI's "Production" is the channel
-"production"). Releases go through the core (`bundles`, `releases`); this module only translates.
+case-insensitively when the exact name does not exist (apps made here get code-push-server's
+`Production` and `Staging`; otabox's own have `production` and `staging`). Releases go through the core
+(`bundles`, `releases`; rollbacks under code-push-server's rollback policy); this module only translates.
+A history entry below the latest one shows `rollout: null`, as code-push-server completes a partial
+rollout when the next entry is committed.
 
 A release uploaded here becomes a bundle with `targetVersions` = the release's `appVersion` and the
 version `<first version in appVersion>+codepush.<deployment>.<n>` (n = the number in the label the
@@ -17,18 +20,20 @@ import re
 import zipfile
 
 from flask import Blueprint, Response, json, jsonify, request
-from peewee import fn
 
 from ...core import apps, bundles, collaborators, releases, semver
-from ...errors import BadRequest, Conflict, Invalid, NotFound, OtaboxError
+from ...errors import BadRequest, Conflict, Forbidden, Invalid, NotFound, OtaboxError
+from ...fields import Any, Schema, Text
 from ...security import auth
-from ...store.models import App, Bundle, Channel, Device, Release
-from ...web import actor, api_key, box, signed_download_url
+from ...store.models import App, Bundle, Channel, Collaborator, Release
+from ...web import accepts, actor, api_key, body, box, inputs, signed_download_url
 from .updates import DEPLOYMENT_KEY
 from .package import package_hash_from_zip
 from .diffs import precompute_diffs, recorded_diffs
 
 bp = Blueprint("codepush_management", __name__)
+CODEPUSH_DEPLOYMENTS = ("Production", "Staging")
+"""The deployments code-push-server gives a new app."""
 
 
 
@@ -42,11 +47,15 @@ def no_content() -> Response:
     return Response(status=204)
 
 
-def json_object() -> dict:
-    body = request.get_json(force=True, silent=True) if request.data else {}
-    if not isinstance(body, dict):
-        raise BadRequest("The request body must be a JSON object.")
-    return body
+NAMED = Schema({"name": Any(description="1 to 200 characters")})
+"""An app or deployment, as the CLI adds or renames it."""
+NEW_DEPLOYMENT = NAMED.extend({"key": Any(description="The deployment key to keep (10 to 100 letters, digits, "
+                                                      "'_' or '-'); default: a new one")})
+PACKAGE_INFO = Schema({name: Any() for name in ("appVersion", "description", "isDisabled", "isMandatory", "rollout",
+                                                "label")})
+"""code-push-server's packageInfo (its values are checked by `_package_info`, in its own words)."""
+PACKAGE_CHANGE = Schema({"packageInfo": Any(description="appVersion, description, isDisabled, isMandatory, rollout, "
+                                                        "label")})
 
 
 # --- apps ---------------------------------------------------------------------------------------
@@ -57,16 +66,35 @@ def _visible_apps(caller) -> list[App]:
 
 def find_app(name: str, role: str = "reader") -> App:
     """The app the CLI names (slug, id or unique display name) among those the caller reaches,
-    which the caller must reach with `role`."""
-    caller = api_key(role)
+    which the caller must reach with `role` (see codepush_role)."""
+    caller = api_key("reader")
     visible = _visible_apps(caller)
     app = next((a for a in visible if a.slug == name or str(a.id) == name), None)
     named = [a for a in visible if a.name == name]
     app = app or (named[0] if len(named) == 1 else None)
     if app is None:
         raise NotFound(f'App "{name}" does not exist.')
-    auth.require_app(caller, app, role)
+    have = codepush_role(caller, app)
+    if auth.ROLE_RANK[have] < auth.ROLE_RANK[role]:
+        raise Forbidden(f"this needs the {role} role on {app.name}; {caller.label} is a {have} there",
+                        details={"required": role, "role": have})
+    inputs()
     return app
+
+
+def codepush_role(caller, app: App) -> str:
+    """What the caller may do on an app here: a person who is a collaborator of the app has the
+    rights of that collaboration, as on code-push-server (so an admin who transferred an app away is
+    a Collaborator of it afterwards); an otabox admin who is no collaborator of it keeps admin rights,
+    as the seed's organisation-wide admins do, and so does an API key of the service account."""
+    have = caller.role_on(app.id)
+    if have is None:
+        raise Forbidden(f"{caller.label} is limited to other apps")
+    if not caller.is_key:
+        row = Collaborator.get_or_none((Collaborator.app == app) & (Collaborator.user == caller.user))
+        if row is not None:
+            have = auth.lesser(have, auth.PERMISSION_ROLES[row.permission])
+    return have
 
 
 def _display_name(app: App, visible: list[App]) -> str:
@@ -84,7 +112,7 @@ def collaborator_map(app: App) -> dict:
     people = {c.user.email: {"isCurrentAccount": not caller.is_key and c.user_id == caller.user.id,
                              "permission": c.permission} for c in collaborators.collaborators(app)}
     if caller.name not in people:
-        people[caller.name] = {"isCurrentAccount": True, "permission": PERMISSION_OF_ROLE[caller.role_on(app.id)]}
+        people[caller.name] = {"isCurrentAccount": True, "permission": PERMISSION_OF_ROLE[codepush_role(caller, app)]}
     return dict(sorted(people.items()))
 
 
@@ -105,12 +133,14 @@ def _valid_name(body: dict, what: str) -> str:
 
 
 @bp.get("/authenticated")
+@accepts()
 def authenticated():
     api_key("reader")
     return jsonify({"authenticated": True})
 
 
 @bp.get("/account")
+@accepts()
 def account():
     """The signed-in person (an API key of the service account answers under its own name)."""
     caller = api_key("reader")
@@ -118,37 +148,47 @@ def account():
 
 
 @bp.get("/apps")
+@accepts()
 def list_apps():
     key = api_key("reader")
     return jsonify({"apps": sorted((_app_json(a) for a in _visible_apps(key)), key=lambda a: a["name"])})
 
 
 @bp.post("/apps")
+@accepts(body=NAMED)
 def add_app():
-    caller = api_key("admin")
-    auth.require_unscoped(caller)
-    name = _valid_name(json_object(), "app")
+    """Any account may add an app, as on code-push-server, and becomes its Owner; an API key of the
+    service account needs the admin role, and a token limited to some apps or to a lesser role cannot."""
+    caller = api_key("reader")
+    if caller.is_key:
+        auth.require_role(caller, "admin")
+    if caller.token is not None and (caller.token.scoped or caller.token.role != "admin"):
+        raise Forbidden(f"{caller.label} cannot add apps: that needs an access key with the admin role for every app")
+    name = _valid_name(body(), "app")
     if any(a.name == name for a in App.select(App.name)):
         raise Conflict(f"An app named '{name}' already exists.")
-    app = apps.create_app(_slug_for(name), name, actor(), owner=caller.user)
+    app = apps.create_app(_slug_for(name), name, actor(), owner=caller.user, channels=CODEPUSH_DEPLOYMENTS)
     return jsonify({"app": _app_json(app)}), 201
 
 
 @bp.get("/apps/<app_name>")
+@accepts()
 def get_app(app_name):
     return jsonify({"app": _app_json(find_app(app_name))})
 
 
 @bp.patch("/apps/<app_name>")
+@accepts(body=NAMED)
 def rename_app(app_name):
     app = find_app(app_name, "admin")
-    name = _valid_name(json_object(), "app")
+    name = _valid_name(body(), "app")
     if name != app.name and App.select().where((App.name == name) & (App.id != app.id)).exists():
         raise Conflict(f"An app named '{name}' already exists.")
     return jsonify({"app": _app_json(apps.rename_app(app, name, actor()))})
 
 
 @bp.delete("/apps/<app_name>")
+@accepts()
 def delete_app(app_name):
     apps.delete_app(find_app(app_name, "admin"), actor(), box().store)
     return no_content()
@@ -157,10 +197,7 @@ def delete_app(app_name):
 # --- deployments (channels) ---------------------------------------------------------------------
 
 def _find_channel(app: App, name: str) -> Channel:
-    channel = Channel.get_or_none((Channel.app == app) & (Channel.name == name))
-    if channel is None:
-        folded = [c for c in app.channels if c.name.lower() == name.lower()]
-        channel = folded[0] if len(folded) == 1 else None
+    channel = Channel.get_or_none((Channel.app == app) & (Channel.name == name)) or apps.named_like(app, name)
     if channel is None:
         raise NotFound(f'Deployment "{name}" does not exist.')
     return channel
@@ -178,10 +215,13 @@ def _deployment_json(channel: Channel) -> dict:
             "package": package_json(history[0]) if history else None}
 
 
-def package_json(release: Release) -> dict:
-    """A release in code-push-server's package shape, with its download URLs."""
+def package_json(release: Release, superseded: bool = False) -> dict:
+    """A release in code-push-server's package shape, with its download URLs (`superseded`: an entry
+    below the latest, whose rollout code-push-server shows as complete)."""
     bundle = release.bundle
     package = {**releases.codepush_package(release), "blobUrl": signed_download_url(bundle.sha256)[0] if bundle else ""}
+    if superseded:
+        package["rollout"] = None
     diffs = recorded_diffs(bundle) if bundle else {}
     if diffs:
         package["diffPackageMap"] = {base: {"url": signed_download_url(d["sha256"])[0], "size": d["size"]}
@@ -190,16 +230,17 @@ def package_json(release: Release) -> dict:
 
 
 @bp.get("/apps/<app_name>/deployments")
+@accepts()
 def list_deployments(app_name):
     channels = sorted(find_app(app_name).channels, key=lambda c: c.name)
     return jsonify({"deployments": [_deployment_json(c) for c in channels]})
 
 
 @bp.post("/apps/<app_name>/deployments")
+@accepts(body=NEW_DEPLOYMENT)
 def add_deployment(app_name):
     app = find_app(app_name, "admin")
-    body = json_object()
-    name, key = _valid_name(body, "deployment"), body.get("key")
+    name, key = _valid_name(body(), "deployment"), body().get("key")
     if key is not None and (not isinstance(key, str) or not DEPLOYMENT_KEY.match(key)):
         raise BadRequest("A deployment key must be 10 to 100 letters, digits, '_' or '-'.")
     if key and Channel.select().where(Channel.deployment_key == key).exists():
@@ -211,15 +252,17 @@ def add_deployment(app_name):
 
 
 @bp.get("/apps/<app_name>/deployments/<dep>")
+@accepts()
 def get_deployment(app_name, dep):
     return jsonify({"deployment": _deployment_json(_find_channel(find_app(app_name), dep))})
 
 
 @bp.patch("/apps/<app_name>/deployments/<dep>")
+@accepts(body=NAMED)
 def rename_deployment(app_name, dep):
     app = find_app(app_name, "admin")
     channel = _find_channel(app, dep)
-    name = _valid_name(json_object(), "deployment")
+    name = _valid_name(body(), "deployment")
     if name != channel.name:
         if not apps.CHANNEL_NAME.match(name):
             raise BadRequest("A deployment name must be 1-64 letters, digits, '.', '_' or '-'.")
@@ -229,51 +272,48 @@ def rename_deployment(app_name, dep):
 
 
 @bp.delete("/apps/<app_name>/deployments/<dep>")
+@accepts()
 def delete_deployment(app_name, dep):
     apps.delete_channel(_find_channel(find_app(app_name, "admin"), dep), actor())
     return no_content()
 
 
 @bp.get("/apps/<app_name>/deployments/<dep>/history")
+@accepts()
 def history(app_name, dep):
     channel = _find_channel(find_app(app_name), dep)
-    return jsonify({"history": [package_json(r) for r in reversed(_history(channel))]})
+    entries = _history(channel)
+    return jsonify({"history": [package_json(r, superseded=r is not entries[0]) for r in reversed(entries)]})
 
 
 @bp.delete("/apps/<app_name>/deployments/<dep>/history")
+@accepts()
 def clear_history(app_name, dep):
     """`code-push deployment clear`: forget the history (owners only; see releases.clear_history)."""
     releases.clear_history(_find_channel(find_app(app_name, "admin"), dep), actor(), box().store)
     return no_content()
 
 
-def _metrics(app: App, channel: Channel, rows: list[Release]) -> dict[str, dict]:
-    """`{label or app version: {active, downloaded, failed, installed}}`; active = devices last seen
-    on the channel running that label's bundle (or, for app versions, their binary's bundle)."""
+def _metrics(channel: Channel, rows: list[Release]) -> dict[str, dict]:
+    """`{label or app version: counts}` as code-push-server keeps them: `downloaded`, `installed` and
+    `failed` from the devices' reports per label, and `active` from its up/down counters (a device
+    counts where it last reported deploying; an update check alone counts nothing). App versions (the
+    binary's own bundle) have `active` only."""
     stats = releases.release_stats([r.id for r in rows])
-    result, label_of_version = {}, {}
-    for release in sorted(rows, key=lambda r: r.id):
-        if release.bundle is not None:
-            label_of_version[release.bundle.version] = release.label
-        counts = stats[release.id]
-        result[release.label] = {"active": 0, "downloaded": counts["downloads"], "failed": counts["failures"],
-                                 "installed": counts["installs"]}
-    devices = (Device.select(Device.bundle_version, Device.native_version, fn.COUNT(Device.id).alias("n"))
-               .where((Device.app == app) & (Device.channel == channel.name))
-               .group_by(Device.bundle_version, Device.native_version))
-    for row in devices:
-        key = label_of_version.get(row.bundle_version) if row.bundle_version else row.native_version
-        if key:
-            entry = result.setdefault(key, {"active": 0, "downloaded": 0, "failed": 0, "installed": 0})
-            entry["active"] += row.n
+    result = {release.label: {"active": 0, "downloaded": stats[release.id]["downloads"],
+                              "failed": stats[release.id]["failures"], "installed": stats[release.id]["installs"]}
+              for release in sorted(rows, key=lambda r: r.id)}
+    for key, count in releases.active_counts(channel).items():
+        result.setdefault(key, {"active": 0})["active"] += count
     return result
 
 
 @bp.get("/apps/<app_name>/deployments/<dep>/metrics")
+@accepts()
 def metrics(app_name, dep):
     app = find_app(app_name)
     channel = _find_channel(app, dep)
-    return jsonify({"metrics": _metrics(app, channel, _history(channel))})
+    return jsonify({"metrics": _metrics(channel, _history(channel))})
 
 
 # --- releases -----------------------------------------------------------------------------------
@@ -282,7 +322,7 @@ def _package_info(raw, all_optional: bool) -> dict:
     """Validate a packageInfo object (code-push-server's validatePackageInfo)."""
     if not isinstance(raw, dict):
         raise BadRequest("packageInfo must be a JSON object.")
-    info = {k: v for k, v in raw.items() if v is not None}
+    info = {k: v for k, v in PACKAGE_INFO.validate(raw, where="packageInfo.").items() if v is not None}
     app_version = info.get("appVersion")
     if app_version is None and not all_optional:
         raise BadRequest("packageInfo.appVersion is required.")
@@ -302,7 +342,7 @@ def _package_info(raw, all_optional: bool) -> dict:
 
 def _package_info_field() -> dict:
     try:
-        raw = json.loads(request.form.get("packageInfo") or "{}")
+        raw = json.loads(body().get("packageInfo") or "{}")
     except ValueError:
         raise BadRequest("packageInfo must be a JSON string.") from None
     return _package_info(raw, all_optional=False)
@@ -367,6 +407,8 @@ def _finish(app: App, channel: Channel, release: Release, disabled: bool) -> Rel
 
 
 @bp.post("/apps/<app_name>/deployments/<dep>/release")
+@accepts(form=Schema({"packageInfo": Text(100_000, description="JSON text: appVersion, description, isDisabled, "
+                                                               "isMandatory, rollout")}), files=("package",))
 def release(app_name, dep):
     app = find_app(app_name, "publisher")
     channel = _find_channel(app, dep)
@@ -401,9 +443,10 @@ def release(app_name, dep):
 
 
 @bp.patch("/apps/<app_name>/deployments/<dep>/release")
+@accepts(body=PACKAGE_CHANGE)
 def update_release(app_name, dep):
     channel = _find_channel(find_app(app_name, "publisher"), dep)
-    return _patch_release(channel, _package_info(json_object().get("packageInfo") or {}, all_optional=True))
+    return _patch_release(channel, _package_info(body().get("packageInfo") or {}, all_optional=True))
 
 
 def _patch_release(channel: Channel, info: dict):
@@ -415,6 +458,7 @@ def _patch_release(channel: Channel, info: dict):
     target = next((r for r in history if r.label == info["label"]), None) if "label" in info else history[0]
     if target is None:
         raise NotFound("Release not found for given label.")
+    superseded = target is not history[0]
     changes = {}
     if "isDisabled" in info and info["isDisabled"] != target.disabled:
         changes["disabled"] = info["isDisabled"]
@@ -423,7 +467,7 @@ def _patch_release(channel: Channel, info: dict):
     if info.get("description") and info["description"] != target.notes:
         changes["notes"] = info["description"]
     if "rollout" in info:
-        if target.rollout >= 100:
+        if target.rollout >= 100 or superseded:
             raise Conflict("Cannot update rollout value for a completed rollout release.")
         if target.rollout >= info["rollout"]:
             raise Conflict(f'Rollout value must be greater than "{target.rollout}", the existing value.')
@@ -438,14 +482,16 @@ def _patch_release(channel: Channel, info: dict):
 
 
 @bp.post("/apps/<app_name>/deployments/<src>/promote/<dest>")
+@accepts(body=PACKAGE_CHANGE)
 def promote(app_name, src, dest):
     app = find_app(app_name, "publisher")
     source, target = _find_channel(app, src), _find_channel(app, dest)
-    info = _package_info(json_object().get("packageInfo") or {}, all_optional=True)
+    info = _package_info(body().get("packageInfo") or {}, all_optional=True)
+    source_history = _history(source)
     if "label" in info:
-        picked = next((r for r in _history(source) if r.label == info["label"]), None)
+        picked = next((r for r in source_history if r.label == info["label"]), None)
     else:
-        picked = releases.current_release(source)
+        picked = source_history[0] if source_history else None
     if picked is None or picked.bundle is None:
         raise NotFound("Cannot promote from a deployment with no enabled releases.")
     target_history = _history(target)
@@ -465,29 +511,29 @@ def promote(app_name, src, dest):
 
 @bp.post("/apps/<app_name>/deployments/<dep>/rollback")
 @bp.post("/apps/<app_name>/deployments/<dep>/rollback/<label>")
+@accepts()
 def rollback(app_name, dep, label=None):
     app = find_app(app_name, "publisher")
     channel = _find_channel(app, dep)
     history = _history(channel)
     if not history:
         raise NotFound("Cannot perform rollback because there are no releases on this deployment.")
-    latest = history[0]
     data = {}
     if label:
-        if label == latest.label:
+        if label == history[0].label:
             raise Conflict(f"Cannot perform rollback because the target release ({label}) is already the latest "
                            "release.")
         target = next((r for r in history if r.label == label), None)
         if target is None:
             raise NotFound(f"Cannot perform rollback because the target release ({label}) could not be found in "
                            "the deployment history.")
-        if _app_version(target) != _app_version(latest):
-            raise Conflict("Cannot perform rollback to a different app version. Please perform a new release with "
-                           "the desired replacement package.")
         data["toReleaseId"] = target.id
     try:
-        created, _ = releases.rollback(channel, data, actor())
-    except Conflict:
+        created, _ = releases.rollback(channel, data, actor(), releases.CODEPUSH_ROLLBACK)
+    except Conflict as refused:
+        if refused.code == "different_app_version":
+            raise Conflict("Cannot perform rollback to a different app version. Please perform a new release with "
+                           "the desired replacement package.") from None
         raise NotFound("Cannot perform rollback because there are no prior releases to rollback to.") from None
     return jsonify({"package": package_json(_finish(app, channel, created, False))}), 201
 
@@ -505,25 +551,27 @@ in otabox's JSON shape rather than code-push-server's plain text."""
 
 
 @api_bp.get("/apps/<app_name>/deployments/<dep>/releases")
+@accepts()
 def releases_with_metrics(app_name, dep):
     """The history, newest first, each release with its `metrics`."""
     app = find_app(app_name)
     channel = _find_channel(app, dep)
     rows = _history(channel)
-    counts = _metrics(app, channel, rows)
+    counts = _metrics(channel, rows)
     empty = {"active": 0, "downloaded": 0, "installed": 0, "failed": 0}
     return jsonify({"releases": [
-        {**package_json(r), "metrics": {"totalActive": counts.get(r.label, empty)["active"],
+        {**package_json(r, superseded=r is not rows[0]), "metrics": {"totalActive": counts.get(r.label, empty)["active"],
                                         **{k: counts.get(r.label, empty)[k] for k in ("downloaded", "installed",
                                                                                      "failed")}}}
         for r in rows]})
 
 
 @api_bp.patch("/apps/<app_name>/deployments/<dep>/releases/<label>")
+@accepts(body=PACKAGE_INFO.only("rollout", "isMandatory", "isDisabled", "description", "appVersion"))
 def update_labelled_release(app_name, dep, label):
     """`{rollout, isMandatory, isDisabled, description, appVersion}` for the release of that label."""
     channel = _find_channel(find_app(app_name, "publisher"), dep)
-    return _patch_release(channel, _package_info({**json_object(), "label": label}, all_optional=True))
+    return _patch_release(channel, _package_info({**body(), "label": label}, all_optional=True))
 
 
 for _rule, _view, _methods in (

@@ -64,7 +64,7 @@ def answer_check(b, app_id: str, args, client_key: str, client_address: str | No
     query = domain.DeviceQuery(
         device_id=_text(args, "deviceId"), platform=platform, current_version=_text(args, "version"),
         native_version=_text(args, "nativeVersion"), native_build=_native_build(_text(args, "nativeBuild")),
-        channel=_text(args, "channel"))
+        channel=_text(args, "channel"), versions_follow_native=False)
     b.client_limiter.take(f"native:{query.device_id or client_address}")
     decision = domain.decide(app, query)
     b.tracker.seen(app.id, query.device_id, decision.release.id if decision.release else None,
