@@ -61,6 +61,9 @@ class Config:
     storage_url: str = ""
     s3_endpoint_url: str = ""
     cdn_base_url: str = ""
+    s3_connect_timeout: float = 5.0
+    s3_read_timeout: float = 20.0
+    s3_max_attempts: int = 3
     secret_key: str = dataclasses.field(default="", repr=False)
     public_url: str = ""
     url_ttl: int = 3600
@@ -73,6 +76,8 @@ class Config:
     max_uncompressed_mb: int = 1024
     max_zip_entries: int = 20000
     device_flush_seconds: float = 1.0
+    max_buffered_devices: int = 100_000
+    stale_serving_limit: int = 21600
     static_dir: Path | None = None
     metrics_token: str = ""
     trusted_proxy: str = ""

@@ -21,7 +21,7 @@ def remote_command(func):
     @functools.wraps(func)
     def wrapper(server, key, **kwargs):
         try:
-            return func(OtaboxClient(server, key), **kwargs)
+            return func(OtaboxClient(server, key, on_retry=lambda message: click.echo(message, err=True)), **kwargs)
         except ClientError as exc:
             raise click.ClickException(str(exc)) from None
     return wrapper

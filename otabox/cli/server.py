@@ -108,10 +108,11 @@ def migrate_storage(box, target):
     has already are checked and kept, so an interrupted copy can be run again."""
     from ..ops.blobcopy import copy_blobs
     from ..store.blobs import FileSystemBlobStore
-    from ..store.s3 import S3BlobStore
+    from ..store.s3 import S3BlobStore, S3Timeouts
 
     try:
-        dest = S3BlobStore(target, box.config.s3_endpoint_url, box.config.cdn_base_url)
+        dest = S3BlobStore(target, box.config.s3_endpoint_url, box.config.cdn_base_url,
+                           timeouts=S3Timeouts.of(box.config))
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     source = FileSystemBlobStore(box.config.data_dir / "blobs")

@@ -17,6 +17,7 @@ from ..store.blobs import StagedFile
 from ..store.generation import bump_generation
 from ..store.models import App, Bundle, BundleFile, Device, Release, Upload, database, iso, row_id, utcnow
 from . import audit, outbox, semver
+from .serving import FILE_MISSING
 
 PLATFORMS = ("ios", "android", "all")
 FORMATS = ("zip", "expo")
@@ -301,6 +302,28 @@ def amend_extra(bundle_id: int, change: Callable[[dict], dict]) -> dict | None:
         Bundle.update(extra=extra).where(Bundle.id == bundle_id).execute()
         bump_generation()
     return extra
+
+
+def record_file_missing(sha256: str, missing: bool, actor: str) -> list[int]:
+    """Record that the file with this digest is missing from storage (or is there again): the bundles
+    it is the file of stop (or start again) being offered. Returns the ids of the bundles changed."""
+    changed = []
+    with database.atomic():
+        for row in Bundle.select(Bundle.id, Bundle.extra, App.slug).join(App).where(Bundle.sha256 == sha256):
+            extra = dict(row.extra or {})
+            if bool(extra.get(FILE_MISSING)) == missing:
+                continue
+            if missing:
+                extra[FILE_MISSING] = True
+            else:
+                extra.pop(FILE_MISSING, None)
+            Bundle.update(extra=extra).where(Bundle.id == row.id).execute()
+            audit.record(actor, "bundle.file_missing" if missing else "bundle.file_found", "bundle", row.id,
+                         {"app": row.app.slug, "sha256": sha256})
+            changed.append(row.id)
+        if changed:
+            bump_generation()
+    return changed
 
 
 def resign_all(signer, actor: str) -> None:

@@ -39,3 +39,27 @@ def test_gc_removes_only_what_nothing_uses(admin, demo_app, box, tmp_path):
     from otabox.store.models import BundleFile
     with box.db.connection_context():
         assert all(box.store.exists(f.sha256) for f in BundleFile.select())
+
+
+def test_the_janitors_lease_outlives_a_dead_holder_by_half_a_minute_at_most(box):
+    import datetime as dt
+
+    from otabox.store.models import Lease, utcnow
+
+    assert box.janitor.run_once()
+    with box.db.connection_context():
+        expires_at = Lease.get(Lease.name == "janitor").expires_at
+    assert expires_at - utcnow() <= dt.timedelta(seconds=30)
+
+
+def test_a_leased_loop_with_a_short_lease_renews_it_more_often_than_it_works(box):
+    from otabox.ops.leased import LeasedLoop
+
+    runs = []
+    loop = LeasedLoop(box.db, "a-job", 600, lambda: runs.append("ran"), ttl=30)
+    assert loop.round_seconds == 10
+    assert loop.run_once() and loop.run_once()
+    assert runs == ["ran"], "the work waits for its interval"
+    loop.wake()
+    loop.run_once()
+    assert runs == ["ran", "ran"], "woken, it works at once"
