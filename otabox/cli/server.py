@@ -101,7 +101,7 @@ def gc(box):
 @click.option("--to", "target", required=True, metavar="s3://BUCKET/PREFIX",
               help="The bucket (and key prefix) to copy the bundle files to; OTABOX_S3_ENDPOINT_URL and the AWS "
                    "variables say how to reach it.")
-@admin_command
+@admin_command(files_only=True)
 def migrate_storage(box, target):
     """Copy every bundle file from the data directory's blobs/ to an S3-compatible bucket, verifying
     each SHA-256 there; then start otabox with OTABOX_STORAGE_URL set to the same URL. Files the bucket
