@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import sys
 import urllib.parse
 from pathlib import Path
 
@@ -44,7 +45,7 @@ class UploadProgress:
 
     def __init__(self, size: int):
         self.size, self.sent, self.reported = size, 0, -1
-        self.stream = click.get_text_stream("stderr")
+        self.stream = sys.stderr
         self.label = f"Uploading {size / 1e6:.1f} MB"
         self.bar = click.progressbar(length=size, label=self.label, file=self.stream, show_eta=True) \
             if self.stream.isatty() else None
@@ -153,9 +154,11 @@ def publish(client, source, app, version, channel, rollout, mandatory, platform,
             target_versions, expo, runtime_version, encrypt_key, min_update_version, message, policy, as_json):
     """Upload SOURCE (a build folder or a .zip) and release it to a channel.
 
-    The app and channel are checked before anything is uploaded. Publishing a version that is on the
-    server already with the same bytes releases that bundle again; with other bytes it fails. When
-    SOURCE is inside a git working tree, the bundle records its commit and branch."""
+    The app and channel are checked before anything is uploaded. A folder is zipped deterministically
+    (the same files give the same bytes, whatever their times), so publishing a version that is on the
+    server already with the same files releases that bundle again; with other bytes it fails, and so
+    does a bundle for all platforms beside a platform's own. When SOURCE is inside a git working
+    tree, the bundle records its commit and branch."""
     if expo and not runtime_version:
         raise click.UsageError("--expo needs --runtime-version")
     if expo and encrypt_key:
