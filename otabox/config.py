@@ -78,7 +78,9 @@ class Config:
     api_requests_per_hour: int = 1000
     anonymous_requests_per_hour: int = 60
     login_attempts_per_minute: int = 10
-    login_failures_per_hour: int = 10
+    login_failures_per_account: int = 5
+    login_failures_per_address: int = 20
+    login_max_backoff_seconds: int = 300
     session_idle_seconds: int = 8 * 3600
     session_lifetime_seconds: int = 7 * 86400
     address_rate_per_minute: int = 3000

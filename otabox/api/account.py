@@ -4,8 +4,9 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from ..core import tokens, users
-from ..errors import BadRequest, NotFound, OtaboxError, Unauthorized
+from ..errors import BadRequest, NotFound, OtaboxError, TooManyRequests, Unauthorized
 from ..security import sessions
+from ..security.ratelimit import address_key
 from ..web import actor, api_key, box, clear_session_cookie, json_body, set_session_cookie
 
 bp = Blueprint("api_account", __name__)
@@ -23,7 +24,8 @@ def _session_reply(user, cookie: str | None, status: int = 200):
 @bp.post("/session")
 def sign_in():
     """Email and password in, a session cookie and the CSRF token out. Attempts are limited per
-    address (every attempt) and per account (failed ones), before the password is even checked."""
+    address (every attempt), and failed ones meet growing back-offs per account and per address,
+    before the password is even checked."""
     b = box()
     if not request.is_json:
         raise UnsupportedMediaType("send the email and password as application/json")
@@ -32,17 +34,26 @@ def sign_in():
     email, password = data.get("email"), data.get("password")
     if not isinstance(email, str) or not isinstance(password, str):
         raise BadRequest("email and password are required", details={"fields": ["email", "password"]})
-    account = f"account:{email.strip().lower()}"
-    b.login_failure_limiter.check(account)
+    account, address = email.strip().lower(), address_key(request.remote_addr)
+    _wait_after_failures(b.account_sign_in_failures, account, "for this account")
+    _wait_after_failures(b.address_sign_in_failures, address, "from this address")
     try:
         user, cookie = users.sign_in(email, password, request.remote_addr or "", b.config.session_lifetime_seconds,
                                      b.config.session_idle_seconds)
     except Unauthorized:
-        b.login_failure_limiter.wait_time(account)
+        b.account_sign_in_failures.failed(account)
+        b.address_sign_in_failures.failed(address)
         raise
+    b.account_sign_in_failures.succeeded(account)
     response, status = _session_reply(user, cookie)
     set_session_cookie(response, cookie, b.config.session_lifetime_seconds)
     return response, status
+
+
+def _wait_after_failures(backoff, key: str, whose: str) -> None:
+    wait = backoff.retry_after(key)
+    if wait:
+        raise TooManyRequests(wait, f"too many failed sign-ins {whose}; retry in {wait} s", code="sign_in_backoff")
 
 
 @bp.get("/session")
