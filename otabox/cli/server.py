@@ -13,7 +13,7 @@ from .common import admin_command, data_dir_option, open_box
 @click.option("--host", default=None, help="Interface to listen on (default 127.0.0.1, env OTABOX_HOST).")
 @click.option("--port", type=int, default=None, help="Port (default 8080, env OTABOX_PORT).")
 @click.option("--threads", type=int, default=None, help="Worker threads (default 8, env OTABOX_THREADS).")
-@click.option("--workers", type=click.IntRange(1, 64), default=None,
+@click.option("--workers", type=int, default=None,
               help="Waitress processes sharing the port (default 1, env OTABOX_WORKERS).")
 @data_dir_option
 def serve(host, port, threads, workers, data_dir):
@@ -21,8 +21,8 @@ def serve(host, port, threads, workers, data_dir):
     start and upgrades an older database (after a backup copy beside it)."""
     from ..server import serve as run
 
-    config = Config.from_env(host=host, port=port, threads=threads, data_dir=data_dir)
-    run(config, workers or config.workers)
+    config = Config.from_env(host=host, port=port, threads=threads, workers=workers, data_dir=data_dir)
+    run(config, config.workers)
 
 
 @click.command()
