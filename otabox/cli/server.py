@@ -107,7 +107,7 @@ def migrate_storage(box, target):
     each SHA-256 there; then start otabox with OTABOX_STORAGE_URL set to the same URL. Files the bucket
     has already are checked and kept, so an interrupted copy can be run again."""
     from ..ops.blobcopy import copy_blobs
-    from ..store.blobs import FileSystemBlobStore
+    from ..store.blobs import FileSystemBlobStore, Staging
     from ..store.s3 import S3BlobStore
 
     try:
@@ -123,7 +123,11 @@ def migrate_storage(box, target):
             click.echo(f"{done}/{total} files checked: {report.copied} copied ({report.bytes / 1e6:.1f} MB), "
                        f"{report.present} already there", err=True)
 
-    report = copy_blobs(source, dest, box.staging, progress)
+    # Its own staging folder: a server starting meanwhile clears the top of tmp/ of what no server is writing.
+    staging = Staging(box.config.data_dir / "tmp" / "migrate-storage")
+    for leftover in staging.files():  # of an earlier copy that was cut off
+        leftover.unlink()
+    report = copy_blobs(source, dest, staging, progress)
     if report.corrupt:
         raise click.ClickException(f"{len(report.corrupt)} files do not match their SHA-256 and were not copied "
                                    f"(run otabox doctor --deep): {', '.join(report.corrupt[:5])}")
