@@ -35,14 +35,16 @@ from .store.secrets import DatabaseSecretStore, FileSecretStore
 
 
 def open_blob_store(config: Config):
-    """Bundle files in `<data dir>/blobs`, or in the bucket OTABOX_STORAGE_URL names."""
+    """Bundle files in `<data dir>/blobs`, or in the bucket OTABOX_STORAGE_URL names (which must exist)."""
     if config.storage_url:
         from .store.s3 import S3BlobStore
 
         try:
-            return S3BlobStore(config.storage_url, config.s3_endpoint_url, config.cdn_base_url)
+            store = S3BlobStore(config.storage_url, config.s3_endpoint_url, config.cdn_base_url)
         except ValueError as exc:
             raise ConfigError(f"OTABOX_STORAGE_URL: {exc}") from None
+        store.require_bucket()
+        return store
     return FileSystemBlobStore(config.data_dir / "blobs")
 
 

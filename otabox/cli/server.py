@@ -114,6 +114,7 @@ def migrate_storage(box, target):
         dest = S3BlobStore(target, box.config.s3_endpoint_url, box.config.cdn_base_url)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
+    dest.require_bucket()
     source = FileSystemBlobStore(box.config.data_dir / "blobs")
     step = {"next": 0}
 

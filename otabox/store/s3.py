@@ -28,6 +28,10 @@ class S3Unavailable(InsufficientStorage):
     code = "storage_unavailable"
 
 
+class BucketMissing(InsufficientStorage):
+    code = "bucket_missing"
+
+
 def parse_storage_url(url: str) -> tuple[str, str]:
     """`s3://bucket/some/prefix` -> ("bucket", "some/prefix")."""
     parts = urlsplit(url)
@@ -39,6 +43,7 @@ def parse_storage_url(url: str) -> tuple[str, str]:
 class S3BlobStore(BlobStore):
     def __init__(self, url: str, endpoint_url: str | None = None, cdn_base_url: str | None = None, client=None):
         self.bucket, self.prefix = parse_storage_url(url)
+        self.endpoint_url = endpoint_url or None
         self.cdn_base_url = (cdn_base_url or "").rstrip("/") or None
         if client is None:
             try:
@@ -62,15 +67,34 @@ class S3BlobStore(BlobStore):
             name = f"{name[:2]}/{name}"
         return f"{self.prefix}/{name}" if self.prefix else name
 
+    def _error_code(self, exc) -> str | None:
+        return exc.response.get("Error", {}).get("Code") if isinstance(exc, self._client_error) else None
+
+    def bucket_missing(self) -> BucketMissing:
+        where = f" at {self.endpoint_url}" if self.endpoint_url else ""
+        create = f"aws s3 mb s3://{self.bucket}" + (f" --endpoint-url {self.endpoint_url}" if self.endpoint_url else "")
+        return BucketMissing(f"the bucket {self.bucket!r}{where} does not exist; create it first (e.g. `{create}`) "
+                             "or correct the s3:// URL")
+
+    def require_bucket(self) -> None:
+        """Fail in one sentence, before anything is stored, when the bucket is missing or unreachable."""
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except self._errors as exc:
+            if self._error_code(exc) in ("404", "NoSuchBucket", "NotFound"):
+                raise self.bucket_missing() from None
+            raise S3Unavailable(f"cannot use the bucket {self.bucket!r}: {exc}") from None
+
     def _missing(self, exc) -> bool:
-        return isinstance(exc, self._client_error) and exc.response.get("Error", {}).get("Code") in (
-            "404", "NoSuchKey", "NotFound")
+        return self._error_code(exc) in ("404", "NoSuchKey", "NotFound")
 
     @contextlib.contextmanager
     def _talking(self, what: str):
         try:
             yield
         except self._errors as exc:
+            if self._error_code(exc) == "NoSuchBucket":
+                raise self.bucket_missing() from None
             if self._missing(exc):
                 raise NotFound("the file is missing from storage", code="file_missing") from None
             raise S3Unavailable(f"the object store failed to {what}: {exc}") from exc
