@@ -8,6 +8,10 @@ import click
 from ..config import Config
 
 
+APP_OPTION = click.option("--app", "app_ref", required=True, help="App slug or id.")
+JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+
+
 def data_dir_option(func):
     return click.option("--data-dir", type=click.Path(file_okay=False, readable=False), default=None,
                         help="Data directory (default ./data of the current folder, env OTABOX_DATA_DIR).")(func)
