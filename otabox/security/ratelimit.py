@@ -15,7 +15,8 @@ stored per device and per address are budgeted per day (`EventBudget`). The mana
 requests per token (`OTABOX_API_REQUESTS_PER_HOUR`, 1000) or, unauthenticated, per address
 (`OTABOX_ANONYMOUS_REQUESTS_PER_HOUR`, 60) in fixed windows of an hour, and reports them in
 `X-RateLimit-*` headers; signing in is outside those windows (it has its own limits), so keyless
-requests never lock an address out of the dashboard's sign-in. State is per process: with `--workers N` a key may get up to N times the rate.
+requests never lock an address out of the dashboard's sign-in. State is per process: with
+`--workers N` a key may get up to N times the rate.
 """
 from __future__ import annotations
 

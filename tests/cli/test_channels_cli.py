@@ -70,10 +70,12 @@ def test_channels_are_listed_with_their_deployment_keys_created_updated_and_dele
     assert codepush_check(server, preview["deploymentKey"]).status_code == 200
     assert api("GET", f"/api/v1/apps/{SLUG}").json()["defaultChannel"] == "preview"
 
-    assert cli(server, "channels", "delete", "preview", "--app", SLUG).stdout == f"Deleted channel 'preview' of {SLUG}.\n"
+    deleted = cli(server, "channels", "delete", "preview", "--app", SLUG)
+    assert deleted.stdout == f"Deleted channel 'preview' of {SLUG}.\n"
     assert set(channels(server)) == {"production", "staging"}
     actions = {e["action"] for e in api("GET", "/api/v1/audit-log?limit=20").json()["entries"] if e["actor"] == "cli"}
-    assert {"channel.created", "channel.updated", "channel.renamed", "channel.key_rotated", "channel.deleted"} <= actions
+    assert {"channel.created", "channel.updated", "channel.renamed", "channel.key_rotated",
+            "channel.deleted"} <= actions
 
 
 def test_a_refused_channel_change_is_one_line_and_changes_nothing(team):
