@@ -36,9 +36,9 @@ def binary(tmp_path_factory) -> Path:
     return checkout / "dist" / "otabox"
 
 
-def bare_env(binary: Path, **extra) -> dict:
+def bare_env(binary: Path, home: Path, **extra) -> dict:
     """Nothing but a PATH of system folders and the binary's own, and a home."""
-    return {"PATH": f"{binary.parent}:{BARE_PATH}", "HOME": str(binary.parent), "LANG": "C.UTF-8", **extra}
+    return {"PATH": f"{binary.parent}:{BARE_PATH}", "HOME": str(home), "LANG": "C.UTF-8", **extra}
 
 
 def test_it_is_one_executable_for_linux_x86_64_under_the_size_limit(binary):
@@ -53,7 +53,7 @@ def binary_server(binary, tmp_path_factory):
     work = tmp_path_factory.mktemp("empty") / "work"
     work.mkdir()
     port = free_port()
-    env = bare_env(binary, OTABOX_PORT=str(port))
+    env = bare_env(binary, work.parent, OTABOX_PORT=str(port))
     log = open(work.parent / "serve.log", "wb")
     process = subprocess.Popen(["otabox", "serve"], cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT,
                                stdin=subprocess.DEVNULL)
