@@ -38,6 +38,12 @@ class BadRequest(OtaboxError):
     status, code = 400, "bad_request"
 
 
+class UnknownField(BadRequest):
+    """A request carries a field its route does not accept (details: field, and suggestion or hint)."""
+
+    code = "unknown_field"
+
+
 class Unauthorized(OtaboxError):
     status, code = 401, "unauthorized"
 

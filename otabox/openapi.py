@@ -1,7 +1,9 @@
 """The OpenAPI 3.1 description of otabox's HTTP API, served at `GET /api/v1/openapi.json`.
 
 It is written by hand to match the handlers (tests/api/test_openapi.py fails when a route exists that
-the document lacks, or the reverse, and fuzzes a live server against it). Four error shapes exist
+the document lacks, or the reverse, and fuzzes a live server against it); request bodies whose schema
+lives beside a core operation are taken from it (`accepted`), and tests/api/test_strict_input.py
+checks every management route's documented fields against what the route accepts. Four error shapes exist
 by design: the management API and otabox's own client routes answer `{"error": {code, message,
 details}}`; the CodePush routes answer plain text as code-push-server does; capacitor-updater's
 routes answer `{kind, error, message}`, which the plugin understands; the OFREP routes answer
@@ -11,7 +13,8 @@ from __future__ import annotations
 import copy
 
 from . import __version__
-from .core.apps import BLOCK_UPGRADES
+from .core import apps, devices, policies, releases, webhooks
+from .fields import Schema
 from .core.decide import REASONS
 from .protocols.codepush.updates import SNAKE_CASE
 
@@ -61,6 +64,11 @@ def array(items: dict) -> dict:
 
 def body(schema: dict, media_type: str = JSON, required: bool = True) -> dict:
     return {"required": required, "content": {media_type: {"schema": schema}}}
+
+
+def accepted(schema: Schema, required: bool = True) -> dict:
+    """The JSON body a route accepts, from the schema it validates with."""
+    return body(schema.json_schema(), required=required)
 
 
 def reply(schema: dict | None = None, status: int = 200, media_type: str = JSON, description: str | None = None
@@ -145,7 +153,7 @@ def _schemas() -> dict:
         "runtimeVersion": nullable(STRING), "deleted": BOOLEAN, "groupId": nullable(STRING),
         "originalLabel": nullable(STRING), "originalChannel": nullable(STRING), "stats": stats})
     channel = obj({
-        "id": INTEGER, "name": STRING, "deploymentKey": STRING, "blockUpgrades": {"enum": list(BLOCK_UPGRADES)},
+        "id": INTEGER, "name": STRING, "deploymentKey": STRING, "blockUpgrades": {"enum": list(apps.BLOCK_UPGRADES)},
         "allowDeviceSelfAssign": BOOLEAN, "allowEmulator": BOOLEAN, "allowDev": BOOLEAN, "ios": BOOLEAN,
         "android": BOOLEAN, "disableAutoUpdateUnderNative": BOOLEAN, "public": BOOLEAN,
         "rolloutChannel": nullable(STRING), "rolloutPercentage": {"type": "integer", "minimum": 0, "maximum": 100},
@@ -346,7 +354,9 @@ def _flag_paths(app: str, tag: str) -> dict:
             "get": operation("A flag", tag, {**reply(ref("Flag")), **json_errors(*AUTH)}, [APP_ID, flag_id]),
             "patch": operation("Change a flag's name, description, switch, default value or variations", tag, {
                 **reply(ref("Flag")), **json_errors(400, *AUTH, 409)}, [APP_ID, flag_id],
-                body(obj(flag_fields, required=[]))),
+                body(obj({**flag_fields, **{fixed: {"description": "Fixed once made: only the flag's own value is "
+                                                                   "accepted"} for fixed in ("key", "flagType")}},
+                         required=[]))),
             "delete": operation("Delete a flag with its rules and counts", tag, {
                 **deleted, **json_errors(*AUTH)}, [APP_ID, flag_id]),
         },
@@ -478,16 +488,6 @@ def _management_paths() -> dict:
     channel = f"{app}/channels/{{name}}"
     tag = "management"
     release_change = reply(ref("ReleaseChange"), 201)
-    channel_settings = obj({"blockUpgrades": {"enum": list(BLOCK_UPGRADES)},
-                            "disableAutoUpdate": {"enum": list(BLOCK_UPGRADES),
-                                                  "description": "Capgo's name for blockUpgrades"},
-                            "allowDeviceSelfAssign": BOOLEAN, "allowEmulator": BOOLEAN, "allowDev": BOOLEAN,
-                            "ios": BOOLEAN, "android": BOOLEAN, "disableAutoUpdateUnderNative": BOOLEAN,
-                            "public": {"type": "boolean", "description": "true: the app's default channel"},
-                            "rolloutChannel": nullable(STRING),
-                            "rolloutPercentage": {"type": "integer", "minimum": 0, "maximum": 100},
-                            "minRuntimeVersion": nullable({"type": "string", "minLength": 1, "maxLength": 100})},
-                           required=[])
     release_options = {"rollout": {"type": "integer", "minimum": 0, "maximum": 100}, "mandatory": BOOLEAN,
                        "notes": {"type": "string", "maxLength": 10000}}
     return {
@@ -507,8 +507,7 @@ def _management_paths() -> dict:
                 [APP_ID]),
             "patch": operation("Rename an app or set its default channel", tag, {
                 **reply(ref("App")), **json_errors(400, *AUTH)}, [APP_ID],
-                body(obj({"name": {"type": "string", "minLength": 1, "maxLength": 200},
-                          "defaultChannel": nullable(STRING)}, required=[]))),
+                accepted(apps.APP_SETTINGS)),
             "delete": operation("Delete an app with its channels, releases and bundles", tag, {
                 **reply(obj({"deleted": BOOLEAN, "id": INTEGER})), **json_errors(*AUTH)}, [APP_ID]),
         },
@@ -522,13 +521,12 @@ def _management_paths() -> dict:
                 [APP_ID, *PAGING]),
             "post": operation("Create a channel, or change the settings of the one of that name", tag, {
                 **reply(ref("Channel")), **reply(ref("Channel"), 201), **json_errors(400, *AUTH, 409, 422)}, [APP_ID],
-                body({"allOf": [obj({"name": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"}}),
-                                channel_settings]})),
+                accepted(apps.NEW_CHANNEL)),
         },
         channel: {
             "get": operation("A channel", tag, {**reply(ref("Channel")), **json_errors(*AUTH)}, [APP_ID, CHANNEL]),
             "patch": operation("Change a channel's settings", tag, {
-                **reply(ref("Channel")), **json_errors(400, *AUTH)}, [APP_ID, CHANNEL], body(channel_settings)),
+                **reply(ref("Channel")), **json_errors(400, *AUTH)}, [APP_ID, CHANNEL], accepted(apps.CHANNEL_SETTINGS)),
             "delete": operation("Delete a channel with its release history", tag, {
                 **reply(obj({"deleted": BOOLEAN, "name": STRING})), **json_errors(*AUTH)}, [APP_ID, CHANNEL]),
         },
@@ -550,16 +548,15 @@ def _management_paths() -> dict:
                     "bundleId": nullable(INTEGER), "bundleVersion": STRING, "rollout": INTEGER, "mandatory": BOOLEAN,
                     "rolledBackFrom": nullable(ref("Release"))})}), description="dryRun: what the channel would serve"),
                 **json_errors(400, *AUTH, 409)}, [APP_ID, CHANNEL],
-                body(obj({"toReleaseId": INTEGER, "toBuiltin": BOOLEAN, "dryRun": BOOLEAN}, required=[]),
-                     required=False)),
+                accepted(releases.ROLLBACK, required=False)),
         },
         f"{channel}/promote": {
             "post": operation("Release the channel's current bundle to another channel", tag, {
                 **release_change, **json_errors(400, *AUTH, 409)}, [APP_ID, CHANNEL],
-                body(obj({"to": STRING, **release_options}, required=["to"]))),
+                body(obj({"to": STRING, **release_options, "targetVersions": STRING}, required=["to"]))),
         },
         **_bundle_paths(app, tag),
-        **_device_and_release_paths(app, tag, release_options),
+        **_device_and_release_paths(app, tag),
         **_flag_paths(app, tag),
         f"{api}/audit-log": {
             "get": operation("Management changes, newest first", tag, {
@@ -638,7 +635,7 @@ def _bundle_paths(app: str, tag: str) -> dict:
     }
 
 
-def _device_and_release_paths(app: str, tag: str, release_options: dict) -> dict:
+def _device_and_release_paths(app: str, tag: str) -> dict:
     device_id = path("device_id", schema={"type": "string", "minLength": 1, "maxLength": 200})
     release_id = path("release_id", schema=INTEGER)
     return {
@@ -654,7 +651,7 @@ def _device_and_release_paths(app: str, tag: str, release_options: dict) -> dict
             "get": operation("A device", tag, {**reply(ref("Device")), **json_errors(*AUTH)}, [APP_ID, device_id]),
             "put": operation("Pin a device to a channel and/or a bundle", tag, {
                 **reply(ref("Device")), **json_errors(400, *AUTH)}, [APP_ID, device_id],
-                body(obj({"channel": nullable(STRING), "bundleId": nullable(INTEGER)}, required=[]))),
+                accepted(devices.PIN)),
         },
         f"{app}/devices/{{device_id}}/override": {
             "delete": operation("Remove a device's pin", tag, {**reply(ref("Device")), **json_errors(*AUTH)},
@@ -671,18 +668,14 @@ def _device_and_release_paths(app: str, tag: str, release_options: dict) -> dict
                                                               "execution": nullable(ref("RolloutExecution"))},
                                                              required=["groupId"])]}, 201),
                 **json_errors(400, *AUTH)}, [APP_ID],
-                body(obj({"channel": STRING, "bundleId": INTEGER, **release_options, "targetVersions": STRING,
-                          "groupId": {"type": "string", "minLength": 1, "maxLength": 100},
-                          "linkedFlags": array(obj({"flagId": INTEGER, "enabled": BOOLEAN, "value": ANY},
-                                                   required=["flagId"])), "policyId": INTEGER},
-                         required=["bundleId"]))),
+                accepted(releases.NEW_RELEASE)),
         },
         f"{app}/releases/{{release_id}}": {
             "get": operation("A release with its stats", tag, {**reply(ref("Release")), **json_errors(*AUTH)},
                              [APP_ID, release_id]),
             "patch": operation("Change a release's rollout, mandatory flag, notes, disabled flag or target", tag, {
                 **reply(ref("Release")), **json_errors(400, *AUTH)}, [APP_ID, release_id],
-                body(obj({**release_options, "disabled": BOOLEAN, "targetVersions": STRING}, required=[]))),
+                accepted(releases.RELEASE_CHANGES)),
             "delete": operation("Delete a release: disabled and hidden from history lists", tag, {
                 **reply(ref("Release")), **json_errors(*AUTH)}, [APP_ID, release_id]),
         },
@@ -695,10 +688,7 @@ def _device_and_release_paths(app: str, tag: str, release_options: dict) -> dict
         f"{app}/releases/{{release_id}}/republish": {
             "post": operation("Release the same bundle again to several channels (one group)", tag, {
                 **reply(ref("ReleaseList"), 201), **json_errors(400, *AUTH, 409)}, [APP_ID, release_id],
-                body(obj({"channels": {**array(STRING), "minItems": 1, "maxItems": 50},
-                          "releaseMessage": {"type": "string", "maxLength": 10000},
-                          "rollout": {"type": "integer", "minimum": 0, "maximum": 100},
-                          "groupId": {"type": "string", "minLength": 1, "maxLength": 100}}, required=["channels"]))),
+                accepted(releases.REPUBLISH)),
         },
     }
 
@@ -710,16 +700,6 @@ def _health_and_rollout_paths() -> dict:
     policy_id = path("policy_id", schema=INTEGER)
     execution_id = path("execution_id", schema=INTEGER)
     webhook_id = path("webhook_id", schema=INTEGER)
-    policy_fields = {"name": {"type": "string", "minLength": 1, "maxLength": 100},
-                     "stages": {**array(ref("RolloutStage")), "minItems": 1, "maxItems": 20},
-                     "thresholds": obj({"errorRate": nullable({"type": "number", "minimum": 0, "maximum": 100}),
-                                        "crashRate": nullable({"type": "number", "minimum": 0, "maximum": 100}),
-                                        "minLaunches": {"type": "integer", "minimum": 0},
-                                        "action": {"enum": ["auto-rollback", "pause"]}}, required=[])}
-    webhook_fields = {"url": {"type": "string", "maxLength": 2000}, "events": {**array(STRING), "minItems": 1},
-                      "secret": {"type": "string", "minLength": 16, "maxLength": 200},
-                      "appId": nullable({"anyOf": [INTEGER, STRING]}), "isActive": BOOLEAN,
-                      "format": {"enum": ["json", "slack"]}}
     execution = reply(ref("RolloutExecution"))
     paths = {
         f"{app}/releases/{{release_id}}/health": {
@@ -744,14 +724,14 @@ def _health_and_rollout_paths() -> dict:
                 **reply(obj({"policies": array(ref("RolloutPolicy"))})), **json_errors(*AUTH)}, [APP_ID]),
             "post": operation("Create a rollout policy", tag, {
                 **reply(ref("RolloutPolicy"), 201), **json_errors(400, *AUTH, 409)}, [APP_ID],
-                body(obj(policy_fields, required=["name", "stages"]))),
+                accepted(policies.NEW_POLICY)),
         },
         f"{app}/rollout-policies/{{policy_id}}": {
             "get": operation("A rollout policy", tag, {**reply(ref("RolloutPolicy")), **json_errors(*AUTH)},
                              [APP_ID, policy_id]),
             "patch": operation("Change a rollout policy (409 while one of its executions runs)", tag, {
                 **reply(ref("RolloutPolicy")), **json_errors(400, *AUTH, 409)}, [APP_ID, policy_id],
-                body(obj(policy_fields, required=[]))),
+                accepted(policies.POLICY)),
             "delete": operation("Delete a rollout policy (409 while an execution uses it)", tag, {
                 **reply(obj({"deleted": BOOLEAN, "id": INTEGER})), **json_errors(*AUTH, 409)}, [APP_ID, policy_id]),
         },
@@ -772,13 +752,13 @@ def _health_and_rollout_paths() -> dict:
                                                **json_errors(*KEYED)}),
             "post": operation("Create a webhook; the reply shows its secret, once", tag, {
                 **reply({"allOf": [ref("Webhook"), obj({"secret": STRING})]}, 201),
-                **json_errors(400, *KEYED, 422)}, request_body=body(obj(webhook_fields, required=["url"]))),
+                **json_errors(400, *KEYED, 422)}, request_body=accepted(webhooks.NEW_WEBHOOK)),
         },
         f"{api}/webhooks/{{webhook_id}}": {
             "get": operation("A webhook", tag, {**reply(ref("Webhook")), **json_errors(*AUTH)}, [webhook_id]),
             "patch": operation("Change a webhook (a new secret too)", tag, {
                 **reply(ref("Webhook")), **json_errors(400, *AUTH, 422)}, [webhook_id],
-                body(obj(webhook_fields, required=[]))),
+                accepted(webhooks.WEBHOOK)),
             "delete": operation("Delete a webhook with its deliveries", tag, {
                 **reply(obj({"deleted": BOOLEAN, "id": INTEGER})), **json_errors(*AUTH)}, [webhook_id]),
         },
@@ -1114,9 +1094,10 @@ def _codepush_account_paths() -> dict:
     key_name = path("key_name", "The access key's friendlyName")
     email = path("email", "A user's e-mail address")
     key_reply = obj({"accessKey": ref("CodePushAccessKey")})
-    key_body = obj({"friendlyName": {"type": "string", "minLength": 1, "maxLength": 100},
-                    "description": STRING, "createdBy": STRING,
-                    "ttl": {"anyOf": [{"type": "integer", "minimum": 0}, STRING]}}, required=[])
+    key_change = {"friendlyName": {"type": "string", "minLength": 1, "maxLength": 100},
+                  "description": {"type": "string", "description": "What older CLIs send for friendlyName"},
+                  "ttl": {"anyOf": [{"type": "integer", "minimum": 0}, STRING]}}
+    key_body = obj({**key_change, "createdBy": STRING}, required=[])
     collaborators = obj({"collaborators": {"type": "object", "additionalProperties": obj({
         "isCurrentAccount": BOOLEAN, "permission": PERMISSION})}})
     errors = (*KEYED, 404)
@@ -1130,7 +1111,7 @@ def _codepush_account_paths() -> dict:
         "/accessKeys/{key_name}": {
             "get": operation("An access key", tag, {**reply(key_reply), **text_errors(*errors)}, [key_name]),
             "patch": operation("Rename an access key or give it a new expiry (now + ttl ms)", tag, {
-                **reply(key_reply), **text_errors(400, *errors, 409)}, [key_name], body(key_body)),
+                **reply(key_reply), **text_errors(400, *errors, 409)}, [key_name], body(obj(key_change, required=[]))),
             "delete": operation("Remove an access key", tag, {**reply(status=204), **text_errors(*errors)},
                                 [key_name]),
         },
@@ -1241,6 +1222,19 @@ def _expo_paths() -> dict:
 
 # --- the document --------------------------------------------------------------------------------
 
+MANAGEMENT_TAGS = frozenset({"management", "people", "health and rollouts", "codepush management"})
+"""Tags of the management operations: each declares the fields it accepts (web.accepts) and refuses
+any other with a 400 that names it (unknown_field)."""
+
+
+def _refusing_unknown_fields(paths: dict) -> None:
+    """Document the 400 of every management operation (JSON under /api/v1, code-push-server's plain text elsewhere)."""
+    for route, item in paths.items():
+        for op in item.values():
+            if op["tags"][0] in MANAGEMENT_TAGS and "400" not in op["responses"]:
+                op["responses"].update(json_errors(400) if route.startswith("/api/v1/") else text_errors(400))
+
+
 def document(base_url: str | None = None) -> dict:
     """The whole OpenAPI 3.1 document; `base_url` (e.g. "https://ota.example.com") becomes its server.
 
@@ -1252,6 +1246,7 @@ def document(base_url: str | None = None) -> dict:
                     _capgo_paths, _flutter_paths, _expo_paths, _ofrep_paths, _health_and_rollout_paths,
                     _health_client_paths):
         paths.update(section())
+    _refusing_unknown_fields(paths)
     doc = {
         "openapi": "3.1.0",
         "info": {"title": "otabox", "version": __version__,

@@ -2,8 +2,10 @@
 cookies), the management rate limits, paging, and absolute URLs."""
 from __future__ import annotations
 
+import functools
 import json
 import re
+from dataclasses import dataclass
 from urllib.parse import quote
 
 from flask import current_app, g, request
@@ -12,6 +14,7 @@ from werkzeug.wsgi import get_host
 from .core.apps import find_app
 from .core.audit import Actor
 from .errors import BadRequest, Forbidden, OtaboxError, Unauthorized
+from .fields import NOTHING, Field, Schema, Whole
 from .security import auth, sessions
 from .security.auth import Principal
 from .security.ratelimit import RateLimited
@@ -44,10 +47,6 @@ def json_body(kind=dict):
     if not isinstance(data, kind):
         raise BadRequest("the JSON body has the wrong type", code="invalid_json")
     return data
-
-
-def optional_json_body() -> dict:
-    return json_body() if request.data else {}
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -109,10 +108,16 @@ def principal() -> Principal:
     return g.principal
 
 
-def api_key(role: str = "reader") -> Principal:
-    """The request's principal, which must hold `role` somewhere (on the app: see app_for)."""
+def api_key(role: str = "reader", unscoped: bool = False) -> Principal:
+    """The request's principal, which must hold `role` somewhere (on the app: see app_for);
+    `unscoped`: a key limited to some apps is refused. On a route whose path names no app this is
+    the whole authorization, so the request's input is checked next (see `accepts`)."""
     caller = principal()
     auth.require_role(caller, role)
+    if unscoped:
+        auth.require_unscoped(caller)
+    if not APP_PARAMETERS & set(request.view_args or ()):
+        inputs()
     return caller
 
 
@@ -138,7 +143,94 @@ def app_for(app_id: str, role: str = "reader") -> App:
     caller = api_key(role)
     app = find_app(app_id)
     auth.require_app(caller, app, role)
+    inputs()
     return app
+
+
+# --- what a management route accepts -----------------------------------------------------------------
+
+APP_PARAMETERS = frozenset({"app_id", "app_name"})
+"""Path parameters that name an app: on such routes authorization ends when the app is found and reached."""
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """What a route accepts: the fields of its JSON body (or of its multipart form and the names of
+    its file fields) and of its query string."""
+
+    body: Schema = NOTHING
+    query: Schema = NOTHING
+    form: Schema | None = None
+    files: tuple[str, ...] = ()
+
+
+def accepts(body: Schema = NOTHING, query: Schema = NOTHING, form: Schema | None = None, files: tuple = ()):
+    """Declare what a management route accepts; anything else is refused with a 400 naming the field.
+
+    The check runs once authorization is done (`app_for`, `api_key`, or a protocol's own app lookup
+    calling `inputs()`), so a caller learns nothing of a body before 401, 403 or 404; the view reads
+    the clean values with `body()` and `query()`. A route that never authorizes is checked when it
+    first reads its input, or after it answers (a public read)."""
+    declared = Accepted(body, query, form, tuple(files))
+
+    def mark(view):
+        @functools.wraps(view)
+        def checked(*args, **kwargs):
+            g.accepted = declared
+            answer = view(*args, **kwargs)
+            inputs()
+            return answer
+        checked.accepted = declared
+        return checked
+    return mark
+
+
+def inputs() -> tuple[dict, dict]:
+    """The request's clean query and body as its route declares them (checked once per request)."""
+    declared = g.get("accepted")
+    if declared is None:
+        return {}, {}
+    if "inputs" not in g:
+        try:
+            g.inputs = (_checked_query(declared.query), _checked_body(declared))
+        except OtaboxError as exc:
+            g.inputs = exc
+    if isinstance(g.inputs, OtaboxError):
+        raise g.inputs
+    return g.inputs
+
+
+def body() -> dict:
+    return inputs()[1]
+
+
+def query() -> dict:
+    return inputs()[0]
+
+
+def paging(limit: int) -> Schema:
+    """The query of a list: `limit` (default `limit`, at most 500) and `offset`."""
+    return Schema({"limit": Whole(1, 500, default=limit), "offset": Whole(0, 10**9, default=0)})
+
+
+def _checked_query(schema: Schema) -> dict:
+    repeated = next((name for name in request.args if len(request.args.getlist(name)) > 1), None)
+    if repeated is not None:
+        raise BadRequest(f"give {repeated} once in the query", details={"field": repeated})
+    return schema.validate_text(request.args)
+
+
+def _checked_body(declared: Accepted) -> dict:
+    if declared.form is not None:
+        if request.mimetype != "multipart/form-data":
+            return {}  # the view says what it expects
+        unknown = next((name for name in request.files if name not in declared.files), None)
+        if unknown is not None:
+            raise Schema(dict.fromkeys(declared.files, Field())).unknown(unknown)
+        return declared.form.validate_text(request.form.to_dict())
+    if not request.data:
+        return declared.body.validate({})
+    return declared.body.validate(json_body())
 
 
 def is_management_request() -> bool:
@@ -191,15 +283,6 @@ def set_session_cookie(response, secret: str, max_age: int) -> None:
 def clear_session_cookie(response) -> None:
     response.delete_cookie(sessions.COOKIE_NAME, path="/", httponly=True, samesite="Strict")
     response.delete_cookie(sessions.HINT_COOKIE_NAME, path="/", samesite="Strict")
-
-
-def int_arg(name: str, default: int, low: int = 0, high: int = 1000) -> int:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    if not raw.isdecimal() or not low <= int(raw) <= high:
-        raise BadRequest(f"{name} must be a whole number from {low} to {high}", details={"field": name})
-    return int(raw)
 
 
 def request_origin(environ, public_url: str) -> str:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import contextlib
-import io
+import inspect
 import os
 import re
 import shutil
@@ -11,7 +11,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,7 @@ import requests
 
 from otabox.app import create_app
 from otabox.config import Config
-from otabox.security import auth
+from support import Api, Published, check, make_key, make_zip, unsigned  # noqa: F401 (tests import them from here too)
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_DATABASE = os.environ.get("OTABOX_TEST_DATABASE", "sqlite")
@@ -32,11 +31,74 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "empty_database: on PostgreSQL, starts from a database without otabox's schema")
     config.addinivalue_line("markers", "single_engine: does not depend on the database engine (packaging, docs, "
                                        "command-line checks that stop before any database): runs on SQLite only")
+    config.addinivalue_line("markers", "live: starts a process (an otabox server, moto, PostgreSQL, Node, a browser, "
+                                       "the otabox command); set automatically; `pytest -m 'not live'` is the inner loop")
+
+
+LIVE_NAMES = {"subprocess", "Popen", "LiveServer", "MotoServer", "live_server", "moto_server", "s3_bucket",
+              "postgres_server", "sync_playwright"}
+"""What a test, a fixture or a helper of the tests names (a module, a fixture, a parameter) when it
+starts a process."""
+ENGINE_FIXTURES = {"database_url", "module_database_url", "no_processes_unless_live"}
+"""Every test uses these; they start PostgreSQL only on the PostgreSQL run, which is all live."""
+TESTS = Path(__file__).resolve().parent
+
+
+def _names_used(code) -> set[str]:
+    names = set(code.co_names) | set(code.co_varnames) | {c for c in code.co_consts if isinstance(c, str)}
+    for constant in code.co_consts:
+        if inspect.iscode(constant):
+            names |= _names_used(constant)
+    return names
+
+
+_VERDICTS: dict = {}
+"""Each helper's answer, read once per session (False while being read, which ends cycles)."""
+
+
+def _starts_processes(helper) -> bool:
+    """Whether `helper` (a function, or a class whose methods are read), or a helper of the tests it
+    calls by name (followed transitively), names something in LIVE_NAMES."""
+    if inspect.isclass(helper):
+        return helper.__module__ != "builtins" and any(
+            _starts_processes(method) for method in vars(helper).values() if inspect.isfunction(method))
+    helper = inspect.unwrap(helper)
+    if not inspect.isfunction(helper):
+        return False
+    if helper not in _VERDICTS:
+        _VERDICTS[helper] = False
+        _VERDICTS[helper] = _reads_as_live(helper)
+    return _VERDICTS[helper]
+
+
+def _reads_as_live(function) -> bool:
+    if not Path(function.__code__.co_filename).resolve().is_relative_to(TESTS):
+        return False
+    names = _names_used(function.__code__)
+    if names & LIVE_NAMES:
+        return True
+    helpers = (function.__globals__.get(name) for name in names)
+    return any(_starts_processes(helper) for helper in helpers if callable(helper))
+
+
+def starts_processes(item) -> bool:
+    """Whether the test, a fixture it uses or a helper they call starts a process. The
+    `no_processes_unless_live` guard below catches what this reading misses."""
+    if TEST_DATABASE == "postgresql" or item.get_closest_marker("live"):
+        return True
+    functions = [getattr(item, "function", None)]
+    for name in set(getattr(item, "fixturenames", ())) - ENGINE_FIXTURES:
+        functions += [definition.func for definition in item._fixtureinfo.name2fixturedefs.get(name, ())]
+    return any(_starts_processes(function) for function in functions if function is not None)
 
 
 def pytest_collection_modifyitems(config, items):
-    """On the PostgreSQL run, what is about SQLite itself or the same on every engine is skipped
-    before any of its fixtures run (some install packages or start servers)."""
+    """Tests that start processes are marked `live`. On the PostgreSQL run, what is about SQLite itself
+    or the same on every engine is skipped before any of its fixtures run (some install packages or
+    start servers)."""
+    for item in items:
+        if starts_processes(item):
+            item.add_marker(pytest.mark.live)
     if TEST_DATABASE != "postgresql":
         return
     for item in items:
@@ -44,6 +106,22 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason="about SQLite itself"))
         elif item.get_closest_marker("single_engine"):
             item.add_marker(pytest.mark.skip(reason="the same on every engine; runs with SQLite"))
+
+
+@pytest.fixture(autouse=True)
+def no_processes_unless_live(request, monkeypatch):
+    """A test not marked `live` starts no process, so `pytest -m 'not live'` needs nothing beyond
+    `pip install -e '.[test]'` and stays quick; one that does fails here and names the marker."""
+    if request.node.get_closest_marker("live"):
+        yield
+        return
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"{request.node.nodeid} starts a process ({args[0] if args else kwargs.get('args')}): "
+                             "mark it `live` (pytest.mark.live) or keep it in-process")
+
+    monkeypatch.setattr(subprocess, "Popen", refuse)
+    yield
 
 
 @pytest.fixture(scope="session")
@@ -142,19 +220,6 @@ def database_rows(data_dir: Path, sql: str, database_url: str | None = None) -> 
         db.close()
 
 
-def make_zip(files: dict[str, bytes | str] | None = None) -> bytes:
-    """A zip of `files`, the same bytes for the same files (a fixed date: zip stamps the current time,
-    and two calls a second apart would differ)."""
-    files = files or {"index.html": "<html>hello</html>", "js/app.js": "console.log('v1')"}
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, content in files.items():
-            entry = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
-            entry.external_attr = 0o600 << 16  # as writestr(name) gives
-            archive.writestr(entry, content, compress_type=zipfile.ZIP_DEFLATED)
-    return buffer.getvalue()
-
-
 @contextlib.contextmanager
 def configured_app(tmp_path, **settings):
     """A Flask app on its own data dir with these configuration settings, closed afterwards."""
@@ -189,46 +254,6 @@ def client(flask_app):
     return flask_app.test_client()
 
 
-def make_key(box, role="admin", name=None, app=None) -> str:
-    with box.db.connection_context():
-        _, key = auth.create_key(name or f"{role}-key-{os.urandom(3).hex()}", role, app)
-    return key
-
-
-class Api:
-    """A thin JSON client over the Flask test client with a bearer key."""
-
-    def __init__(self, client, key):
-        self.client, self.key = client, key
-
-    def _headers(self, extra=None):
-        return {"Authorization": f"Bearer {self.key}", **(extra or {})}
-
-    def get(self, path, **kw):
-        return self.client.get(path, headers=self._headers(kw.pop("headers", None)), **kw)
-
-    def post(self, path, json=None, **kw):
-        return self.client.post(path, json=json, headers=self._headers(kw.pop("headers", None)), **kw)
-
-    def patch(self, path, json=None, **kw):
-        return self.client.patch(path, json=json, headers=self._headers(kw.pop("headers", None)), **kw)
-
-    def put(self, path, json=None, **kw):
-        return self.client.put(path, json=json, headers=self._headers(kw.pop("headers", None)), **kw)
-
-    def delete(self, path, **kw):
-        return self.client.delete(path, headers=self._headers(kw.pop("headers", None)), **kw)
-
-    def upload(self, app, version, zip_bytes=None, **fields):
-        data = {"file": (io.BytesIO(zip_bytes if zip_bytes is not None else make_zip()), "bundle.zip"),
-                "version": version, **{k: str(v) for k, v in fields.items()}}
-        return self.client.post(f"/api/v1/apps/{app}/bundles", data=data, headers=self._headers(),
-                                content_type="multipart/form-data")
-
-    def release(self, app, bundle_id, channel="production", **extra):
-        return self.post(f"/api/v1/apps/{app}/releases", {"bundleId": bundle_id, "channel": channel, **extra})
-
-
 @pytest.fixture
 def admin(client, box):
     return Api(client, make_key(box, "admin", "admin"))
@@ -239,17 +264,6 @@ def demo_app(admin):
     response = admin.post("/api/v1/apps", {"slug": "com.example.demo", "name": "Demo"})
     assert response.status_code == 201, response.json
     return response.json
-
-
-def unsigned(reply: dict) -> dict:
-    """A native check reply without its signed statement (tested on its own in tests/security)."""
-    return {k: v for k, v in reply.items() if k not in ("signed", "signedSignature")}
-
-
-def check(client, app, client_key=None, headers=None, environ_base=None, **params):
-    params.setdefault("platform", "ios")
-    return client.get(f"/api/v1/apps/{app['slug']}/check", query_string=params, environ_base=environ_base or {},
-                      headers={"X-Client-Key": client_key or app["clientKey"], **(headers or {})})
 
 
 def free_port() -> int:

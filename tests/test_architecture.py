@@ -11,8 +11,8 @@ from conftest import ROOT
 pytestmark = pytest.mark.single_engine  # imports between the package's modules
 
 PACKAGE = ROOT / "otabox"
-BASE = {"otabox", "otabox.errors", "otabox.config"}
-HTTP_HELPERS = {"otabox.web", "otabox.jsonsafe"}
+BASE = {"otabox", "otabox.errors", "otabox.config", "otabox.fields", "otabox.jsonsafe"}
+HTTP_HELPERS = {"otabox.web"}
 COMPOSITION = {"otabox.app", "otabox.box", "otabox.server", "otabox.fastpath", "otabox.openapi",
                "otabox.downloads"}
 ALLOWED = {

@@ -4,10 +4,10 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from ..core import tokens, users
-from ..errors import BadRequest, NotFound, OtaboxError, TooManyRequests, Unauthorized
+from ..errors import NotFound, OtaboxError, TooManyRequests, Unauthorized
 from ..security import sessions
 from ..security.ratelimit import address_key
-from ..web import actor, api_key, box, clear_session_cookie, json_body, set_session_cookie
+from ..web import accepts, actor, api_key, body, box, clear_session_cookie, set_session_cookie
 
 bp = Blueprint("api_account", __name__)
 
@@ -22,6 +22,7 @@ def _session_reply(user, cookie: str | None, status: int = 200):
 
 
 @bp.post("/session")
+@accepts(body=users.SIGN_IN)
 def sign_in():
     """Email and password in, a session cookie and the CSRF token out. Attempts are limited per
     address (every attempt), and failed ones meet growing back-offs per account and per address,
@@ -30,10 +31,8 @@ def sign_in():
     if not request.is_json:
         raise UnsupportedMediaType("send the email and password as application/json")
     b.login_limiter.take(f"login:{request.remote_addr}")
-    data = json_body()
-    email, password = data.get("email"), data.get("password")
-    if not isinstance(email, str) or not isinstance(password, str):
-        raise BadRequest("email and password are required", details={"fields": ["email", "password"]})
+    data = body()
+    email, password = data["email"], data["password"]
     account, address = email.strip().lower(), address_key(request.remote_addr)
     _wait_after_failures(b.account_sign_in_failures, account, "for this account")
     _wait_after_failures(b.address_sign_in_failures, address, "from this address")
@@ -57,6 +56,7 @@ def _wait_after_failures(backoff, key: str, whose: str) -> None:
 
 
 @bp.get("/session")
+@accepts()
 def current_session():
     """Who is signed in, and (for a session cookie) the CSRF token again, e.g. after a page reload."""
     caller = api_key("reader")
@@ -64,6 +64,7 @@ def current_session():
 
 
 @bp.delete("/session")
+@accepts()
 def sign_out():
     caller = api_key("reader")
     if caller.session is None:
@@ -76,6 +77,7 @@ def sign_out():
 
 
 @bp.get("/auth/tokens")
+@accepts()
 def list_tokens():
     """The caller's access tokens (never their secrets): those of its user no stronger than itself."""
     caller = api_key("reader")
@@ -84,15 +86,17 @@ def list_tokens():
 
 
 @bp.post("/auth/tokens")
+@accepts(body=tokens.NEW_TOKEN)
 def create_token():
     caller = api_key("reader")
-    data = json_body()
-    token, secret = tokens.create_token(caller, data.get("friendlyName"), data.get("ttl"), data.get("role"),
+    data = body()
+    token, secret = tokens.create_token(caller, data["friendlyName"], data.get("ttl"), data.get("role"),
                                         data.get("appIds"), request.remote_addr or "", actor())
     return jsonify({"accessToken": secret, **tokens.token_json(token)}), 201
 
 
 @bp.delete("/auth/tokens/<token_name>")
+@accepts()
 def revoke_token(token_name):
     caller = api_key("reader")
     tokens.revoke_token(tokens.find_token(caller, token_name), actor())

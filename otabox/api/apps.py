@@ -1,27 +1,27 @@
 """Management API: apps and channels."""
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify
 
 from ..core import apps, devices, releases
-from ..errors import BadRequest
-from ..security import auth
+from ..fields import Choice, Schema, Text
 from ..store.models import App
-from ..web import actor, api_key, app_for, box, int_arg, json_body, optional_json_body
+from ..web import accepts, actor, api_key, app_for, body, box, paging, query
 
 bp = Blueprint("api_apps", __name__)
 
 
 @bp.post("/apps")
+@accepts(body=apps.NEW_APP)
 def create_app():
-    caller = api_key("admin")
-    auth.require_unscoped(caller)
-    data = json_body()
+    caller = api_key("admin", unscoped=True)
+    data = body()
     app = apps.create_app(data.get("slug"), data.get("name"), actor(), owner=caller.user)
     return jsonify(apps.app_json(app)), 201
 
 
 @bp.get("/apps")
+@accepts()
 def list_apps():
     caller = api_key("reader")
     return jsonify({"apps": [app_summary(a) for a in caller.visible(App.select().order_by(App.id))]})
@@ -35,6 +35,7 @@ def app_summary(app) -> dict:
 
 
 @bp.get("/apps/<app_id>")
+@accepts()
 def get_app(app_id):
     app = app_for(app_id)
     channels = app.channels.order_by(apps.Channel.id)
@@ -42,12 +43,14 @@ def get_app(app_id):
 
 
 @bp.patch("/apps/<app_id>")
+@accepts(body=apps.APP_SETTINGS)
 def update_app(app_id):
     app = app_for(app_id, "admin")
-    return jsonify(apps.app_json(apps.update_app(app, json_body(), actor())))
+    return jsonify(apps.app_json(apps.update_app(app, body(), actor())))
 
 
 @bp.delete("/apps/<app_id>")
+@accepts()
 def delete_app(app_id):
     app = app_for(app_id, "admin")
     apps.delete_app(app, actor(), box().store)
@@ -55,78 +58,78 @@ def delete_app(app_id):
 
 
 @bp.post("/apps/<app_id>/rotate-client-key")
+@accepts()
 def rotate_client_key(app_id):
     app = app_for(app_id, "admin")
     return jsonify(apps.app_json(apps.rotate_client_key(app, actor())))
 
 
 @bp.get("/apps/<app_id>/channels")
+@accepts(query=paging(100))
 def list_channels(app_id):
-    rows, total = apps.list_channels(app_for(app_id), int_arg("limit", 100, 1, 500), int_arg("offset", 0, 0, 10**9))
+    app = app_for(app_id)
+    rows, total = apps.list_channels(app, query()["limit"], query()["offset"])
     return jsonify({"channels": [apps.channel_json(c) for c in rows], "total": total})
 
 
 @bp.post("/apps/<app_id>/channels")
+@accepts(body=apps.NEW_CHANNEL)
 def create_channel(app_id):
     """Create a channel, or (as Capgo's POST /channel) change the settings of the one of that name."""
     app = app_for(app_id, "admin")
-    data = json_body()
+    data = body()
     settings = {k: v for k, v in data.items() if k != "name"}
     channel, created = apps.upsert_channel(app, data.get("name"), actor(), settings)
     return jsonify(apps.channel_json(channel)), 201 if created else 200
 
 
 @bp.get("/apps/<app_id>/channels/<name>")
+@accepts()
 def get_channel(app_id, name):
     return jsonify(apps.channel_json(apps.find_channel(app_for(app_id), name)))
 
 
 @bp.patch("/apps/<app_id>/channels/<name>")
+@accepts(body=apps.CHANNEL_SETTINGS)
 def update_channel(app_id, name):
     channel = apps.find_channel(app_for(app_id, "admin"), name)
-    return jsonify(apps.channel_json(apps.update_channel(channel, json_body(), actor())))
+    return jsonify(apps.channel_json(apps.update_channel(channel, body(), actor())))
 
 
 @bp.post("/apps/<app_id>/channels/<name>/rotate-key")
+@accepts()
 def rotate_key(app_id, name):
     channel = apps.find_channel(app_for(app_id, "admin"), name)
     return jsonify(apps.channel_json(apps.rotate_deployment_key(channel, actor())))
 
 
 @bp.delete("/apps/<app_id>/channels/<name>")
+@accepts()
 def delete_channel(app_id, name):
     channel = apps.find_channel(app_for(app_id, "admin"), name)
     apps.delete_channel(channel, actor())
     return jsonify({"deleted": True, "name": name})
 
 
-STATS_DAYS = (7, 14, 30, 90)
-
-
-def days_arg() -> int:
-    """The `days` a statistic covers: 7, 14, 30 (the default) or 90."""
-    raw = request.args.get("days", "")
-    if raw == "":
-        return 30
-    if not raw.isdecimal() or int(raw) not in STATS_DAYS:
-        raise BadRequest("days must be 7, 14, 30 or 90", details={"field": "days"})
-    return int(raw)
+STATS_DAYS = ("7", "14", "30", "90")
 
 
 @bp.get("/apps/<app_id>/channels/<name>/stats")
+@accepts(query=Schema({"days": Choice(STATS_DAYS, default="30")}))
 def channel_stats(app_id, name):
-    """Adoption (devices seen in the last `days`, by bundle version) and daily active devices."""
+    """Adoption (devices seen in the last `days`: 7, 14, 30 or 90, by bundle version) and daily active devices."""
     app = app_for(app_id)
     channel = apps.find_channel(app, name)
-    days = days_arg()
+    days = int(query()["days"])
     return jsonify({"channel": name, "days": days, "adoption": releases.adoption(channel, days),
                     "activeByDay": devices.active_devices_by_day(app, name, days)})
 
 
 @bp.post("/apps/<app_id>/channels/<name>/rollback")
+@accepts(body=releases.ROLLBACK)
 def rollback(app_id, name):
     channel = apps.find_channel(app_for(app_id, "publisher"), name)
-    data = optional_json_body()
+    data = body()
     if releases.dry_run(data):
         return jsonify({"dryRun": True, "release": releases.preview_rollback(channel, data)})
     release, previous = releases.rollback(channel, data, actor())
@@ -135,13 +138,12 @@ def rollback(app_id, name):
 
 
 @bp.post("/apps/<app_id>/channels/<name>/promote")
+@accepts(body=releases.PROMOTION.extend({"to": Text(200, required=True, description="The target channel")}))
 def promote(app_id, name):
     app = app_for(app_id, "publisher")
-    data = json_body()
+    data = dict(body())
     source = apps.find_channel(app, name)
-    if not isinstance(data.get("to"), str):
-        raise BadRequest("to (the target channel) is required", details={"field": "to"})
-    target = apps.find_channel(app, data["to"])
+    target = apps.find_channel(app, data.pop("to"))
     release, previous = releases.promote(app, source, target, data, actor())
     return jsonify({"release": releases.release_json(release),
                     "previousRelease": releases.release_json(previous) if previous else None}), 201

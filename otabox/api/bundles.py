@@ -3,16 +3,17 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from .. import jsonsafe
 from ..core import bundles
 from ..errors import BadRequest, Forbidden, Gone
+from ..fields import Boolean, Choice, Schema, Text
 from ..store.models import iso
-from ..web import actor, app_for, base_url, box, int_arg, json_body
+from ..web import accepts, actor, app_for, base_url, body, box, paging, query
 
 bp = Blueprint("api_bundles", __name__)
 
 
 @bp.post("/apps/<app_id>/bundles")
+@accepts(form=bundles.BUNDLE_FIELDS, files=("file",))
 def upload_bundle(app_id):
     app = app_for(app_id, "publisher")
     if not (request.content_type or "").startswith("multipart/form-data"):
@@ -20,33 +21,19 @@ def upload_bundle(app_id):
     upload = request.files.get("file")
     if upload is None:
         raise BadRequest("the file field 'file' is missing", details={"field": "file"})
-    fields = bundles.parse_fields(form_fields())
+    fields = bundles.parse_fields(body())
     with box().ingestor.slot():
         staged = box().staging.receive(upload.stream, box().config.max_bundle_bytes)
         bundle = box().ingestor.ingest(app, fields, staged, actor())
     return jsonify(bundles.bundle_json(bundle)), 201
 
 
-def form_fields() -> dict:
-    """The upload's form fields, with the JSON object fields (expoConfig) parsed."""
-    fields = request.form.to_dict()
-    for name in JSON_FIELDS:
-        if isinstance(fields.get(name), str) and fields[name]:
-            try:
-                fields[name] = jsonsafe.loads(fields[name])
-            except ValueError:
-                raise BadRequest(f"{name} must be a JSON object", details={"field": name}) from None
-    return fields
-
-
-JSON_FIELDS = ("expoConfig",)
-
-
 @bp.post("/apps/<app_id>/bundles/initiate")
+@accepts(body=bundles.UPLOAD)
 def initiate(app_id):
     app = app_for(app_id, "publisher")
     b = box()
-    upload = bundles.initiate_upload(app, json_body(), b.config.upload_ttl, b.config.max_bundle_bytes, actor())
+    upload = bundles.initiate_upload(app, body(), b.config.upload_ttl, b.config.max_bundle_bytes, actor())
     url = b.store.upload_url(bundles.upload_object(upload.id), upload.size, b.config.upload_ttl)
     if url is None:  # otabox receives the bytes itself (a store with its own URLs takes them directly)
         query, _ = b.secrets.url_signer.query("upload", upload.id, b.config.upload_ttl)
@@ -55,42 +42,43 @@ def initiate(app_id):
 
 
 @bp.post("/apps/<app_id>/bundles/finalize")
+@accepts(body=Schema({"uploadId": Text(100, min_length=1, required=True)}))
 def finalize(app_id):
     app = app_for(app_id, "publisher")
-    upload_id = json_body().get("uploadId")
-    if not isinstance(upload_id, str):
-        raise BadRequest("uploadId is required", details={"field": "uploadId"})
+    upload_id = body()["uploadId"]
     return jsonify(bundles.bundle_json(bundles.finalize_upload(box(), app, upload_id, actor()))), 201
 
 
 @bp.get("/apps/<app_id>/bundles")
+@accepts(query=paging(20).extend({"version": Text(100)}))
 def list_bundles(app_id):
-    rows, total = bundles.list_bundles(app_for(app_id), int_arg("limit", 20, 1, 500), int_arg("offset", 0, 0, 10**9),
-                                       request.args.get("version"))
+    app = app_for(app_id)
+    rows, total = bundles.list_bundles(app, query()["limit"], query()["offset"], query().get("version"))
     return jsonify({"bundles": [bundles.bundle_json(b) for b in rows], "total": total})
 
 
 @bp.get("/apps/<app_id>/bundles/<bundle_id>")
+@accepts()
 def get_bundle(app_id, bundle_id):
     return jsonify(bundles.bundle_json(bundles.find_bundle(app_for(app_id), bundle_id)))
 
 
 @bp.delete("/apps/<app_id>/bundles")
+@accepts(query=Schema({"unused": Boolean()}))
 def delete_unused_bundles(app_id):
     """`?unused=true`: delete every bundle no release history names and no device is pinned to."""
     app = app_for(app_id, "admin")
-    if request.args.get("unused") != "true":
+    if not query().get("unused"):
         raise BadRequest("only unused bundles can be deleted together: add ?unused=true", details={"field": "unused"})
     return jsonify({"deleted": True, "ids": bundles.delete_unused_bundles(app, actor(), box().store)})
 
 
 @bp.delete("/apps/<app_id>/bundles/<bundle_id>")
+@accepts(query=Schema({"platform": Choice(bundles.PLATFORMS)}))
 def delete_bundle(app_id, bundle_id):
     """Delete a bundle by id, or by version (each platform's, unless ?platform= picks one)."""
     app = app_for(app_id, "admin")
-    platform = request.args.get("platform") or None
-    if platform not in (None, *bundles.PLATFORMS):
-        raise BadRequest("platform must be ios, android or all", details={"field": "platform"})
+    platform = query().get("platform")
     ids = bundles.delete_bundles(app, bundles.find_bundles(app, bundle_id, platform), actor(), box().store)
     return jsonify({"deleted": True, "id": ids[0], "ids": ids})
 
@@ -100,7 +88,8 @@ uploads_bp = Blueprint("uploads", __name__)
 
 @uploads_bp.put("/uploads/<upload_id>")
 def put_upload(upload_id):
-    """The signed upload URL of a two-step upload: no bearer key, the signature is the permission."""
+    """The signed upload URL of a two-step upload: no bearer key, the signature is the permission (like
+    a download URL, it is not a management route: its body is the bundle, its query the signature)."""
     verdict = box().secrets.url_signer.check("upload", upload_id, request.args.get("expires"),
                                             request.args.get("signature"))
     if verdict == "invalid":

@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 
 from ..core import collaborators, users
-from ..web import actor, api_key, app_for, json_body
+from ..web import accepts, actor, api_key, app_for, body
 
 bp = Blueprint("api_collaborators", __name__)
 
@@ -17,20 +17,23 @@ def _listing(app):
 
 
 @bp.get("/apps/<app_id>/collaborators")
+@accepts()
 def list_collaborators(app_id):
     return _listing(app_for(app_id))
 
 
 @bp.post("/apps/<app_id>/collaborators")
+@accepts(body=collaborators.COLLABORATOR)
 def set_collaborator(app_id):
     app = app_for(app_id, "admin")
-    data = json_body()
-    row, added = collaborators.set_collaborator(app, users.find_user(data.get("email")), data.get("permission"),
+    data = body()
+    row, added = collaborators.set_collaborator(app, users.find_user(data["email"]), data["permission"],
                                                 actor())
     return jsonify(collaborators.collaborator_json(row)), 201 if added else 200
 
 
 @bp.delete("/apps/<app_id>/collaborators/<email>")
+@accepts()
 def remove_collaborator(app_id, email):
     caller = api_key("reader")
     leaving = caller.via != "key" and email.strip().lower() == caller.user.email
@@ -41,7 +44,8 @@ def remove_collaborator(app_id, email):
 
 
 @bp.post("/apps/<app_id>/transfer")
+@accepts(body=collaborators.TRANSFER)
 def transfer(app_id):
     app = app_for(app_id, "admin")
-    collaborators.transfer(app, users.find_user(json_body().get("email")), actor())
+    collaborators.transfer(app, users.find_user(body()["email"]), actor())
     return _listing(app)

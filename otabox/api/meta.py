@@ -1,28 +1,32 @@
 """Management API: audit log, who is calling, the signing key."""
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify
 
 from ..core import audit, tokens, users
-from ..security import auth
+from ..fields import Schema, Text, Whole
 from ..store.models import App
-from ..web import api_key, box, int_arg
+from ..web import accepts, api_key, box, query
 
 bp = Blueprint("api_meta", __name__)
 
 
+AUDIT_QUERY = Schema({"limit": Whole(1, 1000, default=100), "before": Whole(0, 10**12, description="Entries with a smaller id"),
+                      "action": Text(200), "entityType": Text(200), "entityId": Text(200)},
+                     aliases={"entity_type": "entityType", "entity_id": "entityId"})
+
+
 @bp.get("/audit-log")
+@accepts(query=AUDIT_QUERY)
 def audit_log():
-    key = api_key("admin")
-    auth.require_unscoped(key)
-    before = int_arg("before", 0, 0, 10**12) or None
-    args = request.args
-    return jsonify({"entries": audit.query(int_arg("limit", 100, 1, 1000), before, args.get("action"),
-                                           args.get("entityType") or args.get("entity_type"),
-                                           args.get("entityId") or args.get("entity_id"))})
+    api_key("admin", unscoped=True)
+    args = query()
+    return jsonify({"entries": audit.query(args["limit"], args.get("before") or None, args.get("action"),
+                                           args.get("entityType"), args.get("entityId"))})
 
 
 @bp.get("/me")
+@accepts()
 def me():
     """Who is calling (a session, a token or an API key): its name, role and the apps it reaches
     with its role on each (the dashboard adapts its controls to it)."""
@@ -38,6 +42,7 @@ def me():
 
 
 @bp.get("/signing-key")
+@accepts()
 def signing_key():
     secrets = box().secrets
     signer = secrets.bundle_signer

@@ -5,6 +5,7 @@ import re
 import secrets
 
 from ..errors import BadRequest, Conflict, Invalid, NotFound
+from ..fields import Any, Boolean, Choice, Percentage, Schema, Text
 from ..store.generation import bump_generation
 from ..store.models import App, Bundle, Channel, Collaborator, Release, User, Webhook, database, iso, row_id
 from . import audit, flags, outbox
@@ -17,6 +18,24 @@ BLOCK_UPGRADES = ("none", "major", "minor", "patch", "version_number")
 BOOLEAN_SETTINGS = {"allowDeviceSelfAssign": "allow_device_self_assign", "allowEmulator": "allow_emulator",
                     "allowDev": "allow_dev", "ios": "ios_enabled", "android": "android_enabled",
                     "disableAutoUpdateUnderNative": "disable_auto_update_under_native"}
+
+NEW_APP = Schema({"slug": Any(required=True, description="A reverse-DNS identifier such as com.example.app"),
+                  "name": Text(200, nullable=True)})
+APP_SETTINGS = Schema({"name": Text(200, min_length=1), "defaultChannel": Text(200, nullable=True)})
+CHANNEL_SETTINGS = Schema(
+    {"blockUpgrades": Choice(BLOCK_UPGRADES, nullable=True), **{api: Boolean() for api in BOOLEAN_SETTINGS},
+     "rolloutChannel": Text(200, nullable=True, description="Another channel of the app that gets "
+                                                            "rolloutPercentage of the devices"),
+     "rolloutPercentage": Percentage(), "minRuntimeVersion": Text(100, min_length=1, nullable=True),
+     "public": Boolean(description="Make it the app's default channel")},
+    aliases={"disableAutoUpdate": "blockUpgrades"},
+    hints={"version": "a channel serves what is released to it: POST /api/v1/apps/{app}/releases with a bundleId "
+                      "and this channel",
+           "allow_device_self_set": "otabox calls it allowDeviceSelfAssign",
+           "allow_emulator": "otabox calls it allowEmulator", "allow_dev": "otabox calls it allowDev"})
+"""A channel's settings; `disableAutoUpdate` is Capgo's name for blockUpgrades."""
+NEW_CHANNEL = CHANNEL_SETTINGS.extend({"name": Any(required=True, description="1-64 letters, digits, '.', '_' "
+                                                                              "or '-'")})
 
 
 def new_deployment_key() -> str:
@@ -53,11 +72,10 @@ def rotate_client_key(app: App, actor: str) -> App:
 
 def create_app(slug, name, actor: str, owner: User | None = None) -> App:
     """A new app with the default channels; `owner` (a person, not the service account) becomes its Owner."""
+    name = NEW_APP.fields["name"](name, "name")
     if not isinstance(slug, str) or len(slug) > 200 or not SLUG.match(slug):
         raise Invalid("slug must be a reverse-DNS identifier such as com.example.app",
                       code="invalid_slug", details={"field": "slug"})
-    if name is not None and (not isinstance(name, str) or len(name) > 200):
-        raise BadRequest("name must be a string of at most 200 characters", details={"field": "name"})
     with database.atomic():
         if App.select().where(App.slug == slug).exists():
             raise Conflict(f"an app with slug {slug!r} exists already", details={"slug": slug})
@@ -146,62 +164,39 @@ def list_channels(app: App, limit: int, offset: int) -> tuple[list[Channel], int
     return list(query.order_by(Channel.id).limit(limit).offset(offset)), query.count()
 
 
-def _other_channel(channel: Channel, name) -> str | None:
-    if name is None:
-        return None
-    if not isinstance(name, str) or name == channel.name or not Channel.select().where(
-            (Channel.app == channel.app_id) & (Channel.name == name)).exists():
+def _other_channel(channel: Channel, name: str | None) -> str | None:
+    if name is not None and (name == channel.name or not Channel.select().where(
+            (Channel.app == channel.app_id) & (Channel.name == name)).exists()):
         raise BadRequest("rolloutChannel must name another channel of the app (or be null)",
                          details={"field": "rolloutChannel"})
     return name
 
 
-def _whole_percentage(value, field: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or not 0 <= value <= 100:
-        raise BadRequest(f"{field} must be a whole percentage from 0 to 100", details={"field": field})
-    return int(value)
-
-
-def _optional_text(value, field: str, limit: int = 100) -> str | None:
-    if value is not None and (not isinstance(value, str) or not 0 < len(value) <= limit):
-        raise BadRequest(f"{field} must be a string of 1 to {limit} characters, or null", details={"field": field})
-    return value
-
-
 def _apply_settings(channel: Channel, settings: dict) -> dict:
-    """Validate and set a channel's settings; returns what changed. `disableAutoUpdate` is Capgo's
-    name for `blockUpgrades`; `public: true` makes the channel the app's default channel."""
+    """Validate (CHANNEL_SETTINGS) and set a channel's settings; returns what changed. `public: true`
+    makes the channel the app's default channel."""
+    settings = CHANNEL_SETTINGS.validate(settings)
     changed = {}
-    block = settings.get("blockUpgrades", settings.get("disableAutoUpdate"))
-    if block is not None:
-        if block not in BLOCK_UPGRADES:
-            raise BadRequest(f"blockUpgrades must be one of {', '.join(BLOCK_UPGRADES)}",
-                             details={"field": "blockUpgrades"})
-        channel.block_upgrades = changed["blockUpgrades"] = block
+    if settings.get("blockUpgrades") is not None:
+        channel.block_upgrades = changed["blockUpgrades"] = settings["blockUpgrades"]
     for api, column in BOOLEAN_SETTINGS.items():
         if api in settings:
-            if not isinstance(settings[api], bool):
-                raise BadRequest(f"{api} must be true or false", details={"field": api})
             setattr(channel, column, settings[api])
             changed[api] = settings[api]
     if "rolloutChannel" in settings:
         channel.rollout_channel = changed["rolloutChannel"] = _other_channel(channel, settings["rolloutChannel"])
     if "rolloutPercentage" in settings:
-        channel.rollout_percentage = changed["rolloutPercentage"] = _whole_percentage(
-            settings["rolloutPercentage"], "rolloutPercentage")
+        channel.rollout_percentage = changed["rolloutPercentage"] = settings["rolloutPercentage"]
     if "minRuntimeVersion" in settings:
-        channel.min_runtime_version = changed["minRuntimeVersion"] = _optional_text(
-            settings["minRuntimeVersion"], "minRuntimeVersion")
+        channel.min_runtime_version = changed["minRuntimeVersion"] = settings["minRuntimeVersion"]
     if "public" in settings:
         changed["public"] = _set_public(channel, settings["public"])
     channel.save()
     return changed
 
 
-def _set_public(channel: Channel, public) -> bool:
+def _set_public(channel: Channel, public: bool) -> bool:
     """Capgo's `public` flag: the public channel is the one devices get when they name none."""
-    if not isinstance(public, bool):
-        raise BadRequest("public must be true or false", details={"field": "public"})
     app = App.get_by_id(channel.app_id)
     if public:
         App.update(default_channel=channel.name).where(App.id == app.id).execute()
@@ -220,14 +215,15 @@ def update_channel(channel: Channel, settings: dict, actor: str) -> Channel:
 
 
 def update_app(app: App, data: dict, actor: str) -> App:
-    """PATCH an app: its display name and its default channel (null: devices that name no channel
-    get none)."""
+    """PATCH an app (APP_SETTINGS): its display name and its default channel (null: devices that
+    name no channel get none)."""
+    data = APP_SETTINGS.validate(data)
     if "name" in data:
         app = rename_app(app, data["name"], actor)
     if "defaultChannel" in data:
         name = data["defaultChannel"]
         if name is not None:
-            find_channel(app, name if isinstance(name, str) else "")
+            find_channel(app, name)
         if name != app.default_channel:
             with database.atomic():
                 App.update(default_channel=name).where(App.id == app.id).execute()
@@ -255,8 +251,7 @@ def rotate_deployment_key(channel: Channel, actor: str) -> Channel:
 
 def rename_app(app: App, name: str, actor: str) -> App:
     """A new display name (the slug, which clients use, stays)."""
-    if not isinstance(name, str) or not 0 < len(name) <= 200:
-        raise BadRequest("name must be a string of 1 to 200 characters", details={"field": "name"})
+    name = APP_SETTINGS.fields["name"](name, "name")
     if name != app.name:
         with database.atomic():
             App.update(name=name).where(App.id == app.id).execute()

@@ -5,13 +5,15 @@ import contextlib
 import dataclasses
 import datetime as dt
 import os
+import re
 import secrets
 import threading
 from typing import Callable
 
 from ..errors import BadRequest, Busy, Conflict, Gone, Invalid, NotFound, TooLarge
+from ..fields import Choice, Json, Schema, Text, Whole
 from ..security.zipcheck import ZipEntry, ZipLimits, check_zip
-from ..store.blobs import StagedFile, is_sha256
+from ..store.blobs import StagedFile
 from ..store.generation import bump_generation
 from ..store.models import App, Bundle, BundleFile, Device, Release, Upload, database, iso, row_id, utcnow
 from . import audit, outbox, semver
@@ -46,71 +48,37 @@ class BundleFields:
         return dataclasses.asdict(self)
 
 
-def _text(data: dict, name: str, limit: int = 2000) -> str | None:
-    value = data.get(name)
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str) or len(value) > limit:
-        raise BadRequest(f"{name} must be a string of at most {limit} characters", details={"field": name})
-    return value
+def _is_version(text: str) -> bool:
+    try:
+        semver.parse_version(text)
+    except ValueError:
+        return False
+    return True
 
 
-def _version_field(data: dict, name: str) -> str | None:
-    value = _text(data, name, 100)
-    if value is not None:
-        try:
-            semver.parse_version(value)
-        except ValueError:
-            raise BadRequest(f"{name} must be a semantic version such as 1.2.3", details={"field": name}) from None
-    return value
-
-
-def _json_object(data: dict, name: str) -> dict | None:
-    """An object field (the API layer parses a multipart form's JSON text first)."""
-    value = data.get(name)
-    if value is None or value == "":
-        return None
-    if not isinstance(value, dict):
-        raise BadRequest(f"{name} must be a JSON object", details={"field": name})
-    return value
+VERSION = {"check": _is_version, "expected": "a semantic version such as 1.2.3"}
+BUNDLE_FIELDS = Schema({
+    "version": Text(100, min_length=1, required=True, **VERSION),
+    "platform": Choice(PLATFORMS, nullable=True, description="Default: all"),
+    "format": Choice(FORMATS, nullable=True, description="Default: zip"),
+    "minNativeBuild": Whole(0, 2**63 - 1, nullable=True),
+    "targetVersions": Text(200, nullable=True, check=semver.is_valid_range, expected="a semver range such as ^1.2.0"),
+    "notes": Text(10000, nullable=True), "runtimeVersion": Text(100, nullable=True),
+    "sessionKey": Text(2000, nullable=True), "encryptedChecksum": Text(2000, nullable=True),
+    "keyId": Text(200, nullable=True), "minUpdateVersion": Text(100, nullable=True, **VERSION),
+    "message": Text(10000, nullable=True), "gitCommitHash": Text(100, nullable=True),
+    "gitBranch": Text(255, nullable=True), "expoConfig": Json(nullable=True, description="Expo bundles: the app "
+                                                                                          "config")})
+"""A bundle's fields, from a multipart form or (the two-step upload) a JSON body."""
+UPLOAD = BUNDLE_FIELDS.extend({"size": Whole(1, description="Bytes", required=True),
+                               "sha256": Text(64, pattern="[0-9a-fA-F]{64}", expected="64 hex characters",
+                                              required=True)})
 
 
 def parse_fields(data: dict) -> BundleFields:
-    """Validate bundle fields from a multipart form or a JSON body (both spellings of numbers)."""
-    version = _text(data, "version", 100)
-    if not version:
-        raise BadRequest("version is required", details={"field": "version"})
-    try:
-        semver.parse_version(version)
-    except ValueError:
-        raise BadRequest("version must be a semantic version such as 1.2.3", details={"field": "version"}) from None
-    platform = _text(data, "platform", 20) or "all"
-    if platform not in PLATFORMS:
-        raise BadRequest("platform must be ios, android or all", details={"field": "platform"})
-    fmt = _text(data, "format", 20) or "zip"
-    if fmt not in FORMATS:
-        raise BadRequest("format must be zip or expo", details={"field": "format"})
-    build = data.get("minNativeBuild")
-    if build in (None, ""):
-        build = None
-    elif isinstance(build, bool) or not (isinstance(build, int) or (isinstance(build, str) and build.isdecimal())) \
-            or not 0 <= int(build) < 2**63:
-        raise BadRequest("minNativeBuild must be a non-negative integer", details={"field": "minNativeBuild"})
-    else:
-        build = int(build)
-    targets = _text(data, "targetVersions", 200)
-    if targets is not None and not semver.is_valid_range(targets):
-        raise BadRequest("targetVersions must be a semver range such as ^1.2.0", details={"field": "targetVersions"})
-    fields = BundleFields(
-        version=version, platform=platform, format=fmt, min_native_build=build, target_versions=targets,
-        notes=_text(data, "notes", 10000) or "", runtime_version=_text(data, "runtimeVersion", 100),
-        session_key=_text(data, "sessionKey", 2000), encrypted_checksum=_text(data, "encryptedChecksum", 2000),
-        key_id=_text(data, "keyId", 200))
-    fields.min_update_version = _version_field(data, "minUpdateVersion")
-    fields.message = _text(data, "message", 10000) or ""
-    fields.git_commit_hash = _text(data, "gitCommitHash", 100)
-    fields.git_branch = _text(data, "gitBranch", 255)
-    fields.expo_config = _json_object(data, "expoConfig")
+    """Validate bundle fields (BUNDLE_FIELDS) and what they imply for each other; empty means absent."""
+    data = {k: v for k, v in BUNDLE_FIELDS.validate(data).items() if v not in (None, "")}
+    fields = BundleFields(**{re.sub("([A-Z])", r"_\1", name).lower(): value for name, value in data.items()})
     if fields.expo_config is not None and fields.format != "expo":
         raise BadRequest("expoConfig goes with Expo bundles (format=expo)", details={"field": "expoConfig"})
     if fields.format == "expo" and not fields.runtime_version:
@@ -357,15 +325,12 @@ def resign_all(signer, actor: str) -> None:
 
 
 def initiate_upload(app: App, data: dict, ttl: int, max_bytes: int, actor: str) -> Upload:
+    data = UPLOAD.validate(data)
+    size, sha256 = data.pop("size"), data.pop("sha256")
     fields = parse_fields(data)
-    size, sha256 = data.get("size"), data.get("sha256")
-    if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
-        raise BadRequest("size must be a positive integer (bytes)", details={"field": "size"})
     if size > max_bytes:
         raise TooLarge(f"the bundle is larger than the limit of {max_bytes // (1024 * 1024)} MB",
                        details={"limitBytes": max_bytes})
-    if not isinstance(sha256, str) or not is_sha256(sha256.lower()):
-        raise BadRequest("sha256 must be 64 hex characters", details={"field": "sha256"})
     _ensure_new(app, fields)
     upload = Upload.create(id=secrets.token_hex(16), app=app, fields=fields.as_dict(), size=size,
                            sha256=sha256.lower(), expires_at=utcnow() + dt.timedelta(seconds=ttl))

@@ -5,9 +5,14 @@ makes one user the only Owner (the others become Collaborators), as code-push-se
 from __future__ import annotations
 
 from ..errors import BadRequest, Conflict, NotFound
+from ..fields import Choice, Schema, Text
 from ..security.auth import PERMISSIONS
 from ..store.models import App, Collaborator, User, database, iso
 from . import audit
+
+EMAIL = Text(320, min_length=1, required=True, description="A user's email address")
+COLLABORATOR = Schema({"email": EMAIL, "permission": Choice(PERMISSIONS, required=True)})
+TRANSFER = Schema({"email": EMAIL.but(description="The new Owner's email address")})
 
 
 def collaborators(app: App) -> list[Collaborator]:

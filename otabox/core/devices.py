@@ -10,6 +10,7 @@ import logging
 from peewee import IntegrityError
 
 from ..errors import BadRequest, NotFound
+from ..fields import Boolean, IdOrName, Schema, Text
 from ..store.db import REPORTED_COLUMNS, SIGHTING_COLUMNS, upsert_device_reports, upsert_device_sightings
 from ..store.generation import bump_device_change
 from ..store.models import App, DailyActive, Device, DeviceEvent, database, iso, utcnow
@@ -135,6 +136,12 @@ def find_device(app: App, device_id: str) -> Device:
 DEVICE_FILTERS = {"platform": Device.platform, "customId": Device.custom_id, "pluginVersion": Device.plugin_version,
                   "osVersion": Device.os_version, "isProd": Device.is_prod, "isEmulator": Device.is_emulator}
 """Exact-match filters of the device list, by query parameter (booleans as true/false)."""
+DEVICE_QUERY = Schema({"channel": Text(200), "version": Text(100, description="A bundle version, or builtin"),
+                       "search": Text(200, description="Part of the device id or custom id"),
+                       **{name: Boolean() if name in ("isProd", "isEmulator") else Text(200)
+                          for name in DEVICE_FILTERS}})
+PIN = Schema({"channel": Text(200, nullable=True), "bundleId": IdOrName(nullable=True)})
+"""A device's override: a channel and/or a bundle."""
 
 
 def list_devices(app: App, limit: int, offset: int, channel: str | None, version: str | None,

@@ -14,7 +14,8 @@ import logging
 
 from peewee import EXCLUDED, IntegrityError, Value, fn
 
-from ..errors import BadRequest, Conflict
+from ..errors import Conflict
+from ..fields import Choice, Json, Schema, Text
 from ..store.models import (
     App,
     Flag,
@@ -33,6 +34,10 @@ log = logging.getLogger("otabox.flags")
 MAX_PENDING_CONTEXTS = 10_000
 MAX_CONTEXTS_PER_APP = 100_000
 MAX_ATTRIBUTES_BYTES = 16 * 1024
+NEW_CONTEXT = Schema({"kind": Choice(ev.CONTEXT_KINDS, default="user"),
+                      "targetingKey": Text(ev.MAX_TARGETING_KEY, min_length=1, required=True),
+                      "name": Text(200, nullable=True), "attributes": Json(max_bytes=MAX_ATTRIBUTES_BYTES, nullable=True)})
+CONTEXT_QUERY = Schema({"kind": Choice(ev.CONTEXT_KINDS), "search": Text(200)})
 RESERVED = ("targetingKey", "kind", "name")
 """Context fields that are not attributes."""
 KIND_DESCRIPTIONS = {
@@ -164,8 +169,7 @@ def find_context(app: App, context_id) -> FlagContext:
 
 
 def list_contexts(app: App, kind: str | None, search: str | None, limit: int, offset: int):
-    if kind is not None and kind not in ev.CONTEXT_KINDS:
-        raise BadRequest(f"kind must be one of {', '.join(ev.CONTEXT_KINDS)}", details={"field": "kind"})
+    """`kind` and `search` as CONTEXT_QUERY checked them."""
     query = FlagContext.select().where(FlagContext.app == app)
     if kind:
         query = query.where(FlagContext.kind == kind)
@@ -185,20 +189,9 @@ def kinds(app: App) -> list[dict]:
 
 
 def create_context(app: App, data: dict, actor: str) -> FlagContext:
-    kind = data.get("kind", "user")
-    if kind not in ev.CONTEXT_KINDS:
-        raise BadRequest(f"kind must be one of {', '.join(ev.CONTEXT_KINDS)}", details={"field": "kind"})
-    key = data.get("targetingKey")
-    if not isinstance(key, str) or not 0 < len(key) <= ev.MAX_TARGETING_KEY:
-        raise BadRequest(f"targetingKey must be a string of 1 to {ev.MAX_TARGETING_KEY} characters",
-                         details={"field": "targetingKey"})
-    name = data.get("name") or ""
-    if not isinstance(name, str) or len(name) > 200:
-        raise BadRequest("name must be a string of at most 200 characters", details={"field": "name"})
-    attributes = data.get("attributes") or {}
-    if not isinstance(attributes, dict) or len(json.dumps(attributes)) > MAX_ATTRIBUTES_BYTES:
-        raise BadRequest(f"attributes must be an object of at most {MAX_ATTRIBUTES_BYTES} bytes of JSON",
-                         details={"field": "attributes"})
+    data = NEW_CONTEXT.validate(data)
+    kind, key = data["kind"], data["targetingKey"]
+    name, attributes = data.get("name") or "", data.get("attributes") or {}
     with database.atomic():
         if FlagContext.select().where((FlagContext.app == app) & (FlagContext.kind == kind)
                                       & (FlagContext.targeting_key == key)).exists():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from ..errors import BadRequest, Conflict, NotFound
+from ..fields import Any, Boolean, Choice, ListOf, Nested, Schema, Text, Whole
 from ..store.generation import bump_generation
 from ..store.models import (
     App,
@@ -38,29 +39,32 @@ MAX_RULES = 200
 MAX_TARGETING_KEYS = 10_000
 PRIORITY_RANGE = (-1_000_000, 1_000_000)
 
+TYPED_VALUE = "A value of the flag's type"
+VARIATION = Schema({"id": Any(description="An existing variation's id (to change it)"),
+                    "name": Text(100, min_length=1, required=True), "value": Any(required=True, description=TYPED_VALUE)})
+FLAG = Schema({"name": Text(200, nullable=True), "description": Text(10_000, nullable=True),
+               "enabled": Boolean(nullable=True), "defaultValue": Any(description=TYPED_VALUE),
+               "variations": ListOf(Nested(VARIATION), min_items=1, max_items=MAX_VARIATIONS, nullable=True),
+               "key": Any(description="1-128 letters, digits, '.', '_' or '-'; fixed once made"),
+               "flagType": Any(description=f"One of {', '.join(ev.FLAG_TYPES)}; fixed once made")})
+"""A flag's fields (a change sends some of them; key and flagType cannot change)."""
+NEW_FLAG = FLAG.extend({"key": FLAG.fields["key"].but(required=True),
+                        "flagType": Choice(ev.FLAG_TYPES, required=True)})
+VARIATION_CHANGES = VARIATION.extend({"name": Text(100, min_length=1), "value": Any(description=TYPED_VALUE)}).only(
+    "name", "value")
+CHANNEL_SETTING = Schema({"enabled": Boolean(nullable=True),
+                          "defaultValue": Any(description="One of the flag's variation values (null: the flag's "
+                                                          "default)")})
+RULE = Schema({"ruleType": Choice(ev.RULE_TYPES), "ruleConfig": Any(description="What the rule type needs"),
+               "variantValue": Any(description="One of the flag's variation values"),
+               "priority": Whole(*PRIORITY_RANGE, description="Lower first; default: after the flag's other rules"),
+               "channelName": Text(200, nullable=True, description="Only in this channel")})
+"""A rule's fields (a change sends some of them)."""
+NEW_RULE = RULE.extend({"ruleType": RULE.fields["ruleType"].but(required=True)})
+
 
 def _refuse(exc: ev.Refused, field: str) -> BadRequest:
     return BadRequest(str(exc), details={"field": field})
-
-
-def _text(data: dict, name: str, limit: int, default=None, required: bool = False):
-    """A text field; absent or null means `default`."""
-    value = data.get(name)
-    if value is None:
-        value = default
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or not (0 if not required else 1) <= len(value) <= limit:
-        raise BadRequest(f"{name} must be a string of {'1' if required else '0'} to {limit} characters",
-                         details={"field": name})
-    return value
-
-
-def _boolean(data: dict, name: str):
-    value = data.get(name)
-    if value is not None and not isinstance(value, bool):
-        raise BadRequest(f"{name} must be true or false", details={"field": name})
-    return value
 
 
 def _checked(flag_type: str, value, field: str):
@@ -209,27 +213,22 @@ def _default_variations(flag_type: str, default) -> list[dict]:
             else [{"name": "default", "value": default}])
 
 
-def _variations(flag_type: str, value) -> list[dict]:
-    """Checked [{id?, name, value}]."""
-    if not isinstance(value, list) or not 0 < len(value) <= MAX_VARIATIONS:
-        raise BadRequest(f"variations must be a list of 1 to {MAX_VARIATIONS} {{name, value}} objects",
-                         details={"field": "variations"})
+def _variations(flag_type: str, value: list[dict]) -> list[dict]:
+    """Variations (VARIATION) whose values are of the flag's type, each name and value once."""
     names, keys, checked = set(), set(), []
     for position, item in enumerate(value):
         field = f"variations[{position}]"
-        if not isinstance(item, dict) or "value" not in item:
-            raise BadRequest(f"{field} must be an object with name and value", details={"field": field})
-        name = _text(item, "name", 100, required=True)
         variation_value = _checked(flag_type, item["value"], f"{field}.value")
-        if name in names or ev.value_key(variation_value) in keys:
+        if item["name"] in names or ev.value_key(variation_value) in keys:
             raise BadRequest(f"{field}: variation names and values must be unique", details={"field": field})
-        names.add(name)
+        names.add(item["name"])
         keys.add(ev.value_key(variation_value))
-        checked.append({"id": item.get("id"), "name": name, "value": variation_value})
+        checked.append({"id": item.get("id"), "name": item["name"], "value": variation_value})
     return checked
 
 
 def create_flag(app: App, data: dict, actor: str) -> Flag:
+    data = NEW_FLAG.validate(data)
     key = data.get("key")
     if not isinstance(key, str) or not FLAG_KEY.match(key):
         raise BadRequest("key must be 1-128 letters, digits, '.', '_' or '-' (starting with a letter or digit)",
@@ -244,9 +243,9 @@ def create_flag(app: App, data: dict, actor: str) -> Flag:
         else _default_variations(flag_type, default)
     if ev.value_key(default) not in {ev.value_key(v["value"]) for v in variations}:
         raise BadRequest("defaultValue must be the value of one of the variations", details={"field": "defaultValue"})
-    name = _text(data, "name", 200) or key
-    description = _text(data, "description", 10_000, default="")
-    enabled = _boolean(data, "enabled")
+    name = data.get("name") or key
+    description = data.get("description") or ""
+    enabled = data.get("enabled")
     with database.atomic():
         if Flag.select().where((Flag.app == app) & (Flag.key == key)).exists():
             raise Conflict(f"a flag with key {key!r} exists already", details={"key": key})
@@ -282,15 +281,15 @@ def _replace_variations(flag: Flag, wanted: list[dict]) -> None:
 
 
 def update_flag(flag: Flag, data: dict, actor: str) -> Flag:
+    data = FLAG.validate(data)
     for fixed, column in (("key", "key"), ("flagType", "flag_type")):
         if fixed in data and data[fixed] != getattr(flag, column):
             raise BadRequest(f"a flag's {fixed} cannot change; create another flag", details={"field": fixed})
-    changes = {"name": _text(data, "name", 200), "description": _text(data, "description", 10_000),
-               "enabled": _boolean(data, "enabled")}
+    changes = {"name": data.get("name"), "description": data.get("description"), "enabled": data.get("enabled")}
     changes = {k: v for k, v in changes.items() if v is not None}
     if "name" in changes and not changes["name"]:
         raise BadRequest("name must not be empty", details={"field": "name"})
-    variations = _variations(flag.flag_type, data["variations"]) if "variations" in data else None
+    variations = _variations(flag.flag_type, data["variations"]) if data.get("variations") is not None else None
     if "defaultValue" in data:
         changes["default_value"] = _checked(flag.flag_type, data["defaultValue"], "defaultValue")
     if not changes and variations is None:
@@ -315,10 +314,9 @@ def delete_flag(flag: Flag, actor: str) -> None:
 
 
 def update_variation(flag: Flag, variation_id, data: dict, actor: str) -> Flag:
+    data = VARIATION_CHANGES.validate(data)
     variation = owned_row(FlagVariation, FlagVariation.flag == flag, variation_id, f"variation of flag {flag.key!r}:")
-    name = _text(data, "name", 100)
-    if name == "":
-        raise BadRequest("name must not be empty", details={"field": "name"})
+    name = data.get("name")
     value = _checked(flag.flag_type, data["value"], "value") if "value" in data else None
     if name is None and value is None:
         raise BadRequest("nothing to change: send name or value")
@@ -346,8 +344,9 @@ def _channel(app_id: int, name) -> str:
 
 def set_channel(flag: Flag, channel_name: str, data: dict, actor: str) -> Flag:
     """A flag's switch and default value in one channel (`defaultValue: null` = the flag's default)."""
+    data = CHANNEL_SETTING.validate(data)
     _channel(flag.app_id, channel_name)
-    enabled = _boolean(data, "enabled")
+    enabled = data.get("enabled")
     if enabled is None and "defaultValue" not in data:
         raise BadRequest("nothing to change: send enabled or defaultValue")
     with database.atomic():
@@ -450,6 +449,7 @@ def _last_priority(flag: Flag) -> int:
 
 def create_rule(flag: Flag, data: dict, actor: str) -> FlagRule:
     """A rule; without a priority it comes after the flag's other rules."""
+    data = NEW_RULE.validate(data)
     with database.atomic():
         if FlagRule.select().where(FlagRule.flag == flag).count() >= MAX_RULES:
             raise Conflict(f"a flag has at most {MAX_RULES} rules", code="too_many_rules")
@@ -464,6 +464,7 @@ def find_rule(flag: Flag, rule_id) -> FlagRule:
 
 
 def update_rule(flag: Flag, rule: FlagRule, data: dict, actor: str) -> FlagRule:
+    data = RULE.validate(data)
     known = ("ruleType", "ruleConfig", "variantValue", "priority", "channelName")
     if not any(name in data for name in known):
         raise BadRequest(f"nothing to change: send {', '.join(known)}")

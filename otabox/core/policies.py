@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 
 from ..errors import BadRequest, Conflict, NotFound
+from ..fields import Choice, ListOf, Nested, Number, Percentage, Schema, Text, Whole
 from ..store.models import App, Release, RolloutExecution, RolloutPolicy, database, iso, row_id, utcnow
 from . import audit, executions, health, releases
 from .executions import ACTIVE
@@ -28,30 +29,32 @@ MAX_DEVICES = 10**9
 
 # --- policies ------------------------------------------------------------------------------------
 
-def _number(data: dict, name: str, low: float, high: float, default, whole: bool, where: str):
-    value = data.get(name, default)
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high \
-            or (whole and value != int(value)):
-        kind = "a whole number" if whole else "a number"
-        raise BadRequest(f"{where}{name} must be {kind} from {low:g} to {high:g}", details={"field": name})
-    return int(value) if whole else value
+STAGE = Schema({"percentage": Percentage(low=1, required=True),
+                "minDevices": Whole(0, MAX_DEVICES, nullable=True, description="Default 0"),
+                "minDurationMinutes": Number(0, MAX_MINUTES, nullable=True, description="Default 0")})
+THRESHOLDS = Schema({"errorRate": Number(0, 100, nullable=True), "crashRate": Number(0, 100, nullable=True),
+                     "minLaunches": Whole(0, MAX_DEVICES, nullable=True,
+                                          description=f"Default {DEFAULT_MIN_LAUNCHES}"),
+                     "action": Choice(ACTIONS, nullable=True, description=f"Default {DEFAULT_ACTION}")})
+POLICY = Schema({"name": Text(100, min_length=1, strip=True),
+                 "stages": ListOf(Nested(STAGE), min_items=1, max_items=MAX_STAGES,
+                                  expected=f"a list of 1 to {MAX_STAGES} stages"),
+                 "thresholds": Nested(THRESHOLDS, nullable=True)})
+"""A rollout policy's fields (a change sends some of them; a new policy needs name and stages)."""
+NEW_POLICY = POLICY.extend({"name": POLICY.fields["name"].but(required=True),
+                            "stages": POLICY.fields["stages"].but(required=True)})
 
 
-def parse_stages(raw) -> list[dict]:
-    if not isinstance(raw, list) or not 0 < len(raw) <= MAX_STAGES:
-        raise BadRequest(f"stages must be a list of 1 to {MAX_STAGES} stages", details={"field": "stages"})
+def _or(value, default):
+    return default if value is None else value
+
+
+def parse_stages(raw: list[dict]) -> list[dict]:
+    """Clean stages (STAGE) with their defaults; percentages must rise."""
     stages = []
-    for index, stage in enumerate(raw, 1):
-        if not isinstance(stage, dict):
-            raise BadRequest("each stage must be an object", details={"field": "stages"})
-        where = f"stage {index}: "
-        if "percentage" not in stage:
-            raise BadRequest(f"{where}percentage is required", details={"field": "percentage"})
-        parsed = {"percentage": _number(stage, "percentage", 1, 100, None, True, where),
-                  "minDevices": _number(stage, "minDevices", 0, MAX_DEVICES, 0, True, where),
-                  "minDurationMinutes": _number(stage, "minDurationMinutes", 0, MAX_MINUTES, 0, False, where)}
+    for stage in raw:
+        parsed = {"percentage": stage["percentage"], "minDevices": _or(stage.get("minDevices"), 0),
+                  "minDurationMinutes": _or(stage.get("minDurationMinutes"), 0)}
         if stages and parsed["percentage"] <= stages[-1]["percentage"]:
             raise BadRequest("stage percentages must rise from one stage to the next",
                              details={"field": "percentage"})
@@ -59,26 +62,12 @@ def parse_stages(raw) -> list[dict]:
     return stages
 
 
-def parse_thresholds(raw) -> dict:
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise BadRequest("thresholds must be an object", details={"field": "thresholds"})
-    action = raw.get("action", DEFAULT_ACTION)
-    if action not in ACTIONS:
-        raise BadRequest(f"thresholds.action must be one of {', '.join(ACTIONS)}", details={"field": "action"})
-    where = "thresholds."
-    return {"errorRate": _number(raw, "errorRate", 0, 100, None, False, where),
-            "crashRate": _number(raw, "crashRate", 0, 100, None, False, where),
-            "minLaunches": _number(raw, "minLaunches", 0, MAX_DEVICES, DEFAULT_MIN_LAUNCHES, True, where),
-            "action": action}
-
-
-def _name(data: dict) -> str:
-    name = data.get("name")
-    if not isinstance(name, str) or not 0 < len(name.strip()) <= 100:
-        raise BadRequest("name must be a string of 1 to 100 characters", details={"field": "name"})
-    return name.strip()
+def parse_thresholds(raw: dict | None) -> dict:
+    """Clean thresholds (THRESHOLDS) with their defaults."""
+    raw = raw or {}
+    return {"errorRate": raw.get("errorRate"), "crashRate": raw.get("crashRate"),
+            "minLaunches": _or(raw.get("minLaunches"), DEFAULT_MIN_LAUNCHES),
+            "action": _or(raw.get("action"), DEFAULT_ACTION)}
 
 
 def _active_executions(policy: RolloutPolicy):
@@ -100,7 +89,8 @@ def _ensure_unique(app: App, name: str, policy_id: int | None = None) -> None:
 
 
 def create_policy(app: App, data: dict, actor: str) -> RolloutPolicy:
-    name, stages, thresholds = _name(data), parse_stages(data.get("stages")), parse_thresholds(data.get("thresholds"))
+    data = NEW_POLICY.validate(data)
+    name, stages, thresholds = data["name"], parse_stages(data["stages"]), parse_thresholds(data.get("thresholds"))
     with database.atomic():
         _ensure_unique(app, name)
         policy = RolloutPolicy.create(app=app, name=name, stages=stages, thresholds=thresholds)
@@ -127,10 +117,11 @@ def list_policies(app: App) -> list[RolloutPolicy]:
 
 
 def update_policy(policy: RolloutPolicy, data: dict, actor: str) -> RolloutPolicy:
+    data = POLICY.validate(data)
     changes = {}
-    if "name" in data:
-        changes["name"] = _name(data)
-    if "stages" in data:
+    if data.get("name") is not None:
+        changes["name"] = data["name"]
+    if data.get("stages") is not None:
         changes["stages"] = parse_stages(data["stages"])
     if "thresholds" in data:
         changes["thresholds"] = parse_thresholds(data["thresholds"])
@@ -185,8 +176,6 @@ def list_executions(app: App, status: str | None, limit: int, offset: int, relea
     if release_id is not None:
         query = query.where(RolloutExecution.release == release_id)
     if status:
-        if status not in executions.STATUSES:
-            raise BadRequest(f"status must be one of {', '.join(executions.STATUSES)}", details={"field": "status"})
         query = query.where(RolloutExecution.status == status)
     return list(query.order_by(RolloutExecution.id.desc()).limit(limit).offset(offset)), query.count()
 

@@ -10,6 +10,7 @@ import uuid
 from peewee import fn
 
 from ..errors import BadRequest, Conflict, NotFound
+from ..fields import Any, Boolean, IdOrName, ListOf, Percentage, Schema, Text, Whole
 from ..store.generation import bump_generation
 from ..store.models import (
     App,
@@ -31,31 +32,33 @@ from .flags import link_release, linked_flags
 STAT_NAMES = {"check": "checks", "downloaded": "downloads", "installed": "installs", "failed": "failures"}
 
 
-def _flag(data: dict, name: str, default=None):
-    """A boolean field; absent or null means `default`."""
-    value = data.get(name)
-    if value is None:
-        return default
-    if not isinstance(value, bool):
-        raise BadRequest(f"{name} must be true or false", details={"field": name})
-    return value
+def _or(value, default):
+    """A clean field's value; absent or null means `default`."""
+    return default if value is None else value
 
 
-def _rollout(data: dict, default=None):
-    """A rollout percentage; absent or null means `default`."""
-    value = data.get("rollout")
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or not 0 <= value <= 100:
-        raise BadRequest("rollout must be a whole percentage from 0 to 100", details={"field": "rollout"})
-    return int(value)
-
-
-def _notes(data: dict):
-    value = data.get("notes")
-    if value is not None and (not isinstance(value, str) or len(value) > 10000):
-        raise BadRequest("notes must be a string of at most 10000 characters", details={"field": "notes"})
-    return value
+APPDISPATCH_NAMES = {"rolloutPercentage": "otabox calls it rollout", "isCritical": "otabox calls it mandatory",
+                     "releaseMessage": "otabox calls it notes"}
+"""What AppDispatch's publish calls a release's fields, refused by name on otabox's own routes."""
+RELEASE_CHANGES = Schema(
+    {"rollout": Percentage(nullable=True, description="The share of devices offered the release"),
+     "mandatory": Boolean(nullable=True), "notes": Text(10000, nullable=True), "disabled": Boolean(nullable=True),
+     "targetVersions": Text(200, nullable=True, check=semver.is_valid_range,
+                            expected="a semver range such as ^1.2.0")},
+    hints=APPDISPATCH_NAMES)
+PROMOTION = RELEASE_CHANGES.only("rollout", "mandatory", "notes", "targetVersions")
+GROUP_ID = Text(100, min_length=1, nullable=True, description="Releases made together share it (default: a new UUID)")
+NEW_RELEASE = PROMOTION.extend({
+    "bundleId": IdOrName(required=True), "channel": Text(200, nullable=True, description="Default: the app's "
+                                                                                        "default channel"),
+    "linkedFlags": Any(description="[{flagId, enabled} or {flagId, value}]: flag values set with the release"),
+    "groupId": GROUP_ID, "policyId": IdOrName(nullable=True, description="Follow this rollout policy")})
+ROLLBACK = Schema({"toBuiltin": Boolean(nullable=True), "toReleaseId": Whole(1, 2**63 - 1, nullable=True),
+                   "dryRun": Boolean(nullable=True, description="Only say what the rollback would do")})
+REPUBLISH = Schema({"channels": ListOf(Text(200), min_items=1, max_items=50, unique=True, required=True,
+                                       expected="a list of 1 to 50 distinct channel names"),
+                    "releaseMessage": Text(10000, nullable=True), "rollout": Percentage(nullable=True),
+                    "groupId": GROUP_ID})
 
 
 def release_stats(release_ids: list[int]) -> dict[int, dict]:
@@ -127,20 +130,8 @@ def current_release(channel: Channel) -> Release | None:
             .order_by(Release.id.desc()).first())
 
 
-def _targets(data: dict, field: str = "targetVersions"):
-    value = data.get(field)
-    if value is not None and (not isinstance(value, str) or len(value) > 200 or not semver.is_valid_range(value)):
-        raise BadRequest(f"{field} must be a semver range such as ^1.2.0", details={"field": field})
-    return value
-
-
 def _group_id(data: dict) -> str:
-    value = data.get("groupId")
-    if value is None:
-        return str(uuid.uuid4())
-    if not isinstance(value, str) or not 0 < len(value) <= 100:
-        raise BadRequest("groupId must be a string of 1 to 100 characters", details={"field": "groupId"})
-    return value
+    return _or(data.get("groupId"), None) or str(uuid.uuid4())
 
 
 def record_event(release_id: int, kind: str, actor: str, details: dict | None = None) -> None:
@@ -180,18 +171,17 @@ def _append(channel: Channel, actor: str, action: str, *, bundle: Bundle | None,
 
 def create_release(app: App, data: dict, actor: str, find_bundle, find_channel) -> tuple[Release, Release | None]:
     """Release a bundle to a channel (the app's default channel when none is named)."""
+    data = NEW_RELEASE.validate(data)
     name = data.get("channel", app.default_channel)
     if not isinstance(name, str):
         raise BadRequest("channel is required (the app has no default channel)", details={"field": "channel"})
-    if data.get("bundleId") is None:
-        raise BadRequest("bundleId is required", details={"field": "bundleId"})
     bundle = find_bundle(app, data["bundleId"])
     channel = find_channel(app, name)
-    rollout = _rollout(data, 100)
-    mandatory = _flag(data, "mandatory", False)
-    notes = _notes(data)
+    rollout = _or(data.get("rollout"), 100)
+    mandatory = _or(data.get("mandatory"), False)
+    notes = data.get("notes")
     links = linked_flags(app, data.get("linkedFlags"))
-    targets, group = _targets(data), _group_id(data)
+    targets, group = data.get("targetVersions"), _group_id(data)
     with database.atomic():
         release, previous = _append(channel, actor, "release.created", bundle=bundle, kind="release",
                                     rollout=rollout, mandatory=mandatory,
@@ -214,8 +204,9 @@ EVENT_OF_CHANGE = {"rollout": "rollout_changed", "mandatory": "mandatory_changed
 
 
 def update_release(release: Release, data: dict, actor: str) -> Release:
-    changes = {"rollout": _rollout(data), "mandatory": _flag(data, "mandatory"), "notes": _notes(data),
-               "disabled": _flag(data, "disabled"), "target_versions": _targets(data)}
+    data = RELEASE_CHANGES.validate(data)
+    changes = {"rollout": data.get("rollout"), "mandatory": data.get("mandatory"), "notes": data.get("notes"),
+               "disabled": data.get("disabled"), "target_versions": data.get("targetVersions")}
     changes = {k: v for k, v in changes.items() if v is not None}
     if not changes:
         raise BadRequest("nothing to change: send rollout, mandatory, notes, disabled or targetVersions")
@@ -271,15 +262,13 @@ def list_releases(app: App, channel: Channel | None, limit: int, offset: int, in
 def _rollback_target(channel: Channel, data: dict) -> tuple[Release | None, Release | None]:
     """The channel's current release and the release a rollback goes back to (None: the binary's own
     bundle)."""
-    to_builtin = _flag(data, "toBuiltin", False)
+    data = ROLLBACK.validate(data)
     to_id = data.get("toReleaseId")
     current = current_release(channel)
-    if to_builtin:
+    if data.get("toBuiltin"):
         return current, None
     if to_id is not None:
-        number = row_id(to_id) if isinstance(to_id, int) else None
-        target = Release.get_or_none((Release.id == number) & (Release.channel == channel)) \
-            if number is not None else None
+        target = Release.get_or_none((Release.id == to_id) & (Release.channel == channel))
         if target is None:
             raise NotFound(f"no release {to_id!r} in channel {channel.name!r}")
         return current, target
@@ -315,7 +304,7 @@ def rollback(channel: Channel, data: dict, actor: str) -> tuple[Release, Release
 
 def dry_run(data: dict) -> bool:
     """Whether a request asks only what a change would do (`"dryRun": true`)."""
-    return bool(_flag(data, "dryRun", False))
+    return bool(ROLLBACK.validate(data).get("dryRun"))
 
 
 def preview_rollback(channel: Channel, data: dict) -> dict:
@@ -360,10 +349,11 @@ def rollback_scoped(channel: Channel, actor: str, platform: str | None, runtime_
 def promote(app: App, source: Channel, target: Channel, data: dict, actor: str,
             release: Release | None = None) -> tuple[Release, Release | None]:
     """Release `release` of the source channel (default: its current one) to the target channel."""
-    rollout = _rollout(data, 100)
-    mandatory = _flag(data, "mandatory", False)
-    notes = _notes(data)
-    targets = _targets(data)
+    data = PROMOTION.validate(data)
+    rollout = _or(data.get("rollout"), 100)
+    mandatory = _or(data.get("mandatory"), False)
+    notes = data.get("notes")
+    targets = data.get("targetVersions")
     with database.atomic():
         picked = release or current_release(source)
         if picked is None or picked.bundle is None:
@@ -379,21 +369,15 @@ def promote(app: App, source: Channel, target: Channel, data: dict, actor: str,
 
 def republish(app: App, release: Release, data: dict, actor: str, find_channel) -> tuple[list[Release], str]:
     """AppDispatch's republish: release the same bundle again to each of `channels` (one group)."""
-    names = data.get("channels")
-    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names) \
-            or len(set(names)) != len(names) or len(names) > 50:
-        raise BadRequest("channels must be a list of 1 to 50 distinct channel names", details={"field": "channels"})
-    message = data.get("releaseMessage")
-    if message is not None and (not isinstance(message, str) or len(message) > 10000):
-        raise BadRequest("releaseMessage must be a string of at most 10000 characters",
-                         details={"field": "releaseMessage"})
+    data = REPUBLISH.validate(data)
+    names, message = data["channels"], data.get("releaseMessage")
     if release.bundle_id is None:
         raise Conflict("a rollback to the embedded bundle cannot be republished", code="nothing_to_republish")
     channels = [find_channel(app, name) for name in names]
     group = _group_id(data)
     with database.atomic():
         created = [_append(channel, actor, "release.republished", bundle=release.bundle, kind="release",
-                           rollout=_rollout(data, 100), mandatory=release.mandatory,
+                           rollout=_or(data.get("rollout"), 100), mandatory=release.mandatory,
                            notes=message if message is not None else release.notes, origin=release,
                            platform=release.platform, group_id=group,
                            details={"fromReleaseId": release.id})[0] for channel in channels]

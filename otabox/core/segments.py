@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from ..errors import BadRequest, Conflict
+from ..fields import Any, Choice, Schema, Text
 from ..store.generation import bump_generation
 from ..store.models import App, Flag, FlagRule, Segment, database, iso, utcnow
 from . import audit
@@ -15,6 +16,12 @@ from .flags import FLAG_KEY, key_for, owned_row
 MATCH_TYPES = ("all", "any")
 MAX_CONDITIONS = 50
 MAX_SEGMENTS = 1000
+SEGMENT = Schema({"name": Text(200, min_length=1), "description": Text(10_000, nullable=True),
+                  "matchType": Choice(MATCH_TYPES), "conditions": Any(description="[{attribute, operator, values "
+                                                                                  "or valuesJson}]"),
+                  "key": Any(description="1-128 letters, digits, '.', '_' or '-'; fixed once made")})
+"""A segment's fields (a change sends some of them; key cannot change)."""
+NEW_SEGMENT = SEGMENT.extend({"name": SEGMENT.fields["name"].but(required=True)})
 
 
 def find_segment(app: App, segment_id) -> Segment:
@@ -70,22 +77,15 @@ def _conditions(value) -> list[dict]:
 
 
 def _fields(data: dict, creating: bool) -> dict:
+    """Validated (NEW_SEGMENT or SEGMENT) columns of a segment, but its key."""
+    data = (NEW_SEGMENT if creating else SEGMENT).validate(data)
     fields = {}
-    if creating or "name" in data:
-        name = data.get("name")
-        if not isinstance(name, str) or not 0 < len(name) <= 200:
-            raise BadRequest("name must be a string of 1 to 200 characters", details={"field": "name"})
-        fields["name"] = name
+    if "name" in data:
+        fields["name"] = data["name"]
     if data.get("description") is not None:
-        if not isinstance(data["description"], str) or len(data["description"]) > 10_000:
-            raise BadRequest("description must be a string of at most 10000 characters",
-                             details={"field": "description"})
         fields["description"] = data["description"]
     if creating or "matchType" in data:
-        match_type = data.get("matchType", "all")
-        if match_type not in MATCH_TYPES:
-            raise BadRequest("matchType must be all or any", details={"field": "matchType"})
-        fields["match_type"] = match_type
+        fields["match_type"] = data.get("matchType", "all")
     if creating or "conditions" in data:
         fields["conditions"] = _conditions(data.get("conditions", []))
     return fields

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ..errors import BadRequest, Conflict, Forbidden, NotFound
+from ..errors import Conflict, Forbidden, NotFound
+from ..fields import Any, Choice, IdOrName, ListOf, Schema, Whole
 from ..security import auth
 from ..security.auth import Principal
 from ..store.models import ApiKey, App, TokenApp, database, iso, row_id, utcnow
@@ -18,6 +19,15 @@ from . import audit
 DEFAULT_TTL_MS = 60 * 24 * 3600 * 1000
 """code-push-server's default: 60 days."""
 MAX_TTL_MS = 10 * 365 * 24 * 3600 * 1000
+TTL_CHANGE = Whole(0, MAX_TTL_MS, nullable=True, expected=f"a whole number of milliseconds from 0 to {MAX_TTL_MS}",
+                   description="Milliseconds from now until it expires (0 ends it now)")
+NEW_TOKEN = Schema({
+    "friendlyName": Any(required=True, description="Unique among the user's tokens"),
+    "ttl": Whole(1, MAX_TTL_MS, nullable=True, expected=f"a whole number of milliseconds from 1 to {MAX_TTL_MS}",
+                 description="Milliseconds until it expires (default: 60 days), never after the creator's own"),
+    "role": Choice(auth.ROLES, nullable=True, description="At most the creator's role (the default)"),
+    "appIds": ListOf(IdOrName(), min_items=1, max_items=1000, nullable=True,
+                     expected="a list of app ids or slugs", description="Limit the token to these apps")})
 
 
 def millis(moment: dt.datetime | None) -> int | None:
@@ -67,13 +77,6 @@ def find_token(caller: Principal, name: str) -> ApiKey:
     return token
 
 
-def _ttl(value, allow_zero: bool) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not (0 if allow_zero else 1) <= value <= MAX_TTL_MS:
-        raise BadRequest(f"ttl must be a whole number of milliseconds from {0 if allow_zero else 1} to {MAX_TTL_MS}",
-                         details={"field": "ttl"})
-    return value
-
-
 def _expiry(creator: Principal, ttl_ms: int) -> dt.datetime:
     """Now + ttl, but never after the creating token's own expiry."""
     expires = utcnow() + dt.timedelta(milliseconds=ttl_ms)
@@ -85,11 +88,10 @@ def _apps(creator: Principal, app_ids) -> list[App] | None:
     """The apps a new token is limited to: those asked for (each reachable by the creator); by
     default the apps of the creating token when that one is limited, else none (the owner's rights,
     as they change, bound the token)."""
+    app_ids = NEW_TOKEN.fields["appIds"](app_ids, "appIds")
     if app_ids is None:
         limited = creator.token is not None and creator.token.scoped
         return list(creator.visible(App.select()).order_by(App.id)) if limited else None
-    if not isinstance(app_ids, list) or not app_ids or len(app_ids) > 1000:
-        raise BadRequest("appIds must be a list of app ids or slugs", details={"field": "appIds"})
     apps = []
     for value in app_ids:
         number = row_id(value)
@@ -105,11 +107,11 @@ def _apps(creator: Principal, app_ids) -> list[App] | None:
 def create_token(creator: Principal, name, ttl_ms, role, app_ids, created_by: str, actor: str) -> tuple[ApiKey, str]:
     """A new token of the creator's user; returns the row and the secret, shown once."""
     name = auth.check_token_name(name)
-    ttl_ms = DEFAULT_TTL_MS if ttl_ms is None else _ttl(ttl_ms, allow_zero=False)
+    fields = NEW_TOKEN.fields
+    ttl_ms = fields["ttl"](ttl_ms, "ttl")
+    ttl_ms = DEFAULT_TTL_MS if ttl_ms is None else ttl_ms
     cap = _cap(creator)
-    role = cap if role is None else role
-    if role not in auth.ROLES:
-        raise BadRequest(f"role must be one of {', '.join(auth.ROLES)}", details={"field": "role"})
+    role = fields["role"](role, "role") or cap
     if auth.ROLE_RANK[role] > auth.ROLE_RANK[cap]:
         raise Forbidden(f"a token cannot have more rights than its creator; {creator.label} is a {cap}",
                         details={"required": role, "role": cap})
@@ -134,7 +136,7 @@ def update_token(editor: Principal, token: ApiKey, new_name, ttl_ms, actor: str)
     if new_name is not None and new_name != token.name:
         changes["name"] = auth.check_token_name(new_name)
     if ttl_ms is not None:
-        changes["expires_at"] = _expiry(editor, _ttl(ttl_ms, allow_zero=True))
+        changes["expires_at"] = _expiry(editor, TTL_CHANGE(ttl_ms, "ttl"))
     if not changes:
         return token
     with database.atomic():

@@ -5,9 +5,12 @@ import datetime as dt
 import re
 
 from ..errors import BadRequest, Conflict, NotFound, Unauthorized
+from ..fields import Schema, Text
 from ..security import auth, passwords, sessions
 from ..store.models import User, UserSession, database, iso, utcnow
 from . import audit
+
+SIGN_IN = Schema({"email": Text(320, required=True), "password": Text(1024, required=True)})
 
 USER_ROLES = ("admin", "member")
 EMAIL = re.compile(r"^[^@\s/]+@[^@\s/]+$")

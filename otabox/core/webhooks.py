@@ -15,6 +15,7 @@ import secrets
 import time
 
 from ..errors import BadRequest, Invalid, NotFound
+from ..fields import Boolean, Choice, IdOrName, ListOf, Schema, Text
 from ..security.egress import EgressRefused, resolve
 from ..store.models import App, Delivery, DeliveryAttempt, OutboxEvent, Webhook, database, iso, row_id, utcnow
 from . import audit, outbox
@@ -59,12 +60,14 @@ def webhook_json(webhook: Webhook) -> dict:
             "updatedAt": iso(webhook.updated_at)}
 
 
-def _events(value) -> list[str]:
-    if not isinstance(value, list) or not 0 < len(value) <= MAX_EVENTS \
-            or any(e != "*" and e not in outbox.EVENTS for e in value):
-        raise BadRequest(f"events must be a list of event names ({', '.join(outbox.EVENTS)}) or [\"*\"]",
-                         details={"field": "events"})
-    return sorted(set(value))
+WEBHOOK = Schema({
+    "url": Text(2000, min_length=1), "events": ListOf(Choice(("*", *outbox.EVENTS)), min_items=1, max_items=MAX_EVENTS,
+                                                      expected=f"a list of event names ({', '.join(outbox.EVENTS)}) "
+                                                               "or [\"*\"]"),
+    "isActive": Boolean(), "format": Choice(FORMATS),
+    "appId": IdOrName(nullable=True, description="Only this app's events (null: every app's)"),
+    "secret": Text(200, min_length=16, nullable=True, description="Default: a new random secret")})
+NEW_WEBHOOK = WEBHOOK.extend({"url": WEBHOOK.fields["url"].but(required=True)})
 
 
 def _url(value, allow_private: bool) -> str:
@@ -77,31 +80,23 @@ def _url(value, allow_private: bool) -> str:
 
 
 def _fields(data: dict, allow_private: bool, creating: bool) -> dict:
+    """Validated (NEW_WEBHOOK or WEBHOOK) columns of a webhook."""
+    data = (NEW_WEBHOOK if creating else WEBHOOK).validate(data)
     fields = {}
-    if creating or "url" in data:
-        fields["url"] = _url(data.get("url"), allow_private)
+    if "url" in data:
+        fields["url"] = _url(data["url"], allow_private)
     if creating or "events" in data:
-        fields["events"] = _events(data.get("events", ["*"]) if creating else data.get("events"))
+        fields["events"] = sorted(set(data.get("events", ["*"])))
     if "isActive" in data:
-        if not isinstance(data["isActive"], bool):
-            raise BadRequest("isActive must be true or false", details={"field": "isActive"})
         fields["is_active"] = data["isActive"]
     if "format" in data:
-        if data["format"] not in FORMATS:
-            raise BadRequest(f"format must be one of {', '.join(FORMATS)}", details={"field": "format"})
         fields["format"] = data["format"]
     if "appId" in data:
         fields["app"] = None if data["appId"] is None else _app(data["appId"])
-    if data.get("secret") is not None:
-        secret = data["secret"]
-        if not isinstance(secret, str) or not 16 <= len(secret) <= 200:
-            raise BadRequest("secret must be a string of 16 to 200 characters", details={"field": "secret"})
     return fields
 
 
 def _app(value) -> App:
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise BadRequest("appId must be an app's id or slug, or null", details={"field": "appId"})
     try:
         return find_app(str(value))
     except NotFound:

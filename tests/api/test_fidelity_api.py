@@ -19,17 +19,11 @@ def upload(admin, version, **fields) -> dict:
     return response.json
 
 
-def publish(admin, version, channel="production", **release) -> dict:
-    response = admin.release(APP, upload(admin, version)["id"], channel, **release)
-    assert response.status_code == 201, response.json
-    return response.json["release"]
-
-
 # --- the default channel (Capgo's public channel) -------------------------------------------------
 
 def test_the_default_channel_is_an_app_setting_that_public_sets(admin, client, demo_app):
     assert demo_app["defaultChannel"] == "production"
-    publish(admin, "1.0.0", "staging")
+    admin.publish(APP, "1.0.0", "staging")
     assert check(client, demo_app).json["reason"] == "no_release"
     made_public = admin.patch(f"{API}/channels/staging", {"public": True})
     assert made_public.status_code == 200 and made_public.json["public"] is True
@@ -80,8 +74,8 @@ def test_channel_post_upserts_and_the_list_pages(admin, demo_app):
 
 
 def test_split_rollout_sends_a_stable_share_to_another_channels_release(admin, client, demo_app):
-    publish(admin, "1.0.0")
-    publish(admin, "2.0.0", "staging")
+    admin.publish(APP, "1.0.0")
+    admin.publish(APP, "2.0.0", "staging")
     assert admin.patch(f"{API}/channels/production", {"rolloutChannel": "production"}).status_code == 400
     assert admin.patch(f"{API}/channels/production", {"rolloutChannel": "nope"}).status_code == 400
     assert admin.patch(f"{API}/channels/production", {"rolloutPercentage": 101}).status_code == 400
@@ -143,8 +137,8 @@ def test_delete_bundles_by_version_and_every_unused_one(admin, demo_app):
 # --- releases: delete, history, republish, groups -------------------------------------------------
 
 def test_a_deleted_release_is_disabled_hidden_and_still_counts_for_its_devices(admin, client, demo_app):
-    first = publish(admin, "1.0.0")
-    second = publish(admin, "1.1.0")
+    first = admin.publish(APP, "1.0.0").release
+    second = admin.publish(APP, "1.1.0").release
     deleted = admin.delete(f"{API}/releases/{second['id']}")
     assert deleted.status_code == 200 and deleted.json["deleted"] is True and deleted.json["disabled"] is True
     listed = admin.get(f"{API}/releases").json
@@ -162,11 +156,11 @@ def test_a_deleted_release_is_disabled_hidden_and_still_counts_for_its_devices(a
 
 
 def test_release_history_tells_what_happened_to_it(admin, demo_app):
-    first = publish(admin, "1.0.0", rollout=10)
+    first = admin.publish(APP, "1.0.0", rollout=10).release
     admin.patch(f"{API}/releases/{first['id']}", {"rollout": 50})
     admin.patch(f"{API}/releases/{first['id']}", {"mandatory": True, "notes": "now urgent"})
     admin.post(f"{API}/channels/production/promote", {"to": "staging"})
-    publish(admin, "1.1.0")
+    admin.publish(APP, "1.1.0")
     admin.post(f"{API}/channels/production/rollback", {})
     history = admin.get(f"{API}/releases/{first['id']}/history").json
     assert history["releaseId"] == first["id"]
@@ -179,7 +173,7 @@ def test_release_history_tells_what_happened_to_it(admin, demo_app):
 
 def test_republish_to_several_channels_in_one_group(admin, demo_app):
     admin.post(f"{API}/channels", {"name": "beta"})
-    source = publish(admin, "1.0.0", "staging", mandatory=True, groupId="change-42")
+    source = admin.publish(APP, "1.0.0", "staging", mandatory=True, groupId="change-42").release
     assert source["groupId"] == "change-42"
     done = admin.post(f"{API}/releases/{source['id']}/republish",
                       {"channels": ["production", "beta"], "releaseMessage": "ship it"})
@@ -199,7 +193,7 @@ def test_republish_to_several_channels_in_one_group(admin, demo_app):
 # --- audit, stats, devices -----------------------------------------------------------------------
 
 def test_audit_log_filters_by_entity_id(admin, demo_app):
-    release = publish(admin, "1.0.0")
+    release = admin.publish(APP, "1.0.0").release
     admin.patch(f"{API}/releases/{release['id']}", {"rollout": 40})
     for query in (f"entity_type=release&entity_id={release['id']}", f"entityType=release&entityId={release['id']}"):
         entries = admin.get(f"/api/v1/audit-log?{query}").json["entries"]
@@ -220,7 +214,7 @@ def test_adoption_counts_only_devices_seen_within_the_days(admin, client, box, d
 
     from otabox.store.models import Device
 
-    publish(admin, "1.0.0")
+    admin.publish(APP, "1.0.0")
     for device in ("recent", "old"):
         check(client, demo_app, deviceId=device, version="1.0.0")
     box.tracker.flush()

@@ -13,6 +13,7 @@ import sys
 import pytest
 import requests
 from conftest import ROOT, make_zip
+from support import run_otabox
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 
@@ -79,9 +80,8 @@ def test_revoked_key_stops_working_while_the_server_runs(live_server):
 
 
 def run_cli(server, key, *args, check=True):
-    env = {**os.environ, "OTABOX_URL": server.url, "OTABOX_KEY": key}
-    result = subprocess.run([sys.executable, str(ROOT / "otabox.py"), *args], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=120)
+    """A publishing command against the live server, run in this process."""
+    result = run_otabox(*args, env={"OTABOX_URL": server.url, "OTABOX_KEY": key})
     if check:
         assert result.returncode == 0, result.stderr
     return result

@@ -63,14 +63,15 @@ def audit_actors(admin, action):
     ({"stages": STAGES}, "name"),
     ({"name": "p"}, "stages"),
     ({"name": "p", "stages": []}, "stages"),
-    ({"name": "p", "stages": [{"minDevices": 1}]}, "percentage"),
-    ({"name": "p", "stages": [{"percentage": 0}]}, "percentage"),
+    ({"name": "p", "stages": [{"minDevices": 1}]}, "stages[0].percentage"),
+    ({"name": "p", "stages": [{"percentage": 0}]}, "stages[0].percentage"),
     ({"name": "p", "stages": [{"percentage": 50}, {"percentage": 50}]}, "percentage"),
-    ({"name": "p", "stages": [{"percentage": 10.5}]}, "percentage"),
-    ({"name": "p", "stages": [{"percentage": 10, "minDevices": -1}]}, "minDevices"),
-    ({"name": "p", "stages": [{"percentage": 10, "minDurationMinutes": "soon"}]}, "minDurationMinutes"),
-    ({"name": "p", "stages": [{"percentage": 10}], "thresholds": {"action": "panic"}}, "action"),
-    ({"name": "p", "stages": [{"percentage": 10}], "thresholds": {"crashRate": 101}}, "crashRate"),
+    ({"name": "p", "stages": [{"percentage": 10.5}]}, "stages[0].percentage"),
+    ({"name": "p", "stages": [{"percentage": 10, "minDevices": -1}]}, "stages[0].minDevices"),
+    ({"name": "p", "stages": [{"percentage": 10, "minDurationMinutes": "soon"}]}, "stages[0].minDurationMinutes"),
+    ({"name": "p", "stages": [{"percentage": 10}], "thresholds": {"action": "panic"}}, "thresholds.action"),
+    ({"name": "p", "stages": [{"percentage": 10}], "thresholds": {"crashRate": 101}}, "thresholds.crashRate"),
+    ({"name": "p", "stages": [{"percentage": 10, "minDuration": 5}]}, "stages[0].minDuration"),
 ])
 def test_bad_policies_are_400(admin, demo_app, body, field):
     response = admin.post(f"/api/v1/apps/{APP}/rollout-policies", body)

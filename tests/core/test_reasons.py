@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from conftest import check, make_zip, unsigned
+from conftest import check, unsigned
 
 from otabox.core.decide import REASONS, in_rollout
 from otabox.core.serving import ReleaseView
 
 APP = "com.example.demo"
-
-
-def publish(admin, version, channel="production", bundle_fields=None, **release):
-    bundle = admin.upload(APP, version, make_zip({"index.html": version}), **(bundle_fields or {})).json
-    response = admin.release(APP, bundle["id"], channel, **release)
-    assert response.status_code == 201, response.json
-    return response.json["release"]
 
 
 def reason(client, app, **params) -> str:
@@ -34,17 +27,17 @@ def devices_outside(release: dict, count: int = 1) -> list[str]:
 def test_no_channel_no_release_and_up_to_date(client, admin, demo_app):
     assert reason(client, demo_app, channel="nope") == "no_channel"
     assert reason(client, demo_app) == "no_release"
-    publish(admin, "1.0.0")
+    admin.publish(APP, "1.0.0")
     assert reason(client, demo_app, version="1.0.0") == "up_to_date"
 
 
 def test_not_in_rollout_is_told_apart_from_no_release_and_up_to_date(client, admin, demo_app):
-    first = publish(admin, "1.0.0", rollout=10)
+    first = admin.publish(APP, "1.0.0", rollout=10).release
     outside = devices_outside(first)[0]
     assert reason(client, demo_app, deviceId=outside) == "not_in_rollout"
     assert reason(client, demo_app) == "not_in_rollout"  # no device id: outside every partial rollout
     admin.patch(f"/api/v1/apps/{APP}/releases/{first['id']}", {"rollout": 100})
-    second = publish(admin, "1.1.0", rollout=10)
+    second = admin.publish(APP, "1.1.0", rollout=10).release
     outside = devices_outside(second)[0]
     assert check(client, demo_app, deviceId=outside).json["bundle"]["version"] == "1.0.0"
     assert reason(client, demo_app, deviceId=outside, version="1.0.0") == "not_in_rollout"
@@ -53,7 +46,7 @@ def test_not_in_rollout_is_told_apart_from_no_release_and_up_to_date(client, adm
 
 
 def test_native_filters_name_themselves(client, admin, demo_app):
-    publish(admin, "2.5.0", bundle_fields={"minNativeBuild": 200, "targetVersions": "^2.0.0"})
+    admin.publish(APP, "2.5.0", bundle_fields={"minNativeBuild": 200, "targetVersions": "^2.0.0"})
     assert reason(client, demo_app, nativeBuild=100, nativeVersion="2.1.0") == "native_build_too_low"
     assert reason(client, demo_app, nativeVersion="2.1.0") == "native_build_too_low"
     assert reason(client, demo_app, nativeBuild=300, nativeVersion="1.9.0") == "native_version_not_targeted"
@@ -61,18 +54,18 @@ def test_native_filters_name_themselves(client, admin, demo_app):
 
 
 def test_another_platforms_release_explains_less_than_ones_own(client, admin, demo_app):
-    publish(admin, "1.0.0", bundle_fields={"platform": "ios", "minNativeBuild": 50})
-    publish(admin, "1.1.0", bundle_fields={"platform": "android"})
+    admin.publish(APP, "1.0.0", bundle_fields={"platform": "ios", "minNativeBuild": 50})
+    admin.publish(APP, "1.1.0", bundle_fields={"platform": "android"})
     assert reason(client, demo_app, platform="ios", nativeBuild=10) == "native_build_too_low"
     assert reason(client, demo_app, platform="ios", nativeBuild=60, version="1.0.0") == "up_to_date"
     assert reason(client, demo_app, platform="ios", nativeBuild=10, channel="staging") == "no_release"
-    publish(admin, "1.2.0", channel="staging", bundle_fields={"platform": "android"})
+    admin.publish(APP, "1.2.0", channel="staging", bundle_fields={"platform": "android"})
     assert reason(client, demo_app, platform="ios", channel="staging") == "other_platform"
 
 
 def test_blocked_below_native_and_revert_to_builtin(client, admin, demo_app):
     admin.patch(f"/api/v1/apps/{APP}/channels/production", {"blockUpgrades": "major"})
-    publish(admin, "2.0.0")
+    admin.publish(APP, "2.0.0")
     blocked = unsigned(check(client, demo_app, version="1.0.0").json)
     assert blocked == {"updateAvailable": False, "reason": "blocked", "blocked": "major"}
     assert reason(client, demo_app, version="builtin", nativeVersion="3.0.0") == "below_native"
@@ -88,7 +81,7 @@ def test_disable_auto_update_under_native(client, admin, demo_app, guard, native
     have it on); a device that sends no native version is not held back."""
     assert admin.get(f"/api/v1/apps/{APP}/channels/staging").json["disableAutoUpdateUnderNative"] is True
     admin.patch(f"/api/v1/apps/{APP}/channels/staging", {"disableAutoUpdateUnderNative": guard})
-    publish(admin, "1.5.0", channel="staging")
+    admin.publish(APP, "1.5.0", channel="staging")
     params = {"channel": "staging", "version": "builtin", **({"nativeVersion": native} if native else {})}
     reply = check(client, demo_app, **params).json
     assert reply["updateAvailable"] is offered
@@ -100,7 +93,7 @@ def test_version_number_mode_holds_devices_below_the_bundles_min_update_version(
     admin.patch(f"/api/v1/apps/{APP}/channels/production", {"disableAutoUpdate": "version_number",
                                                             "disableAutoUpdateUnderNative": False})
     assert admin.get(f"/api/v1/apps/{APP}/channels/production").json["blockUpgrades"] == "version_number"
-    publish(admin, "3.1.0", bundle_fields={"minUpdateVersion": "3.0.0"})
+    admin.publish(APP, "3.1.0", bundle_fields={"minUpdateVersion": "3.0.0"})
     held = unsigned(check(client, demo_app, version="2.9.0").json)
     assert held == {"updateAvailable": False, "reason": "blocked", "blocked": "min_update_version"}
     assert check(client, demo_app, version="3.0.0").json["updateAvailable"] is True

@@ -224,7 +224,7 @@ def test_a_public_address_is_accepted(admin):
 
 @pytest.mark.parametrize("body, field", [
     ({"url": "https://93.184.216.34/h", "events": []}, "events"),
-    ({"url": "https://93.184.216.34/h", "events": ["release.exploded"]}, "events"),
+    ({"url": "https://93.184.216.34/h", "events": ["release.exploded"]}, "events[0]"),
     ({"url": "https://93.184.216.34/h", "format": "xml"}, "format"),
     ({"url": "https://93.184.216.34/h", "secret": "short"}, "secret"),
     ({"url": "https://93.184.216.34/h", "appId": "com.example.none"}, "appId"),

@@ -39,14 +39,6 @@ def updates(client, **fields):
     return client.post("/capgo/updates", json=info(**fields))
 
 
-def publish(admin, version, files=None, channel="production", **fields) -> dict:
-    response = admin.upload(APP, version, make_zip(files or FILES_V1), **fields)
-    assert response.status_code == 201, response.json
-    release = admin.release(APP, response.json["id"], channel)
-    assert release.status_code == 201, release.json
-    return response.json
-
-
 def download(client, url: str) -> bytes:
     response = client.get(url[url.index("/dl/"):])
     assert response.status_code == 200
@@ -82,13 +74,13 @@ def test_update_reply_has_strict_string_fields_checksum_and_manifest(client, adm
 
 
 def test_plugins_before_6_2_get_no_manifest(client, admin, demo_app):
-    publish(admin, "1.0.1")
+    admin.publish(APP, "1.0.1", files=FILES_V1)
     reply = updates(client, plugin_version="6.1.9").json
     assert reply["version"] == "1.0.1" and "manifest" not in reply
 
 
 def test_up_to_date_reply_names_the_current_version(client, admin, demo_app):
-    publish(admin, "1.0.1")
+    admin.publish(APP, "1.0.1", files=FILES_V1)
     assert updates(client, version_name="1.0.1").json == {
         "kind": "up_to_date", "error": "no_new_version_available", "message": "No new version available",
         "version": "1.0.1"}
@@ -100,7 +92,7 @@ def test_no_release_is_up_to_date_on_builtin(client, demo_app):
 
 
 def test_rollback_to_builtin_resets_devices_running_a_bundle(client, admin, demo_app):
-    publish(admin, "1.0.1")
+    admin.publish(APP, "1.0.1", files=FILES_V1)
     response = admin.post(f"/api/v1/apps/{APP}/channels/production/rollback", {"toBuiltin": True})
     assert response.status_code in (200, 201), response.json
     reply = updates(client, version_name="1.0.1").json
@@ -110,7 +102,7 @@ def test_rollback_to_builtin_resets_devices_running_a_bundle(client, admin, demo
 
 def test_major_upgrade_blocked_by_channel(client, admin, demo_app, channel_settings):
     channel_settings(blockUpgrades="major")
-    publish(admin, "2.0.0")
+    admin.publish(APP, "2.0.0", files=FILES_V1)
     reply = updates(client, version_name="1.4.0").json
     assert reply == {"kind": "blocked", "error": "disable_auto_update_to_major",
                      "message": reply["message"], "version": "2.0.0", "old": "1.4.0", "major": True}
@@ -129,7 +121,7 @@ def test_unknown_default_channel_is_blocked_no_channel(client, demo_app):
 ])
 def test_channel_device_filters_refuse_with_capgo_codes(client, admin, demo_app, channel_settings, settings, fields,
                                                         error):
-    publish(admin, "1.0.1")
+    admin.publish(APP, "1.0.1", files=FILES_V1)
     assert "url" in updates(client, **fields).json
     channel_settings(**settings)
     reply = updates(client, **fields).json
@@ -169,7 +161,7 @@ def test_bundles_differing_in_one_file_share_storage_for_the_rest(client, admin,
     def blobs() -> set[str]:
         return {p.name for p in Path(box.store.root).rglob("*") if p.is_file()}
 
-    publish(admin, "1.0.1")
+    admin.publish(APP, "1.0.1", files=FILES_V1)
     before = blobs()
     assert len(before) == 1 + len(FILES_V1)
     changed_zip = make_zip({**FILES_V1, "js/app.js": "console.log('changed')"})
@@ -183,7 +175,7 @@ def test_bundles_differing_in_one_file_share_storage_for_the_rest(client, admin,
 
 
 def test_check_is_recorded_for_the_device(client, admin, box, demo_app):
-    publish(admin, "1.0.1")
+    admin.publish(APP, "1.0.1", files=FILES_V1)
     updates(client, device_id="phone-7", version_name="1.0.1", version_build="3.2.0", version_code="42")
     box.tracker.flush()
     device = admin.get(f"/api/v1/apps/{APP}/devices/phone-7").json
@@ -215,7 +207,7 @@ def release_stats(admin) -> dict:
 
 
 def test_stats_accept_one_object_or_an_array_and_count_per_release(client, admin, demo_app):
-    publish(admin, "1.0.1")
+    admin.publish(APP, "1.0.1", files=FILES_V1)
     one = client.post("/capgo/stats", json=info(action="download_complete", version_name="1.0.1"))
     assert one.status_code == 200 and one.json == {"status": "ok"}
     batch = [info(action=a, version_name="1.0.1", old_version_name="builtin", timestamp=1700000000000,
@@ -236,8 +228,8 @@ def test_stats_reject_events_without_action(client, demo_app):
 
 def test_channel_self_verbs(client, admin, demo_app, channel_settings):
     assert admin.post(f"/api/v1/apps/{APP}/channels", {"name": "beta"}).status_code == 201
-    publish(admin, "1.0.1")
-    publish(admin, "1.1.0", channel="beta")
+    admin.publish(APP, "1.0.1", files=FILES_V1)
+    admin.publish(APP, "1.1.0", channel="beta", files=FILES_V1)
     refused = client.post("/capgo/channel_self", json=info(channel="beta"))
     assert refused.status_code == 403 and refused.json["error"] == "channel_self_set_not_allowed"
     assert client.get("/capgo/channel_self", query_string=as_query()).json == []
@@ -403,7 +395,7 @@ def test_otabox_encrypt_matches_capgo_and_capgo_decrypts_it(live):
 def test_fast_path_and_flask_route_answer_alike(flask_app, client, admin, demo_app):
     """/capgo/updates is answered before Flask builds a request; the Flask route must agree, and
     still serves what the fast path passes on (here: a body without a declared length)."""
-    publish(admin, "1.0.1")
+    admin.publish(APP, "1.0.1", files=FILES_V1)
     bodies = [json.dumps(info()), json.dumps(info(version_name="1.0.1")), json.dumps(info(app_id=None)),
               "{not json", json.dumps(info(app_id="com.example.nope"))]
     for body in bodies:

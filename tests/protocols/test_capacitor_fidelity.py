@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 from conftest import make_zip
-from test_capacitor import APP, as_query, info, publish, start_live, updates
+from test_capacitor import APP, FILES_V1, as_query, info, start_live, updates
 
 API = f"/api/v1/apps/{APP}"
 
 
 def test_public_channel_is_the_default_channel(client, admin, demo_app):
-    publish(admin, "1.0.1", channel="staging")
+    admin.publish(APP, "1.0.1", channel="staging", files=FILES_V1)
     admin.patch(f"{API}/channels/staging", {"allowDeviceSelfAssign": True, "public": True})
     assert updates(client).json["version"] == "1.0.1"
     listed = client.get("/capgo/channel_self", query_string=as_query()).json
@@ -28,7 +28,7 @@ def test_public_channel_is_the_default_channel(client, admin, demo_app):
     ("1.0.0", "1.6.0", "disable_auto_update_under_native", {"old": "1.0.0"}),
 ])
 def test_under_native_refusal(client, admin, demo_app, version_name, version_build, code, extra):
-    publish(admin, "1.5.0")
+    admin.publish(APP, "1.5.0", files=FILES_V1)
     reply = updates(client, version_name=version_name, version_build=version_build).json
     assert reply == {"kind": "blocked", "error": code, "message": "Cannot revert under native version",
                      "version": "1.5.0", **extra}
@@ -38,7 +38,7 @@ def test_under_native_refusal(client, admin, demo_app, version_name, version_bui
 
 def test_version_number_mode_refuses_below_min_update_version(client, admin, demo_app):
     admin.patch(f"{API}/channels/production", {"disableAutoUpdate": "version_number"})
-    publish(admin, "2.1.0", minUpdateVersion="2.0.0")
+    admin.publish(APP, "2.1.0", files=FILES_V1, bundle_fields={"minUpdateVersion": "2.0.0"})
     reply = updates(client, version_name="1.9.0").json
     assert reply == {"kind": "blocked", "error": "disable_auto_update_to_metadata",
                      "message": "Cannot upgrade version, min update version > current version",
@@ -48,7 +48,7 @@ def test_version_number_mode_refuses_below_min_update_version(client, admin, dem
 
 
 def test_devices_keep_what_the_plugin_reports_and_filter_by_it(client, admin, box, demo_app):
-    publish(admin, "1.0.1")
+    admin.publish(APP, "1.0.1", files=FILES_V1)
     updates(client, device_id="tester", custom_id="user-42", plugin_version="8.51.14", version_os="17.4",
             is_emulator=True, is_prod=False)
     updates(client, device_id="customer", custom_id="", plugin_version="8.40.0", version_os="14")

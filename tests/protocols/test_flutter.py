@@ -17,17 +17,9 @@ def check(client, app, key=None, **params):
                       headers={"x-api-key": key if key is not None else app["clientKey"]})
 
 
-def publish(admin, version, channel="production", zip_bytes=None, **release) -> dict:
-    bundle = admin.upload(APP, version, zip_bytes or make_zip({"index.html": version}), notes=f"notes {version}")
-    assert bundle.status_code == 201, bundle.json
-    response = admin.release(APP, bundle.json["id"], channel, **release)
-    assert response.status_code == 201, response.json
-    return bundle.json
-
-
 def test_update_has_koolbase_shape_with_channel_release_number(client, admin, demo_app):
     zip_bytes = make_zip({"index.html": "one"})
-    publish(admin, "1.0.0", zip_bytes=zip_bytes, mandatory=True)
+    admin.publish(APP, "1.0.0", zip_bytes=zip_bytes, bundle_fields={"notes": "notes 1.0.0"}, mandatory=True)
     reply = check(client, demo_app, channel="production", version="0").json
     assert set(reply) == {"has_update", "version", "checksum", "mandatory", "download_url", "release_notes",
                           "file_size"}
@@ -39,8 +31,8 @@ def test_update_has_koolbase_shape_with_channel_release_number(client, admin, de
 
 
 def test_integer_versions_follow_the_channel_history(client, admin, demo_app):
-    publish(admin, "1.0.0")
-    publish(admin, "1.1.0")
+    admin.publish(APP, "1.0.0")
+    admin.publish(APP, "1.1.0")
     assert check(client, demo_app, version="1").json["version"] == 2
     assert check(client, demo_app, version="2").json == {"has_update": False}
     assert check(client, demo_app).json["version"] == 2
@@ -55,7 +47,7 @@ def test_integer_versions_follow_the_channel_history(client, admin, demo_app):
 def test_other_channel_and_no_release(client, admin, demo_app):
     assert check(client, demo_app).json == {"has_update": False}
     assert admin.post(f"/api/v1/apps/{APP}/channels", {"name": "beta"}).status_code == 201
-    publish(admin, "2.0.0", channel="beta")
+    admin.publish(APP, "2.0.0", channel="beta")
     assert check(client, demo_app).json == {"has_update": False}
     assert check(client, demo_app, channel="beta").json["version"] == 1
 
@@ -71,7 +63,7 @@ def test_encrypted_bundles_are_not_offered(client, admin, demo_app):
 
 
 def test_check_is_recorded(client, admin, box, demo_app):
-    publish(admin, "1.0.0")
+    admin.publish(APP, "1.0.0")
     check(client, demo_app, version="1", platform="android", device_id="flutter-1")
     box.tracker.flush()
     device = admin.get(f"/api/v1/apps/{APP}/devices/flutter-1").json

@@ -12,9 +12,10 @@ from flask import Blueprint, Response, jsonify, request
 
 from ...core import collaborators, tokens, users
 from ...errors import BadRequest, NotFound, OtaboxError
+from ...fields import Any, Schema, Text
 from ...store.models import UserSession
-from ...web import actor, api_key, box
-from .management import collaborator_map, find_app, json_object, no_content, plain_error
+from ...web import accepts, actor, api_key, body, box
+from .management import collaborator_map, find_app, no_content, plain_error
 
 bp = Blueprint("codepush_accounts", __name__)
 bp.register_error_handler(OtaboxError, plain_error)
@@ -23,6 +24,11 @@ HIDDEN = "(hidden)"
 """What code-push-server shows in place of a key's secret in lists."""
 NEVER = 253402300799999
 NOT_A_USER = "The specified e-mail address doesn't represent a registered user"
+ACCESS_KEY = Schema({"friendlyName": Any(description="Unique among the user's keys"),
+                     "ttl": Any(description="Milliseconds (a number, or its digits)")},
+                    aliases={"description": "friendlyName"})
+"""An access key's changes; `description` is what older CLIs sent for `friendlyName`."""
+NEW_ACCESS_KEY = ACCESS_KEY.extend({"createdBy": Text(200, nullable=True, description="The machine it was made on")})
 
 
 def _created() -> Response:
@@ -59,14 +65,14 @@ def _ttl(data: dict):
 
 
 def _friendly_name(data: dict):
-    """`friendlyName`, or the `description` older CLIs sent instead."""
-    name = data.get("friendlyName", data.get("description"))
+    name = data.get("friendlyName")
     return name.strip() if isinstance(name, str) else name
 
 
 # --- access keys and sessions -------------------------------------------------------------------
 
 @bp.get("/accessKeys")
+@accepts()
 def list_access_keys():
     caller = api_key("reader")
     keys = [{"name": HIDDEN, **_key_json(t)} for t in tokens.manageable_tokens(caller)]
@@ -76,9 +82,10 @@ def list_access_keys():
 
 
 @bp.post("/accessKeys")
+@accepts(body=NEW_ACCESS_KEY)
 def add_access_key():
     caller = api_key("reader")
-    data = json_object()
+    data = body()
     if not _friendly_name(data):
         raise BadRequest("An access key needs a friendlyName.")
     token, secret = tokens.create_token(caller, _friendly_name(data), _ttl(data), None, None,
@@ -96,25 +103,29 @@ def _access_key(name: str):
 
 
 @bp.get("/accessKeys/<path:key_name>")
+@accepts()
 def get_access_key(key_name):
     return jsonify({"accessKey": _key_json(_access_key(key_name))})
 
 
 @bp.patch("/accessKeys/<path:key_name>")
+@accepts(body=ACCESS_KEY)
 def patch_access_key(key_name):
-    data = json_object()
     token = _access_key(key_name)
+    data = body()
     updated = tokens.update_token(api_key("reader"), token, _friendly_name(data) or None, _ttl(data), actor())
     return jsonify({"accessKey": _key_json(updated)})
 
 
 @bp.delete("/accessKeys/<path:key_name>")
+@accepts()
 def remove_access_key(key_name):
     tokens.revoke_token(_access_key(key_name), actor())
     return no_content()
 
 
 @bp.delete("/sessions/<created_by>")
+@accepts()
 def remove_sessions(created_by):
     caller = api_key("reader")
     if caller.via == "key" or not users.end_sessions(caller.user, created_by, actor()):
@@ -125,11 +136,13 @@ def remove_sessions(created_by):
 # --- collaborators and transfer -----------------------------------------------------------------
 
 @bp.get("/apps/<app_name>/collaborators")
+@accepts()
 def list_collaborators(app_name):
     return jsonify({"collaborators": collaborator_map(find_app(app_name))})
 
 
 @bp.post("/apps/<app_name>/collaborators/<email>")
+@accepts()
 def add_collaborator(app_name, email):
     app = find_app(app_name, "admin")
     collaborators.add_collaborator(app, _person(email), "Collaborator", actor())
@@ -137,6 +150,7 @@ def add_collaborator(app_name, email):
 
 
 @bp.delete("/apps/<app_name>/collaborators/<email>")
+@accepts()
 def remove_collaborator(app_name, email):
     caller = api_key("reader")
     leaving = caller.via != "key" and email.strip().lower() == caller.user.email
@@ -146,6 +160,7 @@ def remove_collaborator(app_name, email):
 
 
 @bp.post("/apps/<app_name>/transfer/<email>")
+@accepts()
 def transfer_app(app_name, email):
     collaborators.transfer(find_app(app_name, "admin"), _person(email), actor())
     return _created()

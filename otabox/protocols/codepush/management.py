@@ -21,9 +21,10 @@ from peewee import fn
 
 from ...core import apps, bundles, collaborators, releases, semver
 from ...errors import BadRequest, Conflict, Invalid, NotFound, OtaboxError
+from ...fields import Any, Schema, Text
 from ...security import auth
 from ...store.models import App, Bundle, Channel, Device, Release
-from ...web import actor, api_key, box, signed_download_url
+from ...web import accepts, actor, api_key, body, box, inputs, signed_download_url
 from .updates import DEPLOYMENT_KEY
 from .package import package_hash_from_zip
 from .diffs import precompute_diffs, recorded_diffs
@@ -42,11 +43,15 @@ def no_content() -> Response:
     return Response(status=204)
 
 
-def json_object() -> dict:
-    body = request.get_json(force=True, silent=True) if request.data else {}
-    if not isinstance(body, dict):
-        raise BadRequest("The request body must be a JSON object.")
-    return body
+NAMED = Schema({"name": Any(description="1 to 200 characters")})
+"""An app or deployment, as the CLI adds or renames it."""
+NEW_DEPLOYMENT = NAMED.extend({"key": Any(description="The deployment key to keep (10 to 100 letters, digits, "
+                                                      "'_' or '-'); default: a new one")})
+PACKAGE_INFO = Schema({name: Any() for name in ("appVersion", "description", "isDisabled", "isMandatory", "rollout",
+                                                "label")})
+"""code-push-server's packageInfo (its values are checked by `_package_info`, in its own words)."""
+PACKAGE_CHANGE = Schema({"packageInfo": Any(description="appVersion, description, isDisabled, isMandatory, rollout, "
+                                                        "label")})
 
 
 # --- apps ---------------------------------------------------------------------------------------
@@ -66,6 +71,7 @@ def find_app(name: str, role: str = "reader") -> App:
     if app is None:
         raise NotFound(f'App "{name}" does not exist.')
     auth.require_app(caller, app, role)
+    inputs()
     return app
 
 
@@ -105,12 +111,14 @@ def _valid_name(body: dict, what: str) -> str:
 
 
 @bp.get("/authenticated")
+@accepts()
 def authenticated():
     api_key("reader")
     return jsonify({"authenticated": True})
 
 
 @bp.get("/account")
+@accepts()
 def account():
     """The signed-in person (an API key of the service account answers under its own name)."""
     caller = api_key("reader")
@@ -118,16 +126,17 @@ def account():
 
 
 @bp.get("/apps")
+@accepts()
 def list_apps():
     key = api_key("reader")
     return jsonify({"apps": sorted((_app_json(a) for a in _visible_apps(key)), key=lambda a: a["name"])})
 
 
 @bp.post("/apps")
+@accepts(body=NAMED)
 def add_app():
-    caller = api_key("admin")
-    auth.require_unscoped(caller)
-    name = _valid_name(json_object(), "app")
+    caller = api_key("admin", unscoped=True)
+    name = _valid_name(body(), "app")
     if any(a.name == name for a in App.select(App.name)):
         raise Conflict(f"An app named '{name}' already exists.")
     app = apps.create_app(_slug_for(name), name, actor(), owner=caller.user)
@@ -135,20 +144,23 @@ def add_app():
 
 
 @bp.get("/apps/<app_name>")
+@accepts()
 def get_app(app_name):
     return jsonify({"app": _app_json(find_app(app_name))})
 
 
 @bp.patch("/apps/<app_name>")
+@accepts(body=NAMED)
 def rename_app(app_name):
     app = find_app(app_name, "admin")
-    name = _valid_name(json_object(), "app")
+    name = _valid_name(body(), "app")
     if name != app.name and App.select().where((App.name == name) & (App.id != app.id)).exists():
         raise Conflict(f"An app named '{name}' already exists.")
     return jsonify({"app": _app_json(apps.rename_app(app, name, actor()))})
 
 
 @bp.delete("/apps/<app_name>")
+@accepts()
 def delete_app(app_name):
     apps.delete_app(find_app(app_name, "admin"), actor(), box().store)
     return no_content()
@@ -190,16 +202,17 @@ def package_json(release: Release) -> dict:
 
 
 @bp.get("/apps/<app_name>/deployments")
+@accepts()
 def list_deployments(app_name):
     channels = sorted(find_app(app_name).channels, key=lambda c: c.name)
     return jsonify({"deployments": [_deployment_json(c) for c in channels]})
 
 
 @bp.post("/apps/<app_name>/deployments")
+@accepts(body=NEW_DEPLOYMENT)
 def add_deployment(app_name):
     app = find_app(app_name, "admin")
-    body = json_object()
-    name, key = _valid_name(body, "deployment"), body.get("key")
+    name, key = _valid_name(body(), "deployment"), body().get("key")
     if key is not None and (not isinstance(key, str) or not DEPLOYMENT_KEY.match(key)):
         raise BadRequest("A deployment key must be 10 to 100 letters, digits, '_' or '-'.")
     if key and Channel.select().where(Channel.deployment_key == key).exists():
@@ -211,15 +224,17 @@ def add_deployment(app_name):
 
 
 @bp.get("/apps/<app_name>/deployments/<dep>")
+@accepts()
 def get_deployment(app_name, dep):
     return jsonify({"deployment": _deployment_json(_find_channel(find_app(app_name), dep))})
 
 
 @bp.patch("/apps/<app_name>/deployments/<dep>")
+@accepts(body=NAMED)
 def rename_deployment(app_name, dep):
     app = find_app(app_name, "admin")
     channel = _find_channel(app, dep)
-    name = _valid_name(json_object(), "deployment")
+    name = _valid_name(body(), "deployment")
     if name != channel.name:
         if not apps.CHANNEL_NAME.match(name):
             raise BadRequest("A deployment name must be 1-64 letters, digits, '.', '_' or '-'.")
@@ -229,18 +244,21 @@ def rename_deployment(app_name, dep):
 
 
 @bp.delete("/apps/<app_name>/deployments/<dep>")
+@accepts()
 def delete_deployment(app_name, dep):
     apps.delete_channel(_find_channel(find_app(app_name, "admin"), dep), actor())
     return no_content()
 
 
 @bp.get("/apps/<app_name>/deployments/<dep>/history")
+@accepts()
 def history(app_name, dep):
     channel = _find_channel(find_app(app_name), dep)
     return jsonify({"history": [package_json(r) for r in reversed(_history(channel))]})
 
 
 @bp.delete("/apps/<app_name>/deployments/<dep>/history")
+@accepts()
 def clear_history(app_name, dep):
     """`code-push deployment clear`: forget the history (owners only; see releases.clear_history)."""
     releases.clear_history(_find_channel(find_app(app_name, "admin"), dep), actor(), box().store)
@@ -270,6 +288,7 @@ def _metrics(app: App, channel: Channel, rows: list[Release]) -> dict[str, dict]
 
 
 @bp.get("/apps/<app_name>/deployments/<dep>/metrics")
+@accepts()
 def metrics(app_name, dep):
     app = find_app(app_name)
     channel = _find_channel(app, dep)
@@ -282,7 +301,7 @@ def _package_info(raw, all_optional: bool) -> dict:
     """Validate a packageInfo object (code-push-server's validatePackageInfo)."""
     if not isinstance(raw, dict):
         raise BadRequest("packageInfo must be a JSON object.")
-    info = {k: v for k, v in raw.items() if v is not None}
+    info = {k: v for k, v in PACKAGE_INFO.validate(raw, where="packageInfo.").items() if v is not None}
     app_version = info.get("appVersion")
     if app_version is None and not all_optional:
         raise BadRequest("packageInfo.appVersion is required.")
@@ -302,7 +321,7 @@ def _package_info(raw, all_optional: bool) -> dict:
 
 def _package_info_field() -> dict:
     try:
-        raw = json.loads(request.form.get("packageInfo") or "{}")
+        raw = json.loads(body().get("packageInfo") or "{}")
     except ValueError:
         raise BadRequest("packageInfo must be a JSON string.") from None
     return _package_info(raw, all_optional=False)
@@ -367,6 +386,8 @@ def _finish(app: App, channel: Channel, release: Release, disabled: bool) -> Rel
 
 
 @bp.post("/apps/<app_name>/deployments/<dep>/release")
+@accepts(form=Schema({"packageInfo": Text(100_000, description="JSON text: appVersion, description, isDisabled, "
+                                                               "isMandatory, rollout")}), files=("package",))
 def release(app_name, dep):
     app = find_app(app_name, "publisher")
     channel = _find_channel(app, dep)
@@ -401,9 +422,10 @@ def release(app_name, dep):
 
 
 @bp.patch("/apps/<app_name>/deployments/<dep>/release")
+@accepts(body=PACKAGE_CHANGE)
 def update_release(app_name, dep):
     channel = _find_channel(find_app(app_name, "publisher"), dep)
-    return _patch_release(channel, _package_info(json_object().get("packageInfo") or {}, all_optional=True))
+    return _patch_release(channel, _package_info(body().get("packageInfo") or {}, all_optional=True))
 
 
 def _patch_release(channel: Channel, info: dict):
@@ -438,10 +460,11 @@ def _patch_release(channel: Channel, info: dict):
 
 
 @bp.post("/apps/<app_name>/deployments/<src>/promote/<dest>")
+@accepts(body=PACKAGE_CHANGE)
 def promote(app_name, src, dest):
     app = find_app(app_name, "publisher")
     source, target = _find_channel(app, src), _find_channel(app, dest)
-    info = _package_info(json_object().get("packageInfo") or {}, all_optional=True)
+    info = _package_info(body().get("packageInfo") or {}, all_optional=True)
     if "label" in info:
         picked = next((r for r in _history(source) if r.label == info["label"]), None)
     else:
@@ -465,6 +488,7 @@ def promote(app_name, src, dest):
 
 @bp.post("/apps/<app_name>/deployments/<dep>/rollback")
 @bp.post("/apps/<app_name>/deployments/<dep>/rollback/<label>")
+@accepts()
 def rollback(app_name, dep, label=None):
     app = find_app(app_name, "publisher")
     channel = _find_channel(app, dep)
@@ -505,6 +529,7 @@ in otabox's JSON shape rather than code-push-server's plain text."""
 
 
 @api_bp.get("/apps/<app_name>/deployments/<dep>/releases")
+@accepts()
 def releases_with_metrics(app_name, dep):
     """The history, newest first, each release with its `metrics`."""
     app = find_app(app_name)
@@ -520,10 +545,11 @@ def releases_with_metrics(app_name, dep):
 
 
 @api_bp.patch("/apps/<app_name>/deployments/<dep>/releases/<label>")
+@accepts(body=PACKAGE_INFO.only("rollout", "isMandatory", "isDisabled", "description", "appVersion"))
 def update_labelled_release(app_name, dep, label):
     """`{rollout, isMandatory, isDisabled, description, appVersion}` for the release of that label."""
     channel = _find_channel(find_app(app_name, "publisher"), dep)
-    return _patch_release(channel, _package_info({**json_object(), "label": label}, all_optional=True))
+    return _patch_release(channel, _package_info({**body(), "label": label}, all_optional=True))
 
 
 for _rule, _view, _methods in (

@@ -1,4 +1,4 @@
-"""The CodePush client protocol (what react-native-code-push calls), an adapter over `otabox.decide`.
+"""The CodePush client protocol (what react-native-code-push calls), an adapter over `otabox.core.decide`.
 
 A deployment key names a channel. The decision is the core's, with three CodePush specifics:
 - partial rollouts use CodePush's own selector (`in_codepush_rollout` on the release label), so a

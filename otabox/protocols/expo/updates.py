@@ -1,4 +1,4 @@
-"""The Expo Updates protocol v1 (adapter over the domain decision in otabox.decide).
+"""The Expo Updates protocol v1 (adapter over the domain decision in otabox.core.decide).
 
 Publishing: `describe_export` turns an uploaded `npx expo export` zip into the bundle's `extra` (the
 per-platform asset table). Serving: `GET /expo/<app>/manifest` maps the expo-updates headers to a

@@ -1,0 +1,110 @@
+"""What the tests build with: zips, keys, the management API client (with the one `publish` every
+test uses to put a release on a channel) and the native check. conftest.py re-exports them."""
+from __future__ import annotations
+
+import dataclasses
+import io
+import os
+import typing
+import zipfile
+
+from click.testing import CliRunner
+
+from otabox.cli import main as otabox_command
+from otabox.security import auth
+
+
+def make_zip(files: dict[str, bytes | str] | None = None) -> bytes:
+    """A zip of `files`, the same bytes for the same files (a fixed date: zip stamps the current time,
+    and two calls a second apart would differ)."""
+    files = files or {"index.html": "<html>hello</html>", "js/app.js": "console.log('v1')"}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in files.items():
+            entry = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
+            entry.external_attr = 0o600 << 16  # as writestr(name) gives
+            archive.writestr(entry, content, compress_type=zipfile.ZIP_DEFLATED)
+    return buffer.getvalue()
+
+
+def make_key(box, role="admin", name=None, app=None) -> str:
+    with box.db.connection_context():
+        _, key = auth.create_key(name or f"{role}-key-{os.urandom(3).hex()}", role, app)
+    return key
+
+
+class Api:
+    """A thin JSON client over the Flask test client with a bearer key."""
+
+    def __init__(self, client, key):
+        self.client, self.key = client, key
+
+    def _headers(self, extra=None):
+        return {"Authorization": f"Bearer {self.key}", **(extra or {})}
+
+    def get(self, path, **kw):
+        return self.client.get(path, headers=self._headers(kw.pop("headers", None)), **kw)
+
+    def post(self, path, json=None, **kw):
+        return self.client.post(path, json=json, headers=self._headers(kw.pop("headers", None)), **kw)
+
+    def patch(self, path, json=None, **kw):
+        return self.client.patch(path, json=json, headers=self._headers(kw.pop("headers", None)), **kw)
+
+    def put(self, path, json=None, **kw):
+        return self.client.put(path, json=json, headers=self._headers(kw.pop("headers", None)), **kw)
+
+    def delete(self, path, **kw):
+        return self.client.delete(path, headers=self._headers(kw.pop("headers", None)), **kw)
+
+    def upload(self, app, version, zip_bytes=None, **fields):
+        data = {"file": (io.BytesIO(zip_bytes if zip_bytes is not None else make_zip()), "bundle.zip"),
+                "version": version, **{k: str(v) for k, v in fields.items()}}
+        return self.client.post(f"/api/v1/apps/{app}/bundles", data=data, headers=self._headers(),
+                                content_type="multipart/form-data")
+
+    def release(self, app, bundle_id, channel="production", **extra):
+        return self.post(f"/api/v1/apps/{app}/releases", {"bundleId": bundle_id, "channel": channel, **extra})
+
+    def publish(self, app, version, channel="production", *, files=None, zip_bytes=None, bundle_fields=None,
+                **release) -> "Published":
+        """Upload a bundle of `files` (default: an index.html naming the version) and release it to
+        `channel` with the `release` fields; both must succeed."""
+        data = zip_bytes if zip_bytes is not None else make_zip(files or {"index.html": version})
+        bundle = self.upload(app, version, data, **(bundle_fields or {}))
+        assert bundle.status_code == 201, bundle.json
+        released = self.release(app, bundle.json["id"], channel, **release)
+        assert released.status_code == 201, released.json
+        return Published(bundle.json, released.json["release"])
+
+
+class Published(typing.NamedTuple):
+    bundle: dict
+    release: dict
+
+
+def unsigned(reply: dict) -> dict:
+    """A native check reply without its signed statement (tested on its own in tests/security)."""
+    return {k: v for k, v in reply.items() if k not in ("signed", "signedSignature")}
+
+
+def check(client, app, client_key=None, headers=None, environ_base=None, **params):
+    params.setdefault("platform", "ios")
+    return client.get(f"/api/v1/apps/{app['slug']}/check", query_string=params, environ_base=environ_base or {},
+                      headers={"X-Client-Key": client_key or app["clientKey"], **(headers or {})})
+
+
+@dataclasses.dataclass
+class Ran:
+    """What a run of the `otabox` command gave, named as subprocess.run names it."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_otabox(*args: str, env: dict | None = None, input: str | None = None) -> Ran:
+    """`otabox ARGS` in this process (click's CliRunner) with `env` added to the environment: the
+    publishing commands, which talk to a server over HTTP and open no database here."""
+    result = CliRunner().invoke(otabox_command, list(args), env=env, input=input, catch_exceptions=False)
+    return Ran(result.exit_code, result.stdout, result.stderr)
