@@ -24,7 +24,7 @@ from .ops.scheduler import PolicyScheduler
 from .ops.webhooks import WebhookSender
 from .protocols.codepush import package as codepush_package
 from .protocols.expo import updates as expo
-from .security.ratelimit import EventBudget, TokenBucketLimiter, WindowLimiter
+from .security.ratelimit import EventBudget, FailureBackoff, TokenBucketLimiter, WindowLimiter
 from .security.sealing import load_sealer
 from .security.signing import ServerSecrets
 from .security.usage import UsageRecorder
@@ -35,15 +35,17 @@ from .store.secrets import DatabaseSecretStore, FileSecretStore, check_secret_ke
 
 
 def open_blob_store(config: Config):
-    """Bundle files in `<data dir>/blobs`, or in the bucket OTABOX_STORAGE_URL names."""
+    """Bundle files in `<data dir>/blobs`, or in the bucket OTABOX_STORAGE_URL names (which must exist)."""
     if config.storage_url:
         from .store.s3 import S3BlobStore, S3Timeouts
 
         try:
-            return S3BlobStore(config.storage_url, config.s3_endpoint_url, config.cdn_base_url,
-                               timeouts=S3Timeouts.of(config))
+            store = S3BlobStore(config.storage_url, config.s3_endpoint_url, config.cdn_base_url,
+                                timeouts=S3Timeouts.of(config))
         except ValueError as exc:
             raise ConfigError(f"OTABOX_STORAGE_URL: {exc}") from None
+        store.require_bucket()
+        return store
     return FileSystemBlobStore(config.data_dir / "blobs")
 
 
@@ -108,7 +110,10 @@ class Box:
         self.api_limiter = WindowLimiter(config.api_requests_per_hour)
         self.anonymous_limiter = WindowLimiter(config.anonymous_requests_per_hour)
         self.login_limiter = TokenBucketLimiter(config.login_attempts_per_minute)
-        self.login_failure_limiter = TokenBucketLimiter(config.login_failures_per_hour, period_seconds=3600)
+        self.account_sign_in_failures = FailureBackoff(config.login_failures_per_account,
+                                                       config.login_max_backoff_seconds)
+        self.address_sign_in_failures = FailureBackoff(config.login_failures_per_address,
+                                                       config.login_max_backoff_seconds)
         self.usage = UsageRecorder()
         self.address_limiter = TokenBucketLimiter(config.address_rate_per_minute)
         self.event_budget = EventBudget(config.event_kb_per_device_per_day * 1024,

@@ -151,12 +151,30 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
+"""The one date every entry of a published zip carries (zip's earliest): a rebuild's new file times
+must not change the bytes."""
+ZIP_FILE_MODE = 0o644
+
+
 def zip_folder(folder: Path) -> Path:
-    """Zip a build folder (paths relative to it) into a temporary file the caller removes."""
+    """Zip a build folder (paths relative to it) into a temporary file the caller removes.
+
+    The zip is deterministic: entries sorted by path, with a fixed date, mode and compression, so the
+    same files give the same bytes and SHA-256 whenever and wherever they were built (the idempotent
+    republish of `otabox publish` compares them)."""
     fd, name = tempfile.mkstemp(suffix=".zip", prefix="otabox-")
     os.close(fd)
-    with zipfile.ZipFile(name, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(folder.rglob("*")):
-            if path.is_file() and not path.is_symlink():
-                archive.write(path, path.relative_to(folder).as_posix())
+    files = sorted((path.relative_to(folder).as_posix(), path) for path in folder.rglob("*")
+                   if path.is_file() and not path.is_symlink())
+    with zipfile.ZipFile(name, "w") as archive:
+        for entry_name, path in files:
+            entry = zipfile.ZipInfo(entry_name, date_time=ZIP_TIMESTAMP)
+            entry.create_system = 3  # Unix, so the mode below is read as one
+            entry.external_attr = (0o100000 | ZIP_FILE_MODE) << 16
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            entry.file_size = path.stat().st_size  # lets zipfile pick ZIP64 for a file above 2 GB up front
+            with open(path, "rb") as source, archive.open(entry, "w") as target:
+                while chunk := source.read(1024 * 1024):
+                    target.write(chunk)
     return Path(name)

@@ -105,10 +105,22 @@ def bundle_json(bundle: Bundle) -> dict:
 
 
 def _ensure_new(app: App, fields: BundleFields) -> None:
-    if Bundle.select().where((Bundle.app == app) & (Bundle.platform == fields.platform)
-                             & (Bundle.version == fields.version)).exists():
+    """A version has one bundle per platform: iOS and Android side by side, or one for all. A bundle
+    for `all` beside a platform's own (a forgotten --platform, typically) would make two bundles
+    compete for the same devices, so it is refused like the same platform twice."""
+    platforms = {bundle.platform for bundle in Bundle.select(Bundle.platform).where(
+        (Bundle.app == app) & (Bundle.version == fields.version))}
+    details = {"version": fields.version, "platform": fields.platform}
+    if fields.platform in platforms:
         raise Conflict(f"version {fields.version} ({fields.platform}) exists already for this app",
-                       code="duplicate_version", details={"version": fields.version, "platform": fields.platform})
+                       code="duplicate_version", details=details)
+    overlapped = sorted(platforms) if fields.platform == "all" else sorted(platforms & {"all"})
+    if overlapped:
+        existing = "all platforms" if overlapped == ["all"] else " and ".join(overlapped)
+        raise Conflict(f"version {fields.version} has a bundle for {existing} already, which a bundle for "
+                       f"{'all platforms' if fields.platform == 'all' else fields.platform} would overlap; name the "
+                       "other platform (--platform) or publish a new version",
+                       code="overlapping_platform", details={**details, "existingPlatforms": overlapped})
 
 
 Describer = Callable[[BundleFields, StagedFile, list[ZipEntry]], dict]

@@ -39,6 +39,18 @@ def collect_garbage(box) -> dict:
     return {"expiredUploads": uploads, "stagedFiles": staged, "blobs": blobs}
 
 
+def clear_abandoned_staging(box) -> int:
+    """At the start of the first server on a data dir: remove the staged files that servers before it
+    left (an upload cut off by a stop, a validation it never finished), keeping those of live two-step
+    uploads. Only servers stage here, so with none running every other file is abandoned; `gc` would
+    otherwise keep them a day."""
+    live = tuple(upload_file_prefix(u.id) for u in Upload.select(Upload.id))
+    abandoned = [path for path in box.staging.files() if not path.name.startswith(live)]
+    for path in abandoned:
+        path.unlink(missing_ok=True)
+    return len(abandoned)
+
+
 def janitor(box, interval: float = JANITOR_INTERVAL_SECONDS) -> LeasedLoop:
     """Tidies the box while the server runs (`tidy`), in one process of the box (a lease: several
     processes on one database would otherwise race to expire the same uploads)."""

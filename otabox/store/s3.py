@@ -49,6 +49,10 @@ class S3Timeouts:
         return cls(config.s3_connect_timeout, config.s3_read_timeout, config.s3_max_attempts)
 
 
+class BucketMissing(InsufficientStorage):
+    code = "bucket_missing"
+
+
 def parse_storage_url(url: str) -> tuple[str, str]:
     """`s3://bucket/some/prefix` -> ("bucket", "some/prefix")."""
     parts = urlsplit(url)
@@ -61,7 +65,7 @@ class S3BlobStore(BlobStore):
     def __init__(self, url: str, endpoint_url: str | None = None, cdn_base_url: str | None = None, client=None,
                  timeouts: S3Timeouts = S3Timeouts()):
         self.bucket, self.prefix = parse_storage_url(url)
-        self.endpoint_url = endpoint_url or "AWS S3"
+        self.endpoint_url = endpoint_url or None
         self.cdn_base_url = (cdn_base_url or "").rstrip("/") or None
         if client is None:
             try:
@@ -87,9 +91,28 @@ class S3BlobStore(BlobStore):
             name = f"{name[:2]}/{name}"
         return f"{self.prefix}/{name}" if self.prefix else name
 
+    def _error_code(self, exc) -> str | None:
+        return exc.response.get("Error", {}).get("Code") if isinstance(exc, self._client_error) else None
+
+    def bucket_missing(self) -> BucketMissing:
+        where = f" at {self.endpoint_url}" if self.endpoint_url else ""
+        create = f"aws s3 mb s3://{self.bucket}" + (f" --endpoint-url {self.endpoint_url}" if self.endpoint_url else "")
+        return BucketMissing(f"the bucket {self.bucket!r}{where} does not exist; create it first (e.g. `{create}`) "
+                             "or correct the s3:// URL")
+
+    def require_bucket(self) -> None:
+        """Fail in one sentence, before anything is stored, when the bucket is missing or unreachable."""
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except self._errors as exc:
+            if self._error_code(exc) in ("404", "NoSuchBucket", "NotFound"):
+                raise self.bucket_missing() from None
+            log.warning("object store %s: cannot use the bucket %s: %s", self.endpoint_url or "AWS S3", self.bucket, exc)
+            raise StorageUnavailable(f"cannot reach the bucket {self.bucket!r} ({exc.__class__.__name__}); "
+                                     "retry shortly") from None
+
     def _missing(self, exc) -> bool:
-        return isinstance(exc, self._client_error) and exc.response.get("Error", {}).get("Code") in (
-            "404", "NoSuchKey", "NotFound")
+        return self._error_code(exc) in ("404", "NoSuchKey", "NotFound")
 
     def _failure(self, exc, what: str, name: str | None) -> Exception:
         """The error a failed call answers: 507 when the bucket is full, else a retryable 503 that names
@@ -97,7 +120,7 @@ class S3BlobStore(BlobStore):
         logged)."""
         cause = exc.__context__ if isinstance(exc.__context__, self._client_error) else exc  # upload_file wraps it
         code = cause.response.get("Error", {}).get("Code") if isinstance(cause, self._client_error) else None
-        log.warning("object store %s, bucket %s: failed to %s%s: %s", self.endpoint_url, self.bucket, what,
+        log.warning("object store %s, bucket %s: failed to %s%s: %s", self.endpoint_url or "AWS S3", self.bucket, what,
                     f" {self.key(name)}" if name else "", exc)
         if code in QUOTA_ERRORS:
             return InsufficientStorage("the object store is full; free space or raise the bucket's quota")
@@ -109,6 +132,8 @@ class S3BlobStore(BlobStore):
         try:
             yield
         except self._errors as exc:
+            if self._error_code(exc) == "NoSuchBucket":
+                raise self.bucket_missing() from None
             if self._missing(exc):
                 raise NotFound("the file is missing from storage", code="file_missing") from None
             raise self._failure(exc, what, name) from None
