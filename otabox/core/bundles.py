@@ -155,7 +155,10 @@ class Ingestor:
             if depth == 0:
                 self._slots.release()
 
-    def ingest(self, app: App, fields: BundleFields, staged: StagedFile, actor: str) -> Bundle:
+    def ingest(self, app: App, fields: BundleFields, staged: StagedFile, actor: str,
+               also: Callable[[Bundle], None] | None = None) -> Bundle:
+        """`also(bundle)` runs in the transaction that writes the bundle's rows: what it writes (a
+        channel number) lands with the bundle or, when it raises, neither does."""
         members: list[StagedFile] = []
 
         def stage_member(member, limit: int) -> tuple[str, int]:
@@ -196,6 +199,8 @@ class Ingestor:
             if entries:
                 BundleFile.insert_many([{"bundle": bundle.id, "path": e.path, "sha256": e.sha256, "size": e.size}
                                         for e in entries]).execute()
+            if also is not None:
+                also(bundle)
             audit.record(actor, "bundle.created", "bundle", bundle.id,
                          {"app": app.slug, "version": fields.version, "platform": fields.platform,
                           "sha256": staged.sha256})
@@ -270,17 +275,24 @@ def _in_use(bundle_ids) -> set[int]:
 def delete_bundles(app: App, doomed: list[Bundle], actor: str, store) -> list[int]:
     """Delete bundles no release history names (all or none); blob files no other bundle shares go too."""
     with database.atomic():
-        used = {r.bundle_id for r in Release.select(Release.bundle).where(Release.bundle.in_([b.id for b in doomed]))}
-        if used:
-            raise Conflict("the bundle is in a channel's release history and cannot be deleted",
-                           code="bundle_in_use", details={"id": min(used)})
-        blobs = blobs_of(doomed)
-        for bundle in doomed:
-            bundle.delete_instance(recursive=True)
-            audit.record(actor, "bundle.deleted", "bundle", bundle.id, {"app": app.slug, "version": bundle.version})
+        blobs = delete_bundle_rows(app, doomed, actor)
         bump_generation()
     remove_unreferenced_blobs(store, blobs)
     return [b.id for b in doomed]
+
+
+def delete_bundle_rows(app: App, doomed: list[Bundle], actor: str) -> set[str]:
+    """In the caller's transaction: delete bundles no release history names (all or none); returns
+    their blobs, for `remove_unreferenced_blobs` once the transaction is committed."""
+    used = {r.bundle_id for r in Release.select(Release.bundle).where(Release.bundle.in_([b.id for b in doomed]))}
+    if used:
+        raise Conflict("the bundle is in a channel's release history and cannot be deleted",
+                       code="bundle_in_use", details={"id": min(used)})
+    blobs = blobs_of(doomed)
+    for bundle in doomed:
+        bundle.delete_instance(recursive=True)
+        audit.record(actor, "bundle.deleted", "bundle", bundle.id, {"app": app.slug, "version": bundle.version})
+    return blobs
 
 
 def delete_unused_bundles(app: App, actor: str, store) -> list[int]:

@@ -17,7 +17,7 @@ from typing import BinaryIO, Iterator
 from urllib.parse import quote, urlsplit
 
 from ..errors import InsufficientStorage, NotFound
-from .blobs import BlobStore, StagedFile, is_sha256
+from .blobs import BlobStore, StagedFile, blob_name, is_sha256
 
 PART_BYTES = 8 * 1024 * 1024
 UPLOAD_CONCURRENCY = 2
@@ -59,7 +59,7 @@ class S3BlobStore(BlobStore):
 
     def key(self, name: str) -> str:
         if is_sha256(name):
-            name = f"{name[:2]}/{name}"
+            name = blob_name(name)
         return f"{self.prefix}/{name}" if self.prefix else name
 
     def _missing(self, exc) -> bool:
