@@ -610,7 +610,7 @@ def _bundle_paths(app: str, tag: str) -> dict:
                           "minNativeBuild": {"type": "string", "pattern": "^[0-9]*$"},
                           "expoConfig": {"type": "string", "contentMediaType": JSON}},
                          required=["file", "version"]), "multipart/form-data")),
-            "delete": operation("Delete every bundle no release history names and no device is pinned to", tag, {
+            "delete": operation("Delete every bundle no release history, device pin or channel number uses", tag, {
                 **reply(deleted), **json_errors(400, *AUTH, 409)},
                 [APP_ID, query("unused", {"const": "true"}, required=True)]),
         },

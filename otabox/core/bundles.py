@@ -15,7 +15,19 @@ from ..fields import Choice, Json, Schema, Text, Whole
 from ..security.zipcheck import ZipEntry, ZipLimits, check_zip
 from ..store.blobs import StagedFile
 from ..store.generation import bump_generation
-from ..store.models import App, Bundle, BundleFile, Device, Release, Upload, database, iso, row_id, utcnow
+from ..store.models import (
+    App,
+    Bundle,
+    BundleFile,
+    ChannelVersion,
+    Device,
+    Release,
+    Upload,
+    database,
+    iso,
+    row_id,
+    utcnow,
+)
 from . import audit, outbox, semver
 
 PLATFORMS = ("ios", "android", "all")
@@ -266,10 +278,13 @@ def find_bundles(app: App, ref, platform: str | None = None) -> list[Bundle]:
 
 
 def _in_use(bundle_ids) -> set[int]:
-    """Bundles some release (of any channel, deleted ones too) or a device pin refers to."""
+    """Bundles some release (of any channel, deleted ones too), a device pin or a channel number (an
+    upload waiting to be activated) refers to."""
     return ({r.bundle_id for r in Release.select(Release.bundle).where(Release.bundle.in_(bundle_ids))}
             | {d.override_bundle_id for d in Device.select(Device.override_bundle)
-               .where(Device.override_bundle.in_(bundle_ids))})
+               .where(Device.override_bundle.in_(bundle_ids))}
+            | {v.bundle_id for v in ChannelVersion.select(ChannelVersion.bundle)
+               .where(ChannelVersion.bundle.in_(bundle_ids))})
 
 
 def delete_bundles(app: App, doomed: list[Bundle], actor: str, store) -> list[int]:
@@ -296,7 +311,7 @@ def delete_bundle_rows(app: App, doomed: list[Bundle], actor: str) -> set[str]:
 
 
 def delete_unused_bundles(app: App, actor: str, store) -> list[int]:
-    """Delete every bundle of the app that no release history names and no device is pinned to."""
+    """Delete every bundle of the app that no release history, device pin or channel number uses."""
     candidates = list(Bundle.select().where(Bundle.app == app))
     used = _in_use([b.id for b in candidates])
     return delete_bundles(app, [b for b in candidates if b.id not in used], actor, store)

@@ -617,6 +617,11 @@ def test_multipart_over_the_bundle_limit_is_413_and_leaves_nothing(small_app):
                                      "packageInfo": '{"appVersion": "1.0.0"}'},
                                headers={"Authorization": f"Bearer {api.key}"}, content_type="multipart/form-data")
     assert codepush.status_code == 413
+    koolbase = api.client.post("/v1/projects/com.example.small/ota/upload",
+                               data={"bundle": (io.BytesIO(over_bundle), "b.zip"), "channel": "development"},
+                               headers={"Authorization": f"Bearer {api.key}"}, content_type="multipart/form-data")
+    assert koolbase.status_code == 413
+    assert "development" not in {c["name"] for c in api.get("/api/v1/apps/com.example.small/channels").json["channels"]}
     assert list((box.config.data_dir / "tmp").iterdir()) == []
     assert [p for p in (box.config.data_dir / "blobs").rglob("*") if p.is_file()] == []
 
@@ -643,7 +648,8 @@ NO_BODY = {("DELETE", "/api/v1/apps/<app_id>"), ("DELETE", "/api/v1/apps/<app_id
            ("DELETE", "/apps/<app_name>"), ("DELETE", "/apps/<app_name>/deployments/<dep>"),
            ("POST", "/apps/<app_name>/deployments/<dep>/rollback"),
            ("POST", "/apps/<app_name>/deployments/<dep>/rollback/<label>"),
-           ("POST", "/api/v1/apps/<app_id>/bundles"), ("PUT", "/uploads/<upload_id>"),
+           ("POST", "/api/v1/apps/<app_id>/bundles"), ("POST", "/v1/projects/<project_id>/ota/upload"),
+           ("PUT", "/uploads/<upload_id>"),
            ("DELETE", "/api/v1/apps/<app_id>/flags/<flag_id>"),
            ("DELETE", "/api/v1/apps/<app_id>/flags/<flag_id>/rules/<rule_id>"),
            ("DELETE", "/api/v1/apps/<app_id>/segments/<segment_id>"),
@@ -657,8 +663,8 @@ NO_BODY = {("DELETE", "/api/v1/apps/<app_id>"), ("DELETE", "/api/v1/apps/<app_id
            *(("POST", f"/api/v1/apps/<app_id>/rollout-executions/<execution_id>/{verb}")
              for verb in ("pause", "resume", "cancel", "advance"))}
 """Routes that never read a request body (so a large one costs nothing past the server's own
-limit), the multipart upload, which refuses anything but multipart unread (its limit is tested
-above), and the upload URL, whose limit is the size the upload was initiated with."""
+limit), the multipart uploads (otabox's, Koolbase's), which refuse anything but multipart unread
+(their limit is tested above), and the upload URL, whose limit is the size the upload was initiated with."""
 
 
 def body_routes(flask_app) -> list[tuple[str, str]]:

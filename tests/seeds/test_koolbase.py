@@ -174,3 +174,22 @@ def test_the_dashboard_token_is_required(client, box, demo_app):
     assert client.get(f"/v1/projects/{APP}/ota/bundles", headers=reader).status_code == 200
     refused = upload(client, reader, APP, make_zip())
     assert refused.status_code == 403 and refused.json["error"]["code"] == "forbidden"
+
+
+def test_uploads_waiting_for_activation_survive_deleting_unused_bundles(client, admin, dashboard, demo_app):
+    waiting = upload(client, dashboard, APP, make_zip({"a": "waiting"})).json
+    admin.upload(APP, "3.0.0")
+    deleted = admin.client.delete(f"/api/v1/apps/{APP}/bundles?unused=true", headers=admin._headers()).json
+    assert len(deleted["ids"]) == 1
+    assert [b["id"] for b in client.get(f"/v1/projects/{APP}/ota/bundles", headers=dashboard).json] == [waiting["id"]]
+
+
+def test_channels_and_apps_with_numbered_bundles_can_be_deleted(client, admin, dashboard, demo_app):
+    upload(client, dashboard, APP, make_zip({"a": "1"}), channel="development")
+    active = upload(client, dashboard, APP, make_zip({"a": "2"})).json
+    client.post(f"/v1/projects/{APP}/ota/bundles/{active['id']}/activate", headers=dashboard)
+    assert admin.client.delete(f"/api/v1/apps/{APP}/channels/development", headers=admin._headers()).status_code == 200
+    assert [b["channel"] for b in client.get(f"/v1/projects/{APP}/ota/bundles", headers=dashboard).json] == [
+        "production"]
+    assert admin.client.delete(f"/api/v1/apps/{APP}", headers=admin._headers()).status_code == 200
+    assert client.get(f"/v1/projects/{APP}/ota/bundles", headers=dashboard).status_code == 404

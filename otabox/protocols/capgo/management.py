@@ -63,8 +63,8 @@ DEVICE_LINK = Schema({"app_id": APP_ID, "device_id": DEVICE_ID,
 DEVICE_QUERY = PAGED.extend({"device_id": DEVICE_ID.but(required=False, description="One device")})
 DEVICE_UNLINK = Schema({"app_id": APP_ID, "device_id": DEVICE_ID})
 BUNDLE_DELETE = Schema({"app_id": APP_ID, "version": VERSION_NAME.but(
-    description="The bundle to delete; without it, every bundle no release history names and no device is pinned "
-                "to")})
+    description="The bundle to delete; without it, every bundle nothing uses (no release history, device pin or "
+                "channel number)")})
 
 
 def _app(app_id: str, role: str = "reader") -> App:
