@@ -15,7 +15,19 @@ from ..fields import Choice, Json, Schema, Text, Whole
 from ..security.zipcheck import ZipEntry, ZipLimits, check_zip
 from ..store.blobs import StagedFile
 from ..store.generation import bump_generation
-from ..store.models import App, Bundle, BundleFile, Device, Release, Upload, database, iso, row_id, utcnow
+from ..store.models import (
+    App,
+    Bundle,
+    BundleFile,
+    ChannelVersion,
+    Device,
+    Release,
+    Upload,
+    database,
+    iso,
+    row_id,
+    utcnow,
+)
 from . import audit, outbox, semver
 from .serving import FILE_MISSING
 
@@ -168,7 +180,10 @@ class Ingestor:
             if depth == 0:
                 self._slots.release()
 
-    def ingest(self, app: App, fields: BundleFields, staged: StagedFile, actor: str) -> Bundle:
+    def ingest(self, app: App, fields: BundleFields, staged: StagedFile, actor: str,
+               also: Callable[[Bundle], None] | None = None) -> Bundle:
+        """`also(bundle)` runs in the transaction that writes the bundle's rows: what it writes (a
+        channel number) lands with the bundle or, when it raises, neither does."""
         members: list[StagedFile] = []
 
         def stage_member(member, limit: int) -> tuple[str, int]:
@@ -209,6 +224,8 @@ class Ingestor:
             if entries:
                 BundleFile.insert_many([{"bundle": bundle.id, "path": e.path, "sha256": e.sha256, "size": e.size}
                                         for e in entries]).execute()
+            if also is not None:
+                also(bundle)
             audit.record(actor, "bundle.created", "bundle", bundle.id,
                          {"app": app.slug, "version": fields.version, "platform": fields.platform,
                           "sha256": staged.sha256})
@@ -274,30 +291,40 @@ def find_bundles(app: App, ref, platform: str | None = None) -> list[Bundle]:
 
 
 def _in_use(bundle_ids) -> set[int]:
-    """Bundles some release (of any channel, deleted ones too) or a device pin refers to."""
+    """Bundles some release (of any channel, deleted ones too), a device pin or a channel number (an
+    upload waiting to be activated) refers to."""
     return ({r.bundle_id for r in Release.select(Release.bundle).where(Release.bundle.in_(bundle_ids))}
             | {d.override_bundle_id for d in Device.select(Device.override_bundle)
-               .where(Device.override_bundle.in_(bundle_ids))})
+               .where(Device.override_bundle.in_(bundle_ids))}
+            | {v.bundle_id for v in ChannelVersion.select(ChannelVersion.bundle)
+               .where(ChannelVersion.bundle.in_(bundle_ids))})
 
 
 def delete_bundles(app: App, doomed: list[Bundle], actor: str, store) -> list[int]:
     """Delete bundles no release history names (all or none); blob files no other bundle shares go too."""
     with database.atomic():
-        used = {r.bundle_id for r in Release.select(Release.bundle).where(Release.bundle.in_([b.id for b in doomed]))}
-        if used:
-            raise Conflict("the bundle is in a channel's release history and cannot be deleted",
-                           code="bundle_in_use", details={"id": min(used)})
-        blobs = blobs_of(doomed)
-        for bundle in doomed:
-            bundle.delete_instance(recursive=True)
-            audit.record(actor, "bundle.deleted", "bundle", bundle.id, {"app": app.slug, "version": bundle.version})
+        blobs = delete_bundle_rows(app, doomed, actor)
         bump_generation()
     remove_unreferenced_blobs(store, blobs)
     return [b.id for b in doomed]
 
 
+def delete_bundle_rows(app: App, doomed: list[Bundle], actor: str) -> set[str]:
+    """In the caller's transaction: delete bundles no release history names (all or none); returns
+    their blobs, for `remove_unreferenced_blobs` once the transaction is committed."""
+    used = {r.bundle_id for r in Release.select(Release.bundle).where(Release.bundle.in_([b.id for b in doomed]))}
+    if used:
+        raise Conflict("the bundle is in a channel's release history and cannot be deleted",
+                       code="bundle_in_use", details={"id": min(used)})
+    blobs = blobs_of(doomed)
+    for bundle in doomed:
+        bundle.delete_instance(recursive=True)
+        audit.record(actor, "bundle.deleted", "bundle", bundle.id, {"app": app.slug, "version": bundle.version})
+    return blobs
+
+
 def delete_unused_bundles(app: App, actor: str, store) -> list[int]:
-    """Delete every bundle of the app that no release history names and no device is pinned to."""
+    """Delete every bundle of the app that no release history, device pin or channel number uses."""
     candidates = list(Bundle.select().where(Bundle.app == app))
     used = _in_use([b.id for b in candidates])
     return delete_bundles(app, [b for b in candidates if b.id not in used], actor, store)

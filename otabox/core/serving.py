@@ -21,7 +21,7 @@ from typing import Callable
 
 from ..store.db import database_failure
 from ..store.generation import GenerationSignal, current_generation, current_state
-from ..store.models import App, Bundle, Channel, Device, Release, database, row_id
+from ..store.models import App, Bundle, Channel, ChannelVersion, Device, Release, database, row_id
 from . import semver
 
 VERIFY_SECONDS = 1.0
@@ -155,12 +155,22 @@ class ChannelView:
     """Capgo's disableAutoUpdateUnderNative: never offer a bundle below the device's native version."""
     min_runtime_version: str | None = None
     split_percentage: int = 0
+    numbers: tuple[tuple[int, int], ...] = ()
+    """(number, bundle id) of the channel's whole-number versions, highest first (core/channel_numbers.py)."""
     split: "ChannelView | None" = dataclasses.field(default=None, compare=False, repr=False)
     """This channel with another channel's history: what `split_percentage` % of its devices get."""
 
     @property
     def current(self) -> ReleaseView | None:
         return next((r for r in self.history if not r.disabled), None)
+
+    def bundle_numbered(self, number: int) -> int | None:
+        """The id of the bundle the channel numbered `number`."""
+        return next((bundle_id for n, bundle_id in self.numbers if n == number), None)
+
+    def number_of(self, bundle_id: int) -> int | None:
+        """The bundle's (highest) number on this channel."""
+        return next((n for n, b in self.numbers if b == bundle_id), None)
 
     @functools.cached_property
     def mandatory_positions(self) -> tuple[int, ...]:
@@ -318,20 +328,25 @@ def _load_content(app: App) -> tuple[dict, dict, dict]:
         rows_by_channel.setdefault(r.channel_id, []).append(r)
     histories = {channel_id: channel_history(rows, bundles) for channel_id, rows in rows_by_channel.items()}
     rows = list(Channel.select().where(Channel.app == app))
+    numbers: dict[int, list[tuple[int, int]]] = {}
+    for v in (ChannelVersion.select(ChannelVersion.channel, ChannelVersion.number, ChannelVersion.bundle)
+              .where(ChannelVersion.channel.in_([c.id for c in rows])).order_by(ChannelVersion.number.desc())):
+        numbers.setdefault(v.channel_id, []).append((v.number, v.bundle_id))
     channels = {
         c.name: ChannelView(
             id=c.id, name=c.name, deployment_key=c.deployment_key, block_upgrades=c.block_upgrades,
             allow_device_self_assign=c.allow_device_self_assign, allow_emulator=c.allow_emulator,
             allow_dev=c.allow_dev, ios_enabled=c.ios_enabled, android_enabled=c.android_enabled,
-            history=histories.get(c.id, ()), disable_under_native=c.disable_auto_update_under_native,
-            min_runtime_version=c.min_runtime_version)
+            history=tuple(histories.get(c.id, ())), disable_under_native=c.disable_auto_update_under_native,
+            min_runtime_version=c.min_runtime_version, numbers=tuple(numbers.get(c.id, ())))
         for c in rows}
     for c in rows:
         target = channels.get(c.rollout_channel) if c.rollout_channel else None
         if target is not None and c.rollout_percentage > 0 and target.name != c.name:
             own = channels[c.name]
             channels[c.name] = dataclasses.replace(own, split_percentage=c.rollout_percentage,
-                                                   split=dataclasses.replace(own, history=target.history))
+                                                   split=dataclasses.replace(own, history=target.history,
+                                                                             numbers=target.numbers))
     overrides = {d.device_id: _override(d, bundles)
                  for d in Device.select(*OVERRIDE_COLUMNS).where((Device.app == app) & HAS_OVERRIDE)}
     return channels, bundles, overrides

@@ -19,7 +19,7 @@ from typing import BinaryIO, Iterator
 from urllib.parse import quote, urlsplit
 
 from ..errors import InsufficientStorage, NotFound, StorageUnavailable
-from .blobs import BlobStore, StagedFile, is_sha256
+from .blobs import BlobStore, StagedFile, blob_name, is_sha256
 
 log = logging.getLogger("otabox.storage")
 
@@ -88,7 +88,7 @@ class S3BlobStore(BlobStore):
 
     def key(self, name: str) -> str:
         if is_sha256(name):
-            name = f"{name[:2]}/{name}"
+            name = blob_name(name)
         return f"{self.prefix}/{name}" if self.prefix else name
 
     def _error_code(self, exc) -> str | None:
