@@ -14,9 +14,9 @@ from ..errors import BadRequest, Busy, Conflict, Gone, Invalid, NotFound, TooLar
 from ..fields import Choice, Json, Schema, Text, Whole
 from ..security.zipcheck import ZipEntry, ZipLimits, check_zip
 from ..store.blobs import StagedFile
-from ..store.generation import bump_generation
-from ..store.models import App, Bundle, BundleFile, Device, Release, Upload, database, iso, row_id, utcnow
-from . import audit, outbox, semver
+from ..store.models import App, Bundle, BundleFile, Device, Release, Upload, iso, row_id, utcnow
+from . import semver
+from .change import changing
 
 PLATFORMS = ("ios", "android", "all")
 FORMATS = ("zip", "expo")
@@ -182,7 +182,9 @@ class Ingestor:
                 member.discard()
             raise
         signature = self.box.secrets.bundle_signer.sign_digest(staged.sha256)
-        with database.atomic():
+        with changing(actor, "bundle.created", "bundle", details={
+                "app": app.slug, "version": fields.version, "platform": fields.platform,
+                "sha256": staged.sha256}) as change:
             _ensure_new(app, fields)
             bundle = Bundle.create(
                 app=app, version=fields.version, platform=fields.platform, format=fields.format,
@@ -196,11 +198,8 @@ class Ingestor:
             if entries:
                 BundleFile.insert_many([{"bundle": bundle.id, "path": e.path, "sha256": e.sha256, "size": e.size}
                                         for e in entries]).execute()
-            audit.record(actor, "bundle.created", "bundle", bundle.id,
-                         {"app": app.slug, "version": fields.version, "platform": fields.platform,
-                          "sha256": staged.sha256})
-            outbox.emit("bundle.created", app, {"bundle": bundle_json(bundle)})
-            bump_generation()
+            change.entity_id = bundle.id
+            change.emit("bundle.created", app, {"bundle": bundle_json(bundle)})
         return bundle
 
 
@@ -269,16 +268,16 @@ def _in_use(bundle_ids) -> set[int]:
 
 def delete_bundles(app: App, doomed: list[Bundle], actor: str, store) -> list[int]:
     """Delete bundles no release history names (all or none); blob files no other bundle shares go too."""
-    with database.atomic():
+    with changing(actor, None):  # one change signal for them all, an audit entry each
         used = {r.bundle_id for r in Release.select(Release.bundle).where(Release.bundle.in_([b.id for b in doomed]))}
         if used:
             raise Conflict("the bundle is in a channel's release history and cannot be deleted",
                            code="bundle_in_use", details={"id": min(used)})
         blobs = blobs_of(doomed)
         for bundle in doomed:
-            bundle.delete_instance(recursive=True)
-            audit.record(actor, "bundle.deleted", "bundle", bundle.id, {"app": app.slug, "version": bundle.version})
-        bump_generation()
+            with changing(actor, "bundle.deleted", "bundle", bundle.id, {"app": app.slug, "version": bundle.version},
+                          signal=None):
+                bundle.delete_instance(recursive=True)
     remove_unreferenced_blobs(store, blobs)
     return [b.id for b in doomed]
 
@@ -293,23 +292,21 @@ def delete_unused_bundles(app: App, actor: str, store) -> list[int]:
 def amend_extra(bundle_id: int, change: Callable[[dict], dict]) -> dict | None:
     """Replace a bundle's `extra` by `change(extra)` (protocols record what they derive from a bundle,
     such as CodePush diffs); None when the bundle is gone."""
-    with database.atomic():
+    with changing(None, None) as amended:
         row = Bundle.get_or_none(Bundle.id == bundle_id)
         if row is None:
+            amended.skip()
             return None
         extra = change(dict(row.extra or {}))
         Bundle.update(extra=extra).where(Bundle.id == bundle_id).execute()
-        bump_generation()
     return extra
 
 
 def resign_all(signer, actor: str) -> None:
     """Sign every bundle again with `signer` (after the signing key was rotated)."""
-    with database.atomic():
+    with changing(actor, "signing_key.rotated", "signing_key", signer.key_id):
         for bundle in Bundle.select(Bundle.id, Bundle.sha256):
             Bundle.update(signature=signer.sign_digest(bundle.sha256)).where(Bundle.id == bundle.id).execute()
-        audit.record(actor, "signing_key.rotated", "signing_key", signer.key_id, {})
-        bump_generation()
 
 
 def initiate_upload(app: App, data: dict, ttl: int, max_bytes: int, actor: str) -> Upload:
@@ -320,9 +317,11 @@ def initiate_upload(app: App, data: dict, ttl: int, max_bytes: int, actor: str) 
         raise TooLarge(f"the bundle is larger than the limit of {max_bytes // (1024 * 1024)} MB",
                        details={"limitBytes": max_bytes})
     _ensure_new(app, fields)
-    upload = Upload.create(id=secrets.token_hex(16), app=app, fields=fields.as_dict(), size=size,
-                           sha256=sha256.lower(), expires_at=utcnow() + dt.timedelta(seconds=ttl))
-    audit.record(actor, "upload.initiated", "upload", upload.id, {"app": app.slug, "version": fields.version})
+    with changing(actor, "upload.initiated", "upload", details={"app": app.slug, "version": fields.version},
+                  signal=None) as change:
+        upload = Upload.create(id=secrets.token_hex(16), app=app, fields=fields.as_dict(), size=size,
+                               sha256=sha256.lower(), expires_at=utcnow() + dt.timedelta(seconds=ttl))
+        change.entity_id = upload.id
     return upload
 
 
