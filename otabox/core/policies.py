@@ -16,7 +16,8 @@ import datetime as dt
 from ..errors import BadRequest, Conflict, NotFound
 from ..fields import Choice, ListOf, Nested, Number, Percentage, Schema, Text, Whole
 from ..store.models import App, Release, RolloutExecution, RolloutPolicy, database, iso, row_id, utcnow
-from . import audit, executions, health, releases
+from . import executions, health, releases
+from .change import changing
 from .executions import ACTIVE
 
 ACTIONS = ("auto-rollback", "pause")
@@ -91,11 +92,12 @@ def _ensure_unique(app: App, name: str, policy_id: int | None = None) -> None:
 def create_policy(app: App, data: dict, actor: str) -> RolloutPolicy:
     data = NEW_POLICY.validate(data)
     name, stages, thresholds = data["name"], parse_stages(data["stages"]), parse_thresholds(data.get("thresholds"))
-    with database.atomic():
+    with changing(actor, "rollout_policy.created", "rollout_policy",
+                  details={"app": app.slug, "name": name, "stages": stages, "thresholds": thresholds},
+                  signal=None) as change:
         _ensure_unique(app, name)
         policy = RolloutPolicy.create(app=app, name=name, stages=stages, thresholds=thresholds)
-        audit.record(actor, "rollout_policy.created", "rollout_policy", policy.id,
-                     {"app": app.slug, "name": name, "stages": stages, "thresholds": thresholds})
+        change.entity_id = policy.id
     return policy
 
 
@@ -127,23 +129,21 @@ def update_policy(policy: RolloutPolicy, data: dict, actor: str) -> RolloutPolic
         changes["thresholds"] = parse_thresholds(data["thresholds"])
     if not changes:
         raise BadRequest("nothing to change: send name, stages or thresholds")
-    with database.atomic():
+    with changing(actor, "rollout_policy.updated", "rollout_policy", policy.id, changes, signal=None):
         if _active_executions(policy).exists():
             raise Conflict("the policy cannot change while one of its executions runs; pause is not enough: "
                            "cancel or finish it first", code="policy_in_use")
         if "name" in changes:
             _ensure_unique(policy.app, changes["name"], policy.id)
         RolloutPolicy.update(**changes, updated_at=utcnow()).where(RolloutPolicy.id == policy.id).execute()
-        audit.record(actor, "rollout_policy.updated", "rollout_policy", policy.id, changes)
     return RolloutPolicy.get_by_id(policy.id)
 
 
 def delete_policy(policy: RolloutPolicy, actor: str) -> None:
-    with database.atomic():
+    with changing(actor, "rollout_policy.deleted", "rollout_policy", policy.id, {"name": policy.name}, signal=None):
         if _active_executions(policy).exists():
             raise Conflict("the policy is in use by a running or paused execution", code="policy_in_use")
         policy.delete_instance()
-        audit.record(actor, "rollout_policy.deleted", "rollout_policy", policy.id, {"name": policy.name})
 
 
 # --- starting a release under a policy --------------------------------------------------------------
