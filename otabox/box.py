@@ -100,7 +100,8 @@ class Box:
                                       else PostgresChangeSignal(self.db))
         self.serving = ServingCache(self.generation_signal)
         self.flags = FlagCache()
-        self.flag_recorder = FlagRecorder(config.device_flush_seconds)
+        self.flag_recorder = FlagRecorder(config.device_flush_seconds, config.contexts_per_app,
+                                          config.context_mb_per_app * 1024 * 1024)
         self.metrics = Metrics()
         self.client_limiter = TokenBucketLimiter(config.client_rate_per_minute)
         self.auth_failure_limiter = TokenBucketLimiter(config.auth_failures_per_minute)
@@ -113,7 +114,7 @@ class Box:
         self.event_budget = EventBudget(config.event_kb_per_device_per_day * 1024,
                                         config.event_mb_per_address_per_day * 1024 * 1024)
         self.tracker = DeviceTracker(config.device_flush_seconds)
-        self.health = HealthRecorder(config.device_flush_seconds)
+        self.health = HealthRecorder(config.device_flush_seconds, self.tracker.flush)
         self.ingestor = Ingestor(self, describers={"zip": codepush_package.describe_zip,
                                                    "expo": functools.partial(expo.describe_upload, self)})
         self.janitor = janitor(self)

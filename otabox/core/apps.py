@@ -68,8 +68,10 @@ def rotate_client_key(app: App, actor: str) -> App:
     return app
 
 
-def create_app(slug, name, actor: str, owner: User | None = None) -> App:
-    """A new app with the default channels; `owner` (a person, not the service account) becomes its Owner."""
+def create_app(slug, name, actor: str, owner: User | None = None, channels: tuple[str, ...] = DEFAULT_CHANNELS
+               ) -> App:
+    """A new app with `channels` (the first is its default channel); `owner` (a person, not the
+    service account) becomes its Owner."""
     name = NEW_APP.fields["name"](name, "name")
     if not isinstance(slug, str) or len(slug) > 200 or not SLUG.match(slug):
         raise Invalid("slug must be a reverse-DNS identifier such as com.example.app",
@@ -77,8 +79,8 @@ def create_app(slug, name, actor: str, owner: User | None = None) -> App:
     with changing(actor, "app.created", "app", details={"slug": slug}) as change:
         if App.select().where(App.slug == slug).exists():
             raise Conflict(f"an app with slug {slug!r} exists already", details={"slug": slug})
-        app = App.create(slug=slug, name=name or slug, client_key=new_client_key())
-        for channel in DEFAULT_CHANNELS:
+        app = App.create(slug=slug, name=name or slug, client_key=new_client_key(), default_channel=channels[0])
+        for channel in channels:
             Channel.create(app=app, name=channel, deployment_key=new_deployment_key())
         if owner is not None and not owner.service:
             Collaborator.create(app=app, user=owner, permission="Owner")
@@ -104,10 +106,17 @@ def delete_app(app: App, actor: str, store) -> None:
 def find_channel(app: App, name: str) -> Channel:
     if not isinstance(name, str) or len(name) > 200:
         raise BadRequest("a channel is named by a string of at most 200 characters", details={"field": "channel"})
-    channel = Channel.get_or_none((Channel.app == app) & (Channel.name == name))
+    channel = Channel.get_or_none((Channel.app == app) & (Channel.name == name)) or named_like(app, name)
     if channel is None:
         raise NotFound(f"no channel {name!r} in app {app.slug!r}")
     return channel
+
+
+def named_like(app: App, name: str) -> Channel | None:
+    """The app's one channel whose name matches `name` but for case (a lookup's second try, after the
+    exact name: code-push-server's apps have `Production`, otabox's `production`)."""
+    folded = [c for c in Channel.select().where(Channel.app == app) if c.name.lower() == name.lower()]
+    return folded[0] if len(folded) == 1 else None
 
 
 def serving_release(app: App, channel_name: str) -> Release | None:

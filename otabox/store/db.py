@@ -403,16 +403,18 @@ SIGHTING_COLUMNS = ("platform", "native_version", "native_build", "bundle_versio
 
 
 def _upsert_devices(db, updated: tuple[str, ...], rows: list[tuple]) -> None:
-    """rows: (app_id, device_id, *SIGHTING_COLUMNS, seen_at, *REPORTED_COLUMNS). A new device gets the
-    row as it is; a known one the `updated` columns and, from REPORTED_COLUMNS, the values that are
-    not None (a request that did not report them keeps what was recorded before).
+    """rows: (app_id, device_id, *SIGHTING_COLUMNS, seen_at, *REPORTED_COLUMNS, served_release). A new
+    device gets the row as it is; a known one the `updated` columns and, from REPORTED_COLUMNS and
+    served_release, the values that are not None (a request that did not report them, or a check that
+    offered no release, keeps what was recorded before).
 
     Runs for every device seen since the last flush, so it uses executemany rather than the ORM; the
     raw cursor's errors are raised as peewee's (IntegrityError for a device of a deleted app)."""
     p = db.param
-    columns = ("app_id", "device_id", *SIGHTING_COLUMNS, "first_seen", "last_seen", *REPORTED_COLUMNS)
+    columns = ("app_id", "device_id", *SIGHTING_COLUMNS, "first_seen", "last_seen", *REPORTED_COLUMNS,
+               "served_release")
     changes = [f"{name} = excluded.{name}" for name in updated]
-    changes += [f"{name} = COALESCE(excluded.{name}, device.{name})" for name in REPORTED_COLUMNS]
+    changes += [f"{name} = COALESCE(excluded.{name}, device.{name})" for name in (*REPORTED_COLUMNS, "served_release")]
     with __exception_wrapper__:
         db.cursor().executemany(
             f"INSERT INTO device ({', '.join(columns)}) VALUES ({', '.join([p] * len(columns))}) "
@@ -425,13 +427,13 @@ def upsert_device_reports(db, rows: list[tuple]) -> None:
 
     rows: (app_id, device_id, at, *REPORTED_COLUMNS); a device not seen yet is first seen at `at`."""
     if rows:
-        _upsert_devices(db, (), [(a, d, "", "", "", "", "", at, *reported) for a, d, at, *reported in rows])
+        _upsert_devices(db, (), [(a, d, "", "", "", "", "", at, *reported, None) for a, d, at, *reported in rows])
 
 
 def upsert_device_sightings(db, rows: list[tuple]) -> None:
     """Write buffered device sightings (and the day's active devices) in one statement batch.
 
-    rows: (app_id, device_id, *SIGHTING_COLUMNS, seen_at, day, *REPORTED_COLUMNS)."""
+    rows: (app_id, device_id, *SIGHTING_COLUMNS, seen_at, day, *REPORTED_COLUMNS, served_release)."""
     _upsert_devices(db, (*SIGHTING_COLUMNS, "last_seen"), [(*row[:8], *row[9:]) for row in rows])
     p = db.param
     with __exception_wrapper__:

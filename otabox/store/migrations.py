@@ -26,6 +26,7 @@ from .models import (
     SERVICE_ACCOUNT,
     ApiKey,
     AuditEntry,
+    CodePushActive,
     Collaborator,
     ReleaseEvent,
     Secret,
@@ -191,6 +192,34 @@ def _shared_secrets(schema: Schema) -> None:
     schema.create_tables(Secret)
 
 
+def _attested_health(schema: Schema) -> None:
+    """Issue 22: which release each device was last served (`device.served_release`), per-device
+    health sums and whether that device was served (`healthdevice`), policies that count only
+    served devices, and each flag context's size (for the per-app bound of contexts from evaluations).
+
+    Policies made before this step keep counting every reporting device (`require_served_devices`
+    off; new policies have it on), and the devices that reported before it count as served (nothing
+    recorded what they were served), so an upgrade leaves running executions where they were."""
+    first_time = "served" not in schema.columns("healthdevice")
+    schema.add_column("device", "served_release", IntegerField(null=True))
+    schema.add_index("device", ("served_release",))
+    for name in ("launches", "crashes", "js_errors"):
+        schema.add_column("healthdevice", name, IntegerField(default=0))
+    schema.add_column("healthdevice", "served", BooleanField(default=False))
+    contexts_first_time = "size" not in schema.columns("flagcontext")
+    schema.add_column("flagcontext", "size", IntegerField(default=0))
+    schema.add_index("flagcontext", ("app_id", "manual", "last_seen"))
+    policies_first_time = "require_served_devices" not in schema.columns("rolloutpolicy")
+    schema.add_column("rolloutpolicy", "require_served_devices", BooleanField(default=True))
+    param = schema.db.param
+    if first_time:
+        schema.db.execute_sql(f"UPDATE healthdevice SET served = {param}", (True,))
+    if contexts_first_time:
+        schema.db.execute_sql("UPDATE flagcontext SET size = LENGTH(targeting_key) + LENGTH(name) + LENGTH(attributes)")
+    if policies_first_time:
+        schema.db.execute_sql(f"UPDATE rolloutpolicy SET require_served_devices = {param}", (False,))
+
+
 def _trusted_keys(schema: Schema) -> None:
     """Issue 22: each token remembers the token it was minted from (None for those made before, which
     only a session or an admin key manages); a disabled user keeps no token or session (disabling
@@ -207,6 +236,10 @@ def _trusted_keys(schema: Schema) -> None:
     Table("usersession").bind(schema.db).delete().where(SQL("user_id").in_(disabled)).execute()
 
 
+def _codepush_active(schema: Schema) -> None:
+    schema.create_tables(CodePushActive)
+
+
 STEPS: list[Step] = [
     Step(1, "the schema of otabox 0.1.0", _baseline),
     Step(2, "signed serving sequence per app; per-device override changes", _signed_serving_state),
@@ -217,8 +250,12 @@ STEPS: list[Step] = [
          _feature_flags),
     Step(6, "users, sessions, collaborators; API keys become tokens of the service account", _people_and_tokens),
     Step(7, "secrets shared by several processes (the secret table)", _shared_secrets),
+    Step(8, "issue 22: served release per device, attested per-device health, policies on served devices",
+         _attested_health),
     Step(9, "tokens remember what they were minted from; disabled users keep no tokens; secrets sealed with a "
             "salted scrypt key", _trusted_keys),
+    Step(10, "issue 26: code-push-server's Active counters per deployment and label or app version",
+         _codepush_active),
 ]
 
 

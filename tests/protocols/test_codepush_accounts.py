@@ -19,9 +19,9 @@ def server(tmp_path_factory):
     live.stop()
 
 
-def sign_up(server, email: str) -> tuple[requests.Session, str]:
-    """A member made on the server, signed in to the dashboard, with an access token for the CLI."""
-    server.cli("users", "create", "--email", email, "--role", "member", "--password-stdin", input=PASSWORD)
+def sign_up(server, email: str, role: str = "member") -> tuple[requests.Session, str]:
+    """A person made on the server, signed in to the dashboard, with an access token for the CLI."""
+    server.cli("users", "create", "--email", email, "--role", role, "--password-stdin", input=PASSWORD)
     browser = requests.Session()
     csrf = browser.post(f"{server.url}/api/v1/session", json={"email": email, "password": PASSWORD}).json()["csrfToken"]
     token = browser.post(f"{server.url}/api/v1/auth/tokens", json={"friendlyName": "laptop"},
@@ -106,3 +106,24 @@ def test_collaborators_and_transfer(server):
     bob.removeCollaborator("Shop", "bob@example.com")
     assert bob.getApps() == []
     assert refused(bob.getCollaborators, "Shop").message == 'App "Shop" does not exist.'
+
+
+def test_rights_follow_the_collaboration_after_a_transfer_and_any_account_adds_apps(server):
+    _, ada_token = sign_up(server, "ada@example.com", role="admin")
+    ada = CodePushCli(server.url, ada_token)
+    _, token = sign_up(server, "carol@example.com")
+    carol = CodePushCli(server.url, token)
+    carol.addApp("Carol's App")  # any account may add an app, and owns it
+    assert carol.getCollaborators("Carol's App")["carol@example.com"]["permission"] == "Owner"
+    ada.addApp("Kiosk")
+    ada.addCollaborator("Kiosk", "carol@example.com")
+    ada.transferApp("Kiosk", "carol@example.com")
+    assert ada.getCollaborators("Kiosk")["ada@example.com"] == {"isCurrentAccount": True,
+                                                                "permission": "Collaborator"}
+    assert refused(ada.removeApp, "Kiosk").status_code == 403
+    assert refused(ada.transferApp, "Kiosk", "ada@example.com").status_code == 403
+    assert ada.getCollaborators("Carol's App")["ada@example.com"]["permission"] == "Owner"  # no collaboration
+    carol.removeCollaborator("Kiosk", "ada@example.com")
+    missing = refused(carol.removeCollaborator, "Kiosk", "ada@example.com")
+    assert (missing.status_code, missing.message) == (404, "The given email is not a collaborator for this app.")
+

@@ -157,8 +157,11 @@ def add_collaborator(app_name, email):
 def remove_collaborator(app_name, email):
     caller = api_key("reader")
     leaving = caller.via != "key" and email.strip().lower() == caller.user.email
-    app = find_app(app_name, "reader" if leaving else "admin")
-    collaborators.remove_collaborator(app, _person(email), actor())
+    app, person = find_app(app_name, "reader" if leaving else "admin"), _person(email)
+    try:
+        collaborators.remove_collaborator(app, person, actor())
+    except NotFound:
+        raise NotFound("The given email is not a collaborator for this app.") from None
     return no_content()
 
 
