@@ -31,7 +31,8 @@ STATUS_TEXT = {
     410: "The upload has expired", 413: "The body is too large", 415: "The body must be JSON",
     416: "The range cannot be satisfied",
     422: "The content is not acceptable (bad zip, mismatched checksum...)", 429: "Too many requests",
-    503: "The server is validating other uploads; retry after Retry-After", 507: "The server's storage is full",
+    503: "The server is busy (other uploads), or its database or bundle store is briefly unreachable; retry after "
+         "Retry-After", 507: "The server's storage is full",
 }
 RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}}
 

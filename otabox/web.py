@@ -60,6 +60,8 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CLIENT_BLUEPRINTS = frozenset({"native", "native_health"})
 """Blueprints of client routes under /api/v1 (device update checks and events): they have their
 own per-device limits and are not counted as management requests."""
+SIGN_IN_ENDPOINT = "api_account.sign_in"
+"""The dashboard's sign-in: limited by its own back-offs, never by the hourly windows."""
 MANAGEMENT_BLUEPRINTS = frozenset({"codepush_management", "codepush_accounts"})
 """The code-push CLI's management API, outside /api/v1."""
 
@@ -246,8 +248,9 @@ def is_management_request() -> bool:
 
 def count_management_request() -> None:
     """Before a management request: count it against its token or session (or, unauthenticated,
-    its address) for the hourly limits, and refuse it with 429 past them."""
-    if not is_management_request():
+    its address) for the hourly limits, and refuse it with 429 past them. Signing in is not counted:
+    it has limits of its own, and an address's keyless requests must not lock it out of signing in."""
+    if not is_management_request() or request.endpoint == SIGN_IN_ENDPOINT:
         return
     b = box()
     caller = None

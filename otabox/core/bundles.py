@@ -17,6 +17,7 @@ from ..store.blobs import StagedFile
 from ..store.models import App, Bundle, BundleFile, Device, Release, Upload, iso, row_id, utcnow
 from . import semver
 from .change import changing
+from .serving import FILE_MISSING
 
 PLATFORMS = ("ios", "android", "all")
 FORMATS = ("zip", "expo")
@@ -104,10 +105,22 @@ def bundle_json(bundle: Bundle) -> dict:
 
 
 def _ensure_new(app: App, fields: BundleFields) -> None:
-    if Bundle.select().where((Bundle.app == app) & (Bundle.platform == fields.platform)
-                             & (Bundle.version == fields.version)).exists():
+    """A version has one bundle per platform: iOS and Android side by side, or one for all. A bundle
+    for `all` beside a platform's own (a forgotten --platform, typically) would make two bundles
+    compete for the same devices, so it is refused like the same platform twice."""
+    platforms = {bundle.platform for bundle in Bundle.select(Bundle.platform).where(
+        (Bundle.app == app) & (Bundle.version == fields.version))}
+    details = {"version": fields.version, "platform": fields.platform}
+    if fields.platform in platforms:
         raise Conflict(f"version {fields.version} ({fields.platform}) exists already for this app",
-                       code="duplicate_version", details={"version": fields.version, "platform": fields.platform})
+                       code="duplicate_version", details=details)
+    overlapped = sorted(platforms) if fields.platform == "all" else sorted(platforms & {"all"})
+    if overlapped:
+        existing = "all platforms" if overlapped == ["all"] else " and ".join(overlapped)
+        raise Conflict(f"version {fields.version} has a bundle for {existing} already, which a bundle for "
+                       f"{'all platforms' if fields.platform == 'all' else fields.platform} would overlap; name the "
+                       "other platform (--platform) or publish a new version",
+                       code="overlapping_platform", details={**details, "existingPlatforms": overlapped})
 
 
 Describer = Callable[[BundleFields, StagedFile, list[ZipEntry]], dict]
@@ -300,6 +313,28 @@ def amend_extra(bundle_id: int, change: Callable[[dict], dict]) -> dict | None:
         extra = change(dict(row.extra or {}))
         Bundle.update(extra=extra).where(Bundle.id == bundle_id).execute()
     return extra
+
+
+def record_file_missing(sha256: str, missing: bool, actor: str) -> list[int]:
+    """Record that the file with this digest is missing from storage (or is there again): the bundles
+    it is the file of stop (or start again) being offered. Returns the ids of the bundles changed."""
+    changed = []
+    with changing(actor, None) as change:  # one change signal for them all, an audit entry each
+        for row in Bundle.select(Bundle.id, Bundle.extra, App.slug).join(App).where(Bundle.sha256 == sha256):
+            extra = dict(row.extra or {})
+            if bool(extra.get(FILE_MISSING)) == missing:
+                continue
+            if missing:
+                extra[FILE_MISSING] = True
+            else:
+                extra.pop(FILE_MISSING, None)
+            with changing(actor, "bundle.file_missing" if missing else "bundle.file_found", "bundle", row.id,
+                          {"app": row.app.slug, "sha256": sha256}, signal=None):
+                Bundle.update(extra=extra).where(Bundle.id == row.id).execute()
+            changed.append(row.id)
+        if not changed:
+            change.skip()
+    return changed
 
 
 def resign_all(signer, actor: str) -> None:
