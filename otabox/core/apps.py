@@ -6,9 +6,9 @@ import secrets
 
 from ..errors import BadRequest, Conflict, Invalid, NotFound
 from ..fields import Any, Boolean, Choice, Percentage, Schema, Text
-from ..store.generation import bump_generation
 from ..store.models import App, Bundle, Channel, Collaborator, Release, User, Webhook, database, iso, row_id
-from . import audit, flags, outbox
+from . import flags
+from .change import changing
 from .releases import create_release, current_release, release_json, served_bundle_id
 
 SLUG = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)+$")
@@ -62,11 +62,9 @@ def new_client_key() -> str:
 
 def rotate_client_key(app: App, actor: str) -> App:
     """A new client key: apps built with the old one stop getting updates, so ship builds first."""
-    with database.atomic():
+    with changing(actor, "app.client_key_rotated", "app", app.id, {"slug": app.slug}):
         app.client_key = new_client_key()
         app.save()
-        audit.record(actor, "app.client_key_rotated", "app", app.id, {"slug": app.slug})
-        bump_generation()
     return app
 
 
@@ -78,7 +76,7 @@ def create_app(slug, name, actor: str, owner: User | None = None, channels: tupl
     if not isinstance(slug, str) or len(slug) > 200 or not SLUG.match(slug):
         raise Invalid("slug must be a reverse-DNS identifier such as com.example.app",
                       code="invalid_slug", details={"field": "slug"})
-    with database.atomic():
+    with changing(actor, "app.created", "app", details={"slug": slug}) as change:
         if App.select().where(App.slug == slug).exists():
             raise Conflict(f"an app with slug {slug!r} exists already", details={"slug": slug})
         app = App.create(slug=slug, name=name or slug, client_key=new_client_key(), default_channel=channels[0])
@@ -86,10 +84,9 @@ def create_app(slug, name, actor: str, owner: User | None = None, channels: tupl
             Channel.create(app=app, name=channel, deployment_key=new_deployment_key())
         if owner is not None and not owner.service:
             Collaborator.create(app=app, user=owner, permission="Owner")
-        audit.record(actor, "app.created", "app", app.id, {"slug": slug})
-        outbox.emit("app.created", app, {"app": {"id": app.id, "slug": app.slug, "name": app.name,
+        change.entity_id = app.id
+        change.emit("app.created", app, {"app": {"id": app.id, "slug": app.slug, "name": app.name,
                                                  "createdAt": iso(app.created_at)}})
-        bump_generation()
     return app
 
 
@@ -97,14 +94,12 @@ def delete_app(app: App, actor: str, store) -> None:
     """Delete an app with its channels, releases and bundles; blob files no other app uses go too."""
     from .bundles import blobs_of, remove_unreferenced_blobs
 
-    with database.atomic():
+    with changing(actor, "app.deleted", "app", app.id, {"slug": app.slug}):
         digests = blobs_of(Bundle.select().where(Bundle.app == app))
         Release.delete().where(Release.app == app).execute()
         # Its webhooks go too: a recursive delete would only clear their app, making them hear every app.
         Webhook.delete().where(Webhook.app == app).execute()
         app.delete_instance(recursive=True)
-        audit.record(actor, "app.deleted", "app", app.id, {"slug": app.slug})
-        bump_generation()
     remove_unreferenced_blobs(store, digests)
 
 
@@ -149,13 +144,12 @@ def create_channel(app: App, name, actor: str, settings: dict | None = None) -> 
     if not isinstance(name, str) or not CHANNEL_NAME.match(name):
         raise Invalid("channel name must be 1-64 letters, digits, '.', '_' or '-'", code="invalid_channel",
                       details={"field": "name"})
-    with database.atomic():
+    with changing(actor, "channel.created", "channel", details={"app": app.slug, "name": name}) as change:
         if Channel.select().where((Channel.app == app) & (Channel.name == name)).exists():
             raise Conflict(f"channel {name!r} exists already")
         channel = Channel.create(app=app, name=name, deployment_key=new_deployment_key())
-        changed = _apply_settings(channel, settings) if settings else {}
-        audit.record(actor, "channel.created", "channel", channel.id, {"app": app.slug, "name": name, **changed})
-        bump_generation()
+        change.entity_id = channel.id
+        change.details.update(_apply_settings(channel, settings) if settings else {})
     return channel
 
 
@@ -227,11 +221,9 @@ def _set_public(channel: Channel, public: bool) -> bool:
 
 
 def update_channel(channel: Channel, settings: dict, actor: str) -> Channel:
-    with database.atomic():
-        changed = _apply_settings(channel, settings)
-        audit.record(actor, "channel.updated", "channel", channel.id, changed)
-        _channel_updated(channel, changed)
-        bump_generation()
+    with changing(actor, "channel.updated", "channel", channel.id) as change:
+        change.details = _apply_settings(channel, settings)
+        _channel_updated(change, channel, change.details)
     return Channel.get_by_id(channel.id)
 
 
@@ -246,27 +238,22 @@ def update_app(app: App, data: dict, actor: str) -> App:
         if name is not None:
             find_channel(app, name)
         if name != app.default_channel:
-            with database.atomic():
+            with changing(actor, "app.default_channel_set", "app", app.id, {"from": app.default_channel, "to": name}):
                 App.update(default_channel=name).where(App.id == app.id).execute()
-                audit.record(actor, "app.default_channel_set", "app", app.id,
-                             {"from": app.default_channel, "to": name})
-                bump_generation()
     if not {"name", "defaultChannel"} & set(data):
         raise BadRequest("nothing to change: send name or defaultChannel")
     return App.get_by_id(app.id)
 
 
-def _channel_updated(channel: Channel, changes: dict) -> None:
-    outbox.emit("channel.updated", channel.app, {"channel": {"id": channel.id, "name": channel.name},
+def _channel_updated(change, channel: Channel, changes: dict) -> None:
+    change.emit("channel.updated", channel.app, {"channel": {"id": channel.id, "name": channel.name},
                                                  "changes": changes})
 
 
 def rotate_deployment_key(channel: Channel, actor: str) -> Channel:
-    with database.atomic():
+    with changing(actor, "channel.key_rotated", "channel", channel.id, {"name": channel.name}):
         channel.deployment_key = new_deployment_key()
         channel.save()
-        audit.record(actor, "channel.key_rotated", "channel", channel.id, {"name": channel.name})
-        bump_generation()
     return channel
 
 
@@ -274,10 +261,8 @@ def rename_app(app: App, name: str, actor: str) -> App:
     """A new display name (the slug, which clients use, stays)."""
     name = APP_SETTINGS.fields["name"](name, "name")
     if name != app.name:
-        with database.atomic():
+        with changing(actor, "app.renamed", "app", app.id, {"from": app.name, "to": name}):
             App.update(name=name).where(App.id == app.id).execute()
-            audit.record(actor, "app.renamed", "app", app.id, {"from": app.name, "to": name})
-            bump_generation()
     return App.get_by_id(app.id)
 
 
@@ -286,7 +271,7 @@ def rename_channel(channel: Channel, name: str, actor: str) -> Channel:
         raise Invalid("channel name must be 1-64 letters, digits, '.', '_' or '-'", code="invalid_channel",
                       details={"field": "name"})
     if name != channel.name:
-        with database.atomic():
+        with changing(actor, "channel.renamed", "channel", channel.id, {"from": channel.name, "to": name}) as change:
             if Channel.select().where((Channel.app == channel.app_id) & (Channel.name == name)).exists():
                 raise Conflict(f"channel {name!r} exists already")
             Channel.update(name=name).where(Channel.id == channel.id).execute()
@@ -295,28 +280,24 @@ def rename_channel(channel: Channel, name: str, actor: str) -> Channel:
                                                        & (Channel.rollout_channel == channel.name)).execute()
             App.update(default_channel=name).where((App.id == channel.app_id)
                                                    & (App.default_channel == channel.name)).execute()
-            audit.record(actor, "channel.renamed", "channel", channel.id, {"from": channel.name, "to": name})
-            _channel_updated(Channel.get_by_id(channel.id), {"name": name})
-            bump_generation()
+            _channel_updated(change, Channel.get_by_id(channel.id), {"name": name})
     return Channel.get_by_id(channel.id)
 
 
 def set_deployment_key(channel: Channel, key: str, actor: str) -> Channel:
     """Give a channel a deployment key of the team's choice (a migrating CodePush app keeps its
     existing key, so its phones need no new build)."""
-    with database.atomic():
+    with changing(actor, "channel.key_set", "channel", channel.id, {"name": channel.name}):
         if Channel.select().where((Channel.deployment_key == key) & (Channel.id != channel.id)).exists():
             raise Conflict("that deployment key is in use already", code="deployment_key_in_use")
         Channel.update(deployment_key=key).where(Channel.id == channel.id).execute()
-        audit.record(actor, "channel.key_set", "channel", channel.id, {"name": channel.name})
-        bump_generation()
     return Channel.get_by_id(channel.id)
 
 
 def delete_channel(channel: Channel, actor: str) -> None:
     """Delete a channel with its history; channels splitting devices to it stop doing so, and an app
     whose default channel it was has none until another one is made public."""
-    with database.atomic():
+    with changing(actor, "channel.deleted", "channel", channel.id, {"name": channel.name}):
         Release.delete().where(Release.channel == channel).execute()
         flags.channel_deleted(channel.app_id, channel.name)
         Channel.update(rollout_channel=None, rollout_percentage=0).where(
@@ -324,5 +305,3 @@ def delete_channel(channel: Channel, actor: str) -> None:
         App.update(default_channel=None).where((App.id == channel.app_id)
                                                & (App.default_channel == channel.name)).execute()
         channel.delete_instance(recursive=True)
-        audit.record(actor, "channel.deleted", "channel", channel.id, {"name": channel.name})
-        bump_generation()

@@ -18,8 +18,9 @@ from ..errors import BadRequest, Invalid, NotFound
 from ..fields import Boolean, Choice, IdOrName, ListOf, Schema, Text
 from ..security.egress import EgressRefused, resolve
 from ..store.models import App, Delivery, DeliveryAttempt, OutboxEvent, Webhook, database, iso, row_id, utcnow
-from . import audit, outbox
+from . import outbox
 from .apps import find_app
+from .change import changing
 
 FORMATS = ("json", "slack")
 SECRET_PREFIX = "whsec_"
@@ -107,12 +108,12 @@ def create_webhook(data: dict, actor: str, sealer, allow_private: bool) -> tuple
     """The new webhook and its secret (shown this once)."""
     fields = _fields(data, allow_private, creating=True)
     secret = data.get("secret") or new_secret()
-    with database.atomic():
+    with changing(actor, "webhook.created", "webhook", signal=None) as change:
         webhook = Webhook.create(**fields, secret_sealed="")
         Webhook.update(secret_sealed=sealer.seal(secret, seal_context(webhook.id))).where(
             Webhook.id == webhook.id).execute()
-        audit.record(actor, "webhook.created", "webhook", webhook.id,
-                     {"url": webhook.url, "events": webhook.events, "appId": webhook.app_id})
+        change.entity_id = webhook.id
+        change.details = {"url": webhook.url, "events": webhook.events, "appId": webhook.app_id}
     return Webhook.get_by_id(webhook.id), secret
 
 
@@ -139,16 +140,14 @@ def update_webhook(webhook: Webhook, data: dict, actor: str, sealer, allow_priva
         raise BadRequest("nothing to change: send url, events, appId, isActive, format or secret")
     shown = {k: ("(new)" if k == "secret" else v) for k, v in data.items()
              if k != "secret" or "secret_sealed" in fields}
-    with database.atomic():
+    with changing(actor, "webhook.updated", "webhook", webhook.id, shown, signal=None):
         Webhook.update(**fields, updated_at=utcnow()).where(Webhook.id == webhook.id).execute()
-        audit.record(actor, "webhook.updated", "webhook", webhook.id, shown)
     return Webhook.get_by_id(webhook.id)
 
 
 def delete_webhook(webhook: Webhook, actor: str) -> None:
-    with database.atomic():
+    with changing(actor, "webhook.deleted", "webhook", webhook.id, {"url": webhook.url}, signal=None):
         webhook.delete_instance(recursive=True)
-        audit.record(actor, "webhook.deleted", "webhook", webhook.id, {"url": webhook.url})
 
 
 def secret_of(webhook: Webhook, sealer) -> str:
