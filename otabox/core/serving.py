@@ -153,6 +153,16 @@ class ChannelView:
         return {k: tuple(v) for k, v in found.items()}
 
 
+def matching_names(name: str, names) -> list[str]:
+    """The names `name` means among `names`: itself when present, else those equal to it ignoring
+    case (the code-push CLI's "Production" is the channel "production")."""
+    names = list(names)
+    if name in names:
+        return [name]
+    folded = name.casefold()
+    return [n for n in names if n.casefold() == folded]
+
+
 @dataclasses.dataclass(frozen=True)
 class Override:
     channel: str | None
@@ -201,12 +211,21 @@ class AppView:
         then the app's default channel."""
         override = self.overrides.get(device_id) if device_id else None
         if override and override.channel:
-            return self.channels.get(override.channel)
+            return self.channel(override.channel)
         if requested:
-            return self.channels.get(requested)
+            return self.channel(requested)
         if override and override.self_assigned_channel:
-            return self.channels.get(override.self_assigned_channel)
-        return self.channels.get(self.default_channel) if self.default_channel else None
+            return self.channel(override.self_assigned_channel)
+        return self.channel(self.default_channel) if self.default_channel else None
+
+    def channel(self, name: str) -> ChannelView | None:
+        """The channel of that name, else the one channel whose name differs only in case (a device
+        built with "Production" reaches "production"; two such channels: neither)."""
+        found = self.channels.get(name)
+        if found is None:
+            matches = matching_names(name, self.channels)
+            found = self.channels[matches[0]] if len(matches) == 1 else None
+        return found
 
 
 def release_view(row: Release, bundles: dict[int, BundleView]) -> ReleaseView:
