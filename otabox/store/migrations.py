@@ -188,6 +188,11 @@ def _shared_secrets(schema: Schema) -> None:
     schema.create_tables(Secret)
 
 
+def _app_platforms(schema: Schema) -> None:
+    """Apps made before this step are for any platform."""
+    schema.add_column("app", "platform", CharField(null=True))
+
+
 STEPS: list[Step] = [
     Step(1, "the schema of otabox 0.1.0", _baseline),
     Step(2, "signed serving sequence per app; per-device override changes", _signed_serving_state),
@@ -198,6 +203,7 @@ STEPS: list[Step] = [
          _feature_flags),
     Step(6, "users, sessions, collaborators; API keys become tokens of the service account", _people_and_tokens),
     Step(7, "secrets shared by several processes (the secret table)", _shared_secrets),
+    Step(12, "issue 24: the platform an app is for (CodePush multi-tenant apps)", _app_platforms),
 ]
 
 

@@ -10,7 +10,6 @@ import time
 
 import pytest
 from conftest import Api, make_key, make_zip
-from fleet import WebhookReceiver
 
 from otabox.app import create_app
 from otabox.config import Config
@@ -19,13 +18,6 @@ from otabox.security import egress
 from otabox.store.models import Delivery, DeliveryAttempt, Webhook, utcnow
 
 APP = "com.example.hooks"
-
-
-@pytest.fixture
-def receiver():
-    server = WebhookReceiver()
-    yield server
-    server.close()
 
 
 @pytest.fixture
