@@ -1015,10 +1015,12 @@ def _codepush_api_paths() -> dict:
         f"{app}/deployments": {m: as_json(plain["/apps/{app_name}/deployments"][m]) for m in ("get", "post")},
         deployment: {m: as_json(plain["/apps/{app_name}/deployments/{dep}"][m]) for m in ("patch", "delete")},
         f"{deployment}/release": {"post": as_json(plain["/apps/{app_name}/deployments/{dep}/release"]["post"])},
-        f"{deployment}/releases": {"get": operation("Releases, newest first, with their metrics", tag, {
+        f"{deployment}/releases": {"get": operation("Releases, newest first, with their metrics (rollout 100 once "
+                                                    "complete)", tag, {
             **reply(obj({"releases": array({"allOf": [ref("CodePushPackage"), obj({"metrics": metrics})]})})),
             **json_errors(*KEYED, 404)}, app_and_dep)},
-        f"{deployment}/releases/{{label}}": {"patch": operation("Change the labelled release", tag, {
+        f"{deployment}/releases/{{label}}": {"patch": operation(
+            "Change the labelled release; the rollout may be lowered (devices that have the release keep it)", tag, {
             **reply(obj({"package": ref("CodePushPackage")})), **reply(status=204),
             **json_errors(400, *KEYED, 404, 409)}, [*app_and_dep, path("label")],
             body(obj({"rollout": {"type": "integer", "minimum": 1, "maximum": 100}, "isMandatory": BOOLEAN,

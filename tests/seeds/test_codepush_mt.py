@@ -197,6 +197,12 @@ def test_apps_are_found_by_name_only_when_the_name_is_unique(owner):
     assert shared.status_code == 409
     assert shared.json["error"]["details"] == {"name": "Shop", "slugs": ["com.example.one", "com.example.two"]}
     assert owner.get(f"{BASE}/apps/com.example.one/deployments").status_code == 200
+    owner.post(f"{BASE}/apps/com.example.one/channels", {"name": "Beta"})
+    assert owner.get(f"{BASE}/apps/com.example.one/channels/beta").json["name"] == "Beta", "case ignored"
+    owner.post(f"{BASE}/apps/com.example.one/channels", {"name": "beta"})
+    assert owner.get(f"{BASE}/apps/com.example.one/channels/beta").json["name"] == "beta", "exact name first"
+    both = owner.get(f"{BASE}/apps/com.example.one/channels/BETA")
+    assert both.status_code == 409 and both.json["error"]["code"] == "ambiguous_channel_name"
 
 
 def test_bad_input_is_a_json_error_and_writes_nothing(owner):
