@@ -31,7 +31,7 @@ from .security.usage import UsageRecorder
 from .store.blobs import FileSystemBlobStore, Staging
 from .store.db import PostgresChangeSignal, is_sqlite, open_database
 from .store.generation import GenerationSignal, publish_pending
-from .store.secrets import DatabaseSecretStore, FileSecretStore
+from .store.secrets import DatabaseSecretStore, FileSecretStore, check_secret_key
 
 
 def open_blob_store(config: Config):
@@ -53,7 +53,8 @@ def open_secret_store(config: Config, db):
     if not config.secret_key:
         if not is_sqlite(db):
             raise ConfigError("OTABOX_SECRET_KEY is required with a database server: every otabox process on it "
-                              "must share the URL- and bundle-signing keys (set the same long random value on each)")
+                              "must share the URL- and bundle-signing keys (set the same key on each; "
+                              "`otabox secret-key generate` makes one)")
         return files
     shared = DatabaseSecretStore(config.secret_key)
     with db.connection_context():
@@ -84,10 +85,12 @@ class Box:
     def __init__(self, config: Config, schema: str = "upgrade"):
         """`schema`: what to do with the database's schema (see store.db.open_database)."""
         self.config = config
+        if config.secret_key:
+            check_secret_key(config.secret_key)
         with data_dir_access(config.data_dir):
             config.data_dir.mkdir(parents=True, exist_ok=True)
             os.chmod(config.data_dir, 0o700)
-            self.db, self.upgrade = open_database(config.db_url, schema)
+            self.db, self.upgrade = open_database(config.db_url, schema, config.secret_key)
             self.secret_store = open_secret_store(config, self.db)
             self.secrets = ServerSecrets(self.secret_store)
             self.sealer = load_sealer(self.secret_store)
@@ -97,7 +100,8 @@ class Box:
                                       else PostgresChangeSignal(self.db))
         self.serving = ServingCache(self.generation_signal)
         self.flags = FlagCache()
-        self.flag_recorder = FlagRecorder(config.device_flush_seconds)
+        self.flag_recorder = FlagRecorder(config.device_flush_seconds, config.contexts_per_app,
+                                          config.context_mb_per_app * 1024 * 1024)
         self.metrics = Metrics()
         self.client_limiter = TokenBucketLimiter(config.client_rate_per_minute)
         self.auth_failure_limiter = TokenBucketLimiter(config.auth_failures_per_minute)
@@ -110,7 +114,7 @@ class Box:
         self.event_budget = EventBudget(config.event_kb_per_device_per_day * 1024,
                                         config.event_mb_per_address_per_day * 1024 * 1024)
         self.tracker = DeviceTracker(config.device_flush_seconds)
-        self.health = HealthRecorder(config.device_flush_seconds)
+        self.health = HealthRecorder(config.device_flush_seconds, self.tracker.flush)
         self.ingestor = Ingestor(self, describers={"zip": codepush_package.describe_zip,
                                                    "expo": functools.partial(expo.describe_upload, self)})
         self.janitor = janitor(self)

@@ -64,6 +64,9 @@ class Config:
     secret_key: str = dataclasses.field(default="", repr=False)
     public_url: str = ""
     url_ttl: int = 3600
+    expo_asset_url_ttl: int = 30 * 86400
+    """Expo manifests' asset URLs: a cached manifest's assets must stay fetchable (the spec), so they
+    live as long as a client may keep a manifest, not an hour."""
     upload_ttl: int = 3600
     max_bundle_mb: int = 100
     max_json_kb: int = 2048
@@ -92,6 +95,10 @@ class Config:
     metrics_public: bool = False
     allowed_hosts: str = ""
     policy_interval: float = 30.0
+    policy_unattested_devices: int = 10
+    health_retention_days: int = 90
+    contexts_per_app: int = 100_000
+    context_mb_per_app: int = 64
     webhook_delivery: bool = True
     webhook_allow_private: bool = False
     webhook_timeout_seconds: float = 10.0

@@ -16,13 +16,15 @@ from . import __version__
 from .core import apps, devices, policies, releases, webhooks
 from .fields import Schema
 from .core.decide import REASONS
+from .core.flag_eval import FLAG_TYPES
 from .protocols.codepush.updates import SNAKE_CASE
 
 JSON = "application/json"
 TEXT = "text/plain"
 
 STATUS_TEXT = {
-    200: "OK", 201: "Created", 204: "No content", 206: "Partial content", 304: "Not modified",
+    200: "OK", 201: "Created", 202: "Queued; done shortly", 204: "No content", 206: "Partial content",
+    304: "Not modified",
     400: "The request is malformed or a field is invalid", 401: "Missing, unknown or expired key or session",
     403: "The key may not do this, or the signed URL is invalid or expired", 404: "No such resource",
     406: "The client cannot accept the reply", 409: "The change conflicts with the current state",
@@ -191,6 +193,7 @@ def _health_schemas() -> dict:
     rate = nullable({"type": "number", "minimum": 0, "maximum": 100})
     stage = obj({"percentage": {"type": "integer", "minimum": 1, "maximum": 100},
                  "minDevices": {"type": "integer", "minimum": 0},
+                 "minServedDevices": {"type": "integer", "minimum": 0},
                  "minDurationMinutes": {"type": "number", "minimum": 0}})
     thresholds = obj({"errorRate": rate, "crashRate": rate, "minLaunches": {"type": "integer", "minimum": 0},
                       "action": {"enum": ["auto-rollback", "pause"]}})
@@ -206,13 +209,15 @@ def _health_schemas() -> dict:
                             "flagStates": {"type": "object", "maxProperties": 50}}, required=["type"]),
         "ReleaseHealth": obj({
             "releaseId": INTEGER, "launches": INTEGER, "crashes": INTEGER, "jsErrors": INTEGER, "failures": INTEGER,
-            "devices": INTEGER, "launchedDevices": INTEGER, "crashRate": rate, "errorRate": rate,
+            "devices": INTEGER, "launchedDevices": INTEGER, "servedDevices": INTEGER, "attestedDevices": INTEGER,
+            "crashRate": rate, "errorRate": rate,
             "crashFreeRate": rate, "custom": {"type": "object", "additionalProperties": INTEGER},
             "topErrors": array(obj({"message": STRING, "kind": STRING, "count": INTEGER, "lastSeen": TIMESTAMP}))}),
         "RolloutStage": stage,
         "RolloutThresholds": thresholds,
         "RolloutPolicy": obj({"id": INTEGER, "appId": INTEGER, "name": STRING, "stages": array(stage),
-                              "thresholds": thresholds, "activeExecutions": INTEGER, "createdAt": TIMESTAMP,
+                              "thresholds": thresholds, "requireServedDevices": BOOLEAN,
+                              "activeExecutions": INTEGER, "createdAt": TIMESTAMP,
                               "updatedAt": TIMESTAMP}),
         "RolloutExecution": obj({
             "id": INTEGER, "releaseId": INTEGER, "policyId": nullable(INTEGER), "policyName": STRING,
@@ -308,7 +313,7 @@ def _flag_schemas() -> dict:
     rule = obj({"id": INTEGER, "flagId": INTEGER, "ruleType": {"enum": RULE_TYPES}, "ruleConfig": {"type": "object"},
                 "variantValue": ANY, "priority": INTEGER, "channelName": nullable(STRING), "createdAt": TIMESTAMP})
     flag = obj({
-        "id": INTEGER, "key": STRING, "name": STRING, "flagType": {"enum": ["boolean", "string", "number", "json"]},
+        "id": INTEGER, "key": STRING, "name": STRING, "flagType": {"enum": list(FLAG_TYPES)},
         "defaultValue": ANY, "enabled": BOOLEAN, "description": STRING, "variations": array(variation),
         "channels": array(obj({"channelName": STRING, "enabled": BOOLEAN, "defaultValue": ANY, "active": BOOLEAN})),
         "rules": array(ref("FlagRule")), "createdAt": TIMESTAMP, "updatedAt": TIMESTAMP})
@@ -348,7 +353,7 @@ def _flag_paths(app: str, tag: str) -> dict:
             "post": operation("Create a flag (boolean flags get on/off variations when none are given)", tag, {
                 **reply(ref("Flag"), 201), **json_errors(400, *AUTH, 409)}, [APP_ID],
                 body(obj({"key": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"},
-                          "flagType": {"enum": ["boolean", "string", "number", "json"]}, **flag_fields},
+                          "flagType": {"enum": list(FLAG_TYPES)}, **flag_fields},
                          required=["key", "flagType"]))),
         },
         flag: {
@@ -489,6 +494,8 @@ def _management_paths() -> dict:
     channel = f"{app}/channels/{{name}}"
     tag = "management"
     release_change = reply(ref("ReleaseChange"), 201)
+    serves = array(obj({"channel": STRING, "release": nullable(INTEGER), "label": nullable(STRING),
+                        "version": STRING, "share": {"type": "number"}}))
     release_options = {"rollout": {"type": "integer", "minimum": 0, "maximum": 100}, "mandatory": BOOLEAN,
                        "notes": {"type": "string", "maxLength": 10000}}
     return {
@@ -549,10 +556,13 @@ def _management_paths() -> dict:
         },
         f"{channel}/rollback": {
             "post": operation("Roll the channel back (to the previous bundle, a release, or the builtin one)", tag, {
-                **release_change, **reply(obj({"dryRun": BOOLEAN, "release": obj({
+                **reply(obj({"release": ref("Release"), "previousRelease": nullable(ref("Release")),
+                             "serves": serves}), 201),
+                **reply(obj({"dryRun": BOOLEAN, "release": obj({
                     "channel": STRING, "kind": {"enum": ["rollback", "builtin"]}, "label": STRING,
                     "bundleId": nullable(INTEGER), "bundleVersion": STRING, "rollout": INTEGER, "mandatory": BOOLEAN,
-                    "rolledBackFrom": nullable(ref("Release"))})}), description="dryRun: what the channel would serve"),
+                    "rolledBackFrom": nullable(ref("Release"))}), "serves": serves}),
+                        description="dryRun: what the channel would serve"),
                 **json_errors(400, *AUTH, 409)}, [APP_ID, CHANNEL],
                 accepted(releases.ROLLBACK, required=False)),
         },
@@ -777,8 +787,9 @@ def _health_and_rollout_paths() -> dict:
                 [webhook_id, query("limit", {"type": "integer", "minimum": 1, "maximum": 500})]),
         },
         f"{api}/webhooks/{{webhook_id}}/test": {
-            "post": operation("Send a webhook.test event now; the reply is its delivery", tag, {
-                **reply(ref("WebhookDelivery")), **json_errors(*AUTH, 409)}, [webhook_id]),
+            "post": operation("Queue a webhook.test event for the delivery worker; the reply is its pending "
+                              "delivery", tag, {**reply(ref("WebhookDelivery"), 202), **json_errors(*AUTH, 409)},
+                              [webhook_id]),
         },
     }
     for verb, summary in (("pause", "Pause"), ("resume", "Resume"), ("cancel", "Cancel"),
@@ -1076,8 +1087,9 @@ def _team_paths() -> dict:
                     "role": ROLE, "appIds": array({"anyOf": [INTEGER, STRING]})}, required=["friendlyName"]))),
         },
         f"{api}/auth/tokens/{{token_name}}": {
-            "delete": operation("Revoke one of the caller's access tokens", tag, {
-                **reply(obj({"deleted": BOOLEAN, "friendlyName": STRING})), **json_errors(*AUTH)},
+            "delete": operation("Revoke an access token the caller manages and every token minted from it", tag, {
+                **reply(obj({"deleted": BOOLEAN, "friendlyName": STRING, "alsoRevoked": array(STRING)})),
+                **json_errors(*AUTH)},
                 [path("token_name", "The token's friendlyName"), csrf]),
         },
         f"{app}/collaborators": {

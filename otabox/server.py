@@ -140,11 +140,14 @@ def waitress_server(app, sock: socket.socket, config: Config):
     - Only a bundle upload may have a body larger than the JSON limit: any other request announcing
       (or sending, chunked) more is answered 413 at once, before waitress buffers its body to disk;
       and at most OTABOX_MAX_UPLOAD_BODIES bundle bodies are received at once (more: 503 and
-      Retry-After), so the disk waitress buffers them on holds at most that many bundles."""
+      Retry-After), so the disk waitress buffers them on holds at most that many bundles.
+    - A response that has no body by definition (204, 304) keeps an HTTP/1.1 connection open:
+      waitress closes every connection whose response lacks a Content-Length, which these may not
+      carry, so each health report (204) would cost its client a new connection."""
     from waitress.adjustments import Adjustments
     from waitress.channel import HTTPChannel
     from waitress.server import TcpWSGIServer
-    from waitress.task import ThreadedTaskDispatcher
+    from waitress.task import ThreadedTaskDispatcher, WSGITask
 
     from waitress.parser import HTTPRequestParser
     from waitress.utilities import Error
@@ -183,9 +186,16 @@ def waitress_server(app, sock: socket.socket, config: Config):
         def _refuse(self, error: OtaboxError) -> None:
             self.error, self.completed = Refusal(error), True
 
+    class BodilessKeepAliveTask(WSGITask):
+        def set_close_on_finish(self) -> None:
+            if self.has_body or self.wrote_header or self.version != "1.1" \
+                    or self.request.headers.get("CONNECTION", "").lower() == "close":
+                super().set_close_on_finish()
+
     class DeadlineChannel(HTTPChannel):
         request_started = 0.0
         parser_class = BoundedRequestParser
+        task_class = BodilessKeepAliveTask
 
         def received(self, data):
             if self.request is None and data:

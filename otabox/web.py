@@ -11,6 +11,8 @@ from urllib.parse import quote
 from flask import current_app, g, request
 from werkzeug.wsgi import get_host
 
+from . import jsonsafe
+
 from .core.apps import find_app
 from .core.audit import Actor
 from .errors import BadRequest, Forbidden, OtaboxError, Unauthorized
@@ -38,11 +40,16 @@ def box():
 
 def json_body(kind=dict):
     """The request's JSON body, which must be of `kind` (dict, or (dict, list))."""
-    if not request.data:
+    return json_from(request.get_data(), kind)
+
+
+def json_from(raw: bytes, kind=dict):
+    """A body's JSON (checked by jsonsafe), which must be of `kind`; BadRequest otherwise."""
+    if not raw:
         raise BadRequest("a JSON body is required")
     try:
-        data = request.get_json(force=True, silent=False)
-    except Exception:
+        data = jsonsafe.loads(raw)
+    except ValueError:
         raise BadRequest("the body is not valid JSON", code="invalid_json") from None
     if not isinstance(data, kind):
         raise BadRequest("the JSON body has the wrong type", code="invalid_json")
@@ -301,9 +308,11 @@ def json_response(data, status: int = 200):
     return current_app.response_class(json_bytes(data), status=status, mimetype="application/json")
 
 
-def signed_download_url(sha256: str, kind: str = "zip", b=None, base: str | None = None) -> tuple[str, int]:
-    """An absolute, expiring, HMAC-signed URL for a blob (the download endpoint checks it). Every query
-    value is percent-encoded: a content type such as image/svg+xml would otherwise arrive as a space."""
+def signed_download_url(sha256: str, kind: str = "zip", b=None, base: str | None = None, ttl: int | None = None
+                        ) -> tuple[str, int]:
+    """An absolute, expiring, HMAC-signed URL for a blob (the download endpoint checks it), valid for
+    `ttl` seconds (default OTABOX_URL_TTL). Every query value is percent-encoded: a content type such as
+    image/svg+xml would otherwise arrive as a space."""
     b = b or box()
-    query, expires = b.secrets.url_signer.reusable_query("download", f"{sha256}:{kind}", b.config.url_ttl)
+    query, expires = b.secrets.url_signer.reusable_query("download", f"{sha256}:{kind}", ttl or b.config.url_ttl)
     return f"{base or base_url()}/dl/{sha256}?type={quote(kind, safe='')}&{query}", expires

@@ -68,7 +68,8 @@ def sign_out():
 @bp.get("/auth/tokens")
 @accepts()
 def list_tokens():
-    """The caller's access tokens (never their secrets): those of its user no stronger than itself."""
+    """The access tokens the caller manages (never their secrets): every token of its user for a
+    session or an admin token, else itself and the tokens minted from it."""
     caller = api_key("reader")
     return jsonify({"tokens": [{**tokens.token_json(t), "current": caller.token is not None and t.id == caller.token.id}
                                for t in tokens.manageable_tokens(caller)]})
@@ -84,9 +85,10 @@ def create_token():
     return jsonify({"accessToken": secret, **tokens.token_json(token)}), 201
 
 
-@bp.delete("/auth/tokens/<token_name>")
+@bp.delete("/auth/tokens/<path:token_name>")
 @accepts()
 def revoke_token(token_name):
+    """Revoke a token the caller manages, and every token minted from it (listed in `alsoRevoked`)."""
     caller = api_key("reader")
-    tokens.revoke_token(tokens.find_token(caller, token_name), actor())
-    return jsonify({"deleted": True, "friendlyName": token_name})
+    also = tokens.revoke_token(tokens.find_token(caller, token_name), actor())
+    return jsonify({"deleted": True, "friendlyName": token_name, "alsoRevoked": also})

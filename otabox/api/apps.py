@@ -144,10 +144,12 @@ def rollback(app_id, name):
     channel = apps.find_channel(app_for(app_id, "publisher"), name)
     data = body()
     if releases.dry_run(data):
-        return jsonify({"dryRun": True, "release": releases.preview_rollback(channel, data)})
+        preview, serves = releases.preview_rollback(releases.rollback_plan(channel, data))
+        return jsonify({"dryRun": True, "release": preview, "serves": serves})
     release, previous = releases.rollback(channel, data, actor())
     return jsonify({"release": releases.release_json(release),
-                    "previousRelease": releases.release_json(previous) if previous else None}), 201
+                    "previousRelease": releases.release_json(previous) if previous else None,
+                    "serves": releases.serves(channel)}), 201
 
 
 @bp.post("/apps/<app_id>/channels/<name>/promote")

@@ -1,11 +1,12 @@
-"""Admin commands on a data directory: apps, the audit log, and the server's secrets."""
+"""Admin commands on a data directory: apps, the audit log, the server's secrets and its secret key."""
 from __future__ import annotations
 
 import json
 
 import click
 
-from .common import admin_command
+from ..config import Config
+from .common import admin_command, data_dir_option
 
 
 @click.group()
@@ -96,4 +97,48 @@ def rotate_url_key(box):
     click.echo("New URL-signing key; the previous one is accepted until the URLs it signed expire.")
 
 
-COMMANDS = (apps, audit, signing_key, secrets_group)
+@click.group("secret-key")
+def secret_key_group():
+    """OTABOX_SECRET_KEY, which seals the server's secrets in the database."""
+
+
+@secret_key_group.command("generate")
+def secret_key_generate():
+    """Print a new key: 32 random bytes as 64 hex characters."""
+    from ..store.secrets import generate_secret_key
+
+    click.echo(generate_secret_key())
+
+
+@secret_key_group.command("rotate")
+@click.option("--to", "new_key", required=True, help="The new key (from `otabox secret-key generate`).")
+@data_dir_option
+def secret_key_rotate(data_dir, new_key):
+    """Seal every secret in the database again under the key --to, in one transaction, opening them
+    with the current OTABOX_SECRET_KEY (which may be one a start now refuses as weak). Stop every
+    otabox process on the database first, then start them all with the new key."""
+    from ..core import audit
+    from ..store.db import open_database
+    from ..store.models import database
+    from ..store.secrets import check_secret_key, reseal_all
+
+    config = Config.from_env(data_dir=data_dir)
+    if not config.secret_key:
+        raise click.ClickException("OTABOX_SECRET_KEY is not set: this box keeps its secrets as files in the data "
+                                   "directory, and there is nothing to rotate")
+    check_secret_key(new_key, "the key given to --to")
+    if not config.database_url and not config.sqlite_file.is_file():
+        raise click.ClickException(f"no otabox database in {config.data_dir}; pass --data-dir (or set "
+                                   "OTABOX_DATA_DIR) to the directory `otabox serve` uses")
+    db, _ = open_database(config.db_url, "upgrade", config.secret_key)
+    try:
+        with db.connection_context(), database.atomic():
+            count = reseal_all(config.secret_key, new_key)
+            audit.record("cli", "secret_key.rotated", "secret", "secret-key", {"secrets": count})
+    finally:
+        db.close()
+    click.echo(f"Sealed {count} secrets with the new key; start every otabox process with OTABOX_SECRET_KEY set "
+               "to it.")
+
+
+COMMANDS = (apps, audit, signing_key, secrets_group, secret_key_group)

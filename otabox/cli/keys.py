@@ -67,7 +67,7 @@ def keys_list(box, as_json):
 @click.option("--user", "email", default=None, help="Revoke this user's access token NAME instead of an API key.")
 @admin_command
 def keys_revoke(box, name, email):
-    """Revoke the key called NAME (or the access token NAME of --user)."""
+    """Revoke the key called NAME (or the access token NAME of --user) and every token minted from it."""
     from ..core import tokens, users
     from ..errors import NotFound
     from ..security import auth
@@ -77,8 +77,8 @@ def keys_revoke(box, name, email):
     token = ApiKey.get_or_none((ApiKey.user == owner) & (ApiKey.name == name))
     if token is None:
         raise NotFound(f"no key named {name!r}" + (f" of {owner.email}" if email else ""))
-    tokens.revoke_token(token, "cli")
-    click.echo(f"Revoked key {name!r}.")
+    also = tokens.revoke_token(token, "cli")
+    click.echo(f"Revoked key {name!r}" + (f" and the tokens minted from it: {', '.join(also)}." if also else "."))
 
 
 COMMANDS = (keys,)

@@ -43,7 +43,7 @@ def migrate(box, dry_run):
         return
     if dry_run:
         return
-    done = upgrade_schema(box.db)
+    done = upgrade_schema(box.db, box.config.secret_key)
     click.echo(f"Upgraded to schema version {done.to_version}" +
                (f"; the previous database is at {done.backup}." if done.backup else "."))
 

@@ -78,8 +78,9 @@ def _switch(name: str, disabled: bool, help_text: str) -> None:
         click.echo(f"{name.capitalize()}d {user.email}.")
 
 
-_switch("disable", True, "Disable EMAIL: their sessions end and their access tokens stop working (until enabled).")
-_switch("enable", False, "Enable EMAIL again.")
+_switch("disable", True, "Disable EMAIL: their sessions end and their access tokens are revoked (enabling them "
+                         "again brings none back).")
+_switch("enable", False, "Enable EMAIL again (they sign in and make new access tokens).")
 
 
 @users.command("reset-password")

@@ -15,7 +15,7 @@ from .serving import matching_names
 SLUG = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)+$")
 CHANNEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 DEFAULT_CHANNELS = ("production", "staging")
-CODEPUSH_CHANNELS = ("Production", "Staging")
+CODEPUSH_DEPLOYMENTS = ("Production", "Staging")
 """The deployments code-push-server gives a new app (the CodePush multi-tenant server's apps get them)."""
 APP_PLATFORMS = ("ios", "android", "windows")
 """What an app may be for (code-push-server's operating systems); an app without one is for any."""
@@ -113,7 +113,7 @@ def create_named_app(name, platform, actor: str, owner: User | None = None) -> A
     if App.select().where(App.name == name).exists():
         raise Conflict(f"an app named {name!r} exists already",
                        details={"parameter": "name", "reason": "Name already exists"})
-    return create_app(slug_for_name(name), name, actor, owner, platform=platform, channels=CODEPUSH_CHANNELS)
+    return create_app(slug_for_name(name), name, actor, owner, platform=platform, channels=CODEPUSH_DEPLOYMENTS)
 
 
 def create_app(slug, name, actor: str, owner: User | None = None, platform: str | None = None,

@@ -1,5 +1,5 @@
 """Writing what clients report in batches: the request only updates memory, a background thread
-writes everything gathered since its last round in one transaction."""
+writes everything gathered since its last round; and deleting many rows in short transactions."""
 from __future__ import annotations
 
 import logging
@@ -69,3 +69,17 @@ class BatchWriter:
             raise
         self.flushes += 1
         return written
+
+
+def delete_in_batches(model, condition, size: int = 500) -> int:
+    """Delete `model`'s rows matching `condition`, `size` rows per transaction, so a large purge never
+    holds the write lock for long; returns how many went."""
+    deleted = 0
+    while True:
+        with database.atomic():
+            ids = [row_id for (row_id,) in model.select(model.id).where(condition).limit(size).tuples()]
+            if ids:
+                model.delete().where(model.id.in_(ids)).execute()
+        deleted += len(ids)
+        if len(ids) < size:
+            return deleted

@@ -41,9 +41,12 @@ class DeviceTracker(BatchWriter):
         self._reported: dict[tuple[int, str], dict] = {}
 
     def seen(self, app_id: int, device_id: str | None, release_id: int | None, **state) -> None:
+        """A check from this device: `release_id` is the release it offered or confirmed (None: none),
+        remembered as the device's served release (what attests its health reports)."""
         with self._lock:
             if device_id:
-                self._seen[(app_id, device_id)] = {**state, "at": utcnow()}
+                served = release_id or (self._seen.get((app_id, device_id)) or {}).get("served_release")
+                self._seen[(app_id, device_id)] = {**state, "at": utcnow(), "served_release": served}
             if release_id:
                 self._checks[release_id] = self._checks.get(release_id, 0) + 1
 
@@ -75,7 +78,8 @@ class DeviceTracker(BatchWriter):
         reports = [(app_id, device_id, str(utcnow()), *(values.get(k) for k in REPORTED_FIELDS))
                    for (app_id, device_id), values in reported.items()]
         rows = [(app_id, device_id, *("" if state.get(k) is None else str(state[k]) for k in DEVICE_FIELDS),
-                 str(state["at"]), state["at"].strftime("%Y-%m-%d"), *(state.get(k) for k in REPORTED_FIELDS))
+                 str(state["at"]), state["at"].strftime("%Y-%m-%d"), *(state.get(k) for k in REPORTED_FIELDS),
+                 state.get("served_release"))
                 for (app_id, device_id), state in seen.items()]
         try:
             self._write(rows, checks, reports)

@@ -488,7 +488,7 @@ def flag_health(flag: Flag, days: int) -> dict:
     """Crash and error rates per variant of the flag, from what devices reported in health events'
     `flagStates`. Devices report the value they were served; it is named by the variation that has
     that value (a value no variation has any more keeps its text)."""
-    names = {health.variant_text(variation.value): variation.name for variation in flag.variations}
+    names = {health.value_text(variation.value): variation.name for variation in flag.variations}
     variants = [{**entry, "value": entry["variant"], "variant": names.get(entry["variant"], entry["variant"])}
                 for entry in health.flag_variant_health(flag.app_id, flag.key, days)]
     return {"flagId": flag.id, "key": flag.key, "days": days, "variants": variants}
@@ -569,7 +569,8 @@ def load_flag_set(view: AppView) -> ev.FlagSet:
     releases = {r.id: r for channel in view.channels.values() for r in channel.history}
     built = {}
     for flag in flags:
-        variants = {ev.value_key(v.value): ev.Variant(v.id, v.name, v.value) for v in variations.get(flag.id, ())}
+        variants = {ev.value_key(v.value): ev.Variant(v.id, v.name, ev.typed(flag.flag_type, v.value))
+                    for v in variations.get(flag.id, ())}
 
         def variant(value, variants=variants):
             return variants[ev.value_key(value)]

@@ -4,6 +4,7 @@ deletion, each release's own history of events, and release JSON.
 The decision of which bundle a device gets lives in `decide`; this module changes the history it reads."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 
@@ -16,6 +17,7 @@ from ..store.models import (
     App,
     Bundle,
     Channel,
+    CodePushActive,
     Device,
     Release,
     ReleaseEvent,
@@ -27,7 +29,9 @@ from ..store.models import (
 )
 from . import audit, executions, outbox, semver
 from .bundles import blobs_of, remove_unreferenced_blobs
+from .decide import serving_shares
 from .flags import link_release, linked_flags
+from .serving import BundleView, channel_history
 
 STAT_NAMES = {"check": "checks", "downloaded": "downloads", "installed": "installs", "failed": "failures"}
 
@@ -214,6 +218,10 @@ def update_release(release: Release, data: dict, actor: str) -> Release:
         raise BadRequest("nothing to change: send rollout, mandatory, notes, disabled or targetVersions")
     if release.kind == "builtin" and {"rollout", "target_versions"} & set(changes):
         raise BadRequest("a rollback to builtin has no rollout or target", details={"field": "rollout"})
+    if changes.get("rollout", 0) > release.rollout and ReleaseEvent.select().where(
+            (ReleaseEvent.release == release) & (ReleaseEvent.kind == "rolled_back")).exists():
+        raise Conflict(f"release {release.label} was rolled back, so its rollout cannot grow; release its bundle "
+                       "again to offer it to more devices", code="rolled_back", details={"field": "rollout"})
     with database.atomic():
         Release.update(**changes).where(Release.id == release.id).execute()
         action = "release.rollout_changed" if set(changes) == {"rollout"} else "release.updated"
@@ -261,46 +269,106 @@ def list_releases(app: App, channel: Channel | None, limit: int, offset: int, in
     return list(query.order_by(Release.id.desc()).limit(limit).offset(offset)), query.count()
 
 
-def _rollback_target(channel: Channel, data: dict) -> tuple[Release | None, Release | None]:
-    """The channel's current release and the release a rollback goes back to (None: the binary's own
-    bundle)."""
+@dataclasses.dataclass(frozen=True)
+class RollbackPolicy:
+    """How one protocol's rollback picks the release it goes back to and what it does to the one it
+    leaves. The rest is common: a new history entry repeats the target (its rollout too, with the same
+    devices inside it), and devices outside that rollout go on below the target, so the channel serves
+    exactly what it served when the target was its newest release; a canary is never widened."""
+
+    history_entries: bool
+    """False (otabox): the newest enabled release is rolled back from and disabled, so no device is
+    offered it again, to the newest enabled earlier release of another bundle. True (code-push-server's
+    management API): the rolled-back-from release is the latest history entry and stays as it is; the
+    target is the previous entry, disabled or not (the copy keeps its isDisabled); both must target the
+    same app version."""
+
+
+OTABOX_ROLLBACK = RollbackPolicy(history_entries=False)
+CODEPUSH_ROLLBACK = RollbackPolicy(history_entries=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class RollbackPlan:
+    """What a rollback does: computed once, for the dry run and the rollback alike."""
+
+    channel: Channel
+    current: Release | None
+    """The release rolled back from."""
+    target: Release | None
+    """The release gone back to (None: the binary's own bundle)."""
+    policy: RollbackPolicy
+
+    @property
+    def disables_current(self) -> bool:
+        return self.current is not None and not self.policy.history_entries
+
+    def fields(self) -> dict:
+        """The new history entry's columns."""
+        target = self.target
+        return {"bundle": target.bundle if target else None, "kind": "rollback" if target else "builtin",
+                "rollout": target.rollout if target else 100, "mandatory": target.mandatory if target else False,
+                "notes": target.notes if target else "", "origin": target,
+                "disabled": bool(target and target.disabled and self.policy.history_entries)}
+
+
+def _history_entries(channel: Channel) -> list[Release]:
+    """Newest first, deleted releases left out (as every history list shows them)."""
+    return list(Release.select().where((Release.channel == channel) & (Release.deleted == False))  # noqa: E712
+                .order_by(Release.id.desc()))
+
+
+def _explicit_target(channel: Channel, to_id) -> Release:
+    number = row_id(to_id) if isinstance(to_id, int) else None
+    target = Release.get_or_none((Release.id == number) & (Release.channel == channel)) if number is not None else None
+    if target is None:
+        raise NotFound(f"no release {to_id!r} in channel {channel.name!r}")
+    return target
+
+
+def rollback_plan(channel: Channel, data: dict, policy: RollbackPolicy = OTABOX_ROLLBACK) -> RollbackPlan:
+    """The release rolled back from and the one gone back to (`toReleaseId`, `toBuiltin`, else the
+    policy's previous release)."""
     data = ROLLBACK.validate(data)
+    to_builtin = bool(data.get("toBuiltin"))
     to_id = data.get("toReleaseId")
-    current = current_release(channel)
-    if data.get("toBuiltin"):
-        return current, None
-    if to_id is not None:
-        target = Release.get_or_none((Release.id == to_id) & (Release.channel == channel))
-        if target is None:
-            raise NotFound(f"no release {to_id!r} in channel {channel.name!r}")
-        return current, target
+    if policy.history_entries:
+        entries = _history_entries(channel)
+        current = entries[0] if entries else None
+    else:
+        current = current_release(channel)
+    if to_builtin:
+        return RollbackPlan(channel, current, None, policy)
     if current is None:
         raise Conflict("the channel has no release to roll back", code="nothing_to_roll_back")
-    earlier = (Release.select().where((Release.channel == channel) & (Release.disabled == False)  # noqa: E712
-                                      & (Release.id < current.id)).order_by(Release.id.desc()))
-    target = next((r for r in earlier if r.bundle_id != current.bundle_id), None)
+    if to_id is not None:
+        target = _explicit_target(channel, to_id)
+    elif policy.history_entries:
+        target = entries[1] if len(entries) > 1 else None
+    else:
+        earlier = (Release.select().where((Release.channel == channel) & (Release.disabled == False)  # noqa: E712
+                                          & (Release.id < current.id)).order_by(Release.id.desc()))
+        target = next((r for r in earlier if r.bundle_id != current.bundle_id), None)
     if target is None:
         raise Conflict("there is no earlier release to roll back to; roll back to builtin instead",
                        code="nothing_to_roll_back")
-    return current, target
+    if policy.history_entries and target_versions(target) != target_versions(current):
+        raise Conflict("cannot roll back to a release for a different app version", code="different_app_version")
+    return RollbackPlan(channel, current, target, policy)
 
 
-def rollback(channel: Channel, data: dict, actor: str) -> tuple[Release, Release | None]:
-    """Re-point a channel to an earlier release (or to the binary's bundle) as a new history event.
-
-    The release rolled back from is disabled, so no device is offered it again and a second rollback
-    goes further back instead of returning to it. The new release repeats the target's mandatory
-    flag, notes and target range, as code-push-server's rollback does."""
+def rollback(channel: Channel, data: dict, actor: str, policy: RollbackPolicy = OTABOX_ROLLBACK
+             ) -> tuple[Release, Release | None]:
+    """Re-point a channel to an earlier release (or to the binary's bundle) as a new history event,
+    restoring what it served then (see RollbackPolicy)."""
     with database.atomic():
-        current, target = _rollback_target(channel, data)
-        if current is not None:
-            Release.update(disabled=True).where(Release.id == current.id).execute()
+        plan = rollback_plan(channel, data, policy)
+        if plan.disables_current:
+            Release.update(disabled=True).where(Release.id == plan.current.id).execute()
         created, previous = _append(
-            channel, actor, "release.rolled_back", bundle=target.bundle if target else None,
-            kind="rollback" if target else "builtin", previous=current, origin=target,
-            mandatory=target.mandatory if target else False, notes=target.notes if target else "",
-            details={"rolledBackFrom": current.id if current else None})
-        _note_rollback(current, target, created, actor)
+            channel, actor, "release.rolled_back", previous=plan.current,
+            details={"rolledBackFrom": plan.current.id if plan.current else None}, **plan.fields())
+        _note_rollback(plan.current, plan.target, created, actor)
         return created, previous
 
 
@@ -309,15 +377,48 @@ def dry_run(data: dict) -> bool:
     return bool(ROLLBACK.validate(data).get("dryRun"))
 
 
-def preview_rollback(channel: Channel, data: dict) -> dict:
-    """What `rollback(channel, data)` would make the channel serve, without changing anything (the
-    dashboard shows it before the operator confirms)."""
-    current, target = _rollback_target(channel, data)
-    bundle = target.bundle if target else None
-    return {"channel": channel.name, "kind": "rollback" if target else "builtin", "label": _next_label(channel),
-            "bundleId": bundle.id if bundle else None, "bundleVersion": bundle.version if bundle else "builtin",
-            "rollout": 100, "mandatory": target.mandatory if target else False,
-            "rolledBackFrom": release_json(current) if current else None}
+def preview_rollback(plan: RollbackPlan) -> tuple[dict, list[dict]]:
+    """What the rollback `plan` would append, and what the channel would then serve (`serves`),
+    without changing anything (the CLI's --dry-run; the dashboard shows it before the operator
+    confirms)."""
+    fields = plan.fields()
+    origin, bundle = fields.pop("origin"), fields["bundle"]
+    planned = Release(id=(Release.select(fn.MAX(Release.id)).scalar() or 0) + 1, app=plan.channel.app_id,
+                      channel=plan.channel, label=_next_label(plan.channel),
+                      original_label=origin.label if origin else None, **fields)
+    preview = {"channel": plan.channel.name, "kind": planned.kind, "label": planned.label,
+               "bundleId": bundle.id if bundle else None, "bundleVersion": bundle.version if bundle else "builtin",
+               "rollout": planned.rollout, "mandatory": planned.mandatory,
+               "rolledBackFrom": release_json(plan.current) if plan.current else None}
+    return preview, serves(plan.channel, planned, plan.current if plan.disables_current else None)
+
+
+def serves(channel: Channel, planned: Release | None = None, disabled: Release | None = None) -> list[dict]:
+    """What share of the channel's devices each release serves (`{"channel", "release", "label",
+    "version", "share"}`, newest first; release None: the binary's own bundle), with `planned`
+    appended and `disabled` disabled when given. A channel split sends its share to the other
+    channel's history. Shares ignore platform and app-version targeting."""
+    split = Channel.get_or_none((Channel.app == channel.app_id) & (Channel.name == channel.rollout_channel)) \
+        if channel.rollout_channel and channel.rollout_percentage > 0 else None
+    parts = [(channel, 100 - channel.rollout_percentage if split else 100)] + ([(split, channel.rollout_percentage)]
+                                                                             if split else [])
+    result = []
+    for source, weight in parts:
+        rows = list(Release.select().where(Release.channel == source).order_by(Release.id))
+        for row in rows:
+            if disabled is not None and row.id == disabled.id:
+                row.disabled = True
+        if planned is not None and source == channel:
+            rows.append(planned)
+        bundle_ids = {r.bundle_id for r in rows if r.bundle_id is not None}
+        bundles = {b.id: BundleView.of(b) for b in Bundle.select().where(Bundle.id.in_(bundle_ids))} \
+            if bundle_ids else {}
+        for release, share in serving_shares(channel_history(rows, bundles)):
+            result.append({"channel": source.name, "release": release.id if release else None,
+                           "label": release.label if release else None,
+                           "version": release.bundle.version if release and release.bundle else "builtin",
+                           "share": round(share * weight / 100, 2)})
+    return result
 
 
 def _note_rollback(current: Release | None, target: Release | None, created: Release, actor: str) -> None:
@@ -395,6 +496,7 @@ def clear_history(channel: Channel, actor: str, store) -> int:
         rows = list(Release.select(Release.id, Release.bundle).where(Release.channel == channel))
         used = {r.bundle_id for r in rows if r.bundle_id is not None}
         Release.delete().where(Release.channel == channel).execute()
+        CodePushActive.delete().where(CodePushActive.channel == channel).execute()
         kept = {r.bundle_id for r in Release.select(Release.bundle).where(Release.bundle.in_(used))} | {
             d.override_bundle_id for d in Device.select(Device.override_bundle).where(Device.override_bundle.in_(used))}
         orphans = list(Bundle.select().where(Bundle.id.in_(used - kept)))
@@ -413,6 +515,21 @@ def count_stat(release_id: int, action: str, amount: int = 1) -> None:
     (ReleaseStat.insert(release=release_id, action=action, count=amount)
      .on_conflict(conflict_target=[ReleaseStat.release, ReleaseStat.action],
                   update={ReleaseStat.count: ReleaseStat.count + amount}).execute())
+
+
+def move_active(to: tuple[int, str], away: tuple[int, str] | None) -> None:
+    """One device's report that it now runs `to` (channel id, label or app version) after `away`:
+    code-push-server's Active counters, up for one and down for the other, in one transaction."""
+    with database.atomic():
+        for (channel_id, key), amount in ((to, 1), *(((away, -1),) if away else ())):
+            (CodePushActive.insert(channel=channel_id, key=key[:200], count=amount)
+             .on_conflict(conflict_target=[CodePushActive.channel, CodePushActive.key],
+                          update={CodePushActive.count: CodePushActive.count + amount}).execute())
+
+
+def active_counts(channel: Channel) -> dict[str, int]:
+    """code-push-server's Active counters of a channel, by label or app version."""
+    return {row.key: row.count for row in CodePushActive.select().where(CodePushActive.channel == channel)}
 
 
 def adoption(channel: Channel, days: int | None = None) -> list[dict]:

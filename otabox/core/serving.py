@@ -97,10 +97,25 @@ class ReleaseView:
     """Only devices of this platform take it (None: any)."""
     runtime_version: str | None = None
     target_range: object = dataclasses.field(compare=False, repr=False, default=None)
+    restores: int | None = None
+    """A rollback's target (a release id of this channel): devices outside its rollout go on below the
+    target, as they did when the target was the newest release."""
+    rollout_id: int | None = None
+    rollout_label: str | None = None
+    """The release whose rollout membership it shares (a rollback: its target's, so the same devices
+    are inside); None: its own."""
 
     @property
     def is_builtin(self) -> bool:
         return self.bundle is None
+
+    @property
+    def rollout_salt(self) -> int:
+        return self.rollout_id if self.rollout_id is not None else self.id
+
+    @property
+    def rollout_tag(self) -> str:
+        return self.rollout_label if self.rollout_label is not None else self.label
 
     def native_mismatch(self, native_version: str | None, native_build: int | None,
                         any_version: bool = False) -> str | None:
@@ -144,6 +159,10 @@ class ChannelView:
     @functools.cached_property
     def positions_by_hash(self) -> dict[str, tuple[int, ...]]:
         return self._positions(lambda bundle: bundle.package_hash)
+
+    @functools.cached_property
+    def positions_by_bundle(self) -> dict[int, tuple[int, ...]]:
+        return self._positions(lambda bundle: bundle.id)
 
     def _positions(self, key) -> dict:
         found: dict = {}
@@ -206,19 +225,31 @@ class AppView:
     memo: dict = dataclasses.field(default_factory=dict, init=False, compare=False, repr=False)
     """Values derived from this view by the adapters (e.g. signed replies), gone with it."""
 
+    @functools.cached_property
+    def bundles_by_version(self) -> dict[str, tuple[BundleView, ...]]:
+        """Bundles of each version: one made for a platform before one for all."""
+        found: dict = {}
+        for bundle in sorted(self.bundles.values(), key=lambda b: b.platform == "all"):
+            found.setdefault(bundle.version, []).append(bundle)
+        return {version: tuple(bundles) for version, bundles in found.items()}
+
+    def bundle_for_version(self, version: str, platform: str | None) -> int | None:
+        """The id of the bundle of this version a device on `platform` runs, if the app has one."""
+        return next((b.id for b in self.bundles_by_version.get(version, ()) if b.serves_platform(platform)), None)
+
     def channel_for(self, device_id: str | None, requested: str | None) -> ChannelView | None:
         """Admin override first, then the channel the device asked for, then its self-assigned one,
         then the app's default channel."""
         override = self.overrides.get(device_id) if device_id else None
         if override and override.channel:
-            return self.channel(override.channel)
+            return self.channel_named(override.channel)
         if requested:
-            return self.channel(requested)
+            return self.channel_named(requested)
         if override and override.self_assigned_channel:
-            return self.channel(override.self_assigned_channel)
-        return self.channel(self.default_channel) if self.default_channel else None
+            return self.channel_named(override.self_assigned_channel)
+        return self.channel_named(self.default_channel) if self.default_channel else None
 
-    def channel(self, name: str) -> ChannelView | None:
+    def channel_named(self, name: str) -> ChannelView | None:
         """The channel of that name, else the one channel whose name differs only in case (a device
         built with "Production" reaches "production"; two such channels: neither)."""
         found = self.channels.get(name)
@@ -228,13 +259,28 @@ class AppView:
         return found
 
 
-def release_view(row: Release, bundles: dict[int, BundleView]) -> ReleaseView:
+def release_view(row: Release, bundles: dict[int, BundleView], earlier: dict[str, ReleaseView] | None = None
+                 ) -> ReleaseView:
+    """`earlier`: the channel's older releases by label, where a rollback finds its target."""
     bundle = bundles.get(row.bundle_id)
     targets = row.target_versions or (bundle.target_versions if bundle else None)
+    target = (earlier or {}).get(row.original_label) if row.kind == "rollback" else None
     return ReleaseView(
         id=row.id, kind=row.kind, label=row.label, bundle=bundle, rollout=row.rollout, mandatory=row.mandatory,
         disabled=row.disabled, notes=row.notes, created_at=row.created_at, target_versions=targets,
-        platform=row.platform, runtime_version=row.runtime_version, target_range=_parsed_range(targets))
+        platform=row.platform, runtime_version=row.runtime_version, target_range=_parsed_range(targets),
+        restores=target.id if target else None, rollout_id=target.rollout_salt if target else None,
+        rollout_label=target.rollout_tag if target else None)
+
+
+def channel_history(rows: list[Release], bundles: dict[int, BundleView]) -> tuple[ReleaseView, ...]:
+    """A channel's releases (given oldest first) as views, newest first."""
+    by_label: dict[str, ReleaseView] = {}
+    views = []
+    for row in rows:
+        views.append(release_view(row, bundles, by_label))
+        by_label[row.label] = views[-1]
+    return tuple(reversed(views))
 
 
 OVERRIDE_COLUMNS = (Device.app, Device.device_id, Device.override_channel, Device.override_bundle,
@@ -249,16 +295,17 @@ def _override(row: Device, bundles: dict[int, BundleView]) -> Override:
 
 def _load_content(app: App) -> tuple[dict, dict, dict]:
     bundles = {b.id: BundleView.of(b) for b in Bundle.select().where(Bundle.app == app)}
-    histories: dict[int, list[ReleaseView]] = {}
-    for r in Release.select().where(Release.app == app).order_by(Release.id.desc()):
-        histories.setdefault(r.channel_id, []).append(release_view(r, bundles))
+    rows_by_channel: dict[int, list[Release]] = {}
+    for r in Release.select().where(Release.app == app).order_by(Release.id):
+        rows_by_channel.setdefault(r.channel_id, []).append(r)
+    histories = {channel_id: channel_history(rows, bundles) for channel_id, rows in rows_by_channel.items()}
     rows = list(Channel.select().where(Channel.app == app))
     channels = {
         c.name: ChannelView(
             id=c.id, name=c.name, deployment_key=c.deployment_key, block_upgrades=c.block_upgrades,
             allow_device_self_assign=c.allow_device_self_assign, allow_emulator=c.allow_emulator,
             allow_dev=c.allow_dev, ios_enabled=c.ios_enabled, android_enabled=c.android_enabled,
-            history=tuple(histories.get(c.id, ())), disable_under_native=c.disable_auto_update_under_native,
+            history=histories.get(c.id, ()), disable_under_native=c.disable_auto_update_under_native,
             min_runtime_version=c.min_runtime_version)
         for c in rows}
     for c in rows:

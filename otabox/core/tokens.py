@@ -2,9 +2,15 @@
 
 A token never has more rights than whoever creates it. At use, its rights are the least of its
 owner's current rights (a member who loses an app loses it for their tokens too), its role and its
-apps. A token made with a token has at most that token's role, apps and expiry; one made in a
-dashboard session may have any role, since the user's own rights bound it anyway (a member's token
-made before they join an app can publish there once they may)."""
+apps. A token made with a token has at most that token's role, apps and expiry, and remembers it
+was minted from it; one made in a dashboard session may have any role, since the user's own rights
+bound it anyway (a member's token made before they join an app can publish there once they may).
+
+Who manages which token (lists, renames, changes the expiry of, revokes it): a dashboard session
+and an admin token not limited to apps manage every token of their user; any other token manages
+only itself and the tokens minted from it, directly or not. So of the service account's keys, a
+reader or app-limited key never reaches another key. Revoking a token revokes everything minted
+from it, and no token gives another an expiry later than its own."""
 from __future__ import annotations
 
 import datetime as dt
@@ -56,26 +62,42 @@ def _cap(caller: Principal) -> str:
     return caller.token.role if caller.token is not None else "admin"
 
 
-def _within(caller: Principal, token: ApiKey) -> bool:
-    """Whether `token` is no stronger than the caller (so the caller may see and manage it)."""
-    if auth.ROLE_RANK[token.role] > auth.ROLE_RANK[_cap(caller)]:
-        return False
-    if caller.token is None or not caller.token.scoped:
-        return True
-    return token.scoped and _linked_apps(token) <= _linked_apps(caller.token)
+def _minted_from(roots: set[int]) -> set[int]:
+    """The tokens minted from `roots`, directly or through others (not the roots themselves)."""
+    found: set[int] = set()
+    frontier = roots
+    while frontier:
+        frontier = {row.id for row in ApiKey.select(ApiKey.id).where(ApiKey.minted_from.in_(list(frontier)))} - found
+        found |= frontier
+    return found
+
+
+def manages_all(caller: Principal) -> bool:
+    """Whether the caller manages every token (and dashboard session) of its user: a session, or an
+    admin token not limited to apps."""
+    return caller.token is None or (caller.token.role == "admin" and not caller.token.scoped)
+
+
+def _reach(caller: Principal) -> set[int] | None:
+    """The ids of the tokens the caller manages; None: every token of its user."""
+    if manages_all(caller):
+        return None
+    return {caller.token.id} | _minted_from({caller.token.id})
 
 
 def manageable_tokens(caller: Principal) -> list[ApiKey]:
-    """The tokens of the caller's user that the caller may see, rename and revoke: all of them for a
-    session, those no stronger than itself for a token (so a reader key of the service account does
-    not list or revoke the admin keys)."""
-    rows = ApiKey.select().where(ApiKey.user == caller.user).order_by(ApiKey.created_at, ApiKey.id)
-    return [token for token in rows if _within(caller, token)]
+    """The tokens of the caller's user that the caller may see, rename and revoke (see above)."""
+    query = ApiKey.select().where(ApiKey.user == caller.user)
+    reach = _reach(caller)
+    if reach is not None:
+        query = query.where(ApiKey.id.in_(list(reach)))
+    return list(query.order_by(ApiKey.created_at, ApiKey.id))
 
 
 def find_token(caller: Principal, name: str) -> ApiKey:
     token = ApiKey.get_or_none((ApiKey.user == caller.user) & (ApiKey.name == name))
-    if token is None or not _within(caller, token):
+    reach = _reach(caller) if token is not None else None
+    if token is None or (reach is not None and token.id not in reach):
         raise NotFound(f"no token named {name!r}", code="no_such_token")
     return token
 
@@ -124,7 +146,8 @@ def create_token(creator: Principal, name, ttl_ms, role, app_ids, created_by: st
         if ApiKey.select().where((ApiKey.user == creator.user) & (ApiKey.name == name)).exists():
             raise Conflict(f"a token named {name!r} exists already", details={"friendlyName": name})
         token = ApiKey.create(user=creator.user, name=name, role=role, key_hash=digest, scoped=apps is not None,
-                              created_by=(created_by or "")[:200], expires_at=_expiry(creator, ttl_ms))
+                              created_by=(created_by or "")[:200], expires_at=_expiry(creator, ttl_ms),
+                              minted_from=creator.token)
         for app in apps or ():
             TokenApp.create(token=token, app=app)
         audit.record(actor, "token.created", "token", token.id,
@@ -153,7 +176,12 @@ def update_token(editor: Principal, token: ApiKey, new_name, ttl_ms, actor: str)
     return ApiKey.get_by_id(token.id)
 
 
-def revoke_token(token: ApiKey, actor: str) -> None:
+def revoke_token(token: ApiKey, actor: str) -> list[str]:
+    """Revoke `token` and every token minted from it; returns the names of those revoked with it."""
     with database.atomic():
-        ApiKey.delete().where(ApiKey.id == token.id).execute()
-        audit.record(actor, "token.revoked", "token", token.id, {"friendlyName": token.name, "owner": token.user.email})
+        minted = _minted_from({token.id})
+        names = [row.name for row in ApiKey.select(ApiKey.name).where(ApiKey.id.in_(list(minted))).order_by(ApiKey.id)]
+        ApiKey.delete().where(ApiKey.id.in_([token.id, *minted])).execute()
+        audit.record(actor, "token.revoked", "token", token.id,
+                     {"friendlyName": token.name, "owner": token.user.email, "alsoRevoked": names})
+    return names

@@ -7,7 +7,7 @@ import re
 from ..errors import BadRequest, Conflict, NotFound, Unauthorized
 from ..fields import Schema, Text
 from ..security import auth, passwords, sessions
-from ..store.models import User, UserSession, database, iso, utcnow
+from ..store.models import ApiKey, User, UserSession, database, iso, utcnow
 from . import audit
 
 SIGN_IN = Schema({"email": Text(320, required=True), "password": Text(1024, required=True)})
@@ -53,12 +53,15 @@ def create_user(email, role: str, password: str, actor: str) -> User:
 
 
 def set_disabled(user: User, disabled: bool, actor: str) -> User:
-    """A disabled user can neither sign in nor use their tokens; their sessions end at once."""
+    """A disabled user can neither sign in nor use a token: their sessions end and their tokens are
+    revoked at once, so enabling them again revives none (they sign in and make new ones)."""
+    details = {"email": user.email}
     with database.atomic():
         User.update(disabled=disabled).where(User.id == user.id).execute()
         if disabled:
-            UserSession.delete().where(UserSession.user == user).execute()
-        audit.record(actor, "user.disabled" if disabled else "user.enabled", "user", user.id, {"email": user.email})
+            details["sessionsEnded"] = UserSession.delete().where(UserSession.user == user).execute()
+            details["tokensRevoked"] = ApiKey.delete().where(ApiKey.user == user).execute()
+        audit.record(actor, "user.disabled" if disabled else "user.enabled", "user", user.id, details)
     return User.get_by_id(user.id)
 
 

@@ -1,8 +1,10 @@
-"""Maintenance: garbage collection of files nothing refers to, the janitor that expires uploads, and doctor."""
+"""Maintenance: garbage collection of files nothing refers to, the janitor that expires uploads and
+prunes old telemetry, and doctor."""
 from __future__ import annotations
 
 import time
 
+from ..core import flag_contexts, health
 from ..core.bundles import expire_uploads, referenced_blobs, upload_file_prefix
 from ..store.models import Upload
 from .leased import LeasedLoop
@@ -34,9 +36,17 @@ def collect_garbage(box) -> dict:
 
 
 def janitor(box, interval: float = JANITOR_INTERVAL_SECONDS) -> LeasedLoop:
-    """Removes abandoned two-step uploads while the server runs, in one process of the box (a lease:
-    several processes on one database would otherwise race to expire the same uploads)."""
-    return LeasedLoop(box.db, "janitor", interval, lambda: expire_uploads(box))
+    """Tidies the box while the server runs (`tidy`), in one process of the box (a lease: several
+    processes on one database would otherwise race to expire the same uploads)."""
+    return LeasedLoop(box.db, "janitor", interval, lambda: tidy(box))
+
+
+def tidy(box) -> dict:
+    """One janitor round: abandoned two-step uploads expire, and health and flag telemetry older
+    than OTABOX_HEALTH_RETENTION_DAYS goes (in short transactions)."""
+    days = box.config.health_retention_days
+    return {"expiredUploads": expire_uploads(box), "healthRows": health.prune(days),
+            "flagTelemetryRows": flag_contexts.prune(days)}
 
 
 def diagnose(box, deep: bool = False) -> list[dict]:

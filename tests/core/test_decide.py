@@ -63,7 +63,8 @@ def device_inside(release_id: int, percent: int) -> str:
 
 
 # The query each protocol's adapter builds for "an iOS device on the store build 1.0.0 running <current>".
-NATIVE = DeviceQuery(device_id="d1", platform="ios", native_version="1.0.0", native_build=1)
+NATIVE = DeviceQuery(device_id="d1", platform="ios", native_version="1.0.0", native_build=1,
+                     versions_follow_native=False)
 CAPGO = DeviceQuery(device_id="d1", platform="ios", native_version="1.0.0", current_version="builtin")
 CODEPUSH = DeviceQuery(device_id="d1", native_version="1.0.0", versions_follow_native=False)
 EXPO = DeviceQuery(device_id="d1", platform="ios", formats=frozenset({"expo"}))
@@ -144,6 +145,8 @@ CASES = [
      CAPGO, "blocked", "below_native", {"blocked": "below_native"}),
     ("CodePush bundle versions are not on the native scale",
      app(channel(release(1, bundle(1, "0.9.0")), under_native=True)), CODEPUSH, "update", None, {"bundle": 1}),
+    ("nor are the native protocol's", app(channel(release(1, bundle(1, "0.9.0")), under_native=True)), NATIVE,
+     "update", None, {"bundle": 1}),
     ("revert to the built-in bundle", app(channel(release(2, None), release(1, V1))),
      dataclasses.replace(NATIVE, current_version="1.0.1"), "builtin", "revert_to_builtin", {}),
     ("mandatory when the served release is", app(channel(release(1, V1, mandatory=True))), NATIVE, "update", None,

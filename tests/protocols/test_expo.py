@@ -301,6 +301,10 @@ def test_protocol_0_gets_only_manifests(admin, client, demo_app, tmp_path):
     admin.post(f"/api/v1/apps/{APP}/channels/production/rollback", {"toBuiltin": True})
     refused = get_manifest(client, expo_protocol_version="0", expo_current_update_id=served["id"])
     assert refused.status_code == 406 and refused.json["error"]["code"] == "directive_unsupported"
+    embedded_id = str(uuid.uuid4())
+    for embedded in ({}, {"expo_embedded_update_id": embedded_id, "expo_current_update_id": embedded_id}):
+        on_embedded = get_manifest(client, expo_protocol_version="0", **embedded)  # nothing to roll back
+        assert on_embedded.status_code == 204 and on_embedded.data == b""
 
 
 def test_a_client_that_cannot_take_multipart_gets_406(admin, client, demo_app, tmp_path):

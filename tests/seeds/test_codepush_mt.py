@@ -229,7 +229,8 @@ def test_the_deployment_released_webhook_body(seed_app, owner, receiver):
     assert release_package(owner, "MyApp-iOS", "Production", PACKAGE_FILES, PACKAGE_INFO).status_code == 201
     box = seed_app.config["BOX"]
     with box.db.connection_context():
-        box.webhooks.deliver_due()
+        started = box.webhooks.deliver_due()
+    assert len([attempt.result() for attempt in started]) == 2  # the deliveries run on worker threads
     by_path = {r["path"]: r["body"] for r in receiver.received}
     seed = by_path["/otabox/seed"]
     assert set(seed) == {"event", "app", "deployment", "release", "timestamp"}

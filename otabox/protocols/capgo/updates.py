@@ -396,7 +396,7 @@ def set_channel():
     info = limited("channel", lambda: parse_info(json_payload(), ("app_id", "device_id", "channel")))
     view = app_view(info)
     name = info.fields["channel"]
-    channel = view.channel(name)
+    channel = view.channel_named(name)
     if channel is None:
         raise CapgoRefusal("failed", "channel_not_found", f"no channel {name!r}", status=400)
     if not channel.allow_device_self_assign:

@@ -365,14 +365,12 @@ def _reply(asked: ManifestRequest, decision: domain.Decision, signing: CodeSigni
         if decision.outcome == "up_to_date" and asked.protocol >= 1:
             return _directive(asked, ef.directive_no_update(), signing)
         return _manifest_response(asked, update, decision, signing)
-    if decision.outcome == "builtin":
+    if decision.outcome == "builtin" and asked.current_update_id not in (None, asked.embedded_update_id):
         if asked.protocol == 0:
             raise OtaboxError("the channel was rolled back to the embedded update, which protocol 0 cannot "
                               "express; update expo-updates", status=406, code="directive_unsupported")
-        if asked.current_update_id is None or asked.current_update_id == asked.embedded_update_id:
-            return _directive(asked, ef.directive_no_update(), signing)
         return _directive(asked, ef.directive_rollback(decision.release.created_at), signing)
-    if asked.protocol == 0:
+    if asked.protocol == 0:  # no update: protocol 0 has no directive for it
         return _response(asked, 204, b"", None)
     return _directive(asked, ef.directive_no_update(), signing)
 
@@ -381,7 +379,8 @@ def _manifest_response(asked, update: Update, decision: domain.Decision, signing
     body = ef.build_manifest(
         update_id=update.id, created_at=update.created_at, runtime_version=update.bundle.runtime_version,
         platform_files=platform_files(update.bundle, asked.platform),
-        asset_url=lambda asset: signed_download_url(asset.sha256_hex, asset.content_type)[0],
+        asset_url=lambda asset: signed_download_url(asset.sha256_hex, asset.content_type,
+                                                    ttl=box().config.expo_asset_url_ttl)[0],
         metadata={"channel": decision.channel.name, "version": update.bundle.version,
                   **({"isCritical": True} if decision.mandatory else {})},
         expo_client=update.bundle.extra.get("expoConfig", {}))
