@@ -10,17 +10,25 @@ from ..store.models import App, Bundle, Channel, Collaborator, Release, User, We
 from . import flags
 from .change import changing
 from .releases import create_release, current_release, release_json, served_bundle_id
+from .serving import matching_names
 
 SLUG = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)+$")
 CHANNEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 DEFAULT_CHANNELS = ("production", "staging")
+CODEPUSH_DEPLOYMENTS = ("Production", "Staging")
+"""The deployments code-push-server gives a new app (the CodePush multi-tenant server's apps get them)."""
+APP_PLATFORMS = ("ios", "android", "windows")
+"""What an app may be for (code-push-server's operating systems); an app without one is for any."""
 BLOCK_UPGRADES = ("none", "major", "minor", "patch", "version_number")
 BOOLEAN_SETTINGS = {"allowDeviceSelfAssign": "allow_device_self_assign", "allowEmulator": "allow_emulator",
                     "allowDev": "allow_dev", "ios": "ios_enabled", "android": "android_enabled",
                     "disableAutoUpdateUnderNative": "disable_auto_update_under_native"}
 
-NEW_APP = Schema({"slug": Any(required=True, description="A reverse-DNS identifier such as com.example.app"),
-                  "name": Text(200, nullable=True)})
+NEW_APP = Schema({"slug": Any(description="A reverse-DNS identifier such as com.example.app (required unless "
+                                          "name and platform are given, as the CodePush multi-tenant server's "
+                                          "apps are made: then a slug is derived from the name)"),
+                  "name": Text(200, nullable=True),
+                  "platform": Choice(APP_PLATFORMS, nullable=True, description="What the app is for (null: any)")})
 APP_SETTINGS = Schema({"name": Text(200, min_length=1), "defaultChannel": Text(200, nullable=True)})
 CHANNEL_SETTINGS = Schema(
     {"blockUpgrades": Choice(BLOCK_UPGRADES, nullable=True), **{api: Boolean() for api in BOOLEAN_SETTINGS},
@@ -42,18 +50,38 @@ def new_deployment_key() -> str:
     return secrets.token_urlsafe(30)
 
 
-def find_app(id_or_slug: str) -> App:
-    number = row_id(id_or_slug)
+def find_app(reference: str, among=None) -> App:
+    """The app `reference` names: its id, its slug, or its display name when no other app shares it
+    (a shared name is a 409 naming the slugs to use instead). `among`: a query of the apps a caller
+    reaches, where names are looked up (so a 409 names no app the caller cannot see)."""
+    number = row_id(reference)
     app = App.get_or_none(App.id == number) if number is not None else None
-    app = app or App.get_or_none(App.slug == id_or_slug)
+    app = app or App.get_or_none(App.slug == reference)
+    if app is None and isinstance(reference, str):
+        named = list((among if among is not None else App.select()).where(App.name == reference).order_by(App.id))
+        if len(named) > 1:
+            slugs = [a.slug for a in named]
+            raise Conflict(f"{len(named)} apps are named {reference!r}; name one by its slug: {', '.join(slugs)}",
+                           code="ambiguous_app_name", details={"name": reference, "slugs": slugs})
+        app = named[0] if named else None
     if app is None:
-        raise NotFound(f"no app {id_or_slug!r}")
+        raise NotFound(f"no app {reference!r}")
     return app
 
 
 def app_json(app: App) -> dict:
-    return {"id": app.id, "slug": app.slug, "name": app.name, "clientKey": app.client_key,
-            "defaultChannel": app.default_channel, "createdAt": iso(app.created_at)}
+    return {"id": app.id, "slug": app.slug, "name": app.name, "platform": app.platform,
+            "clientKey": app.client_key, "defaultChannel": app.default_channel, "createdAt": iso(app.created_at)}
+
+
+def deployment_names(app: App) -> list[str]:
+    """The app's channels by name, in the order they were made (CodePush calls them deployments)."""
+    return [c.name for c in Channel.select(Channel.name).where(Channel.app == app).order_by(Channel.id)]
+
+
+def codepush_app_json(app: App) -> dict:
+    """An app as the CodePush multi-tenant server answers its creation: name, platform, deployments."""
+    return {"name": app.name, "platform": app.platform, "deployments": deployment_names(app)}
 
 
 def new_client_key() -> str:
@@ -68,18 +96,38 @@ def rotate_client_key(app: App, actor: str) -> App:
     return app
 
 
-def create_app(slug, name, actor: str, owner: User | None = None, channels: tuple[str, ...] = DEFAULT_CHANNELS
-               ) -> App:
+def slug_for_name(name: str) -> str:
+    """The slug of an app made by name alone (code-push's CLI, the CodePush multi-tenant server):
+    the name itself when it is reverse-DNS, else `codepush.<name>` with other characters as '-'."""
+    return name if SLUG.match(name) else "codepush." + re.sub(r"[^A-Za-z0-9_-]", "-", name)
+
+
+def create_named_app(name, platform, actor: str, owner: User | None = None) -> App:
+    """A new app made as code-push-server makes one: by a name no other app has (the name is how it
+    is found), with the deployments "Production" and "Staging" and a slug derived from the name."""
+    name = NEW_APP.fields["name"].but(nullable=False)(name, "name")
+    if not name.strip():
+        raise BadRequest("name must not be empty", details={"field": "name"})
+    if App.select().where(App.name == name).exists():
+        raise Conflict(f"an app named {name!r} exists already",
+                       details={"parameter": "name", "reason": "Name already exists"})
+    return create_app(slug_for_name(name), name, actor, owner, platform=platform, channels=CODEPUSH_DEPLOYMENTS)
+
+
+def create_app(slug, name, actor: str, owner: User | None = None, platform: str | None = None,
+               channels: tuple[str, ...] = DEFAULT_CHANNELS) -> App:
     """A new app with `channels` (the first is its default channel); `owner` (a person, not the
     service account) becomes its Owner."""
     name = NEW_APP.fields["name"](name, "name")
+    platform = NEW_APP.fields["platform"](platform, "platform")
     if not isinstance(slug, str) or len(slug) > 200 or not SLUG.match(slug):
         raise Invalid("slug must be a reverse-DNS identifier such as com.example.app",
                       code="invalid_slug", details={"field": "slug"})
     with changing(actor, "app.created", "app", details={"slug": slug}) as change:
         if App.select().where(App.slug == slug).exists():
             raise Conflict(f"an app with slug {slug!r} exists already", details={"slug": slug})
-        app = App.create(slug=slug, name=name or slug, client_key=new_client_key(), default_channel=channels[0])
+        app = App.create(slug=slug, name=name or slug, platform=platform, client_key=new_client_key(),
+                         default_channel=channels[0])
         for channel in channels:
             Channel.create(app=app, name=channel, deployment_key=new_deployment_key())
         if owner is not None and not owner.service:
@@ -104,25 +152,27 @@ def delete_app(app: App, actor: str, store) -> None:
 
 
 def find_channel(app: App, name: str) -> Channel:
+    """The app's channel of that name, or the one whose name differs only in case (two such are a 409)."""
     if not isinstance(name, str) or len(name) > 200:
         raise BadRequest("a channel is named by a string of at most 200 characters", details={"field": "channel"})
-    channel = Channel.get_or_none((Channel.app == app) & (Channel.name == name)) or named_like(app, name)
+    channel = Channel.get_or_none((Channel.app == app) & (Channel.name == name))
+    if channel is None:
+        found = matching_names(name, [c.name for c in Channel.select(Channel.name).where(Channel.app == app)])
+        if len(found) > 1:
+            raise Conflict(f"channels {', '.join(found)} differ from {name!r} only in case; name one exactly",
+                           code="ambiguous_channel_name", details={"channel": name, "matches": found})
+        channel = Channel.get_or_none((Channel.app == app) & (Channel.name == found[0])) if found else None
     if channel is None:
         raise NotFound(f"no channel {name!r} in app {app.slug!r}")
     return channel
 
 
-def named_like(app: App, name: str) -> Channel | None:
-    """The app's one channel whose name matches `name` but for case (a lookup's second try, after the
-    exact name: code-push-server's apps have `Production`, otabox's `production`)."""
-    folded = [c for c in Channel.select().where(Channel.app == app) if c.name.lower() == name.lower()]
-    return folded[0] if len(folded) == 1 else None
-
-
 def serving_release(app: App, channel_name: str) -> Release | None:
     """What the app's channel of that name serves now (None when it has no release or no such channel)."""
-    channel = Channel.get_or_none((Channel.app == app) & (Channel.name == channel_name))
-    return current_release(channel) if channel else None
+    try:
+        return current_release(find_channel(app, channel_name))
+    except (NotFound, Conflict):
+        return None
 
 
 def channel_json(channel: Channel) -> dict:

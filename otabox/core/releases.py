@@ -53,8 +53,9 @@ RELEASE_CHANGES = Schema(
 PROMOTION = RELEASE_CHANGES.only("rollout", "mandatory", "notes", "targetVersions")
 GROUP_ID = Text(100, min_length=1, nullable=True, description="Releases made together share it (default: a new UUID)")
 NEW_RELEASE = PROMOTION.extend({
-    "bundleId": IdOrName(required=True), "channel": Text(200, nullable=True, description="Default: the app's "
-                                                                                        "default channel"),
+    "bundleId": IdOrName(required=True), "channel": Text(200, nullable=True, description="Absent or null: the "
+                                                                                        "app's default channel "
+                                                                                        "(OtaKit's base channel)"),
     "linkedFlags": Any(description="[{flagId, enabled} or {flagId, value}]: flag values set with the release"),
     "groupId": GROUP_ID, "policyId": IdOrName(nullable=True, description="Follow this rollout policy")})
 ROLLBACK = Schema({"toBuiltin": Boolean(nullable=True), "toReleaseId": Whole(1, 2**63 - 1, nullable=True),
@@ -182,9 +183,10 @@ def _append(channel: Channel, actor: str, action: str, *, bundle: Bundle | None,
 
 
 def create_release(app: App, data: dict, actor: str, find_bundle, find_channel) -> tuple[Release, Release | None]:
-    """Release a bundle to a channel (the app's default channel when none is named)."""
+    """Release a bundle to a channel (the app's default channel, OtaKit's base channel, when none is
+    named or the channel is null)."""
     data = NEW_RELEASE.validate(data)
-    name = data.get("channel", app.default_channel)
+    name = _or(data.get("channel"), app.default_channel)
     if not isinstance(name, str):
         raise BadRequest("channel is required (the app has no default channel)", details={"field": "channel"})
     bundle = find_bundle(app, data["bundleId"])

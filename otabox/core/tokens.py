@@ -41,12 +41,15 @@ def millis(moment: dt.datetime | None) -> int | None:
 
 
 def token_json(token: ApiKey) -> dict:
+    """A token as /api/v1/auth/tokens shows it: `expires` an ISO time as the CodePush multi-tenant
+    server shows it (`expiresAt` its older otabox name); code-push-server's CLI gets epoch
+    milliseconds at its own routes (protocols/codepush/accounts.py)."""
     apps = [link.app for link in token.app_links.order_by(TokenApp.app)] if token.scoped else None
     return {"friendlyName": token.name, "role": token.role,
             "appIds": [app.id for app in apps] if apps is not None else None,
             "appSlugs": [app.slug for app in apps] if apps is not None else None,
             "createdBy": token.created_by, "createdAt": iso(token.created_at), "lastUsedAt": iso(token.last_used_at),
-            "expires": millis(token.expires_at), "expiresAt": iso(token.expires_at)}
+            "expires": iso(token.expires_at), "expiresAt": iso(token.expires_at)}
 
 
 def _linked_apps(token: ApiKey) -> set[int]:
