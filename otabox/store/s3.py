@@ -101,15 +101,16 @@ class S3BlobStore(BlobStore):
                              "or correct the s3:// URL")
 
     def require_bucket(self) -> None:
-        """Fail in one sentence, before anything is stored, when the bucket is missing or unreachable."""
+        """Fail in one sentence, before anything is stored, when the bucket does not exist. A bucket that
+        does not answer now is only logged: the box starts, checks are answered, and what needs the
+        bucket answers 503 with Retry-After until it is back (an S3 blip must not stop a restart)."""
         try:
             self.client.head_bucket(Bucket=self.bucket)
         except self._errors as exc:
             if self._error_code(exc) in ("404", "NoSuchBucket", "NotFound"):
                 raise self.bucket_missing() from None
-            log.warning("object store %s: cannot use the bucket %s: %s", self.endpoint_url or "AWS S3", self.bucket, exc)
-            raise StorageUnavailable(f"cannot reach the bucket {self.bucket!r} ({exc.__class__.__name__}); "
-                                     "retry shortly") from None
+            log.warning("object store %s: cannot check the bucket %s now: %s", self.endpoint_url or "AWS S3",
+                        self.bucket, exc)
 
     def _missing(self, exc) -> bool:
         return self._error_code(exc) in ("404", "NoSuchKey", "NotFound")
