@@ -76,7 +76,6 @@ class Protocol:
     """How one client protocol answers errors: `render_error` for each of `errors` (and, on the fast
     path, for the 503 of a database that failed under the request)."""
 
-    name: str
     render_error: Callable[[Exception], Reply]
     errors: tuple[type[Exception], ...] = (OtaboxError,)
 
@@ -98,5 +97,5 @@ def json_error(exc: OtaboxError) -> Reply:
     return json_reply(exc.to_dict(), exc.status, exc.headers)
 
 
-JSON_ERRORS = Protocol("json", json_error)
+JSON_ERRORS = Protocol(json_error)
 """The protocols whose errors are otabox's own JSON (native, Koolbase, Expo, AppDispatch)."""

@@ -101,7 +101,7 @@ def render_error(exc: CapgoRefusal | OtaboxError) -> Reply:
     return json_reply(body, status, headers)
 
 
-PROTOCOL = Protocol("capgo", render_error, (CapgoRefusal, OtaboxError))
+PROTOCOL = Protocol(render_error, (CapgoRefusal, OtaboxError))
 PATH_PREFIX = "/capgo/"
 
 

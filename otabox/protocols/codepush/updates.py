@@ -43,7 +43,7 @@ def render_error(exc: OtaboxError) -> Reply:
     return Reply(exc.status, "text/plain; charset=utf-8", exc.message.encode(), exc.headers)
 
 
-PROTOCOL = Protocol("codepush", render_error)
+PROTOCOL = Protocol(render_error)
 
 
 @bp.errorhandler(OtaboxError)

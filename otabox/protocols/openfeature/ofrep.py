@@ -58,7 +58,7 @@ def render_error(exc: OfrepError | OtaboxError) -> Reply:
     return Reply(exc.status, JSON, json_bytes(exc.body()), exc.headers)
 
 
-PROTOCOL = Protocol("ofrep", render_error, (OfrepError, OtaboxError))
+PROTOCOL = Protocol(render_error, (OfrepError, OtaboxError))
 
 
 def client_key(headers) -> str:
