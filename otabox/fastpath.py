@@ -23,6 +23,8 @@ from .protocols.openfeature import ofrep
 from .store.db import database_failure
 
 log = logging.getLogger("otabox")
+STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
+"""WSGI status lines, made once (HTTPStatus(status) costs a microsecond a request)."""
 Route = tuple[wire.Protocol, wire.Handler, dict[str, str]]
 """The protocol, its handler and the path's parameters, as the handler's Flask route would have them."""
 
@@ -32,14 +34,19 @@ def _native_app(path: str, suffix: str) -> str | None:
     prefix = "/api/v1/apps/"
     app_id = path[len(prefix):-len(suffix)]
     if path.startswith(prefix) and path.endswith(suffix) and app_id and "/" not in app_id:
-        return app_id.encode("latin-1").decode("utf-8", "replace")  # WSGI paths are latin-1
+        return wire.wsgi_text(app_id)
     return None
 
 
-def _is_ofrep_evaluation(path: str) -> bool:
-    """The bulk or a single-flag evaluation (a key never contains '/')."""
-    return path.startswith(ofrep.PREFIX) and (len(path) == len(ofrep.PREFIX) or (
-        path[len(ofrep.PREFIX)] == "/" and "/" not in path[len(ofrep.PREFIX) + 1:]))
+def _ofrep_evaluation(path: str) -> dict[str, str] | None:
+    """The path parameters of the bulk ({}) or a single-flag evaluation (a key never contains '/');
+    None for another path."""
+    if path == ofrep.PREFIX:
+        return {}
+    key = path[len(ofrep.PREFIX) + 1:]
+    if not path.startswith(f"{ofrep.PREFIX}/") or "/" in key:
+        return None
+    return {"flag_key": wire.wsgi_text(key)} if key else {}
 
 
 def _small_declared_body(environ, limit: int) -> bool:
@@ -59,8 +66,8 @@ def route(b, environ) -> Route | None:
         json_limit = b.config.max_json_kb * 1024
         if path == "/capgo/updates" and _small_declared_body(environ, json_limit):
             return capacitor.PROTOCOL, capacitor.answer_updates, {}
-        if _is_ofrep_evaluation(path) and _small_declared_body(environ, ofrep.MAX_BODY):
-            return ofrep.PROTOCOL, ofrep.answer, {}
+        if (flag := _ofrep_evaluation(path)) is not None and _small_declared_body(environ, ofrep.MAX_BODY):
+            return ofrep.PROTOCOL, ofrep.answer, flag
         if (app_id := _native_app(path, "/health")) is not None and _small_declared_body(environ, json_limit):
             return wire.JSON_ERRORS, native_health.answer_report, {"app_id": app_id}
         if path == appdispatch_health.PATH and _small_declared_body(environ, json_limit):
@@ -103,5 +110,5 @@ class FastPath:
                 reply = wire.json_error(INTERNAL_ERROR)
         status, content_type, body, headers = reply
         framing = [("Content-Type", content_type), ("Content-Length", str(len(body)))] if status != 204 else []
-        start_response(f"{status} {HTTPStatus(status).phrase}", [*framing, *headers.items()])
+        start_response(STATUS_LINES[status], [*framing, *headers.items()])
         return [body]

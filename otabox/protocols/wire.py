@@ -12,7 +12,6 @@ from typing import Callable, NamedTuple
 from urllib.parse import parse_qsl
 
 from flask import Response, request
-from werkzeug.datastructures import EnvironHeaders
 
 from ..errors import OtaboxError
 from ..web import box, json_bytes, request_origin
@@ -45,22 +44,56 @@ def query_args(query_string: str) -> dict[str, str]:
     return dict(parse_qsl(query_string, keep_blank_values=True)[::-1])
 
 
+def wsgi_text(raw: str) -> str:
+    """A path (or a part of one) as Flask decodes it: WSGI gives paths as latin-1."""
+    return raw.encode("latin-1").decode("utf-8", "replace")
+
+
+class Headers:
+    """A request's headers by name, in any case (`get` only). Werkzeug's EnvironHeaders reads the same
+    environ, at several times the cost per lookup, which the fast path pays on every check."""
+
+    __slots__ = ("_environ",)
+
+    def __init__(self, environ):
+        self._environ = environ
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        key = _ENVIRON_KEYS.get(name)
+        if key is None:
+            key = _ENVIRON_KEYS[name] = "HTTP_" + name.upper().replace("-", "_")
+        return self._environ.get(key, default)
+
+
+_ENVIRON_KEYS: dict[str, str] = {}
+"""Header name -> WSGI environ key ("X-Client-Key" -> "HTTP_X_CLIENT_KEY"), for the few names handlers read."""
+
+
 class WireRequest:
     """What a device endpoint reads: method, path (decoded), first query values, headers (any case),
-    body bytes, the client's address, the path's parameters, and the origin generated URLs start with."""
+    body bytes, the client's address, the path's parameters, and the origin generated URLs start with.
+    The path, query and origin are worked out when read (most handlers read few of them)."""
 
-    __slots__ = ("method", "path", "query", "headers", "body", "client_address", "path_args", "_environ",
-                 "_public_url")
+    __slots__ = ("method", "headers", "body", "client_address", "path_args", "_query", "_environ", "_public_url")
 
     def __init__(self, environ, body: bytes, path_args: dict[str, str], public_url: str):
         self.method = environ["REQUEST_METHOD"]
-        self.path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")  # WSGI is latin-1
-        self.query = query_args(environ.get("QUERY_STRING", ""))
-        self.headers = EnvironHeaders(environ)
+        self.headers = Headers(environ)
         self.body = body
         self.client_address: str | None = environ.get("REMOTE_ADDR")
         self.path_args = path_args
+        self._query: dict[str, str] | None = None
         self._environ, self._public_url = environ, public_url
+
+    @property
+    def path(self) -> str:
+        return wsgi_text(self._environ.get("PATH_INFO", ""))
+
+    @property
+    def query(self) -> dict[str, str]:
+        if self._query is None:
+            self._query = query_args(self._environ.get("QUERY_STRING", ""))
+        return self._query
 
     @property
     def origin(self) -> str:

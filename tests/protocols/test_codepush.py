@@ -336,3 +336,5 @@ def test_fast_path_and_flask_routes_answer_alike(flask_app, client, admin, demo_
             slow = flask_app.view_functions[flask_app.url_map.bind("localhost").match(path)[0]]()
         assert (fast.status_code, fast.content_type, fast.get_data()) == (
             slow.status_code, slow.content_type, slow.get_data()), path
+    slash = {"deploymentKey": key, "appVersion": "1.0.0", "clientUniqueId": "a"}  # Flask answers this one
+    assert client.get("/updateCheck/", query_string=slash).json == client.get("/updateCheck", query_string=slash).json

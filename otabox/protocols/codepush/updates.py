@@ -183,13 +183,12 @@ def answer_update_check(b, wire: WireRequest) -> Reply:
                    bundle_version=current.version if current else None,
                    channel=decision.channel.name if decision.channel else channel.name)
     info = update_info(decision, decision.channel or channel, args, app_version, b, wire.origin)
-    if CHECK_PATHS[wire.path]:
+    if wire.path.startswith(V01):  # code-push-server's newer route answers in snake_case
         return json_reply({"update_info": {SNAKE_CASE[k]: v for k, v in info.items()}})
     return json_reply({"updateInfo": info})
 
 
-CHECK_PATHS = {"/updateCheck": False, f"{V01}/update_check": True}
-"""Update-check paths, and whether each answers in snake_case."""
+CHECK_PATHS = ("/updateCheck", f"{V01}/update_check")
 PLAIN_TEXT_PATHS = ("/updateCheck", "/reportStatus/", f"{V01}/")
 """The client routes, which answer errors in plain text."""
 

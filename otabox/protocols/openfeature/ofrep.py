@@ -117,7 +117,7 @@ def _reply(flag: ev.FlagView, result: ev.Evaluation, channel: str) -> bytes:
 def answer(b, wire: WireRequest) -> Reply:
     """One OFREP request (bulk, or one flag named in the path), for its Flask routes and
     fastpath.FastPath (raises OfrepError or OtaboxError)."""
-    flag_key = wire.path[len(PREFIX) + 1:] or None
+    flag_key = wire.path_args.get("flag_key")
     try:
         return _evaluate(b, flag_key, wire)
     except OfrepError as exc:
