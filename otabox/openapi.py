@@ -17,7 +17,9 @@ from .core import apps, devices, policies, releases, webhooks
 from .fields import Schema
 from .core.decide import REASONS
 from .core.flag_eval import FLAG_TYPES
+from .protocols.capgo import management as capgo_management
 from .protocols.codepush.updates import SNAKE_CASE
+from .protocols.koolbase import management as koolbase_management
 
 JSON = "application/json"
 TEXT = "text/plain"
@@ -31,7 +33,8 @@ STATUS_TEXT = {
     410: "The upload has expired", 413: "The body is too large", 415: "The body must be JSON",
     416: "The range cannot be satisfied",
     422: "The content is not acceptable (bad zip, mismatched checksum...)", 429: "Too many requests",
-    503: "The server is validating other uploads; retry after Retry-After", 507: "The server's storage is full",
+    503: "The server is busy (other uploads), or its database or bundle store is briefly unreachable; retry after "
+         "Retry-After", 507: "The server's storage is full",
 }
 RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}}
 
@@ -618,7 +621,7 @@ def _bundle_paths(app: str, tag: str) -> dict:
                           "minNativeBuild": {"type": "string", "pattern": "^[0-9]*$"},
                           "expoConfig": {"type": "string", "contentMediaType": JSON}},
                          required=["file", "version"]), "multipart/form-data")),
-            "delete": operation("Delete every bundle no release history names and no device is pinned to", tag, {
+            "delete": operation("Delete every bundle no release history, device pin or channel number uses", tag, {
                 **reply(deleted), **json_errors(400, *AUTH, 409)},
                 [APP_ID, query("unused", {"const": "true"}, required=True)]),
         },
@@ -1202,6 +1205,96 @@ def _flutter_paths() -> dict:
          header("x-device-id", {"type": "string", "maxLength": 200})], security=[{"flutterKey": []}])}}
 
 
+def queried(schema: Schema) -> list:
+    """The query parameters a route accepts, from the schema it validates its query with."""
+    return [query(name, field.json_schema(), required=field.required) for name, field in schema.fields.items()]
+
+
+def _koolbase_management_paths() -> dict:
+    tag = "koolbase management"
+    project = path("project_id", "The app's numeric id or its slug")
+    bundle_id = path("bundle_id", "A bundle's id (as the list gives it)")
+    bundle = obj({"id": STRING, "project_id": STRING, "channel": STRING, "version": INTEGER,
+                  "checksum": {"type": "string", "pattern": "^sha256:[0-9a-f]{64}$"}, "storage_path": STRING,
+                  "file_size": INTEGER, "mandatory": BOOLEAN, "active": BOOLEAN, "release_notes": STRING,
+                  "created_at": TIMESTAMP, "updated_at": TIMESTAMP})
+    form = koolbase_management.UPLOAD.json_schema()
+    form["properties"] = {"bundle": {"type": "string", "contentMediaType": "application/zip"}, **form["properties"]}
+    form["required"] = ["bundle"]
+    prefix = "/v1/projects/{project_id}/ota"
+    return {
+        f"{prefix}/upload": {"post": operation(
+            "Upload a bundle to a channel under its next whole-number version (inactive until activated)", tag, {
+                **reply(bundle, 201), **json_errors(400, *AUTH, 409, 413, 422, 503, 507)}, [project],
+            body(form, "multipart/form-data"))},
+        f"{prefix}/bundles": {"get": operation("The app's bundles with their channel versions, newest first", tag, {
+            **reply(array(bundle)), **json_errors(400, *AUTH)}, [project])},
+        f"{prefix}/bundles/{{bundle_id}}/activate": {"post": operation(
+            "Make the bundle what its channel serves (a release of it)", tag, {
+                **reply(bundle), **json_errors(400, *AUTH)}, [project, bundle_id])},
+        f"{prefix}/bundles/{{bundle_id}}": {
+            "patch": operation("Set (or toggle) the bundle's mandatory flag", tag, {
+                **reply(bundle), **json_errors(400, *AUTH)}, [project, bundle_id],
+                accepted(koolbase_management.MANDATORY, required=False)),
+            "delete": operation("Delete the bundle's channel version, and the bundle and its file when nothing "
+                                "else uses them", tag, {**reply(status=204), **json_errors(400, *AUTH, 409)},
+                                [project, bundle_id]),
+        },
+    }
+
+
+def _capgo_management_paths() -> dict:
+    tag = "capgo management"
+    key = [{"capgoKey": []}]
+    errors = json_errors(400, *AUTH)
+    status = obj({"status": {"const": "ok"}})
+    version = obj({"id": {"type": ["integer", "null"]}, "name": STRING})
+    channel = obj({"id": INTEGER, "created_at": TIMESTAMP, "name": STRING, "app_id": STRING, "version": version,
+                   "created_by": STRING, "updated_at": TIMESTAMP, "public": BOOLEAN,
+                   "disableAutoUpdateUnderNative": BOOLEAN,
+                   "disableAutoUpdate": {"enum": [*capgo_management.DISABLE_AUTO_UPDATE, "patch"]},
+                   "allow_emulator": BOOLEAN, "allow_dev": BOOLEAN, "allow_device_self_set": BOOLEAN, "ios": BOOLEAN,
+                   "android": BOOLEAN})
+    device = obj({"created_at": TIMESTAMP, "updated_at": TIMESTAMP, "device_id": STRING, "custom_id": STRING,
+                  "version": version, "app_id": STRING, "platform": {"enum": ["ios", "android", None]},
+                  "plugin_version": STRING, "os_version": nullable(STRING), "version_build": STRING,
+                  "is_prod": BOOLEAN, "is_emulator": BOOLEAN})
+    text = nullable(STRING)
+    bundle = obj({"app_id": STRING, "bucket_id": {"type": "null"}, "checksum": STRING, "created_at": TIMESTAMP,
+                  "deleted": BOOLEAN, "external_url": {"type": "null"}, "id": INTEGER, "minUpdateVersion": text,
+                  "name": STRING, "native_packages": {"type": "null"}, "owner_org": STRING, "r2_path": STRING,
+                  "session_key": text, "storage_provider": STRING, "updated_at": TIMESTAMP, "user_id": text})
+
+    def read(summary, schema, item, one):
+        return operation(summary, tag, {**reply({"anyOf": [array(item), item]} if one else array(item)),
+                                        **errors}, queried(schema), security=key)
+
+    def change(summary, schema, conflict=False):
+        return operation(summary, tag, {**reply(status), **errors, **(json_errors(409) if conflict else {})},
+                         request_body=accepted(schema), security=key)
+
+    return {
+        "/channel": {
+            "post": change("Create a channel or change its settings (and the bundle it serves)",
+                           capgo_management.CHANNEL_SET, conflict=True),
+            "get": read("The app's channels, 50 a page (or one, with channel)", capgo_management.CHANNEL_QUERY,
+                        channel, True),
+            "delete": change("Delete a channel", capgo_management.CHANNEL_DELETE),
+        },
+        "/device": {
+            "post": change("Pin a device to a bundle and/or a channel", capgo_management.DEVICE_LINK, conflict=True),
+            "get": read("The app's devices, 50 a page (or one, with device_id)", capgo_management.DEVICE_QUERY,
+                        device, True),
+            "delete": change("Remove a device's channel and bundle overrides", capgo_management.DEVICE_UNLINK),
+        },
+        "/bundle": {
+            "get": read("The app's bundles, 50 a page", capgo_management.PAGED, bundle, False),
+            "delete": change("Delete a version's bundles, or every bundle nothing uses", capgo_management.BUNDLE_DELETE,
+                             conflict=True),
+        },
+    }
+
+
 def _expo_paths() -> dict:
     bounded = {"type": "string", "maxLength": 200}
     headers = [header("expo-protocol-version", {"enum": ["0", "1"]}),
@@ -1234,7 +1327,8 @@ def _expo_paths() -> dict:
 
 # --- the document --------------------------------------------------------------------------------
 
-MANAGEMENT_TAGS = frozenset({"management", "people", "health and rollouts", "codepush management"})
+MANAGEMENT_TAGS = frozenset({"management", "people", "health and rollouts", "codepush management",
+                             "koolbase management", "capgo management"})
 """Tags of the management operations: each declares the fields it accepts (web.accepts) and refuses
 any other with a 400 that names it (unknown_field)."""
 
@@ -1255,8 +1349,8 @@ def document(base_url: str | None = None) -> dict:
     paths = {}
     for section in (_management_paths, _team_paths, _native_paths, _transfer_paths, _service_paths,
                     _codepush_client_paths, _codepush_management_paths, _codepush_api_paths, _codepush_account_paths,
-                    _capgo_paths, _flutter_paths, _expo_paths, _ofrep_paths, _health_and_rollout_paths,
-                    _health_client_paths):
+                    _capgo_paths, _capgo_management_paths, _flutter_paths, _koolbase_management_paths, _expo_paths,
+                    _ofrep_paths, _health_and_rollout_paths, _health_client_paths):
         paths.update(section())
     _refusing_unknown_fields(paths)
     doc = {
@@ -1286,6 +1380,8 @@ def document(base_url: str | None = None) -> dict:
                               "description": "The app's public client key"},
                 "clientKeyBearer": {"type": "http", "scheme": "bearer",
                                     "description": "The app's public client key (OFREP providers send it so)"},
+                "capgoKey": {"type": "apiKey", "in": "header", "name": "authorization",
+                             "description": "An otabox API key or access token, as the whole header (Capgo's API)"},
                 "flutterKey": {"type": "apiKey", "in": "header", "name": "x-api-key",
                                "description": "The app's public client key"},
                 "metricsToken": {"type": "http", "scheme": "bearer",

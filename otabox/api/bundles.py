@@ -66,7 +66,7 @@ def get_bundle(app_id, bundle_id):
 @bp.delete("/apps/<app_id>/bundles")
 @accepts(query=Schema({"unused": Boolean()}))
 def delete_unused_bundles(app_id):
-    """`?unused=true`: delete every bundle no release history names and no device is pinned to."""
+    """`?unused=true`: delete every bundle no release history, device pin or channel number uses."""
     app = app_for(app_id, "admin")
     if not query().get("unused"):
         raise BadRequest("only unused bundles can be deleted together: add ?unused=true", details={"field": "unused"})

@@ -6,7 +6,8 @@ import json
 import click
 
 from ..config import Config
-from .common import admin_command, data_dir_option
+from .channels import show_channels
+from .common import JSON_OPTION, admin_command, data_dir_option
 
 
 @click.group()
@@ -35,6 +36,34 @@ def apps_list(box):
     for app in App.select().order_by(App.id):
         info = app_json(app)
         click.echo(f"{info['id']:>4}  {info['slug']:32} {info['clientKey']}")
+
+
+@apps.command("show")
+@click.argument("app_ref", metavar="APP")
+@JSON_OPTION
+@admin_command
+def apps_show(box, app_ref, as_json):
+    """Everything a team connects an app with: its client key, default channel, each channel's
+    CodePush deployment key and release, and its collaborators."""
+    from ..core.apps import app_json, channel_json, find_app
+    from ..core.collaborators import collaborator_json, collaborators
+    from ..store.models import Channel
+
+    app = find_app(app_ref)
+    info = {**app_json(app),
+            "channels": [channel_json(c) for c in Channel.select().where(Channel.app == app).order_by(Channel.id)],
+            "collaborators": [collaborator_json(c) for c in collaborators(app)]}
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    click.echo(f"{info['slug']} ({info['name']}), id {info['id']}, created {info['createdAt']}")
+    click.echo(f"client key:       {info['clientKey']}")
+    click.echo(f"default channel:  {info['defaultChannel'] or '(none: devices must name one)'}")
+    click.echo("")
+    show_channels(info["channels"], False)
+    click.echo("")
+    people = ", ".join(f"{c['email']} ({c['permission']})" for c in info["collaborators"])
+    click.echo(f"collaborators:    {people or '(none; admins reach every app)'}")
 
 
 @click.command()

@@ -9,7 +9,7 @@ from ..fields import Any, Boolean, Choice, Percentage, Schema, Text
 from ..store.generation import bump_generation
 from ..store.models import App, Bundle, Channel, Collaborator, Release, User, Webhook, database, iso, row_id
 from . import audit, flags, outbox
-from .releases import current_release, release_json
+from .releases import create_release, current_release, release_json, served_bundle_id
 
 SLUG = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)+$")
 CHANNEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -166,6 +166,18 @@ def upsert_channel(app: App, name, actor: str, settings: dict) -> tuple[Channel,
     if existing is None:
         return create_channel(app, name, actor, settings), True
     return update_channel(existing, settings, actor), False
+
+
+def configure_channel(app: App, name, actor: str, settings: dict, bundle: Bundle | None = None
+                      ) -> tuple[Channel, bool]:
+    """Capgo's POST /channel: upsert_channel and, with a bundle (Capgo's `version`), release it to the
+    channel unless the channel serves it already, in one transaction."""
+    with database.atomic():
+        channel, created = upsert_channel(app, name, actor, settings)
+        if bundle is not None and served_bundle_id(channel) != bundle.id:
+            create_release(app, {"bundleId": bundle.id, "channel": channel.name}, actor,
+                           lambda _app, _id: bundle, lambda _app, _name: channel)
+    return channel, created
 
 
 def list_channels(app: App, limit: int, offset: int) -> tuple[list[Channel], int]:

@@ -15,8 +15,21 @@ from ..fields import Choice, Json, Schema, Text, Whole
 from ..security.zipcheck import ZipEntry, ZipLimits, check_zip
 from ..store.blobs import StagedFile
 from ..store.generation import bump_generation
-from ..store.models import App, Bundle, BundleFile, Device, Release, Upload, database, iso, row_id, utcnow
+from ..store.models import (
+    App,
+    Bundle,
+    BundleFile,
+    ChannelVersion,
+    Device,
+    Release,
+    Upload,
+    database,
+    iso,
+    row_id,
+    utcnow,
+)
 from . import audit, outbox, semver
+from .serving import FILE_MISSING
 
 PLATFORMS = ("ios", "android", "all")
 FORMATS = ("zip", "expo")
@@ -104,10 +117,22 @@ def bundle_json(bundle: Bundle) -> dict:
 
 
 def _ensure_new(app: App, fields: BundleFields) -> None:
-    if Bundle.select().where((Bundle.app == app) & (Bundle.platform == fields.platform)
-                             & (Bundle.version == fields.version)).exists():
+    """A version has one bundle per platform: iOS and Android side by side, or one for all. A bundle
+    for `all` beside a platform's own (a forgotten --platform, typically) would make two bundles
+    compete for the same devices, so it is refused like the same platform twice."""
+    platforms = {bundle.platform for bundle in Bundle.select(Bundle.platform).where(
+        (Bundle.app == app) & (Bundle.version == fields.version))}
+    details = {"version": fields.version, "platform": fields.platform}
+    if fields.platform in platforms:
         raise Conflict(f"version {fields.version} ({fields.platform}) exists already for this app",
-                       code="duplicate_version", details={"version": fields.version, "platform": fields.platform})
+                       code="duplicate_version", details=details)
+    overlapped = sorted(platforms) if fields.platform == "all" else sorted(platforms & {"all"})
+    if overlapped:
+        existing = "all platforms" if overlapped == ["all"] else " and ".join(overlapped)
+        raise Conflict(f"version {fields.version} has a bundle for {existing} already, which a bundle for "
+                       f"{'all platforms' if fields.platform == 'all' else fields.platform} would overlap; name the "
+                       "other platform (--platform) or publish a new version",
+                       code="overlapping_platform", details={**details, "existingPlatforms": overlapped})
 
 
 Describer = Callable[[BundleFields, StagedFile, list[ZipEntry]], dict]
@@ -155,7 +180,10 @@ class Ingestor:
             if depth == 0:
                 self._slots.release()
 
-    def ingest(self, app: App, fields: BundleFields, staged: StagedFile, actor: str) -> Bundle:
+    def ingest(self, app: App, fields: BundleFields, staged: StagedFile, actor: str,
+               also: Callable[[Bundle], None] | None = None) -> Bundle:
+        """`also(bundle)` runs in the transaction that writes the bundle's rows: what it writes (a
+        channel number) lands with the bundle or, when it raises, neither does."""
         members: list[StagedFile] = []
 
         def stage_member(member, limit: int) -> tuple[str, int]:
@@ -196,6 +224,8 @@ class Ingestor:
             if entries:
                 BundleFile.insert_many([{"bundle": bundle.id, "path": e.path, "sha256": e.sha256, "size": e.size}
                                         for e in entries]).execute()
+            if also is not None:
+                also(bundle)
             audit.record(actor, "bundle.created", "bundle", bundle.id,
                          {"app": app.slug, "version": fields.version, "platform": fields.platform,
                           "sha256": staged.sha256})
@@ -261,30 +291,40 @@ def find_bundles(app: App, ref, platform: str | None = None) -> list[Bundle]:
 
 
 def _in_use(bundle_ids) -> set[int]:
-    """Bundles some release (of any channel, deleted ones too) or a device pin refers to."""
+    """Bundles some release (of any channel, deleted ones too), a device pin or a channel number (an
+    upload waiting to be activated) refers to."""
     return ({r.bundle_id for r in Release.select(Release.bundle).where(Release.bundle.in_(bundle_ids))}
             | {d.override_bundle_id for d in Device.select(Device.override_bundle)
-               .where(Device.override_bundle.in_(bundle_ids))})
+               .where(Device.override_bundle.in_(bundle_ids))}
+            | {v.bundle_id for v in ChannelVersion.select(ChannelVersion.bundle)
+               .where(ChannelVersion.bundle.in_(bundle_ids))})
 
 
 def delete_bundles(app: App, doomed: list[Bundle], actor: str, store) -> list[int]:
     """Delete bundles no release history names (all or none); blob files no other bundle shares go too."""
     with database.atomic():
-        used = {r.bundle_id for r in Release.select(Release.bundle).where(Release.bundle.in_([b.id for b in doomed]))}
-        if used:
-            raise Conflict("the bundle is in a channel's release history and cannot be deleted",
-                           code="bundle_in_use", details={"id": min(used)})
-        blobs = blobs_of(doomed)
-        for bundle in doomed:
-            bundle.delete_instance(recursive=True)
-            audit.record(actor, "bundle.deleted", "bundle", bundle.id, {"app": app.slug, "version": bundle.version})
+        blobs = delete_bundle_rows(app, doomed, actor)
         bump_generation()
     remove_unreferenced_blobs(store, blobs)
     return [b.id for b in doomed]
 
 
+def delete_bundle_rows(app: App, doomed: list[Bundle], actor: str) -> set[str]:
+    """In the caller's transaction: delete bundles no release history names (all or none); returns
+    their blobs, for `remove_unreferenced_blobs` once the transaction is committed."""
+    used = {r.bundle_id for r in Release.select(Release.bundle).where(Release.bundle.in_([b.id for b in doomed]))}
+    if used:
+        raise Conflict("the bundle is in a channel's release history and cannot be deleted",
+                       code="bundle_in_use", details={"id": min(used)})
+    blobs = blobs_of(doomed)
+    for bundle in doomed:
+        bundle.delete_instance(recursive=True)
+        audit.record(actor, "bundle.deleted", "bundle", bundle.id, {"app": app.slug, "version": bundle.version})
+    return blobs
+
+
 def delete_unused_bundles(app: App, actor: str, store) -> list[int]:
-    """Delete every bundle of the app that no release history names and no device is pinned to."""
+    """Delete every bundle of the app that no release history, device pin or channel number uses."""
     candidates = list(Bundle.select().where(Bundle.app == app))
     used = _in_use([b.id for b in candidates])
     return delete_bundles(app, [b for b in candidates if b.id not in used], actor, store)
@@ -301,6 +341,28 @@ def amend_extra(bundle_id: int, change: Callable[[dict], dict]) -> dict | None:
         Bundle.update(extra=extra).where(Bundle.id == bundle_id).execute()
         bump_generation()
     return extra
+
+
+def record_file_missing(sha256: str, missing: bool, actor: str) -> list[int]:
+    """Record that the file with this digest is missing from storage (or is there again): the bundles
+    it is the file of stop (or start again) being offered. Returns the ids of the bundles changed."""
+    changed = []
+    with database.atomic():
+        for row in Bundle.select(Bundle.id, Bundle.extra, App.slug).join(App).where(Bundle.sha256 == sha256):
+            extra = dict(row.extra or {})
+            if bool(extra.get(FILE_MISSING)) == missing:
+                continue
+            if missing:
+                extra[FILE_MISSING] = True
+            else:
+                extra.pop(FILE_MISSING, None)
+            Bundle.update(extra=extra).where(Bundle.id == row.id).execute()
+            audit.record(actor, "bundle.file_missing" if missing else "bundle.file_found", "bundle", row.id,
+                         {"app": row.app.slug, "sha256": sha256})
+            changed.append(row.id)
+        if changed:
+            bump_generation()
+    return changed
 
 
 def resign_all(signer, actor: str) -> None:

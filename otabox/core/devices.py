@@ -30,12 +30,17 @@ REPORTED_FIELDS = REPORTED_COLUMNS
 
 
 class DeviceTracker(BatchWriter):
-    """Buffers device sightings and check counts; a background thread flushes them in batches."""
+    """Buffers device sightings and check counts; a background thread flushes them in batches.
+
+    While the database is away the buffer keeps growing (flushes fail and put their batch back) up to
+    `max_devices` devices; a device seen again only updates its entry, a new device past the bound
+    is not recorded and counted in `dropped`."""
 
     thread_name = "otabox-device-flush"
 
-    def __init__(self, interval: float):
+    def __init__(self, interval: float, max_devices: int = 100_000):
         super().__init__(interval)
+        self.max_devices = max_devices
         self._seen: dict[tuple[int, str], dict] = {}
         self._checks: dict[int, int] = {}
         self._reported: dict[tuple[int, str], dict] = {}
@@ -45,8 +50,12 @@ class DeviceTracker(BatchWriter):
         remembered as the device's served release (what attests its health reports)."""
         with self._lock:
             if device_id:
-                served = release_id or (self._seen.get((app_id, device_id)) or {}).get("served_release")
-                self._seen[(app_id, device_id)] = {**state, "at": utcnow(), "served_release": served}
+                key = (app_id, device_id)
+                if key in self._seen or len(self._seen) < self.max_devices:
+                    served = release_id or (self._seen.get(key) or {}).get("served_release")
+                    self._seen[key] = {**state, "at": utcnow(), "served_release": served}
+                else:
+                    self.dropped += 1
             if release_id:
                 self._checks[release_id] = self._checks.get(release_id, 0) + 1
 
@@ -57,7 +66,11 @@ class DeviceTracker(BatchWriter):
         values = {name: value for name, value in reported.items() if name in REPORTED_FIELDS and value is not None}
         if values:
             with self._lock:
-                self._reported.setdefault((app_id, device_id), {}).update(values)
+                key = (app_id, device_id)
+                if key in self._reported or len(self._reported) < self.max_devices:
+                    self._reported.setdefault(key, {}).update(values)
+                else:
+                    self.dropped += 1
 
     def _take(self):
         batch = self._seen, self._checks, self._reported
@@ -67,9 +80,15 @@ class DeviceTracker(BatchWriter):
     def _restore(self, batch) -> None:
         seen, checks, reported = batch
         for key, state in seen.items():
-            self._seen.setdefault(key, state)
+            if key in self._seen or len(self._seen) < self.max_devices:
+                self._seen.setdefault(key, state)
+            else:
+                self.dropped += 1
         for key, values in reported.items():
-            self._reported[key] = {**values, **self._reported.get(key, {})}
+            if key in self._reported or len(self._reported) < self.max_devices:
+                self._reported[key] = {**values, **self._reported.get(key, {})}
+            else:
+                self.dropped += 1
         for release_id, count in checks.items():
             self._checks[release_id] = self._checks.get(release_id, 0) + count
 

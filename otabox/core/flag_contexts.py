@@ -89,6 +89,7 @@ class FlagRecorder(BatchWriter):
             key = (app_id, kind, context.targeting_key)
             seen = self._contexts.get(key)
             if seen is None and len(self._contexts) >= self.max_pending:
+                self.dropped += 1
                 return
             name = context.attributes.get("name")
             self._contexts[key] = {"name": name[:200] if isinstance(name, str) else "",

@@ -27,7 +27,7 @@ from ..store.models import (
     row_id,
     utcnow,
 )
-from . import audit, executions, outbox, semver
+from . import audit, channel_numbers, executions, outbox, semver
 from .bundles import blobs_of, remove_unreferenced_blobs
 from .decide import serving_shares
 from .flags import link_release, linked_flags
@@ -134,6 +134,12 @@ def current_release(channel: Channel) -> Release | None:
             .order_by(Release.id.desc()).first())
 
 
+def served_bundle_id(channel: Channel) -> int | None:
+    """The id of the bundle the channel serves now (None: nothing, or the binary's own)."""
+    current = current_release(channel)
+    return current.bundle_id if current else None
+
+
 def _group_id(data: dict) -> str:
     return _or(data.get("groupId"), None) or str(uuid.uuid4())
 
@@ -157,6 +163,8 @@ def _append(channel: Channel, actor: str, action: str, *, bundle: Bundle | None,
     release = Release.create(app=channel.app_id, channel=channel, bundle=bundle, kind=kind,
                              label=_next_label(channel), rollout=rollout, mandatory=mandatory, notes=notes,
                              actor=actor, **attributes)
+    if bundle is not None:
+        channel_numbers.ensure_number(channel.id, bundle.id, mandatory)
     facts = {"app": channel.app.slug, "channel": channel.name, "bundleId": bundle.id if bundle else None,
              "rollout": rollout, "mandatory": mandatory, **(details or {})}
     audit.record(actor, action, "release", release.id, facts)

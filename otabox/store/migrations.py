@@ -26,6 +26,7 @@ from .models import (
     SERVICE_ACCOUNT,
     ApiKey,
     AuditEntry,
+    ChannelVersion,
     CodePushActive,
     Collaborator,
     ReleaseEvent,
@@ -240,6 +241,24 @@ def _codepush_active(schema: Schema) -> None:
     schema.create_tables(CodePushActive)
 
 
+def _channel_versions(schema: Schema) -> None:
+    """Whole-number versions per channel (Koolbase's). Until now a release's number was the number in
+    its label ("v3" → 3) and devices hold those numbers, so each release of a bundle keeps its number,
+    with its mandatory flag; labels of rollbacks to the binary name no bundle and are skipped."""
+    if schema.db.table_exists(ChannelVersion._meta.table_name):
+        return
+    schema.create_tables(ChannelVersion)
+    taken = set()
+    for channel_id, bundle_id, label, mandatory, created_at in schema.db.execute_sql(
+            "SELECT channel_id, bundle_id, label, mandatory, created_at FROM release "
+            "WHERE bundle_id IS NOT NULL ORDER BY id"):
+        number = label[1:] if label.startswith("v") else ""
+        if number.isdecimal() and len(number) < 10 and (channel_id, int(number)) not in taken:
+            taken.add((channel_id, int(number)))
+            ChannelVersion.insert(channel=channel_id, bundle=bundle_id, number=int(number), mandatory=bool(mandatory),
+                                  created_at=created_at, updated_at=created_at).execute()
+
+
 STEPS: list[Step] = [
     Step(1, "the schema of otabox 0.1.0", _baseline),
     Step(2, "signed serving sequence per app; per-device override changes", _signed_serving_state),
@@ -256,6 +275,8 @@ STEPS: list[Step] = [
             "salted scrypt key", _trusted_keys),
     Step(10, "issue 26: code-push-server's Active counters per deployment and label or app version",
          _codepush_active),
+    Step(11, "issue 24: whole-number bundle versions per channel (Koolbase), keeping the numbers devices hold",
+         _channel_versions),
 ]
 
 
