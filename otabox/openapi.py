@@ -150,7 +150,7 @@ def _schemas() -> dict:
     stats = obj({"checks": INTEGER, "downloads": INTEGER, "installs": INTEGER, "failures": INTEGER,
                  "actions": {"type": "object", "additionalProperties": INTEGER}})
     release = obj({
-        "id": INTEGER, "channel": STRING, "kind": {"enum": ["release", "promote", "rollback", "builtin"]},
+        "id": INTEGER, "channel": nullable(STRING), "kind": {"enum": ["release", "promote", "rollback", "builtin"]},
         "label": STRING, "bundleId": nullable(INTEGER), "bundleVersion": STRING,
         "rollout": {"type": "integer", "minimum": 0, "maximum": 100}, "mandatory": BOOLEAN, "disabled": BOOLEAN,
         "notes": STRING, "actor": STRING, "promotedAt": TIMESTAMP,
@@ -163,7 +163,8 @@ def _schemas() -> dict:
         "android": BOOLEAN, "disableAutoUpdateUnderNative": BOOLEAN, "public": BOOLEAN,
         "rolloutChannel": nullable(STRING), "rolloutPercentage": {"type": "integer", "minimum": 0, "maximum": 100},
         "minRuntimeVersion": nullable(STRING), "currentRelease": nullable(ref("Release")), "createdAt": TIMESTAMP})
-    app = obj({"id": INTEGER, "slug": STRING, "name": STRING, "clientKey": STRING,
+    app = obj({"id": INTEGER, "slug": STRING, "name": STRING, "platform": nullable({"enum": list(apps.APP_PLATFORMS)}),
+               "clientKey": STRING,
                "defaultChannel": nullable(STRING), "createdAt": TIMESTAMP})
     bundle = obj({
         "id": INTEGER, "version": STRING, "platform": {"enum": ["ios", "android", "all"]},
@@ -230,7 +231,7 @@ def _health_schemas() -> dict:
             "id", "releaseId", "policyId", "policyName", "status", "stage", "stages", "percentage", "channel",
             "bundleVersion", "stageStartedAt", "createdAt", "updatedAt"]),
         "Webhook": obj({"id": INTEGER, "url": STRING, "events": array(STRING), "appId": nullable(INTEGER),
-                        "isActive": BOOLEAN, "format": {"enum": ["json", "slack"]}, "createdAt": TIMESTAMP,
+                        "isActive": BOOLEAN, "format": {"enum": list(webhooks.FORMATS)}, "createdAt": TIMESTAMP,
                         "updatedAt": TIMESTAMP}),
         "WebhookDelivery": obj({"id": STRING, "eventId": STRING, "event": STRING,
                                 "status": {"enum": ["pending", "delivered", "failed"]}, "attempts": array(attempt),
@@ -504,12 +505,17 @@ def _management_paths() -> dict:
         f"{api}/apps": {
             "get": operation("List the apps the key can see", tag,
                              {**reply(obj({"apps": array({"allOf": [ref("App"), obj({
-                                 "devicesLast30Days": INTEGER, "productionRelease": nullable(ref("Release"))})]})})),
+                                 "devicesLast30Days": INTEGER, "productionRelease": nullable(ref("Release")),
+                                 "deployments": array(STRING), "collaborators": array(obj({
+                                     "email": STRING, "permission": PERMISSION}))})]})})),
                               **json_errors(*KEYED)}),
-            "post": operation("Create an app (with channels production and staging)", tag,
-                              {**reply(ref("App"), 201), **json_errors(400, *KEYED, 409, 422)},
-                              request_body=body(obj({"slug": {"type": "string", "examples": ["com.example.app"]},
-                                                     "name": STRING}, required=["slug"]))),
+            "post": operation("Create an app: with a slug, the app with channels production and staging; with "
+                              "name and platform and no slug (the CodePush multi-tenant server), {app: {name, "
+                              "platform, deployments}} with deployments Production and Staging", tag,
+                              {**reply({"anyOf": [ref("App"), obj({"app": obj({
+                                  "name": STRING, "platform": {"enum": list(apps.APP_PLATFORMS)},
+                                  "deployments": array(STRING)})})]}, 201), **json_errors(400, *KEYED, 409, 422)},
+                              request_body=body(apps.NEW_APP.json_schema())),
         },
         app: {
             "get": operation("An app with its channels", tag, {
@@ -627,7 +633,8 @@ def _bundle_paths(app: str, tag: str) -> dict:
         },
         f"{app}/bundles/initiate": {
             "post": operation("Start a two-step upload; PUT the file to uploadUrl, then finalize", tag, {
-                **reply(obj({"uploadId": STRING, "uploadUrl": STRING, "expiresAt": TIMESTAMP}), 201),
+                **reply(obj({"uploadId": STRING, "presignedUrl": STRING, "uploadUrl": STRING, "storageKey": STRING,
+                             "expiresAt": TIMESTAMP}), 201),
                 **json_errors(400, *AUTH, 409, 413)}, [APP_ID],
                 body(obj({**fields, "size": {"type": "integer", "minimum": 1},
                           "sha256": {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"}},
@@ -673,7 +680,9 @@ def _device_and_release_paths(app: str, tag: str) -> dict:
         f"{app}/releases": {
             "get": operation("Release history, newest first (deleted releases only when asked)", tag, {
                 **reply(obj({"releases": array(ref("Release")), "total": INTEGER})), **json_errors(400, *AUTH)},
-                [APP_ID, query("channel"), *PAGING, query("includeDeleted", {"enum": ["true", "false"]}),
+                [APP_ID, query("channel", description="Empty: the base channel (the default channel; OtaKit), "
+                                                      "shown as null"),
+                 *PAGING, query("includeDeleted", {"enum": ["true", "false"]}),
                  query("groupId")]),
             "post": operation("Release a bundle to a channel (the app's default channel when none is named; under "
                               "a rollout policy with policyId)", tag, {
@@ -1020,10 +1029,12 @@ def _codepush_api_paths() -> dict:
         f"{app}/deployments": {m: as_json(plain["/apps/{app_name}/deployments"][m]) for m in ("get", "post")},
         deployment: {m: as_json(plain["/apps/{app_name}/deployments/{dep}"][m]) for m in ("patch", "delete")},
         f"{deployment}/release": {"post": as_json(plain["/apps/{app_name}/deployments/{dep}/release"]["post"])},
-        f"{deployment}/releases": {"get": operation("Releases, newest first, with their metrics", tag, {
+        f"{deployment}/releases": {"get": operation("Releases, newest first, with their metrics (rollout 100 once "
+                                                    "complete)", tag, {
             **reply(obj({"releases": array({"allOf": [ref("CodePushPackage"), obj({"metrics": metrics})]})})),
             **json_errors(*KEYED, 404)}, app_and_dep)},
-        f"{deployment}/releases/{{label}}": {"patch": operation("Change the labelled release", tag, {
+        f"{deployment}/releases/{{label}}": {"patch": operation(
+            "Change the labelled release; the rollout may be lowered (devices that have the release keep it)", tag, {
             **reply(obj({"package": ref("CodePushPackage")})), **reply(status=204),
             **json_errors(400, *KEYED, 404, 409)}, [*app_and_dep, path("label")],
             body(obj({"rollout": {"type": "integer", "minimum": 1, "maximum": 100}, "isMandatory": BOOLEAN,
@@ -1038,7 +1049,7 @@ def _team_schemas() -> dict:
         "AccessToken": obj({
             "friendlyName": STRING, "role": ROLE, "appIds": nullable(array(INTEGER)),
             "appSlugs": nullable(array(STRING)), "createdBy": STRING, "createdAt": TIMESTAMP,
-            "lastUsedAt": nullable(TIMESTAMP), "expires": nullable(INTEGER), "expiresAt": nullable(TIMESTAMP)}),
+            "lastUsedAt": nullable(TIMESTAMP), "expires": nullable(TIMESTAMP), "expiresAt": nullable(TIMESTAMP)}),
         "Collaborator": obj({"email": STRING, "permission": PERMISSION, "createdAt": TIMESTAMP}),
         "CodePushAccessKey": obj({
             "name": STRING, "friendlyName": STRING, "description": STRING, "createdBy": STRING,

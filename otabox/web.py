@@ -152,9 +152,9 @@ def actor() -> Actor:
 
 
 def app_for(app_id: str, role: str = "reader") -> App:
-    """The app named in the path, which the principal must reach with `role`."""
+    """The app named in the path (id, slug or unique name), which the principal must reach with `role`."""
     caller = api_key(role)
-    app = find_app(app_id)
+    app = find_app(app_id, among=caller.visible(App.select()))
     auth.require_app(caller, app, role)
     inputs()
     return app

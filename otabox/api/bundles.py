@@ -38,7 +38,9 @@ def initiate(app_id):
     if url is None:  # otabox receives the bytes itself (a store with its own URLs takes them directly)
         query, _ = b.secrets.url_signer.query("upload", upload.id, b.config.upload_ttl)
         url = f"{base_url()}/uploads/{upload.id}?{query}"
-    return jsonify({"uploadId": upload.id, "uploadUrl": url, "expiresAt": iso(upload.expires_at)}), 201
+    # presignedUrl and storageKey are OtaKit's names; uploadUrl (the same URL) is otabox's CLI's.
+    return jsonify({"uploadId": upload.id, "presignedUrl": url, "uploadUrl": url,
+                    "storageKey": bundles.upload_object(upload.id), "expiresAt": iso(upload.expires_at)}), 201
 
 
 @bp.post("/apps/<app_id>/bundles/finalize")

@@ -119,10 +119,10 @@ def secrets_group():
 @admin_command
 def rotate_url_key(box):
     """New key for signed URLs; URLs signed with the previous key stay valid until they expire."""
-    from ..core import audit
+    from ..core.change import changing
 
-    box.secrets.rotate_url_key()
-    audit.record("cli", "url_key.rotated", "secret", "url-signing", {})
+    with changing("cli", "url_key.rotated", "secret", "url-signing", signal=None):
+        box.secrets.rotate_url_key()
     click.echo("New URL-signing key; the previous one is accepted until the URLs it signed expire.")
 
 
@@ -146,9 +146,8 @@ def secret_key_rotate(data_dir, new_key):
     """Seal every secret in the database again under the key --to, in one transaction, opening them
     with the current OTABOX_SECRET_KEY (which may be one a start now refuses as weak). Stop every
     otabox process on the database first, then start them all with the new key."""
-    from ..core import audit
+    from ..core.change import changing
     from ..store.db import open_database
-    from ..store.models import database
     from ..store.secrets import check_secret_key, reseal_all
 
     config = Config.from_env(data_dir=data_dir)
@@ -161,9 +160,9 @@ def secret_key_rotate(data_dir, new_key):
                                    "OTABOX_DATA_DIR) to the directory `otabox serve` uses")
     db, _ = open_database(config.db_url, "upgrade", config.secret_key)
     try:
-        with db.connection_context(), database.atomic():
-            count = reseal_all(config.secret_key, new_key)
-            audit.record("cli", "secret_key.rotated", "secret", "secret-key", {"secrets": count})
+        with db.connection_context(), changing("cli", "secret_key.rotated", "secret", "secret-key",
+                                               signal=None) as change:
+            count = change.details["secrets"] = reseal_all(config.secret_key, new_key)
     finally:
         db.close()
     click.echo(f"Sealed {count} secrets with the new key; start every otabox process with OTABOX_SECRET_KEY set "

@@ -22,15 +22,15 @@ def keys():
 @admin_command(create=True)
 def keys_create(box, name, role, app_slug):
     """Create a key and print it once; only its hash is stored."""
-    from ..core import audit
     from ..core.apps import find_app
+    from ..core.change import changing
     from ..security import auth
-    from ..store.models import database
 
     app = find_app(app_slug) if app_slug else None
-    with database.atomic():
+    with changing("cli", "key.created", "key", details={"name": name, "role": role, "app": app_slug},
+                  signal=None) as change:
         row, key = auth.create_key(name, role, app)
-        audit.record("cli", "key.created", "key", row.id, {"name": name, "role": role, "app": app_slug})
+        change.entity_id = row.id
     click.echo(f"Created {role} key {name!r}" + (f" for {app.slug}" if app else "") +
                ". Store it now; it is not shown again:", err=True)
     click.echo(key)

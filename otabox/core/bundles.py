@@ -14,21 +14,9 @@ from ..errors import BadRequest, Busy, Conflict, Gone, Invalid, NotFound, TooLar
 from ..fields import Choice, Json, Schema, Text, Whole
 from ..security.zipcheck import ZipEntry, ZipLimits, check_zip
 from ..store.blobs import StagedFile
-from ..store.generation import bump_generation
-from ..store.models import (
-    App,
-    Bundle,
-    BundleFile,
-    ChannelVersion,
-    Device,
-    Release,
-    Upload,
-    database,
-    iso,
-    row_id,
-    utcnow,
-)
-from . import audit, outbox, semver
+from ..store.models import App, Bundle, BundleFile, ChannelVersion, Device, Release, Upload, iso, row_id, utcnow
+from . import semver
+from .change import changing
 from .serving import FILE_MISSING
 
 PLATFORMS = ("ios", "android", "all")
@@ -210,7 +198,9 @@ class Ingestor:
                 member.discard()
             raise
         signature = self.box.secrets.bundle_signer.sign_digest(staged.sha256)
-        with database.atomic():
+        with changing(actor, "bundle.created", "bundle", details={
+                "app": app.slug, "version": fields.version, "platform": fields.platform,
+                "sha256": staged.sha256}) as change:
             _ensure_new(app, fields)
             bundle = Bundle.create(
                 app=app, version=fields.version, platform=fields.platform, format=fields.format,
@@ -226,11 +216,8 @@ class Ingestor:
                                         for e in entries]).execute()
             if also is not None:
                 also(bundle)
-            audit.record(actor, "bundle.created", "bundle", bundle.id,
-                         {"app": app.slug, "version": fields.version, "platform": fields.platform,
-                          "sha256": staged.sha256})
-            outbox.emit("bundle.created", app, {"bundle": bundle_json(bundle)})
-            bump_generation()
+            change.entity_id = bundle.id
+            change.emit("bundle.created", app, {"bundle": bundle_json(bundle)})
         return bundle
 
 
@@ -302,9 +289,8 @@ def _in_use(bundle_ids) -> set[int]:
 
 def delete_bundles(app: App, doomed: list[Bundle], actor: str, store) -> list[int]:
     """Delete bundles no release history names (all or none); blob files no other bundle shares go too."""
-    with database.atomic():
+    with changing(actor, None):  # one change signal for them all, an audit entry each
         blobs = delete_bundle_rows(app, doomed, actor)
-        bump_generation()
     remove_unreferenced_blobs(store, blobs)
     return [b.id for b in doomed]
 
@@ -318,8 +304,9 @@ def delete_bundle_rows(app: App, doomed: list[Bundle], actor: str) -> set[str]:
                        code="bundle_in_use", details={"id": min(used)})
     blobs = blobs_of(doomed)
     for bundle in doomed:
-        bundle.delete_instance(recursive=True)
-        audit.record(actor, "bundle.deleted", "bundle", bundle.id, {"app": app.slug, "version": bundle.version})
+        with changing(actor, "bundle.deleted", "bundle", bundle.id, {"app": app.slug, "version": bundle.version},
+                      signal=None):
+            bundle.delete_instance(recursive=True)
     return blobs
 
 
@@ -333,13 +320,13 @@ def delete_unused_bundles(app: App, actor: str, store) -> list[int]:
 def amend_extra(bundle_id: int, change: Callable[[dict], dict]) -> dict | None:
     """Replace a bundle's `extra` by `change(extra)` (protocols record what they derive from a bundle,
     such as CodePush diffs); None when the bundle is gone."""
-    with database.atomic():
+    with changing(None, None) as amended:
         row = Bundle.get_or_none(Bundle.id == bundle_id)
         if row is None:
+            amended.skip()
             return None
         extra = change(dict(row.extra or {}))
         Bundle.update(extra=extra).where(Bundle.id == bundle_id).execute()
-        bump_generation()
     return extra
 
 
@@ -347,7 +334,7 @@ def record_file_missing(sha256: str, missing: bool, actor: str) -> list[int]:
     """Record that the file with this digest is missing from storage (or is there again): the bundles
     it is the file of stop (or start again) being offered. Returns the ids of the bundles changed."""
     changed = []
-    with database.atomic():
+    with changing(actor, None) as change:  # one change signal for them all, an audit entry each
         for row in Bundle.select(Bundle.id, Bundle.extra, App.slug).join(App).where(Bundle.sha256 == sha256):
             extra = dict(row.extra or {})
             if bool(extra.get(FILE_MISSING)) == missing:
@@ -356,22 +343,20 @@ def record_file_missing(sha256: str, missing: bool, actor: str) -> list[int]:
                 extra[FILE_MISSING] = True
             else:
                 extra.pop(FILE_MISSING, None)
-            Bundle.update(extra=extra).where(Bundle.id == row.id).execute()
-            audit.record(actor, "bundle.file_missing" if missing else "bundle.file_found", "bundle", row.id,
-                         {"app": row.app.slug, "sha256": sha256})
+            with changing(actor, "bundle.file_missing" if missing else "bundle.file_found", "bundle", row.id,
+                          {"app": row.app.slug, "sha256": sha256}, signal=None):
+                Bundle.update(extra=extra).where(Bundle.id == row.id).execute()
             changed.append(row.id)
-        if changed:
-            bump_generation()
+        if not changed:
+            change.skip()
     return changed
 
 
 def resign_all(signer, actor: str) -> None:
     """Sign every bundle again with `signer` (after the signing key was rotated)."""
-    with database.atomic():
+    with changing(actor, "signing_key.rotated", "signing_key", signer.key_id):
         for bundle in Bundle.select(Bundle.id, Bundle.sha256):
             Bundle.update(signature=signer.sign_digest(bundle.sha256)).where(Bundle.id == bundle.id).execute()
-        audit.record(actor, "signing_key.rotated", "signing_key", signer.key_id, {})
-        bump_generation()
 
 
 def initiate_upload(app: App, data: dict, ttl: int, max_bytes: int, actor: str) -> Upload:
@@ -382,9 +367,11 @@ def initiate_upload(app: App, data: dict, ttl: int, max_bytes: int, actor: str) 
         raise TooLarge(f"the bundle is larger than the limit of {max_bytes // (1024 * 1024)} MB",
                        details={"limitBytes": max_bytes})
     _ensure_new(app, fields)
-    upload = Upload.create(id=secrets.token_hex(16), app=app, fields=fields.as_dict(), size=size,
-                           sha256=sha256.lower(), expires_at=utcnow() + dt.timedelta(seconds=ttl))
-    audit.record(actor, "upload.initiated", "upload", upload.id, {"app": app.slug, "version": fields.version})
+    with changing(actor, "upload.initiated", "upload", details={"app": app.slug, "version": fields.version},
+                  signal=None) as change:
+        upload = Upload.create(id=secrets.token_hex(16), app=app, fields=fields.as_dict(), size=size,
+                               sha256=sha256.lower(), expires_at=utcnow() + dt.timedelta(seconds=ttl))
+        change.entity_id = upload.id
     return upload
 
 

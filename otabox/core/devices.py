@@ -12,10 +12,9 @@ from peewee import IntegrityError
 from ..errors import BadRequest, NotFound
 from ..fields import Boolean, IdOrName, Schema, Text
 from ..store.db import REPORTED_COLUMNS, SIGHTING_COLUMNS, upsert_device_reports, upsert_device_sightings
-from ..store.generation import bump_device_change
 from ..store.models import App, DailyActive, Device, DeviceEvent, database, iso, utcnow
-from . import audit
 from .batching import BatchWriter
+from .change import DEVICE, Change, changing
 from .releases import count_stat
 
 log = logging.getLogger("otabox.devices")
@@ -188,28 +187,28 @@ def _ensure_device(app: App, device_id: str) -> Device:
     return Device.get((Device.app == app) & (Device.device_id == device_id))
 
 
-def _changed_device(device: Device, **columns) -> None:
-    """Write override columns of one device with the next device-change number: servers apply it to
-    that device alone (store/generation.py), without rebuilding the app's serving state."""
-    Device.update(**columns, override_seq=bump_device_change()).where(Device.id == device.id).execute()
+def _changed_device(change: Change, device: Device, **columns) -> None:
+    """Write override columns of one device, in a DEVICE change: servers apply it to that device
+    alone (store/generation.py), without rebuilding the app's serving state."""
+    Device.update(**columns).where(Device.id == device.id).execute()
+    change.device = device
 
 
 def set_override(app: App, device_id: str, channel, bundle, actor: str) -> Device:
     """Pin a device to a channel and/or a bundle (QA phones, a customer with a bug)."""
-    with database.atomic():
+    with changing(actor, "device.override_set", "device", device_id,
+                  {"app": app.slug, "channel": channel.name if channel else None,
+                   "bundleId": bundle.id if bundle else None}, signal=DEVICE) as change:
         device = _ensure_device(app, device_id)
-        _changed_device(device, override_channel=channel.name if channel else None, override_bundle=bundle)
-        audit.record(actor, "device.override_set", "device", device_id,
-                     {"app": app.slug, "channel": channel.name if channel else None,
-                      "bundleId": bundle.id if bundle else None})
+        _changed_device(change, device, override_channel=channel.name if channel else None, override_bundle=bundle)
     return find_device(app, device_id)
 
 
 def clear_override(app: App, device_id: str, actor: str) -> Device:
-    with database.atomic():
+    with changing(actor, "device.override_cleared", "device", device_id, {"app": app.slug},
+                  signal=DEVICE) as change:
         device = find_device(app, device_id)
-        _changed_device(device, override_channel=None, override_bundle=None)
-        audit.record(actor, "device.override_cleared", "device", device_id, {"app": app.slug})
+        _changed_device(change, device, override_channel=None, override_bundle=None)
     return find_device(app, device_id)
 
 
@@ -217,11 +216,12 @@ def set_self_assigned_channel(app: App, device_id: str, channel_name: str | None
     """A device's own choice of channel (only for channels that allow it; checked by the caller), or
     None to forget it. Writes nothing when nothing changes: an unknown device forgetting its choice
     creates no row, and the same choice again writes nothing. Returns whether it wrote."""
-    with database.atomic():
+    with changing(None, None, signal=DEVICE) as change:
         device = Device.get_or_none((Device.app == app) & (Device.device_id == device_id))
         if (device.self_assigned_channel if device else None) == channel_name:
+            change.skip()
             return False
-        _changed_device(device or _ensure_device(app, device_id), self_assigned_channel=channel_name)
+        _changed_device(change, device or _ensure_device(app, device_id), self_assigned_channel=channel_name)
     return True
 
 

@@ -13,9 +13,9 @@ import re
 
 from ..errors import Conflict, NotFound
 from ..store.blobs import StagedFile
-from ..store.generation import bump_generation
-from ..store.models import App, Bundle, Channel, ChannelVersion, Device, Release, database, row_id, utcnow
-from . import apps, audit, channel_numbers, releases
+from ..store.models import App, Bundle, Channel, ChannelVersion, Device, Release, row_id, utcnow
+from . import apps, channel_numbers, releases
+from .change import changing
 from .bundles import BundleFields, delete_bundle_rows, remove_unreferenced_blobs
 
 STANDARD_CHANNELS = ("production", "staging", "development")
@@ -54,9 +54,9 @@ def upload(ingestor, app: App, channel_name: str, mandatory: bool, notes: str, s
         if channel_numbers.next_number(target.id) != number:
             raise Conflict(f"another upload to channel {channel_name!r} took version {number}; upload again",
                            code="version_taken", details={"version": number})
-        numbered.append(channel_numbers.number_bundle(target.id, bundle.id, mandatory))
-        audit.record(actor, "bundle.numbered", "bundle", bundle.id,
-                     {"app": app.slug, "channel": channel_name, "number": number, "mandatory": mandatory})
+        with changing(actor, "bundle.numbered", "bundle", bundle.id,
+                      {"app": app.slug, "channel": channel_name, "number": number, "mandatory": mandatory}):
+            numbered.append(channel_numbers.number_bundle(target.id, bundle.id, mandatory))
 
     fields = BundleFields(version=bundle_version(number, channel_name, staged.sha256), notes=notes)
     ingestor.ingest(app, fields, staged, actor, also=number_it)
@@ -99,32 +99,28 @@ def activate(app: App, row: ChannelVersion, actor: str) -> ChannelVersion:
 
 def set_mandatory(row: ChannelVersion, mandatory: bool, actor: str) -> ChannelVersion:
     """The bundle's mandatory flag on its channel; the release serving it now changes with it."""
-    with database.atomic():
+    with changing(actor, "bundle.mandatory_set", "bundle", row.bundle_id,
+                  {"channel": row.channel.name, "number": row.number, "mandatory": mandatory}):
         (ChannelVersion.update(mandatory=mandatory, updated_at=utcnow())
          .where((ChannelVersion.channel == row.channel_id) & (ChannelVersion.bundle == row.bundle_id)).execute())
-        audit.record(actor, "bundle.mandatory_set", "bundle", row.bundle_id,
-                     {"channel": row.channel.name, "number": row.number, "mandatory": mandatory})
         current = releases.current_release(row.channel)
         if current is not None and current.bundle_id == row.bundle_id and current.mandatory != mandatory:
             releases.update_release(current, {"mandatory": mandatory}, actor)
-        bump_generation()
     return ChannelVersion.get_by_id(row.id)
 
 
 def delete(app: App, row: ChannelVersion, actor: str, store) -> None:
     """Forget the bundle's numbers on its channel; the bundle and its file go too when nothing else
     uses them."""
-    with database.atomic():
+    with changing(actor, "bundle.unnumbered", "bundle", row.bundle_id,
+                  {"app": app.slug, "channel": row.channel.name, "number": row.number}):
         if is_active(row):
             raise Conflict("the channel serves this bundle; activate another one first", code="bundle_active",
                            details={"id": row.id})
         (ChannelVersion.delete()
          .where((ChannelVersion.channel == row.channel_id) & (ChannelVersion.bundle == row.bundle_id)).execute())
-        audit.record(actor, "bundle.unnumbered", "bundle", row.bundle_id,
-                     {"app": app.slug, "channel": row.channel.name, "number": row.number})
         bundle = row.bundle
         blobs = set() if _still_used(bundle) else delete_bundle_rows(app, [bundle], actor)
-        bump_generation()
     remove_unreferenced_blobs(store, blobs)
 
 

@@ -196,6 +196,16 @@ class ChannelView:
         return {k: tuple(v) for k, v in found.items()}
 
 
+def matching_names(name: str, names) -> list[str]:
+    """The names `name` means among `names`: itself when present, else those equal to it ignoring
+    case (the code-push CLI's "Production" is the channel "production")."""
+    names = list(names)
+    if name in names:
+        return [name]
+    folded = name.casefold()
+    return [n for n in names if n.casefold() == folded]
+
+
 @dataclasses.dataclass(frozen=True)
 class Override:
     channel: str | None
@@ -264,11 +274,12 @@ class AppView:
         return self.channel_named(self.default_channel) if self.default_channel else None
 
     def channel_named(self, name: str) -> ChannelView | None:
-        """The channel of that exact name, else the one channel named so but for case."""
+        """The channel of that name, else the one channel whose name differs only in case (a device
+        built with "Production" reaches "production"; two such channels: neither)."""
         found = self.channels.get(name)
         if found is None:
-            folded = [c for c in self.channels.values() if c.name.lower() == name.lower()]
-            found = folded[0] if len(folded) == 1 else None
+            matches = matching_names(name, self.channels)
+            found = self.channels[matches[0]] if len(matches) == 1 else None
         return found
 
 

@@ -259,6 +259,11 @@ def _channel_versions(schema: Schema) -> None:
                                   created_at=created_at, updated_at=created_at).execute()
 
 
+def _app_platforms(schema: Schema) -> None:
+    """Apps made before this step are for any platform."""
+    schema.add_column("app", "platform", CharField(null=True))
+
+
 STEPS: list[Step] = [
     Step(1, "the schema of otabox 0.1.0", _baseline),
     Step(2, "signed serving sequence per app; per-device override changes", _signed_serving_state),
@@ -277,6 +282,7 @@ STEPS: list[Step] = [
          _codepush_active),
     Step(11, "issue 24: whole-number bundle versions per channel (Koolbase), keeping the numbers devices hold",
          _channel_versions),
+    Step(12, "issue 24: the platform an app is for (CodePush multi-tenant apps)", _app_platforms),
 ]
 
 

@@ -71,6 +71,8 @@ class State(BaseModel):
 class App(BaseModel):
     slug = CharField(unique=True)
     name = CharField()
+    platform = CharField(null=True)
+    """What the app is for (core.apps.APP_PLATFORMS; the CodePush multi-tenant server's apps name one); None: any."""
     client_key = CharField(unique=True)
     default_channel = CharField(null=True, default="production")
     """The channel of devices that name none (Capgo's `public` channel); None: such devices get none."""
