@@ -3,17 +3,17 @@
 Every phone asks for an update on every launch, and Flask's per-request work (request context, URL
 matching, response object) cost as much as the check itself. `FastPath` sends the update checks of
 the native, CodePush and Capacitor protocols, OFREP's flag evaluations and both health reports
-straight to the same functions their Flask routes call, and passes everything else on to Flask,
-whose routes stay the documented, tested definition of each endpoint (and still serve what this path
-declines: other methods, undeclared or large bodies)."""
+straight to the handlers their Flask routes call (protocols/wire.py: one request shape, one reply
+shape, one error renderer per protocol), and passes everything else on to Flask, whose routes stay
+the documented definition of each endpoint (and still serve what this path declines: other methods,
+undeclared or large bodies)."""
 from __future__ import annotations
 
 import logging
 from http import HTTPStatus
-from typing import Callable
-from urllib.parse import parse_qsl
 
 from .errors import INTERNAL_ERROR, OtaboxError
+from .protocols import wire
 from .protocols.appdispatch import health as appdispatch_health
 from .protocols.capgo import updates as capacitor
 from .protocols.codepush import updates as codepush
@@ -21,37 +21,32 @@ from .protocols.native import health as native_health
 from .protocols.native import updates as native
 from .protocols.openfeature import ofrep
 from .store.db import database_failure
-from .web import json_bytes
 
 log = logging.getLogger("otabox")
-Answer = Callable[..., tuple[int, str, bytes, dict]]
-"""(box, environ) -> (status, content type, body, extra headers)."""
+STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
+"""WSGI status lines, made once (HTTPStatus(status) costs a microsecond a request)."""
+Route = tuple[wire.Protocol, wire.Handler, dict[str, str]]
+"""The protocol, its handler and the path's parameters, as the handler's Flask route would have them."""
 
 
-def query_args(environ) -> dict:
-    """Like Flask's request.args: the first value of each key wins."""
-    return dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)[::-1])
-
-
-def _native_check(b, environ):
-    return native.fast_check(b, environ, query_args(environ))
-
-
-def _codepush_check(b, environ):
-    return codepush.fast_update_check(b, environ, query_args(environ))
-
-
-def _is_native_path(path: str, suffix: str) -> bool:
-    """/api/v1/apps/<app>/<suffix>."""
+def _native_app(path: str, suffix: str) -> str | None:
+    """The app of /api/v1/apps/<app>/<suffix> (None: another path)."""
     prefix = "/api/v1/apps/"
     app_id = path[len(prefix):-len(suffix)]
-    return path.startswith(prefix) and path.endswith(suffix) and bool(app_id) and "/" not in app_id
+    if path.startswith(prefix) and path.endswith(suffix) and app_id and "/" not in app_id:
+        return wire.wsgi_text(app_id)
+    return None
 
 
-def _is_ofrep_evaluation(path: str) -> bool:
-    """The bulk or a single-flag evaluation (a key never contains '/')."""
-    return path.startswith(ofrep.PREFIX) and (len(path) == len(ofrep.PREFIX) or (
-        path[len(ofrep.PREFIX)] == "/" and "/" not in path[len(ofrep.PREFIX) + 1:]))
+def _ofrep_evaluation(path: str) -> dict[str, str] | None:
+    """The path parameters of the bulk ({}) or a single-flag evaluation (a key never contains '/');
+    None for another path."""
+    if path == ofrep.PREFIX:
+        return {}
+    key = path[len(ofrep.PREFIX) + 1:]
+    if not path.startswith(f"{ofrep.PREFIX}/") or "/" in key:
+        return None
+    return {"flag_key": wire.wsgi_text(key)} if key else {}
 
 
 def _small_declared_body(environ, limit: int) -> bool:
@@ -59,36 +54,37 @@ def _small_declared_body(environ, limit: int) -> bool:
     return length.isdecimal() and 0 < int(length) <= limit
 
 
-def route(b, environ) -> Answer | None:
+def route(b, environ) -> Route | None:
+    """The endpoint this path answers, or None for Flask: other methods, undeclared or large bodies."""
     method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
     if method == "GET":
         if path in codepush.CHECK_PATHS:
-            return _codepush_check
-        if _is_native_path(path, "/check"):
-            return _native_check
+            return codepush.PROTOCOL, codepush.answer_update_check, {}
+        if (app_id := _native_app(path, "/check")) is not None:
+            return wire.JSON_ERRORS, native.answer_check, {"app_id": app_id}
     elif method == "POST":
-        if path == "/capgo/updates" and _small_declared_body(environ, b.config.max_json_kb * 1024):
-            return capacitor.fast_updates
-        if _is_ofrep_evaluation(path) and _small_declared_body(environ, ofrep.MAX_BODY):
-            return ofrep.fast_evaluate
-        if _is_native_path(path, "/health") and _small_declared_body(environ, b.config.max_json_kb * 1024):
-            return native_health.fast_report
-        if path == appdispatch_health.PATH and _small_declared_body(environ, b.config.max_json_kb * 1024):
-            return appdispatch_health.fast_report
+        json_limit = b.config.max_json_kb * 1024
+        if path == "/capgo/updates" and _small_declared_body(environ, json_limit):
+            return capacitor.PROTOCOL, capacitor.answer_updates, {}
+        if (flag := _ofrep_evaluation(path)) is not None and _small_declared_body(environ, ofrep.MAX_BODY):
+            return ofrep.PROTOCOL, ofrep.answer, flag
+        if (app_id := _native_app(path, "/health")) is not None and _small_declared_body(environ, json_limit):
+            return wire.JSON_ERRORS, native_health.answer_report, {"app_id": app_id}
+        if path == appdispatch_health.PATH and _small_declared_body(environ, json_limit):
+            return wire.JSON_ERRORS, appdispatch_health.answer_report, {}
     return None
 
 
-def client_refusal(path: str, exc: OtaboxError) -> tuple[int, str, bytes, dict]:
+ERROR_SHAPES = ((capacitor.PATH_PREFIX, capacitor.PROTOCOL), (codepush.PLAIN_TEXT_PATHS, codepush.PROTOCOL),
+                (ofrep.PREFIX, ofrep.PROTOCOL))
+"""Path prefixes whose protocol answers errors in its own shape; every other path answers otabox's JSON."""
+
+
+def client_refusal(path: str, exc: OtaboxError) -> wire.Reply:
     """An error answered before routing (ops.guard), in the shape of the protocol `path` belongs to."""
-    if path.startswith("/capgo/"):
-        status, body, headers = capacitor.error_reply(exc)
-        return status, "application/json", json_bytes(body), headers
-    if path.startswith(codepush.PLAIN_TEXT_PATHS):
-        return exc.status, "text/plain; charset=utf-8", exc.message.encode(), exc.headers
-    if path.startswith(ofrep.PREFIX):
-        return exc.status, ofrep.JSON, json_bytes(ofrep.OfrepError(exc.status, "GENERAL", exc.message).body(None)), \
-            exc.headers
-    return exc.status, "application/json", json_bytes(exc.to_dict()), exc.headers
+    protocol = next((protocol for prefixes, protocol in ERROR_SHAPES if path.startswith(prefixes)),
+                    wire.JSON_ERRORS)
+    return protocol.render_error(exc)
 
 
 class FastPath:
@@ -96,19 +92,23 @@ class FastPath:
         self.wsgi_app, self.box = wsgi_app, box
 
     def __call__(self, environ, start_response):
-        answer = route(self.box, environ)
-        if answer is None:
+        found = route(self.box, environ)
+        if found is None:
             return self.wsgi_app(environ, start_response)
+        protocol, handler, path_args = found
+        body = environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"])) if environ["REQUEST_METHOD"] == "POST" \
+            else b""
+        request = wire.WireRequest(environ, body, path_args, self.box.config.public_url)
         try:
-            status, content_type, body, headers = answer(self.box, environ)
+            reply = protocol.answer(handler, self.box, request)
         except Exception as exc:
             if (failure := database_failure(exc)) is not None:
-                log.error("database error on %s %s: %s", environ["REQUEST_METHOD"], environ.get("PATH_INFO"), exc)
-                status, content_type, body, headers = client_refusal(environ.get("PATH_INFO", ""), failure)
+                log.error("database error on %s %s: %s", request.method, request.path, exc)
+                reply = protocol.render_error(failure)
             else:  # a bug: answer as Flask's handler would, and keep the traceback in the log
-                log.exception("unexpected error on %s %s", environ["REQUEST_METHOD"], environ.get("PATH_INFO"))
-                status, content_type, headers = 500, "application/json", {}
-                body = json_bytes(INTERNAL_ERROR.to_dict())
+                log.exception("unexpected error on %s %s", request.method, request.path)
+                reply = wire.json_error(INTERNAL_ERROR)
+        status, content_type, body, headers = reply
         framing = [("Content-Type", content_type), ("Content-Length", str(len(body)))] if status != 204 else []
-        start_response(f"{status} {HTTPStatus(status).phrase}", [*framing, *headers.items()])
+        start_response(STATUS_LINES[status], [*framing, *headers.items()])
         return [body]

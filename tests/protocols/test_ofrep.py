@@ -215,8 +215,12 @@ def test_fast_path_and_flask_route_answer_alike(flask_app, client, key, make_fla
                                             content_type="application/json"):
             endpoint, args = flask_app.url_map.bind("localhost").match(path, method="POST")
             slow = flask_app.view_functions[endpoint](**args)
-        assert (fast.status_code, fast.json, fast.headers.get("ETag")) == (
-            slow.status_code, slow.get_json(), slow.headers.get("ETag")), path
+        assert (fast.status_code, fast.content_type, fast.get_data(), fast.headers.get("ETag")) == (
+            slow.status_code, slow.content_type, slow.get_data(), slow.headers.get("ETag")), path
+    vip = json.dumps({"context": {"targetingKey": "vip"}})
+    slash, plain = (client.post(SINGLE.format("new-checkout") + end, data=vip, headers=key,
+                                content_type="application/json") for end in ("/", ""))
+    assert slash.status_code == plain.status_code == 200 and slash.json == plain.json
 
 
 def test_evaluation_makes_no_database_query(box, client, key, make_flag, monkeypatch):

@@ -155,7 +155,9 @@ def test_every_public_client_endpoint_counts_against_its_address(tmp_path):
         native = check(client, created, deviceId="new-5")
         capgo = client.post("/capgo/updates", json={"app_id": "com.example.rl", "device_id": "new-6"})
         codepush = client.get("/updateCheck", query_string={"deploymentKey": "k" * 40, "appVersion": "1.0.0"})
-        assert native.status_code == capgo.status_code == codepush.status_code == 429
+        ofrep = client.post("/ofrep/v1/evaluate/flags/a-flag", json={}, headers={"X-Client-Key": created["clientKey"]})
+        assert native.status_code == capgo.status_code == codepush.status_code == ofrep.status_code == 429
+        assert ofrep.json == {"errorCode": "GENERAL", "errorDetails": native.json["error"]["message"]}
         assert native.json["error"]["code"] == "too_many_requests" and native.headers["Retry-After"]
         assert capgo.json["kind"] == "blocked" and capgo.json["error"] == "too_many_requests"
         assert codepush.mimetype == "text/plain" and codepush.headers["Retry-After"]

@@ -6,10 +6,10 @@ ignored. It answers 204 at once; `answer_report` is the whole request, for the F
 fastpath.FastPath."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, request
+from flask import Blueprint
 
-from ...errors import BadRequest, NotFound, OtaboxError
-from ...web import box, json_bytes
+from ...errors import BadRequest, NotFound
+from ..wire import JSON_ERRORS, NO_CONTENT, Reply, WireRequest
 from ..expo.updates import known_updates
 from ..native.health import decoded_body, parsed_report
 from ..native.updates import release_for
@@ -18,9 +18,10 @@ bp = Blueprint("appdispatch_health", __name__)
 PATH = "/v1/ota/health-metrics"
 
 
-def answer_report(b, raw: bytes, address: str | None) -> None:
+def answer_report(b, wire: WireRequest) -> Reply:
     """Validate and buffer one report (raises OtaboxError)."""
-    data = decoded_body(b, raw, address)
+    address = wire.client_address
+    data = decoded_body(b, wire.body, address)
     slug, update_id = data.get("projectSlug"), data.get("updateUuid")
     if not isinstance(slug, str) or not 0 < len(slug) <= 200:
         raise BadRequest("projectSlug is required", details={"field": "projectSlug"})
@@ -36,19 +37,9 @@ def answer_report(b, raw: bytes, address: str | None) -> None:
         release_id = update.release.id if update.release is not None else \
             release_for(view, found.device_id, update.bundle.id, found.channel)[0]
     b.health.record(view.id, release_id, found)
-
-
-def fast_report(b, environ) -> tuple[int, str, bytes, dict]:
-    """The report for fastpath.FastPath (which checked that a small body is declared)."""
-    raw = environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"]))
-    try:
-        answer_report(b, raw, environ.get("REMOTE_ADDR"))
-    except OtaboxError as exc:
-        return exc.status, "application/json", json_bytes(exc.to_dict()), exc.headers
-    return 204, "", b"", {}
+    return NO_CONTENT
 
 
 @bp.post(PATH)
 def appdispatch_report():
-    answer_report(box(), request.get_data(), request.remote_addr)
-    return Response(status=204)
+    return JSON_ERRORS.flask(answer_report)

@@ -41,8 +41,9 @@ from ...core.devices import set_self_assigned_channel, store_events
 from ...errors import BadRequest, NotFound, OtaboxError
 from ...security.ratelimit import RateLimited
 from ...store.models import App, BundleFile
-from ...web import base_url, box, event_admission, json_bytes, json_response, request_origin, signed_download_url
+from ...web import box, event_admission, signed_download_url
 from ..native.updates import release_for
+from ..wire import Protocol, Reply, WireRequest, json_reply
 
 bp = Blueprint("capacitor", __name__)
 
@@ -95,9 +96,19 @@ def error_reply(exc: CapgoRefusal | OtaboxError) -> tuple[int, dict, dict]:
     return exc.status, {"kind": kind, "error": exc.code, "message": exc.message}, exc.headers
 
 
+def render_error(exc: CapgoRefusal | OtaboxError) -> Reply:
+    status, body, headers = error_reply(exc)
+    return json_reply(body, status, headers)
+
+
+PROTOCOL = Protocol(render_error, (CapgoRefusal, OtaboxError))
+PATH_PREFIX = "/capgo/"
+
+
 @bp.errorhandler(CapgoRefusal)
 @bp.errorhandler(OtaboxError)
 def _error(exc):
+    """The routes outside `PROTOCOL` (stats, channel_self) answer through Flask's JSON encoder."""
     status, body, headers = error_reply(exc)
     return jsonify(body), status, headers
 
@@ -194,56 +205,46 @@ def json_payload():
     return payload_from(request.get_data())
 
 
-def limited(endpoint: str, parse, b=None, address: str | None = None):
+def limited(b, endpoint: str, parse, address: str | None):
     """Parse the request with `parse`, then take a token for its device (or, when the request is
     invalid, for its address) so floods of bad requests are limited too."""
-    limiter = (b or box()).client_limiter
+    limiter = b.client_limiter
     try:
         info = parse()
     except OtaboxError:
-        limiter.take(f"capgo-{endpoint}:addr:{address or request.remote_addr}")
+        limiter.take(f"capgo-{endpoint}:addr:{address}")
         raise
     limiter.take(f"capgo-{endpoint}:{info.app_id}:{info.device_id}")
     return info
 
 
-def app_view(info: DeviceInfo, b=None):
-    view = (b or box()).serving.app(info.app_id)
+def app_view(b, info: DeviceInfo):
+    view = b.serving.app(info.app_id)
     if view is None:
         raise NotFound(f"no app {info.app_id[:200]!r} on this server (app_id must be the otabox app slug)",
                        code="app_not_found")
     return view
 
 
-def answer_updates(b, read_payload, address: str | None, origin: str) -> dict:
-    """The whole update request, from its body to the reply (raises CapgoRefusal or OtaboxError)."""
-    info = limited("updates", lambda: parse_info(read_payload()), b, address)
-    view = app_view(info, b)
+def answer_updates(b, wire: WireRequest) -> Reply:
+    """The whole update request, for its Flask route and fastpath.FastPath (raises CapgoRefusal or
+    OtaboxError)."""
+    info = limited(b, "updates", lambda: parse_info(payload_from(wire.body)), wire.client_address)
+    view = app_view(b, info)
     decision = domain.decide(view, info.query())
     b.tracker.seen(view.id, info.device_id, decision.release.id if decision.release else None,
                    platform=info.platform, native_version=info.version_build, native_build=info.native_build,
                    bundle_version=None if info.on_builtin else info.version_name,
                    channel=decision.channel.name if decision.channel else info.default_channel, **info.reported())
-    return update_reply(info, decision, b, origin)
+    return json_reply(update_reply(b, info, decision, wire.origin))
 
 
 @bp.post("/capgo/updates")
 def updates():
-    return json_response(answer_updates(box(), json_payload, request.remote_addr, base_url()))
+    return PROTOCOL.flask(answer_updates)
 
 
-def fast_updates(b, environ) -> tuple[int, str, bytes, dict]:
-    """The update request for fastpath.FastPath (which checked that a small body is declared)."""
-    raw = environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"]))
-    try:
-        status, body, headers = 200, answer_updates(b, lambda: payload_from(raw), environ.get("REMOTE_ADDR"),
-                                                    request_origin(environ, b.config.public_url)), {}
-    except (CapgoRefusal, OtaboxError) as exc:
-        status, body, headers = error_reply(exc)
-    return status, "application/json", json_bytes(body), headers
-
-
-def update_reply(info: DeviceInfo, decision: domain.Decision, b=None, origin: str | None = None) -> dict:
+def update_reply(b, info: DeviceInfo, decision: domain.Decision, origin: str) -> dict:
     """The plugin's reply for a decision; raises CapgoRefusal for refusals."""
     if decision.outcome == "no_channel":
         if info.default_channel:
@@ -264,7 +265,7 @@ def update_reply(info: DeviceInfo, decision: domain.Decision, b=None, origin: st
         raise CapgoRefusal("blocked", code, message, version=bundle.version, **extra)
     if not decision.update:
         return up_to_date(info)
-    return offer(info, decision, b, origin)
+    return offer(b, info, decision, origin)
 
 
 def up_to_date(info: DeviceInfo) -> dict:
@@ -284,7 +285,7 @@ def check_channel_allows(channel, info: DeviceInfo) -> None:
                            f"The channel does not serve {info.platform} devices")
 
 
-def offer(info: DeviceInfo, decision: domain.Decision, b=None, origin: str | None = None) -> dict:
+def offer(b, info: DeviceInfo, decision: domain.Decision, origin: str) -> dict:
     bundle = decision.bundle
     if bundle.format != "zip":
         raise CapgoRefusal("blocked", "unsupported_bundle_format",
@@ -303,14 +304,14 @@ def offer(info: DeviceInfo, decision: domain.Decision, b=None, origin: str | Non
             files = bundle_files(bundle.id, bundle.sha256)
             # The plugin Brotli-decompresses manifest files named *.br; such zips go whole.
             if files and not any(path.endswith(".br") for path, _ in files):
-                reply["manifest"] = [manifest_entry(path, sha, b, origin) for path, sha in files]
+                reply["manifest"] = [manifest_entry(b, path, sha, origin) for path, sha in files]
     notes = (decision.release.notes if decision.release else "") or bundle.notes
     if notes:
         reply["message"] = notes
     return reply
 
 
-def manifest_entry(path: str, sha256: str, b=None, origin: str | None = None) -> dict:
+def manifest_entry(b, path: str, sha256: str, origin: str) -> dict:
     url, _ = signed_download_url(sha256, "file", b=b, base=origin)
     return {"file_name": path, "file_hash": sha256, "download_url": url}
 
@@ -343,7 +344,7 @@ def stats():
         parsed = [parse_info(event, ("app_id", "device_id", "action")) for event in events]
         return StatsBatch(parsed[0].app_id, parsed[0].device_id, parsed)
 
-    batch = limited("stats", parse)
+    batch = limited(box(), "stats", parse, request.remote_addr)
     budget, admitted = event_admission(), set()
 
     def admit(device_id: str, size: int) -> bool:
@@ -357,7 +358,7 @@ def stats():
     for event in batch.events:
         by_app.setdefault(event.app_id, []).append(event)
     for app_id, events in by_app.items():
-        view = app_view(events[0])
+        view = app_view(box(), events[0])
         rows = [(e.device_id, bundle_for(view, e.version_name, e.platform), EVENT_TYPES.get(e.fields["action"]),
                  e.fields["action"], event_message(e)) for e in events]
         store_events(App.get_by_id(view.id), rows,
@@ -393,8 +394,9 @@ def event_message(event: DeviceInfo) -> str:
 @bp.post("/capgo/channel_self")
 def set_channel():
     """setChannel: assign the device to a channel that allows self-assignment."""
-    info = limited("channel", lambda: parse_info(json_payload(), ("app_id", "device_id", "channel")))
-    view = app_view(info)
+    info = limited(box(), "channel", lambda: parse_info(json_payload(), ("app_id", "device_id", "channel")),
+                   request.remote_addr)
+    view = app_view(box(), info)
     name = info.fields["channel"]
     channel = view.channel_named(name)
     if channel is None:
@@ -410,8 +412,9 @@ def set_channel():
 @bp.put("/capgo/channel_self")
 def get_channel():
     """getChannel: the channel the server uses for this device."""
-    info = limited("channel", lambda: parse_info(json_payload(), ("app_id", "device_id")))
-    view = app_view(info)
+    info = limited(box(), "channel", lambda: parse_info(json_payload(), ("app_id", "device_id")),
+                   request.remote_addr)
+    view = app_view(box(), info)
     channel = view.channel_for(info.device_id, info.default_channel)
     if channel is None:
         raise CapgoRefusal("failed", "channel_not_found", "no channel applies to this device", status=400)
@@ -426,8 +429,8 @@ def get_channel():
 @bp.get("/capgo/channel_self")
 def list_channels():
     """listChannels: the channels a device may assign itself to (the info object is in the query)."""
-    info = limited("channel", lambda: parse_info(query_info(), ("app_id",)))
-    view = app_view(info)
+    info = limited(box(), "channel", lambda: parse_info(query_info(), ("app_id",)), request.remote_addr)
+    view = app_view(box(), info)
     return jsonify([{"id": c.id, "name": c.name, "public": c.name == view.default_channel, "allow_self_set": True}
                     for c in sorted(view.channels.values(), key=lambda c: c.id) if c.allow_device_self_assign])
 
@@ -435,9 +438,9 @@ def list_channels():
 @bp.delete("/capgo/channel_self")
 def unset_channel():
     """unsetChannel: forget the device's own choice of channel (admin overrides stay)."""
-    info = limited("channel", lambda: parse_info(json_payload() if request.data else query_info(),
-                                                 ("app_id", "device_id")))
-    view = app_view(info)
+    info = limited(box(), "channel", lambda: parse_info(json_payload() if request.data else query_info(),
+                                                        ("app_id", "device_id")), request.remote_addr)
+    view = app_view(box(), info)
     set_self_assigned_channel(App.get_by_id(view.id), info.device_id, None)
     return jsonify({"status": "ok", "message": "the device uses its default channel again"})
 

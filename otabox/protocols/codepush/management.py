@@ -27,7 +27,7 @@ from ...fields import Any, Schema, Text
 from ...security import auth
 from ...store.models import App, Bundle, Channel, Collaborator, Release
 from ...web import accepts, actor, api_key, body, box, inputs, signed_download_url
-from .updates import DEPLOYMENT_KEY
+from .updates import DEPLOYMENT_KEY, render_error
 from .package import package_hash_from_zip
 from .diffs import precompute_diffs, recorded_diffs
 
@@ -38,7 +38,7 @@ bp = Blueprint("codepush_management", __name__)
 @bp.errorhandler(OtaboxError)
 def plain_error(exc: OtaboxError):
     """code-push-server answers errors with a plain-text message; the CLI prints it."""
-    return Response(exc.message, status=exc.status, mimetype="text/plain", headers=exc.headers)
+    return render_error(exc).flask_response()
 
 
 def no_content() -> Response:

@@ -22,16 +22,8 @@ from ...core.devices import store_events
 from ...core.serving import AppView, BundleView, ChannelView, ReleaseView
 from ...errors import BadRequest, NotFound, OtaboxError
 from ...store.models import App
-from ...web import (
-    base_url,
-    box,
-    event_admission,
-    json_bytes,
-    json_response,
-    limit_client,
-    request_origin,
-    signed_download_url,
-)
+from ...web import box, event_admission, limit_client, signed_download_url
+from ..wire import Protocol, Reply, WireRequest, json_reply
 from .package import in_codepush_rollout
 from .diffs import diff_for
 
@@ -46,10 +38,17 @@ SNAKE_CASE = {"downloadURL": "download_url", "description": "description", "isAv
 V01 = "/v0.1/public/codepush"
 
 
+def render_error(exc: OtaboxError) -> Reply:
+    """code-push-server answers errors with a plain-text message, which the SDK shows as is."""
+    return Reply(exc.status, "text/plain; charset=utf-8", exc.message.encode(), exc.headers)
+
+
+PROTOCOL = Protocol(render_error)
+
+
 @bp.errorhandler(OtaboxError)
 def plain_error(exc: OtaboxError):
-    """code-push-server answers errors with a plain-text message, which the SDK shows as is."""
-    return Response(exc.message, status=exc.status, mimetype="text/plain", headers=exc.headers)
+    return render_error(exc).flask_response()
 
 
 MAX_FIELD = 200
@@ -65,10 +64,10 @@ def _field(source, camel: str, snake: str) -> str | None:
     return value
 
 
-def deployment(key: str | None, b=None) -> tuple[AppView, ChannelView]:
+def deployment(b, key: str | None) -> tuple[AppView, ChannelView]:
     if not key or not DEPLOYMENT_KEY.match(key):
         raise BadRequest("An update check must include a valid deployment key.")
-    found = (b or box()).serving.by_deployment_key(key)
+    found = b.serving.by_deployment_key(key)
     if found is None:
         raise NotFound("Deployment key not found.")
     return found
@@ -156,22 +155,24 @@ def update_info(decision: domain.Decision, channel: ChannelView, args: dict, app
     return info
 
 
-def answer_update_check(b, query, client_address: str | None, origin: str, snake_case: bool) -> dict:
-    """The whole update check, from the query to the reply body (raises OtaboxError)."""
+def answer_update_check(b, wire: WireRequest) -> Reply:
+    """The whole update check, in either style, for its Flask routes and fastpath.FastPath (raises
+    OtaboxError)."""
+    query = wire.query
     args = {"deployment_key": _field(query, "deploymentKey", "deployment_key"),
             "app_version": _field(query, "appVersion", "app_version"),
             "package_hash": _field(query, "packageHash", "package_hash"),
             "label": _field(query, "label", "label"),
             "client_unique_id": _field(query, "clientUniqueId", "client_unique_id"),
             "is_companion": _field(query, "isCompanion", "is_companion") == "true"}
-    view, channel = deployment(args["deployment_key"], b)
+    view, channel = deployment(b, args["deployment_key"])
     try:
         app_version = semver.coerce_app_version(args["app_version"] or "")
     except ValueError:
         raise BadRequest("An update check must include a binary version that conforms to the semver standard "
                          "(e.g. '1.0.0').") from None
     device_id = args["client_unique_id"]
-    b.client_limiter.take(f"codepush:{device_id or client_address}")
+    b.client_limiter.take(f"codepush:{device_id or wire.client_address}")
     device = domain.DeviceQuery(device_id=device_id, native_version=args["app_version"], channel=channel.name,
                                 current_package_hash=args["package_hash"], any_native_version=args["is_companion"],
                                 versions_follow_native=False)
@@ -181,41 +182,25 @@ def answer_update_check(b, query, client_address: str | None, origin: str, snake
                    platform=None, native_version=args["app_version"], native_build=None,
                    bundle_version=current.version if current else None,
                    channel=decision.channel.name if decision.channel else channel.name)
-    info = update_info(decision, decision.channel or channel, args, app_version, b, origin)
-    if snake_case:
-        return {"update_info": {SNAKE_CASE[k]: v for k, v in info.items()}}
-    return {"updateInfo": info}
+    info = update_info(decision, decision.channel or channel, args, app_version, b, wire.origin)
+    if wire.path.startswith(V01):  # code-push-server's newer route answers in snake_case
+        return json_reply({"update_info": {SNAKE_CASE[k]: v for k, v in info.items()}})
+    return json_reply({"updateInfo": info})
 
 
-CHECK_PATHS = {"/updateCheck": False, f"{V01}/update_check": True}
+CHECK_PATHS = ("/updateCheck", f"{V01}/update_check")
 PLAIN_TEXT_PATHS = ("/updateCheck", "/reportStatus/", f"{V01}/")
 """The client routes, which answer errors in plain text."""
-"""Update-check paths, and whether each answers in snake_case."""
-
-
-def _check(snake_case: bool):
-    return json_response(answer_update_check(box(), request.args, request.remote_addr, base_url(), snake_case))
 
 
 @bp.get("/updateCheck")
 def update_check_camel():
-    return _check(snake_case=False)
+    return PROTOCOL.flask(answer_update_check)
 
 
 @bp.get(f"{V01}/update_check")
 def update_check_snake():
-    return _check(snake_case=True)
-
-
-def fast_update_check(b, environ, args) -> tuple[int, str, bytes, dict]:
-    """The update check for fastpath.FastPath: status, content type, body, headers."""
-    try:
-        body = answer_update_check(b, args, environ.get("REMOTE_ADDR"),
-                                   request_origin(environ, b.config.public_url),
-                                   CHECK_PATHS[environ["PATH_INFO"]])
-    except OtaboxError as exc:
-        return exc.status, "text/plain; charset=utf-8", exc.message.encode(), exc.headers
-    return 200, "application/json", json_bytes(body), {}
+    return PROTOCOL.flask(answer_update_check)
 
 
 def _report_body() -> dict:
@@ -248,7 +233,7 @@ def _report_deploy():
         raise BadRequest("A deploy status report for a labelled package must contain a valid status.")
     if label and status not in DEPLOY_STATUSES:
         raise BadRequest(f"Invalid status: {status}")
-    view, channel = deployment(key)
+    view, channel = deployment(box(), key)
     device_id = _field(body, "clientUniqueId", "client_unique_id") or ""
     limit_client("codepush-report", device_id)
     release = _release_by_label(channel, label) if label else None
@@ -286,7 +271,7 @@ def _report_download():
     label = _field(body, "label", "label")
     if not key or not label:
         raise BadRequest("A download status report must contain a valid deploymentKey and package label.")
-    view, channel = deployment(key)
+    view, channel = deployment(box(), key)
     device_id = _field(body, "clientUniqueId", "client_unique_id") or ""
     limit_client("codepush-report", device_id)
     _store(view, device_id, _release_by_label(channel, label), "downloaded", "downloaded")

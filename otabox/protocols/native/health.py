@@ -6,12 +6,13 @@ It answers 204 at once: the request validates the report and buffers it (core/he
 batches). `answer_report` is the whole request, for the Flask route and for fastpath.FastPath."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, request
+from flask import Blueprint
 
 from ...core import health
-from ...errors import BadRequest, OtaboxError
+from ...errors import BadRequest
 from ...store.models import row_id
-from ...web import box, json_bytes, json_from
+from ...web import json_from
+from ..wire import JSON_ERRORS, NO_CONTENT, Reply, WireRequest
 from .updates import client_app, release_for
 
 bp = Blueprint("native_health", __name__)
@@ -62,28 +63,16 @@ def _bundle_id(view, data: dict, platform: str) -> int | None:
     return view.bundle_for_version(version, platform)
 
 
-def answer_report(b, app_id: str, raw: bytes, client_key: str, address: str | None) -> None:
+def answer_report(b, wire: WireRequest) -> Reply:
     """Validate and buffer one report (raises OtaboxError)."""
-    view = client_app(app_id, client_key, b)
-    data = decoded_body(b, raw, address)
-    found = parsed_report(b, data, view, address)
+    view = client_app(b, wire.path_args["app_id"], wire.headers.get("X-Client-Key", ""))
+    data = decoded_body(b, wire.body, wire.client_address)
+    found = parsed_report(b, data, view, wire.client_address)
     release_id, _ = release_for(view, found.device_id, _bundle_id(view, data, found.platform), found.channel)
     b.health.record(view.id, release_id, found)
-
-
-def fast_report(b, environ) -> tuple[int, str, bytes, dict]:
-    """The report for fastpath.FastPath (which checked that a small body is declared)."""
-    app_id = environ["PATH_INFO"][len("/api/v1/apps/"):-len("/health")]
-    raw = environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"]))
-    try:
-        answer_report(b, app_id.encode("latin-1").decode("utf-8", "replace"), raw,  # WSGI paths are latin-1
-                      environ.get("HTTP_X_CLIENT_KEY", ""), environ.get("REMOTE_ADDR"))
-    except OtaboxError as exc:
-        return exc.status, "application/json", json_bytes(exc.to_dict()), exc.headers
-    return 204, "", b"", {}
+    return NO_CONTENT
 
 
 @bp.post("/api/v1/apps/<app_id>/health")
 def report(app_id):
-    answer_report(box(), app_id, request.get_data(), request.headers.get("X-Client-Key", ""), request.remote_addr)
-    return Response(status=204)
+    return JSON_ERRORS.flask(answer_report)

@@ -8,19 +8,10 @@ from flask import Blueprint, jsonify, request
 
 from ...core import decide as domain
 from ...core.devices import MAX_DEVICE_ID, record_events
-from ...errors import BadRequest, NotFound, OtaboxError, Unauthorized
+from ...errors import BadRequest, NotFound, Unauthorized
 from ...store.models import App
-from ...web import (
-    base_url,
-    box,
-    event_admission,
-    json_body,
-    json_bytes,
-    json_response,
-    limit_client,
-    request_origin,
-    signed_download_url,
-)
+from ...web import box, event_admission, json_body, limit_client, signed_download_url
+from ..wire import JSON_ERRORS, Reply, WireRequest, json_reply
 
 bp = Blueprint("native", __name__)
 MAX_EVENTS = 100
@@ -29,12 +20,11 @@ TEXT_LIMITS = {"deviceId": MAX_DEVICE_ID, "version": 100, "nativeVersion": 100, 
 """The longest value each check parameter may have (a version is at most 100 characters, as at upload)."""
 
 
-def client_app(app_id: str, client_key: str | None = None, b=None):
+def client_app(b, app_id: str, key: str):
     """The app a public client key belongs to (the key identifies the app; it does not protect)."""
-    view = (b or box()).serving.app(app_id)
+    view = b.serving.app(app_id)
     if view is None:
         raise NotFound(f"no app {app_id[:200]!r}")
-    key = request.environ.get("HTTP_X_CLIENT_KEY", "") if client_key is None else client_key
     if not key or not hmac.compare_digest(key.encode("utf-8", "replace"), view.client_key.encode()):
         raise Unauthorized("a valid X-Client-Key header is required", code="invalid_client_key")
     return view
@@ -55,9 +45,10 @@ def _native_build(raw: str | None) -> int | None:
     return int(raw)
 
 
-def answer_check(b, app_id: str, args, client_key: str, client_address: str | None, origin: str) -> dict:
-    """The whole update check, from the parsed request to the reply body (raises OtaboxError)."""
-    app = client_app(app_id, client_key, b)
+def answer_check(b, wire: WireRequest) -> Reply:
+    """The whole update check, for its Flask route and fastpath.FastPath (raises OtaboxError)."""
+    app = client_app(b, wire.path_args["app_id"], wire.headers.get("X-Client-Key", ""))
+    args = wire.query
     platform = _text(args, "platform")
     if platform not in (None, "ios", "android"):
         raise BadRequest("platform must be ios or android", details={"field": "platform"})
@@ -65,20 +56,18 @@ def answer_check(b, app_id: str, args, client_key: str, client_address: str | No
         device_id=_text(args, "deviceId"), platform=platform, current_version=_text(args, "version"),
         native_version=_text(args, "nativeVersion"), native_build=_native_build(_text(args, "nativeBuild")),
         channel=_text(args, "channel"), versions_follow_native=False)
-    b.client_limiter.take(f"native:{query.device_id or client_address}")
+    b.client_limiter.take(f"native:{query.device_id or wire.client_address}")
     decision = domain.decide(app, query)
     b.tracker.seen(app.id, query.device_id, decision.release.id if decision.release else None,
                    platform=platform, native_version=query.native_version, native_build=query.native_build,
                    bundle_version=None if query.on_builtin else query.current_version,
                    channel=decision.channel.name if decision.channel else query.channel)
-    return check_reply(app, query, decision, b, origin)
+    return json_reply(check_reply(app, query, decision, b, wire.origin))
 
 
 @bp.get("/api/v1/apps/<app_id>/check")
 def check(app_id):
-    b = box()
-    return json_response(answer_check(b, app_id, request.args, request.environ.get("HTTP_X_CLIENT_KEY", ""),
-                                      request.remote_addr, base_url()))
+    return JSON_ERRORS.flask(answer_check)
 
 
 def check_reply(app, query: domain.DeviceQuery, decision: domain.Decision, b, origin: str) -> dict:
@@ -144,21 +133,9 @@ def signed_statement(app, query: domain.DeviceQuery, decision: domain.Decision, 
     return found
 
 
-def fast_check(b, environ, args) -> tuple[int, str, bytes, dict]:
-    """The update check for fastpath.FastPath: status, content type, body, headers."""
-    app_id = environ["PATH_INFO"][len("/api/v1/apps/"):-len("/check")]
-    try:
-        body = answer_check(b, app_id.encode("latin-1").decode("utf-8", "replace"),  # WSGI paths are latin-1
-                            args, environ.get("HTTP_X_CLIENT_KEY", ""), environ.get("REMOTE_ADDR"),
-                            request_origin(environ, b.config.public_url))
-    except OtaboxError as exc:
-        return exc.status, "application/json", json_bytes(exc.to_dict()), exc.headers
-    return 200, "application/json", json_bytes(body), {}
-
-
 @bp.post("/api/v1/apps/<app_id>/events")
 def events(app_id):
-    view = client_app(app_id)
+    view = client_app(box(), app_id, request.headers.get("X-Client-Key", ""))
     limit_client("native-events", None)
     data = json_body((dict, list))
     items = data if isinstance(data, list) else [data]

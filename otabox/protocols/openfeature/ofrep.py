@@ -27,25 +27,38 @@ from werkzeug.exceptions import HTTPException
 
 from ... import jsonsafe
 from ...core import flag_eval as ev
-from ...errors import NotFound, TooManyRequests
+from ...errors import NotFound, OtaboxError, TooManyRequests
 from ...web import box, json_bytes, limit_client
 from ..native.updates import client_app
+from ..wire import JSON, Protocol, Reply, WireRequest
 
 bp = Blueprint("ofrep", __name__)
 
 PREFIX = "/ofrep/v1/evaluate/flags"
 MAX_BODY = 64 * 1024
 """An evaluation request is a context; anything larger is refused (413) before it is parsed."""
-JSON = "application/json"
 
 
 class OfrepError(Exception):
-    def __init__(self, status: int, code: str, details: str, headers: dict | None = None):
-        super().__init__(details)
-        self.status, self.code, self.details, self.headers = status, code, details, headers or {}
+    """An error in OFREP's shape; `key` names the flag of a single-flag evaluation."""
 
-    def body(self, key: str | None) -> dict:
-        return {**({"key": key} if key is not None else {}), "errorCode": self.code, "errorDetails": self.details}
+    def __init__(self, status: int, code: str, details: str, headers: dict | None = None, key: str | None = None):
+        super().__init__(details)
+        self.status, self.code, self.details, self.headers, self.key = status, code, details, headers or {}, key
+
+    def body(self) -> dict:
+        return {**({"key": self.key} if self.key is not None else {}), "errorCode": self.code,
+                "errorDetails": self.details}
+
+
+def render_error(exc: OfrepError | OtaboxError) -> Reply:
+    """OFREP's `{key?, errorCode, errorDetails}`; otabox's own errors (401, 429, 503) are GENERAL."""
+    if not isinstance(exc, OfrepError):
+        exc = OfrepError(exc.status, "GENERAL", exc.message, exc.headers)
+    return Reply(exc.status, JSON, json_bytes(exc.body()), exc.headers)
+
+
+PROTOCOL = Protocol(render_error, (OfrepError, OtaboxError))
 
 
 def client_key(headers) -> str:
@@ -101,66 +114,55 @@ def _reply(flag: ev.FlagView, result: ev.Evaluation, channel: str) -> bytes:
     return encoded
 
 
-def answer(b, flag_key: str | None, raw: bytes, key: str, if_none_match: str | None,
-           address: str | None) -> tuple[int, bytes, dict]:
-    """One OFREP request (`flag_key` None: bulk) → status, JSON body (empty for 304), headers."""
+def answer(b, wire: WireRequest) -> Reply:
+    """One OFREP request (bulk, or one flag named in the path), for its Flask routes and
+    fastpath.FastPath (raises OfrepError or OtaboxError)."""
+    flag_key = wire.path_args.get("flag_key")
     try:
-        view = b.serving.by_client_key(key) if key else None
-        if view is None:
-            raise OfrepError(401, "GENERAL", "a valid client key is required: send 'Authorization: Bearer "
-                                             "<clientKey>' or 'X-Client-Key: <clientKey>'")
-        context = _context(raw)
-        b.client_limiter.take(f"ofrep:{context.targeting_key or address}")
-        if context.channel not in view.channels:
-            raise OfrepError(400, "INVALID_CONTEXT", f"the app has no channel {context.channel!r}")
-        flags = b.flags.flag_set(view).flags
-        if flag_key is not None:
-            flag = flags.get(flag_key)
-            if flag is None:
-                raise OfrepError(404, "FLAG_NOT_FOUND", f"no flag {flag_key!r} in this app")
-            result = ev.evaluate(flag, context)
-            if not result.error_code:
-                b.flag_recorder.evaluated(view.id, context, [(flag.id, result.variant)])
-            return 400 if result.error_code else 200, _reply(flag, result, context.channel), {}
-        results = [(flag, ev.evaluate(flag, context)) for flag in flags.values()]
-        b.flag_recorder.evaluated(view.id, context, [(f.id, r.variant) for f, r in results if not r.error_code])
-        body = b'{"flags":[' + b",".join(_reply(f, r, context.channel) for f, r in results) + b"]}"
-        etag = etag_of(body)
-        if not_modified(etag, if_none_match):
-            return 304, b"", {"ETag": etag}
-        return 200, body, {"ETag": etag}
+        return _evaluate(b, flag_key, wire)
     except OfrepError as exc:
-        return exc.status, json_bytes(exc.body(flag_key)), exc.headers
+        exc.key = flag_key
+        raise
     except TooManyRequests as exc:
-        return exc.status, json_bytes(OfrepError(429, "GENERAL", exc.message).body(flag_key)), exc.headers
+        raise OfrepError(429, "GENERAL", exc.message, exc.headers, flag_key) from None
 
 
-def fast_evaluate(b, environ) -> tuple[int, str, bytes, dict]:
-    """The evaluation endpoints for fastpath.FastPath (which checked that a small body is declared)."""
-    path = environ["PATH_INFO"][len(PREFIX):].lstrip("/")
-    flag_key = path.encode("latin-1").decode("utf-8", "replace") or None  # WSGI paths are latin-1
-    raw = environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"]))
-    headers = {"Authorization": environ.get("HTTP_AUTHORIZATION"), "X-Client-Key": environ.get("HTTP_X_CLIENT_KEY"),
-               "X-API-Key": environ.get("HTTP_X_API_KEY")}
-    status, body, extra = answer(b, flag_key, raw, client_key(headers), environ.get("HTTP_IF_NONE_MATCH"),
-                                 environ.get("REMOTE_ADDR"))
-    return status, JSON, body, extra
-
-
-def _respond(flag_key: str | None) -> Response:
-    status, body, headers = answer(box(), flag_key, request.get_data(), client_key(request.headers),
-                                   request.headers.get("If-None-Match"), request.remote_addr)
-    return Response(body, status, headers, mimetype=JSON if body else None)
+def _evaluate(b, flag_key: str | None, wire: WireRequest) -> Reply:
+    key = client_key(wire.headers)
+    view = b.serving.by_client_key(key) if key else None
+    if view is None:
+        raise OfrepError(401, "GENERAL", "a valid client key is required: send 'Authorization: Bearer "
+                                         "<clientKey>' or 'X-Client-Key: <clientKey>'")
+    context = _context(wire.body)
+    b.client_limiter.take(f"ofrep:{context.targeting_key or wire.client_address}")
+    if context.channel not in view.channels:
+        raise OfrepError(400, "INVALID_CONTEXT", f"the app has no channel {context.channel!r}")
+    flags = b.flags.flag_set(view).flags
+    if flag_key is not None:
+        flag = flags.get(flag_key)
+        if flag is None:
+            raise OfrepError(404, "FLAG_NOT_FOUND", f"no flag {flag_key!r} in this app")
+        result = ev.evaluate(flag, context)
+        if not result.error_code:
+            b.flag_recorder.evaluated(view.id, context, [(flag.id, result.variant)])
+        return Reply(400 if result.error_code else 200, JSON, _reply(flag, result, context.channel), {})
+    results = [(flag, ev.evaluate(flag, context)) for flag in flags.values()]
+    b.flag_recorder.evaluated(view.id, context, [(f.id, r.variant) for f, r in results if not r.error_code])
+    body = b'{"flags":[' + b",".join(_reply(f, r, context.channel) for f, r in results) + b"]}"
+    etag = etag_of(body)
+    if not_modified(etag, wire.headers.get("If-None-Match")):
+        return Reply(304, JSON, b"", {"ETag": etag})
+    return Reply(200, JSON, body, {"ETag": etag})
 
 
 @bp.post(PREFIX)
 def evaluate_flags():
-    return _respond(None)
+    return PROTOCOL.flask(answer)
 
 
 @bp.post(f"{PREFIX}/<flag_key>")
 def evaluate_flag(flag_key):
-    return _respond(flag_key)
+    return PROTOCOL.flask(answer)
 
 
 @bp.errorhandler(HTTPException)
@@ -212,7 +214,7 @@ def flag_definitions(flag_set: ev.FlagSet, channel: str) -> dict:
 @bp.get("/v1/ota/flag-definitions/<project_slug>")
 def definitions(project_slug):
     b = box()
-    view = client_app(project_slug, client_key(request.headers), b)
+    view = client_app(b, project_slug, client_key(request.headers))
     limit_client("flag-definitions", None)
     channel = request.args.get("channel") or ev.DEFAULT_CHANNEL
     if channel not in view.channels:
