@@ -20,9 +20,11 @@ from .core.serving import ServingCache
 from .errors import OtaboxError
 from .ops.maintenance import janitor
 from .ops.metrics import Metrics
+from .ops.patches import PatchMaker
 from .ops.scheduler import PolicyScheduler
 from .ops.webhooks import WebhookSender
 from .protocols.codepush import package as codepush_package
+from .protocols.expo import patches as expo_patches
 from .protocols.expo import updates as expo
 from .security.ratelimit import EventBudget, TokenBucketLimiter, WindowLimiter
 from .security.sealing import load_sealer
@@ -120,6 +122,7 @@ class Box:
         self.janitor = janitor(self)
         self.scheduler = PolicyScheduler(self)
         self.webhooks = WebhookSender(self)
+        self.patch_maker = PatchMaker(self, [expo_patches.patch_jobs])
 
     def start_background_work(self) -> None:
         self.tracker.start()
@@ -127,6 +130,7 @@ class Box:
         self.health.start()
         self.janitor.start()
         self.scheduler.start()
+        self.patch_maker.start()
         if self.config.webhook_delivery:  # off: events wait in the outbox (e.g. a copy of a production box)
             self.webhooks.start()
 
@@ -136,6 +140,7 @@ class Box:
 
     def close(self) -> None:
         self.webhooks.stop()
+        self.patch_maker.stop()
         self.scheduler.stop()
         self.janitor.stop()
         self.tracker.stop()
