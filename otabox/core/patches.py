@@ -15,13 +15,12 @@ the request path without a query.
 from __future__ import annotations
 
 import dataclasses
-import gzip
 
 import bsdiff4
 
 from ..store.generation import bump_generation
 from ..store.models import Bundle, database
-from . import audit
+from . import audit, compression
 
 FORMAT = "bsdiff"
 MAGIC = b"BSDIFF40"
@@ -68,8 +67,8 @@ def apply_patch(old: bytes, patch: bytes) -> bytes:
 
 
 def compressed_size(data: bytes) -> int:
-    """The size of the smallest full download a client gets (gzip, which every client accepts)."""
-    return len(gzip.compress(data, compresslevel=9, mtime=0))
+    """The size of the full download a client gets at least (gzip, which every client accepts)."""
+    return len(compression.compress(data, "gzip"))
 
 
 def worth_serving(patch_size: int, full_compressed_size: int) -> bool:

@@ -18,11 +18,12 @@ import hashlib
 
 from flask import Blueprint, Response, redirect, request, send_file
 
+from ...core.compression import available_codings
 from ...core.patches import FORMAT as PATCH_FORMAT
 from ...errors import Forbidden, NotFound
 from ...store.blobs import is_sha256
 from ...web import box
-from . import patches
+from . import encoding, patches
 from .export import LAUNCH_ASSET_CONTENT_TYPE, PLATFORMS
 from .urls import SIGNED_PURPOSE, signed_subject
 
@@ -56,7 +57,7 @@ def launch_asset(app_id, sha256):
         body = _stored_patch(choice.patch)
         if body is not None:
             return _patch_response(body, choice.base.id)
-    return _full_response(sha256, expo_client=platform in PLATFORMS)
+    return _full_response(view, sha256, expo_client=platform in PLATFORMS)
 
 
 def _stored_patch(patch: dict) -> bytes | None:
@@ -77,19 +78,28 @@ def _patch_response(body: bytes, base_update_id: str) -> Response:
     return _inert(response)
 
 
-def _full_response(sha256: str, expo_client: bool) -> Response:
+def _full_response(view, sha256: str, expo_client: bool) -> Response:
+    """The full file: the precompressed copy in the coding the client prefers (never for a Range
+    request, which means the identity form's bytes), else the file itself."""
     content_type = LAUNCH_ASSET_CONTENT_TYPE if expo_client else "application/octet-stream"
     store = box().store
     direct = store.url(sha256, box().config.url_ttl, content_type)
-    if direct:
+    if direct:  # a bucket serves the identity form itself
         return _inert(redirect(direct, code=302))
-    path = store.local_path(sha256)
+    copies = {} if request.headers.get("Range") else encoding.encodings_of(view, sha256)
+    coding = encoding.negotiate(request.headers.get("Accept-Encoding"), [c for c in available_codings() if c in copies])
+    served = copies[coding]["sha256"] if coding else sha256
+    path = store.local_path(served)
+    if (path is None or not path.exists()) and coding:  # a lost copy: the file itself still serves
+        coding, served, path = None, sha256, store.local_path(sha256)
     if path is None or not path.exists():
         raise NotFound("the file is missing from storage", code="file_missing")
-    response = send_file(path, mimetype=content_type, conditional=True, etag=sha256, max_age=3600,
+    response = send_file(path, mimetype=content_type, conditional=True, etag=served, max_age=3600,
                          as_attachment=True, download_name=sha256)
+    if coding:
+        response.headers["Content-Encoding"] = coding
     response.headers["Accept-Ranges"] = "bytes"
-    response.headers["Vary"] = "expo-platform, A-IM, Expo-Current-Update-ID"
+    response.headers["Vary"] = "expo-platform, A-IM, Expo-Current-Update-ID, Accept-Encoding"
     response.headers["Cache-Control"] = "private, max-age=3600, immutable"
     return _inert(response)
 

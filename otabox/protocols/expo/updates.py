@@ -33,6 +33,7 @@ from ...errors import BadRequest, Conflict, Invalid, NotFound, OtaboxError, TooL
 from ...store.blobs import StagedFile
 from ...store.models import Release
 from ...web import actor, app_for, box, json_body, limit_client, signed_download_url
+from . import encoding
 from . import export as ef
 from .urls import launch_asset_url
 
@@ -59,7 +60,7 @@ def describe_upload(box, fields, staged: StagedFile, entries) -> dict:
             raise Invalid(f"the export has no {fields.platform} bundle", code="invalid_expo_export",
                           details={"platforms": extra["platforms"]})
         extra["platforms"] = [fields.platform]
-    return extra
+    return encoding.precompress_launch_assets(box, staged.path, extra)
 
 
 def describe_export(box, staged: StagedFile, entries) -> dict:
@@ -432,7 +433,7 @@ def _response(asked: ManifestRequest, status: int, body: bytes, content_type: st
         response.headers.pop("Content-Type", None)
     response.headers["expo-protocol-version"] = str(asked.protocol)
     response.headers["expo-sfv-version"] = "0"
-    return response
+    return encoding.encode_reply(response)
 
 
 # --- management: AppDispatch's rollback for Expo apps ------------------------------------------
