@@ -191,3 +191,18 @@ def test_patches_go_with_their_bundles_and_survive_gc_while_they_live(admin, box
     assert all(box.store.exists(sha) for sha in patch_shas)
     assert admin.delete(f"/api/v1/apps/{APP}").status_code == 200
     assert not any(box.store.exists(sha) for sha in patch_shas)
+
+
+def test_metrics_count_patch_hits_misses_fallbacks_and_bytes(box, client, two_updates):
+    box.config.metrics_public = True
+    patched = launch_request(client, two_updates["new"], two_updates["old"]["id"])
+    assert patched.status_code == 226
+    assert launch_request(client, two_updates["new"], two_updates["new"]["id"]).status_code == 200  # no patch: miss
+    assert launch_request(client, two_updates["new"], str(uuid.uuid4())).status_code == 200  # unknown base: fallback
+    assert launch_request(client, two_updates["new"], str(uuid.uuid4()), a_im=None).status_code == 200  # not asked
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'otabox_patch_requests_total{outcome="hit"} 1' in text
+    assert 'otabox_patch_requests_total{outcome="miss"} 1' in text
+    assert 'otabox_patch_requests_total{outcome="fallback"} 1' in text
+    assert f'otabox_launch_asset_bytes_total{{form="patched"}} {len(patched.data)}' in text
+    assert f'otabox_launch_asset_bytes_total{{form="full"}} {3 * len(two_updates["new_bytes"])}' in text

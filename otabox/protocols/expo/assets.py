@@ -53,11 +53,20 @@ def launch_asset(app_id, sha256):
         instance_manipulations=_header("a-im"), platform=platform if platform in PLATFORMS else None,
         current_update_id=_header("expo-current-update-id"), requested_update_id=_header("expo-requested-update-id"),
         embedded_update_id=_header("expo-embedded-update-id")))
+    metrics = box().metrics
     if choice.outcome == patches.HIT:
         body = _stored_patch(choice.patch)
         if body is not None:
+            metrics.count_patch_request(patches.HIT)
+            metrics.count_launch_asset_bytes("patched", len(body))
             return _patch_response(body, choice.base.id)
-    return _full_response(view, sha256, expo_client=platform in PLATFORMS)
+        choice = patches.PatchChoice(patches.FALLBACK)
+    if choice.outcome is not None:
+        metrics.count_patch_request(choice.outcome)
+    response = _full_response(view, sha256, expo_client=platform in PLATFORMS)
+    if request.method == "GET" and response.status_code in (200, 206):  # not a redirect to the bucket, nor a 304
+        metrics.count_launch_asset_bytes("full", response.content_length or 0)
+    return response
 
 
 def _stored_patch(patch: dict) -> bytes | None:
