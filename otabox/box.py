@@ -17,6 +17,7 @@ from .core.flag_contexts import FlagRecorder
 from .core.flags import FlagCache
 from .core.health import HealthRecorder
 from .core.serving import ServingCache
+from .core.transfers import TransferRecorder
 from .errors import OtaboxError
 from .ops.maintenance import janitor
 from .ops.metrics import Metrics
@@ -117,6 +118,7 @@ class Box:
                                         config.event_mb_per_address_per_day * 1024 * 1024)
         self.tracker = DeviceTracker(config.device_flush_seconds)
         self.health = HealthRecorder(config.device_flush_seconds, self.tracker.flush)
+        self.transfers = TransferRecorder(config.device_flush_seconds)
         self.ingestor = Ingestor(self, describers={"zip": codepush_package.describe_zip,
                                                    "expo": functools.partial(expo.describe_upload, self)})
         self.janitor = janitor(self)
@@ -128,6 +130,7 @@ class Box:
         self.tracker.start()
         self.flag_recorder.start()
         self.health.start()
+        self.transfers.start()
         self.janitor.start()
         self.scheduler.start()
         self.patch_maker.start()
@@ -147,6 +150,7 @@ class Box:
         self.flag_recorder.stop()
         self.usage.flush()
         self.health.stop()
+        self.transfers.stop()
         if self.generation_signal is not None:
             self.generation_signal.close()
         if not self.db.is_closed():

@@ -695,6 +695,13 @@ def _device_and_release_paths(app: str, tag: str) -> dict:
                     "type": STRING, "at": TIMESTAMP, "actor": STRING, "details": {"type": "object"}}))})),
                 **json_errors(*AUTH)}, [APP_ID, release_id]),
         },
+        f"{app}/releases/{{release_id}}/transfer": {
+            "get": operation("Bytes a release's Expo launch assets cost so far: downloads and bytes in full and as "
+                             "patches, and the bytes the patches saved", tag, {
+                **reply(obj({"releaseId": INTEGER, "fullDownloads": INTEGER, "fullBytes": INTEGER,
+                             "patchedDownloads": INTEGER, "patchedBytes": INTEGER, "savedBytes": INTEGER})),
+                **json_errors(*AUTH)}, [APP_ID, release_id]),
+        },
         f"{app}/releases/{{release_id}}/republish": {
             "post": operation("Release the same bundle again to several channels (one group)", tag, {
                 **reply(ref("ReleaseList"), 201), **json_errors(400, *AUTH, 409)}, [APP_ID, release_id],

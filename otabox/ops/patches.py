@@ -15,6 +15,8 @@ import hashlib
 import logging
 from typing import Callable, Iterable
 
+import peewee
+
 from ..core import patches
 from ..core.patches import PatchJob
 from ..core.serving import AppView
@@ -42,13 +44,17 @@ class PatchMaker:
         self.loop.stop()
 
     def run(self) -> list[dict]:
-        """One round: make every wanted patch not recorded yet; returns what was recorded."""
+        """One round: make every wanted patch not recorded yet; returns what was recorded. A database
+        too busy to answer (a server starting, an upgrade) only postpones the work to the next round."""
         outcomes = []
-        for job in self.pending():
-            outcome = self.make(job)
-            if patches.record_patch(job, outcome):
-                outcomes.append(outcome)
-                self.box.publish_changes()
+        try:
+            for job in self.pending():
+                outcome = self.make(job)
+                if patches.record_patch(job, outcome):
+                    outcomes.append(outcome)
+                    self.box.publish_changes()
+        except peewee.OperationalError as exc:
+            log.warning("the patch maker waits for the next round: %s", exc)
         return outcomes
 
     def pending(self) -> list[PatchJob]:

@@ -29,6 +29,7 @@ from .models import (
     CodePushActive,
     Collaborator,
     ReleaseEvent,
+    ReleaseTransfer,
     Secret,
     State,
     TokenApp,
@@ -240,6 +241,10 @@ def _codepush_active(schema: Schema) -> None:
     schema.create_tables(CodePushActive)
 
 
+def _release_transfers(schema: Schema) -> None:
+    schema.create_tables(ReleaseTransfer)
+
+
 STEPS: list[Step] = [
     Step(1, "the schema of otabox 0.1.0", _baseline),
     Step(2, "signed serving sequence per app; per-device override changes", _signed_serving_state),
@@ -256,6 +261,7 @@ STEPS: list[Step] = [
             "salted scrypt key", _trusted_keys),
     Step(10, "issue 26: code-push-server's Active counters per deployment and label or app version",
          _codepush_active),
+    Step(14, "issue 27: bytes of launch assets sent per release, in full and as patches", _release_transfers),
 ]
 
 

@@ -206,3 +206,16 @@ def test_metrics_count_patch_hits_misses_fallbacks_and_bytes(box, client, two_up
     assert 'otabox_patch_requests_total{outcome="fallback"} 1' in text
     assert f'otabox_launch_asset_bytes_total{{form="patched"}} {len(patched.data)}' in text
     assert f'otabox_launch_asset_bytes_total{{form="full"}} {3 * len(two_updates["new_bytes"])}' in text
+
+
+def test_each_release_shows_bytes_sent_in_full_and_patched_and_the_saving(admin, box, client, two_updates):
+    patched = launch_request(client, two_updates["new"], two_updates["old"]["id"])
+    full = launch_request(client, two_updates["new"], two_updates["old"]["id"], a_im=None)
+    assert (patched.status_code, full.status_code) == (226, 200)
+    box.transfers.flush()
+    release_id = admin.get(f"/api/v1/apps/{APP}/releases?channel=production").json["releases"][0]["id"]
+    answer = admin.get(f"/api/v1/apps/{APP}/releases/{release_id}/transfer")
+    assert answer.status_code == 200
+    size = len(two_updates["new_bytes"])
+    assert answer.json == {"releaseId": release_id, "fullDownloads": 1, "fullBytes": size, "patchedDownloads": 1,
+                           "patchedBytes": len(patched.data), "savedBytes": size - len(patched.data)}

@@ -49,16 +49,21 @@ def launch_asset(app_id, sha256):
     if not is_sha256(sha256):
         raise NotFound("no such file")
     platform = (_header("expo-platform") or "").lower()
-    choice = patches.choose_patch(view, sha256, patches.PatchRequest(
+    asked = patches.PatchRequest(
         instance_manipulations=_header("a-im"), platform=platform if platform in PLATFORMS else None,
         current_update_id=_header("expo-current-update-id"), requested_update_id=_header("expo-requested-update-id"),
-        embedded_update_id=_header("expo-embedded-update-id")))
-    metrics = box().metrics
+        embedded_update_id=_header("expo-embedded-update-id"))
+    choice = patches.choose_patch(view, sha256, asked)
+    requested = patches.requested_update(view, asked)
+    release_id = requested.release.id if requested and requested.release else None
+    metrics, transfers = box().metrics, box().transfers
     if choice.outcome == patches.HIT:
         body = _stored_patch(choice.patch)
         if body is not None:
             metrics.count_patch_request(patches.HIT)
             metrics.count_launch_asset_bytes("patched", len(body))
+            if release_id is not None:
+                transfers.count_patched(release_id, len(body), _full_size(view, sha256, requested, platform))
             return _patch_response(body, choice.base.id)
         choice = patches.PatchChoice(patches.FALLBACK)
     if choice.outcome is not None:
@@ -66,7 +71,22 @@ def launch_asset(app_id, sha256):
     response = _full_response(view, sha256, expo_client=platform in PLATFORMS)
     if request.method == "GET" and response.status_code in (200, 206):  # not a redirect to the bucket, nor a 304
         metrics.count_launch_asset_bytes("full", response.content_length or 0)
+        if release_id is not None:
+            transfers.count_full(release_id, response.content_length or 0)
     return response
+
+
+def _full_size(view, sha256: str, requested, platform: str) -> int:
+    """What the full answer to this request would have weighed (its coding by Accept-Encoding)."""
+    coding, copies = _negotiated(view, sha256)
+    return copies[coding]["size"] if coding else requested.bundle.extra["files"][platform]["launchAsset"]["size"]
+
+
+def _negotiated(view, sha256: str) -> tuple[str | None, dict]:
+    """The coding the client prefers among the asset's precompressed copies (None: the file itself)."""
+    copies = encoding.encodings_of(view, sha256)
+    return encoding.negotiate(request.headers.get("Accept-Encoding"),
+                              [c for c in available_codings() if c in copies]), copies
 
 
 def _stored_patch(patch: dict) -> bytes | None:
@@ -95,8 +115,7 @@ def _full_response(view, sha256: str, expo_client: bool) -> Response:
     direct = store.url(sha256, box().config.url_ttl, content_type)
     if direct:  # a bucket serves the identity form itself
         return _inert(redirect(direct, code=302))
-    copies = {} if request.headers.get("Range") else encoding.encodings_of(view, sha256)
-    coding = encoding.negotiate(request.headers.get("Accept-Encoding"), [c for c in available_codings() if c in copies])
+    coding, copies = (None, {}) if request.headers.get("Range") else _negotiated(view, sha256)
     served = copies[coding]["sha256"] if coding else sha256
     path = store.local_path(served)
     if (path is None or not path.exists()) and coding:  # a lost copy: the file itself still serves

@@ -106,6 +106,11 @@ def _uuid(text: str | None) -> str | None:
         return None
 
 
+def requested_update(view: AppView, asked: PatchRequest) -> Update | None:
+    """The update the client says the asset is for (Expo-Requested-Update-ID), when otabox served it."""
+    return known_updates(view).get(_uuid(asked.requested_update_id))
+
+
 def choose_patch(view: AppView, sha256: str, asked: PatchRequest) -> PatchChoice:
     """The patch to send for a request of the launch asset `sha256`, and what became of the request."""
     if not asks_for_bsdiff(asked.instance_manipulations):
