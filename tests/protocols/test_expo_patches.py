@@ -13,8 +13,11 @@ from urllib.parse import urlsplit
 
 import bsdiff4
 import pytest
+from conftest import Api, make_key
 from test_expo import APP, export_zip, get_manifest, manifest_of, upload_expo
 
+from otabox.app import create_app
+from otabox.config import Config
 from otabox.core import patches
 from otabox.ops.maintenance import collect_garbage
 from otabox.store.models import AuditEntry
@@ -219,3 +222,28 @@ def test_each_release_shows_bytes_sent_in_full_and_patched_and_the_saving(admin,
     size = len(two_updates["new_bytes"])
     assert answer.json == {"releaseId": release_id, "fullDownloads": 1, "fullBytes": size, "patchedDownloads": 1,
                            "patchedBytes": len(patched.data), "savedBytes": size - len(patched.data)}
+
+
+def test_with_a_bucket_patches_are_made_from_it_and_answered_by_otabox(tmp_path, s3_bucket, monkeypatch):
+    """A 226 cannot travel through a redirect: the patch comes from otabox; the full asset is a redirect."""
+    for name, value in s3_bucket.env.items():
+        monkeypatch.setenv(name, value)
+    flask_app = create_app(Config.from_env(data_dir=tmp_path / "data"))
+    box, client = flask_app.config["BOX"], flask_app.test_client()
+    try:
+        admin = Api(client, make_key(box, "admin", "admin"))
+        assert admin.post("/api/v1/apps", {"slug": APP, "name": "Demo"}).status_code == 201
+        old_fixture, _, _ = publish_release(admin, tmp_path, "1.0.0")
+        old = manifest_of(get_manifest(client))
+        new_fixture, _, _ = publish_release(admin, tmp_path, "1.0.1")
+        new = manifest_of(get_manifest(client, expo_current_update_id=old["id"]))
+        with box.db.connection_context():
+            made = box.patch_maker.run()
+        assert made and not (tmp_path / "data" / "blobs").exists()  # the patches are in the bucket
+        answer = launch_request(client, new, old["id"])
+        assert answer.status_code == 226
+        assert bsdiff4.patch(old_fixture.bundles["ios"][1], answer.data) == new_fixture.bundles["ios"][1]
+        full = launch_request(client, new, old["id"], a_im=None)
+        assert full.status_code == 302 and full.headers["Location"].startswith(s3_bucket.endpoint_url)
+    finally:
+        box.close()
