@@ -20,7 +20,7 @@ from otabox.app import create_app
 from otabox.config import Config
 from otabox.core import patches
 from otabox.ops.maintenance import collect_garbage
-from otabox.store.models import AuditEntry
+from otabox.store.models import AuditEntry, ReleaseTransfer
 
 WORDS = ["function", "return", "const", "let", "var", "this", "props", "state", "render", "React",
          "createElement", "useState", "useEffect", "null", "undefined", "true", "false", "=>", "{", "}"]
@@ -222,6 +222,9 @@ def test_each_release_shows_bytes_sent_in_full_and_patched_and_the_saving(admin,
     size = len(two_updates["new_bytes"])
     assert answer.json == {"releaseId": release_id, "fullDownloads": 1, "fullBytes": size, "patchedDownloads": 1,
                            "patchedBytes": len(patched.data), "savedBytes": size - len(patched.data)}
+    assert admin.delete(f"/api/v1/apps/{APP}").status_code == 200  # the counts go with the release
+    with box.db.connection_context():
+        assert ReleaseTransfer.select().count() == 0
 
 
 def test_with_a_bucket_patches_are_made_from_it_and_answered_by_otabox(tmp_path, s3_bucket, monkeypatch):
