@@ -27,7 +27,7 @@ from .ops.webhooks import WebhookSender
 from .protocols.codepush import package as codepush_package
 from .protocols.expo import patches as expo_patches
 from .protocols.expo import updates as expo
-from .security.ratelimit import EventBudget, TokenBucketLimiter, WindowLimiter
+from .security.ratelimit import EventBudget, FailureBackoff, TokenBucketLimiter, WindowLimiter
 from .security.sealing import load_sealer
 from .security.signing import ServerSecrets
 from .security.usage import UsageRecorder
@@ -38,14 +38,17 @@ from .store.secrets import DatabaseSecretStore, FileSecretStore, check_secret_ke
 
 
 def open_blob_store(config: Config):
-    """Bundle files in `<data dir>/blobs`, or in the bucket OTABOX_STORAGE_URL names."""
+    """Bundle files in `<data dir>/blobs`, or in the bucket OTABOX_STORAGE_URL names (which must exist)."""
     if config.storage_url:
-        from .store.s3 import S3BlobStore
+        from .store.s3 import S3BlobStore, S3Timeouts
 
         try:
-            return S3BlobStore(config.storage_url, config.s3_endpoint_url, config.cdn_base_url)
+            store = S3BlobStore(config.storage_url, config.s3_endpoint_url, config.cdn_base_url,
+                                timeouts=S3Timeouts.of(config))
         except ValueError as exc:
             raise ConfigError(f"OTABOX_STORAGE_URL: {exc}") from None
+        store.require_bucket()
+        return store
     return FileSystemBlobStore(config.data_dir / "blobs")
 
 
@@ -101,24 +104,27 @@ class Box:
             self.store = open_blob_store(config)
             self.generation_signal = (GenerationSignal(config.data_dir / "generation") if is_sqlite(self.db)
                                       else PostgresChangeSignal(self.db))
-        self.serving = ServingCache(self.generation_signal)
+        self.serving = ServingCache(self.generation_signal, config.stale_serving_limit)
         self.flags = FlagCache()
         self.flag_recorder = FlagRecorder(config.device_flush_seconds, config.contexts_per_app,
                                           config.context_mb_per_app * 1024 * 1024)
-        self.metrics = Metrics()
         self.client_limiter = TokenBucketLimiter(config.client_rate_per_minute)
         self.auth_failure_limiter = TokenBucketLimiter(config.auth_failures_per_minute)
         self.api_limiter = WindowLimiter(config.api_requests_per_hour)
         self.anonymous_limiter = WindowLimiter(config.anonymous_requests_per_hour)
         self.login_limiter = TokenBucketLimiter(config.login_attempts_per_minute)
-        self.login_failure_limiter = TokenBucketLimiter(config.login_failures_per_hour, period_seconds=3600)
+        self.account_sign_in_failures = FailureBackoff(config.login_failures_per_account,
+                                                       config.login_max_backoff_seconds)
+        self.address_sign_in_failures = FailureBackoff(config.login_failures_per_address,
+                                                       config.login_max_backoff_seconds)
         self.usage = UsageRecorder()
         self.address_limiter = TokenBucketLimiter(config.address_rate_per_minute)
         self.event_budget = EventBudget(config.event_kb_per_device_per_day * 1024,
                                         config.event_mb_per_address_per_day * 1024 * 1024)
-        self.tracker = DeviceTracker(config.device_flush_seconds)
+        self.tracker = DeviceTracker(config.device_flush_seconds, config.max_buffered_devices)
         self.health = HealthRecorder(config.device_flush_seconds, self.tracker.flush)
         self.transfers = TransferRecorder(config.device_flush_seconds)
+        self.metrics = Metrics(self.serving, {"devices": self.tracker, "flags": self.flag_recorder})
         self.ingestor = Ingestor(self, describers={"zip": codepush_package.describe_zip,
                                                    "expo": functools.partial(expo.describe_upload, self)})
         self.janitor = janitor(self)

@@ -15,6 +15,7 @@ import re
 from flask import Blueprint, redirect, request, send_file
 from werkzeug.wsgi import wrap_file
 
+from .core.bundles import record_file_missing
 from .errors import Forbidden, NotFound
 from .store.blobs import is_sha256
 from .web import box
@@ -56,6 +57,7 @@ def download(sha256):
         return redirect(direct, code=302)
     path = store.local_path(sha256)
     if path is None or not path.exists():
+        record_file_missing(sha256, True, "download")  # its bundle is no longer offered
         raise NotFound("the file is missing from storage", code="file_missing")
     expo_client = request.headers.get("expo-platform", "").lower() in EXPO_PLATFORMS
     response = send_file(path, mimetype=served_type(kind, expo_client), conditional=True, etag=sha256,

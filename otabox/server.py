@@ -22,7 +22,7 @@ from .app import create_app
 from .config import Config, ConfigError
 from .errors import Busy, OtaboxError, TooLarge
 from .ops.accesslog import AccessLogWriter
-from .store.files import hold_serving_lock
+from .store.files import hold_serving_lock, is_being_served
 from .web import carries_bundle
 
 
@@ -73,6 +73,7 @@ def _prepare(config: Config) -> None:
     before any worker starts), and tell the operator where everything is."""
     from .box import Box
     from .ops.dbmove import MOVED_NOTE, unmoved_box
+    from .ops.maintenance import clear_abandoned_staging
     from .store.db import without_password
     from .store.models import ApiKey
 
@@ -82,6 +83,7 @@ def _prepare(config: Config) -> None:
     try:
         with box.db.connection_context():
             has_key = ApiKey.select().exists()
+            cleared = 0 if is_being_served(config.data_dir) else clear_abandoned_staging(box)
         upgrade = box.upgrade
     finally:
         box.close()
@@ -90,6 +92,9 @@ def _prepare(config: Config) -> None:
         log.info("upgraded the database from schema version %d to %d; the previous database is at %s",
                  upgrade.from_version, upgrade.to_version, upgrade.backup or "(back up other engines yourself)")
     log.info("data directory: %s", config.data_dir)
+    if cleared:
+        log.info("removed %d staged file%s of uploads a previous server did not finish", cleared,
+                 "" if cleared == 1 else "s")
     if config.database_url:
         log.info("database: %s", without_password(config.database_url))
     if config.storage_url:

@@ -25,6 +25,7 @@ from .store.models import App
 
 BUNDLE_UPLOADS = (("POST", re.compile(r"/api/v1/apps/[^/]+/bundles")),
                   ("POST", re.compile(r"/apps/[^/]+/deployments/[^/]+/release")),  # the code-push CLI's release
+                  ("POST", re.compile(r"/v1/projects/[^/]+/ota/upload")),  # Koolbase's upload
                   ("PUT", re.compile(r"/uploads/[^/]+")))
 """The requests whose bodies are bundles: only they may be large and take long to arrive."""
 
@@ -60,13 +61,20 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CLIENT_BLUEPRINTS = frozenset({"native", "native_health"})
 """Blueprints of client routes under /api/v1 (device update checks and events): they have their
 own per-device limits and are not counted as management requests."""
-MANAGEMENT_BLUEPRINTS = frozenset({"codepush_management", "codepush_accounts"})
-"""The code-push CLI's management API, outside /api/v1."""
+SIGN_IN_ENDPOINT = "api_account.sign_in"
+"""The dashboard's sign-in: limited by its own back-offs, never by the hourly windows."""
+MANAGEMENT_BLUEPRINTS = frozenset({"codepush_management", "codepush_accounts", "koolbase_management",
+                                   "capgo_management"})
+"""The seeds' management APIs outside /api/v1 (the code-push CLI's, Koolbase's, Capgo's)."""
+BARE_KEY_BLUEPRINTS = frozenset({"capgo_management"})
+"""Management APIs whose callers send the key as the whole Authorization header, without "Bearer"."""
 
 
 def _bearer() -> str | None:
     header = request.headers.get("Authorization", "")
-    return header[7:].strip() if header[:7].lower() == "bearer " else None
+    if header[:7].lower() == "bearer ":
+        return header[7:].strip()
+    return header.strip() or None if request.blueprint in BARE_KEY_BLUEPRINTS else None
 
 
 def _session_cookie() -> str | None:
@@ -144,9 +152,9 @@ def actor() -> Actor:
 
 
 def app_for(app_id: str, role: str = "reader") -> App:
-    """The app named in the path, which the principal must reach with `role`."""
+    """The app named in the path (id, slug or unique name), which the principal must reach with `role`."""
     caller = api_key(role)
-    app = find_app(app_id)
+    app = find_app(app_id, among=caller.visible(App.select()))
     auth.require_app(caller, app, role)
     inputs()
     return app
@@ -154,7 +162,7 @@ def app_for(app_id: str, role: str = "reader") -> App:
 
 # --- what a management route accepts -----------------------------------------------------------------
 
-APP_PARAMETERS = frozenset({"app_id", "app_name"})
+APP_PARAMETERS = frozenset({"app_id", "app_name", "project_id"})
 """Path parameters that name an app: on such routes authorization ends when the app is found and reached."""
 
 
@@ -246,8 +254,9 @@ def is_management_request() -> bool:
 
 def count_management_request() -> None:
     """Before a management request: count it against its token or session (or, unauthenticated,
-    its address) for the hourly limits, and refuse it with 429 past them."""
-    if not is_management_request():
+    its address) for the hourly limits, and refuse it with 429 past them. Signing in is not counted:
+    it has limits of its own, and an address's keyless requests must not lock it out of signing in."""
+    if not is_management_request() or request.endpoint == SIGN_IN_ENDPOINT:
         return
     b = box()
     caller = None

@@ -18,6 +18,7 @@ import requests
 
 from otabox.app import create_app
 from otabox.config import Config
+from fleet import WebhookReceiver
 from support import Api, Published, check, make_key, make_zip, unsigned  # noqa: F401 (tests import them from here too)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -398,6 +399,14 @@ def s3_bucket(moto_server):
     name = f"otabox-{os.urandom(4).hex()}"
     boto3.client("s3", endpoint_url=moto_server.endpoint_url).create_bucket(Bucket=name)
     return S3Bucket(moto_server.endpoint_url, name, "bundles")
+
+
+@pytest.fixture
+def receiver():
+    """A webhook receiver on 127.0.0.1 (fleet.WebhookReceiver), closed afterwards."""
+    server = WebhookReceiver()
+    yield server
+    server.close()
 
 
 @pytest.fixture

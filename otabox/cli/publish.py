@@ -21,7 +21,7 @@ def remote_command(func):
     @functools.wraps(func)
     def wrapper(server, key, **kwargs):
         try:
-            return func(OtaboxClient(server, key), **kwargs)
+            return func(OtaboxClient(server, key, on_retry=lambda message: click.echo(message, err=True)), **kwargs)
         except ClientError as exc:
             raise click.ClickException(str(exc)) from None
     return wrapper
@@ -154,9 +154,11 @@ def publish(client, source, app, version, channel, rollout, mandatory, platform,
             target_versions, expo, runtime_version, encrypt_key, min_update_version, message, policy, as_json):
     """Upload SOURCE (a build folder or a .zip) and release it to a channel.
 
-    The app and channel are checked before anything is uploaded. Publishing a version that is on the
-    server already with the same bytes releases that bundle again; with other bytes it fails. When
-    SOURCE is inside a git working tree, the bundle records its commit and branch."""
+    The app and channel are checked before anything is uploaded. A folder is zipped deterministically
+    (the same files give the same bytes, whatever their times), so publishing a version that is on the
+    server already with the same files releases that bundle again; with other bytes it fails, and so
+    does a bundle for all platforms beside a platform's own. When SOURCE is inside a git working
+    tree, the bundle records its commit and branch."""
     if expo and not runtime_version:
         raise click.UsageError("--expo needs --runtime-version")
     if expo and encrypt_key:

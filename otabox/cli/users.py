@@ -36,7 +36,7 @@ def users():
 @click.option("--role", type=click.Choice(["admin", "member"]), required=True,
               help="admin: every app and every setting; member: only the apps they are a collaborator of.")
 @click.option("--password-stdin", is_flag=True, help=PASSWORD_STDIN_HELP)
-@admin_command(create=True)
+@admin_command
 def users_create(box, email, role, password_stdin):
     """Create a user; prints a generated password unless --password-stdin gives one."""
     from ..core.users import create_user

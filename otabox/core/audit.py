@@ -1,4 +1,5 @@
-"""The audit log: every management mutation, who did it and what changed."""
+"""The audit log: every management mutation, who did it and what changed (entries are written by
+`change.changing`, with the change they tell about)."""
 from __future__ import annotations
 
 from ..store.models import AuditEntry, iso
@@ -15,11 +16,6 @@ class Actor(str):
         actor = super().__new__(cls, name)
         actor.token = token
         return actor
-
-
-def record(actor: str, action: str, entity_type: str, entity_id, details: dict | None = None) -> None:
-    AuditEntry.create(actor=str(actor), token=getattr(actor, "token", None), action=action, entity_type=entity_type,
-                      entity_id=str(entity_id), details=details or {})
 
 
 def entry_json(entry: AuditEntry) -> dict:

@@ -149,8 +149,9 @@ RolloutSelector = Callable[[str | None, ReleaseView], bool]
 def _serving_release(channel: ChannelView, query: DeviceQuery, selector: RolloutSelector
                      ) -> tuple[int | None, str | None]:
     """The position in history of the newest release that applies and whose rollout includes the
-    device (devices outside a partial rollout fall through to what the channel served before it),
-    and why the newest release passed over was not for the device: a release of the device's own
+    device (devices outside a partial rollout fall through to what the channel served before it;
+    a device already running the release's bundle stays on it, so a rollout that shrinks takes it
+    from no device that has it: only new devices follow the new share), and why the newest release passed over was not for the device: a release of the device's own
     platform explains more than one of another platform."""
     passed_over = None
     below = None  # outside a rollback's rollout: go on below its target
@@ -159,7 +160,7 @@ def _serving_release(channel: ChannelView, query: DeviceQuery, selector: Rollout
             continue
         reason = _why_not(release, query)
         if reason is None:
-            if selector(query.device_id, release):
+            if selector(query.device_id, release) or (release.bundle is not None and query.runs(release.bundle)):
                 return position, passed_over
             reason = "not_in_rollout"
             below = release.restores

@@ -28,9 +28,9 @@ from ..store.models import (
     iso,
     utcnow,
 )
-from . import audit
 from . import flag_eval as ev
 from .batching import BatchWriter, delete_in_batches
+from .change import changing
 from .flags import owned_row
 
 log = logging.getLogger("otabox.flags")
@@ -89,6 +89,7 @@ class FlagRecorder(BatchWriter):
             key = (app_id, kind, context.targeting_key)
             seen = self._contexts.get(key)
             if seen is None and len(self._contexts) >= self.max_pending:
+                self.dropped += 1
                 return
             name = context.attributes.get("name")
             self._contexts[key] = {"name": name[:200] if isinstance(name, str) else "",
@@ -218,21 +219,21 @@ def create_context(app: App, data: dict, actor: str) -> FlagContext:
     data = NEW_CONTEXT.validate(data)
     kind, key = data["kind"], data["targetingKey"]
     name, attributes = data.get("name") or "", data.get("attributes") or {}
-    with database.atomic():
+    with changing(actor, "context.created", "context", details={"app": app.slug, "kind": kind, "key": key},
+                  signal=None) as change:
         if FlagContext.select().where((FlagContext.app == app) & (FlagContext.kind == kind)
                                       & (FlagContext.targeting_key == key)).exists():
             raise Conflict(f"a {kind} context {key!r} exists already")
         context = FlagContext.create(app=app, kind=kind, targeting_key=key, name=name, attributes=attributes,
                                      manual=True)
-        audit.record(actor, "context.created", "context", context.id, {"app": app.slug, "kind": kind, "key": key})
+        change.entity_id = context.id
     return context
 
 
 def delete_context(context: FlagContext, actor: str) -> None:
-    with database.atomic():
+    with changing(actor, "context.deleted", "context", context.id,
+                  {"app": context.app.slug, "kind": context.kind, "key": context.targeting_key}, signal=None):
         context.delete_instance()
-        audit.record(actor, "context.deleted", "context", context.id,
-                     {"app": context.app.slug, "kind": context.kind, "key": context.targeting_key})
 
 
 def evaluation_counts(flag: Flag, days: int) -> dict:

@@ -18,9 +18,9 @@ import dataclasses
 
 import bsdiff4
 
-from ..store.generation import bump_generation
-from ..store.models import Bundle, database
-from . import audit, compression
+from ..store.models import Bundle
+from . import compression
+from .change import changing
 
 FORMAT = "bsdiff"
 MAGIC = b"BSDIFF40"
@@ -97,9 +97,12 @@ def skipped(reason: str) -> dict:
 def record_patch(job: PatchJob, outcome: dict) -> bool:
     """Record what was made for `job` on its target bundle, with an audit entry, in one transaction;
     False when the bundle is gone (its patch blob, unreferenced, goes with the next `otabox gc`)."""
-    with database.atomic():
+    action = "patch.skipped" if "skipped" in outcome else "patch.made"
+    with changing(ACTOR, action, "bundle", job.bundle_id,
+                  {"base": job.base_sha256, "target": job.target_sha256, **outcome}) as change:
         row = Bundle.get_or_none(Bundle.id == job.bundle_id)
         if row is None:
+            change.skip()
             return False
         extra = dict(row.extra or {})
         patches = {target: dict(bases) for target, bases in extra.get(PATCHES_KEY, {}).items()}
@@ -108,7 +111,4 @@ def record_patch(job: PatchJob, outcome: dict) -> bool:
         if outcome.get("sha256"):
             extra["blobs"] = sorted(set(extra.get("blobs", ())) | {outcome["sha256"]})
         Bundle.update(extra=extra).where(Bundle.id == job.bundle_id).execute()
-        audit.record(ACTOR, "patch.skipped" if "skipped" in outcome else "patch.made", "bundle", job.bundle_id,
-                     {"base": job.base_sha256, "target": job.target_sha256, **outcome})
-        bump_generation()
     return True

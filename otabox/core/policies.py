@@ -21,7 +21,8 @@ import datetime as dt
 from ..errors import BadRequest, Conflict, NotFound
 from ..fields import Boolean, Choice, ListOf, Nested, Number, Percentage, Schema, Text, Whole
 from ..store.models import App, Release, RolloutExecution, RolloutPolicy, database, iso, row_id, utcnow
-from . import audit, executions, health, releases
+from . import executions, health, releases
+from .change import changing
 from .executions import ACTIVE
 
 ACTIONS = ("auto-rollback", "pause")
@@ -103,13 +104,13 @@ def create_policy(app: App, data: dict, actor: str) -> RolloutPolicy:
     data = NEW_POLICY.validate(data)
     name, stages, thresholds = data["name"], parse_stages(data["stages"]), parse_thresholds(data.get("thresholds"))
     require_served = _or(data.get("requireServedDevices"), True)
-    with database.atomic():
+    with changing(actor, "rollout_policy.created", "rollout_policy",
+                  details={"app": app.slug, "name": name, "stages": stages, "thresholds": thresholds,
+                           "requireServedDevices": require_served}, signal=None) as change:
         _ensure_unique(app, name)
         policy = RolloutPolicy.create(app=app, name=name, stages=stages, thresholds=thresholds,
                                       require_served_devices=require_served)
-        audit.record(actor, "rollout_policy.created", "rollout_policy", policy.id,
-                     {"app": app.slug, "name": name, "stages": stages, "thresholds": thresholds,
-                      "requireServedDevices": require_served})
+        change.entity_id = policy.id
     return policy
 
 
@@ -143,23 +144,21 @@ def update_policy(policy: RolloutPolicy, data: dict, actor: str) -> RolloutPolic
         changes["require_served_devices"] = data["requireServedDevices"]
     if not changes:
         raise BadRequest("nothing to change: send name, stages, thresholds or requireServedDevices")
-    with database.atomic():
+    with changing(actor, "rollout_policy.updated", "rollout_policy", policy.id, changes, signal=None):
         if _active_executions(policy).exists():
             raise Conflict("the policy cannot change while one of its executions runs; pause is not enough: "
                            "cancel or finish it first", code="policy_in_use")
         if "name" in changes:
             _ensure_unique(policy.app, changes["name"], policy.id)
         RolloutPolicy.update(**changes, updated_at=utcnow()).where(RolloutPolicy.id == policy.id).execute()
-        audit.record(actor, "rollout_policy.updated", "rollout_policy", policy.id, changes)
     return RolloutPolicy.get_by_id(policy.id)
 
 
 def delete_policy(policy: RolloutPolicy, actor: str) -> None:
-    with database.atomic():
+    with changing(actor, "rollout_policy.deleted", "rollout_policy", policy.id, {"name": policy.name}, signal=None):
         if _active_executions(policy).exists():
             raise Conflict("the policy is in use by a running or paused execution", code="policy_in_use")
         policy.delete_instance()
-        audit.record(actor, "rollout_policy.deleted", "rollout_policy", policy.id, {"name": policy.name})
 
 
 # --- starting a release under a policy --------------------------------------------------------------

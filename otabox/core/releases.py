@@ -12,7 +12,6 @@ from peewee import fn
 
 from ..errors import BadRequest, Conflict, NotFound
 from ..fields import Any, Boolean, IdOrName, ListOf, Percentage, Schema, Text, Whole
-from ..store.generation import bump_generation
 from ..store.models import (
     App,
     Bundle,
@@ -27,8 +26,9 @@ from ..store.models import (
     row_id,
     utcnow,
 )
-from . import audit, executions, outbox, semver
+from . import channel_numbers, executions, semver
 from .bundles import blobs_of, remove_unreferenced_blobs
+from .change import changing
 from .decide import serving_shares
 from .flags import link_release, linked_flags
 from .serving import BundleView, channel_history
@@ -53,8 +53,9 @@ RELEASE_CHANGES = Schema(
 PROMOTION = RELEASE_CHANGES.only("rollout", "mandatory", "notes", "targetVersions")
 GROUP_ID = Text(100, min_length=1, nullable=True, description="Releases made together share it (default: a new UUID)")
 NEW_RELEASE = PROMOTION.extend({
-    "bundleId": IdOrName(required=True), "channel": Text(200, nullable=True, description="Default: the app's "
-                                                                                        "default channel"),
+    "bundleId": IdOrName(required=True), "channel": Text(200, nullable=True, description="Absent or null: the "
+                                                                                        "app's default channel "
+                                                                                        "(OtaKit's base channel)"),
     "linkedFlags": Any(description="[{flagId, enabled} or {flagId, value}]: flag values set with the release"),
     "groupId": GROUP_ID, "policyId": IdOrName(nullable=True, description="Follow this rollout policy")})
 ROLLBACK = Schema({"toBuiltin": Boolean(nullable=True), "toReleaseId": Whole(1, 2**63 - 1, nullable=True),
@@ -134,6 +135,12 @@ def current_release(channel: Channel) -> Release | None:
             .order_by(Release.id.desc()).first())
 
 
+def served_bundle_id(channel: Channel) -> int | None:
+    """The id of the bundle the channel serves now (None: nothing, or the binary's own)."""
+    current = current_release(channel)
+    return current.bundle_id if current else None
+
+
 def _group_id(data: dict) -> str:
     return _or(data.get("groupId"), None) or str(uuid.uuid4())
 
@@ -154,29 +161,32 @@ def _append(channel: Channel, actor: str, action: str, *, bundle: Bundle | None,
     if origin is not None:
         attributes.setdefault("target_versions", origin.target_versions)
         attributes.update(original_label=origin.label, original_channel=origin.channel.name)
-    release = Release.create(app=channel.app_id, channel=channel, bundle=bundle, kind=kind,
-                             label=_next_label(channel), rollout=rollout, mandatory=mandatory, notes=notes,
-                             actor=actor, **attributes)
     facts = {"app": channel.app.slug, "channel": channel.name, "bundleId": bundle.id if bundle else None,
              "rollout": rollout, "mandatory": mandatory, **(details or {})}
-    audit.record(actor, action, "release", release.id, facts)
-    record_event(release.id, "created", actor, {"kind": kind, **facts})
-    rolled_back = action == "release.rolled_back"
-    executions.end_for_channel(channel.id, "rolled_back" if rolled_back else "cancelled", actor, {
-        "reason": "the channel was rolled back" if rolled_back else "a newer release replaced it",
-        "byReleaseId": release.id})
-    outbox.emit(action, channel.app, {"release": release_json(release),
-                                      "previousReleaseId": previous.id if previous else None, **(details or {})})
-    outbox.emit("deployment.released", channel.app, {"appName": channel.app.name, "deploymentName": channel.name,
-                                                     "package": codepush_package(release)})
-    bump_generation()
+    with changing(actor, action, "release", details=facts) as change:
+        release = Release.create(app=channel.app_id, channel=channel, bundle=bundle, kind=kind,
+                                 label=_next_label(channel), rollout=rollout, mandatory=mandatory, notes=notes,
+                                 actor=actor, **attributes)
+        if bundle is not None:
+            channel_numbers.ensure_number(channel.id, bundle.id, mandatory)
+        change.entity_id = release.id
+        record_event(release.id, "created", actor, {"kind": kind, **facts})
+        rolled_back = action == "release.rolled_back"
+        executions.end_for_channel(channel.id, "rolled_back" if rolled_back else "cancelled", actor, {
+            "reason": "the channel was rolled back" if rolled_back else "a newer release replaced it",
+            "byReleaseId": release.id})
+        change.emit(action, channel.app, {"release": release_json(release),
+                                          "previousReleaseId": previous.id if previous else None, **(details or {})})
+        change.emit("deployment.released", channel.app, {"appName": channel.app.name, "deploymentName": channel.name,
+                                                         "package": codepush_package(release)})
     return release, previous
 
 
 def create_release(app: App, data: dict, actor: str, find_bundle, find_channel) -> tuple[Release, Release | None]:
-    """Release a bundle to a channel (the app's default channel when none is named)."""
+    """Release a bundle to a channel (the app's default channel, OtaKit's base channel, when none is
+    named or the channel is null)."""
     data = NEW_RELEASE.validate(data)
-    name = data.get("channel", app.default_channel)
+    name = _or(data.get("channel"), app.default_channel)
     if not isinstance(name, str):
         raise BadRequest("channel is required (the app has no default channel)", details={"field": "channel"})
     bundle = find_bundle(app, data["bundleId"])
@@ -220,32 +230,28 @@ def update_release(release: Release, data: dict, actor: str) -> Release:
             (ReleaseEvent.release == release) & (ReleaseEvent.kind == "rolled_back")).exists():
         raise Conflict(f"release {release.label} was rolled back, so its rollout cannot grow; release its bundle "
                        "again to offer it to more devices", code="rolled_back", details={"field": "rollout"})
-    with database.atomic():
+    action = "release.rollout_changed" if set(changes) == {"rollout"} else "release.updated"
+    before = {k: getattr(release, k) for k in changes}
+    with changing(actor, action, "release", release.id, {"before": before, "after": changes}) as change:
         Release.update(**changes).where(Release.id == release.id).execute()
-        action = "release.rollout_changed" if set(changes) == {"rollout"} else "release.updated"
-        before = {k: getattr(release, k) for k in changes}
-        audit.record(actor, action, "release", release.id, {"before": before, "after": changes})
         for field, value in changes.items():
             if value != before[field]:
                 record_event(release.id, EVENT_OF_CHANGE[field], actor, {"from": before[field], "to": value})
         updated = Release.get_by_id(release.id)
         if changes.get("disabled"):
             executions.end_for_release(release.id, "cancelled", actor, {"reason": "release disabled"})
-        outbox.emit("release.updated", release.app, {"release": release_json(updated), "before": before,
+        change.emit("release.updated", release.app, {"release": release_json(updated), "before": before,
                                                      "after": changes})
-        bump_generation()
     return updated
 
 
 def delete_release(release: Release, actor: str) -> Release:
     """AppDispatch's "delete update": the release is disabled and leaves the history lists (its row,
     bundle and stats stay, so a device that runs it keeps working and its reports still count)."""
-    with database.atomic():
+    with changing(actor, "release.deleted", "release", release.id,
+                  {"channel": release.channel.name, "bundleId": release.bundle_id}):
         Release.update(disabled=True, deleted=True).where(Release.id == release.id).execute()
-        audit.record(actor, "release.deleted", "release", release.id,
-                     {"channel": release.channel.name, "bundleId": release.bundle_id})
         record_event(release.id, "deleted", actor)
-        bump_generation()
     return Release.get_by_id(release.id)
 
 
@@ -490,7 +496,7 @@ def clear_history(channel: Channel, actor: str, store) -> int:
     """code-push-server's `deployment clear`: forget a channel's whole release history. Bundles only
     that history used go too (with their blob files); bundles another channel released, or a device
     is pinned to, stay. Returns how many releases were removed."""
-    with database.atomic():
+    with changing(actor, "channel.history_cleared", "channel", channel.id, {"name": channel.name}) as change:
         rows = list(Release.select(Release.id, Release.bundle).where(Release.channel == channel))
         used = {r.bundle_id for r in rows if r.bundle_id is not None}
         Release.delete().where(Release.channel == channel).execute()
@@ -501,9 +507,7 @@ def clear_history(channel: Channel, actor: str, store) -> int:
         digests = blobs_of(orphans)
         for bundle in orphans:
             bundle.delete_instance(recursive=True)
-        audit.record(actor, "channel.history_cleared", "channel", channel.id,
-                     {"name": channel.name, "releases": len(rows), "bundlesDeleted": [b.id for b in orphans]})
-        bump_generation()
+        change.details.update(releases=len(rows), bundlesDeleted=[b.id for b in orphans])
     remove_unreferenced_blobs(store, digests)
     return len(rows)
 

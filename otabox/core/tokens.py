@@ -19,8 +19,8 @@ from ..errors import Conflict, Forbidden, NotFound
 from ..fields import Any, Choice, IdOrName, ListOf, Schema, Whole
 from ..security import auth
 from ..security.auth import Principal
-from ..store.models import ApiKey, App, TokenApp, database, iso, row_id, utcnow
-from . import audit
+from ..store.models import ApiKey, App, TokenApp, iso, row_id, utcnow
+from .change import changing
 
 DEFAULT_TTL_MS = 60 * 24 * 3600 * 1000
 """code-push-server's default: 60 days."""
@@ -41,12 +41,15 @@ def millis(moment: dt.datetime | None) -> int | None:
 
 
 def token_json(token: ApiKey) -> dict:
+    """A token as /api/v1/auth/tokens shows it: `expires` an ISO time as the CodePush multi-tenant
+    server shows it (`expiresAt` its older otabox name); code-push-server's CLI gets epoch
+    milliseconds at its own routes (protocols/codepush/accounts.py)."""
     apps = [link.app for link in token.app_links.order_by(TokenApp.app)] if token.scoped else None
     return {"friendlyName": token.name, "role": token.role,
             "appIds": [app.id for app in apps] if apps is not None else None,
             "appSlugs": [app.slug for app in apps] if apps is not None else None,
             "createdBy": token.created_by, "createdAt": iso(token.created_at), "lastUsedAt": iso(token.last_used_at),
-            "expires": millis(token.expires_at), "expiresAt": iso(token.expires_at)}
+            "expires": iso(token.expires_at), "expiresAt": iso(token.expires_at)}
 
 
 def _linked_apps(token: ApiKey) -> set[int]:
@@ -139,7 +142,7 @@ def create_token(creator: Principal, name, ttl_ms, role, app_ids, created_by: st
                         details={"required": role, "role": cap})
     apps = _apps(creator, app_ids)
     secret, digest = auth.new_secret(auth.TOKEN_PREFIX)
-    with database.atomic():
+    with changing(actor, "token.created", "token", signal=None) as change:
         if ApiKey.select().where((ApiKey.user == creator.user) & (ApiKey.name == name)).exists():
             raise Conflict(f"a token named {name!r} exists already", details={"friendlyName": name})
         token = ApiKey.create(user=creator.user, name=name, role=role, key_hash=digest, scoped=apps is not None,
@@ -147,9 +150,10 @@ def create_token(creator: Principal, name, ttl_ms, role, app_ids, created_by: st
                               minted_from=creator.token)
         for app in apps or ():
             TokenApp.create(token=token, app=app)
-        audit.record(actor, "token.created", "token", token.id,
-                     {"friendlyName": name, "owner": creator.user.email, "role": role,
-                      "apps": [a.slug for a in apps] if apps is not None else None, "expiresAt": iso(token.expires_at)})
+        change.entity_id = token.id
+        change.details = {"friendlyName": name, "owner": creator.user.email, "role": role,
+                          "apps": [a.slug for a in apps] if apps is not None else None,
+                          "expiresAt": iso(token.expires_at)}
     return token, secret
 
 
@@ -162,23 +166,22 @@ def update_token(editor: Principal, token: ApiKey, new_name, ttl_ms, actor: str)
         changes["expires_at"] = _expiry(editor, TTL_CHANGE(ttl_ms, "ttl"))
     if not changes:
         return token
-    with database.atomic():
+    with changing(actor, "token.updated", "token", token.id,
+                  {"friendlyName": changes.get("name", token.name), "from": token.name,
+                   "expiresAt": iso(changes.get("expires_at", token.expires_at))}, signal=None):
         if "name" in changes and ApiKey.select().where(
                 (ApiKey.user == token.user) & (ApiKey.name == changes["name"])).exists():
             raise Conflict(f"a token named {changes['name']!r} exists already", details={"friendlyName": new_name})
         ApiKey.update(**changes).where(ApiKey.id == token.id).execute()
-        audit.record(actor, "token.updated", "token", token.id,
-                     {"friendlyName": changes.get("name", token.name), "from": token.name,
-                      "expiresAt": iso(changes.get("expires_at", token.expires_at))})
     return ApiKey.get_by_id(token.id)
 
 
 def revoke_token(token: ApiKey, actor: str) -> list[str]:
     """Revoke `token` and every token minted from it; returns the names of those revoked with it."""
-    with database.atomic():
+    with changing(actor, "token.revoked", "token", token.id,
+                  {"friendlyName": token.name, "owner": token.user.email}, signal=None) as change:
         minted = _minted_from({token.id})
         names = [row.name for row in ApiKey.select(ApiKey.name).where(ApiKey.id.in_(list(minted))).order_by(ApiKey.id)]
         ApiKey.delete().where(ApiKey.id.in_([token.id, *minted])).execute()
-        audit.record(actor, "token.revoked", "token", token.id,
-                     {"friendlyName": token.name, "owner": token.user.email, "alsoRevoked": names})
+        change.details["alsoRevoked"] = names
     return names

@@ -37,7 +37,7 @@ class WriterSqliteDatabase(SqliteDatabase):
         return super().atomic(lock_type=lock_type)
 
     def execute_sql(self, sql, params=None):
-        """A full disk becomes the 507 every other storage failure is, not an internal error."""
+        """A full disk becomes 507 insufficient_storage (as a full bucket does), not an internal error."""
         try:
             return super().execute_sql(sql, params)
         except OperationalError as exc:
@@ -235,8 +235,13 @@ def reaching(url: str):
         raise _unusable(url, "no driver for it (PostgreSQL needs `pip install 'otabox[postgres]'`)") from None
     except (OperationalError, InterfaceError) as exc:
         _raise_if_disk_full(exc)
-        raise _unusable(url, str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__) \
-            from None
+        raise _unusable(url, failure_summary(exc)) from None
+
+
+def failure_summary(exc: Exception) -> str:
+    """The first line of what a driver says about a failure (its class name when it says nothing)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _unusable(url: str, reason: str) -> DatabaseUnavailable:

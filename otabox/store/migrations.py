@@ -26,6 +26,7 @@ from .models import (
     SERVICE_ACCOUNT,
     ApiKey,
     AuditEntry,
+    ChannelVersion,
     CodePushActive,
     Collaborator,
     ReleaseEvent,
@@ -241,6 +242,29 @@ def _codepush_active(schema: Schema) -> None:
     schema.create_tables(CodePushActive)
 
 
+def _channel_versions(schema: Schema) -> None:
+    """Whole-number versions per channel (Koolbase's). Until now a release's number was the number in
+    its label ("v3" → 3) and devices hold those numbers, so each release of a bundle keeps its number,
+    with its mandatory flag; labels of rollbacks to the binary name no bundle and are skipped."""
+    if schema.db.table_exists(ChannelVersion._meta.table_name):
+        return
+    schema.create_tables(ChannelVersion)
+    taken = set()
+    for channel_id, bundle_id, label, mandatory, created_at in schema.db.execute_sql(
+            "SELECT channel_id, bundle_id, label, mandatory, created_at FROM release "
+            "WHERE bundle_id IS NOT NULL ORDER BY id"):
+        number = label[1:] if label.startswith("v") else ""
+        if number.isdecimal() and len(number) < 10 and (channel_id, int(number)) not in taken:
+            taken.add((channel_id, int(number)))
+            ChannelVersion.insert(channel=channel_id, bundle=bundle_id, number=int(number), mandatory=bool(mandatory),
+                                  created_at=created_at, updated_at=created_at).execute()
+
+
+def _app_platforms(schema: Schema) -> None:
+    """Apps made before this step are for any platform."""
+    schema.add_column("app", "platform", CharField(null=True))
+
+
 def _release_transfers(schema: Schema) -> None:
     schema.create_tables(ReleaseTransfer)
 
@@ -261,6 +285,9 @@ STEPS: list[Step] = [
             "salted scrypt key", _trusted_keys),
     Step(10, "issue 26: code-push-server's Active counters per deployment and label or app version",
          _codepush_active),
+    Step(11, "issue 24: whole-number bundle versions per channel (Koolbase), keeping the numbers devices hold",
+         _channel_versions),
+    Step(12, "issue 24: the platform an app is for (CodePush multi-tenant apps)", _app_platforms),
     Step(14, "issue 27: bytes of launch assets sent per release, in full and as patches", _release_transfers),
 ]
 

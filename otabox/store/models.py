@@ -71,6 +71,8 @@ class State(BaseModel):
 class App(BaseModel):
     slug = CharField(unique=True)
     name = CharField()
+    platform = CharField(null=True)
+    """What the app is for (core.apps.APP_PLATFORMS; the CodePush multi-tenant server's apps name one); None: any."""
     client_key = CharField(unique=True)
     default_channel = CharField(null=True, default="production")
     """The channel of devices that name none (Capgo's `public` channel); None: such devices get none."""
@@ -238,6 +240,24 @@ class Release(BaseModel):
     original_label = CharField(null=True)
     original_channel = CharField(null=True)
     created_at = DateTimeField(default=utcnow)
+
+
+class ChannelVersion(BaseModel):
+    """A bundle's whole-number version on a channel (Koolbase's `version`, what its devices send
+    back): given when a bundle is uploaded to a channel, or first released to one; numbers only grow
+    within a channel. Releases made before schema step 11 numbered each release ("v3" → 3), and
+    devices hold those numbers, so the upgrade kept them: then several numbers may name one bundle.
+    `mandatory`: what the bundle's release will say when it is activated (Koolbase sets it at upload)."""
+
+    channel = ForeignKeyField(Channel, backref="versions", on_delete="CASCADE")
+    bundle = ForeignKeyField(Bundle, backref="channel_versions", on_delete="CASCADE")
+    number = IntegerField()
+    mandatory = BooleanField(default=False)
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("channel", "number"), True),)
 
 
 class ReleaseEvent(BaseModel):
@@ -637,5 +657,6 @@ HEALTH_AND_ROLLOUT_MODELS = [Lease, HealthBucket, HealthDevice, HealthError, Fla
                              RolloutExecution, ExecutionEvent, Webhook, OutboxEvent, Delivery, DeliveryAttempt]
 """Schema step 4 (health telemetry, rollout policies, webhooks)."""
 ALL_MODELS = [State, App, User, ApiKey, TokenApp, UserSession, Collaborator, Channel, Bundle, BundleFile, Release,
-              ReleaseEvent, ReleaseStat, CodePushActive, ReleaseTransfer, Device, DeviceEvent, DailyActive, AuditEntry, Upload, Secret, *FLAG_MODELS,
+              ChannelVersion, ReleaseEvent, ReleaseStat, CodePushActive, ReleaseTransfer, Device, DeviceEvent, DailyActive,
+              AuditEntry, Upload, Secret, *FLAG_MODELS,
               *HEALTH_AND_ROLLOUT_MODELS]

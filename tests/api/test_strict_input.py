@@ -9,7 +9,8 @@ from conftest import make_key
 from otabox.openapi import document
 from otabox.web import APP_PARAMETERS
 
-MANAGEMENT_MODULES = ("otabox.api.", "otabox.protocols.codepush.management", "otabox.protocols.codepush.accounts")
+MANAGEMENT_MODULES = ("otabox.api.", "otabox.protocols.codepush.management", "otabox.protocols.codepush.accounts",
+                      "otabox.protocols.koolbase.management", "otabox.protocols.capgo.management")
 MANAGEMENT_ENDPOINTS = {"openapi_document"}
 """Management routes the app itself serves."""
 NOT_MANAGEMENT = {"uploads.put_upload"}

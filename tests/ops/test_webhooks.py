@@ -11,7 +11,7 @@ import time
 import pytest
 import requests
 from conftest import Api, LiveServer, make_key, make_zip
-from fleet import TricklingReceiver, WebhookReceiver
+from fleet import TricklingReceiver
 
 from otabox.app import create_app
 from otabox.config import Config
@@ -20,13 +20,6 @@ from otabox.security import egress
 from otabox.store.models import Delivery, DeliveryAttempt, Webhook, utcnow
 
 APP = "com.example.hooks"
-
-
-@pytest.fixture
-def receiver():
-    server = WebhookReceiver()
-    yield server
-    server.close()
 
 
 @pytest.fixture

@@ -154,6 +154,21 @@ PERMISSIONS = {
     ("PATCH", "/accessKeys/<path:key_name>"): "reader",
     ("DELETE", "/accessKeys/<path:key_name>"): "reader",
     ("DELETE", "/sessions/<created_by>"): "reader",
+    # Koolbase's OTA dashboard API
+    ("POST", "/v1/projects/<project_id>/ota/upload"): "publisher",
+    ("GET", "/v1/projects/<project_id>/ota/bundles"): "reader",
+    ("POST", "/v1/projects/<project_id>/ota/bundles/<bundle_id>/activate"): "publisher",
+    ("PATCH", "/v1/projects/<project_id>/ota/bundles/<bundle_id>"): "publisher",
+    ("DELETE", "/v1/projects/<project_id>/ota/bundles/<bundle_id>"): "admin",
+    # Capgo's public API (the app is named in the query or body)
+    ("POST", "/channel"): "admin",
+    ("GET", "/channel"): "reader",
+    ("DELETE", "/channel"): "admin",
+    ("POST", "/device"): "publisher",
+    ("GET", "/device"): "reader",
+    ("DELETE", "/device"): "publisher",
+    ("GET", "/bundle"): "reader",
+    ("DELETE", "/bundle"): "admin",
 }
 
 SELF_SERVICE = {("DELETE", "/api/v1/session"), ("POST", "/api/v1/auth/tokens"),
@@ -188,9 +203,13 @@ def route_table(flask_app) -> set[tuple[str, str]]:
             for method in rule.methods - {"HEAD", "OPTIONS"}}
 
 
+JSON_SEED_ROUTES = ("/v1/projects/", "/channel", "/device", "/bundle")
+"""Koolbase's and Capgo's management APIs, which answer otabox's JSON errors (their documents show none)."""
+
+
 def answers_json(rule: str) -> bool:
     """/api/v1 answers errors as JSON; the code-push management API as plain text, like code-push-server."""
-    return rule.startswith("/api/v1/")
+    return rule.startswith(("/api/v1/", *JSON_SEED_ROUTES))
 
 
 def assert_error_shape(response, rule: str, code: str | None = None) -> None:
@@ -224,7 +243,7 @@ class AppFacts:
     collaborator: str
 
     def params(self) -> dict[str, str]:
-        return {"app_id": self.slug, "app_name": self.slug, "name": "staging", "dep": "staging",
+        return {"app_id": self.slug, "app_name": self.slug, "project_id": self.slug, "name": "staging", "dep": "staging",
                 "src": "staging", "dest": "production", "label": "v1", "bundle_id": str(self.bundle_id),
                 "release_id": str(self.release_id), "device_id": self.device_id, "flag_id": str(self.flag["id"]),
                 "variation_id": str(self.flag["variations"][0]["id"]), "rule_id": str(self.flag["rules"][0]["id"]),
@@ -384,7 +403,7 @@ def test_route_needs_a_key_of_the_right_role_and_app(world, method, rule):
     """Keys, tokens and members: the least role and app each route needs, for every kind of caller."""
     required = PERMISSIONS[(method, rule)]
     role, unscoped_only = required.rstrip("!"), required.endswith("!")
-    has_app = "<app_id>" in rule or "<app_name>" in rule
+    has_app = "<app_id>" in rule or "<app_name>" in rule or "<project_id>" in rule
 
     for key in (None, "otabox_sk_" + "x" * 43, world.token("admin", expired=True), Cookie("otabox_ss_unknown")):
         response = world.call(method, rule, None, key)
@@ -603,6 +622,11 @@ def test_multipart_over_the_bundle_limit_is_413_and_leaves_nothing(small_app):
                                      "packageInfo": '{"appVersion": "1.0.0"}'},
                                headers={"Authorization": f"Bearer {api.key}"}, content_type="multipart/form-data")
     assert codepush.status_code == 413
+    koolbase = api.client.post("/v1/projects/com.example.small/ota/upload",
+                               data={"bundle": (io.BytesIO(over_bundle), "b.zip"), "channel": "development"},
+                               headers={"Authorization": f"Bearer {api.key}"}, content_type="multipart/form-data")
+    assert koolbase.status_code == 413
+    assert "development" not in {c["name"] for c in api.get("/api/v1/apps/com.example.small/channels").json["channels"]}
     assert list((box.config.data_dir / "tmp").iterdir()) == []
     assert [p for p in (box.config.data_dir / "blobs").rglob("*") if p.is_file()] == []
 
@@ -629,7 +653,8 @@ NO_BODY = {("DELETE", "/api/v1/apps/<app_id>"), ("DELETE", "/api/v1/apps/<app_id
            ("DELETE", "/apps/<app_name>"), ("DELETE", "/apps/<app_name>/deployments/<dep>"),
            ("POST", "/apps/<app_name>/deployments/<dep>/rollback"),
            ("POST", "/apps/<app_name>/deployments/<dep>/rollback/<label>"),
-           ("POST", "/api/v1/apps/<app_id>/bundles"), ("PUT", "/uploads/<upload_id>"),
+           ("POST", "/api/v1/apps/<app_id>/bundles"), ("POST", "/v1/projects/<project_id>/ota/upload"),
+           ("PUT", "/uploads/<upload_id>"),
            ("DELETE", "/api/v1/apps/<app_id>/flags/<flag_id>"),
            ("DELETE", "/api/v1/apps/<app_id>/flags/<flag_id>/rules/<rule_id>"),
            ("DELETE", "/api/v1/apps/<app_id>/segments/<segment_id>"),
@@ -643,8 +668,8 @@ NO_BODY = {("DELETE", "/api/v1/apps/<app_id>"), ("DELETE", "/api/v1/apps/<app_id
            *(("POST", f"/api/v1/apps/<app_id>/rollout-executions/<execution_id>/{verb}")
              for verb in ("pause", "resume", "cancel", "advance"))}
 """Routes that never read a request body (so a large one costs nothing past the server's own
-limit), the multipart upload, which refuses anything but multipart unread (its limit is tested
-above), and the upload URL, whose limit is the size the upload was initiated with."""
+limit), the multipart uploads (otabox's, Koolbase's), which refuse anything but multipart unread
+(their limit is tested above), and the upload URL, whose limit is the size the upload was initiated with."""
 
 
 def body_routes(flask_app) -> list[tuple[str, str]]:

@@ -172,7 +172,7 @@ def test_a_move_that_fails_leaves_nothing_and_can_be_run_again(sqlite_box, postg
         sqlite_box, "SELECT native_version, bundle_version FROM device", target)
 
     twice = otabox("migrate-database", "--to", target, data_dir=sqlite_box, env={"OTABOX_SECRET_KEY": SECRET_KEY})
-    assert twice.returncode == 1 and "already holds an otabox box" in twice.stderr
+    assert refused(twice, "was moved to postgresql://") and "set OTABOX_DATABASE_URL" in twice.stderr
     assert table_counts(sqlite_box, target) == table_counts(sqlite_box)
 
     # Served from the same data dir on PostgreSQL now; a server started on the SQLite file says it was moved.

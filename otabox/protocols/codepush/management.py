@@ -32,8 +32,6 @@ from .package import package_hash_from_zip
 from .diffs import precompute_diffs, recorded_diffs
 
 bp = Blueprint("codepush_management", __name__)
-CODEPUSH_DEPLOYMENTS = ("Production", "Staging")
-"""The deployments code-push-server gives a new app."""
 
 
 
@@ -65,15 +63,13 @@ def _visible_apps(caller) -> list[App]:
 
 
 def find_app(name: str, role: str = "reader") -> App:
-    """The app the CLI names (slug, id or unique display name) among those the caller reaches,
-    which the caller must reach with `role` (see codepush_role)."""
+    """The app the CLI names (slug, id or unique display name: core.apps.find_app) among those the
+    caller reaches, which the caller must reach with `role` (see codepush_role)."""
     caller = api_key("reader")
-    visible = _visible_apps(caller)
-    app = next((a for a in visible if a.slug == name or str(a.id) == name), None)
-    named = [a for a in visible if a.name == name]
-    app = app or (named[0] if len(named) == 1 else None)
-    if app is None:
-        raise NotFound(f'App "{name}" does not exist.')
+    try:
+        app = apps.find_app(name, among=caller.visible(App.select()))
+    except NotFound:
+        raise NotFound(f'App "{name}" does not exist.') from None
     have = codepush_role(caller, app)
     if auth.ROLE_RANK[have] < auth.ROLE_RANK[role]:
         raise Forbidden(f"this needs the {role} role on {app.name}; {caller.label} is a {have} there",
@@ -121,10 +117,6 @@ def _app_json(app: App) -> dict:
             "deployments": sorted(c.name for c in app.channels)}
 
 
-def _slug_for(name: str) -> str:
-    return name if apps.SLUG.match(name) else "codepush." + re.sub(r"[^A-Za-z0-9_-]", "-", name)
-
-
 def _valid_name(body: dict, what: str) -> str:
     name = body.get("name")
     if not isinstance(name, str) or not 0 < len(name) <= 200:
@@ -167,7 +159,7 @@ def add_app():
     name = _valid_name(body(), "app")
     if any(a.name == name for a in App.select(App.name)):
         raise Conflict(f"An app named '{name}' already exists.")
-    app = apps.create_app(_slug_for(name), name, actor(), owner=caller.user, channels=CODEPUSH_DEPLOYMENTS)
+    app = apps.create_named_app(name, None, actor(), owner=caller.user)
     return jsonify({"app": _app_json(app)}), 201
 
 
@@ -197,10 +189,10 @@ def delete_app(app_name):
 # --- deployments (channels) ---------------------------------------------------------------------
 
 def _find_channel(app: App, name: str) -> Channel:
-    channel = Channel.get_or_none((Channel.app == app) & (Channel.name == name)) or apps.named_like(app, name)
-    if channel is None:
-        raise NotFound(f'Deployment "{name}" does not exist.')
-    return channel
+    try:
+        return apps.find_channel(app, name)
+    except NotFound:
+        raise NotFound(f'Deployment "{name}" does not exist.') from None
 
 
 def _history(channel: Channel) -> list[Release]:
@@ -446,12 +438,15 @@ def release(app_name, dep):
 @accepts(body=PACKAGE_CHANGE)
 def update_release(app_name, dep):
     channel = _find_channel(find_app(app_name, "publisher"), dep)
-    return _patch_release(channel, _package_info(body().get("packageInfo") or {}, all_optional=True))
+    changed = _patch_release(channel, _package_info(body().get("packageInfo") or {}, all_optional=True))
+    return jsonify({"package": package_json(changed)}) if changed else no_content()
 
 
-def _patch_release(channel: Channel, info: dict):
-    """Change the labelled (or latest) release as code-push-server does: rollout only grows, and
-    appVersion becomes the release's own target range."""
+def _patch_release(channel: Channel, info: dict, rollout_may_shrink: bool = False) -> Release | None:
+    """Change the labelled (or latest) release as code-push-server does: rollout only grows (unless
+    `rollout_may_shrink`: the multi-tenant server's route, where devices already on the release keep
+    it and only new devices follow the new share), and appVersion becomes the release's own target range.
+    Returns the changed release, or None when nothing changed."""
     history = _history(channel)
     if not history:
         raise NotFound("Deployment has no releases.")
@@ -467,18 +462,26 @@ def _patch_release(channel: Channel, info: dict):
     if info.get("description") and info["description"] != target.notes:
         changes["notes"] = info["description"]
     if "rollout" in info:
-        if target.rollout >= 100 or superseded:
+        if superseded or (target.rollout >= 100 and not rollout_may_shrink):
             raise Conflict("Cannot update rollout value for a completed rollout release.")
-        if target.rollout >= info["rollout"]:
+        if target.rollout >= info["rollout"] and not rollout_may_shrink:
             raise Conflict(f'Rollout value must be greater than "{target.rollout}", the existing value.')
-        changes["rollout"] = info["rollout"]
+        if info["rollout"] != target.rollout:
+            changes["rollout"] = info["rollout"]
     if info.get("appVersion") and info["appVersion"] != _app_version(target):
         if target.bundle_id is None:
             raise BadRequest("A rollback to the binary has no appVersion.")
         changes["targetVersions"] = info["appVersion"]
-    if not changes:
-        return no_content()
-    return jsonify({"package": package_json(releases.update_release(target, changes, actor()))})
+    return releases.update_release(target, changes, actor()) if changes else None
+
+
+def _release_json(release: Release, counts: dict, superseded: bool) -> dict:
+    """A release in the multi-tenant server's history: the package with its `rollout` as a number
+    (100 once complete or superseded, where code-push-server's CLI reads null) and its `metrics`."""
+    metrics = counts.get(release.label, {"active": 0, "downloaded": 0, "installed": 0, "failed": 0})
+    return {**package_json(release), "rollout": 100 if superseded else release.rollout,
+            "metrics": {"totalActive": metrics["active"],
+                        **{k: metrics[k] for k in ("downloaded", "installed", "failed")}}}
 
 
 @bp.post("/apps/<app_name>/deployments/<src>/promote/<dest>")
@@ -558,20 +561,18 @@ def releases_with_metrics(app_name, dep):
     channel = _find_channel(app, dep)
     rows = _history(channel)
     counts = _metrics(channel, rows)
-    empty = {"active": 0, "downloaded": 0, "installed": 0, "failed": 0}
-    return jsonify({"releases": [
-        {**package_json(r, superseded=r is not rows[0]), "metrics": {"totalActive": counts.get(r.label, empty)["active"],
-                                        **{k: counts.get(r.label, empty)[k] for k in ("downloaded", "installed",
-                                                                                     "failed")}}}
-        for r in rows]})
+    return jsonify({"releases": [_release_json(r, counts, superseded=r is not rows[0]) for r in rows]})
 
 
 @api_bp.patch("/apps/<app_name>/deployments/<dep>/releases/<label>")
 @accepts(body=PACKAGE_INFO.only("rollout", "isMandatory", "isDisabled", "description", "appVersion"))
 def update_labelled_release(app_name, dep, label):
-    """`{rollout, isMandatory, isDisabled, description, appVersion}` for the release of that label."""
+    """`{rollout, isMandatory, isDisabled, description, appVersion}` for the release of that label;
+    the rollout may go down as well as up (the seed's own example lowers a complete release to 50)."""
     channel = _find_channel(find_app(app_name, "publisher"), dep)
-    return _patch_release(channel, _package_info({**body(), "label": label}, all_optional=True))
+    changed = _patch_release(channel, _package_info({**body(), "label": label}, all_optional=True),
+                             rollout_may_shrink=True)
+    return jsonify({"package": {**package_json(changed), "rollout": changed.rollout}}) if changed else no_content()
 
 
 for _rule, _view, _methods in (

@@ -28,7 +28,7 @@ from flask import Blueprint, Response, jsonify, request
 from ...core import decide as domain
 from ...core import releases, semver
 from ...core.apps import find_channel
-from ...core.serving import AppView, BundleView, ChannelView, FilteredOverrides, ReleaseView
+from ...core.serving import AppView, BundleView, ChannelView, FilteredOverrides, ReleaseView, read_through_outage
 from ...errors import BadRequest, Conflict, Invalid, NotFound, OtaboxError, TooLarge
 from ...store.blobs import StagedFile
 from ...store.models import Release
@@ -212,7 +212,8 @@ def _signing_key(app: AppView, expected: dict | None) -> CodeSigning | None:
     """The key to sign with when the client expects a signature; never serve it unsigned."""
     if expected is None:
         return None
-    signing = load_codesigning(box().secret_store, app.id)
+    # the key may be kept in the database: while it is away, the one this view last read signs
+    signing = read_through_outage(app, "codesigning", lambda: load_codesigning(box().secret_store, app.id))
     if signing is None:
         raise Conflict(f"the client expects a code signature but app {app.slug!r} has no code signing key; "
                        f"run `otabox expo codesigning import --app {app.slug} ...`",
