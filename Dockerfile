@@ -2,7 +2,8 @@
 FROM python:3.11-slim
 
 # Optional extras to build in, comma-separated: `--build-arg OTABOX_EXTRAS=postgres,s3` for a box on
-# PostgreSQL and an S3-compatible bucket (deploy/docker-compose.yml).
+# PostgreSQL and an S3-compatible bucket (deploy/docker-compose.yml), `brotli` for `br` downloads.
+# bsdiff4 (a runtime dependency, a C extension) installs from its manylinux wheel: no compiler needed.
 ARG OTABOX_EXTRAS=""
 # The dependencies get their own layer, rebuilt only when setup.cfg changes, not with every source edit.
 COPY setup.cfg /tmp/setup.cfg

@@ -62,6 +62,7 @@ def create_app(config: Config | None = None, box: Box | None = None, access_log=
     from .protocols.codepush import accounts as codepush_accounts
     from .protocols.codepush import management as codepush_management
     from .protocols.codepush import updates as codepush
+    from .protocols.expo import assets as expo_assets
     from .protocols.expo import updates as expo
     from .protocols.koolbase import management as koolbase_management
     from .protocols.koolbase import updates as flutter
@@ -75,8 +76,8 @@ def create_app(config: Config | None = None, box: Box | None = None, access_log=
     app.register_blueprint(bundles.uploads_bp)
     app.register_blueprint(downloads_bp)
     for blueprint in (native.bp, codepush.bp, codepush_management.bp, codepush_accounts.bp, capacitor.bp,
-                      flutter.bp, expo.bp, ofrep.bp, native_health.bp, appdispatch_health.bp, koolbase_management.bp,
-                      capgo_management.bp):
+                      flutter.bp, expo.bp, expo_assets.bp, ofrep.bp, native_health.bp, appdispatch_health.bp,
+                      koolbase_management.bp, capgo_management.bp):
         app.register_blueprint(blueprint)
     app.before_request(count_management_request)
     app.after_request(rate_limit_headers)

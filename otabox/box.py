@@ -17,12 +17,15 @@ from .core.flag_contexts import FlagRecorder
 from .core.flags import FlagCache
 from .core.health import HealthRecorder
 from .core.serving import ServingCache
+from .core.transfers import TransferRecorder
 from .errors import OtaboxError
 from .ops.maintenance import janitor
 from .ops.metrics import Metrics
+from .ops.patches import PatchMaker
 from .ops.scheduler import PolicyScheduler
 from .ops.webhooks import WebhookSender
 from .protocols.codepush import package as codepush_package
+from .protocols.expo import patches as expo_patches
 from .protocols.expo import updates as expo
 from .security.ratelimit import EventBudget, FailureBackoff, TokenBucketLimiter, WindowLimiter
 from .security.sealing import load_sealer
@@ -120,19 +123,23 @@ class Box:
                                         config.event_mb_per_address_per_day * 1024 * 1024)
         self.tracker = DeviceTracker(config.device_flush_seconds, config.max_buffered_devices)
         self.health = HealthRecorder(config.device_flush_seconds, self.tracker.flush)
+        self.transfers = TransferRecorder(config.device_flush_seconds)
         self.metrics = Metrics(self.serving, {"devices": self.tracker, "flags": self.flag_recorder})
         self.ingestor = Ingestor(self, describers={"zip": codepush_package.describe_zip,
                                                    "expo": functools.partial(expo.describe_upload, self)})
         self.janitor = janitor(self)
         self.scheduler = PolicyScheduler(self)
         self.webhooks = WebhookSender(self)
+        self.patch_maker = PatchMaker(self, [expo_patches.patch_jobs])
 
     def start_background_work(self) -> None:
         self.tracker.start()
         self.flag_recorder.start()
         self.health.start()
+        self.transfers.start()
         self.janitor.start()
         self.scheduler.start()
+        self.patch_maker.start()
         if self.config.webhook_delivery:  # off: events wait in the outbox (e.g. a copy of a production box)
             self.webhooks.start()
 
@@ -142,12 +149,14 @@ class Box:
 
     def close(self) -> None:
         self.webhooks.stop()
+        self.patch_maker.stop()
         self.scheduler.stop()
         self.janitor.stop()
         self.tracker.stop()
         self.flag_recorder.stop()
         self.usage.flush()
         self.health.stop()
+        self.transfers.stop()
         if self.generation_signal is not None:
             self.generation_signal.close()
         if not self.db.is_closed():

@@ -123,6 +123,9 @@ class Config:
     webhook_timeout_seconds: float = 10.0
     webhook_max_attempts: int = 6
     webhook_retry_seconds: float = 30.0
+    patch_bases: int = 5
+    patch_max_input_mb: int = 16
+    patch_interval: float = 15.0
 
     @classmethod
     def from_env(cls, **overrides) -> "Config":

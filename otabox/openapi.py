@@ -707,6 +707,13 @@ def _device_and_release_paths(app: str, tag: str) -> dict:
                     "type": STRING, "at": TIMESTAMP, "actor": STRING, "details": {"type": "object"}}))})),
                 **json_errors(*AUTH)}, [APP_ID, release_id]),
         },
+        f"{app}/releases/{{release_id}}/transfer": {
+            "get": operation("Bytes a release's Expo launch assets cost so far: downloads and bytes in full and as "
+                             "patches, and the bytes the patches saved", tag, {
+                **reply(obj({"releaseId": INTEGER, "fullDownloads": INTEGER, "fullBytes": INTEGER,
+                             "patchedDownloads": INTEGER, "patchedBytes": INTEGER, "savedBytes": INTEGER})),
+                **json_errors(*AUTH)}, [APP_ID, release_id]),
+        },
         f"{app}/releases/{{release_id}}/republish": {
             "post": operation("Release the same bundle again to several channels (one group)", tag, {
                 **reply(ref("ReleaseList"), 201), **json_errors(400, *AUTH, 409)}, [APP_ID, release_id],
@@ -1308,6 +1315,8 @@ def _capgo_management_paths() -> dict:
 
 def _expo_paths() -> dict:
     bounded = {"type": "string", "maxLength": 200}
+    signed = [query("expires", INTEGER, required=True), query("signature", required=True)]
+    blob = {"type": "string", "contentMediaType": "application/octet-stream"}
     headers = [header("expo-protocol-version", {"enum": ["0", "1"]}),
                header("expo-platform", {"enum": ["ios", "android"]}, required=True),
                header("expo-runtime-version", {**bounded, "minLength": 1}, required=True),
@@ -1329,6 +1338,17 @@ def _expo_paths() -> dict:
         "/expo/{app_id}/manifest": {"get": operation("Expo Updates manifest request", "expo", {
             **multipart, **reply(status=204, description="No update (protocol 0)"),
             **json_errors(400, 404, 406, 409, 429)}, [APP_ID, *headers], security=PUBLIC)},
+        "/dl/expo/{app_id}/{sha256}": {"get": operation(
+            "An Expo launch asset by signed URL (from a manifest): a BSDIFF40 patch from the update the device "
+            "runs (226 IM Used, `IM: bsdiff`, `expo-base-update-id`) when it asks with `A-IM: bsdiff` and one "
+            "was made, else the full file (Range and ETag supported)", "expo", {
+                **reply(blob, media_type="*/*"), **reply(blob, 206, "*/*"),
+                "226": {"description": "A BSDIFF40 patch", "content": {"application/octet-stream": {"schema": blob}}},
+                **reply(status=304), **json_errors(403, 404, 416)},
+            [APP_ID, path("sha256", "The launch asset's SHA-256 in hex"), *signed, header("Range"), header("a-im"),
+             header("expo-platform", {"enum": ["ios", "android"]}), header("expo-current-update-id", bounded),
+             header("expo-requested-update-id", bounded), header("expo-embedded-update-id", bounded)],
+            security=PUBLIC)},
         "/api/v1/apps/{app_id}/rollback": {"post": operation(
             "Roll one platform and runtime version of a channel back to the embedded update or to an update",
             "expo", {**reply(obj({"release": ref("Release")}), 201), **json_errors(400, *AUTH, 409)}, [APP_ID],

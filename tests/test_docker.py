@@ -61,6 +61,21 @@ def test_dependencies_are_a_layer_of_their_own():
     assert [line for line in with_extras.splitlines() if line] == wanted
 
 
+def test_the_image_installs_bsdiff4_and_can_add_brotli():
+    """bsdiff4 (Expo launch-asset patches) is a runtime dependency, so the dependency layer installs it;
+    brotli is optional, built in with `--build-arg OTABOX_EXTRAS=brotli`."""
+    config = configparser.ConfigParser()
+    config.read(ROOT / "setup.cfg")
+    runtime = [line.split(">")[0] for line in config["options"]["install_requires"].splitlines() if line]
+    assert "bsdiff4" in runtime and "brotli" not in runtime
+    assert [line.split(">")[0] for line in config["options.extras_require"]["brotli"].splitlines() if line] == ["brotli"]
+    listing = shlex.split(instructions()[index_of("RUN", "pip install --no-cache-dir -r")][1].split(">")[0]
+                          .replace("/tmp/setup.cfg", str(ROOT / "setup.cfg")))
+    printed = subprocess.run([sys.executable, *listing[1:]], capture_output=True, text=True, check=True,
+                             env={"OTABOX_EXTRAS": "brotli"}).stdout
+    assert {line.split(">")[0] for line in printed.splitlines() if line} >= {"bsdiff4", "brotli"}
+
+
 def test_the_health_check_asks_healthz_without_curl(live_server):
     check = instructions()[index_of("HEALTHCHECK")][1]
     command = json.loads(check[check.index("CMD") + 3:])

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from ..core import apps, bundles, policies, releases
+from ..core import apps, bundles, policies, releases, transfers
 from ..core.executions import execution_json
 from ..fields import Boolean, Text
 from ..web import accepts, actor, app_for, body, paging, query
@@ -85,6 +85,14 @@ def delete_release(app_id, release_id):
 def release_history(app_id, release_id):
     release = releases.find_release(app_for(app_id), release_id)
     return jsonify({"releaseId": release.id, "events": releases.release_history(release)})
+
+
+@bp.get("/apps/<app_id>/releases/<release_id>/transfer")
+@accepts()
+def release_transfer(app_id, release_id):
+    """Bytes its launch assets cost so far, in full and as patches, and the saving."""
+    release = releases.find_release(app_for(app_id), release_id)
+    return jsonify(transfers.transfer_json(release))
 
 
 @bp.post("/apps/<app_id>/releases/<release_id>/republish")

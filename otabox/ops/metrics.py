@@ -1,5 +1,6 @@
-"""Prometheus metrics: requests by kind and status, a latency histogram, active devices per app, and
-what a database outage costs (checks answered from memory, buffered writes dropped).
+"""Prometheus metrics: requests by kind and status, a latency histogram, Expo patch requests and launch
+asset bytes, active devices per app, and what a database outage costs (checks answered from memory,
+buffered writes dropped).
 
 Counting happens in the request observer (accesslog.RequestObserver) with plain dict increments
 under one lock; the text format is produced only when /metrics is scraped."""
@@ -39,6 +40,19 @@ class Metrics:
         self.requests: dict[tuple[str, str], int] = {}
         self.buckets: dict[str, list[int]] = {}
         self.latency_sum: dict[str, float] = {}
+        self.patch_requests: dict[str, int] = {}
+        self.launch_asset_bytes: dict[str, int] = {}
+
+    def count_patch_request(self, outcome: str) -> None:
+        """A launch asset request that asked for a patch: `hit` (served one), `miss` (no patch of a good
+        base yet, or none worth it) or `fallback` (the base or the stored patch was unusable)."""
+        with self._lock:
+            self.patch_requests[outcome] = self.patch_requests.get(outcome, 0) + 1
+
+    def count_launch_asset_bytes(self, form: str, size: int) -> None:
+        """Bytes of launch assets sent, `full` or `patched`."""
+        with self._lock:
+            self.launch_asset_bytes[form] = self.launch_asset_bytes.get(form, 0) + size
 
     def observe(self, path: str, status: int, seconds: float) -> None:
         kind = request_kind(path)
@@ -61,6 +75,7 @@ class Metrics:
             requests = dict(self.requests)
             buckets = {k: list(v) for k, v in self.buckets.items()}
             sums = dict(self.latency_sum)
+            patch_requests, launch_bytes = dict(self.patch_requests), dict(self.launch_asset_bytes)
         lines = ["# HELP otabox_requests_total Requests answered, by kind and status class.",
                  "# TYPE otabox_requests_total counter"]
         lines += [f'otabox_requests_total{{kind="{kind}",status="{klass}"}} {count}'
@@ -79,6 +94,15 @@ class Metrics:
             lines.append(f'otabox_request_duration_seconds_bucket{{kind="{kind}",le="+Inf"}} {running}')
             lines.append(f'otabox_request_duration_seconds_sum{{kind="{kind}"}} {sums.get(kind, 0.0):.6f}')
             lines.append(f'otabox_request_duration_seconds_count{{kind="{kind}"}} {running}')
+        lines += ["# HELP otabox_patch_requests_total Launch asset requests that asked for a patch: hit (226), miss "
+                  "(no patch of that base, full asset), fallback (unusable base or stored patch, full asset).",
+                  "# TYPE otabox_patch_requests_total counter"]
+        lines += [f'otabox_patch_requests_total{{outcome="{outcome}"}} {patch_requests.get(outcome, 0)}'
+                  for outcome in ("hit", "miss", "fallback")]
+        lines += ["# HELP otabox_launch_asset_bytes_total Bytes of Expo launch assets sent, in full or as patches.",
+                  "# TYPE otabox_launch_asset_bytes_total counter"]
+        lines += [f'otabox_launch_asset_bytes_total{{form="{form}"}} {launch_bytes.get(form, 0)}'
+                  for form in ("full", "patched")]
         lines += ["# HELP otabox_buffered_writes_dropped_total Device sightings or flag contexts not recorded "
                   "because their buffer was full (the database did not take them in time).",
                   "# TYPE otabox_buffered_writes_dropped_total counter"]

@@ -30,6 +30,7 @@ from .models import (
     CodePushActive,
     Collaborator,
     ReleaseEvent,
+    ReleaseTransfer,
     Secret,
     State,
     TokenApp,
@@ -264,6 +265,10 @@ def _app_platforms(schema: Schema) -> None:
     schema.add_column("app", "platform", CharField(null=True))
 
 
+def _release_transfers(schema: Schema) -> None:
+    schema.create_tables(ReleaseTransfer)
+
+
 STEPS: list[Step] = [
     Step(1, "the schema of otabox 0.1.0", _baseline),
     Step(2, "signed serving sequence per app; per-device override changes", _signed_serving_state),
@@ -283,6 +288,7 @@ STEPS: list[Step] = [
     Step(11, "issue 24: whole-number bundle versions per channel (Koolbase), keeping the numbers devices hold",
          _channel_versions),
     Step(12, "issue 24: the platform an app is for (CodePush multi-tenant apps)", _app_platforms),
+    Step(14, "issue 27: bytes of launch assets sent per release, in full and as patches", _release_transfers),
 ]
 
 

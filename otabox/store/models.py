@@ -293,6 +293,18 @@ class CodePushActive(BaseModel):
         indexes = ((("channel", "key"), True),)
 
 
+class ReleaseTransfer(BaseModel):
+    """What the downloads of a release's files cost: launch assets sent in full and as patches, and
+    what the patched ones would have cost in full (the saving)."""
+
+    release = ForeignKeyField(Release, on_delete="CASCADE", unique=True)
+    full_downloads = BigIntegerField(default=0)
+    full_bytes = BigIntegerField(default=0)
+    patched_downloads = BigIntegerField(default=0)
+    patched_bytes = BigIntegerField(default=0)
+    patched_full_bytes = BigIntegerField(default=0)
+
+
 class Device(BaseModel):
     app = ForeignKeyField(App, on_delete="CASCADE")
     device_id = CharField()
@@ -645,6 +657,6 @@ HEALTH_AND_ROLLOUT_MODELS = [Lease, HealthBucket, HealthDevice, HealthError, Fla
                              RolloutExecution, ExecutionEvent, Webhook, OutboxEvent, Delivery, DeliveryAttempt]
 """Schema step 4 (health telemetry, rollout policies, webhooks)."""
 ALL_MODELS = [State, App, User, ApiKey, TokenApp, UserSession, Collaborator, Channel, Bundle, BundleFile, Release,
-              ChannelVersion, ReleaseEvent, ReleaseStat, CodePushActive, Device, DeviceEvent, DailyActive, AuditEntry,
-              Upload, Secret, *FLAG_MODELS,
+              ChannelVersion, ReleaseEvent, ReleaseStat, CodePushActive, ReleaseTransfer, Device, DeviceEvent, DailyActive,
+              AuditEntry, Upload, Secret, *FLAG_MODELS,
               *HEALTH_AND_ROLLOUT_MODELS]

@@ -33,7 +33,9 @@ from ...errors import BadRequest, Conflict, Invalid, NotFound, OtaboxError, TooL
 from ...store.blobs import StagedFile
 from ...store.models import Release
 from ...web import actor, app_for, box, json_body, limit_client, signed_download_url
+from . import encoding
 from . import export as ef
+from .urls import launch_asset_url
 
 bp = Blueprint("expo", __name__)
 
@@ -58,7 +60,7 @@ def describe_upload(box, fields, staged: StagedFile, entries) -> dict:
             raise Invalid(f"the export has no {fields.platform} bundle", code="invalid_expo_export",
                           details={"platforms": extra["platforms"]})
         extra["platforms"] = [fields.platform]
-    return extra
+    return encoding.precompress_launch_assets(box, staged.path, extra)
 
 
 def describe_export(box, staged: StagedFile, entries) -> dict:
@@ -349,7 +351,7 @@ def manifest(app_id):
                        platform=asked.platform, native_version=asked.runtime_version, native_build=None,
                        bundle_version=query.current_version,
                        channel=decision.channel.name if decision.channel else asked.channel)
-    return _reply(asked, decision, signing)
+    return _reply(view, asked, decision, signing)
 
 
 def _require_multipart() -> None:
@@ -359,13 +361,13 @@ def _require_multipart() -> None:
                           code="not_acceptable", details={"accept": accept[:200]})
 
 
-def _reply(asked: ManifestRequest, decision: domain.Decision, signing: CodeSigning | None) -> Response:
+def _reply(view: AppView, asked: ManifestRequest, decision: domain.Decision, signing: CodeSigning | None) -> Response:
     servable = decision.bundle is not None and asked.platform in decision.bundle.extra.get("files", {})
     if decision.outcome in ("update", "up_to_date") and servable:
         update = update_for(decision.release, decision.bundle)
         if decision.outcome == "up_to_date" and asked.protocol >= 1:
             return _directive(asked, ef.directive_no_update(), signing)
-        return _manifest_response(asked, update, decision, signing)
+        return _manifest_response(view, asked, update, decision, signing)
     if decision.outcome == "builtin" and asked.current_update_id not in (None, asked.embedded_update_id):
         if asked.protocol == 0:
             raise OtaboxError("the channel was rolled back to the embedded update, which protocol 0 cannot "
@@ -376,12 +378,19 @@ def _reply(asked: ManifestRequest, decision: domain.Decision, signing: CodeSigni
     return _directive(asked, ef.directive_no_update(), signing)
 
 
-def _manifest_response(asked, update: Update, decision: domain.Decision, signing) -> Response:
+def _manifest_response(view: AppView, asked, update: Update, decision: domain.Decision, signing) -> Response:
+    files = platform_files(update.bundle, asked.platform)
+    ttl = box().config.expo_asset_url_ttl
+
+    def asset_url(asset: ef.ExpoFile) -> str:
+        """The launch asset from the route that can answer with a patch; other assets from /dl/."""
+        if asset is files.launch_asset:
+            return launch_asset_url(view.id, view.slug, asset.sha256_hex, ttl)
+        return signed_download_url(asset.sha256_hex, asset.content_type, ttl=ttl)[0]
+
     body = ef.build_manifest(
         update_id=update.id, created_at=update.created_at, runtime_version=update.bundle.runtime_version,
-        platform_files=platform_files(update.bundle, asked.platform),
-        asset_url=lambda asset: signed_download_url(asset.sha256_hex, asset.content_type,
-                                                    ttl=box().config.expo_asset_url_ttl)[0],
+        platform_files=files, asset_url=asset_url,
         metadata={"channel": decision.channel.name, "version": update.bundle.version,
                   **({"isCritical": True} if decision.mandatory else {})},
         expo_client=update.bundle.extra.get("expoConfig", {}))
@@ -425,7 +434,7 @@ def _response(asked: ManifestRequest, status: int, body: bytes, content_type: st
         response.headers.pop("Content-Type", None)
     response.headers["expo-protocol-version"] = str(asked.protocol)
     response.headers["expo-sfv-version"] = "0"
-    return response
+    return encoding.encode_reply(response)
 
 
 # --- management: AppDispatch's rollback for Expo apps ------------------------------------------
