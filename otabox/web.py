@@ -23,6 +23,7 @@ from .store.models import App
 
 BUNDLE_UPLOADS = (("POST", re.compile(r"/api/v1/apps/[^/]+/bundles")),
                   ("POST", re.compile(r"/apps/[^/]+/deployments/[^/]+/release")),  # the code-push CLI's release
+                  ("POST", re.compile(r"/v1/ota/builds")),  # AppDispatch's build upload
                   ("PUT", re.compile(r"/uploads/[^/]+")))
 """The requests whose bodies are bundles: only they may be large and take long to arrive."""
 
@@ -53,8 +54,8 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CLIENT_BLUEPRINTS = frozenset({"native", "native_health"})
 """Blueprints of client routes under /api/v1 (device update checks and events): they have their
 own per-device limits and are not counted as management requests."""
-MANAGEMENT_BLUEPRINTS = frozenset({"codepush_management", "codepush_accounts"})
-"""The code-push CLI's management API, outside /api/v1."""
+MANAGEMENT_BLUEPRINTS = frozenset({"codepush_management", "codepush_accounts", "appdispatch_management"})
+"""The management APIs outside /api/v1: the code-push CLI's and AppDispatch's (/v1/ota)."""
 
 
 def _bearer() -> str | None:

@@ -154,6 +154,28 @@ PERMISSIONS = {
     ("PATCH", "/accessKeys/<path:key_name>"): "reader",
     ("DELETE", "/accessKeys/<path:key_name>"): "reader",
     ("DELETE", "/sessions/<created_by>"): "reader",
+    # AppDispatch's management API: the app is the X-Project header's (World.call sends it)
+    ("GET", "/v1/ota/builds"): "reader",
+    ("POST", "/v1/ota/builds"): "publisher",
+    ("DELETE", "/v1/ota/builds/<build_id>"): "admin",
+    ("POST", "/v1/ota/builds/<build_id>/publish"): "publisher",
+    ("GET", "/v1/ota/updates"): "reader",
+    ("POST", "/v1/ota/updates"): "publisher",
+    ("PATCH", "/v1/ota/updates/<update_id>"): "publisher",
+    ("DELETE", "/v1/ota/updates/<update_id>"): "publisher",
+    ("POST", "/v1/ota/updates/<update_id>/republish"): "publisher",
+    ("GET", "/v1/ota/updates/<update_id>/history"): "reader",
+    ("POST", "/v1/ota/rollback"): "publisher",
+    ("GET", "/v1/ota/channels"): "reader",
+    ("POST", "/v1/ota/channels"): "admin",
+    ("PATCH", "/v1/ota/channels/<name>"): "admin",
+    ("DELETE", "/v1/ota/channels/<name>"): "admin",
+    ("GET", "/v1/ota/audit-log"): "admin!",
+    ("GET", "/v1/ota/webhooks"): "admin",
+    ("POST", "/v1/ota/webhooks"): "admin",
+    ("PATCH", "/v1/ota/webhooks/<webhook_id>"): "admin",
+    ("DELETE", "/v1/ota/webhooks/<webhook_id>"): "admin",
+    ("GET", "/v1/ota/webhooks/<webhook_id>/deliveries"): "admin",
 }
 
 SELF_SERVICE = {("DELETE", "/api/v1/session"), ("POST", "/api/v1/auth/tokens"),
@@ -189,8 +211,14 @@ def route_table(flask_app) -> set[tuple[str, str]]:
 
 
 def answers_json(rule: str) -> bool:
-    """/api/v1 answers errors as JSON; the code-push management API as plain text, like code-push-server."""
-    return rule.startswith("/api/v1/")
+    """/api/v1 and AppDispatch's /v1/ota answer errors as JSON; the code-push management API as plain
+    text, like code-push-server."""
+    return rule.startswith(("/api/v1/", "/v1/ota/"))
+
+
+def names_app(rule: str) -> bool:
+    """Whether the route acts on one app: named in its path, or (AppDispatch) in the X-Project header."""
+    return "<app_id>" in rule or "<app_name>" in rule or (rule.startswith("/v1/ota/") and rule not in PUBLIC_ROUTES)
 
 
 def assert_error_shape(response, rule: str, code: str | None = None) -> None:
@@ -229,7 +257,8 @@ class AppFacts:
                 "release_id": str(self.release_id), "device_id": self.device_id, "flag_id": str(self.flag["id"]),
                 "variation_id": str(self.flag["variations"][0]["id"]), "rule_id": str(self.flag["rules"][0]["id"]),
                 "segment_id": str(self.segment_id), "context_id": str(self.context_id), "email": self.collaborator,
-                "token_name": "no-such-token", "key_name": "no-such-token", "created_by": "192.0.2.1"}
+                "token_name": "no-such-token", "key_name": "no-such-token", "created_by": "192.0.2.1",
+                "build_id": str(self.bundle_id), "update_id": str(self.release_id), "webhook_id": "1"}
 
     def secrets(self) -> list[str]:
         """What a response about another app must never contain."""
@@ -324,6 +353,8 @@ class World:
         for name, value in (app or self.other).params().items():
             path = re.sub(f"<(?:path:)?{name}>", urllib.parse.quote(value, safe="@"), path)
         headers = key.headers() if isinstance(key, Cookie) else {"Authorization": f"Bearer {key}"} if key else {}
+        if names_app(rule) and rule.startswith("/v1/ota/"):
+            headers["X-Project"] = (app or self.other).slug
         body = None if method == "GET" else {}
         return self.client.open(path, method=method, headers=headers, json=body)
 
@@ -379,7 +410,7 @@ def test_route_needs_a_key_of_the_right_role_and_app(world, method, rule):
     """Keys, tokens and members: the least role and app each route needs, for every kind of caller."""
     required = PERMISSIONS[(method, rule)]
     role, unscoped_only = required.rstrip("!"), required.endswith("!")
-    has_app = "<app_id>" in rule or "<app_name>" in rule
+    has_app = names_app(rule)
 
     for key in (None, "otabox_sk_" + "x" * 43, world.token("admin", expired=True), Cookie("otabox_ss_unknown")):
         response = world.call(method, rule, None, key)
