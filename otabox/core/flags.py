@@ -27,7 +27,7 @@ from ..store.models import (
     row_id,
     utcnow,
 )
-from . import audit, health
+from . import audit, health, outbox
 from . import flag_eval as ev
 from .serving import AppView
 
@@ -202,6 +202,8 @@ def _changed(flag: Flag, actor: str, action: str, entity_type: str, entity_id, d
     _check_served(flag)
     Flag.update(updated_at=utcnow()).where(Flag.id == flag.id).execute()
     audit.record(actor, action, entity_type, entity_id, {"app": flag.app.slug, "flag": flag.key, **details})
+    outbox.emit("flag.updated", flag.app, {"flag": {"id": flag.id, "key": flag.key}, "action": action,
+                                           "changes": details})
     bump_generation()
 
 

@@ -13,6 +13,8 @@ The document shows request bodies but almost no answers. Where it is silent, the
 from __future__ import annotations
 
 import io
+import re
+import uuid
 
 import pytest
 from conftest import make_key
@@ -194,3 +196,200 @@ def test_delete_a_build(dispatch, tmp_path):
     dispatch.post(f"/v1/ota/builds/{published['id']}/publish", {"channel": "production"})
     in_use = dispatch.delete(f"/v1/ota/builds/{published['id']}")
     assert in_use.status_code == 409 and in_use.json["error"]["code"] == "bundle_in_use"
+
+
+# --- updates -------------------------------------------------------------------------------------
+
+def published_update(dispatch, tmp_path, channel="production", platform="ios", **publish):
+    build = upload_build(dispatch, tmp_path, platform=platform).json["build"]
+    response = dispatch.post(f"/v1/ota/builds/{build['id']}/publish", {"channel": channel, **publish})
+    assert response.status_code == 201, response.json
+    return response.json["update"]
+
+
+def test_list_patch_and_delete_updates(dispatch, tmp_path):
+    update = published_update(dispatch, tmp_path, rolloutPercentage=10, isCritical=True,
+                              releaseMessage="v2.1 release")
+    assert dispatch.get("/v1/ota/updates").json == {"updates": [update], "total": 1}
+    assert dispatch.get("/v1/ota/updates?channel=staging").json["total"] == 0
+
+    patched = dispatch.patch(f"/v1/ota/updates/{update['id']}", {"rolloutPercentage": 50, "isCritical": False})
+    assert patched.status_code == 200, patched.json
+    assert (patched.json["update"]["rolloutPercentage"], patched.json["update"]["isCritical"]) == (50, False)
+    paused = dispatch.patch(f"/v1/ota/updates/{update['id']}", {"isEnabled": False}).json["update"]
+    assert paused["isEnabled"] is False
+    refused = dispatch.patch(f"/v1/ota/updates/{update['id']}", {"rolloutPercent": 60})
+    assert refused.status_code == 400 and refused.json["error"]["details"]["suggestion"] == "rolloutPercentage"
+
+    history = dispatch.get(f"/v1/ota/updates/{update['id']}/history").json
+    assert history["updateId"] == update["id"]
+    assert [e["type"] for e in history["history"]] == ["created", "rollout_changed", "mandatory_changed",
+                                                       "disabled_changed"]
+
+    assert dispatch.delete(f"/v1/ota/updates/{update['id']}").json == {"deleted": True, "id": update["id"]}
+    assert dispatch.get("/v1/ota/updates").json["total"] == 0
+    assert dispatch.patch("/v1/ota/updates/999999", {"isCritical": True}).status_code == 404
+
+
+def test_republish_to_two_channels_as_documented(dispatch, tmp_path):
+    assert dispatch.post("/v1/ota/channels", {"name": "canary", "branchName": "canary"}).status_code == 201
+    update = published_update(dispatch, tmp_path, isCritical=True, releaseMessage="v2.1 release")
+    response = dispatch.post(f"/v1/ota/updates/{update['id']}/republish",
+                             {"channels": ["staging", "canary"], "releaseMessage": "Republished with fix"})
+    assert response.status_code == 201, response.json
+    body = response.json
+    assert set(body) == {"updates", "groupId"}
+    assert [u["channel"] for u in body["updates"]] == ["staging", "canary"]
+    assert all(u["groupId"] == body["groupId"] and u["releaseMessage"] == "Republished with fix"
+               and u["buildId"] == update["buildId"] and u["isCritical"] for u in body["updates"])
+    assert dispatch.get(f"/v1/ota/updates?groupId={body['groupId']}").json["total"] == 2
+
+
+def test_republish_without_channels_republishes_to_the_updates_own_channel(dispatch, tmp_path):
+    """`channels` is optional in the document ("or with updated release notes"): its own channel."""
+    update = published_update(dispatch, tmp_path)
+    again = dispatch.post(f"/v1/ota/updates/{update['id']}/republish", {"releaseMessage": "new notes"}).json
+    assert [(u["channel"], u["releaseMessage"]) for u in again["updates"]] == [("production", "new notes")]
+    missing = dispatch.post(f"/v1/ota/updates/{update['id']}/republish", {"channels": ["nightly"]})
+    assert missing.status_code == 404 and dispatch.get("/v1/ota/updates").json["total"] == 2
+
+
+# --- rollback ------------------------------------------------------------------------------------
+
+EXPO_CHECK = {"expo-protocol-version": "1", "expo-platform": "ios", "expo-runtime-version": "1.0.0",
+              "expo-channel-name": "production", "accept": "multipart/mixed,application/expo+json,application/json",
+              "eas-client-id": "client-1"}
+
+
+def test_rollback_to_embedded_and_to_an_update(dispatch, tmp_path, client):
+    first = published_update(dispatch, tmp_path)
+    second = published_update(dispatch, tmp_path)
+    to_first = dispatch.post("/v1/ota/rollback", {"runtimeVersion": "1.0.0", "platform": "ios",
+                                                  "channel": "production", "rollbackToUpdateId": first["id"]})
+    assert to_first.status_code == 201, to_first.json
+    assert to_first.json["update"]["buildId"] == first["buildId"] and to_first.json["update"]["isRollback"]
+
+    running = re.search(rb'"id":\s*"([0-9a-f-]{36})"', client.get(f"/expo/{PROJECT}/manifest", headers=EXPO_CHECK).data)
+
+    # The document's body without rollbackToUpdateId: back to the embedded update.
+    embedded = dispatch.post("/v1/ota/rollback", {"runtimeVersion": "1.0.0", "platform": "ios",
+                                                  "channel": "production"})
+    assert embedded.status_code == 201, embedded.json
+    assert embedded.json["update"]["isEmbedded"] and embedded.json["update"]["buildId"] is None
+    manifest = client.get(f"/expo/{PROJECT}/manifest", headers={
+        **EXPO_CHECK, "expo-current-update-id": running.group(1).decode(), "expo-embedded-update-id": str(uuid.uuid4())})
+    assert manifest.status_code == 200 and b"rollBackToEmbedded" in manifest.data
+    assert second["id"] != first["id"]
+
+
+def test_rollback_as_written_names_an_update_this_project_lacks(dispatch, tmp_path):
+    """The document's example names update 123, which this project does not have: 404, nothing written."""
+    published_update(dispatch, tmp_path)
+    response = dispatch.post("/v1/ota/rollback", {"runtimeVersion": "1.0.0", "platform": "ios",
+                                                  "channel": "production", "rollbackToUpdateId": 123})
+    assert response.status_code == 404
+    assert dispatch.get("/v1/ota/updates").json["total"] == 1
+    bad = dispatch.post("/v1/ota/rollback", {"runtimeVersion": "1.0.0", "platform": "web", "channel": "production"})
+    assert bad.status_code == 400 and bad.json["error"]["details"]["field"] == "platform"
+
+
+# --- channels ------------------------------------------------------------------------------------
+
+def test_channels_as_the_document_shows_them(dispatch):
+    names = [c["name"] for c in dispatch.get("/v1/ota/channels").json["channels"]]
+    assert names == ["production", "staging"]
+    created = dispatch.post("/v1/ota/channels", {"name": "canary", "branchName": "canary"})
+    assert created.status_code == 201 and created.json["channel"]["branchName"] == "canary"
+    # The document's PATCH names a branch of its own ("new-branch"): channels are their own branch in
+    # this version, so that is refused by name and nothing changes; the split and runtime floor work.
+    documented = dispatch.patch("/v1/ota/channels/production", {"branchName": "new-branch",
+                                                                 "rolloutBranchName": "canary",
+                                                                 "rolloutPercentage": 10,
+                                                                 "minRuntimeVersion": "2.0.0"})
+    assert documented.status_code == 400 and documented.json["error"]["code"] == "branches_not_supported"
+    assert dispatch.get("/v1/ota/channels").json["channels"][0]["rolloutPercentage"] == 0
+    split = dispatch.patch("/v1/ota/channels/production", {"rolloutBranchName": "canary", "rolloutPercentage": 10,
+                                                            "minRuntimeVersion": "2.0.0"})
+    assert split.status_code == 200, split.json
+    assert {k: split.json["channel"][k] for k in ("branchName", "rolloutBranchName", "rolloutPercentage",
+                                                  "minRuntimeVersion")} == {
+        "branchName": "production", "rolloutBranchName": "canary", "rolloutPercentage": 10,
+        "minRuntimeVersion": "2.0.0"}
+    assert dispatch.post("/v1/ota/channels", {"name": "staging", "branchName": "staging"}).status_code == 409
+    assert dispatch.delete("/v1/ota/channels/canary").json == {"deleted": True, "name": "canary"}
+    assert dispatch.get("/v1/ota/channels").json["channels"][0]["rolloutBranchName"] is None
+
+
+# --- audit log -----------------------------------------------------------------------------------
+
+def test_audit_log_paging_as_documented(dispatch, tmp_path):
+    published_update(dispatch, tmp_path, rolloutPercentage=10)
+    documented = dispatch.get("/v1/ota/audit-log?limit=100&before=500")
+    assert documented.status_code == 200
+    entries = documented.json["entries"]
+    assert entries and all(e["id"] < 500 for e in entries)
+    assert set(entries[0]) == {"id", "action", "entity_type", "entity_id", "actor", "details", "createdAt"}
+    assert len(dispatch.get("/v1/ota/audit-log").json["entries"]) == len(entries)  # default 200
+    assert dispatch.get("/v1/ota/audit-log?limit=201").status_code == 400
+    page = dispatch.get("/v1/ota/audit-log?limit=2").json["entries"]
+    rest = dispatch.get(f"/v1/ota/audit-log?limit=200&before={page[-1]['id']}").json["entries"]
+    assert [e["id"] for e in page + rest] == [e["id"] for e in entries]
+    created = dispatch.get("/v1/ota/audit-log?action=release.created&entity_type=release").json["entries"]
+    assert len(created) == 1 and created[0]["entity_type"] == "release"
+    one = dispatch.get(f"/v1/ota/audit-log?entity_id={created[0]['entity_id']}&entity_type=release").json
+    assert [e["id"] for e in one["entries"]] == [created[0]["id"]]
+
+
+# --- webhooks ------------------------------------------------------------------------------------
+
+@pytest.fixture
+def resolvable(monkeypatch):
+    """The document's webhook host, resolved to a public address (the tests have no DNS)."""
+    import socket
+    real = socket.getaddrinfo
+
+    def fake(host, port, *args, **kwargs):
+        if host == "your-app.example.com":
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port))]
+        return real(host, port, *args, **kwargs)
+    monkeypatch.setattr(socket, "getaddrinfo", fake)
+
+
+def test_webhooks_with_appdispatch_event_names(dispatch, tmp_path, admin, resolvable):
+    created = dispatch.post("/v1/ota/webhooks", {"url": "https://your-app.example.com/webhook",
+                                                 "events": ["build.published", "channel.updated"],
+                                                 "secret": SECRET})
+    assert created.status_code == 201, created.json
+    webhook = created.json["webhook"]
+    assert webhook["events"] == ["build.published", "channel.updated"] and webhook["secret"] == SECRET
+    everything = dispatch.post("/v1/ota/webhooks", {"url": "https://your-app.example.com/webhook", "events": [
+        "build.uploaded", "build.published", "update.created", "update.rolled_back", "channel.updated",
+        "flag.updated", "rollout.advanced", "rollout.rolled_back"]}).json["webhook"]
+
+    published_update(dispatch, tmp_path)
+    dispatch.patch("/v1/ota/channels/production", {"minRuntimeVersion": "1.0.0"})
+    dispatch.post("/v1/ota/rollback", {"runtimeVersion": "1.0.0", "platform": "ios", "channel": "production"})
+    admin.post(f"/api/v1/apps/{PROJECT}/flags", {"key": "new-checkout", "flagType": "boolean"})
+    told = [d["event"] for d in dispatch.get(f"/v1/ota/webhooks/{webhook['id']}/deliveries").json["deliveries"]]
+    assert sorted(told) == ["build.published", "channel.updated"]
+    told_all = [d["event"] for d in
+                dispatch.get(f"/v1/ota/webhooks/{everything['id']}/deliveries").json["deliveries"]]
+    assert sorted(told_all) == ["build.published", "build.uploaded", "channel.updated", "flag.updated",
+                                "update.created", "update.rolled_back"]
+
+    paused = dispatch.patch(f"/v1/ota/webhooks/{webhook['id']}", {"isActive": False})
+    assert paused.status_code == 200 and paused.json["webhook"]["isActive"] is False
+    listed = dispatch.get("/v1/ota/webhooks").json["webhooks"]
+    assert [w["id"] for w in listed] == [webhook["id"], everything["id"]]
+    assert dispatch.delete(f"/v1/ota/webhooks/{webhook['id']}").json == {"deleted": True, "id": webhook["id"]}
+
+
+def test_webhooks_belong_to_their_project(dispatch, admin, resolvable):
+    webhook = dispatch.post("/v1/ota/webhooks", {"url": "https://your-app.example.com/webhook",
+                                                 "events": ["build.published"]}).json["webhook"]
+    admin.post("/api/v1/apps", {"slug": "com.example.other"})
+    other = {"X-Project": "com.example.other"}
+    assert dispatch.get("/v1/ota/webhooks", headers=other).json["webhooks"] == []
+    assert dispatch.delete(f"/v1/ota/webhooks/{webhook['id']}", headers=other).status_code == 404
+    bad = dispatch.post("/v1/ota/webhooks", {"url": "https://your-app.example.com/webhook", "events": ["build.done"]})
+    assert bad.status_code == 400 and bad.json["error"]["details"]["field"] == "events[0]"

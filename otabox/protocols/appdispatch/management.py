@@ -75,7 +75,7 @@ REPUBLISH = Schema({"channels": releases.REPUBLISH.fields["channels"].but(
 ROLLBACK = Schema({"runtimeVersion": Text(200, min_length=1, required=True),
                    "platform": Choice(("ios", "android"), required=True), "channel": Text(200, min_length=1, required=True),
                    "rollbackToUpdateId": releases.NEW_RELEASE.fields["bundleId"].but(
-                       nullable=True, description="Default: the embedded update")})
+                       required=False, nullable=True, description="Default: the embedded update")})
 BUILD_FORM = Schema({"runtimeVersion": Text(100, min_length=1, required=True),
                      "platform": Choice(("ios", "android"), required=True),
                      "message": Text(10000), "expoConfig": Json(), "gitCommitHash": Text(100),
