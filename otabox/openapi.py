@@ -902,7 +902,7 @@ def _appdispatch_paths() -> dict:
                                                               **json_errors(*errors)}, [channel_name]),
         },
         "/v1/ota/audit-log": {
-            "get": op("The audit log, newest first (the box's: needs an admin key for every app)",
+            "get": op("The project's audit log, newest first",
                       {**reply(obj({"entries": array(audit_entry)})), **json_errors(*errors)},
                       with_paging(appdispatch.AUDIT_QUERY)),
         },

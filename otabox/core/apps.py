@@ -65,7 +65,7 @@ def rotate_client_key(app: App, actor: str) -> App:
     with database.atomic():
         app.client_key = new_client_key()
         app.save()
-        audit.record(actor, "app.client_key_rotated", "app", app.id, {"slug": app.slug})
+        audit.record(actor, "app.client_key_rotated", "app", app.id, {"slug": app.slug}, app=app)
         bump_generation()
     return app
 
@@ -84,7 +84,7 @@ def create_app(slug, name, actor: str, owner: User | None = None) -> App:
             Channel.create(app=app, name=channel, deployment_key=new_deployment_key())
         if owner is not None and not owner.service:
             Collaborator.create(app=app, user=owner, permission="Owner")
-        audit.record(actor, "app.created", "app", app.id, {"slug": slug})
+        audit.record(actor, "app.created", "app", app.id, {"slug": slug}, app=app)
         outbox.emit("app.created", app, {"app": {"id": app.id, "slug": app.slug, "name": app.name,
                                                  "createdAt": iso(app.created_at)}})
         bump_generation()
@@ -101,7 +101,7 @@ def delete_app(app: App, actor: str, store) -> None:
         # Its webhooks go too: a recursive delete would only clear their app, making them hear every app.
         Webhook.delete().where(Webhook.app == app).execute()
         app.delete_instance(recursive=True)
-        audit.record(actor, "app.deleted", "app", app.id, {"slug": app.slug})
+        audit.record(actor, "app.deleted", "app", app.id, {"slug": app.slug}, app=app)
         bump_generation()
     remove_unreferenced_blobs(store, digests)
 
@@ -145,7 +145,8 @@ def create_channel(app: App, name, actor: str, settings: dict | None = None) -> 
             raise Conflict(f"channel {name!r} exists already")
         channel = Channel.create(app=app, name=name, deployment_key=new_deployment_key())
         changed = _apply_settings(channel, settings) if settings else {}
-        audit.record(actor, "channel.created", "channel", channel.id, {"app": app.slug, "name": name, **changed})
+        audit.record(actor, "channel.created", "channel", channel.id, {"app": app.slug, "name": name, **changed},
+                     app=app)
         bump_generation()
     return channel
 
@@ -208,7 +209,7 @@ def _set_public(channel: Channel, public: bool) -> bool:
 def update_channel(channel: Channel, settings: dict, actor: str) -> Channel:
     with database.atomic():
         changed = _apply_settings(channel, settings)
-        audit.record(actor, "channel.updated", "channel", channel.id, changed)
+        audit.record(actor, "channel.updated", "channel", channel.id, changed, app=channel.app_id)
         _channel_updated(channel, changed)
         bump_generation()
     return Channel.get_by_id(channel.id)
@@ -228,7 +229,7 @@ def update_app(app: App, data: dict, actor: str) -> App:
             with database.atomic():
                 App.update(default_channel=name).where(App.id == app.id).execute()
                 audit.record(actor, "app.default_channel_set", "app", app.id,
-                             {"from": app.default_channel, "to": name})
+                             {"from": app.default_channel, "to": name}, app=app)
                 bump_generation()
     if not {"name", "defaultChannel"} & set(data):
         raise BadRequest("nothing to change: send name or defaultChannel")
@@ -244,7 +245,7 @@ def rotate_deployment_key(channel: Channel, actor: str) -> Channel:
     with database.atomic():
         channel.deployment_key = new_deployment_key()
         channel.save()
-        audit.record(actor, "channel.key_rotated", "channel", channel.id, {"name": channel.name})
+        audit.record(actor, "channel.key_rotated", "channel", channel.id, {"name": channel.name}, app=channel.app_id)
         bump_generation()
     return channel
 
@@ -255,7 +256,7 @@ def rename_app(app: App, name: str, actor: str) -> App:
     if name != app.name:
         with database.atomic():
             App.update(name=name).where(App.id == app.id).execute()
-            audit.record(actor, "app.renamed", "app", app.id, {"from": app.name, "to": name})
+            audit.record(actor, "app.renamed", "app", app.id, {"from": app.name, "to": name}, app=app)
             bump_generation()
     return App.get_by_id(app.id)
 
@@ -274,7 +275,8 @@ def rename_channel(channel: Channel, name: str, actor: str) -> Channel:
                                                        & (Channel.rollout_channel == channel.name)).execute()
             App.update(default_channel=name).where((App.id == channel.app_id)
                                                    & (App.default_channel == channel.name)).execute()
-            audit.record(actor, "channel.renamed", "channel", channel.id, {"from": channel.name, "to": name})
+            audit.record(actor, "channel.renamed", "channel", channel.id, {"from": channel.name, "to": name},
+                         app=channel.app_id)
             _channel_updated(Channel.get_by_id(channel.id), {"name": name})
             bump_generation()
     return Channel.get_by_id(channel.id)
@@ -287,7 +289,7 @@ def set_deployment_key(channel: Channel, key: str, actor: str) -> Channel:
         if Channel.select().where((Channel.deployment_key == key) & (Channel.id != channel.id)).exists():
             raise Conflict("that deployment key is in use already", code="deployment_key_in_use")
         Channel.update(deployment_key=key).where(Channel.id == channel.id).execute()
-        audit.record(actor, "channel.key_set", "channel", channel.id, {"name": channel.name})
+        audit.record(actor, "channel.key_set", "channel", channel.id, {"name": channel.name}, app=channel.app_id)
         bump_generation()
     return Channel.get_by_id(channel.id)
 
@@ -303,5 +305,5 @@ def delete_channel(channel: Channel, actor: str) -> None:
         App.update(default_channel=None).where((App.id == channel.app_id)
                                                & (App.default_channel == channel.name)).execute()
         channel.delete_instance(recursive=True)
-        audit.record(actor, "channel.deleted", "channel", channel.id, {"name": channel.name})
+        audit.record(actor, "channel.deleted", "channel", channel.id, {"name": channel.name}, app=channel.app_id)
         bump_generation()

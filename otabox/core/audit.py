@@ -1,7 +1,7 @@
 """The audit log: every management mutation, who did it and what changed."""
 from __future__ import annotations
 
-from ..store.models import AuditEntry, iso
+from ..store.models import App, AuditEntry, iso
 
 
 class Actor(str):
@@ -17,9 +17,11 @@ class Actor(str):
         return actor
 
 
-def record(actor: str, action: str, entity_type: str, entity_id, details: dict | None = None) -> None:
+def record(actor: str, action: str, entity_type: str, entity_id, details: dict | None = None,
+           app: App | int | None = None) -> None:
+    """`app`: the app the change concerns (an App or its id), so each app's log can be read alone."""
     AuditEntry.create(actor=str(actor), token=getattr(actor, "token", None), action=action, entity_type=entity_type,
-                      entity_id=str(entity_id), details=details or {})
+                      entity_id=str(entity_id), details=details or {}, app_id=app.id if isinstance(app, App) else app)
 
 
 def entry_json(entry: AuditEntry) -> dict:
@@ -28,8 +30,11 @@ def entry_json(entry: AuditEntry) -> dict:
 
 
 def query(limit: int = 100, before: int | None = None, action: str | None = None,
-          entity_type: str | None = None, entity_id: str | None = None) -> list[dict]:
+          entity_type: str | None = None, entity_id: str | None = None, app_id: int | None = None) -> list[dict]:
+    """The newest entries first; `app_id`: only that app's."""
     rows = AuditEntry.select().order_by(AuditEntry.id.desc()).limit(limit)
+    if app_id is not None:
+        rows = rows.where(AuditEntry.app_id == app_id)
     if before:
         rows = rows.where(AuditEntry.id < before)
     if action:

@@ -198,7 +198,7 @@ class Ingestor:
                                         for e in entries]).execute()
             audit.record(actor, "bundle.created", "bundle", bundle.id,
                          {"app": app.slug, "version": fields.version, "platform": fields.platform,
-                          "sha256": staged.sha256})
+                          "sha256": staged.sha256}, app=app)
             outbox.emit("bundle.created", app, {"bundle": bundle_json(bundle)})
             bump_generation()
         return bundle
@@ -277,7 +277,8 @@ def delete_bundles(app: App, doomed: list[Bundle], actor: str, store) -> list[in
         blobs = blobs_of(doomed)
         for bundle in doomed:
             bundle.delete_instance(recursive=True)
-            audit.record(actor, "bundle.deleted", "bundle", bundle.id, {"app": app.slug, "version": bundle.version})
+            audit.record(actor, "bundle.deleted", "bundle", bundle.id, {"app": app.slug, "version": bundle.version},
+                         app=app)
         bump_generation()
     remove_unreferenced_blobs(store, blobs)
     return [b.id for b in doomed]
@@ -322,7 +323,7 @@ def initiate_upload(app: App, data: dict, ttl: int, max_bytes: int, actor: str) 
     _ensure_new(app, fields)
     upload = Upload.create(id=secrets.token_hex(16), app=app, fields=fields.as_dict(), size=size,
                            sha256=sha256.lower(), expires_at=utcnow() + dt.timedelta(seconds=ttl))
-    audit.record(actor, "upload.initiated", "upload", upload.id, {"app": app.slug, "version": fields.version})
+    audit.record(actor, "upload.initiated", "upload", upload.id, {"app": app.slug, "version": fields.version}, app=app)
     return upload
 
 

@@ -48,7 +48,7 @@ def set_collaborator(app: App, user: User, permission, actor: str) -> tuple[Coll
         else:
             Collaborator.update(permission=permission).where(Collaborator.id == row.id).execute()
         audit.record(actor, "collaborator.added" if added else "collaborator.changed", "app", app.id,
-                     {"app": app.slug, "email": user.email, "permission": permission})
+                     {"app": app.slug, "email": user.email, "permission": permission}, app=app)
     return Collaborator.get_by_id(row.id), added
 
 
@@ -64,7 +64,7 @@ def remove_collaborator(app: App, user: User, actor: str) -> None:
         row = find_collaborator(app, user)
         row.delete_instance()
         audit.record(actor, "collaborator.removed", "app", app.id,
-                     {"app": app.slug, "email": user.email, "permission": row.permission})
+                     {"app": app.slug, "email": user.email, "permission": row.permission}, app=app)
 
 
 def transfer(app: App, user: User, actor: str) -> Collaborator:
@@ -83,5 +83,5 @@ def transfer(app: App, user: User, actor: str) -> Collaborator:
             Collaborator.create(app=app, user=user, permission="Owner")
         else:
             Collaborator.update(permission="Owner").where(Collaborator.id == current.id).execute()
-        audit.record(actor, "app.transferred", "app", app.id, {"app": app.slug, "to": user.email})
+        audit.record(actor, "app.transferred", "app", app.id, {"app": app.slug, "to": user.email}, app=app)
     return find_collaborator(app, user)

@@ -178,7 +178,7 @@ def set_override(app: App, device_id: str, channel, bundle, actor: str) -> Devic
         _changed_device(device, override_channel=channel.name if channel else None, override_bundle=bundle)
         audit.record(actor, "device.override_set", "device", device_id,
                      {"app": app.slug, "channel": channel.name if channel else None,
-                      "bundleId": bundle.id if bundle else None})
+                      "bundleId": bundle.id if bundle else None}, app=app)
     return find_device(app, device_id)
 
 
@@ -186,7 +186,7 @@ def clear_override(app: App, device_id: str, actor: str) -> Device:
     with database.atomic():
         device = find_device(app, device_id)
         _changed_device(device, override_channel=None, override_bundle=None)
-        audit.record(actor, "device.override_cleared", "device", device_id, {"app": app.slug})
+        audit.record(actor, "device.override_cleared", "device", device_id, {"app": app.slug}, app=app)
     return find_device(app, device_id)
 
 

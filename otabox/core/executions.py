@@ -44,7 +44,7 @@ def log(execution: RolloutExecution, kind: str, actor: str, details: dict | None
                           actor=actor, details=details or {})
     audit.record(actor, f"rollout.{kind}", "rollout_execution", execution.id,
                  {"releaseId": execution.release_id, "policy": execution.policy_name, "stage": execution.stage,
-                  "percentage": percentage, **(details or {})})
+                  "percentage": percentage, **(details or {})}, app=release.app_id)
     if kind in WEBHOOK_EVENTS:
         fresh = RolloutExecution.get_by_id(execution.id)
         outbox.emit(WEBHOOK_EVENTS[kind], release.app, {"execution": execution_json(fresh, with_events=False),

@@ -198,7 +198,8 @@ def create_context(app: App, data: dict, actor: str) -> FlagContext:
             raise Conflict(f"a {kind} context {key!r} exists already")
         context = FlagContext.create(app=app, kind=kind, targeting_key=key, name=name, attributes=attributes,
                                      manual=True)
-        audit.record(actor, "context.created", "context", context.id, {"app": app.slug, "kind": kind, "key": key})
+        audit.record(actor, "context.created", "context", context.id, {"app": app.slug, "kind": kind, "key": key},
+                     app=app)
     return context
 
 
@@ -206,7 +207,7 @@ def delete_context(context: FlagContext, actor: str) -> None:
     with database.atomic():
         context.delete_instance()
         audit.record(actor, "context.deleted", "context", context.id,
-                     {"app": context.app.slug, "kind": context.kind, "key": context.targeting_key})
+                     {"app": context.app.slug, "kind": context.kind, "key": context.targeting_key}, app=context.app_id)
 
 
 def evaluation_counts(flag: Flag, days: int) -> dict:

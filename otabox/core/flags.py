@@ -201,7 +201,8 @@ def _changed(flag: Flag, actor: str, action: str, entity_type: str, entity_id, d
     """The end of every flag change's transaction: consistency, timestamp, audit, change signal."""
     _check_served(flag)
     Flag.update(updated_at=utcnow()).where(Flag.id == flag.id).execute()
-    audit.record(actor, action, entity_type, entity_id, {"app": flag.app.slug, "flag": flag.key, **details})
+    audit.record(actor, action, entity_type, entity_id, {"app": flag.app.slug, "flag": flag.key, **details},
+                 app=flag.app_id)
     outbox.emit("flag.updated", flag.app, {"flag": {"id": flag.id, "key": flag.key}, "action": action,
                                            "changes": details})
     bump_generation()
@@ -311,7 +312,7 @@ def update_flag(flag: Flag, data: dict, actor: str) -> Flag:
 def delete_flag(flag: Flag, actor: str) -> None:
     with database.atomic():
         flag.delete_instance(recursive=True)
-        audit.record(actor, "flag.deleted", "flag", flag.id, {"app": flag.app.slug, "flag": flag.key})
+        audit.record(actor, "flag.deleted", "flag", flag.id, {"app": flag.app.slug, "flag": flag.key}, app=flag.app_id)
         bump_generation()
 
 

@@ -95,7 +95,7 @@ def create_policy(app: App, data: dict, actor: str) -> RolloutPolicy:
         _ensure_unique(app, name)
         policy = RolloutPolicy.create(app=app, name=name, stages=stages, thresholds=thresholds)
         audit.record(actor, "rollout_policy.created", "rollout_policy", policy.id,
-                     {"app": app.slug, "name": name, "stages": stages, "thresholds": thresholds})
+                     {"app": app.slug, "name": name, "stages": stages, "thresholds": thresholds}, app=app)
     return policy
 
 
@@ -134,7 +134,7 @@ def update_policy(policy: RolloutPolicy, data: dict, actor: str) -> RolloutPolic
         if "name" in changes:
             _ensure_unique(policy.app, changes["name"], policy.id)
         RolloutPolicy.update(**changes, updated_at=utcnow()).where(RolloutPolicy.id == policy.id).execute()
-        audit.record(actor, "rollout_policy.updated", "rollout_policy", policy.id, changes)
+        audit.record(actor, "rollout_policy.updated", "rollout_policy", policy.id, changes, app=policy.app_id)
     return RolloutPolicy.get_by_id(policy.id)
 
 
@@ -143,7 +143,8 @@ def delete_policy(policy: RolloutPolicy, actor: str) -> None:
         if _active_executions(policy).exists():
             raise Conflict("the policy is in use by a running or paused execution", code="policy_in_use")
         policy.delete_instance()
-        audit.record(actor, "rollout_policy.deleted", "rollout_policy", policy.id, {"name": policy.name})
+        audit.record(actor, "rollout_policy.deleted", "rollout_policy", policy.id, {"name": policy.name},
+                     app=policy.app_id)
 
 
 # --- starting a release under a policy --------------------------------------------------------------

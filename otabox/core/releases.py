@@ -155,7 +155,7 @@ def _append(channel: Channel, actor: str, action: str, *, bundle: Bundle | None,
                              actor=actor, **attributes)
     facts = {"app": channel.app.slug, "channel": channel.name, "bundleId": bundle.id if bundle else None,
              "rollout": rollout, "mandatory": mandatory, **(details or {})}
-    audit.record(actor, action, "release", release.id, facts)
+    audit.record(actor, action, "release", release.id, facts, app=channel.app_id)
     record_event(release.id, "created", actor, {"kind": kind, **facts})
     rolled_back = action == "release.rolled_back"
     executions.end_for_channel(channel.id, "rolled_back" if rolled_back else "cancelled", actor, {
@@ -216,7 +216,7 @@ def update_release(release: Release, data: dict, actor: str) -> Release:
         Release.update(**changes).where(Release.id == release.id).execute()
         action = "release.rollout_changed" if set(changes) == {"rollout"} else "release.updated"
         before = {k: getattr(release, k) for k in changes}
-        audit.record(actor, action, "release", release.id, {"before": before, "after": changes})
+        audit.record(actor, action, "release", release.id, {"before": before, "after": changes}, app=release.app_id)
         for field, value in changes.items():
             if value != before[field]:
                 record_event(release.id, EVENT_OF_CHANGE[field], actor, {"from": before[field], "to": value})
@@ -235,7 +235,7 @@ def delete_release(release: Release, actor: str) -> Release:
     with database.atomic():
         Release.update(disabled=True, deleted=True).where(Release.id == release.id).execute()
         audit.record(actor, "release.deleted", "release", release.id,
-                     {"channel": release.channel.name, "bundleId": release.bundle_id})
+                     {"channel": release.channel.name, "bundleId": release.bundle_id}, app=release.app_id)
         record_event(release.id, "deleted", actor)
         bump_generation()
     return Release.get_by_id(release.id)
@@ -400,7 +400,8 @@ def clear_history(channel: Channel, actor: str, store) -> int:
         for bundle in orphans:
             bundle.delete_instance(recursive=True)
         audit.record(actor, "channel.history_cleared", "channel", channel.id,
-                     {"name": channel.name, "releases": len(rows), "bundlesDeleted": [b.id for b in orphans]})
+                     {"name": channel.name, "releases": len(rows), "bundlesDeleted": [b.id for b in orphans]},
+                     app=channel.app_id)
         bump_generation()
     remove_unreferenced_blobs(store, digests)
     return len(rows)

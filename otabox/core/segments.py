@@ -110,7 +110,7 @@ def create_segment(app: App, data: dict, actor: str) -> Segment:
         if key is not None and Segment.select().where((Segment.app == app) & (Segment.key == key)).exists():
             raise Conflict(f"a segment with key {key!r} exists already", details={"key": key})
         segment = Segment.create(app=app, key=key or _free_key(app, key_for(fields["name"])), **fields)
-        audit.record(actor, "segment.created", "segment", segment.id, {"app": app.slug, "key": segment.key})
+        audit.record(actor, "segment.created", "segment", segment.id, {"app": app.slug, "key": segment.key}, app=app)
         bump_generation()
     return segment
 
@@ -125,7 +125,7 @@ def update_segment(segment: Segment, data: dict, actor: str) -> Segment:
     with database.atomic():
         Segment.update(**fields, updated_at=utcnow()).where(Segment.id == segment.id).execute()
         audit.record(actor, "segment.updated", "segment", segment.id,
-                     {"app": segment.app.slug, "key": segment.key, "changed": sorted(fields)})
+                     {"app": segment.app.slug, "key": segment.key, "changed": sorted(fields)}, app=segment.app_id)
         bump_generation()
     return Segment.get_by_id(segment.id)
 
@@ -137,5 +137,6 @@ def delete_segment(segment: Segment, actor: str) -> None:
             raise Conflict(f"segment {segment.key!r} is used by {len(users)} rule(s); remove them first",
                            code="segment_in_use", details={"usedBy": users})
         segment.delete_instance()
-        audit.record(actor, "segment.deleted", "segment", segment.id, {"app": segment.app.slug, "key": segment.key})
+        audit.record(actor, "segment.deleted", "segment", segment.id, {"app": segment.app.slug, "key": segment.key},
+                     app=segment.app_id)
         bump_generation()

@@ -112,7 +112,7 @@ def create_webhook(data: dict, actor: str, sealer, allow_private: bool) -> tuple
         Webhook.update(secret_sealed=sealer.seal(secret, seal_context(webhook.id))).where(
             Webhook.id == webhook.id).execute()
         audit.record(actor, "webhook.created", "webhook", webhook.id,
-                     {"url": webhook.url, "events": webhook.events, "appId": webhook.app_id})
+                     {"url": webhook.url, "events": webhook.events, "appId": webhook.app_id}, app=webhook.app_id)
     return Webhook.get_by_id(webhook.id), secret
 
 
@@ -141,14 +141,14 @@ def update_webhook(webhook: Webhook, data: dict, actor: str, sealer, allow_priva
              if k != "secret" or "secret_sealed" in fields}
     with database.atomic():
         Webhook.update(**fields, updated_at=utcnow()).where(Webhook.id == webhook.id).execute()
-        audit.record(actor, "webhook.updated", "webhook", webhook.id, shown)
+        audit.record(actor, "webhook.updated", "webhook", webhook.id, shown, app=webhook.app_id)
     return Webhook.get_by_id(webhook.id)
 
 
 def delete_webhook(webhook: Webhook, actor: str) -> None:
     with database.atomic():
         webhook.delete_instance(recursive=True)
-        audit.record(actor, "webhook.deleted", "webhook", webhook.id, {"url": webhook.url})
+        audit.record(actor, "webhook.deleted", "webhook", webhook.id, {"url": webhook.url}, app=webhook.app_id)
 
 
 def secret_of(webhook: Webhook, sealer) -> str:

@@ -170,7 +170,7 @@ PERMISSIONS = {
     ("POST", "/v1/ota/channels"): "admin",
     ("PATCH", "/v1/ota/channels/<name>"): "admin",
     ("DELETE", "/v1/ota/channels/<name>"): "admin",
-    ("GET", "/v1/ota/audit-log"): "admin!",
+    ("GET", "/v1/ota/audit-log"): "admin",
     ("GET", "/v1/ota/webhooks"): "admin",
     ("POST", "/v1/ota/webhooks"): "admin",
     ("PATCH", "/v1/ota/webhooks/<webhook_id>"): "admin",

@@ -167,7 +167,8 @@ def test_bad_builds_are_refused_and_leave_nothing(dispatch, tmp_path):
         assert response.status_code == 400, (field, response.json)
         assert response.json["error"]["details"]["field"] == field
     broken = dispatch.post("/v1/ota/builds", data={"runtimeVersion": "1.0.0", "platform": "ios",
-                                                   "assets": [(io.BytesIO(b"x"), "a.png"), (io.BytesIO(b"y"), "b.png")]},
+                                                   "assets": [(io.BytesIO(b"x"), "a.png"),
+                                                              (io.BytesIO(b"y"), "b.png")]},
                            content_type="multipart/form-data")
     assert broken.status_code == 400 and broken.json["error"]["details"]["field"] == "assets"
     json_body = dispatch.post("/v1/ota/builds", {"runtimeVersion": "1.0.0"})
@@ -277,7 +278,8 @@ def test_rollback_to_embedded_and_to_an_update(dispatch, tmp_path, client):
     assert embedded.status_code == 201, embedded.json
     assert embedded.json["update"]["isEmbedded"] and embedded.json["update"]["buildId"] is None
     manifest = client.get(f"/expo/{PROJECT}/manifest", headers={
-        **EXPO_CHECK, "expo-current-update-id": running.group(1).decode(), "expo-embedded-update-id": str(uuid.uuid4())})
+        **EXPO_CHECK, "expo-current-update-id": running.group(1).decode(),
+        "expo-embedded-update-id": str(uuid.uuid4())})
     assert manifest.status_code == 200 and b"rollBackToEmbedded" in manifest.data
     assert second["id"] != first["id"]
 
@@ -338,6 +340,18 @@ def test_audit_log_paging_as_documented(dispatch, tmp_path):
     assert len(created) == 1 and created[0]["entity_type"] == "release"
     one = dispatch.get(f"/v1/ota/audit-log?entity_id={created[0]['entity_id']}&entity_type=release").json
     assert [e["id"] for e in one["entries"]] == [created[0]["id"]]
+
+
+def test_the_audit_log_is_the_projects_own(dispatch, tmp_path, admin, client, box):
+    """Each project reads its own entries, so a key limited to the project may read them too."""
+    published_update(dispatch, tmp_path)
+    other = admin.post("/api/v1/apps", {"slug": "com.example.other"}).json
+    theirs = dispatch.get("/v1/ota/audit-log", headers={"X-Project": "com.example.other"}).json["entries"]
+    assert [(e["action"], e["entity_id"]) for e in theirs] == [("app.created", str(other["id"]))]
+    scoped = make_key(box, "admin", "project-admin", app=_app_row(box, other["id"]))
+    response = client.get("/v1/ota/audit-log", headers={"Authorization": f"Bearer {scoped}",
+                                                        "X-Project": "com.example.other"})
+    assert response.status_code == 200 and response.json["entries"] == theirs
 
 
 # --- webhooks ------------------------------------------------------------------------------------

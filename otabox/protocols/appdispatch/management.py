@@ -73,7 +73,8 @@ REPUBLISH = Schema({"channels": releases.REPUBLISH.fields["channels"].but(
                     "releaseMessage": releases.REPUBLISH.fields["releaseMessage"],
                     "groupId": releases.GROUP_ID})
 ROLLBACK = Schema({"runtimeVersion": Text(200, min_length=1, required=True),
-                   "platform": Choice(("ios", "android"), required=True), "channel": Text(200, min_length=1, required=True),
+                   "platform": Choice(("ios", "android"), required=True),
+                   "channel": Text(200, min_length=1, required=True),
                    "rollbackToUpdateId": releases.NEW_RELEASE.fields["bundleId"].but(
                        required=False, nullable=True, description="Default: the embedded update")})
 BUILD_FORM = Schema({"runtimeVersion": Text(100, min_length=1, required=True),
@@ -343,14 +344,11 @@ def delete_channel(name):
 @bp.get("/v1/ota/audit-log")
 @accepts(query=AUDIT_QUERY)
 def audit_log():
-    """otabox's audit log is the box's (its entries name no app), so like /api/v1/audit-log it needs
-    an admin key that is not limited to some apps; `X-Project` must still name a project."""
-    caller = principal()
-    project("admin")
-    auth.require_unscoped(caller)
+    """The project's entries, newest first; `before` pages back (entries with a smaller id)."""
+    app = project("admin")
     args = query()
     entries = audit.query(args["limit"], args.get("before") or None, args.get("action"), args.get("entity_type"),
-                          args.get("entity_id"))
+                          args.get("entity_id"), app_id=app.id)
     return jsonify({"entries": [audit_json(e) for e in entries]})
 
 
