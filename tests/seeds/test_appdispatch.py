@@ -407,3 +407,13 @@ def test_webhooks_belong_to_their_project(dispatch, admin, resolvable):
     assert dispatch.delete(f"/v1/ota/webhooks/{webhook['id']}", headers=other).status_code == 404
     bad = dispatch.post("/v1/ota/webhooks", {"url": "https://your-app.example.com/webhook", "events": ["build.done"]})
     assert bad.status_code == 400 and bad.json["error"]["details"]["field"] == "events[0]"
+
+
+@pytest.mark.parametrize("name", ["../escape.hbc", "/etc/passwd.hbc", "_expo/./x.hbc"])
+def test_an_asset_path_outside_the_export_is_refused_and_leaves_nothing(dispatch, name):
+    response = dispatch.post("/v1/ota/builds", data={"runtimeVersion": "1.0.0", "platform": "ios",
+                                                     "assets": [(io.BytesIO(b"console.log(1)"), name)]},
+                             content_type="multipart/form-data")
+    assert 400 <= response.status_code < 500, response.data[:300]
+    assert response.json["error"]["message"]
+    assert dispatch.get("/v1/ota/builds").json["total"] == 0
