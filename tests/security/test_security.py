@@ -629,6 +629,11 @@ def test_multipart_over_the_bundle_limit_is_413_and_leaves_nothing(small_app):
                                      "packageInfo": '{"appVersion": "1.0.0"}'},
                                headers={"Authorization": f"Bearer {api.key}"}, content_type="multipart/form-data")
     assert codepush.status_code == 413
+    appdispatch = api.client.post("/v1/ota/builds", data={
+        "runtimeVersion": "1.0.0", "platform": "ios", "assets": [(io.BytesIO(os.urandom(1024 * 1024 + 100)), "a.hbc")]},
+        headers={"Authorization": f"Bearer {api.key}", "X-Project": "com.example.small"},
+        content_type="multipart/form-data")
+    assert appdispatch.status_code == 413 and appdispatch.json["error"]["code"] == "too_large"
     assert list((box.config.data_dir / "tmp").iterdir()) == []
     assert [p for p in (box.config.data_dir / "blobs").rglob("*") if p.is_file()] == []
 
@@ -645,6 +650,9 @@ def test_two_step_upload_body_over_the_initiated_size_is_413(small_app):
 
 
 NO_BODY = {("DELETE", "/api/v1/apps/<app_id>"), ("DELETE", "/api/v1/apps/<app_id>/channels/<name>"),
+           ("POST", "/v1/ota/builds"), ("DELETE", "/v1/ota/builds/<build_id>"),
+           ("DELETE", "/v1/ota/updates/<update_id>"), ("DELETE", "/v1/ota/channels/<name>"),
+           ("DELETE", "/v1/ota/webhooks/<webhook_id>"),
            ("POST", "/api/v1/apps/<app_id>/channels/<name>/rotate-key"),
            ("POST", "/api/v1/apps/<app_id>/rotate-client-key"),
            ("DELETE", "/api/v1/apps/<app_id>/bundles/<bundle_id>"),
@@ -683,7 +691,7 @@ def test_every_body_over_the_request_limit_is_413(small_app):
     admin = Api(client, make_key(box, "admin", "admin"))
     app = make_app(admin, box, "com.example.small", "Small")
     too_big = b"{" + b" " * (2 * 1024 * 1024 + 10) + b"}"
-    headers = {"Authorization": f"Bearer {admin.key}", "X-Client-Key": app.client_key,
+    headers = {"Authorization": f"Bearer {admin.key}", "X-Client-Key": app.client_key, "X-Project": app.slug,
                "Content-Type": "application/json"}
     failures = []
     for method, rule in body_routes(small_app):
