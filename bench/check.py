@@ -4,7 +4,8 @@ Both servers run as subprocesses on free loopback ports with the same thread cou
 alternately (otabox, hello, hello, otabox) at growing data sizes: an empty app; one release; 10 000
 releases over 50 channels; 100 000 devices recorded on top. The CodePush and Capacitor endpoints
 are measured too when the server answers them, and so is OFREP's bulk evaluation of 20 flags (every
-kind of rule) for one context. Each size after the second is written straight into
+kind of rule) for one context, and a native health report (one launch, a new device id each time),
+whose throughput is compared with the native check's (target >= 0.8x). Each size after the second is written straight into
 the database while otabox is stopped, so every restart also measures time-to-ready on an existing
 data dir.
 
@@ -48,6 +49,9 @@ PROFILE_GROUPS = (
     ("waitress (socket I/O, HTTP parsing)", "waitress/"),
 )
 THROUGHPUT_TARGET = 0.85
+HEALTH_TARGET = 0.8
+"""A health report's throughput against the native check's, at every size."""
+HEALTH = "otabox health report"
 
 
 def device_id(n: int) -> str:
@@ -88,6 +92,13 @@ def capacitor_target(url: str) -> load.Target:
                        headers=(("Content-Type", "application/json"),))
 
 
+def health_target(url: str, client_key: str) -> load.Target:
+    body = json.dumps({"deviceId": "dev-{n}", "platform": "ios", "bundleVersion": "1.0.0",
+                       "events": [{"type": "app_launch", "count": 1}]})
+    return load.Target(f"{url}/api/v1/apps/{SLUG}/health", method="POST", body=body,
+                       headers=(("Content-Type", "application/json"), ("X-Client-Key", client_key)))
+
+
 def ofrep_target(url: str, client_key: str) -> load.Target:
     body = json.dumps({"context": {"targetingKey": "dev-{n}", "platform": "ios", "plan": "pro", "appVersion": "2.4.1",
                                    "bundleVersion": "1.0.0"}})
@@ -120,14 +131,14 @@ def seed_flags(api: common.Api) -> None:
 
 
 def probe(target: load.Target) -> tuple[bool, str]:
-    """One request (device 0): whether the endpoint answers 200, and a short excerpt of the reply."""
+    """One request (device 0): whether the endpoint answers 200 (204), and a short excerpt of the reply."""
     try:
         response = requests.request(target.method, target.fill(target.url, 0),
                                     data=target.fill(target.body, 0) if target.body is not None else None,
                                     headers=dict(target.headers), timeout=10)
     except requests.RequestException as exc:
         return False, f"no answer ({exc.__class__.__name__})"
-    return response.status_code == 200, f"{response.status_code} {response.text[:160].strip()}"
+    return response.status_code in (200, 204), f"{response.status_code} {response.text[:160].strip()}"
 
 
 def small_zip() -> bytes:
@@ -235,7 +246,8 @@ class CheckBench:
     def endpoints(self) -> list[Endpoint]:
         url = self.otabox.url
         found = [Endpoint("otabox native check", native_target(url, self.client_key), self.args.rounds),
-                 Endpoint("hello world", native_target(self.hello.url, self.client_key, "/hello"), self.args.rounds)]
+                 Endpoint("hello world", native_target(self.hello.url, self.client_key, "/hello"), self.args.rounds),
+                 Endpoint(HEALTH, health_target(url, self.client_key), self.args.rounds)]
         for name, target in (("otabox codepush update_check", codepush_target(url, self.deployment_key)),
                              ("otabox capacitor updates", capacitor_target(url)),
                              ("otabox ofrep bulk (20 flags)", ofrep_target(url, self.client_key))):
@@ -275,6 +287,10 @@ class CheckBench:
             print(f"  {m.name:30} {r.rps:8.0f} {r.p50_ms:8.2f} {r.p99_ms:8.2f} {r.errors:7d} "
                   f"{common.ratio(r.rps, hello.rps):8.2f} {common.ratio(r.p99_ms, hello.p99_ms):6.2f}  "
                   + ", ".join(f"{x:.0f}" for x in m.all_rps))
+        check = next(m.best for m in rows if m.name == "otabox native check")
+        health = next(m.best for m in rows if m.name == HEALTH)
+        print(f"  health report / native check req/s: {common.ratio(health.rps, check.rps):.2f} "
+              f"(target >= {HEALTH_TARGET})")
 
     def profile(self) -> None:
         if not pyspy.available():
@@ -302,6 +318,11 @@ def summary(bench: CheckBench) -> str:
     workers = [f"{m.best.rps / hello[m.size].rps:.2f}x, p99 {m.best.p99_ms / hello[m.size].p99_ms:.2f}x"
                for m in bench.results if m.name == "otabox native check" and m.size == "workers 2"]
     parts.append(f"--workers 2: {workers[0]}" if workers else "--workers not available")
+    checks = {m.size: m.best.rps for m in bench.results if m.name == "otabox native check"}
+    health = [m.best.rps / checks[m.size] for m in bench.results if m.name == HEALTH]
+    ok = ok and min(health) >= HEALTH_TARGET
+    parts.append(f"health report {min(health):.2f}-{max(health):.2f}x the native check's req/s "
+                 f"(target >= {HEALTH_TARGET})")
     for name in ("otabox codepush update_check", "otabox capacitor updates", "otabox ofrep bulk (20 flags)"):
         others = [m.best.rps / hello[m.size].rps for m in bench.results if m.name == name]
         parts.append(f"{name.split()[1]} {min(others):.2f}-{max(others):.2f}x" if others

@@ -140,11 +140,13 @@ def run_wrk(target: Target, seconds: float, connections: int) -> LoadResult:
 
 
 async def _read_response(reader: asyncio.StreamReader) -> tuple[int, int]:
-    """Read one HTTP/1.1 response with a Content-Length body; return (status, bytes read)."""
+    """Read one HTTP/1.1 response with a Content-Length body (or none: 204, 304); return (status, bytes read)."""
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     status = int(lines[0].split(" ", 2)[1])
     length = next((int(l.split(":", 1)[1]) for l in lines[1:] if l.lower().startswith("content-length:")), None)
+    if length is None and status in (204, 304):  # no body by definition
+        length = 0
     if length is None:
         raise RuntimeError("the bundled client needs a Content-Length in every response")
     left = length

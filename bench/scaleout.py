@@ -22,7 +22,7 @@ from conftest import S3_ENV, MotoServer  # noqa: E402
 from postgres import PostgresServer  # noqa: E402
 
 SLUG = "com.example.scale"
-SECRET_KEY = "bench secret key shared by every process"
+SECRET_KEY = "3f8a0d6c2b9e41f7a5c8d0e2b4f6a8c1d3e5f7092b4d6f8a1c3e5a7b9d0f2e4c"
 
 
 def prepare(workspace, data_dir, env: dict, size_mb: int) -> tuple[dict, dict]:

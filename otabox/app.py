@@ -57,12 +57,14 @@ def create_app(config: Config | None = None, box: Box | None = None, access_log=
     from .api import health as api_health
     from .downloads import bp as downloads_bp
     from .protocols.appdispatch import health as appdispatch_health
+    from .protocols.capgo import management as capgo_management
     from .protocols.appdispatch import management as appdispatch_management
     from .protocols.capgo import updates as capacitor
     from .protocols.codepush import accounts as codepush_accounts
     from .protocols.codepush import management as codepush_management
     from .protocols.codepush import updates as codepush
     from .protocols.expo import updates as expo
+    from .protocols.koolbase import management as koolbase_management
     from .protocols.koolbase import updates as flutter
     from .protocols.native import health as native_health
     from .protocols.native import updates as native
@@ -74,7 +76,8 @@ def create_app(config: Config | None = None, box: Box | None = None, access_log=
     app.register_blueprint(bundles.uploads_bp)
     app.register_blueprint(downloads_bp)
     for blueprint in (native.bp, codepush.bp, codepush_management.bp, codepush_accounts.bp, capacitor.bp,
-                      flutter.bp, expo.bp, ofrep.bp, native_health.bp, appdispatch_health.bp, appdispatch_management.bp):
+                      flutter.bp, expo.bp, ofrep.bp, native_health.bp, appdispatch_health.bp, koolbase_management.bp,
+                      capgo_management.bp, appdispatch_management.bp):
         app.register_blueprint(blueprint)
     app.before_request(count_management_request)
     app.after_request(rate_limit_headers)

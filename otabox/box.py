@@ -24,25 +24,28 @@ from .ops.scheduler import PolicyScheduler
 from .ops.webhooks import WebhookSender
 from .protocols.codepush import package as codepush_package
 from .protocols.expo import updates as expo
-from .security.ratelimit import EventBudget, TokenBucketLimiter, WindowLimiter
+from .security.ratelimit import EventBudget, FailureBackoff, TokenBucketLimiter, WindowLimiter
 from .security.sealing import load_sealer
 from .security.signing import ServerSecrets
 from .security.usage import UsageRecorder
 from .store.blobs import FileSystemBlobStore, Staging
 from .store.db import PostgresChangeSignal, is_sqlite, open_database
 from .store.generation import GenerationSignal, publish_pending
-from .store.secrets import DatabaseSecretStore, FileSecretStore
+from .store.secrets import DatabaseSecretStore, FileSecretStore, check_secret_key
 
 
 def open_blob_store(config: Config):
-    """Bundle files in `<data dir>/blobs`, or in the bucket OTABOX_STORAGE_URL names."""
+    """Bundle files in `<data dir>/blobs`, or in the bucket OTABOX_STORAGE_URL names (which must exist)."""
     if config.storage_url:
-        from .store.s3 import S3BlobStore
+        from .store.s3 import S3BlobStore, S3Timeouts
 
         try:
-            return S3BlobStore(config.storage_url, config.s3_endpoint_url, config.cdn_base_url)
+            store = S3BlobStore(config.storage_url, config.s3_endpoint_url, config.cdn_base_url,
+                                timeouts=S3Timeouts.of(config))
         except ValueError as exc:
             raise ConfigError(f"OTABOX_STORAGE_URL: {exc}") from None
+        store.require_bucket()
+        return store
     return FileSystemBlobStore(config.data_dir / "blobs")
 
 
@@ -53,7 +56,8 @@ def open_secret_store(config: Config, db):
     if not config.secret_key:
         if not is_sqlite(db):
             raise ConfigError("OTABOX_SECRET_KEY is required with a database server: every otabox process on it "
-                              "must share the URL- and bundle-signing keys (set the same long random value on each)")
+                              "must share the URL- and bundle-signing keys (set the same key on each; "
+                              "`otabox secret-key generate` makes one)")
         return files
     shared = DatabaseSecretStore(config.secret_key)
     with db.connection_context():
@@ -84,10 +88,12 @@ class Box:
     def __init__(self, config: Config, schema: str = "upgrade"):
         """`schema`: what to do with the database's schema (see store.db.open_database)."""
         self.config = config
+        if config.secret_key:
+            check_secret_key(config.secret_key)
         with data_dir_access(config.data_dir):
             config.data_dir.mkdir(parents=True, exist_ok=True)
             os.chmod(config.data_dir, 0o700)
-            self.db, self.upgrade = open_database(config.db_url, schema)
+            self.db, self.upgrade = open_database(config.db_url, schema, config.secret_key)
             self.secret_store = open_secret_store(config, self.db)
             self.secrets = ServerSecrets(self.secret_store)
             self.sealer = load_sealer(self.secret_store)
@@ -95,22 +101,26 @@ class Box:
             self.store = open_blob_store(config)
             self.generation_signal = (GenerationSignal(config.data_dir / "generation") if is_sqlite(self.db)
                                       else PostgresChangeSignal(self.db))
-        self.serving = ServingCache(self.generation_signal)
+        self.serving = ServingCache(self.generation_signal, config.stale_serving_limit)
         self.flags = FlagCache()
-        self.flag_recorder = FlagRecorder(config.device_flush_seconds)
-        self.metrics = Metrics()
+        self.flag_recorder = FlagRecorder(config.device_flush_seconds, config.contexts_per_app,
+                                          config.context_mb_per_app * 1024 * 1024)
         self.client_limiter = TokenBucketLimiter(config.client_rate_per_minute)
         self.auth_failure_limiter = TokenBucketLimiter(config.auth_failures_per_minute)
         self.api_limiter = WindowLimiter(config.api_requests_per_hour)
         self.anonymous_limiter = WindowLimiter(config.anonymous_requests_per_hour)
         self.login_limiter = TokenBucketLimiter(config.login_attempts_per_minute)
-        self.login_failure_limiter = TokenBucketLimiter(config.login_failures_per_hour, period_seconds=3600)
+        self.account_sign_in_failures = FailureBackoff(config.login_failures_per_account,
+                                                       config.login_max_backoff_seconds)
+        self.address_sign_in_failures = FailureBackoff(config.login_failures_per_address,
+                                                       config.login_max_backoff_seconds)
         self.usage = UsageRecorder()
         self.address_limiter = TokenBucketLimiter(config.address_rate_per_minute)
         self.event_budget = EventBudget(config.event_kb_per_device_per_day * 1024,
                                         config.event_mb_per_address_per_day * 1024 * 1024)
-        self.tracker = DeviceTracker(config.device_flush_seconds)
-        self.health = HealthRecorder(config.device_flush_seconds)
+        self.tracker = DeviceTracker(config.device_flush_seconds, config.max_buffered_devices)
+        self.health = HealthRecorder(config.device_flush_seconds, self.tracker.flush)
+        self.metrics = Metrics(self.serving, {"devices": self.tracker, "flags": self.flag_recorder})
         self.ingestor = Ingestor(self, describers={"zip": codepush_package.describe_zip,
                                                    "expo": functools.partial(expo.describe_upload, self)})
         self.janitor = janitor(self)

@@ -38,6 +38,18 @@ def _parse(name: str, raw: str, default):
     return raw
 
 
+RANGES = {"port": (0, 65535), "threads": (1, 1024), "workers": (1, 64)}
+"""Settings whose values outside these bounds would crash the server or leave it answering nobody
+(no thread to run a request); `serve` has an option of the same name for each."""
+
+
+def _check_ranges(config) -> None:
+    for name, (low, high) in RANGES.items():
+        value = getattr(config, name)
+        if not low <= value <= high:
+            raise ConfigError(f"--{name} / OTABOX_{name.upper()} must be from {low} to {high}, not {value}")
+
+
 def _env(name: str, default):
     raw = os.environ.get("OTABOX_" + name)
     if raw is None or raw == "":
@@ -61,15 +73,23 @@ class Config:
     storage_url: str = ""
     s3_endpoint_url: str = ""
     cdn_base_url: str = ""
+    s3_connect_timeout: float = 5.0
+    s3_read_timeout: float = 20.0
+    s3_max_attempts: int = 3
     secret_key: str = dataclasses.field(default="", repr=False)
     public_url: str = ""
     url_ttl: int = 3600
+    expo_asset_url_ttl: int = 30 * 86400
+    """Expo manifests' asset URLs: a cached manifest's assets must stay fetchable (the spec), so they
+    live as long as a client may keep a manifest, not an hour."""
     upload_ttl: int = 3600
     max_bundle_mb: int = 100
     max_json_kb: int = 2048
     max_uncompressed_mb: int = 1024
     max_zip_entries: int = 20000
     device_flush_seconds: float = 1.0
+    max_buffered_devices: int = 100_000
+    stale_serving_limit: int = 21600
     static_dir: Path | None = None
     metrics_token: str = ""
     trusted_proxy: str = ""
@@ -78,7 +98,9 @@ class Config:
     api_requests_per_hour: int = 1000
     anonymous_requests_per_hour: int = 60
     login_attempts_per_minute: int = 10
-    login_failures_per_hour: int = 10
+    login_failures_per_account: int = 5
+    login_failures_per_address: int = 20
+    login_max_backoff_seconds: int = 300
     session_idle_seconds: int = 8 * 3600
     session_lifetime_seconds: int = 7 * 86400
     address_rate_per_minute: int = 3000
@@ -92,6 +114,10 @@ class Config:
     metrics_public: bool = False
     allowed_hosts: str = ""
     policy_interval: float = 30.0
+    policy_unattested_devices: int = 10
+    health_retention_days: int = 90
+    contexts_per_app: int = 100_000
+    context_mb_per_app: int = 64
     webhook_delivery: bool = True
     webhook_allow_private: bool = False
     webhook_timeout_seconds: float = 10.0
@@ -116,6 +142,7 @@ class Config:
         if scheme not in DATABASE_SCHEMES:
             raise ConfigError(f"OTABOX_DATABASE_URL must start with sqlite:/// or postgresql:// (not {scheme}://)",
                               code="unsupported_database")
+        _check_ranges(config)
         config.data_dir = absolute(config.data_dir)
         if config.static_dir is not None:
             config.static_dir = absolute(config.static_dir)

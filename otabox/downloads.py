@@ -15,6 +15,7 @@ import re
 from flask import Blueprint, redirect, request, send_file
 from werkzeug.wsgi import wrap_file
 
+from .core.bundles import record_file_missing
 from .errors import Forbidden, NotFound
 from .store.blobs import is_sha256
 from .web import box
@@ -27,10 +28,17 @@ INERT_TYPE = re.compile(r"^(image/(png|jpeg|gif|webp|avif|bmp|x-icon|vnd\.micros
 DOWNLOAD_CSP = "sandbox; default-src 'none'"
 
 
-def served_type(kind: str) -> str:
-    """The Content-Type a download of `kind` (a short name or the uploader's content type) is sent with."""
+def served_type(kind: str, expo_client: bool = False) -> str:
+    """The Content-Type a download of `kind` (a short name or the uploader's content type) is sent with:
+    its own when inert, or to expo-updates (whose asset downloads the spec requires to carry the
+    asset's type; a browser cannot add Expo's headers to a navigation, and a page of another origin
+    cannot without a CORS preflight that /dl/ never grants), else application/octet-stream."""
     kind = SHORT_TYPES.get(kind, kind)
-    return kind if INERT_TYPE.match(kind) else "application/octet-stream"
+    return kind if INERT_TYPE.match(kind) or (expo_client and MEDIA_TYPE.match(kind)) else "application/octet-stream"
+
+
+MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
+EXPO_PLATFORMS = ("ios", "android")
 
 
 @bp.route("/dl/<sha256>", methods=["GET", "HEAD"])
@@ -49,10 +57,13 @@ def download(sha256):
         return redirect(direct, code=302)
     path = store.local_path(sha256)
     if path is None or not path.exists():
+        record_file_missing(sha256, True, "download")  # its bundle is no longer offered
         raise NotFound("the file is missing from storage", code="file_missing")
-    response = send_file(path, mimetype=served_type(kind), conditional=True, etag=sha256, max_age=3600,
-                         as_attachment=True, download_name=sha256)
+    expo_client = request.headers.get("expo-platform", "").lower() in EXPO_PLATFORMS
+    response = send_file(path, mimetype=served_type(kind, expo_client), conditional=True, etag=sha256,
+                         max_age=3600, as_attachment=True, download_name=sha256)
     response.headers["Accept-Ranges"] = "bytes"
+    response.headers["Vary"] = "expo-platform"
     response.headers["Cache-Control"] = "private, max-age=3600, immutable"
     if response.status_code == 206:
         _send_range_from_file(response, path)

@@ -98,5 +98,15 @@ class DatabaseUnavailable(OtaboxError):
     retry_after = 5
 
 
+class StorageUnavailable(OtaboxError):
+    """The bundle store (a bucket) could not be reached, timed out or failed: nothing was stored.
+    The message names the kind of failure only; the endpoint and object key go to the log."""
+
+    status, code = 503, "storage_unavailable"
+    retry_after = 5
+
+
 class InsufficientStorage(OtaboxError):
+    """The disk or the bucket's quota is full (retrying will not help until someone frees space)."""
+
     status, code = 507, "insufficient_storage"

@@ -2,9 +2,10 @@
 
 Every phone asks for an update on every launch, and Flask's per-request work (request context, URL
 matching, response object) cost as much as the check itself. `FastPath` sends the update checks of
-the native, CodePush and Capacitor protocols (and OFREP's flag evaluations) straight to the same
-functions their Flask routes call, and passes everything else on to Flask, whose routes stay the documented, tested definition of
-each endpoint (and still serve what this path declines: other methods, undeclared or large bodies)."""
+the native, CodePush and Capacitor protocols, OFREP's flag evaluations and both health reports
+straight to the same functions their Flask routes call, and passes everything else on to Flask,
+whose routes stay the documented, tested definition of each endpoint (and still serve what this path
+declines: other methods, undeclared or large bodies)."""
 from __future__ import annotations
 
 import logging
@@ -13,8 +14,10 @@ from typing import Callable
 from urllib.parse import parse_qsl
 
 from .errors import INTERNAL_ERROR, OtaboxError
+from .protocols.appdispatch import health as appdispatch_health
 from .protocols.capgo import updates as capacitor
 from .protocols.codepush import updates as codepush
+from .protocols.native import health as native_health
 from .protocols.native import updates as native
 from .protocols.openfeature import ofrep
 from .store.db import database_failure
@@ -38,8 +41,9 @@ def _codepush_check(b, environ):
     return codepush.fast_update_check(b, environ, query_args(environ))
 
 
-def _is_native_check(path: str) -> bool:
-    prefix, suffix = "/api/v1/apps/", "/check"
+def _is_native_path(path: str, suffix: str) -> bool:
+    """/api/v1/apps/<app>/<suffix>."""
+    prefix = "/api/v1/apps/"
     app_id = path[len(prefix):-len(suffix)]
     return path.startswith(prefix) and path.endswith(suffix) and bool(app_id) and "/" not in app_id
 
@@ -60,13 +64,17 @@ def route(b, environ) -> Answer | None:
     if method == "GET":
         if path in codepush.CHECK_PATHS:
             return _codepush_check
-        if _is_native_check(path):
+        if _is_native_path(path, "/check"):
             return _native_check
     elif method == "POST":
         if path == "/capgo/updates" and _small_declared_body(environ, b.config.max_json_kb * 1024):
             return capacitor.fast_updates
         if _is_ofrep_evaluation(path) and _small_declared_body(environ, ofrep.MAX_BODY):
             return ofrep.fast_evaluate
+        if _is_native_path(path, "/health") and _small_declared_body(environ, b.config.max_json_kb * 1024):
+            return native_health.fast_report
+        if path == appdispatch_health.PATH and _small_declared_body(environ, b.config.max_json_kb * 1024):
+            return appdispatch_health.fast_report
     return None
 
 
@@ -101,6 +109,6 @@ class FastPath:
                 log.exception("unexpected error on %s %s", environ["REQUEST_METHOD"], environ.get("PATH_INFO"))
                 status, content_type, headers = 500, "application/json", {}
                 body = json_bytes(INTERNAL_ERROR.to_dict())
-        start_response(f"{status} {HTTPStatus(status).phrase}",
-                       [("Content-Type", content_type), ("Content-Length", str(len(body))), *headers.items()])
+        framing = [("Content-Type", content_type), ("Content-Length", str(len(body)))] if status != 204 else []
+        start_response(f"{status} {HTTPStatus(status).phrase}", [*framing, *headers.items()])
         return [body]

@@ -16,21 +16,26 @@ from . import __version__
 from .core import apps, devices, policies, releases, webhooks
 from .fields import Schema
 from .core.decide import REASONS
+from .core.flag_eval import FLAG_TYPES
+from .protocols.capgo import management as capgo_management
 from .protocols.appdispatch import management as appdispatch
 from .protocols.codepush.updates import SNAKE_CASE
+from .protocols.koolbase import management as koolbase_management
 
 JSON = "application/json"
 TEXT = "text/plain"
 
 STATUS_TEXT = {
-    200: "OK", 201: "Created", 204: "No content", 206: "Partial content", 304: "Not modified",
+    200: "OK", 201: "Created", 202: "Queued; done shortly", 204: "No content", 206: "Partial content",
+    304: "Not modified",
     400: "The request is malformed or a field is invalid", 401: "Missing, unknown or expired key or session",
     403: "The key may not do this, or the signed URL is invalid or expired", 404: "No such resource",
     406: "The client cannot accept the reply", 409: "The change conflicts with the current state",
     410: "The upload has expired", 413: "The body is too large", 415: "The body must be JSON",
     416: "The range cannot be satisfied",
     422: "The content is not acceptable (bad zip, mismatched checksum...)", 429: "Too many requests",
-    503: "The server is validating other uploads; retry after Retry-After", 507: "The server's storage is full",
+    503: "The server is busy (other uploads), or its database or bundle store is briefly unreachable; retry after "
+         "Retry-After", 507: "The server's storage is full",
 }
 RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}}
 
@@ -146,7 +151,7 @@ def _schemas() -> dict:
     stats = obj({"checks": INTEGER, "downloads": INTEGER, "installs": INTEGER, "failures": INTEGER,
                  "actions": {"type": "object", "additionalProperties": INTEGER}})
     release = obj({
-        "id": INTEGER, "channel": STRING, "kind": {"enum": ["release", "promote", "rollback", "builtin"]},
+        "id": INTEGER, "channel": nullable(STRING), "kind": {"enum": ["release", "promote", "rollback", "builtin"]},
         "label": STRING, "bundleId": nullable(INTEGER), "bundleVersion": STRING,
         "rollout": {"type": "integer", "minimum": 0, "maximum": 100}, "mandatory": BOOLEAN, "disabled": BOOLEAN,
         "notes": STRING, "actor": STRING, "promotedAt": TIMESTAMP,
@@ -159,7 +164,8 @@ def _schemas() -> dict:
         "android": BOOLEAN, "disableAutoUpdateUnderNative": BOOLEAN, "public": BOOLEAN,
         "rolloutChannel": nullable(STRING), "rolloutPercentage": {"type": "integer", "minimum": 0, "maximum": 100},
         "minRuntimeVersion": nullable(STRING), "currentRelease": nullable(ref("Release")), "createdAt": TIMESTAMP})
-    app = obj({"id": INTEGER, "slug": STRING, "name": STRING, "clientKey": STRING,
+    app = obj({"id": INTEGER, "slug": STRING, "name": STRING, "platform": nullable({"enum": list(apps.APP_PLATFORMS)}),
+               "clientKey": STRING,
                "defaultChannel": nullable(STRING), "createdAt": TIMESTAMP})
     bundle = obj({
         "id": INTEGER, "version": STRING, "platform": {"enum": ["ios", "android", "all"]},
@@ -191,6 +197,7 @@ def _health_schemas() -> dict:
     rate = nullable({"type": "number", "minimum": 0, "maximum": 100})
     stage = obj({"percentage": {"type": "integer", "minimum": 1, "maximum": 100},
                  "minDevices": {"type": "integer", "minimum": 0},
+                 "minServedDevices": {"type": "integer", "minimum": 0},
                  "minDurationMinutes": {"type": "number", "minimum": 0}})
     thresholds = obj({"errorRate": rate, "crashRate": rate, "minLaunches": {"type": "integer", "minimum": 0},
                       "action": {"enum": ["auto-rollback", "pause"]}})
@@ -206,13 +213,15 @@ def _health_schemas() -> dict:
                             "flagStates": {"type": "object", "maxProperties": 50}}, required=["type"]),
         "ReleaseHealth": obj({
             "releaseId": INTEGER, "launches": INTEGER, "crashes": INTEGER, "jsErrors": INTEGER, "failures": INTEGER,
-            "devices": INTEGER, "launchedDevices": INTEGER, "crashRate": rate, "errorRate": rate,
+            "devices": INTEGER, "launchedDevices": INTEGER, "servedDevices": INTEGER, "attestedDevices": INTEGER,
+            "crashRate": rate, "errorRate": rate,
             "crashFreeRate": rate, "custom": {"type": "object", "additionalProperties": INTEGER},
             "topErrors": array(obj({"message": STRING, "kind": STRING, "count": INTEGER, "lastSeen": TIMESTAMP}))}),
         "RolloutStage": stage,
         "RolloutThresholds": thresholds,
         "RolloutPolicy": obj({"id": INTEGER, "appId": INTEGER, "name": STRING, "stages": array(stage),
-                              "thresholds": thresholds, "activeExecutions": INTEGER, "createdAt": TIMESTAMP,
+                              "thresholds": thresholds, "requireServedDevices": BOOLEAN,
+                              "activeExecutions": INTEGER, "createdAt": TIMESTAMP,
                               "updatedAt": TIMESTAMP}),
         "RolloutExecution": obj({
             "id": INTEGER, "releaseId": INTEGER, "policyId": nullable(INTEGER), "policyName": STRING,
@@ -223,7 +232,7 @@ def _health_schemas() -> dict:
             "id", "releaseId", "policyId", "policyName", "status", "stage", "stages", "percentage", "channel",
             "bundleVersion", "stageStartedAt", "createdAt", "updatedAt"]),
         "Webhook": obj({"id": INTEGER, "url": STRING, "events": array(STRING), "appId": nullable(INTEGER),
-                        "isActive": BOOLEAN, "format": {"enum": ["json", "slack"]}, "createdAt": TIMESTAMP,
+                        "isActive": BOOLEAN, "format": {"enum": list(webhooks.FORMATS)}, "createdAt": TIMESTAMP,
                         "updatedAt": TIMESTAMP}),
         "WebhookDelivery": obj({"id": STRING, "eventId": STRING, "event": STRING,
                                 "status": {"enum": ["pending", "delivered", "failed"]}, "attempts": array(attempt),
@@ -308,7 +317,7 @@ def _flag_schemas() -> dict:
     rule = obj({"id": INTEGER, "flagId": INTEGER, "ruleType": {"enum": RULE_TYPES}, "ruleConfig": {"type": "object"},
                 "variantValue": ANY, "priority": INTEGER, "channelName": nullable(STRING), "createdAt": TIMESTAMP})
     flag = obj({
-        "id": INTEGER, "key": STRING, "name": STRING, "flagType": {"enum": ["boolean", "string", "number", "json"]},
+        "id": INTEGER, "key": STRING, "name": STRING, "flagType": {"enum": list(FLAG_TYPES)},
         "defaultValue": ANY, "enabled": BOOLEAN, "description": STRING, "variations": array(variation),
         "channels": array(obj({"channelName": STRING, "enabled": BOOLEAN, "defaultValue": ANY, "active": BOOLEAN})),
         "rules": array(ref("FlagRule")), "createdAt": TIMESTAMP, "updatedAt": TIMESTAMP})
@@ -348,7 +357,7 @@ def _flag_paths(app: str, tag: str) -> dict:
             "post": operation("Create a flag (boolean flags get on/off variations when none are given)", tag, {
                 **reply(ref("Flag"), 201), **json_errors(400, *AUTH, 409)}, [APP_ID],
                 body(obj({"key": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"},
-                          "flagType": {"enum": ["boolean", "string", "number", "json"]}, **flag_fields},
+                          "flagType": {"enum": list(FLAG_TYPES)}, **flag_fields},
                          required=["key", "flagType"]))),
         },
         flag: {
@@ -489,18 +498,25 @@ def _management_paths() -> dict:
     channel = f"{app}/channels/{{name}}"
     tag = "management"
     release_change = reply(ref("ReleaseChange"), 201)
+    serves = array(obj({"channel": STRING, "release": nullable(INTEGER), "label": nullable(STRING),
+                        "version": STRING, "share": {"type": "number"}}))
     release_options = {"rollout": {"type": "integer", "minimum": 0, "maximum": 100}, "mandatory": BOOLEAN,
                        "notes": {"type": "string", "maxLength": 10000}}
     return {
         f"{api}/apps": {
             "get": operation("List the apps the key can see", tag,
                              {**reply(obj({"apps": array({"allOf": [ref("App"), obj({
-                                 "devicesLast30Days": INTEGER, "productionRelease": nullable(ref("Release"))})]})})),
+                                 "devicesLast30Days": INTEGER, "productionRelease": nullable(ref("Release")),
+                                 "deployments": array(STRING), "collaborators": array(obj({
+                                     "email": STRING, "permission": PERMISSION}))})]})})),
                               **json_errors(*KEYED)}),
-            "post": operation("Create an app (with channels production and staging)", tag,
-                              {**reply(ref("App"), 201), **json_errors(400, *KEYED, 409, 422)},
-                              request_body=body(obj({"slug": {"type": "string", "examples": ["com.example.app"]},
-                                                     "name": STRING}, required=["slug"]))),
+            "post": operation("Create an app: with a slug, the app with channels production and staging; with "
+                              "name and platform and no slug (the CodePush multi-tenant server), {app: {name, "
+                              "platform, deployments}} with deployments Production and Staging", tag,
+                              {**reply({"anyOf": [ref("App"), obj({"app": obj({
+                                  "name": STRING, "platform": {"enum": list(apps.APP_PLATFORMS)},
+                                  "deployments": array(STRING)})})]}, 201), **json_errors(400, *KEYED, 409, 422)},
+                              request_body=body(apps.NEW_APP.json_schema())),
         },
         app: {
             "get": operation("An app with its channels", tag, {
@@ -544,10 +560,13 @@ def _management_paths() -> dict:
         },
         f"{channel}/rollback": {
             "post": operation("Roll the channel back (to the previous bundle, a release, or the builtin one)", tag, {
-                **release_change, **reply(obj({"dryRun": BOOLEAN, "release": obj({
+                **reply(obj({"release": ref("Release"), "previousRelease": nullable(ref("Release")),
+                             "serves": serves}), 201),
+                **reply(obj({"dryRun": BOOLEAN, "release": obj({
                     "channel": STRING, "kind": {"enum": ["rollback", "builtin"]}, "label": STRING,
                     "bundleId": nullable(INTEGER), "bundleVersion": STRING, "rollout": INTEGER, "mandatory": BOOLEAN,
-                    "rolledBackFrom": nullable(ref("Release"))})}), description="dryRun: what the channel would serve"),
+                    "rolledBackFrom": nullable(ref("Release"))}), "serves": serves}),
+                        description="dryRun: what the channel would serve"),
                 **json_errors(400, *AUTH, 409)}, [APP_ID, CHANNEL],
                 accepted(releases.ROLLBACK, required=False)),
         },
@@ -609,13 +628,14 @@ def _bundle_paths(app: str, tag: str) -> dict:
                           "minNativeBuild": {"type": "string", "pattern": "^[0-9]*$"},
                           "expoConfig": {"type": "string", "contentMediaType": JSON}},
                          required=["file", "version"]), "multipart/form-data")),
-            "delete": operation("Delete every bundle no release history names and no device is pinned to", tag, {
+            "delete": operation("Delete every bundle no release history, device pin or channel number uses", tag, {
                 **reply(deleted), **json_errors(400, *AUTH, 409)},
                 [APP_ID, query("unused", {"const": "true"}, required=True)]),
         },
         f"{app}/bundles/initiate": {
             "post": operation("Start a two-step upload; PUT the file to uploadUrl, then finalize", tag, {
-                **reply(obj({"uploadId": STRING, "uploadUrl": STRING, "expiresAt": TIMESTAMP}), 201),
+                **reply(obj({"uploadId": STRING, "presignedUrl": STRING, "uploadUrl": STRING, "storageKey": STRING,
+                             "expiresAt": TIMESTAMP}), 201),
                 **json_errors(400, *AUTH, 409, 413)}, [APP_ID],
                 body(obj({**fields, "size": {"type": "integer", "minimum": 1},
                           "sha256": {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"}},
@@ -661,7 +681,9 @@ def _device_and_release_paths(app: str, tag: str) -> dict:
         f"{app}/releases": {
             "get": operation("Release history, newest first (deleted releases only when asked)", tag, {
                 **reply(obj({"releases": array(ref("Release")), "total": INTEGER})), **json_errors(400, *AUTH)},
-                [APP_ID, query("channel"), *PAGING, query("includeDeleted", {"enum": ["true", "false"]}),
+                [APP_ID, query("channel", description="Empty: the base channel (the default channel; OtaKit), "
+                                                      "shown as null"),
+                 *PAGING, query("includeDeleted", {"enum": ["true", "false"]}),
                  query("groupId")]),
             "post": operation("Release a bundle to a channel (the app's default channel when none is named; under "
                               "a rollout policy with policyId)", tag, {
@@ -769,8 +791,9 @@ def _health_and_rollout_paths() -> dict:
                 [webhook_id, query("limit", {"type": "integer", "minimum": 1, "maximum": 500})]),
         },
         f"{api}/webhooks/{{webhook_id}}/test": {
-            "post": operation("Send a webhook.test event now; the reply is its delivery", tag, {
-                **reply(ref("WebhookDelivery")), **json_errors(*AUTH, 409)}, [webhook_id]),
+            "post": operation("Queue a webhook.test event for the delivery worker; the reply is its pending "
+                              "delivery", tag, {**reply(ref("WebhookDelivery"), 202), **json_errors(*AUTH, 409)},
+                              [webhook_id]),
         },
     }
     for verb, summary in (("pause", "Pause"), ("resume", "Resume"), ("cancel", "Cancel"),
@@ -1132,10 +1155,12 @@ def _codepush_api_paths() -> dict:
         f"{app}/deployments": {m: as_json(plain["/apps/{app_name}/deployments"][m]) for m in ("get", "post")},
         deployment: {m: as_json(plain["/apps/{app_name}/deployments/{dep}"][m]) for m in ("patch", "delete")},
         f"{deployment}/release": {"post": as_json(plain["/apps/{app_name}/deployments/{dep}/release"]["post"])},
-        f"{deployment}/releases": {"get": operation("Releases, newest first, with their metrics", tag, {
+        f"{deployment}/releases": {"get": operation("Releases, newest first, with their metrics (rollout 100 once "
+                                                    "complete)", tag, {
             **reply(obj({"releases": array({"allOf": [ref("CodePushPackage"), obj({"metrics": metrics})]})})),
             **json_errors(*KEYED, 404)}, app_and_dep)},
-        f"{deployment}/releases/{{label}}": {"patch": operation("Change the labelled release", tag, {
+        f"{deployment}/releases/{{label}}": {"patch": operation(
+            "Change the labelled release; the rollout may be lowered (devices that have the release keep it)", tag, {
             **reply(obj({"package": ref("CodePushPackage")})), **reply(status=204),
             **json_errors(400, *KEYED, 404, 409)}, [*app_and_dep, path("label")],
             body(obj({"rollout": {"type": "integer", "minimum": 1, "maximum": 100}, "isMandatory": BOOLEAN,
@@ -1150,7 +1175,7 @@ def _team_schemas() -> dict:
         "AccessToken": obj({
             "friendlyName": STRING, "role": ROLE, "appIds": nullable(array(INTEGER)),
             "appSlugs": nullable(array(STRING)), "createdBy": STRING, "createdAt": TIMESTAMP,
-            "lastUsedAt": nullable(TIMESTAMP), "expires": nullable(INTEGER), "expiresAt": nullable(TIMESTAMP)}),
+            "lastUsedAt": nullable(TIMESTAMP), "expires": nullable(TIMESTAMP), "expiresAt": nullable(TIMESTAMP)}),
         "Collaborator": obj({"email": STRING, "permission": PERMISSION, "createdAt": TIMESTAMP}),
         "CodePushAccessKey": obj({
             "name": STRING, "friendlyName": STRING, "description": STRING, "createdBy": STRING,
@@ -1191,8 +1216,9 @@ def _team_paths() -> dict:
                     "role": ROLE, "appIds": array({"anyOf": [INTEGER, STRING]})}, required=["friendlyName"]))),
         },
         f"{api}/auth/tokens/{{token_name}}": {
-            "delete": operation("Revoke one of the caller's access tokens", tag, {
-                **reply(obj({"deleted": BOOLEAN, "friendlyName": STRING})), **json_errors(*AUTH)},
+            "delete": operation("Revoke an access token the caller manages and every token minted from it", tag, {
+                **reply(obj({"deleted": BOOLEAN, "friendlyName": STRING, "alsoRevoked": array(STRING)})),
+                **json_errors(*AUTH)},
                 [path("token_name", "The token's friendlyName"), csrf]),
         },
         f"{app}/collaborators": {
@@ -1316,6 +1342,96 @@ def _flutter_paths() -> dict:
          header("x-device-id", {"type": "string", "maxLength": 200})], security=[{"flutterKey": []}])}}
 
 
+def queried(schema: Schema) -> list:
+    """The query parameters a route accepts, from the schema it validates its query with."""
+    return [query(name, field.json_schema(), required=field.required) for name, field in schema.fields.items()]
+
+
+def _koolbase_management_paths() -> dict:
+    tag = "koolbase management"
+    project = path("project_id", "The app's numeric id or its slug")
+    bundle_id = path("bundle_id", "A bundle's id (as the list gives it)")
+    bundle = obj({"id": STRING, "project_id": STRING, "channel": STRING, "version": INTEGER,
+                  "checksum": {"type": "string", "pattern": "^sha256:[0-9a-f]{64}$"}, "storage_path": STRING,
+                  "file_size": INTEGER, "mandatory": BOOLEAN, "active": BOOLEAN, "release_notes": STRING,
+                  "created_at": TIMESTAMP, "updated_at": TIMESTAMP})
+    form = koolbase_management.UPLOAD.json_schema()
+    form["properties"] = {"bundle": {"type": "string", "contentMediaType": "application/zip"}, **form["properties"]}
+    form["required"] = ["bundle"]
+    prefix = "/v1/projects/{project_id}/ota"
+    return {
+        f"{prefix}/upload": {"post": operation(
+            "Upload a bundle to a channel under its next whole-number version (inactive until activated)", tag, {
+                **reply(bundle, 201), **json_errors(400, *AUTH, 409, 413, 422, 503, 507)}, [project],
+            body(form, "multipart/form-data"))},
+        f"{prefix}/bundles": {"get": operation("The app's bundles with their channel versions, newest first", tag, {
+            **reply(array(bundle)), **json_errors(400, *AUTH)}, [project])},
+        f"{prefix}/bundles/{{bundle_id}}/activate": {"post": operation(
+            "Make the bundle what its channel serves (a release of it)", tag, {
+                **reply(bundle), **json_errors(400, *AUTH)}, [project, bundle_id])},
+        f"{prefix}/bundles/{{bundle_id}}": {
+            "patch": operation("Set (or toggle) the bundle's mandatory flag", tag, {
+                **reply(bundle), **json_errors(400, *AUTH)}, [project, bundle_id],
+                accepted(koolbase_management.MANDATORY, required=False)),
+            "delete": operation("Delete the bundle's channel version, and the bundle and its file when nothing "
+                                "else uses them", tag, {**reply(status=204), **json_errors(400, *AUTH, 409)},
+                                [project, bundle_id]),
+        },
+    }
+
+
+def _capgo_management_paths() -> dict:
+    tag = "capgo management"
+    key = [{"capgoKey": []}]
+    errors = json_errors(400, *AUTH)
+    status = obj({"status": {"const": "ok"}})
+    version = obj({"id": {"type": ["integer", "null"]}, "name": STRING})
+    channel = obj({"id": INTEGER, "created_at": TIMESTAMP, "name": STRING, "app_id": STRING, "version": version,
+                   "created_by": STRING, "updated_at": TIMESTAMP, "public": BOOLEAN,
+                   "disableAutoUpdateUnderNative": BOOLEAN,
+                   "disableAutoUpdate": {"enum": [*capgo_management.DISABLE_AUTO_UPDATE, "patch"]},
+                   "allow_emulator": BOOLEAN, "allow_dev": BOOLEAN, "allow_device_self_set": BOOLEAN, "ios": BOOLEAN,
+                   "android": BOOLEAN})
+    device = obj({"created_at": TIMESTAMP, "updated_at": TIMESTAMP, "device_id": STRING, "custom_id": STRING,
+                  "version": version, "app_id": STRING, "platform": {"enum": ["ios", "android", None]},
+                  "plugin_version": STRING, "os_version": nullable(STRING), "version_build": STRING,
+                  "is_prod": BOOLEAN, "is_emulator": BOOLEAN})
+    text = nullable(STRING)
+    bundle = obj({"app_id": STRING, "bucket_id": {"type": "null"}, "checksum": STRING, "created_at": TIMESTAMP,
+                  "deleted": BOOLEAN, "external_url": {"type": "null"}, "id": INTEGER, "minUpdateVersion": text,
+                  "name": STRING, "native_packages": {"type": "null"}, "owner_org": STRING, "r2_path": STRING,
+                  "session_key": text, "storage_provider": STRING, "updated_at": TIMESTAMP, "user_id": text})
+
+    def read(summary, schema, item, one):
+        return operation(summary, tag, {**reply({"anyOf": [array(item), item]} if one else array(item)),
+                                        **errors}, queried(schema), security=key)
+
+    def change(summary, schema, conflict=False):
+        return operation(summary, tag, {**reply(status), **errors, **(json_errors(409) if conflict else {})},
+                         request_body=accepted(schema), security=key)
+
+    return {
+        "/channel": {
+            "post": change("Create a channel or change its settings (and the bundle it serves)",
+                           capgo_management.CHANNEL_SET, conflict=True),
+            "get": read("The app's channels, 50 a page (or one, with channel)", capgo_management.CHANNEL_QUERY,
+                        channel, True),
+            "delete": change("Delete a channel", capgo_management.CHANNEL_DELETE),
+        },
+        "/device": {
+            "post": change("Pin a device to a bundle and/or a channel", capgo_management.DEVICE_LINK, conflict=True),
+            "get": read("The app's devices, 50 a page (or one, with device_id)", capgo_management.DEVICE_QUERY,
+                        device, True),
+            "delete": change("Remove a device's channel and bundle overrides", capgo_management.DEVICE_UNLINK),
+        },
+        "/bundle": {
+            "get": read("The app's bundles, 50 a page", capgo_management.PAGED, bundle, False),
+            "delete": change("Delete a version's bundles, or every bundle nothing uses", capgo_management.BUNDLE_DELETE,
+                             conflict=True),
+        },
+    }
+
+
 def _expo_paths() -> dict:
     bounded = {"type": "string", "maxLength": 200}
     headers = [header("expo-protocol-version", {"enum": ["0", "1"]}),
@@ -1349,6 +1465,7 @@ def _expo_paths() -> dict:
 # --- the document --------------------------------------------------------------------------------
 
 MANAGEMENT_TAGS = frozenset({"management", "people", "health and rollouts", "codepush management",
+                             "koolbase management", "capgo management",
                              "appdispatch management"})
 """Tags of the management operations: each declares the fields it accepts (web.accepts) and refuses
 any other with a 400 that names it (unknown_field)."""
@@ -1370,8 +1487,8 @@ def document(base_url: str | None = None) -> dict:
     paths = {}
     for section in (_management_paths, _team_paths, _native_paths, _transfer_paths, _service_paths,
                     _codepush_client_paths, _codepush_management_paths, _codepush_api_paths, _codepush_account_paths,
-                    _capgo_paths, _flutter_paths, _expo_paths, _ofrep_paths, _health_and_rollout_paths,
-                    _health_client_paths, _appdispatch_paths):
+                    _capgo_paths, _capgo_management_paths, _flutter_paths, _koolbase_management_paths, _expo_paths,
+                    _ofrep_paths, _health_and_rollout_paths, _health_client_paths, _appdispatch_paths):
         paths.update(section())
     _refusing_unknown_fields(paths)
     doc = {
@@ -1401,6 +1518,8 @@ def document(base_url: str | None = None) -> dict:
                               "description": "The app's public client key"},
                 "clientKeyBearer": {"type": "http", "scheme": "bearer",
                                     "description": "The app's public client key (OFREP providers send it so)"},
+                "capgoKey": {"type": "apiKey", "in": "header", "name": "authorization",
+                             "description": "An otabox API key or access token, as the whole header (Capgo's API)"},
                 "flutterKey": {"type": "apiKey", "in": "header", "name": "x-api-key",
                                "description": "The app's public client key"},
                 "metricsToken": {"type": "http", "scheme": "bearer",

@@ -22,7 +22,7 @@ from .app import create_app
 from .config import Config, ConfigError
 from .errors import Busy, OtaboxError, TooLarge
 from .ops.accesslog import AccessLogWriter
-from .store.files import hold_serving_lock
+from .store.files import hold_serving_lock, is_being_served
 from .web import carries_bundle
 
 
@@ -73,6 +73,7 @@ def _prepare(config: Config) -> None:
     before any worker starts), and tell the operator where everything is."""
     from .box import Box
     from .ops.dbmove import MOVED_NOTE, unmoved_box
+    from .ops.maintenance import clear_abandoned_staging
     from .store.db import without_password
     from .store.models import ApiKey
 
@@ -82,6 +83,7 @@ def _prepare(config: Config) -> None:
     try:
         with box.db.connection_context():
             has_key = ApiKey.select().exists()
+            cleared = 0 if is_being_served(config.data_dir) else clear_abandoned_staging(box)
         upgrade = box.upgrade
     finally:
         box.close()
@@ -90,6 +92,9 @@ def _prepare(config: Config) -> None:
         log.info("upgraded the database from schema version %d to %d; the previous database is at %s",
                  upgrade.from_version, upgrade.to_version, upgrade.backup or "(back up other engines yourself)")
     log.info("data directory: %s", config.data_dir)
+    if cleared:
+        log.info("removed %d staged file%s of uploads a previous server did not finish", cleared,
+                 "" if cleared == 1 else "s")
     if config.database_url:
         log.info("database: %s", without_password(config.database_url))
     if config.storage_url:
@@ -140,11 +145,14 @@ def waitress_server(app, sock: socket.socket, config: Config):
     - Only a bundle upload may have a body larger than the JSON limit: any other request announcing
       (or sending, chunked) more is answered 413 at once, before waitress buffers its body to disk;
       and at most OTABOX_MAX_UPLOAD_BODIES bundle bodies are received at once (more: 503 and
-      Retry-After), so the disk waitress buffers them on holds at most that many bundles."""
+      Retry-After), so the disk waitress buffers them on holds at most that many bundles.
+    - A response that has no body by definition (204, 304) keeps an HTTP/1.1 connection open:
+      waitress closes every connection whose response lacks a Content-Length, which these may not
+      carry, so each health report (204) would cost its client a new connection."""
     from waitress.adjustments import Adjustments
     from waitress.channel import HTTPChannel
     from waitress.server import TcpWSGIServer
-    from waitress.task import ThreadedTaskDispatcher
+    from waitress.task import ThreadedTaskDispatcher, WSGITask
 
     from waitress.parser import HTTPRequestParser
     from waitress.utilities import Error
@@ -183,9 +191,16 @@ def waitress_server(app, sock: socket.socket, config: Config):
         def _refuse(self, error: OtaboxError) -> None:
             self.error, self.completed = Refusal(error), True
 
+    class BodilessKeepAliveTask(WSGITask):
+        def set_close_on_finish(self) -> None:
+            if self.has_body or self.wrote_header or self.version != "1.1" \
+                    or self.request.headers.get("CONNECTION", "").lower() == "close":
+                super().set_close_on_finish()
+
     class DeadlineChannel(HTTPChannel):
         request_started = 0.0
         parser_class = BoundedRequestParser
+        task_class = BodilessKeepAliveTask
 
         def received(self, data):
             if self.request is None and data:

@@ -11,6 +11,8 @@ from urllib.parse import quote
 from flask import current_app, g, request
 from werkzeug.wsgi import get_host
 
+from . import jsonsafe
+
 from .core.apps import find_app
 from .core.audit import Actor
 from .errors import BadRequest, Forbidden, OtaboxError, Unauthorized
@@ -23,6 +25,7 @@ from .store.models import App
 
 BUNDLE_UPLOADS = (("POST", re.compile(r"/api/v1/apps/[^/]+/bundles")),
                   ("POST", re.compile(r"/apps/[^/]+/deployments/[^/]+/release")),  # the code-push CLI's release
+                  ("POST", re.compile(r"/v1/projects/[^/]+/ota/upload")),  # Koolbase's upload
                   ("POST", re.compile(r"/v1/ota/builds")),  # AppDispatch's build upload
                   ("PUT", re.compile(r"/uploads/[^/]+")))
 """The requests whose bodies are bundles: only they may be large and take long to arrive."""
@@ -39,11 +42,16 @@ def box():
 
 def json_body(kind=dict):
     """The request's JSON body, which must be of `kind` (dict, or (dict, list))."""
-    if not request.data:
+    return json_from(request.get_data(), kind)
+
+
+def json_from(raw: bytes, kind=dict):
+    """A body's JSON (checked by jsonsafe), which must be of `kind`; BadRequest otherwise."""
+    if not raw:
         raise BadRequest("a JSON body is required")
     try:
-        data = request.get_json(force=True, silent=False)
-    except Exception:
+        data = jsonsafe.loads(raw)
+    except ValueError:
         raise BadRequest("the body is not valid JSON", code="invalid_json") from None
     if not isinstance(data, kind):
         raise BadRequest("the JSON body has the wrong type", code="invalid_json")
@@ -54,13 +62,21 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CLIENT_BLUEPRINTS = frozenset({"native", "native_health"})
 """Blueprints of client routes under /api/v1 (device update checks and events): they have their
 own per-device limits and are not counted as management requests."""
-MANAGEMENT_BLUEPRINTS = frozenset({"codepush_management", "codepush_accounts", "appdispatch_management"})
-"""The management APIs outside /api/v1: the code-push CLI's and AppDispatch's (/v1/ota)."""
+SIGN_IN_ENDPOINT = "api_account.sign_in"
+"""The dashboard's sign-in: limited by its own back-offs, never by the hourly windows."""
+MANAGEMENT_BLUEPRINTS = frozenset({"codepush_management", "codepush_accounts", "koolbase_management",
+                                   "capgo_management", "appdispatch_management"})
+"""The seeds' management APIs outside /api/v1 (the code-push CLI's, Koolbase's, Capgo's, AppDispatch's
+(/v1/ota))."""
+BARE_KEY_BLUEPRINTS = frozenset({"capgo_management"})
+"""Management APIs whose callers send the key as the whole Authorization header, without "Bearer"."""
 
 
 def _bearer() -> str | None:
     header = request.headers.get("Authorization", "")
-    return header[7:].strip() if header[:7].lower() == "bearer " else None
+    if header[:7].lower() == "bearer ":
+        return header[7:].strip()
+    return header.strip() or None if request.blueprint in BARE_KEY_BLUEPRINTS else None
 
 
 def _session_cookie() -> str | None:
@@ -138,9 +154,9 @@ def actor() -> Actor:
 
 
 def app_for(app_id: str, role: str = "reader") -> App:
-    """The app named in the path, which the principal must reach with `role`."""
+    """The app named in the path (id, slug or unique name), which the principal must reach with `role`."""
     caller = api_key(role)
-    app = find_app(app_id)
+    app = find_app(app_id, among=caller.visible(App.select()))
     auth.require_app(caller, app, role)
     inputs()
     return app
@@ -148,7 +164,7 @@ def app_for(app_id: str, role: str = "reader") -> App:
 
 # --- what a management route accepts -----------------------------------------------------------------
 
-APP_PARAMETERS = frozenset({"app_id", "app_name"})
+APP_PARAMETERS = frozenset({"app_id", "app_name", "project_id"})
 """Path parameters that name an app: on such routes authorization ends when the app is found and reached."""
 
 
@@ -240,8 +256,9 @@ def is_management_request() -> bool:
 
 def count_management_request() -> None:
     """Before a management request: count it against its token or session (or, unauthenticated,
-    its address) for the hourly limits, and refuse it with 429 past them."""
-    if not is_management_request():
+    its address) for the hourly limits, and refuse it with 429 past them. Signing in is not counted:
+    it has limits of its own, and an address's keyless requests must not lock it out of signing in."""
+    if not is_management_request() or request.endpoint == SIGN_IN_ENDPOINT:
         return
     b = box()
     caller = None
@@ -302,9 +319,11 @@ def json_response(data, status: int = 200):
     return current_app.response_class(json_bytes(data), status=status, mimetype="application/json")
 
 
-def signed_download_url(sha256: str, kind: str = "zip", b=None, base: str | None = None) -> tuple[str, int]:
-    """An absolute, expiring, HMAC-signed URL for a blob (the download endpoint checks it). Every query
-    value is percent-encoded: a content type such as image/svg+xml would otherwise arrive as a space."""
+def signed_download_url(sha256: str, kind: str = "zip", b=None, base: str | None = None, ttl: int | None = None
+                        ) -> tuple[str, int]:
+    """An absolute, expiring, HMAC-signed URL for a blob (the download endpoint checks it), valid for
+    `ttl` seconds (default OTABOX_URL_TTL). Every query value is percent-encoded: a content type such as
+    image/svg+xml would otherwise arrive as a space."""
     b = b or box()
-    query, expires = b.secrets.url_signer.reusable_query("download", f"{sha256}:{kind}", b.config.url_ttl)
+    query, expires = b.secrets.url_signer.reusable_query("download", f"{sha256}:{kind}", ttl or b.config.url_ttl)
     return f"{base or base_url()}/dl/{sha256}?type={quote(kind, safe='')}&{query}", expires

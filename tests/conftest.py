@@ -18,12 +18,15 @@ import requests
 
 from otabox.app import create_app
 from otabox.config import Config
+from fleet import WebhookReceiver
 from support import Api, Published, check, make_key, make_zip, unsigned  # noqa: F401 (tests import them from here too)
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_DATABASE = os.environ.get("OTABOX_TEST_DATABASE", "sqlite")
 """`postgresql` runs the suite against a private PostgreSQL server (tests/postgres.py)."""
-SHARED_SECRET_KEY = "the suite's shared secret key, as every process on one database has"
+SHARED_SECRET_KEY = "bf30ca1abd7753c8158116f1b53f856bb9f0f5eda94b6d19509877405c70a479"
+"""The secret key every process of a test's box shares (32 random bytes as hex, as `otabox secret-key generate`
+prints one)."""
 
 
 def pytest_configure(config):
@@ -192,11 +195,16 @@ RELEASED_DATA_DIRS = sorted(p for p in (ROOT / "tests" / "fixtures").glob("datad
 """The data directory of every earlier release (0.1.0, 0.2.0, ...): schema steps are tested from each."""
 
 
-def old_box(dest: Path, database_url: str | None, fixture: Path = OLD_DATA_DIR) -> Path:
+def old_box(dest: Path, database_url: str | None, fixture: Path = OLD_DATA_DIR, prepare=None) -> Path:
     """A copy of an earlier release's data directory at `dest`, for otabox to upgrade; on PostgreSQL
     (`database_url`, an empty database: mark the test `empty_database`) its rows are moved into that
-    database first, as that release would have kept them there."""
+    database first, as that release would have kept them there. `prepare(sqlite3 connection)` may add
+    rows that release could have held, before that."""
     copy_data_dir(fixture, dest)
+    if prepare is not None:
+        with contextlib.closing(sqlite3.connect(dest / "otabox.db")) as db:
+            prepare(db)
+            db.commit()
     if database_url:
         from postgres import load_sqlite_database
 
@@ -391,6 +399,14 @@ def s3_bucket(moto_server):
     name = f"otabox-{os.urandom(4).hex()}"
     boto3.client("s3", endpoint_url=moto_server.endpoint_url).create_bucket(Bucket=name)
     return S3Bucket(moto_server.endpoint_url, name, "bundles")
+
+
+@pytest.fixture
+def receiver():
+    """A webhook receiver on 127.0.0.1 (fleet.WebhookReceiver), closed afterwards."""
+    server = WebhookReceiver()
+    yield server
+    server.close()
 
 
 @pytest.fixture

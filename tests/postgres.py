@@ -42,12 +42,20 @@ class PostgresServer:
         settings = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off", "max_connections": "300",
                     "unix_socket_directories": str(self.sockets), "port": str(port),
                     "listen_addresses": "127.0.0.1"}
-        options = " ".join(f"-c {name}={value}" for name, value in settings.items())
-        self._run(_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.root / "server.log"), "-o", options,
-                  "-w", "start")
+        self._options = " ".join(f"-c {name}={value}" for name, value in settings.items())
+        self.start()
         self.admin_url = self.url("postgres")
         self._count = 0
         self._template_made = False
+
+    def start(self) -> None:
+        """Start the cluster (again, after `halt`)."""
+        self._run(_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.root / "server.log"), "-o", self._options,
+                  "-w", "start")
+
+    def halt(self) -> None:
+        """Stop the server as a crash would (connections cut, nothing flushed), keeping the cluster."""
+        self._run(_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")
 
     def _run(self, *command: str) -> None:
         prefix = ["runuser", "-u", self.user, "--"] if os.geteuid() == 0 else []
@@ -91,7 +99,7 @@ class PostgresServer:
         self.sql(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
 
     def stop(self) -> None:
-        self._run(_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")
+        self.halt()
         shutil.rmtree(self.root, ignore_errors=True)
 
 

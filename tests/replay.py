@@ -14,6 +14,10 @@ CHANGED_ON_PURPOSE: dict[tuple[str, str], str] = {
     ("GET /v0.1/public/codepush/update_check?", "update_info.is_mandatory"):
         "issue 15: a device that sends no package hash gets isMandatory from the whole history (v1 is "
         "mandatory), as code-push-server answers",
+    **{(f"GET /api/v1/apps/com.example.alpha/check?deviceId={device}&", ""):
+       "issue 26: Capgo's under-native guard no longer applies to the native check, whose bundle and native "
+       "versions are separate lines (this device on native 2.1.0 or 3.0.0 now gets the 1.x release)"
+       for device in ("phone-1", "phone-7", "tester")},
 }
 """(request path prefix, dotted field) -> why this release answers differently on purpose."""
 

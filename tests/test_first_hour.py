@@ -83,6 +83,13 @@ def test_the_readme_test_command_is_what_ci_runs():
     assert (ROOT / ".ci" / "run").read_text().strip().splitlines()[-1] == command
 
 
+def test_the_readme_examples_use_the_ids_the_server_returned():
+    """Ids depend on what the box holds already: an example that names one works only on a new box."""
+    hard_coded = re.findall(r"/(?:apps|flags|bundles|releases|segments|rules|webhooks|rollout-policies)/\d+\b",
+                            "\n".join(sh_blocks()))
+    assert hard_coded == []
+
+
 @pytest.fixture(scope="module")
 def checkout(tmp_path_factory) -> Path:
     return copy_checkout(tmp_path_factory.mktemp("first-hour") / "otabox")

@@ -4,8 +4,9 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from ..core import tokens, users
-from ..errors import NotFound, OtaboxError, Unauthorized
+from ..errors import NotFound, OtaboxError, TooManyRequests, Unauthorized
 from ..security import sessions
+from ..security.ratelimit import address_key
 from ..web import accepts, actor, api_key, body, box, clear_session_cookie, set_session_cookie
 
 bp = Blueprint("api_account", __name__)
@@ -24,24 +25,34 @@ def _session_reply(user, cookie: str | None, status: int = 200):
 @accepts(body=users.SIGN_IN)
 def sign_in():
     """Email and password in, a session cookie and the CSRF token out. Attempts are limited per
-    address (every attempt) and per account (failed ones), before the password is even checked."""
+    address (every attempt), and failed ones meet growing back-offs per account and per address,
+    before the password is even checked."""
     b = box()
     if not request.is_json:
         raise UnsupportedMediaType("send the email and password as application/json")
     b.login_limiter.take(f"login:{request.remote_addr}")
     data = body()
     email, password = data["email"], data["password"]
-    account = f"account:{email.strip().lower()}"
-    b.login_failure_limiter.check(account)
+    account, address = email.strip().lower(), address_key(request.remote_addr)
+    _wait_after_failures(b.account_sign_in_failures, account, "for this account")
+    _wait_after_failures(b.address_sign_in_failures, address, "from this address")
     try:
         user, cookie = users.sign_in(email, password, request.remote_addr or "", b.config.session_lifetime_seconds,
                                      b.config.session_idle_seconds)
     except Unauthorized:
-        b.login_failure_limiter.wait_time(account)
+        b.account_sign_in_failures.failed(account)
+        b.address_sign_in_failures.failed(address)
         raise
+    b.account_sign_in_failures.succeeded(account)
     response, status = _session_reply(user, cookie)
     set_session_cookie(response, cookie, b.config.session_lifetime_seconds)
     return response, status
+
+
+def _wait_after_failures(backoff, key: str, whose: str) -> None:
+    wait = backoff.retry_after(key)
+    if wait:
+        raise TooManyRequests(wait, f"too many failed sign-ins {whose}; retry in {wait} s", code="sign_in_backoff")
 
 
 @bp.get("/session")
@@ -68,7 +79,8 @@ def sign_out():
 @bp.get("/auth/tokens")
 @accepts()
 def list_tokens():
-    """The caller's access tokens (never their secrets): those of its user no stronger than itself."""
+    """The access tokens the caller manages (never their secrets): every token of its user for a
+    session or an admin token, else itself and the tokens minted from it."""
     caller = api_key("reader")
     return jsonify({"tokens": [{**tokens.token_json(t), "current": caller.token is not None and t.id == caller.token.id}
                                for t in tokens.manageable_tokens(caller)]})
@@ -84,9 +96,10 @@ def create_token():
     return jsonify({"accessToken": secret, **tokens.token_json(token)}), 201
 
 
-@bp.delete("/auth/tokens/<token_name>")
+@bp.delete("/auth/tokens/<path:token_name>")
 @accepts()
 def revoke_token(token_name):
+    """Revoke a token the caller manages, and every token minted from it (listed in `alsoRevoked`)."""
     caller = api_key("reader")
-    tokens.revoke_token(tokens.find_token(caller, token_name), actor())
-    return jsonify({"deleted": True, "friendlyName": token_name})
+    also = tokens.revoke_token(tokens.find_token(caller, token_name), actor())
+    return jsonify({"deleted": True, "friendlyName": token_name, "alsoRevoked": also})

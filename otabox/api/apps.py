@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from ..core import apps, devices, releases
+from ..core import apps, collaborators, devices, releases
+from ..errors import BadRequest
 from ..fields import Choice, Schema, Text
 from ..store.models import App
 from ..web import accepts, actor, api_key, app_for, body, box, paging, query
@@ -14,9 +15,18 @@ bp = Blueprint("api_apps", __name__)
 @bp.post("/apps")
 @accepts(body=apps.NEW_APP)
 def create_app():
+    """`{slug, name?, platform?}` (otabox, OtaKit) answers the app; `{name, platform}` without a slug
+    (the CodePush multi-tenant server) makes the app as code-push-server does and answers `{"app": ...}`
+    in that server's shape."""
     caller = api_key("admin", unscoped=True)
     data = body()
-    app = apps.create_app(data.get("slug"), data.get("name"), actor(), owner=caller.user)
+    if data.get("slug") is None and data.get("name") is not None and data.get("platform") is not None:
+        app = apps.create_named_app(data["name"], data["platform"], actor(), owner=caller.user)
+        return jsonify({"app": apps.codepush_app_json(app)}), 201
+    if data.get("slug") is None:
+        raise BadRequest("slug is required (or name and platform, to make the app as the CodePush multi-tenant "
+                         "server does)", details={"field": "slug"})
+    app = apps.create_app(data["slug"], data.get("name"), actor(), owner=caller.user, platform=data.get("platform"))
     return jsonify(apps.app_json(app)), 201
 
 
@@ -28,10 +38,13 @@ def list_apps():
 
 
 def app_summary(app) -> dict:
-    """An app with what the apps list shows: devices seen in 30 days and the release of its default channel."""
+    """An app with what the apps list shows: devices seen in 30 days, the release of its default
+    channel, and (as the CodePush multi-tenant server lists apps) its deployments and collaborators."""
     production = apps.serving_release(app, app.default_channel or "production")
+    people = [{"email": c.user.email, "permission": c.permission} for c in collaborators.collaborators(app)]
     return {**apps.app_json(app), "devicesLast30Days": devices.devices_seen(app, 30),
-            "productionRelease": releases.release_json(production) if production else None}
+            "productionRelease": releases.release_json(production) if production else None,
+            "deployments": apps.deployment_names(app), "collaborators": people}
 
 
 @bp.get("/apps/<app_id>")
@@ -131,10 +144,12 @@ def rollback(app_id, name):
     channel = apps.find_channel(app_for(app_id, "publisher"), name)
     data = body()
     if releases.dry_run(data):
-        return jsonify({"dryRun": True, "release": releases.preview_rollback(channel, data)})
+        preview, serves = releases.preview_rollback(releases.rollback_plan(channel, data))
+        return jsonify({"dryRun": True, "release": preview, "serves": serves})
     release, previous = releases.rollback(channel, data, actor())
     return jsonify({"release": releases.release_json(release),
-                    "previousRelease": releases.release_json(previous) if previous else None}), 201
+                    "previousRelease": releases.release_json(previous) if previous else None,
+                    "serves": releases.serves(channel)}), 201
 
 
 @bp.post("/apps/<app_id>/channels/<name>/promote")

@@ -38,7 +38,9 @@ def initiate(app_id):
     if url is None:  # otabox receives the bytes itself (a store with its own URLs takes them directly)
         query, _ = b.secrets.url_signer.query("upload", upload.id, b.config.upload_ttl)
         url = f"{base_url()}/uploads/{upload.id}?{query}"
-    return jsonify({"uploadId": upload.id, "uploadUrl": url, "expiresAt": iso(upload.expires_at)}), 201
+    # presignedUrl and storageKey are OtaKit's names; uploadUrl (the same URL) is otabox's CLI's.
+    return jsonify({"uploadId": upload.id, "presignedUrl": url, "uploadUrl": url,
+                    "storageKey": bundles.upload_object(upload.id), "expiresAt": iso(upload.expires_at)}), 201
 
 
 @bp.post("/apps/<app_id>/bundles/finalize")
@@ -66,7 +68,7 @@ def get_bundle(app_id, bundle_id):
 @bp.delete("/apps/<app_id>/bundles")
 @accepts(query=Schema({"unused": Boolean()}))
 def delete_unused_bundles(app_id):
-    """`?unused=true`: delete every bundle no release history names and no device is pinned to."""
+    """`?unused=true`: delete every bundle no release history, device pin or channel number uses."""
     app = app_for(app_id, "admin")
     if not query().get("unused"):
         raise BadRequest("only unused bundles can be deleted together: add ?unused=true", details={"field": "unused"})

@@ -1,7 +1,7 @@
 """Management API: releases, their rollouts, history, republishing and deletion."""
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, jsonify, request
 
 from ..core import apps, bundles, policies, releases
 from ..core.executions import execution_json
@@ -26,19 +26,37 @@ def create_release(app_id):
                                                               apps.find_channel)
     else:
         release, previous = releases.create_release(app, data, actor(), bundles.find_bundle, apps.find_channel)
-    return jsonify({"release": releases.release_json(release), "groupId": release.group_id,
-                    "previousRelease": releases.release_json(previous) if previous else None,
+    shown = base_channel_as_null if data.get("channel") is None else releases.release_json
+    return jsonify({"release": shown(release), "groupId": release.group_id,
+                    "previousRelease": shown(previous) if previous else None,
                     "execution": execution_json(execution) if execution else None}), 201
+
+
+def base_channel_as_null(release, stats: dict | None = None) -> dict:
+    """A release of the app's default channel as OtaKit shows one of its base channel: `channel`
+    null. A caller that names the base channel OtaKit's way (a release without a channel or with
+    `"channel": null`, a list with an empty `?channel=`) reads it back that way; otabox's own
+    clients name the channel and read its name."""
+    return {**releases.release_json(release, stats), "channel": None}
 
 
 @bp.get("/apps/<app_id>/releases")
 @accepts(query=LIST_QUERY)
 def list_releases(app_id):
+    """`?channel=<name>`: that channel's history; `?channel=` (empty): the base channel's (OtaKit);
+    no channel: every channel's."""
     app = app_for(app_id)
     args = query()
-    channel = apps.find_channel(app, args["channel"]) if "channel" in args else None
+    base = request.args.get("channel") == ""  # an empty query value reads as absent in LIST_QUERY
+    if base and app.default_channel is None:
+        return jsonify({"releases": [], "total": 0})
+    channel = apps.find_channel(app, app.default_channel if base else args["channel"]) \
+        if base or "channel" in args else None
     rows, total = releases.list_releases(app, channel, args["limit"], args["offset"], args["includeDeleted"],
                                          args.get("groupId"))
+    if base:
+        stats = releases.release_stats([r.id for r in rows])
+        return jsonify({"releases": [base_channel_as_null(r, stats[r.id]) for r in rows], "total": total})
     return jsonify({"releases": releases.releases_json(rows), "total": total})
 
 

@@ -67,8 +67,9 @@ def deliveries(webhook_id):
 @bp.post("/webhooks/<webhook_id>/test")
 @accepts()
 def test_webhook(webhook_id):
-    """Send a `webhook.test` event now and answer with the attempt (also listed in deliveries)."""
+    """Queue a `webhook.test` event for the delivery worker and answer at once (202) with the pending
+    delivery; its attempt is listed in deliveries a moment later."""
     _admin()
     webhook = webhooks.find_webhook(webhook_id)
-    delivery = box().webhooks.send_test(webhook)
-    return jsonify(webhooks.deliveries_json([delivery])[0])
+    delivery = box().webhooks.queue_test(webhook)
+    return jsonify(webhooks.deliveries_json([delivery])[0]), 202

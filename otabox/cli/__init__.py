@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..errors import OtaboxError
-from . import admin, capgo, expo, flags, keys, publish, rollouts, server, users
+from . import admin, capgo, channels, collaborators, expo, flags, keys, publish, rollouts, server, users
 
 
 class OtaboxCommands(click.Group):
@@ -24,6 +24,6 @@ def main():
     """otabox: a self-hosted over-the-air update server for mobile apps."""
 
 
-for module in (server, keys, users, admin, publish, expo, capgo, flags, rollouts):
+for module in (server, keys, users, admin, channels, collaborators, publish, expo, capgo, flags, rollouts):
     for command in module.COMMANDS:
         main.add_command(command)

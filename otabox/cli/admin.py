@@ -1,11 +1,13 @@
-"""Admin commands on a data directory: apps, the audit log, and the server's secrets."""
+"""Admin commands on a data directory: apps, the audit log, the server's secrets and its secret key."""
 from __future__ import annotations
 
 import json
 
 import click
 
-from .common import admin_command
+from ..config import Config
+from .channels import show_channels
+from .common import JSON_OPTION, admin_command, data_dir_option
 
 
 @click.group()
@@ -34,6 +36,34 @@ def apps_list(box):
     for app in App.select().order_by(App.id):
         info = app_json(app)
         click.echo(f"{info['id']:>4}  {info['slug']:32} {info['clientKey']}")
+
+
+@apps.command("show")
+@click.argument("app_ref", metavar="APP")
+@JSON_OPTION
+@admin_command
+def apps_show(box, app_ref, as_json):
+    """Everything a team connects an app with: its client key, default channel, each channel's
+    CodePush deployment key and release, and its collaborators."""
+    from ..core.apps import app_json, channel_json, find_app
+    from ..core.collaborators import collaborator_json, collaborators
+    from ..store.models import Channel
+
+    app = find_app(app_ref)
+    info = {**app_json(app),
+            "channels": [channel_json(c) for c in Channel.select().where(Channel.app == app).order_by(Channel.id)],
+            "collaborators": [collaborator_json(c) for c in collaborators(app)]}
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    click.echo(f"{info['slug']} ({info['name']}), id {info['id']}, created {info['createdAt']}")
+    click.echo(f"client key:       {info['clientKey']}")
+    click.echo(f"default channel:  {info['defaultChannel'] or '(none: devices must name one)'}")
+    click.echo("")
+    show_channels(info["channels"], False)
+    click.echo("")
+    people = ", ".join(f"{c['email']} ({c['permission']})" for c in info["collaborators"])
+    click.echo(f"collaborators:    {people or '(none; admins reach every app)'}")
 
 
 @click.command()
@@ -89,11 +119,54 @@ def secrets_group():
 @admin_command
 def rotate_url_key(box):
     """New key for signed URLs; URLs signed with the previous key stay valid until they expire."""
-    from ..core import audit
+    from ..core.change import changing
 
-    box.secrets.rotate_url_key()
-    audit.record("cli", "url_key.rotated", "secret", "url-signing", {})
+    with changing("cli", "url_key.rotated", "secret", "url-signing", signal=None):
+        box.secrets.rotate_url_key()
     click.echo("New URL-signing key; the previous one is accepted until the URLs it signed expire.")
 
 
-COMMANDS = (apps, audit, signing_key, secrets_group)
+@click.group("secret-key")
+def secret_key_group():
+    """OTABOX_SECRET_KEY, which seals the server's secrets in the database."""
+
+
+@secret_key_group.command("generate")
+def secret_key_generate():
+    """Print a new key: 32 random bytes as 64 hex characters."""
+    from ..store.secrets import generate_secret_key
+
+    click.echo(generate_secret_key())
+
+
+@secret_key_group.command("rotate")
+@click.option("--to", "new_key", required=True, help="The new key (from `otabox secret-key generate`).")
+@data_dir_option
+def secret_key_rotate(data_dir, new_key):
+    """Seal every secret in the database again under the key --to, in one transaction, opening them
+    with the current OTABOX_SECRET_KEY (which may be one a start now refuses as weak). Stop every
+    otabox process on the database first, then start them all with the new key."""
+    from ..core.change import changing
+    from ..store.db import open_database
+    from ..store.secrets import check_secret_key, reseal_all
+
+    config = Config.from_env(data_dir=data_dir)
+    if not config.secret_key:
+        raise click.ClickException("OTABOX_SECRET_KEY is not set: this box keeps its secrets as files in the data "
+                                   "directory, and there is nothing to rotate")
+    check_secret_key(new_key, "the key given to --to")
+    if not config.database_url and not config.sqlite_file.is_file():
+        raise click.ClickException(f"no otabox database in {config.data_dir}; pass --data-dir (or set "
+                                   "OTABOX_DATA_DIR) to the directory `otabox serve` uses")
+    db, _ = open_database(config.db_url, "upgrade", config.secret_key)
+    try:
+        with db.connection_context(), changing("cli", "secret_key.rotated", "secret", "secret-key",
+                                               signal=None) as change:
+            count = change.details["secrets"] = reseal_all(config.secret_key, new_key)
+    finally:
+        db.close()
+    click.echo(f"Sealed {count} secrets with the new key; start every otabox process with OTABOX_SECRET_KEY set "
+               "to it.")
+
+
+COMMANDS = (apps, audit, signing_key, secrets_group, secret_key_group)

@@ -15,15 +15,17 @@ from pathlib import Path
 from typing import Callable
 
 BUSY_RETRIES = 5
-"""How often a call answered 503 or 429 with Retry-After (a busy server) is tried again."""
+"""How often a call answered 503 or 429 (a busy server, a database or bucket briefly away) is tried again."""
+MAX_WAIT = 60
 
 
-def _retry_after(response) -> int | None:
-    """The seconds to wait before trying again, when the server asks for it (at most a minute)."""
+def _retry_wait(response, attempt: int) -> int | None:
+    """The seconds to wait before trying again after a 429 or 503: what Retry-After asks (at most a
+    minute), else a back-off doubling from 1 s; None for any other status."""
+    if response.status not in (429, 503):
+        return None
     value = response.getheader("Retry-After", "")
-    if response.status in (429, 503) and value.isdecimal():
-        return min(int(value), 60)
-    return None
+    return min(int(value), MAX_WAIT) if value.isdecimal() else min(2 ** attempt, MAX_WAIT)
 
 
 class ClientError(Exception):
@@ -35,21 +37,32 @@ class ProgressReader:
 
     def __init__(self, handle, on_read: Callable[[int], None]):
         self.handle, self.on_read = handle, on_read
+        self.sent = 0
 
     def read(self, size: int = -1) -> bytes:
         chunk = self.handle.read(size if size and size > 0 else 1024 * 1024)
         if chunk:
+            self.sent += len(chunk)
             self.on_read(len(chunk))
         return chunk
 
+    def rewind(self) -> None:
+        """Back to the first byte, for sending it again (the progress goes back too)."""
+        self.handle.seek(0)
+        self.on_read(-self.sent)
+        self.sent = 0
+
 
 class OtaboxClient:
-    def __init__(self, server: str, key: str | None, timeout: float = 300):
+    def __init__(self, server: str, key: str | None, timeout: float = 300,
+                 on_retry: Callable[[str], None] | None = None):
+        """`on_retry` is told, in a sentence, each time a call is tried again."""
         if not server:
             raise ClientError("no server: pass --server URL or set OTABOX_URL")
         self.server = server.rstrip("/")
         self.key = key
         self.timeout = timeout
+        self.on_retry = on_retry
 
     def _connection(self, url: str):
         parts = urllib.parse.urlsplit(url)
@@ -82,10 +95,16 @@ class OtaboxClient:
                 raise ClientError(f"cannot reach {self.server}: {exc}") from None
             finally:
                 connection.close()
-            wait = _retry_after(response)
-            if wait is None or attempt == BUSY_RETRIES or not isinstance(body, (bytes, type(None))):
+            wait = _retry_wait(response, attempt)
+            if wait is None or attempt == BUSY_RETRIES or not (isinstance(body, (bytes, type(None)))
+                                                                or hasattr(body, "rewind")):
                 break
+            if self.on_retry is not None:
+                self.on_retry(f"{method} {path.split('?', 1)[0]} answered HTTP {response.status}"
+                              f"{_error_code(raw)}; trying again in {wait} s ({attempt + 1}/{BUSY_RETRIES})")
             time.sleep(wait)
+            if hasattr(body, "rewind"):
+                body.rewind()
         try:
             data = json.loads(raw) if raw else None
         except ValueError:
@@ -116,6 +135,14 @@ class OtaboxClient:
         return self.post(f"/api/v1/apps/{app}/bundles/finalize", {"uploadId": ticket["uploadId"]})
 
 
+def _error_code(raw: bytes) -> str:
+    """` (code)` of an otabox error body, or nothing."""
+    try:
+        return f" ({json.loads(raw)['error']['code']})"
+    except (ValueError, KeyError, TypeError):
+        return ""
+
+
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -124,12 +151,30 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
+"""The one date every entry of a published zip carries (zip's earliest): a rebuild's new file times
+must not change the bytes."""
+ZIP_FILE_MODE = 0o644
+
+
 def zip_folder(folder: Path) -> Path:
-    """Zip a build folder (paths relative to it) into a temporary file the caller removes."""
+    """Zip a build folder (paths relative to it) into a temporary file the caller removes.
+
+    The zip is deterministic: entries sorted by path, with a fixed date, mode and compression, so the
+    same files give the same bytes and SHA-256 whenever and wherever they were built (the idempotent
+    republish of `otabox publish` compares them)."""
     fd, name = tempfile.mkstemp(suffix=".zip", prefix="otabox-")
     os.close(fd)
-    with zipfile.ZipFile(name, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(folder.rglob("*")):
-            if path.is_file() and not path.is_symlink():
-                archive.write(path, path.relative_to(folder).as_posix())
+    files = sorted((path.relative_to(folder).as_posix(), path) for path in folder.rglob("*")
+                   if path.is_file() and not path.is_symlink())
+    with zipfile.ZipFile(name, "w") as archive:
+        for entry_name, path in files:
+            entry = zipfile.ZipInfo(entry_name, date_time=ZIP_TIMESTAMP)
+            entry.create_system = 3  # Unix, so the mode below is read as one
+            entry.external_attr = (0o100000 | ZIP_FILE_MODE) << 16
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            entry.file_size = path.stat().st_size  # lets zipfile pick ZIP64 for a file above 2 GB up front
+            with open(path, "rb") as source, archive.open(entry, "w") as target:
+                while chunk := source.read(1024 * 1024):
+                    target.write(chunk)
     return Path(name)

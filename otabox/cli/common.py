@@ -8,6 +8,10 @@ import click
 from ..config import Config
 
 
+APP_OPTION = click.option("--app", "app_ref", required=True, help="App slug or id.")
+JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+
+
 def data_dir_option(func):
     return click.option("--data-dir", type=click.Path(file_okay=False, readable=False), default=None,
                         help="Data directory (default ./data of the current folder, env OTABOX_DATA_DIR).")(func)
@@ -21,16 +25,19 @@ def is_data_dir(path) -> bool:
         return path.is_dir() and any(path.iterdir())
 
 
-def open_box(data_dir, *, create: bool = False, schema: str = "current"):
+def open_box(data_dir, *, create: bool = False, schema: str = "current", files_only: bool = False):
     """The box in `data_dir`. Only commands that start a box (`create`) may find the directory
     missing or empty: any other command there would silently make a second, empty box (unless
-    the box lives on a database server and in a bucket, which the URLs name explicitly)."""
+    the box lives on a database server and in a bucket, which the URLs name explicitly). A data dir
+    whose box was moved to PostgreSQL is refused without OTABOX_DATABASE_URL: its SQLite file is a
+    copy no server reads (`files_only` commands use only the bundle files, which stay behind)."""
     from ..box import Box
-    from ..ops.dbmove import unmoved_box
+    from ..ops.dbmove import moved_away, unmoved_box
 
     config = Config.from_env(data_dir=data_dir)
-    if (stranded := unmoved_box(config)) is not None:
-        raise click.ClickException(stranded)
+    for refusal in (None if files_only else moved_away(config), unmoved_box(config)):
+        if refusal is not None:
+            raise click.ClickException(refusal)
     # With the database and the bundle files on servers, a machine's data dir holds only staging files.
     on_servers = config.database_url and config.storage_url
     if not create and not on_servers and not is_data_dir(config.data_dir):
@@ -44,13 +51,13 @@ def open_box(data_dir, *, create: bool = False, schema: str = "current"):
     return box
 
 
-def admin_command(func=None, *, create: bool = False, schema: str = "current"):
+def admin_command(func=None, *, create: bool = False, schema: str = "current", files_only: bool = False):
     """Open the data directory for the command (passed as `box`) and close it afterwards."""
     def decorate(command):
         @data_dir_option
         @functools.wraps(command)
         def wrapper(data_dir, **kwargs):
-            box = open_box(data_dir, create=create, schema=schema)
+            box = open_box(data_dir, create=create, schema=schema, files_only=files_only)
             try:
                 with box.db.connection_context():
                     result = command(box, **kwargs)

@@ -5,6 +5,7 @@ import json
 
 import click
 
+from ..core.flag_eval import FLAG_TYPES
 from .client import ClientError
 from .publish import remote_command, show
 
@@ -53,7 +54,7 @@ def flags_list(client, app, as_json):
 @flags.command("create")
 @click.argument("flag_key", metavar="KEY")
 @click.option("--app", required=True, help="App slug or id.")
-@click.option("--type", "flag_type", type=click.Choice(["boolean", "string", "number", "json"]), default="boolean",
+@click.option("--type", "flag_type", type=click.Choice(FLAG_TYPES), default="boolean",
               show_default=True, help="What the flag's values are.")
 @click.option("--default", "default", default=None,
               help="The default value (JSON, or plain text for a string flag); a boolean flag defaults to false.")

@@ -22,15 +22,15 @@ def keys():
 @admin_command(create=True)
 def keys_create(box, name, role, app_slug):
     """Create a key and print it once; only its hash is stored."""
-    from ..core import audit
     from ..core.apps import find_app
+    from ..core.change import changing
     from ..security import auth
-    from ..store.models import database
 
     app = find_app(app_slug) if app_slug else None
-    with database.atomic():
+    with changing("cli", "key.created", "key", details={"name": name, "role": role, "app": app_slug},
+                  signal=None) as change:
         row, key = auth.create_key(name, role, app)
-        audit.record("cli", "key.created", "key", row.id, {"name": name, "role": role, "app": app_slug})
+        change.entity_id = row.id
     click.echo(f"Created {role} key {name!r}" + (f" for {app.slug}" if app else "") +
                ". Store it now; it is not shown again:", err=True)
     click.echo(key)
@@ -40,25 +40,35 @@ def keys_create(box, name, role, app_slug):
 @click.option("--json", "as_json", is_flag=True, help="Print the keys as JSON.")
 @admin_command
 def keys_list(box, as_json):
-    """List API keys and every user's access tokens (never the secrets themselves)."""
+    """List API keys and every user's access tokens (never the secrets themselves), each with its real
+    reach: the role and apps its owner's rights leave it, not only what it asked for."""
     from ..core.tokens import token_json
-    from ..store.models import ApiKey, User
+    from ..security import auth
+    from ..store.models import ApiKey, App, User
 
+    slugs = {app.id: app.slug for app in App.select(App.id, App.slug)}
     rows = []
     for token in ApiKey.select(ApiKey, User).join(User).order_by(ApiKey.id):
         described = token_json(token)
-        apps = described["appSlugs"]
+        reach = auth.principal_for(token.user, token)
+        app_roles = None if reach.app_roles is None else {slugs[app_id]: role for app_id, role in
+                                                          sorted(reach.app_roles.items(), key=lambda i: slugs[i[0]])}
+        apps = None if app_roles is None else list(app_roles)
         rows.append({"name": token.name, "owner": None if token.user.service else token.user.email,
-                     "role": token.role, "app": apps[0] if apps and len(apps) == 1 else None, "apps": apps,
-                     "created": described["createdAt"], "lastUsed": described["lastUsedAt"],
+                     "role": reach.role, "app": apps[0] if apps and len(apps) == 1 else None, "apps": apps,
+                     "appRoles": app_roles, "created": described["createdAt"], "lastUsed": described["lastUsedAt"],
                      "expires": described["expiresAt"]})
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    click.echo(f"{'NAME':20} {'OWNER':24} {'ROLE':10} {'APPS':24} {'CREATED':25} {'EXPIRES':25} LAST USED")
+    click.echo(f"{'NAME':20} {'OWNER':24} {'ROLE':10} {'APPS':32} {'CREATED':25} {'EXPIRES':25} LAST USED")
     for r in rows:
-        apps = "*" if r["apps"] is None else ",".join(r["apps"]) or "(none)"
-        click.echo(f"{r['name']:20} {r['owner'] or '(api key)':24} {r['role']:10} {apps:24} {r['created']:25} "
+        if r["appRoles"] is None:
+            apps = "*"
+        else:
+            apps = ",".join(slug if role == r["role"] else f"{slug} ({role})"
+                            for slug, role in r["appRoles"].items()) or "(none)"
+        click.echo(f"{r['name']:20} {r['owner'] or '(api key)':24} {r['role']:10} {apps:32} {r['created']:25} "
                    f"{r['expires'] or 'never':25} {r['lastUsed'] or 'never'}")
 
 
@@ -67,7 +77,7 @@ def keys_list(box, as_json):
 @click.option("--user", "email", default=None, help="Revoke this user's access token NAME instead of an API key.")
 @admin_command
 def keys_revoke(box, name, email):
-    """Revoke the key called NAME (or the access token NAME of --user)."""
+    """Revoke the key called NAME (or the access token NAME of --user) and every token minted from it."""
     from ..core import tokens, users
     from ..errors import NotFound
     from ..security import auth
@@ -76,9 +86,18 @@ def keys_revoke(box, name, email):
     owner = users.find_user(email) if email else auth.service_account()
     token = ApiKey.get_or_none((ApiKey.user == owner) & (ApiKey.name == name))
     if token is None:
-        raise NotFound(f"no key named {name!r}" + (f" of {owner.email}" if email else ""))
-    tokens.revoke_token(token, "cli")
-    click.echo(f"Revoked key {name!r}.")
+        raise NotFound(f"no key named {name!r}" + (f" of {owner.email}" if email else "") + _owners_hint(name, owner))
+    also = tokens.revoke_token(token, "cli")
+    click.echo(f"Revoked key {name!r}" + (f" and the tokens minted from it: {', '.join(also)}." if also else "."))
+
+
+def _owners_hint(name: str, not_owner) -> str:
+    """Where a token called `name` does exist: `keys revoke` without --user looks among API keys only."""
+    from ..store.models import ApiKey, User
+
+    commands = [f"`otabox keys revoke {name}" + ("`" if user.service else f" --user {user.email}`") for user in
+                User.select().join(ApiKey).where((ApiKey.name == name) & (User.id != not_owner.id)).order_by(User.id)]
+    return f"; revoke the token of that name with {' or '.join(commands)}" if commands else ""
 
 
 COMMANDS = (keys,)

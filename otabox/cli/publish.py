@@ -21,7 +21,7 @@ def remote_command(func):
     @functools.wraps(func)
     def wrapper(server, key, **kwargs):
         try:
-            return func(OtaboxClient(server, key), **kwargs)
+            return func(OtaboxClient(server, key, on_retry=lambda message: click.echo(message, err=True)), **kwargs)
         except ClientError as exc:
             raise click.ClickException(str(exc)) from None
     return wrapper
@@ -154,9 +154,11 @@ def publish(client, source, app, version, channel, rollout, mandatory, platform,
             target_versions, expo, runtime_version, encrypt_key, min_update_version, message, policy, as_json):
     """Upload SOURCE (a build folder or a .zip) and release it to a channel.
 
-    The app and channel are checked before anything is uploaded. Publishing a version that is on the
-    server already with the same bytes releases that bundle again; with other bytes it fails. When
-    SOURCE is inside a git working tree, the bundle records its commit and branch."""
+    The app and channel are checked before anything is uploaded. A folder is zipped deterministically
+    (the same files give the same bytes, whatever their times), so publishing a version that is on the
+    server already with the same files releases that bundle again; with other bytes it fails, and so
+    does a bundle for all platforms beside a platform's own. When SOURCE is inside a git working
+    tree, the bundle records its commit and branch."""
     if expo and not runtime_version:
         raise click.UsageError("--expo needs --runtime-version")
     if expo and encrypt_key:
@@ -289,13 +291,24 @@ def rollout(client, release_id, percent, app, as_json):
     show(client.patch(f"/api/v1/apps/{app}/releases/{release_id}", {"rollout": percent}), as_json, RELEASE_COLUMNS)
 
 
-def serving_line(release: dict) -> str:
-    """What a channel serves now, in words."""
-    if release["kind"] == "builtin":
-        return (f"{release['channel']} now serves the bundle built into the app ({release['label']}): devices "
-                "drop their downloaded update")
-    return (f"{release['channel']} now serves {release['bundleVersion']} ({release['label']}, bundle "
-            f"{release['bundleId']}) to {release['rollout']}% of devices")
+def share_text(share: float) -> str:
+    return f"{share:g}%"
+
+
+def serving_line(channel: str, serves: list[dict], now: bool = True) -> str:
+    """What a channel serves (or would serve), per share of devices, in words."""
+    verb = "now serves" if now else "would serve"
+    parts = []
+    for entry in serves:
+        where = f" through {entry['channel']}" if entry["channel"] != channel else ""
+        if entry["release"] is None:
+            parts.append(f"the bundle built into the app to {share_text(entry['share'])} of devices{where}")
+        elif entry["version"] == "builtin":
+            parts.append(f"the bundle built into the app ({entry['label']}) to {share_text(entry['share'])} of "
+                         f"devices{where}: they drop their downloaded update")
+        else:
+            parts.append(f"{entry['version']} ({entry['label']}) to {share_text(entry['share'])} of devices{where}")
+    return f"{channel} {verb} " + "; ".join(parts)
 
 
 @click.command()
@@ -303,16 +316,21 @@ def serving_line(release: dict) -> str:
 @click.option("--channel", required=True, help="Channel to roll back.")
 @click.option("--to-release", type=int, default=None, help="Roll back to this release id.")
 @click.option("--to-builtin", is_flag=True, help="Tell devices to run the bundle inside the binary.")
+@click.option("--dry-run", is_flag=True, help="Only say what the channel would serve; change nothing.")
 @JSON_OPTION
 @remote_command
-def rollback(client, app, channel, to_release, to_builtin, as_json):
-    """Re-point a channel to its previous release (or another one, or the builtin bundle), and say what
-    it serves afterwards."""
+def rollback(client, app, channel, to_release, to_builtin, dry_run, as_json):
+    """Re-point a channel to its previous release (or another one, or the builtin bundle) as it was
+    served then (its rollout too), and say what it serves afterwards per share of devices."""
     body = {"toBuiltin": True} if to_builtin else ({"toReleaseId": to_release} if to_release else {})
+    if dry_run:
+        body["dryRun"] = True
     data = client.post(f"/api/v1/apps/{app}/channels/{urllib.parse.quote(channel)}/rollback", body)
-    show(data, as_json, RELEASE_COLUMNS, [data["release"]])
+    if as_json or not dry_run:
+        show(data, as_json, RELEASE_COLUMNS, [data["release"]])
     if not as_json:
-        click.echo(serving_line(data["release"]) + ".")
+        click.echo(serving_line(channel, data["serves"], now=not dry_run) + "."
+                   + (" Dry run: nothing was changed." if dry_run else ""))
 
 
 @click.command()

@@ -13,7 +13,7 @@ from .common import admin_command, data_dir_option, open_box
 @click.option("--host", default=None, help="Interface to listen on (default 127.0.0.1, env OTABOX_HOST).")
 @click.option("--port", type=int, default=None, help="Port (default 8080, env OTABOX_PORT).")
 @click.option("--threads", type=int, default=None, help="Worker threads (default 8, env OTABOX_THREADS).")
-@click.option("--workers", type=click.IntRange(1, 64), default=None,
+@click.option("--workers", type=int, default=None,
               help="Waitress processes sharing the port (default 1, env OTABOX_WORKERS).")
 @data_dir_option
 def serve(host, port, threads, workers, data_dir):
@@ -21,8 +21,8 @@ def serve(host, port, threads, workers, data_dir):
     start and upgrades an older database (after a backup copy beside it)."""
     from ..server import serve as run
 
-    config = Config.from_env(host=host, port=port, threads=threads, data_dir=data_dir)
-    run(config, workers or config.workers)
+    config = Config.from_env(host=host, port=port, threads=threads, workers=workers, data_dir=data_dir)
+    run(config, config.workers)
 
 
 @click.command()
@@ -43,7 +43,7 @@ def migrate(box, dry_run):
         return
     if dry_run:
         return
-    done = upgrade_schema(box.db)
+    done = upgrade_schema(box.db, box.config.secret_key)
     click.echo(f"Upgraded to schema version {done.to_version}" +
                (f"; the previous database is at {done.backup}." if done.backup else "."))
 
@@ -101,19 +101,21 @@ def gc(box):
 @click.option("--to", "target", required=True, metavar="s3://BUCKET/PREFIX",
               help="The bucket (and key prefix) to copy the bundle files to; OTABOX_S3_ENDPOINT_URL and the AWS "
                    "variables say how to reach it.")
-@admin_command
+@admin_command(files_only=True)
 def migrate_storage(box, target):
     """Copy every bundle file from the data directory's blobs/ to an S3-compatible bucket, verifying
     each SHA-256 there; then start otabox with OTABOX_STORAGE_URL set to the same URL. Files the bucket
     has already are checked and kept, so an interrupted copy can be run again."""
     from ..ops.blobcopy import copy_blobs
-    from ..store.blobs import FileSystemBlobStore
-    from ..store.s3 import S3BlobStore
+    from ..store.blobs import FileSystemBlobStore, Staging
+    from ..store.s3 import S3BlobStore, S3Timeouts
 
     try:
-        dest = S3BlobStore(target, box.config.s3_endpoint_url, box.config.cdn_base_url)
+        dest = S3BlobStore(target, box.config.s3_endpoint_url, box.config.cdn_base_url,
+                           timeouts=S3Timeouts.of(box.config))
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
+    dest.require_bucket()
     source = FileSystemBlobStore(box.config.data_dir / "blobs")
     step = {"next": 0}
 
@@ -123,7 +125,11 @@ def migrate_storage(box, target):
             click.echo(f"{done}/{total} files checked: {report.copied} copied ({report.bytes / 1e6:.1f} MB), "
                        f"{report.present} already there", err=True)
 
-    report = copy_blobs(source, dest, box.staging, progress)
+    # Its own staging folder: a server starting meanwhile clears the top of tmp/ of what no server is writing.
+    staging = Staging(box.config.data_dir / "tmp" / "migrate-storage")
+    for leftover in staging.files():  # of an earlier copy that was cut off
+        leftover.unlink()
+    report = copy_blobs(source, dest, staging, progress)
     if report.corrupt:
         raise click.ClickException(f"{len(report.corrupt)} files do not match their SHA-256 and were not copied "
                                    f"(run otabox doctor --deep): {', '.join(report.corrupt[:5])}")

@@ -36,7 +36,7 @@ def users():
 @click.option("--role", type=click.Choice(["admin", "member"]), required=True,
               help="admin: every app and every setting; member: only the apps they are a collaborator of.")
 @click.option("--password-stdin", is_flag=True, help=PASSWORD_STDIN_HELP)
-@admin_command(create=True)
+@admin_command
 def users_create(box, email, role, password_stdin):
     """Create a user; prints a generated password unless --password-stdin gives one."""
     from ..core.users import create_user
@@ -78,8 +78,9 @@ def _switch(name: str, disabled: bool, help_text: str) -> None:
         click.echo(f"{name.capitalize()}d {user.email}.")
 
 
-_switch("disable", True, "Disable EMAIL: their sessions end and their access tokens stop working (until enabled).")
-_switch("enable", False, "Enable EMAIL again.")
+_switch("disable", True, "Disable EMAIL: their sessions end and their access tokens are revoked (enabling them "
+                         "again brings none back).")
+_switch("enable", False, "Enable EMAIL again (they sign in and make new access tokens).")
 
 
 @users.command("reset-password")

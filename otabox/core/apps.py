@@ -6,21 +6,29 @@ import secrets
 
 from ..errors import BadRequest, Conflict, Invalid, NotFound
 from ..fields import Any, Boolean, Choice, Percentage, Schema, Text
-from ..store.generation import bump_generation
 from ..store.models import App, Bundle, Channel, Collaborator, Release, User, Webhook, database, iso, row_id
-from . import audit, flags, outbox
-from .releases import current_release, release_json
+from . import flags
+from .change import changing
+from .releases import create_release, current_release, release_json, served_bundle_id
+from .serving import matching_names
 
 SLUG = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)+$")
 CHANNEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 DEFAULT_CHANNELS = ("production", "staging")
+CODEPUSH_DEPLOYMENTS = ("Production", "Staging")
+"""The deployments code-push-server gives a new app (the CodePush multi-tenant server's apps get them)."""
+APP_PLATFORMS = ("ios", "android", "windows")
+"""What an app may be for (code-push-server's operating systems); an app without one is for any."""
 BLOCK_UPGRADES = ("none", "major", "minor", "patch", "version_number")
 BOOLEAN_SETTINGS = {"allowDeviceSelfAssign": "allow_device_self_assign", "allowEmulator": "allow_emulator",
                     "allowDev": "allow_dev", "ios": "ios_enabled", "android": "android_enabled",
                     "disableAutoUpdateUnderNative": "disable_auto_update_under_native"}
 
-NEW_APP = Schema({"slug": Any(required=True, description="A reverse-DNS identifier such as com.example.app"),
-                  "name": Text(200, nullable=True)})
+NEW_APP = Schema({"slug": Any(description="A reverse-DNS identifier such as com.example.app (required unless "
+                                          "name and platform are given, as the CodePush multi-tenant server's "
+                                          "apps are made: then a slug is derived from the name)"),
+                  "name": Text(200, nullable=True),
+                  "platform": Choice(APP_PLATFORMS, nullable=True, description="What the app is for (null: any)")})
 APP_SETTINGS = Schema({"name": Text(200, min_length=1), "defaultChannel": Text(200, nullable=True)})
 CHANNEL_SETTINGS = Schema(
     {"blockUpgrades": Choice(BLOCK_UPGRADES, nullable=True), **{api: Boolean() for api in BOOLEAN_SETTINGS},
@@ -42,18 +50,38 @@ def new_deployment_key() -> str:
     return secrets.token_urlsafe(30)
 
 
-def find_app(id_or_slug: str) -> App:
-    number = row_id(id_or_slug)
+def find_app(reference: str, among=None) -> App:
+    """The app `reference` names: its id, its slug, or its display name when no other app shares it
+    (a shared name is a 409 naming the slugs to use instead). `among`: a query of the apps a caller
+    reaches, where names are looked up (so a 409 names no app the caller cannot see)."""
+    number = row_id(reference)
     app = App.get_or_none(App.id == number) if number is not None else None
-    app = app or App.get_or_none(App.slug == id_or_slug)
+    app = app or App.get_or_none(App.slug == reference)
+    if app is None and isinstance(reference, str):
+        named = list((among if among is not None else App.select()).where(App.name == reference).order_by(App.id))
+        if len(named) > 1:
+            slugs = [a.slug for a in named]
+            raise Conflict(f"{len(named)} apps are named {reference!r}; name one by its slug: {', '.join(slugs)}",
+                           code="ambiguous_app_name", details={"name": reference, "slugs": slugs})
+        app = named[0] if named else None
     if app is None:
-        raise NotFound(f"no app {id_or_slug!r}")
+        raise NotFound(f"no app {reference!r}")
     return app
 
 
 def app_json(app: App) -> dict:
-    return {"id": app.id, "slug": app.slug, "name": app.name, "clientKey": app.client_key,
-            "defaultChannel": app.default_channel, "createdAt": iso(app.created_at)}
+    return {"id": app.id, "slug": app.slug, "name": app.name, "platform": app.platform,
+            "clientKey": app.client_key, "defaultChannel": app.default_channel, "createdAt": iso(app.created_at)}
+
+
+def deployment_names(app: App) -> list[str]:
+    """The app's channels by name, in the order they were made (CodePush calls them deployments)."""
+    return [c.name for c in Channel.select(Channel.name).where(Channel.app == app).order_by(Channel.id)]
+
+
+def codepush_app_json(app: App) -> dict:
+    """An app as the CodePush multi-tenant server answers its creation: name, platform, deployments."""
+    return {"name": app.name, "platform": app.platform, "deployments": deployment_names(app)}
 
 
 def new_client_key() -> str:
@@ -62,32 +90,51 @@ def new_client_key() -> str:
 
 def rotate_client_key(app: App, actor: str) -> App:
     """A new client key: apps built with the old one stop getting updates, so ship builds first."""
-    with database.atomic():
+    with changing(actor, "app.client_key_rotated", "app", app.id, {"slug": app.slug}, app=app):
         app.client_key = new_client_key()
         app.save()
-        audit.record(actor, "app.client_key_rotated", "app", app.id, {"slug": app.slug}, app=app)
-        bump_generation()
     return app
 
 
-def create_app(slug, name, actor: str, owner: User | None = None) -> App:
-    """A new app with the default channels; `owner` (a person, not the service account) becomes its Owner."""
+def slug_for_name(name: str) -> str:
+    """The slug of an app made by name alone (code-push's CLI, the CodePush multi-tenant server):
+    the name itself when it is reverse-DNS, else `codepush.<name>` with other characters as '-'."""
+    return name if SLUG.match(name) else "codepush." + re.sub(r"[^A-Za-z0-9_-]", "-", name)
+
+
+def create_named_app(name, platform, actor: str, owner: User | None = None) -> App:
+    """A new app made as code-push-server makes one: by a name no other app has (the name is how it
+    is found), with the deployments "Production" and "Staging" and a slug derived from the name."""
+    name = NEW_APP.fields["name"].but(nullable=False)(name, "name")
+    if not name.strip():
+        raise BadRequest("name must not be empty", details={"field": "name"})
+    if App.select().where(App.name == name).exists():
+        raise Conflict(f"an app named {name!r} exists already",
+                       details={"parameter": "name", "reason": "Name already exists"})
+    return create_app(slug_for_name(name), name, actor, owner, platform=platform, channels=CODEPUSH_DEPLOYMENTS)
+
+
+def create_app(slug, name, actor: str, owner: User | None = None, platform: str | None = None,
+               channels: tuple[str, ...] = DEFAULT_CHANNELS) -> App:
+    """A new app with `channels` (the first is its default channel); `owner` (a person, not the
+    service account) becomes its Owner."""
     name = NEW_APP.fields["name"](name, "name")
+    platform = NEW_APP.fields["platform"](platform, "platform")
     if not isinstance(slug, str) or len(slug) > 200 or not SLUG.match(slug):
         raise Invalid("slug must be a reverse-DNS identifier such as com.example.app",
                       code="invalid_slug", details={"field": "slug"})
-    with database.atomic():
+    with changing(actor, "app.created", "app", details={"slug": slug}) as change:
         if App.select().where(App.slug == slug).exists():
             raise Conflict(f"an app with slug {slug!r} exists already", details={"slug": slug})
-        app = App.create(slug=slug, name=name or slug, client_key=new_client_key())
-        for channel in DEFAULT_CHANNELS:
+        app = App.create(slug=slug, name=name or slug, platform=platform, client_key=new_client_key(),
+                         default_channel=channels[0])
+        for channel in channels:
             Channel.create(app=app, name=channel, deployment_key=new_deployment_key())
         if owner is not None and not owner.service:
             Collaborator.create(app=app, user=owner, permission="Owner")
-        audit.record(actor, "app.created", "app", app.id, {"slug": slug}, app=app)
-        outbox.emit("app.created", app, {"app": {"id": app.id, "slug": app.slug, "name": app.name,
+        change.entity_id = change.app_id = app.id
+        change.emit("app.created", app, {"app": {"id": app.id, "slug": app.slug, "name": app.name,
                                                  "createdAt": iso(app.created_at)}})
-        bump_generation()
     return app
 
 
@@ -95,21 +142,26 @@ def delete_app(app: App, actor: str, store) -> None:
     """Delete an app with its channels, releases and bundles; blob files no other app uses go too."""
     from .bundles import blobs_of, remove_unreferenced_blobs
 
-    with database.atomic():
+    with changing(actor, "app.deleted", "app", app.id, {"slug": app.slug}, app=app):
         digests = blobs_of(Bundle.select().where(Bundle.app == app))
         Release.delete().where(Release.app == app).execute()
         # Its webhooks go too: a recursive delete would only clear their app, making them hear every app.
         Webhook.delete().where(Webhook.app == app).execute()
         app.delete_instance(recursive=True)
-        audit.record(actor, "app.deleted", "app", app.id, {"slug": app.slug}, app=app)
-        bump_generation()
     remove_unreferenced_blobs(store, digests)
 
 
 def find_channel(app: App, name: str) -> Channel:
+    """The app's channel of that name, or the one whose name differs only in case (two such are a 409)."""
     if not isinstance(name, str) or len(name) > 200:
         raise BadRequest("a channel is named by a string of at most 200 characters", details={"field": "channel"})
     channel = Channel.get_or_none((Channel.app == app) & (Channel.name == name))
+    if channel is None:
+        found = matching_names(name, [c.name for c in Channel.select(Channel.name).where(Channel.app == app)])
+        if len(found) > 1:
+            raise Conflict(f"channels {', '.join(found)} differ from {name!r} only in case; name one exactly",
+                           code="ambiguous_channel_name", details={"channel": name, "matches": found})
+        channel = Channel.get_or_none((Channel.app == app) & (Channel.name == found[0])) if found else None
     if channel is None:
         raise NotFound(f"no channel {name!r} in app {app.slug!r}")
     return channel
@@ -117,8 +169,10 @@ def find_channel(app: App, name: str) -> Channel:
 
 def serving_release(app: App, channel_name: str) -> Release | None:
     """What the app's channel of that name serves now (None when it has no release or no such channel)."""
-    channel = Channel.get_or_none((Channel.app == app) & (Channel.name == channel_name))
-    return current_release(channel) if channel else None
+    try:
+        return current_release(find_channel(app, channel_name))
+    except (NotFound, Conflict):
+        return None
 
 
 def channel_json(channel: Channel) -> dict:
@@ -140,14 +194,12 @@ def create_channel(app: App, name, actor: str, settings: dict | None = None) -> 
     if not isinstance(name, str) or not CHANNEL_NAME.match(name):
         raise Invalid("channel name must be 1-64 letters, digits, '.', '_' or '-'", code="invalid_channel",
                       details={"field": "name"})
-    with database.atomic():
+    with changing(actor, "channel.created", "channel", details={"app": app.slug, "name": name}, app=app) as change:
         if Channel.select().where((Channel.app == app) & (Channel.name == name)).exists():
             raise Conflict(f"channel {name!r} exists already")
         channel = Channel.create(app=app, name=name, deployment_key=new_deployment_key())
-        changed = _apply_settings(channel, settings) if settings else {}
-        audit.record(actor, "channel.created", "channel", channel.id, {"app": app.slug, "name": name, **changed},
-                     app=app)
-        bump_generation()
+        change.entity_id = channel.id
+        change.details.update(_apply_settings(channel, settings) if settings else {})
     return channel
 
 
@@ -158,6 +210,18 @@ def upsert_channel(app: App, name, actor: str, settings: dict) -> tuple[Channel,
     if existing is None:
         return create_channel(app, name, actor, settings), True
     return update_channel(existing, settings, actor), False
+
+
+def configure_channel(app: App, name, actor: str, settings: dict, bundle: Bundle | None = None
+                      ) -> tuple[Channel, bool]:
+    """Capgo's POST /channel: upsert_channel and, with a bundle (Capgo's `version`), release it to the
+    channel unless the channel serves it already, in one transaction."""
+    with database.atomic():
+        channel, created = upsert_channel(app, name, actor, settings)
+        if bundle is not None and served_bundle_id(channel) != bundle.id:
+            create_release(app, {"bundleId": bundle.id, "channel": channel.name}, actor,
+                           lambda _app, _id: bundle, lambda _app, _name: channel)
+    return channel, created
 
 
 def list_channels(app: App, limit: int, offset: int) -> tuple[list[Channel], int]:
@@ -207,11 +271,9 @@ def _set_public(channel: Channel, public: bool) -> bool:
 
 
 def update_channel(channel: Channel, settings: dict, actor: str) -> Channel:
-    with database.atomic():
-        changed = _apply_settings(channel, settings)
-        audit.record(actor, "channel.updated", "channel", channel.id, changed, app=channel.app_id)
-        _channel_updated(channel, changed)
-        bump_generation()
+    with changing(actor, "channel.updated", "channel", channel.id, app=channel.app_id) as change:
+        change.details = _apply_settings(channel, settings)
+        _channel_updated(change, channel, change.details)
     return Channel.get_by_id(channel.id)
 
 
@@ -226,27 +288,23 @@ def update_app(app: App, data: dict, actor: str) -> App:
         if name is not None:
             find_channel(app, name)
         if name != app.default_channel:
-            with database.atomic():
+            with changing(actor, "app.default_channel_set", "app", app.id, {"from": app.default_channel, "to": name},
+                          app=app):
                 App.update(default_channel=name).where(App.id == app.id).execute()
-                audit.record(actor, "app.default_channel_set", "app", app.id,
-                             {"from": app.default_channel, "to": name}, app=app)
-                bump_generation()
     if not {"name", "defaultChannel"} & set(data):
         raise BadRequest("nothing to change: send name or defaultChannel")
     return App.get_by_id(app.id)
 
 
-def _channel_updated(channel: Channel, changes: dict) -> None:
-    outbox.emit("channel.updated", channel.app, {"channel": {"id": channel.id, "name": channel.name},
+def _channel_updated(change, channel: Channel, changes: dict) -> None:
+    change.emit("channel.updated", channel.app, {"channel": {"id": channel.id, "name": channel.name},
                                                  "changes": changes})
 
 
 def rotate_deployment_key(channel: Channel, actor: str) -> Channel:
-    with database.atomic():
+    with changing(actor, "channel.key_rotated", "channel", channel.id, {"name": channel.name}, app=channel.app_id):
         channel.deployment_key = new_deployment_key()
         channel.save()
-        audit.record(actor, "channel.key_rotated", "channel", channel.id, {"name": channel.name}, app=channel.app_id)
-        bump_generation()
     return channel
 
 
@@ -254,10 +312,8 @@ def rename_app(app: App, name: str, actor: str) -> App:
     """A new display name (the slug, which clients use, stays)."""
     name = APP_SETTINGS.fields["name"](name, "name")
     if name != app.name:
-        with database.atomic():
+        with changing(actor, "app.renamed", "app", app.id, {"from": app.name, "to": name}, app=app):
             App.update(name=name).where(App.id == app.id).execute()
-            audit.record(actor, "app.renamed", "app", app.id, {"from": app.name, "to": name}, app=app)
-            bump_generation()
     return App.get_by_id(app.id)
 
 
@@ -266,7 +322,8 @@ def rename_channel(channel: Channel, name: str, actor: str) -> Channel:
         raise Invalid("channel name must be 1-64 letters, digits, '.', '_' or '-'", code="invalid_channel",
                       details={"field": "name"})
     if name != channel.name:
-        with database.atomic():
+        with changing(actor, "channel.renamed", "channel", channel.id, {"from": channel.name, "to": name},
+                      app=channel.app_id) as change:
             if Channel.select().where((Channel.app == channel.app_id) & (Channel.name == name)).exists():
                 raise Conflict(f"channel {name!r} exists already")
             Channel.update(name=name).where(Channel.id == channel.id).execute()
@@ -275,29 +332,24 @@ def rename_channel(channel: Channel, name: str, actor: str) -> Channel:
                                                        & (Channel.rollout_channel == channel.name)).execute()
             App.update(default_channel=name).where((App.id == channel.app_id)
                                                    & (App.default_channel == channel.name)).execute()
-            audit.record(actor, "channel.renamed", "channel", channel.id, {"from": channel.name, "to": name},
-                         app=channel.app_id)
-            _channel_updated(Channel.get_by_id(channel.id), {"name": name})
-            bump_generation()
+            _channel_updated(change, Channel.get_by_id(channel.id), {"name": name})
     return Channel.get_by_id(channel.id)
 
 
 def set_deployment_key(channel: Channel, key: str, actor: str) -> Channel:
     """Give a channel a deployment key of the team's choice (a migrating CodePush app keeps its
     existing key, so its phones need no new build)."""
-    with database.atomic():
+    with changing(actor, "channel.key_set", "channel", channel.id, {"name": channel.name}, app=channel.app_id):
         if Channel.select().where((Channel.deployment_key == key) & (Channel.id != channel.id)).exists():
             raise Conflict("that deployment key is in use already", code="deployment_key_in_use")
         Channel.update(deployment_key=key).where(Channel.id == channel.id).execute()
-        audit.record(actor, "channel.key_set", "channel", channel.id, {"name": channel.name}, app=channel.app_id)
-        bump_generation()
     return Channel.get_by_id(channel.id)
 
 
 def delete_channel(channel: Channel, actor: str) -> None:
     """Delete a channel with its history; channels splitting devices to it stop doing so, and an app
     whose default channel it was has none until another one is made public."""
-    with database.atomic():
+    with changing(actor, "channel.deleted", "channel", channel.id, {"name": channel.name}, app=channel.app_id):
         Release.delete().where(Release.channel == channel).execute()
         flags.channel_deleted(channel.app_id, channel.name)
         Channel.update(rollout_channel=None, rollout_percentage=0).where(
@@ -305,5 +357,3 @@ def delete_channel(channel: Channel, actor: str) -> None:
         App.update(default_channel=None).where((App.id == channel.app_id)
                                                & (App.default_channel == channel.name)).execute()
         channel.delete_instance(recursive=True)
-        audit.record(actor, "channel.deleted", "channel", channel.id, {"name": channel.name}, app=channel.app_id)
-        bump_generation()

@@ -1,7 +1,8 @@
-"""The audit log: every management mutation, who did it and what changed."""
+"""The audit log: every management mutation, who did it and what changed (entries are written by
+`change.changing`, with the change they tell about)."""
 from __future__ import annotations
 
-from ..store.models import App, AuditEntry, iso
+from ..store.models import AuditEntry, iso
 
 
 class Actor(str):
@@ -15,13 +16,6 @@ class Actor(str):
         actor = super().__new__(cls, name)
         actor.token = token
         return actor
-
-
-def record(actor: str, action: str, entity_type: str, entity_id, details: dict | None = None,
-           app: App | int | None = None) -> None:
-    """`app`: the app the change concerns (an App or its id), so each app's log can be read alone."""
-    AuditEntry.create(actor=str(actor), token=getattr(actor, "token", None), action=action, entity_type=entity_type,
-                      entity_id=str(entity_id), details=details or {}, app_id=app.id if isinstance(app, App) else app)
 
 
 def entry_json(entry: AuditEntry) -> dict:

@@ -14,9 +14,10 @@ from ..errors import BadRequest, Busy, Conflict, Gone, Invalid, NotFound, TooLar
 from ..fields import Choice, Json, Schema, Text, Whole
 from ..security.zipcheck import ZipEntry, ZipLimits, check_zip
 from ..store.blobs import StagedFile
-from ..store.generation import bump_generation
-from ..store.models import App, Bundle, BundleFile, Device, Release, Upload, database, iso, row_id, utcnow
-from . import audit, outbox, semver
+from ..store.models import App, Bundle, BundleFile, ChannelVersion, Device, Release, Upload, iso, row_id, utcnow
+from . import semver
+from .change import changing
+from .serving import FILE_MISSING
 
 PLATFORMS = ("ios", "android", "all")
 FORMATS = ("zip", "expo")
@@ -104,10 +105,22 @@ def bundle_json(bundle: Bundle) -> dict:
 
 
 def _ensure_new(app: App, fields: BundleFields) -> None:
-    if Bundle.select().where((Bundle.app == app) & (Bundle.platform == fields.platform)
-                             & (Bundle.version == fields.version)).exists():
+    """A version has one bundle per platform: iOS and Android side by side, or one for all. A bundle
+    for `all` beside a platform's own (a forgotten --platform, typically) would make two bundles
+    compete for the same devices, so it is refused like the same platform twice."""
+    platforms = {bundle.platform for bundle in Bundle.select(Bundle.platform).where(
+        (Bundle.app == app) & (Bundle.version == fields.version))}
+    details = {"version": fields.version, "platform": fields.platform}
+    if fields.platform in platforms:
         raise Conflict(f"version {fields.version} ({fields.platform}) exists already for this app",
-                       code="duplicate_version", details={"version": fields.version, "platform": fields.platform})
+                       code="duplicate_version", details=details)
+    overlapped = sorted(platforms) if fields.platform == "all" else sorted(platforms & {"all"})
+    if overlapped:
+        existing = "all platforms" if overlapped == ["all"] else " and ".join(overlapped)
+        raise Conflict(f"version {fields.version} has a bundle for {existing} already, which a bundle for "
+                       f"{'all platforms' if fields.platform == 'all' else fields.platform} would overlap; name the "
+                       "other platform (--platform) or publish a new version",
+                       code="overlapping_platform", details={**details, "existingPlatforms": overlapped})
 
 
 Describer = Callable[[BundleFields, StagedFile, list[ZipEntry]], dict]
@@ -155,7 +168,10 @@ class Ingestor:
             if depth == 0:
                 self._slots.release()
 
-    def ingest(self, app: App, fields: BundleFields, staged: StagedFile, actor: str) -> Bundle:
+    def ingest(self, app: App, fields: BundleFields, staged: StagedFile, actor: str,
+               also: Callable[[Bundle], None] | None = None) -> Bundle:
+        """`also(bundle)` runs in the transaction that writes the bundle's rows: what it writes (a
+        channel number) lands with the bundle or, when it raises, neither does."""
         members: list[StagedFile] = []
 
         def stage_member(member, limit: int) -> tuple[str, int]:
@@ -182,7 +198,9 @@ class Ingestor:
                 member.discard()
             raise
         signature = self.box.secrets.bundle_signer.sign_digest(staged.sha256)
-        with database.atomic():
+        with changing(actor, "bundle.created", "bundle", details={
+                "app": app.slug, "version": fields.version, "platform": fields.platform,
+                "sha256": staged.sha256}, app=app) as change:
             _ensure_new(app, fields)
             bundle = Bundle.create(
                 app=app, version=fields.version, platform=fields.platform, format=fields.format,
@@ -196,11 +214,10 @@ class Ingestor:
             if entries:
                 BundleFile.insert_many([{"bundle": bundle.id, "path": e.path, "sha256": e.sha256, "size": e.size}
                                         for e in entries]).execute()
-            audit.record(actor, "bundle.created", "bundle", bundle.id,
-                         {"app": app.slug, "version": fields.version, "platform": fields.platform,
-                          "sha256": staged.sha256}, app=app)
-            outbox.emit("bundle.created", app, {"bundle": bundle_json(bundle)})
-            bump_generation()
+            if also is not None:
+                also(bundle)
+            change.entity_id = bundle.id
+            change.emit("bundle.created", app, {"bundle": bundle_json(bundle)})
         return bundle
 
 
@@ -261,31 +278,40 @@ def find_bundles(app: App, ref, platform: str | None = None) -> list[Bundle]:
 
 
 def _in_use(bundle_ids) -> set[int]:
-    """Bundles some release (of any channel, deleted ones too) or a device pin refers to."""
+    """Bundles some release (of any channel, deleted ones too), a device pin or a channel number (an
+    upload waiting to be activated) refers to."""
     return ({r.bundle_id for r in Release.select(Release.bundle).where(Release.bundle.in_(bundle_ids))}
             | {d.override_bundle_id for d in Device.select(Device.override_bundle)
-               .where(Device.override_bundle.in_(bundle_ids))})
+               .where(Device.override_bundle.in_(bundle_ids))}
+            | {v.bundle_id for v in ChannelVersion.select(ChannelVersion.bundle)
+               .where(ChannelVersion.bundle.in_(bundle_ids))})
 
 
 def delete_bundles(app: App, doomed: list[Bundle], actor: str, store) -> list[int]:
     """Delete bundles no release history names (all or none); blob files no other bundle shares go too."""
-    with database.atomic():
-        used = {r.bundle_id for r in Release.select(Release.bundle).where(Release.bundle.in_([b.id for b in doomed]))}
-        if used:
-            raise Conflict("the bundle is in a channel's release history and cannot be deleted",
-                           code="bundle_in_use", details={"id": min(used)})
-        blobs = blobs_of(doomed)
-        for bundle in doomed:
-            bundle.delete_instance(recursive=True)
-            audit.record(actor, "bundle.deleted", "bundle", bundle.id, {"app": app.slug, "version": bundle.version},
-                         app=app)
-        bump_generation()
+    with changing(actor, None):  # one change signal for them all, an audit entry each
+        blobs = delete_bundle_rows(app, doomed, actor)
     remove_unreferenced_blobs(store, blobs)
     return [b.id for b in doomed]
 
 
+def delete_bundle_rows(app: App, doomed: list[Bundle], actor: str) -> set[str]:
+    """In the caller's transaction: delete bundles no release history names (all or none); returns
+    their blobs, for `remove_unreferenced_blobs` once the transaction is committed."""
+    used = {r.bundle_id for r in Release.select(Release.bundle).where(Release.bundle.in_([b.id for b in doomed]))}
+    if used:
+        raise Conflict("the bundle is in a channel's release history and cannot be deleted",
+                       code="bundle_in_use", details={"id": min(used)})
+    blobs = blobs_of(doomed)
+    for bundle in doomed:
+        with changing(actor, "bundle.deleted", "bundle", bundle.id, {"app": app.slug, "version": bundle.version},
+                      signal=None, app=app):
+            bundle.delete_instance(recursive=True)
+    return blobs
+
+
 def delete_unused_bundles(app: App, actor: str, store) -> list[int]:
-    """Delete every bundle of the app that no release history names and no device is pinned to."""
+    """Delete every bundle of the app that no release history, device pin or channel number uses."""
     candidates = list(Bundle.select().where(Bundle.app == app))
     used = _in_use([b.id for b in candidates])
     return delete_bundles(app, [b for b in candidates if b.id not in used], actor, store)
@@ -294,23 +320,44 @@ def delete_unused_bundles(app: App, actor: str, store) -> list[int]:
 def amend_extra(bundle_id: int, change: Callable[[dict], dict]) -> dict | None:
     """Replace a bundle's `extra` by `change(extra)` (protocols record what they derive from a bundle,
     such as CodePush diffs); None when the bundle is gone."""
-    with database.atomic():
+    with changing(None, None) as amended:
         row = Bundle.get_or_none(Bundle.id == bundle_id)
         if row is None:
+            amended.skip()
             return None
         extra = change(dict(row.extra or {}))
         Bundle.update(extra=extra).where(Bundle.id == bundle_id).execute()
-        bump_generation()
     return extra
+
+
+def record_file_missing(sha256: str, missing: bool, actor: str) -> list[int]:
+    """Record that the file with this digest is missing from storage (or is there again): the bundles
+    it is the file of stop (or start again) being offered. Returns the ids of the bundles changed."""
+    changed = []
+    with changing(actor, None) as change:  # one change signal for them all, an audit entry each
+        rows = Bundle.select(Bundle.id, Bundle.app, Bundle.extra, App.slug).join(App).where(Bundle.sha256 == sha256)
+        for row in rows:
+            extra = dict(row.extra or {})
+            if bool(extra.get(FILE_MISSING)) == missing:
+                continue
+            if missing:
+                extra[FILE_MISSING] = True
+            else:
+                extra.pop(FILE_MISSING, None)
+            with changing(actor, "bundle.file_missing" if missing else "bundle.file_found", "bundle", row.id,
+                          {"app": row.app.slug, "sha256": sha256}, signal=None, app=row.app_id):
+                Bundle.update(extra=extra).where(Bundle.id == row.id).execute()
+            changed.append(row.id)
+        if not changed:
+            change.skip()
+    return changed
 
 
 def resign_all(signer, actor: str) -> None:
     """Sign every bundle again with `signer` (after the signing key was rotated)."""
-    with database.atomic():
+    with changing(actor, "signing_key.rotated", "signing_key", signer.key_id):
         for bundle in Bundle.select(Bundle.id, Bundle.sha256):
             Bundle.update(signature=signer.sign_digest(bundle.sha256)).where(Bundle.id == bundle.id).execute()
-        audit.record(actor, "signing_key.rotated", "signing_key", signer.key_id, {})
-        bump_generation()
 
 
 def initiate_upload(app: App, data: dict, ttl: int, max_bytes: int, actor: str) -> Upload:
@@ -321,9 +368,11 @@ def initiate_upload(app: App, data: dict, ttl: int, max_bytes: int, actor: str) 
         raise TooLarge(f"the bundle is larger than the limit of {max_bytes // (1024 * 1024)} MB",
                        details={"limitBytes": max_bytes})
     _ensure_new(app, fields)
-    upload = Upload.create(id=secrets.token_hex(16), app=app, fields=fields.as_dict(), size=size,
-                           sha256=sha256.lower(), expires_at=utcnow() + dt.timedelta(seconds=ttl))
-    audit.record(actor, "upload.initiated", "upload", upload.id, {"app": app.slug, "version": fields.version}, app=app)
+    with changing(actor, "upload.initiated", "upload", details={"app": app.slug, "version": fields.version},
+                  signal=None, app=app) as change:
+        upload = Upload.create(id=secrets.token_hex(16), app=app, fields=fields.as_dict(), size=size,
+                               sha256=sha256.lower(), expires_at=utcnow() + dt.timedelta(seconds=ttl))
+        change.entity_id = upload.id
     return upload
 
 

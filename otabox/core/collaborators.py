@@ -7,8 +7,8 @@ from __future__ import annotations
 from ..errors import BadRequest, Conflict, NotFound
 from ..fields import Choice, Schema, Text
 from ..security.auth import PERMISSIONS
-from ..store.models import App, Collaborator, User, database, iso
-from . import audit
+from ..store.models import App, Collaborator, User, iso
+from .change import changing
 
 EMAIL = Text(320, min_length=1, required=True, description="A user's email address")
 COLLABORATOR = Schema({"email": EMAIL, "permission": Choice(PERMISSIONS, required=True)})
@@ -38,17 +38,18 @@ def set_collaborator(app: App, user: User, permission, actor: str) -> tuple[Coll
         raise BadRequest(f"permission must be one of {', '.join(PERMISSIONS)}", details={"field": "permission"})
     if user.service:
         raise BadRequest("the service account cannot collaborate on apps", details={"field": "email"})
-    with database.atomic():
+    with changing(actor, "collaborator.changed", "app", app.id,
+                  {"app": app.slug, "email": user.email, "permission": permission}, signal=None, app=app) as change:
         row = Collaborator.get_or_none((Collaborator.app == app) & (Collaborator.user == user))
         if row is not None and row.permission == permission:
+            change.skip()
             return row, False
         added = row is None
         if added:
             row = Collaborator.create(app=app, user=user, permission=permission)
+            change.action = "collaborator.added"
         else:
             Collaborator.update(permission=permission).where(Collaborator.id == row.id).execute()
-        audit.record(actor, "collaborator.added" if added else "collaborator.changed", "app", app.id,
-                     {"app": app.slug, "email": user.email, "permission": permission}, app=app)
     return Collaborator.get_by_id(row.id), added
 
 
@@ -60,18 +61,18 @@ def add_collaborator(app: App, user: User, permission: str, actor: str) -> Colla
 
 
 def remove_collaborator(app: App, user: User, actor: str) -> None:
-    with database.atomic():
+    with changing(actor, "collaborator.removed", "app", app.id, {"app": app.slug, "email": user.email},
+                  signal=None, app=app) as change:
         row = find_collaborator(app, user)
         row.delete_instance()
-        audit.record(actor, "collaborator.removed", "app", app.id,
-                     {"app": app.slug, "email": user.email, "permission": row.permission}, app=app)
+        change.details["permission"] = row.permission
 
 
 def transfer(app: App, user: User, actor: str) -> Collaborator:
     """Make `user` the app's only Owner; every other Owner becomes a Collaborator."""
     if user.service:
         raise BadRequest("the service account cannot own apps", details={"field": "email"})
-    with database.atomic():
+    with changing(actor, "app.transferred", "app", app.id, {"app": app.slug, "to": user.email}, signal=None, app=app):
         current = Collaborator.get_or_none((Collaborator.app == app) & (Collaborator.user == user))
         owners = Collaborator.select().where((Collaborator.app == app) & (Collaborator.permission == "Owner"))
         sole_owner = not owners.where(Collaborator.user != user).exists()
@@ -83,5 +84,4 @@ def transfer(app: App, user: User, actor: str) -> Collaborator:
             Collaborator.create(app=app, user=user, permission="Owner")
         else:
             Collaborator.update(permission="Owner").where(Collaborator.id == current.id).execute()
-        audit.record(actor, "app.transferred", "app", app.id, {"app": app.slug, "to": user.email}, app=app)
     return find_collaborator(app, user)

@@ -30,12 +30,36 @@ def in_rollout(device_id: str | None, release: ReleaseView) -> bool:
         return True
     if not device_id or release.rollout <= 0:
         return False
-    return rollout_bucket(device_id, release.id) < release.rollout * 100
+    return rollout_bucket(device_id, release.rollout_salt) < release.rollout * 100
 
 
 def in_split(device_id: str | None, channel: ChannelView) -> bool:
     """Whether the device is among the `split_percentage` % sent to the channel's rollout channel."""
     return bool(device_id) and rollout_bucket(device_id, f"channel:{channel.id}") < channel.split_percentage * 100
+
+
+def serving_shares(history) -> list[tuple[ReleaseView | None, float]]:
+    """The share of devices (percent) each release of a history (newest first) serves, as
+    `_serving_release` walks it: a partial rollout takes its share of the devices left, devices outside
+    a rollback's rollout go on below its target, and rollouts of different releases pick devices
+    independently (those sharing a release's membership pick the same ones). None: the devices no
+    release takes, which run the binary's own bundle."""
+    left, taken, below, shares = 100.0, {}, None, []
+    for release in history:
+        if left <= 1e-9:
+            break
+        if release.disabled or (below is not None and release.id >= below):
+            continue
+        already = taken.get(release.rollout_salt, 0)
+        if release.rollout > already:
+            share = left * (release.rollout - already) / (100 - already)
+            shares.append((release, share))
+            left -= share
+            taken[release.rollout_salt] = release.rollout
+        below = release.restores
+    if left > 1e-9:
+        shares.append((None, left))
+    return shares
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,7 +85,9 @@ class DeviceQuery:
     """Only capacitor-updater can open end-to-end encrypted bundles."""
     versions_follow_native: bool = True
     """Bundle versions and the native version are on one scale (Capgo's assumption, which the
-    under-native guard needs); CodePush's bundle versions are otabox's own, so not there."""
+    under-native guard needs). Not for CodePush (its bundle versions are otabox's own) nor otabox's
+    native clients, whose bundle and native versions are separate lines (`targetVersions` says which
+    native versions a bundle is for): Capgo's guard applies to Capgo devices only."""
 
     @property
     def on_builtin(self) -> bool:
@@ -123,16 +149,21 @@ RolloutSelector = Callable[[str | None, ReleaseView], bool]
 def _serving_release(channel: ChannelView, query: DeviceQuery, selector: RolloutSelector
                      ) -> tuple[int | None, str | None]:
     """The position in history of the newest release that applies and whose rollout includes the
-    device (devices outside a partial rollout fall through to what the channel served before it),
-    and why the newest release passed over was not for the device: a release of the device's own
+    device (devices outside a partial rollout fall through to what the channel served before it;
+    a device already running the release's bundle stays on it, so a rollout that shrinks takes it
+    from no device that has it: only new devices follow the new share), and why the newest release passed over was not for the device: a release of the device's own
     platform explains more than one of another platform."""
     passed_over = None
+    below = None  # outside a rollback's rollout: go on below its target
     for position, release in enumerate(channel.history):
+        if below is not None and release.id >= below:
+            continue
         reason = _why_not(release, query)
         if reason is None:
-            if selector(query.device_id, release):
+            if selector(query.device_id, release) or (release.bundle is not None and query.runs(release.bundle)):
                 return position, passed_over
             reason = "not_in_rollout"
+            below = release.restores
         if reason and (passed_over is None or (passed_over == "other_platform" and reason != passed_over)):
             passed_over = reason
     return None, passed_over

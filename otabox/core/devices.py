@@ -12,10 +12,9 @@ from peewee import IntegrityError
 from ..errors import BadRequest, NotFound
 from ..fields import Boolean, IdOrName, Schema, Text
 from ..store.db import REPORTED_COLUMNS, SIGHTING_COLUMNS, upsert_device_reports, upsert_device_sightings
-from ..store.generation import bump_device_change
 from ..store.models import App, DailyActive, Device, DeviceEvent, database, iso, utcnow
-from . import audit
 from .batching import BatchWriter
+from .change import DEVICE, Change, changing
 from .releases import count_stat
 
 log = logging.getLogger("otabox.devices")
@@ -30,20 +29,32 @@ REPORTED_FIELDS = REPORTED_COLUMNS
 
 
 class DeviceTracker(BatchWriter):
-    """Buffers device sightings and check counts; a background thread flushes them in batches."""
+    """Buffers device sightings and check counts; a background thread flushes them in batches.
+
+    While the database is away the buffer keeps growing (flushes fail and put their batch back) up to
+    `max_devices` devices; a device seen again only updates its entry, a new device past the bound
+    is not recorded and counted in `dropped`."""
 
     thread_name = "otabox-device-flush"
 
-    def __init__(self, interval: float):
+    def __init__(self, interval: float, max_devices: int = 100_000):
         super().__init__(interval)
+        self.max_devices = max_devices
         self._seen: dict[tuple[int, str], dict] = {}
         self._checks: dict[int, int] = {}
         self._reported: dict[tuple[int, str], dict] = {}
 
     def seen(self, app_id: int, device_id: str | None, release_id: int | None, **state) -> None:
+        """A check from this device: `release_id` is the release it offered or confirmed (None: none),
+        remembered as the device's served release (what attests its health reports)."""
         with self._lock:
             if device_id:
-                self._seen[(app_id, device_id)] = {**state, "at": utcnow()}
+                key = (app_id, device_id)
+                if key in self._seen or len(self._seen) < self.max_devices:
+                    served = release_id or (self._seen.get(key) or {}).get("served_release")
+                    self._seen[key] = {**state, "at": utcnow(), "served_release": served}
+                else:
+                    self.dropped += 1
             if release_id:
                 self._checks[release_id] = self._checks.get(release_id, 0) + 1
 
@@ -54,7 +65,11 @@ class DeviceTracker(BatchWriter):
         values = {name: value for name, value in reported.items() if name in REPORTED_FIELDS and value is not None}
         if values:
             with self._lock:
-                self._reported.setdefault((app_id, device_id), {}).update(values)
+                key = (app_id, device_id)
+                if key in self._reported or len(self._reported) < self.max_devices:
+                    self._reported.setdefault(key, {}).update(values)
+                else:
+                    self.dropped += 1
 
     def _take(self):
         batch = self._seen, self._checks, self._reported
@@ -64,9 +79,15 @@ class DeviceTracker(BatchWriter):
     def _restore(self, batch) -> None:
         seen, checks, reported = batch
         for key, state in seen.items():
-            self._seen.setdefault(key, state)
+            if key in self._seen or len(self._seen) < self.max_devices:
+                self._seen.setdefault(key, state)
+            else:
+                self.dropped += 1
         for key, values in reported.items():
-            self._reported[key] = {**values, **self._reported.get(key, {})}
+            if key in self._reported or len(self._reported) < self.max_devices:
+                self._reported[key] = {**values, **self._reported.get(key, {})}
+            else:
+                self.dropped += 1
         for release_id, count in checks.items():
             self._checks[release_id] = self._checks.get(release_id, 0) + count
 
@@ -75,7 +96,8 @@ class DeviceTracker(BatchWriter):
         reports = [(app_id, device_id, str(utcnow()), *(values.get(k) for k in REPORTED_FIELDS))
                    for (app_id, device_id), values in reported.items()]
         rows = [(app_id, device_id, *("" if state.get(k) is None else str(state[k]) for k in DEVICE_FIELDS),
-                 str(state["at"]), state["at"].strftime("%Y-%m-%d"), *(state.get(k) for k in REPORTED_FIELDS))
+                 str(state["at"]), state["at"].strftime("%Y-%m-%d"), *(state.get(k) for k in REPORTED_FIELDS),
+                 state.get("served_release"))
                 for (app_id, device_id), state in seen.items()]
         try:
             self._write(rows, checks, reports)
@@ -165,28 +187,28 @@ def _ensure_device(app: App, device_id: str) -> Device:
     return Device.get((Device.app == app) & (Device.device_id == device_id))
 
 
-def _changed_device(device: Device, **columns) -> None:
-    """Write override columns of one device with the next device-change number: servers apply it to
-    that device alone (store/generation.py), without rebuilding the app's serving state."""
-    Device.update(**columns, override_seq=bump_device_change()).where(Device.id == device.id).execute()
+def _changed_device(change: Change, device: Device, **columns) -> None:
+    """Write override columns of one device, in a DEVICE change: servers apply it to that device
+    alone (store/generation.py), without rebuilding the app's serving state."""
+    Device.update(**columns).where(Device.id == device.id).execute()
+    change.device = device
 
 
 def set_override(app: App, device_id: str, channel, bundle, actor: str) -> Device:
     """Pin a device to a channel and/or a bundle (QA phones, a customer with a bug)."""
-    with database.atomic():
+    with changing(actor, "device.override_set", "device", device_id,
+                  {"app": app.slug, "channel": channel.name if channel else None,
+                   "bundleId": bundle.id if bundle else None}, signal=DEVICE, app=app) as change:
         device = _ensure_device(app, device_id)
-        _changed_device(device, override_channel=channel.name if channel else None, override_bundle=bundle)
-        audit.record(actor, "device.override_set", "device", device_id,
-                     {"app": app.slug, "channel": channel.name if channel else None,
-                      "bundleId": bundle.id if bundle else None}, app=app)
+        _changed_device(change, device, override_channel=channel.name if channel else None, override_bundle=bundle)
     return find_device(app, device_id)
 
 
 def clear_override(app: App, device_id: str, actor: str) -> Device:
-    with database.atomic():
+    with changing(actor, "device.override_cleared", "device", device_id, {"app": app.slug},
+                  signal=DEVICE, app=app) as change:
         device = find_device(app, device_id)
-        _changed_device(device, override_channel=None, override_bundle=None)
-        audit.record(actor, "device.override_cleared", "device", device_id, {"app": app.slug}, app=app)
+        _changed_device(change, device, override_channel=None, override_bundle=None)
     return find_device(app, device_id)
 
 
@@ -194,11 +216,12 @@ def set_self_assigned_channel(app: App, device_id: str, channel_name: str | None
     """A device's own choice of channel (only for channels that allow it; checked by the caller), or
     None to forget it. Writes nothing when nothing changes: an unknown device forgetting its choice
     creates no row, and the same choice again writes nothing. Returns whether it wrote."""
-    with database.atomic():
+    with changing(None, None, signal=DEVICE) as change:
         device = Device.get_or_none((Device.app == app) & (Device.device_id == device_id))
         if (device.self_assigned_channel if device else None) == channel_name:
+            change.skip()
             return False
-        _changed_device(device or _ensure_device(app, device_id), self_assigned_channel=channel_name)
+        _changed_device(change, device or _ensure_device(app, device_id), self_assigned_channel=channel_name)
     return True
 
 

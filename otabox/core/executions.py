@@ -6,7 +6,7 @@ running there, since the release they walk is no longer what the channel serves.
 from __future__ import annotations
 
 from ..store.models import ExecutionEvent, Release, RolloutExecution, iso, utcnow
-from . import audit, outbox
+from .change import changing
 
 ACTIVE = ("running", "paused")
 STATUSES = ("running", "paused", "completed", "rolled_back", "cancelled")
@@ -40,15 +40,15 @@ def log(execution: RolloutExecution, kind: str, actor: str, details: dict | None
     Call inside the transaction that changed the execution."""
     release = Release.get_by_id(execution.release_id)
     percentage = release.rollout if percentage is None else percentage
-    ExecutionEvent.create(execution=execution.id, kind=kind, stage=execution.stage, percentage=percentage,
-                          actor=actor, details=details or {})
-    audit.record(actor, f"rollout.{kind}", "rollout_execution", execution.id,
-                 {"releaseId": execution.release_id, "policy": execution.policy_name, "stage": execution.stage,
-                  "percentage": percentage, **(details or {})}, app=release.app_id)
-    if kind in WEBHOOK_EVENTS:
-        fresh = RolloutExecution.get_by_id(execution.id)
-        outbox.emit(WEBHOOK_EVENTS[kind], release.app, {"execution": execution_json(fresh, with_events=False),
-                                                        **(details or {})})
+    with changing(actor, f"rollout.{kind}", "rollout_execution", execution.id,
+                  {"releaseId": execution.release_id, "policy": execution.policy_name, "stage": execution.stage,
+                   "percentage": percentage, **(details or {})}, signal=None, app=release.app_id) as change:
+        ExecutionEvent.create(execution=execution.id, kind=kind, stage=execution.stage, percentage=percentage,
+                              actor=actor, details=details or {})
+        if kind in WEBHOOK_EVENTS:
+            fresh = RolloutExecution.get_by_id(execution.id)
+            change.emit(WEBHOOK_EVENTS[kind], release.app, {"execution": execution_json(fresh, with_events=False),
+                                                            **(details or {})})
 
 
 def set_status(execution: RolloutExecution, status: str, expected: tuple[str, ...], **changes) -> bool:

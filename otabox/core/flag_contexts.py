@@ -3,8 +3,11 @@
 Evaluations write nothing: `FlagRecorder` counts them per flag, day and variant and remembers the
 contexts it saw, in memory, and writes both in one transaction per interval. It is bounded: at most
 MAX_PENDING_CONTEXTS distinct contexts wait for a flush (later ones are counted but not recorded
-until the next interval), and an app keeps at most MAX_CONTEXTS_PER_APP contexts (past that, known
-contexts are still updated and new ones are not stored)."""
+until the next interval), and the contexts evaluations created are kept per app within a count
+(`OTABOX_CONTEXTS_PER_APP`) and a size (`OTABOX_CONTEXT_MB_PER_APP`), the least recently seen
+dropped first. Contexts created through the management API are never dropped that way. `prune`
+(the janitor) removes evaluation counts and evaluation-made contexts older than the retention
+horizon."""
 from __future__ import annotations
 
 import datetime as dt
@@ -25,19 +28,19 @@ from ..store.models import (
     iso,
     utcnow,
 )
-from . import audit
 from . import flag_eval as ev
-from .batching import BatchWriter
+from .batching import BatchWriter, delete_in_batches
+from .change import changing
 from .flags import owned_row
 
 log = logging.getLogger("otabox.flags")
 MAX_PENDING_CONTEXTS = 10_000
-MAX_CONTEXTS_PER_APP = 100_000
 MAX_ATTRIBUTES_BYTES = 16 * 1024
 NEW_CONTEXT = Schema({"kind": Choice(ev.CONTEXT_KINDS, default="user"),
                       "targetingKey": Text(ev.MAX_TARGETING_KEY, min_length=1, required=True),
                       "name": Text(200, nullable=True), "attributes": Json(max_bytes=MAX_ATTRIBUTES_BYTES, nullable=True)})
 CONTEXT_QUERY = Schema({"kind": Choice(ev.CONTEXT_KINDS), "search": Text(200)})
+EVICTION_CHUNK = 500
 RESERVED = ("targetingKey", "kind", "name")
 """Context fields that are not attributes."""
 KIND_DESCRIPTIONS = {
@@ -64,10 +67,10 @@ class FlagRecorder(BatchWriter):
 
     thread_name = "otabox-flag-flush"
 
-    def __init__(self, interval: float, max_pending: int = MAX_PENDING_CONTEXTS,
-                 max_per_app: int = MAX_CONTEXTS_PER_APP):
+    def __init__(self, interval: float, max_per_app: int, max_bytes_per_app: int,
+                 max_pending: int = MAX_PENDING_CONTEXTS):
         super().__init__(interval)
-        self.max_pending, self.max_per_app = max_pending, max_per_app
+        self.max_pending, self.max_per_app, self.max_bytes_per_app = max_pending, max_per_app, max_bytes_per_app
         self._counts: dict[tuple[int, str, str], int] = {}
         self._contexts: dict[tuple[int, str, str], dict] = {}
 
@@ -86,6 +89,7 @@ class FlagRecorder(BatchWriter):
             key = (app_id, kind, context.targeting_key)
             seen = self._contexts.get(key)
             if seen is None and len(self._contexts) >= self.max_pending:
+                self.dropped += 1
                 return
             name = context.attributes.get("name")
             self._contexts[key] = {"name": name[:200] if isinstance(name, str) else "",
@@ -113,6 +117,8 @@ class FlagRecorder(BatchWriter):
                 self._write_dropping({key: count}, {})
             for key, seen in contexts.items():
                 self._write_dropping({}, {key: seen})
+        for app_id in {key[0] for key in contexts}:
+            evict_oldest(app_id, self.max_per_app, self.max_bytes_per_app)
         return len(counts) + len(contexts)
 
     def _write_dropping(self, counts: dict, contexts: dict) -> None:
@@ -121,38 +127,59 @@ class FlagRecorder(BatchWriter):
         except IntegrityError:
             log.warning("dropped evaluation counts or contexts of a deleted flag or app")
 
-    def _write(self, counts: dict, contexts: dict) -> None:
+    @staticmethod
+    def _write(counts: dict, contexts: dict) -> None:
         with database.atomic():
             for (flag_id, day, variant), count in counts.items():
                 (FlagEvaluationCount.insert(flag=flag_id, day=day, variant=variant, count=count)
                  .on_conflict(conflict_target=[FlagEvaluationCount.flag, FlagEvaluationCount.day,
                                                FlagEvaluationCount.variant],
                               update={FlagEvaluationCount.count: FlagEvaluationCount.count + count}).execute())
-            by_app: dict[int, list] = {}
             for (app_id, kind, key), seen in contexts.items():
-                by_app.setdefault(app_id, []).append((kind, key, seen))
-            for app_id, seen_contexts in by_app.items():
-                self._write_contexts(app_id, seen_contexts)
+                attributes = _attributes(seen["attributes"])
+                row = {"app": app_id, "kind": kind, "targeting_key": key, "name": seen["name"],
+                       "attributes": attributes, "evaluations": seen["evaluations"],
+                       "first_seen": seen["at"], "last_seen": seen["at"],
+                       "size": len(key) + len(seen["name"]) + len(FlagContext.attributes.db_value(attributes))}
+                FlagContext.insert(**row).on_conflict(
+                    conflict_target=[FlagContext.app, FlagContext.kind, FlagContext.targeting_key],
+                    update={FlagContext.name: EXCLUDED.name, FlagContext.attributes: EXCLUDED.attributes,
+                            FlagContext.last_seen: EXCLUDED.last_seen, FlagContext.size: EXCLUDED.size,
+                            FlagContext.evaluations: FlagContext.evaluations + EXCLUDED.evaluations}).execute()
 
-    def _write_contexts(self, app_id: int, seen_contexts: list) -> None:
-        room = self.max_per_app - FlagContext.select().where(FlagContext.app == app_id).count()
-        for kind, key, seen in seen_contexts:
-            row = {"app": app_id, "kind": kind, "targeting_key": key, "name": seen["name"],
-                   "attributes": _attributes(seen["attributes"]), "evaluations": seen["evaluations"],
-                   "first_seen": seen["at"], "last_seen": seen["at"]}
-            query = FlagContext.insert(**row).on_conflict(
-                conflict_target=[FlagContext.app, FlagContext.kind, FlagContext.targeting_key],
-                update={FlagContext.name: EXCLUDED.name, FlagContext.attributes: EXCLUDED.attributes,
-                        FlagContext.last_seen: EXCLUDED.last_seen,
-                        FlagContext.evaluations: FlagContext.evaluations + EXCLUDED.evaluations})
-            if room > 0:
-                query.execute()
-                room -= 1
-            else:
-                (FlagContext.update(name=row["name"], attributes=row["attributes"], last_seen=row["last_seen"],
-                                    evaluations=FlagContext.evaluations + row["evaluations"])
-                 .where((FlagContext.app == app_id) & (FlagContext.kind == kind)
-                        & (FlagContext.targeting_key == key)).execute())
+
+def evict_oldest(app_id: int, max_count: int, max_bytes: int) -> int:
+    """Drop the app's least recently seen contexts made by evaluations while they are more than
+    `max_count` or their sizes add up to more than `max_bytes`; returns how many went. Contexts made
+    through the management API (`manual`) are neither counted nor dropped."""
+    made_by_evaluations = (FlagContext.app == app_id) & (FlagContext.manual == False)  # noqa: E712
+    count, size = (FlagContext.select(fn.COUNT(FlagContext.id), fn.COALESCE(fn.SUM(FlagContext.size), 0))
+                   .where(made_by_evaluations).tuples().get())
+    dropped = 0
+    while count > max_count or size > max_bytes:
+        oldest = list(FlagContext.select(FlagContext.id, FlagContext.size).where(made_by_evaluations)
+                      .order_by(FlagContext.last_seen, FlagContext.id).limit(EVICTION_CHUNK).tuples())
+        going = []
+        for context_id, context_size in oldest:
+            if count <= max_count and size <= max_bytes:
+                break
+            going.append(context_id)
+            count, size = count - 1, size - context_size
+        if not going:
+            break
+        with database.atomic():
+            FlagContext.delete().where(FlagContext.id.in_(going)).execute()
+        dropped += len(going)
+    return dropped
+
+
+def prune(horizon_days: int, now: dt.datetime | None = None) -> int:
+    """Remove evaluation counts and contexts made by evaluations that are older than the horizon, in
+    short transactions; returns how many rows went."""
+    cutoff = (now or utcnow()) - dt.timedelta(days=horizon_days)
+    return (delete_in_batches(FlagEvaluationCount, FlagEvaluationCount.day < _day(cutoff.date()))
+            + delete_in_batches(FlagContext, (FlagContext.manual == False)  # noqa: E712
+                                & (FlagContext.last_seen < cutoff)))
 
 
 # --- the management side -----------------------------------------------------------------------------
@@ -192,22 +219,22 @@ def create_context(app: App, data: dict, actor: str) -> FlagContext:
     data = NEW_CONTEXT.validate(data)
     kind, key = data["kind"], data["targetingKey"]
     name, attributes = data.get("name") or "", data.get("attributes") or {}
-    with database.atomic():
+    with changing(actor, "context.created", "context", details={"app": app.slug, "kind": kind, "key": key},
+                  signal=None, app=app) as change:
         if FlagContext.select().where((FlagContext.app == app) & (FlagContext.kind == kind)
                                       & (FlagContext.targeting_key == key)).exists():
             raise Conflict(f"a {kind} context {key!r} exists already")
         context = FlagContext.create(app=app, kind=kind, targeting_key=key, name=name, attributes=attributes,
                                      manual=True)
-        audit.record(actor, "context.created", "context", context.id, {"app": app.slug, "kind": kind, "key": key},
-                     app=app)
+        change.entity_id = context.id
     return context
 
 
 def delete_context(context: FlagContext, actor: str) -> None:
-    with database.atomic():
+    with changing(actor, "context.deleted", "context", context.id,
+                  {"app": context.app.slug, "kind": context.kind, "key": context.targeting_key}, signal=None,
+                  app=context.app_id):
         context.delete_instance()
-        audit.record(actor, "context.deleted", "context", context.id,
-                     {"app": context.app.slug, "kind": context.kind, "key": context.targeting_key}, app=context.app_id)
 
 
 def evaluation_counts(flag: Flag, days: int) -> dict:

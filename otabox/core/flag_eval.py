@@ -23,7 +23,8 @@ from typing import Callable
 
 from . import semver
 
-FLAG_TYPES = ("boolean", "string", "number", "json")
+FLAG_TYPES = ("boolean", "string", "number", "integer", "float", "json")
+"""`number` is a float (as before `integer` and `float` existed): its values are sent as floats."""
 RULE_TYPES = ("user_list", "percentage_rollout", "attribute", "segment", "ota_update")
 CONTEXT_KINDS = ("user", "device", "organization", "service", "environment")
 OPERATORS = ("eq", "neq", "in", "not_in", "contains", "starts_with", "ends_with", "gt", "gte", "lt", "lte",
@@ -56,18 +57,33 @@ def flag_value(flag_type: str, value, what: str = "the value"):
         ok = isinstance(value, bool)
     elif flag_type == "string":
         ok = isinstance(value, str) and len(value) <= MAX_STRING
-    elif flag_type == "number":
+    elif flag_type in NUMBER_TYPES:
         ok = (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-              and abs(value) <= MAX_SAFE_INTEGER)
+              and abs(value) <= MAX_SAFE_INTEGER and (flag_type != "integer" or value == int(value)))
     else:
         ok = isinstance(value, (dict, list)) and len(json.dumps(value)) <= MAX_JSON_VALUE
     if not ok:
         raise Refused(f"{what} must be {_TYPE_WORDS[flag_type]}")
+    return typed(flag_type, value)
+
+
+NUMBER_TYPES = ("number", "integer", "float")
+
+
+def typed(flag_type: str, value):
+    """A flag's value in its declared kind: an `integer` flag's as int, a `float` (or `number`) flag's
+    as float, so 10 goes out as `10.0`, which OpenFeature providers' float getters require."""
+    if flag_type == "integer":
+        return int(value)
+    if flag_type in ("number", "float"):
+        return float(value)
     return value
 
 
+_NUMBER_RANGE = f"between -{MAX_SAFE_INTEGER} and {MAX_SAFE_INTEGER}"
 _TYPE_WORDS = {"boolean": "true or false", "string": f"a string of at most {MAX_STRING} characters",
-               "number": f"a finite number between -{MAX_SAFE_INTEGER} and {MAX_SAFE_INTEGER}",
+               "number": f"a finite number {_NUMBER_RANGE}", "float": f"a finite number {_NUMBER_RANGE}",
+               "integer": f"a whole number {_NUMBER_RANGE}",
                "json": f"a JSON object or array of at most {MAX_JSON_VALUE} bytes"}
 
 

@@ -11,7 +11,6 @@ import re
 
 from ..errors import BadRequest, Conflict, NotFound
 from ..fields import Any, Boolean, Choice, ListOf, Nested, Schema, Text, Whole
-from ..store.generation import bump_generation
 from ..store.models import (
     App,
     Bundle,
@@ -22,12 +21,12 @@ from ..store.models import (
     FlagVariation,
     Release,
     Segment,
-    database,
     iso,
     row_id,
     utcnow,
 )
-from . import audit, health, outbox
+from . import health
+from .change import Change, changing
 from . import flag_eval as ev
 from .serving import AppView
 
@@ -197,15 +196,15 @@ def _replace_served_values(flag: Flag, replacements: dict[str, object]) -> None:
         FlagRule.update(config=config, variant_value=new(rule.variant_value)).where(FlagRule.id == rule.id).execute()
 
 
-def _changed(flag: Flag, actor: str, action: str, entity_type: str, entity_id, details: dict) -> None:
-    """The end of every flag change's transaction: consistency, timestamp, audit, change signal."""
+def _changed(change: Change, flag: Flag, details: dict) -> None:
+    """The end of every flag change's block: consistency, timestamp, what its audit entry and the
+    flag.updated webhook event say."""
     _check_served(flag)
     Flag.update(updated_at=utcnow()).where(Flag.id == flag.id).execute()
-    audit.record(actor, action, entity_type, entity_id, {"app": flag.app.slug, "flag": flag.key, **details},
-                 app=flag.app_id)
-    outbox.emit("flag.updated", flag.app, {"flag": {"id": flag.id, "key": flag.key}, "action": action,
+    change.entity_id, change.app_id = flag.id, flag.app_id
+    change.details = {"app": flag.app.slug, "flag": flag.key, **details}
+    change.emit("flag.updated", flag.app, {"flag": {"id": flag.id, "key": flag.key}, "action": change.action,
                                            "changes": details})
-    bump_generation()
 
 
 # --- flags and variations ----------------------------------------------------------------------------
@@ -249,7 +248,7 @@ def create_flag(app: App, data: dict, actor: str) -> Flag:
     name = data.get("name") or key
     description = data.get("description") or ""
     enabled = data.get("enabled")
-    with database.atomic():
+    with changing(actor, "flag.created", "flag") as change:
         if Flag.select().where((Flag.app == app) & (Flag.key == key)).exists():
             raise Conflict(f"a flag with key {key!r} exists already", details={"key": key})
         if Flag.select().where(Flag.app == app).count() >= MAX_FLAGS:
@@ -258,7 +257,7 @@ def create_flag(app: App, data: dict, actor: str) -> Flag:
                            enabled=True if enabled is None else enabled, description=description)
         FlagVariation.insert_many([{"flag": flag.id, "name": v["name"], "value": v["value"]}
                                    for v in variations]).execute()
-        _changed(flag, actor, "flag.created", "flag", flag.id, {"flagType": flag_type, "enabled": flag.enabled})
+        _changed(change, flag, {"flagType": flag_type, "enabled": flag.enabled})
     return flag
 
 
@@ -297,23 +296,21 @@ def update_flag(flag: Flag, data: dict, actor: str) -> Flag:
         changes["default_value"] = _checked(flag.flag_type, data["defaultValue"], "defaultValue")
     if not changes and variations is None:
         raise BadRequest("nothing to change: send name, description, enabled, defaultValue or variations")
-    with database.atomic():
+    action = "flag.toggled" if set(changes) == {"enabled"} and variations is None else "flag.updated"
+    with changing(actor, action, "flag") as change:
         if variations is not None:
             _replace_variations(flag, variations)
         if changes:
             Flag.update(**changes).where(Flag.id == flag.id).execute()
-        action = "flag.toggled" if set(changes) == {"enabled"} and variations is None else "flag.updated"
-        _changed(flag, actor, action, "flag", flag.id, {
+        _changed(change, flag, {
             **{k: v for k, v in data.items() if k in ("name", "enabled", "defaultValue")},
             **({"variations": [v["name"] for v in variations]} if variations is not None else {})})
     return Flag.get_by_id(flag.id)
 
 
 def delete_flag(flag: Flag, actor: str) -> None:
-    with database.atomic():
+    with changing(actor, "flag.deleted", "flag", flag.id, {"app": flag.app.slug, "flag": flag.key}, app=flag.app_id):
         flag.delete_instance(recursive=True)
-        audit.record(actor, "flag.deleted", "flag", flag.id, {"app": flag.app.slug, "flag": flag.key}, app=flag.app_id)
-        bump_generation()
 
 
 def update_variation(flag: Flag, variation_id, data: dict, actor: str) -> Flag:
@@ -323,7 +320,7 @@ def update_variation(flag: Flag, variation_id, data: dict, actor: str) -> Flag:
     value = _checked(flag.flag_type, data["value"], "value") if "value" in data else None
     if name is None and value is None:
         raise BadRequest("nothing to change: send name or value")
-    with database.atomic():
+    with changing(actor, "flag.variation_updated", "flag") as change:
         others = [v for v in FlagVariation.select().where(FlagVariation.flag == flag) if v.id != variation.id]
         if (name is not None and name in {v.name for v in others}) or (
                 value is not None and ev.value_key(value) in {ev.value_key(v.value) for v in others}):
@@ -332,7 +329,7 @@ def update_variation(flag: Flag, variation_id, data: dict, actor: str) -> Flag:
             _replace_served_values(flag, {ev.value_key(variation.value): value})
         FlagVariation.update(**{k: v for k, v in (("name", name), ("value", value)) if v is not None}).where(
             FlagVariation.id == variation.id).execute()
-        _changed(flag, actor, "flag.variation_updated", "flag", flag.id, {
+        _changed(change, flag, {
             "variationId": variation.id, **({"name": name} if name is not None else {}),
             **({"value": value} if value is not None else {})})
     return Flag.get_by_id(flag.id)
@@ -352,7 +349,7 @@ def set_channel(flag: Flag, channel_name: str, data: dict, actor: str) -> Flag:
     enabled = data.get("enabled")
     if enabled is None and "defaultValue" not in data:
         raise BadRequest("nothing to change: send enabled or defaultValue")
-    with database.atomic():
+    with changing(actor, "flag.channel_updated", "flag") as change:
         setting = FlagChannelSetting.get_or_none((FlagChannelSetting.flag == flag)
                                                  & (FlagChannelSetting.channel == channel_name))
         setting = setting or FlagChannelSetting(flag=flag, channel=channel_name)
@@ -362,7 +359,7 @@ def set_channel(flag: Flag, channel_name: str, data: dict, actor: str) -> Flag:
             setting.default_value = None if data["defaultValue"] is None else \
                 _variation_value(flag, data["defaultValue"], "defaultValue")
         setting.save()
-        _changed(flag, actor, "flag.channel_updated", "flag", flag.id,
+        _changed(change, flag,
                  {"channel": channel_name, **{k: data[k] for k in ("enabled", "defaultValue") if k in data}})
     return Flag.get_by_id(flag.id)
 
@@ -453,12 +450,12 @@ def _last_priority(flag: Flag) -> int:
 def create_rule(flag: Flag, data: dict, actor: str) -> FlagRule:
     """A rule; without a priority it comes after the flag's other rules."""
     data = NEW_RULE.validate(data)
-    with database.atomic():
+    with changing(actor, "flag.rule_created", "flag") as change:
         if FlagRule.select().where(FlagRule.flag == flag).count() >= MAX_RULES:
             raise Conflict(f"a flag has at most {MAX_RULES} rules", code="too_many_rules")
         fields = _rule_fields(flag, {**data, "priority": data.get("priority", _last_priority(flag))})
         rule = FlagRule.create(flag=flag, **fields)
-        _changed(flag, actor, "flag.rule_created", "flag", flag.id, {"ruleId": rule.id, "ruleType": rule.rule_type})
+        _changed(change, flag, {"ruleId": rule.id, "ruleType": rule.rule_type})
     return rule
 
 
@@ -473,25 +470,25 @@ def update_rule(flag: Flag, rule: FlagRule, data: dict, actor: str) -> FlagRule:
         raise BadRequest(f"nothing to change: send {', '.join(known)}")
     current = {"ruleType": rule.rule_type, "ruleConfig": rule.config, "variantValue": rule.variant_value,
                "priority": rule.priority, "channelName": rule.channel}
-    with database.atomic():
+    with changing(actor, "flag.rule_updated", "flag") as change:
         fields = _rule_fields(flag, {**current, **{k: data[k] for k in known if k in data}})
         FlagRule.update(**fields).where(FlagRule.id == rule.id).execute()
-        _changed(flag, actor, "flag.rule_updated", "flag", flag.id,
+        _changed(change, flag,
                  {"ruleId": rule.id, "changed": sorted(k for k in known if k in data)})
     return FlagRule.get_by_id(rule.id)
 
 
 def delete_rule(flag: Flag, rule: FlagRule, actor: str) -> None:
-    with database.atomic():
+    with changing(actor, "flag.rule_deleted", "flag") as change:
         rule.delete_instance()
-        _changed(flag, actor, "flag.rule_deleted", "flag", flag.id, {"ruleId": rule.id, "ruleType": rule.rule_type})
+        _changed(change, flag, {"ruleId": rule.id, "ruleType": rule.rule_type})
 
 
 def flag_health(flag: Flag, days: int) -> dict:
     """Crash and error rates per variant of the flag, from what devices reported in health events'
     `flagStates`. Devices report the value they were served; it is named by the variation that has
     that value (a value no variation has any more keeps its text)."""
-    names = {health.variant_text(variation.value): variation.name for variation in flag.variations}
+    names = {health.value_text(variation.value): variation.name for variation in flag.variations}
     variants = [{**entry, "value": entry["variant"], "variant": names.get(entry["variant"], entry["variant"])}
                 for entry in health.flag_variant_health(flag.app_id, flag.key, days)]
     return {"flagId": flag.id, "key": flag.key, "days": days, "variants": variants}
@@ -542,10 +539,10 @@ def link_release(release: Release, links: list[tuple[Flag, object]], actor: str)
     release's update, before its other rules (whatever channel they evaluate in)."""
     for flag, value in links:
         first = FlagRule.select(FlagRule.priority).where(FlagRule.flag == flag).order_by(FlagRule.priority).first()
-        rule = FlagRule.create(flag=flag, rule_type="ota_update", config={"releaseId": release.id},
-                               variant_value=value, priority=min(first.priority - 1, 0) if first else 0)
-        _changed(flag, actor, "flag.rule_created", "flag", flag.id,
-                 {"ruleId": rule.id, "ruleType": "ota_update", "releaseId": release.id})
+        with changing(actor, "flag.rule_created", "flag") as change:
+            rule = FlagRule.create(flag=flag, rule_type="ota_update", config={"releaseId": release.id},
+                                   variant_value=value, priority=min(first.priority - 1, 0) if first else 0)
+            _changed(change, flag, {"ruleId": rule.id, "ruleType": "ota_update", "releaseId": release.id})
 
 
 # --- the in-memory flag sets ---------------------------------------------------------------------------
@@ -572,7 +569,8 @@ def load_flag_set(view: AppView) -> ev.FlagSet:
     releases = {r.id: r for channel in view.channels.values() for r in channel.history}
     built = {}
     for flag in flags:
-        variants = {ev.value_key(v.value): ev.Variant(v.id, v.name, v.value) for v in variations.get(flag.id, ())}
+        variants = {ev.value_key(v.value): ev.Variant(v.id, v.name, ev.typed(flag.flag_type, v.value))
+                    for v in variations.get(flag.id, ())}
 
         def variant(value, variants=variants):
             return variants[ev.value_key(value)]

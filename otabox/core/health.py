@@ -1,12 +1,20 @@
 """Health telemetry: what apps report after an update (launches, crashes, JS errors, custom events)
 and the update failures other protocols report, kept as bounded aggregates.
 
-A report only updates memory (`HealthRecorder.record`); a background thread writes everything
-gathered since its last round in one transaction: per release and hour the sums and the number of
-distinct devices, per release its most frequent error messages (at most `MAX_ERRORS_PER_RELEASE`,
-the rest counted together), and per app, flag key, variant and day the launches, crashes and JS
-errors of devices that had that variant (from events' `flagStates`). Nothing grows with the number
-of events, only with releases, hours, devices, messages and flag variants."""
+A report only updates memory (`HealthRecorder.record`): the request validates it, keeps the flag
+states the app can have (its flags' keys, values among that flag's variations), cuts its events to
+what the device may still add this hour, and buffers it. A background thread writes what was
+gathered in short transactions of at most `WRITE_CHUNK` rows each, so a management write never
+waits long behind it: per release and hour the sums and the number of distinct devices; per
+release and device that device's sums and whether a check served it that release (attested: only
+those move rollout policies, see core/policies.py); per release its most frequent error messages
+(at most `MAX_ERRORS_PER_RELEASE`, the rest counted together); per app, flag key, variant and day
+the launches, crashes and JS errors of devices that had that variant.
+
+What a report can add is bounded by design: rows grow with releases, hours, error messages (capped),
+the app's own flag variations, devices a check served, and at most `MAX_UNATTESTED_DEVICES` other
+devices per release, never with the number or content of events. `prune` (the janitor) removes what
+is older than the retention horizon."""
 from __future__ import annotations
 
 import collections
@@ -15,11 +23,12 @@ import datetime as dt
 import hashlib
 import json
 
-from peewee import fn
+from peewee import EXCLUDED, Case, fn
 
 from ..errors import BadRequest
 from ..store.models import (
     App,
+    Device,
     FlagVariantHealth,
     HealthBucket,
     HealthDevice,
@@ -29,7 +38,7 @@ from ..store.models import (
     iso,
     utcnow,
 )
-from .batching import BatchWriter
+from .batching import BatchWriter, delete_in_batches
 
 EVENT_TYPES = ("app_launch", "crash", "js_error", "custom")
 MAX_EVENTS = 500
@@ -39,20 +48,30 @@ MAX_NAME = 100
 MAX_COUNT = 1_000_000
 MAX_FLAGS = 50
 MAX_FLAG_TEXT = 100
+MAX_FLAG_STATES = 50
+"""Distinct (flag, variant) pairs kept from one request, and from one device in an hour."""
 MAX_ERRORS_PER_RELEASE = 100
+BUFFERED_ERRORS_FACTOR = 10
+"""Distinct error messages buffered per release between two flushes, in MAX_ERRORS_PER_RELEASE."""
 MAX_CUSTOM_NAMES = 100
 MAX_BUFFERED_DEVICES = 200_000
+MAX_UNATTESTED_DEVICES = 1000
+"""Devices per release that reported without a check having served them that release and still get
+a row of their own (their events count in the release's hourly sums either way)."""
+WRITE_CHUNK = 200
+"""Rows written per transaction by the flush: a few milliseconds of the write lock each."""
 OTHER = "(other messages)"
 OTHER_CUSTOM = "(other)"
 BUCKET_SECONDS = 3600
-DEVICE_HOURLY_LIMITS = {"launches": 12, "js_errors": 60}
+DEVICE_HOURLY_LIMITS = {"launches": 12, "js_errors": 60, "custom": 600}
 """What one device may add to a release's health in an hour (a launch every five minutes, all hour,
 is already more than people do); its crashes count up to its launches, plus one (the crash of a
 launch reported the hour before). Reports carry only the public client key, so without these one
 forged request could claim a million crashes and roll a release back."""
 REMEMBERED_DEVICE_HOURS = 100_000
 COUNTERS = ("launches", "crashes", "js_errors", "failures")
-COUNTER_OF = {"app_launch": "launches", "crash": "crashes", "js_error": "js_errors"}
+DEVICE_COUNTERS = ("launches", "crashes", "js_errors")
+COUNTER_OF = {"app_launch": "launches", "crash": "crashes", "js_error": "js_errors", "custom": "custom"}
 DEFAULT_DAYS = 7
 
 
@@ -67,8 +86,7 @@ class HealthEvent:
 
 @dataclasses.dataclass(frozen=True)
 class HealthReport:
-    """One request's events from one device. `release_id` is None when the device runs no release
-    otabox knows (its binary's bundle): only the flag aggregates count those."""
+    """One request's events from one device."""
 
     device_id: str
     platform: str
@@ -89,27 +107,46 @@ def _text(data: dict, name: str, limit: int, required: bool = False) -> str | No
     return value
 
 
+def value_text(value) -> str:
+    """A flag value as reports carry it: strings as they are, other JSON values as compact JSON."""
+    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
 def variant_text(value) -> str:
-    """A flag's variant as text: strings as they are, other JSON values as compact JSON."""
-    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), sort_keys=True)
+    """A reported flag variant as text (value_text), at most MAX_FLAG_TEXT characters."""
+    text = value_text(value)
     if len(text) > MAX_FLAG_TEXT:
         raise BadRequest(f"flagStates values must be at most {MAX_FLAG_TEXT} characters",
                          details={"field": "flagStates"})
     return text
 
 
-def _flag_states(raw) -> tuple[tuple[str, str], ...]:
+def reportable_flag_states(flag_set) -> dict[str, frozenset[str]]:
+    """Per flag key of an app's flag set (core/flag_eval.FlagSet), the texts of its variations'
+    values: the only flag states a report may add to."""
+    return {key: frozenset(value_text(variant.value) for variant in flag.variants)
+            for key, flag in flag_set.flags.items()}
+
+
+def _flag_states(raw, reportable: dict[str, frozenset[str]], kept: set) -> tuple[tuple[str, str], ...]:
+    """The event's flag states the app can have; `kept` holds the distinct pairs kept from the whole
+    request so far (at most MAX_FLAG_STATES)."""
     if raw is None:
         return ()
     if not isinstance(raw, dict) or len(raw) > MAX_FLAGS:
         raise BadRequest(f"flagStates must be an object of at most {MAX_FLAGS} flags", details={"field": "flagStates"})
-    for key in raw:
+    states = []
+    for key, value in raw.items():
         if not 0 < len(key) <= MAX_FLAG_TEXT:
             raise BadRequest(f"flag keys must be 1 to {MAX_FLAG_TEXT} characters", details={"field": "flagStates"})
-    return tuple(sorted((key, variant_text(value)) for key, value in raw.items()))
+        state = (key, variant_text(value))
+        if state[1] in reportable.get(key, ()) and (state in kept or len(kept) < MAX_FLAG_STATES):
+            kept.add(state)
+            states.append(state)
+    return tuple(sorted(states))
 
 
-def parse_event(raw) -> HealthEvent:
+def parse_event(raw, reportable: dict[str, frozenset[str]], kept: set) -> HealthEvent:
     if not isinstance(raw, dict):
         raise BadRequest("each event must be an object", details={"field": "events"})
     kind = raw.get("type")
@@ -121,20 +158,22 @@ def parse_event(raw) -> HealthEvent:
     if isinstance(count, bool) or not isinstance(count, int) or not 0 < count <= MAX_COUNT:
         raise BadRequest(f"count must be a whole number from 1 to {MAX_COUNT}", details={"field": "count"})
     return HealthEvent(kind, name, message[:STORED_MESSAGE] if message else None, count,
-                       _flag_states(raw.get("flagStates")))
+                       _flag_states(raw.get("flagStates"), reportable, kept))
 
 
-def parse_report(data) -> HealthReport:
-    """Validate a health body (otabox's and AppDispatch's share these fields); BadRequest otherwise."""
+def parse_report(data, reportable: dict[str, frozenset[str]]) -> HealthReport:
+    """Validate a health body (otabox's and AppDispatch's share these fields); BadRequest otherwise.
+    Flag states outside `reportable` (see reportable_flag_states) are dropped here."""
     if not isinstance(data, dict):
         raise BadRequest("the body must be a JSON object", code="invalid_json")
     events = data.get("events")
     if not isinstance(events, list) or not 0 < len(events) <= MAX_EVENTS:
         raise BadRequest(f"events must be a list of 1 to {MAX_EVENTS} events", details={"field": "events"})
+    kept: set = set()
     return HealthReport(
         device_id=_text(data, "deviceId", 200, required=True), platform=_text(data, "platform", 50, required=True),
         channel=_text(data, "channel", 200), runtime_version=_text(data, "runtimeVersion", 200),
-        events=tuple(parse_event(event) for event in events))
+        events=tuple(parse_event(event, reportable, kept) for event in events))
 
 
 def bucket_of(moment: dt.datetime) -> dt.datetime:
@@ -155,11 +194,29 @@ class _Counts:
 
 
 @dataclasses.dataclass
+class _DeviceSums:
+    """What one device added to one release since the last flush."""
+
+    bucket: dt.datetime
+    launched: bool = False
+    launches: int = 0
+    crashes: int = 0
+    js_errors: int = 0
+
+    def merge(self, other: "_DeviceSums") -> None:
+        self.bucket = max(self.bucket, other.bucket)
+        self.launched = self.launched or other.launched
+        for name in DEVICE_COUNTERS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclasses.dataclass
 class _Batch:
     buckets: dict  # (app_id, release_id, bucket) -> _Counts
-    devices: dict  # (release_id, device_id) -> (bucket, launched)
+    devices: dict  # (app_id, release_id, device_id) -> _DeviceSums
     errors: dict   # (release_id, kind, message) -> count
     flags: dict    # (app_id, flag_key, variant, day) -> [launches, crashes, js_errors]
+    messages: dict = dataclasses.field(default_factory=dict)  # release_id -> distinct errors buffered
 
 
 def _add_custom(custom: dict, name: str, count: int) -> None:
@@ -172,8 +229,12 @@ class HealthRecorder(BatchWriter):
 
     thread_name = "otabox-health-flush"
 
-    def __init__(self, interval: float):
+    def __init__(self, interval: float, write_sightings=None):
+        """`write_sightings()` writes the checks buffered so far (devices.DeviceTracker.flush): called
+        before each flush, so a report that follows its check within one interval is attested. A
+        check answered by another process is seen once that process wrote it (the next report)."""
         super().__init__(interval)
+        self.write_sightings = write_sightings
         self._batch = self._empty()
         self.dropped_devices = 0
         self._device_hours: collections.OrderedDict = collections.OrderedDict()
@@ -182,54 +243,69 @@ class HealthRecorder(BatchWriter):
     def _empty() -> _Batch:
         return _Batch({}, {}, {}, {})
 
+    def flush(self) -> int:
+        if self.write_sightings is not None:
+            self.write_sightings()
+        return super().flush()
+
     def record(self, app_id: int, release_id: int | None, report: HealthReport) -> None:
+        """Buffer one report. `release_id` is None when the device runs no release otabox knows (its
+        binary's bundle): only the flag aggregates count those."""
         now = utcnow()
         bucket, day = bucket_of(now), now.strftime("%Y-%m-%d")
         with self._lock:
-            report = self._within_allowance(release_id, report, bucket)
+            events = self._within_allowance(release_id, report, bucket)
             batch = self._batch
-            for event in report.events:
-                counter = COUNTER_OF.get(event.type)
-                if counter:
+            for event in events:
+                if event.flag_states and event.type != "custom":
+                    index = DEVICE_COUNTERS.index(COUNTER_OF[event.type])
                     for flag_key, variant in event.flag_states:
-                        sums = batch.flags.setdefault((app_id, flag_key, variant, day), [0, 0, 0])
-                        sums[("launches", "crashes", "js_errors").index(counter)] += event.count
+                        batch.flags.setdefault((app_id, flag_key, variant, day), [0, 0, 0])[index] += event.count
             if release_id is None:
                 return
             counts = batch.buckets.setdefault((app_id, release_id, bucket), _Counts())
-            launched = False
-            for event in report.events:
-                counter = COUNTER_OF.get(event.type)
-                if counter:
-                    setattr(counts, counter, getattr(counts, counter) + event.count)
-                    launched = launched or event.type == "app_launch"
-                else:
+            sums = _DeviceSums(bucket)
+            for event in events:
+                counter = COUNTER_OF[event.type]
+                if counter == "custom":
                     _add_custom(counts.custom, event.name, event.count)
-                if event.type in ("crash", "js_error"):
+                    continue
+                setattr(counts, counter, getattr(counts, counter) + event.count)
+                setattr(sums, counter, getattr(sums, counter) + event.count)
+                if event.type != "app_launch":
                     self._add_error(batch, release_id, event.type, event.message or "(no message)", event.count)
-            self._add_device(batch, release_id, report.device_id, bucket, launched)
+            sums.launched = sums.launches > 0
+            self._add_device(batch, app_id, release_id, report.device_id, sums)
 
-    def _within_allowance(self, release_id: int | None, report: HealthReport, bucket) -> HealthReport:
-        """The report with each counted event cut to what its device may still add this hour (see
-        DEVICE_HOURLY_LIMITS); events cut to nothing are left out. Remembered per process, for the
+    def _within_allowance(self, release_id: int | None, report: HealthReport, bucket) -> list[HealthEvent]:
+        """The report's events, each cut to what its device may still add this hour (see
+        DEVICE_HOURLY_LIMITS), and its flag states to the MAX_FLAG_STATES distinct ones the device
+        reported first this hour; events cut to nothing are left out. Remembered per process, for the
         most recent device-hours."""
         key = (release_id, report.device_id, bucket)
-        used = self._device_hours.setdefault(key, {"launches": 0, "crashes": 0, "js_errors": 0})
-        self._device_hours.move_to_end(key)
-        if len(self._device_hours) > REMEMBERED_DEVICE_HOURS:
-            self._device_hours.popitem(last=False)
+        used = self._device_hours.get(key)
+        if used is None:
+            used = self._device_hours[key] = {"launches": 0, "crashes": 0, "js_errors": 0, "custom": 0,
+                                              "flag_states": set()}
+            if len(self._device_hours) > REMEMBERED_DEVICE_HOURS:
+                self._device_hours.popitem(last=False)
+        else:
+            self._device_hours.move_to_end(key)
+        seen_states = used["flag_states"]
         events = []
-        for event in sorted(report.events, key=lambda e: e.type != "app_launch"):  # launches first: crashes need them
-            counter = COUNTER_OF.get(event.type)
-            if counter is None:
-                events.append(event)
-                continue
+        ordered = report.events if len(report.events) == 1 else \
+            sorted(report.events, key=lambda e: e.type != "app_launch")  # launches first: crashes need them
+        for event in ordered:
+            counter = COUNTER_OF[event.type]
             limit = used["launches"] + 1 if counter == "crashes" else DEVICE_HOURLY_LIMITS[counter]
             count = min(event.count, max(limit - used[counter], 0))
             used[counter] += count
-            if count:
-                events.append(dataclasses.replace(event, count=count))
-        return dataclasses.replace(report, events=tuple(events))
+            if not count:
+                continue
+            states = _admitted(event.flag_states, seen_states) if event.flag_states else ()
+            events.append(event if count == event.count and states == event.flag_states else
+                          HealthEvent(event.type, event.name, event.message, count, states))
+        return events
 
     def record_failure(self, app_id: int, release_id: int, device_id: str, message: str) -> None:
         """An update client's failure report (an install that failed or was rolled back)."""
@@ -239,24 +315,33 @@ class HealthRecorder(BatchWriter):
             counts.failures += 1
             self._add_error(self._batch, release_id, "failure", message[:STORED_MESSAGE] or "failure", 1)
             if device_id:
-                self._add_device(self._batch, release_id, device_id, bucket, False)
+                self._add_device(self._batch, app_id, release_id, device_id, _DeviceSums(bucket))
 
-    def _add_device(self, batch: _Batch, release_id: int, device_id: str, bucket, launched: bool) -> None:
-        key = (release_id, device_id)
+    def _add_device(self, batch: _Batch, app_id: int, release_id: int, device_id: str, sums: _DeviceSums) -> None:
+        key = (app_id, release_id, device_id)
         known = batch.devices.get(key)
-        if known is None and len(batch.devices) >= MAX_BUFFERED_DEVICES:
+        if known is not None:
+            known.merge(sums)
+        elif len(batch.devices) >= MAX_BUFFERED_DEVICES:
             self.dropped_devices += 1
-            return
-        batch.devices[key] = (bucket, launched or bool(known and known[1]))
+        else:
+            batch.devices[key] = sums
 
     @staticmethod
     def _add_error(batch: _Batch, release_id: int, kind: str, message: str, count: int) -> None:
+        """Count an error message: past BUFFERED_ERRORS_FACTOR x MAX_ERRORS_PER_RELEASE distinct ones
+        buffered for the release, with the other messages (the flush keeps the most frequent)."""
         key = (release_id, kind, message)
+        if key not in batch.errors:
+            if batch.messages.get(release_id, 0) >= BUFFERED_ERRORS_FACTOR * MAX_ERRORS_PER_RELEASE:
+                key = (release_id, "other", OTHER)
+            if key not in batch.errors:
+                batch.messages[release_id] = batch.messages.get(release_id, 0) + 1
         batch.errors[key] = batch.errors.get(key, 0) + count
 
     def _take(self):
         batch, self._batch = self._batch, self._empty()
-        return batch if batch.buckets or batch.flags else None
+        return batch if batch.buckets or batch.flags or batch.devices or batch.errors else None
 
     def _restore(self, batch: _Batch) -> None:
         current = self._batch
@@ -266,39 +351,86 @@ class HealthRecorder(BatchWriter):
                 setattr(merged, name, getattr(merged, name) + getattr(counts, name))
             for name, count in counts.custom.items():
                 _add_custom(merged.custom, name, count)
-        for key, (bucket, launched) in batch.devices.items():
+        for key, sums in batch.devices.items():
             known = current.devices.get(key)
-            current.devices[key] = (known[0] if known else bucket, launched or bool(known and known[1]))
-        for key, count in batch.errors.items():
-            current.errors[key] = current.errors.get(key, 0) + count
+            if known is None:
+                current.devices[key] = sums
+            else:
+                known.merge(sums)
+        for (release_id, kind, message), count in batch.errors.items():
+            self._add_error(current, release_id, kind, message, count)
         for key, sums in batch.flags.items():
             merged = current.flags.setdefault(key, [0, 0, 0])
             for index, value in enumerate(sums):
                 merged[index] += value
 
     def _store(self, batch: _Batch) -> int:
-        with database.atomic():
-            release_ids = {release_id for _, release_id, _ in batch.buckets}
-            alive = {r.id for r in Release.select(Release.id).where(Release.id.in_(list(release_ids)))} \
-                if release_ids else set()
-            new_in_bucket = _store_devices({k: v for k, v in batch.devices.items() if k[0] in alive})
-            for (app_id, release_id, bucket), counts in batch.buckets.items():
-                if release_id in alive:
-                    _store_bucket(app_id, release_id, bucket, counts, new_in_bucket.get((release_id, bucket), 0))
-            _store_errors({k: v for k, v in batch.errors.items() if k[0] in alive})
-            apps = {key[0] for key in batch.flags}
-            live_apps = {a.id for a in App.select(App.id).where(App.id.in_(list(apps)))} if apps else set()
-            for (app_id, flag_key, variant, day), (launches, crashes, js_errors) in batch.flags.items():
-                if app_id in live_apps:
-                    (FlagVariantHealth.insert(app=app_id, flag_key=flag_key, variant=variant, day=day,
-                                              launches=launches, crashes=crashes, js_errors=js_errors)
-                     .on_conflict(conflict_target=[FlagVariantHealth.app, FlagVariantHealth.flag_key,
-                                                   FlagVariantHealth.variant, FlagVariantHealth.day],
-                                  update={FlagVariantHealth.launches: FlagVariantHealth.launches + launches,
-                                          FlagVariantHealth.crashes: FlagVariantHealth.crashes + crashes,
-                                          FlagVariantHealth.js_errors: FlagVariantHealth.js_errors + js_errors})
-                     .execute())
-        return sum(sum(getattr(c, n) for n in COUNTERS) + sum(c.custom.values()) for c in batch.buckets.values())
+        """Write the batch in short transactions, each taking what it wrote out of the batch, so a
+        failure leaves only the unwritten rest for `_restore`. Rows of releases or apps deleted
+        meanwhile are dropped."""
+        written = sum(sum(getattr(c, n) for n in COUNTERS) + sum(c.custom.values()) for c in batch.buckets.values())
+        alive = _existing(Release, {key[1] for key in batch.buckets} | {key[1] for key in batch.devices}
+                          | {key[0] for key in batch.errors})
+        by_release: dict = {}
+        for key in list(batch.devices):
+            if key[1] in alive:
+                by_release.setdefault(key[:2], []).append(key)
+            else:
+                del batch.devices[key]
+        for (app_id, release_id), keys in by_release.items():
+            for chunk in _chunks(keys, WRITE_CHUNK):
+                with database.atomic():
+                    new_in_bucket = _store_devices(app_id, release_id, {key[2]: batch.devices[key] for key in chunk})
+                    for bucket, count in new_in_bucket.items():
+                        _store_bucket(app_id, release_id, bucket, _Counts(), count)
+                for key in chunk:
+                    del batch.devices[key]
+        for chunk in _chunks(list(batch.buckets), WRITE_CHUNK):
+            with database.atomic():
+                for key in chunk:
+                    if key[1] in alive:
+                        _store_bucket(*key, batch.buckets[key], 0)
+            for key in chunk:
+                del batch.buckets[key]
+        errors: dict = {}
+        for key, count in batch.errors.items():
+            if key[0] in alive:
+                errors.setdefault(key[0], {})[key] = count
+        for release_id, items in errors.items():
+            for chunk in _chunks(sorted(items, key=lambda key: -items[key]), WRITE_CHUNK):
+                with database.atomic():
+                    _store_errors(release_id, {key: items[key] for key in chunk})
+                for key in chunk:
+                    del batch.errors[key]
+        batch.errors.clear()
+        live_apps = _existing(App, {key[0] for key in batch.flags})
+        for chunk in _chunks([key for key in batch.flags if key[0] in live_apps], WRITE_CHUNK):
+            with database.atomic():
+                _store_flag_sums({key: batch.flags[key] for key in chunk})
+            for key in chunk:
+                del batch.flags[key]
+        batch.flags.clear()
+        return written
+
+
+def _admitted(states: tuple, seen: set) -> tuple:
+    """The flag states among those a device has already reported this hour (`seen`), which takes new
+    ones while it holds fewer than MAX_FLAG_STATES."""
+    kept = []
+    for state in states:
+        if state not in seen and len(seen) < MAX_FLAG_STATES:
+            seen.add(state)
+        if state in seen:
+            kept.append(state)
+    return tuple(kept)
+
+
+def _existing(model, ids: set) -> set:
+    """Which of these ids `model` still has."""
+    found: set = set()
+    for chunk in _chunks(list(ids), 500):
+        found.update(row.id for row in model.select(model.id).where(model.id.in_(chunk)))
+    return found
 
 
 def _chunks(items: list, size: int = 500):
@@ -306,30 +438,42 @@ def _chunks(items: list, size: int = 500):
         yield items[start:start + size]
 
 
-def _store_devices(devices: dict) -> dict:
-    """Upsert the reporting devices; returns, per (release, bucket), how many are new to that bucket."""
+def _store_devices(app_id: int, release_id: int, devices: dict) -> dict:
+    """Add what these devices (at most WRITE_CHUNK) reported on one release, in one statement;
+    returns, per bucket, how many are new to that bucket. A device is attested once a check served
+    it this release; a new device that is not gets a row only while the release has fewer than
+    MAX_UNATTESTED_DEVICES."""
+    ids = list(devices)
+    known = dict(HealthDevice.select(HealthDevice.device_id, HealthDevice.bucket).where(
+        (HealthDevice.release == release_id) & HealthDevice.device_id.in_(ids)).tuples())
+    served = {device_id for (device_id,) in Device.select(Device.device_id).where(
+        (Device.app == app_id) & Device.device_id.in_(ids) & (Device.served_release == release_id)).tuples()}
+    room = None
     new_in_bucket: dict = {}
-    by_release: dict = {}
-    for (release_id, device_id), state in devices.items():
-        by_release.setdefault(release_id, {})[device_id] = state
-    for release_id, states in by_release.items():
-        known = {}
-        for chunk in _chunks(list(states)):
-            for row in HealthDevice.select().where((HealthDevice.release == release_id)
-                                                   & HealthDevice.device_id.in_(chunk)):
-                known[row.device_id] = row
-        fresh = []
-        for device_id, (bucket, launched) in states.items():
-            row = known.get(device_id)
-            if row is None:
-                fresh.append({"release": release_id, "device_id": device_id, "bucket": bucket, "launched": launched})
-            elif row.bucket != bucket or (launched and not row.launched):
-                (HealthDevice.update(bucket=max(bucket, row.bucket), launched=row.launched or launched)
-                 .where(HealthDevice.id == row.id).execute())
-            if row is None or row.bucket < bucket:
-                new_in_bucket[(release_id, bucket)] = new_in_bucket.get((release_id, bucket), 0) + 1
-        for chunk in _chunks(fresh, 200):
-            HealthDevice.insert_many(chunk).execute()
+    rows = []
+    for device_id, sums in devices.items():
+        before = known.get(device_id)
+        if before is None and device_id not in served:
+            if room is None:
+                room = MAX_UNATTESTED_DEVICES - HealthDevice.select().where(
+                    (HealthDevice.release == release_id) & (HealthDevice.served == False)).count()  # noqa: E712
+            if room <= 0:
+                continue
+            room -= 1
+        rows.append({"release": release_id, "device_id": device_id, "bucket": sums.bucket, "launched": sums.launched,
+                     "served": device_id in served, **{name: getattr(sums, name) for name in DEVICE_COUNTERS}})
+        if before is None or before < sums.bucket:
+            new_in_bucket[sums.bucket] = new_in_bucket.get(sums.bucket, 0) + 1
+    if rows:
+        later = EXCLUDED.bucket > HealthDevice.bucket
+        (HealthDevice.insert_many(rows).on_conflict(
+            conflict_target=[HealthDevice.release, HealthDevice.device_id],
+            update={HealthDevice.bucket: Case(None, [(later, EXCLUDED.bucket)], HealthDevice.bucket),
+                    HealthDevice.launched: HealthDevice.launched | EXCLUDED.launched,
+                    HealthDevice.served: HealthDevice.served | EXCLUDED.served,
+                    **{getattr(HealthDevice, name): getattr(HealthDevice, name) + getattr(EXCLUDED, name)
+                       for name in DEVICE_COUNTERS}})
+         .execute())
     return new_in_bucket
 
 
@@ -347,29 +491,53 @@ def _store_bucket(app_id: int, release_id: int, bucket, counts: _Counts, new_dev
     row.save()
 
 
-def _store_errors(errors: dict) -> None:
+def _store_errors(release_id: int, errors: dict) -> None:
+    """Count these messages (most frequent first, in one statement); a message new to the release
+    once it has MAX_ERRORS_PER_RELEASE counts with the other messages."""
     now = utcnow()
-    by_release: dict = {}
-    for (release_id, kind, message), count in errors.items():
-        by_release.setdefault(release_id, []).append((kind, message, count))
-    for release_id, items in by_release.items():
-        stored = HealthError.select().where(HealthError.release == release_id).count()
-        for kind, message, count in sorted(items, key=lambda item: -item[2]):
-            fingerprint = _fingerprint(kind, message)
-            existing = HealthError.get_or_none((HealthError.release == release_id)
-                                               & (HealthError.fingerprint == fingerprint))
-            if existing is None and stored >= MAX_ERRORS_PER_RELEASE:
-                kind, message = "other", OTHER
-                fingerprint = _fingerprint(kind, message)
-                existing = HealthError.get_or_none((HealthError.release == release_id)
-                                                   & (HealthError.fingerprint == fingerprint))
-            if existing is None:
-                HealthError.create(release=release_id, kind=kind, fingerprint=fingerprint, message=message,
-                                   count=count, last_seen=now)
+    other = _fingerprint("other", OTHER)
+    items = [(_fingerprint(kind, message), kind, message, count)
+             for (_, kind, message), count in sorted(errors.items(), key=lambda item: -item[1])]
+    stored = HealthError.select().where(HealthError.release == release_id).count()
+    existing = {fingerprint for (fingerprint,) in HealthError.select(HealthError.fingerprint).where(
+        (HealthError.release == release_id)
+        & HealthError.fingerprint.in_([item[0] for item in items] + [other])).tuples()}
+    rows: dict = {}
+    for fingerprint, kind, message, count in items:
+        if fingerprint not in existing and fingerprint not in rows:
+            if stored >= MAX_ERRORS_PER_RELEASE:
+                fingerprint, kind, message = other, "other", OTHER
+            if fingerprint not in existing and fingerprint not in rows:
                 stored += 1
-            else:
-                (HealthError.update(count=HealthError.count + count, last_seen=now)
-                 .where(HealthError.id == existing.id).execute())
+        row = rows.setdefault(fingerprint, {"release": release_id, "kind": kind, "fingerprint": fingerprint,
+                                            "message": message, "count": 0, "last_seen": now})
+        row["count"] += count
+    (HealthError.insert_many(list(rows.values())).on_conflict(
+        conflict_target=[HealthError.release, HealthError.fingerprint],
+        update={HealthError.count: HealthError.count + EXCLUDED.count, HealthError.last_seen: EXCLUDED.last_seen})
+     .execute())
+
+
+def _store_flag_sums(flags: dict) -> None:
+    """Add these (app, flag key, variant, day) sums, in one statement."""
+    rows = [{"app": app_id, "flag_key": flag_key, "variant": variant, "day": day,
+             **dict(zip(DEVICE_COUNTERS, sums))} for (app_id, flag_key, variant, day), sums in flags.items()]
+    (FlagVariantHealth.insert_many(rows).on_conflict(
+        conflict_target=[FlagVariantHealth.app, FlagVariantHealth.flag_key, FlagVariantHealth.variant,
+                         FlagVariantHealth.day],
+        update={getattr(FlagVariantHealth, name): getattr(FlagVariantHealth, name) + getattr(EXCLUDED, name)
+                for name in DEVICE_COUNTERS})
+     .execute())
+
+
+def prune(horizon_days: int, now: dt.datetime | None = None) -> int:
+    """Remove health older than the horizon (hourly sums, device rows, error messages not seen since,
+    flag variant days), in short transactions; returns how many rows went."""
+    cutoff = (now or utcnow()) - dt.timedelta(days=horizon_days)
+    return (delete_in_batches(HealthBucket, HealthBucket.bucket < cutoff)
+            + delete_in_batches(HealthDevice, HealthDevice.bucket < cutoff)
+            + delete_in_batches(HealthError, HealthError.last_seen < cutoff)
+            + delete_in_batches(FlagVariantHealth, FlagVariantHealth.day < cutoff.strftime("%Y-%m-%d")))
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -390,35 +558,63 @@ class Totals:
     launches: int
     crashes: int
     js_errors: int
-    failures: int
     launched_devices: int
 
     def rates(self) -> dict:
         return rates(self.launches, self.crashes, self.js_errors)
 
 
+def _sums(query) -> tuple[int, ...]:
+    row = query.select(*(fn.COALESCE(fn.SUM(getattr(query.model, n)), 0).alias(n) for n in DEVICE_COUNTERS)
+                       ).dicts().get()
+    return tuple(int(row[n]) for n in DEVICE_COUNTERS)
+
+
+def _devices(release_id: int):
+    return HealthDevice.select().where(HealthDevice.release == release_id)
+
+
 def totals(release_id: int) -> Totals:
-    row = (HealthBucket.select(*(fn.COALESCE(fn.SUM(getattr(HealthBucket, n)), 0).alias(n) for n in COUNTERS))
-           .where(HealthBucket.release == release_id).dicts().get())
-    launched = (HealthDevice.select()
-                .where((HealthDevice.release == release_id) & (HealthDevice.launched == True)).count())  # noqa: E712
-    return Totals(*(int(row[n]) for n in COUNTERS), launched)
+    """Everything reported on the release (what the dashboard shows), attested or not."""
+    launched = _devices(release_id).where(HealthDevice.launched == True).count()  # noqa: E712
+    return Totals(*_sums(HealthBucket.select().where(HealthBucket.release == release_id)), launched)
+
+
+def served_totals(release_id: int, unattested_allowance: int) -> Totals:
+    """What rollout policies read: the sums of the devices a check served this release, plus those of
+    at most `unattested_allowance` others (the first that reported)."""
+    served = _devices(release_id).where(HealthDevice.served == True)  # noqa: E712
+    others = list(_devices(release_id).where(HealthDevice.served == False)  # noqa: E712
+                  .order_by(HealthDevice.id).limit(unattested_allowance)) if unattested_allowance > 0 else []
+    sums = [total + sum(getattr(row, name) for row in others)
+            for total, name in zip(_sums(served), DEVICE_COUNTERS)]
+    launched = served.where(HealthDevice.launched == True).count() + sum(row.launched for row in others)  # noqa: E712
+    return Totals(*sums, launched)
+
+
+def served_devices(release_id: int) -> int:
+    """Devices whose last check offered or confirmed this release."""
+    return Device.select().where(Device.served_release == release_id).count()
 
 
 def release_health(release: Release, top: int = 10) -> dict:
-    """{launches, crashes, jsErrors, failures, devices, launchedDevices, crashRate, errorRate,
-    crashFreeRate, custom, topErrors}."""
+    """{launches, crashes, jsErrors, failures, devices, launchedDevices, servedDevices, attestedDevices,
+    crashRate, errorRate, crashFreeRate, custom, topErrors}: `attestedDevices` of `devices` reported
+    after a check served them this release (only those move rollout policies)."""
     found = totals(release.id)
     custom: dict = {}
-    for row in HealthBucket.select(HealthBucket.custom).where(HealthBucket.release == release.id):
+    failures = 0
+    for row in HealthBucket.select(HealthBucket.custom, HealthBucket.failures).where(HealthBucket.release == release.id):
+        failures += row.failures
         for name, count in (row.custom or {}).items():
             custom[name] = custom.get(name, 0) + count
     errors = (HealthError.select().where(HealthError.release == release.id)
               .order_by(HealthError.count.desc(), HealthError.id).limit(top))
     return {"releaseId": release.id, "launches": found.launches, "crashes": found.crashes,
-            "jsErrors": found.js_errors, "failures": found.failures,
-            "devices": HealthDevice.select().where(HealthDevice.release == release.id).count(),
-            "launchedDevices": found.launched_devices, **found.rates(), "custom": custom,
+            "jsErrors": found.js_errors, "failures": failures, "devices": _devices(release.id).count(),
+            "launchedDevices": found.launched_devices, "servedDevices": served_devices(release.id),
+            "attestedDevices": _devices(release.id).where(HealthDevice.served == True).count(),  # noqa: E712
+            **found.rates(), "custom": custom,
             "topErrors": [{"message": e.message, "kind": e.kind, "count": e.count, "lastSeen": iso(e.last_seen)}
                           for e in errors]}
 

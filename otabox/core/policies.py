@@ -1,22 +1,28 @@
 """Rollout policies and the executions that follow them.
 
-A policy is a list of stages (`percentage`, `minDevices`, `minDurationMinutes`) and thresholds
-(`errorRate`, `crashRate` in percent of launches, `minLaunches`, `action`). A release started under a
-policy begins at its first stage's percentage, and an execution records where it is. `evaluate`
-(run by the scheduler, ops/scheduler.py) moves each running execution on: once the current stage
-has lasted `minDurationMinutes` and `minDevices` distinct devices reported an `app_launch` on the
-release, the rollout rises to the next stage (or, at the last stage, the execution completes);
-once the release has `minLaunches` launches and its crash or error rate exceeds a threshold, the
-execution pauses or rolls the channel back with the same operation as a manual rollback. Actions
-taken by the policy name it as their actor (`policy:<name>`)."""
+A policy is a list of stages (`percentage`, `minDevices`, `minServedDevices`, `minDurationMinutes`)
+and thresholds (`errorRate`, `crashRate` in percent of launches, `minLaunches`, `action`). A release
+started under a policy begins at its first stage's percentage, and an execution records where it is.
+`evaluate` (run by the scheduler, ops/scheduler.py) moves each running execution on: once the current
+stage has lasted `minDurationMinutes`, `minDevices` distinct devices reported an `app_launch` on the
+release and `minServedDevices` devices were served it by a check, the rollout rises to the next stage
+(or, at the last stage, the execution completes); once the release has `minLaunches` launches and its
+crash or error rate exceeds a threshold, the execution pauses or rolls the channel back with the same
+operation as a manual rollback. Actions taken by the policy name it as their actor (`policy:<name>`).
+
+Health reports carry only the public client key, so the figures a policy reads are those of devices
+a check served the release (core/health.served_totals). With `requireServedDevices` (the default) no
+other device counts; without it, at most `OTABOX_POLICY_UNATTESTED_DEVICES` others do, for clients
+that report under an id their checks do not send."""
 from __future__ import annotations
 
 import datetime as dt
 
 from ..errors import BadRequest, Conflict, NotFound
-from ..fields import Choice, ListOf, Nested, Number, Percentage, Schema, Text, Whole
+from ..fields import Boolean, Choice, ListOf, Nested, Number, Percentage, Schema, Text, Whole
 from ..store.models import App, Release, RolloutExecution, RolloutPolicy, database, iso, row_id, utcnow
-from . import audit, executions, health, releases
+from . import executions, health, releases
+from .change import changing
 from .executions import ACTIVE
 
 ACTIONS = ("auto-rollback", "pause")
@@ -31,6 +37,8 @@ MAX_DEVICES = 10**9
 
 STAGE = Schema({"percentage": Percentage(low=1, required=True),
                 "minDevices": Whole(0, MAX_DEVICES, nullable=True, description="Default 0"),
+                "minServedDevices": Whole(0, MAX_DEVICES, nullable=True,
+                                          description="Default 0: devices a check served the release to"),
                 "minDurationMinutes": Number(0, MAX_MINUTES, nullable=True, description="Default 0")})
 THRESHOLDS = Schema({"errorRate": Number(0, 100, nullable=True), "crashRate": Number(0, 100, nullable=True),
                      "minLaunches": Whole(0, MAX_DEVICES, nullable=True,
@@ -39,7 +47,9 @@ THRESHOLDS = Schema({"errorRate": Number(0, 100, nullable=True), "crashRate": Nu
 POLICY = Schema({"name": Text(100, min_length=1, strip=True),
                  "stages": ListOf(Nested(STAGE), min_items=1, max_items=MAX_STAGES,
                                   expected=f"a list of 1 to {MAX_STAGES} stages"),
-                 "thresholds": Nested(THRESHOLDS, nullable=True)})
+                 "thresholds": Nested(THRESHOLDS, nullable=True),
+                 "requireServedDevices": Boolean(nullable=True, description="Default true: count only devices "
+                                                                            "a check served the release to")})
 """A rollout policy's fields (a change sends some of them; a new policy needs name and stages)."""
 NEW_POLICY = POLICY.extend({"name": POLICY.fields["name"].but(required=True),
                             "stages": POLICY.fields["stages"].but(required=True)})
@@ -54,6 +64,7 @@ def parse_stages(raw: list[dict]) -> list[dict]:
     stages = []
     for stage in raw:
         parsed = {"percentage": stage["percentage"], "minDevices": _or(stage.get("minDevices"), 0),
+                  "minServedDevices": _or(stage.get("minServedDevices"), 0),
                   "minDurationMinutes": _or(stage.get("minDurationMinutes"), 0)}
         if stages and parsed["percentage"] <= stages[-1]["percentage"]:
             raise BadRequest("stage percentages must rise from one stage to the next",
@@ -76,7 +87,8 @@ def _active_executions(policy: RolloutPolicy):
 
 def policy_json(policy: RolloutPolicy) -> dict:
     return {"id": policy.id, "appId": policy.app_id, "name": policy.name, "stages": policy.stages,
-            "thresholds": policy.thresholds, "activeExecutions": _active_executions(policy).count(),
+            "thresholds": policy.thresholds, "requireServedDevices": policy.require_served_devices,
+            "activeExecutions": _active_executions(policy).count(),
             "createdAt": iso(policy.created_at), "updatedAt": iso(policy.updated_at)}
 
 
@@ -91,11 +103,14 @@ def _ensure_unique(app: App, name: str, policy_id: int | None = None) -> None:
 def create_policy(app: App, data: dict, actor: str) -> RolloutPolicy:
     data = NEW_POLICY.validate(data)
     name, stages, thresholds = data["name"], parse_stages(data["stages"]), parse_thresholds(data.get("thresholds"))
-    with database.atomic():
+    require_served = _or(data.get("requireServedDevices"), True)
+    with changing(actor, "rollout_policy.created", "rollout_policy",
+                  details={"app": app.slug, "name": name, "stages": stages, "thresholds": thresholds,
+                           "requireServedDevices": require_served}, signal=None, app=app) as change:
         _ensure_unique(app, name)
-        policy = RolloutPolicy.create(app=app, name=name, stages=stages, thresholds=thresholds)
-        audit.record(actor, "rollout_policy.created", "rollout_policy", policy.id,
-                     {"app": app.slug, "name": name, "stages": stages, "thresholds": thresholds}, app=app)
+        policy = RolloutPolicy.create(app=app, name=name, stages=stages, thresholds=thresholds,
+                                      require_served_devices=require_served)
+        change.entity_id = policy.id
     return policy
 
 
@@ -125,26 +140,27 @@ def update_policy(policy: RolloutPolicy, data: dict, actor: str) -> RolloutPolic
         changes["stages"] = parse_stages(data["stages"])
     if "thresholds" in data:
         changes["thresholds"] = parse_thresholds(data["thresholds"])
+    if data.get("requireServedDevices") is not None:
+        changes["require_served_devices"] = data["requireServedDevices"]
     if not changes:
-        raise BadRequest("nothing to change: send name, stages or thresholds")
-    with database.atomic():
+        raise BadRequest("nothing to change: send name, stages, thresholds or requireServedDevices")
+    with changing(actor, "rollout_policy.updated", "rollout_policy", policy.id, changes, signal=None,
+                  app=policy.app_id):
         if _active_executions(policy).exists():
             raise Conflict("the policy cannot change while one of its executions runs; pause is not enough: "
                            "cancel or finish it first", code="policy_in_use")
         if "name" in changes:
             _ensure_unique(policy.app, changes["name"], policy.id)
         RolloutPolicy.update(**changes, updated_at=utcnow()).where(RolloutPolicy.id == policy.id).execute()
-        audit.record(actor, "rollout_policy.updated", "rollout_policy", policy.id, changes, app=policy.app_id)
     return RolloutPolicy.get_by_id(policy.id)
 
 
 def delete_policy(policy: RolloutPolicy, actor: str) -> None:
-    with database.atomic():
+    with changing(actor, "rollout_policy.deleted", "rollout_policy", policy.id, {"name": policy.name}, signal=None,
+                  app=policy.app_id):
         if _active_executions(policy).exists():
             raise Conflict("the policy is in use by a running or paused execution", code="policy_in_use")
         policy.delete_instance()
-        audit.record(actor, "rollout_policy.deleted", "rollout_policy", policy.id, {"name": policy.name},
-                     app=policy.app_id)
 
 
 # --- starting a release under a policy --------------------------------------------------------------
@@ -254,8 +270,9 @@ def breach(found: health.Totals, thresholds: dict) -> dict | None:
     return None
 
 
-def evaluate(execution_id: int, now: dt.datetime | None = None) -> str | None:
-    """Move one running execution on if it should; returns what happened (None: nothing).
+def evaluate(execution_id: int, now: dt.datetime | None = None, unattested_allowance: int = 0) -> str | None:
+    """Move one running execution on if it should; returns what happened (None: nothing). A policy
+    without requireServedDevices counts at most `unattested_allowance` devices no check served.
     One transaction, and every change is a compare-and-set on the state read, so running it twice
     at once (two processes) acts once."""
     now = now or utcnow()
@@ -272,18 +289,23 @@ def evaluate(execution_id: int, now: dt.datetime | None = None) -> str | None:
                 return "cancelled"
             return None
         policy = execution.policy
-        found = health.totals(release.id)
+        found = health.served_totals(release.id, 0 if policy.require_served_devices else unattested_allowance)
         exceeded = breach(found, policy.thresholds)
         if exceeded:
             return _act_on_breach(execution, release, exceeded, actor)
         stage = policy.stages[execution.stage - 1]
         waited = (now - execution.stage_started_at).total_seconds()
-        if waited >= stage["minDurationMinutes"] * 60 and found.launched_devices >= stage["minDevices"]:
+        if waited >= stage["minDurationMinutes"] * 60 and found.launched_devices >= stage["minDevices"] \
+                and _served_enough(release.id, stage.get("minServedDevices", 0)):
             last = execution.stage >= len(policy.stages)
             if _step(execution, actor, {"launchedDevices": found.launched_devices, "launches": found.launches,
                                         **found.rates()}):
                 return "completed" if last else "advanced"
     return None
+
+
+def _served_enough(release_id: int, wanted: int) -> bool:
+    return not wanted or health.served_devices(release_id) >= wanted
 
 
 def _act_on_breach(execution: RolloutExecution, release: Release, exceeded: dict, actor: str) -> str | None:
@@ -301,12 +323,12 @@ def _act_on_breach(execution: RolloutExecution, release: Release, exceeded: dict
     return status
 
 
-def evaluate_running(now: dt.datetime | None = None) -> dict[int, str]:
-    """Evaluate every running execution; returns what happened to each that moved."""
+def evaluate_running(now: dt.datetime | None = None, unattested_allowance: int = 0) -> dict[int, str]:
+    """Evaluate every running execution (see `evaluate`); returns what happened to each that moved."""
     moved = {}
     for (execution_id,) in RolloutExecution.select(RolloutExecution.id).where(
             RolloutExecution.status == "running").order_by(RolloutExecution.id).tuples():
-        outcome = evaluate(execution_id, now)
+        outcome = evaluate(execution_id, now, unattested_allowance)
         if outcome:
             moved[execution_id] = outcome
     return moved

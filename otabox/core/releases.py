@@ -4,6 +4,7 @@ deletion, each release's own history of events, and release JSON.
 The decision of which bundle a device gets lives in `decide`; this module changes the history it reads."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 
@@ -11,11 +12,11 @@ from peewee import fn
 
 from ..errors import BadRequest, Conflict, NotFound
 from ..fields import Any, Boolean, IdOrName, ListOf, Percentage, Schema, Text, Whole
-from ..store.generation import bump_generation
 from ..store.models import (
     App,
     Bundle,
     Channel,
+    CodePushActive,
     Device,
     Release,
     ReleaseEvent,
@@ -25,9 +26,12 @@ from ..store.models import (
     row_id,
     utcnow,
 )
-from . import audit, executions, outbox, semver
+from . import channel_numbers, executions, semver
 from .bundles import blobs_of, remove_unreferenced_blobs
+from .change import changing
+from .decide import serving_shares
 from .flags import link_release, linked_flags
+from .serving import BundleView, channel_history
 
 STAT_NAMES = {"check": "checks", "downloaded": "downloads", "installed": "installs", "failed": "failures"}
 
@@ -49,8 +53,9 @@ RELEASE_CHANGES = Schema(
 PROMOTION = RELEASE_CHANGES.only("rollout", "mandatory", "notes", "targetVersions")
 GROUP_ID = Text(100, min_length=1, nullable=True, description="Releases made together share it (default: a new UUID)")
 NEW_RELEASE = PROMOTION.extend({
-    "bundleId": IdOrName(required=True), "channel": Text(200, nullable=True, description="Default: the app's "
-                                                                                        "default channel"),
+    "bundleId": IdOrName(required=True), "channel": Text(200, nullable=True, description="Absent or null: the "
+                                                                                        "app's default channel "
+                                                                                        "(OtaKit's base channel)"),
     "linkedFlags": Any(description="[{flagId, enabled} or {flagId, value}]: flag values set with the release"),
     "groupId": GROUP_ID, "policyId": IdOrName(nullable=True, description="Follow this rollout policy")})
 ROLLBACK = Schema({"toBuiltin": Boolean(nullable=True), "toReleaseId": Whole(1, 2**63 - 1, nullable=True),
@@ -130,6 +135,12 @@ def current_release(channel: Channel) -> Release | None:
             .order_by(Release.id.desc()).first())
 
 
+def served_bundle_id(channel: Channel) -> int | None:
+    """The id of the bundle the channel serves now (None: nothing, or the binary's own)."""
+    current = current_release(channel)
+    return current.bundle_id if current else None
+
+
 def _group_id(data: dict) -> str:
     return _or(data.get("groupId"), None) or str(uuid.uuid4())
 
@@ -150,29 +161,32 @@ def _append(channel: Channel, actor: str, action: str, *, bundle: Bundle | None,
     if origin is not None:
         attributes.setdefault("target_versions", origin.target_versions)
         attributes.update(original_label=origin.label, original_channel=origin.channel.name)
-    release = Release.create(app=channel.app_id, channel=channel, bundle=bundle, kind=kind,
-                             label=_next_label(channel), rollout=rollout, mandatory=mandatory, notes=notes,
-                             actor=actor, **attributes)
     facts = {"app": channel.app.slug, "channel": channel.name, "bundleId": bundle.id if bundle else None,
              "rollout": rollout, "mandatory": mandatory, **(details or {})}
-    audit.record(actor, action, "release", release.id, facts, app=channel.app_id)
-    record_event(release.id, "created", actor, {"kind": kind, **facts})
-    rolled_back = action == "release.rolled_back"
-    executions.end_for_channel(channel.id, "rolled_back" if rolled_back else "cancelled", actor, {
-        "reason": "the channel was rolled back" if rolled_back else "a newer release replaced it",
-        "byReleaseId": release.id})
-    outbox.emit(action, channel.app, {"release": release_json(release),
-                                      "previousReleaseId": previous.id if previous else None, **(details or {})})
-    outbox.emit("deployment.released", channel.app, {"appName": channel.app.name, "deploymentName": channel.name,
-                                                     "package": codepush_package(release)})
-    bump_generation()
+    with changing(actor, action, "release", details=facts, app=channel.app_id) as change:
+        release = Release.create(app=channel.app_id, channel=channel, bundle=bundle, kind=kind,
+                                 label=_next_label(channel), rollout=rollout, mandatory=mandatory, notes=notes,
+                                 actor=actor, **attributes)
+        if bundle is not None:
+            channel_numbers.ensure_number(channel.id, bundle.id, mandatory)
+        change.entity_id = release.id
+        record_event(release.id, "created", actor, {"kind": kind, **facts})
+        rolled_back = action == "release.rolled_back"
+        executions.end_for_channel(channel.id, "rolled_back" if rolled_back else "cancelled", actor, {
+            "reason": "the channel was rolled back" if rolled_back else "a newer release replaced it",
+            "byReleaseId": release.id})
+        change.emit(action, channel.app, {"release": release_json(release),
+                                          "previousReleaseId": previous.id if previous else None, **(details or {})})
+        change.emit("deployment.released", channel.app, {"appName": channel.app.name, "deploymentName": channel.name,
+                                                         "package": codepush_package(release)})
     return release, previous
 
 
 def create_release(app: App, data: dict, actor: str, find_bundle, find_channel) -> tuple[Release, Release | None]:
-    """Release a bundle to a channel (the app's default channel when none is named)."""
+    """Release a bundle to a channel (the app's default channel, OtaKit's base channel, when none is
+    named or the channel is null)."""
     data = NEW_RELEASE.validate(data)
-    name = data.get("channel", app.default_channel)
+    name = _or(data.get("channel"), app.default_channel)
     if not isinstance(name, str):
         raise BadRequest("channel is required (the app has no default channel)", details={"field": "channel"})
     bundle = find_bundle(app, data["bundleId"])
@@ -212,32 +226,33 @@ def update_release(release: Release, data: dict, actor: str) -> Release:
         raise BadRequest("nothing to change: send rollout, mandatory, notes, disabled or targetVersions")
     if release.kind == "builtin" and {"rollout", "target_versions"} & set(changes):
         raise BadRequest("a rollback to builtin has no rollout or target", details={"field": "rollout"})
-    with database.atomic():
+    if changes.get("rollout", 0) > release.rollout and ReleaseEvent.select().where(
+            (ReleaseEvent.release == release) & (ReleaseEvent.kind == "rolled_back")).exists():
+        raise Conflict(f"release {release.label} was rolled back, so its rollout cannot grow; release its bundle "
+                       "again to offer it to more devices", code="rolled_back", details={"field": "rollout"})
+    action = "release.rollout_changed" if set(changes) == {"rollout"} else "release.updated"
+    before = {k: getattr(release, k) for k in changes}
+    with changing(actor, action, "release", release.id, {"before": before, "after": changes},
+                  app=release.app_id) as change:
         Release.update(**changes).where(Release.id == release.id).execute()
-        action = "release.rollout_changed" if set(changes) == {"rollout"} else "release.updated"
-        before = {k: getattr(release, k) for k in changes}
-        audit.record(actor, action, "release", release.id, {"before": before, "after": changes}, app=release.app_id)
         for field, value in changes.items():
             if value != before[field]:
                 record_event(release.id, EVENT_OF_CHANGE[field], actor, {"from": before[field], "to": value})
         updated = Release.get_by_id(release.id)
         if changes.get("disabled"):
             executions.end_for_release(release.id, "cancelled", actor, {"reason": "release disabled"})
-        outbox.emit("release.updated", release.app, {"release": release_json(updated), "before": before,
+        change.emit("release.updated", release.app, {"release": release_json(updated), "before": before,
                                                      "after": changes})
-        bump_generation()
     return updated
 
 
 def delete_release(release: Release, actor: str) -> Release:
     """AppDispatch's "delete update": the release is disabled and leaves the history lists (its row,
     bundle and stats stay, so a device that runs it keeps working and its reports still count)."""
-    with database.atomic():
+    with changing(actor, "release.deleted", "release", release.id,
+                  {"channel": release.channel.name, "bundleId": release.bundle_id}, app=release.app_id):
         Release.update(disabled=True, deleted=True).where(Release.id == release.id).execute()
-        audit.record(actor, "release.deleted", "release", release.id,
-                     {"channel": release.channel.name, "bundleId": release.bundle_id}, app=release.app_id)
         record_event(release.id, "deleted", actor)
-        bump_generation()
     return Release.get_by_id(release.id)
 
 
@@ -259,46 +274,106 @@ def list_releases(app: App, channel: Channel | None, limit: int, offset: int, in
     return list(query.order_by(Release.id.desc()).limit(limit).offset(offset)), query.count()
 
 
-def _rollback_target(channel: Channel, data: dict) -> tuple[Release | None, Release | None]:
-    """The channel's current release and the release a rollback goes back to (None: the binary's own
-    bundle)."""
+@dataclasses.dataclass(frozen=True)
+class RollbackPolicy:
+    """How one protocol's rollback picks the release it goes back to and what it does to the one it
+    leaves. The rest is common: a new history entry repeats the target (its rollout too, with the same
+    devices inside it), and devices outside that rollout go on below the target, so the channel serves
+    exactly what it served when the target was its newest release; a canary is never widened."""
+
+    history_entries: bool
+    """False (otabox): the newest enabled release is rolled back from and disabled, so no device is
+    offered it again, to the newest enabled earlier release of another bundle. True (code-push-server's
+    management API): the rolled-back-from release is the latest history entry and stays as it is; the
+    target is the previous entry, disabled or not (the copy keeps its isDisabled); both must target the
+    same app version."""
+
+
+OTABOX_ROLLBACK = RollbackPolicy(history_entries=False)
+CODEPUSH_ROLLBACK = RollbackPolicy(history_entries=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class RollbackPlan:
+    """What a rollback does: computed once, for the dry run and the rollback alike."""
+
+    channel: Channel
+    current: Release | None
+    """The release rolled back from."""
+    target: Release | None
+    """The release gone back to (None: the binary's own bundle)."""
+    policy: RollbackPolicy
+
+    @property
+    def disables_current(self) -> bool:
+        return self.current is not None and not self.policy.history_entries
+
+    def fields(self) -> dict:
+        """The new history entry's columns."""
+        target = self.target
+        return {"bundle": target.bundle if target else None, "kind": "rollback" if target else "builtin",
+                "rollout": target.rollout if target else 100, "mandatory": target.mandatory if target else False,
+                "notes": target.notes if target else "", "origin": target,
+                "disabled": bool(target and target.disabled and self.policy.history_entries)}
+
+
+def _history_entries(channel: Channel) -> list[Release]:
+    """Newest first, deleted releases left out (as every history list shows them)."""
+    return list(Release.select().where((Release.channel == channel) & (Release.deleted == False))  # noqa: E712
+                .order_by(Release.id.desc()))
+
+
+def _explicit_target(channel: Channel, to_id) -> Release:
+    number = row_id(to_id) if isinstance(to_id, int) else None
+    target = Release.get_or_none((Release.id == number) & (Release.channel == channel)) if number is not None else None
+    if target is None:
+        raise NotFound(f"no release {to_id!r} in channel {channel.name!r}")
+    return target
+
+
+def rollback_plan(channel: Channel, data: dict, policy: RollbackPolicy = OTABOX_ROLLBACK) -> RollbackPlan:
+    """The release rolled back from and the one gone back to (`toReleaseId`, `toBuiltin`, else the
+    policy's previous release)."""
     data = ROLLBACK.validate(data)
+    to_builtin = bool(data.get("toBuiltin"))
     to_id = data.get("toReleaseId")
-    current = current_release(channel)
-    if data.get("toBuiltin"):
-        return current, None
-    if to_id is not None:
-        target = Release.get_or_none((Release.id == to_id) & (Release.channel == channel))
-        if target is None:
-            raise NotFound(f"no release {to_id!r} in channel {channel.name!r}")
-        return current, target
+    if policy.history_entries:
+        entries = _history_entries(channel)
+        current = entries[0] if entries else None
+    else:
+        current = current_release(channel)
+    if to_builtin:
+        return RollbackPlan(channel, current, None, policy)
     if current is None:
         raise Conflict("the channel has no release to roll back", code="nothing_to_roll_back")
-    earlier = (Release.select().where((Release.channel == channel) & (Release.disabled == False)  # noqa: E712
-                                      & (Release.id < current.id)).order_by(Release.id.desc()))
-    target = next((r for r in earlier if r.bundle_id != current.bundle_id), None)
+    if to_id is not None:
+        target = _explicit_target(channel, to_id)
+    elif policy.history_entries:
+        target = entries[1] if len(entries) > 1 else None
+    else:
+        earlier = (Release.select().where((Release.channel == channel) & (Release.disabled == False)  # noqa: E712
+                                          & (Release.id < current.id)).order_by(Release.id.desc()))
+        target = next((r for r in earlier if r.bundle_id != current.bundle_id), None)
     if target is None:
         raise Conflict("there is no earlier release to roll back to; roll back to builtin instead",
                        code="nothing_to_roll_back")
-    return current, target
+    if policy.history_entries and target_versions(target) != target_versions(current):
+        raise Conflict("cannot roll back to a release for a different app version", code="different_app_version")
+    return RollbackPlan(channel, current, target, policy)
 
 
-def rollback(channel: Channel, data: dict, actor: str) -> tuple[Release, Release | None]:
-    """Re-point a channel to an earlier release (or to the binary's bundle) as a new history event.
-
-    The release rolled back from is disabled, so no device is offered it again and a second rollback
-    goes further back instead of returning to it. The new release repeats the target's mandatory
-    flag, notes and target range, as code-push-server's rollback does."""
+def rollback(channel: Channel, data: dict, actor: str, policy: RollbackPolicy = OTABOX_ROLLBACK
+             ) -> tuple[Release, Release | None]:
+    """Re-point a channel to an earlier release (or to the binary's bundle) as a new history event,
+    restoring what it served then (see RollbackPolicy)."""
     with database.atomic():
-        current, target = _rollback_target(channel, data)
-        if current is not None:
-            Release.update(disabled=True).where(Release.id == current.id).execute()
+        plan = rollback_plan(channel, data, policy)
+        if plan.disables_current:
+            Release.update(disabled=True).where(Release.id == plan.current.id).execute()
         created, previous = _append(
-            channel, actor, "release.rolled_back", bundle=target.bundle if target else None,
-            kind="rollback" if target else "builtin", previous=current, origin=target,
-            mandatory=target.mandatory if target else False, notes=target.notes if target else "",
-            details={"rolledBackFrom": current.id if current else None})
-        _note_rollback(current, target, created, actor)
+            channel, actor, "release.rolled_back", previous=plan.current,
+            details={"rolledBackFrom": plan.current.id if plan.current else None}, **plan.fields())
+        _note_rollback(plan.current, plan.target, created, actor)
         return created, previous
 
 
@@ -307,15 +382,48 @@ def dry_run(data: dict) -> bool:
     return bool(ROLLBACK.validate(data).get("dryRun"))
 
 
-def preview_rollback(channel: Channel, data: dict) -> dict:
-    """What `rollback(channel, data)` would make the channel serve, without changing anything (the
-    dashboard shows it before the operator confirms)."""
-    current, target = _rollback_target(channel, data)
-    bundle = target.bundle if target else None
-    return {"channel": channel.name, "kind": "rollback" if target else "builtin", "label": _next_label(channel),
-            "bundleId": bundle.id if bundle else None, "bundleVersion": bundle.version if bundle else "builtin",
-            "rollout": 100, "mandatory": target.mandatory if target else False,
-            "rolledBackFrom": release_json(current) if current else None}
+def preview_rollback(plan: RollbackPlan) -> tuple[dict, list[dict]]:
+    """What the rollback `plan` would append, and what the channel would then serve (`serves`),
+    without changing anything (the CLI's --dry-run; the dashboard shows it before the operator
+    confirms)."""
+    fields = plan.fields()
+    origin, bundle = fields.pop("origin"), fields["bundle"]
+    planned = Release(id=(Release.select(fn.MAX(Release.id)).scalar() or 0) + 1, app=plan.channel.app_id,
+                      channel=plan.channel, label=_next_label(plan.channel),
+                      original_label=origin.label if origin else None, **fields)
+    preview = {"channel": plan.channel.name, "kind": planned.kind, "label": planned.label,
+               "bundleId": bundle.id if bundle else None, "bundleVersion": bundle.version if bundle else "builtin",
+               "rollout": planned.rollout, "mandatory": planned.mandatory,
+               "rolledBackFrom": release_json(plan.current) if plan.current else None}
+    return preview, serves(plan.channel, planned, plan.current if plan.disables_current else None)
+
+
+def serves(channel: Channel, planned: Release | None = None, disabled: Release | None = None) -> list[dict]:
+    """What share of the channel's devices each release serves (`{"channel", "release", "label",
+    "version", "share"}`, newest first; release None: the binary's own bundle), with `planned`
+    appended and `disabled` disabled when given. A channel split sends its share to the other
+    channel's history. Shares ignore platform and app-version targeting."""
+    split = Channel.get_or_none((Channel.app == channel.app_id) & (Channel.name == channel.rollout_channel)) \
+        if channel.rollout_channel and channel.rollout_percentage > 0 else None
+    parts = [(channel, 100 - channel.rollout_percentage if split else 100)] + ([(split, channel.rollout_percentage)]
+                                                                             if split else [])
+    result = []
+    for source, weight in parts:
+        rows = list(Release.select().where(Release.channel == source).order_by(Release.id))
+        for row in rows:
+            if disabled is not None and row.id == disabled.id:
+                row.disabled = True
+        if planned is not None and source == channel:
+            rows.append(planned)
+        bundle_ids = {r.bundle_id for r in rows if r.bundle_id is not None}
+        bundles = {b.id: BundleView.of(b) for b in Bundle.select().where(Bundle.id.in_(bundle_ids))} \
+            if bundle_ids else {}
+        for release, share in serving_shares(channel_history(rows, bundles)):
+            result.append({"channel": source.name, "release": release.id if release else None,
+                           "label": release.label if release else None,
+                           "version": release.bundle.version if release and release.bundle else "builtin",
+                           "share": round(share * weight / 100, 2)})
+    return result
 
 
 def _note_rollback(current: Release | None, target: Release | None, created: Release, actor: str) -> None:
@@ -389,20 +497,19 @@ def clear_history(channel: Channel, actor: str, store) -> int:
     """code-push-server's `deployment clear`: forget a channel's whole release history. Bundles only
     that history used go too (with their blob files); bundles another channel released, or a device
     is pinned to, stay. Returns how many releases were removed."""
-    with database.atomic():
+    with changing(actor, "channel.history_cleared", "channel", channel.id, {"name": channel.name},
+                  app=channel.app_id) as change:
         rows = list(Release.select(Release.id, Release.bundle).where(Release.channel == channel))
         used = {r.bundle_id for r in rows if r.bundle_id is not None}
         Release.delete().where(Release.channel == channel).execute()
+        CodePushActive.delete().where(CodePushActive.channel == channel).execute()
         kept = {r.bundle_id for r in Release.select(Release.bundle).where(Release.bundle.in_(used))} | {
             d.override_bundle_id for d in Device.select(Device.override_bundle).where(Device.override_bundle.in_(used))}
         orphans = list(Bundle.select().where(Bundle.id.in_(used - kept)))
         digests = blobs_of(orphans)
         for bundle in orphans:
             bundle.delete_instance(recursive=True)
-        audit.record(actor, "channel.history_cleared", "channel", channel.id,
-                     {"name": channel.name, "releases": len(rows), "bundlesDeleted": [b.id for b in orphans]},
-                     app=channel.app_id)
-        bump_generation()
+        change.details.update(releases=len(rows), bundlesDeleted=[b.id for b in orphans])
     remove_unreferenced_blobs(store, digests)
     return len(rows)
 
@@ -412,6 +519,21 @@ def count_stat(release_id: int, action: str, amount: int = 1) -> None:
     (ReleaseStat.insert(release=release_id, action=action, count=amount)
      .on_conflict(conflict_target=[ReleaseStat.release, ReleaseStat.action],
                   update={ReleaseStat.count: ReleaseStat.count + amount}).execute())
+
+
+def move_active(to: tuple[int, str], away: tuple[int, str] | None) -> None:
+    """One device's report that it now runs `to` (channel id, label or app version) after `away`:
+    code-push-server's Active counters, up for one and down for the other, in one transaction."""
+    with database.atomic():
+        for (channel_id, key), amount in ((to, 1), *(((away, -1),) if away else ())):
+            (CodePushActive.insert(channel=channel_id, key=key[:200], count=amount)
+             .on_conflict(conflict_target=[CodePushActive.channel, CodePushActive.key],
+                          update={CodePushActive.count: CodePushActive.count + amount}).execute())
+
+
+def active_counts(channel: Channel) -> dict[str, int]:
+    """code-push-server's Active counters of a channel, by label or app version."""
+    return {row.key: row.count for row in CodePushActive.select().where(CodePushActive.channel == channel)}
 
 
 def adoption(channel: Channel, days: int | None = None) -> list[dict]:

@@ -7,10 +7,9 @@ import json
 
 from ..errors import BadRequest, Conflict
 from ..fields import Any, Choice, Schema, Text
-from ..store.generation import bump_generation
-from ..store.models import App, Flag, FlagRule, Segment, database, iso, utcnow
-from . import audit
+from ..store.models import App, Flag, FlagRule, Segment, iso, utcnow
 from . import flag_eval as ev
+from .change import changing
 from .flags import FLAG_KEY, key_for, owned_row
 
 MATCH_TYPES = ("all", "any")
@@ -104,14 +103,13 @@ def create_segment(app: App, data: dict, actor: str) -> Segment:
     key = data.get("key")
     if key is not None and (not isinstance(key, str) or not FLAG_KEY.match(key)):
         raise BadRequest("key must be 1-128 letters, digits, '.', '_' or '-'", details={"field": "key"})
-    with database.atomic():
+    with changing(actor, "segment.created", "segment", details={"app": app.slug}, app=app) as change:
         if Segment.select().where(Segment.app == app).count() >= MAX_SEGMENTS:
             raise Conflict(f"an app has at most {MAX_SEGMENTS} segments", code="too_many_segments")
         if key is not None and Segment.select().where((Segment.app == app) & (Segment.key == key)).exists():
             raise Conflict(f"a segment with key {key!r} exists already", details={"key": key})
         segment = Segment.create(app=app, key=key or _free_key(app, key_for(fields["name"])), **fields)
-        audit.record(actor, "segment.created", "segment", segment.id, {"app": app.slug, "key": segment.key}, app=app)
-        bump_generation()
+        change.entity_id, change.details["key"] = segment.id, segment.key
     return segment
 
 
@@ -122,21 +120,17 @@ def update_segment(segment: Segment, data: dict, actor: str) -> Segment:
     fields = _fields(data, creating=False)
     if not fields:
         raise BadRequest("nothing to change: send name, description, matchType or conditions")
-    with database.atomic():
+    with changing(actor, "segment.updated", "segment", segment.id,
+                  {"app": segment.app.slug, "key": segment.key, "changed": sorted(fields)}, app=segment.app_id):
         Segment.update(**fields, updated_at=utcnow()).where(Segment.id == segment.id).execute()
-        audit.record(actor, "segment.updated", "segment", segment.id,
-                     {"app": segment.app.slug, "key": segment.key, "changed": sorted(fields)}, app=segment.app_id)
-        bump_generation()
     return Segment.get_by_id(segment.id)
 
 
 def delete_segment(segment: Segment, actor: str) -> None:
-    with database.atomic():
+    with changing(actor, "segment.deleted", "segment", segment.id, {"app": segment.app.slug, "key": segment.key},
+                  app=segment.app_id):
         users = _users(segment)
         if users:
             raise Conflict(f"segment {segment.key!r} is used by {len(users)} rule(s); remove them first",
                            code="segment_in_use", details={"usedBy": users})
         segment.delete_instance()
-        audit.record(actor, "segment.deleted", "segment", segment.id, {"app": segment.app.slug, "key": segment.key},
-                     app=segment.app_id)
-        bump_generation()

@@ -3,7 +3,11 @@ overrides, from which update checks are answered without touching the database.
 
 A check compares the state's generation (see generation.py) with the one its picture was built from,
 so a change is visible to the very next check, in this process and in any other process on the same
-database."""
+database.
+
+While the database cannot be reached the picture already loaded keeps answering checks (see
+`ServingCache`), up to a configured age: an update check then gets the last state this process
+confirmed rather than a 503."""
 from __future__ import annotations
 
 import dataclasses
@@ -15,11 +19,17 @@ import threading
 import time
 from typing import Callable
 
+from ..store.db import database_failure
 from ..store.generation import GenerationSignal, current_generation, current_state
-from ..store.models import App, Bundle, Channel, Device, Release, database, row_id
+from ..store.models import App, Bundle, Channel, ChannelVersion, Device, Release, database, row_id
 from . import semver
 
 VERIFY_SECONDS = 1.0
+
+
+FILE_MISSING = "fileMissing"
+"""Set in a bundle's `extra` while its file is known to be missing from storage (`doctor` found it,
+or a download did): none of its releases is offered then (see `release_view`)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,6 +62,10 @@ class BundleView:
                    session_key=row.session_key, encrypted_checksum=row.encrypted_checksum, key_id=row.key_id,
                    runtime_version=row.runtime_version, extra=row.extra or {}, created_at=row.created_at,
                    target_range=_parsed_range(row.target_versions), min_update_version=row.min_update_version)
+
+    @property
+    def file_missing(self) -> bool:
+        return bool(self.extra.get(FILE_MISSING))
 
     def serves_platform(self, platform: str | None) -> bool:
         if self.format == "expo":
@@ -97,10 +111,25 @@ class ReleaseView:
     """Only devices of this platform take it (None: any)."""
     runtime_version: str | None = None
     target_range: object = dataclasses.field(compare=False, repr=False, default=None)
+    restores: int | None = None
+    """A rollback's target (a release id of this channel): devices outside its rollout go on below the
+    target, as they did when the target was the newest release."""
+    rollout_id: int | None = None
+    rollout_label: str | None = None
+    """The release whose rollout membership it shares (a rollback: its target's, so the same devices
+    are inside); None: its own."""
 
     @property
     def is_builtin(self) -> bool:
         return self.bundle is None
+
+    @property
+    def rollout_salt(self) -> int:
+        return self.rollout_id if self.rollout_id is not None else self.id
+
+    @property
+    def rollout_tag(self) -> str:
+        return self.rollout_label if self.rollout_label is not None else self.label
 
     def native_mismatch(self, native_version: str | None, native_build: int | None,
                         any_version: bool = False) -> str | None:
@@ -126,12 +155,22 @@ class ChannelView:
     """Capgo's disableAutoUpdateUnderNative: never offer a bundle below the device's native version."""
     min_runtime_version: str | None = None
     split_percentage: int = 0
+    numbers: tuple[tuple[int, int], ...] = ()
+    """(number, bundle id) of the channel's whole-number versions, highest first (core/channel_numbers.py)."""
     split: "ChannelView | None" = dataclasses.field(default=None, compare=False, repr=False)
     """This channel with another channel's history: what `split_percentage` % of its devices get."""
 
     @property
     def current(self) -> ReleaseView | None:
         return next((r for r in self.history if not r.disabled), None)
+
+    def bundle_numbered(self, number: int) -> int | None:
+        """The id of the bundle the channel numbered `number`."""
+        return next((bundle_id for n, bundle_id in self.numbers if n == number), None)
+
+    def number_of(self, bundle_id: int) -> int | None:
+        """The bundle's (highest) number on this channel."""
+        return next((n for n, b in self.numbers if b == bundle_id), None)
 
     @functools.cached_property
     def mandatory_positions(self) -> tuple[int, ...]:
@@ -145,12 +184,26 @@ class ChannelView:
     def positions_by_hash(self) -> dict[str, tuple[int, ...]]:
         return self._positions(lambda bundle: bundle.package_hash)
 
+    @functools.cached_property
+    def positions_by_bundle(self) -> dict[int, tuple[int, ...]]:
+        return self._positions(lambda bundle: bundle.id)
+
     def _positions(self, key) -> dict:
         found: dict = {}
         for position, release in enumerate(self.history):
             if release.bundle is not None:
                 found.setdefault(key(release.bundle), []).append(position)
         return {k: tuple(v) for k, v in found.items()}
+
+
+def matching_names(name: str, names) -> list[str]:
+    """The names `name` means among `names`: itself when present, else those equal to it ignoring
+    case (the code-push CLI's "Production" is the channel "production")."""
+    names = list(names)
+    if name in names:
+        return [name]
+    folded = name.casefold()
+    return [n for n in names if n.casefold() == folded]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -196,26 +249,77 @@ class AppView:
     memo: dict = dataclasses.field(default_factory=dict, init=False, compare=False, repr=False)
     """Values derived from this view by the adapters (e.g. signed replies), gone with it."""
 
+    @functools.cached_property
+    def bundles_by_version(self) -> dict[str, tuple[BundleView, ...]]:
+        """Bundles of each version: one made for a platform before one for all."""
+        found: dict = {}
+        for bundle in sorted(self.bundles.values(), key=lambda b: b.platform == "all"):
+            found.setdefault(bundle.version, []).append(bundle)
+        return {version: tuple(bundles) for version, bundles in found.items()}
+
+    def bundle_for_version(self, version: str, platform: str | None) -> int | None:
+        """The id of the bundle of this version a device on `platform` runs, if the app has one."""
+        return next((b.id for b in self.bundles_by_version.get(version, ()) if b.serves_platform(platform)), None)
+
     def channel_for(self, device_id: str | None, requested: str | None) -> ChannelView | None:
         """Admin override first, then the channel the device asked for, then its self-assigned one,
         then the app's default channel."""
         override = self.overrides.get(device_id) if device_id else None
         if override and override.channel:
-            return self.channels.get(override.channel)
+            return self.channel_named(override.channel)
         if requested:
-            return self.channels.get(requested)
+            return self.channel_named(requested)
         if override and override.self_assigned_channel:
-            return self.channels.get(override.self_assigned_channel)
-        return self.channels.get(self.default_channel) if self.default_channel else None
+            return self.channel_named(override.self_assigned_channel)
+        return self.channel_named(self.default_channel) if self.default_channel else None
+
+    def channel_named(self, name: str) -> ChannelView | None:
+        """The channel of that name, else the one channel whose name differs only in case (a device
+        built with "Production" reaches "production"; two such channels: neither)."""
+        found = self.channels.get(name)
+        if found is None:
+            matches = matching_names(name, self.channels)
+            found = self.channels[matches[0]] if len(matches) == 1 else None
+        return found
 
 
-def release_view(row: Release, bundles: dict[int, BundleView]) -> ReleaseView:
+def release_view(row: Release, bundles: dict[int, BundleView], earlier: dict[str, ReleaseView] | None = None
+                 ) -> ReleaseView:
+    """`earlier`: the channel's older releases by label, where a rollback finds its target. A release
+    whose bundle's file is known to be missing is disabled (devices then get what the channel served
+    before, as after a rollback)."""
     bundle = bundles.get(row.bundle_id)
     targets = row.target_versions or (bundle.target_versions if bundle else None)
+    target = (earlier or {}).get(row.original_label) if row.kind == "rollback" else None
     return ReleaseView(
         id=row.id, kind=row.kind, label=row.label, bundle=bundle, rollout=row.rollout, mandatory=row.mandatory,
-        disabled=row.disabled, notes=row.notes, created_at=row.created_at, target_versions=targets,
-        platform=row.platform, runtime_version=row.runtime_version, target_range=_parsed_range(targets))
+        disabled=row.disabled or (bundle is not None and bundle.file_missing), notes=row.notes,
+        created_at=row.created_at, target_versions=targets, platform=row.platform,
+        runtime_version=row.runtime_version, target_range=_parsed_range(targets),
+        restores=target.id if target else None, rollout_id=target.rollout_salt if target else None,
+        rollout_label=target.rollout_tag if target else None)
+
+
+def channel_history(rows: list[Release], bundles: dict[int, BundleView]) -> tuple[ReleaseView, ...]:
+    """A channel's releases (given oldest first) as views, newest first."""
+    by_label: dict[str, ReleaseView] = {}
+    views = []
+    for row in rows:
+        views.append(release_view(row, bundles, by_label))
+        by_label[row.label] = views[-1]
+    return tuple(reversed(views))
+
+
+def read_through_outage(view: AppView, name: str, read: Callable[[], object]):
+    """`read()` (something an adapter reads from the database per request), remembered in the view as
+    `name`; when the database does not answer, the value last remembered there (else the failure)."""
+    try:
+        value = view.memo[name] = read()
+    except Exception as exc:
+        if database_failure(exc) is None or name not in view.memo:
+            raise
+        value = view.memo[name]
+    return value
 
 
 OVERRIDE_COLUMNS = (Device.app, Device.device_id, Device.override_channel, Device.override_bundle,
@@ -230,24 +334,30 @@ def _override(row: Device, bundles: dict[int, BundleView]) -> Override:
 
 def _load_content(app: App) -> tuple[dict, dict, dict]:
     bundles = {b.id: BundleView.of(b) for b in Bundle.select().where(Bundle.app == app)}
-    histories: dict[int, list[ReleaseView]] = {}
-    for r in Release.select().where(Release.app == app).order_by(Release.id.desc()):
-        histories.setdefault(r.channel_id, []).append(release_view(r, bundles))
+    rows_by_channel: dict[int, list[Release]] = {}
+    for r in Release.select().where(Release.app == app).order_by(Release.id):
+        rows_by_channel.setdefault(r.channel_id, []).append(r)
+    histories = {channel_id: channel_history(rows, bundles) for channel_id, rows in rows_by_channel.items()}
     rows = list(Channel.select().where(Channel.app == app))
+    numbers: dict[int, list[tuple[int, int]]] = {}
+    for v in (ChannelVersion.select(ChannelVersion.channel, ChannelVersion.number, ChannelVersion.bundle)
+              .where(ChannelVersion.channel.in_([c.id for c in rows])).order_by(ChannelVersion.number.desc())):
+        numbers.setdefault(v.channel_id, []).append((v.number, v.bundle_id))
     channels = {
         c.name: ChannelView(
             id=c.id, name=c.name, deployment_key=c.deployment_key, block_upgrades=c.block_upgrades,
             allow_device_self_assign=c.allow_device_self_assign, allow_emulator=c.allow_emulator,
             allow_dev=c.allow_dev, ios_enabled=c.ios_enabled, android_enabled=c.android_enabled,
             history=tuple(histories.get(c.id, ())), disable_under_native=c.disable_auto_update_under_native,
-            min_runtime_version=c.min_runtime_version)
+            min_runtime_version=c.min_runtime_version, numbers=tuple(numbers.get(c.id, ())))
         for c in rows}
     for c in rows:
         target = channels.get(c.rollout_channel) if c.rollout_channel else None
         if target is not None and c.rollout_percentage > 0 and target.name != c.name:
             own = channels[c.name]
             channels[c.name] = dataclasses.replace(own, split_percentage=c.rollout_percentage,
-                                                   split=dataclasses.replace(own, history=target.history))
+                                                   split=dataclasses.replace(own, history=target.history,
+                                                                             numbers=target.numbers))
     overrides = {d.device_id: _override(d, bundles)
                  for d in Device.select(*OVERRIDE_COLUMNS).where((Device.app == app) & HAS_OVERRIDE)}
     return channels, bundles, overrides
@@ -301,6 +411,17 @@ def load_app_view(app: App) -> AppView:
                    bundles=bundles, overrides=overrides, default_channel=app.default_channel, sequence=sequence)
 
 
+def _state_retried_once() -> tuple[int, int]:
+    """current_state(), asked again once when the database failed: a connection the server dropped (it
+    restarted) fails once, and the second try opens a new one."""
+    try:
+        return current_state()
+    except Exception as exc:
+        if database_failure(exc) is None:
+            raise
+        return current_state()
+
+
 MAX_APP_ID = 200
 """Slugs are at most 200 characters (apps.create_app); a longer name is no app, and costs no query."""
 
@@ -313,24 +434,42 @@ class ServingCache:
     remembered, so a flood of invented slugs costs no memory.
 
     With a `signal` (processes sharing a host), the database is asked only when the signal moved or
-    a second has passed; without one (e.g. a database shared across hosts), on every check."""
+    a second has passed; without one (e.g. a database shared across hosts), on every check.
 
-    def __init__(self, signal: GenerationSignal | None = None):
+    When the database does not answer, the views already loaded go on answering checks for up to
+    `stale_limit` seconds after the database last confirmed them (`offline_since` says since when),
+    and the database is asked again once a second by one check, not by every check. Whatever is not
+    loaded yet (an app no check asked for since the last change) still fails with the database."""
+
+    def __init__(self, signal: GenerationSignal | None = None, stale_limit: float = 21600):
         self._lock = threading.Lock()
         self._signal = signal
+        self.stale_limit = stale_limit
         self._state = (-1, -1)
         self._verified_at = 0.0
+        self._confirmed_at: float | None = None
+        self.offline_since: float | None = None
+        """Monotonic time since which checks are answered from memory (None: the database answers)."""
         self._apps: dict[str, AppView] = {}
         self._deployment_keys: dict[str, tuple[int, str]] | None = None
         self._client_keys: dict[bytes, tuple[int, str]] | None = None
 
     def _refresh(self) -> None:
         now = time.monotonic()
-        if (self._signal is not None and now - self._verified_at < VERIFY_SECONDS
-                and self._signal.read_state() == self._state):
+        if now - self._verified_at < VERIFY_SECONDS and (
+                self.offline_since is not None
+                or (self._signal is not None and self._signal.read_state() == self._state)):
             return
-        state = current_state()
-        self._verified_at = now
+        if self.offline_since is not None:
+            self._verified_at = now  # one check at a time asks a database that is away
+        try:
+            state = _state_retried_once()
+        except Exception as exc:
+            if not self._may_serve_from_memory(exc, now):
+                raise
+            return
+        self._verified_at = self._confirmed_at = now
+        self.offline_since = None
         if self._signal is not None:
             self._signal.publish(*state)
         if state == self._state:
@@ -343,6 +482,22 @@ class ServingCache:
             elif state[1] > self._state[1]:
                 self._apply_device_changes(self._state[1])
             self._state = state
+
+    def _may_serve_from_memory(self, exc: Exception, now: float) -> bool:
+        """After the database failed to say the current state: whether the loaded views may answer
+        (the database is unreachable, and they were confirmed less than `stale_limit` seconds ago)."""
+        if (database_failure(exc) is None or self._confirmed_at is None
+                or now - self._confirmed_at > self.stale_limit):
+            return False
+        self._verified_at = now
+        if self.offline_since is None:
+            self.offline_since = now
+        return True
+
+    @property
+    def offline(self) -> bool:
+        """Checks are being answered from memory because the database did not answer."""
+        return self.offline_since is not None
 
     def _apply_device_changes(self, since: int) -> None:
         """Re-read the devices changed after number `since` into the cached views (under the lock)."""

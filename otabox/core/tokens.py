@@ -2,9 +2,15 @@
 
 A token never has more rights than whoever creates it. At use, its rights are the least of its
 owner's current rights (a member who loses an app loses it for their tokens too), its role and its
-apps. A token made with a token has at most that token's role, apps and expiry; one made in a
-dashboard session may have any role, since the user's own rights bound it anyway (a member's token
-made before they join an app can publish there once they may)."""
+apps. A token made with a token has at most that token's role, apps and expiry, and remembers it
+was minted from it; one made in a dashboard session may have any role, since the user's own rights
+bound it anyway (a member's token made before they join an app can publish there once they may).
+
+Who manages which token (lists, renames, changes the expiry of, revokes it): a dashboard session
+and an admin token not limited to apps manage every token of their user; any other token manages
+only itself and the tokens minted from it, directly or not. So of the service account's keys, a
+reader or app-limited key never reaches another key. Revoking a token revokes everything minted
+from it, and no token gives another an expiry later than its own."""
 from __future__ import annotations
 
 import datetime as dt
@@ -13,8 +19,8 @@ from ..errors import Conflict, Forbidden, NotFound
 from ..fields import Any, Choice, IdOrName, ListOf, Schema, Whole
 from ..security import auth
 from ..security.auth import Principal
-from ..store.models import ApiKey, App, TokenApp, database, iso, row_id, utcnow
-from . import audit
+from ..store.models import ApiKey, App, TokenApp, iso, row_id, utcnow
+from .change import changing
 
 DEFAULT_TTL_MS = 60 * 24 * 3600 * 1000
 """code-push-server's default: 60 days."""
@@ -35,12 +41,15 @@ def millis(moment: dt.datetime | None) -> int | None:
 
 
 def token_json(token: ApiKey) -> dict:
+    """A token as /api/v1/auth/tokens shows it: `expires` an ISO time as the CodePush multi-tenant
+    server shows it (`expiresAt` its older otabox name); code-push-server's CLI gets epoch
+    milliseconds at its own routes (protocols/codepush/accounts.py)."""
     apps = [link.app for link in token.app_links.order_by(TokenApp.app)] if token.scoped else None
     return {"friendlyName": token.name, "role": token.role,
             "appIds": [app.id for app in apps] if apps is not None else None,
             "appSlugs": [app.slug for app in apps] if apps is not None else None,
             "createdBy": token.created_by, "createdAt": iso(token.created_at), "lastUsedAt": iso(token.last_used_at),
-            "expires": millis(token.expires_at), "expiresAt": iso(token.expires_at)}
+            "expires": iso(token.expires_at), "expiresAt": iso(token.expires_at)}
 
 
 def _linked_apps(token: ApiKey) -> set[int]:
@@ -53,26 +62,42 @@ def _cap(caller: Principal) -> str:
     return caller.token.role if caller.token is not None else "admin"
 
 
-def _within(caller: Principal, token: ApiKey) -> bool:
-    """Whether `token` is no stronger than the caller (so the caller may see and manage it)."""
-    if auth.ROLE_RANK[token.role] > auth.ROLE_RANK[_cap(caller)]:
-        return False
-    if caller.token is None or not caller.token.scoped:
-        return True
-    return token.scoped and _linked_apps(token) <= _linked_apps(caller.token)
+def _minted_from(roots: set[int]) -> set[int]:
+    """The tokens minted from `roots`, directly or through others (not the roots themselves)."""
+    found: set[int] = set()
+    frontier = roots
+    while frontier:
+        frontier = {row.id for row in ApiKey.select(ApiKey.id).where(ApiKey.minted_from.in_(list(frontier)))} - found
+        found |= frontier
+    return found
+
+
+def manages_all(caller: Principal) -> bool:
+    """Whether the caller manages every token (and dashboard session) of its user: a session, or an
+    admin token not limited to apps."""
+    return caller.token is None or (caller.token.role == "admin" and not caller.token.scoped)
+
+
+def _reach(caller: Principal) -> set[int] | None:
+    """The ids of the tokens the caller manages; None: every token of its user."""
+    if manages_all(caller):
+        return None
+    return {caller.token.id} | _minted_from({caller.token.id})
 
 
 def manageable_tokens(caller: Principal) -> list[ApiKey]:
-    """The tokens of the caller's user that the caller may see, rename and revoke: all of them for a
-    session, those no stronger than itself for a token (so a reader key of the service account does
-    not list or revoke the admin keys)."""
-    rows = ApiKey.select().where(ApiKey.user == caller.user).order_by(ApiKey.created_at, ApiKey.id)
-    return [token for token in rows if _within(caller, token)]
+    """The tokens of the caller's user that the caller may see, rename and revoke (see above)."""
+    query = ApiKey.select().where(ApiKey.user == caller.user)
+    reach = _reach(caller)
+    if reach is not None:
+        query = query.where(ApiKey.id.in_(list(reach)))
+    return list(query.order_by(ApiKey.created_at, ApiKey.id))
 
 
 def find_token(caller: Principal, name: str) -> ApiKey:
     token = ApiKey.get_or_none((ApiKey.user == caller.user) & (ApiKey.name == name))
-    if token is None or not _within(caller, token):
+    reach = _reach(caller) if token is not None else None
+    if token is None or (reach is not None and token.id not in reach):
         raise NotFound(f"no token named {name!r}", code="no_such_token")
     return token
 
@@ -117,16 +142,18 @@ def create_token(creator: Principal, name, ttl_ms, role, app_ids, created_by: st
                         details={"required": role, "role": cap})
     apps = _apps(creator, app_ids)
     secret, digest = auth.new_secret(auth.TOKEN_PREFIX)
-    with database.atomic():
+    with changing(actor, "token.created", "token", signal=None) as change:
         if ApiKey.select().where((ApiKey.user == creator.user) & (ApiKey.name == name)).exists():
             raise Conflict(f"a token named {name!r} exists already", details={"friendlyName": name})
         token = ApiKey.create(user=creator.user, name=name, role=role, key_hash=digest, scoped=apps is not None,
-                              created_by=(created_by or "")[:200], expires_at=_expiry(creator, ttl_ms))
+                              created_by=(created_by or "")[:200], expires_at=_expiry(creator, ttl_ms),
+                              minted_from=creator.token)
         for app in apps or ():
             TokenApp.create(token=token, app=app)
-        audit.record(actor, "token.created", "token", token.id,
-                     {"friendlyName": name, "owner": creator.user.email, "role": role,
-                      "apps": [a.slug for a in apps] if apps is not None else None, "expiresAt": iso(token.expires_at)})
+        change.entity_id = token.id
+        change.details = {"friendlyName": name, "owner": creator.user.email, "role": role,
+                          "apps": [a.slug for a in apps] if apps is not None else None,
+                          "expiresAt": iso(token.expires_at)}
     return token, secret
 
 
@@ -139,18 +166,22 @@ def update_token(editor: Principal, token: ApiKey, new_name, ttl_ms, actor: str)
         changes["expires_at"] = _expiry(editor, TTL_CHANGE(ttl_ms, "ttl"))
     if not changes:
         return token
-    with database.atomic():
+    with changing(actor, "token.updated", "token", token.id,
+                  {"friendlyName": changes.get("name", token.name), "from": token.name,
+                   "expiresAt": iso(changes.get("expires_at", token.expires_at))}, signal=None):
         if "name" in changes and ApiKey.select().where(
                 (ApiKey.user == token.user) & (ApiKey.name == changes["name"])).exists():
             raise Conflict(f"a token named {changes['name']!r} exists already", details={"friendlyName": new_name})
         ApiKey.update(**changes).where(ApiKey.id == token.id).execute()
-        audit.record(actor, "token.updated", "token", token.id,
-                     {"friendlyName": changes.get("name", token.name), "from": token.name,
-                      "expiresAt": iso(changes.get("expires_at", token.expires_at))})
     return ApiKey.get_by_id(token.id)
 
 
-def revoke_token(token: ApiKey, actor: str) -> None:
-    with database.atomic():
-        ApiKey.delete().where(ApiKey.id == token.id).execute()
-        audit.record(actor, "token.revoked", "token", token.id, {"friendlyName": token.name, "owner": token.user.email})
+def revoke_token(token: ApiKey, actor: str) -> list[str]:
+    """Revoke `token` and every token minted from it; returns the names of those revoked with it."""
+    with changing(actor, "token.revoked", "token", token.id,
+                  {"friendlyName": token.name, "owner": token.user.email}, signal=None) as change:
+        minted = _minted_from({token.id})
+        names = [row.name for row in ApiKey.select(ApiKey.name).where(ApiKey.id.in_(list(minted))).order_by(ApiKey.id)]
+        ApiKey.delete().where(ApiKey.id.in_([token.id, *minted])).execute()
+        change.details["alsoRevoked"] = names
+    return names

@@ -18,10 +18,14 @@ from ..errors import BadRequest, Invalid, NotFound
 from ..fields import Boolean, Choice, IdOrName, ListOf, Schema, Text
 from ..security.egress import EgressRefused, resolve
 from ..store.models import App, Delivery, DeliveryAttempt, OutboxEvent, Webhook, database, iso, row_id, utcnow
-from . import audit, outbox
+from . import outbox
 from .apps import find_app
+from .change import changing
 
-FORMATS = ("json", "slack")
+FORMATS = ("json", "slack", "codepush")
+"""json: otabox's envelope; slack: a line of text; codepush: the CodePush multi-tenant server's flat
+`deployment.released` body (such a webhook hears that event only)."""
+CODEPUSH_EVENTS = ["deployment.released"]
 SECRET_PREFIX = "whsec_"
 SIGNATURE_HEADER = "X-Otabox-Signature"
 MAX_EVENTS = 50
@@ -86,7 +90,8 @@ def _fields(data: dict, allow_private: bool, creating: bool) -> dict:
     if "url" in data:
         fields["url"] = _url(data["url"], allow_private)
     if creating or "events" in data:
-        fields["events"] = sorted(set(data.get("events", ["*"])))
+        default = CODEPUSH_EVENTS if data.get("format") == "codepush" else ["*"]
+        fields["events"] = sorted(set(data.get("events", default)))
     if "isActive" in data:
         fields["is_active"] = data["isActive"]
     if "format" in data:
@@ -94,6 +99,12 @@ def _fields(data: dict, allow_private: bool, creating: bool) -> dict:
     if "appId" in data:
         fields["app"] = None if data["appId"] is None else _app(data["appId"])
     return fields
+
+
+def _check_format(format: str, events: list[str]) -> None:
+    if format == "codepush" and events != CODEPUSH_EVENTS:
+        raise BadRequest("a webhook in the codepush format hears deployment.released only",
+                         details={"field": "events"})
 
 
 def _app(value) -> App:
@@ -106,13 +117,14 @@ def _app(value) -> App:
 def create_webhook(data: dict, actor: str, sealer, allow_private: bool) -> tuple[Webhook, str]:
     """The new webhook and its secret (shown this once)."""
     fields = _fields(data, allow_private, creating=True)
+    _check_format(fields.get("format", "json"), fields["events"])
     secret = data.get("secret") or new_secret()
-    with database.atomic():
+    with changing(actor, "webhook.created", "webhook", signal=None) as change:
         webhook = Webhook.create(**fields, secret_sealed="")
         Webhook.update(secret_sealed=sealer.seal(secret, seal_context(webhook.id))).where(
             Webhook.id == webhook.id).execute()
-        audit.record(actor, "webhook.created", "webhook", webhook.id,
-                     {"url": webhook.url, "events": webhook.events, "appId": webhook.app_id}, app=webhook.app_id)
+        change.entity_id, change.app_id = webhook.id, webhook.app_id
+        change.details = {"url": webhook.url, "events": webhook.events, "appId": webhook.app_id}
     return Webhook.get_by_id(webhook.id), secret
 
 
@@ -133,22 +145,22 @@ def list_webhooks(app_id: int | None = None) -> list[Webhook]:
 
 def update_webhook(webhook: Webhook, data: dict, actor: str, sealer, allow_private: bool) -> Webhook:
     fields = _fields(data, allow_private, creating=False)
+    _check_format(fields.get("format", webhook.format), fields.get("events", webhook.events))
     if data.get("secret") is not None:
         fields["secret_sealed"] = sealer.seal(data["secret"], seal_context(webhook.id))
     if not fields:
         raise BadRequest("nothing to change: send url, events, appId, isActive, format or secret")
     shown = {k: ("(new)" if k == "secret" else v) for k, v in data.items()
              if k != "secret" or "secret_sealed" in fields}
-    with database.atomic():
+    with changing(actor, "webhook.updated", "webhook", webhook.id, shown, signal=None, app=webhook.app_id):
         Webhook.update(**fields, updated_at=utcnow()).where(Webhook.id == webhook.id).execute()
-        audit.record(actor, "webhook.updated", "webhook", webhook.id, shown, app=webhook.app_id)
     return Webhook.get_by_id(webhook.id)
 
 
 def delete_webhook(webhook: Webhook, actor: str) -> None:
-    with database.atomic():
+    with changing(actor, "webhook.deleted", "webhook", webhook.id, {"url": webhook.url}, signal=None,
+                  app=webhook.app_id):
         webhook.delete_instance(recursive=True)
-        audit.record(actor, "webhook.deleted", "webhook", webhook.id, {"url": webhook.url}, app=webhook.app_id)
 
 
 def secret_of(webhook: Webhook, sealer) -> str:
@@ -188,9 +200,23 @@ def slack_text(body: dict) -> str:
     return f"otabox {where}{body['event']}: {detail}".strip()
 
 
+def codepush_body(body: dict) -> dict:
+    """A `deployment.released` event as the CodePush multi-tenant server sends it: `app` is the app's
+    name, `release` its label, appVersion and description."""
+    data = body["data"]
+    return {"event": body["event"], "app": data["appName"], "deployment": data["deploymentName"],
+            "release": {key: data["package"][key] for key in ("label", "appVersion", "description")},
+            "timestamp": body["createdAt"]}
+
+
 def render(webhook: Webhook, event: OutboxEvent) -> bytes:
     body = outbox.body_of(event)
-    payload = {"text": slack_text(body)} if webhook.format == "slack" else body
+    if webhook.format == "slack":
+        payload = {"text": slack_text(body)}
+    elif webhook.format == "codepush" and body["event"] == "deployment.released":
+        payload = codepush_body(body)
+    else:
+        payload = body
     return json.dumps(payload, separators=(",", ":")).encode()
 
 

@@ -104,6 +104,20 @@ def unmoved_box(config) -> str | None:
             "--to <that URL>` (OTABOX_DATABASE_URL unset), or start the new box with another --data-dir")
 
 
+def moved_away(config) -> str | None:
+    """Without OTABOX_DATABASE_URL, on a data dir whose box `migrate-database` moved: why working on it
+    would change a SQLite copy that no server reads any more (None when the box was not moved)."""
+    note = config.data_dir / MOVED_NOTE
+    try:
+        if config.database_url or not note.is_file():
+            return None
+        moved = note.read_text().splitlines()[0].rstrip(".")
+    except (OSError, IndexError):  # an unreadable data dir: opening the box says so
+        return None
+    return (f"{config.data_dir}: {moved[0].lower()}{moved[1:]}; set OTABOX_DATABASE_URL to that database (and the "
+            "same OTABOX_SECRET_KEY) to work on the box")
+
+
 def _require_new_box(target, shown: str) -> None:
     """An empty database, or one an interrupted move left with today's tables (and no rows)."""
     version = migrations.current_version(target)

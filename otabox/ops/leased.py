@@ -11,7 +11,9 @@ import logging
 import threading
 import time
 
+from ..core.batching import FailureLog
 from ..store import leases
+from ..store.db import failure_summary
 
 log = logging.getLogger("otabox")
 
@@ -20,15 +22,19 @@ class LeasedLoop:
     def __init__(self, db, name: str, interval: float, work, ttl: float | None = None):
         """`work()` runs every `interval` seconds while this process holds lease `name`, inside a
         database connection; `ttl` (default: three intervals, at least 5 s) is how long a dead
-        holder keeps others waiting."""
+        holder keeps others waiting. A `ttl` shorter than three intervals makes the loop wake more
+        often than it works, to renew the lease in time."""
         self.db, self.name, self.interval, self.work = db, name, interval, work
         self.ttl = ttl if ttl is not None else max(3 * interval, 5.0)
+        self.round_seconds = min(interval, self.ttl / 3)
         self.holder = leases.new_holder()
         self.holding = False
         self._renew_at = 0.0
+        self._work_at = 0.0
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self.failures = FailureLog(name)
 
     def start(self) -> None:
         if self._thread is None:
@@ -36,7 +42,8 @@ class LeasedLoop:
             self._thread.start()
 
     def wake(self) -> None:
-        """Run the next round now rather than at the end of the interval."""
+        """Run the next round, and its work, now rather than at the end of the interval."""
+        self._work_at = 0.0
         self._wake.set()
 
     def stop(self) -> None:
@@ -49,17 +56,21 @@ class LeasedLoop:
             try:
                 with self.db.connection_context():
                     leases.release(self.name, self.holder)
-            except Exception:  # the lease then simply expires
-                log.exception("could not give up the %s lease", self.name)
+            except Exception as exc:  # the lease then simply expires
+                log.warning("could not give up the %s lease (%s); it expires within %.0f s", self.name,
+                            failure_summary(exc), self.ttl)
             self.holding = False
 
     def run_once(self) -> bool:
-        """One round: take or renew the lease and, if held, do the work. True when the work ran."""
+        """One round: take or renew the lease and, if held and the interval is over, do the work.
+        True when this process holds the lease."""
         with self.db.connection_context():
             if not self.holding or time.monotonic() >= self._renew_at:
                 self.holding = leases.acquire(self.name, self.holder, self.ttl)
                 self._renew_at = time.monotonic() + self.ttl / 3
-            if self.holding:
+            started = time.monotonic()
+            if self.holding and started >= self._work_at:
+                self._work_at = started + self.interval
                 self.work()
         return self.holding
 
@@ -67,7 +78,10 @@ class LeasedLoop:
         while not self._stop.is_set():
             try:
                 self.run_once()
-            except Exception:  # retried next round; never kill the thread
-                log.exception("%s failed", self.name)
-            self._wake.wait(self.interval)
+            except Exception as exc:  # retried next round; never kill the thread
+                self.failures.failed(exc)
+                self.holding = False  # the lease may lapse meanwhile: work again only after taking it again
+            else:
+                self.failures.succeeded()
+            self._wake.wait(self.round_seconds)
             self._wake.clear()

@@ -1,9 +1,12 @@
-"""Maintenance: garbage collection of files nothing refers to, the janitor that expires uploads, and doctor."""
+"""Maintenance: garbage collection of files nothing refers to, the janitor that expires uploads and
+prunes old telemetry, and doctor."""
 from __future__ import annotations
 
 import time
 
-from ..core.bundles import expire_uploads, referenced_blobs, upload_file_prefix
+from ..core import flag_contexts, health
+from ..core.bundles import expire_uploads, record_file_missing, referenced_blobs, upload_file_prefix
+from ..core.serving import FILE_MISSING
 from ..store.models import Upload
 from .leased import LeasedLoop
 
@@ -11,6 +14,9 @@ STAGING_GRACE_SECONDS = 24 * 3600
 BLOB_GRACE_SECONDS = 3600
 """A blob is written before the row that names it, so a young unreferenced blob may be an upload in flight."""
 JANITOR_INTERVAL_SECONDS = 600
+JANITOR_LEASE_SECONDS = 30
+"""How long the janitor's lease outlives a holder that died: as short as the other loops' (renewed every
+10 s while held), so abandoned uploads wait for another process no longer than one interval more."""
 
 
 def collect_garbage(box) -> dict:
@@ -33,10 +39,40 @@ def collect_garbage(box) -> dict:
     return {"expiredUploads": uploads, "stagedFiles": staged, "blobs": blobs}
 
 
+def clear_abandoned_staging(box) -> int:
+    """At the start of the first server on a data dir: remove the staged files that servers before it
+    left (an upload cut off by a stop, a validation it never finished), keeping those of live two-step
+    uploads. Only servers stage here, so with none running every other file is abandoned; `gc` would
+    otherwise keep them a day."""
+    live = tuple(upload_file_prefix(u.id) for u in Upload.select(Upload.id))
+    abandoned = [path for path in box.staging.files() if not path.name.startswith(live)]
+    for path in abandoned:
+        path.unlink(missing_ok=True)
+    return len(abandoned)
+
+
 def janitor(box, interval: float = JANITOR_INTERVAL_SECONDS) -> LeasedLoop:
-    """Removes abandoned two-step uploads while the server runs, in one process of the box (a lease:
-    several processes on one database would otherwise race to expire the same uploads)."""
-    return LeasedLoop(box.db, "janitor", interval, lambda: expire_uploads(box))
+    """Tidies the box while the server runs (`tidy`), in one process of the box (a lease: several
+    processes on one database would otherwise race to expire the same uploads)."""
+    return LeasedLoop(box.db, "janitor", interval, lambda: tidy(box), ttl=JANITOR_LEASE_SECONDS)
+
+
+def tidy(box) -> dict:
+    """One janitor round: abandoned two-step uploads expire, and health and flag telemetry older
+    than OTABOX_HEALTH_RETENTION_DAYS goes (in short transactions)."""
+    days = box.config.health_retention_days
+    return {"expiredUploads": expire_uploads(box), "healthRows": health.prune(days),
+            "flagTelemetryRows": flag_contexts.prune(days)}
+
+
+def _naming_releases(bundle) -> str:
+    """The releases that name a bundle, for doctor: `releases 12 (production), 15 (staging)`."""
+    from ..store.models import Channel, Release
+
+    rows = (Release.select(Release.id, Channel.name).join(Channel).where(Release.bundle == bundle)
+            .order_by(Release.id).tuples())
+    named = [f"{release_id} ({channel})" for release_id, channel in rows]
+    return f"release{'s' if len(named) != 1 else ''} {', '.join(named)}" if named else "no release names it"
 
 
 def diagnose(box, deep: bool = False) -> list[dict]:
@@ -77,9 +113,20 @@ def diagnose(box, deep: bool = False) -> list[dict]:
     else:
         add("ok", "database", "the database passes its integrity check")
     missing = [b for b in Bundle.select() if not box.store.exists(b.sha256)]
+    gone = {b.sha256 for b in missing}
+    for sha256 in gone:
+        record_file_missing(sha256, True, "doctor")
+    found = [b for b in Bundle.select() if (b.extra or {}).get(FILE_MISSING) and b.sha256 not in gone]
+    for bundle in found:
+        record_file_missing(bundle.sha256, False, "doctor")
+        add("info", "bundles", f"bundle {bundle.id} ({bundle.version}) has its file again: its releases are offered "
+            "again")
     for bundle in missing:
-        add("fail", "bundles", f"bundle {bundle.id} ({bundle.version}) has no file in storage",
-            "restore the data directory from a backup, or release another bundle and delete this one")
+        add("fail", "bundles", f"bundle {bundle.id} ({bundle.version}) of {bundle.app.slug} has no file in storage: "
+            f"{_naming_releases(bundle)}; it is no longer offered (devices get what those channels served before), "
+            "and devices that were offered it can download it neither in full nor in parts",
+            "put the file back from a backup (or the bucket's versioning), or release another bundle to those "
+            "channels and delete this one")
     if deep:
         for bundle in Bundle.select():
             if bundle in missing:
@@ -93,11 +140,12 @@ def diagnose(box, deep: bool = False) -> list[dict]:
                     "restore the data directory from a backup")
     if not missing:
         add("ok", "bundles", f"all {Bundle.select().count()} bundle files are present")
-    lost_files = BundleFile.select().count() - sum(1 for f in BundleFile.select(BundleFile.sha256)
-                                                   if box.store.exists(f.sha256))
-    if lost_files:
-        add("warn", "bundles", f"{lost_files} files of bundles are missing (partial updates will fail)",
-            "restore from a backup; full-zip updates still work")
+    lost = [f for f in BundleFile.select(BundleFile.bundle, BundleFile.sha256) if not box.store.exists(f.sha256)]
+    whole = sorted({f.bundle_id for f in lost} - {b.id for b in missing})
+    if whole:  # the zips of bundles whose zip is missing are told above
+        add("warn", "bundles", f"{sum(f.bundle_id in whole for f in lost)} files of bundle(s) "
+            f"{', '.join(map(str, whole))} are missing: partial (per-file) updates of them fail, the full zips "
+            "are there", "put the files back from a backup; meanwhile devices that download full zips still update")
     referenced = referenced_blobs()
     orphans = sum(1 for sha in box.store.all_keys() if sha not in referenced)
     expired = Upload.select().where(Upload.expires_at < utcnow()).count()

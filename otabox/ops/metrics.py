@@ -1,4 +1,5 @@
-"""Prometheus metrics: requests by kind and status, a latency histogram, and active devices per app.
+"""Prometheus metrics: requests by kind and status, a latency histogram, active devices per app, and
+what a database outage costs (checks answered from memory, buffered writes dropped).
 
 Counting happens in the request observer (accesslog.RequestObserver) with plain dict increments
 under one lock; the text format is produced only when /metrics is scraped."""
@@ -9,6 +10,7 @@ import threading
 
 from peewee import JOIN, fn
 
+from ..store.db import database_failure
 from ..store.models import App, Device, utcnow
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -29,7 +31,10 @@ def request_kind(path: str) -> str:
 
 
 class Metrics:
-    def __init__(self):
+    def __init__(self, serving=None, buffers: dict | None = None):
+        """`serving`: the ServingCache (whether checks are answered from memory); `buffers`: the
+        BatchWriters by name, whose `dropped` counts are shown."""
+        self.serving, self.buffers = serving, buffers or {}
         self._lock = threading.Lock()
         self.requests: dict[tuple[str, str], int] = {}
         self.buckets: dict[str, list[int]] = {}
@@ -74,11 +79,28 @@ class Metrics:
             lines.append(f'otabox_request_duration_seconds_bucket{{kind="{kind}",le="+Inf"}} {running}')
             lines.append(f'otabox_request_duration_seconds_sum{{kind="{kind}"}} {sums.get(kind, 0.0):.6f}')
             lines.append(f'otabox_request_duration_seconds_count{{kind="{kind}"}} {running}')
-        lines += ["# HELP otabox_active_devices Devices seen in the last 24 hours, per app.",
-                  "# TYPE otabox_active_devices gauge"]
+        lines += ["# HELP otabox_buffered_writes_dropped_total Device sightings or flag contexts not recorded "
+                  "because their buffer was full (the database did not take them in time).",
+                  "# TYPE otabox_buffered_writes_dropped_total counter"]
+        lines += [f'otabox_buffered_writes_dropped_total{{buffer="{name}"}} {writer.dropped}'
+                  for name, writer in sorted(self.buffers.items())]
+        if self.serving is not None:
+            lines += ["# HELP otabox_serving_from_memory 1 when the last update check was answered from the "
+                      "state in memory because the database did not answer.", "# TYPE otabox_serving_from_memory gauge",
+                      f"otabox_serving_from_memory {int(self.serving.offline)}"]
+        try:
+            lines += self._active_devices()
+        except Exception as exc:  # the database is away: the rest still tells what is going on
+            if database_failure(exc) is None:
+                raise
+        return "\n".join(lines) + "\n"
+
+    @staticmethod
+    def _active_devices() -> list[str]:
         since = utcnow() - dt.timedelta(hours=24)
         active = (App.select(App.slug, fn.COUNT(Device.id).alias("n"))
                   .join(Device, on=((Device.app == App.id) & (Device.last_seen >= since)), join_type=JOIN.LEFT_OUTER)
                   .group_by(App.slug).order_by(App.slug))
-        lines += [f'otabox_active_devices{{app="{row.slug}"}} {row.n}' for row in active]
-        return "\n".join(lines) + "\n"
+        return ["# HELP otabox_active_devices Devices seen in the last 24 hours, per app.",
+                "# TYPE otabox_active_devices gauge", *(f'otabox_active_devices{{app="{row.slug}"}} {row.n}'
+                                                        for row in active)]

@@ -25,7 +25,7 @@ class PolicyScheduler:
         self.loop.stop()
 
     def run(self) -> dict[int, str]:
-        moved = policies.evaluate_running()
+        moved = policies.evaluate_running(unattested_allowance=self.box.config.policy_unattested_devices)
         for execution_id, outcome in moved.items():
             log.info("rollout execution %d: %s", execution_id, outcome)
         self.box.publish_changes()

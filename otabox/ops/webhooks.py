@@ -1,21 +1,26 @@
 """Sending webhook deliveries from the outbox, off the requests that caused them.
 
 One process of the box (the holder of the `webhook-delivery` lease) looks for due deliveries every
-second and sends them a few at a time. Each attempt first claims its delivery (a compare-and-set
-that moves its next attempt past the attempt's own timeout), so no two processes, or two rounds,
-send the same attempt; a process killed mid-attempt leaves the delivery to be retried after that.
-A failed attempt is retried with exponential backoff (by default 6 attempts over about an hour:
-after 30 s, 90 s, 4.5 min, 13.5 min and 40.5 min); the receiver tells attempts of one delivery apart
-from new events by `X-Otabox-Delivery`."""
+second, and at once when an attempt ends or a test is queued. It sends them on a few sender
+threads, never on a request thread (the dashboard's test button only queues), with at most one
+attempt under way per webhook: a receiver that answers slowly holds one sender for at most
+`OTABOX_WEBHOOK_TIMEOUT_SECONDS` (a wall-clock deadline for the whole attempt, security/egress.py)
+while the other webhooks' deliveries go out on the other senders. Each attempt first claims its
+delivery (a compare-and-set that moves its next attempt past the attempt's own deadline), so no two
+processes, or two rounds, send the same attempt; a process killed mid-attempt leaves the delivery to
+be retried after that. A failed attempt is retried with exponential backoff (by default 6 attempts
+over about an hour: after 30 s, 90 s, 4.5 min, 13.5 min and 40.5 min); a test is tried once. The
+receiver tells attempts of one delivery apart from new events by `X-Otabox-Delivery`."""
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from .. import __version__
-from ..core import webhooks
+from ..core import outbox, webhooks
 from ..errors import Conflict
 from ..security import egress
 from ..store.models import Delivery, OutboxEvent, database, utcnow
@@ -25,6 +30,7 @@ log = logging.getLogger("otabox")
 POLL_SECONDS = 1.0
 BATCH = 50
 SENDERS = 4
+"""Sender threads: as many webhooks as this are attempted at once, one attempt each."""
 KEEP_DAYS = 30
 PRUNE_EVERY_SECONDS = 3600
 
@@ -38,7 +44,10 @@ class WebhookSender:
         self.retry_seconds = config.webhook_retry_seconds
         self.allow_private = config.webhook_allow_private
         self.loop = LeasedLoop(box.db, "webhook-delivery", POLL_SECONDS, self.deliver_due)
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool = ThreadPoolExecutor(max_workers=SENDERS, thread_name_prefix="otabox-webhook")
+        self._sending: set[int] = set()
+        """Webhooks with an attempt under way."""
+        self._sending_lock = threading.Lock()
         self._pruned_at = 0.0
 
     def backoff(self, attempts: int) -> float:
@@ -46,39 +55,53 @@ class WebhookSender:
         return self.retry_seconds * 3 ** (attempts - 1)
 
     def start(self) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=SENDERS, thread_name_prefix="otabox-webhook")
         self.loop.start()
 
     def stop(self) -> None:
         self.loop.stop()
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
+        self._pool.shutdown(wait=True)
 
-    def deliver_due(self) -> int:
-        """Send every due delivery (one round); returns how many were attempted."""
-        due = [d.id for d in Delivery.select(Delivery.id)
-               .where((Delivery.status == "pending") & (Delivery.next_attempt_at <= utcnow()))
-               .order_by(Delivery.next_attempt_at, Delivery.created_at).limit(BATCH)]
-        if due:
-            pool = self._pool or ThreadPoolExecutor(max_workers=1)
-            results = list(pool.map(self._attempt_in_connection, due))
-            if pool is not self._pool:
-                pool.shutdown()
-            attempted = sum(results)
-        else:
-            attempted = 0
+    def deliver_due(self) -> list[Future]:
+        """One round: start an attempt for each webhook that has a due delivery and none under way,
+        while a sender is free. Returns the attempts started (each future's result: whether it was
+        sent); the round does not wait for them."""
+        started = []
+        for _ in range(SENDERS):
+            with self._sending_lock:
+                free, sending = SENDERS - len(self._sending), list(self._sending)
+            picked: dict[int, str] = {}
+            if free > 0:
+                query = (Delivery.select(Delivery.id, Delivery.webhook)
+                         .where((Delivery.status == "pending") & (Delivery.next_attempt_at <= utcnow())))
+                if sending:
+                    query = query.where(Delivery.webhook.not_in(sending))
+                for row in query.order_by(Delivery.next_attempt_at, Delivery.created_at).limit(BATCH):
+                    picked.setdefault(row.webhook_id, row.id)
+                    if len(picked) == free:
+                        break
+            if not picked:
+                break
+            with self._sending_lock:
+                self._sending.update(picked)
+            started += [self._pool.submit(self._send, webhook_id, delivery_id)
+                        for webhook_id, delivery_id in picked.items()]
         if time.monotonic() - self._pruned_at > PRUNE_EVERY_SECONDS:
             self._pruned_at = time.monotonic()
             prune()
-        return attempted
+        return started
 
-    def _attempt_in_connection(self, delivery_id: str) -> bool:
-        with self.box.db.connection_context():
-            delivery = self.claim(delivery_id)
-            if delivery is None:
-                return False
-            self.attempt(delivery)
-            return True
+    def _send(self, webhook_id: int, delivery_id: str) -> bool:
+        try:
+            with self.box.db.connection_context():
+                delivery = self.claim(delivery_id)
+                if delivery is None:
+                    return False
+                self.attempt(delivery)
+                return True
+        finally:
+            with self._sending_lock:
+                self._sending.discard(webhook_id)
+            self.loop.wake()  # the webhook's next delivery, if one is due, goes now
 
     def claim(self, delivery_id: str) -> Delivery | None:
         """Take the next attempt of a due delivery, or None when another round or process has it."""
@@ -88,10 +111,11 @@ class WebhookSender:
                         & (Delivery.next_attempt_at <= now)).execute())
         return Delivery.get_by_id(delivery_id) if taken else None
 
-    def attempt(self, delivery: Delivery, max_attempts: int | None = None) -> Delivery:
-        """POST one delivery and record the outcome."""
+    def attempt(self, delivery: Delivery) -> Delivery:
+        """POST one delivery and record the outcome (a test event is never retried)."""
         webhook, event = delivery.webhook, delivery.outbox_event
-        if not webhook.is_active and event.event != "webhook.test":
+        is_test = event.event == outbox.TEST_EVENT
+        if not webhook.is_active and not is_test:
             outcome = egress.Outcome(None, 0.0, "the webhook was deactivated")
             return webhooks.record_attempt(delivery, outcome, 1, self.backoff)
         body = webhooks.render(webhook, event)
@@ -103,15 +127,17 @@ class WebhookSender:
         outcome = egress.post(webhook.url, body, headers, self.timeout, self.allow_private)
         if not outcome.ok:
             log.info("webhook %d delivery %s (%s) failed: %s", webhook.id, delivery.id, event.event, outcome.error)
-        return webhooks.record_attempt(delivery, outcome, max_attempts or self.max_attempts, self.backoff)
+        return webhooks.record_attempt(delivery, outcome, 1 if is_test else self.max_attempts, self.backoff)
 
-    def send_test(self, webhook) -> Delivery:
-        """`POST /webhooks/:id/test`: one attempt now, in the calling request, never retried."""
+    def queue_test(self, webhook) -> Delivery:
+        """`POST /webhooks/:id/test`: a `webhook.test` delivery, tried once by the delivery worker;
+        the request returns at once with it pending."""
         if not self.box.config.webhook_delivery:
             raise Conflict("webhook delivery is turned off on this server (OTABOX_WEBHOOK_DELIVERY=0)",
                            code="webhook_delivery_off")
-        delivery = self.claim(webhooks.queue_test(webhook).id)
-        return self.attempt(delivery, max_attempts=1)
+        delivery = webhooks.queue_test(webhook)
+        self.loop.wake()
+        return delivery
 
 
 def prune(keep_days: int = KEEP_DAYS) -> int:

@@ -4,7 +4,8 @@ keys and sign-ins, and hourly windows for the management API.
 Update checks are cheap, but a misbehaving app build can poll in a loop from thousands of phones;
 the public client endpoints answer such a device (or address) 429 with `Retry-After`, which
 capacitor-updater honours by pausing every call until then. Failed API-key attempts are limited
-per address the same way, so keys cannot be guessed at speed, and sign-ins per address and account.
+per address the same way, so keys cannot be guessed at speed; failed sign-ins meet growing back-offs
+per account and per address (`FailureBackoff`), and sign-in attempts a per-address bucket.
 
 `OTABOX_CLIENT_RATE_PER_MINUTE` (default 120, 0 = off) is both the sustained rate and the burst;
 `OTABOX_AUTH_FAILURES_PER_MINUTE` (default 20) likewise for failed keys. Device ids are chosen by the
@@ -13,7 +14,9 @@ client, so every public client request also counts against its address
 stored per device and per address are budgeted per day (`EventBudget`). The management API counts
 requests per token (`OTABOX_API_REQUESTS_PER_HOUR`, 1000) or, unauthenticated, per address
 (`OTABOX_ANONYMOUS_REQUESTS_PER_HOUR`, 60) in fixed windows of an hour, and reports them in
-`X-RateLimit-*` headers. State is per process: with `--workers N` a key may get up to N times the rate.
+`X-RateLimit-*` headers; signing in is outside those windows (it has its own limits), so keyless
+requests never lock an address out of the dashboard's sign-in. State is per process: with
+`--workers N` a key may get up to N times the rate.
 """
 from __future__ import annotations
 
@@ -104,6 +107,59 @@ class TokenBucketLimiter:
         if len(kept) > self.max_keys // 2:
             kept = dict(list(kept.items())[-(self.max_keys // 2):])
         self._buckets = kept
+
+
+class FailureBackoff:
+    """Failed attempts per key (an account, an address), answered with short waits that grow: the
+    first `free - 1` failures in a row cost nothing, the `free`-th makes the key wait `first_wait`
+    seconds, and each further one doubles the wait up to `max_wait`. A success, or `forget_after`
+    seconds without a failure, starts the key afresh.
+
+    For sign-ins: a person who mistypes waits a second or two, a password guesser minutes per try,
+    and nobody an hour (an office behind one address is not locked out by one careless script)."""
+
+    def __init__(self, free: int, max_wait: float = 300.0, first_wait: float = 1.0, forget_after: float = 900.0,
+                 clock=time.monotonic, max_keys: int = MAX_KEYS):
+        self.free, self.max_wait, self.first_wait, self.forget_after = free, max_wait, first_wait, forget_after
+        self.clock, self.max_keys = clock, max_keys
+        self._failures: dict[str, tuple[int, float]] = {}
+        """key -> (failures in a row, when the last one was)"""
+        self._lock = threading.Lock()
+
+    @property
+    def enabled(self) -> bool:
+        return self.free > 0
+
+    def _wait(self, failures: int) -> float:
+        if failures < self.free:
+            return 0.0
+        return min(self.max_wait, self.first_wait * 2 ** min(failures - self.free, 32))
+
+    def retry_after(self, key: str) -> int:
+        """Whole seconds `key` must still wait before its next attempt (0: it may try now)."""
+        if not self.enabled:
+            return 0
+        now = self.clock()
+        with self._lock:
+            failures, last = self._failures.get(key, (0, now))
+        if now - last >= self.forget_after:
+            return 0
+        remaining = last + self._wait(failures) - now
+        return max(1, math.ceil(remaining)) if remaining > 0 else 0
+
+    def failed(self, key: str) -> None:
+        if not self.enabled:
+            return
+        now = self.clock()
+        with self._lock:
+            failures, last = self._failures.get(key, (0, now))
+            self._failures[key] = (1 if now - last >= self.forget_after else failures + 1, now)
+            if len(self._failures) > self.max_keys:
+                self._failures = {k: v for k, v in self._failures.items() if now - v[1] < self.forget_after}
+
+    def succeeded(self, key: str) -> None:
+        with self._lock:
+            self._failures.pop(key, None)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -2,8 +2,11 @@
 
 A webhook signature is an HMAC keyed with the secret itself, so unlike API keys it cannot be kept as
 a hash. It is sealed with AES-256-GCM under a key kept with the server's other secrets (a 0600 file in the
-data directory's secrets/, backed up with them, or a row sealed with OTABOX_SECRET_KEY when secrets
-are shared through the database): a copy of the database alone reveals no webhook secret."""
+data directory's secrets/, backed up with them, or a row sealed under a salted scrypt key derived from
+OTABOX_SECRET_KEY when secrets are shared through the database, store/secrets.py): a copy of the
+database alone reveals no webhook secret. The sealing key itself is 32 random bytes, so it needs no
+key derivation, and rotating OTABOX_SECRET_KEY re-seals it with the other secrets, never the
+webhook secrets it seals."""
 from __future__ import annotations
 
 import base64

@@ -12,6 +12,8 @@ from urllib.parse import urlencode
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from ..store.db import database_failure
+
 URL_KEY_FILE = "url-signing.key"
 PREVIOUS_URL_KEY_FILE = "url-signing.previous.key"
 BUNDLE_KEY_FILE = "bundle-signing-ed25519.pem"
@@ -135,7 +137,13 @@ class ServerSecrets:
         now = time.monotonic()
         if now - self._checked_at >= RELOAD_CHECK_SECONDS:
             self._checked_at = now
-            if self.store.stamp(self.NAMES) != self._stamp:
+            try:
+                stamp = self.store.stamp(self.NAMES)
+            except Exception as exc:  # the database holding them is away: keep signing with the keys loaded
+                if database_failure(exc) is None:
+                    raise
+                return
+            if stamp != self._stamp:
                 self._load()
 
     @property

@@ -24,6 +24,11 @@ def is_sha256(text: str) -> bool:
     return bool(_SHA256.match(text or ""))
 
 
+def blob_name(sha256: str) -> str:
+    """Where a blob lives in a store, under its root or prefix: `<sha[:2]>/<sha256>`."""
+    return f"{sha256[:2]}/{sha256}"
+
+
 @dataclasses.dataclass
 class StagedFile:
     """A received file in the staging area, hashed while it was written."""
@@ -141,7 +146,7 @@ class FileSystemBlobStore(BlobStore):
     def _path(self, sha256: str) -> Path:
         if not is_sha256(sha256):
             raise NotFound("no such file")
-        return self.root / sha256[:2] / sha256
+        return self.root / blob_name(sha256)
 
     def put(self, staged: StagedFile) -> None:
         """Move a staged file into place (atomic rename, then directory fsync). Idempotent."""

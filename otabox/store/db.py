@@ -37,7 +37,7 @@ class WriterSqliteDatabase(SqliteDatabase):
         return super().atomic(lock_type=lock_type)
 
     def execute_sql(self, sql, params=None):
-        """A full disk becomes the 507 every other storage failure is, not an internal error."""
+        """A full disk becomes 507 insufficient_storage (as a full bucket does), not an internal error."""
         try:
             return super().execute_sql(sql, params)
         except OperationalError as exc:
@@ -209,18 +209,19 @@ class Upgrade:
     backup: str | None
 
 
-def open_database(url: str, schema: str = "upgrade") -> tuple[object, Upgrade | None]:
+def open_database(url: str, schema: str = "upgrade", secret_key: str = "") -> tuple[object, Upgrade | None]:
     """Connect the models to the database at `url` and make its schema usable.
 
     `schema`: "upgrade" creates a new database or upgrades an older one (what `serve` does);
     "current" creates a new one but refuses an older one (admin commands must not change the schema
     under a server of the previous release); "inspect" changes nothing (`migrate --dry-run`, `doctor`).
-    A database newer than the code is refused in every mode."""
+    A database newer than the code is refused in every mode. `secret_key` (OTABOX_SECRET_KEY) lets
+    an upgrade seal the secret table's rows again."""
     with reaching(url):
         db = connect_database(url)
         database.initialize(db)
         with db.connection_context():
-            upgrade = _prepare_schema(db, schema)
+            upgrade = _prepare_schema(db, schema, secret_key)
     return db, upgrade
 
 
@@ -234,8 +235,13 @@ def reaching(url: str):
         raise _unusable(url, "no driver for it (PostgreSQL needs `pip install 'otabox[postgres]'`)") from None
     except (OperationalError, InterfaceError) as exc:
         _raise_if_disk_full(exc)
-        raise _unusable(url, str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__) \
-            from None
+        raise _unusable(url, failure_summary(exc)) from None
+
+
+def failure_summary(exc: Exception) -> str:
+    """The first line of what a driver says about a failure (its class name when it says nothing)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _unusable(url: str, reason: str) -> DatabaseUnavailable:
@@ -280,7 +286,7 @@ def without_password(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def _prepare_schema(db, mode: str) -> Upgrade | None:
+def _prepare_schema(db, mode: str, secret_key: str) -> Upgrade | None:
     if mode == "inspect":
         migrations.pending_steps(db)
         return None
@@ -291,10 +297,10 @@ def _prepare_schema(db, mode: str) -> Upgrade | None:
                 f"the database has schema version {version} and this otabox needs {migrations.latest_version()}: "
                 "run `otabox migrate` (or start `otabox serve`, which upgrades it)", code="schema_outdated",
                 details={"database": version, "code": migrations.latest_version()})
-    return upgrade_schema(db)
+    return upgrade_schema(db, secret_key)
 
 
-def upgrade_schema(db) -> Upgrade | None:
+def upgrade_schema(db, secret_key: str = "") -> Upgrade | None:
     """Create the schema of an empty database, or bring an older one up to date (after a backup
     copy); under a lock, so that of several processes starting together one does the work."""
     with _schema_lock(db):
@@ -304,10 +310,10 @@ def upgrade_schema(db) -> Upgrade | None:
             return None
         steps = migrations.pending_steps(db)
         if not steps:
-            migrations.apply_steps(db, [])  # stamps a 0.1.0 database, which has no version row yet
+            migrations.apply_steps(db, [], secret_key)  # stamps a 0.1.0 database, which has no version row yet
             return None
         backup = _backup_before_upgrade(db, version)
-        migrations.apply_steps(db, steps)
+        migrations.apply_steps(db, steps, secret_key)
         return Upgrade(version, migrations.latest_version(), backup)
 
 
@@ -402,16 +408,18 @@ SIGHTING_COLUMNS = ("platform", "native_version", "native_build", "bundle_versio
 
 
 def _upsert_devices(db, updated: tuple[str, ...], rows: list[tuple]) -> None:
-    """rows: (app_id, device_id, *SIGHTING_COLUMNS, seen_at, *REPORTED_COLUMNS). A new device gets the
-    row as it is; a known one the `updated` columns and, from REPORTED_COLUMNS, the values that are
-    not None (a request that did not report them keeps what was recorded before).
+    """rows: (app_id, device_id, *SIGHTING_COLUMNS, seen_at, *REPORTED_COLUMNS, served_release). A new
+    device gets the row as it is; a known one the `updated` columns and, from REPORTED_COLUMNS and
+    served_release, the values that are not None (a request that did not report them, or a check that
+    offered no release, keeps what was recorded before).
 
     Runs for every device seen since the last flush, so it uses executemany rather than the ORM; the
     raw cursor's errors are raised as peewee's (IntegrityError for a device of a deleted app)."""
     p = db.param
-    columns = ("app_id", "device_id", *SIGHTING_COLUMNS, "first_seen", "last_seen", *REPORTED_COLUMNS)
+    columns = ("app_id", "device_id", *SIGHTING_COLUMNS, "first_seen", "last_seen", *REPORTED_COLUMNS,
+               "served_release")
     changes = [f"{name} = excluded.{name}" for name in updated]
-    changes += [f"{name} = COALESCE(excluded.{name}, device.{name})" for name in REPORTED_COLUMNS]
+    changes += [f"{name} = COALESCE(excluded.{name}, device.{name})" for name in (*REPORTED_COLUMNS, "served_release")]
     with __exception_wrapper__:
         db.cursor().executemany(
             f"INSERT INTO device ({', '.join(columns)}) VALUES ({', '.join([p] * len(columns))}) "
@@ -424,13 +432,13 @@ def upsert_device_reports(db, rows: list[tuple]) -> None:
 
     rows: (app_id, device_id, at, *REPORTED_COLUMNS); a device not seen yet is first seen at `at`."""
     if rows:
-        _upsert_devices(db, (), [(a, d, "", "", "", "", "", at, *reported) for a, d, at, *reported in rows])
+        _upsert_devices(db, (), [(a, d, "", "", "", "", "", at, *reported, None) for a, d, at, *reported in rows])
 
 
 def upsert_device_sightings(db, rows: list[tuple]) -> None:
     """Write buffered device sightings (and the day's active devices) in one statement batch.
 
-    rows: (app_id, device_id, *SIGHTING_COLUMNS, seen_at, day, *REPORTED_COLUMNS)."""
+    rows: (app_id, device_id, *SIGHTING_COLUMNS, seen_at, day, *REPORTED_COLUMNS, served_release)."""
     _upsert_devices(db, (*SIGHTING_COLUMNS, "last_seen"), [(*row[:8], *row[9:]) for row in rows])
     p = db.param
     with __exception_wrapper__:

@@ -30,15 +30,16 @@ GENERATION, DEVICE_CHANGES = "generation", "device_changes"
 
 
 def bump_generation() -> None:
-    """Call inside the transaction of any change to apps, channels, bundles, releases or overrides."""
+    """Inside the transaction of any change to apps, channels, bundles, releases or flags (its one
+    caller is core/change.py's `changing`)."""
     State.update(value=State.value + 1).where(State.key == "generation").execute()
     announce_changes(State._meta.database)
     _changed.pending = True
 
 
 def bump_device_change() -> int:
-    """Call inside the transaction of a change to one device's overrides; returns the number to stamp
-    on its row (`Device.override_seq`)."""
+    """Inside the transaction of a change to one device's overrides (core/change.py's `changing`);
+    returns the number to stamp on its row (`Device.override_seq`)."""
     (State.insert(key=DEVICE_CHANGES, value=1)
      .on_conflict(conflict_target=[State.key], update={State.value: State.value + 1}).execute())
     announce_changes(State._meta.database)

@@ -27,6 +27,8 @@ from .models import (
     SERVICE_ACCOUNT,
     ApiKey,
     AuditEntry,
+    ChannelVersion,
+    CodePushActive,
     Collaborator,
     ReleaseEvent,
     Secret,
@@ -36,6 +38,7 @@ from .models import (
     UserSession,
     utcnow,
 )
+from .secrets import reseal_all
 
 VERSION_KEY = "schema_version"
 BASELINE_TABLE = "app"
@@ -51,8 +54,10 @@ class SchemaError(OtaboxError):
 class Schema:
     """Idempotent schema operations for migration steps, for SQLite and PostgreSQL alike."""
 
-    def __init__(self, db):
+    def __init__(self, db, secret_key: str = ""):
+        """`secret_key`: the box's OTABOX_SECRET_KEY, for steps that seal the secret table's rows again."""
         self.db = db
+        self.secret_key = secret_key
         self.migrator = SchemaMigrator.from_database(db)
 
     def columns(self, table: str) -> set[str]:
@@ -189,6 +194,77 @@ def _shared_secrets(schema: Schema) -> None:
     schema.create_tables(Secret)
 
 
+def _attested_health(schema: Schema) -> None:
+    """Issue 22: which release each device was last served (`device.served_release`), per-device
+    health sums and whether that device was served (`healthdevice`), policies that count only
+    served devices, and each flag context's size (for the per-app bound of contexts from evaluations).
+
+    Policies made before this step keep counting every reporting device (`require_served_devices`
+    off; new policies have it on), and the devices that reported before it count as served (nothing
+    recorded what they were served), so an upgrade leaves running executions where they were."""
+    first_time = "served" not in schema.columns("healthdevice")
+    schema.add_column("device", "served_release", IntegerField(null=True))
+    schema.add_index("device", ("served_release",))
+    for name in ("launches", "crashes", "js_errors"):
+        schema.add_column("healthdevice", name, IntegerField(default=0))
+    schema.add_column("healthdevice", "served", BooleanField(default=False))
+    contexts_first_time = "size" not in schema.columns("flagcontext")
+    schema.add_column("flagcontext", "size", IntegerField(default=0))
+    schema.add_index("flagcontext", ("app_id", "manual", "last_seen"))
+    policies_first_time = "require_served_devices" not in schema.columns("rolloutpolicy")
+    schema.add_column("rolloutpolicy", "require_served_devices", BooleanField(default=True))
+    param = schema.db.param
+    if first_time:
+        schema.db.execute_sql(f"UPDATE healthdevice SET served = {param}", (True,))
+    if contexts_first_time:
+        schema.db.execute_sql("UPDATE flagcontext SET size = LENGTH(targeting_key) + LENGTH(name) + LENGTH(attributes)")
+    if policies_first_time:
+        schema.db.execute_sql(f"UPDATE rolloutpolicy SET require_served_devices = {param}", (False,))
+
+
+def _trusted_keys(schema: Schema) -> None:
+    """Issue 22: each token remembers the token it was minted from (None for those made before, which
+    only a session or an admin key manages); a disabled user keeps no token or session (disabling
+    now revokes them; before, enabling the user brought them all back); and the secret table's rows,
+    sealed by 0.2.0 under an unsalted HKDF of OTABOX_SECRET_KEY, are sealed again under a salted
+    scrypt of it (a box upgraded without the variable set keeps them as they are: they still open,
+    and `otabox secret-key rotate` seals them again)."""
+    if schema.secret_key:
+        reseal_all(schema.secret_key, schema.secret_key, only_unsalted=True)
+    schema.add_column("apikey", "minted_from_id", ApiKey.minted_from)
+    schema.add_index("apikey", ("minted_from_id",))
+    disabled = Table("users").bind(schema.db).select(SQL("id")).where(SQL("disabled"))
+    Table("apikey").bind(schema.db).delete().where(SQL("user_id").in_(disabled)).execute()
+    Table("usersession").bind(schema.db).delete().where(SQL("user_id").in_(disabled)).execute()
+
+
+def _codepush_active(schema: Schema) -> None:
+    schema.create_tables(CodePushActive)
+
+
+def _channel_versions(schema: Schema) -> None:
+    """Whole-number versions per channel (Koolbase's). Until now a release's number was the number in
+    its label ("v3" → 3) and devices hold those numbers, so each release of a bundle keeps its number,
+    with its mandatory flag; labels of rollbacks to the binary name no bundle and are skipped."""
+    if schema.db.table_exists(ChannelVersion._meta.table_name):
+        return
+    schema.create_tables(ChannelVersion)
+    taken = set()
+    for channel_id, bundle_id, label, mandatory, created_at in schema.db.execute_sql(
+            "SELECT channel_id, bundle_id, label, mandatory, created_at FROM release "
+            "WHERE bundle_id IS NOT NULL ORDER BY id"):
+        number = label[1:] if label.startswith("v") else ""
+        if number.isdecimal() and len(number) < 10 and (channel_id, int(number)) not in taken:
+            taken.add((channel_id, int(number)))
+            ChannelVersion.insert(channel=channel_id, bundle=bundle_id, number=int(number), mandatory=bool(mandatory),
+                                  created_at=created_at, updated_at=created_at).execute()
+
+
+def _app_platforms(schema: Schema) -> None:
+    """Apps made before this step are for any platform."""
+    schema.add_column("app", "platform", CharField(null=True))
+
+
 def _audit_apps(schema: Schema) -> None:
     """Audit entries name their app, so one app's log can be read alone (AppDispatch's per-project
     audit log). Earlier entries get it from what they recorded: the app itself, the app's slug in
@@ -226,6 +302,15 @@ STEPS: list[Step] = [
          _feature_flags),
     Step(6, "users, sessions, collaborators; API keys become tokens of the service account", _people_and_tokens),
     Step(7, "secrets shared by several processes (the secret table)", _shared_secrets),
+    Step(8, "issue 22: served release per device, attested per-device health, policies on served devices",
+         _attested_health),
+    Step(9, "tokens remember what they were minted from; disabled users keep no tokens; secrets sealed with a "
+            "salted scrypt key", _trusted_keys),
+    Step(10, "issue 26: code-push-server's Active counters per deployment and label or app version",
+         _codepush_active),
+    Step(11, "issue 24: whole-number bundle versions per channel (Koolbase), keeping the numbers devices hold",
+         _channel_versions),
+    Step(12, "issue 24: the platform an app is for (CodePush multi-tenant apps)", _app_platforms),
     Step(13, "audit entries name the app they concern", _audit_apps),
 ]
 
@@ -269,9 +354,9 @@ def create_schema(db) -> None:
         _stamp(latest_version())
 
 
-def apply_steps(db, steps: list[Step]) -> None:
+def apply_steps(db, steps: list[Step], secret_key: str = "") -> None:
     """Run `steps` in one transaction; on any failure nothing of them remains."""
-    schema = Schema(db)
+    schema = Schema(db, secret_key)
     with db.atomic():
         for step in steps:
             try:

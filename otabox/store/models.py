@@ -71,6 +71,8 @@ class State(BaseModel):
 class App(BaseModel):
     slug = CharField(unique=True)
     name = CharField()
+    platform = CharField(null=True)
+    """What the app is for (core.apps.APP_PLATFORMS; the CodePush multi-tenant server's apps name one); None: any."""
     client_key = CharField(unique=True)
     default_channel = CharField(null=True, default="production")
     """The channel of devices that name none (Capgo's `public` channel); None: such devices get none."""
@@ -115,6 +117,9 @@ class ApiKey(BaseModel):
     created_at = DateTimeField(default=utcnow)
     last_used_at = DateTimeField(null=True)
     expires_at = DateTimeField(null=True)
+    minted_from = ForeignKeyField("self", null=True, backref="minted", on_delete="CASCADE")
+    """The token this one was made with (None: made in a session or on the server's command line);
+    revoking a token revokes everything minted from it."""
 
     class Meta:
         indexes = ((("user", "name"), True),)
@@ -237,6 +242,24 @@ class Release(BaseModel):
     created_at = DateTimeField(default=utcnow)
 
 
+class ChannelVersion(BaseModel):
+    """A bundle's whole-number version on a channel (Koolbase's `version`, what its devices send
+    back): given when a bundle is uploaded to a channel, or first released to one; numbers only grow
+    within a channel. Releases made before schema step 11 numbered each release ("v3" → 3), and
+    devices hold those numbers, so the upgrade kept them: then several numbers may name one bundle.
+    `mandatory`: what the bundle's release will say when it is activated (Koolbase sets it at upload)."""
+
+    channel = ForeignKeyField(Channel, backref="versions", on_delete="CASCADE")
+    bundle = ForeignKeyField(Bundle, backref="channel_versions", on_delete="CASCADE")
+    number = IntegerField()
+    mandatory = BooleanField(default=False)
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("channel", "number"), True),)
+
+
 class ReleaseEvent(BaseModel):
     """What happened to a release after it was made (rollout and flag changes, promotions, rollbacks)."""
 
@@ -256,6 +279,18 @@ class ReleaseStat(BaseModel):
 
     class Meta:
         indexes = ((("release", "action"), True),)
+
+
+class CodePushActive(BaseModel):
+    """code-push-server's `Active` counter of a deployment, per label or (the binary's own bundle) app
+    version: +1 when a device reports it deployed, -1 when a device reports having left it."""
+
+    channel = ForeignKeyField(Channel, on_delete="CASCADE")
+    key = CharField()
+    count = BigIntegerField(default=0)
+
+    class Meta:
+        indexes = ((("channel", "key"), True),)
 
 
 class Device(BaseModel):
@@ -279,6 +314,10 @@ class Device(BaseModel):
     override_seq = IntegerField(null=True, index=True)
     """The device-change number (store.generation.bump_device_change) of the last change to the three
     columns above: servers apply changes past the last number they saw to that one device."""
+    served_release = IntegerField(null=True, index=True)
+    """The release the device's last update check offered or confirmed (not a foreign key: a sighting
+    must not fail because its release was deleted meanwhile). Health reports of that release from
+    this device are attested (core/health.py): only those move rollout policies."""
 
     class Meta:
         indexes = ((("app", "device_id"), True),)
@@ -414,9 +453,12 @@ class FlagContext(BaseModel):
     manual = BooleanField(default=False)
     first_seen = DateTimeField(default=utcnow)
     last_seen = DateTimeField(default=utcnow)
+    size = IntegerField(default=0)
+    """Bytes of its text (key, name, attributes): what the per-app bound of contexts from
+    evaluations counts (core/flag_contexts.py)."""
 
     class Meta:
-        indexes = ((("app", "kind", "targeting_key"), True),)
+        indexes = ((("app", "kind", "targeting_key"), True), (("app", "manual", "last_seen"), False))
 
 
 class FlagEvaluationCount(BaseModel):
@@ -459,12 +501,18 @@ class HealthBucket(BaseModel):
 
 
 class HealthDevice(BaseModel):
-    """A device that reported health on a release: counts distinct devices per release and bucket."""
+    """A device that reported health on a release: counts distinct devices per release and bucket, and
+    holds what that device reported in all (within its hourly allowance), which is what rollout
+    policies read. `served`: a check offered or confirmed this release to this device (attested)."""
 
     release = ForeignKeyField(Release, on_delete="CASCADE")
     device_id = CharField()
     bucket = DateTimeField()
     launched = BooleanField(default=False)
+    served = BooleanField(default=False)
+    launches = IntegerField(default=0)
+    crashes = IntegerField(default=0)
+    js_errors = IntegerField(default=0)
 
     class Meta:
         indexes = ((("release", "device_id"), True),)
@@ -504,6 +552,9 @@ class RolloutPolicy(BaseModel):
     name = CharField()
     stages = JSONField()
     thresholds = JSONField(default=dict)
+    require_served_devices = BooleanField(default=True)
+    """Count only devices a check served the release (see core/policies.py); policies made before
+    schema step 8 have it off."""
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
 
@@ -598,5 +649,6 @@ HEALTH_AND_ROLLOUT_MODELS = [Lease, HealthBucket, HealthDevice, HealthError, Fla
                              RolloutExecution, ExecutionEvent, Webhook, OutboxEvent, Delivery, DeliveryAttempt]
 """Schema step 4 (health telemetry, rollout policies, webhooks)."""
 ALL_MODELS = [State, App, User, ApiKey, TokenApp, UserSession, Collaborator, Channel, Bundle, BundleFile, Release,
-              ReleaseEvent, ReleaseStat, Device, DeviceEvent, DailyActive, AuditEntry, Upload, Secret, *FLAG_MODELS,
+              ChannelVersion, ReleaseEvent, ReleaseStat, CodePushActive, Device, DeviceEvent, DailyActive, AuditEntry,
+              Upload, Secret, *FLAG_MODELS,
               *HEALTH_AND_ROLLOUT_MODELS]

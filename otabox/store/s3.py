@@ -11,21 +11,46 @@ boto3 is an optional extra (`pip install 'otabox[s3]'`); the embedded default ne
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
+import logging
 from pathlib import Path
 from typing import BinaryIO, Iterator
 from urllib.parse import quote, urlsplit
 
-from ..errors import InsufficientStorage, NotFound
-from .blobs import BlobStore, StagedFile, is_sha256
+from ..errors import InsufficientStorage, NotFound, StorageUnavailable
+from .blobs import BlobStore, StagedFile, blob_name, is_sha256
+
+log = logging.getLogger("otabox.storage")
 
 PART_BYTES = 8 * 1024 * 1024
 UPLOAD_CONCURRENCY = 2
 """Multipart uploads hold at most PART_BYTES x UPLOAD_CONCURRENCY in memory."""
 
 
-class S3Unavailable(InsufficientStorage):
-    code = "storage_unavailable"
+QUOTA_ERRORS = ("QuotaExceeded", "XMinioStorageFull", "XMinioAdminBucketQuotaExceeded")
+"""Error codes with which S3-compatible stores say they are full (507, not a retryable 503)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class S3Timeouts:
+    """How long one S3 call may take: `max_attempts` tries (boto3's standard retry mode, with its
+    back-off), each connecting within `connect` seconds and waiting at most `read` seconds for data.
+    A black-holed bucket thus holds a request (and an upload slot) for about
+    max_attempts x (connect + read) seconds, not boto3's default of minutes."""
+
+    connect: float = 5.0
+    read: float = 20.0
+    max_attempts: int = 3
+
+    @classmethod
+    def of(cls, config) -> "S3Timeouts":
+        """OTABOX_S3_CONNECT_TIMEOUT, OTABOX_S3_READ_TIMEOUT and OTABOX_S3_MAX_ATTEMPTS."""
+        return cls(config.s3_connect_timeout, config.s3_read_timeout, config.s3_max_attempts)
+
+
+class BucketMissing(InsufficientStorage):
+    code = "bucket_missing"
 
 
 def parse_storage_url(url: str) -> tuple[str, str]:
@@ -37,8 +62,10 @@ def parse_storage_url(url: str) -> tuple[str, str]:
 
 
 class S3BlobStore(BlobStore):
-    def __init__(self, url: str, endpoint_url: str | None = None, cdn_base_url: str | None = None, client=None):
+    def __init__(self, url: str, endpoint_url: str | None = None, cdn_base_url: str | None = None, client=None,
+                 timeouts: S3Timeouts = S3Timeouts()):
         self.bucket, self.prefix = parse_storage_url(url)
+        self.endpoint_url = endpoint_url or None
         self.cdn_base_url = (cdn_base_url or "").rstrip("/") or None
         if client is None:
             try:
@@ -46,45 +73,81 @@ class S3BlobStore(BlobStore):
                 from botocore.config import Config as BotoConfig
             except ImportError:
                 raise ValueError("s3:// storage needs boto3: pip install 'otabox[s3]'") from None
-            client = boto3.client("s3", endpoint_url=endpoint_url or None,
-                                  config=BotoConfig(signature_version="s3v4", retries={"mode": "standard"}))
+            client = boto3.client("s3", endpoint_url=endpoint_url or None, config=BotoConfig(
+                signature_version="s3v4", connect_timeout=timeouts.connect, read_timeout=timeouts.read,
+                retries={"mode": "standard", "total_max_attempts": timeouts.max_attempts}))
         self.client = client
+        from boto3.exceptions import S3UploadFailedError
         from boto3.s3.transfer import TransferConfig
         from botocore.exceptions import BotoCoreError, ClientError
 
         self._transfer = TransferConfig(multipart_threshold=PART_BYTES, multipart_chunksize=PART_BYTES,
                                         max_concurrency=UPLOAD_CONCURRENCY, use_threads=True)
-        self._errors = (BotoCoreError, ClientError)
+        self._errors = (BotoCoreError, ClientError, S3UploadFailedError)
         self._client_error = ClientError
 
     def key(self, name: str) -> str:
         if is_sha256(name):
-            name = f"{name[:2]}/{name}"
+            name = blob_name(name)
         return f"{self.prefix}/{name}" if self.prefix else name
 
+    def _error_code(self, exc) -> str | None:
+        return exc.response.get("Error", {}).get("Code") if isinstance(exc, self._client_error) else None
+
+    def bucket_missing(self) -> BucketMissing:
+        where = f" at {self.endpoint_url}" if self.endpoint_url else ""
+        create = f"aws s3 mb s3://{self.bucket}" + (f" --endpoint-url {self.endpoint_url}" if self.endpoint_url else "")
+        return BucketMissing(f"the bucket {self.bucket!r}{where} does not exist; create it first (e.g. `{create}`) "
+                             "or correct the s3:// URL")
+
+    def require_bucket(self) -> None:
+        """Fail in one sentence, before anything is stored, when the bucket is missing or unreachable."""
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except self._errors as exc:
+            if self._error_code(exc) in ("404", "NoSuchBucket", "NotFound"):
+                raise self.bucket_missing() from None
+            log.warning("object store %s: cannot use the bucket %s: %s", self.endpoint_url or "AWS S3", self.bucket, exc)
+            raise StorageUnavailable(f"cannot reach the bucket {self.bucket!r} ({exc.__class__.__name__}); "
+                                     "retry shortly") from None
+
     def _missing(self, exc) -> bool:
-        return isinstance(exc, self._client_error) and exc.response.get("Error", {}).get("Code") in (
-            "404", "NoSuchKey", "NotFound")
+        return self._error_code(exc) in ("404", "NoSuchKey", "NotFound")
+
+    def _failure(self, exc, what: str, name: str | None) -> Exception:
+        """The error a failed call answers: 507 when the bucket is full, else a retryable 503 that names
+        the kind of failure only (the endpoint and key, which the caller has no business knowing, are
+        logged)."""
+        cause = exc.__context__ if isinstance(exc.__context__, self._client_error) else exc  # upload_file wraps it
+        code = cause.response.get("Error", {}).get("Code") if isinstance(cause, self._client_error) else None
+        log.warning("object store %s, bucket %s: failed to %s%s: %s", self.endpoint_url or "AWS S3", self.bucket, what,
+                    f" {self.key(name)}" if name else "", exc)
+        if code in QUOTA_ERRORS:
+            return InsufficientStorage("the object store is full; free space or raise the bucket's quota")
+        return StorageUnavailable(f"the object store failed to {what} ({code or exc.__class__.__name__}); "
+                                  "nothing was changed, retry shortly")
 
     @contextlib.contextmanager
-    def _talking(self, what: str):
+    def _talking(self, what: str, name: str | None = None):
         try:
             yield
         except self._errors as exc:
+            if self._error_code(exc) == "NoSuchBucket":
+                raise self.bucket_missing() from None
             if self._missing(exc):
                 raise NotFound("the file is missing from storage", code="file_missing") from None
-            raise S3Unavailable(f"the object store failed to {what}: {exc}") from exc
+            raise self._failure(exc, what, name) from None
 
     def put(self, staged: StagedFile) -> None:
         """Upload a staged file under its digest (skipped when the bucket has it), then drop it."""
         try:
             if self.exists(staged.sha256):
-                with self._talking("refresh a file"):  # young again, as on the filesystem: gc spares it
+                with self._talking("refresh a file", staged.sha256):  # young again, as on the filesystem: gc spares it
                     key = self.key(staged.sha256)
                     self.client.copy_object(Bucket=self.bucket, Key=key, CopySource={"Bucket": self.bucket, "Key": key},
                                             MetadataDirective="REPLACE", ContentType="application/octet-stream")
             else:
-                with self._talking("store a file"):
+                with self._talking("store a file", staged.sha256):
                     self.client.upload_file(str(staged.path), self.bucket, self.key(staged.sha256),
                                             ExtraArgs={"ContentType": "application/octet-stream"},
                                             Config=self._transfer)
@@ -94,12 +157,12 @@ class S3BlobStore(BlobStore):
     def open(self, sha256: str) -> BinaryIO:
         if not is_sha256(sha256):
             raise NotFound("no such file")
-        with self._talking("read a file"):
+        with self._talking("read a file", sha256):
             return self.client.get_object(Bucket=self.bucket, Key=self.key(sha256))["Body"]
 
     def delete(self, sha256: str) -> None:
         if is_sha256(sha256):
-            with self._talking("delete a file"):
+            with self._talking("delete a file", sha256):
                 self.client.delete_object(Bucket=self.bucket, Key=self.key(sha256))
 
     def _head(self, name: str) -> dict | None:
@@ -108,7 +171,7 @@ class S3BlobStore(BlobStore):
         except self._errors as exc:
             if self._missing(exc):
                 return None
-            raise S3Unavailable(f"the object store failed to look up a file: {exc}") from exc
+            raise self._failure(exc, "look up a file", name) from None
 
     def exists(self, sha256: str) -> bool:
         return is_sha256(sha256) and self._head(sha256) is not None
@@ -129,12 +192,12 @@ class S3BlobStore(BlobStore):
             params["ResponseContentType"] = content_type
         if filename:
             params["ResponseContentDisposition"] = f'attachment; filename="{filename}"'
-        with self._talking("sign a download URL"):
+        with self._talking("sign a download URL", sha256):
             return self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_in)
 
     def upload_url(self, name: str, size: int, expires_in: int) -> str:
         """A presigned PUT for a two-step upload, straight to the bucket (finalize reads it back)."""
-        with self._talking("sign an upload URL"):
+        with self._talking("sign an upload URL", name):
             return self.client.generate_presigned_url(
                 "put_object", Params={"Bucket": self.bucket, "Key": self.key(name), "ContentLength": size},
                 ExpiresIn=expires_in)
@@ -147,14 +210,14 @@ class S3BlobStore(BlobStore):
         except self._errors as exc:
             if self._missing(exc):
                 return None
-            raise S3Unavailable(f"the object store failed to read an upload: {exc}") from exc
+            raise self._failure(exc, "read an upload", name) from None
         with contextlib.closing(body):
             staged = staging.receive(body, limit)
         self.discard_upload(name)
         return staged
 
     def discard_upload(self, name: str) -> None:
-        with self._talking("delete an upload"):
+        with self._talking("delete an upload", name):
             self.client.delete_object(Bucket=self.bucket, Key=self.key(name))
 
     @contextlib.contextmanager

@@ -261,19 +261,25 @@ def test_contexts_by_hand_and_from_evaluations(admin, box, client, demo_app, col
     assert admin.get(f"{APP}/contexts/{made.json['id']}").status_code == 404
 
 
-def test_recorded_contexts_are_bounded(box, client, demo_app, color, monkeypatch):
+def test_recorded_contexts_are_bounded_oldest_first_and_manual_ones_stay(admin, box, client, demo_app, color,
+                                                                          monkeypatch):
     recorder = box.flag_recorder
     monkeypatch.setattr(recorder, "max_pending", 3)
     monkeypatch.setattr(recorder, "max_per_app", 4)
+    assert admin.post(f"{APP}/contexts", {"kind": "user", "targetingKey": "by-hand"}).status_code == 201
     for n in range(5):
         ofrep(client, demo_app, "theme-color", targetingKey=f"early-{n}")
     assert recorder.flush() == 1 + 3, "one counter and three contexts waited for the flush"
     for n in range(5):
         ofrep(client, demo_app, "theme-color", targetingKey=f"late-{n}")
-    ofrep(client, demo_app, "theme-color", targetingKey="early-0")
     recorder.flush()
-    keys = sorted(c["targetingKey"] for c in Api(client, make_key(box)).get(f"{APP}/contexts").json["contexts"])
-    assert keys == ["early-0", "early-1", "early-2", "late-0"]
+    keys = sorted(c["targetingKey"] for c in admin.get(f"{APP}/contexts").json["contexts"])
+    assert keys == ["by-hand", "early-2", "late-0", "late-1", "late-2"]
+    monkeypatch.setattr(recorder, "max_bytes_per_app", 2 * len("late-9" + "{}"))  # two contexts, no attributes
+    ofrep(client, demo_app, "theme-color", targetingKey="late-9")
+    recorder.flush()
+    keys = sorted(c["targetingKey"] for c in admin.get(f"{APP}/contexts").json["contexts"])
+    assert keys == ["by-hand", "late-2", "late-9"]
 
 
 def test_evaluation_counts_per_day_and_variant(admin, box, client, demo_app, color):

@@ -1,12 +1,14 @@
 """Access tokens over HTTP and collaborators per app, as a team uses them through /api/v1."""
 from __future__ import annotations
 
+import datetime as dt
 import time
 
 import pytest
 from conftest import Api, make_key, make_zip
 
 from otabox.core import users
+from otabox.store.models import App
 
 PASSWORD = "correct horse battery staple"
 
@@ -32,14 +34,15 @@ def test_a_token_is_shown_once_and_listed_without_its_secret(client, box, admin,
     assert made.status_code == 201
     token = made.json
     assert token["accessToken"].startswith("otabox_at_") and token["friendlyName"] == "ci"
-    assert abs(token["expires"] - (time.time() * 1000 + 3_600_000)) < 60_000
+    expires = dt.datetime.fromisoformat(token["expires"].replace("Z", "+00:00")).timestamp()
+    assert abs(expires - (time.time() + 3_600)) < 60 and token["expiresAt"] == token["expires"]
     assert token["role"] == "admin" and token["appIds"] is None, "at most what alice may do, wherever she may"
     listed = alice.get("/api/v1/auth/tokens").json["tokens"]
     assert [(t["friendlyName"], t["current"]) for t in listed] == [("laptop", True), ("ci", False)]
     assert token["accessToken"] not in alice.get("/api/v1/auth/tokens").get_data(as_text=True)
     assert alice.post("/api/v1/auth/tokens", {"friendlyName": "ci"}).status_code == 409
     assert Api(client, token["accessToken"]).get("/api/v1/me").json["token"]["friendlyName"] == "ci"
-    assert alice.delete("/api/v1/auth/tokens/ci").json == {"deleted": True, "friendlyName": "ci"}
+    assert alice.delete("/api/v1/auth/tokens/ci").json == {"deleted": True, "friendlyName": "ci", "alsoRevoked": []}
     assert Api(client, token["accessToken"]).get("/api/v1/me").status_code == 401
     assert [t["friendlyName"] for t in admin.get("/api/v1/auth/tokens").json["tokens"]] == ["admin"]
 
@@ -136,3 +139,66 @@ def test_leaving_removing_and_transferring(client, box, admin):
     assert bob.get("/api/v1/apps/com.example.team").status_code == 403
     assert bob.get("/api/v1/apps").json["apps"] == []
     assert carol.delete("/api/v1/apps/com.example.team/collaborators/nobody@example.com").status_code == 404
+
+
+def test_a_non_admin_key_manages_only_itself_and_what_was_minted_from_it(client, box, admin):
+    """Issue 22: a reader key could expire, rename, revive or revoke every key of the service account
+    no stronger than itself, even keys of other apps. Now only admin keys (not limited to apps) reach
+    other keys; any other key reaches itself and the tokens minted from it."""
+    app = admin.post("/api/v1/apps", {"slug": "com.example.one"}).json
+    reader = Api(client, make_key(box, "reader", "reader"))
+    make_key(box, "reader", "other-reader")
+    with box.db.connection_context():
+        app_row = App.get_by_id(app["id"])
+    make_key(box, "publisher", "app-key", app=app_row)
+    limited = Api(client, make_key(box, "admin", "one-admin", app=app_row))
+    limited_key = limited.post("/api/v1/auth/tokens", {"friendlyName": "one-only", "appIds": [app["id"]]}).json
+    one_only = Api(client, limited_key["accessToken"])
+    child = reader.post("/api/v1/auth/tokens", {"friendlyName": "reader-child"}).json
+    grandchild = Api(client, child["accessToken"]).post("/api/v1/auth/tokens",
+                                                        {"friendlyName": "reader-grandchild"}).json
+
+    def names(api):
+        return [t["friendlyName"] for t in api.get("/api/v1/auth/tokens").json["tokens"]]
+
+    assert names(reader) == ["reader", "reader-child", "reader-grandchild"]
+    assert names(one_only) == ["one-only"], "an admin token limited to apps is not an admin of keys"
+    assert set(names(admin)) == {"admin", "reader", "other-reader", "app-key", "one-admin", "one-only", "reader-child",
+                                 "reader-grandchild"}
+    for victim in ("other-reader", "app-key", "admin"):
+        assert reader.delete(f"/api/v1/auth/tokens/{victim}").status_code == 404
+        assert one_only.delete(f"/api/v1/auth/tokens/{victim}").status_code == 404
+    assert Api(client, grandchild["accessToken"]).delete("/api/v1/auth/tokens/reader-child").status_code == 404
+    revoked = reader.delete("/api/v1/auth/tokens/reader-child").json
+    assert revoked == {"deleted": True, "friendlyName": "reader-child", "alsoRevoked": ["reader-grandchild"]}
+    assert Api(client, grandchild["accessToken"]).get("/api/v1/me").status_code == 401
+    assert reader.get("/api/v1/me").status_code == 200
+    assert admin.delete("/api/v1/auth/tokens/other-reader").status_code == 200
+
+
+def test_a_token_gives_no_other_token_a_later_expiry_than_its_own(client, box, admin):
+    short = admin.post("/api/v1/auth/tokens", {"friendlyName": "short", "role": "publisher", "ttl": 60_000}).json
+    short_ms = dt.datetime.fromisoformat(short["expires"].replace("Z", "+00:00")).timestamp() * 1000
+    api = Api(client, short["accessToken"])
+    child = api.post("/api/v1/auth/tokens", {"friendlyName": "child", "ttl": 30_000}).json
+    longer = client.patch("/accessKeys/child", json={"ttl": 10 * 86_400_000},
+                          headers={"Authorization": f"Bearer {short['accessToken']}"})
+    assert longer.status_code == 200 and longer.json["accessKey"]["expires"] <= short_ms  # the CLI's epoch ms
+    assert child["expires"] <= short["expires"]
+    itself = client.patch("/accessKeys/short", json={"ttl": 10 * 86_400_000},
+                          headers={"Authorization": f"Bearer {short['accessToken']}"})
+    assert itself.json["accessKey"]["expires"] <= short_ms, "nor itself"
+
+
+def test_a_token_named_with_a_slash_can_be_revoked_by_url(admin):
+    assert admin.post("/api/v1/auth/tokens", {"friendlyName": "ci/nightly"}).status_code == 201
+    assert admin.delete("/api/v1/auth/tokens/ci/nightly").json["deleted"] is True
+
+
+def test_disabling_a_user_revokes_their_tokens_so_enabling_revives_none(client, box, alice):
+    assert alice.get("/api/v1/me").status_code == 200
+    with box.db.connection_context():
+        user = users.find_user("alice@example.com")
+        users.set_disabled(user, True, "test")
+        users.set_disabled(user, False, "test")
+    assert alice.get("/api/v1/me").status_code == 401

@@ -10,6 +10,7 @@ from otabox.openapi import document
 from otabox.web import APP_PARAMETERS
 
 MANAGEMENT_MODULES = ("otabox.api.", "otabox.protocols.codepush.management", "otabox.protocols.codepush.accounts",
+                      "otabox.protocols.koolbase.management", "otabox.protocols.capgo.management",
                       "otabox.protocols.appdispatch.management")
 MANAGEMENT_ENDPOINTS = {"openapi_document"}
 """Management routes the app itself serves."""

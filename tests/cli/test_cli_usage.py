@@ -11,6 +11,7 @@ import sys
 import click
 import pytest
 import requests
+from click.testing import CliRunner
 from conftest import ROOT, LiveServer
 
 from otabox.cli import main
@@ -60,10 +61,24 @@ def test_a_port_in_use_is_one_line(tmp_path):
 @pytest.mark.parametrize("name, value, fragment", [
     ("OTABOX_PORT", "eighty", "OTABOX_PORT must be a whole number"),
     ("OTABOX_DEVICE_FLUSH_SECONDS", "soon", "OTABOX_DEVICE_FLUSH_SECONDS must be a number"),
+    ("OTABOX_PORT", "99999", "--port / OTABOX_PORT must be from 0 to 65535, not 99999"),
+    ("OTABOX_THREADS", "0", "--threads / OTABOX_THREADS must be from 1 to 1024, not 0"),
+    ("OTABOX_WORKERS", "65", "--workers / OTABOX_WORKERS must be from 1 to 64, not 65"),
 ])
 def test_a_bad_setting_is_one_line(tmp_path, name, value, fragment):
     assert_one_line_error(otabox("serve", "--data-dir", str(tmp_path / "data"), env={name: value}), fragment)
     assert_one_line_error(otabox("keys", "list", "--data-dir", str(tmp_path / "data"), env={name: value}), fragment)
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--port", "99999", "--port / OTABOX_PORT must be from 0 to 65535, not 99999"),
+    ("--threads", "0", "--threads / OTABOX_THREADS must be from 1 to 1024, not 0"),
+    ("--workers", "0", "--workers / OTABOX_WORKERS must be from 1 to 64, not 0"),
+])
+def test_a_serve_option_out_of_range_is_one_line_and_starts_nothing(tmp_path, option, value, message):
+    result = CliRunner().invoke(main, ["serve", option, value, "--data-dir", str(tmp_path / "data")])
+    assert result.exit_code == 1 and result.stderr == f"Error: {message}\n"
+    assert not (tmp_path / "data").exists()
 
 
 def without_root_powers() -> list[str]:

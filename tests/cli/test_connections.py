@@ -202,3 +202,25 @@ def test_slow_readers_of_ranges_of_a_large_bundle_do_not_hold_the_threads(tmp_pa
         for sock in readers:
             sock.close()
         server.stop()
+
+
+def test_a_connection_stays_open_after_a_204(tmp_path):
+    """waitress closes a connection after any response without Content-Length, and a 204 may not
+    carry one: otabox keeps HTTP/1.1 connections open after bodiless answers (health reports)."""
+    server = LiveServer(tmp_path / "data")
+    try:
+        client_key = setup_app(server)["clientKey"]
+        body = b'{"deviceId": "d", "platform": "ios", "events": [{"type": "app_launch"}]}'
+        request = (f"POST /api/v1/apps/{APP}/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Client-Key: {client_key}\r\n"
+                   f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
+        sock = open_socket(server.port)
+        for _ in range(2):
+            sock.sendall(request)
+            head = sock.recv(4096)
+            assert head.startswith(b"HTTP/1.1 204 ") and b"connection: close" not in head.lower(), head
+        assert not closed_by_server(sock)
+        sock.sendall(request.replace(b"HTTP/1.1\r\n", b"HTTP/1.1\r\nConnection: close\r\n", 1))
+        assert b"connection: close" in sock.recv(4096).lower()
+        sock.close()
+    finally:
+        server.stop()

@@ -182,11 +182,17 @@ def test_release_an_uploaded_bundle_and_rollback_says_what_is_served(live_server
     assert unknown.returncode == 1 and unknown.stderr.strip() == (
         "Error: app com.example.cli has no bundle 9.9.9; upload it with `otabox publish`")
 
-    back = run_cli(live_server, key, "rollback", "--app", "com.example.cli", "--channel", "production")
+    rollback = ("rollback", "--app", "com.example.cli", "--channel", "production")
+    preview = run_cli(live_server, key, *rollback, "--dry-run")
+    assert preview.stdout.strip().splitlines() == [
+        "production would serve 1.0.0 (v3) to 30% of devices; the bundle built into the app to 70% of devices."
+        " Dry run: nothing was changed."]
+    back = run_cli(live_server, key, *rollback)
     release = requests.get(f"{live_server.url}/api/v1/apps/com.example.cli/channels/production",
                            headers={"Authorization": f"Bearer {key}"}).json()["currentRelease"]
+    assert (release["label"], release["rollout"]) == ("v3", 30)
     assert back.stdout.strip().splitlines()[-1] == (
-        f"production now serves 1.0.0 ({release['label']}, bundle {released['bundleId']}) to 100% of devices.")
+        "production now serves 1.0.0 (v3) to 30% of devices; the bundle built into the app to 70% of devices.")
     builtin = run_cli(live_server, key, "rollback", "--app", "com.example.cli", "--channel", "production",
                       "--to-builtin")
     assert builtin.stdout.strip().splitlines()[-1].startswith("production now serves the bundle built into the app")

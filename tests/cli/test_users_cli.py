@@ -36,10 +36,14 @@ def test_people_are_made_listed_disabled_and_reset(live_server):
 
     assert "Disabled dana@example.com" in live_server.cli("users", "disable", "dana@example.com").stdout
     assert requests.get(f"{live_server.url}/api/v1/me", cookies=cookie).status_code == 401
-    disabled = requests.get(f"{live_server.url}/api/v1/me", headers=bearer)
-    assert disabled.status_code == 401 and disabled.json()["error"]["code"] == "account_disabled"
+    assert requests.get(f"{live_server.url}/api/v1/me", headers=bearer).status_code == 401
+    refused = sign_in(live_server, "dana@example.com", generated)
+    assert refused.status_code == 401 and refused.json()["error"]["code"] == "account_disabled"
     live_server.cli("users", "enable", "dana@example.com")
-    assert requests.get(f"{live_server.url}/api/v1/me", headers=bearer).status_code == 200
+    assert requests.get(f"{live_server.url}/api/v1/me", cookies=cookie).status_code == 401
+    revived = requests.get(f"{live_server.url}/api/v1/me", headers=bearer)
+    assert revived.status_code == 401, "enabling a user revives none of their tokens or sessions"
+    assert sign_in(live_server, "dana@example.com", generated).status_code == 200
 
     reset = live_server.cli("users", "reset-password", "dana@example.com")
     assert sign_in(live_server, "dana@example.com", generated).status_code == 401

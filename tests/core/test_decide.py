@@ -63,7 +63,8 @@ def device_inside(release_id: int, percent: int) -> str:
 
 
 # The query each protocol's adapter builds for "an iOS device on the store build 1.0.0 running <current>".
-NATIVE = DeviceQuery(device_id="d1", platform="ios", native_version="1.0.0", native_build=1)
+NATIVE = DeviceQuery(device_id="d1", platform="ios", native_version="1.0.0", native_build=1,
+                     versions_follow_native=False)
 CAPGO = DeviceQuery(device_id="d1", platform="ios", native_version="1.0.0", current_version="builtin")
 CODEPUSH = DeviceQuery(device_id="d1", native_version="1.0.0", versions_follow_native=False)
 EXPO = DeviceQuery(device_id="d1", platform="ios", formats=frozenset({"expo"}))
@@ -98,6 +99,18 @@ CASES = [
      app(channel(release(7, V2, rollout=10), release(1, V1))),
      dataclasses.replace(NATIVE, device_id=device_outside(7, 10), current_version="1.0.1"), "up_to_date",
      "not_in_rollout", {}),
+    ("a device already on a release keeps it when its rollout shrinks (only new devices follow the new share)",
+     app(channel(release(7, V2, rollout=10), release(1, V1))),
+     dataclasses.replace(NATIVE, device_id=device_outside(7, 10), current_version="1.0.2"), "up_to_date",
+     "up_to_date", {}),
+    ("a CodePush device on a release whose rollout shrank keeps it",
+     app(channel(release(7, V2, rollout=10), release(1, V1))),
+     dataclasses.replace(CODEPUSH, device_id=device_outside(7, 10), current_package_hash="hash-1.0.2"),
+     "up_to_date", "up_to_date", {}),
+    ("a channel name differing only in case reaches the channel", app(channel(release(1, V1), name="Production")),
+     dataclasses.replace(NATIVE, channel="production"), "update", None, {"bundle": 1}),
+    ("two channels differing only in case: neither", app(channel(name="Beta"), channel(name="beta")),
+     dataclasses.replace(NATIVE, channel="BETA"), "no_channel", "no_channel", {}),
     ("a device without an id is outside every partial rollout", app(channel(release(7, V1, rollout=99))),
      dataclasses.replace(NATIVE, device_id=None), "none", "not_in_rollout", {}),
     ("native build too low", app(channel(release(1, bundle(1, "1.0.1", min_build=5)))), NATIVE, "none",
@@ -132,6 +145,8 @@ CASES = [
      CAPGO, "blocked", "below_native", {"blocked": "below_native"}),
     ("CodePush bundle versions are not on the native scale",
      app(channel(release(1, bundle(1, "0.9.0")), under_native=True)), CODEPUSH, "update", None, {"bundle": 1}),
+    ("nor are the native protocol's", app(channel(release(1, bundle(1, "0.9.0")), under_native=True)), NATIVE,
+     "update", None, {"bundle": 1}),
     ("revert to the built-in bundle", app(channel(release(2, None), release(1, V1))),
      dataclasses.replace(NATIVE, current_version="1.0.1"), "builtin", "revert_to_builtin", {}),
     ("mandatory when the served release is", app(channel(release(1, V1, mandatory=True))), NATIVE, "update", None,

@@ -2,13 +2,17 @@
 the failures other protocols report, and the per flag variant aggregates."""
 from __future__ import annotations
 
+import json
+
 import pytest
 from conftest import Api, check, make_key, make_zip
 
 from otabox.app import create_app
 from otabox.config import Config
 from otabox.core import health
+from otabox.errors import OtaboxError
 from otabox.store.models import FlagVariantHealth, HealthBucket, HealthDevice, HealthError, utcnow
+from otabox.web import json_bytes
 
 APP = "com.example.demo"
 
@@ -143,8 +147,17 @@ def test_the_client_key_is_required_and_devices_are_rate_limited(tmp_path):
         app.config["BOX"].close()
 
 
+def make_flag(admin, key, flag_type, values):
+    response = admin.post(f"/api/v1/apps/{APP}/flags", {
+        "key": key, "flagType": flag_type, "defaultValue": values[0],
+        "variations": [{"name": f"v{n}", "value": value} for n, value in enumerate(values)]})
+    assert response.status_code == 201, response.json
+
+
 def test_flag_states_build_per_variant_aggregates(admin, client, box, demo_app, half_past):
     bundle, _ = released(admin)
+    make_flag(admin, "new-checkout", "string", ["on", "off"])
+    make_flag(admin, "theme", "json", [{"dark": True}, {"dark": False}])
     for device, variant, crash in (("a", "on", 1), ("b", "on", 0), ("c", "off", 0)):
         report(client, demo_app, {"deviceId": device, "platform": "ios", "bundleId": bundle["id"], "events": [
             {"type": "app_launch", "count": 2, "flagStates": {"new-checkout": variant, "theme": {"dark": True}}},
@@ -161,6 +174,49 @@ def test_flag_states_build_per_variant_aggregates(admin, client, box, demo_app, 
         ("on", 4, 1, 1), ("off", 3, 0, 1)]
     assert found[0]["crashRate"] == 25.0 and found[0]["days"][0]["launches"] == 4
     assert theme[0]["variant"] == '{"dark":true}' and theme[0]["launches"] == 6
+
+
+def test_only_the_app_s_flags_and_their_variations_are_kept(admin, client, box, demo_app, half_past):
+    bundle, _ = released(admin)
+    make_flag(admin, "new-checkout", "string", ["on", "off"])
+    states = {"new-checkout": "on", "not-a-flag": "on", **{f"made-up-{n}": n for n in range(40)}}
+    report(client, demo_app, {"deviceId": "d", "platform": "ios", "bundleId": bundle["id"], "events": [
+        {"type": "app_launch", "count": 1, "flagStates": states},
+        {"type": "app_launch", "count": 1, "flagStates": {"new-checkout": "purple"}}]})
+    box.health.flush()
+    with box.db.connection_context():
+        rows = [(r.flag_key, r.variant, r.launches) for r in FlagVariantHealth.select()]
+    assert rows == [("new-checkout", "on", 1)]
+
+
+@pytest.mark.parametrize("states, kept", [
+    ({}, []),
+    ({"f": "a"}, [("f", "a")]),
+    ({"f": "zzz"}, []),
+    ({"g": "a"}, []),
+    ({"f": "a", "n": 1.0}, [("f", "a"), ("n", "1.0")]),
+    ({"f": "a", "n": 1}, [("f", "a"), ("n", "1")]),
+])
+def test_reported_flag_states_are_filtered_by_the_app_s_variations(states, kept):
+    reportable = {"f": frozenset({"a", "b"}), "n": frozenset({"1", "1.0"})}
+    event = health.parse_event({"type": "app_launch", "flagStates": states}, reportable, set())
+    assert list(event.flag_states) == kept
+
+
+def test_distinct_flag_states_are_capped_per_request_and_per_device_hour(monkeypatch):
+    monkeypatch.setattr(health, "MAX_FLAG_STATES", 2)
+    reportable = {"f": frozenset({"a", "b", "c"}), "g": frozenset({"a", "b"})}
+    parsed = health.parse_report({"deviceId": "d", "platform": "ios", "events": [
+        {"type": "app_launch", "flagStates": {"f": "a", "g": "a"}},
+        {"type": "app_launch", "flagStates": {"f": "b", "g": "a"}}]}, reportable)
+    assert [e.flag_states for e in parsed.events] == [(("f", "a"), ("g", "a")), (("g", "a"),)]
+    recorder = health.HealthRecorder(3600)
+    first = recorder._within_allowance(1, parsed, health.bucket_of(utcnow()))
+    later = health.parse_report({"deviceId": "d", "platform": "ios", "events": [
+        {"type": "crash", "flagStates": {"f": "c"}}, {"type": "crash", "flagStates": {"f": "a"}}]}, reportable)
+    second = recorder._within_allowance(1, later, health.bucket_of(utcnow()))
+    assert [e.flag_states for e in first] == [(("f", "a"), ("g", "a")), (("g", "a"),)]
+    assert [e.flag_states for e in second] == [(), (("f", "a"),)]
 
 
 def test_failures_from_update_clients_feed_the_same_store(admin, client, box, demo_app):
@@ -197,3 +253,38 @@ def test_events_of_a_deleted_release_are_dropped_not_retried_forever(admin, clie
     assert box.health.flush() == 0
     with box.db.connection_context():
         assert HealthBucket.select().count() == 0
+
+
+def test_the_fast_path_and_the_flask_routes_answer_reports_alike(flask_app, client, admin, demo_app):
+    """Health reports are answered before Flask builds a request; the Flask routes must agree."""
+    bundle, _ = released(admin)
+    good = {"deviceId": "d", "platform": "ios", "bundleId": bundle["id"], "events": [{"type": "app_launch"}]}
+    native, headers = f"/api/v1/apps/{APP}/health", {"X-Client-Key": demo_app["clientKey"]}
+    cases = [(native, headers, json.dumps(good)), (native, headers, "not json"), (native, {}, json.dumps(good)),
+             (native, headers, json.dumps({**good, "events": []})),
+             ("/v1/ota/health-metrics", {}, json.dumps({**good, "projectSlug": APP})),
+             ("/v1/ota/health-metrics", {}, json.dumps({**good, "projectSlug": "com.example.nope"})),
+             ("/v1/ota/health-metrics", {}, json.dumps(good))]
+    for path, extra, body in cases:
+        fast = client.post(path, data=body, content_type="application/json", headers=extra)
+        with flask_app.test_request_context(path, method="POST", data=body, content_type="application/json",
+                                            headers=extra):
+            endpoint, args = flask_app.url_map.bind("localhost").match(path, method="POST")
+            try:
+                slow = flask_app.view_functions[endpoint](**args)
+                slow_status, slow_body = slow.status_code, slow.get_data()
+            except OtaboxError as exc:
+                slow_status, slow_body = exc.status, json_bytes(exc.to_dict())
+        assert (fast.status_code, fast.get_data()) == (slow_status, slow_body), (path, body)
+        assert fast.status_code != 204 or "Content-Type" not in fast.headers
+
+
+def test_distinct_error_messages_buffered_per_release_are_bounded(monkeypatch):
+    monkeypatch.setattr(health, "MAX_ERRORS_PER_RELEASE", 2)
+    recorder = health.HealthRecorder(3600)
+    for n in range(50):
+        recorder.record(1, 7, health.parse_report({"deviceId": f"d{n}", "platform": "ios", "events": [
+            {"type": "app_launch"}, {"type": "crash", "message": f"crash {n}"}]}, {}))
+    buffered = recorder._batch.errors
+    assert len(buffered) == health.BUFFERED_ERRORS_FACTOR * 2 + 1
+    assert buffered[(7, "other", health.OTHER)] == 50 - health.BUFFERED_ERRORS_FACTOR * 2

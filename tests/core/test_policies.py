@@ -3,11 +3,12 @@ scheduler's evaluation does with health figures, manual controls, and leases."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import pytest
-from conftest import make_zip
+from conftest import check, make_zip
 
-from otabox.core import policies
+from otabox.core import decide, policies
 from otabox.store import leases
 from otabox.store.models import Lease, utcnow
 
@@ -33,7 +34,20 @@ def release(admin, version, policy=None, channel="production"):
     return bundle, response.json
 
 
-def launches(client, app, box, bundle, devices, launches_each=1, crashes=0, errors=0):
+def served_ids(created, names, percentage=10):
+    """Device ids, one per name, that the release's rollout at `percentage` includes, so their checks
+    are served it."""
+    release_id = created["release"]["id"]
+    return [next(f"{name}-{n}" for n in itertools.count()
+                 if decide.rollout_bucket(f"{name}-{n}", release_id) < percentage * 100) for name in names]
+
+
+def launches(client, app, box, bundle, devices, launches_each=1, crashes=0, errors=0, checked=True):
+    """Each device checks for updates (unless not `checked`), then reports its health."""
+    if checked:
+        for device in devices:
+            assert check(client, app, deviceId=device, version="builtin").status_code == 200
+        box.tracker.flush()
     for device in devices:
         events = [{"type": "app_launch", "count": launches_each}]
         if crashes:
@@ -72,6 +86,8 @@ def audit_actors(admin, action):
     ({"name": "p", "stages": [{"percentage": 10}], "thresholds": {"action": "panic"}}, "thresholds.action"),
     ({"name": "p", "stages": [{"percentage": 10}], "thresholds": {"crashRate": 101}}, "thresholds.crashRate"),
     ({"name": "p", "stages": [{"percentage": 10, "minDuration": 5}]}, "stages[0].minDuration"),
+    ({"name": "p", "stages": [{"percentage": 10, "minServedDevices": 1.5}]}, "stages[0].minServedDevices"),
+    ({"name": "p", "stages": [{"percentage": 10}], "requireServedDevices": "yes"}, "requireServedDevices"),
 ])
 def test_bad_policies_are_400(admin, demo_app, body, field):
     response = admin.post(f"/api/v1/apps/{APP}/rollout-policies", body)
@@ -82,8 +98,9 @@ def test_bad_policies_are_400(admin, demo_app, body, field):
 def test_policy_crud_with_defaults_and_fractional_minutes(admin, demo_app):
     created = make_policy(admin, stages=[{"percentage": 25, "minDurationMinutes": 0.02}, {"percentage": 100}],
                           thresholds={"crashRate": 2})
-    assert created["stages"] == [{"percentage": 25, "minDevices": 0, "minDurationMinutes": 0.02},
-                                 {"percentage": 100, "minDevices": 0, "minDurationMinutes": 0}]
+    assert created["stages"] == [{"percentage": 25, "minDevices": 0, "minServedDevices": 0, "minDurationMinutes": 0.02},
+                                 {"percentage": 100, "minDevices": 0, "minServedDevices": 0, "minDurationMinutes": 0}]
+    assert created["requireServedDevices"] is True
     assert created["thresholds"] == {"crashRate": 2, "errorRate": None, "minLaunches": 50,
                                      "action": "auto-rollback"}
     assert admin.post(f"/api/v1/apps/{APP}/rollout-policies", {"name": "safe", "stages": STAGES}).status_code == 409
@@ -118,12 +135,12 @@ def test_a_healthy_release_walks_every_stage_then_completes(admin, client, box, 
     bundle, created = release(admin, "1.0.0", policy)
     run_id, release_id = created["execution"]["id"], created["release"]["id"]
     assert evaluate(box, minutes_later=10) == {}  # time passed, but no device launched yet
-    launches(client, demo_app, box, bundle, ["a", "b"], launches_each=1)
+    launches(client, demo_app, box, bundle, served_ids(created, ["a", "b"]), launches_each=1)
     assert evaluate(box) == {}  # devices enough, but the stage has not lasted 5 minutes
     assert evaluate(box, minutes_later=5.1) == {run_id: "advanced"}
     assert admin.get(f"/api/v1/apps/{APP}/releases/{release_id}").json["rollout"] == 50
     assert evaluate(box, minutes_later=5.1) == {}  # stage 2 needs 3 devices
-    launches(client, demo_app, box, bundle, ["c"])
+    launches(client, demo_app, box, bundle, served_ids(created, ["c"], 50))
     assert evaluate(box, minutes_later=5.1) == {run_id: "advanced"}
     assert evaluate(box) == {run_id: "completed"}
     finished = execution(admin, run_id)
@@ -138,7 +155,7 @@ def test_crossing_a_threshold_rolls_the_channel_back_as_the_policy(admin, client
     good, _ = release(admin, "1.0.0")
     policy = make_policy(admin)
     bad, created = release(admin, "1.1.0", policy)
-    launches(client, demo_app, box, bad, [f"d{n}" for n in range(10)], crashes=1)  # 100% crash rate
+    launches(client, demo_app, box, bad, served_ids(created, [f"d{n}" for n in range(10)]), crashes=1)  # 100%
     run_id = created["execution"]["id"]
     assert evaluate(box) == {run_id: "rolled_back"}
     channel = admin.get(f"/api/v1/apps/{APP}/channels/production").json
@@ -157,9 +174,9 @@ def test_below_min_launches_nothing_is_judged_and_the_first_release_rolls_back_t
                                                                                           demo_app):
     policy = make_policy(admin)
     bad, created = release(admin, "1.0.0", policy)
-    launches(client, demo_app, box, bad, ["a", "b"], crashes=3)
+    launches(client, demo_app, box, bad, served_ids(created, ["a", "b"]), crashes=3)
     assert evaluate(box) == {}  # 2 launches < minLaunches 10
-    launches(client, demo_app, box, bad, [f"d{n}" for n in range(8)], errors=1)
+    launches(client, demo_app, box, bad, served_ids(created, [f"d{n}" for n in range(8)]), errors=1)
     assert evaluate(box) == {created["execution"]["id"]: "rolled_back"}
     channel = admin.get(f"/api/v1/apps/{APP}/channels/production").json
     assert channel["currentRelease"]["kind"] == "builtin"
@@ -170,19 +187,69 @@ def test_one_forged_report_cannot_roll_a_release_back(admin, client, box, demo_a
     as a device can (12 launches an hour, crashes up to its launches plus one)."""
     good, _ = release(admin, "1.0.0")
     bad, created = release(admin, "1.1.0", make_policy(admin, thresholds={**THRESHOLDS, "minLaunches": 50}))
-    launches(client, demo_app, box, bad, ["forger"], launches_each=1000, crashes=1000)
-    launches(client, demo_app, box, bad, ["forger"], launches_each=1000, crashes=1000)
+    forger = served_ids(created, ["forger"])
+    launches(client, demo_app, box, bad, forger, launches_each=1000, crashes=1000)
+    launches(client, demo_app, box, bad, forger, launches_each=1000, crashes=1000)
     assert evaluate(box) == {}
     health = admin.get(f"/api/v1/apps/{APP}/releases/{created['release']['id']}/health").json
     assert (health["launches"], health["crashes"]) == (12, 13)
     assert execution(admin, created["execution"]["id"])["status"] == "running"
 
 
+def test_never_served_devices_do_not_move_a_policy_and_served_ones_do(admin, client, box, demo_app):
+    """The client key is public: thirty made-up device ids reporting crashes are accepted and shown,
+    but a policy counts only devices a check served the release; twelve served ones roll it back."""
+    good, _ = release(admin, "1.0.0")
+    bad, created = release(admin, "1.1.0", make_policy(admin))
+    run_id, release_id = created["execution"]["id"], created["release"]["id"]
+    launches(client, demo_app, box, bad, [f"forged-{n}" for n in range(30)], launches_each=12, crashes=12,
+             checked=False)
+    shown = admin.get(f"/api/v1/apps/{APP}/releases/{release_id}/health").json
+    assert (shown["devices"], shown["attestedDevices"], shown["crashes"]) == (30, 0, 360)
+    assert evaluate(box, minutes_later=60) == {}
+    assert execution(admin, run_id)["status"] == "running"
+    served = served_ids(created, [f"phone-{n}" for n in range(12)])
+    launches(client, demo_app, box, bad, served, crashes=1)
+    shown = admin.get(f"/api/v1/apps/{APP}/releases/{release_id}/health").json
+    assert (shown["servedDevices"], shown["attestedDevices"]) == (12, 12)
+    assert evaluate(box) == {run_id: "rolled_back"}
+    breach = execution(admin, run_id)["events"][1]["details"]
+    assert (breach["launches"], breach["crashes"]) == (12, 12)
+
+
+def test_a_policy_without_served_devices_counts_a_few_others(admin, client, box, demo_app):
+    """requireServedDevices off (for clients whose reports carry another id than their checks): at
+    most the configured number of never-served devices count."""
+    policy = make_policy(admin, stages=[{"percentage": 10, "minDevices": 3}, {"percentage": 100}])
+    assert admin.patch(f"/api/v1/apps/{APP}/rollout-policies/{policy['id']}",
+                       {"requireServedDevices": False}).json["requireServedDevices"] is False
+    bundle, created = release(admin, "1.0.0", policy)
+    launches(client, demo_app, box, bundle, [f"sdk-{n}" for n in range(5)], checked=False)
+    with box.db.connection_context():
+        assert policies.evaluate_running(unattested_allowance=2) == {}
+        assert policies.evaluate_running(unattested_allowance=3) == {created["execution"]["id"]: "advanced"}
+    refused = admin.patch(f"/api/v1/apps/{APP}/rollout-policies/{policy['id']}", {"requireServedDevices": True})
+    assert refused.status_code == 409  # not while an execution follows it
+
+
+def test_a_stage_can_wait_for_enough_served_devices(admin, client, box, demo_app):
+    policy = make_policy(admin, stages=[{"percentage": 10, "minServedDevices": 3}, {"percentage": 100}])
+    bundle, created = release(admin, "1.0.0", policy)
+    run_id = created["execution"]["id"]
+    for device in served_ids(created, ["a", "b"]):
+        check(client, demo_app, deviceId=device, version="builtin")
+    box.tracker.flush()
+    assert evaluate(box) == {}
+    check(client, demo_app, deviceId=served_ids(created, ["c"])[0], version="builtin")
+    box.tracker.flush()
+    assert evaluate(box) == {run_id: "advanced"}
+
+
 def test_the_pause_action_pauses_and_a_person_decides(admin, client, box, demo_app):
     policy = make_policy(admin, thresholds={**THRESHOLDS, "action": "pause"})
     bad, created = release(admin, "1.0.0", policy)
     run_id = created["execution"]["id"]
-    launches(client, demo_app, box, bad, [f"d{n}" for n in range(10)], errors=1)
+    launches(client, demo_app, box, bad, served_ids(created, [f"d{n}" for n in range(10)]), errors=1)
     assert evaluate(box) == {run_id: "paused"}
     paused = execution(admin, run_id)
     assert paused["status"] == "paused" and paused["percentage"] == 10

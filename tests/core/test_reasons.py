@@ -68,7 +68,7 @@ def test_blocked_below_native_and_revert_to_builtin(client, admin, demo_app):
     admin.publish(APP, "2.0.0")
     blocked = unsigned(check(client, demo_app, version="1.0.0").json)
     assert blocked == {"updateAvailable": False, "reason": "blocked", "blocked": "major"}
-    assert reason(client, demo_app, version="builtin", nativeVersion="3.0.0") == "below_native"
+    assert check(client, demo_app, version="builtin", nativeVersion="3.0.0").json["updateAvailable"] is True
     admin.post(f"/api/v1/apps/{APP}/channels/production/rollback", {"toBuiltin": True})
     assert unsigned(check(client, demo_app, version="2.0.0").json) == {
         "updateAvailable": False, "reason": "revert_to_builtin", "revertToBuiltin": True}
@@ -76,17 +76,29 @@ def test_blocked_below_native_and_revert_to_builtin(client, admin, demo_app):
 
 @pytest.mark.parametrize("guard,native,offered", [(True, "2.0.0", False), (True, "1.4.0", True),
                                                   (False, "2.0.0", True), (True, None, True)])
-def test_disable_auto_update_under_native(client, admin, demo_app, guard, native, offered):
-    """Capgo's guard: a bundle below the device's native version is never offered (new channels
+def test_disable_auto_update_under_native_holds_back_capgo_devices(client, admin, demo_app, guard, native, offered):
+    """Capgo's guard: a bundle below a Capgo device's native version is never offered (new channels
     have it on); a device that sends no native version is not held back."""
     assert admin.get(f"/api/v1/apps/{APP}/channels/staging").json["disableAutoUpdateUnderNative"] is True
     admin.patch(f"/api/v1/apps/{APP}/channels/staging", {"disableAutoUpdateUnderNative": guard})
     admin.publish(APP, "1.5.0", channel="staging")
-    params = {"channel": "staging", "version": "builtin", **({"nativeVersion": native} if native else {})}
-    reply = check(client, demo_app, **params).json
-    assert reply["updateAvailable"] is offered
+    reply = client.post("/capgo/updates", json={
+        "platform": "ios", "device_id": "device-1", "app_id": APP, "version_name": "builtin", "version_code": "1",
+        "version_os": "17.0", "plugin_version": "8.51.14", "is_emulator": False, "is_prod": True,
+        "defaultChannel": "staging", **({"version_build": native} if native else {})}).json
+    assert ("url" in reply) is offered
     if not offered:
-        assert reply["reason"] == "below_native"
+        assert reply["error"] == "disable_auto_update_under_native"
+
+
+@pytest.mark.parametrize("guard", [True, False])
+def test_the_native_check_is_never_held_back_by_capgos_guard(client, admin, demo_app, guard):
+    """otabox's native clients version bundles apart from the binary: a release targeted at ^2.0.0
+    reaches a 2.1.0 device whatever the channel's disableAutoUpdateUnderNative."""
+    admin.patch(f"/api/v1/apps/{APP}/channels/staging", {"disableAutoUpdateUnderNative": guard})
+    admin.publish(APP, "1.5.0", channel="staging", bundle_fields={"targetVersions": "^2.0.0"})
+    reply = check(client, demo_app, channel="staging", version="builtin", nativeVersion="2.1.0").json
+    assert reply["updateAvailable"] is True and reply["bundle"]["version"] == "1.5.0"
 
 
 def test_version_number_mode_holds_devices_below_the_bundles_min_update_version(client, admin, demo_app):

@@ -115,20 +115,60 @@ def test_rollback_repoints_the_channel_and_keeps_history(admin, client, demo_app
 def test_a_rollback_dry_run_says_what_the_channel_would_serve_and_changes_nothing(admin, client, demo_app):
     rollback = f"/api/v1/apps/{APP}/channels/production/rollback"
     assert admin.post(rollback, {"dryRun": True}).json["error"]["code"] == "nothing_to_roll_back"
-    bundle, _ = publish(admin, "1.0.0")
+    bundle, first = publish(admin, "1.0.0")
     _, second = publish(admin, "1.1.0", rollout=20)
     preview = admin.post(rollback, {"dryRun": True})
     assert preview.status_code == 200
     assert preview.json == {"dryRun": True, "release": {
         "channel": "production", "kind": "rollback", "label": "v3", "bundleId": bundle["id"], "bundleVersion": "1.0.0",
-        "rollout": 100, "mandatory": False, "rolledBackFrom": admin.get(f"/api/v1/apps/{APP}/releases/{second['id']}").json}}
-    builtin = admin.post(rollback, {"dryRun": True, "toBuiltin": True}).json["release"]
-    assert (builtin["kind"], builtin["bundleVersion"], builtin["bundleId"]) == ("builtin", "builtin", None)
+        "rollout": 100, "mandatory": False, "rolledBackFrom": admin.get(f"/api/v1/apps/{APP}/releases/{second['id']}").json},
+        "serves": [{"channel": "production", "release": second["id"] + 1, "label": "v3", "version": "1.0.0",
+                    "share": 100}]}
+    builtin = admin.post(rollback, {"dryRun": True, "toBuiltin": True}).json
+    assert (builtin["release"]["kind"], builtin["release"]["bundleVersion"], builtin["release"]["bundleId"]) == (
+        "builtin", "builtin", None)
+    assert builtin["serves"] == [{"channel": "production", "release": second["id"] + 1, "label": "v3",
+                                  "version": "builtin", "share": 100}]
     assert admin.post(rollback, {"dryRun": "yes"}).status_code == 400
     assert admin.get(f"/api/v1/apps/{APP}/releases").json["total"] == 2
-    done = admin.post(rollback).json["release"]
-    assert {k: done[k] for k in ("kind", "label", "bundleId", "rollout")} == {
+    done = admin.post(rollback).json
+    assert {k: done["release"][k] for k in ("kind", "label", "bundleId", "rollout")} == {
         k: preview.json["release"][k] for k in ("kind", "label", "bundleId", "rollout")}
+    assert done["serves"] == preview.json["serves"]
+
+
+def shares(client, app, devices) -> dict[str, str | None]:
+    return {d: offered(client, app, deviceId=d) for d in devices}
+
+
+def test_rolling_back_a_canary_restores_the_canary_before_it_and_never_widens_it(admin, client, demo_app):
+    """1.0.0 at 100%, 1.1.0 at 10%, 1.2.0 at 10%: the rollback serves 1.1.0 to the same 10% as before
+    1.2.0, the rest stay on 1.0.0; the preview says so first and the reply says so after."""
+    devices = [f"phone-{i}" for i in range(300)]
+    publish(admin, "1.0.0")
+    _, canary = publish(admin, "1.1.0", rollout=10)
+    before = shares(client, demo_app, devices)
+    assert 10 < sum(v == "1.1.0" for v in before.values()) < 55
+    _, newer = publish(admin, "1.2.0", rollout=10)
+    assert "1.2.0" in shares(client, demo_app, devices).values()
+    rollback = f"/api/v1/apps/{APP}/channels/production/rollback"
+    preview = admin.post(rollback, {"dryRun": True}).json
+    assert preview["release"]["rollout"] == 10
+    expected = [{"channel": "production", "release": newer["id"] + 1, "label": "v4", "version": "1.1.0", "share": 10},
+                {"channel": "production", "release": canary["id"] - 1, "label": "v1", "version": "1.0.0",
+                 "share": 90}]
+    assert preview["serves"] == expected
+    done = admin.post(rollback).json
+    assert (done["release"]["bundleVersion"], done["release"]["rollout"]) == ("1.1.0", 10)
+    assert done["serves"] == expected
+    assert shares(client, demo_app, devices) == before
+    raised = admin.patch(f"/api/v1/apps/{APP}/releases/{newer['id']}", {"rollout": 50})
+    assert raised.status_code == 409 and raised.json["error"]["code"] == "rolled_back"
+    assert "release v3 was rolled back" in raised.json["error"]["message"]
+    assert admin.patch(f"/api/v1/apps/{APP}/releases/{newer['id']}", {"rollout": 5}).status_code == 200
+    widened = admin.patch(f"/api/v1/apps/{APP}/releases/{done['release']['id']}", {"rollout": 100})
+    assert widened.status_code == 200
+    assert set(shares(client, demo_app, devices).values()) == {"1.1.0"}
 
 
 def test_rollback_to_builtin_tells_devices_to_drop_their_bundle(admin, client, demo_app):

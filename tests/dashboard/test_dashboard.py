@@ -232,11 +232,12 @@ def test_admin_releases_widens_and_rolls_back(server, sessions, tmp_path):
         "there is no earlier release to roll back to; roll back to builtin instead")
     dialog.get_by_label("Builtin: the bundle shipped in the app binary").check()
     expect(dialog.locator(".outcome")).to_have_text(
-        "production will serve the bundle built into the app (v2): devices drop their downloaded update.")
+        "production will serve the bundle built into the app (v2) to 100% of devices: they drop their downloaded "
+        "update.")
     session.shot("rollback-dialog")
     session.allowed = set()
     dialog.get_by_role("button", name="Roll back").click()
-    page.get_by_text("production rolled back to builtin").wait_for()
+    page.get_by_text("production now serves the bundle built into the app (v2) to 100% of devices").wait_for()
     current = api(server, admin, "GET", f"/api/v1/apps/{SLUG}/channels/production").json()["currentRelease"]
     assert (current["kind"], current["bundleVersion"]) == ("builtin", "builtin")
     assert unsigned(device_check(server, app["clientKey"], "phone-c", version="1.0.1")) == {

@@ -83,6 +83,28 @@ const operations = {
     call("post", `/apps/${app}/collaborators/${email}`, null, false).then(() => null),
   removeCollaborator: (call, app, email) =>
     call("del", `/apps/${app}/collaborators/${email}`, null, false).then(() => null),
+  getDeployments: (call, app) => call("get", `/apps/${app}/deployments/`).then((res) => res.body.deployments),
+  getDeploymentHistory: (call, app, deployment) =>
+    call("get", `/apps/${app}/deployments/${deployment}/history`).then((res) => res.body.history),
+  release: (call, app, deployment, zipPath, appVersion, metadata) =>
+    new Promise((resolve, reject) => {
+      superagent.post(`${server}/apps/${app}/deployments/${deployment}/release`)
+        .set("Accept", "application/vnd.code-push.v2+json")
+        .set("Authorization", `Bearer ${accessKey}`)
+        .set("X-CodePush-SDK-Version", SDK_VERSION)
+        .attach("package", zipPath)
+        .field("packageInfo", JSON.stringify({ ...JSON.parse(metadata || "{}"), appVersion }))
+        .end((err, res) => (err ? reject({ message: res ? res.text : err.message, statusCode: err.status || 504 })
+          : resolve(null)));
+    }),
+  patchRelease: (call, app, deployment, label, metadata) =>
+    call("patch", `/apps/${app}/deployments/${deployment}/release`,
+      JSON.stringify({ packageInfo: { ...JSON.parse(metadata), label } }), false).then(() => null),
+  promote: (call, app, source, destination, metadata) =>
+    call("post", `/apps/${app}/deployments/${source}/promote/${destination}`,
+      JSON.stringify({ packageInfo: JSON.parse(metadata || "{}") }), false).then(() => null),
+  rollback: (call, app, deployment, label) =>
+    call("post", `/apps/${app}/deployments/${deployment}/rollback/${label || ""}`, null, false).then(() => null),
 };
 
 const [server, accessKey, operation, ...args] = process.argv.slice(2);

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 import requests
-from conftest import ROOT, LiveServer, make_zip
+from conftest import ROOT, LiveServer, check, make_zip, unsigned
 
 pytestmark = pytest.mark.sqlite_only  # otabox backup copies SQLite files; PostgreSQL is backed up with pg_dump
 
@@ -42,19 +42,34 @@ def test_backup_while_serving_then_restore_into_an_empty_dir(live_server, tmp_pa
     assert again.returncode == 1 and "not empty" in again.stderr
 
 
-def test_doctor_reports_missing_files_and_loose_permissions(admin, demo_app, box):
+def test_doctor_reports_missing_files_and_loose_permissions(admin, client, demo_app, box):
     bundle = admin.upload("com.example.demo", "1.0.0").json
     data_dir = str(box.config.data_dir)
     healthy = otabox("doctor", "--deep", "--json", "--data-dir", data_dir)
     assert healthy.returncode == 0
     assert {("ok", "database"), ("ok", "bundles"), ("ok", "permissions")} <= {
         (f["level"], f["check"]) for f in json.loads(healthy.stdout)}
+    with box.db.connection_context():
+        from otabox.store.models import BundleFile
+
+        one_file = BundleFile.select().where(BundleFile.bundle == bundle["id"]).first().sha256
+    box.store.delete(one_file)
+    parts_gone = otabox("doctor", "--json", "--data-dir", data_dir)
+    assert parts_gone.returncode == 0
+    (finding,) = [f for f in json.loads(parts_gone.stdout) if f["check"] == "bundles" and f["level"] != "ok"]
+    assert finding["level"] == "warn" and f"of bundle(s) {bundle['id']} are missing" in finding["message"]
+    assert "the full zips are there" in finding["message"]
+    admin.release("com.example.demo", bundle["id"])
     box.store.delete(bundle["sha256"])
     os.chmod(box.config.data_dir / "secrets" / "url-signing.key", 0o644)
     sick = otabox("doctor", "--data-dir", data_dir)
     assert sick.returncode == 1
     assert "FAIL  permissions" in sick.stdout and "chmod 600" in sick.stdout
-    assert "has no file in storage" in sick.stdout
+    assert "has no file in storage: release 1 (production)" in sick.stdout
+    assert "neither in full nor in parts" in sick.stdout
+    assert "no longer offered" in sick.stdout
+    assert unsigned(check(client, demo_app, deviceId="d").json) == {"updateAvailable": False, "reason": "no_release"}
+    assert "full zips" not in sick.stdout and "still update" not in sick.stdout, "no comfort when the zip is gone"
 
 
 def otabox(*args):

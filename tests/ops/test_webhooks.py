@@ -9,8 +9,9 @@ import socket
 import time
 
 import pytest
-from conftest import Api, make_key, make_zip
-from fleet import WebhookReceiver
+import requests
+from conftest import Api, LiveServer, make_key, make_zip
+from fleet import TricklingReceiver
 
 from otabox.app import create_app
 from otabox.config import Config
@@ -19,13 +20,6 @@ from otabox.security import egress
 from otabox.store.models import Delivery, DeliveryAttempt, Webhook, utcnow
 
 APP = "com.example.hooks"
-
-
-@pytest.fixture
-def receiver():
-    server = WebhookReceiver()
-    yield server
-    server.close()
 
 
 @pytest.fixture
@@ -46,8 +40,15 @@ def hooks(hooks_app):
 
 
 def deliver(box) -> int:
-    with box.db.connection_context():
-        return box.webhooks.deliver_due()
+    """Run delivery rounds, waiting for each round's attempts, until one starts nothing; returns how
+    many deliveries were attempted."""
+    attempted = 0
+    while True:
+        with box.db.connection_context():
+            started = box.webhooks.deliver_due()
+        if not started:
+            return attempted
+        attempted += sum(attempt.result() for attempt in started)
 
 
 def retry_now(box) -> list[float]:
@@ -180,16 +181,22 @@ def test_inactive_webhooks_get_nothing_and_patch_and_delete_work(hooks, receiver
     assert api.get("/api/v1/webhooks").json["webhooks"] == []
 
 
-def test_the_test_button_sends_at_once(hooks, receiver):
+def test_the_test_button_queues_one_attempt_for_the_delivery_worker(hooks, receiver):
     api, box = hooks
     hook = create(api, receiver.url, events=["release.created"])
-    result = api.post(f"/api/v1/webhooks/{hook['id']}/test").json
-    assert result["status"] == "delivered" and result["attempts"][0]["statusCode"] == 200
+    queued = api.post(f"/api/v1/webhooks/{hook['id']}/test")
+    assert queued.status_code == 202 and queued.json["status"] == "pending" and queued.json["attempts"] == []
+    assert receiver.received == []  # nothing was sent by the request itself
+    assert deliver(box) == 1
     assert receiver.events() == ["webhook.test"]
+    listed = api.get(f"/api/v1/webhooks/{hook['id']}/deliveries").json["deliveries"]
+    assert [(d["id"], d["status"]) for d in listed] == [(queued.json["id"], "delivered")]
     receiver.replies = [500]
     failed = api.post(f"/api/v1/webhooks/{hook['id']}/test").json
-    assert failed["status"] == "failed" and failed["attempts"][0]["statusCode"] == 500
-    assert deliver(box) == 0  # a test is never retried
+    assert deliver(box) == 1
+    assert retry_now(box) == [] and deliver(box) == 0  # a test is never retried
+    listed = api.get(f"/api/v1/webhooks/{hook['id']}/deliveries").json["deliveries"]
+    assert next(d for d in listed if d["id"] == failed["id"])["status"] == "failed"
 
 
 @pytest.mark.parametrize("url, code", [
@@ -209,6 +216,12 @@ def test_the_test_button_sends_at_once(hooks, receiver):
     ("http://[::ffff:127.0.0.1]/hook", "webhook_url_refused"),
     ("http://[fd00:ec2::254]/hook", "webhook_url_refused"),
     ("http://[fe80::1]/hook", "webhook_url_refused"),
+    ("http://[64:ff9b::7f00:1]/hook", "webhook_url_refused"),
+    ("http://[2002:7f00:1::1]/hook", "webhook_url_refused"),
+    ("http://[::ffff:93.184.216.34]/hook", "webhook_url_refused"),
+    ("http://[ff02::1]/hook", "webhook_url_refused"),
+    ("https://93.184.216.34/hook path", "webhook_url_refused"),
+    ("https://93.184.216.34/hook\r\nX-Injected: 1", "webhook_url_refused"),
 ])
 def test_private_and_odd_urls_are_refused_at_creation(admin, url, code):
     response = admin.post("/api/v1/webhooks", {"url": url})
@@ -339,3 +352,55 @@ def test_every_new_history_entry_is_a_codepush_deployment_released_event(hooks, 
         "label": "v1", "appVersion": "1.0.0", "description": "first", "releaseMethod": "Upload", "rollout": None}
     assert first["package"]["packageHash"] == released.json["package"]["packageHash"]
     assert (rollback["package"]["label"], rollback["package"]["releaseMethod"]) == ("v2", "Rollback")
+
+
+@pytest.fixture
+def trickling():
+    server = TricklingReceiver()
+    yield server
+    server.close()
+
+
+def test_an_attempt_ends_at_its_deadline_however_slowly_the_receiver_answers(trickling):
+    """Every byte arrives well within a per-read timeout, so only a deadline for the whole attempt ends it."""
+    outcome = egress.post(trickling.url, b"{}", {"Content-Type": "application/json"}, timeout=2.0,
+                          allow_private=True)
+    assert (outcome.status_code, outcome.error) == (None, "no complete answer within 2 s")
+    assert trickling.requests == 1
+
+
+def wait_for(condition, seconds: float = 30.0) -> bool:
+    """Poll `condition` until it holds (False after a generous `seconds`)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_a_trickling_receiver_holds_neither_requests_nor_other_webhooks(tmp_path, receiver, trickling):
+    """Issue 22: eight test clicks on a receiver answering a byte every 2 s held all eight request
+    threads and every delivery. Now a click only queues, checks stay answered, and another webhook's
+    event arrives while the slow one's attempts run to their deadline."""
+    server = LiveServer(tmp_path / "data", {"OTABOX_WEBHOOK_ALLOW_PRIVATE": "1", "OTABOX_WEBHOOK_TIMEOUT_SECONDS": "5"})
+    try:
+        key = server.cli("keys", "create", "--name", "ops").stdout.strip()
+        headers = {"Authorization": f"Bearer {key}"}
+
+        def api(method, path, body=None):
+            return requests.request(method, server.url + path, json=body, headers=headers, timeout=10)
+
+        slow = api("POST", "/api/v1/webhooks", {"url": trickling.url, "events": ["app.created"]}).json()
+        api("POST", "/api/v1/webhooks", {"url": receiver.url, "events": ["app.created"]})
+        clicks = [api("POST", f"/api/v1/webhooks/{slow['id']}/test") for _ in range(12)]
+        assert [c.status_code for c in clicks] == [202] * 12
+        assert wait_for(lambda: trickling.requests >= 1)  # the slow receiver is holding an attempt now
+        app = api("POST", "/api/v1/apps", {"slug": APP}).json()
+        checks = [requests.get(f"{server.url}/api/v1/apps/{APP}/check", params={"platform": "ios", "deviceId": f"d{n}"},
+                               headers={"X-Client-Key": app["clientKey"]}, timeout=10) for n in range(20)]
+        assert [c.status_code for c in checks] == [200] * 20
+        assert wait_for(lambda: receiver.events() == ["app.created"])
+        assert trickling.requests < 12  # one attempt at a time for the slow webhook
+    finally:
+        server.stop()

@@ -21,6 +21,7 @@ def sdk_flush(client, update_uuid, events, channel="default", runtime="1.0.0", s
 
 def test_reports_count_on_the_release_of_the_expo_update(admin, client, box, demo_app, tmp_path):
     _, _, release = publish(admin, tmp_path, "1.0.0")
+    admin.post(f"/api/v1/apps/{APP}/flags", {"key": "new-checkout", "flagType": "boolean"})
     update_id = manifest_of(get_manifest(client))["id"]
     events = [{"type": "app_launch", "count": 3, "flagStates": {"new-checkout": True}},
               {"type": "js_error", "count": 2, "message": "TypeError: x is undefined",

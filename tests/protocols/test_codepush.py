@@ -250,19 +250,19 @@ def test_management_apps_and_deployments(client, admin):
     created = admin.post("/apps/", {"name": "MyApp"})
     assert created.status_code == 201
     assert created.json["app"]["name"] == "MyApp"
-    assert created.json["app"]["deployments"] == ["production", "staging"]
+    assert created.json["app"]["deployments"] == ["Production", "Staging"]  # code-push-server's defaults
     assert admin.post("/apps", {"name": "MyApp"}).status_code == 409
     assert [a["name"] for a in admin.get("/apps").json["apps"]] == ["MyApp"]
     assert admin.patch("/apps/MyApp", {"name": "Renamed"}).json["app"]["name"] == "Renamed"
     assert admin.get("/apps/MyApp").status_code == 404
-    production = admin.get("/apps/Renamed/deployments/Production").json["deployment"]
-    assert production["name"] == "production" and production["package"] is None
+    production = admin.get("/apps/Renamed/deployments/production").json["deployment"]  # exact, then any case
+    assert production["name"] == "Production" and production["package"] is None
     qa = admin.post("/apps/Renamed/deployments", {"name": "QA", "key": "migrated-key-0123456789"})
     assert qa.status_code == 201 and qa.json["deployment"] == {"name": "QA", "key": "migrated-key-0123456789"}
     assert update_check(client, "migrated-key-0123456789")["is_available"] is False
     assert admin.post("/apps/Renamed/deployments", {"name": "QA2", "key": "migrated-key-0123456789"}).status_code == 409
     names = [d["name"] for d in admin.get("/apps/Renamed/deployments").json["deployments"]]
-    assert names == ["QA", "production", "staging"]
+    assert names == ["Production", "QA", "Staging"]
     assert admin.patch("/apps/Renamed/deployments/QA", {"name": "Beta"}).json["deployment"]["name"] == "Beta"
     assert admin.delete("/apps/Renamed/deployments/Beta").status_code == 204
     assert admin.get("/apps/Renamed/deployments/Beta").status_code == 404

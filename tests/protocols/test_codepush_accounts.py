@@ -19,9 +19,9 @@ def server(tmp_path_factory):
     live.stop()
 
 
-def sign_up(server, email: str) -> tuple[requests.Session, str]:
-    """A member made on the server, signed in to the dashboard, with an access token for the CLI."""
-    server.cli("users", "create", "--email", email, "--role", "member", "--password-stdin", input=PASSWORD)
+def sign_up(server, email: str, role: str = "member") -> tuple[requests.Session, str]:
+    """A person made on the server, signed in to the dashboard, with an access token for the CLI."""
+    server.cli("users", "create", "--email", email, "--role", role, "--password-stdin", input=PASSWORD)
     browser = requests.Session()
     csrf = browser.post(f"{server.url}/api/v1/session", json={"email": email, "password": PASSWORD}).json()["csrfToken"]
     token = browser.post(f"{server.url}/api/v1/auth/tokens", json={"friendlyName": "laptop"},
@@ -61,6 +61,25 @@ def test_access_keys_sessions_and_whoami(server):
     assert cli.isAuthenticated() is False
 
 
+def test_a_non_admin_key_lists_and_removes_only_itself_and_what_it_minted(server):
+    """Issue 22: `access-key ls/rm` with a publisher key reach that key and the keys made with it."""
+    browser, laptop = sign_up(server, "keys.owner@example.com")
+    csrf = browser.get(f"{server.url}/api/v1/session").json()["csrfToken"]
+    deploy = browser.post(f"{server.url}/api/v1/auth/tokens", json={"friendlyName": "deploy", "role": "publisher"},
+                          headers={"X-CSRF-Token": csrf}).json()["accessToken"]
+    cli = CodePushCli(server.url, deploy)
+    child = cli.addAccessKey("deploy child", 60 * 60 * 1000)
+    assert [k["name"] for k in cli.getAccessKeys()] == ["deploy", "deploy child"]
+    assert [k["name"] for k in CodePushCli(server.url, laptop).getAccessKeys()] == ["laptop", "deploy", "deploy child"]
+    assert refused(cli.removeAccessKey, "laptop").message == 'Access key "laptop" does not exist.'
+    assert refused(cli.patchAccessKey, "laptop", "mine", 60 * 1000).status_code == 404
+    assert cli.getSessions() == [] and refused(cli.removeSession, "127.0.0.1").status_code == 404
+    assert browser.get(f"{server.url}/api/v1/me").status_code == 200
+    cli.removeAccessKey("deploy")
+    assert CodePushCli(server.url, child["key"]).isAuthenticated() is False
+    assert CodePushCli(server.url, laptop).isAuthenticated() is True
+
+
 def test_collaborators_and_transfer(server):
     admin_key = server.cli("keys", "create", "--name", "release-bot", "--role", "admin").stdout.strip().splitlines()[-1]
     admin = CodePushCli(server.url, admin_key)
@@ -87,3 +106,24 @@ def test_collaborators_and_transfer(server):
     bob.removeCollaborator("Shop", "bob@example.com")
     assert bob.getApps() == []
     assert refused(bob.getCollaborators, "Shop").message == 'App "Shop" does not exist.'
+
+
+def test_rights_follow_the_collaboration_after_a_transfer_and_any_account_adds_apps(server):
+    _, ada_token = sign_up(server, "ada@example.com", role="admin")
+    ada = CodePushCli(server.url, ada_token)
+    _, token = sign_up(server, "carol@example.com")
+    carol = CodePushCli(server.url, token)
+    carol.addApp("Carol's App")  # any account may add an app, and owns it
+    assert carol.getCollaborators("Carol's App")["carol@example.com"]["permission"] == "Owner"
+    ada.addApp("Kiosk")
+    ada.addCollaborator("Kiosk", "carol@example.com")
+    ada.transferApp("Kiosk", "carol@example.com")
+    assert ada.getCollaborators("Kiosk")["ada@example.com"] == {"isCurrentAccount": True,
+                                                                "permission": "Collaborator"}
+    assert refused(ada.removeApp, "Kiosk").status_code == 403
+    assert refused(ada.transferApp, "Kiosk", "ada@example.com").status_code == 403
+    assert ada.getCollaborators("Carol's App")["ada@example.com"]["permission"] == "Owner"  # no collaboration
+    carol.removeCollaborator("Kiosk", "ada@example.com")
+    missing = refused(carol.removeCollaborator, "Kiosk", "ada@example.com")
+    assert (missing.status_code, missing.message) == (404, "The given email is not a collaborator for this app.")
+

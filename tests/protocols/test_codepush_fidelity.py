@@ -25,7 +25,7 @@ def test_promote_and_rollback_entries_name_their_origin(client, admin):
     assert "originalDeployment" not in rolled
     assert (rolled["isMandatory"], rolled["description"]) == (True, "first")  # copied from v1
     promoted, upload, rollback = history(admin)
-    assert (promoted["originalLabel"], promoted["originalDeployment"]) == ("v1", "Staging".lower())
+    assert (promoted["originalLabel"], promoted["originalDeployment"]) == ("v1", "Staging")
     assert "originalLabel" not in upload and rollback["originalLabel"] == "v1"
     key = admin.get("/apps/Shop/deployments/Production").json["deployment"]["key"]
     assert update_check(client, key)["is_mandatory"] is True
@@ -68,7 +68,7 @@ def test_clearing_a_history_keeps_bundles_used_elsewhere(client, admin, box):
 def test_the_seed_paths_under_api_v1(client, admin):
     admin.post("/apps", {"name": "Shop"})
     base = "/api/v1/apps/Shop/deployments"
-    assert [d["name"] for d in admin.get(base).json["deployments"]] == ["production", "staging"]
+    assert [d["name"] for d in admin.get(base).json["deployments"]] == ["Production", "Staging"]
     created = admin.post(base, {"name": "Canary"})
     assert created.status_code == 201 and created.json["deployment"]["name"] == "Canary"
     assert admin.patch(f"{base}/Canary", {"name": "canary-2"}).json["deployment"]["name"] == "canary-2"
@@ -89,7 +89,31 @@ def test_the_seed_paths_under_api_v1(client, admin):
     patched = admin.patch(f"{base}/Production/releases/v1", {"rollout": 80, "isMandatory": True})
     assert (patched.json["package"]["rollout"], patched.json["package"]["isMandatory"]) == (80, True)
     shrink = admin.patch(f"{base}/Production/releases/v1", {"rollout": 20})
-    assert shrink.status_code == 409 and set(shrink.json["error"]) == {"code", "message", "details"}
+    assert shrink.status_code == 200 and shrink.json["package"]["rollout"] == 20, "the seed's route may lower it"
+    cli_shrink = admin.patch("/apps/Shop/deployments/Production/release", {"packageInfo": {"rollout": 10}})
+    assert cli_shrink.status_code == 409, "code-push-server's own route keeps its increase-only rule"
     assert admin.patch(f"{base}/Production/releases/v9", {"rollout": 90}).status_code == 404
     bad = admin.patch(f"{base}/Production/releases/v1", {"rollout": "all"})
     assert bad.status_code == 400 and bad.json["error"]["code"] == "bad_request"
+
+
+def test_metrics_count_reports_as_code_push_server_does(client, admin):
+    """An update check alone counts nothing; a deploy report moves one active device from the label
+    (or app version) it left to the one it runs; a failure counts as failed only."""
+    admin.post("/apps", {"name": "Shop"})
+    release_package(admin, "Shop", "Production", V1_FILES)
+    key = admin.get("/apps/Shop/deployments/Production").json["deployment"]["key"]
+    for device in range(40):
+        update_check(client, key, client_unique_id=f"phone-{device}")
+    metrics = lambda: admin.get("/apps/Shop/deployments/Production/metrics").json["metrics"]  # noqa: E731
+    assert metrics() == {"v1": {"active": 0, "downloaded": 0, "failed": 0, "installed": 0}}
+    report = f"{V01}/report_status/deploy"
+    assert client.post(report, json={"deployment_key": key, "app_version": "1.0.0",
+                                     "client_unique_id": "phone-1"}).status_code == 200
+    assert metrics()["1.0.0"] == {"active": 1}
+    client.post(report, json={"deployment_key": key, "app_version": "1.0.0", "label": "v1",
+                              "status": "DeploymentSucceeded", "previous_label_or_app_version": "1.0.0",
+                              "client_unique_id": "phone-1"})
+    client.post(report, json={"deployment_key": key, "app_version": "1.0.0", "label": "v1",
+                              "status": "DeploymentFailed", "client_unique_id": "phone-2"})
+    assert metrics() == {"v1": {"active": 1, "downloaded": 0, "failed": 1, "installed": 1}, "1.0.0": {"active": 0}}

@@ -301,6 +301,10 @@ def test_protocol_0_gets_only_manifests(admin, client, demo_app, tmp_path):
     admin.post(f"/api/v1/apps/{APP}/channels/production/rollback", {"toBuiltin": True})
     refused = get_manifest(client, expo_protocol_version="0", expo_current_update_id=served["id"])
     assert refused.status_code == 406 and refused.json["error"]["code"] == "directive_unsupported"
+    embedded_id = str(uuid.uuid4())
+    for embedded in ({}, {"expo_embedded_update_id": embedded_id, "expo_current_update_id": embedded_id}):
+        on_embedded = get_manifest(client, expo_protocol_version="0", **embedded)  # nothing to roll back
+        assert on_embedded.status_code == 204 and on_embedded.data == b""
 
 
 def test_a_client_that_cannot_take_multipart_gets_406(admin, client, demo_app, tmp_path):
@@ -382,6 +386,27 @@ def test_signed_manifest_and_directive(admin, client, config, demo_app, signing_
     assert mismatch.status_code == 409 and mismatch.json["error"]["code"] == "codesigning_keyid_mismatch"
     wrong_alg = get_manifest(client, expo_expect_signature='sig, keyid="main", alg="ecdsa"')
     assert wrong_alg.status_code == 400
+
+
+def test_manifests_stay_signed_while_the_database_is_away(admin, client, box, config, demo_app, signing_files,
+                                                        tmp_path, monkeypatch):
+    from peewee import OperationalError
+
+    from otabox.core import serving
+
+    publish(admin, tmp_path, "1.0.0")
+    assert import_keys(config, signing_files).exit_code == 0
+    expect = 'sig, keyid="main", alg="rsa-v1_5-sha256"'
+    before = parts_of(get_manifest(client, expo_expect_signature=expect))["manifest"]
+
+    def gone(*args):
+        raise OperationalError("connection refused")
+    monkeypatch.setattr(serving, "VERIFY_SECONDS", 0.0)
+    monkeypatch.setattr(serving, "current_state", gone)
+    monkeypatch.setattr(box.secret_store, "get", gone)  # where the key is kept with OTABOX_SECRET_KEY
+    headers, body = parts_of(get_manifest(client, expo_expect_signature=expect))["manifest"]
+    assert json.loads(body)["id"] == json.loads(before[1])["id"]
+    assert verify(signing_files, body, headers["expo-signature"])["keyid"] == "main"
 
 
 def test_expected_signature_without_a_key_is_a_clear_error(admin, client, demo_app, tmp_path):

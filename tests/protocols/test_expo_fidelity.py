@@ -5,7 +5,9 @@ harness against a live server."""
 from __future__ import annotations
 
 import json
+import time
 import uuid
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 from conftest import LiveServer
@@ -119,3 +121,22 @@ def test_a_critical_manifest_passes_the_expo_conformance_harness(tmp_path):
         assert report["manifest"]["metadata"]["isCritical"] is True
     finally:
         live.stop()
+
+
+def test_assets_reach_expo_updates_with_their_type_and_outlive_a_cached_manifest(admin, client, demo_app, tmp_path):
+    """The launch asset goes to expo-updates (its Expo headers) as application/javascript, as the spec
+    requires; anything else asking gets today's inert octet-stream attachment. Asset URLs stay valid
+    for OTABOX_EXPO_ASSET_URL_TTL (30 days), not an hour."""
+    publish(admin, tmp_path, "1.0.0")
+    launch = manifest_of(get_manifest(client))["launchAsset"]
+    assert launch["contentType"] == "application/javascript"
+    path = launch["url"][launch["url"].index("/dl/"):]
+    expires = int(parse_qs(urlsplit(launch["url"]).query)["expires"][0])
+    assert expires > time.time() + 29 * 86400
+    expo = client.get(path, headers={"expo-platform": "ios", "expo-api-version": "1"})
+    assert expo.status_code == 200 and expo.mimetype == "application/javascript"
+    assert "sandbox" in expo.headers["Content-Security-Policy"] and expo.headers["Vary"] == "expo-platform"
+    browser = client.get(path)
+    assert browser.mimetype == "application/octet-stream" and browser.headers["Content-Disposition"].startswith(
+        "attachment")
+    assert browser.data == expo.data

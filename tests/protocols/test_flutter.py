@@ -30,7 +30,8 @@ def test_update_has_koolbase_shape_with_channel_release_number(client, admin, de
     assert client.get(url[url.index("/dl/"):]).data == zip_bytes
 
 
-def test_integer_versions_follow_the_channel_history(client, admin, demo_app):
+def test_integer_versions_number_the_channel_bundles(client, admin, demo_app):
+    """A bundle keeps its number on a channel: a rollback offers the earlier bundle under its own number."""
     admin.publish(APP, "1.0.0")
     admin.publish(APP, "1.1.0")
     assert check(client, demo_app, version="1").json["version"] == 2
@@ -39,9 +40,10 @@ def test_integer_versions_follow_the_channel_history(client, admin, demo_app):
 
     rollback = admin.post(f"/api/v1/apps/{APP}/channels/production/rollback", {})
     assert rollback.status_code in (200, 201), rollback.json
-    assert check(client, demo_app, version="2").json["version"] == 3
+    assert check(client, demo_app, version="2").json["version"] == 1
     assert check(client, demo_app, version="1").json == {"has_update": False}
-    assert check(client, demo_app, version="3").json == {"has_update": False}
+    admin.publish(APP, "1.2.0")
+    assert check(client, demo_app, version="1").json["version"] == 3
 
 
 def test_other_channel_and_no_release(client, admin, demo_app):

@@ -107,13 +107,23 @@ def test_each_rule_type_through_both_clients(server, team, python_client):
 def test_values_of_every_type_and_errors_as_the_clients_report_them(server, team, python_client):
     team.app("POST", "/flags", {"key": "limits", "flagType": "json", "defaultValue": {"retries": 3}})
     team.app("POST", "/flags", {"key": "ratio", "flagType": "number", "defaultValue": 0.25})
-    team.app("POST", "/flags", {"key": "page-size", "flagType": "number", "defaultValue": 20})
+    team.app("POST", "/flags", {"key": "page-size", "flagType": "integer", "defaultValue": 20})
+    team.app("POST", "/flags", {"key": "discount", "flagType": "float", "defaultValue": 10})
+    team.app("POST", "/flags", {"key": "old-number", "flagType": "number", "defaultValue": 10})
+    half = team.session.post(f"{team.url}/api/v1/apps/{SLUG}/flags", json={
+        "key": "half", "flagType": "integer", "defaultValue": 0.5}, timeout=10)
+    assert half.status_code == 400 and "whole number" in half.json()["error"]["message"]
     split = team.app("POST", "/flags", {"key": "split-only", "flagType": "boolean"})
     team.app("POST", f"/flags/{split['id']}/rules", {"ruleType": "percentage_rollout", "ruleConfig": {
         "rollout": [{"variantValue": True, "weight": 50}, {"variantValue": False, "weight": 50}]}})
     assert python_details(python_client, "limits", {}).value == {"retries": 3}
     assert python_details(python_client, "ratio", 1.0).value == 0.25
-    assert python_details(python_client, "page-size", 10).value == 20
+    page_size = python_details(python_client, "page-size", 10)
+    assert (page_size.value, page_size.error_code) == (20, None) and isinstance(page_size.value, int)
+    for whole in ("discount", "old-number"):  # a float flag's whole value is a float: 10.0
+        details = python_details(python_client, whole, 1.0)
+        assert (details.value, details.error_code) == (10.0, None) and isinstance(details.value, float)
+    assert python_details(python_client, "page-size", 1.0).error_code == ErrorCode.TYPE_MISMATCH
     missing = python_details(python_client, "no-such-flag", True, "u")
     assert (missing.value, missing.error_code) == (True, ErrorCode.FLAG_NOT_FOUND)
     no_key = python_details(python_client, "split-only", True)
@@ -125,10 +135,12 @@ def test_values_of_every_type_and_errors_as_the_clients_report_them(server, team
         {"flag": "ratio", "type": "number", "default": 1, "context": {}},
         {"flag": "no-such-flag", "type": "boolean", "default": True, "context": {"targetingKey": "u"}},
         {"flag": "split-only", "type": "boolean", "default": True, "context": {}},
-        {"flag": "ratio", "type": "string", "default": "x", "context": {}}])
+        {"flag": "ratio", "type": "string", "default": "x", "context": {}},
+        {"flag": "page-size", "type": "number", "default": 1, "context": {}},
+        {"flag": "discount", "type": "number", "default": 1, "context": {}}])
     assert [(n["value"], n["errorCode"]) for n in node] == [
         ({"retries": 3}, None), (0.25, None), (True, "FLAG_NOT_FOUND"), (True, "TARGETING_KEY_MISSING"),
-        ("x", "TYPE_MISMATCH")]
+        ("x", "TYPE_MISMATCH"), (20, None), (10, None)]
 
 
 def test_a_wrong_client_key_is_a_general_error_for_both_clients(server, team):

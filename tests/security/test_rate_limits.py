@@ -9,6 +9,7 @@ from conftest import Api, check, configured_app, make_key
 
 from otabox.app import create_app
 from otabox.config import Config
+from otabox.security.ratelimit import FailureBackoff
 
 
 @pytest.fixture
@@ -67,6 +68,41 @@ def test_behind_a_trusted_proxy_the_forwarded_address_counts(tmp_path):
         assert '"GET /api/v1/apps" 429' in server.log_text() and "203.0.113.7" in server.log_text()
     finally:
         server.stop()
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_failed_attempts_meet_waits_that_double_up_to_the_cap_and_are_forgotten():
+    clock = Clock()
+    backoff = FailureBackoff(free=3, max_wait=8, first_wait=1, forget_after=600, clock=clock)
+    waits = []
+    for _ in range(7):
+        backoff.failed("alice")
+        waits.append(backoff.retry_after("alice"))
+    assert waits == [0, 0, 1, 2, 4, 8, 8]
+    assert backoff.retry_after("bob") == 0
+    clock.now += 7.5
+    assert backoff.retry_after("alice") == 1
+    clock.now += 0.5
+    assert backoff.retry_after("alice") == 0
+    backoff.failed("alice")  # still in a row: the cap again
+    assert backoff.retry_after("alice") == 8
+    clock.now += 600
+    backoff.failed("alice")  # after a quiet period the count starts again
+    assert backoff.retry_after("alice") == 0
+    backoff.failed("alice"), backoff.failed("alice")
+    assert backoff.retry_after("alice") == 1
+    backoff.succeeded("alice")
+    assert backoff.retry_after("alice") == 0
+    off = FailureBackoff(free=0, clock=clock)
+    off.failed("x")
+    assert off.retry_after("x") == 0
 
 
 def test_the_management_limits_default_to_the_codepush_seeds_numbers():

@@ -147,13 +147,28 @@ PERMISSIONS = {
     ("DELETE", "/api/v1/session"): "reader",
     ("GET", "/api/v1/auth/tokens"): "reader",
     ("POST", "/api/v1/auth/tokens"): "reader",
-    ("DELETE", "/api/v1/auth/tokens/<token_name>"): "reader",
+    ("DELETE", "/api/v1/auth/tokens/<path:token_name>"): "reader",
     ("GET", "/accessKeys"): "reader",
     ("POST", "/accessKeys"): "reader",
     ("GET", "/accessKeys/<path:key_name>"): "reader",
     ("PATCH", "/accessKeys/<path:key_name>"): "reader",
     ("DELETE", "/accessKeys/<path:key_name>"): "reader",
     ("DELETE", "/sessions/<created_by>"): "reader",
+    # Koolbase's OTA dashboard API
+    ("POST", "/v1/projects/<project_id>/ota/upload"): "publisher",
+    ("GET", "/v1/projects/<project_id>/ota/bundles"): "reader",
+    ("POST", "/v1/projects/<project_id>/ota/bundles/<bundle_id>/activate"): "publisher",
+    ("PATCH", "/v1/projects/<project_id>/ota/bundles/<bundle_id>"): "publisher",
+    ("DELETE", "/v1/projects/<project_id>/ota/bundles/<bundle_id>"): "admin",
+    # Capgo's public API (the app is named in the query or body)
+    ("POST", "/channel"): "admin",
+    ("GET", "/channel"): "reader",
+    ("DELETE", "/channel"): "admin",
+    ("POST", "/device"): "publisher",
+    ("GET", "/device"): "reader",
+    ("DELETE", "/device"): "publisher",
+    ("GET", "/bundle"): "reader",
+    ("DELETE", "/bundle"): "admin",
     # AppDispatch's management API: the app is the X-Project header's (World.call sends it)
     ("GET", "/v1/ota/builds"): "reader",
     ("POST", "/v1/ota/builds"): "publisher",
@@ -179,7 +194,7 @@ PERMISSIONS = {
 }
 
 SELF_SERVICE = {("DELETE", "/api/v1/session"), ("POST", "/api/v1/auth/tokens"),
-                ("DELETE", "/api/v1/auth/tokens/<token_name>"), ("POST", "/accessKeys"),
+                ("DELETE", "/api/v1/auth/tokens/<path:token_name>"), ("POST", "/accessKeys"),
                 ("PATCH", "/accessKeys/<path:key_name>"), ("DELETE", "/accessKeys/<path:key_name>"),
                 ("DELETE", "/sessions/<created_by>")}
 """Changes a reader may make: to its own session and tokens, which never give more than it has."""
@@ -210,15 +225,20 @@ def route_table(flask_app) -> set[tuple[str, str]]:
             for method in rule.methods - {"HEAD", "OPTIONS"}}
 
 
+JSON_SEED_ROUTES = ("/v1/projects/", "/channel", "/device", "/bundle", "/v1/ota/")
+"""Koolbase's, Capgo's and AppDispatch's management APIs, which answer otabox's JSON errors."""
+
+
 def answers_json(rule: str) -> bool:
-    """/api/v1 and AppDispatch's /v1/ota answer errors as JSON; the code-push management API as plain
-    text, like code-push-server."""
-    return rule.startswith(("/api/v1/", "/v1/ota/"))
+    """/api/v1 and the seeds' JSON management APIs answer errors as JSON; the code-push management API as
+    plain text, like code-push-server."""
+    return rule.startswith(("/api/v1/", *JSON_SEED_ROUTES))
 
 
 def names_app(rule: str) -> bool:
     """Whether the route acts on one app: named in its path, or (AppDispatch) in the X-Project header."""
-    return "<app_id>" in rule or "<app_name>" in rule or (rule.startswith("/v1/ota/") and rule not in PUBLIC_ROUTES)
+    return "<app_id>" in rule or "<app_name>" in rule or "<project_id>" in rule or (
+        rule.startswith("/v1/ota/") and rule not in PUBLIC_ROUTES)
 
 
 def assert_error_shape(response, rule: str, code: str | None = None) -> None:
@@ -252,7 +272,7 @@ class AppFacts:
     collaborator: str
 
     def params(self) -> dict[str, str]:
-        return {"app_id": self.slug, "app_name": self.slug, "name": "staging", "dep": "staging",
+        return {"app_id": self.slug, "app_name": self.slug, "project_id": self.slug, "name": "staging", "dep": "staging",
                 "src": "staging", "dest": "production", "label": "v1", "bundle_id": str(self.bundle_id),
                 "release_id": str(self.release_id), "device_id": self.device_id, "flag_id": str(self.flag["id"]),
                 "variation_id": str(self.flag["variations"][0]["id"]), "rule_id": str(self.flag["rules"][0]["id"]),
@@ -405,6 +425,11 @@ def assert_allowed(response) -> None:
 LEAST_PERMISSION = {role: permission for permission, role in auth.PERMISSION_ROLES.items()}
 
 
+ANY_ACCOUNT = {("POST", "/apps")}
+"""Routes any person may call, as on code-push-server (`app add`: the caller owns the new app); API
+keys and tokens still need the admin role for every app."""
+
+
 @pytest.mark.parametrize("method,rule", sorted(PERMISSIONS), ids=lambda v: v)
 def test_route_needs_a_key_of_the_right_role_and_app(world, method, rule):
     """Keys, tokens and members: the least role and app each route needs, for every kind of caller."""
@@ -432,7 +457,7 @@ def test_route_needs_a_key_of_the_right_role_and_app(world, method, rule):
     # session cookie needs the CSRF token.
     for permission, granted in auth.PERMISSION_ROLES.items():
         member = world.member(permission, world.mine)
-        if unscoped_only:
+        if unscoped_only and (method, rule) not in ANY_ACCOUNT:
             assert_denied(world.call(method, rule, world.mine, member), rule)
         elif has_app and RANK[granted] < RANK[role]:
             assert_denied(world.call(method, rule, world.mine, member), rule, role, granted)
@@ -629,6 +654,11 @@ def test_multipart_over_the_bundle_limit_is_413_and_leaves_nothing(small_app):
                                      "packageInfo": '{"appVersion": "1.0.0"}'},
                                headers={"Authorization": f"Bearer {api.key}"}, content_type="multipart/form-data")
     assert codepush.status_code == 413
+    koolbase = api.client.post("/v1/projects/com.example.small/ota/upload",
+                               data={"bundle": (io.BytesIO(over_bundle), "b.zip"), "channel": "development"},
+                               headers={"Authorization": f"Bearer {api.key}"}, content_type="multipart/form-data")
+    assert koolbase.status_code == 413
+    assert "development" not in {c["name"] for c in api.get("/api/v1/apps/com.example.small/channels").json["channels"]}
     appdispatch = api.client.post("/v1/ota/builds", data={
         "runtimeVersion": "1.0.0", "platform": "ios", "assets": [(io.BytesIO(os.urandom(1024 * 1024 + 100)), "a.hbc")]},
         headers={"Authorization": f"Bearer {api.key}", "X-Project": "com.example.small"},
@@ -663,12 +693,13 @@ NO_BODY = {("DELETE", "/api/v1/apps/<app_id>"), ("DELETE", "/api/v1/apps/<app_id
            ("DELETE", "/apps/<app_name>"), ("DELETE", "/apps/<app_name>/deployments/<dep>"),
            ("POST", "/apps/<app_name>/deployments/<dep>/rollback"),
            ("POST", "/apps/<app_name>/deployments/<dep>/rollback/<label>"),
-           ("POST", "/api/v1/apps/<app_id>/bundles"), ("PUT", "/uploads/<upload_id>"),
+           ("POST", "/api/v1/apps/<app_id>/bundles"), ("POST", "/v1/projects/<project_id>/ota/upload"),
+           ("PUT", "/uploads/<upload_id>"),
            ("DELETE", "/api/v1/apps/<app_id>/flags/<flag_id>"),
            ("DELETE", "/api/v1/apps/<app_id>/flags/<flag_id>/rules/<rule_id>"),
            ("DELETE", "/api/v1/apps/<app_id>/segments/<segment_id>"),
            ("DELETE", "/api/v1/apps/<app_id>/contexts/<context_id>"),
-           ("DELETE", "/api/v1/session"), ("DELETE", "/api/v1/auth/tokens/<token_name>"),
+           ("DELETE", "/api/v1/session"), ("DELETE", "/api/v1/auth/tokens/<path:token_name>"),
            ("DELETE", "/api/v1/apps/<app_id>/collaborators/<email>"), ("DELETE", "/accessKeys/<path:key_name>"),
            ("DELETE", "/sessions/<created_by>"), ("POST", "/apps/<app_name>/collaborators/<email>"),
            ("DELETE", "/apps/<app_name>/collaborators/<email>"), ("POST", "/apps/<app_name>/transfer/<email>"),
@@ -677,8 +708,8 @@ NO_BODY = {("DELETE", "/api/v1/apps/<app_id>"), ("DELETE", "/api/v1/apps/<app_id
            *(("POST", f"/api/v1/apps/<app_id>/rollout-executions/<execution_id>/{verb}")
              for verb in ("pause", "resume", "cancel", "advance"))}
 """Routes that never read a request body (so a large one costs nothing past the server's own
-limit), the multipart upload, which refuses anything but multipart unread (its limit is tested
-above), and the upload URL, whose limit is the size the upload was initiated with."""
+limit), the multipart uploads (otabox's, Koolbase's), which refuse anything but multipart unread
+(their limit is tested above), and the upload URL, whose limit is the size the upload was initiated with."""
 
 
 def body_routes(flask_app) -> list[tuple[str, str]]:

@@ -162,17 +162,44 @@ def test_disabled_users_and_reset_passwords_end_sessions(client, box):
 
 @pytest.fixture
 def limited(tmp_path):
-    with configured_app(tmp_path, login_attempts_per_minute=4, login_failures_per_hour=2) as app:
+    with configured_app(tmp_path, login_attempts_per_minute=4, login_failures_per_account=2,
+                        anonymous_requests_per_hour=2) as app:
         yield app
 
 
-def test_failed_sign_ins_are_limited_per_account(limited):
+def test_failed_sign_ins_of_an_account_meet_a_short_back_off_from_any_address(limited):
     add_user(limited.config["BOX"])
     client = limited.test_client()
     assert [sign_in(client, password="wrong password!").status_code for _ in range(2)] == [401, 401]
     blocked = sign_in(client, environ_base={"REMOTE_ADDR": "192.0.2.9"})
-    assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) > 60
+    assert blocked.status_code == 429 and blocked.json["error"]["code"] == "sign_in_backoff"
+    assert blocked.headers["Retry-After"] == "1"
+    assert blocked.json["error"]["message"] == "too many failed sign-ins for this account; retry in 1 s"
     assert "Set-Cookie" not in blocked.headers
+    assert sign_in(client, email="someone.else@example.com", environ_base={"REMOTE_ADDR": "192.0.2.9"}
+                   ).status_code == 401
+
+
+def test_failed_sign_ins_from_an_address_meet_a_back_off_for_every_account(tmp_path):
+    with configured_app(tmp_path, login_failures_per_address=3) as app:
+        add_user(app.config["BOX"])
+        client = app.test_client()
+        office = {"REMOTE_ADDR": "198.51.100.20"}
+        guesses = [sign_in(client, email=f"guess{n}@example.com", environ_base=office).status_code for n in range(4)]
+        assert guesses == [401, 401, 401, 429]
+        assert "from this address" in sign_in(client, environ_base=office).json["error"]["message"]
+        assert sign_in(client, environ_base={"REMOTE_ADDR": "198.51.100.21"}).status_code == 200
+
+
+def test_keyless_requests_never_lock_an_address_out_of_signing_in(limited):
+    """The hourly window of requests without a key (or with a wrong one) is a budget of its own."""
+    add_user(limited.config["BOX"])
+    client = limited.test_client()
+    answers = [client.get("/api/v1/apps").status_code for _ in range(2)]
+    answers.append(client.get("/api/v1/apps", headers={"Authorization": "Bearer otabox_sk_wrong"}).status_code)
+    assert answers == [401, 401, 429]
+    signed_in = sign_in(client)
+    assert signed_in.status_code == 200 and "X-RateLimit-Limit" not in signed_in.headers
 
 
 def test_sign_in_attempts_are_limited_per_address(limited):

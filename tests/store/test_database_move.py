@@ -18,7 +18,8 @@ from otabox.store.models import ALL_MODELS, Lease
 
 pytestmark = pytest.mark.single_engine  # moves from SQLite to PostgreSQL: both engines in every test
 
-SECRET_KEY = "a long random value the new processes share"
+SECRET_KEY = "816f0f4196b5941e6421d6a80304dc5891a5f6f074eae11f34a90e070ae75a0a"
+OTHER_KEY = "5b03d74a86c4e364a322f87bdf178c55bb592381bb75611565c0d90c54fada92"
 
 
 def clean_environment() -> dict:
@@ -116,7 +117,7 @@ def test_a_refused_move_writes_nothing_anywhere(sqlite_box, tmp_path, postgres_s
     # The SQLite box already seals its secrets with one key; with another, it does not even open.
     assert otabox("keys", "list", data_dir=sqlite_box, env=key).returncode == 0
     assert refused(otabox("migrate-database", "--to", target, data_dir=sqlite_box,
-                          env={"OTABOX_SECRET_KEY": "not the key the secrets were sealed with"}), "OTABOX_SECRET_KEY")
+                          env={"OTABOX_SECRET_KEY": OTHER_KEY}), "OTABOX_SECRET_KEY")
     # Starting a server on the target before the move would strand the box: refused too.
     started = subprocess.run([sys.executable, str(ROOT / "otabox.py"), "serve", "--port", "0", "--data-dir",
                               str(sqlite_box)], env={**clean_environment(), **key, "OTABOX_DATABASE_URL": target},
@@ -171,7 +172,7 @@ def test_a_move_that_fails_leaves_nothing_and_can_be_run_again(sqlite_box, postg
         sqlite_box, "SELECT native_version, bundle_version FROM device", target)
 
     twice = otabox("migrate-database", "--to", target, data_dir=sqlite_box, env={"OTABOX_SECRET_KEY": SECRET_KEY})
-    assert twice.returncode == 1 and "already holds an otabox box" in twice.stderr
+    assert refused(twice, "was moved to postgresql://") and "set OTABOX_DATABASE_URL" in twice.stderr
     assert table_counts(sqlite_box, target) == table_counts(sqlite_box)
 
     # Served from the same data dir on PostgreSQL now; a server started on the SQLite file says it was moved.

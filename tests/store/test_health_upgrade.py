@@ -1,14 +1,17 @@
 """A 0.1.0 data directory upgraded to schema step 4: its releases have empty health, no execution,
-and the outbox, leases and webhooks work on it."""
+and the outbox, leases and webhooks work on it; and step 8 (attested health) from every earlier
+release's data directory."""
 from __future__ import annotations
 
+import json
+
 import pytest
-from conftest import Api, make_key, make_zip, old_box
+from conftest import RELEASED_DATA_DIRS, Api, make_key, make_zip, old_box
 
 from otabox.app import create_app
 from otabox.config import Config
 from otabox.store import migrations
-from otabox.store.models import Release
+from otabox.store.models import Device, FlagContext, HealthDevice, Release, RolloutPolicy
 
 
 @pytest.mark.empty_database
@@ -33,5 +36,36 @@ def test_old_releases_get_empty_health_and_new_features_work(tmp_path, database_
         assert started["release"]["rollout"] == 50 and started["execution"]["status"] == "running"
         with box.db.connection_context():
             assert box.scheduler.loop.run_once()  # takes the lease on the upgraded database
+    finally:
+        box.close()
+
+
+@pytest.mark.empty_database
+@pytest.mark.parametrize("fixture", RELEASED_DATA_DIRS, ids=lambda path: path.name)
+def test_step_8_keeps_earlier_health_counting_and_starts_remembering_served_releases(tmp_path, database_url,
+                                                                                      fixture):
+    """Devices that reported before the upgrade count as served (nothing recorded what they were
+    served), earlier policies keep counting every device, contexts get their sizes, and a check now
+    records the release it served."""
+    data_dir = old_box(tmp_path / "data", database_url, fixture)
+    app = create_app(Config.from_env(data_dir=data_dir, device_flush_seconds=3600.0))
+    box = app.config["BOX"]
+    try:
+        with box.db.connection_context():
+            assert migrations.current_version(box.db) >= 8
+            assert all(row.served for row in HealthDevice.select())
+            assert not any(policy.require_served_devices for policy in RolloutPolicy.select())
+            assert all(c.size == len(c.targeting_key) + len(c.name) + len(json.dumps(c.attributes, separators=(",", ":")))
+                       for c in FlagContext.select())
+            assert Device.select().where(Device.served_release.is_null(False)).count() == 0
+            release = Release.select().order_by(Release.id.desc()).first()
+            slug = release.app.slug
+        api = Api(app.test_client(), make_key(box, "admin", "upgrade-admin"))
+        new_policy = api.post(f"/api/v1/apps/{slug}/rollout-policies", {"name": "new", "stages": [{"percentage": 9}]})
+        assert new_policy.json["requireServedDevices"] is True
+        box.tracker.seen(release.app_id, "upgraded-phone", release.id)
+        box.tracker.flush()
+        with box.db.connection_context():
+            assert Device.get(Device.device_id == "upgraded-phone").served_release == release.id
     finally:
         box.close()

@@ -8,7 +8,10 @@ import json
 
 import pytest
 import requests
+from click.testing import CliRunner
 from conftest import LiveServer, make_zip
+
+from otabox.cli import main
 
 
 def admin_key(server) -> str:
@@ -115,3 +118,24 @@ def test_migrate_storage_reports_a_file_whose_bytes_do_not_match(live_server, s3
     moved = live_server.cli("migrate-storage", "--to", s3_bucket.storage_url, check=False, env=s3_bucket.env)
     assert moved.returncode == 1 and "1 files do not match their SHA-256" in moved.stderr
     assert "Traceback" not in moved.stderr
+
+
+@pytest.mark.parametrize("command", [["doctor"], ["keys", "list"], ["serve", "--port", "0"]])
+def test_a_missing_bucket_is_named_in_one_line(command, s3_bucket, tmp_path, monkeypatch):
+    for name, value in s3_bucket.env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("OTABOX_STORAGE_URL", "s3://no-such-bucket/bundles")
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "tmp").mkdir()  # a machine's data dir beside a database server holds only staging files
+    result = CliRunner().invoke(main, [*command, "--data-dir", str(data_dir)])
+    assert result.exit_code == 1, result.output
+    assert result.stderr == (f"Error: the bucket 'no-such-bucket' at {s3_bucket.endpoint_url} does not exist; create "
+                             f"it first (e.g. `aws s3 mb s3://no-such-bucket --endpoint-url {s3_bucket.endpoint_url}`) "
+                             "or correct the s3:// URL\n")
+
+
+def test_migrate_storage_to_a_missing_bucket_is_one_line(live_server, s3_bucket):
+    moved = live_server.cli("migrate-storage", "--to", "s3://not-made-yet", check=False, env=s3_bucket.env)
+    assert moved.returncode == 1 and moved.stderr.count("\n") == 1
+    assert "the bucket 'not-made-yet'" in moved.stderr and "aws s3 mb s3://not-made-yet" in moved.stderr

@@ -14,7 +14,7 @@ from conftest import ROOT, LiveServer, answers_health, free_port, make_zip, read
 
 pytestmark = pytest.mark.single_engine  # starts the PostgreSQL server and the bucket it needs, on either run
 
-SECRET_KEY = "a long random value every process of this box is given"
+SECRET_KEY = "6f61761df5253f42876ecc63d9471bb3f8f41bb40fc4c01f66de141fa23df888"
 
 
 @pytest.fixture
@@ -85,7 +85,7 @@ def test_the_readme_scaling_out_commands_run_as_written(tmp_path, postgres_serve
     exports = "\n".join(lines[1:-1])
     for placeholder, value in {
             "postgresql://otabox:<password>@db.internal:5432/otabox": url.replace("otabox@", "otabox:unused@"),
-            "<a long random value, the same on every process>": "'a long random value from the README test'",
+            "<what `otabox secret-key generate` printed once, the same on every process>": SECRET_KEY,
             "s3://otabox-bundles/bundles": f"s3://{s3_bucket.bucket}/bundles",
             "https://<account>.r2.cloudflarestorage.com": s3_bucket.endpoint_url,
             "<key>": s3_bucket.env["AWS_ACCESS_KEY_ID"], "<secret>": s3_bucket.env["AWS_SECRET_ACCESS_KEY"]}.items():

@@ -2,37 +2,53 @@
 it) takes otabox's native health body (native/health.py) with `projectSlug` (the app's slug) and
 `updateUuid` (an Expo update id otabox served), which is what `@appdispatch/react-native`'s health
 reporter sends. Its `channel` defaults to "default" there, so a channel the app does not have is
-ignored. It answers 204 at once."""
+ignored. It answers 204 at once; `answer_report` is the whole request, for the Flask route and for
+fastpath.FastPath."""
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, Response, request
 
-from ...errors import BadRequest, NotFound
-from ...web import box, json_body, limit_client
+from ...errors import BadRequest, NotFound, OtaboxError
+from ...web import box, json_bytes
 from ..expo.updates import known_updates
-from ..native.health import accepted, parsed_report
+from ..native.health import decoded_body, parsed_report
 from ..native.updates import release_for
 
 bp = Blueprint("appdispatch_health", __name__)
+PATH = "/v1/ota/health-metrics"
 
 
-@bp.post("/v1/ota/health-metrics")
-def appdispatch_report():
-    data = json_body()
-    found = parsed_report(data)
+def answer_report(b, raw: bytes, address: str | None) -> None:
+    """Validate and buffer one report (raises OtaboxError)."""
+    data = decoded_body(b, raw, address)
     slug, update_id = data.get("projectSlug"), data.get("updateUuid")
     if not isinstance(slug, str) or not 0 < len(slug) <= 200:
         raise BadRequest("projectSlug is required", details={"field": "projectSlug"})
     if update_id is not None and (not isinstance(update_id, str) or len(update_id) > 200):
         raise BadRequest("updateUuid must be a string or null", details={"field": "updateUuid"})
-    limit_client("health", found.device_id)
-    view = box().serving.app(slug)
+    view = b.serving.app(slug)
     if view is None:
         raise NotFound(f"no app {slug!r}", code="app_not_found")
+    found = parsed_report(b, data, view, address)
     update = known_updates(view).get(update_id.lower()) if update_id else None
     release_id = None
     if update is not None:
         release_id = update.release.id if update.release is not None else \
             release_for(view, found.device_id, update.bundle.id, found.channel)[0]
-    box().health.record(view.id, release_id, found)
-    return accepted()
+    b.health.record(view.id, release_id, found)
+
+
+def fast_report(b, environ) -> tuple[int, str, bytes, dict]:
+    """The report for fastpath.FastPath (which checked that a small body is declared)."""
+    raw = environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"]))
+    try:
+        answer_report(b, raw, environ.get("REMOTE_ADDR"))
+    except OtaboxError as exc:
+        return exc.status, "application/json", json_bytes(exc.to_dict()), exc.headers
+    return 204, "", b"", {}
+
+
+@bp.post(PATH)
+def appdispatch_report():
+    answer_report(box(), request.get_data(), request.remote_addr)
+    return Response(status=204)

@@ -396,13 +396,13 @@ def set_channel():
     info = limited("channel", lambda: parse_info(json_payload(), ("app_id", "device_id", "channel")))
     view = app_view(info)
     name = info.fields["channel"]
-    channel = view.channels.get(name)
+    channel = view.channel_named(name)
     if channel is None:
         raise CapgoRefusal("failed", "channel_not_found", f"no channel {name!r}", status=400)
     if not channel.allow_device_self_assign:
         raise CapgoRefusal("blocked", "channel_self_set_not_allowed",
                            f"channel {name!r} does not allow devices to assign themselves", status=403)
-    set_self_assigned_channel(App.get_by_id(view.id), info.device_id, name)
+    set_self_assigned_channel(App.get_by_id(view.id), info.device_id, channel.name)
     box().tracker.reported(view.id, info.device_id, info.reported())
     return jsonify({"status": "ok", "message": f"the device now uses channel {name!r}"})
 

@@ -2,7 +2,9 @@
 
 Access keys are otabox access tokens (secret shown once, only its hash kept); `GET /accessKeys` also
 lists the user's dashboard sessions with `isSession: true`, `createdBy` being the address they
-signed in from, which `DELETE /sessions/:createdBy` ends (the CLI's `session rm`). Times are
+signed in from, which `DELETE /sessions/:createdBy` ends (the CLI's `session rm`); keys list exactly
+the keys the caller manages (core/tokens.py), and only callers that manage all of them (a session,
+an admin key not limited to apps) see and end sessions. Times are
 milliseconds since 1970, as the CLI expects; a key that never expires (an API key made with
 `otabox keys create`) shows the last millisecond of year 9999, which the CLI prints as a date
 instead of treating a missing value as expired."""
@@ -76,7 +78,7 @@ def _friendly_name(data: dict):
 def list_access_keys():
     caller = api_key("reader")
     keys = [{"name": HIDDEN, **_key_json(t)} for t in tokens.manageable_tokens(caller)]
-    if caller.via != "key":
+    if caller.via != "key" and tokens.manages_all(caller):
         keys += [_session_json(s) for s in UserSession.select().where(UserSession.user == caller.user)]
     return jsonify({"accessKeys": sorted(keys, key=lambda k: k["createdTime"])})
 
@@ -128,7 +130,8 @@ def remove_access_key(key_name):
 @accepts()
 def remove_sessions(created_by):
     caller = api_key("reader")
-    if caller.via == "key" or not users.end_sessions(caller.user, created_by, actor()):
+    may_end = caller.via != "key" and tokens.manages_all(caller)
+    if not may_end or not users.end_sessions(caller.user, created_by, actor()):
         raise NotFound(f'There are no sessions associated with "{created_by}."')
     return no_content()
 
@@ -154,8 +157,11 @@ def add_collaborator(app_name, email):
 def remove_collaborator(app_name, email):
     caller = api_key("reader")
     leaving = caller.via != "key" and email.strip().lower() == caller.user.email
-    app = find_app(app_name, "reader" if leaving else "admin")
-    collaborators.remove_collaborator(app, _person(email), actor())
+    app, person = find_app(app_name, "reader" if leaving else "admin"), _person(email)
+    try:
+        collaborators.remove_collaborator(app, person, actor())
+    except NotFound:
+        raise NotFound("The given email is not a collaborator for this app.") from None
     return no_content()
 
 

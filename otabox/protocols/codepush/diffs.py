@@ -61,13 +61,16 @@ def diff_bases(channel: ChannelView, release: ReleaseView) -> list[BundleView]:
 
 def diff_for(box, channel: ChannelView, release: ReleaseView, device_package_hash: str | None) -> dict | None:
     """The diff from the device's package to the release's bundle, building it if the device runs one
-    of the release's diff bases; None when the device must download the full package."""
+    of the release's diff bases (and the database is there to record it); None when the device must
+    download the full package."""
     target = release.bundle if release else None
     if not device_package_hash or not _diffable(target) or device_package_hash == target.package_hash:
         return None
     known = recorded_diffs(target).get(device_package_hash)
     if known:
         return known
+    if box.serving.offline:  # nothing is built while the database is away: the device gets the full package
+        return None
     base = next((b for b in diff_bases(channel, release) if b.package_hash == device_package_hash), None)
     return _build_and_record(box, base, target) if base else None
 

@@ -3,8 +3,11 @@
 Authentication is an otabox API key or access token sent as `Authorization: Bearer <key>` (the CLI's
 access key); access keys, sessions, collaborators and transfers are in accounts.py.
 Apps are found by slug, id or (when unique) display name; deployments are channels, found by name,
-case-insensitively when the exact name does not exist (the CLI's "Production" is the channel
-"production"). Releases go through the core (`bundles`, `releases`); this module only translates.
+case-insensitively when the exact name does not exist (apps made here get code-push-server's
+`Production` and `Staging`; otabox's own have `production` and `staging`). Releases go through the core
+(`bundles`, `releases`; rollbacks under code-push-server's rollback policy); this module only translates.
+A history entry below the latest one shows `rollout: null`, as code-push-server completes a partial
+rollout when the next entry is committed.
 
 A release uploaded here becomes a bundle with `targetVersions` = the release's `appVersion` and the
 version `<first version in appVersion>+codepush.<deployment>.<n>` (n = the number in the label the
@@ -17,13 +20,12 @@ import re
 import zipfile
 
 from flask import Blueprint, Response, json, jsonify, request
-from peewee import fn
 
 from ...core import apps, bundles, collaborators, releases, semver
-from ...errors import BadRequest, Conflict, Invalid, NotFound, OtaboxError
+from ...errors import BadRequest, Conflict, Forbidden, Invalid, NotFound, OtaboxError
 from ...fields import Any, Schema, Text
 from ...security import auth
-from ...store.models import App, Bundle, Channel, Device, Release
+from ...store.models import App, Bundle, Channel, Collaborator, Release
 from ...web import accepts, actor, api_key, body, box, inputs, signed_download_url
 from .updates import DEPLOYMENT_KEY
 from .package import package_hash_from_zip
@@ -61,18 +63,34 @@ def _visible_apps(caller) -> list[App]:
 
 
 def find_app(name: str, role: str = "reader") -> App:
-    """The app the CLI names (slug, id or unique display name) among those the caller reaches,
-    which the caller must reach with `role`."""
-    caller = api_key(role)
-    visible = _visible_apps(caller)
-    app = next((a for a in visible if a.slug == name or str(a.id) == name), None)
-    named = [a for a in visible if a.name == name]
-    app = app or (named[0] if len(named) == 1 else None)
-    if app is None:
-        raise NotFound(f'App "{name}" does not exist.')
-    auth.require_app(caller, app, role)
+    """The app the CLI names (slug, id or unique display name: core.apps.find_app) among those the
+    caller reaches, which the caller must reach with `role` (see codepush_role)."""
+    caller = api_key("reader")
+    try:
+        app = apps.find_app(name, among=caller.visible(App.select()))
+    except NotFound:
+        raise NotFound(f'App "{name}" does not exist.') from None
+    have = codepush_role(caller, app)
+    if auth.ROLE_RANK[have] < auth.ROLE_RANK[role]:
+        raise Forbidden(f"this needs the {role} role on {app.name}; {caller.label} is a {have} there",
+                        details={"required": role, "role": have})
     inputs()
     return app
+
+
+def codepush_role(caller, app: App) -> str:
+    """What the caller may do on an app here: a person who is a collaborator of the app has the
+    rights of that collaboration, as on code-push-server (so an admin who transferred an app away is
+    a Collaborator of it afterwards); an otabox admin who is no collaborator of it keeps admin rights,
+    as the seed's organisation-wide admins do, and so does an API key of the service account."""
+    have = caller.role_on(app.id)
+    if have is None:
+        raise Forbidden(f"{caller.label} is limited to other apps")
+    if not caller.is_key:
+        row = Collaborator.get_or_none((Collaborator.app == app) & (Collaborator.user == caller.user))
+        if row is not None:
+            have = auth.lesser(have, auth.PERMISSION_ROLES[row.permission])
+    return have
 
 
 def _display_name(app: App, visible: list[App]) -> str:
@@ -90,17 +108,13 @@ def collaborator_map(app: App) -> dict:
     people = {c.user.email: {"isCurrentAccount": not caller.is_key and c.user_id == caller.user.id,
                              "permission": c.permission} for c in collaborators.collaborators(app)}
     if caller.name not in people:
-        people[caller.name] = {"isCurrentAccount": True, "permission": PERMISSION_OF_ROLE[caller.role_on(app.id)]}
+        people[caller.name] = {"isCurrentAccount": True, "permission": PERMISSION_OF_ROLE[codepush_role(caller, app)]}
     return dict(sorted(people.items()))
 
 
 def _app_json(app: App) -> dict:
     return {"name": _display_name(app, _visible_apps(api_key("reader"))), "collaborators": collaborator_map(app),
             "deployments": sorted(c.name for c in app.channels)}
-
-
-def _slug_for(name: str) -> str:
-    return name if apps.SLUG.match(name) else "codepush." + re.sub(r"[^A-Za-z0-9_-]", "-", name)
 
 
 def _valid_name(body: dict, what: str) -> str:
@@ -135,11 +149,17 @@ def list_apps():
 @bp.post("/apps")
 @accepts(body=NAMED)
 def add_app():
-    caller = api_key("admin", unscoped=True)
+    """Any account may add an app, as on code-push-server, and becomes its Owner; an API key of the
+    service account needs the admin role, and a token limited to some apps or to a lesser role cannot."""
+    caller = api_key("reader")
+    if caller.is_key:
+        auth.require_role(caller, "admin")
+    if caller.token is not None and (caller.token.scoped or caller.token.role != "admin"):
+        raise Forbidden(f"{caller.label} cannot add apps: that needs an access key with the admin role for every app")
     name = _valid_name(body(), "app")
     if any(a.name == name for a in App.select(App.name)):
         raise Conflict(f"An app named '{name}' already exists.")
-    app = apps.create_app(_slug_for(name), name, actor(), owner=caller.user)
+    app = apps.create_named_app(name, None, actor(), owner=caller.user)
     return jsonify({"app": _app_json(app)}), 201
 
 
@@ -169,13 +189,10 @@ def delete_app(app_name):
 # --- deployments (channels) ---------------------------------------------------------------------
 
 def _find_channel(app: App, name: str) -> Channel:
-    channel = Channel.get_or_none((Channel.app == app) & (Channel.name == name))
-    if channel is None:
-        folded = [c for c in app.channels if c.name.lower() == name.lower()]
-        channel = folded[0] if len(folded) == 1 else None
-    if channel is None:
-        raise NotFound(f'Deployment "{name}" does not exist.')
-    return channel
+    try:
+        return apps.find_channel(app, name)
+    except NotFound:
+        raise NotFound(f'Deployment "{name}" does not exist.') from None
 
 
 def _history(channel: Channel) -> list[Release]:
@@ -190,10 +207,13 @@ def _deployment_json(channel: Channel) -> dict:
             "package": package_json(history[0]) if history else None}
 
 
-def package_json(release: Release) -> dict:
-    """A release in code-push-server's package shape, with its download URLs."""
+def package_json(release: Release, superseded: bool = False) -> dict:
+    """A release in code-push-server's package shape, with its download URLs (`superseded`: an entry
+    below the latest, whose rollout code-push-server shows as complete)."""
     bundle = release.bundle
     package = {**releases.codepush_package(release), "blobUrl": signed_download_url(bundle.sha256)[0] if bundle else ""}
+    if superseded:
+        package["rollout"] = None
     diffs = recorded_diffs(bundle) if bundle else {}
     if diffs:
         package["diffPackageMap"] = {base: {"url": signed_download_url(d["sha256"])[0], "size": d["size"]}
@@ -254,7 +274,8 @@ def delete_deployment(app_name, dep):
 @accepts()
 def history(app_name, dep):
     channel = _find_channel(find_app(app_name), dep)
-    return jsonify({"history": [package_json(r) for r in reversed(_history(channel))]})
+    entries = _history(channel)
+    return jsonify({"history": [package_json(r, superseded=r is not entries[0]) for r in reversed(entries)]})
 
 
 @bp.delete("/apps/<app_name>/deployments/<dep>/history")
@@ -265,25 +286,17 @@ def clear_history(app_name, dep):
     return no_content()
 
 
-def _metrics(app: App, channel: Channel, rows: list[Release]) -> dict[str, dict]:
-    """`{label or app version: {active, downloaded, failed, installed}}`; active = devices last seen
-    on the channel running that label's bundle (or, for app versions, their binary's bundle)."""
+def _metrics(channel: Channel, rows: list[Release]) -> dict[str, dict]:
+    """`{label or app version: counts}` as code-push-server keeps them: `downloaded`, `installed` and
+    `failed` from the devices' reports per label, and `active` from its up/down counters (a device
+    counts where it last reported deploying; an update check alone counts nothing). App versions (the
+    binary's own bundle) have `active` only."""
     stats = releases.release_stats([r.id for r in rows])
-    result, label_of_version = {}, {}
-    for release in sorted(rows, key=lambda r: r.id):
-        if release.bundle is not None:
-            label_of_version[release.bundle.version] = release.label
-        counts = stats[release.id]
-        result[release.label] = {"active": 0, "downloaded": counts["downloads"], "failed": counts["failures"],
-                                 "installed": counts["installs"]}
-    devices = (Device.select(Device.bundle_version, Device.native_version, fn.COUNT(Device.id).alias("n"))
-               .where((Device.app == app) & (Device.channel == channel.name))
-               .group_by(Device.bundle_version, Device.native_version))
-    for row in devices:
-        key = label_of_version.get(row.bundle_version) if row.bundle_version else row.native_version
-        if key:
-            entry = result.setdefault(key, {"active": 0, "downloaded": 0, "failed": 0, "installed": 0})
-            entry["active"] += row.n
+    result = {release.label: {"active": 0, "downloaded": stats[release.id]["downloads"],
+                              "failed": stats[release.id]["failures"], "installed": stats[release.id]["installs"]}
+              for release in sorted(rows, key=lambda r: r.id)}
+    for key, count in releases.active_counts(channel).items():
+        result.setdefault(key, {"active": 0})["active"] += count
     return result
 
 
@@ -292,7 +305,7 @@ def _metrics(app: App, channel: Channel, rows: list[Release]) -> dict[str, dict]
 def metrics(app_name, dep):
     app = find_app(app_name)
     channel = _find_channel(app, dep)
-    return jsonify({"metrics": _metrics(app, channel, _history(channel))})
+    return jsonify({"metrics": _metrics(channel, _history(channel))})
 
 
 # --- releases -----------------------------------------------------------------------------------
@@ -425,18 +438,22 @@ def release(app_name, dep):
 @accepts(body=PACKAGE_CHANGE)
 def update_release(app_name, dep):
     channel = _find_channel(find_app(app_name, "publisher"), dep)
-    return _patch_release(channel, _package_info(body().get("packageInfo") or {}, all_optional=True))
+    changed = _patch_release(channel, _package_info(body().get("packageInfo") or {}, all_optional=True))
+    return jsonify({"package": package_json(changed)}) if changed else no_content()
 
 
-def _patch_release(channel: Channel, info: dict):
-    """Change the labelled (or latest) release as code-push-server does: rollout only grows, and
-    appVersion becomes the release's own target range."""
+def _patch_release(channel: Channel, info: dict, rollout_may_shrink: bool = False) -> Release | None:
+    """Change the labelled (or latest) release as code-push-server does: rollout only grows (unless
+    `rollout_may_shrink`: the multi-tenant server's route, where devices already on the release keep
+    it and only new devices follow the new share), and appVersion becomes the release's own target range.
+    Returns the changed release, or None when nothing changed."""
     history = _history(channel)
     if not history:
         raise NotFound("Deployment has no releases.")
     target = next((r for r in history if r.label == info["label"]), None) if "label" in info else history[0]
     if target is None:
         raise NotFound("Release not found for given label.")
+    superseded = target is not history[0]
     changes = {}
     if "isDisabled" in info and info["isDisabled"] != target.disabled:
         changes["disabled"] = info["isDisabled"]
@@ -445,18 +462,26 @@ def _patch_release(channel: Channel, info: dict):
     if info.get("description") and info["description"] != target.notes:
         changes["notes"] = info["description"]
     if "rollout" in info:
-        if target.rollout >= 100:
+        if superseded or (target.rollout >= 100 and not rollout_may_shrink):
             raise Conflict("Cannot update rollout value for a completed rollout release.")
-        if target.rollout >= info["rollout"]:
+        if target.rollout >= info["rollout"] and not rollout_may_shrink:
             raise Conflict(f'Rollout value must be greater than "{target.rollout}", the existing value.')
-        changes["rollout"] = info["rollout"]
+        if info["rollout"] != target.rollout:
+            changes["rollout"] = info["rollout"]
     if info.get("appVersion") and info["appVersion"] != _app_version(target):
         if target.bundle_id is None:
             raise BadRequest("A rollback to the binary has no appVersion.")
         changes["targetVersions"] = info["appVersion"]
-    if not changes:
-        return no_content()
-    return jsonify({"package": package_json(releases.update_release(target, changes, actor()))})
+    return releases.update_release(target, changes, actor()) if changes else None
+
+
+def _release_json(release: Release, counts: dict, superseded: bool) -> dict:
+    """A release in the multi-tenant server's history: the package with its `rollout` as a number
+    (100 once complete or superseded, where code-push-server's CLI reads null) and its `metrics`."""
+    metrics = counts.get(release.label, {"active": 0, "downloaded": 0, "installed": 0, "failed": 0})
+    return {**package_json(release), "rollout": 100 if superseded else release.rollout,
+            "metrics": {"totalActive": metrics["active"],
+                        **{k: metrics[k] for k in ("downloaded", "installed", "failed")}}}
 
 
 @bp.post("/apps/<app_name>/deployments/<src>/promote/<dest>")
@@ -465,10 +490,11 @@ def promote(app_name, src, dest):
     app = find_app(app_name, "publisher")
     source, target = _find_channel(app, src), _find_channel(app, dest)
     info = _package_info(body().get("packageInfo") or {}, all_optional=True)
+    source_history = _history(source)
     if "label" in info:
-        picked = next((r for r in _history(source) if r.label == info["label"]), None)
+        picked = next((r for r in source_history if r.label == info["label"]), None)
     else:
-        picked = releases.current_release(source)
+        picked = source_history[0] if source_history else None
     if picked is None or picked.bundle is None:
         raise NotFound("Cannot promote from a deployment with no enabled releases.")
     target_history = _history(target)
@@ -495,23 +521,22 @@ def rollback(app_name, dep, label=None):
     history = _history(channel)
     if not history:
         raise NotFound("Cannot perform rollback because there are no releases on this deployment.")
-    latest = history[0]
     data = {}
     if label:
-        if label == latest.label:
+        if label == history[0].label:
             raise Conflict(f"Cannot perform rollback because the target release ({label}) is already the latest "
                            "release.")
         target = next((r for r in history if r.label == label), None)
         if target is None:
             raise NotFound(f"Cannot perform rollback because the target release ({label}) could not be found in "
                            "the deployment history.")
-        if _app_version(target) != _app_version(latest):
-            raise Conflict("Cannot perform rollback to a different app version. Please perform a new release with "
-                           "the desired replacement package.")
         data["toReleaseId"] = target.id
     try:
-        created, _ = releases.rollback(channel, data, actor())
-    except Conflict:
+        created, _ = releases.rollback(channel, data, actor(), releases.CODEPUSH_ROLLBACK)
+    except Conflict as refused:
+        if refused.code == "different_app_version":
+            raise Conflict("Cannot perform rollback to a different app version. Please perform a new release with "
+                           "the desired replacement package.") from None
         raise NotFound("Cannot perform rollback because there are no prior releases to rollback to.") from None
     return jsonify({"package": package_json(_finish(app, channel, created, False))}), 201
 
@@ -535,21 +560,19 @@ def releases_with_metrics(app_name, dep):
     app = find_app(app_name)
     channel = _find_channel(app, dep)
     rows = _history(channel)
-    counts = _metrics(app, channel, rows)
-    empty = {"active": 0, "downloaded": 0, "installed": 0, "failed": 0}
-    return jsonify({"releases": [
-        {**package_json(r), "metrics": {"totalActive": counts.get(r.label, empty)["active"],
-                                        **{k: counts.get(r.label, empty)[k] for k in ("downloaded", "installed",
-                                                                                     "failed")}}}
-        for r in rows]})
+    counts = _metrics(channel, rows)
+    return jsonify({"releases": [_release_json(r, counts, superseded=r is not rows[0]) for r in rows]})
 
 
 @api_bp.patch("/apps/<app_name>/deployments/<dep>/releases/<label>")
 @accepts(body=PACKAGE_INFO.only("rollout", "isMandatory", "isDisabled", "description", "appVersion"))
 def update_labelled_release(app_name, dep, label):
-    """`{rollout, isMandatory, isDisabled, description, appVersion}` for the release of that label."""
+    """`{rollout, isMandatory, isDisabled, description, appVersion}` for the release of that label;
+    the rollout may go down as well as up (the seed's own example lowers a complete release to 50)."""
     channel = _find_channel(find_app(app_name, "publisher"), dep)
-    return _patch_release(channel, _package_info({**body(), "label": label}, all_optional=True))
+    changed = _patch_release(channel, _package_info({**body(), "label": label}, all_optional=True),
+                             rollout_may_shrink=True)
+    return jsonify({"package": {**package_json(changed), "rollout": changed.rollout}}) if changed else no_content()
 
 
 for _rule, _view, _methods in (

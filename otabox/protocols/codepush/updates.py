@@ -17,7 +17,7 @@ import re
 from flask import Blueprint, Response, request
 
 from ...core import decide as domain
-from ...core import semver
+from ...core import releases, semver
 from ...core.devices import store_events
 from ...core.serving import AppView, BundleView, ChannelView, ReleaseView
 from ...errors import BadRequest, NotFound, OtaboxError
@@ -75,12 +75,13 @@ def deployment(key: str | None, b=None) -> tuple[AppView, ChannelView]:
 
 
 def codepush_selector(device_id: str | None, release: ReleaseView) -> bool:
-    """CodePush's rollout membership: hashCode(clientUniqueId + "-" + label) % 100 < rollout."""
+    """CodePush's rollout membership: hashCode(clientUniqueId + "-" + label) % 100 < rollout (a
+    rollback's label is its target's, so the phones inside the target's rollout stay inside)."""
     if release.rollout >= 100:
         return True
     if not device_id or release.rollout <= 0:
         return False
-    return in_codepush_rollout(device_id, release.label, release.rollout)
+    return in_codepush_rollout(device_id, release.rollout_tag, release.rollout)
 
 
 def above_range(version: semver.Version, target: semver.Range) -> bool:
@@ -253,12 +254,30 @@ def _report_deploy():
     release = _release_by_label(channel, label) if label else None
     if label:
         _store(view, device_id, release, DEPLOY_STATUSES[status], status)
+    if status != "DeploymentFailed" or not label:
+        _count_active(body, channel, label or app_version, device_id)
     installed = status == "DeploymentSucceeded" and release is not None and release.bundle is not None
     if device_id and (installed or not label):
         # The device now runs the installed bundle, or (no label) the binary's own one.
         box().tracker.seen(view.id, device_id, None, platform=None, native_version=app_version, native_build=None,
                            bundle_version=release.bundle.version if installed else None, channel=channel.name)
     return Response("OK", mimetype="text/plain")
+
+
+def _count_active(body: dict, channel: ChannelView, now: str, device_id: str) -> None:
+    """code-push-server's recordUpdate: the label (or app version) the device now runs gains an active
+    device and the one it reports having left (`previousLabelOrAppVersion`, in
+    `previousDeploymentKey`'s deployment, this one by default) loses one. An update check alone counts
+    nothing."""
+    if not event_admission()(device_id, len(now)):
+        return
+    previous = _field(body, "previousLabelOrAppVersion", "previous_label_or_app_version")
+    previous_key = _field(body, "previousDeploymentKey", "previous_deployment_key")
+    away = None
+    if previous:
+        found = box().serving.by_deployment_key(previous_key) if previous_key else (None, channel)
+        away = (found[1].id, previous) if found else None
+    releases.move_active((channel.id, now), away)
 
 
 def _report_download():

@@ -28,7 +28,7 @@ from flask import Blueprint, Response, jsonify, request
 from ...core import decide as domain
 from ...core import releases, semver
 from ...core.apps import find_channel
-from ...core.serving import AppView, BundleView, ChannelView, FilteredOverrides, ReleaseView
+from ...core.serving import AppView, BundleView, ChannelView, FilteredOverrides, ReleaseView, read_through_outage
 from ...errors import BadRequest, Conflict, Invalid, NotFound, OtaboxError, TooLarge
 from ...store.blobs import StagedFile
 from ...store.models import Release
@@ -210,7 +210,8 @@ def _signing_key(app: AppView, expected: dict | None) -> CodeSigning | None:
     """The key to sign with when the client expects a signature; never serve it unsigned."""
     if expected is None:
         return None
-    signing = load_codesigning(box().secret_store, app.id)
+    # the key may be kept in the database: while it is away, the one this view last read signs
+    signing = read_through_outage(app, "codesigning", lambda: load_codesigning(box().secret_store, app.id))
     if signing is None:
         raise Conflict(f"the client expects a code signature but app {app.slug!r} has no code signing key; "
                        f"run `otabox expo codesigning import --app {app.slug} ...`",
@@ -365,14 +366,12 @@ def _reply(asked: ManifestRequest, decision: domain.Decision, signing: CodeSigni
         if decision.outcome == "up_to_date" and asked.protocol >= 1:
             return _directive(asked, ef.directive_no_update(), signing)
         return _manifest_response(asked, update, decision, signing)
-    if decision.outcome == "builtin":
+    if decision.outcome == "builtin" and asked.current_update_id not in (None, asked.embedded_update_id):
         if asked.protocol == 0:
             raise OtaboxError("the channel was rolled back to the embedded update, which protocol 0 cannot "
                               "express; update expo-updates", status=406, code="directive_unsupported")
-        if asked.current_update_id is None or asked.current_update_id == asked.embedded_update_id:
-            return _directive(asked, ef.directive_no_update(), signing)
         return _directive(asked, ef.directive_rollback(decision.release.created_at), signing)
-    if asked.protocol == 0:
+    if asked.protocol == 0:  # no update: protocol 0 has no directive for it
         return _response(asked, 204, b"", None)
     return _directive(asked, ef.directive_no_update(), signing)
 
@@ -381,7 +380,8 @@ def _manifest_response(asked, update: Update, decision: domain.Decision, signing
     body = ef.build_manifest(
         update_id=update.id, created_at=update.created_at, runtime_version=update.bundle.runtime_version,
         platform_files=platform_files(update.bundle, asked.platform),
-        asset_url=lambda asset: signed_download_url(asset.sha256_hex, asset.content_type)[0],
+        asset_url=lambda asset: signed_download_url(asset.sha256_hex, asset.content_type,
+                                                    ttl=box().config.expo_asset_url_ttl)[0],
         metadata={"channel": decision.channel.name, "version": update.bundle.version,
                   **({"isCritical": True} if decision.mandatory else {})},
         expo_client=update.bundle.extra.get("expoConfig", {}))

@@ -7,14 +7,15 @@
          "download_url": "...", "release_notes": "...", "file_size": 12345}
     200 {"has_update": false}
 
-Versions are integers per channel: a release's integer is its position in the channel's history,
-the number of its label ("v8" → 8). The device sends the integer of the release it runs (0, or
-nothing, for the bundle inside the binary); the server maps it back to that release's bundle and
-asks the one decision. Every non-update outcome (up to date, blocked, rollback to the binary) is
-`has_update: false`; the SDK has no way to say more. A device pinned to a bundle that was never
-released on its channel cannot be given an integer, so it gets `has_update: false` too; so do
-encrypted bundles, which only capacitor-updater can open. The device id (`device_id` parameter or
-`x-device-id` header) is optional; without it a device is outside every partial rollout.
+Versions are whole numbers per channel (core/channel_numbers.py): a bundle gets the channel's next
+number when it is uploaded to the channel (POST /v1/projects/{id}/ota/upload, management.py) or
+first released there. The device sends the number of the bundle it runs (0, or nothing, for the
+bundle inside the binary); the server maps it back to that bundle and asks the one decision. Every
+non-update outcome (up to date, blocked, rollback to the binary) is `has_update: false`; the SDK has
+no way to say more. A device pinned to a bundle that has no number on its channel cannot be given
+one, so it gets `has_update: false` too; so do encrypted bundles, which only capacitor-updater can
+open. The device id (`device_id` parameter or `x-device-id` header) is optional; without it a device
+is outside every partial rollout.
 
 The binary's build number (`build_number`, or `native_build`) meets a bundle's `minNativeBuild` as in
 the native check. A device that sends none is never offered a bundle that has one, and the reply
@@ -33,11 +34,6 @@ from ...web import box, signed_download_url
 
 bp = Blueprint("flutter", __name__)
 NO_UPDATE = {"has_update": False}
-
-
-def release_number(release: domain.ReleaseView) -> int | None:
-    label = release.label
-    return int(label[1:]) if label.startswith("v") and label[1:].isdigit() else None
 
 
 def app_by_client_key(key: str):
@@ -113,24 +109,28 @@ def check():
 
 
 def current_bundle_version(view, device_id: str | None, channel_name: str | None, number: int) -> str | None:
-    """The bundle version of the release numbered `number` on the device's channel (None = binary)."""
+    """The version of the bundle numbered `number` on the device's channel (or the channel it is
+    split to); None = the binary's bundle."""
     channel = view.channel_for(device_id, channel_name)
     if channel is None or number <= 0:
         return None
-    release = next((r for r in channel.history if release_number(r) == number), None)
-    return release.bundle.version if release and release.bundle else None
+    bundle_id = channel.bundle_numbered(number)
+    if bundle_id is None and channel.split is not None:
+        bundle_id = channel.split.bundle_numbered(number)
+    bundle = view.bundles.get(bundle_id)
+    return bundle.version if bundle else None
 
 
 def check_reply(decision: domain.Decision) -> dict:
     if not decision.update:
         return NO_UPDATE
     bundle = decision.bundle
-    release = decision.release or next(
-        (r for r in decision.channel.history if r.bundle and r.bundle.id == bundle.id), None)
-    number = release_number(release) if release else None
+    number = decision.channel.number_of(bundle.id)
     if number is None or bundle.format != "zip" or bundle.session_key:
         return NO_UPDATE
+    release = decision.release or next((r for r in decision.channel.history if r.bundle and r.bundle.id == bundle.id),
+                                       None)
     url, _ = signed_download_url(bundle.sha256)
     return {"has_update": True, "version": number, "checksum": f"sha256:{bundle.sha256}",
-            "mandatory": decision.mandatory, "download_url": url, "release_notes": release.notes or bundle.notes,
-            "file_size": bundle.size}
+            "mandatory": decision.mandatory, "download_url": url,
+            "release_notes": (release.notes if release else "") or bundle.notes, "file_size": bundle.size}

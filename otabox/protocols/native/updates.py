@@ -64,7 +64,7 @@ def answer_check(b, app_id: str, args, client_key: str, client_address: str | No
     query = domain.DeviceQuery(
         device_id=_text(args, "deviceId"), platform=platform, current_version=_text(args, "version"),
         native_version=_text(args, "nativeVersion"), native_build=_native_build(_text(args, "nativeBuild")),
-        channel=_text(args, "channel"))
+        channel=_text(args, "channel"), versions_follow_native=False)
     b.client_limiter.take(f"native:{query.device_id or client_address}")
     decision = domain.decide(app, query)
     b.tracker.seen(app.id, query.device_id, decision.release.id if decision.release else None,
@@ -180,7 +180,7 @@ def release_for(view, device_id: str, bundle_id: int | None, channel_name: str |
     channels = [channel] if channel else []
     channels += [c for c in view.channels.values() if c is not channel]
     for candidate in channels:
-        for release in candidate.history:
-            if release.bundle is not None and release.bundle.id == bundle_id:
-                return release.id, bundle_id
+        positions = candidate.positions_by_bundle.get(bundle_id)
+        if positions:
+            return candidate.history[positions[0]].id, bundle_id
     return None, bundle_id

@@ -54,12 +54,17 @@ function adoptionList(adoption) {
     h("span", { class: "count" }, `${row.devices} (${Math.round((100 * row.devices) / total)}%)`))));
 }
 
-/** What the channel serves after a rollback, in the words `otabox rollback` prints. */
-function servedAfter(release) {
-  if (release.kind === "builtin") {
-    return `${release.channel} will serve the bundle built into the app (${release.label}): devices drop their downloaded update.`;
-  }
-  return `${release.channel} will serve ${release.bundleVersion} (${release.label}, bundle ${release.bundleId}) to ${release.rollout}% of devices.`;
+/** What a channel serves per share of devices, in the words `otabox rollback` prints. */
+function servedText(channel, serves, verb) {
+  const parts = serves.map((entry) => {
+    const where = entry.channel !== channel ? ` through ${entry.channel}` : "";
+    if (entry.release === null) return `the bundle built into the app to ${entry.share}% of devices${where}`;
+    if (entry.version === "builtin") {
+      return `the bundle built into the app (${entry.label}) to ${entry.share}% of devices${where}: they drop their downloaded update`;
+    }
+    return `${entry.version} (${entry.label}) to ${entry.share}% of devices${where}`;
+  });
+  return `${channel} ${verb} ${parts.join("; ")}.`;
 }
 
 function rollbackDialog(ctx, channel) {
@@ -75,7 +80,7 @@ function rollbackDialog(ctx, channel) {
     outcome.textContent = "Checking what the channel would serve…";
     let text;
     try {
-      text = servedAfter((await post(path, { ...choice(), dryRun: true })).release);
+      text = servedText(channel.name, (await post(path, { ...choice(), dryRun: true })).serves, "will serve");
     } catch (err) {
       text = err.message;
     }
@@ -97,7 +102,7 @@ function rollbackDialog(ctx, channel) {
     submit: async () => {
       const result = await post(path, choice());
       await ctx.refresh();
-      notify(`${channel.name} rolled back to ${result.release.bundleVersion} (${result.release.label}).`);
+      notify(servedText(channel.name, result.serves, "now serves"));
     },
   });
   preview();

@@ -67,14 +67,23 @@ function webhookCard(ctx, webhook) {
   const loadDeliveries = async () => {
     const { deliveries } = await get(`/api/v1/webhooks/${webhook.id}/deliveries?limit=10`);
     clear(deliveriesBox, deliveriesTable(deliveries));
+    return deliveries;
   };
   test.addEventListener("click", async () => {
-    const result = await attempt(() => post(`/api/v1/webhooks/${webhook.id}/test`), test);
-    if (result) {
-      const last = result.attempts[0];
-      notify(result.status === "delivered" ? `Test delivered (HTTP ${last.statusCode}).` : `Test failed: ${last.error}`,
-        result.status === "delivered" ? "success" : "error");
-      await loadDeliveries();
+    // The server queues the test for its delivery worker and answers at once; watch for its attempt.
+    const queued = await attempt(() => post(`/api/v1/webhooks/${webhook.id}/test`), test);
+    if (!queued) return;
+    notify("Test queued.");
+    for (let wait = 0; wait < 30; wait += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      const result = (await loadDeliveries()).find((d) => d.id === queued.id);
+      if (result && result.status !== "pending") {
+        const last = result.attempts[0];
+        const delivered = result.status === "delivered";
+        notify(delivered ? `Test delivered (HTTP ${last.statusCode}).` : `Test failed: ${last.error}`,
+          delivered ? "success" : "error");
+        return;
+      }
     }
   });
   toggle.addEventListener("click", async () => {

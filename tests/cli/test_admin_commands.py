@@ -1,0 +1,75 @@
+"""Admin commands know where the box lives: a folder without one is refused (only `serve`, `keys create`
+and `restore` start a box), and a data dir whose box was moved to PostgreSQL is refused without the
+database settings. In-process, with click's runner."""
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from otabox.cli import main
+from otabox.ops.dbmove import MOVED_NOTE
+
+
+def cli(*args, input=None):
+    return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
+
+
+def assert_one_line_refusal(result, *fragments):
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+ADMIN_COMMANDS = [
+    ["users", "create", "--email", "ana@example.com", "--role", "admin"],
+    ["users", "list"],
+    ["apps", "create", "com.example.app"],
+    ["apps", "list"],
+    ["apps", "show", "com.example.app"],
+    ["channels", "list", "--app", "com.example.app"],
+    ["channels", "create", "beta", "--app", "com.example.app"],
+    ["collaborators", "list", "--app", "com.example.app"],
+    ["keys", "list"],
+    ["keys", "revoke", "ci"],
+    ["audit"],
+    ["doctor"],
+    ["gc"],
+    ["signing-key", "show"],
+]
+
+
+@pytest.mark.parametrize("command", ADMIN_COMMANDS, ids=lambda c: " ".join(c[:2]))
+def test_an_admin_command_in_a_folder_without_a_box_is_refused_and_creates_nothing(command, tmp_path, monkeypatch):
+    monkeypatch.delenv("OTABOX_DATA_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert_one_line_refusal(cli(*command), f"no otabox data directory at {tmp_path / 'data'}", "--data-dir")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture
+def moved_box(tmp_path):
+    """A box as `migrate-database` leaves its data dir: the SQLite file, and the note of the move."""
+    data_dir = tmp_path / "data"
+    assert cli("keys", "create", "--name", "before-the-move", "--data-dir", str(data_dir)).exit_code == 0
+    (data_dir / MOVED_NOTE).write_text("This box was moved to postgresql://otabox@db.internal:5432/otabox on "
+                                       "2026-12-07 08:00 UTC by otabox migrate-database.\n"
+                                       "otabox serve on this SQLite file no longer sees what happens there.\n")
+    return data_dir
+
+
+@pytest.mark.sqlite_only  # a SQLite box left behind by a move
+@pytest.mark.parametrize("command", [["keys", "create", "--name", "ci"], ["keys", "list"],
+                                     ["users", "create", "--email", "ana@example.com", "--role", "admin"],
+                                     ["apps", "list"], ["doctor"], ["backup", "elsewhere"]],
+                         ids=lambda c: " ".join(c[:2]))
+def test_a_box_moved_to_postgresql_refuses_admin_commands_without_the_database_settings(command, moved_box,
+                                                                                        monkeypatch):
+    monkeypatch.chdir(moved_box.parent)
+    before = sorted(p.name for p in moved_box.iterdir())
+    result = cli(*command, "--data-dir", str(moved_box))
+    assert_one_line_refusal(result, "was moved to postgresql://otabox@db.internal:5432/otabox",
+                            "set OTABOX_DATABASE_URL")
+    assert sorted(p.name for p in moved_box.iterdir()) == before
+    assert not (moved_box.parent / "elsewhere").exists()

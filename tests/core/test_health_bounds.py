@@ -1,0 +1,116 @@
+"""Health storage is bounded by design: a flood of keyless reports from fresh device ids, on both
+health endpoints, adds a bounded number of rows while management writes keep being answered; and
+the janitor prunes health and flag telemetry past the retention horizon."""
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+from conftest import make_zip
+
+from otabox.core import health
+from otabox.ops.maintenance import tidy
+from otabox.store.models import (
+    FlagContext,
+    FlagEvaluationCount,
+    FlagVariantHealth,
+    HealthBucket,
+    HealthDevice,
+    HealthError,
+    utcnow,
+)
+
+APP = "com.example.demo"
+FLOOD_REQUESTS = 240
+UNATTESTED_CAP = 50
+
+
+def flood_body(n: int, bundle_id: int) -> dict:
+    """The worst one request may carry: the most events, each with the most made-up flag states,
+    a distinct error message each, and one real flag with a value it does not have."""
+    states = {**{f"made-up-{n}-{k}": "x" * 100 for k in range(health.MAX_FLAGS - 1)}, "new-checkout": "nope"}
+    events = [{"type": kind, "count": health.MAX_COUNT, "message": f"boom {n} {e}", "flagStates": states}
+              for e, kind in enumerate(["app_launch", "crash", "js_error", "custom"] * 25)]
+    for event in events:
+        if event["type"] == "custom":
+            event["name"] = f"event-{n}-{event['message']}"
+    return {"deviceId": f"fresh-{n}", "platform": "ios", "bundleId": bundle_id, "events": events}
+
+
+def table_rows(box) -> dict:
+    with box.db.connection_context():
+        return {model.__name__: model.select().count()
+                for model in (HealthBucket, HealthDevice, HealthError, FlagVariantHealth)}
+
+
+def test_a_flood_of_fresh_devices_adds_bounded_rows_and_management_writes_go_through(admin, client, box,
+                                                                                      demo_app, monkeypatch):
+    monkeypatch.setattr(health, "MAX_UNATTESTED_DEVICES", UNATTESTED_CAP)
+    bundle = admin.upload(APP, "1.0.0", make_zip({"index.html": "1"})).json
+    release = admin.release(APP, bundle["id"]).json["release"]
+    admin.post(f"/api/v1/apps/{APP}/flags", {"key": "new-checkout", "flagType": "boolean"})
+    stop = threading.Event()
+    failures: list = []
+
+    def flush_all_the_time():
+        while not stop.is_set():
+            try:
+                box.health.flush()
+            except Exception as exc:  # noqa: BLE001 (reported by the test)
+                failures.append(exc)
+
+    flusher = threading.Thread(target=flush_all_the_time)
+    flusher.start()
+    try:
+        for n in range(FLOOD_REQUESTS):
+            body = flood_body(n, bundle["id"])
+            if n % 2:
+                response = client.post("/v1/ota/health-metrics", json={**body, "projectSlug": APP,
+                                                                        "updateUuid": None})
+            else:
+                response = client.post(f"/api/v1/apps/{APP}/health", json=body,
+                                       headers={"X-Client-Key": demo_app["clientKey"]})
+            assert response.status_code == 204, response.data
+            if n % 40 == 0:
+                written = admin.patch(f"/api/v1/apps/{APP}/releases/{release['id']}", {"notes": f"during {n}"})
+                assert written.status_code == 200, written.json
+    finally:
+        stop.set()
+        flusher.join()
+    box.health.flush()
+    assert failures == []
+    rows = table_rows(box)
+    assert rows["HealthDevice"] == UNATTESTED_CAP
+    assert rows["HealthBucket"] <= 2  # this hour's, and the next one's if the hour turned
+    assert rows["HealthError"] <= health.MAX_ERRORS_PER_RELEASE + 1
+    assert rows["FlagVariantHealth"] == 0  # no state it reported is one the app's flag has
+    with box.db.connection_context():
+        buckets = list(HealthBucket.select())
+    assert all(len(b.custom) <= health.MAX_CUSTOM_NAMES + 1 for b in buckets)
+    assert sum(b.launches for b in buckets) <= FLOOD_REQUESTS * health.DEVICE_HOURLY_LIMITS["launches"]
+
+
+def test_the_janitor_prunes_telemetry_past_the_horizon(admin, client, box, demo_app):
+    bundle = admin.upload(APP, "1.0.0", make_zip({"index.html": "1"})).json
+    release = admin.release(APP, bundle["id"]).json["release"]
+    flag = admin.post(f"/api/v1/apps/{APP}/flags", {"key": "new-checkout", "flagType": "boolean"}).json
+    assert admin.post(f"/api/v1/apps/{APP}/contexts", {"targetingKey": "by-hand"}).status_code == 201
+    old = utcnow() - dt.timedelta(days=box.config.health_retention_days + 1)
+    with box.db.connection_context():
+        for moment, device in ((old, "old"), (utcnow(), "new")):
+            HealthBucket.create(app=demo_app["id"], release=release["id"], bucket=health.bucket_of(moment))
+            HealthDevice.create(release=release["id"], device_id=device, bucket=health.bucket_of(moment))
+            HealthError.create(release=release["id"], kind="crash", fingerprint=device, message=device,
+                               last_seen=moment)
+            FlagVariantHealth.create(app=demo_app["id"], flag_key="new-checkout", variant="true",
+                                     day=moment.strftime("%Y-%m-%d"))
+            FlagEvaluationCount.create(flag=flag["id"], day=moment.strftime("%Y-%m-%d"), variant="on")
+            FlagContext.create(app=demo_app["id"], kind="user", targeting_key=device, last_seen=moment)
+        FlagContext.update(last_seen=old).where(FlagContext.targeting_key == "by-hand").execute()
+    with box.db.connection_context():
+        done = tidy(box)
+    assert (done["healthRows"], done["flagTelemetryRows"]) == (4, 2)
+    with box.db.connection_context():
+        assert [d.device_id for d in HealthDevice.select()] == ["new"]
+        assert sorted(c.targeting_key for c in FlagContext.select()) == ["by-hand", "new"]
+        assert FlagEvaluationCount.select().count() == FlagVariantHealth.select().count() == 1

@@ -1,0 +1,120 @@
+"""OtaKit's REST API (shared/seeds/000_acfd0ae62e9e4670.txt), every example request sent as written
+(`Authorization: Bearer`, /api/v1, JSON bodies), in the order OtaKit's CLI sends them: create the
+app, initiate an upload, PUT the zip to the presigned URL, finalize, release, list, delete.
+
+Choices where the document is silent or contradicts itself:
+- ids: the document writes "uuid"; otabox's ids are whole numbers, which OtaKit's tools only pass back.
+- the base channel: OtaKit's releases without a channel; in otabox it is the app's default channel
+  (where devices that name no channel go). A caller that names it OtaKit's way (no channel or
+  `"channel": null` on a release, an empty `?channel=` on the list) reads it back as `"channel": null`;
+  a list without `channel` (every stream) names every channel, as otabox's own CLI and dashboard read it.
+- `minNativeBuild` is a number in the initiate body and in the reply; `uploadUrl` (otabox's CLI's
+  name) stays beside `presignedUrl`.
+"""
+from __future__ import annotations
+
+import hashlib
+from urllib.parse import urlsplit
+
+from conftest import check, make_zip
+
+BASE = "/api/v1"
+APP = "com.example.myapp"
+
+
+def put_zip(client, url: str, data: bytes):
+    """Upload the zip to the presigned URL with Content-Type: application/zip, as the document says."""
+    parts = urlsplit(url)
+    return client.put(f"{parts.path}?{parts.query}", data=data, headers={"Content-Type": "application/zip"})
+
+
+def upload_bundle(admin, app_id, version: str, data: bytes, **extra) -> dict:
+    """initiate → PUT → finalize, the document's two-step upload."""
+    initiated = admin.post(f"{BASE}/apps/{app_id}/bundles/initiate", {
+        "version": version, "size": len(data), "sha256": hashlib.sha256(data).hexdigest(), **extra})
+    assert initiated.status_code == 201, initiated.json
+    assert put_zip(admin.client, initiated.json["presignedUrl"], data).status_code == 200
+    finalized = admin.post(f"{BASE}/apps/{app_id}/bundles/finalize", {"uploadId": initiated.json["uploadId"]})
+    assert finalized.status_code == 201, finalized.json
+    return finalized.json
+
+
+def test_the_documented_flow(admin):
+    created = admin.post(f"{BASE}/apps", {"slug": APP})
+    assert created.status_code == 201
+    assert {"id", "slug", "createdAt"} <= set(created.json) and created.json["slug"] == APP
+    assert created.json["createdAt"].endswith("Z")
+    app_id = created.json["id"]
+
+    data = make_zip({"index.html": "1.0.1"})
+    initiated = admin.post(f"{BASE}/apps/{app_id}/bundles/initiate", {
+        "version": "1.0.1", "size": len(data), "sha256": hashlib.sha256(data).hexdigest(), "minNativeBuild": 100})
+    assert initiated.status_code == 201
+    assert {"uploadId", "presignedUrl", "storageKey", "expiresAt"} <= set(initiated.json)
+    assert initiated.json["uploadUrl"] == initiated.json["presignedUrl"], "otabox's CLI reads uploadUrl"
+    assert initiated.json["storageKey"] and initiated.json["expiresAt"].endswith("Z")
+    assert put_zip(admin.client, initiated.json["presignedUrl"], data).status_code == 200
+    finalized = admin.post(f"{BASE}/apps/{app_id}/bundles/finalize", {"uploadId": initiated.json["uploadId"]})
+    assert finalized.status_code == 201
+    bundle = finalized.json
+    assert {k: bundle[k] for k in ("version", "sha256", "size", "minNativeBuild")} == {
+        "version": "1.0.1", "sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "minNativeBuild": 100}
+    assert {"id", "createdAt"} <= set(bundle)
+
+    listed = admin.get(f"{BASE}/apps/{app_id}/bundles?limit=20&offset=0")
+    assert listed.status_code == 200 and listed.json["total"] == 1
+    assert {"id", "version", "sha256", "size", "createdAt"} <= set(listed.json["bundles"][0])
+
+    staging = admin.post(f"{BASE}/apps/{app_id}/releases", {"bundleId": bundle["id"], "channel": "staging"})
+    assert staging.status_code == 201
+    assert {k: staging.json["release"][k] for k in ("channel", "bundleId", "bundleVersion")} == {
+        "channel": "staging", "bundleId": bundle["id"], "bundleVersion": "1.0.1"}
+    assert {"id", "promotedAt"} <= set(staging.json["release"]) and staging.json["previousRelease"] is None
+
+    base = admin.post(f"{BASE}/apps/{app_id}/releases", {"bundleId": bundle["id"], "channel": None})
+    assert base.status_code == 201
+    assert {k: base.json["release"][k] for k in ("channel", "bundleId", "bundleVersion")} == {
+        "channel": None, "bundleId": bundle["id"], "bundleVersion": "1.0.1"}
+    second = upload_bundle(admin, app_id, "1.0.2", make_zip({"index.html": "1.0.2"}))
+    omitted = admin.post(f"{BASE}/apps/{app_id}/releases", {"bundleId": second["id"]})
+    assert omitted.status_code == 201 and omitted.json["release"]["channel"] is None
+    assert omitted.json["previousRelease"]["bundleVersion"] == "1.0.1"
+    assert omitted.json["previousRelease"]["channel"] is None
+
+    only_staging = admin.get(f"{BASE}/apps/{app_id}/releases?channel=staging&limit=20&offset=0")
+    assert only_staging.status_code == 200 and only_staging.json["total"] == 1
+    assert {"id", "channel", "bundleId", "bundleVersion", "promotedAt"} <= set(only_staging.json["releases"][0])
+    only_base = admin.get(f"{BASE}/apps/{app_id}/releases?channel=&limit=20&offset=0")
+    assert only_base.status_code == 200 and only_base.json["total"] == 2
+    assert [(r["channel"], r["bundleVersion"]) for r in only_base.json["releases"]] == [(None, "1.0.2"),
+                                                                                     (None, "1.0.1")]
+    every = admin.get(f"{BASE}/apps/{app_id}/releases?limit=20&offset=0")
+    assert every.json["total"] == 3
+    assert [r["channel"] for r in every.json["releases"]] == ["production", "production", "staging"]
+
+    in_history = admin.delete(f"{BASE}/apps/{app_id}/bundles/{bundle['id']}")
+    assert in_history.status_code == 409, "bundles that are part of a release history cannot be deleted"
+    unused = upload_bundle(admin, app_id, "1.0.3", make_zip({"index.html": "1.0.3"}))
+    deleted = admin.delete(f"{BASE}/apps/{app_id}/bundles/{unused['id']}")
+    assert deleted.status_code == 200
+    assert {k: deleted.json[k] for k in ("deleted", "id")} == {"deleted": True, "id": unused["id"]}
+
+
+def test_the_app_id_may_be_the_slug_and_devices_on_the_base_channel_get_its_release(client, admin):
+    app = admin.post(f"{BASE}/apps", {"slug": APP}).json
+    bundle = upload_bundle(admin, APP, "1.0.1", make_zip({"index.html": "1.0.1"}))
+    assert admin.post(f"{BASE}/apps/{APP}/releases", {"bundleId": bundle["id"], "channel": None}).status_code == 201
+    reply = check(client, app, deviceId="d1", version="builtin")
+    assert reply.status_code == 200 and reply.json["bundle"]["version"] == "1.0.1"
+
+
+def test_bad_input_is_refused_by_name_and_writes_nothing(admin):
+    app_id = admin.post(f"{BASE}/apps", {"slug": APP}).json["id"]
+    for body, field in (({"version": "1.0.1", "size": 10, "sha256": "x"}, "sha256"),
+                        ({"version": "1.0.1", "size": 10, "sha256": "0" * 64, "minNativeBuld": 1}, "minNativeBuld"),
+                        ({"size": 10, "sha256": "0" * 64}, "version")):
+        refused = admin.post(f"{BASE}/apps/{app_id}/bundles/initiate", body)
+        assert refused.status_code == 400 and refused.json["error"]["details"]["field"] == field
+    assert admin.post(f"{BASE}/apps/{app_id}/releases", {"bundleId": 99, "channel": None}).status_code == 404
+    assert admin.get(f"{BASE}/apps/{app_id}/releases").json == {"releases": [], "total": 0}
+    assert admin.post(f"{BASE}/apps/{app_id}/bundles/finalize", {"uploadId": "nope"}).status_code == 404
