@@ -58,6 +58,7 @@ def create_app(config: Config | None = None, box: Box | None = None, access_log=
     from .downloads import bp as downloads_bp
     from .protocols.appdispatch import health as appdispatch_health
     from .protocols.capgo import management as capgo_management
+    from .protocols.appdispatch import management as appdispatch_management
     from .protocols.capgo import updates as capacitor
     from .protocols.codepush import accounts as codepush_accounts
     from .protocols.codepush import management as codepush_management
@@ -77,7 +78,7 @@ def create_app(config: Config | None = None, box: Box | None = None, access_log=
     app.register_blueprint(downloads_bp)
     for blueprint in (native.bp, codepush.bp, codepush_management.bp, codepush_accounts.bp, capacitor.bp,
                       flutter.bp, expo.bp, expo_assets.bp, ofrep.bp, native_health.bp, appdispatch_health.bp,
-                      koolbase_management.bp, capgo_management.bp):
+                      koolbase_management.bp, capgo_management.bp, appdispatch_management.bp):
         app.register_blueprint(blueprint)
     app.before_request(count_management_request)
     app.after_request(rate_limit_headers)

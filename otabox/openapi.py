@@ -18,6 +18,7 @@ from .fields import Schema
 from .core.decide import REASONS
 from .core.flag_eval import FLAG_TYPES
 from .protocols.capgo import management as capgo_management
+from .protocols.appdispatch import management as appdispatch
 from .protocols.codepush.updates import SNAKE_CASE
 from .protocols.koolbase import management as koolbase_management
 
@@ -830,6 +831,131 @@ def _health_client_paths() -> dict:
     }
 
 
+# --- AppDispatch's management API (/v1/ota, X-Project) -------------------------------------------
+
+def _appdispatch_paths() -> dict:
+    tag = "appdispatch management"
+    project = header(appdispatch.PROJECT_HEADER, {"type": "string", "minLength": 1, "maxLength": 200},
+                     "The project (app) slug; missing or unknown: 400 project_required or 404 project_not_found",
+                     required=True)
+    errors = (400, *AUTH)
+    build = obj({"id": INTEGER, "runtimeVersion": STRING, "platform": {"enum": ["ios", "android"]},
+                 "message": STRING, "gitCommitHash": nullable(STRING), "gitBranch": nullable(STRING),
+                 "expoConfig": nullable({"type": "object"}), "size": INTEGER, "sha256": STRING,
+                 "version": {"type": "string", "description": "otabox's version of the bundle"},
+                 "createdAt": TIMESTAMP})
+    update = obj({"id": INTEGER, "buildId": nullable(INTEGER), "channel": STRING, "platform": nullable(STRING),
+                  "runtimeVersion": nullable(STRING), "rolloutPercentage": INTEGER, "isCritical": BOOLEAN,
+                  "releaseMessage": STRING, "groupId": nullable(STRING), "isEnabled": BOOLEAN, "isRollback": BOOLEAN,
+                  "isEmbedded": BOOLEAN, "createdBy": STRING, "createdAt": TIMESTAMP})
+    published = obj({"update": update, "groupId": STRING})
+    channel = obj({"id": INTEGER, "name": STRING, "branchName": STRING, "rolloutBranchName": nullable(STRING),
+                   "rolloutPercentage": INTEGER, "minRuntimeVersion": nullable(STRING), "createdAt": TIMESTAMP})
+    webhook = obj({"id": INTEGER, "url": STRING, "events": array(STRING), "appId": INTEGER, "isActive": BOOLEAN,
+                   "format": STRING, "createdAt": TIMESTAMP, "updatedAt": TIMESTAMP})
+    deleted = obj({"deleted": BOOLEAN, "id": INTEGER})
+    build_id, update_id = path("build_id", schema=INTEGER), path("update_id", schema=INTEGER)
+    webhook_id, channel_name = path("webhook_id", schema=INTEGER), CHANNEL
+    form = {name: field.json_schema() for name, field in appdispatch.BUILD_FORM.fields.items()}
+    form["expoConfig"] = {"type": "string", "contentMediaType": JSON, "description": "The Expo app config (JSON)"}
+    assets = {"type": "array", "items": {"type": "string", "contentMediaType": "application/octet-stream"},
+              "description": "The files of an `npx expo export` dist, each named by its path in it (metadata.json "
+                             "among them, or exactly one JavaScript/Hermes bundle)"}
+
+    def op(summary, responses, parameters=(), request_body=None):
+        return operation(summary, tag, responses, [project, *parameters], request_body)
+
+    def listing(name, item):
+        return reply(obj({name: array(item), "total": INTEGER}))
+
+    def with_paging(schema: Schema) -> list:
+        return [query(name, field.json_schema()) for name, field in schema.fields.items()]
+
+    audit_entry = obj({"id": INTEGER, "action": STRING, "entity_type": STRING, "entity_id": STRING, "actor": STRING,
+                       "details": {"type": "object"}, "createdAt": TIMESTAMP})
+    return {
+        "/v1/ota/builds": {
+            "get": op("The project's builds, newest first", {**listing("builds", build), **json_errors(*errors)},
+                      with_paging(appdispatch.LIST_BUILDS)),
+            "post": op("Upload a build (an Expo export)", {**reply(obj({"build": build}), 201),
+                                                          **json_errors(*errors, 409, 413, 422, 503, 507)},
+                       request_body=body(obj({**form, "assets": assets}, required=["runtimeVersion", "platform",
+                                                                                  "assets"]),
+                                         "multipart/form-data")),
+        },
+        "/v1/ota/builds/{build_id}": {
+            "delete": op("Delete a build no update uses", {**reply(deleted), **json_errors(*errors, 409)}, [build_id]),
+        },
+        "/v1/ota/builds/{build_id}/publish": {
+            "post": op("Publish a build to a channel, creating an update (a release)",
+                       {**reply(published, 201), **json_errors(*errors)}, [build_id], accepted(appdispatch.PUBLISH)),
+        },
+        "/v1/ota/updates": {
+            "get": op("The project's updates, newest first", {**listing("updates", update), **json_errors(*errors)},
+                      with_paging(appdispatch.LIST_UPDATES)),
+            "post": op("Create an update: the same as publishing buildId",
+                       {**reply(published, 201), **json_errors(*errors)}, request_body=accepted(appdispatch.NEW_UPDATE)),
+        },
+        "/v1/ota/updates/{update_id}": {
+            "patch": op("Change an update's rollout, criticality, message or whether it is served",
+                        {**reply(obj({"update": update})), **json_errors(*errors)}, [update_id],
+                        accepted(appdispatch.UPDATE_CHANGES)),
+            "delete": op("Delete an update (it stops being served)", {**reply(deleted), **json_errors(*errors)},
+                         [update_id]),
+        },
+        "/v1/ota/updates/{update_id}/republish": {
+            "post": op("Republish an update to channels (default: its own) with a new message",
+                       {**reply(obj({"updates": array(update), "groupId": STRING}), 201), **json_errors(*errors, 409)},
+                       [update_id], accepted(appdispatch.REPUBLISH, required=False)),
+        },
+        "/v1/ota/updates/{update_id}/history": {
+            "get": op("What happened to an update, oldest first", {**reply(obj({"updateId": INTEGER, "history": array(
+                {"type": "object"})})), **json_errors(*errors)}, [update_id]),
+        },
+        "/v1/ota/rollback": {
+            "post": op("Roll a channel's devices of one platform and runtime version back (to the embedded update "
+                       "unless rollbackToUpdateId)", {**reply(obj({"update": update}), 201),
+                                                      **json_errors(*errors, 409)},
+                       request_body=accepted(appdispatch.ROLLBACK)),
+        },
+        "/v1/ota/channels": {
+            "get": op("The project's channels", {**reply(obj({"channels": array(channel)})), **json_errors(*errors)}),
+            "post": op("Create a channel (branchName: its own name)", {**reply(obj({"channel": channel}), 201),
+                                                                     **json_errors(*errors, 409, 422)},
+                       request_body=accepted(appdispatch.NEW_CHANNEL)),
+        },
+        "/v1/ota/channels/{name}": {
+            "patch": op("Change a channel's split and minimum runtime version", {
+                **reply(obj({"channel": channel})), **json_errors(*errors)}, [channel_name],
+                accepted(appdispatch.CHANNEL_SETTINGS)),
+            "delete": op("Delete a channel with its history", {**reply(obj({"deleted": BOOLEAN, "name": STRING})),
+                                                              **json_errors(*errors)}, [channel_name]),
+        },
+        "/v1/ota/audit-log": {
+            "get": op("The project's audit log, newest first",
+                      {**reply(obj({"entries": array(audit_entry)})), **json_errors(*errors)},
+                      with_paging(appdispatch.AUDIT_QUERY)),
+        },
+        "/v1/ota/webhooks": {
+            "get": op("The project's webhooks", {**reply(obj({"webhooks": array(webhook)})), **json_errors(*errors)}),
+            "post": op("Add a webhook for the project's events (AppDispatch's or otabox's names)", {
+                **reply(obj({"webhook": {"allOf": [webhook, obj({"secret": STRING})]}}), 201),
+                **json_errors(*errors, 422)}, request_body=accepted(appdispatch.NEW_WEBHOOK)),
+        },
+        "/v1/ota/webhooks/{webhook_id}": {
+            "patch": op("Change a webhook (isActive: false pauses it)", {**reply(obj({"webhook": webhook})),
+                                                                        **json_errors(*errors, 422)},
+                        [webhook_id], accepted(appdispatch.WEBHOOK_FIELDS)),
+            "delete": op("Delete a webhook", {**reply(deleted), **json_errors(*errors)}, [webhook_id]),
+        },
+        "/v1/ota/webhooks/{webhook_id}/deliveries": {
+            "get": op("A webhook's recent deliveries", {**reply(obj({"deliveries": array({"type": "object"})})),
+                                                       **json_errors(*errors)},
+                      [webhook_id, query("limit", {"type": "integer", "minimum": 1, "maximum": 500})]),
+        },
+    }
+
+
 # --- otabox's own client protocol, uploads, downloads, service -----------------------------------
 
 def _native_paths() -> dict:
@@ -1359,7 +1485,8 @@ def _expo_paths() -> dict:
 # --- the document --------------------------------------------------------------------------------
 
 MANAGEMENT_TAGS = frozenset({"management", "people", "health and rollouts", "codepush management",
-                             "koolbase management", "capgo management"})
+                             "koolbase management", "capgo management",
+                             "appdispatch management"})
 """Tags of the management operations: each declares the fields it accepts (web.accepts) and refuses
 any other with a 400 that names it (unknown_field)."""
 
@@ -1369,7 +1496,7 @@ def _refusing_unknown_fields(paths: dict) -> None:
     for route, item in paths.items():
         for op in item.values():
             if op["tags"][0] in MANAGEMENT_TAGS and "400" not in op["responses"]:
-                op["responses"].update(json_errors(400) if route.startswith("/api/v1/") else text_errors(400))
+                op["responses"].update(json_errors(400) if route.startswith(("/api/v1/", "/v1/ota/")) else text_errors(400))
 
 
 def document(base_url: str | None = None) -> dict:
@@ -1381,7 +1508,7 @@ def document(base_url: str | None = None) -> dict:
     for section in (_management_paths, _team_paths, _native_paths, _transfer_paths, _service_paths,
                     _codepush_client_paths, _codepush_management_paths, _codepush_api_paths, _codepush_account_paths,
                     _capgo_paths, _capgo_management_paths, _flutter_paths, _koolbase_management_paths, _expo_paths,
-                    _ofrep_paths, _health_and_rollout_paths, _health_client_paths):
+                    _ofrep_paths, _health_and_rollout_paths, _health_client_paths, _appdispatch_paths):
         paths.update(section())
     _refusing_unknown_fields(paths)
     doc = {

@@ -26,6 +26,7 @@ from .store.models import App
 BUNDLE_UPLOADS = (("POST", re.compile(r"/api/v1/apps/[^/]+/bundles")),
                   ("POST", re.compile(r"/apps/[^/]+/deployments/[^/]+/release")),  # the code-push CLI's release
                   ("POST", re.compile(r"/v1/projects/[^/]+/ota/upload")),  # Koolbase's upload
+                  ("POST", re.compile(r"/v1/ota/builds")),  # AppDispatch's build upload
                   ("PUT", re.compile(r"/uploads/[^/]+")))
 """The requests whose bodies are bundles: only they may be large and take long to arrive."""
 
@@ -64,8 +65,9 @@ own per-device limits and are not counted as management requests."""
 SIGN_IN_ENDPOINT = "api_account.sign_in"
 """The dashboard's sign-in: limited by its own back-offs, never by the hourly windows."""
 MANAGEMENT_BLUEPRINTS = frozenset({"codepush_management", "codepush_accounts", "koolbase_management",
-                                   "capgo_management"})
-"""The seeds' management APIs outside /api/v1 (the code-push CLI's, Koolbase's, Capgo's)."""
+                                   "capgo_management", "appdispatch_management"})
+"""The seeds' management APIs outside /api/v1 (the code-push CLI's, Koolbase's, Capgo's, AppDispatch's
+(/v1/ota))."""
 BARE_KEY_BLUEPRINTS = frozenset({"capgo_management"})
 """Management APIs whose callers send the key as the whole Authorization header, without "Bearer"."""
 

@@ -90,7 +90,7 @@ def new_client_key() -> str:
 
 def rotate_client_key(app: App, actor: str) -> App:
     """A new client key: apps built with the old one stop getting updates, so ship builds first."""
-    with changing(actor, "app.client_key_rotated", "app", app.id, {"slug": app.slug}):
+    with changing(actor, "app.client_key_rotated", "app", app.id, {"slug": app.slug}, app=app):
         app.client_key = new_client_key()
         app.save()
     return app
@@ -132,7 +132,7 @@ def create_app(slug, name, actor: str, owner: User | None = None, platform: str 
             Channel.create(app=app, name=channel, deployment_key=new_deployment_key())
         if owner is not None and not owner.service:
             Collaborator.create(app=app, user=owner, permission="Owner")
-        change.entity_id = app.id
+        change.entity_id = change.app_id = app.id
         change.emit("app.created", app, {"app": {"id": app.id, "slug": app.slug, "name": app.name,
                                                  "createdAt": iso(app.created_at)}})
     return app
@@ -142,7 +142,7 @@ def delete_app(app: App, actor: str, store) -> None:
     """Delete an app with its channels, releases and bundles; blob files no other app uses go too."""
     from .bundles import blobs_of, remove_unreferenced_blobs
 
-    with changing(actor, "app.deleted", "app", app.id, {"slug": app.slug}):
+    with changing(actor, "app.deleted", "app", app.id, {"slug": app.slug}, app=app):
         digests = blobs_of(Bundle.select().where(Bundle.app == app))
         Release.delete().where(Release.app == app).execute()
         # Its webhooks go too: a recursive delete would only clear their app, making them hear every app.
@@ -194,7 +194,7 @@ def create_channel(app: App, name, actor: str, settings: dict | None = None) -> 
     if not isinstance(name, str) or not CHANNEL_NAME.match(name):
         raise Invalid("channel name must be 1-64 letters, digits, '.', '_' or '-'", code="invalid_channel",
                       details={"field": "name"})
-    with changing(actor, "channel.created", "channel", details={"app": app.slug, "name": name}) as change:
+    with changing(actor, "channel.created", "channel", details={"app": app.slug, "name": name}, app=app) as change:
         if Channel.select().where((Channel.app == app) & (Channel.name == name)).exists():
             raise Conflict(f"channel {name!r} exists already")
         channel = Channel.create(app=app, name=name, deployment_key=new_deployment_key())
@@ -271,7 +271,7 @@ def _set_public(channel: Channel, public: bool) -> bool:
 
 
 def update_channel(channel: Channel, settings: dict, actor: str) -> Channel:
-    with changing(actor, "channel.updated", "channel", channel.id) as change:
+    with changing(actor, "channel.updated", "channel", channel.id, app=channel.app_id) as change:
         change.details = _apply_settings(channel, settings)
         _channel_updated(change, channel, change.details)
     return Channel.get_by_id(channel.id)
@@ -288,7 +288,8 @@ def update_app(app: App, data: dict, actor: str) -> App:
         if name is not None:
             find_channel(app, name)
         if name != app.default_channel:
-            with changing(actor, "app.default_channel_set", "app", app.id, {"from": app.default_channel, "to": name}):
+            with changing(actor, "app.default_channel_set", "app", app.id, {"from": app.default_channel, "to": name},
+                          app=app):
                 App.update(default_channel=name).where(App.id == app.id).execute()
     if not {"name", "defaultChannel"} & set(data):
         raise BadRequest("nothing to change: send name or defaultChannel")
@@ -301,7 +302,7 @@ def _channel_updated(change, channel: Channel, changes: dict) -> None:
 
 
 def rotate_deployment_key(channel: Channel, actor: str) -> Channel:
-    with changing(actor, "channel.key_rotated", "channel", channel.id, {"name": channel.name}):
+    with changing(actor, "channel.key_rotated", "channel", channel.id, {"name": channel.name}, app=channel.app_id):
         channel.deployment_key = new_deployment_key()
         channel.save()
     return channel
@@ -311,7 +312,7 @@ def rename_app(app: App, name: str, actor: str) -> App:
     """A new display name (the slug, which clients use, stays)."""
     name = APP_SETTINGS.fields["name"](name, "name")
     if name != app.name:
-        with changing(actor, "app.renamed", "app", app.id, {"from": app.name, "to": name}):
+        with changing(actor, "app.renamed", "app", app.id, {"from": app.name, "to": name}, app=app):
             App.update(name=name).where(App.id == app.id).execute()
     return App.get_by_id(app.id)
 
@@ -321,7 +322,8 @@ def rename_channel(channel: Channel, name: str, actor: str) -> Channel:
         raise Invalid("channel name must be 1-64 letters, digits, '.', '_' or '-'", code="invalid_channel",
                       details={"field": "name"})
     if name != channel.name:
-        with changing(actor, "channel.renamed", "channel", channel.id, {"from": channel.name, "to": name}) as change:
+        with changing(actor, "channel.renamed", "channel", channel.id, {"from": channel.name, "to": name},
+                      app=channel.app_id) as change:
             if Channel.select().where((Channel.app == channel.app_id) & (Channel.name == name)).exists():
                 raise Conflict(f"channel {name!r} exists already")
             Channel.update(name=name).where(Channel.id == channel.id).execute()
@@ -337,7 +339,7 @@ def rename_channel(channel: Channel, name: str, actor: str) -> Channel:
 def set_deployment_key(channel: Channel, key: str, actor: str) -> Channel:
     """Give a channel a deployment key of the team's choice (a migrating CodePush app keeps its
     existing key, so its phones need no new build)."""
-    with changing(actor, "channel.key_set", "channel", channel.id, {"name": channel.name}):
+    with changing(actor, "channel.key_set", "channel", channel.id, {"name": channel.name}, app=channel.app_id):
         if Channel.select().where((Channel.deployment_key == key) & (Channel.id != channel.id)).exists():
             raise Conflict("that deployment key is in use already", code="deployment_key_in_use")
         Channel.update(deployment_key=key).where(Channel.id == channel.id).execute()
@@ -347,7 +349,7 @@ def set_deployment_key(channel: Channel, key: str, actor: str) -> Channel:
 def delete_channel(channel: Channel, actor: str) -> None:
     """Delete a channel with its history; channels splitting devices to it stop doing so, and an app
     whose default channel it was has none until another one is made public."""
-    with changing(actor, "channel.deleted", "channel", channel.id, {"name": channel.name}):
+    with changing(actor, "channel.deleted", "channel", channel.id, {"name": channel.name}, app=channel.app_id):
         Release.delete().where(Release.channel == channel).execute()
         flags.channel_deleted(channel.app_id, channel.name)
         Channel.update(rollout_channel=None, rollout_percentage=0).where(

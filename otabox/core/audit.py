@@ -24,8 +24,11 @@ def entry_json(entry: AuditEntry) -> dict:
 
 
 def query(limit: int = 100, before: int | None = None, action: str | None = None,
-          entity_type: str | None = None, entity_id: str | None = None) -> list[dict]:
+          entity_type: str | None = None, entity_id: str | None = None, app_id: int | None = None) -> list[dict]:
+    """The newest entries first; `app_id`: only that app's."""
     rows = AuditEntry.select().order_by(AuditEntry.id.desc()).limit(limit)
+    if app_id is not None:
+        rows = rows.where(AuditEntry.app_id == app_id)
     if before:
         rows = rows.where(AuditEntry.id < before)
     if action:

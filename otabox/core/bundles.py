@@ -200,7 +200,7 @@ class Ingestor:
         signature = self.box.secrets.bundle_signer.sign_digest(staged.sha256)
         with changing(actor, "bundle.created", "bundle", details={
                 "app": app.slug, "version": fields.version, "platform": fields.platform,
-                "sha256": staged.sha256}) as change:
+                "sha256": staged.sha256}, app=app) as change:
             _ensure_new(app, fields)
             bundle = Bundle.create(
                 app=app, version=fields.version, platform=fields.platform, format=fields.format,
@@ -305,7 +305,7 @@ def delete_bundle_rows(app: App, doomed: list[Bundle], actor: str) -> set[str]:
     blobs = blobs_of(doomed)
     for bundle in doomed:
         with changing(actor, "bundle.deleted", "bundle", bundle.id, {"app": app.slug, "version": bundle.version},
-                      signal=None):
+                      signal=None, app=app):
             bundle.delete_instance(recursive=True)
     return blobs
 
@@ -335,7 +335,8 @@ def record_file_missing(sha256: str, missing: bool, actor: str) -> list[int]:
     it is the file of stop (or start again) being offered. Returns the ids of the bundles changed."""
     changed = []
     with changing(actor, None) as change:  # one change signal for them all, an audit entry each
-        for row in Bundle.select(Bundle.id, Bundle.extra, App.slug).join(App).where(Bundle.sha256 == sha256):
+        rows = Bundle.select(Bundle.id, Bundle.app, Bundle.extra, App.slug).join(App).where(Bundle.sha256 == sha256)
+        for row in rows:
             extra = dict(row.extra or {})
             if bool(extra.get(FILE_MISSING)) == missing:
                 continue
@@ -344,7 +345,7 @@ def record_file_missing(sha256: str, missing: bool, actor: str) -> list[int]:
             else:
                 extra.pop(FILE_MISSING, None)
             with changing(actor, "bundle.file_missing" if missing else "bundle.file_found", "bundle", row.id,
-                          {"app": row.app.slug, "sha256": sha256}, signal=None):
+                          {"app": row.app.slug, "sha256": sha256}, signal=None, app=row.app_id):
                 Bundle.update(extra=extra).where(Bundle.id == row.id).execute()
             changed.append(row.id)
         if not changed:
@@ -368,7 +369,7 @@ def initiate_upload(app: App, data: dict, ttl: int, max_bytes: int, actor: str) 
                        details={"limitBytes": max_bytes})
     _ensure_new(app, fields)
     with changing(actor, "upload.initiated", "upload", details={"app": app.slug, "version": fields.version},
-                  signal=None) as change:
+                  signal=None, app=app) as change:
         upload = Upload.create(id=secrets.token_hex(16), app=app, fields=fields.as_dict(), size=size,
                                sha256=sha256.lower(), expires_at=utcnow() + dt.timedelta(seconds=ttl))
         change.entity_id = upload.id

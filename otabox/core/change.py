@@ -13,6 +13,9 @@ Which signal is the caller's choice (`signal=`), defaulting to the safe one:
   is stamped with the next device-change number so servers re-read that device alone;
 - `None`: nothing devices see (people, tokens, webhooks, rollout policies and executions).
 
+`app=` (an App or its id) names the app the change concerns, so each app's audit log can be read
+alone (None: the box's own, e.g. people and tokens).
+
 Changes nest: an operation made of several (a release that also links flags) opens them inside an
 outer one or inside `database.atomic()`, and all commit or none."""
 from __future__ import annotations
@@ -32,8 +35,9 @@ class Change:
     when it began: `entity_id` (of a row it created), `details`, the `device` of a DEVICE change."""
 
     def __init__(self, actor: str | None, action: str | None, entity_type: str | None, entity_id,
-                 details: dict | None, signal: str | None):
+                 details: dict | None, signal: str | None, app: App | int | None = None):
         self.actor, self.action, self.entity_type, self.entity_id = actor, action, entity_type, entity_id
+        self.app_id = app.id if isinstance(app, App) else app
         self.details = dict(details or {})
         self.signal = signal
         self.device: Device | None = None
@@ -53,7 +57,8 @@ class Change:
             return
         if self.action is not None:
             AuditEntry.create(actor=str(self.actor), token=getattr(self.actor, "token", None), action=self.action,
-                              entity_type=self.entity_type, entity_id=str(self.entity_id), details=self.details)
+                              entity_type=self.entity_type, entity_id=str(self.entity_id), details=self.details,
+                              app_id=self.app_id)
         for event, app, data in self._events:
             outbox.emit(event, app, data)
         if self.signal == SERVING:
@@ -64,10 +69,11 @@ class Change:
 
 @contextmanager
 def changing(actor: str | None, action: str | None, entity_type: str | None = None, entity_id=None,
-             details: dict | None = None, *, signal: str | None = SERVING) -> Iterator[Change]:
+             details: dict | None = None, *, signal: str | None = SERVING,
+             app: App | int | None = None) -> Iterator[Change]:
     """One change in one transaction; see the module docstring. `action` None records no audit entry
     (a device's own choice, which is no one's management action)."""
     with database.atomic():
-        change = Change(actor, action, entity_type, entity_id, details, signal)
+        change = Change(actor, action, entity_type, entity_id, details, signal, app)
         yield change
         change._record()

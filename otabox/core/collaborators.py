@@ -39,7 +39,7 @@ def set_collaborator(app: App, user: User, permission, actor: str) -> tuple[Coll
     if user.service:
         raise BadRequest("the service account cannot collaborate on apps", details={"field": "email"})
     with changing(actor, "collaborator.changed", "app", app.id,
-                  {"app": app.slug, "email": user.email, "permission": permission}, signal=None) as change:
+                  {"app": app.slug, "email": user.email, "permission": permission}, signal=None, app=app) as change:
         row = Collaborator.get_or_none((Collaborator.app == app) & (Collaborator.user == user))
         if row is not None and row.permission == permission:
             change.skip()
@@ -62,7 +62,7 @@ def add_collaborator(app: App, user: User, permission: str, actor: str) -> Colla
 
 def remove_collaborator(app: App, user: User, actor: str) -> None:
     with changing(actor, "collaborator.removed", "app", app.id, {"app": app.slug, "email": user.email},
-                  signal=None) as change:
+                  signal=None, app=app) as change:
         row = find_collaborator(app, user)
         row.delete_instance()
         change.details["permission"] = row.permission
@@ -72,7 +72,7 @@ def transfer(app: App, user: User, actor: str) -> Collaborator:
     """Make `user` the app's only Owner; every other Owner becomes a Collaborator."""
     if user.service:
         raise BadRequest("the service account cannot own apps", details={"field": "email"})
-    with changing(actor, "app.transferred", "app", app.id, {"app": app.slug, "to": user.email}, signal=None):
+    with changing(actor, "app.transferred", "app", app.id, {"app": app.slug, "to": user.email}, signal=None, app=app):
         current = Collaborator.get_or_none((Collaborator.app == app) & (Collaborator.user == user))
         owners = Collaborator.select().where((Collaborator.app == app) & (Collaborator.permission == "Owner"))
         sole_owner = not owners.where(Collaborator.user != user).exists()

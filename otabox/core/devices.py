@@ -198,7 +198,7 @@ def set_override(app: App, device_id: str, channel, bundle, actor: str) -> Devic
     """Pin a device to a channel and/or a bundle (QA phones, a customer with a bug)."""
     with changing(actor, "device.override_set", "device", device_id,
                   {"app": app.slug, "channel": channel.name if channel else None,
-                   "bundleId": bundle.id if bundle else None}, signal=DEVICE) as change:
+                   "bundleId": bundle.id if bundle else None}, signal=DEVICE, app=app) as change:
         device = _ensure_device(app, device_id)
         _changed_device(change, device, override_channel=channel.name if channel else None, override_bundle=bundle)
     return find_device(app, device_id)
@@ -206,7 +206,7 @@ def set_override(app: App, device_id: str, channel, bundle, actor: str) -> Devic
 
 def clear_override(app: App, device_id: str, actor: str) -> Device:
     with changing(actor, "device.override_cleared", "device", device_id, {"app": app.slug},
-                  signal=DEVICE) as change:
+                  signal=DEVICE, app=app) as change:
         device = find_device(app, device_id)
         _changed_device(change, device, override_channel=None, override_bundle=None)
     return find_device(app, device_id)

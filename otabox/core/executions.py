@@ -42,7 +42,7 @@ def log(execution: RolloutExecution, kind: str, actor: str, details: dict | None
     percentage = release.rollout if percentage is None else percentage
     with changing(actor, f"rollout.{kind}", "rollout_execution", execution.id,
                   {"releaseId": execution.release_id, "policy": execution.policy_name, "stage": execution.stage,
-                   "percentage": percentage, **(details or {})}, signal=None) as change:
+                   "percentage": percentage, **(details or {})}, signal=None, app=release.app_id) as change:
         ExecutionEvent.create(execution=execution.id, kind=kind, stage=execution.stage, percentage=percentage,
                               actor=actor, details=details or {})
         if kind in WEBHOOK_EVENTS:

@@ -220,7 +220,7 @@ def create_context(app: App, data: dict, actor: str) -> FlagContext:
     kind, key = data["kind"], data["targetingKey"]
     name, attributes = data.get("name") or "", data.get("attributes") or {}
     with changing(actor, "context.created", "context", details={"app": app.slug, "kind": kind, "key": key},
-                  signal=None) as change:
+                  signal=None, app=app) as change:
         if FlagContext.select().where((FlagContext.app == app) & (FlagContext.kind == kind)
                                       & (FlagContext.targeting_key == key)).exists():
             raise Conflict(f"a {kind} context {key!r} exists already")
@@ -232,7 +232,8 @@ def create_context(app: App, data: dict, actor: str) -> FlagContext:
 
 def delete_context(context: FlagContext, actor: str) -> None:
     with changing(actor, "context.deleted", "context", context.id,
-                  {"app": context.app.slug, "kind": context.kind, "key": context.targeting_key}, signal=None):
+                  {"app": context.app.slug, "kind": context.kind, "key": context.targeting_key}, signal=None,
+                  app=context.app_id):
         context.delete_instance()
 
 

@@ -197,11 +197,14 @@ def _replace_served_values(flag: Flag, replacements: dict[str, object]) -> None:
 
 
 def _changed(change: Change, flag: Flag, details: dict) -> None:
-    """The end of every flag change's block: consistency, timestamp, what its audit entry says."""
+    """The end of every flag change's block: consistency, timestamp, what its audit entry and the
+    flag.updated webhook event say."""
     _check_served(flag)
     Flag.update(updated_at=utcnow()).where(Flag.id == flag.id).execute()
-    change.entity_id = flag.id
+    change.entity_id, change.app_id = flag.id, flag.app_id
     change.details = {"app": flag.app.slug, "flag": flag.key, **details}
+    change.emit("flag.updated", flag.app, {"flag": {"id": flag.id, "key": flag.key}, "action": change.action,
+                                           "changes": details})
 
 
 # --- flags and variations ----------------------------------------------------------------------------
@@ -306,7 +309,7 @@ def update_flag(flag: Flag, data: dict, actor: str) -> Flag:
 
 
 def delete_flag(flag: Flag, actor: str) -> None:
-    with changing(actor, "flag.deleted", "flag", flag.id, {"app": flag.app.slug, "flag": flag.key}):
+    with changing(actor, "flag.deleted", "flag", flag.id, {"app": flag.app.slug, "flag": flag.key}, app=flag.app_id):
         flag.delete_instance(recursive=True)
 
 

@@ -55,7 +55,7 @@ def upload(ingestor, app: App, channel_name: str, mandatory: bool, notes: str, s
             raise Conflict(f"another upload to channel {channel_name!r} took version {number}; upload again",
                            code="version_taken", details={"version": number})
         with changing(actor, "bundle.numbered", "bundle", bundle.id,
-                      {"app": app.slug, "channel": channel_name, "number": number, "mandatory": mandatory}):
+                      {"app": app.slug, "channel": channel_name, "number": number, "mandatory": mandatory}, app=app):
             numbered.append(channel_numbers.number_bundle(target.id, bundle.id, mandatory))
 
     fields = BundleFields(version=bundle_version(number, channel_name, staged.sha256), notes=notes)
@@ -100,7 +100,7 @@ def activate(app: App, row: ChannelVersion, actor: str) -> ChannelVersion:
 def set_mandatory(row: ChannelVersion, mandatory: bool, actor: str) -> ChannelVersion:
     """The bundle's mandatory flag on its channel; the release serving it now changes with it."""
     with changing(actor, "bundle.mandatory_set", "bundle", row.bundle_id,
-                  {"channel": row.channel.name, "number": row.number, "mandatory": mandatory}):
+                  {"channel": row.channel.name, "number": row.number, "mandatory": mandatory}, app=row.channel.app_id):
         (ChannelVersion.update(mandatory=mandatory, updated_at=utcnow())
          .where((ChannelVersion.channel == row.channel_id) & (ChannelVersion.bundle == row.bundle_id)).execute())
         current = releases.current_release(row.channel)
@@ -113,7 +113,7 @@ def delete(app: App, row: ChannelVersion, actor: str, store) -> None:
     """Forget the bundle's numbers on its channel; the bundle and its file go too when nothing else
     uses them."""
     with changing(actor, "bundle.unnumbered", "bundle", row.bundle_id,
-                  {"app": app.slug, "channel": row.channel.name, "number": row.number}):
+                  {"app": app.slug, "channel": row.channel.name, "number": row.number}, app=app):
         if is_active(row):
             raise Conflict("the channel serves this bundle; activate another one first", code="bundle_active",
                            details={"id": row.id})

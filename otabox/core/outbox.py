@@ -11,9 +11,18 @@ import uuid
 
 from ..store.models import App, Delivery, OutboxEvent, Webhook, iso, utcnow
 
+APPDISPATCH_EVENTS = {"build.uploaded": ("bundle.created",),
+                      "build.published": ("release.created", "release.republished"),
+                      "update.created": ("release.created", "release.promoted", "release.republished"),
+                      "update.rolled_back": ("release.rolled_back",)}
+"""AppDispatch's webhook event names and the otabox events each stands for (channel.updated,
+flag.updated, rollout.advanced and rollout.rolled_back have the same name in both). A webhook that
+names one of them gets a copy of the otabox event under that name; "*" means otabox's names only,
+so no change is told twice."""
 EVENTS = ("bundle.created", "release.created", "release.updated", "release.rolled_back", "release.promoted",
           "rollout.advanced", "rollout.paused", "rollout.completed", "rollout.rolled_back",
-          "health.threshold_exceeded", "channel.updated", "app.created", "deployment.released")
+          "health.threshold_exceeded", "channel.updated", "flag.updated", "app.created", "deployment.released",
+          *APPDISPATCH_EVENTS)
 """`deployment.released` is the CodePush multi-tenant server's event: every new entry in a channel's
 history (release, promotion, rollback), with the entry in code-push-server's package shape."""
 TEST_EVENT = "webhook.test"
@@ -32,18 +41,27 @@ def wants(webhook: Webhook, event: str, app_id: int | None) -> bool:
 
 
 def emit(event: str, app: App | None, data: dict, webhooks: list[Webhook] | None = None) -> OutboxEvent | None:
-    """Record `event` for every active webhook that wants it (call inside the change's transaction).
+    """Record `event` for every active webhook that wants it (call inside the change's transaction),
+    and its AppDispatch names for the webhooks that name them.
 
     `webhooks` limits the recipients (a test delivery); by default every matching active one."""
     app_id = app.id if app is not None else None
-    if webhooks is None:
-        webhooks = [w for w in Webhook.select().where(Webhook.is_active == True)  # noqa: E712
-                    if wants(w, event, app_id)]
+    if webhooks is not None:
+        return _record(event, app, data, webhooks)
+    active = list(Webhook.select().where(Webhook.is_active == True))  # noqa: E712
+    for name, sources in APPDISPATCH_EVENTS.items():
+        if event in sources:
+            _record(name, app, data, [w for w in active if name in w.events and wants(w, name, app_id)])
+    return _record(event, app, data, [w for w in active if wants(w, event, app_id)])
+
+
+def _record(event: str, app: App | None, data: dict, webhooks: list[Webhook]) -> OutboxEvent | None:
     if not webhooks:
         return None
     now = utcnow()
-    row = OutboxEvent.create(id=new_id("evt"), event=event, app_id=app_id, created_at=now, payload={
-        "event": event, "createdAt": iso(now), "app": app_summary(app), "data": data})
+    row = OutboxEvent.create(id=new_id("evt"), event=event, app_id=app.id if app is not None else None,
+                             created_at=now, payload={"event": event, "createdAt": iso(now),
+                                                      "app": app_summary(app), "data": data})
     Delivery.insert_many([{"id": new_id("dlv"), "outbox_event": row.id, "webhook": w.id, "next_attempt_at": now,
                            "created_at": now} for w in webhooks]).execute()
     return row

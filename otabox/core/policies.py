@@ -106,7 +106,7 @@ def create_policy(app: App, data: dict, actor: str) -> RolloutPolicy:
     require_served = _or(data.get("requireServedDevices"), True)
     with changing(actor, "rollout_policy.created", "rollout_policy",
                   details={"app": app.slug, "name": name, "stages": stages, "thresholds": thresholds,
-                           "requireServedDevices": require_served}, signal=None) as change:
+                           "requireServedDevices": require_served}, signal=None, app=app) as change:
         _ensure_unique(app, name)
         policy = RolloutPolicy.create(app=app, name=name, stages=stages, thresholds=thresholds,
                                       require_served_devices=require_served)
@@ -144,7 +144,8 @@ def update_policy(policy: RolloutPolicy, data: dict, actor: str) -> RolloutPolic
         changes["require_served_devices"] = data["requireServedDevices"]
     if not changes:
         raise BadRequest("nothing to change: send name, stages, thresholds or requireServedDevices")
-    with changing(actor, "rollout_policy.updated", "rollout_policy", policy.id, changes, signal=None):
+    with changing(actor, "rollout_policy.updated", "rollout_policy", policy.id, changes, signal=None,
+                  app=policy.app_id):
         if _active_executions(policy).exists():
             raise Conflict("the policy cannot change while one of its executions runs; pause is not enough: "
                            "cancel or finish it first", code="policy_in_use")
@@ -155,7 +156,8 @@ def update_policy(policy: RolloutPolicy, data: dict, actor: str) -> RolloutPolic
 
 
 def delete_policy(policy: RolloutPolicy, actor: str) -> None:
-    with changing(actor, "rollout_policy.deleted", "rollout_policy", policy.id, {"name": policy.name}, signal=None):
+    with changing(actor, "rollout_policy.deleted", "rollout_policy", policy.id, {"name": policy.name}, signal=None,
+                  app=policy.app_id):
         if _active_executions(policy).exists():
             raise Conflict("the policy is in use by a running or paused execution", code="policy_in_use")
         policy.delete_instance()

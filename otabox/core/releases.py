@@ -163,7 +163,7 @@ def _append(channel: Channel, actor: str, action: str, *, bundle: Bundle | None,
         attributes.update(original_label=origin.label, original_channel=origin.channel.name)
     facts = {"app": channel.app.slug, "channel": channel.name, "bundleId": bundle.id if bundle else None,
              "rollout": rollout, "mandatory": mandatory, **(details or {})}
-    with changing(actor, action, "release", details=facts) as change:
+    with changing(actor, action, "release", details=facts, app=channel.app_id) as change:
         release = Release.create(app=channel.app_id, channel=channel, bundle=bundle, kind=kind,
                                  label=_next_label(channel), rollout=rollout, mandatory=mandatory, notes=notes,
                                  actor=actor, **attributes)
@@ -232,7 +232,8 @@ def update_release(release: Release, data: dict, actor: str) -> Release:
                        "again to offer it to more devices", code="rolled_back", details={"field": "rollout"})
     action = "release.rollout_changed" if set(changes) == {"rollout"} else "release.updated"
     before = {k: getattr(release, k) for k in changes}
-    with changing(actor, action, "release", release.id, {"before": before, "after": changes}) as change:
+    with changing(actor, action, "release", release.id, {"before": before, "after": changes},
+                  app=release.app_id) as change:
         Release.update(**changes).where(Release.id == release.id).execute()
         for field, value in changes.items():
             if value != before[field]:
@@ -249,7 +250,7 @@ def delete_release(release: Release, actor: str) -> Release:
     """AppDispatch's "delete update": the release is disabled and leaves the history lists (its row,
     bundle and stats stay, so a device that runs it keeps working and its reports still count)."""
     with changing(actor, "release.deleted", "release", release.id,
-                  {"channel": release.channel.name, "bundleId": release.bundle_id}):
+                  {"channel": release.channel.name, "bundleId": release.bundle_id}, app=release.app_id):
         Release.update(disabled=True, deleted=True).where(Release.id == release.id).execute()
         record_event(release.id, "deleted", actor)
     return Release.get_by_id(release.id)
@@ -496,7 +497,8 @@ def clear_history(channel: Channel, actor: str, store) -> int:
     """code-push-server's `deployment clear`: forget a channel's whole release history. Bundles only
     that history used go too (with their blob files); bundles another channel released, or a device
     is pinned to, stay. Returns how many releases were removed."""
-    with changing(actor, "channel.history_cleared", "channel", channel.id, {"name": channel.name}) as change:
+    with changing(actor, "channel.history_cleared", "channel", channel.id, {"name": channel.name},
+                  app=channel.app_id) as change:
         rows = list(Release.select(Release.id, Release.bundle).where(Release.channel == channel))
         used = {r.bundle_id for r in rows if r.bundle_id is not None}
         Release.delete().where(Release.channel == channel).execute()

@@ -103,7 +103,7 @@ def create_segment(app: App, data: dict, actor: str) -> Segment:
     key = data.get("key")
     if key is not None and (not isinstance(key, str) or not FLAG_KEY.match(key)):
         raise BadRequest("key must be 1-128 letters, digits, '.', '_' or '-'", details={"field": "key"})
-    with changing(actor, "segment.created", "segment", details={"app": app.slug}) as change:
+    with changing(actor, "segment.created", "segment", details={"app": app.slug}, app=app) as change:
         if Segment.select().where(Segment.app == app).count() >= MAX_SEGMENTS:
             raise Conflict(f"an app has at most {MAX_SEGMENTS} segments", code="too_many_segments")
         if key is not None and Segment.select().where((Segment.app == app) & (Segment.key == key)).exists():
@@ -121,13 +121,14 @@ def update_segment(segment: Segment, data: dict, actor: str) -> Segment:
     if not fields:
         raise BadRequest("nothing to change: send name, description, matchType or conditions")
     with changing(actor, "segment.updated", "segment", segment.id,
-                  {"app": segment.app.slug, "key": segment.key, "changed": sorted(fields)}):
+                  {"app": segment.app.slug, "key": segment.key, "changed": sorted(fields)}, app=segment.app_id):
         Segment.update(**fields, updated_at=utcnow()).where(Segment.id == segment.id).execute()
     return Segment.get_by_id(segment.id)
 
 
 def delete_segment(segment: Segment, actor: str) -> None:
-    with changing(actor, "segment.deleted", "segment", segment.id, {"app": segment.app.slug, "key": segment.key}):
+    with changing(actor, "segment.deleted", "segment", segment.id, {"app": segment.app.slug, "key": segment.key},
+                  app=segment.app_id):
         users = _users(segment)
         if users:
             raise Conflict(f"segment {segment.key!r} is used by {len(users)} rule(s); remove them first",

@@ -123,7 +123,7 @@ def create_webhook(data: dict, actor: str, sealer, allow_private: bool) -> tuple
         webhook = Webhook.create(**fields, secret_sealed="")
         Webhook.update(secret_sealed=sealer.seal(secret, seal_context(webhook.id))).where(
             Webhook.id == webhook.id).execute()
-        change.entity_id = webhook.id
+        change.entity_id, change.app_id = webhook.id, webhook.app_id
         change.details = {"url": webhook.url, "events": webhook.events, "appId": webhook.app_id}
     return Webhook.get_by_id(webhook.id), secret
 
@@ -152,13 +152,14 @@ def update_webhook(webhook: Webhook, data: dict, actor: str, sealer, allow_priva
         raise BadRequest("nothing to change: send url, events, appId, isActive, format or secret")
     shown = {k: ("(new)" if k == "secret" else v) for k, v in data.items()
              if k != "secret" or "secret_sealed" in fields}
-    with changing(actor, "webhook.updated", "webhook", webhook.id, shown, signal=None):
+    with changing(actor, "webhook.updated", "webhook", webhook.id, shown, signal=None, app=webhook.app_id):
         Webhook.update(**fields, updated_at=utcnow()).where(Webhook.id == webhook.id).execute()
     return Webhook.get_by_id(webhook.id)
 
 
 def delete_webhook(webhook: Webhook, actor: str) -> None:
-    with changing(actor, "webhook.deleted", "webhook", webhook.id, {"url": webhook.url}, signal=None):
+    with changing(actor, "webhook.deleted", "webhook", webhook.id, {"url": webhook.url}, signal=None,
+                  app=webhook.app_id):
         webhook.delete_instance(recursive=True)
 
 

@@ -13,6 +13,7 @@ test (tests/store/test_upgrade.py) with the rows it must carry over."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Callable
 
 from peewee import SQL, BooleanField, CharField, Field, IntegerField, Table, TextField
@@ -265,6 +266,33 @@ def _app_platforms(schema: Schema) -> None:
     schema.add_column("app", "platform", CharField(null=True))
 
 
+def _audit_apps(schema: Schema) -> None:
+    """Audit entries name their app, so one app's log can be read alone (AppDispatch's per-project
+    audit log). Earlier entries get it from what they recorded: the app itself, the app's slug in
+    their details, or the channel, release or bundle they changed (entries of what was deleted since,
+    and the box's own, name none)."""
+    schema.add_column("auditentry", "app_id", IntegerField(null=True))
+    schema.add_index("auditentry", ("app_id",))
+    db = schema.db
+    app_of = {("app", str(app_id)): app_id for app_id, _ in db.execute_sql('SELECT id, slug FROM "app"')}
+    by_slug = {slug: app_id for app_id, slug in db.execute_sql('SELECT id, slug FROM "app"')}
+    for table in ("channel", "release", "bundle"):
+        app_of.update({(table, str(row_id)): app_id
+                       for row_id, app_id in db.execute_sql(f'SELECT id, app_id FROM "{table}"')})
+    found: dict[int, list[int]] = {}
+    for entry_id, entity_type, entity_id, details in db.execute_sql(
+            'SELECT id, entity_type, entity_id, details FROM "auditentry"'):
+        recorded = (json.loads(details) if isinstance(details, str) else details) or {}
+        slug = recorded.get("app") if entity_type != "app" else recorded.get("slug")
+        app_id = by_slug.get(slug) if isinstance(slug, str) else app_of.get((entity_type, entity_id))
+        if app_id is not None:
+            found.setdefault(app_id, []).append(entry_id)
+    entries = Table("auditentry", ("id", "app_id")).bind(db)
+    for app_id, ids in found.items():
+        for start in range(0, len(ids), 500):
+            entries.update(app_id=app_id).where(entries.id.in_(ids[start:start + 500])).execute()
+
+
 def _release_transfers(schema: Schema) -> None:
     schema.create_tables(ReleaseTransfer)
 
@@ -288,6 +316,7 @@ STEPS: list[Step] = [
     Step(11, "issue 24: whole-number bundle versions per channel (Koolbase), keeping the numbers devices hold",
          _channel_versions),
     Step(12, "issue 24: the platform an app is for (CodePush multi-tenant apps)", _app_platforms),
+    Step(13, "audit entries name the app they concern", _audit_apps),
     Step(14, "issue 27: bytes of launch assets sent per release, in full and as patches", _release_transfers),
 ]
 

@@ -360,6 +360,9 @@ class DailyActive(BaseModel):
 
 
 class AuditEntry(BaseModel):
+    """One management change. `app_id`: the app it concerns (None: the box's own, e.g. people and
+    tokens); a plain number, not a foreign key, so an app's entries outlive the app."""
+
     at = DateTimeField(default=utcnow)
     actor = CharField()
     token = CharField(null=True)
@@ -367,6 +370,7 @@ class AuditEntry(BaseModel):
     entity_type = CharField(index=True)
     entity_id = CharField()
     details = JSONField(default=dict)
+    app_id = IntegerField(null=True, index=True)
 
 
 class Upload(BaseModel):

@@ -10,7 +10,8 @@ from otabox.openapi import document
 from otabox.web import APP_PARAMETERS
 
 MANAGEMENT_MODULES = ("otabox.api.", "otabox.protocols.codepush.management", "otabox.protocols.codepush.accounts",
-                      "otabox.protocols.koolbase.management", "otabox.protocols.capgo.management")
+                      "otabox.protocols.koolbase.management", "otabox.protocols.capgo.management",
+                      "otabox.protocols.appdispatch.management")
 MANAGEMENT_ENDPOINTS = {"openapi_document"}
 """Management routes the app itself serves."""
 NOT_MANAGEMENT = {"uploads.put_upload"}
@@ -61,15 +62,16 @@ def test_every_management_route_refuses_an_unknown_field_by_name(flask_app, admi
     escaped = []
     for rule, method, view in management_routes(flask_app):
         url = concrete(rule, demo_app["slug"])
+        headers = admin._headers({"X-Project": demo_app["slug"]})  # AppDispatch's routes name the app there
         with_body = method in ("POST", "PUT", "PATCH")
-        sent = [admin.client.open(f"{url}?{UNKNOWN}=1", method=method, headers=admin._headers(),
+        sent = [admin.client.open(f"{url}?{UNKNOWN}=1", method=method, headers=headers,
                                   json={} if with_body else None)]
         if with_body:
             if view.accepted.form is not None:
-                sent.append(admin.client.open(url, method=method, headers=admin._headers(),
+                sent.append(admin.client.open(url, method=method, headers=headers,
                                               data={UNKNOWN: "1"}, content_type="multipart/form-data"))
             else:
-                sent.append(admin.client.open(url, method=method, headers=admin._headers(), json={UNKNOWN: 1}))
+                sent.append(admin.client.open(url, method=method, headers=headers, json={UNKNOWN: 1}))
         for response in sent:
             if not refused_by_name(response):
                 escaped.append(f"{method} {url}: {response.status_code} {response.get_data(as_text=True)[:200]}")

@@ -82,3 +82,14 @@ def test_a_change_without_an_action_records_no_audit_entry(db):
     with changing(None, None):
         App.update(name="Renamed").where(App.id == db.id).execute()
     assert rows() == (before[0], before[1], before[2] + 1, before[3])
+
+
+@pytest.mark.parametrize("given", ["app", "id", "set inside", None])
+def test_the_audit_entry_names_the_app_the_change_concerns(db, given):
+    """`app=` (an App or its id, or `change.app_id` set in the block) is what an app's own log reads."""
+    app = {"app": db, "id": db.id}.get(given)
+    with changing("ci-key", "app.renamed", "app", db.id, signal=None, app=app) as change:
+        if given == "set inside":
+            change.app_id = db.id
+    entry = AuditEntry.select().order_by(AuditEntry.id.desc()).first()
+    assert entry.app_id == (None if given is None else db.id)

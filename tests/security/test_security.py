@@ -169,6 +169,28 @@ PERMISSIONS = {
     ("DELETE", "/device"): "publisher",
     ("GET", "/bundle"): "reader",
     ("DELETE", "/bundle"): "admin",
+    # AppDispatch's management API: the app is the X-Project header's (World.call sends it)
+    ("GET", "/v1/ota/builds"): "reader",
+    ("POST", "/v1/ota/builds"): "publisher",
+    ("DELETE", "/v1/ota/builds/<build_id>"): "admin",
+    ("POST", "/v1/ota/builds/<build_id>/publish"): "publisher",
+    ("GET", "/v1/ota/updates"): "reader",
+    ("POST", "/v1/ota/updates"): "publisher",
+    ("PATCH", "/v1/ota/updates/<update_id>"): "publisher",
+    ("DELETE", "/v1/ota/updates/<update_id>"): "publisher",
+    ("POST", "/v1/ota/updates/<update_id>/republish"): "publisher",
+    ("GET", "/v1/ota/updates/<update_id>/history"): "reader",
+    ("POST", "/v1/ota/rollback"): "publisher",
+    ("GET", "/v1/ota/channels"): "reader",
+    ("POST", "/v1/ota/channels"): "admin",
+    ("PATCH", "/v1/ota/channels/<name>"): "admin",
+    ("DELETE", "/v1/ota/channels/<name>"): "admin",
+    ("GET", "/v1/ota/audit-log"): "admin",
+    ("GET", "/v1/ota/webhooks"): "admin",
+    ("POST", "/v1/ota/webhooks"): "admin",
+    ("PATCH", "/v1/ota/webhooks/<webhook_id>"): "admin",
+    ("DELETE", "/v1/ota/webhooks/<webhook_id>"): "admin",
+    ("GET", "/v1/ota/webhooks/<webhook_id>/deliveries"): "admin",
 }
 
 SELF_SERVICE = {("DELETE", "/api/v1/session"), ("POST", "/api/v1/auth/tokens"),
@@ -203,13 +225,20 @@ def route_table(flask_app) -> set[tuple[str, str]]:
             for method in rule.methods - {"HEAD", "OPTIONS"}}
 
 
-JSON_SEED_ROUTES = ("/v1/projects/", "/channel", "/device", "/bundle")
-"""Koolbase's and Capgo's management APIs, which answer otabox's JSON errors (their documents show none)."""
+JSON_SEED_ROUTES = ("/v1/projects/", "/channel", "/device", "/bundle", "/v1/ota/")
+"""Koolbase's, Capgo's and AppDispatch's management APIs, which answer otabox's JSON errors."""
 
 
 def answers_json(rule: str) -> bool:
-    """/api/v1 answers errors as JSON; the code-push management API as plain text, like code-push-server."""
+    """/api/v1 and the seeds' JSON management APIs answer errors as JSON; the code-push management API as
+    plain text, like code-push-server."""
     return rule.startswith(("/api/v1/", *JSON_SEED_ROUTES))
+
+
+def names_app(rule: str) -> bool:
+    """Whether the route acts on one app: named in its path, or (AppDispatch) in the X-Project header."""
+    return "<app_id>" in rule or "<app_name>" in rule or "<project_id>" in rule or (
+        rule.startswith("/v1/ota/") and rule not in PUBLIC_ROUTES)
 
 
 def assert_error_shape(response, rule: str, code: str | None = None) -> None:
@@ -248,7 +277,8 @@ class AppFacts:
                 "release_id": str(self.release_id), "device_id": self.device_id, "flag_id": str(self.flag["id"]),
                 "variation_id": str(self.flag["variations"][0]["id"]), "rule_id": str(self.flag["rules"][0]["id"]),
                 "segment_id": str(self.segment_id), "context_id": str(self.context_id), "email": self.collaborator,
-                "token_name": "no-such-token", "key_name": "no-such-token", "created_by": "192.0.2.1"}
+                "token_name": "no-such-token", "key_name": "no-such-token", "created_by": "192.0.2.1",
+                "build_id": str(self.bundle_id), "update_id": str(self.release_id), "webhook_id": "1"}
 
     def secrets(self) -> list[str]:
         """What a response about another app must never contain."""
@@ -343,6 +373,8 @@ class World:
         for name, value in (app or self.other).params().items():
             path = re.sub(f"<(?:path:)?{name}>", urllib.parse.quote(value, safe="@"), path)
         headers = key.headers() if isinstance(key, Cookie) else {"Authorization": f"Bearer {key}"} if key else {}
+        if names_app(rule) and rule.startswith("/v1/ota/"):
+            headers["X-Project"] = (app or self.other).slug
         body = None if method == "GET" else {}
         return self.client.open(path, method=method, headers=headers, json=body)
 
@@ -403,7 +435,7 @@ def test_route_needs_a_key_of_the_right_role_and_app(world, method, rule):
     """Keys, tokens and members: the least role and app each route needs, for every kind of caller."""
     required = PERMISSIONS[(method, rule)]
     role, unscoped_only = required.rstrip("!"), required.endswith("!")
-    has_app = "<app_id>" in rule or "<app_name>" in rule or "<project_id>" in rule
+    has_app = names_app(rule)
 
     for key in (None, "otabox_sk_" + "x" * 43, world.token("admin", expired=True), Cookie("otabox_ss_unknown")):
         response = world.call(method, rule, None, key)
@@ -627,6 +659,11 @@ def test_multipart_over_the_bundle_limit_is_413_and_leaves_nothing(small_app):
                                headers={"Authorization": f"Bearer {api.key}"}, content_type="multipart/form-data")
     assert koolbase.status_code == 413
     assert "development" not in {c["name"] for c in api.get("/api/v1/apps/com.example.small/channels").json["channels"]}
+    appdispatch = api.client.post("/v1/ota/builds", data={
+        "runtimeVersion": "1.0.0", "platform": "ios", "assets": [(io.BytesIO(os.urandom(1024 * 1024 + 100)), "a.hbc")]},
+        headers={"Authorization": f"Bearer {api.key}", "X-Project": "com.example.small"},
+        content_type="multipart/form-data")
+    assert appdispatch.status_code == 413 and appdispatch.json["error"]["code"] == "too_large"
     assert list((box.config.data_dir / "tmp").iterdir()) == []
     assert [p for p in (box.config.data_dir / "blobs").rglob("*") if p.is_file()] == []
 
@@ -643,6 +680,9 @@ def test_two_step_upload_body_over_the_initiated_size_is_413(small_app):
 
 
 NO_BODY = {("DELETE", "/api/v1/apps/<app_id>"), ("DELETE", "/api/v1/apps/<app_id>/channels/<name>"),
+           ("POST", "/v1/ota/builds"), ("DELETE", "/v1/ota/builds/<build_id>"),
+           ("DELETE", "/v1/ota/updates/<update_id>"), ("DELETE", "/v1/ota/channels/<name>"),
+           ("DELETE", "/v1/ota/webhooks/<webhook_id>"),
            ("POST", "/api/v1/apps/<app_id>/channels/<name>/rotate-key"),
            ("POST", "/api/v1/apps/<app_id>/rotate-client-key"),
            ("DELETE", "/api/v1/apps/<app_id>/bundles/<bundle_id>"),
@@ -682,7 +722,7 @@ def test_every_body_over_the_request_limit_is_413(small_app):
     admin = Api(client, make_key(box, "admin", "admin"))
     app = make_app(admin, box, "com.example.small", "Small")
     too_big = b"{" + b" " * (2 * 1024 * 1024 + 10) + b"}"
-    headers = {"Authorization": f"Bearer {admin.key}", "X-Client-Key": app.client_key,
+    headers = {"Authorization": f"Bearer {admin.key}", "X-Client-Key": app.client_key, "X-Project": app.slug,
                "Content-Type": "application/json"}
     failures = []
     for method, rule in body_routes(small_app):

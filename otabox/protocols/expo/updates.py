@@ -459,20 +459,25 @@ def _release_of_update(app, update_ref) -> Release:
 
 @bp.post("/api/v1/apps/<app_id>/rollback")
 def rollback(app_id):
-    """`{runtimeVersion, platform, channel, rollbackToUpdateId?}`: devices of that platform and
-    runtime version on the channel go back to the embedded update, or to the update named."""
+    """`{runtimeVersion, platform, channel, rollbackToUpdateId?}`: AppDispatch's rollback at otabox's path."""
     app = app_for(app_id, "publisher")
     data = json_body()
     runtime_version = _text_field(data, "runtimeVersion")
     platform = _text_field(data, "platform", choices=ef.PLATFORMS)
     channel = find_channel(app, _text_field({"channel": data.get("channel", data.get("channelName"))}, "channel"))
+    created = rollback_to_update(app, channel, runtime_version, platform, data.get("rollbackToUpdateId"))
+    return jsonify({"release": releases.release_json(created)}), 201
+
+
+def rollback_to_update(app, channel, runtime_version: str, platform: str, update_ref) -> Release:
+    """Devices of `platform` and `runtime_version` on the channel go back to the embedded update, or
+    (`update_ref`: a release id or an Expo update id this app served) to that update."""
     target = None
-    if data.get("rollbackToUpdateId") is not None:
-        target = _release_of_update(app, data["rollbackToUpdateId"])
+    if update_ref is not None:
+        target = _release_of_update(app, update_ref)
         bundle = target.bundle
         if bundle is None or bundle.format != "expo" or bundle.runtime_version != runtime_version \
                 or platform not in (bundle.extra or {}).get("platforms", ()):
-            raise Conflict(f"update {data['rollbackToUpdateId']!r} is not an Expo update of runtime version "
+            raise Conflict(f"update {update_ref!r} is not an Expo update of runtime version "
                            f"{runtime_version!r} for {platform}", code="rollback_target_mismatch")
-    created = releases.rollback_scoped(channel, actor(), platform, None if target else runtime_version, target)
-    return jsonify({"release": releases.release_json(created)}), 201
+    return releases.rollback_scoped(channel, actor(), platform, None if target else runtime_version, target)
