@@ -57,6 +57,7 @@ PERMISSIONS = {
     ("PATCH", "/api/v1/apps/<app_id>/releases/<release_id>"): "publisher",
     ("DELETE", "/api/v1/apps/<app_id>/releases/<release_id>"): "publisher",
     ("GET", "/api/v1/apps/<app_id>/releases/<release_id>/history"): "reader",
+    ("GET", "/api/v1/apps/<app_id>/releases/<release_id>/transfer"): "reader",
     ("POST", "/api/v1/apps/<app_id>/releases/<release_id>/republish"): "publisher",
     ("GET", "/api/v1/apps/<app_id>/devices"): "reader",
     ("GET", "/api/v1/apps/<app_id>/devices/<device_id>"): "reader",
@@ -208,7 +209,7 @@ PUBLIC_API = {"/api/v1/signing-key", "/api/v1/openapi.json", "/api/v1/apps/<app_
 client (which sends the app's X-Client-Key)."""
 
 PUBLIC_ROUTES = PUBLIC_API | {
-    "/", "/static/<path:filename>", "/healthz", "/metrics", "/dl/<sha256>", "/uploads/<upload_id>",
+    "/", "/static/<path:filename>", "/healthz", "/metrics", "/dl/<sha256>", "/dl/expo/<app_id>/<sha256>", "/uploads/<upload_id>",
     "/updateCheck", "/reportStatus/deploy", "/reportStatus/download",
     "/v0.1/public/codepush/update_check", "/v0.1/public/codepush/report_status/deploy",
     "/v0.1/public/codepush/report_status/download",
