@@ -10,24 +10,24 @@ import io
 import json
 import os
 import stat
+import subprocess
+import sys
 import uuid
 import zipfile
 from datetime import datetime
 
 import pytest
 import requests
-from click.testing import CliRunner
-from conftest import LiveServer
+from conftest import ROOT, LiveServer
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from expo_conformance import node_check, node_keygen
 from expo_fixture import make_export
+from support import Ran
 
-from otabox.cli import main as cli_main
 from otabox.protocols.expo import export as ef
 from otabox.protocols.expo.updates import load_codesigning
-from otabox.store.models import database
 
 APP = "com.example.demo"
 MANIFEST = f"/expo/{APP}/manifest"
@@ -326,18 +326,15 @@ def test_checks_record_the_device(admin, client, box, demo_app, tmp_path):
 # --- code signing ------------------------------------------------------------------------------
 
 
-def import_keys(config, signing_files, app=APP, keyid="main", key=None):
-    """The admin command, run in this process beside the test's server. Its box points the models at
-    a connection of its own; the server's box gets them back afterwards, as if the command had run
-    in its own process (else the server's transactions and its models' writes would use two
-    connections, and the second would wait for the first's lock until "database is locked")."""
-    servers_database = database.obj
-    try:
-        return CliRunner().invoke(cli_main, [
-            "expo", "codesigning", "import", "--app", app, "--key", key or signing_files["privateKey"],
-            "--certificate", signing_files["certificate"], "--keyid", keyid, "--data-dir", str(config.data_dir)])
-    finally:
-        database.initialize(servers_database)
+def import_keys(config, signing_files, app=APP, keyid="main", key=None) -> Ran:
+    """The admin command in a process of its own, as an operator runs it beside a running server (run
+    in this process it would share the models' connection with the test's box and its background
+    loops, and a busy machine then saw "database is locked")."""
+    ran = subprocess.run([sys.executable, str(ROOT / "otabox.py"), "expo", "codesigning", "import", "--app", app,
+                          "--key", key or signing_files["privateKey"], "--certificate", signing_files["certificate"],
+                          "--keyid", keyid, "--data-dir", str(config.data_dir)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    return Ran(ran.returncode, ran.stdout, ran.stderr)
 
 
 def verify(signing_files, body: bytes, header: str) -> dict:
@@ -349,7 +346,7 @@ def verify(signing_files, body: bytes, header: str) -> dict:
 
 def test_codesigning_import_stores_private_files(config, box, demo_app, signing_files):
     result = import_keys(config, signing_files)
-    assert result.exit_code == 0, result.output
+    assert result.returncode == 0, result.stderr
     if not os.environ.get("OTABOX_SECRET_KEY"):
         folder = config.data_dir / "secrets" / "expo" / str(demo_app["id"])
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700
@@ -363,15 +360,15 @@ def test_codesigning_import_stores_private_files(config, box, demo_app, signing_
 def test_codesigning_import_rejects_unusable_input(config, box, demo_app, signing_files, tmp_path):
     wrong = node_keygen(tmp_path / "other")
     mismatched = import_keys(config, signing_files, key=wrong["privateKey"])
-    assert mismatched.exit_code == 1 and "does not match" in mismatched.output
-    assert import_keys(config, signing_files, app="no.such.app").exit_code == 1
-    assert import_keys(config, signing_files, keyid='bad"id').exit_code == 1
+    assert mismatched.returncode == 1 and "does not match" in mismatched.stderr
+    assert import_keys(config, signing_files, app="no.such.app").returncode == 1
+    assert import_keys(config, signing_files, keyid='bad"id').returncode == 1
     assert load_codesigning(box.secret_store, demo_app["id"]) is None
 
 
 def test_signed_manifest_and_directive(admin, client, config, demo_app, signing_files, tmp_path):
     publish(admin, tmp_path, "1.0.0")
-    assert import_keys(config, signing_files).exit_code == 0
+    assert import_keys(config, signing_files).returncode == 0
     expect = 'sig, keyid="main", alg="rsa-v1_5-sha256"'
 
     parts = parts_of(get_manifest(client, expo_expect_signature=expect))
@@ -396,7 +393,7 @@ def test_manifests_stay_signed_while_the_database_is_away(admin, client, box, co
     from otabox.core import serving
 
     publish(admin, tmp_path, "1.0.0")
-    assert import_keys(config, signing_files).exit_code == 0
+    assert import_keys(config, signing_files).returncode == 0
     expect = 'sig, keyid="main", alg="rsa-v1_5-sha256"'
     before = parts_of(get_manifest(client, expo_expect_signature=expect))["manifest"]
 
