@@ -7,7 +7,7 @@ import time
 from ..core import flag_contexts, health
 from ..core.bundles import expire_uploads, record_file_missing, referenced_blobs, upload_file_prefix
 from ..core.serving import FILE_MISSING
-from ..store.models import Upload
+from ..store.models import Bundle, BundleFile, Channel, Release, Upload, utcnow
 from .leased import LeasedLoop
 
 STAGING_GRACE_SECONDS = 24 * 3600
@@ -67,8 +67,6 @@ def tidy(box) -> dict:
 
 def _naming_releases(bundle) -> str:
     """The releases that name a bundle, for doctor: `releases 12 (production), 15 (staging)`."""
-    from ..store.models import Channel, Release
-
     rows = (Release.select(Release.id, Channel.name).join(Channel).where(Release.bundle == bundle)
             .order_by(Release.id).tuples())
     named = [f"{release_id} ({channel})" for release_id, channel in rows]
@@ -83,8 +81,6 @@ def diagnose(box, deep: bool = False) -> list[dict]:
 
     from ..store import migrations
     from ..store.db import integrity_problems, is_sqlite
-    from ..store.models import Bundle, BundleFile, Upload, utcnow
-
     findings = []
 
     def add(level, check, message, fix=""):

@@ -120,7 +120,7 @@ class S3BlobStore(BlobStore):
         the kind of failure only (the endpoint and key, which the caller has no business knowing, are
         logged)."""
         cause = exc.__context__ if isinstance(exc.__context__, self._client_error) else exc  # upload_file wraps it
-        code = cause.response.get("Error", {}).get("Code") if isinstance(cause, self._client_error) else None
+        code = self._error_code(cause)
         log.warning("object store %s, bucket %s: failed to %s%s: %s", self.endpoint_url or "AWS S3", self.bucket, what,
                     f" {self.key(name)}" if name else "", exc)
         if code in QUOTA_ERRORS:
