@@ -157,7 +157,8 @@ def _schemas() -> dict:
         "notes": STRING, "actor": STRING, "promotedAt": TIMESTAMP,
         "targetVersions": nullable(STRING), "platform": nullable({"enum": ["ios", "android"]}),
         "runtimeVersion": nullable(STRING), "deleted": BOOLEAN, "groupId": nullable(STRING),
-        "originalLabel": nullable(STRING), "originalChannel": nullable(STRING), "stats": stats})
+        "originalLabel": nullable(STRING), "originalChannel": nullable(STRING), "stats": stats,
+        "channelVersion": nullable(INTEGER)})
     channel = obj({
         "id": INTEGER, "name": STRING, "deploymentKey": STRING, "blockUpgrades": {"enum": list(apps.BLOCK_UPGRADES)},
         "allowDeviceSelfAssign": BOOLEAN, "allowEmulator": BOOLEAN, "allowDev": BOOLEAN, "ios": BOOLEAN,
@@ -184,6 +185,8 @@ def _schemas() -> dict:
     return {
         "Error": obj({"error": obj({"code": STRING, "message": STRING, "details": {"type": "object"}})}),
         "App": app, "Channel": channel, "Release": release, "Bundle": bundle, "Device": device,
+        "NumberedBundle": {"allOf": [ref("Bundle"), obj({"channelVersions": array(obj({
+            "channel": STRING, "version": INTEGER, "mandatory": BOOLEAN, "active": BOOLEAN}))})]},
         "ReleaseChange": obj({"release": ref("Release"), "previousRelease": nullable(ref("Release"))}),
         "ReleaseList": obj({"releases": array(ref("Release")), "groupId": STRING}),
         "AuditEntry": obj({"id": INTEGER, "at": TIMESTAMP, "actor": STRING, "token": nullable(STRING),
@@ -620,7 +623,7 @@ def _bundle_paths(app: str, tag: str) -> dict:
     return {
         f"{app}/bundles": {
             "get": operation("The app's bundles, newest first", tag, {
-                **reply(obj({"bundles": array(ref("Bundle")), "total": INTEGER})), **json_errors(400, *AUTH)},
+                **reply(obj({"bundles": array(ref("NumberedBundle")), "total": INTEGER})), **json_errors(400, *AUTH)},
                 [APP_ID, *PAGING, query("version", description="Only the bundles of this version")]),
             "post": operation("Upload a bundle (a zip, or an Expo export zip)", tag, {
                 **reply(ref("Bundle"), 201), **json_errors(400, *AUTH, 409, 413, 422, 503, 507)}, [APP_ID],

@@ -1,4 +1,4 @@
-"""The publishing commands CI pipelines run against a remote otabox: publish, releases, rollout,
+"""The publishing commands CI pipelines run against a remote otabox: publish, releases, bundles, rollout,
 rollback, promote, devices."""
 from __future__ import annotations
 
@@ -70,8 +70,9 @@ class UploadProgress:
             self.bar.__exit__(*exc)
 
 
+# NUMBER: the whole-number version the release's channel gave its bundle (what Koolbase's SDK holds).
 RELEASE_COLUMNS = [("ID", "id"), ("CHANNEL", "channel"), ("LABEL", "label"), ("KIND", "kind"),
-                   ("VERSION", "bundleVersion"), ("ROLLOUT", "rollout"), ("MANDATORY", "mandatory"),
+                   ("VERSION", "bundleVersion"), ("NUMBER", "channelVersion"), ("ROLLOUT", "rollout"), ("MANDATORY", "mandatory"),
                    ("DISABLED", "disabled"), ("AT", "promotedAt")]
 
 
@@ -280,6 +281,31 @@ def releases_list(client, app, channel, limit, as_json):
     show(data, as_json, RELEASE_COLUMNS, data["releases"])
 
 
+@click.group()
+def bundles():
+    """Uploaded bundles."""
+
+
+def numbers_text(bundle: dict) -> str:
+    """`production 2 (active), staging 1`: the bundle's whole-number version on each channel that
+    numbered it (Koolbase's numbering), and the channels that serve it now."""
+    return ", ".join(f"{entry['channel']} {entry['version']}" + (" (active)" if entry["active"] else "")
+                     for entry in bundle["channelVersions"]) or "-"
+
+
+@bundles.command("list")
+@APP_OPTION
+@click.option("--limit", type=int, default=20, show_default=True, help=LIMIT_HELP)
+@JSON_OPTION
+@remote_command
+def bundles_list(client, app, limit, as_json):
+    """List the app's bundles, newest first, with their numbers per channel and where they are active."""
+    data = client.get(f"/api/v1/apps/{app}/bundles?limit={limit}")
+    show(data, as_json, [("ID", "id"), ("VERSION", "version"), ("PLATFORM", "platform"), ("SIZE", "size"),
+                         ("CHANNEL NUMBERS", "numbers"), ("UPLOADED", "createdAt")],
+         [{**bundle, "numbers": numbers_text(bundle)} for bundle in data["bundles"]])
+
+
 @click.command()
 @click.argument("release_id", type=int)
 @click.argument("percent", type=click.IntRange(0, 100))
@@ -368,4 +394,4 @@ def devices_list(client, app, channel, limit, as_json):
          data["devices"])
 
 
-COMMANDS = (publish, release, releases, rollout, rollback, promote, devices)
+COMMANDS = (publish, release, releases, bundles, rollout, rollback, promote, devices)

@@ -84,6 +84,13 @@ def listing(app: App) -> list[ChannelVersion]:
     return shown
 
 
+def bundle_numbers(app: App, bundle_ids) -> dict[int, list[dict]]:
+    """Per bundle of the app, its whole-number version on each channel that numbered it, and whether
+    that channel serves it now (`active`), as otabox's bundle list shows them."""
+    served = {channel.id: releases.served_bundle_id(channel) for channel in app.channels}
+    return channel_numbers.numbers_by_bundle(bundle_ids, served)
+
+
 def is_active(row: ChannelVersion) -> bool:
     return releases.served_bundle_id(row.channel) == row.bundle_id
 

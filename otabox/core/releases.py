@@ -78,7 +78,8 @@ def release_stats(release_ids: list[int]) -> dict[int, dict]:
     return stats
 
 
-def release_json(release: Release, stats: dict | None = None) -> dict:
+def release_json(release: Release, stats: dict | None = None, numbers: dict | None = None) -> dict:
+    """`numbers`: channel_numbers.highest_numbers of a page of releases, looked up here when absent."""
     bundle = release.bundle
     return {
         "id": release.id, "channel": release.channel.name, "kind": release.kind, "label": release.label,
@@ -89,7 +90,15 @@ def release_json(release: Release, stats: dict | None = None) -> dict:
         "runtimeVersion": release.runtime_version, "deleted": release.deleted, "groupId": release.group_id,
         "originalLabel": release.original_label, "originalChannel": release.original_channel,
         "stats": stats if stats is not None else release_stats([release.id])[release.id],
+        "channelVersion": channel_version(release, numbers),
     }
+
+
+def channel_version(release: Release, numbers: dict | None = None) -> int | None:
+    """The whole number its channel gave the release's bundle (what Koolbase's SDK holds for it; None
+    for the binary's bundle)."""
+    key = (release.channel_id, release.bundle_id)
+    return (numbers if numbers is not None else channel_numbers.highest_numbers([key])).get(key)
 
 
 def target_versions(release: Release) -> str | None:
@@ -123,7 +132,8 @@ def codepush_package(release: Release) -> dict:
 
 def releases_json(releases: list[Release]) -> list[dict]:
     stats = release_stats([r.id for r in releases])
-    return [release_json(r, stats[r.id]) for r in releases]
+    numbers = channel_numbers.highest_numbers((r.channel_id, r.bundle_id) for r in releases)
+    return [release_json(r, stats[r.id], numbers) for r in releases]
 
 
 def _next_label(channel: Channel) -> str:

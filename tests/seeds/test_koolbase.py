@@ -193,3 +193,26 @@ def test_channels_and_apps_with_numbered_bundles_can_be_deleted(client, admin, d
         "production"]
     assert admin.client.delete(f"/api/v1/apps/{APP}", headers=admin._headers()).status_code == 200
     assert client.get(f"/v1/projects/{APP}/ota/bundles", headers=dashboard).status_code == 404
+
+
+def test_otabox_s_own_api_shows_the_numbers_and_the_active_bundle(client, admin, dashboard, demo_app):
+    """What the dashboard and the CLI read: each bundle's number per channel with `active`, each
+    release's `channelVersion`, and the channel's current release with the active bundle's number."""
+    first = upload(client, dashboard, APP, make_zip({"a": "1"}), mandatory="true").json
+    second = upload(client, dashboard, APP, make_zip({"a": "2"})).json
+    staged = upload(client, dashboard, APP, make_zip({"a": "3"}), channel="staging").json
+    client.post(f"/v1/projects/{APP}/ota/bundles/{first['id']}/activate", headers=dashboard)
+    client.post(f"/v1/projects/{APP}/ota/bundles/{second['id']}/activate", headers=dashboard)
+    otabox_bundles = admin.get(f"/api/v1/apps/{APP}/bundles").json["bundles"]
+    assert [b["channelVersions"] for b in otabox_bundles] == [
+        [{"channel": "staging", "version": 1, "mandatory": False, "active": False}],
+        [{"channel": "production", "version": 2, "mandatory": False, "active": True}],
+        [{"channel": "production", "version": 1, "mandatory": True, "active": False}]]
+    assert staged["version"] == 1
+    releases = admin.get(f"/api/v1/apps/{APP}/releases?channel=production").json["releases"]
+    assert [(r["bundleVersion"].split("+")[0], r["channelVersion"]) for r in releases] == [("2.0.0", 2),
+                                                                                          ("1.0.0", 1)]
+    production = admin.get(f"/api/v1/apps/{APP}/channels/production").json
+    assert production["currentRelease"]["channelVersion"] == 2
+    builtin = admin.post(f"/api/v1/apps/{APP}/channels/production/rollback", {"toBuiltin": True}).json
+    assert builtin["release"]["channelVersion"] is None
