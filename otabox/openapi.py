@@ -617,6 +617,9 @@ def _bundle_paths(app: str, tag: str) -> dict:
               "expoConfig": {"type": "object", "description": "The Expo app config (format=expo)"}}
     bundle_id = path("bundle_id", schema=INTEGER)
     deleted = obj({"deleted": BOOLEAN, "ids": array(INTEGER)})
+    embedded = obj({"id": INTEGER, "platform": {"enum": ["ios", "android"]}, "runtimeVersion": nullable(STRING),
+                    "nativeVersion": nullable(STRING), "updateId": nullable(STRING), "sha256": STRING,
+                    "size": INTEGER, "createdAt": TIMESTAMP})
     return {
         f"{app}/bundles": {
             "get": operation("The app's bundles, newest first", tag, {
@@ -645,6 +648,21 @@ def _bundle_paths(app: str, tag: str) -> dict:
             "post": operation("Turn a completed two-step upload into a bundle", tag, {
                 **reply(ref("Bundle"), 201), **json_errors(400, *AUTH, 409, 410, 422, 503, 507)}, [APP_ID],
                 body(obj({"uploadId": STRING}))),
+        },
+        f"{app}/embedded-bundles": {
+            "get": operation("The bundles embedded in store binaries, listed and per runtime and native version", tag, {
+                **reply(obj({"embeddedBundles": array(embedded), "runtimeVersions": array(obj({
+                    "runtimeVersion": STRING, "embeddedBundles": array(embedded)})), "nativeVersions": array(obj({
+                        "nativeVersion": STRING, "embeddedBundles": array(embedded)}))})),
+                **json_errors(400, *AUTH)}, [APP_ID, query("runtimeVersion"), query("nativeVersion"),
+                                             query("platform", {"enum": ["ios", "android"]})]),
+            "post": operation("Record the bundle inside a store binary, a patch base for devices that never took an "
+                              "update", tag, {**reply(embedded, 201), **json_errors(400, *AUTH, 413, 422, 503, 507)},
+                              [APP_ID], body(obj({
+                                  "file": {"type": "string", "contentMediaType": "application/octet-stream"},
+                                  "platform": {"enum": ["ios", "android"]}, "runtimeVersion": STRING,
+                                  "nativeVersion": STRING, "updateId": {"type": "string", "format": "uuid"}},
+                                  required=["file", "platform"]), "multipart/form-data")),
         },
         f"{app}/bundles/{{bundle_id}}": {
             "get": operation("A bundle", tag, {**reply(ref("Bundle")), **json_errors(*AUTH)}, [APP_ID, bundle_id]),
