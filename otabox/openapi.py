@@ -978,11 +978,17 @@ def _appdispatch_paths() -> dict:
 
 def _native_paths() -> dict:
     tag = "native client"
+    patch = obj({"url": STRING, "expiresAt": TIMESTAMP, "size": INTEGER, "sha256": STRING, "baseSha256": STRING,
+                 "format": {"const": "otabox-patch-v1"}})
+    patch["description"] = "A patch archive from the bundle the device runs (README, Native patches)"
     offer = obj({"id": INTEGER, "version": STRING, "sha256": STRING, "size": INTEGER, "url": STRING,
-                 "expiresAt": TIMESTAMP, "signature": STRING, "mandatory": BOOLEAN, "notes": STRING})
+                 "expiresAt": TIMESTAMP, "signature": STRING, "mandatory": BOOLEAN, "notes": STRING, "patch": patch},
+                required=["id", "version", "sha256", "size", "url", "expiresAt", "signature", "mandatory", "notes"])
     signed = obj({"app": STRING, "channel": nullable(STRING), "platform": nullable({"enum": ["ios", "android"]}),
                   "version": nullable(STRING), "sha256": nullable(STRING), "releaseId": nullable(INTEGER),
-                  "sequence": INTEGER, "issuedAt": TIMESTAMP, "expiresAt": TIMESTAMP})
+                  "sequence": INTEGER, "issuedAt": TIMESTAMP, "expiresAt": TIMESTAMP, "patchSha256": STRING},
+                 required=["app", "channel", "platform", "version", "sha256", "releaseId", "sequence", "issuedAt",
+                           "expiresAt"])
     check_reply = obj({"updateAvailable": BOOLEAN, "bundle": offer, "reason": {"enum": list(REASONS)},
                        "revertToBuiltin": {"const": True},
                        "blocked": {"enum": ["major", "minor", "patch", "min_update_version"]},
@@ -1001,7 +1007,9 @@ def _native_paths() -> dict:
                  query("platform", {"enum": ["ios", "android"]}),
                  query("version", description="The running bundle's version; empty or 'builtin' for the binary's"),
                  query("nativeVersion"), query("nativeBuild", {"type": "string", "pattern": "^[0-9]*$"}),
-                 query("channel")], security=CLIENT_KEY),
+                 query("channel"), query("currentSha256", {"type": "string", "maxLength": 64},
+                                         "The SHA-256 of the running bundle's zip (a patch from it may be offered)")],
+                security=CLIENT_KEY),
         },
         "/api/v1/apps/{app_id}/events": {
             "post": operation("Report downloads, installs, failures and rollbacks", tag, {
