@@ -53,7 +53,7 @@ def create_app(config: Config | None = None, box: Box | None = None, access_log=
     app.json.sort_keys = False
     app.url_map.strict_slashes = False
 
-    from .api import account, apps, bundles, collaborators, devices, flags, meta, releases, rollouts, webhooks
+    from .api import account, apps, bundles, collaborators, devices, embedded, flags, meta, releases, rollouts, webhooks
     from .api import health as api_health
     from .downloads import bp as downloads_bp
     from .protocols.appdispatch import health as appdispatch_health
@@ -72,7 +72,7 @@ def create_app(config: Config | None = None, box: Box | None = None, access_log=
     from .protocols.openfeature import ofrep
 
     for blueprint in (apps.bp, bundles.bp, releases.bp, devices.bp, meta.bp, flags.bp, account.bp, collaborators.bp,
-                      codepush_management.api_bp, api_health.bp, rollouts.bp, webhooks.bp):
+                      codepush_management.api_bp, api_health.bp, rollouts.bp, webhooks.bp, embedded.bp):
         app.register_blueprint(blueprint, url_prefix="/api/v1")
     app.register_blueprint(bundles.uploads_bp)
     app.register_blueprint(downloads_bp)

@@ -620,6 +620,9 @@ def _bundle_paths(app: str, tag: str) -> dict:
               "expoConfig": {"type": "object", "description": "The Expo app config (format=expo)"}}
     bundle_id = path("bundle_id", schema=INTEGER)
     deleted = obj({"deleted": BOOLEAN, "ids": array(INTEGER)})
+    embedded = obj({"id": INTEGER, "platform": {"enum": ["ios", "android"]}, "runtimeVersion": nullable(STRING),
+                    "nativeVersion": nullable(STRING), "updateId": nullable(STRING), "sha256": STRING,
+                    "size": INTEGER, "createdAt": TIMESTAMP})
     return {
         f"{app}/bundles": {
             "get": operation("The app's bundles, newest first", tag, {
@@ -648,6 +651,21 @@ def _bundle_paths(app: str, tag: str) -> dict:
             "post": operation("Turn a completed two-step upload into a bundle", tag, {
                 **reply(ref("Bundle"), 201), **json_errors(400, *AUTH, 409, 410, 422, 503, 507)}, [APP_ID],
                 body(obj({"uploadId": STRING}))),
+        },
+        f"{app}/embedded-bundles": {
+            "get": operation("The bundles embedded in store binaries, listed and per runtime and native version", tag, {
+                **reply(obj({"embeddedBundles": array(embedded), "runtimeVersions": array(obj({
+                    "runtimeVersion": STRING, "embeddedBundles": array(embedded)})), "nativeVersions": array(obj({
+                        "nativeVersion": STRING, "embeddedBundles": array(embedded)}))})),
+                **json_errors(400, *AUTH)}, [APP_ID, query("runtimeVersion"), query("nativeVersion"),
+                                             query("platform", {"enum": ["ios", "android"]})]),
+            "post": operation("Record the bundle inside a store binary, a patch base for devices that never took an "
+                              "update", tag, {**reply(embedded, 201), **json_errors(400, *AUTH, 413, 422, 503, 507)},
+                              [APP_ID], body(obj({
+                                  "file": {"type": "string", "contentMediaType": "application/octet-stream"},
+                                  "platform": {"enum": ["ios", "android"]}, "runtimeVersion": STRING,
+                                  "nativeVersion": STRING, "updateId": {"type": "string", "format": "uuid"}},
+                                  required=["file", "platform"]), "multipart/form-data")),
         },
         f"{app}/bundles/{{bundle_id}}": {
             "get": operation("A bundle", tag, {**reply(ref("Bundle")), **json_errors(*AUTH)}, [APP_ID, bundle_id]),
@@ -963,11 +981,17 @@ def _appdispatch_paths() -> dict:
 
 def _native_paths() -> dict:
     tag = "native client"
+    patch = obj({"url": STRING, "expiresAt": TIMESTAMP, "size": INTEGER, "sha256": STRING, "baseSha256": STRING,
+                 "format": {"const": "otabox-patch-v1"}})
+    patch["description"] = "A patch archive from the bundle the device runs (README, Native patches)"
     offer = obj({"id": INTEGER, "version": STRING, "sha256": STRING, "size": INTEGER, "url": STRING,
-                 "expiresAt": TIMESTAMP, "signature": STRING, "mandatory": BOOLEAN, "notes": STRING})
+                 "expiresAt": TIMESTAMP, "signature": STRING, "mandatory": BOOLEAN, "notes": STRING, "patch": patch},
+                required=["id", "version", "sha256", "size", "url", "expiresAt", "signature", "mandatory", "notes"])
     signed = obj({"app": STRING, "channel": nullable(STRING), "platform": nullable({"enum": ["ios", "android"]}),
                   "version": nullable(STRING), "sha256": nullable(STRING), "releaseId": nullable(INTEGER),
-                  "sequence": INTEGER, "issuedAt": TIMESTAMP, "expiresAt": TIMESTAMP})
+                  "sequence": INTEGER, "issuedAt": TIMESTAMP, "expiresAt": TIMESTAMP, "patchSha256": STRING},
+                 required=["app", "channel", "platform", "version", "sha256", "releaseId", "sequence", "issuedAt",
+                           "expiresAt"])
     check_reply = obj({"updateAvailable": BOOLEAN, "bundle": offer, "reason": {"enum": list(REASONS)},
                        "revertToBuiltin": {"const": True},
                        "blocked": {"enum": ["major", "minor", "patch", "min_update_version"]},
@@ -986,7 +1010,9 @@ def _native_paths() -> dict:
                  query("platform", {"enum": ["ios", "android"]}),
                  query("version", description="The running bundle's version; empty or 'builtin' for the binary's"),
                  query("nativeVersion"), query("nativeBuild", {"type": "string", "pattern": "^[0-9]*$"}),
-                 query("channel")], security=CLIENT_KEY),
+                 query("channel"), query("currentSha256", {"type": "string", "maxLength": 64},
+                                         "The SHA-256 of the running bundle's zip (a patch from it may be offered)")],
+                security=CLIENT_KEY),
         },
         "/api/v1/apps/{app_id}/events": {
             "post": operation("Report downloads, installs, failures and rollbacks", tag, {

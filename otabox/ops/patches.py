@@ -23,7 +23,7 @@ from typing import Callable, Iterable
 import bsdiff4
 import peewee
 
-from ..core import patch_archive, patches
+from ..core import embedded, patch_archive, patches
 from ..core.patches import PatchJob
 from ..core.serving import AppView
 from ..errors import NotFound
@@ -31,8 +31,8 @@ from ..store.models import App
 from .leased import LeasedLoop
 
 log = logging.getLogger("otabox")
-Planner = Callable[[AppView, int], Iterable[PatchJob]]
-"""`planner(app view, number of bases)`: the patches one protocol wants for an app."""
+Planner = Callable[[AppView, int, tuple], Iterable[PatchJob]]
+"""`planner(app view, number of bases, its embedded bundles)`: the patches one protocol wants for an app."""
 LEASE_SECONDS = 600.0
 """Longer than one large patch takes, so the lease is not lost (and the work repeated) mid-patch."""
 IN_PROCESS_BYTES = 1024 * 1024
@@ -118,7 +118,7 @@ class PatchMaker:
             if view is None:
                 continue
             for planner in self.planners:
-                for job in planner(view, self.box.config.patch_bases):
+                for job in planner(view, self.box.config.patch_bases, embedded.of_view(view)):
                     bundle = view.bundles.get(job.bundle_id)
                     if bundle is not None and patches.recorded(bundle.extra, job.base_sha256, job.target_sha256) is None:
                         wanted.setdefault((job.bundle_id, job.base_sha256, job.target_sha256), job)

@@ -30,6 +30,7 @@ from .models import (
     ChannelVersion,
     CodePushActive,
     Collaborator,
+    EmbeddedBundle,
     ReleaseEvent,
     ReleaseTransfer,
     Secret,
@@ -297,6 +298,10 @@ def _release_transfers(schema: Schema) -> None:
     schema.create_tables(ReleaseTransfer)
 
 
+def _embedded_bundles(schema: Schema) -> None:
+    schema.create_tables(EmbeddedBundle)
+
+
 STEPS: list[Step] = [
     Step(1, "the schema of otabox 0.1.0", _baseline),
     Step(2, "signed serving sequence per app; per-device override changes", _signed_serving_state),
@@ -318,6 +323,8 @@ STEPS: list[Step] = [
     Step(12, "issue 24: the platform an app is for (CodePush multi-tenant apps)", _app_platforms),
     Step(13, "audit entries name the app they concern", _audit_apps),
     Step(14, "issue 27: bytes of launch assets sent per release, in full and as patches", _release_transfers),
+    Step(17, "issue 27: the bundles embedded in store binaries, patch bases per runtime or native version",
+         _embedded_bundles),
 ]
 
 

@@ -305,6 +305,25 @@ class ReleaseTransfer(BaseModel):
     patched_full_bytes = BigIntegerField(default=0)
 
 
+class EmbeddedBundle(BaseModel):
+    """The bundle shipped inside a store binary, recorded as a patch base for devices that never took an
+    update: an Expo launch bundle of a runtime version (`update_id`: the embedded update's id), or the
+    builtin zip of a native version (the native protocol). One per app, platform, version and update id
+    ("" for what does not apply, so the unique index holds on every engine); uploading it again replaces it."""
+
+    app = ForeignKeyField(App, backref="embedded_bundles", on_delete="CASCADE")
+    platform = CharField()
+    runtime_version = CharField(default="")
+    native_version = CharField(default="")
+    update_id = CharField(default="")
+    sha256 = CharField(index=True)
+    size = BigIntegerField()
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("app", "platform", "runtime_version", "native_version", "update_id"), True),)
+
+
 class Device(BaseModel):
     app = ForeignKeyField(App, on_delete="CASCADE")
     device_id = CharField()
@@ -661,6 +680,6 @@ HEALTH_AND_ROLLOUT_MODELS = [Lease, HealthBucket, HealthDevice, HealthError, Fla
                              RolloutExecution, ExecutionEvent, Webhook, OutboxEvent, Delivery, DeliveryAttempt]
 """Schema step 4 (health telemetry, rollout policies, webhooks)."""
 ALL_MODELS = [State, App, User, ApiKey, TokenApp, UserSession, Collaborator, Channel, Bundle, BundleFile, Release,
-              ChannelVersion, ReleaseEvent, ReleaseStat, CodePushActive, ReleaseTransfer, Device, DeviceEvent, DailyActive,
+              ChannelVersion, ReleaseEvent, ReleaseStat, CodePushActive, ReleaseTransfer, EmbeddedBundle, Device, DeviceEvent, DailyActive,
               AuditEntry, Upload, Secret, *FLAG_MODELS,
               *HEALTH_AND_ROLLOUT_MODELS]
