@@ -216,3 +216,16 @@ def test_otabox_s_own_api_shows_the_numbers_and_the_active_bundle(client, admin,
     assert production["currentRelease"]["channelVersion"] == 2
     builtin = admin.post(f"/api/v1/apps/{APP}/channels/production/rollback", {"toBuiltin": True}).json
     assert builtin["release"]["channelVersion"] is None
+
+
+def test_the_channel_is_found_as_every_channel_is(client, dashboard, demo_app):
+    """Exact name first, then ignoring case: `channel=Production` uploads to production, and
+    `channel=Development` makes the standard development channel, not a second spelling of it."""
+    upper = upload(client, dashboard, APP, make_zip({"a": "1"}), channel="Production").json
+    assert (upper["channel"], upper["version"]) == ("production", 1)
+    development = upload(client, dashboard, APP, make_zip({"a": "2"}), channel="Development").json
+    assert (development["channel"], development["version"]) == ("development", 1)
+    again = upload(client, dashboard, APP, make_zip({"a": "3"}), channel="DEVELOPMENT").json
+    assert (again["channel"], again["version"]) == ("development", 2)
+    names = [c["name"] for c in client.get(f"/api/v1/apps/{APP}/channels", headers=dashboard).json["channels"]]
+    assert names == ["production", "staging", "development"]
