@@ -232,3 +232,21 @@ def test_an_app_id_that_is_a_shared_name_is_a_409_naming_only_the_apps_the_key_r
     scoped = {"authorization": make_key(box, "admin", "one-shop", app=one)}
     reached = client.get("/channel", query_string={"app_id": "Shop"}, headers=scoped)
     assert reached.status_code == 200 and {c["app_id"] for c in reached.json} == {"com.example.one"}
+
+
+@pytest.mark.parametrize("method, path, sent, field, suggestion", [
+    ("GET", "/channel", {"app_id": APP, "pages": "1"}, "pages", "page"),
+    ("DELETE", "/channel", {"app_id": APP, "name": "beta"}, "name", None),
+    ("POST", "/device", {"app_id": APP, "device_id": "d", "versionId": "1.0.0"}, "versionId", "version_id"),
+    ("GET", "/device", {"app_id": APP, "deviceId": "d"}, "deviceId", "device_id"),
+    ("DELETE", "/device", {"app_id": APP, "device_id": "d", "channel": "production"}, "channel", None),
+    ("GET", "/bundle", {"app_id": APP, "limit": "5"}, "limit", None),
+    ("DELETE", "/bundle", {"app_id": APP, "versions": "1.0.0"}, "versions", "version")])
+def test_every_route_refuses_an_unknown_field_by_name(capgo, demo_app, method, path, sent, field, suggestion):
+    """(POST /channel: test_bad_input_is_named_and_writes_nothing.) GET sends its fields as URL
+    parameters, the others as a JSON body, as the document says."""
+    refused = (capgo.get(path, **sent) if method == "GET" else
+               capgo.post(path, sent) if method == "POST" else capgo.delete(path, sent))
+    assert refused.status_code == 400 and refused.json["error"]["code"] == "unknown_field"
+    assert (refused.json["error"]["details"]["field"], refused.json["error"]["details"]["suggestion"]) == (
+        field, suggestion)

@@ -229,3 +229,18 @@ def test_the_channel_is_found_as_every_channel_is(client, dashboard, demo_app):
     assert (again["channel"], again["version"]) == ("development", 2)
     names = [c["name"] for c in client.get(f"/api/v1/apps/{APP}/channels", headers=dashboard).json["channels"]]
     assert names == ["production", "staging", "development"]
+
+
+@pytest.mark.parametrize("method, path, body, field", [
+    ("GET", "/ota/bundles?chanel=production", None, "chanel"),
+    ("POST", "/ota/bundles/1/activate", {"mandatory": True}, "mandatory"),
+    ("PATCH", "/ota/bundles/1", {"mandatroy": True}, "mandatory"),
+    ("DELETE", "/ota/bundles/1?force=true", None, "force")])
+def test_every_dashboard_route_refuses_an_unknown_field_by_name(client, dashboard, demo_app, method, path, body,
+                                                              field):
+    """(The upload's form fields: test_bad_requests_are_named_and_write_nothing.) The name in `field`
+    is the one refused, or, for a near miss, the one suggested."""
+    refused = client.open(f"/v1/projects/{APP}{path}", method=method, json=body, headers=dashboard)
+    error = refused.json["error"]
+    assert refused.status_code == 400 and error["code"] == "unknown_field"
+    assert field in (error["details"]["field"], error["details"]["suggestion"])

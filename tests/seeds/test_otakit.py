@@ -158,3 +158,20 @@ def test_the_requests_of_otakit_s_cli(client, box):
     base = send("GET", "/releases?channel=&limit=20").json
     assert [(r["channel"], r["bundleId"]) for r in base["releases"]] == [(None, bundle.json["id"])]
     assert send("DELETE", f"/bundles/{bundle.json['id']}").status_code == 409, "in a release history"
+
+
+def test_every_route_refuses_an_unknown_field_by_name_even_an_empty_one(admin):
+    """`?chanel=` is a typo, not the base channel nor every channel: an empty value is absent only
+    for a field the route knows."""
+    app_id = admin.post(f"{BASE}/apps", {"slug": APP}).json["id"]
+    for method, path, body, field, suggestion in (
+            ("GET", "/releases?chanel=&limit=20", None, "chanel", "channel"),
+            ("GET", "/bundles?limt=20&offset=0", None, "limt", "limit"),
+            ("POST", "/bundles/finalize", {"uploadID": "x"}, "uploadID", "uploadId"),
+            ("POST", "/releases", {"bundleID": 1, "channel": None}, "bundleID", "bundleId"),
+            ("DELETE", "/bundles/1?force=", None, "force", None)):
+        refused = admin.client.open(f"{BASE}/apps/{app_id}{path}", method=method, json=body,
+                                    headers=admin._headers())
+        assert refused.status_code == 400 and refused.json["error"]["code"] == "unknown_field", path
+        assert (refused.json["error"]["details"]["field"], refused.json["error"]["details"]["suggestion"]) == (
+            field, suggestion)
