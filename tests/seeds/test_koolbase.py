@@ -229,6 +229,10 @@ def test_the_channel_is_found_as_every_channel_is(client, dashboard, demo_app):
     assert (again["channel"], again["version"]) == ("development", 2)
     names = [c["name"] for c in client.get(f"/api/v1/apps/{APP}/channels", headers=dashboard).json["channels"]]
     assert names == ["production", "staging", "development"]
+    # The project by its display name (unique here), and the SDK naming its channel in another case.
+    by_name = client.post(f"/v1/projects/Demo/ota/bundles/{upper['id']}/activate", headers=dashboard)
+    assert by_name.status_code == 200 and by_name.json["active"] is True
+    assert check(client, demo_app, channel="Production").json["version"] == 1
 
 
 @pytest.mark.parametrize("method, path, body, field", [
