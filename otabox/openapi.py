@@ -644,7 +644,9 @@ def _bundle_paths(app: str, tag: str) -> dict:
                              "expiresAt": TIMESTAMP}), 201),
                 **json_errors(400, *AUTH, 409, 413)}, [APP_ID],
                 body(obj({**fields, "size": {"type": "integer", "minimum": 1},
-                          "sha256": {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"}},
+                          "sha256": {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"},
+                          "nativePackages": {"description": "Accepted and ignored (@otakit/cli sends it; otabox "
+                                                            "has no use for it)"}},
                          required=["version", "size", "sha256"]))),
         },
         f"{app}/bundles/finalize": {
