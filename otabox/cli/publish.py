@@ -295,9 +295,7 @@ def share_text(share: float) -> str:
     return f"{share:g}%"
 
 
-def serving_line(channel: str, serves: list[dict], now: bool = True) -> str:
-    """What a channel serves (or would serve), per share of devices, in words."""
-    verb = "now serves" if now else "would serve"
+def _shares_text(channel: str, serves: list[dict]) -> str:
     parts = []
     for entry in serves:
         where = f" through {entry['channel']}" if entry["channel"] != channel else ""
@@ -308,26 +306,44 @@ def serving_line(channel: str, serves: list[dict], now: bool = True) -> str:
                          f"devices{where}: they drop their downloaded update")
         else:
             parts.append(f"{entry['version']} ({entry['label']}) to {share_text(entry['share'])} of devices{where}")
-    return f"{channel} {verb} " + "; ".join(parts)
+    return "; ".join(parts)
+
+
+def serving_line(channel: str, serves: list[dict], now: bool = True) -> str:
+    """What a channel serves (or would serve), per share of devices and, when platforms differ, per
+    platform, in words."""
+    verb = "now serves" if now else "would serve"
+    platforms = list(dict.fromkeys(entry.get("platform") for entry in serves))
+    if platforms == [None]:
+        return f"{channel} {verb} " + _shares_text(channel, serves)
+    return f"{channel} {verb} " + "; ".join(
+        f"on {platform}: " + _shares_text(channel, [e for e in serves if e.get("platform") == platform])
+        for platform in platforms)
 
 
 @click.command()
 @APP_OPTION
 @click.option("--channel", required=True, help="Channel to roll back.")
+@click.option("--platform", type=click.Choice(["ios", "android"]), default=None,
+              help="Roll back only this platform's devices (default: every platform, each to what it was "
+                   "served before).")
 @click.option("--to-release", type=int, default=None, help="Roll back to this release id.")
 @click.option("--to-builtin", is_flag=True, help="Tell devices to run the bundle inside the binary.")
 @click.option("--dry-run", is_flag=True, help="Only say what the channel would serve; change nothing.")
 @JSON_OPTION
 @remote_command
-def rollback(client, app, channel, to_release, to_builtin, dry_run, as_json):
+def rollback(client, app, channel, platform, to_release, to_builtin, dry_run, as_json):
     """Re-point a channel to its previous release (or another one, or the builtin bundle) as it was
-    served then (its rollout too), and say what it serves afterwards per share of devices."""
+    served then (its rollout too), and say what it serves afterwards per share of devices. Releases
+    of one version for each platform roll back together, each platform to what it had before."""
     body = {"toBuiltin": True} if to_builtin else ({"toReleaseId": to_release} if to_release else {})
+    if platform:
+        body["platform"] = platform
     if dry_run:
         body["dryRun"] = True
     data = client.post(f"/api/v1/apps/{app}/channels/{urllib.parse.quote(channel)}/rollback", body)
     if as_json or not dry_run:
-        show(data, as_json, RELEASE_COLUMNS, [data["release"]])
+        show(data, as_json, RELEASE_COLUMNS, data["releases"])
     if not as_json:
         click.echo(serving_line(channel, data["serves"], now=not dry_run) + "."
                    + (" Dry run: nothing was changed." if dry_run else ""))
