@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from .client import ClientError, OtaboxClient, file_sha256, zip_folder
+from .client import ClientError, OtaboxClient, file_sha256, native_executables, zip_folder
 from .gitinfo import git_fields
 
 
@@ -147,18 +147,24 @@ def policy_id_of(client, app: str, name: str | None) -> int | None:
               help="Devices running a bundle below this version are not moved to this one by a channel in "
                    "version_number mode (Capgo's --min-update-version).")
 @click.option("--message", default=None, help="A build message kept with the bundle (shown in the dashboard).")
+@click.option("--allow-binaries", is_flag=True,
+              help="Publish a folder even when it holds a native executable (ELF, Mach-O, PE) above 4 MB.")
 @POLICY_OPTION
 @JSON_OPTION
 @remote_command
 def publish(client, source, app, version, channel, rollout, mandatory, platform, notes, min_native_build,
-            target_versions, expo, runtime_version, encrypt_key, min_update_version, message, policy, as_json):
+            target_versions, expo, runtime_version, encrypt_key, min_update_version, message, allow_binaries, policy,
+            as_json):
     """Upload SOURCE (a build folder or a .zip) and release it to a channel.
 
     The app and channel are checked before anything is uploaded. A folder is zipped deterministically
     (the same files give the same bytes, whatever their times), so publishing a version that is on the
     server already with the same files releases that bundle again; with other bytes it fails, and so
     does a bundle for all platforms beside a platform's own. When SOURCE is inside a git working
-    tree, the bundle records its commit and branch."""
+    tree, the bundle records its commit and branch. A folder holding a native executable above 4 MB
+    (a server binary built into the same folder, say) is refused unless --allow-binaries."""
+    if source.is_dir() and not allow_binaries:
+        refuse_native_executables(source)
     if expo and not runtime_version:
         raise click.UsageError("--expo needs --runtime-version")
     if expo and encrypt_key:
@@ -187,6 +193,15 @@ def publish(client, source, app, version, channel, rollout, mandatory, platform,
             archive.unlink(missing_ok=True)
     result = release_bundle(client, app, bundle, channel, rollout, mandatory, policy_id=policy_id)
     show({"bundle": bundle, **result}, as_json, RELEASE_COLUMNS, [result["release"]])
+
+
+def refuse_native_executables(folder: Path) -> None:
+    found = native_executables(folder)
+    if found:
+        path, size, kind = found[0]
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        raise ClientError(f"{path} is a {size / 1024 / 1024:.0f} MB native executable ({kind}){more}, not part of a "
+                          "web or JS bundle; move it out of the folder, or pass --allow-binaries to publish it anyway")
 
 
 def _same_bundle(existing: dict, archive: Path) -> dict:
