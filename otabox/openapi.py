@@ -501,8 +501,13 @@ def _management_paths() -> dict:
     channel = f"{app}/channels/{{name}}"
     tag = "management"
     release_change = reply(ref("ReleaseChange"), 201)
-    serves = array(obj({"channel": STRING, "release": nullable(INTEGER), "label": nullable(STRING),
+    serves = array(obj({"channel": STRING, "platform": nullable({"enum": ["ios", "android"]}),
+                        "release": nullable(INTEGER), "label": nullable(STRING),
                         "version": STRING, "share": {"type": "number"}}))
+    planned_entry = obj({"channel": STRING, "kind": {"enum": ["rollback", "builtin"]}, "label": STRING,
+                         "platform": nullable({"enum": ["ios", "android"]}), "bundleId": nullable(INTEGER),
+                         "bundleVersion": STRING, "rollout": INTEGER, "mandatory": BOOLEAN,
+                         "rolledBackFrom": nullable(ref("Release"))})
     release_options = {"rollout": {"type": "integer", "minimum": 0, "maximum": 100}, "mandatory": BOOLEAN,
                        "notes": {"type": "string", "maxLength": 10000}}
     return {
@@ -563,12 +568,10 @@ def _management_paths() -> dict:
         },
         f"{channel}/rollback": {
             "post": operation("Roll the channel back (to the previous bundle, a release, or the builtin one)", tag, {
-                **reply(obj({"release": ref("Release"), "previousRelease": nullable(ref("Release")),
-                             "serves": serves}), 201),
-                **reply(obj({"dryRun": BOOLEAN, "release": obj({
-                    "channel": STRING, "kind": {"enum": ["rollback", "builtin"]}, "label": STRING,
-                    "bundleId": nullable(INTEGER), "bundleVersion": STRING, "rollout": INTEGER, "mandatory": BOOLEAN,
-                    "rolledBackFrom": nullable(ref("Release"))}), "serves": serves}),
+                **reply(obj({"release": ref("Release"), "releases": array(ref("Release")),
+                             "previousRelease": nullable(ref("Release")), "serves": serves}), 201),
+                **reply(obj({"dryRun": BOOLEAN, "release": planned_entry, "releases": array(planned_entry),
+                             "serves": serves}),
                         description="dryRun: what the channel would serve"),
                 **json_errors(400, *AUTH, 409)}, [APP_ID, CHANNEL],
                 accepted(releases.ROLLBACK, required=False)),
