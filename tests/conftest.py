@@ -36,6 +36,9 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "empty_database: on PostgreSQL, starts from a database without otabox's schema")
     config.addinivalue_line("markers", "single_engine: does not depend on the database engine (packaging, docs, "
                                        "command-line checks that stop before any database): runs on SQLite only")
+    config.addinivalue_line("markers", "engine: reaches a database in a way tests/conftest.py's reading misses: runs on "
+                                       "PostgreSQL too (set automatically on the tests that name a box, a server, an "
+                                       "admin command or a database URL)")
     config.addinivalue_line("markers", "live: starts a process (an otabox server, moto, PostgreSQL, Node, a browser, "
                                        "the otabox command); set automatically; `pytest -m 'not live'` is the inner loop")
 
@@ -44,6 +47,11 @@ LIVE_NAMES = {"subprocess", "Popen", "LiveServer", "MotoServer", "live_server", 
               "postgres_server", "sync_playwright"}
 """What a test, a fixture or a helper of the tests names (a module, a fixture, a parameter) when it
 starts a process."""
+DATABASE_NAMES = {"create_app", "Box", "open_database", "connect_database", "LiveServer", "old_box", "database_rows",
+                  "configured_app", "database_url", "module_database_url", "postgres_server", "run_otabox",
+                  "CliRunner", "otabox_command"}
+"""What a test, a fixture or a helper of the tests names when it reaches a database (a box, a server, an
+admin command, a database URL); mark a test `engine` when the reading misses it."""
 ENGINE_FIXTURES = {"database_url", "module_database_url", "no_processes_unless_live"}
 """Every test uses these; they start PostgreSQL only on the PostgreSQL run, which is all live."""
 TESTS = Path(__file__).resolve().parent
@@ -77,33 +85,46 @@ def _names_used(code) -> set[str]:
     return names
 
 
-_VERDICTS: dict = {}
-"""Each helper's answer, read once per session (False while being read, which ends cycles)."""
+class Reading:
+    """Whether a test, a fixture it uses or a helper they call by name (followed transitively through
+    the tests' own code) names one of `names`; each helper is read once per session."""
+
+    def __init__(self, names: set[str]):
+        self.names = names
+        self.verdicts: dict = {}
+        """Each helper's answer (False while being read, which ends cycles)."""
+
+    def of_item(self, item) -> bool:
+        functions = [getattr(item, "function", None)]
+        for name in set(getattr(item, "fixturenames", ())) - ENGINE_FIXTURES:
+            functions += [definition.func for definition in item._fixtureinfo.name2fixturedefs.get(name, ())]
+        return any(self.of_helper(function) for function in functions if function is not None)
+
+    def of_helper(self, helper) -> bool:
+        """`helper`: a function, or a class whose methods are read."""
+        if inspect.isclass(helper):
+            return helper.__module__ != "builtins" and any(
+                self.of_helper(method) for method in vars(helper).values() if inspect.isfunction(method))
+        helper = inspect.unwrap(helper)
+        if not inspect.isfunction(helper):
+            return False
+        if helper not in self.verdicts:
+            self.verdicts[helper] = False
+            self.verdicts[helper] = self._reads(helper)
+        return self.verdicts[helper]
+
+    def _reads(self, function) -> bool:
+        if not Path(function.__code__.co_filename).resolve().is_relative_to(TESTS):
+            return False
+        names = _names_used(function.__code__)
+        if names & self.names:
+            return True
+        helpers = (function.__globals__.get(name) for name in names)
+        return any(self.of_helper(helper) for helper in helpers if callable(helper))
 
 
-def _starts_processes(helper) -> bool:
-    """Whether `helper` (a function, or a class whose methods are read), or a helper of the tests it
-    calls by name (followed transitively), names something in LIVE_NAMES."""
-    if inspect.isclass(helper):
-        return helper.__module__ != "builtins" and any(
-            _starts_processes(method) for method in vars(helper).values() if inspect.isfunction(method))
-    helper = inspect.unwrap(helper)
-    if not inspect.isfunction(helper):
-        return False
-    if helper not in _VERDICTS:
-        _VERDICTS[helper] = False
-        _VERDICTS[helper] = _reads_as_live(helper)
-    return _VERDICTS[helper]
-
-
-def _reads_as_live(function) -> bool:
-    if not Path(function.__code__.co_filename).resolve().is_relative_to(TESTS):
-        return False
-    names = _names_used(function.__code__)
-    if names & LIVE_NAMES:
-        return True
-    helpers = (function.__globals__.get(name) for name in names)
-    return any(_starts_processes(helper) for helper in helpers if callable(helper))
+STARTS_PROCESSES = Reading(LIVE_NAMES)
+USES_DATABASE = Reading(DATABASE_NAMES)
 
 
 def starts_processes(item) -> bool:
@@ -111,16 +132,20 @@ def starts_processes(item) -> bool:
     `no_processes_unless_live` guard below catches what this reading misses."""
     if TEST_DATABASE == "postgresql" or item.get_closest_marker("live"):
         return True
-    functions = [getattr(item, "function", None)]
-    for name in set(getattr(item, "fixturenames", ())) - ENGINE_FIXTURES:
-        functions += [definition.func for definition in item._fixtureinfo.name2fixturedefs.get(name, ())]
-    return any(_starts_processes(function) for function in functions if function is not None)
+    return STARTS_PROCESSES.of_item(item)
+
+
+def depends_on_the_engine(item) -> bool:
+    """Whether the test reaches a database (a box in this process, a server, an admin command, a
+    database URL): the tests that do not are the same on every engine and run once, with SQLite."""
+    return not item.get_closest_marker("single_engine") and (
+        item.get_closest_marker("engine") is not None or USES_DATABASE.of_item(item))
 
 
 def pytest_collection_modifyitems(config, items):
     """Tests that start processes are marked `live`. On the PostgreSQL run, what is about SQLite itself
-    or the same on every engine is skipped before any of its fixtures run (some install packages or
-    start servers)."""
+    or the same on every engine (single_engine, or reaching no database) is skipped before any of its
+    fixtures run (some install packages or start servers)."""
     for item in items:
         if starts_processes(item):
             item.add_marker(pytest.mark.live)
@@ -129,7 +154,7 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker("sqlite_only"):
             item.add_marker(pytest.mark.skip(reason="about SQLite itself"))
-        elif item.get_closest_marker("single_engine"):
+        elif not depends_on_the_engine(item):
             item.add_marker(pytest.mark.skip(reason="the same on every engine; runs with SQLite"))
 
 
