@@ -20,42 +20,32 @@ import copy
 import re
 
 from flask import Flask
+
 from .. import __version__
 from ..web import Accepted
 from . import service
 from .api import account, apps, bundles, collaborators, devices, flags, health, meta, releases, rollouts, webhooks
 from .protocols import appdispatch, capgo, codepush, expo, koolbase, native, openfeature
-
 from .shapes import BLOB, STRING, body, error_responses, json_errors, obj, query, text_errors
-
-FORM = "multipart/form-data"
 
 SECTIONS = (apps, bundles, devices, releases, flags, health, rollouts, webhooks, account, collaborators, meta,
             service, native, codepush, capgo, koolbase, expo, openfeature, appdispatch)
-"""Every part of the document; a new module is added here."""
+"""Every part of the document; a new module goes here."""
+FORM = "multipart/form-data"
+
 
 def _declared_input(route: str, op: dict, declared: Accepted) -> None:
-    """Fill an operation's request body and query parameters from what its route declares with
-    `@web.accepts`, and document the 400 that refuses anything else (in otabox's JSON under /api/v1
-    and /v1/ota, in code-push-server's plain text elsewhere). A multipart body keeps the file fields
-    its module describes (`files`); every other field comes from the declaration."""
-    if declared.form is not None:
-        written = op.get("requestBody", {}).get("content", {}).get(FORM, {}).get("schema", {})
-        form = declared.form.json_schema()
-        files = {name: written.get("properties", {}).get(name, BLOB) for name in declared.files}
-        required = [name for name in written.get("required", []) if name in files] + form.get("required", [])
-        op["requestBody"] = body({**form, "properties": {**files, **form["properties"]},
-                                  **({"required": required} if required else {})}, FORM)
-    elif declared.body.fields or declared.body.aliases or declared.body.ignored:
-        schema = declared.body.json_schema()
-        op["requestBody"] = body(schema, required="required" in schema)
-    else:
+    """Give an operation the request body and query parameters its route declares with `@web.accepts`
+    (whatever its module wrote), and the 400 that refuses anything else: otabox's JSON under /api/v1
+    and /v1/ota, code-push-server's plain text elsewhere."""
+    request_body = _declared_body(op, declared)
+    if request_body is None:
         op.pop("requestBody", None)
-    written = {p["name"]: p.get("description", "") for p in op.get("parameters", []) if p["in"] == "query"}
+    else:
+        op["requestBody"] = request_body
     query_fields = declared.query.json_schema()
     parameters = [p for p in op.get("parameters", []) if p["in"] != "query"] + [
-        query(name, schema, "" if "description" in schema else written.get(name, ""),
-              name in query_fields.get("required", ()))
+        query(name, schema, required=name in query_fields.get("required", ()))
         for name, schema in query_fields["properties"].items() if name not in declared.query.ignored]
     if parameters:
         op["parameters"] = parameters
@@ -63,6 +53,22 @@ def _declared_input(route: str, op: dict, declared: Accepted) -> None:
         op.pop("parameters", None)
     if "400" not in op["responses"]:
         op["responses"].update(json_errors(400) if route.startswith(("/api/v1/", "/v1/ota/")) else text_errors(400))
+
+
+def _declared_body(op: dict, declared: Accepted) -> dict | None:
+    """A JSON body from the declared schema; a multipart one from the declared form, with the file
+    fields as the module describes them (their media type; a plain blob otherwise)."""
+    if declared.form is not None:
+        written = op.get("requestBody", {}).get("content", {}).get(FORM, {}).get("schema", {})
+        form = declared.form.json_schema()
+        files = {name: written.get("properties", {}).get(name, BLOB) for name in declared.files}
+        required = [name for name in written.get("required", []) if name in files] + form.get("required", [])
+        return body({**form, "properties": {**files, **form["properties"]},
+                     **({"required": required} if required else {})}, FORM)
+    if declared.body.fields or declared.body.aliases or declared.body.ignored:
+        schema = declared.body.json_schema()
+        return body(schema, required="required" in schema)
+    return None
 
 
 def openapi_path(rule: str) -> str:
