@@ -44,7 +44,8 @@ def import_keys(box, app_slug, key_path, certificate_path, keyid):
 
 @expo.command("embed")
 @click.option("--app", "app_slug", required=True, help="App slug or id.")
-@click.option("--platform", required=True, type=click.Choice(["ios", "android"]))
+@click.option("--platform", required=True, type=click.Choice(["ios", "android"]),
+              help="The platform of the store binary the bundle is embedded in.")
 @click.option("--runtime-version", help="The binary's runtime version (Expo).")
 @click.option("--update-id", help="The embedded update's id (Expo: app.manifest's `id` in the binary).")
 @click.option("--native-version", help="The binary's version, for the native protocol's builtin bundle (a zip).")
