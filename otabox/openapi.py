@@ -157,7 +157,8 @@ def _schemas() -> dict:
         "notes": STRING, "actor": STRING, "promotedAt": TIMESTAMP,
         "targetVersions": nullable(STRING), "platform": nullable({"enum": ["ios", "android"]}),
         "runtimeVersion": nullable(STRING), "deleted": BOOLEAN, "groupId": nullable(STRING),
-        "originalLabel": nullable(STRING), "originalChannel": nullable(STRING), "stats": stats})
+        "originalLabel": nullable(STRING), "originalChannel": nullable(STRING), "stats": stats,
+        "channelVersion": nullable(INTEGER)})
     channel = obj({
         "id": INTEGER, "name": STRING, "deploymentKey": STRING, "blockUpgrades": {"enum": list(apps.BLOCK_UPGRADES)},
         "allowDeviceSelfAssign": BOOLEAN, "allowEmulator": BOOLEAN, "allowDev": BOOLEAN, "ios": BOOLEAN,
@@ -184,6 +185,8 @@ def _schemas() -> dict:
     return {
         "Error": obj({"error": obj({"code": STRING, "message": STRING, "details": {"type": "object"}})}),
         "App": app, "Channel": channel, "Release": release, "Bundle": bundle, "Device": device,
+        "NumberedBundle": {"allOf": [ref("Bundle"), obj({"channelVersions": array(obj({
+            "channel": STRING, "version": INTEGER, "mandatory": BOOLEAN, "active": BOOLEAN}))})]},
         "ReleaseChange": obj({"release": ref("Release"), "previousRelease": nullable(ref("Release"))}),
         "ReleaseList": obj({"releases": array(ref("Release")), "groupId": STRING}),
         "AuditEntry": obj({"id": INTEGER, "at": TIMESTAMP, "actor": STRING, "token": nullable(STRING),
@@ -498,8 +501,13 @@ def _management_paths() -> dict:
     channel = f"{app}/channels/{{name}}"
     tag = "management"
     release_change = reply(ref("ReleaseChange"), 201)
-    serves = array(obj({"channel": STRING, "release": nullable(INTEGER), "label": nullable(STRING),
+    serves = array(obj({"channel": STRING, "platform": nullable({"enum": ["ios", "android"]}),
+                        "release": nullable(INTEGER), "label": nullable(STRING),
                         "version": STRING, "share": {"type": "number"}}))
+    planned_entry = obj({"channel": STRING, "kind": {"enum": ["rollback", "builtin"]}, "label": STRING,
+                         "platform": nullable({"enum": ["ios", "android"]}), "bundleId": nullable(INTEGER),
+                         "bundleVersion": STRING, "rollout": INTEGER, "mandatory": BOOLEAN,
+                         "rolledBackFrom": nullable(ref("Release"))})
     release_options = {"rollout": {"type": "integer", "minimum": 0, "maximum": 100}, "mandatory": BOOLEAN,
                        "notes": {"type": "string", "maxLength": 10000}}
     return {
@@ -560,12 +568,10 @@ def _management_paths() -> dict:
         },
         f"{channel}/rollback": {
             "post": operation("Roll the channel back (to the previous bundle, a release, or the builtin one)", tag, {
-                **reply(obj({"release": ref("Release"), "previousRelease": nullable(ref("Release")),
-                             "serves": serves}), 201),
-                **reply(obj({"dryRun": BOOLEAN, "release": obj({
-                    "channel": STRING, "kind": {"enum": ["rollback", "builtin"]}, "label": STRING,
-                    "bundleId": nullable(INTEGER), "bundleVersion": STRING, "rollout": INTEGER, "mandatory": BOOLEAN,
-                    "rolledBackFrom": nullable(ref("Release"))}), "serves": serves}),
+                **reply(obj({"release": ref("Release"), "releases": array(ref("Release")),
+                             "previousRelease": nullable(ref("Release")), "serves": serves}), 201),
+                **reply(obj({"dryRun": BOOLEAN, "release": planned_entry, "releases": array(planned_entry),
+                             "serves": serves}),
                         description="dryRun: what the channel would serve"),
                 **json_errors(400, *AUTH, 409)}, [APP_ID, CHANNEL],
                 accepted(releases.ROLLBACK, required=False)),
@@ -623,7 +629,7 @@ def _bundle_paths(app: str, tag: str) -> dict:
     return {
         f"{app}/bundles": {
             "get": operation("The app's bundles, newest first", tag, {
-                **reply(obj({"bundles": array(ref("Bundle")), "total": INTEGER})), **json_errors(400, *AUTH)},
+                **reply(obj({"bundles": array(ref("NumberedBundle")), "total": INTEGER})), **json_errors(400, *AUTH)},
                 [APP_ID, *PAGING, query("version", description="Only the bundles of this version")]),
             "post": operation("Upload a bundle (a zip, or an Expo export zip)", tag, {
                 **reply(ref("Bundle"), 201), **json_errors(400, *AUTH, 409, 413, 422, 503, 507)}, [APP_ID],
@@ -641,7 +647,9 @@ def _bundle_paths(app: str, tag: str) -> dict:
                              "expiresAt": TIMESTAMP}), 201),
                 **json_errors(400, *AUTH, 409, 413)}, [APP_ID],
                 body(obj({**fields, "size": {"type": "integer", "minimum": 1},
-                          "sha256": {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"}},
+                          "sha256": {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"},
+                          "nativePackages": {"description": "Accepted and ignored (@otakit/cli sends it; otabox "
+                                                            "has no use for it)"}},
                          required=["version", "size", "sha256"]))),
         },
         f"{app}/bundles/finalize": {

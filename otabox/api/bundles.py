@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from ..core import bundles
+from ..core import bundles, numbered_bundles
 from ..errors import BadRequest, Forbidden, Gone
 from ..fields import Boolean, Choice, Schema, Text
 from ..store.models import iso
@@ -56,7 +56,9 @@ def finalize(app_id):
 def list_bundles(app_id):
     app = app_for(app_id)
     rows, total = bundles.list_bundles(app, query()["limit"], query()["offset"], query().get("version"))
-    return jsonify({"bundles": [bundles.bundle_json(b) for b in rows], "total": total})
+    numbers = numbered_bundles.bundle_numbers(app, [b.id for b in rows])
+    return jsonify({"bundles": [{**bundles.bundle_json(b), "channelVersions": numbers[b.id]} for b in rows],
+                    "total": total})
 
 
 @bp.get("/apps/<app_id>/bundles/<bundle_id>")

@@ -74,7 +74,10 @@ BUNDLE_FIELDS = Schema({
 """A bundle's fields, from a multipart form or (the two-step upload) a JSON body."""
 UPLOAD = BUNDLE_FIELDS.extend({"size": Whole(1, description="Bytes", required=True),
                                "sha256": Text(64, pattern="[0-9a-fA-F]{64}", expected="64 hex characters",
-                                              required=True)})
+                                              required=True)},
+                              ignored=("nativePackages",))
+"""The two-step upload's initiate body. `nativePackages`: the native plugins @otakit/cli finds in the
+project, which OtaKit's server checks bundles against; otabox does not (ignored)."""
 
 
 def parse_fields(data: dict) -> BundleFields:

@@ -119,15 +119,16 @@ def test_a_rollback_dry_run_says_what_the_channel_would_serve_and_changes_nothin
     _, second = publish(admin, "1.1.0", rollout=20)
     preview = admin.post(rollback, {"dryRun": True})
     assert preview.status_code == 200
-    assert preview.json == {"dryRun": True, "release": {
-        "channel": "production", "kind": "rollback", "label": "v3", "bundleId": bundle["id"], "bundleVersion": "1.0.0",
-        "rollout": 100, "mandatory": False, "rolledBackFrom": admin.get(f"/api/v1/apps/{APP}/releases/{second['id']}").json},
-        "serves": [{"channel": "production", "release": second["id"] + 1, "label": "v3", "version": "1.0.0",
-                    "share": 100}]}
+    planned = {"channel": "production", "kind": "rollback", "label": "v3", "platform": None, "bundleId": bundle["id"],
+               "bundleVersion": "1.0.0", "rollout": 100, "mandatory": False,
+               "rolledBackFrom": admin.get(f"/api/v1/apps/{APP}/releases/{second['id']}").json}
+    assert preview.json == {"dryRun": True, "release": planned, "releases": [planned],
+                            "serves": [{"channel": "production", "platform": None, "release": second["id"] + 1,
+                                        "label": "v3", "version": "1.0.0", "share": 100}]}
     builtin = admin.post(rollback, {"dryRun": True, "toBuiltin": True}).json
     assert (builtin["release"]["kind"], builtin["release"]["bundleVersion"], builtin["release"]["bundleId"]) == (
         "builtin", "builtin", None)
-    assert builtin["serves"] == [{"channel": "production", "release": second["id"] + 1, "label": "v3",
+    assert builtin["serves"] == [{"channel": "production", "platform": None, "release": second["id"] + 1, "label": "v3",
                                   "version": "builtin", "share": 100}]
     assert admin.post(rollback, {"dryRun": "yes"}).status_code == 400
     assert admin.get(f"/api/v1/apps/{APP}/releases").json["total"] == 2
@@ -154,9 +155,10 @@ def test_rolling_back_a_canary_restores_the_canary_before_it_and_never_widens_it
     rollback = f"/api/v1/apps/{APP}/channels/production/rollback"
     preview = admin.post(rollback, {"dryRun": True}).json
     assert preview["release"]["rollout"] == 10
-    expected = [{"channel": "production", "release": newer["id"] + 1, "label": "v4", "version": "1.1.0", "share": 10},
-                {"channel": "production", "release": canary["id"] - 1, "label": "v1", "version": "1.0.0",
-                 "share": 90}]
+    expected = [{"channel": "production", "platform": None, "release": newer["id"] + 1, "label": "v4",
+                 "version": "1.1.0", "share": 10},
+                {"channel": "production", "platform": None, "release": canary["id"] - 1, "label": "v1",
+                 "version": "1.0.0", "share": 90}]
     assert preview["serves"] == expected
     done = admin.post(rollback).json
     assert (done["release"]["bundleVersion"], done["release"]["rollout"]) == ("1.1.0", 10)
