@@ -7,7 +7,7 @@ checked by applying it, and the full file gzipped), in a fresh process per pair.
 Then the 10 MB target: a 10 MB bundle (the first 10 MB of typescript's lib/typescript.js followed
 by lib/tsserver.js, of 5.4.4 and of 5.4.5) patched the same way.
 
-    python bench/patches.py [--cache DIR]
+    python bench/patches.py [--cache DIR] [--only PACKAGE]
 
 The packages come from the npm registry through `npm pack` (the cache keeps them between runs);
 `hermesc` through `npm install hermes-compiler`. A pair whose source hermesc refuses is measured as
@@ -35,7 +35,7 @@ PAIRS = [
     ("react-dom", "18.2.0", "18.3.1", ["umd/react-dom.production.min.js"]),
     ("@babel/standalone", "7.24.0", "7.24.1", ["babel.min.js"]),
     ("typescript", "5.4.4", "5.4.5", ["lib/typescript.js"]),
-    ("three", "0.160.0", "0.160.1", ["build/three.cjs", "build/three.min.js"]),
+    ("three", "0.162.0", "0.163.0", ["build/three.cjs", "build/three.min.js"]),
 ]
 TEN_MB = 10 * 1024 * 1024
 MB = 1024 * 1024
@@ -146,6 +146,7 @@ def ten_mb_pair(cache: Path, work: Path) -> tuple[Path, Path]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "otabox-bench-patches")
+    parser.add_argument("--only", help="Only this package's pair (no 10 MB run).")
     parser.add_argument("--measure", nargs=2, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
@@ -159,12 +160,16 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     rows: list[dict] = []
     for name, before, after, candidates in PAIRS:
+        if args.only and name != args.only:
+            continue
         old, new = (package_file(args.cache, name, v, candidates) for v in (before, after))
         label = f"{name} {before} → {after}"
         report(label, "JS", old, new, rows)
         old_hbc, new_hbc = compile_hbc(compiler, old), compile_hbc(compiler, new)
         if old_hbc and new_hbc:
             report(label, "HBC", old_hbc, new_hbc, rows)
+    if args.only:
+        return
     with tempfile.TemporaryDirectory() as work:
         old, new = ten_mb_pair(args.cache, Path(work))
         report("10 MB (typescript 5.4.4 → 5.4.5)", "JS", old, new, rows)
