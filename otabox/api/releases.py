@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from ..core import apps, bundles, policies, releases, transfers
+from ..core import apps, bundles, embedded, patches, policies, releases, transfers
 from ..core.executions import execution_json
 from ..fields import Boolean, Text
-from ..web import accepts, actor, app_for, body, paging, query
+from ..web import accepts, actor, app_for, body, box, paging, query
 
 bp = Blueprint("api_releases", __name__)
 
@@ -91,9 +91,14 @@ def release_history(app_id, release_id):
 @bp.get("/apps/<app_id>/releases/<release_id>/transfer")
 @accepts()
 def release_transfer(app_id, release_id):
-    """Bytes its launch assets cost so far, in full and as patches, and the saving."""
+    """Bytes its launch assets cost so far, in full and as patches, and the saving; and the patches
+    made to its bundle, per base (`patches`)."""
     release = releases.find_release(app_for(app_id), release_id)
-    return jsonify(transfers.transfer_json(release))
+    view = box().serving.app(str(release.app_id))
+    bundle = view.bundles.get(release.bundle_id) if view and release.bundle_id else None
+    made = patches.listed(bundle.extra, patches.base_names(view.bundles.values(), embedded.of_view(view))
+                          ) if bundle else []
+    return jsonify({**transfers.transfer_json(release), "patches": made})
 
 
 @bp.post("/apps/<app_id>/releases/<release_id>/republish")

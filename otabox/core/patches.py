@@ -117,3 +117,33 @@ def record_patch(job: PatchJob, outcome: dict) -> bool:
             extra["blobs"] = sorted(set(extra.get("blobs", ())) | {outcome["sha256"]})
         Bundle.update(extra=extra).where(Bundle.id == job.bundle_id).execute()
     return True
+
+
+def base_names(bundles, embedded) -> dict[str, str]:
+    """What each possible base file is, for people: a bundle's version (and platform, for an Expo
+    launch asset), or the store binary's embedded bundle."""
+    names = {}
+    for bundle in bundles:
+        names[bundle.sha256] = bundle.version
+        for platform, files in (bundle.extra.get("files") if bundle.format == "expo" else {}).items():
+            if (files or {}).get("launchAsset"):
+                names[files["launchAsset"]["sha256"]] = f"{bundle.version} ({platform})"
+    for found in embedded:
+        names[found.sha256] = f"embedded {found.runtime_version or found.native_version} ({found.platform})"
+    return names
+
+
+def listed(extra: dict, names: dict[str, str]) -> list[dict]:
+    """The patches recorded for a bundle, one per target file and base: made (size, format, the
+    compressed full file it saves) or skipped (why)."""
+    rows = []
+    for target, bases in sorted((extra or {}).get(PATCHES_KEY, {}).items()):
+        for base, outcome in sorted(bases.items()):
+            row = {"targetSha256": target, "baseSha256": base, "base": names.get(base)}
+            if outcome.get("sha256"):
+                row.update({"format": outcome["format"], "size": outcome["size"],
+                            "compressedFullSize": outcome["compressedFullSize"]})
+            else:
+                row["skipped"] = outcome.get("skipped")
+            rows.append(row)
+    return rows

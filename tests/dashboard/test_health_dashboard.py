@@ -55,6 +55,7 @@ def test_release_health_rollout_controls_policies_and_webhooks(server, browser, 
     expect(page.get_by_text("NullPointerException in Checkout")).to_be_visible()
     expect(page.get_by_role("img", name="Launches, crashes, JS errors and update failures per hour")).to_be_visible()
     expect(page.get_by_text("Policy “careful”")).to_be_visible()
+    expect(page.get_by_text("No patches yet")).to_be_visible()  # one release: nothing to patch from
     session.shot("release-health")
     page.get_by_role("button", name="Pause").click()
     expect(page.get_by_role("status").filter(has_text="paused")).to_be_visible()

@@ -144,3 +144,12 @@ def test_otabox_expo_embed_records_the_bundle(box, demo_app, tmp_path):
     with box.db.connection_context():
         rows = [(e.platform, e.runtime_version, e.update_id, e.size) for e in EmbeddedBundle.select()]
     assert rows == [("android", "1.0.0", EMBEDDED_ID, len(embedded_launch_bytes()))]
+
+
+def test_an_app_deleted_takes_its_embedded_bundles_and_gc_their_files(admin, box, on_embedded, monkeypatch):
+    assert admin.delete(f"/api/v1/apps/{APP}").status_code == 200
+    monkeypatch.setattr("otabox.ops.maintenance.BLOB_GRACE_SECONDS", -60)
+    with box.db.connection_context():
+        assert EmbeddedBundle.select().count() == 0
+        collect_garbage(box)
+    assert not box.store.exists(on_embedded["recorded"]["sha256"])

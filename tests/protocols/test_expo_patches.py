@@ -220,8 +220,13 @@ def test_each_release_shows_bytes_sent_in_full_and_patched_and_the_saving(admin,
     answer = admin.get(f"/api/v1/apps/{APP}/releases/{release_id}/transfer")
     assert answer.status_code == 200
     size = len(two_updates["new_bytes"])
-    assert answer.json == {"releaseId": release_id, "fullDownloads": 1, "fullBytes": size, "patchedDownloads": 1,
-                           "patchedBytes": len(patched.data), "savedBytes": size - len(patched.data)}
+    made = {m["sha256"]: m for m in two_updates["made"]}
+    assert {k: v for k, v in answer.json.items() if k != "patches"} == {
+        "releaseId": release_id, "fullDownloads": 1, "fullBytes": size, "patchedDownloads": 1,
+        "patchedBytes": len(patched.data), "savedBytes": size - len(patched.data)}
+    assert sorted((p["base"], p["format"]) for p in answer.json["patches"]) == [
+        ("1.0.0 (android)", "bsdiff"), ("1.0.0 (ios)", "bsdiff")]  # the patch sizes per base, on the release page
+    assert {p["size"] for p in answer.json["patches"]} == {m["size"] for m in made.values()}
     assert admin.delete(f"/api/v1/apps/{APP}").status_code == 200  # the counts go with the release
     with box.db.connection_context():
         assert ReleaseTransfer.select().count() == 0

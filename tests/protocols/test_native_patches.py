@@ -80,6 +80,15 @@ def test_a_device_on_the_previous_bundle_gets_a_patch_that_rebuilds_the_new_one(
     assert manifest["deleted"] == ["gone.txt", "moved/a.txt"]
 
 
+def test_the_release_lists_its_patch_per_base(admin, two_bundles):
+    release_id = admin.get(f"/api/v1/apps/{APP}/releases?channel=production").json["releases"][0]["id"]
+    listed = admin.get(f"/api/v1/apps/{APP}/releases/{release_id}/transfer").json["patches"]
+    made = two_bundles["made"][0]
+    assert listed == [{"targetSha256": hashlib.sha256(two_bundles["new"]).hexdigest(),
+                       "baseSha256": hashlib.sha256(two_bundles["old"]).hexdigest(), "base": "1.0.0",
+                       "format": "otabox-patch-v1", "size": made["size"], "compressedFullSize": len(two_bundles["new"])}]
+
+
 def test_the_applier_works_on_an_unpacked_base_folder(client, demo_app, two_bundles, tmp_path):
     reply = offered(client, demo_app, currentSha256=hashlib.sha256(two_bundles["old"]).hexdigest().upper())
     archive = client.get(local(reply["bundle"]["patch"]["url"])).data

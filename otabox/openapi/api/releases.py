@@ -56,9 +56,15 @@ def paths() -> dict:
         },
         f"{app}/releases/{{release_id}}/transfer": {
             "get": operation("Bytes a release's Expo launch assets cost so far: downloads and bytes in full and as "
-                             "patches, and the bytes the patches saved", tag, {
+                             "patches, and the bytes the patches saved; the patches made to its bundle per base",
+                             tag, {
                 **reply(obj({"releaseId": INTEGER, "fullDownloads": INTEGER, "fullBytes": INTEGER,
-                             "patchedDownloads": INTEGER, "patchedBytes": INTEGER, "savedBytes": INTEGER})),
+                             "patchedDownloads": INTEGER, "patchedBytes": INTEGER, "savedBytes": INTEGER,
+                             "patches": array(obj({
+                                 "targetSha256": STRING, "baseSha256": STRING, "base": nullable(STRING),
+                                 "format": {"enum": ["bsdiff", "otabox-patch-v1"]}, "size": INTEGER,
+                                 "compressedFullSize": INTEGER, "skipped": STRING},
+                                 required=["targetSha256", "baseSha256", "base"]))})),
                 **json_errors(*AUTH)}, [APP_ID, release_id]),
         },
         f"{app}/releases/{{release_id}}/republish": {
