@@ -19,6 +19,7 @@ import requests
 
 from otabox.app import create_app
 from otabox.config import SQLITE_FILE, Config
+from otabox.security import passwords
 from otabox.store.db import open_database
 from fleet import WebhookReceiver
 from support import Api, Published, check, make_key, make_zip, unsigned  # noqa: F401 (tests import them from here too)
@@ -172,6 +173,19 @@ def no_processes_unless_live(request, monkeypatch):
 
     monkeypatch.setattr(subprocess, "Popen", refuse)
     yield
+
+
+PASSWORD_COST = passwords.LOG2_N
+"""The scrypt cost otabox hashes passwords at (log2 n); a test of the cost itself sets it back."""
+QUICK_PASSWORD_COST = 10
+
+
+@pytest.fixture(autouse=True)
+def quick_password_hashing(monkeypatch):
+    """otabox hashes passwords with scrypt at 2^15 (32 MiB, a fraction of a second each), and the suite
+    signs people in hundreds of times: in this process the tests hash at 2^10. A stored hash names its
+    cost, so checking works as in production; servers the tests start keep the real cost."""
+    monkeypatch.setattr(passwords, "LOG2_N", QUICK_PASSWORD_COST)
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@ ARCHITECTURE.md describes, and no modules import each other in a circle."""
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import pytest
@@ -73,7 +74,9 @@ def layer(name: str) -> str:
     return name.split(".")[1]
 
 
+@functools.cache
 def graph() -> dict[str, set[str]]:
+    """What each module imports (read once per session; tests only read it)."""
     return {module_name(path): imports_of(path) for path in PACKAGE.rglob("*.py")}
 
 

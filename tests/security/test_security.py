@@ -9,15 +9,16 @@ import hmac
 import io
 import os
 import re
+import shutil
 import time
 import types
 import urllib.parse
 
 import pytest
-from conftest import Api, make_key, make_zip
+from conftest import TEST_DATABASE, Api, make_key, make_zip
 
 from otabox.app import create_app
-from otabox.config import Config
+from otabox.config import SQLITE_FILE, Config
 from otabox.security import auth, sessions, signing
 from otabox.store.models import ApiKey, App, Collaborator, TokenApp, User
 
@@ -382,13 +383,46 @@ class World:
         return self.client.open(path, method=method, headers=headers, json=body)
 
 
+def make_apps(admin: Api, box) -> tuple[AppFacts, AppFacts, AppFacts]:
+    return (make_app(admin, box, "com.example.mine", "Mine"),
+            make_app(admin, box, "com.example.other", "Other Secret Name"),
+            make_app(admin, box, "com.example.third", "Third"))
+
+
+def world_config(data_dir) -> Config:
+    return Config.from_env(data_dir=data_dir, device_flush_seconds=3600.0, address_rate_per_minute=0)
+
+
+@pytest.fixture(scope="module")
+def world_data_dir(tmp_path_factory, schema_template):
+    """The three apps of the matrix, made once per module in a data directory that each test copies
+    (making them took about a second, and the matrix has a test per route); None on PostgreSQL, whose
+    rows live outside the data directory (each test makes its own there)."""
+    if TEST_DATABASE == "postgresql":
+        yield None
+        return
+    data_dir = tmp_path_factory.mktemp("world") / "data"
+    data_dir.mkdir(mode=0o700)
+    shutil.copy2(schema_template, data_dir / SQLITE_FILE)
+    app = create_app(world_config(data_dir))
+    box = app.config["BOX"]
+    apps = make_apps(Api(app.test_client(), make_key(box, "admin", "admin")), box)
+    box.close()
+    yield data_dir, apps
+
+
 @pytest.fixture
-def world(client, box, admin):
-    mine = make_app(admin, box, "com.example.mine", "Mine")
-    other = make_app(admin, box, "com.example.other", "Other Secret Name")
-    third = make_app(admin, box, "com.example.third", "Third")
+def world(request, world_data_dir, tmp_path):
+    if world_data_dir is None:
+        box = request.getfixturevalue("box")
+        client, apps = request.getfixturevalue("client"), make_apps(request.getfixturevalue("admin"), box)
+    else:
+        template, apps = world_data_dir
+        app = create_app(world_config(shutil.copytree(template, tmp_path / "world")))
+        request.addfinalizer(app.config["BOX"].close)
+        box, client = app.config["BOX"], app.test_client()
     # The client's cookie jar would replace the Cookie headers the matrix sends.
-    return World(client.application.test_client(use_cookies=False), box, mine, other, third, {})
+    return World(client.application.test_client(use_cookies=False), box, *apps, {})
 
 
 # --- (a) the matrix --------------------------------------------------------------------------------
