@@ -433,20 +433,26 @@ def receive_upload(box, upload: Upload, stream) -> None:
 
 def finalize_upload(box, app: App, upload_id, actor: str) -> Bundle:
     """Ingest a received upload. When the server is busy ingesting others, Busy (503) leaves the
-    upload as it is, so the client can finalize again after Retry-After."""
+    upload as it is, so the client can finalize again after Retry-After; so does a finalize that comes
+    before anything was uploaded (422 upload_missing): the client may still PUT the file, then finalize."""
     upload = live_upload(upload_id, app)
     expected = box.staging.new_path(upload_file_prefix(upload.id) + upload.sha256)
     with box.ingestor.slot():
+        received = True
         try:
             if expected.exists():
                 staged = StagedFile(expected, upload.sha256, expected.stat().st_size)
             else:
                 staged = _received_by_the_store(box, upload)
             return box.ingestor.ingest(app, BundleFields(**upload.fields), staged, actor)
+        except Invalid as exc:
+            received = exc.code != "upload_missing"
+            raise
         finally:
-            for leftover in _received_files(box, upload):
-                leftover.unlink(missing_ok=True)
-            Upload.delete().where(Upload.id == upload.id).execute()
+            if received:
+                for leftover in _received_files(box, upload):
+                    leftover.unlink(missing_ok=True)
+                Upload.delete().where(Upload.id == upload.id).execute()
 
 
 def _received_by_the_store(box, upload: Upload) -> StagedFile:

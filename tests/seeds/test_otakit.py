@@ -175,3 +175,20 @@ def test_every_route_refuses_an_unknown_field_by_name_even_an_empty_one(admin):
         assert refused.status_code == 400 and refused.json["error"]["code"] == "unknown_field", path
         assert (refused.json["error"]["details"]["field"], refused.json["error"]["details"]["suggestion"]) == (
             field, suggestion)
+
+
+def test_a_finalize_before_the_upload_leaves_the_session_for_the_upload(admin):
+    """"The server checks that the uploaded object exists": a finalize sent too early is refused
+    (422 upload_missing) and the session stays, so the PUT and the finalize can follow."""
+    app_id = admin.post(f"{BASE}/apps", {"slug": APP}).json["id"]
+    data = make_zip({"index.html": "early"})
+    initiated = admin.post(f"{BASE}/apps/{app_id}/bundles/initiate", {
+        "version": "1.0.1", "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}).json
+    early = admin.post(f"{BASE}/apps/{app_id}/bundles/finalize", {"uploadId": initiated["uploadId"]})
+    assert early.status_code == 422 and early.json["error"]["code"] == "upload_missing"
+    assert admin.get(f"{BASE}/apps/{app_id}/bundles").json["total"] == 0
+    assert put_zip(admin.client, initiated["presignedUrl"], data).status_code == 200
+    finalized = admin.post(f"{BASE}/apps/{app_id}/bundles/finalize", {"uploadId": initiated["uploadId"]})
+    assert finalized.status_code == 201 and finalized.json["version"] == "1.0.1"
+    again = admin.post(f"{BASE}/apps/{app_id}/bundles/finalize", {"uploadId": initiated["uploadId"]})
+    assert again.status_code == 404, "a finalized session is gone"
