@@ -45,7 +45,7 @@ def me():
 @accepts()
 def signing_key():
     secrets = box().secrets
-    signer = secrets.bundle_signer
-    return jsonify({"algorithm": signer.algorithm, "publicKey": signer.public_pem, "keyId": signer.key_id,
-                    "keys": secrets.published_keys()})
+    keys = secrets.published_keys()
+    return jsonify({"algorithm": secrets.bundle_signer.algorithm, "publicKey": keys[0]["publicKey"],
+                    "keyId": keys[0]["keyId"], "keys": keys})
 
