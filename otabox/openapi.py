@@ -602,7 +602,7 @@ def _management_paths() -> dict:
                 "algorithm": STRING, "publicKey": STRING, "keyId": STRING,
                 "keys": array(obj({"keyId": STRING, "publicKey": STRING, "current": BOOLEAN,
                                    "retiredAt": TIMESTAMP}, required=["keyId", "publicKey", "current"]))})),
-                security=PUBLIC),
+                security=PUBLIC, parameters=[query("format", {"enum": ["json", "pem"]})]),
         },
         f"{api}/openapi.json": {
             "get": operation("This document", tag, reply({"type": "object"}), security=PUBLIC),

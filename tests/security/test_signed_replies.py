@@ -143,6 +143,8 @@ def test_every_retired_signing_key_stays_published_once_for_30_days(client, box)
         (third["keyId"], True), (second["keyId"], False), (first["keyId"], False)]
     assert len({first["keyId"], second["keyId"], third["keyId"]}) == 3
     assert third["publicKey"] == third["keys"][0]["publicKey"]
+    pem = client.get("/api/v1/signing-key?format=pem")
+    assert pem.mimetype == "application/x-pem-file" and pem.text == third["publicKey"]
     retired = [dt.datetime.fromisoformat(k["retiredAt"].replace("Z", "+00:00")) for k in third["keys"][1:]]
     assert all(dt.datetime.now(dt.timezone.utc) - at < dt.timedelta(minutes=5) for at in retired)
 
