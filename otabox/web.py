@@ -93,7 +93,8 @@ def _authenticate() -> Principal:
     cookie = _session_cookie()
     bearer = _bearer()
     if bearer is not None or cookie is None:
-        principal = auth.authenticate(bearer)
+        principal = auth.authenticate(bearer, "authorization: <key>" if request.blueprint in BARE_KEY_BLUEPRINTS
+                                      else "Authorization: Bearer <key>")
         b.usage.token_used(principal.token.id)
         return principal
     session = sessions.find_session(cookie, b.config.session_idle_seconds, b.usage.session_seen_at)
