@@ -18,7 +18,7 @@ from .ops.accesslog import RequestObserver
 from .ops.guard import ClientGuard, allowed_hosts
 from .store.db import database_failure
 from .store.generation import GenerationPublisher
-from .web import accepts, base_url, carries_bundle, count_management_request, rate_limit_headers
+from .web import accepts, base_url, carries_bundle, count_management_request, public_document, rate_limit_headers
 
 error_log = logging.getLogger("otabox")
 
@@ -110,7 +110,7 @@ def create_app(config: Config | None = None, box: Box | None = None, access_log=
     @accepts()
     def openapi_document():
         """The OpenAPI 3.1 description of the HTTP API (public, like the code it describes)."""
-        return jsonify(openapi.document(app, base_url()))
+        return public_document(jsonify(openapi.document(app, base_url())), 3600)
 
     @app.get("/healthz")
     def healthz():

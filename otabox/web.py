@@ -65,6 +65,9 @@ CLIENT_BLUEPRINTS = frozenset({"native", "native_health"})
 own per-device limits and are not counted as management requests."""
 SIGN_IN_ENDPOINT = "api_account.sign_in"
 """The dashboard's sign-in: limited by its own back-offs, never by the hourly windows."""
+PUBLIC_DOCUMENT_ENDPOINTS = frozenset({"api_meta.signing_key", "openapi_document"})
+"""Public, cacheable documents (the signing keys every app fetches, the OpenAPI description): never
+counted against an address's hourly window, so apps behind one NAT are not refused them."""
 MANAGEMENT_BLUEPRINTS = frozenset({"codepush_management", "codepush_accounts", "koolbase_management",
                                    "capgo_management", "appdispatch_management"})
 """The seeds' management APIs outside /api/v1 (the code-push CLI's, Koolbase's, Capgo's, AppDispatch's
@@ -91,7 +94,8 @@ def _authenticate() -> Principal:
     cookie = _session_cookie()
     bearer = _bearer()
     if bearer is not None or cookie is None:
-        principal = auth.authenticate(bearer)
+        principal = auth.authenticate(bearer, "authorization: <key>" if request.blueprint in BARE_KEY_BLUEPRINTS
+                                      else "Authorization: Bearer <key>")
         b.usage.token_used(principal.token.id)
         return principal
     session = sessions.find_session(cookie, b.config.session_idle_seconds, b.usage.session_seen_at)
@@ -258,8 +262,10 @@ def is_management_request() -> bool:
 def count_management_request() -> None:
     """Before a management request: count it against its token or session (or, unauthenticated,
     its address) for the hourly limits, and refuse it with 429 past them. Signing in is not counted:
-    it has limits of its own, and an address's keyless requests must not lock it out of signing in."""
-    if not is_management_request() or request.endpoint == SIGN_IN_ENDPOINT:
+    it has limits of its own, and an address's keyless requests must not lock it out of signing in;
+    nor are the public documents (PUBLIC_DOCUMENT_ENDPOINTS)."""
+    if not is_management_request() or request.endpoint == SIGN_IN_ENDPOINT \
+            or request.endpoint in PUBLIC_DOCUMENT_ENDPOINTS:
         return
     b = box()
     caller = None
@@ -276,6 +282,14 @@ def count_management_request() -> None:
         quota = g.quota = limiter.take(key)
         if quota.retry_after:
             raise RateLimited(quota.retry_after)
+
+
+def public_document(response, max_age: int):
+    """A public, cacheable document: Cache-Control for `max_age` seconds and an ETag, answered 304
+    when the client already has it."""
+    response.headers["Cache-Control"] = f"public, max-age={max_age}"
+    response.add_etag()
+    return response.make_conditional(request)
 
 
 def rate_limit_headers(response):

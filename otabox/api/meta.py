@@ -1,12 +1,12 @@
 """Management API: audit log, who is calling, the signing key."""
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, Response, jsonify
 
 from ..core import audit, tokens, users
-from ..fields import Schema, Text, Whole
+from ..fields import Choice, Schema, Text, Whole
 from ..store.models import App
-from ..web import accepts, api_key, box, query
+from ..web import accepts, api_key, box, public_document, query
 
 bp = Blueprint("api_meta", __name__)
 
@@ -41,11 +41,23 @@ def me():
                     "token": tokens.token_json(caller.token) if caller.token is not None else None})
 
 
+SIGNING_KEY_MAX_AGE = 300
+"""Seconds a client may cache the signing keys (a rotation keeps the old key published for 30 days)."""
+
+
 @bp.get("/signing-key")
-@accepts()
+@accepts(query=Schema({"format": Choice(("json", "pem"), default="json",
+                                        description="pem: the current public key alone, as a PEM file")}))
 def signing_key():
+    """The public keys that verify bundle signatures and signed check replies (`?format=pem`: the
+    current one as the PEM file `otabox_verify.py --key` reads). Public, cacheable, and not counted
+    against the anonymous hourly limit."""
     secrets = box().secrets
-    signer = secrets.bundle_signer
-    return jsonify({"algorithm": signer.algorithm, "publicKey": signer.public_pem, "keyId": signer.key_id,
-                    "keys": secrets.published_keys()})
+    keys = secrets.published_keys()
+    if query()["format"] == "pem":
+        reply = Response(keys[0]["publicKey"], mimetype="application/x-pem-file")
+    else:
+        reply = jsonify({"algorithm": secrets.bundle_signer.algorithm, "publicKey": keys[0]["publicKey"],
+                         "keyId": keys[0]["keyId"], "keys": keys})
+    return public_document(reply, SIGNING_KEY_MAX_AGE)
 

@@ -47,7 +47,10 @@ def open_box(data_dir, *, create: bool = False, schema: str = "current", files_o
     existed = is_data_dir(config.data_dir)
     box = Box(config, schema)
     if create and not existed:
-        click.echo(f"Created a new otabox data directory at {config.data_dir}.", err=True)
+        click.echo(f"Created a new otabox data directory at {config.data_dir}. NOTE: it is a new, empty box: what "
+                   "this command makes there works only with a server started on it; an `otabox serve` already "
+                   "running from another folder does not know it (run the command in that server's folder, or "
+                   "pass --data-dir).", err=True)
     return box
 
 

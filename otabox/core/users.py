@@ -27,7 +27,8 @@ def normalize_email(email) -> str:
 def find_user(email) -> User:
     user = User.get_or_none(User.email == normalize_email(email))
     if user is None or user.service:
-        raise NotFound(f"no user {email!r}", code="no_such_user")
+        raise NotFound(f"no user {email!r}; create one first with `otabox users create --email {email} --role member`",
+                       code="no_such_user")
     return user
 
 

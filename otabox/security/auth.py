@@ -112,10 +112,11 @@ def principal_for(user: User, token: ApiKey | None = None, session: UserSession 
     return Principal(user, greatest(reach.values()), reach, token, session)
 
 
-def authenticate(secret: str | None) -> Principal:
-    """The principal behind a bearer secret (an API key or an access token)."""
+def authenticate(secret: str | None, header_form: str = "Authorization: Bearer <key>") -> Principal:
+    """The principal behind a bearer secret (an API key or an access token); `header_form`: how the
+    caller's protocol sends it, named when it is missing."""
     if not secret:
-        raise Unauthorized("an API key is required: send 'Authorization: Bearer <key>'")
+        raise Unauthorized(f"an API key is required: send '{header_form}'")
     digest = hash_key(secret)
     row = ApiKey.select(ApiKey, User).join(User).where(ApiKey.key_hash == digest).first()
     if row is None or not hmac.compare_digest(row.key_hash, digest):

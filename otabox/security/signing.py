@@ -18,6 +18,9 @@ URL_KEY_FILE = "url-signing.key"
 PREVIOUS_URL_KEY_FILE = "url-signing.previous.key"
 BUNDLE_KEY_FILE = "bundle-signing-ed25519.pem"
 PREVIOUS_BUNDLE_KEY_FILE = "bundle-signing-ed25519.previous.pem"
+"""The one retired key otabox 0.x kept (still published while in its grace period)."""
+RETIRED_BUNDLE_KEYS_FILE = "bundle-signing-ed25519.retired.json"
+"""Every retired bundle-signing public key with when it was retired: `[{"publicKey", "retiredAt"}]`."""
 SIGNING_KEY_GRACE_DAYS = 30
 RELOAD_CHECK_SECONDS = 1.0
 
@@ -156,15 +159,29 @@ class ServerSecrets:
         self._fresh()
         return self._bundle_signer
 
-    def published_keys(self) -> list[dict]:
-        """The current bundle-signing public key and, during the grace period, the previous one."""
-        keys = [{"keyId": self.bundle_signer.key_id, "publicKey": self.bundle_signer.public_pem, "current": True}]
-        retired_at = self.store.changed_at(PREVIOUS_BUNDLE_KEY_FILE)
-        if retired_at is not None and time.time() - retired_at < SIGNING_KEY_GRACE_DAYS * 86400:
+    def _retired_keys(self) -> list[dict]:
+        """The retired public keys still in their grace period, oldest first: `{"publicKey", "retiredAt"}`
+        (unix seconds), the one an older otabox kept included."""
+        listed = json.loads(self.store.get(RETIRED_BUNDLE_KEYS_FILE) or b"[]")
+        legacy_at = self.store.changed_at(PREVIOUS_BUNDLE_KEY_FILE)
+        if legacy_at is not None:
             pem = public_pem(serialization.load_pem_private_key(self.store.get(PREVIOUS_BUNDLE_KEY_FILE),
                                                                 password=None))
-            keys.append({"keyId": key_id(pem), "publicKey": pem, "current": False,
-                         "retiredAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(retired_at))})
+            listed.insert(0, {"publicKey": pem, "retiredAt": legacy_at})
+        horizon = time.time() - SIGNING_KEY_GRACE_DAYS * 86400
+        unique = {entry["publicKey"]: entry for entry in reversed(listed) if entry["retiredAt"] > horizon}
+        return sorted(unique.values(), key=lambda entry: entry["retiredAt"])
+
+    def published_keys(self) -> list[dict]:
+        """The current bundle-signing public key, then every key retired within the grace period, newest
+        first, each once. Read from the store, not from the keys this process loaded, so a request
+        right after a rotation already lists the new key."""
+        current = public_pem(serialization.load_pem_private_key(self.store.get(BUNDLE_KEY_FILE), password=None))
+        keys = [{"keyId": key_id(current), "publicKey": current, "current": True}]
+        for entry in reversed(self._retired_keys()):
+            if all(key["publicKey"] != entry["publicKey"] for key in keys):
+                keys.append({"keyId": key_id(entry["publicKey"]), "publicKey": entry["publicKey"], "current": False,
+                             "retiredAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(entry["retiredAt"]))})
         return keys
 
     def rotate_url_key(self) -> None:
@@ -174,8 +191,10 @@ class ServerSecrets:
         self._load()
 
     def rotate_bundle_key(self) -> None:
-        """New bundle-signing key; the old public key stays published for the grace period."""
-        self.store.put(PREVIOUS_BUNDLE_KEY_FILE, self.store.get(BUNDLE_KEY_FILE))
+        """New bundle-signing key; every retired public key stays published for the grace period."""
+        retiring = public_pem(serialization.load_pem_private_key(self.store.get(BUNDLE_KEY_FILE), password=None))
+        retired = self._retired_keys() + [{"publicKey": retiring, "retiredAt": time.time()}]
+        self.store.put(RETIRED_BUNDLE_KEYS_FILE, json.dumps(retired).encode())
         self.store.put(BUNDLE_KEY_FILE, new_ed25519_pem())
         self._load()
 

@@ -120,7 +120,9 @@ def test_collaborators_are_listed_added_and_removed_and_reach_follows(team):
         f"Removed ro@example.com from {SLUG}.\n")
     assert person.get(f"{server.url}/api/v1/apps/{SLUG}").status_code == 403
     missing = cli(server, "collaborators", "add", "nobody@example.com", "--app", SLUG)
-    assert missing.exit_code == 1 and missing.stderr == "Error: no user 'nobody@example.com'\n"
+    assert missing.exit_code == 1 and missing.stderr == (
+        "Error: no user 'nobody@example.com'; create one first with "
+        "`otabox users create --email nobody@example.com --role member`\n")
 
 
 def test_apps_show_has_everything_a_build_is_configured_with(team):

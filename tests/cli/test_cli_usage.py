@@ -111,14 +111,18 @@ def test_an_unreadable_data_dir_is_one_line(tmp_path, command):
 @pytest.mark.sqlite_only  # with a database server the database is the box, and a new machine's data dir is empty
 def test_admin_commands_never_start_an_empty_box_in_the_wrong_folder(tmp_path):
     """From a folder without ./data, every admin command but `keys create` refuses, naming the absolute
-    path; `keys create` makes the box and says so; then the same folder works."""
+    path; `keys create` makes the box and says loudly that a server running elsewhere will not know its
+    key; then the same folder works."""
     for command in (["keys", "list"], ["apps", "list"], ["doctor"], ["gc"], ["audit"]):
         result = otabox(*command, cwd=tmp_path)
         assert_one_line_error(result, f"no otabox data directory at {tmp_path / 'data'}")
     assert not (tmp_path / "data").exists()
     created = otabox("keys", "create", "--name", "first", cwd=tmp_path)
     assert created.returncode == 0
-    assert f"Created a new otabox data directory at {tmp_path / 'data'}." in created.stderr
+    assert (f"Created a new otabox data directory at {tmp_path / 'data'}. NOTE: it is a new, empty box: what this "
+            "command makes there works only with a server started on it; an `otabox serve` already running from "
+            "another folder does not know it (run the command in that server's folder, or pass --data-dir).\n"
+            ) in created.stderr
     assert created.stdout.strip().startswith("otabox_sk_")
     listed = otabox("keys", "list", cwd=tmp_path)
     assert listed.returncode == 0 and "first" in listed.stdout

@@ -84,6 +84,22 @@ def test_a_device_on_the_previous_update_gets_a_bsdiff_patch_that_rebuilds_the_l
     assert len(answer.data) <= patches.WORTH_RATIO * patches.compressed_size(full.data)
 
 
+@pytest.mark.parametrize("platform", ["ios", "android"])
+def test_a_patch_request_without_expo_platform_gets_the_patch_of_the_requested_assets_platform(
+        admin, client, box, demo_app, tmp_path, platform):
+    """expo-updates sends Expo-Platform on asset requests, but otabox does not depend on it: the
+    requested update's launch asset names the platform."""
+    old_fixture, _, _ = publish_release(admin, tmp_path, "1.0.0")
+    old = manifest_of(get_manifest(client, platform=platform))
+    new_fixture, _, _ = publish_release(admin, tmp_path, "1.0.1")
+    new = manifest_of(get_manifest(client, platform=platform, expo_current_update_id=old["id"]))
+    with box.db.connection_context():
+        box.patch_maker.run()
+    answer = launch_request(client, new, old["id"], platform=None)
+    assert answer.status_code == 226 and answer.headers["IM"] == "bsdiff"
+    assert bsdiff4.patch(old_fixture.bundles[platform][1], answer.data) == new_fixture.bundles[platform][1]
+
+
 @pytest.mark.skipif(shutil.which("bspatch") is None, reason="Debian's bsdiff package (bspatch) is not installed")
 def test_the_original_bspatch_applies_the_served_patch(client, two_updates, tmp_path):
     """The format expo-updates applies is the original bspatch's: Debian's bspatch rebuilds the asset."""
@@ -122,10 +138,9 @@ def test_until_the_patch_is_made_the_full_asset_is_served(admin, client, box, de
     {"expo-current-update-id": None},                                    # no base at all
     {"expo-requested-update-id": str(uuid.uuid4())},                     # an unknown target
     {"expo-platform": "android"},                                        # the other platform's asset asked for
-    {"expo-platform": None},
     {"a-im": "vcdiff"},                                                  # a manipulation otabox does not make
     {"expo-embedded-update-id": "CURRENT"},                              # the base is the embedded update
-], ids=["unknown", "malformed", "missing", "unknown-target", "other-platform", "no-platform", "vcdiff", "embedded"])
+], ids=["unknown", "malformed", "missing", "unknown-target", "other-platform", "vcdiff", "embedded"])
 def test_any_doubt_about_the_base_answers_the_full_asset(client, two_updates, headers):
     if headers.get("expo-embedded-update-id") == "CURRENT":
         headers = {"expo-embedded-update-id": two_updates["old"]["id"]}

@@ -135,12 +135,26 @@ def test_each_token_has_its_hourly_quota_in_the_headers(hourly_app):
 
 def test_unauthenticated_calls_are_counted_per_address(hourly_app):
     client = hourly_app.test_client()
-    answers = [client.get("/api/v1/signing-key") for _ in range(3)]
-    assert [a.status_code for a in answers] == [200, 200, 429]
+    answers = [client.get("/api/v1/apps") for _ in range(3)]
+    assert [a.status_code for a in answers] == [401, 401, 429]
     assert [a.headers["X-RateLimit-Remaining"] for a in answers] == ["1", "0", "0"]
     assert client.get("/api/v1/apps", headers={"Authorization": "Bearer otabox_sk_wrong"}).status_code == 429
-    assert client.get("/api/v1/signing-key", environ_base={"REMOTE_ADDR": "192.0.2.4"}).status_code == 200
+    assert client.get("/api/v1/apps", environ_base={"REMOTE_ADDR": "192.0.2.4"}).status_code == 401
     assert "X-RateLimit-Limit" not in client.get("/healthz").headers
+
+
+@pytest.mark.parametrize("path, max_age", [("/api/v1/signing-key", 300), ("/api/v1/signing-key?format=pem", 300),
+                                           ("/api/v1/openapi.json", 3600)])
+def test_the_public_documents_are_not_counted_and_are_cacheable(hourly_app, path, max_age):
+    """Apps behind one NAT all fetch the signing key: it never meets the anonymous hourly limit."""
+    client = hourly_app.test_client()
+    answers = [client.get(path) for _ in range(5)]
+    assert [a.status_code for a in answers] == [200] * 5
+    assert all("X-RateLimit-Limit" not in a.headers for a in answers)
+    assert answers[0].headers["Cache-Control"] == f"public, max-age={max_age}"
+    again = client.get(path, headers={"If-None-Match": answers[0].headers["ETag"]})
+    assert again.status_code == 304 and again.data == b""
+    assert client.get("/api/v1/apps").status_code == 401
 
 
 def test_every_public_client_endpoint_counts_against_its_address(tmp_path):

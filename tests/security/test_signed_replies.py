@@ -129,6 +129,26 @@ def test_statements_are_signed_with_the_rotated_key(admin, client, demo_app, box
         verify_check_reply(before, keys[:1], APP)
 
 
+def test_every_retired_signing_key_stays_published_once_for_30_days(client, box):
+    """Two rotations in a row keep both retired keys published, and a request right after a rotation
+    by another process (before this one reloads its keys) lists the new key first and no key twice."""
+    from otabox.security.signing import ServerSecrets
+
+    first = client.get("/api/v1/signing-key").json
+    box.secrets.rotate_bundle_key()
+    second = client.get("/api/v1/signing-key").json
+    ServerSecrets(box.secrets.store).rotate_bundle_key()  # `otabox signing-key rotate`: another process
+    third = client.get("/api/v1/signing-key").json
+    assert [(k["keyId"], k["current"]) for k in third["keys"]] == [
+        (third["keyId"], True), (second["keyId"], False), (first["keyId"], False)]
+    assert len({first["keyId"], second["keyId"], third["keyId"]}) == 3
+    assert third["publicKey"] == third["keys"][0]["publicKey"]
+    pem = client.get("/api/v1/signing-key?format=pem")
+    assert pem.mimetype == "application/x-pem-file" and pem.text == third["publicKey"]
+    retired = [dt.datetime.fromisoformat(k["retiredAt"].replace("Z", "+00:00")) for k in third["keys"][1:]]
+    assert all(dt.datetime.now(dt.timezone.utc) - at < dt.timedelta(minutes=5) for at in retired)
+
+
 @pytest.mark.empty_database
 def test_an_upgraded_data_dir_signs_its_old_apps(tmp_path, database_url):
     """Apps and devices from otabox 0.1.0 get a sequence and keep their pins after the upgrade."""

@@ -186,6 +186,8 @@ def test_the_key_is_the_whole_authorization_header(client, key, demo_app):
     for headers in ({}, {"authorization": "otabox_sk_" + "x" * 43}):
         refused = client.get("/channel", query_string={"app_id": APP}, headers=headers)
         assert refused.status_code == 401 and refused.json["error"]["code"]
+    missing = client.get("/channel", query_string={"app_id": APP}).json["error"]["message"]
+    assert missing == "an API key is required: send 'authorization: <key>'"
 
 
 def test_bad_input_is_named_and_writes_nothing(capgo, admin, demo_app):

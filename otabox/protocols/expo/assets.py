@@ -14,6 +14,7 @@ JavaScript type."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 
 from flask import Blueprint, Response, redirect, request, send_file
@@ -48,13 +49,16 @@ def launch_asset(app_id, sha256):
                         code="url_expired" if verdict == "expired" else "invalid_signature")
     if not is_sha256(sha256):
         raise NotFound("no such file")
-    platform = (_header("expo-platform") or "").lower()
+    sent_platform = (_header("expo-platform") or "").lower()
     asked = patches.PatchRequest(
-        instance_manipulations=_header("a-im"), platform=platform if platform in PLATFORMS else None,
+        instance_manipulations=_header("a-im"), platform=sent_platform if sent_platform in PLATFORMS else None,
         current_update_id=_header("expo-current-update-id"), requested_update_id=_header("expo-requested-update-id"),
         embedded_update_id=_header("expo-embedded-update-id"))
-    choice = patches.choose_patch(view, sha256, asked)
     requested = patches.requested_update(view, asked)
+    if asked.platform is None:
+        asked = dataclasses.replace(asked, platform=_platform_of(requested, sha256))
+    platform = asked.platform or ""
+    choice = patches.choose_patch(view, sha256, asked)
     release_id = requested.release.id if requested and requested.release else None
     metrics, transfers = box().metrics, box().transfers
     if choice.outcome == patches.HIT:
@@ -68,12 +72,22 @@ def launch_asset(app_id, sha256):
         choice = patches.PatchChoice(patches.FALLBACK)
     if choice.outcome is not None:
         metrics.count_patch_request(choice.outcome)
-    response = _full_response(view, sha256, expo_client=platform in PLATFORMS)
+    response = _full_response(view, sha256, expo_client=sent_platform in PLATFORMS)
     if request.method == "GET" and response.status_code in (200, 206):  # not a redirect to the bucket, nor a 304
         metrics.count_launch_asset_bytes("full", response.content_length or 0)
         if release_id is not None:
             transfers.count_full(release_id, response.content_length or 0)
     return response
+
+
+def _platform_of(requested, sha256: str) -> str | None:
+    """The platform a request that sends no `expo-platform` asks for: the one whose launch asset in the
+    requested update is the file asked for (None when there is no such update, or several match)."""
+    if requested is None:
+        return None
+    found = [platform for platform, files in requested.bundle.extra.get("files", {}).items()
+             if (files.get("launchAsset") or {}).get("sha256") == sha256]
+    return found[0] if len(found) == 1 else None
 
 
 def _full_size(view, sha256: str, requested, platform: str) -> int:
