@@ -33,7 +33,7 @@ APP_SETTINGS = Schema({"name": Text(200, min_length=1), "defaultChannel": Text(2
                        "publicFlagDefinitions": Boolean(description="GET /v1/ota/flag-definitions/{slug} answers "
                                                                     "without the client key (README: what it "
                                                                     "reveals); default true for new apps, false "
-                                                                    "for apps made before otabox 0.3")})
+                                                                    "for apps made before schema step 18")})
 CHANNEL_SETTINGS = Schema(
     {"blockUpgrades": Choice(BLOCK_UPGRADES, nullable=True), **{api: Boolean() for api in BOOLEAN_SETTINGS},
      "rolloutChannel": Text(200, nullable=True, description="Another channel of the app that gets "
