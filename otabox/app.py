@@ -77,7 +77,12 @@ def create_app(config: Config | None = None, box: Box | None = None, access_log=
     from .api import account, apps, bundles, collaborators, devices, embedded, flags, meta, releases, rollouts, webhooks
     from .api import health as api_health
     from .downloads import bp as downloads_bp
+    from .protocols.appdispatch import evaluations as appdispatch_evaluations
+    from .protocols.appdispatch import flags as appdispatch_flags
     from .protocols.appdispatch import health as appdispatch_health
+    from .protocols.appdispatch import policies as appdispatch_policies
+    from .protocols.appdispatch import segments as appdispatch_segments
+    from .protocols.appdispatch import telemetry as appdispatch_telemetry
     from .protocols.capgo import management as capgo_management
     from .protocols.appdispatch import management as appdispatch_management
     from .protocols.capgo import updates as capacitor
@@ -99,7 +104,9 @@ def create_app(config: Config | None = None, box: Box | None = None, access_log=
     app.register_blueprint(downloads_bp)
     for blueprint in (native.bp, codepush.bp, codepush_management.bp, codepush_accounts.bp, capacitor.bp,
                       flutter.bp, expo.bp, expo_assets.bp, ofrep.bp, native_health.bp, appdispatch_health.bp,
-                      koolbase_management.bp, capgo_management.bp, appdispatch_management.bp):
+                      koolbase_management.bp, capgo_management.bp, appdispatch_management.bp,
+                      appdispatch_evaluations.bp, appdispatch_flags.bp, appdispatch_segments.bp,
+                      appdispatch_policies.bp, appdispatch_telemetry.bp):
         app.register_blueprint(blueprint)
     app.before_request(count_management_request)
     app.after_request(rate_limit_headers)

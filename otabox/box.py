@@ -16,6 +16,7 @@ from .core.devices import DeviceTracker
 from .core.flag_contexts import FlagRecorder
 from .core.flags import FlagCache
 from .core.health import HealthRecorder
+from .core.telemetry import EventRing
 from .core.serving import ServingCache
 from .core.transfers import TransferRecorder
 from .errors import OtaboxError
@@ -125,6 +126,7 @@ class Box:
         self.tracker = DeviceTracker(config.device_flush_seconds, config.max_buffered_devices)
         self.health = HealthRecorder(config.device_flush_seconds, self.tracker.flush)
         self.transfers = TransferRecorder(config.device_flush_seconds)
+        self.events = EventRing(config.device_flush_seconds, config.events_per_app)
         self.metrics = Metrics(self.serving, {"devices": self.tracker, "flags": self.flag_recorder})
         self.ingestor = Ingestor(self, describers={"zip": codepush_package.describe_zip,
                                                    "expo": functools.partial(expo.describe_upload, self)})
@@ -137,6 +139,7 @@ class Box:
         self.tracker.start()
         self.flag_recorder.start()
         self.health.start()
+        self.events.start()
         self.transfers.start()
         self.janitor.start()
         self.scheduler.start()
@@ -157,6 +160,7 @@ class Box:
         self.flag_recorder.stop()
         self.usage.flush()
         self.health.stop()
+        self.events.stop()
         self.transfers.stop()
         if self.generation_signal is not None:
             self.generation_signal.close()

@@ -38,7 +38,7 @@ def _parse(name: str, raw: str, default):
     return raw
 
 
-RANGES = {"port": (0, 65535), "threads": (1, 1024), "workers": (1, 64)}
+RANGES = {"port": (0, 65535), "threads": (1, 1024), "workers": (1, 64), "events_per_app": (1, 10_000_000)}
 """Settings whose values outside these bounds would crash the server or leave it answering nobody
 (no thread to run a request); `serve` has an option of the same name for each."""
 
@@ -118,6 +118,7 @@ class Config:
     health_retention_days: int = 90
     contexts_per_app: int = 100_000
     context_mb_per_app: int = 64
+    events_per_app: int = 10_000
     webhook_delivery: bool = True
     webhook_allow_private: bool = False
     webhook_timeout_seconds: float = 10.0

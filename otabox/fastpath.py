@@ -14,6 +14,7 @@ from http import HTTPStatus
 
 from .errors import INTERNAL_ERROR, OtaboxError
 from .protocols import wire
+from .protocols.appdispatch import evaluations as appdispatch_evaluations
 from .protocols.appdispatch import health as appdispatch_health
 from .protocols.capgo import updates as capacitor
 from .protocols.codepush import updates as codepush
@@ -72,6 +73,8 @@ def route(b, environ) -> Route | None:
             return wire.JSON_ERRORS, native_health.answer_report, {"app_id": app_id}
         if path == appdispatch_health.PATH and _small_declared_body(environ, json_limit):
             return wire.JSON_ERRORS, appdispatch_health.answer_report, {}
+        if path == appdispatch_evaluations.PATH and _small_declared_body(environ, json_limit):
+            return wire.JSON_ERRORS, appdispatch_evaluations.answer_counts, {}
     return None
 
 

@@ -29,7 +29,11 @@ NEW_APP = Schema({"slug": Any(description="A reverse-DNS identifier such as com.
                                           "apps are made: then a slug is derived from the name)"),
                   "name": Text(200, nullable=True),
                   "platform": Choice(APP_PLATFORMS, nullable=True, description="What the app is for (null: any)")})
-APP_SETTINGS = Schema({"name": Text(200, min_length=1), "defaultChannel": Text(200, nullable=True)})
+APP_SETTINGS = Schema({"name": Text(200, min_length=1), "defaultChannel": Text(200, nullable=True),
+                       "publicFlagDefinitions": Boolean(description="GET /v1/ota/flag-definitions/{slug} answers "
+                                                                    "without the client key (README: what it "
+                                                                    "reveals); default true for new apps, false "
+                                                                    "for apps made before schema step 18")})
 CHANNEL_SETTINGS = Schema(
     {"blockUpgrades": Choice(BLOCK_UPGRADES, nullable=True), **{api: Boolean() for api in BOOLEAN_SETTINGS},
      "rolloutChannel": Text(200, nullable=True, description="Another channel of the app that gets "
@@ -71,7 +75,8 @@ def find_app(reference: str, among=None) -> App:
 
 def app_json(app: App) -> dict:
     return {"id": app.id, "slug": app.slug, "name": app.name, "platform": app.platform,
-            "clientKey": app.client_key, "defaultChannel": app.default_channel, "createdAt": iso(app.created_at)}
+            "clientKey": app.client_key, "defaultChannel": app.default_channel,
+            "publicFlagDefinitions": app.public_flag_definitions, "createdAt": iso(app.created_at)}
 
 
 def deployment_names(app: App) -> list[str]:
@@ -297,8 +302,13 @@ def update_app(app: App, data: dict, actor: str) -> App:
             with changing(actor, "app.default_channel_set", "app", app.id, {"from": app.default_channel, "to": name},
                           app=app):
                 App.update(default_channel=name).where(App.id == app.id).execute()
-    if not {"name", "defaultChannel"} & set(data):
-        raise BadRequest("nothing to change: send name or defaultChannel")
+    if "publicFlagDefinitions" in data and data["publicFlagDefinitions"] != app.public_flag_definitions:
+        public = data["publicFlagDefinitions"]
+        with changing(actor, "app.flag_definitions_public" if public else "app.flag_definitions_private", "app",
+                      app.id, {"publicFlagDefinitions": public}, app=app):
+            App.update(public_flag_definitions=public).where(App.id == app.id).execute()
+    if not {"name", "defaultChannel", "publicFlagDefinitions"} & set(data):
+        raise BadRequest("nothing to change: send name, defaultChannel or publicFlagDefinitions")
     return App.get_by_id(app.id)
 
 

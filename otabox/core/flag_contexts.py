@@ -96,6 +96,15 @@ class FlagRecorder(BatchWriter):
                                    "attributes": context.attributes, "at": now,
                                    "evaluations": (seen["evaluations"] if seen else 0) + len(served)}
 
+    def counted(self, counts: dict[tuple[int, str], int]) -> None:
+        """Evaluations a client made itself and reports as counts: {(flag id, variant name): n}. The
+        caller keeps to the app's own flags and variants, so the rows stay one per flag, day and variant."""
+        day = _day(utcnow().date())
+        with self._lock:
+            for (flag_id, variant), count in counts.items():
+                key = (flag_id, day, variant)
+                self._counts[key] = self._counts.get(key, 0) + count
+
     def _take(self):
         batch = self._counts, self._contexts
         self._counts, self._contexts = {}, {}

@@ -244,6 +244,8 @@ class AppView:
     overrides: dict[str, Override]
     """By device id. ServingCache changes single entries in place when one device changes."""
     default_channel: str | None = "production"
+    public_flag_definitions: bool = True
+    """Whether AppDispatch's flag definitions answer without the client key (App.public_flag_definitions)."""
     sequence: int = 0
     """Grows with every change of what any channel of the app serves (signed into check replies)."""
     memo: dict = dataclasses.field(default_factory=dict, init=False, compare=False, repr=False)
@@ -408,7 +410,8 @@ def load_app_view(app: App) -> AppView:
             break
     sequence = app_sequence(app, serving_digest(channels, bundles), generation)
     return AppView(id=app.id, slug=app.slug, name=app.name, client_key=app.client_key, channels=channels,
-                   bundles=bundles, overrides=overrides, default_channel=app.default_channel, sequence=sequence)
+                   bundles=bundles, overrides=overrides, default_channel=app.default_channel,
+                   public_flag_definitions=app.public_flag_definitions, sequence=sequence)
 
 
 def _state_retried_once() -> tuple[int, int]:

@@ -35,6 +35,7 @@ from .models import (
     ReleaseTransfer,
     Secret,
     State,
+    TelemetryEvent,
     TokenApp,
     User,
     UserSession,
@@ -302,6 +303,14 @@ def _embedded_bundles(schema: Schema) -> None:
     schema.create_tables(EmbeddedBundle)
 
 
+def _public_flags_and_events(schema: Schema) -> None:
+    """Apps made before this step keep requiring their client key for flag definitions (an admin
+    turns publicFlagDefinitions on); new apps get the model's default (public, as AppDispatch has
+    it). Devices' error, crash and custom events go to a ring per app."""
+    schema.add_column("app", "public_flag_definitions", BooleanField(default=False))
+    schema.create_tables(TelemetryEvent)
+
+
 STEPS: list[Step] = [
     Step(1, "the schema of otabox 0.1.0", _baseline),
     Step(2, "signed serving sequence per app; per-device override changes", _signed_serving_state),
@@ -325,6 +334,8 @@ STEPS: list[Step] = [
     Step(14, "issue 27: bytes of launch assets sent per release, in full and as patches", _release_transfers),
     Step(17, "issue 27: the bundles embedded in store binaries, patch bases per runtime or native version",
          _embedded_bundles),
+    Step(18, "issue 25: public flag definitions for new apps (not for upgraded ones); devices' events in a ring "
+             "per app", _public_flags_and_events),
 ]
 
 

@@ -81,6 +81,10 @@ class App(BaseModel):
     """The generation at which what the app's channels serve was first seen as it is now (`serving_digest`):
     the `sequence` signed into check replies (core.serving.app_sequence)."""
     serving_digest = CharField(null=True)
+    public_flag_definitions = BooleanField(default=True)
+    """Whether `GET /v1/ota/flag-definitions/{slug}` answers without the client key (AppDispatch's
+    public endpoint): true for apps made since schema step 18, false for apps made before it until an
+    admin turns it on (their user-list targeting keys were never public)."""
 
 
 SERVICE_ACCOUNT = "service:api-keys"
@@ -578,6 +582,27 @@ class FlagVariantHealth(BaseModel):
         indexes = ((("app", "flag_key", "variant", "day"), True),)
 
 
+class TelemetryEvent(BaseModel):
+    """One error, crash or custom event a device reported, kept in a ring per app: only the most
+    recent `OTABOX_EVENTS_PER_APP` of each app stay (core/telemetry.py)."""
+
+    app = ForeignKeyField(App, on_delete="CASCADE")
+    at = DateTimeField(default=utcnow)
+    type = CharField()
+    name = CharField(null=True)
+    message = TextField(null=True)
+    count = IntegerField(default=1)
+    device_id = CharField()
+    channel = CharField(null=True)
+    platform = CharField(null=True)
+    runtime_version = CharField(null=True)
+    release_id = IntegerField(null=True)
+    flag_states = JSONField(default=dict)
+
+    class Meta:
+        indexes = ((("app", "id"), False),)
+
+
 class RolloutPolicy(BaseModel):
     app = ForeignKeyField(App, on_delete="CASCADE")
     name = CharField()
@@ -681,5 +706,5 @@ HEALTH_AND_ROLLOUT_MODELS = [Lease, HealthBucket, HealthDevice, HealthError, Fla
 """Schema step 4 (health telemetry, rollout policies, webhooks)."""
 ALL_MODELS = [State, App, User, ApiKey, TokenApp, UserSession, Collaborator, Channel, Bundle, BundleFile, Release,
               ChannelVersion, ReleaseEvent, ReleaseStat, CodePushActive, ReleaseTransfer, EmbeddedBundle, Device, DeviceEvent, DailyActive,
-              AuditEntry, Upload, Secret, *FLAG_MODELS,
+              AuditEntry, Upload, Secret, TelemetryEvent, *FLAG_MODELS,
               *HEALTH_AND_ROLLOUT_MODELS]

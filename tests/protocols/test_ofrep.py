@@ -262,6 +262,8 @@ def test_flag_definitions_for_on_device_providers(admin, client, key, demo_app, 
                                                           "valuesJson": ["pro"]}]}
     cached = client.get(url, headers={**key, "If-None-Match": production.headers["ETag"]})
     assert cached.status_code == 304
+    assert client.get(url).json == production.json  # public: an app made by this release
+    assert admin.patch(APP, {"publicFlagDefinitions": False}).json["publicFlagDefinitions"] is False
     assert client.get(url).status_code == 401
     assert client.get(url, headers={"X-Client-Key": "wrong"}).json["error"]["code"] == "invalid_client_key"
     assert client.get("/v1/ota/flag-definitions/com.example.nope", headers=key).status_code == 404

@@ -17,7 +17,10 @@ def schemas() -> dict:
         "minRuntimeVersion": nullable(STRING), "currentRelease": nullable(ref("Release")), "createdAt": TIMESTAMP})
     app = obj({"id": INTEGER, "slug": STRING, "name": STRING, "platform": nullable({"enum": list(apps.APP_PLATFORMS)}),
                "clientKey": STRING,
-               "defaultChannel": nullable(STRING), "createdAt": TIMESTAMP})
+               "defaultChannel": nullable(STRING),
+               "publicFlagDefinitions": {"type": "boolean", "description": "GET /v1/ota/flag-definitions/{slug} "
+                                                                           "answers without the client key"},
+               "createdAt": TIMESTAMP})
     return {"App": app, "Channel": channel}
 
 

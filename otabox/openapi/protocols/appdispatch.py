@@ -1,14 +1,17 @@
-"""AppDispatch: its management API at /v1/ota (X-Project) and health metrics (protocols/appdispatch/)."""
+"""AppDispatch: its management API at /v1/ota (X-Project), health metrics and evaluation counts
+(protocols/appdispatch/)."""
 from __future__ import annotations
 
 from ...protocols.appdispatch import management as appdispatch
 from .native import HEALTH_REPORT
+from ...core.flag_eval import FLAG_TYPES, RULE_TYPES
+from ...core.telemetry import KEPT_TYPES
 from ..shapes import (
     array, AUTH, body, BOOLEAN, CHANNEL, header, INTEGER, JSON, json_errors, nullable, obj, operation, path, PUBLIC,
-    reply, REPORT_TAKEN, STRING, TIMESTAMP)
+    ref, reply, REPORT_TAKEN, STRING, TIMESTAMP)
 
 
-def paths() -> dict:
+def _build_paths() -> dict:
     tag = "appdispatch management"
     project = header(appdispatch.PROJECT_HEADER, {"type": "string", "minLength": 1, "maxLength": 200},
                      "The project (app) slug; missing or unknown: 400 project_required or 404 project_not_found",
@@ -124,5 +127,178 @@ def paths() -> dict:
             "get": op("A webhook's recent deliveries", {**reply(obj({"deliveries": array({"type": "object"})})),
                                                        **json_errors(*errors)},
                       [webhook_id]),
+        },
+    }
+
+
+def paths() -> dict:
+    return {**_build_paths(), **_flag_paths(), **_telemetry_paths()}
+
+
+def _op(summary: str, responses: dict, parameters=()) -> dict:
+    """An operation of the project named by X-Project (as in _build_paths), with otabox's errors; its
+    JSON body and query come from its @web.accepts."""
+    project = header(appdispatch.PROJECT_HEADER, {"type": "string", "minLength": 1, "maxLength": 200},
+                     "The project (app) slug; missing or unknown: 400 project_required or 404 project_not_found",
+                     required=True)
+    return operation(summary, "appdispatch management", {**responses, **json_errors(400, *AUTH)},
+                     [project, *parameters])
+
+
+def _flag_paths() -> dict:
+    """Flags, segments, contexts, rollout policies and executions (flags.py, segments.py, policies.py),
+    and the public flag-evaluations counts (evaluations.py)."""
+    op = _op
+    flag_id, rule_id = path("flag_id", schema=INTEGER), path("rule_id", schema=INTEGER)
+    segment_id, context_id = path("segment_id", schema=INTEGER), path("context_id", schema=INTEGER)
+    policy_id, execution_id = path("policy_id", schema=INTEGER), path("execution_id", schema=INTEGER)
+    one_flag = reply(obj({"flag": ref("Flag")}))
+    one_rule = obj({"rule": ref("FlagRule")})
+    deleted = reply(obj({"deleted": BOOLEAN, "id": INTEGER}))
+    execution = reply(obj({"execution": ref("RolloutExecution")}))
+    rates = {"crashRate": nullable({"type": "number"}), "errorRate": nullable({"type": "number"}),
+             "crashFreeRate": nullable({"type": "number"})}
+    counts = obj({"projectSlug": {"type": "string", "minLength": 1, "maxLength": 200},
+                  "deviceId": {"type": "string", "maxLength": 200}, "channel": STRING,
+                  "evaluations": {**array(obj({"flagKey": STRING,
+                                               "variant": {"type": "string", "description": "A variation's name"},
+                                               "value": {"description": "Or the value it served"},
+                                               "count": {"type": "integer", "minimum": 1, "maximum": 100_000}},
+                                              required=["flagKey"])), "maxItems": 500}},
+                 required=["projectSlug", "evaluations"])
+    paths = {
+        "/v1/ota/flags": {
+            "get": op("The project's flags with variations, channel settings and rules (values typed)",
+                      reply(obj({"flags": array(ref("Flag"))}))),
+            "post": op(f"Create a flag ({', '.join(FLAG_TYPES)}); values typed or as the document writes them "
+                       "(\"true\", \"42\", JSON text)", {**reply(obj({"flag": ref("Flag")}), 201),
+                                                            **json_errors(409)}),
+        },
+        "/v1/ota/flags/{flag_id}": {
+            "get": op("A flag", one_flag, [flag_id]),
+            "patch": op("Change a flag", {**one_flag, **json_errors(409)}, [flag_id]),
+            "delete": op("Delete a flag with its rules and counts", deleted, [flag_id]),
+        },
+        "/v1/ota/flags/{flag_id}/rules": {
+            "post": op(f"Add a targeting rule ({', '.join(RULE_TYPES)})", {**reply(one_rule, 201),
+                                                                          **json_errors(409)}, [flag_id]),
+        },
+        "/v1/ota/flags/{flag_id}/rules/{rule_id}": {
+            "patch": op("Change a rule", {**reply(one_rule), **json_errors(409)}, [flag_id, rule_id]),
+            "delete": op("Delete a rule", deleted, [flag_id, rule_id]),
+        },
+        "/v1/ota/flags/{flag_id}/variations/{variation_id}": {
+            "patch": op("Rename a variation or change its value", {**one_flag, **json_errors(409)},
+                        [flag_id, path("variation_id", schema=INTEGER)]),
+        },
+        "/v1/ota/flags/{flag_id}/env/{name}": {
+            "patch": op("A flag's switch and default value in one channel (defaultValue: a variation's value, or "
+                        "its name)", {**one_flag, **json_errors(409)}, [flag_id, CHANNEL]),
+        },
+        "/v1/ota/flags/{flag_id}/evaluations": {
+            "get": op("Evaluations per day and variant", reply(obj({
+                "flagId": INTEGER, "key": STRING, "days": INTEGER, "since": STRING,
+                "evaluations": array(obj({"day": STRING, "variant": STRING, "count": INTEGER})),
+                "totals": {"type": "object", "additionalProperties": INTEGER}})), [flag_id]),
+        },
+        "/v1/ota/flags/{flag_id}/health": {
+            "get": op("Flag-wide error rate, crash-free percentage and affected devices, and per variation",
+                      reply(obj({"flagId": INTEGER, "key": STRING, "days": INTEGER, "launches": INTEGER,
+                                 "crashes": INTEGER, "jsErrors": INTEGER, **rates, "affectedDevices": INTEGER,
+                                 "variants": array(obj({"variant": STRING, "value": STRING, "launches": INTEGER,
+                                                        "crashes": INTEGER, "jsErrors": INTEGER, **rates,
+                                                        "affectedDevices": INTEGER,
+                                                        "days": array({"type": "object"})}))})), [flag_id]),
+        },
+        "/v1/ota/segments": {
+            "get": op("The project's segments", reply(obj({"segments": array(ref("Segment"))}))),
+            "post": op("Create a segment", {**reply(obj({"segment": ref("Segment")}), 201), **json_errors(409)}),
+        },
+        "/v1/ota/segments/{segment_id}": {
+            "get": op("A segment", reply(obj({"segment": ref("Segment")})), [segment_id]),
+            "patch": op("Change a segment (not its key)", reply(obj({"segment": ref("Segment")})), [segment_id]),
+            "delete": op("Delete a segment (409 while a flag rule uses it)", {**deleted, **json_errors(409)},
+                         [segment_id]),
+        },
+        "/v1/ota/contexts": {
+            "get": op("The project's contexts, by kind and search",
+                      reply(obj({"contexts": array(ref("FlagContext")), "total": INTEGER}))),
+            "post": op("Create a context", {**reply(obj({"context": ref("FlagContext")}), 201), **json_errors(409)}),
+        },
+        "/v1/ota/contexts/kinds": {
+            "get": op("The context kinds: user, device, organization, service, environment", reply(obj({
+                "kinds": array(obj({"kind": STRING, "description": STRING, "contexts": INTEGER}))}))),
+        },
+        "/v1/ota/contexts/{context_id}": {
+            "get": op("A context", reply(obj({"context": ref("FlagContext")})), [context_id]),
+            "delete": op("Delete a context", deleted, [context_id]),
+        },
+        "/v1/ota/rollout-policies": {
+            "get": op("The project's rollout policies", reply(obj({"policies": array(ref("RolloutPolicy"))}))),
+            "post": op("Create a rollout policy", {**reply(obj({"policy": ref("RolloutPolicy")}), 201),
+                                                   **json_errors(409)}),
+        },
+        "/v1/ota/rollout-policies/{policy_id}": {
+            "get": op("A rollout policy", reply(obj({"policy": ref("RolloutPolicy")})), [policy_id]),
+            "patch": op("Change a rollout policy (409 while an execution runs it)",
+                        {**reply(obj({"policy": ref("RolloutPolicy")})), **json_errors(409)}, [policy_id]),
+            "delete": op("Delete a rollout policy (409 while an execution uses it)", {**deleted, **json_errors(409)},
+                         [policy_id]),
+        },
+        "/v1/ota/rollout-executions": {
+            "get": op("Rollout executions, newest first", reply(obj({
+                "executions": array(ref("RolloutExecution")), "total": INTEGER}))),
+        },
+        "/v1/ota/rollout-executions/{execution_id}": {
+            "get": op("A rollout execution with its events", execution, [execution_id]),
+        },
+        "/v1/ota/flag-evaluations": {"post": operation(
+            "Evaluation counts from an on-device provider (only the app's own flags and variants count)",
+            "appdispatch", {**reply(status=204, description="Counted (written in the next batch)"),
+                            **json_errors(400, 404, 429)}, request_body=body(counts), security=PUBLIC)},
+    }
+    for verb, summary in (("pause", "Pause"), ("resume", "Resume"), ("cancel", "Cancel"),
+                          ("advance", "Move to the next stage now (or complete at the last)")):
+        paths[f"/v1/ota/rollout-executions/{{execution_id}}/{verb}"] = {"post": op(
+            f"{summary} a rollout execution", {**execution, **json_errors(409)}, [execution_id])}
+    return paths
+
+
+def _telemetry_paths() -> dict:
+    """Adoption, telemetry and observe events (telemetry.py)."""
+    op = _op
+    rates = {"crashRate": nullable({"type": "number"}), "errorRate": nullable({"type": "number"}),
+             "crashFreeRate": nullable({"type": "number"})}
+    sums = {"launches": INTEGER, "crashes": INTEGER, "jsErrors": INTEGER, **rates}
+    event = obj({"id": INTEGER, "type": {"enum": list(KEPT_TYPES)}, "name": nullable(STRING),
+                 "message": nullable(STRING), "count": INTEGER, "deviceId": STRING, "channel": nullable(STRING),
+                 "platform": nullable(STRING), "runtimeVersion": nullable(STRING), "updateId": nullable(INTEGER),
+                 "flagStates": {"type": "object"}, "createdAt": TIMESTAMP})
+    return {
+        "/v1/ota/insights/adoption": {
+            "get": op("Active devices and download counts per update, and active devices per day", reply(obj({
+                "days": INTEGER, "totalActiveDevices": INTEGER, "totalDownloads": INTEGER,
+                "updates": array(obj({"updateId": nullable(INTEGER), "channel": nullable(STRING),
+                                      "activeDevices": INTEGER, "downloads": INTEGER, "share": {"type": "number"}})),
+                "daily": array(obj({"day": STRING, "activeDevices": INTEGER}))}))),
+        },
+        "/v1/ota/telemetry/timeseries": {
+            "get": op("Hourly devices, launches, errors and crashes of the project", reply(obj({
+                "days": INTEGER, "bucketSeconds": INTEGER, "points": array({"type": "object"})}))),
+        },
+        "/v1/ota/telemetry/flag-impacts": {
+            "get": op("Error rate and crash-free percentage per flag variation, and per update and channel",
+                      reply(obj({"days": INTEGER,
+                                 "flags": array(obj({"flagKey": STRING, "variant": STRING, **sums})),
+                                 "updates": array(obj({"updateId": INTEGER, "channel": nullable(STRING),
+                                                       **sums}))}))),
+        },
+        "/v1/ota/telemetry/events": {
+            "get": op("Devices' kept errors, crashes and custom events, newest first (the most recent "
+                      "OTABOX_EVENTS_PER_APP of the app)", reply(obj({"events": array(event), "total": INTEGER}))),
+        },
+        "/v1/ota/observe/events": {
+            "get": op("Errors, crashes and custom events, 50 per page, newest first",
+                      reply(obj({"events": array(event), "page": INTEGER, "pageSize": INTEGER, "total": INTEGER}))),
         },
     }

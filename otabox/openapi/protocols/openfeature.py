@@ -44,9 +44,10 @@ def paths() -> dict:
                 **ok_with_etag, **reply(status=304), **errors},
             [header("If-None-Match")], request, security)},
         "/v1/ota/flag-definitions/{project_slug}": {"get": operation(
-            "The flags that are on in a channel, with rules and variations, for on-device evaluation", tag, {
+            "The flags that are on in a channel, with rules and variations, for on-device evaluation (public "
+            "when the app's publicFlagDefinitions is on, else with the client key)", tag, {
                 **reply(obj({"channel": STRING, "flags": array(definition)})), **reply(status=304),
                 **json_errors(401, 404, 429)},
             [path("project_slug", "The app's slug (or id)"), query("channel"), header("If-None-Match")],
-            security=security)},
+            security=[{}, *security])},
     }

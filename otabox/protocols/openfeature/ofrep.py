@@ -213,14 +213,25 @@ def flag_definitions(flag_set: ev.FlagSet, channel: str) -> dict:
 
 @bp.get("/v1/ota/flag-definitions/<project_slug>")
 def definitions(project_slug):
+    """Public (no key) for an app with `publicFlagDefinitions` (apps made since schema step 18; what
+    it reveals is in the README), else the app's client key. Limited per address before anything is
+    looked up; the body of each channel is made once per serving generation (kept on the app's view,
+    so at most one per channel the app has) and answered 304 to an If-None-Match that names it."""
     b = box()
-    view = client_app(b, project_slug, client_key(request.headers))
     limit_client("flag-definitions", None)
+    view = b.serving.app(project_slug)
+    if view is None:
+        raise NotFound(f"no app {project_slug[:200]!r}")
+    if not view.public_flag_definitions:
+        view = client_app(b, project_slug, client_key(request.headers))
     channel = request.args.get("channel") or ev.DEFAULT_CHANNEL
     if channel not in view.channels:
-        raise NotFound(f"no channel {channel!r} in app {view.slug!r}", details={"field": "channel"})
-    body = json_bytes(flag_definitions(b.flags.flag_set(view), channel))
-    etag = etag_of(body)
+        raise NotFound(f"no channel {channel[:200]!r} in app {view.slug!r}", details={"field": "channel"})
+    cached = view.memo.get(("flag-definitions", channel))
+    if cached is None:
+        body = json_bytes(flag_definitions(b.flags.flag_set(view), channel))
+        cached = view.memo[("flag-definitions", channel)] = (body, etag_of(body))
+    body, etag = cached
     if not_modified(etag, request.headers.get("If-None-Match")):
         return Response(status=304, headers={"ETag": etag})
     return Response(body, 200, {"ETag": etag}, mimetype=JSON)
