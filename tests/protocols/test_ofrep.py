@@ -8,6 +8,7 @@ import json
 import pytest
 
 from otabox.core import serving
+from support import record_queries
 
 APP = "/api/v1/apps/com.example.demo"
 SINGLE, BULK = "/ofrep/v1/evaluate/flags/{}", "/ofrep/v1/evaluate/flags"
@@ -228,9 +229,7 @@ def test_evaluation_makes_no_database_query(box, client, key, make_flag, monkeyp
         make_flag(f"flag-{n:02d}", user_list("vip"))
     monkeypatch.setattr(serving, "VERIFY_SECONDS", 3600.0)
     client.post(BULK, json={"context": {"targetingKey": "warm-up"}}, headers=key)
-    queries = []
-    original = box.db.execute_sql
-    monkeypatch.setattr(box.db, "execute_sql", lambda sql, *a, **kw: queries.append(sql) or original(sql, *a, **kw))
+    queries = record_queries(box, monkeypatch)
     for n in range(10):
         bulk = client.post(BULK, json={"context": {"targetingKey": f"user-{n}"}}, headers=key)
         assert len(bulk.json["flags"]) == 20

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import make_zip
+from support import record_queries
 from test_appdispatch import PROJECT, dispatch, resolvable  # noqa: F401 (fixtures)
 
 from otabox.store.models import FlagEvaluationCount, OutboxEvent, TelemetryEvent
@@ -315,9 +316,7 @@ def test_definitions_are_cached_per_generation_and_limited_per_address(dispatch,
     url = f"/v1/ota/flag-definitions/{PROJECT}"
     monkeypatch.setattr(serving, "VERIFY_SECONDS", 3600.0)
     first = client.get(url)
-    queries = []
-    original = box.db.execute_sql
-    monkeypatch.setattr(box.db, "execute_sql", lambda sql, *a, **kw: queries.append(sql) or original(sql, *a, **kw))
+    queries = record_queries(box, monkeypatch)
     for _ in range(5):
         assert client.get(url).data == first.data
     assert queries == []

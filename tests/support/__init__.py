@@ -108,3 +108,19 @@ def run_otabox(*args: str, env: dict | None = None, input: str | None = None) ->
     publishing commands, which talk to a server over HTTP and open no database here."""
     result = CliRunner().invoke(otabox_command, list(args), env=env, input=input, catch_exceptions=False)
     return Ran(result.exit_code, result.stdout, result.stderr)
+
+
+def record_queries(box, monkeypatch) -> list[str]:
+    """The SQL the calling thread sends to the box's database from now on (the box's background
+    loops, webhook deliveries say, run their own queries at any moment and are left out)."""
+    import threading
+    queries: list[str] = []
+    original, caller = box.db.execute_sql, threading.get_ident()
+
+    def execute_sql(sql, *args, **kwargs):
+        if threading.get_ident() == caller:
+            queries.append(sql)
+        return original(sql, *args, **kwargs)
+
+    monkeypatch.setattr(box.db, "execute_sql", execute_sql)
+    return queries
