@@ -27,7 +27,7 @@ from ..store.models import (
     utcnow,
 )
 from . import flags, health
-from .batching import BatchWriter
+from .batching import BatchWriter, delete_in_batches
 
 KEPT_TYPES = ("js_error", "crash", "custom")
 MAX_PENDING_PER_APP = 1000
@@ -93,6 +93,12 @@ def trim(app_id: int, keep: int) -> int:
     if oldest_kept is None:
         return 0
     return TelemetryEvent.delete().where((TelemetryEvent.app == app_id) & (TelemetryEvent.id < oldest_kept)).execute()
+
+
+def prune(horizon_days: int, now: dt.datetime | None = None) -> int:
+    """Remove kept events older than the retention horizon (the ring bounds their number, this their age)."""
+    cutoff = (now or utcnow()) - dt.timedelta(days=horizon_days)
+    return delete_in_batches(TelemetryEvent, TelemetryEvent.at < cutoff)
 
 
 def event_json(event: TelemetryEvent) -> dict:

@@ -17,6 +17,7 @@ from otabox.store.models import (
     HealthBucket,
     HealthDevice,
     HealthError,
+    TelemetryEvent,
     utcnow,
 )
 
@@ -106,11 +107,13 @@ def test_the_janitor_prunes_telemetry_past_the_horizon(admin, client, box, demo_
                                      day=moment.strftime("%Y-%m-%d"))
             FlagEvaluationCount.create(flag=flag["id"], day=moment.strftime("%Y-%m-%d"), variant="on")
             FlagContext.create(app=demo_app["id"], kind="user", targeting_key=device, last_seen=moment)
+            TelemetryEvent.create(app=demo_app["id"], at=moment, type="crash", device_id=device)
         FlagContext.update(last_seen=old).where(FlagContext.targeting_key == "by-hand").execute()
     with box.db.connection_context():
         done = tidy(box)
-    assert (done["healthRows"], done["flagTelemetryRows"]) == (4, 2)
+    assert (done["healthRows"], done["flagTelemetryRows"], done["eventRows"]) == (4, 2, 1)
     with box.db.connection_context():
         assert [d.device_id for d in HealthDevice.select()] == ["new"]
         assert sorted(c.targeting_key for c in FlagContext.select()) == ["by-hand", "new"]
         assert FlagEvaluationCount.select().count() == FlagVariantHealth.select().count() == 1
+        assert [e.device_id for e in TelemetryEvent.select()] == ["new"]
