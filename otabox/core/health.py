@@ -146,13 +146,15 @@ def _flag_states(raw, reportable: dict[str, frozenset[str]], kept: set) -> tuple
     return tuple(sorted(states))
 
 
-def parse_event(raw, reportable: dict[str, frozenset[str]], kept: set) -> HealthEvent:
+def parse_event(raw, reportable: dict[str, frozenset[str]], kept: set, unnamed: str | None = None) -> HealthEvent:
     if not isinstance(raw, dict):
         raise BadRequest("each event must be an object", details={"field": "events"})
     kind = raw.get("type")
     if kind not in EVENT_TYPES:
         raise BadRequest(f"event type must be one of {', '.join(EVENT_TYPES)}", details={"field": "type"})
-    name = _text(raw, "name", MAX_NAME, required=kind == "custom")
+    name = _text(raw, "name", MAX_NAME, required=kind == "custom" and unnamed is None)
+    if kind == "custom" and not name:
+        name = unnamed
     message = _text(raw, "message", MAX_MESSAGE)
     count = raw.get("count", 1)
     if isinstance(count, bool) or not isinstance(count, int) or not 0 < count <= MAX_COUNT:
@@ -161,9 +163,11 @@ def parse_event(raw, reportable: dict[str, frozenset[str]], kept: set) -> Health
                        _flag_states(raw.get("flagStates"), reportable, kept))
 
 
-def parse_report(data, reportable: dict[str, frozenset[str]]) -> HealthReport:
+def parse_report(data, reportable: dict[str, frozenset[str]], unnamed: str | None = None) -> HealthReport:
     """Validate a health body (otabox's and AppDispatch's share these fields); BadRequest otherwise.
-    Flag states outside `reportable` (see reportable_flag_states) are dropped here."""
+    Flag states outside `reportable` (see reportable_flag_states) are dropped here. A custom event
+    needs a name unless `unnamed` is given, the name it is then counted under (AppDispatch's
+    document makes `name` optional)."""
     if not isinstance(data, dict):
         raise BadRequest("the body must be a JSON object", code="invalid_json")
     events = data.get("events")
@@ -173,7 +177,7 @@ def parse_report(data, reportable: dict[str, frozenset[str]]) -> HealthReport:
     return HealthReport(
         device_id=_text(data, "deviceId", 200, required=True), platform=_text(data, "platform", 50, required=True),
         channel=_text(data, "channel", 200), runtime_version=_text(data, "runtimeVersion", 200),
-        events=tuple(parse_event(event, reportable, kept) for event in events))
+        events=tuple(parse_event(event, reportable, kept, unnamed) for event in events))
 
 
 def bucket_of(moment: dt.datetime) -> dt.datetime:

@@ -323,3 +323,15 @@ def test_definitions_are_cached_per_generation_and_limited_per_address(dispatch,
     statuses = {client.get(f"/v1/ota/flag-definitions/com.example.nobody-{n}").status_code
                 for n in range(box.config.client_rate_per_minute + 5)}
     assert 429 in statuses
+
+
+def test_a_custom_event_without_a_name_is_kept_as_custom(dispatch, client, box):
+    """The document marks `name` optional ("Event name (for custom events)"), so a custom event
+    without one does not refuse the batch (otabox's own health route still requires it): it is
+    counted under the name "custom"."""
+    unnamed = {**HEALTH, "events": [{"type": "custom", "count": 2}, {"type": "crash", "count": 1}]}
+    assert client.post("/v1/ota/health-metrics", json=unnamed).status_code == 204
+    box.events.flush()
+    kept = made(dispatch.get("/v1/ota/telemetry/events?type=custom"), 200)
+    assert [(e["name"], e["count"]) for e in kept["events"]] == [("custom", 2)]
+    assert made(dispatch.get("/v1/ota/telemetry/events?type=crash"), 200)["total"] == 1

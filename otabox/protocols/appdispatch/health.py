@@ -16,6 +16,8 @@ from ..native.updates import release_for
 
 bp = Blueprint("appdispatch_health", __name__)
 PATH = "/v1/ota/health-metrics"
+UNNAMED_CUSTOM = "custom"
+"""What a custom event sent without a `name` (optional in AppDispatch's document) is counted as."""
 
 
 def answer_report(b, wire: WireRequest) -> Reply:
@@ -30,7 +32,7 @@ def answer_report(b, wire: WireRequest) -> Reply:
     view = b.serving.app(slug)
     if view is None:
         raise NotFound(f"no app {slug!r}", code="app_not_found")
-    found = parsed_report(b, data, view, address)
+    found = parsed_report(b, data, view, address, unnamed=UNNAMED_CUSTOM)
     update = known_updates(view).get(update_id.lower()) if update_id else None
     release_id = None
     if update is not None:

@@ -40,9 +40,10 @@ def decoded_body(b, raw: bytes, address: str | None) -> dict:
     return _refused(b, address, json_from, raw)
 
 
-def parsed_report(b, data: dict, view, address: str | None) -> health.HealthReport:
-    """The validated report, with only the app's flag states, limited per device."""
-    found = _refused(b, address, health.parse_report, data, reportable_flag_states(b, view))
+def parsed_report(b, data: dict, view, address: str | None, unnamed: str | None = None) -> health.HealthReport:
+    """The validated report, with only the app's flag states, limited per device (`unnamed`: see
+    health.parse_report)."""
+    found = _refused(b, address, health.parse_report, data, reportable_flag_states(b, view), unnamed)
     b.client_limiter.take(f"health:{found.device_id}")
     return found
 
