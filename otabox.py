@@ -6,4 +6,4 @@ from otabox.cli import main
 
 if __name__ == "__main__":
     multiprocessing.freeze_support()
-    main()
+    main(prog_name="otabox")  # the command's name in its usage lines, not this file's

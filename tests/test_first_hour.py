@@ -89,6 +89,14 @@ def test_the_readme_examples_use_the_ids_the_server_returned():
     assert hard_coded == []
 
 
+def test_what_the_quick_start_leaves_behind_is_ignored_by_git_and_docker():
+    """Pasted in the checkout, the quick start's files must not end up in a commit or an image."""
+    leftovers = {"bundle.zip", "update.zip", "check.json", "key.pem"}
+    assert all(name in README for name in leftovers)
+    assert {f"/{name}" for name in leftovers} <= set((ROOT / ".gitignore").read_text().split())
+    assert leftovers <= set((ROOT / ".dockerignore").read_text().split())
+
+
 @pytest.fixture(scope="module")
 def checkout(tmp_path_factory) -> Path:
     return copy_checkout(tmp_path_factory.mktemp("first-hour") / "otabox")
@@ -163,6 +171,7 @@ def test_serve_says_where_its_data_is_and_how_to_make_the_first_key(installed_se
 
 
 def test_the_readme_shell_blocks_run_as_written(installed_server):
+    """Then the quick start again, as someone pasting it a second time does: it runs through."""
     blocks = sh_blocks()
     assert len(blocks) >= 2, "README.md has the quick start and the CI block as ```sh blocks"
     script = "\n".join(blocks)
@@ -180,6 +189,13 @@ def test_the_readme_shell_blocks_run_as_written(installed_server):
     assert re.search(r"^\s*\d+\s+com\.example\.app\s+otabox_ck_", out, re.M), "otabox apps list shows the app"
     assert (work / "data" / "otabox.db").is_file()
     assert "Traceback" not in installed_server.log() + result.stderr
+    quick_start = "\n".join(blocks[:2])  # the quick start and its CI continuation
+    again = subprocess.run(["bash", "-euo", "pipefail", "-c", quick_start], cwd=installed_server.cwd,
+                           env=installed_server.env, capture_output=True, text=True, timeout=300,
+                           stdin=subprocess.DEVNULL)
+    assert again.returncode == 0, f"pasted twice:\n{again.stdout[-4000:]}\n{again.stderr[-4000:]}"
+    assert "exists already" in again.stdout and "update.zip: OK" in again.stdout
+    assert "Traceback" not in again.stderr
 
 
 IMPORTS = re.compile(r"""(?:\bfrom\s*|\bimport\s*\(?\s*)["']([^"']+\.js)["']""")

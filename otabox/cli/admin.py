@@ -33,6 +33,7 @@ def apps_list(box):
     from ..core.apps import app_json
     from ..store.models import App
 
+    click.echo(f"{'ID':>4}  {'SLUG':32} CLIENT KEY")
     for app in App.select().order_by(App.id):
         info = app_json(app)
         click.echo(f"{info['id']:>4}  {info['slug']:32} {info['clientKey']}")

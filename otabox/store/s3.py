@@ -53,6 +53,16 @@ class BucketMissing(InsufficientStorage):
     code = "bucket_missing"
 
 
+class CredentialsMissing(InsufficientStorage):
+    """A configuration problem, not a passing failure: retrying will not help until someone sets them."""
+
+    code = "storage_credentials_missing"
+
+
+CREDENTIAL_ERRORS = ("InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidClientTokenId", "ExpiredToken")
+"""What an object store answers to credentials it does not accept."""
+
+
 def parse_storage_url(url: str) -> tuple[str, str]:
     """`s3://bucket/some/prefix` -> ("bucket", "some/prefix")."""
     parts = urlsplit(url)
@@ -79,12 +89,13 @@ class S3BlobStore(BlobStore):
         self.client = client
         from boto3.exceptions import S3UploadFailedError
         from boto3.s3.transfer import TransferConfig
-        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, PartialCredentialsError
 
         self._transfer = TransferConfig(multipart_threshold=PART_BYTES, multipart_chunksize=PART_BYTES,
                                         max_concurrency=UPLOAD_CONCURRENCY, use_threads=True)
         self._errors = (BotoCoreError, ClientError, S3UploadFailedError)
         self._client_error = ClientError
+        self._no_credentials = (NoCredentialsError, PartialCredentialsError)
 
     def key(self, name: str) -> str:
         if is_sha256(name):
@@ -100,6 +111,19 @@ class S3BlobStore(BlobStore):
         return BucketMissing(f"the bucket {self.bucket!r}{where} does not exist; create it first (e.g. `{create}`) "
                              "or correct the s3:// URL")
 
+    def credentials_problem(self, exc) -> CredentialsMissing | None:
+        """A one-line error naming the settings to fix when `exc` is about credentials, else None."""
+        where = f" at {self.endpoint_url}" if self.endpoint_url else ""
+        settings = "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE, or an instance role)" + (
+            "" if self.endpoint_url else "; for a provider other than AWS also OTABOX_S3_ENDPOINT_URL")
+        if isinstance(exc, self._no_credentials):
+            return CredentialsMissing(f"no credentials for the object store{where} (bucket {self.bucket!r}): set "
+                                      f"{settings}")
+        code = self._error_code(exc)
+        if code in CREDENTIAL_ERRORS:
+            return CredentialsMissing(f"the object store{where} refused the credentials ({code}): check {settings}")
+        return None
+
     def require_bucket(self) -> None:
         """Fail in one sentence, before anything is stored, when the bucket does not exist. A bucket that
         does not answer now is only logged: the box starts, checks are answered, and what needs the
@@ -109,6 +133,8 @@ class S3BlobStore(BlobStore):
         except self._errors as exc:
             if self._error_code(exc) in ("404", "NoSuchBucket", "NotFound"):
                 raise self.bucket_missing() from None
+            if (problem := self.credentials_problem(exc)) is not None:
+                raise problem from None
             log.warning("object store %s: cannot check the bucket %s now: %s", self.endpoint_url or "AWS S3",
                         self.bucket, exc)
 
@@ -135,6 +161,8 @@ class S3BlobStore(BlobStore):
         except self._errors as exc:
             if self._error_code(exc) == "NoSuchBucket":
                 raise self.bucket_missing() from None
+            if (problem := self.credentials_problem(exc)) is not None:
+                raise problem from None
             if self._missing(exc):
                 raise NotFound("the file is missing from storage", code="file_missing") from None
             raise self._failure(exc, what, name) from None

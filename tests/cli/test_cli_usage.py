@@ -143,3 +143,13 @@ def test_sigterm_closes_the_box_and_writes_buffered_sightings(tmp_path):
     finally:
         server.stop()
     assert server.rows("SELECT device_id FROM device") == [("phone-term",)]
+
+
+def test_the_checkout_launcher_names_itself_otabox(tmp_path):
+    """`python otabox.py --help` shows the command users type, and `apps list` has a header row."""
+    assert otabox("--help").stdout.startswith("Usage: otabox [OPTIONS] COMMAND [ARGS]...")
+    data_dir = str(tmp_path / "data")
+    assert otabox("keys", "create", "--name", "k", "--data-dir", data_dir).returncode == 0
+    assert otabox("apps", "create", "com.example.listed", "--data-dir", data_dir).returncode == 0
+    header, row = otabox("apps", "list", "--data-dir", data_dir).stdout.splitlines()
+    assert header.split() == ["ID", "SLUG", "CLIENT", "KEY"] and row.split()[1] == "com.example.listed"

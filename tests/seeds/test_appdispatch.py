@@ -104,6 +104,15 @@ def _app_row(box, app_id):
 
 # --- builds and publishing -------------------------------------------------------------------------
 
+def test_build_numbers_count_builds_not_every_bundle_of_the_app(dispatch, admin, tmp_path):
+    for version in ("2.0.0", "2.0.1"):
+        assert admin.upload(PROJECT, version).status_code == 201
+    assert upload_build(dispatch, tmp_path).status_code == 201
+    assert upload_build(dispatch, tmp_path, platform="android").status_code == 201
+    versions = [b["version"] for b in admin.get(f"/api/v1/apps/{PROJECT}/bundles").json["bundles"]]
+    assert sorted(v for v in versions if "+" in v) == ["1.0.0+appdispatch.1", "1.0.0+appdispatch.2"]
+
+
 def test_upload_a_build_with_assets_then_publish_it_at_10_percent_critical(dispatch, tmp_path, client):
     """The issue's headline: 10% critical with a message must not become 100% non-mandatory and empty."""
     uploaded = upload_build(dispatch, tmp_path)

@@ -139,3 +139,17 @@ def test_migrate_storage_to_a_missing_bucket_is_one_line(live_server, s3_bucket)
     moved = live_server.cli("migrate-storage", "--to", "s3://not-made-yet", check=False, env=s3_bucket.env)
     assert moved.returncode == 1 and moved.stderr.count("\n") == 1
     assert "the bucket 'not-made-yet'" in moved.stderr and "aws s3 mb s3://not-made-yet" in moved.stderr
+
+
+def test_migrate_storage_without_credentials_names_the_settings_to_set(live_server, s3_bucket):
+    """No credentials is a configuration problem, not a passing failure: the one line says what to set."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
+        live_server.env.pop(name, None)
+    env = dict(OTABOX_S3_ENDPOINT_URL=s3_bucket.endpoint_url, AWS_DEFAULT_REGION="us-east-1",
+               AWS_SHARED_CREDENTIALS_FILE="/nonexistent", AWS_CONFIG_FILE="/nonexistent",
+               AWS_EC2_METADATA_DISABLED="true")
+    moved = live_server.cli("migrate-storage", "--to", s3_bucket.storage_url, check=False, env=env)
+    assert moved.returncode == 1 and moved.stderr.count("\n") == 1, moved.stderr
+    assert moved.stderr == (f"Error: no credentials for the object store at {s3_bucket.endpoint_url} (bucket "
+                            f"{s3_bucket.bucket!r}): set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE, "
+                            "or an instance role)\n")

@@ -167,9 +167,11 @@ def _export_zip(files, platform: str):
 
 def _build_version(app: App, runtime_version: str) -> str:
     """AppDispatch builds have no version; otabox's bundles do: the runtime version when it is a
-    semantic version (else 0.0.0) with `+appdispatch.<n>`, n the next free number of the app."""
+    semantic version (else 0.0.0) with `+appdispatch.<n>`, n the app's next free build number (its
+    AppDispatch builds counted, not the bundles uploaded otherwise)."""
     base = runtime_version if bundles.VERSION["check"](runtime_version) and "+" not in runtime_version else "0.0.0"
-    taken = {b.version for b in Bundle.select(Bundle.version).where(Bundle.app == app)}
+    taken = {b.version for b in Bundle.select(Bundle.version).where(
+        (Bundle.app == app) & Bundle.version.contains("+appdispatch."))}
     number = len(taken) + 1
     while f"{base}+appdispatch.{number}" in taken:
         number += 1
