@@ -56,6 +56,7 @@ def create_app(config: Config | None = None, box: Box | None = None, access_log=
     from .api import account, apps, bundles, collaborators, devices, flags, meta, releases, rollouts, webhooks
     from .api import health as api_health
     from .downloads import bp as downloads_bp
+    from .protocols.appdispatch import branches as appdispatch_branches
     from .protocols.appdispatch import health as appdispatch_health
     from .protocols.capgo import management as capgo_management
     from .protocols.appdispatch import management as appdispatch_management
@@ -78,7 +79,8 @@ def create_app(config: Config | None = None, box: Box | None = None, access_log=
     app.register_blueprint(downloads_bp)
     for blueprint in (native.bp, codepush.bp, codepush_management.bp, codepush_accounts.bp, capacitor.bp,
                       flutter.bp, expo.bp, expo_assets.bp, ofrep.bp, native_health.bp, appdispatch_health.bp,
-                      koolbase_management.bp, capgo_management.bp, appdispatch_management.bp):
+                      koolbase_management.bp, capgo_management.bp, appdispatch_management.bp,
+                      appdispatch_branches.bp):
         app.register_blueprint(blueprint)
     app.before_request(count_management_request)
     app.after_request(rate_limit_headers)

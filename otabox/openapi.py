@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 
 from . import __version__
-from .core import apps, devices, policies, releases, webhooks
+from .core import apps, branches, devices, policies, releases, webhooks
 from .fields import Schema
 from .core.decide import REASONS
 from .core.flag_eval import FLAG_TYPES
@@ -162,6 +162,7 @@ def _schemas() -> dict:
         "id": INTEGER, "name": STRING, "deploymentKey": STRING, "blockUpgrades": {"enum": list(apps.BLOCK_UPGRADES)},
         "allowDeviceSelfAssign": BOOLEAN, "allowEmulator": BOOLEAN, "allowDev": BOOLEAN, "ios": BOOLEAN,
         "android": BOOLEAN, "disableAutoUpdateUnderNative": BOOLEAN, "public": BOOLEAN,
+        "branch": nullable(STRING), "rolloutBranch": nullable(STRING),
         "rolloutChannel": nullable(STRING), "rolloutPercentage": {"type": "integer", "minimum": 0, "maximum": 100},
         "minRuntimeVersion": nullable(STRING), "currentRelease": nullable(ref("Release")), "createdAt": TIMESTAMP})
     app = obj({"id": INTEGER, "slug": STRING, "name": STRING, "platform": nullable({"enum": list(apps.APP_PLATFORMS)}),
@@ -184,6 +185,10 @@ def _schemas() -> dict:
     return {
         "Error": obj({"error": obj({"code": STRING, "message": STRING, "details": {"type": "object"}})}),
         "App": app, "Channel": channel, "Release": release, "Bundle": bundle, "Device": device,
+        "Branch": obj({"id": INTEGER, "name": STRING, "channels": array(STRING), "releaseCount": INTEGER,
+                       "createdAt": TIMESTAMP}),
+        "UserOverride": obj({"id": INTEGER, "userId": STRING, "branchName": STRING, "note": STRING,
+                             "createdBy": STRING, "createdAt": TIMESTAMP}),
         "ReleaseChange": obj({"release": ref("Release"), "previousRelease": nullable(ref("Release"))}),
         "ReleaseList": obj({"releases": array(ref("Release")), "groupId": STRING}),
         "AuditEntry": obj({"id": INTEGER, "at": TIMESTAMP, "actor": STRING, "token": nullable(STRING),
@@ -547,6 +552,25 @@ def _management_paths() -> dict:
             "delete": operation("Delete a channel with its release history", tag, {
                 **reply(obj({"deleted": BOOLEAN, "name": STRING})), **json_errors(*AUTH)}, [APP_ID, CHANNEL]),
         },
+        f"{app}/branches": {
+            "get": operation("The app's branches (update streams; a channel serves one)", tag, {
+                **reply(obj({"branches": array(ref("Branch"))})), **json_errors(*AUTH)}, [APP_ID]),
+            "post": operation("Create an empty branch", tag, {**reply(ref("Branch"), 201),
+                                                              **json_errors(400, *AUTH, 409, 422)}, [APP_ID],
+                              accepted(branches.NEW_BRANCH)),
+        },
+        f"{app}/user-overrides": {
+            "get": operation("Users pinned to a branch", tag, {
+                **reply(obj({"overrides": array(ref("UserOverride"))})), **json_errors(*AUTH)}, [APP_ID]),
+            "post": operation("Pin a user's devices to a branch (one override per user)", tag, {
+                **reply(ref("UserOverride"), 201), **json_errors(400, *AUTH)}, [APP_ID],
+                accepted(branches.NEW_USER_OVERRIDE)),
+        },
+        f"{app}/user-overrides/{{override_id}}": {
+            "delete": operation("Unpin a user", tag, {**reply(obj({"deleted": BOOLEAN, "id": INTEGER})),
+                                                     **json_errors(*AUTH)},
+                                [APP_ID, path("override_id", schema=INTEGER)]),
+        },
         f"{channel}/rotate-key": {
             "post": operation("Give the channel a new deployment key", tag, {
                 **reply(ref("Channel")), **json_errors(*AUTH)}, [APP_ID, CHANNEL]),
@@ -844,16 +868,21 @@ def _appdispatch_paths() -> dict:
                  "expoConfig": nullable({"type": "object"}), "size": INTEGER, "sha256": STRING,
                  "version": {"type": "string", "description": "otabox's version of the bundle"},
                  "createdAt": TIMESTAMP})
-    update = obj({"id": INTEGER, "buildId": nullable(INTEGER), "channel": STRING, "platform": nullable(STRING),
+    update = obj({"id": INTEGER, "buildId": nullable(INTEGER), "channel": STRING, "branchName": nullable(STRING),
+                  "platform": nullable(STRING),
                   "runtimeVersion": nullable(STRING), "rolloutPercentage": INTEGER, "isCritical": BOOLEAN,
                   "releaseMessage": STRING, "groupId": nullable(STRING), "isEnabled": BOOLEAN, "isRollback": BOOLEAN,
                   "isEmbedded": BOOLEAN, "createdBy": STRING, "createdAt": TIMESTAMP})
     published = obj({"update": update, "groupId": STRING})
-    channel = obj({"id": INTEGER, "name": STRING, "branchName": STRING, "rolloutBranchName": nullable(STRING),
+    channel = obj({"id": INTEGER, "name": STRING, "branchName": nullable(STRING), "rolloutBranchName": nullable(STRING),
                    "rolloutPercentage": INTEGER, "minRuntimeVersion": nullable(STRING), "createdAt": TIMESTAMP})
     webhook = obj({"id": INTEGER, "url": STRING, "events": array(STRING), "appId": INTEGER, "isActive": BOOLEAN,
                    "format": STRING, "createdAt": TIMESTAMP, "updatedAt": TIMESTAMP})
     deleted = obj({"deleted": BOOLEAN, "id": INTEGER})
+    branch = obj({"id": INTEGER, "name": STRING, "channels": array(STRING), "updateCount": INTEGER,
+                  "createdAt": TIMESTAMP})
+    override = obj({"id": INTEGER, "userId": STRING, "branchName": STRING, "note": STRING, "createdBy": STRING,
+                    "createdAt": TIMESTAMP})
     build_id, update_id = path("build_id", schema=INTEGER), path("update_id", schema=INTEGER)
     webhook_id, channel_name = path("webhook_id", schema=INTEGER), CHANNEL
     form = {name: field.json_schema() for name, field in appdispatch.BUILD_FORM.fields.items()}
@@ -920,16 +949,38 @@ def _appdispatch_paths() -> dict:
         },
         "/v1/ota/channels": {
             "get": op("The project's channels", {**reply(obj({"channels": array(channel)})), **json_errors(*errors)}),
-            "post": op("Create a channel (branchName: its own name)", {**reply(obj({"channel": channel}), 201),
-                                                                     **json_errors(*errors, 409, 422)},
+            "post": op("Create a channel serving branchName (default: the branch of its name, made if missing)",
+                       {**reply(obj({"channel": channel}), 201), **json_errors(*errors, 409, 422)},
                        request_body=accepted(appdispatch.NEW_CHANNEL)),
         },
         "/v1/ota/channels/{name}": {
-            "patch": op("Change a channel's split and minimum runtime version", {
+            "patch": op("Point a channel at a branch, split a share of its devices to another, set its minimum "
+                        "runtime version", {
                 **reply(obj({"channel": channel})), **json_errors(*errors)}, [channel_name],
                 accepted(appdispatch.CHANNEL_SETTINGS)),
             "delete": op("Delete a channel with its history", {**reply(obj({"deleted": BOOLEAN, "name": STRING})),
                                                               **json_errors(*errors)}, [channel_name]),
+        },
+        "/v1/ota/branches": {
+            "get": op("The project's branches", {**reply(obj({"branches": array(branch)})), **json_errors(*errors)}),
+            "post": op("Create a branch", {**reply(obj({"branch": branch}), 201), **json_errors(*errors, 409, 422)},
+                       request_body=accepted(branches.NEW_BRANCH)),
+        },
+        "/v1/ota/branches/{name}": {
+            "delete": op("Delete a branch with its updates (409 while a channel serves it)", {
+                **reply(obj({"deleted": BOOLEAN, "name": STRING})), **json_errors(*errors, 409)},
+                [path("name", "The branch's name")]),
+        },
+        "/v1/ota/user-overrides": {
+            "get": op("Users pinned to a branch", {**reply(obj({"overrides": array(override)})),
+                                                   **json_errors(*errors)}),
+            "post": op("Pin a user's devices to a branch (one override per user)", {
+                **reply(obj({"override": override}), 201), **json_errors(*errors)},
+                request_body=accepted(branches.NEW_USER_OVERRIDE)),
+        },
+        "/v1/ota/user-overrides/{override_id}": {
+            "delete": op("Unpin a user", {**reply(deleted), **json_errors(*errors)},
+                         [path("override_id", schema=INTEGER)]),
         },
         "/v1/ota/audit-log": {
             "get": op("The project's audit log, newest first",
@@ -983,7 +1034,9 @@ def _native_paths() -> dict:
                  query("platform", {"enum": ["ios", "android"]}),
                  query("version", description="The running bundle's version; empty or 'builtin' for the binary's"),
                  query("nativeVersion"), query("nativeBuild", {"type": "string", "pattern": "^[0-9]*$"}),
-                 query("channel")], security=CLIENT_KEY),
+                 query("channel"), query("userId", {"type": "string", "maxLength": 200},
+                                         description="The user of the device (a user override pins it to a branch)")],
+                security=CLIENT_KEY),
         },
         "/api/v1/apps/{app_id}/events": {
             "post": operation("Report downloads, installs, failures and rollbacks", tag, {

@@ -65,7 +65,7 @@ own per-device limits and are not counted as management requests."""
 SIGN_IN_ENDPOINT = "api_account.sign_in"
 """The dashboard's sign-in: limited by its own back-offs, never by the hourly windows."""
 MANAGEMENT_BLUEPRINTS = frozenset({"codepush_management", "codepush_accounts", "koolbase_management",
-                                   "capgo_management", "appdispatch_management"})
+                                   "capgo_management", "appdispatch_management", "appdispatch_branches"})
 """The seeds' management APIs outside /api/v1 (the code-push CLI's, Koolbase's, Capgo's, AppDispatch's
 (/v1/ota))."""
 BARE_KEY_BLUEPRINTS = frozenset({"capgo_management"})

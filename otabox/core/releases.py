@@ -27,6 +27,7 @@ from ..store.models import (
     utcnow,
 )
 from . import channel_numbers, executions, semver
+from .branches import channel_releases
 from .bundles import blobs_of, remove_unreferenced_blobs
 from .change import changing
 from .decide import serving_shares
@@ -127,11 +128,11 @@ def releases_json(releases: list[Release]) -> list[dict]:
 
 
 def _next_label(channel: Channel) -> str:
-    return f"v{Release.select().where(Release.channel == channel).count() + 1}"
+    return f"v{Release.select().where(channel_releases(channel)).count() + 1}"
 
 
 def current_release(channel: Channel) -> Release | None:
-    return (Release.select().where((Release.channel == channel) & (Release.disabled == False))  # noqa: E712
+    return (Release.select().where(channel_releases(channel) & (Release.disabled == False))  # noqa: E712
             .order_by(Release.id.desc()).first())
 
 
@@ -164,15 +165,15 @@ def _append(channel: Channel, actor: str, action: str, *, bundle: Bundle | None,
     facts = {"app": channel.app.slug, "channel": channel.name, "bundleId": bundle.id if bundle else None,
              "rollout": rollout, "mandatory": mandatory, **(details or {})}
     with changing(actor, action, "release", details=facts, app=channel.app_id) as change:
-        release = Release.create(app=channel.app_id, channel=channel, bundle=bundle, kind=kind,
-                                 label=_next_label(channel), rollout=rollout, mandatory=mandatory, notes=notes,
+        release = Release.create(app=channel.app_id, channel=channel, branch=channel.branch_id, bundle=bundle,
+                                 kind=kind, label=_next_label(channel), rollout=rollout, mandatory=mandatory, notes=notes,
                                  actor=actor, **attributes)
         if bundle is not None:
             channel_numbers.ensure_number(channel.id, bundle.id, mandatory)
         change.entity_id = release.id
         record_event(release.id, "created", actor, {"kind": kind, **facts})
         rolled_back = action == "release.rolled_back"
-        executions.end_for_channel(channel.id, "rolled_back" if rolled_back else "cancelled", actor, {
+        executions.end_for_branch(channel.branch_id, "rolled_back" if rolled_back else "cancelled", actor, {
             "reason": "the channel was rolled back" if rolled_back else "a newer release replaced it",
             "byReleaseId": release.id})
         change.emit(action, channel.app, {"release": release_json(release),
@@ -266,7 +267,7 @@ def list_releases(app: App, channel: Channel | None, limit: int, offset: int, in
                   group_id: str | None = None) -> tuple[list[Release], int]:
     query = Release.select().where(Release.app == app)
     if channel is not None:
-        query = query.where(Release.channel == channel)
+        query = query.where(channel_releases(channel))
     if not include_deleted:
         query = query.where(Release.deleted == False)  # noqa: E712
     if group_id:
@@ -319,13 +320,13 @@ class RollbackPlan:
 
 def _history_entries(channel: Channel) -> list[Release]:
     """Newest first, deleted releases left out (as every history list shows them)."""
-    return list(Release.select().where((Release.channel == channel) & (Release.deleted == False))  # noqa: E712
+    return list(Release.select().where(channel_releases(channel) & (Release.deleted == False))  # noqa: E712
                 .order_by(Release.id.desc()))
 
 
 def _explicit_target(channel: Channel, to_id) -> Release:
     number = row_id(to_id) if isinstance(to_id, int) else None
-    target = Release.get_or_none((Release.id == number) & (Release.channel == channel)) if number is not None else None
+    target = Release.get_or_none((Release.id == number) & channel_releases(channel)) if number is not None else None
     if target is None:
         raise NotFound(f"no release {to_id!r} in channel {channel.name!r}")
     return target
@@ -351,7 +352,7 @@ def rollback_plan(channel: Channel, data: dict, policy: RollbackPolicy = OTABOX_
     elif policy.history_entries:
         target = entries[1] if len(entries) > 1 else None
     else:
-        earlier = (Release.select().where((Release.channel == channel) & (Release.disabled == False)  # noqa: E712
+        earlier = (Release.select().where(channel_releases(channel) & (Release.disabled == False)  # noqa: E712
                                           & (Release.id < current.id)).order_by(Release.id.desc()))
         target = next((r for r in earlier if r.bundle_id != current.bundle_id), None)
     if target is None:
@@ -389,7 +390,7 @@ def preview_rollback(plan: RollbackPlan) -> tuple[dict, list[dict]]:
     fields = plan.fields()
     origin, bundle = fields.pop("origin"), fields["bundle"]
     planned = Release(id=(Release.select(fn.MAX(Release.id)).scalar() or 0) + 1, app=plan.channel.app_id,
-                      channel=plan.channel, label=_next_label(plan.channel),
+                      channel=plan.channel, branch=plan.channel.branch_id, label=_next_label(plan.channel),
                       original_label=origin.label if origin else None, **fields)
     preview = {"channel": plan.channel.name, "kind": planned.kind, "label": planned.label,
                "bundleId": bundle.id if bundle else None, "bundleVersion": bundle.version if bundle else "builtin",
@@ -403,13 +404,14 @@ def serves(channel: Channel, planned: Release | None = None, disabled: Release |
     "version", "share"}`, newest first; release None: the binary's own bundle), with `planned`
     appended and `disabled` disabled when given. A channel split sends its share to the other
     channel's history. Shares ignore platform and app-version targeting."""
-    split = Channel.get_or_none((Channel.app == channel.app_id) & (Channel.name == channel.rollout_channel)) \
-        if channel.rollout_channel and channel.rollout_percentage > 0 else None
+    split = channel.rollout_branch if channel.rollout_branch_id is not None and channel.rollout_percentage > 0 \
+        else None
     parts = [(channel, 100 - channel.rollout_percentage if split else 100)] + ([(split, channel.rollout_percentage)]
                                                                              if split else [])
     result = []
     for source, weight in parts:
-        rows = list(Release.select().where(Release.channel == source).order_by(Release.id))
+        rows = list(Release.select().where(Release.branch == (channel.branch_id if source == channel else source.id))
+                    .order_by(Release.id))
         for row in rows:
             if disabled is not None and row.id == disabled.id:
                 row.disabled = True
@@ -499,9 +501,9 @@ def clear_history(channel: Channel, actor: str, store) -> int:
     is pinned to, stay. Returns how many releases were removed."""
     with changing(actor, "channel.history_cleared", "channel", channel.id, {"name": channel.name},
                   app=channel.app_id) as change:
-        rows = list(Release.select(Release.id, Release.bundle).where(Release.channel == channel))
+        rows = list(Release.select(Release.id, Release.bundle).where(channel_releases(channel)))
         used = {r.bundle_id for r in rows if r.bundle_id is not None}
-        Release.delete().where(Release.channel == channel).execute()
+        Release.delete().where(channel_releases(channel)).execute()
         CodePushActive.delete().where(CodePushActive.channel == channel).execute()
         kept = {r.bundle_id for r in Release.select(Release.bundle).where(Release.bundle.in_(used))} | {
             d.override_bundle_id for d in Device.select(Device.override_bundle).where(Device.override_bundle.in_(used))}

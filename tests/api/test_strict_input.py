@@ -11,7 +11,7 @@ from otabox.web import APP_PARAMETERS
 
 MANAGEMENT_MODULES = ("otabox.api.", "otabox.protocols.codepush.management", "otabox.protocols.codepush.accounts",
                       "otabox.protocols.koolbase.management", "otabox.protocols.capgo.management",
-                      "otabox.protocols.appdispatch.management")
+                      "otabox.protocols.appdispatch.management", "otabox.protocols.appdispatch.branches")
 MANAGEMENT_ENDPOINTS = {"openapi_document"}
 """Management routes the app itself serves."""
 NOT_MANAGEMENT = {"uploads.put_upload"}
