@@ -7,7 +7,7 @@ import secrets
 from ..errors import BadRequest, Conflict, Invalid, NotFound
 from ..fields import Any, Boolean, Choice, Percentage, Schema, Text
 from ..store.models import App, Branch, Bundle, Channel, Collaborator, Release, User, Webhook, database, iso, row_id
-from . import flags
+from . import channel_numbers, flags
 from .branches import branch_of_name, find_branch
 from .change import changing
 from .releases import create_release, current_release, release_json, served_bundle_id
@@ -282,6 +282,7 @@ def _apply_settings(channel: Channel, settings: dict) -> dict:
     if "branch" in settings:
         channel.branch = find_branch(channel.app_id, settings["branch"])
         changed["branch"] = settings["branch"]
+        _number_branch_bundles(channel)
     if "rolloutBranch" in settings or "rolloutChannel" in settings:
         split = channel.rollout_branch = _split_branch(channel, settings)
         changed["rolloutBranch"] = split.name if split else None
@@ -295,6 +296,14 @@ def _apply_settings(channel: Channel, settings: dict) -> dict:
         changed["public"] = _set_public(channel, settings["public"])
     channel.save()
     return changed
+
+
+def _number_branch_bundles(channel: Channel) -> None:
+    """Give the bundles of the channel's branch a number on the channel (in the order they were
+    released), as releasing them to it would have: Koolbase's devices name bundles by these numbers."""
+    for row in (Release.select(Release.bundle, Release.mandatory)
+                .where((Release.branch == channel.branch_id) & Release.bundle.is_null(False)).order_by(Release.id)):
+        channel_numbers.ensure_number(channel.id, row.bundle_id, row.mandatory)
 
 
 def _set_public(channel: Channel, public: bool) -> bool:

@@ -77,7 +77,7 @@ def create_branch(app: App, data: dict, actor: str) -> Branch:
 def delete_branch(branch: Branch, actor: str) -> None:
     """Delete a branch with its releases and the user overrides to it; a channel that serves it must
     point elsewhere first (409), and channels splitting devices to it stop doing so."""
-    serving = [c.name for c in Channel.select(Channel.name).where(Channel.branch == branch)]
+    serving = [c.name for c in Channel.select(Channel.name).where(Channel.branch == branch).order_by(Channel.id)]
     if serving:
         raise Conflict(f"channels {', '.join(serving)} serve branch {branch.name!r}; point them at another branch "
                        "first", code="branch_in_use", details={"branch": branch.name, "channels": serving})

@@ -168,8 +168,9 @@ def _append(channel: Channel, actor: str, action: str, *, bundle: Bundle | None,
         release = Release.create(app=channel.app_id, channel=channel, branch=channel.branch_id, bundle=bundle,
                                  kind=kind, label=_next_label(channel), rollout=rollout, mandatory=mandatory, notes=notes,
                                  actor=actor, **attributes)
-        if bundle is not None:
-            channel_numbers.ensure_number(channel.id, bundle.id, mandatory)
+        if bundle is not None:  # numbered on every channel serving the branch (Koolbase's devices send it back)
+            for serving in Channel.select(Channel.id).where(Channel.branch == channel.branch_id).order_by(Channel.id):
+                channel_numbers.ensure_number(serving.id, bundle.id, mandatory)
         change.entity_id = release.id
         record_event(release.id, "created", actor, {"kind": kind, **facts})
         rolled_back = action == "release.rolled_back"

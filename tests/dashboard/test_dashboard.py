@@ -313,7 +313,14 @@ def test_build_metadata_and_channel_settings(server, sessions, tmp_path):
                                     "rolloutPercentage", "minRuntimeVersion")} == {
         "public": True, "blockUpgrades": "version_number", "disableAutoUpdateUnderNative": False,
         "rolloutChannel": "production", "rolloutPercentage": 25, "minRuntimeVersion": "2.0.0"}
-    expect(page.get_by_role("region", name="staging", exact=True).get_by_text("25% → production")).to_be_visible()
+    staging_card = page.get_by_role("region", name="staging", exact=True)
+    expect(staging_card.get_by_text("25% → branch production")).to_be_visible()
+    expect(staging_card.get_by_text("Serves branch staging; 25% of its devices get branch production")).to_be_visible()
+    pinned = api(server, admin, "POST", f"/api/v1/apps/{slug}/user-overrides",
+                 json={"userId": "user-123", "branchName": "staging", "note": "QA tester"})
+    assert pinned.status_code == 201, pinned.text
+    page.reload()
+    expect(page.get_by_role("region", name="User overrides").get_by_text("→ branch staging")).to_be_visible()
     session.shot("channel-settings")
     session.close()
 
