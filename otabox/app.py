@@ -7,6 +7,7 @@ import logging
 from flask import Flask, Request, Response, current_app, jsonify, request, send_from_directory
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Rule
 
 from . import jsonsafe, openapi
 from .box import Box
@@ -38,12 +39,32 @@ class OtaboxRequest(Request):
         return config["OTABOX_MAX_JSON_BYTES"]
 
 
+class LazyRule(Rule):
+    """A URL rule that compiles its URL builders when it first builds a URL. werkzeug compiles two
+    per rule, as Python code, when the rule is added: most of what starting the app cost (about 0.1 s
+    for otabox's routes, at every start and for every test's app), for builders otabox calls for
+    nothing but `url_for`."""
+
+    def _compile_builder(self, append_unknown: bool = True):
+        attribute = "_build_unknown" if append_unknown else "_build"
+
+        def compile_then_build(rule, **values):
+            builder = Rule._compile_builder(rule, append_unknown).__get__(rule, None)
+            setattr(rule, attribute, builder)
+            return builder(**values)
+        return compile_then_build
+
+
+class OtaboxFlask(Flask):
+    request_class = OtaboxRequest
+    url_rule_class = LazyRule
+
+
 def create_app(config: Config | None = None, box: Box | None = None, access_log=None) -> Flask:
     """`access_log`: an accesslog.AccessLogWriter for one line per request (the server passes one)."""
     config = config or Config.from_env()
     box = box or Box(config)
-    app = Flask(__name__, static_folder=None)
-    app.request_class = OtaboxRequest
+    app = OtaboxFlask(__name__, static_folder=None)
     app.config["BOX"] = box
     # Werkzeug's own limit, a little above the bundle limit so multipart overhead fits.
     app.config["MAX_CONTENT_LENGTH"] = config.max_bundle_bytes + 1024 * 1024
@@ -53,7 +74,7 @@ def create_app(config: Config | None = None, box: Box | None = None, access_log=
     app.json.sort_keys = False
     app.url_map.strict_slashes = False
 
-    from .api import account, apps, bundles, collaborators, devices, flags, meta, releases, rollouts, webhooks
+    from .api import account, apps, bundles, collaborators, devices, embedded, flags, meta, releases, rollouts, webhooks
     from .api import health as api_health
     from .downloads import bp as downloads_bp
     from .protocols.appdispatch import branches as appdispatch_branches
@@ -73,7 +94,7 @@ def create_app(config: Config | None = None, box: Box | None = None, access_log=
     from .protocols.openfeature import ofrep
 
     for blueprint in (apps.bp, bundles.bp, releases.bp, devices.bp, meta.bp, flags.bp, account.bp, collaborators.bp,
-                      codepush_management.api_bp, api_health.bp, rollouts.bp, webhooks.bp):
+                      codepush_management.api_bp, api_health.bp, rollouts.bp, webhooks.bp, embedded.bp):
         app.register_blueprint(blueprint, url_prefix="/api/v1")
     app.register_blueprint(bundles.uploads_bp)
     app.register_blueprint(downloads_bp)
@@ -91,7 +112,7 @@ def create_app(config: Config | None = None, box: Box | None = None, access_log=
     @accepts()
     def openapi_document():
         """The OpenAPI 3.1 description of the HTTP API (public, like the code it describes)."""
-        return jsonify(openapi.document(base_url()))
+        return jsonify(openapi.document(app, base_url()))
 
     @app.get("/healthz")
     def healthz():

@@ -27,6 +27,7 @@ from .ops.webhooks import WebhookSender
 from .protocols.codepush import package as codepush_package
 from .protocols.expo import patches as expo_patches
 from .protocols.expo import updates as expo
+from .protocols.native import patches as native_patches
 from .security.ratelimit import EventBudget, FailureBackoff, TokenBucketLimiter, WindowLimiter
 from .security.sealing import load_sealer
 from .security.signing import ServerSecrets
@@ -130,7 +131,7 @@ class Box:
         self.janitor = janitor(self)
         self.scheduler = PolicyScheduler(self)
         self.webhooks = WebhookSender(self)
-        self.patch_maker = PatchMaker(self, [expo_patches.patch_jobs])
+        self.patch_maker = PatchMaker(self, [expo_patches.patch_jobs, native_patches.patch_jobs])
 
     def start_background_work(self) -> None:
         self.tracker.start()

@@ -311,7 +311,12 @@ class Schema:
         return self._validate(body, where, lambda field, value, name: field(value, name))
 
     def validate_text(self, values: Mapping[str, str], where: str = "") -> dict:
-        """The same for text values (a query string, form fields); an empty value counts as absent."""
+        """The same for text values (a query string, form fields); an empty value counts as absent, but
+        its name is checked all the same (`?chanel=` is a typo, not an absent channel)."""
+        unknown = next((name for name in values if name not in self.ignored
+                        and self.aliases.get(name, name) not in self.fields), None)
+        if unknown is not None:
+            raise self.unknown(str(unknown), where)
         present = {k: v for k, v in values.items() if v != ""}
         return self._validate(present, where, lambda field, value, name: field.from_text(value, name))
 

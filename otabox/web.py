@@ -24,6 +24,7 @@ from .store.models import App
 
 
 BUNDLE_UPLOADS = (("POST", re.compile(r"/api/v1/apps/[^/]+/bundles")),
+                  ("POST", re.compile(r"/api/v1/apps/[^/]+/embedded-bundles")),
                   ("POST", re.compile(r"/apps/[^/]+/deployments/[^/]+/release")),  # the code-push CLI's release
                   ("POST", re.compile(r"/v1/projects/[^/]+/ota/upload")),  # Koolbase's upload
                   ("POST", re.compile(r"/v1/ota/builds")),  # AppDispatch's build upload

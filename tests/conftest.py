@@ -10,6 +10,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -17,7 +18,8 @@ import pytest
 import requests
 
 from otabox.app import create_app
-from otabox.config import Config
+from otabox.config import SQLITE_FILE, Config
+from otabox.store.db import open_database
 from fleet import WebhookReceiver
 from support import Api, Published, check, make_key, make_zip, unsigned  # noqa: F401 (tests import them from here too)
 
@@ -34,6 +36,9 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "empty_database: on PostgreSQL, starts from a database without otabox's schema")
     config.addinivalue_line("markers", "single_engine: does not depend on the database engine (packaging, docs, "
                                        "command-line checks that stop before any database): runs on SQLite only")
+    config.addinivalue_line("markers", "engine: reaches a database in a way tests/conftest.py's reading misses: runs on "
+                                       "PostgreSQL too (set automatically on the tests that name a box, a server, an "
+                                       "admin command or a database URL)")
     config.addinivalue_line("markers", "live: starts a process (an otabox server, moto, PostgreSQL, Node, a browser, "
                                        "the otabox command); set automatically; `pytest -m 'not live'` is the inner loop")
 
@@ -42,9 +47,34 @@ LIVE_NAMES = {"subprocess", "Popen", "LiveServer", "MotoServer", "live_server", 
               "postgres_server", "sync_playwright"}
 """What a test, a fixture or a helper of the tests names (a module, a fixture, a parameter) when it
 starts a process."""
+DATABASE_NAMES = {"create_app", "Box", "open_database", "connect_database", "LiveServer", "old_box", "database_rows",
+                  "configured_app", "database_url", "module_database_url", "postgres_server", "run_otabox",
+                  "CliRunner", "otabox_command"}
+"""What a test, a fixture or a helper of the tests names when it reaches a database (a box, a server, an
+admin command, a database URL); mark a test `engine` when the reading misses it."""
 ENGINE_FIXTURES = {"database_url", "module_database_url", "no_processes_unless_live"}
 """Every test uses these; they start PostgreSQL only on the PostgreSQL run, which is all live."""
 TESTS = Path(__file__).resolve().parent
+MEMORY_DISK = Path("/dev/shm")
+MEMORY_DISK_ROOM = 2 * 1024**3
+
+
+def _temporary_files_in_memory() -> None:
+    """Every SQLite commit of a test's box is synced to disk (synchronous=full), and on a shared disk
+    the syncs were most of the suite's time (a test file of 40 API tests: 24 s on disk, 15 s here).
+    Temporary directories (tmp_path, and so every box, live server and PostgreSQL cluster of the tests)
+    go to /dev/shm, a memory filesystem where a sync costs nothing, when it has room (Docker's
+    default 64 MB has not); PYTEST_DEBUG_TEMPROOT or TMPDIR, when set, choose instead. Only failed
+    tests keep their directories (setup.cfg's tmp_path_retention_policy), so the memory comes back."""
+    if "PYTEST_DEBUG_TEMPROOT" in os.environ or "TMPDIR" in os.environ or not MEMORY_DISK.is_dir():
+        return
+    room = os.statvfs(MEMORY_DISK)
+    if room.f_bavail * room.f_frsize >= MEMORY_DISK_ROOM and os.access(MEMORY_DISK, os.W_OK):
+        os.environ["TMPDIR"] = str(MEMORY_DISK)
+        tempfile.tempdir = None  # read TMPDIR again
+
+
+_temporary_files_in_memory()
 
 
 def _names_used(code) -> set[str]:
@@ -55,33 +85,46 @@ def _names_used(code) -> set[str]:
     return names
 
 
-_VERDICTS: dict = {}
-"""Each helper's answer, read once per session (False while being read, which ends cycles)."""
+class Reading:
+    """Whether a test, a fixture it uses or a helper they call by name (followed transitively through
+    the tests' own code) names one of `names`; each helper is read once per session."""
+
+    def __init__(self, names: set[str]):
+        self.names = names
+        self.verdicts: dict = {}
+        """Each helper's answer (False while being read, which ends cycles)."""
+
+    def of_item(self, item) -> bool:
+        functions = [getattr(item, "function", None)]
+        for name in set(getattr(item, "fixturenames", ())) - ENGINE_FIXTURES:
+            functions += [definition.func for definition in item._fixtureinfo.name2fixturedefs.get(name, ())]
+        return any(self.of_helper(function) for function in functions if function is not None)
+
+    def of_helper(self, helper) -> bool:
+        """`helper`: a function, or a class whose methods are read."""
+        if inspect.isclass(helper):
+            return helper.__module__ != "builtins" and any(
+                self.of_helper(method) for method in vars(helper).values() if inspect.isfunction(method))
+        helper = inspect.unwrap(helper)
+        if not inspect.isfunction(helper):
+            return False
+        if helper not in self.verdicts:
+            self.verdicts[helper] = False
+            self.verdicts[helper] = self._reads(helper)
+        return self.verdicts[helper]
+
+    def _reads(self, function) -> bool:
+        if not Path(function.__code__.co_filename).resolve().is_relative_to(TESTS):
+            return False
+        names = _names_used(function.__code__)
+        if names & self.names:
+            return True
+        helpers = (function.__globals__.get(name) for name in names)
+        return any(self.of_helper(helper) for helper in helpers if callable(helper))
 
 
-def _starts_processes(helper) -> bool:
-    """Whether `helper` (a function, or a class whose methods are read), or a helper of the tests it
-    calls by name (followed transitively), names something in LIVE_NAMES."""
-    if inspect.isclass(helper):
-        return helper.__module__ != "builtins" and any(
-            _starts_processes(method) for method in vars(helper).values() if inspect.isfunction(method))
-    helper = inspect.unwrap(helper)
-    if not inspect.isfunction(helper):
-        return False
-    if helper not in _VERDICTS:
-        _VERDICTS[helper] = False
-        _VERDICTS[helper] = _reads_as_live(helper)
-    return _VERDICTS[helper]
-
-
-def _reads_as_live(function) -> bool:
-    if not Path(function.__code__.co_filename).resolve().is_relative_to(TESTS):
-        return False
-    names = _names_used(function.__code__)
-    if names & LIVE_NAMES:
-        return True
-    helpers = (function.__globals__.get(name) for name in names)
-    return any(_starts_processes(helper) for helper in helpers if callable(helper))
+STARTS_PROCESSES = Reading(LIVE_NAMES)
+USES_DATABASE = Reading(DATABASE_NAMES)
 
 
 def starts_processes(item) -> bool:
@@ -89,16 +132,20 @@ def starts_processes(item) -> bool:
     `no_processes_unless_live` guard below catches what this reading misses."""
     if TEST_DATABASE == "postgresql" or item.get_closest_marker("live"):
         return True
-    functions = [getattr(item, "function", None)]
-    for name in set(getattr(item, "fixturenames", ())) - ENGINE_FIXTURES:
-        functions += [definition.func for definition in item._fixtureinfo.name2fixturedefs.get(name, ())]
-    return any(_starts_processes(function) for function in functions if function is not None)
+    return STARTS_PROCESSES.of_item(item)
+
+
+def depends_on_the_engine(item) -> bool:
+    """Whether the test reaches a database (a box in this process, a server, an admin command, a
+    database URL): the tests that do not are the same on every engine and run once, with SQLite."""
+    return not item.get_closest_marker("single_engine") and (
+        item.get_closest_marker("engine") is not None or USES_DATABASE.of_item(item))
 
 
 def pytest_collection_modifyitems(config, items):
     """Tests that start processes are marked `live`. On the PostgreSQL run, what is about SQLite itself
-    or the same on every engine is skipped before any of its fixtures run (some install packages or
-    start servers)."""
+    or the same on every engine (single_engine, or reaching no database) is skipped before any of its
+    fixtures run (some install packages or start servers)."""
     for item in items:
         if starts_processes(item):
             item.add_marker(pytest.mark.live)
@@ -107,7 +154,7 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker("sqlite_only"):
             item.add_marker(pytest.mark.skip(reason="about SQLite itself"))
-        elif item.get_closest_marker("single_engine"):
+        elif not depends_on_the_engine(item):
             item.add_marker(pytest.mark.skip(reason="the same on every engine; runs with SQLite"))
 
 
@@ -238,11 +285,28 @@ def configured_app(tmp_path, **settings):
         app.config["BOX"].close()
 
 
+@pytest.fixture(scope="session")
+def schema_template(tmp_path_factory) -> Path | None:
+    """A SQLite database holding otabox's current schema, made once per session (per xdist worker):
+    each test's box starts from a copy of it rather than creating its forty tables (PostgreSQL runs
+    do the same with a template database, tests/postgres.py)."""
+    if TEST_DATABASE == "postgresql":
+        return None
+    path = tmp_path_factory.mktemp("schema") / SQLITE_FILE
+    db, _ = open_database(f"sqlite:///{path}")
+    db.close()
+    return path
+
+
 @pytest.fixture
-def config(tmp_path):
+def config(tmp_path, schema_template):
     """Every test client request comes from 127.0.0.1, so the per-address limit is off here; the tests
-    of the limits turn it on."""
-    return Config.from_env(data_dir=tmp_path / "data", device_flush_seconds=3600.0, address_rate_per_minute=0)
+    of the limits turn it on. The data directory holds a copy of the schema template."""
+    data_dir = tmp_path / "data"
+    if schema_template is not None:
+        data_dir.mkdir(mode=0o700)
+        shutil.copy2(schema_template, data_dir / SQLITE_FILE)
+    return Config.from_env(data_dir=data_dir, device_flush_seconds=3600.0, address_rate_per_minute=0)
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@
 # python3-venv where the system Python lacks it), Debian's PostgreSQL server binaries (the suite runs
 # every test on SQLite and on a private PostgreSQL cluster, tests/postgres.py), a virtualenv `.venv`
 # holding otabox with its test extra (a stock Debian/Ubuntu Python refuses pip installs outside one,
-# PEP 668), and the pinned Node client libraries. Then: .venv/bin/python -m pytest
+# PEP 668), and the pinned Node client libraries. Then: bash tests/both-engines.sh (or .venv/bin/python -m pytest)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "otabox needs Python 3.11 or newer" >&2; exit 1; }

@@ -68,7 +68,7 @@ def layer(name: str) -> str:
         return "base"
     if name in HTTP_HELPERS:
         return "http"
-    if name in COMPOSITION or name.startswith("otabox.cli"):
+    if name in COMPOSITION or name.startswith(("otabox.cli", "otabox.openapi.")):
         return "composition"
     return name.split(".")[1]
 

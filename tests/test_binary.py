@@ -1,5 +1,5 @@
 """The single binary: `scripts/build-binary` in a copy of this checkout (as a fresh clone has it) builds
-dist/otabox, which then runs the README's quick start from an empty folder with a bare PATH (no
+build/binary/otabox, which then runs the README's quick start from an empty folder with a bare PATH (no
 virtualenv, no Python packages: the system's python3 there only fills in the README's JSON helper)
 and the admin commands a box needs.
 
@@ -33,7 +33,7 @@ def binary(tmp_path_factory) -> Path:
     built = subprocess.run([str(build)], cwd=checkout / "static", env=env, capture_output=True, text=True,
                            timeout=1200, stdin=subprocess.DEVNULL)
     assert built.returncode == 0, built.stderr[-4000:]
-    return checkout / "dist" / "otabox"
+    return checkout / "build" / "binary" / "otabox"
 
 
 def bare_env(binary: Path, home: Path, **extra) -> dict:

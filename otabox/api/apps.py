@@ -180,10 +180,10 @@ def rollback(app_id, name):
     channel = apps.find_channel(app_for(app_id, "publisher"), name)
     data = body()
     if releases.dry_run(data):
-        preview, serves = releases.preview_rollback(releases.rollback_plan(channel, data))
-        return jsonify({"dryRun": True, "release": preview, "serves": serves})
-    release, previous = releases.rollback(channel, data, actor())
-    return jsonify({"release": releases.release_json(release),
+        previews, serves = releases.preview_rollback(releases.rollback_plan(channel, data))
+        return jsonify({"dryRun": True, "release": previews[-1], "releases": previews, "serves": serves})
+    created, previous = releases.rollback(channel, data, actor())
+    return jsonify({"release": releases.release_json(created[-1]), "releases": releases.releases_json(created),
                     "previousRelease": releases.release_json(previous) if previous else None,
                     "serves": releases.serves(channel)}), 201
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from ..core import bundles
+from ..core import bundles, numbered_bundles
 from ..errors import BadRequest, Forbidden, Gone
 from ..fields import Boolean, Choice, Schema, Text
 from ..store.models import iso
@@ -52,11 +52,13 @@ def finalize(app_id):
 
 
 @bp.get("/apps/<app_id>/bundles")
-@accepts(query=paging(20).extend({"version": Text(100)}))
+@accepts(query=paging(20).extend({"version": Text(100, description="Only the bundles of this version")}))
 def list_bundles(app_id):
     app = app_for(app_id)
     rows, total = bundles.list_bundles(app, query()["limit"], query()["offset"], query().get("version"))
-    return jsonify({"bundles": [bundles.bundle_json(b) for b in rows], "total": total})
+    numbers = numbered_bundles.bundle_numbers(app, [b.id for b in rows])
+    return jsonify({"bundles": [{**bundles.bundle_json(b), "channelVersions": numbers[b.id]} for b in rows],
+                    "total": total})
 
 
 @bp.get("/apps/<app_id>/bundles/<bundle_id>")
@@ -76,7 +78,7 @@ def delete_unused_bundles(app_id):
 
 
 @bp.delete("/apps/<app_id>/bundles/<bundle_id>")
-@accepts(query=Schema({"platform": Choice(bundles.PLATFORMS)}))
+@accepts(query=Schema({"platform": Choice(bundles.PLATFORMS, description="With a version: only this platform's")}))
 def delete_bundle(app_id, bundle_id):
     """Delete a bundle by id, or by version (each platform's, unless ?platform= picks one)."""
     app = app_for(app_id, "admin")

@@ -10,8 +10,9 @@ from ..web import accepts, actor, app_for, body, paging, query
 
 bp = Blueprint("api_releases", __name__)
 
-LIST_QUERY = paging(20).extend({"channel": Text(200), "includeDeleted": Boolean(default=False),
-                                "groupId": Text(100)})
+LIST_QUERY = paging(20).extend({
+    "channel": Text(200, description="Empty: the base channel (the default channel; OtaKit), shown as null"),
+    "includeDeleted": Boolean(default=False), "groupId": Text(100)})
 
 
 @bp.post("/apps/<app_id>/releases")

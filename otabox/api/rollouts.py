@@ -47,7 +47,8 @@ def delete_policy(app_id, policy_id):
 
 
 @bp.get("/apps/<app_id>/rollout-executions")
-@accepts(query=paging(50).extend({"status": Choice(executions.STATUSES), "release": Whole(1, 2**63 - 1)}))
+@accepts(query=paging(50).extend({"status": Choice(executions.STATUSES),
+                                   "release": Whole(1, 2**63 - 1, description="Only the executions of this release")}))
 def list_executions(app_id):
     app = app_for(app_id)
     args = query()

@@ -16,7 +16,9 @@ SWITCHES = [  # (API setting, option name, help)
     ("allowDev", "dev-builds", "Development builds get updates here."),
 ]
 CHANNEL_COLUMNS = [("CHANNEL", "name"), ("DEFAULT", "default"), ("DEPLOYMENT KEY", "deploymentKey"),
-                   ("SERVES", "serves"), ("BLOCKS", "blockUpgrades"), ("SPLIT", "split")]
+                   ("SERVES", "serves"), ("ACTIVE NUMBER", "activeNumber"), ("BLOCKS", "blockUpgrades"),
+                   ("SPLIT", "split")]
+"""ACTIVE NUMBER: the channel's whole-number version of the bundle it serves (Koolbase's active bundle)."""
 
 
 def settings_options(func):
@@ -52,7 +54,8 @@ def channel_row(info: dict) -> dict:
     serves = "-" if current is None else (
         f"{current['bundleVersion']} ({current['label']}, {current['rollout']}%)")
     split = f"{info['rolloutPercentage']}% to {info['rolloutChannel']}" if info["rolloutChannel"] else "-"
-    return {**info, "default": "yes" if info["public"] else "", "serves": serves, "split": split}
+    return {**info, "default": "yes" if info["public"] else "", "serves": serves, "split": split,
+            "activeNumber": current["channelVersion"] if current else None}
 
 
 def show_channels(channels: list[dict], as_json: bool) -> None:

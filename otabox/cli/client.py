@@ -157,6 +157,28 @@ must not change the bytes."""
 ZIP_FILE_MODE = 0o644
 
 
+NATIVE_EXECUTABLE_BYTES = 4 * 1024 * 1024
+"""A native executable this large in a build folder is almost surely a server or tool binary that
+landed there by mistake (the single otabox binary is 35 MB), not part of a web or JS bundle."""
+EXECUTABLE_MAGIC = {b"\x7fELF": "ELF", b"\xfe\xed\xfa\xce": "Mach-O", b"\xfe\xed\xfa\xcf": "Mach-O",
+                    b"\xce\xfa\xed\xfe": "Mach-O", b"\xcf\xfa\xed\xfe": "Mach-O", b"\xca\xfe\xba\xbe": "Mach-O",
+                    b"MZ": "PE"}
+
+
+def native_executables(folder: Path) -> list[tuple[Path, int, str]]:
+    """The ELF, Mach-O and PE files above NATIVE_EXECUTABLE_BYTES in a folder: (path, size, kind)."""
+    found = []
+    for path in sorted(folder.rglob("*")):
+        if not path.is_file() or path.is_symlink() or (size := path.stat().st_size) <= NATIVE_EXECUTABLE_BYTES:
+            continue
+        with open(path, "rb") as handle:
+            head = handle.read(4)
+        kind = next((name for magic, name in EXECUTABLE_MAGIC.items() if head.startswith(magic)), None)
+        if kind:
+            found.append((path, size, kind))
+    return found
+
+
 def zip_folder(folder: Path) -> Path:
     """Zip a build folder (paths relative to it) into a temporary file the caller removes.
 

@@ -1,4 +1,4 @@
-"""`otabox expo …`: Expo code signing."""
+"""`otabox expo …`: Expo code signing, and the bundles embedded in store binaries."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,7 +10,7 @@ from .common import admin_command
 
 @click.group()
 def expo():
-    """Expo Updates: code signing keys per app."""
+    """Expo Updates: code signing keys per app, embedded bundles (patch bases)."""
 
 
 @expo.group()
@@ -40,6 +40,34 @@ def import_keys(box, app_slug, key_path, certificate_path, keyid):
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"code signing key for {app.slug} stored with the server's secrets (keyid {keyid})")
+
+
+@expo.command("embed")
+@click.option("--app", "app_slug", required=True, help="App slug or id.")
+@click.option("--platform", required=True, type=click.Choice(["ios", "android"]))
+@click.option("--runtime-version", help="The binary's runtime version (Expo).")
+@click.option("--update-id", help="The embedded update's id (Expo: app.manifest's `id` in the binary).")
+@click.option("--native-version", help="The binary's version, for the native protocol's builtin bundle (a zip).")
+@click.argument("bundle", type=click.Path(exists=True, dir_okay=False))
+@admin_command
+def embed(box, app_slug, platform, runtime_version, update_id, native_version, bundle):
+    """Record BUNDLE, the launch bundle inside a store binary, so that devices that never took an
+    update get their first one as a patch from it (POST /api/v1/apps/:app/embedded-bundles over HTTP)."""
+    from ..core.apps import find_app
+    from ..core.embedded import parse_fields, record_embedded
+
+    app = find_app(app_slug)
+    given = {"platform": platform, "runtimeVersion": runtime_version, "updateId": update_id,
+             "nativeVersion": native_version}
+    fields = parse_fields({name: value for name, value in given.items() if value is not None})
+    with open(bundle, "rb") as stream:
+        staged = box.staging.receive(stream, box.config.max_bundle_bytes)
+    try:
+        row = record_embedded(app, fields, staged, box.store, "cli")
+    finally:
+        staged.discard()
+    version = f"runtime version {row.runtime_version}" if row.runtime_version else f"native version {row.native_version}"
+    click.echo(f"embedded bundle of {app.slug} {platform} {version} recorded ({row.size} bytes, sha256 {row.sha256})")
 
 
 COMMANDS = (expo,)

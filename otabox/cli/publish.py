@@ -1,4 +1,4 @@
-"""The publishing commands CI pipelines run against a remote otabox: publish, releases, rollout,
+"""The publishing commands CI pipelines run against a remote otabox: publish, releases, bundles, rollout,
 rollback, promote, devices."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from .client import ClientError, OtaboxClient, file_sha256, zip_folder
+from .client import ClientError, OtaboxClient, file_sha256, native_executables, zip_folder
 from .gitinfo import git_fields
 
 
@@ -70,8 +70,9 @@ class UploadProgress:
             self.bar.__exit__(*exc)
 
 
+# NUMBER: the whole-number version the release's channel gave its bundle (what Koolbase's SDK holds).
 RELEASE_COLUMNS = [("ID", "id"), ("CHANNEL", "channel"), ("LABEL", "label"), ("KIND", "kind"),
-                   ("VERSION", "bundleVersion"), ("ROLLOUT", "rollout"), ("MANDATORY", "mandatory"),
+                   ("VERSION", "bundleVersion"), ("NUMBER", "channelVersion"), ("ROLLOUT", "rollout"), ("MANDATORY", "mandatory"),
                    ("DISABLED", "disabled"), ("AT", "promotedAt")]
 
 
@@ -147,18 +148,24 @@ def policy_id_of(client, app: str, name: str | None) -> int | None:
               help="Devices running a bundle below this version are not moved to this one by a channel in "
                    "version_number mode (Capgo's --min-update-version).")
 @click.option("--message", default=None, help="A build message kept with the bundle (shown in the dashboard).")
+@click.option("--allow-binaries", is_flag=True,
+              help="Publish a folder even when it holds a native executable (ELF, Mach-O, PE) above 4 MB.")
 @POLICY_OPTION
 @JSON_OPTION
 @remote_command
 def publish(client, source, app, version, channel, rollout, mandatory, platform, notes, min_native_build,
-            target_versions, expo, runtime_version, encrypt_key, min_update_version, message, policy, as_json):
+            target_versions, expo, runtime_version, encrypt_key, min_update_version, message, allow_binaries, policy,
+            as_json):
     """Upload SOURCE (a build folder or a .zip) and release it to a channel.
 
     The app and channel are checked before anything is uploaded. A folder is zipped deterministically
     (the same files give the same bytes, whatever their times), so publishing a version that is on the
     server already with the same files releases that bundle again; with other bytes it fails, and so
     does a bundle for all platforms beside a platform's own. When SOURCE is inside a git working
-    tree, the bundle records its commit and branch."""
+    tree, the bundle records its commit and branch. A folder holding a native executable above 4 MB
+    (a server binary built into the same folder, say) is refused unless --allow-binaries."""
+    if source.is_dir() and not allow_binaries:
+        refuse_native_executables(source)
     if expo and not runtime_version:
         raise click.UsageError("--expo needs --runtime-version")
     if expo and encrypt_key:
@@ -187,6 +194,15 @@ def publish(client, source, app, version, channel, rollout, mandatory, platform,
             archive.unlink(missing_ok=True)
     result = release_bundle(client, app, bundle, channel, rollout, mandatory, policy_id=policy_id)
     show({"bundle": bundle, **result}, as_json, RELEASE_COLUMNS, [result["release"]])
+
+
+def refuse_native_executables(folder: Path) -> None:
+    found = native_executables(folder)
+    if found:
+        path, size, kind = found[0]
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        raise ClientError(f"{path} is a {size / 1024 / 1024:.0f} MB native executable ({kind}){more}, not part of a "
+                          "web or JS bundle; move it out of the folder, or pass --allow-binaries to publish it anyway")
 
 
 def _same_bundle(existing: dict, archive: Path) -> dict:
@@ -280,6 +296,31 @@ def releases_list(client, app, channel, limit, as_json):
     show(data, as_json, RELEASE_COLUMNS, data["releases"])
 
 
+@click.group()
+def bundles():
+    """Uploaded bundles."""
+
+
+def numbers_text(bundle: dict) -> str:
+    """`production 2 (active), staging 1`: the bundle's whole-number version on each channel that
+    numbered it (Koolbase's numbering), and the channels that serve it now."""
+    return ", ".join(f"{entry['channel']} {entry['version']}" + (" (active)" if entry["active"] else "")
+                     for entry in bundle["channelVersions"]) or "-"
+
+
+@bundles.command("list")
+@APP_OPTION
+@click.option("--limit", type=int, default=20, show_default=True, help=LIMIT_HELP)
+@JSON_OPTION
+@remote_command
+def bundles_list(client, app, limit, as_json):
+    """List the app's bundles, newest first, with their numbers per channel and where they are active."""
+    data = client.get(f"/api/v1/apps/{app}/bundles?limit={limit}")
+    show(data, as_json, [("ID", "id"), ("VERSION", "version"), ("PLATFORM", "platform"), ("SIZE", "size"),
+                         ("CHANNEL NUMBERS", "numbers"), ("UPLOADED", "createdAt")],
+         [{**bundle, "numbers": numbers_text(bundle)} for bundle in data["bundles"]])
+
+
 @click.command()
 @click.argument("release_id", type=int)
 @click.argument("percent", type=click.IntRange(0, 100))
@@ -295,9 +336,7 @@ def share_text(share: float) -> str:
     return f"{share:g}%"
 
 
-def serving_line(channel: str, serves: list[dict], now: bool = True) -> str:
-    """What a channel serves (or would serve), per share of devices, in words."""
-    verb = "now serves" if now else "would serve"
+def _shares_text(channel: str, serves: list[dict]) -> str:
     parts = []
     for entry in serves:
         where = f" through {entry['channel']}" if entry["channel"] != channel else ""
@@ -308,26 +347,44 @@ def serving_line(channel: str, serves: list[dict], now: bool = True) -> str:
                          f"devices{where}: they drop their downloaded update")
         else:
             parts.append(f"{entry['version']} ({entry['label']}) to {share_text(entry['share'])} of devices{where}")
-    return f"{channel} {verb} " + "; ".join(parts)
+    return "; ".join(parts)
+
+
+def serving_line(channel: str, serves: list[dict], now: bool = True) -> str:
+    """What a channel serves (or would serve), per share of devices and, when platforms differ, per
+    platform, in words."""
+    verb = "now serves" if now else "would serve"
+    platforms = list(dict.fromkeys(entry.get("platform") for entry in serves))
+    if platforms == [None]:
+        return f"{channel} {verb} " + _shares_text(channel, serves)
+    return f"{channel} {verb} " + "; ".join(
+        f"on {platform}: " + _shares_text(channel, [e for e in serves if e.get("platform") == platform])
+        for platform in platforms)
 
 
 @click.command()
 @APP_OPTION
 @click.option("--channel", required=True, help="Channel to roll back.")
+@click.option("--platform", type=click.Choice(["ios", "android"]), default=None,
+              help="Roll back only this platform's devices (default: every platform, each to what it was "
+                   "served before).")
 @click.option("--to-release", type=int, default=None, help="Roll back to this release id.")
 @click.option("--to-builtin", is_flag=True, help="Tell devices to run the bundle inside the binary.")
 @click.option("--dry-run", is_flag=True, help="Only say what the channel would serve; change nothing.")
 @JSON_OPTION
 @remote_command
-def rollback(client, app, channel, to_release, to_builtin, dry_run, as_json):
+def rollback(client, app, channel, platform, to_release, to_builtin, dry_run, as_json):
     """Re-point a channel to its previous release (or another one, or the builtin bundle) as it was
-    served then (its rollout too), and say what it serves afterwards per share of devices."""
+    served then (its rollout too), and say what it serves afterwards per share of devices. Releases
+    of one version for each platform roll back together, each platform to what it had before."""
     body = {"toBuiltin": True} if to_builtin else ({"toReleaseId": to_release} if to_release else {})
+    if platform:
+        body["platform"] = platform
     if dry_run:
         body["dryRun"] = True
     data = client.post(f"/api/v1/apps/{app}/channels/{urllib.parse.quote(channel)}/rollback", body)
     if as_json or not dry_run:
-        show(data, as_json, RELEASE_COLUMNS, [data["release"]])
+        show(data, as_json, RELEASE_COLUMNS, data["releases"])
     if not as_json:
         click.echo(serving_line(channel, data["serves"], now=not dry_run) + "."
                    + (" Dry run: nothing was changed." if dry_run else ""))
@@ -368,4 +425,4 @@ def devices_list(client, app, channel, limit, as_json):
          data["devices"])
 
 
-COMMANDS = (publish, release, releases, rollout, rollback, promote, devices)
+COMMANDS = (publish, release, releases, bundles, rollout, rollback, promote, devices)

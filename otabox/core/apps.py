@@ -236,8 +236,14 @@ def upsert_channel(app: App, name, actor: str, settings: dict) -> tuple[Channel,
 def configure_channel(app: App, name, actor: str, settings: dict, bundle: Bundle | None = None
                       ) -> tuple[Channel, bool]:
     """Capgo's POST /channel: upsert_channel and, with a bundle (Capgo's `version`), release it to the
-    channel unless the channel serves it already, in one transaction."""
+    channel unless the channel serves it already, in one transaction. The channel is found as every
+    channel is (exact name, then ignoring case): `"channel": "Production"` changes production rather
+    than making a second channel that only case tells apart."""
     with database.atomic():
+        try:
+            name = find_channel(app, name).name
+        except NotFound:
+            pass  # a new channel
         channel, created = upsert_channel(app, name, actor, settings)
         if bundle is not None and served_bundle_id(channel) != bundle.id:
             create_release(app, {"bundleId": bundle.id, "channel": channel.name}, actor,

@@ -14,7 +14,8 @@ from ..errors import BadRequest, Busy, Conflict, Gone, Invalid, NotFound, TooLar
 from ..fields import Choice, Json, Schema, Text, Whole
 from ..security.zipcheck import ZipEntry, ZipLimits, check_zip
 from ..store.blobs import StagedFile
-from ..store.models import App, Bundle, BundleFile, ChannelVersion, Device, Release, Upload, iso, row_id, utcnow
+from ..store.models import (App, Bundle, BundleFile, ChannelVersion, Device, EmbeddedBundle, Release, Upload, iso,
+                            row_id, utcnow)
 from . import semver
 from .change import changing
 from .serving import FILE_MISSING
@@ -73,7 +74,10 @@ BUNDLE_FIELDS = Schema({
 """A bundle's fields, from a multipart form or (the two-step upload) a JSON body."""
 UPLOAD = BUNDLE_FIELDS.extend({"size": Whole(1, description="Bytes", required=True),
                                "sha256": Text(64, pattern="[0-9a-fA-F]{64}", expected="64 hex characters",
-                                              required=True)})
+                                              required=True)},
+                              ignored=("nativePackages",))
+"""The two-step upload's initiate body. `nativePackages`: the native plugins @otakit/cli finds in the
+project, which OtaKit's server checks bundles against; otabox does not (ignored)."""
 
 
 def parse_fields(data: dict) -> BundleFields:
@@ -242,6 +246,7 @@ def list_bundles(app: App, limit: int, offset: int, version: str | None = None) 
 def referenced_blobs() -> set[str]:
     refs = {b.sha256 for b in Bundle.select(Bundle.sha256)}
     refs |= {f.sha256 for f in BundleFile.select(BundleFile.sha256)}
+    refs |= {e.sha256 for e in EmbeddedBundle.select(EmbeddedBundle.sha256)}
     for bundle in Bundle.select(Bundle.extra).where(Bundle.extra.is_null(False)):
         refs |= set((bundle.extra or {}).get("blobs", ()))
     return refs

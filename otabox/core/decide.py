@@ -77,6 +77,9 @@ class DeviceQuery:
     """The user the device belongs to, when its client says (a user pinned to a branch gets that branch)."""
     skip_bundle_ids: frozenset[int] = frozenset()
     """Bundles the device reported as failed (never offered again to it)."""
+    runtime_version: str | None = None
+    """The Expo runtime version it runs (None: a client without runtime versions, which no release
+    scoped to a runtime version is for)."""
     current_package_hash: str | None = None
     """CodePush devices name their current bundle by content hash rather than version."""
     any_native_version: bool = False
@@ -130,6 +133,8 @@ def _why_not(release: ReleaseView, query: DeviceQuery) -> str | None:
         return ""
     if release.platform and query.platform and release.platform != query.platform:
         return "other_platform"
+    if release.runtime_version and release.runtime_version != query.runtime_version:
+        return "native_version_not_targeted"
     if release.is_builtin:
         return None
     bundle = release.bundle

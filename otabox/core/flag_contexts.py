@@ -39,7 +39,7 @@ MAX_ATTRIBUTES_BYTES = 16 * 1024
 NEW_CONTEXT = Schema({"kind": Choice(ev.CONTEXT_KINDS, default="user"),
                       "targetingKey": Text(ev.MAX_TARGETING_KEY, min_length=1, required=True),
                       "name": Text(200, nullable=True), "attributes": Json(max_bytes=MAX_ATTRIBUTES_BYTES, nullable=True)})
-CONTEXT_QUERY = Schema({"kind": Choice(ev.CONTEXT_KINDS), "search": Text(200)})
+CONTEXT_QUERY = Schema({"kind": Choice(ev.CONTEXT_KINDS), "search": Text(200, description="Part of a targeting key, name or attribute")})
 EVICTION_CHUNK = 500
 RESERVED = ("targetingKey", "kind", "name")
 """Context fields that are not attributes."""

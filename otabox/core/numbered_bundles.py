@@ -23,11 +23,14 @@ STANDARD_CHANNELS = ("production", "staging", "development")
 
 
 def upload_channel(app: App, name: str) -> Channel | None:
-    """The channel an upload goes to; None when it is a standard channel the upload will create."""
-    channel = Channel.get_or_none((Channel.app == app) & (Channel.name == name))
-    if channel is None and name not in STANDARD_CHANNELS:
-        raise NotFound(f"no channel {name!r} in app {app.slug!r}", details={"field": "channel"})
-    return channel
+    """The channel an upload goes to (its exact name first, then ignoring case, as every channel is
+    found); None when it is a standard channel the upload will create (named in lower case)."""
+    try:
+        return apps.find_channel(app, name)
+    except NotFound:
+        if name.lower() not in STANDARD_CHANNELS:
+            raise NotFound(f"no channel {name!r} in app {app.slug!r}", details={"field": "channel"}) from None
+        return None
 
 
 def bundle_version(number: int, channel_name: str, sha256: str) -> str:
@@ -43,9 +46,10 @@ def upload(ingestor, app: App, channel_name: str, mandatory: bool, notes: str, s
     is a standard one the app lacks). Two uploads to one channel at once: the later one is refused."""
     try:
         channel = upload_channel(app, channel_name)
-    except NotFound:
+    except (NotFound, Conflict):
         staged.discard()
         raise
+    channel_name = channel.name if channel is not None else channel_name.lower()
     number = channel_numbers.next_number(channel.id) if channel else 1
     numbered: list[ChannelVersion] = []
 
@@ -82,6 +86,13 @@ def listing(app: App) -> list[ChannelVersion]:
             seen.add((row.channel_id, row.bundle_id))
             shown.append(row)
     return shown
+
+
+def bundle_numbers(app: App, bundle_ids) -> dict[int, list[dict]]:
+    """Per bundle of the app, its whole-number version on each channel that numbered it, and whether
+    that channel serves it now (`active`), as otabox's bundle list shows them."""
+    served = {channel.id: releases.served_bundle_id(channel) for channel in app.channels}
+    return channel_numbers.numbers_by_bundle(bundle_ids, served)
 
 
 def is_active(row: ChannelVersion) -> bool:

@@ -23,6 +23,9 @@ from . import compression
 from .change import changing
 
 FORMAT = "bsdiff"
+"""One file as a BSDIFF40 patch of another (Expo launch assets)."""
+ARCHIVE_FORMAT = "otabox-patch-v1"
+"""A whole zip bundle as per-file patches of another (the native protocol; core/patch_archive.py)."""
 MAGIC = b"BSDIFF40"
 PATCHES_KEY = "patches"
 MEMORY_FACTOR = 17
@@ -43,6 +46,8 @@ class PatchJob:
     target_sha256: str
     base_size: int
     target_size: int
+    format: str = FORMAT
+    """FORMAT for a file's patch, ARCHIVE_FORMAT for a zip bundle's patch archive."""
 
 
 def too_large(job: PatchJob, max_input_bytes: int) -> bool:
@@ -86,8 +91,8 @@ def usable(extra: dict, base_sha256: str, target_sha256: str) -> dict | None:
     return outcome if outcome and outcome.get("sha256") else None
 
 
-def made(patch_sha256: str, patch_size: int, compressed_full_size: int) -> dict:
-    return {"sha256": patch_sha256, "size": patch_size, "format": FORMAT, "compressedFullSize": compressed_full_size}
+def made(patch_sha256: str, patch_size: int, compressed_full_size: int, format: str = FORMAT) -> dict:
+    return {"sha256": patch_sha256, "size": patch_size, "format": format, "compressedFullSize": compressed_full_size}
 
 
 def skipped(reason: str) -> dict:

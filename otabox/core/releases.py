@@ -11,7 +11,7 @@ import uuid
 from peewee import fn
 
 from ..errors import BadRequest, Conflict, NotFound
-from ..fields import Any, Boolean, IdOrName, ListOf, Percentage, Schema, Text, Whole
+from ..fields import Any, Boolean, Choice, IdOrName, ListOf, Percentage, Schema, Text, Whole
 from ..store.models import (
     App,
     Bundle,
@@ -60,6 +60,8 @@ NEW_RELEASE = PROMOTION.extend({
     "linkedFlags": Any(description="[{flagId, enabled} or {flagId, value}]: flag values set with the release"),
     "groupId": GROUP_ID, "policyId": IdOrName(nullable=True, description="Follow this rollout policy")})
 ROLLBACK = Schema({"toBuiltin": Boolean(nullable=True), "toReleaseId": Whole(1, 2**63 - 1, nullable=True),
+                   "platform": Choice(("ios", "android"), nullable=True,
+                                      description="Roll back only this platform's devices (default: every platform)"),
                    "dryRun": Boolean(nullable=True, description="Only say what the rollback would do")})
 REPUBLISH = Schema({"channels": ListOf(Text(200), min_items=1, max_items=50, unique=True, required=True,
                                        expected="a list of 1 to 50 distinct channel names"),
@@ -79,7 +81,8 @@ def release_stats(release_ids: list[int]) -> dict[int, dict]:
     return stats
 
 
-def release_json(release: Release, stats: dict | None = None) -> dict:
+def release_json(release: Release, stats: dict | None = None, numbers: dict | None = None) -> dict:
+    """`numbers`: channel_numbers.highest_numbers of a page of releases, looked up here when absent."""
     bundle = release.bundle
     return {
         "id": release.id, "channel": release.channel.name, "kind": release.kind, "label": release.label,
@@ -90,7 +93,15 @@ def release_json(release: Release, stats: dict | None = None) -> dict:
         "runtimeVersion": release.runtime_version, "deleted": release.deleted, "groupId": release.group_id,
         "originalLabel": release.original_label, "originalChannel": release.original_channel,
         "stats": stats if stats is not None else release_stats([release.id])[release.id],
+        "channelVersion": channel_version(release, numbers),
     }
+
+
+def channel_version(release: Release, numbers: dict | None = None) -> int | None:
+    """The whole number its channel gave the release's bundle (what Koolbase's SDK holds for it; None
+    for the binary's bundle)."""
+    key = (release.channel_id, release.bundle_id)
+    return (numbers if numbers is not None else channel_numbers.highest_numbers([key])).get(key)
 
 
 def target_versions(release: Release) -> str | None:
@@ -124,7 +135,8 @@ def codepush_package(release: Release) -> dict:
 
 def releases_json(releases: list[Release]) -> list[dict]:
     stats = release_stats([r.id for r in releases])
-    return [release_json(r, stats[r.id]) for r in releases]
+    numbers = channel_numbers.highest_numbers((r.channel_id, r.bundle_id) for r in releases)
+    return [release_json(r, stats[r.id], numbers) for r in releases]
 
 
 def _next_label(channel: Channel) -> str:
@@ -166,8 +178,8 @@ def _append(channel: Channel, actor: str, action: str, *, bundle: Bundle | None,
              "rollout": rollout, "mandatory": mandatory, **(details or {})}
     with changing(actor, action, "release", details=facts, app=channel.app_id) as change:
         release = Release.create(app=channel.app_id, channel=channel, branch=channel.branch_id, bundle=bundle,
-                                 kind=kind, label=_next_label(channel), rollout=rollout, mandatory=mandatory, notes=notes,
-                                 actor=actor, **attributes)
+                                 kind=kind, label=_next_label(channel), rollout=rollout, mandatory=mandatory,
+                                 notes=notes, actor=actor, **attributes)
         if bundle is not None:  # numbered on every channel serving the branch (Koolbase's devices send it back)
             for serving in Channel.select(Channel.id).where(Channel.branch == channel.branch_id).order_by(Channel.id):
                 channel_numbers.ensure_number(serving.id, bundle.id, mandatory)
@@ -295,28 +307,60 @@ OTABOX_ROLLBACK = RollbackPolicy(history_entries=False)
 CODEPUSH_ROLLBACK = RollbackPolicy(history_entries=True)
 
 
-@dataclasses.dataclass(frozen=True)
-class RollbackPlan:
-    """What a rollback does: computed once, for the dry run and the rollback alike."""
+DEVICE_PLATFORMS = ("ios", "android")
+"""The platforms a rollback restores one by one, and `serves` tells apart."""
 
-    channel: Channel
+
+def _for_platform(release: Release, platform: str, bundles: dict[int, BundleView]) -> bool:
+    """Whether devices of `platform` take the release (its own platform scope and its bundle's)."""
+    if release.platform and release.platform != platform:
+        return False
+    return release.bundle_id is None or bundles[release.bundle_id].serves_platform(platform)
+
+
+def _bundle_views(rows: list[Release]) -> dict[int, BundleView]:
+    ids = {r.bundle_id for r in rows if r.bundle_id is not None}
+    return {b.id: BundleView.of(b) for b in Bundle.select().where(Bundle.id.in_(ids))} if ids else {}
+
+
+@dataclasses.dataclass(frozen=True)
+class RollbackStep:
+    """One platform's part of a rollback (platform None: every platform alike)."""
+
+    platform: str | None
     current: Release | None
     """The release rolled back from."""
     target: Release | None
-    """The release gone back to (None: the binary's own bundle)."""
+    """The release gone back to (None, or a target without a bundle: the binary's own bundle)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RollbackPlan:
+    """What a rollback does: computed once, for the dry run and the rollback alike. One history entry
+    per step repeats its target; `disabled` are the releases rolled back from that no device is
+    offered again."""
+
+    channel: Channel
+    steps: tuple[RollbackStep, ...]
+    disabled: tuple[Release, ...]
     policy: RollbackPolicy
 
     @property
-    def disables_current(self) -> bool:
-        return self.current is not None and not self.policy.history_entries
+    def current(self) -> Release | None:
+        """The newest release rolled back from."""
+        return max((s.current for s in self.steps if s.current is not None), key=lambda r: r.id, default=None)
 
-    def fields(self) -> dict:
-        """The new history entry's columns."""
-        target = self.target
-        return {"bundle": target.bundle if target else None, "kind": "rollback" if target else "builtin",
+    @staticmethod
+    def fields(step: RollbackStep, policy: RollbackPolicy) -> dict:
+        """The new history entry's columns for one step: its target's, narrowed to the step's platform."""
+        target = step.target
+        bundle = target.bundle if target else None
+        return {"bundle": bundle, "kind": "rollback" if bundle else "builtin",
                 "rollout": target.rollout if target else 100, "mandatory": target.mandatory if target else False,
                 "notes": target.notes if target else "", "origin": target,
-                "disabled": bool(target and target.disabled and self.policy.history_entries)}
+                "platform": step.platform or (target.platform if target else None),
+                "runtime_version": target.runtime_version if target else None,
+                "disabled": bool(target and target.disabled and policy.history_entries)}
 
 
 def _history_entries(channel: Channel) -> list[Release]:
@@ -333,50 +377,94 @@ def _explicit_target(channel: Channel, to_id) -> Release:
     return target
 
 
-def rollback_plan(channel: Channel, data: dict, policy: RollbackPolicy = OTABOX_ROLLBACK) -> RollbackPlan:
-    """The release rolled back from and the one gone back to (`toReleaseId`, `toBuiltin`, else the
-    policy's previous release)."""
-    data = ROLLBACK.validate(data)
-    to_builtin = bool(data.get("toBuiltin"))
-    to_id = data.get("toReleaseId")
-    if policy.history_entries:
-        entries = _history_entries(channel)
-        current = entries[0] if entries else None
-    else:
-        current = current_release(channel)
+def _published_together(release: Release, other: Release) -> bool:
+    """Releases rolled back together: one group (one publish, one republish) or one version released
+    for each platform."""
+    return release.id == other.id or release.group_id == other.group_id or (
+        release.bundle_id is not None and other.bundle_id is not None
+        and release.bundle.version == other.bundle.version)
+
+
+def _codepush_plan(channel: Channel, to_builtin: bool, to_id, policy: RollbackPolicy) -> RollbackPlan:
+    """code-push-server: from the latest history entry to the one before it (or the one named)."""
+    entries = _history_entries(channel)
+    current = entries[0] if entries else None
     if to_builtin:
-        return RollbackPlan(channel, current, None, policy)
+        return RollbackPlan(channel, (RollbackStep(None, current, None),), (), policy)
     if current is None:
         raise Conflict("the channel has no release to roll back", code="nothing_to_roll_back")
-    if to_id is not None:
-        target = _explicit_target(channel, to_id)
-    elif policy.history_entries:
-        target = entries[1] if len(entries) > 1 else None
-    else:
-        earlier = (Release.select().where(channel_releases(channel) & (Release.disabled == False)  # noqa: E712
-                                          & (Release.id < current.id)).order_by(Release.id.desc()))
-        target = next((r for r in earlier if r.bundle_id != current.bundle_id), None)
+    target = _explicit_target(channel, to_id) if to_id is not None else (entries[1] if len(entries) > 1 else None)
     if target is None:
         raise Conflict("there is no earlier release to roll back to; roll back to builtin instead",
                        code="nothing_to_roll_back")
-    if policy.history_entries and target_versions(target) != target_versions(current):
+    if target_versions(target) != target_versions(current):
         raise Conflict("cannot roll back to a release for a different app version", code="different_app_version")
-    return RollbackPlan(channel, current, target, policy)
+    return RollbackPlan(channel, (RollbackStep(None, current, target),), (), policy)
+
+
+def rollback_plan(channel: Channel, data: dict, policy: RollbackPolicy = OTABOX_ROLLBACK) -> RollbackPlan:
+    """The releases rolled back from and the ones gone back to (`toReleaseId`, `toBuiltin`, else the
+    release each platform was served before), for every platform or only `platform`'s devices.
+
+    otabox's rollback takes back the newest release together with each other platform's newest one
+    published with it (see `_published_together`): every platform then gets what it got before."""
+    data = ROLLBACK.validate(data)
+    to_builtin, to_id, only = bool(data.get("toBuiltin")), data.get("toReleaseId"), data.get("platform")
+    if policy.history_entries:
+        return _codepush_plan(channel, to_builtin, to_id, policy)
+    enabled = list(Release.select().where(channel_releases(channel) & (Release.disabled == False))  # noqa: E712
+                   .order_by(Release.id.desc()))
+    bundles = _bundle_views(enabled)
+    platforms = (only,) if only else DEVICE_PLATFORMS
+    newest = {p: next((r for r in enabled if _for_platform(r, p, bundles)), None) for p in platforms}
+    current = newest[only] if only else (enabled[0] if enabled else None)
+    if current is None and not to_builtin:
+        raise Conflict("the channel has no release to roll back" + (f" for {only}" if only else ""),
+                       code="nothing_to_roll_back")
+    rolled = {p: r for p, r in newest.items() if r is not None and current is not None
+              and _published_together(current, r)}
+    explicit = _explicit_target(channel, to_id) if to_id is not None and not to_builtin else None
+    targets = {}
+    for platform, release in rolled.items():
+        if to_builtin or explicit is not None:
+            targets[platform] = explicit
+            continue
+        targets[platform] = next((r for r in enabled if r.id < release.id and r.bundle_id != release.bundle_id
+                                  and r not in rolled.values() and _for_platform(r, platform, bundles)), None)
+        if targets[platform] is None:
+            raise Conflict("there is no earlier release to roll back to" + (f" for {platform}" if only or
+                                                                            len(rolled) > 1 else "")
+                           + "; roll back to builtin instead", code="nothing_to_roll_back")
+    if only:
+        steps = (RollbackStep(only, current, targets.get(only)),)
+        others = [p for p in DEVICE_PLATFORMS if p != only]
+        disabled = () if current is None or any(_for_platform(current, p, bundles) for p in others) else (current,)
+    else:
+        same = len({t.id if t else None for t in targets.values()}) <= 1 and len({r.id for r in rolled.values()}) <= 1
+        steps = (RollbackStep(None, current, next(iter(targets.values()), None)),) if same else tuple(
+            RollbackStep(p, rolled[p], targets[p]) for p in DEVICE_PLATFORMS if p in rolled)
+        disabled = tuple({r.id: r for r in rolled.values()}.values())
+    return RollbackPlan(channel, steps, disabled, policy)
 
 
 def rollback(channel: Channel, data: dict, actor: str, policy: RollbackPolicy = OTABOX_ROLLBACK
-             ) -> tuple[Release, Release | None]:
-    """Re-point a channel to an earlier release (or to the binary's bundle) as a new history event,
-    restoring what it served then (see RollbackPolicy)."""
+             ) -> tuple[list[Release], Release | None]:
+    """Re-point a channel to earlier releases (or to the binary's bundle) as new history events, one
+    per platform whose releases differ, restoring what each platform was served then (see
+    RollbackPolicy). Returns the new entries and the newest release rolled back from."""
     with database.atomic():
         plan = rollback_plan(channel, data, policy)
-        if plan.disables_current:
-            Release.update(disabled=True).where(Release.id == plan.current.id).execute()
-        created, previous = _append(
-            channel, actor, "release.rolled_back", previous=plan.current,
-            details={"rolledBackFrom": plan.current.id if plan.current else None}, **plan.fields())
-        _note_rollback(plan.current, plan.target, created, actor)
-        return created, previous
+        if plan.disabled:
+            Release.update(disabled=True).where(Release.id.in_([r.id for r in plan.disabled])).execute()
+        created = []
+        for step in plan.steps:
+            release, _ = _append(
+                channel, actor, "release.rolled_back", previous=step.current,
+                details={"rolledBackFrom": step.current.id if step.current else None, "platform": step.platform},
+                **plan.fields(step, policy))
+            _note_rollback(step.current, step.target, release, actor)
+            created.append(release)
+        return created, plan.current
 
 
 def dry_run(data: dict) -> bool:
@@ -384,49 +472,63 @@ def dry_run(data: dict) -> bool:
     return bool(ROLLBACK.validate(data).get("dryRun"))
 
 
-def preview_rollback(plan: RollbackPlan) -> tuple[dict, list[dict]]:
-    """What the rollback `plan` would append, and what the channel would then serve (`serves`),
-    without changing anything (the CLI's --dry-run; the dashboard shows it before the operator
-    confirms)."""
-    fields = plan.fields()
-    origin, bundle = fields.pop("origin"), fields["bundle"]
-    planned = Release(id=(Release.select(fn.MAX(Release.id)).scalar() or 0) + 1, app=plan.channel.app_id,
-                      channel=plan.channel, branch=plan.channel.branch_id, label=_next_label(plan.channel),
-                      original_label=origin.label if origin else None, **fields)
-    preview = {"channel": plan.channel.name, "kind": planned.kind, "label": planned.label,
-               "bundleId": bundle.id if bundle else None, "bundleVersion": bundle.version if bundle else "builtin",
-               "rollout": planned.rollout, "mandatory": planned.mandatory,
-               "rolledBackFrom": release_json(plan.current) if plan.current else None}
-    return preview, serves(plan.channel, planned, plan.current if plan.disables_current else None)
+def preview_rollback(plan: RollbackPlan) -> tuple[list[dict], list[dict]]:
+    """What the rollback `plan` would append (one entry per step), and what the channel would then
+    serve (`serves`), without changing anything (the CLI's --dry-run; the dashboard shows it before
+    the operator confirms)."""
+    next_id = (Release.select(fn.MAX(Release.id)).scalar() or 0) + 1
+    count = Release.select().where(channel_releases(plan.channel)).count()
+    planned, previews = [], []
+    for number, step in enumerate(plan.steps):
+        fields = plan.fields(step, plan.policy)
+        origin, bundle = fields.pop("origin"), fields["bundle"]
+        release = Release(id=next_id + number, app=plan.channel.app_id, channel=plan.channel,
+                          branch=plan.channel.branch_id,
+                          label=f"v{count + number + 1}", original_label=origin.label if origin else None, **fields)
+        planned.append(release)
+        previews.append({"channel": plan.channel.name, "kind": release.kind, "label": release.label,
+                         "platform": release.platform, "bundleId": bundle.id if bundle else None,
+                         "bundleVersion": bundle.version if bundle else "builtin", "rollout": release.rollout,
+                         "mandatory": release.mandatory,
+                         "rolledBackFrom": release_json(step.current) if step.current else None})
+    return previews, serves(plan.channel, planned, plan.disabled)
 
 
-def serves(channel: Channel, planned: Release | None = None, disabled: Release | None = None) -> list[dict]:
-    """What share of the channel's devices each release serves (`{"channel", "release", "label",
-    "version", "share"}`, newest first; release None: the binary's own bundle), with `planned`
-    appended and `disabled` disabled when given. A channel split sends its share to the other
-    channel's history. Shares ignore platform and app-version targeting."""
+def _shares(rows: list[Release], bundles: dict[int, BundleView], source: Channel, weight: int) -> list[dict]:
+    return [{"channel": source.name, "release": release.id if release else None,
+             "label": release.label if release else None,
+             "version": release.bundle.version if release and release.bundle else "builtin",
+             "share": round(share * weight / 100, 2)}
+            for release, share in serving_shares(channel_history(rows, bundles))]
+
+
+def serves(channel: Channel, planned: list[Release] = (), disabled: tuple[Release, ...] = ()) -> list[dict]:
+    """What share of the channel's devices each release serves (`{"channel", "platform", "release",
+    "label", "version", "share"}`, newest first; release None: the binary's own bundle), with `planned`
+    appended and `disabled` disabled when given: once for every platform (`platform` null) when they
+    are served alike, else per platform. A channel split sends its share to the other
+    branch's history. Shares ignore app-version and runtime-version targeting."""
     split = channel.rollout_branch if channel.rollout_branch_id is not None and channel.rollout_percentage > 0 \
         else None
     parts = [(channel, 100 - channel.rollout_percentage if split else 100)] + ([(split, channel.rollout_percentage)]
                                                                              if split else [])
-    result = []
+    gone = {r.id for r in disabled}
+    per_platform = {p: [] for p in DEVICE_PLATFORMS}
     for source, weight in parts:
         rows = list(Release.select().where(Release.branch == (channel.branch_id if source == channel else source.id))
                     .order_by(Release.id))
         for row in rows:
-            if disabled is not None and row.id == disabled.id:
+            if row.id in gone:
                 row.disabled = True
-        if planned is not None and source == channel:
-            rows.append(planned)
-        bundle_ids = {r.bundle_id for r in rows if r.bundle_id is not None}
-        bundles = {b.id: BundleView.of(b) for b in Bundle.select().where(Bundle.id.in_(bundle_ids))} \
-            if bundle_ids else {}
-        for release, share in serving_shares(channel_history(rows, bundles)):
-            result.append({"channel": source.name, "release": release.id if release else None,
-                           "label": release.label if release else None,
-                           "version": release.bundle.version if release and release.bundle else "builtin",
-                           "share": round(share * weight / 100, 2)})
-    return result
+        if source == channel:
+            rows.extend(planned)
+        bundles = _bundle_views(rows)
+        for platform, entries in per_platform.items():
+            entries.extend(_shares([r for r in rows if _for_platform(r, platform, bundles)], bundles, source, weight))
+    first, *others = per_platform.values()
+    if all(entries == first for entries in others):
+        return [{"platform": None, **entry} for entry in first]
+    return [{"platform": platform, **entry} for platform, entries in per_platform.items() for entry in entries]
 
 
 def _note_rollback(current: Release | None, target: Release | None, created: Release, actor: str) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from ..errors import BadRequest, Conflict
-from ..fields import Any, Choice, Schema, Text
+from ..fields import Any, Choice, ListOf, Nested, Schema, Text
 from ..store.models import App, Flag, FlagRule, Segment, iso, utcnow
 from . import flag_eval as ev
 from .change import changing
@@ -15,9 +15,14 @@ from .flags import FLAG_KEY, key_for, owned_row
 MATCH_TYPES = ("all", "any")
 MAX_CONDITIONS = 50
 MAX_SEGMENTS = 1000
+CONDITION = Schema({"attribute": Text(256, min_length=1, required=True), "operator": Choice(ev.OPERATORS, required=True),
+                    "valuesJson": Any(description="A list of strings, numbers or booleans (or its JSON text); none "
+                                                  "for exists and not_exists")},
+                   aliases={"values": "valuesJson"})
+"""A condition on one attribute of the evaluation context (compile_condition checks its values)."""
 SEGMENT = Schema({"name": Text(200, min_length=1), "description": Text(10_000, nullable=True),
-                  "matchType": Choice(MATCH_TYPES), "conditions": Any(description="[{attribute, operator, values "
-                                                                                  "or valuesJson}]"),
+                  "matchType": Choice(MATCH_TYPES),
+                  "conditions": ListOf(Nested(CONDITION), max_items=MAX_CONDITIONS),
                   "key": Any(description="1-128 letters, digits, '.', '_' or '-'; fixed once made")})
 """A segment's fields (a change sends some of them; key cannot change)."""
 NEW_SEGMENT = SEGMENT.extend({"name": SEGMENT.fields["name"].but(required=True)})
@@ -44,9 +49,8 @@ def segment_json(segment: Segment) -> dict:
 
 
 def _values(condition: dict, field: str):
-    """A condition's values: `valuesJson` as a list, or as the JSON text of one (as the AppDispatch
-    dashboard stores it); `values` is accepted too."""
-    values = condition.get("valuesJson", condition.get("values"))
+    """A condition's values: a list, or the JSON text of one (as the AppDispatch dashboard stores it)."""
+    values = condition.get("valuesJson")
     if isinstance(values, str):
         try:
             values = json.loads(values)
@@ -56,18 +60,13 @@ def _values(condition: dict, field: str):
     return values
 
 
-def _conditions(value) -> list[dict]:
-    if not isinstance(value, list) or len(value) > MAX_CONDITIONS:
-        raise BadRequest(f"conditions must be a list of at most {MAX_CONDITIONS} "
-                         "{attribute, operator, valuesJson} objects", details={"field": "conditions"})
+def _conditions(conditions: list[dict]) -> list[dict]:
+    """Conditions (each checked by CONDITION) compiled once, so a segment holds only what can be evaluated."""
     checked = []
-    for position, condition in enumerate(value):
+    for position, condition in enumerate(conditions):
         field = f"conditions[{position}]"
-        if not isinstance(condition, dict):
-            raise BadRequest(f"{field} must be an object", details={"field": field})
         try:
-            compiled = ev.compile_condition(condition.get("attribute"), condition.get("operator"),
-                                            _values(condition, field))
+            compiled = ev.compile_condition(condition["attribute"], condition["operator"], _values(condition, field))
         except ev.Refused as exc:
             raise BadRequest(f"{field}: {exc}", details={"field": field}) from None
         checked.append({"attribute": compiled.attribute, "operator": compiled.operator,

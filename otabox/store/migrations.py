@@ -32,6 +32,7 @@ from .models import (
     ChannelVersion,
     CodePushActive,
     Collaborator,
+    EmbeddedBundle,
     Release,
     ReleaseEvent,
     ReleaseTransfer,
@@ -300,6 +301,10 @@ def _release_transfers(schema: Schema) -> None:
     schema.create_tables(ReleaseTransfer)
 
 
+def _embedded_bundles(schema: Schema) -> None:
+    schema.create_tables(EmbeddedBundle)
+
+
 def _branches(schema: Schema) -> None:
     """Issue 25: releases belong to branches and a channel serves the branch it points at. Every
     channel becomes a branch of its own name holding its releases, and the channel points at it; a
@@ -347,7 +352,9 @@ STEPS: list[Step] = [
     Step(12, "issue 24: the platform an app is for (CodePush multi-tenant apps)", _app_platforms),
     Step(13, "audit entries name the app they concern", _audit_apps),
     Step(14, "issue 27: bytes of launch assets sent per release, in full and as patches", _release_transfers),
-    Step(15, "issue 25: branches (every channel gets one of its own name, with its releases), channel splits "
+    Step(17, "issue 27: the bundles embedded in store binaries, patch bases per runtime or native version",
+         _embedded_bundles),
+    Step(18, "issue 25: branches (every channel gets one of its own name, with its releases), channel splits "
              "to a branch, user overrides", _branches),
 ]
 

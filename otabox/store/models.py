@@ -160,7 +160,7 @@ class Collaborator(BaseModel):
 
 class Branch(BaseModel):
     """An update stream of an app: releases belong to a branch, and a channel serves the branch it
-    points at (AppDispatch's branches). Schema step 15 gave every channel a branch of its own name."""
+    points at (AppDispatch's branches). Schema step 18 gave every channel a branch of its own name."""
 
     app = ForeignKeyField(App, backref="branches", on_delete="CASCADE")
     name = CharField()
@@ -336,6 +336,25 @@ class ReleaseTransfer(BaseModel):
     patched_downloads = BigIntegerField(default=0)
     patched_bytes = BigIntegerField(default=0)
     patched_full_bytes = BigIntegerField(default=0)
+
+
+class EmbeddedBundle(BaseModel):
+    """The bundle shipped inside a store binary, recorded as a patch base for devices that never took an
+    update: an Expo launch bundle of a runtime version (`update_id`: the embedded update's id), or the
+    builtin zip of a native version (the native protocol). One per app, platform, version and update id
+    ("" for what does not apply, so the unique index holds on every engine); uploading it again replaces it."""
+
+    app = ForeignKeyField(App, backref="embedded_bundles", on_delete="CASCADE")
+    platform = CharField()
+    runtime_version = CharField(default="")
+    native_version = CharField(default="")
+    update_id = CharField(default="")
+    sha256 = CharField(index=True)
+    size = BigIntegerField()
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("app", "platform", "runtime_version", "native_version", "update_id"), True),)
 
 
 class Device(BaseModel):
@@ -694,8 +713,9 @@ HEALTH_AND_ROLLOUT_MODELS = [Lease, HealthBucket, HealthDevice, HealthError, Fla
                              RolloutExecution, ExecutionEvent, Webhook, OutboxEvent, Delivery, DeliveryAttempt]
 """Schema step 4 (health telemetry, rollout policies, webhooks)."""
 BRANCH_MODELS = [Branch, UserOverride]
-"""Schema step 15 (branches and user overrides)."""
-ALL_MODELS = [State, App, User, ApiKey, TokenApp, UserSession, Collaborator, Branch, Channel, UserOverride, Bundle, BundleFile, Release,
-              ChannelVersion, ReleaseEvent, ReleaseStat, CodePushActive, ReleaseTransfer, Device, DeviceEvent, DailyActive,
+"""Schema step 18 (branches and user overrides)."""
+ALL_MODELS = [State, App, User, ApiKey, TokenApp, UserSession, Collaborator, Branch, Channel, UserOverride, Bundle,
+              BundleFile, Release, ChannelVersion, ReleaseEvent, ReleaseStat, CodePushActive, ReleaseTransfer,
+              EmbeddedBundle, Device, DeviceEvent, DailyActive,
               AuditEntry, Upload, Secret, *FLAG_MODELS,
               *HEALTH_AND_ROLLOUT_MODELS]

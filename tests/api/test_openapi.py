@@ -14,7 +14,7 @@ from conftest import LiveServer, make_zip
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 
-from otabox.openapi import document
+from otabox.openapi import document, openapi_path
 
 try:
     import schemathesis
@@ -42,21 +42,21 @@ def documented_operations(doc: dict) -> set[tuple[str, str]]:
 
 
 def test_document_lists_exactly_the_routes_of_the_app(flask_app):
-    routes, documented = flask_operations(flask_app), documented_operations(document())
+    routes, documented = flask_operations(flask_app), documented_operations(document(flask_app))
     assert sorted(routes - documented) == [], "routes missing from the OpenAPI document"
     assert sorted(documented - routes) == [], "documented operations without a route"
 
 
-def test_path_parameters_are_declared_for_every_operation():
-    for path, item in document()["paths"].items():
+def test_path_parameters_are_declared_for_every_operation(flask_app):
+    for path, item in document(flask_app)["paths"].items():
         in_path = set(re.findall(r"{(\w+)}", path))
         for method, op in item.items():
             declared = {p["name"] for p in op.get("parameters", []) if p["in"] == "path"}
             assert declared == in_path, (method, path)
 
 
-def test_every_reference_resolves():
-    doc = document()
+def test_every_reference_resolves(flask_app):
+    doc = document(flask_app)
 
     def walk(node):
         if isinstance(node, dict):
@@ -72,21 +72,71 @@ def test_every_reference_resolves():
     walk(doc)
 
 
-def test_served_without_a_key_with_the_request_host_as_server(client):
+def declared_operations(app):
+    """(path, method, what its route declares with @web.accepts) of every route that declares its input."""
+    for rule in app.url_map.iter_rules():
+        declared = getattr(app.view_functions[rule.endpoint], "accepted", None)
+        if declared is not None:
+            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+                yield openapi_path(rule.rule), method.lower(), declared
+
+
+def test_each_request_schema_is_what_its_route_accepts(flask_app):
+    """The body and query of every route that declares them with @web.accepts are described by that
+    declaration, field for field, whatever its openapi/ module writes (so neither can drift)."""
+    doc, drift = document(flask_app), []
+    for path, method, declared in declared_operations(flask_app):
+        operation = doc["paths"][path][method]
+        content = operation.get("requestBody", {}).get("content", {})
+        if declared.form is not None:
+            form = content["multipart/form-data"]["schema"]
+            body = {**form, "properties": {k: v for k, v in form["properties"].items() if k not in declared.files}}
+            body.pop("required", None)
+            want = {**declared.form.json_schema()}
+            want.pop("required", None)
+            files = set(form["properties"]) - set(body["properties"])
+            if files != set(declared.files):
+                drift.append(f"{method} {path}: file fields {sorted(files)}")
+        else:
+            body = content.get("application/json", {}).get("schema")
+            want = declared.body.json_schema() if declared.body.fields or declared.body.aliases else None
+        query = {p["name"]: p["schema"] for p in operation.get("parameters", []) if p["in"] == "query"}
+        want_query = {name: schema for name, schema in declared.query.json_schema()["properties"].items()
+                      if name not in declared.query.ignored}
+        if body != want or query != want_query:
+            drift.append(f"{method} {path}")
+    assert drift == []
+
+
+def test_enums_come_from_the_code(flask_app):
+    """A few enumerations, checked against the constants the code validates with (no retyped lists)."""
+    from otabox.core import apps, bundles, executions, flag_eval, health, segments
+
+    doc = document(flask_app)
+    schemas = doc["components"]["schemas"]
+    assert schemas["Bundle"]["properties"]["platform"]["enum"] == list(bundles.PLATFORMS)
+    assert schemas["RolloutExecution"]["properties"]["status"]["enum"] == list(executions.STATUSES)
+    assert schemas["FlagRule"]["properties"]["ruleType"]["enum"] == list(flag_eval.RULE_TYPES)
+    assert schemas["Segment"]["properties"]["matchType"]["enum"] == list(segments.MATCH_TYPES)
+    assert schemas["HealthEvent"]["properties"]["type"]["enum"] == list(health.EVENT_TYPES)
+    assert schemas["Channel"]["properties"]["blockUpgrades"]["enum"] == list(apps.BLOCK_UPGRADES)
+
+
+def test_served_without_a_key_with_the_request_host_as_server(flask_app, client):
     response = client.get("/api/v1/openapi.json")
     assert response.status_code == 200
     assert response.json["openapi"] == "3.1.0"
     assert response.json["servers"] == [{"url": "http://localhost"}]
-    assert documented_operations(response.json) == documented_operations(document())
+    assert documented_operations(response.json) == documented_operations(document(flask_app))
 
 
 @needs_schemathesis
-def test_document_is_valid_openapi_3_1_and_every_operation_loads():
-    schema = schemathesis.openapi.from_dict(document("http://127.0.0.1"))
+def test_document_is_valid_openapi_3_1_and_every_operation_loads(flask_app):
+    schema = schemathesis.openapi.from_dict(document(flask_app, "http://127.0.0.1"))
     schema.validate()  # against the OpenAPI 3.1 meta-schema
     results = list(schema.get_all_operations())
     assert all(result.ok() for result in results)
-    assert len(results) == len(documented_operations(document()))
+    assert len(results) == len(documented_operations(document(flask_app)))
 
 
 HUGE = "9" * 30

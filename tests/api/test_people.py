@@ -5,7 +5,7 @@ import datetime as dt
 import time
 
 import pytest
-from conftest import Api, make_key, make_zip
+from conftest import Api, make_key
 
 from otabox.core import users
 from otabox.store.models import App
@@ -86,10 +86,6 @@ def test_last_use_is_recorded_in_batches(client, box, alice):
     assert alice.get("/api/v1/auth/tokens").json["tokens"][0]["lastUsedAt"] is not None
 
 
-def publish(api: Api, slug: str, version: str):
-    return api.upload(slug, version, make_zip({"index.html": version}))
-
-
 def test_permissions_per_app(client, box, admin):
     admin.post("/api/v1/apps", {"slug": "com.example.team"})
     admin.post("/api/v1/apps", {"slug": "com.example.secret"})
@@ -102,8 +98,8 @@ def test_permissions_per_app(client, box, admin):
         assert [a["slug"] for a in api.get("/api/v1/apps").json["apps"]] == ["com.example.team"]
         assert api.get("/api/v1/apps/com.example.secret").status_code == 403
     reader, collaborator, owner = people["Reader"], people["Collaborator"], people["Owner"]
-    assert publish(reader, "com.example.team", "1.0.0").status_code == 403
-    bundle = publish(collaborator, "com.example.team", "1.0.0").json
+    assert reader.upload("com.example.team", "1.0.0").status_code == 403
+    bundle = collaborator.upload("com.example.team", "1.0.0").json
     assert collaborator.release("com.example.team", bundle["id"]).status_code == 201
     assert collaborator.post("/api/v1/apps/com.example.team/channels/production/rollback", {"toBuiltin": True}
                              ).status_code == 201
@@ -113,7 +109,7 @@ def test_permissions_per_app(client, box, admin):
     changed = owner.post("/api/v1/apps/com.example.team/collaborators",
                          {"email": "reader@example.com", "permission": "Collaborator"})
     assert changed.status_code == 200 and changed.json["permission"] == "Collaborator"
-    assert publish(reader, "com.example.team", "1.0.1").status_code == 201
+    assert reader.upload("com.example.team", "1.0.1").status_code == 201
     assert owner.post("/api/v1/apps/com.example.team/collaborators",
                       {"email": "nobody@example.com", "permission": "Reader"}).status_code == 404
     assert owner.post("/api/v1/apps/com.example.team/collaborators",

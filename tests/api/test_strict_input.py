@@ -168,7 +168,7 @@ def documented_fields(doc: dict, schema: dict) -> set[str]:
 
 def test_the_openapi_document_names_exactly_what_each_management_route_accepts(flask_app):
     """Checked against the routes' own schemas, so the description cannot drift from what is accepted."""
-    doc, drift = document(), []
+    doc, drift = document(flask_app), []
     for rule, method, view in management_routes(flask_app):
         operation = doc["paths"][re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)][method.lower()]
         accepted = view.accepted

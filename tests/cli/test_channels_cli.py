@@ -7,6 +7,7 @@ import json
 import pytest
 import requests
 from click.testing import CliRunner
+from support import make_zip, run_otabox
 from test_live_server import cli_key
 
 from otabox.cli import main
@@ -54,7 +55,8 @@ def test_channels_are_listed_with_their_deployment_keys_created_updated_and_dele
     assert codepush_check(server, beta["deploymentKey"]).status_code == 200
 
     table = cli(server, "channels", "list", "--app", SLUG).stdout.splitlines()
-    assert table[0].split() == ["CHANNEL", "DEFAULT", "DEPLOYMENT", "KEY", "SERVES", "BLOCKS", "SPLIT"]
+    assert table[0].split() == ["CHANNEL", "DEFAULT", "DEPLOYMENT", "KEY", "SERVES", "ACTIVE", "NUMBER", "BLOCKS",
+                                "SPLIT"]
     assert any(line.split()[:3] == ["production", "yes", served["production"]["deploymentKey"]] for line in table)
 
     changed = cli(server, "channels", "update", "beta", "--app", SLUG, "--rename", "preview", "--split-to",
@@ -135,3 +137,41 @@ def test_apps_show_has_everything_a_build_is_configured_with(team):
     text = cli(server, "apps", "show", str(served["id"])).stdout
     assert f"client key:       {served['clientKey']}" in text and "ow@example.com (Owner)" in text
     assert all(channel["deploymentKey"] in text for channel in shown["channels"])
+
+
+def column(table: list[str], header: str, row: int) -> str:
+    """The cell under `header` in line `row` of a table the CLI printed (columns start where headers do)."""
+    start = table[0].index(header)
+    rest = table[0][start + len(header):]
+    end = start + len(header) + (len(rest) - len(rest.lstrip())) if rest.strip() else None
+    return table[row][start:end].strip()
+
+
+def test_koolbase_numbers_and_the_active_bundle_show_in_the_cli(team):
+    """A team on Koolbase's numbering finds each bundle's number per channel and the active one in
+    `bundles list`, `releases list` and `channels list`."""
+    server, api = team
+    key = cli_key(server, "numbers")
+    ids = []
+    for content in ("1", "2"):
+        uploaded = requests.post(f"{server.url}/v1/projects/{SLUG}/ota/upload",
+                                 files={"bundle": ("b.zip", make_zip({"a": content}))}, data={"channel": "production"},
+                                 headers={"Authorization": f"Bearer {key}"})
+        assert uploaded.status_code == 201, uploaded.text
+        ids.append(uploaded.json()["id"])
+    assert api("POST", f"/v1/projects/{SLUG}/ota/bundles/{ids[0]}/activate").status_code == 200
+    remote = {"OTABOX_URL": server.url, "OTABOX_KEY": key}
+
+    bundles = run_otabox("bundles", "list", "--app", SLUG, env=remote)
+    assert bundles.returncode == 0, bundles.stderr
+    table = bundles.stdout.splitlines()
+    assert [column(table, "CHANNEL NUMBERS", row) for row in (1, 2)] == ["production 2", "production 1 (active)"]
+
+    assert api("POST", f"/v1/projects/{SLUG}/ota/bundles/{ids[1]}/activate").status_code == 200
+    listed = json.loads(run_otabox("bundles", "list", "--app", SLUG, "--json", env=remote).stdout)
+    assert [b["channelVersions"][0]["active"] for b in listed["bundles"]] == [True, False]
+    releases = run_otabox("releases", "list", "--app", SLUG, "--channel", "production", env=remote).stdout.splitlines()
+    assert [column(releases, "NUMBER", row) for row in (1, 2)] == ["2", "1"]
+    table = cli(server, "channels", "list", "--app", SLUG).stdout.splitlines()
+    production = next(i for i, line in enumerate(table) if line.startswith("production"))
+    assert column(table, "ACTIVE NUMBER", production) == "2"

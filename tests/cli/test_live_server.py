@@ -239,3 +239,20 @@ def test_publish_expo_export_folder(live_server, published, tmp_path):
     missing = run_cli(live_server, key, "publish", str(export.dist_dir), "--expo", "--app", "com.example.cli",
                       "--version", "5.0.1", check=False)
     assert missing.returncode == 2 and "--runtime-version" in missing.stderr
+
+
+def test_publish_refuses_a_folder_holding_a_server_binary_unless_allowed(live_server, published):
+    """The README builds the web bundle in ./dist; a 34 MB executable that lands there is not published
+    by mistake."""
+    key, dist = published
+    (dist / "otabox").write_bytes(b"\x7fELF" + bytes(5 * 1024 * 1024))
+    args = ("publish", str(dist), "--app", "com.example.cli", "--version", "5.0.0")
+    refused = run_cli(live_server, key, *args, check=False)
+    assert refused.returncode == 1 and refused.stderr.strip() == (
+        f"Error: {dist / 'otabox'} is a 5 MB native executable (ELF), not part of a web or JS bundle; move it out "
+        "of the folder, or pass --allow-binaries to publish it anyway")
+    bundles = requests.get(f"{live_server.url}/api/v1/apps/com.example.cli/bundles",
+                           headers={"Authorization": f"Bearer {key}"}).json()
+    assert bundles["total"] == 0
+    allowed = json.loads(run_cli(live_server, key, *args, "--allow-binaries", "--json").stdout)
+    assert allowed["bundle"]["version"] == "5.0.0"

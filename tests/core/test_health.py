@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import Api, check, make_key, make_zip
+from conftest import Api, check, make_key
 
 from otabox.app import create_app
 from otabox.config import Config
@@ -23,13 +23,6 @@ def half_past(monkeypatch):
     return moment
 
 
-def released(admin, version="1.0.0", channel="production", **extra):
-    bundle = admin.upload(APP, version, make_zip({"index.html": version})).json
-    release = admin.release(APP, bundle["id"], channel, **extra)
-    assert release.status_code == 201, release.json
-    return bundle, release.json["release"]
-
-
 def report(client, app, body, key=None):
     return client.post(f"/api/v1/apps/{APP}/health", json=body,
                        headers={"X-Client-Key": key or app["clientKey"]})
@@ -40,7 +33,7 @@ def events(*items):
 
 
 def test_reports_are_accepted_at_once_and_written_in_one_batch(admin, client, box, demo_app, half_past):
-    bundle, release = released(admin)
+    bundle, release = admin.publish(APP, "1.0.0")
     for device in ("d1", "d2", "d3"):
         body = {"deviceId": device, "platform": "ios", "bundleId": bundle["id"],
                 "events": [{"type": "app_launch", "count": 2}, {"type": "js_error", "count": 1, "message": "boom"}]}
@@ -72,13 +65,13 @@ def test_reports_are_accepted_at_once_and_written_in_one_batch(admin, client, bo
 
 
 def test_no_launches_means_no_rates(admin, client, box, demo_app):
-    _, release = released(admin)
+    _, release = admin.publish(APP, "1.0.0")
     got = admin.get(f"/api/v1/apps/{APP}/releases/{release['id']}/health").json
     assert got["launches"] == 0 and got["crashRate"] is None and got["topErrors"] == []
 
 
 def test_a_device_counts_once_per_release_and_hour_across_flushes(admin, client, box, demo_app, half_past):
-    bundle, release = released(admin)
+    bundle, release = admin.publish(APP, "1.0.0")
     body = {"deviceId": "same", "platform": "android", "bundleId": bundle["id"], "events": [{"type": "app_launch",
                                                                                            "count": 1}]}
     for _ in range(3):
@@ -91,7 +84,7 @@ def test_a_device_counts_once_per_release_and_hour_across_flushes(admin, client,
 
 def test_top_error_messages_are_bounded_and_counted(admin, client, box, demo_app, monkeypatch):
     monkeypatch.setattr(health, "MAX_ERRORS_PER_RELEASE", 3)
-    bundle, release = released(admin)
+    bundle, release = admin.publish(APP, "1.0.0")
     body = {"deviceId": "d", "platform": "ios", "bundleId": bundle["id"],
             "events": [{"type": "js_error", "count": n + 1, "message": f"error {n}"} for n in range(6)]}
     report(client, demo_app, body)
@@ -153,7 +146,7 @@ def make_flag(admin, key, flag_type, values):
 
 
 def test_flag_states_build_per_variant_aggregates(admin, client, box, demo_app, half_past):
-    bundle, _ = released(admin)
+    bundle, _ = admin.publish(APP, "1.0.0")
     make_flag(admin, "new-checkout", "string", ["on", "off"])
     make_flag(admin, "theme", "json", [{"dark": True}, {"dark": False}])
     for device, variant, crash in (("a", "on", 1), ("b", "on", 0), ("c", "off", 0)):
@@ -175,7 +168,7 @@ def test_flag_states_build_per_variant_aggregates(admin, client, box, demo_app, 
 
 
 def test_only_the_app_s_flags_and_their_variations_are_kept(admin, client, box, demo_app, half_past):
-    bundle, _ = released(admin)
+    bundle, _ = admin.publish(APP, "1.0.0")
     make_flag(admin, "new-checkout", "string", ["on", "off"])
     states = {"new-checkout": "on", "not-a-flag": "on", **{f"made-up-{n}": n for n in range(40)}}
     report(client, demo_app, {"deviceId": "d", "platform": "ios", "bundleId": bundle["id"], "events": [
@@ -218,7 +211,7 @@ def test_distinct_flag_states_are_capped_per_request_and_per_device_hour(monkeyp
 
 
 def test_failures_from_update_clients_feed_the_same_store(admin, client, box, demo_app):
-    bundle, release = released(admin)
+    bundle, release = admin.publish(APP, "1.0.0")
     check(client, demo_app, deviceId="n1", version="builtin")
     events_response = client.post(f"/api/v1/apps/{APP}/events", headers={"X-Client-Key": demo_app["clientKey"]},
                                   json=[{"deviceId": "n1", "type": "failed", "bundleId": bundle["id"],
@@ -243,7 +236,7 @@ def test_failures_from_update_clients_feed_the_same_store(admin, client, box, de
 
 
 def test_events_of_a_deleted_release_are_dropped_not_retried_forever(admin, client, box, demo_app):
-    bundle, release = released(admin, channel="staging")
+    bundle, release = admin.publish(APP, "1.0.0", "staging")
     report(client, demo_app, {"deviceId": "d", "platform": "ios", "bundleId": bundle["id"], "channel": "staging",
                               "events": [{"type": "app_launch", "count": 1}]})
     assert admin.delete(f"/api/v1/apps/{APP}/channels/staging").status_code == 200
@@ -255,7 +248,7 @@ def test_events_of_a_deleted_release_are_dropped_not_retried_forever(admin, clie
 
 def test_the_fast_path_and_the_flask_routes_answer_reports_alike(flask_app, client, admin, demo_app):
     """Health reports are answered before Flask builds a request; the Flask routes must agree."""
-    bundle, _ = released(admin)
+    bundle, _ = admin.publish(APP, "1.0.0")
     good = {"deviceId": "d", "platform": "ios", "bundleId": bundle["id"], "events": [{"type": "app_launch"}]}
     native, headers = f"/api/v1/apps/{APP}/health", {"X-Client-Key": demo_app["clientKey"]}
     cases = [(native, headers, json.dumps(good)), (native, headers, "not json"), (native, {}, json.dumps(good)),

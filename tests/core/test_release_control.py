@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import check, make_zip, unsigned
+from conftest import check, unsigned
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -37,22 +37,14 @@ def test_rollout_share_is_close_to_the_asked_share(percent):
     assert all(0 <= rollout_bucket(d, 77) < 10_000 for d in ids[:100])
 
 
-def publish(admin, version, channel="production", files=None, **release):
-    bundle = admin.upload(APP, version, make_zip(files or {"index.html": version}),
-                          **release.pop("bundle_fields", {})).json
-    response = admin.release(APP, bundle["id"], channel, **release)
-    assert response.status_code == 201, response.json
-    return bundle, response.json["release"]
-
-
 def offered(client, app, **params):
     reply = check(client, app, **params).json
     return reply["bundle"]["version"] if reply.get("updateAvailable") else None
 
 
 def test_devices_outside_a_partial_rollout_get_the_previous_release(admin, client, demo_app):
-    publish(admin, "1.0.0")
-    _, partial = publish(admin, "1.1.0", rollout=10)
+    admin.publish(APP, "1.0.0")
+    _, partial = admin.publish(APP, "1.1.0", rollout=10)
     devices = [f"phone-{i}" for i in range(400)]
     got = {d: offered(client, demo_app, deviceId=d) for d in devices}
     inside = {d for d, v in got.items() if v == "1.1.0"}
@@ -66,9 +58,9 @@ def test_devices_outside_a_partial_rollout_get_the_previous_release(admin, clien
 
 
 def test_a_new_release_does_not_complete_a_partial_one(admin, client, demo_app):
-    publish(admin, "1.0.0")
-    _, partial = publish(admin, "1.1.0", rollout=20)
-    publish(admin, "1.2.0", rollout=0)
+    admin.publish(APP, "1.0.0")
+    _, partial = admin.publish(APP, "1.1.0", rollout=20)
+    admin.publish(APP, "1.2.0", rollout=0)
     history = admin.get(f"/api/v1/apps/{APP}/releases").json["releases"]
     assert [(r["bundleVersion"], r["rollout"]) for r in history] == [("1.2.0", 0), ("1.1.0", 20), ("1.0.0", 100)]
     got = {offered(client, demo_app, deviceId=f"d{i}") for i in range(200)}
@@ -76,16 +68,16 @@ def test_a_new_release_does_not_complete_a_partial_one(admin, client, demo_app):
 
 
 def test_disabled_releases_are_skipped(admin, client, demo_app):
-    publish(admin, "1.0.0")
-    _, bad = publish(admin, "1.1.0")
+    admin.publish(APP, "1.0.0")
+    _, bad = admin.publish(APP, "1.1.0")
     admin.patch(f"/api/v1/apps/{APP}/releases/{bad['id']}", {"disabled": True})
     assert offered(client, demo_app, deviceId="x") == "1.0.0"
 
 
 def test_mandatory_when_a_skipped_release_was_mandatory(admin, client, demo_app):
-    publish(admin, "1.0.0")
-    publish(admin, "1.1.0", mandatory=True)
-    publish(admin, "1.2.0")
+    admin.publish(APP, "1.0.0")
+    admin.publish(APP, "1.1.0", mandatory=True)
+    admin.publish(APP, "1.2.0")
     from_one = check(client, demo_app, version="1.0.0", deviceId="a").json["bundle"]
     assert (from_one["version"], from_one["mandatory"]) == ("1.2.0", True)
     from_one_one = check(client, demo_app, version="1.1.0", deviceId="a").json["bundle"]
@@ -94,8 +86,8 @@ def test_mandatory_when_a_skipped_release_was_mandatory(admin, client, demo_app)
 
 
 def test_rollback_repoints_the_channel_and_keeps_history(admin, client, demo_app):
-    _, first = publish(admin, "1.0.0")
-    _, second = publish(admin, "1.1.0")
+    _, first = admin.publish(APP, "1.0.0")
+    _, second = admin.publish(APP, "1.1.0")
     back = admin.post(f"/api/v1/apps/{APP}/channels/production/rollback")
     assert back.status_code == 201
     assert (back.json["release"]["kind"], back.json["release"]["bundleVersion"]) == ("rollback", "1.0.0")
@@ -115,19 +107,20 @@ def test_rollback_repoints_the_channel_and_keeps_history(admin, client, demo_app
 def test_a_rollback_dry_run_says_what_the_channel_would_serve_and_changes_nothing(admin, client, demo_app):
     rollback = f"/api/v1/apps/{APP}/channels/production/rollback"
     assert admin.post(rollback, {"dryRun": True}).json["error"]["code"] == "nothing_to_roll_back"
-    bundle, first = publish(admin, "1.0.0")
-    _, second = publish(admin, "1.1.0", rollout=20)
+    bundle, first = admin.publish(APP, "1.0.0")
+    _, second = admin.publish(APP, "1.1.0", rollout=20)
     preview = admin.post(rollback, {"dryRun": True})
     assert preview.status_code == 200
-    assert preview.json == {"dryRun": True, "release": {
-        "channel": "production", "kind": "rollback", "label": "v3", "bundleId": bundle["id"], "bundleVersion": "1.0.0",
-        "rollout": 100, "mandatory": False, "rolledBackFrom": admin.get(f"/api/v1/apps/{APP}/releases/{second['id']}").json},
-        "serves": [{"channel": "production", "release": second["id"] + 1, "label": "v3", "version": "1.0.0",
-                    "share": 100}]}
+    planned = {"channel": "production", "kind": "rollback", "label": "v3", "platform": None, "bundleId": bundle["id"],
+               "bundleVersion": "1.0.0", "rollout": 100, "mandatory": False,
+               "rolledBackFrom": admin.get(f"/api/v1/apps/{APP}/releases/{second['id']}").json}
+    assert preview.json == {"dryRun": True, "release": planned, "releases": [planned],
+                            "serves": [{"channel": "production", "platform": None, "release": second["id"] + 1,
+                                        "label": "v3", "version": "1.0.0", "share": 100}]}
     builtin = admin.post(rollback, {"dryRun": True, "toBuiltin": True}).json
     assert (builtin["release"]["kind"], builtin["release"]["bundleVersion"], builtin["release"]["bundleId"]) == (
         "builtin", "builtin", None)
-    assert builtin["serves"] == [{"channel": "production", "release": second["id"] + 1, "label": "v3",
+    assert builtin["serves"] == [{"channel": "production", "platform": None, "release": second["id"] + 1, "label": "v3",
                                   "version": "builtin", "share": 100}]
     assert admin.post(rollback, {"dryRun": "yes"}).status_code == 400
     assert admin.get(f"/api/v1/apps/{APP}/releases").json["total"] == 2
@@ -145,18 +138,19 @@ def test_rolling_back_a_canary_restores_the_canary_before_it_and_never_widens_it
     """1.0.0 at 100%, 1.1.0 at 10%, 1.2.0 at 10%: the rollback serves 1.1.0 to the same 10% as before
     1.2.0, the rest stay on 1.0.0; the preview says so first and the reply says so after."""
     devices = [f"phone-{i}" for i in range(300)]
-    publish(admin, "1.0.0")
-    _, canary = publish(admin, "1.1.0", rollout=10)
+    admin.publish(APP, "1.0.0")
+    _, canary = admin.publish(APP, "1.1.0", rollout=10)
     before = shares(client, demo_app, devices)
     assert 10 < sum(v == "1.1.0" for v in before.values()) < 55
-    _, newer = publish(admin, "1.2.0", rollout=10)
+    _, newer = admin.publish(APP, "1.2.0", rollout=10)
     assert "1.2.0" in shares(client, demo_app, devices).values()
     rollback = f"/api/v1/apps/{APP}/channels/production/rollback"
     preview = admin.post(rollback, {"dryRun": True}).json
     assert preview["release"]["rollout"] == 10
-    expected = [{"channel": "production", "release": newer["id"] + 1, "label": "v4", "version": "1.1.0", "share": 10},
-                {"channel": "production", "release": canary["id"] - 1, "label": "v1", "version": "1.0.0",
-                 "share": 90}]
+    expected = [{"channel": "production", "platform": None, "release": newer["id"] + 1, "label": "v4",
+                 "version": "1.1.0", "share": 10},
+                {"channel": "production", "platform": None, "release": canary["id"] - 1, "label": "v1",
+                 "version": "1.0.0", "share": 90}]
     assert preview["serves"] == expected
     done = admin.post(rollback).json
     assert (done["release"]["bundleVersion"], done["release"]["rollout"]) == ("1.1.0", 10)
@@ -172,17 +166,17 @@ def test_rolling_back_a_canary_restores_the_canary_before_it_and_never_widens_it
 
 
 def test_rollback_to_builtin_tells_devices_to_drop_their_bundle(admin, client, demo_app):
-    publish(admin, "1.0.0")
+    admin.publish(APP, "1.0.0")
     back = admin.post(f"/api/v1/apps/{APP}/channels/production/rollback", {"toBuiltin": True})
     assert back.json["release"]["kind"] == "builtin" and back.json["release"]["bundleVersion"] == "builtin"
     assert unsigned(check(client, demo_app, version="1.0.0").json) == {"updateAvailable": False, "revertToBuiltin": True,
                                                                        "reason": "revert_to_builtin"}
-    publish(admin, "1.0.1")
+    admin.publish(APP, "1.0.1")
     assert offered(client, demo_app, version="builtin") == "1.0.1"
 
 
 def test_promote_releases_the_source_channels_bundle(admin, client, demo_app):
-    bundle, _ = publish(admin, "2.0.0", channel="staging")
+    bundle, _ = admin.publish(APP, "2.0.0", channel="staging")
     promoted = admin.post(f"/api/v1/apps/{APP}/channels/staging/promote", {"to": "production", "rollout": 25,
                                                                           "mandatory": True})
     assert promoted.status_code == 201
@@ -202,15 +196,15 @@ def test_promote_releases_the_source_channels_bundle(admin, client, demo_app):
     ("1.0.0 - 1.5.0", "1.5.0", True), ("^1.2.0", "1.2", True), ("^1.2.0", None, False),
 ])
 def test_target_versions_match_the_native_version(admin, client, demo_app, targets, native, expected):
-    publish(admin, "5.0.0", bundle_fields={"targetVersions": targets})
+    admin.publish(APP, "5.0.0", bundle_fields={"targetVersions": targets})
     params = {"nativeVersion": native} if native else {}
     assert (offered(client, demo_app, **params) == "5.0.0") is expected
 
 
 def test_devices_fall_back_to_a_release_their_native_version_fits(admin, client, demo_app):
     admin.patch(f"/api/v1/apps/{APP}/channels/production", {"disableAutoUpdateUnderNative": False})
-    publish(admin, "1.0.0", bundle_fields={"targetVersions": "^1.0.0"})
-    publish(admin, "2.0.0", bundle_fields={"targetVersions": "^2.0.0"})
+    admin.publish(APP, "1.0.0", bundle_fields={"targetVersions": "^1.0.0"})
+    admin.publish(APP, "2.0.0", bundle_fields={"targetVersions": "^2.0.0"})
     assert offered(client, demo_app, nativeVersion="1.4.0") == "1.0.0"
     assert offered(client, demo_app, nativeVersion="2.1.0") == "2.0.0"
     assert offered(client, demo_app, nativeVersion="3.0.0") is None
@@ -222,7 +216,7 @@ def test_devices_fall_back_to_a_release_their_native_version_fits(admin, client,
 ])
 def test_block_upgrades_stops_devices_at_the_boundary(admin, client, demo_app, block, current, target, blocked):
     admin.patch(f"/api/v1/apps/{APP}/channels/production", {"blockUpgrades": block})
-    publish(admin, target)
+    admin.publish(APP, target)
     reply = check(client, demo_app, version=current).json
     if blocked:
         assert unsigned(reply) == {"updateAvailable": False, "reason": "blocked", "blocked": blocked}
@@ -232,15 +226,15 @@ def test_block_upgrades_stops_devices_at_the_boundary(admin, client, demo_app, b
 
 def test_block_upgrades_compares_the_native_version_for_builtin(admin, client, demo_app):
     admin.patch(f"/api/v1/apps/{APP}/channels/production", {"blockUpgrades": "major"})
-    publish(admin, "2.0.0")
+    admin.publish(APP, "2.0.0")
     assert check(client, demo_app, version="builtin", nativeVersion="1.0.0").json["blocked"] == "major"
     assert offered(client, demo_app, version="builtin", nativeVersion="2.0.0") == "2.0.0"
 
 
 def test_overrides_pin_devices_to_a_channel_or_a_bundle(admin, client, demo_app):
-    pinned, _ = publish(admin, "1.0.0")
-    publish(admin, "1.1.0")
-    publish(admin, "3.0.0-beta.1", channel="staging")
+    pinned, _ = admin.publish(APP, "1.0.0")
+    admin.publish(APP, "1.1.0")
+    admin.publish(APP, "3.0.0-beta.1", channel="staging")
     to_channel = admin.put(f"/api/v1/apps/{APP}/devices/qa-phone", {"channel": "staging"})
     assert to_channel.status_code == 200 and to_channel.json["override"]["channel"] == "staging"
     assert offered(client, demo_app, deviceId="qa-phone") == "3.0.0-beta.1"
@@ -256,7 +250,7 @@ def test_overrides_pin_devices_to_a_channel_or_a_bundle(admin, client, demo_app)
 
 
 def test_checks_record_devices_in_batches(admin, client, demo_app, box):
-    publish(admin, "1.0.0")
+    admin.publish(APP, "1.0.0")
     for i in range(300):
         check(client, demo_app, deviceId=f"dev-{i % 100}", version="builtin", nativeVersion="1.0.0",
               nativeBuild="7")
@@ -276,7 +270,7 @@ def test_checks_record_devices_in_batches(admin, client, demo_app, box):
 
 
 def test_events_feed_release_stats_and_adoption(admin, client, demo_app, box):
-    bundle, release = publish(admin, "1.0.0")
+    bundle, release = admin.publish(APP, "1.0.0")
     headers = {"X-Client-Key": demo_app["clientKey"]}
     single = client.post(f"/api/v1/apps/{APP}/events", json={"deviceId": "a", "bundleId": bundle["id"],
                                                               "type": "downloaded"}, headers=headers)
@@ -304,9 +298,9 @@ def test_events_feed_release_stats_and_adoption(admin, client, demo_app, box):
 
 
 def test_release_control_actions_are_audited(admin, client, demo_app):
-    _, release = publish(admin, "1.0.0")
+    _, release = admin.publish(APP, "1.0.0")
     admin.patch(f"/api/v1/apps/{APP}/releases/{release['id']}", {"rollout": 40})
-    publish(admin, "1.1.0")
+    admin.publish(APP, "1.1.0")
     admin.post(f"/api/v1/apps/{APP}/channels/production/rollback")
     admin.put(f"/api/v1/apps/{APP}/devices/qa", {"channel": "staging"})
     admin.delete(f"/api/v1/apps/{APP}/devices/qa/override")
@@ -329,7 +323,7 @@ def test_audit_log_is_admin_only(client, box, demo_app):
 def test_clients_only_get_bundles_they_can_install(admin, client, demo_app):
     """An encrypted bundle (capacitor-updater only) is skipped for native clients, who keep the
     previous release instead of getting bytes they cannot open."""
-    publish(admin, "1.0.0")
+    admin.publish(APP, "1.0.0")
     encrypted = admin.upload(APP, "1.1.0", b"ciphertext-not-a-zip", sessionKey="aXY=:a2V5",
                              encryptedChecksum="ab" * 256, keyId="MIIBCgKCAQEA12345678").json
     admin.release(APP, encrypted["id"])
@@ -338,7 +332,7 @@ def test_clients_only_get_bundles_they_can_install(admin, client, demo_app):
 
 def test_a_flush_survives_a_release_deleted_since_the_check(admin, client, demo_app, box):
     admin.post(f"/api/v1/apps/{APP}/channels", {"name": "doomed"})
-    publish(admin, "1.0.0", channel="doomed")
+    admin.publish(APP, "1.0.0", channel="doomed")
     check(client, demo_app, deviceId="a", channel="doomed")
     admin.delete(f"/api/v1/apps/{APP}/channels/doomed")
     check(client, demo_app, deviceId="b")

@@ -24,8 +24,7 @@ def database_away(monkeypatch):
 
 @pytest.fixture
 def released(admin, demo_app):
-    bundle = admin.upload(demo_app["slug"], "1.0.0").json
-    admin.release(demo_app["slug"], bundle["id"])
+    admin.publish(demo_app["slug"], "1.0.0")
     return demo_app
 
 
@@ -46,7 +45,14 @@ def test_a_state_older_than_the_limit_answers_503(client, box, released, databas
     assert reply.headers["Retry-After"]
 
 
-def test_an_app_never_loaded_answers_503(client, released, database_away):
+@pytest.fixture
+def no_patch_maker(box):
+    """The patch maker's rounds load every app's serving state in the background; without it an app
+    stays unloaded until a check asks for it."""
+    box.patch_maker.stop()
+
+
+def test_an_app_never_loaded_answers_503(no_patch_maker, client, released, database_away):
     database_away()
     reply = check(client, released, deviceId="d")
     assert reply.status_code == 503 and reply.json["error"]["code"] == "database_unavailable"

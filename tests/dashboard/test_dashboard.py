@@ -402,3 +402,32 @@ def test_people_sign_in_with_email_and_password_and_manage_their_tokens(server, 
     page.reload()
     page.get_by_role("heading", name="Sign in to otabox").wait_for()
     session.close()
+
+
+def test_koolbase_numbers_and_the_active_bundle(server, sessions):
+    """Bundles uploaded Koolbase's way carry a whole number per channel: the channel card names the
+    active one, the bundle list each bundle's number (and where it is active), the history each release's."""
+    admin = new_key(server, "admin", "numbers")
+    slug = "com.example.numbers"
+    assert api(server, admin, "POST", "/api/v1/apps", json={"slug": slug}).status_code == 201
+    ids = []
+    for content in ("1", "2"):
+        uploaded = api(server, admin, "POST", f"/v1/projects/{slug}/ota/upload",
+                       files={"bundle": ("b.zip", make_zip({"a": content}))}, data={"channel": "production"})
+        assert uploaded.status_code == 201, uploaded.text
+        ids.append(uploaded.json()["id"])
+    for bundle_id in ids:
+        assert api(server, admin, "POST", f"/v1/projects/{slug}/ota/bundles/{bundle_id}/activate").status_code == 200
+    session = sessions()
+    page = session.page
+    session.sign_in(admin, f"#/apps/{slug}")
+    production = page.get_by_role("region", name="production", exact=True)
+    expect(production.get_by_text("Active bundle: channel version 2")).to_be_visible()
+    rows = page.get_by_role("table", name="Bundles").get_by_role("row")
+    expect(rows.nth(1).get_by_role("cell").first.locator(".channel-versions")).to_have_text("production 2 active")
+    expect(rows.nth(2).get_by_role("cell").first.locator(".channel-versions")).to_have_text("production 1")
+    history = page.get_by_role("table", name="Release history of production")
+    expect(history.get_by_role("row").nth(1).get_by_role("cell").nth(2)).to_contain_text("channel version 2")
+    assert_nothing_cut_off(page)
+    session.shot("koolbase-numbers")
+    session.close()

@@ -20,19 +20,14 @@ from otabox.protocols.codepush.package import in_codepush_rollout, package_hash_
 NODE_DIR = ROOT / "tests" / "node"
 V01 = "/v0.1/public/codepush"
 LOGO = random.Random(7).randbytes(20000)
+APP = "com.example.demo"
+FOR_1_0_0 = {"targetVersions": "1.0.0"}
+"""Bundles for the binary version the devices of these tests run."""
 V1_FILES = {"CodePush/index.bundle": "v1 code", "CodePush/assets/logo.png": LOGO, "CodePush/old.txt": "gone"}
 V2_FILES = {"CodePush/index.bundle": "v2 code", "CodePush/assets/logo.png": LOGO, "CodePush/new.txt": "new"}
 
 
 # --- helpers ------------------------------------------------------------------------------------
-
-def publish(admin, app, version, files, channel="production", target="1.0.0", **release):
-    bundle = admin.upload(app["slug"], version, make_zip(files), targetVersions=target)
-    assert bundle.status_code == 201, bundle.json
-    created = admin.release(app["slug"], bundle.json["id"], channel, **release)
-    assert created.status_code == 201, created.json
-    return bundle.json, created.json["release"]
-
 
 def deployment_key(admin, app, channel="production"):
     return admin.get(f"/api/v1/apps/{app['slug']}/channels/{channel}").json["deploymentKey"]
@@ -73,7 +68,7 @@ def key(admin, demo_app):
 # --- update check -------------------------------------------------------------------------------
 
 def test_update_check_answers_in_both_styles(client, admin, demo_app, key):
-    bundle, release = publish(admin, demo_app, "1.0.0", V1_FILES, notes="first")
+    bundle, release = admin.publish(APP, "1.0.0", files=V1_FILES, bundle_fields=FOR_1_0_0, notes="first")
     camel = client.get("/updateCheck", query_string={"deploymentKey": key, "appVersion": "1.0.0",
                                                      "clientUniqueId": "phone-1"})
     assert camel.status_code == 200
@@ -91,7 +86,7 @@ def test_update_check_answers_in_both_styles(client, admin, demo_app, key):
 
 
 def test_app_versions_are_coerced_and_bad_requests_refused(client, admin, demo_app, key):
-    publish(admin, demo_app, "1.0.0", V1_FILES)
+    admin.publish(APP, "1.0.0", files=V1_FILES, bundle_fields=FOR_1_0_0)
     assert update_check(client, key, "1")["target_binary_range"] == "1"
     assert update_check(client, key, "1.0")["is_available"] is True
     bad_version = client.get(f"{V01}/update_check", query_string={"deployment_key": key, "app_version": "abc"})
@@ -108,8 +103,8 @@ def test_no_release_means_run_the_binary(client, key):
 
 
 def test_app_version_outside_the_range(client, admin, demo_app, key):
-    v1, _ = publish(admin, demo_app, "1.0.0", V1_FILES, target="1.0.0")
-    publish(admin, demo_app, "2.0.0", V2_FILES, target="^2.0.0")
+    v1, _ = admin.publish(APP, "1.0.0", files=V1_FILES, bundle_fields=FOR_1_0_0)
+    admin.publish(APP, "2.0.0", files=V2_FILES, bundle_fields={"targetVersions": "^2.0.0"})
     older = update_check(client, key, "1.0.0", package_hash=v1["packageHash"], label="v1")
     assert older["is_available"] is False and older["update_app_version"] is True
     assert older["target_binary_range"] == "^2.0.0"
@@ -122,15 +117,15 @@ def test_app_version_outside_the_range(client, admin, demo_app, key):
 
 
 def test_up_to_date_when_the_hash_matches(client, admin, demo_app, key):
-    v1, _ = publish(admin, demo_app, "1.0.0", V1_FILES)
+    v1, _ = admin.publish(APP, "1.0.0", files=V1_FILES, bundle_fields=FOR_1_0_0)
     info = update_check(client, key, package_hash=v1["packageHash"], label="v1")
     assert info["is_available"] is False and info["should_run_binary_version"] is False
 
 
 def test_mandatory_across_a_skipped_release(client, admin, demo_app, key):
-    v1, _ = publish(admin, demo_app, "1.0.0", V1_FILES)
-    v2, _ = publish(admin, demo_app, "1.0.1", V2_FILES, mandatory=True)
-    publish(admin, demo_app, "1.0.2", {"CodePush/index.bundle": "v3"})
+    v1, _ = admin.publish(APP, "1.0.0", files=V1_FILES, bundle_fields=FOR_1_0_0)
+    v2, _ = admin.publish(APP, "1.0.1", files=V2_FILES, bundle_fields=FOR_1_0_0, mandatory=True)
+    admin.publish(APP, "1.0.2", files={"CodePush/index.bundle": "v3"}, bundle_fields=FOR_1_0_0)
     from_v1 = update_check(client, key, package_hash=v1["packageHash"], label="v1")
     assert from_v1["label"] == "v3" and from_v1["is_mandatory"] is True
     from_v2 = update_check(client, key, package_hash=v2["packageHash"], label="v2")
@@ -140,8 +135,8 @@ def test_mandatory_across_a_skipped_release(client, admin, demo_app, key):
 
 
 def test_partial_rollout_uses_the_codepush_selector(client, admin, demo_app, key):
-    publish(admin, demo_app, "1.0.0", V1_FILES)
-    publish(admin, demo_app, "1.0.1", V2_FILES, rollout=40)
+    admin.publish(APP, "1.0.0", files=V1_FILES, bundle_fields=FOR_1_0_0)
+    admin.publish(APP, "1.0.1", files=V2_FILES, bundle_fields=FOR_1_0_0, rollout=40)
     ids = [f"device-{n}" for n in range(60)]
     expected = {i: ("v2" if in_codepush_rollout(i, "v2", 40) else "v1") for i in ids}
     assert set(expected.values()) == {"v1", "v2"}
@@ -150,14 +145,14 @@ def test_partial_rollout_uses_the_codepush_selector(client, admin, demo_app, key
 
 
 def test_disabled_release_is_skipped(client, admin, demo_app, key):
-    publish(admin, demo_app, "1.0.0", V1_FILES)
-    _, v2 = publish(admin, demo_app, "1.0.1", V2_FILES)
+    admin.publish(APP, "1.0.0", files=V1_FILES, bundle_fields=FOR_1_0_0)
+    _, v2 = admin.publish(APP, "1.0.1", files=V2_FILES, bundle_fields=FOR_1_0_0)
     assert admin.patch(f"/api/v1/apps/{demo_app['slug']}/releases/{v2['id']}", {"disabled": True}).status_code == 200
     assert update_check(client, key)["label"] == "v1"
 
 
 def test_rollback_to_builtin_tells_devices_to_run_the_binary(client, admin, demo_app, key):
-    v1, _ = publish(admin, demo_app, "1.0.0", V1_FILES)
+    v1, _ = admin.publish(APP, "1.0.0", files=V1_FILES, bundle_fields=FOR_1_0_0)
     admin.post(f"/api/v1/apps/{demo_app['slug']}/channels/production/rollback", {"toBuiltin": True})
     info = update_check(client, key, package_hash=v1["packageHash"], label="v1")
     assert info["is_available"] is False and info["should_run_binary_version"] is True
@@ -178,7 +173,7 @@ def test_above_range_matches_node_semver_gtr():
 # --- reports ------------------------------------------------------------------------------------
 
 def test_reports_move_release_stats_and_device_records(client, admin, demo_app, key, box):
-    bundle, release = publish(admin, demo_app, "1.0.0", V1_FILES)
+    bundle, release = admin.publish(APP, "1.0.0", files=V1_FILES, bundle_fields=FOR_1_0_0)
     ok = client.post(f"{V01}/report_status/deploy", json={
         "app_version": "1.0.0", "deployment_key": key, "client_unique_id": "phone-1", "label": "v1",
         "status": "DeploymentSucceeded"})
@@ -216,8 +211,8 @@ def test_reports_are_validated(client, key):
 # --- diffs --------------------------------------------------------------------------------------
 
 def test_diff_is_built_once_and_reproduces_the_package(client, admin, demo_app, key, box):
-    v1, _ = publish(admin, demo_app, "1.0.0", V1_FILES)
-    v2, _ = publish(admin, demo_app, "1.0.1", V2_FILES)
+    v1, _ = admin.publish(APP, "1.0.0", files=V1_FILES, bundle_fields=FOR_1_0_0)
+    v2, _ = admin.publish(APP, "1.0.1", files=V2_FILES, bundle_fields=FOR_1_0_0)
     info = update_check(client, key, package_hash=v1["packageHash"], label="v1")
     assert info["package_hash"] == v2["packageHash"] and info["package_size"] < v2["size"]
     diff = unzip(download(client, info["download_url"]))
@@ -325,7 +320,7 @@ def test_management_promote_rollback_and_metrics(client, admin):
 
 def test_fast_path_and_flask_routes_answer_alike(flask_app, client, admin, demo_app, key):
     """Update checks are answered before Flask builds a request; the Flask routes must agree."""
-    publish(admin, demo_app, "1.0.0", V1_FILES)
+    admin.publish(APP, "1.0.0", files=V1_FILES, bundle_fields=FOR_1_0_0)
     cases = [("/updateCheck", {"deploymentKey": key, "appVersion": "1.0.0", "clientUniqueId": "a"}),
              (f"{V01}/update_check", {"deployment_key": key, "app_version": "1.0.0"}),
              (f"{V01}/update_check", {"deployment_key": key, "app_version": "one"}),

@@ -5,17 +5,11 @@ A report from that id is attested (it moves policies); the same report from anot
 from __future__ import annotations
 
 import pytest
-from conftest import check, make_zip
+from conftest import check
 from test_expo import get_manifest, manifest_of
 from test_expo import publish as publish_expo
 
 APP = "com.example.demo"
-
-
-def released(admin):
-    bundle = admin.upload(APP, "1.0.0", make_zip({"index.html": "1"}), targetVersions="1.0.0").json
-    release = admin.release(APP, bundle["id"], "production").json["release"]
-    return bundle, release
 
 
 def native_report(client, app, bundle, device):
@@ -51,7 +45,7 @@ def attested(admin, box, release):
 
 @pytest.mark.parametrize("served_by", [native_check, codepush_check, capgo_check])
 def test_a_device_a_check_served_is_attested_and_another_is_not(admin, client, box, demo_app, served_by):
-    bundle, release = released(admin)
+    bundle, release = admin.publish(APP, "1.0.0", bundle_fields={"targetVersions": "1.0.0"})
     served_by(client, admin, demo_app, "phone-1")
     box.tracker.flush()
     native_report(client, demo_app, bundle, "phone-1")
@@ -76,7 +70,7 @@ def test_expo_manifest_requests_attest_appdispatch_reports(admin, client, box, d
 
 
 def test_a_report_before_the_check_is_attested_by_the_next_one(admin, client, box, demo_app):
-    bundle, release = released(admin)
+    bundle, release = admin.publish(APP, "1.0.0", bundle_fields={"targetVersions": "1.0.0"})
     native_report(client, demo_app, bundle, "phone-1")
     assert attested(admin, box, release) == 0
     native_check(client, admin, demo_app, "phone-1")

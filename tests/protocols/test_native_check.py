@@ -17,9 +17,7 @@ def local(url: str) -> str:
 @pytest.fixture
 def released(admin, demo_app):
     data = make_zip({"index.html": "v1.1"})
-    bundle = admin.upload("com.example.demo", "1.1.0", data, notes="fixes").json
-    admin.release("com.example.demo", bundle["id"])
-    return bundle, data
+    return admin.publish("com.example.demo", "1.1.0", zip_bytes=data, bundle_fields={"notes": "fixes"}).bundle, data
 
 
 def test_device_on_builtin_gets_the_release_with_a_signed_url_and_signature(client, demo_app, released):

@@ -207,3 +207,46 @@ def test_bad_input_is_named_and_writes_nothing(capgo, admin, demo_app):
     unlinked = capgo.post("/device", {"app_id": APP, "device_id": "phone-1"})
     assert unlinked.status_code == 400 and unlinked.json["error"]["details"]["field"] == "version_id"
     assert admin.get(f"/api/v1/apps/{APP}/devices").json["total"] == 0
+
+
+def test_channels_are_found_by_exact_name_then_ignoring_case(capgo, admin, demo_app):
+    """`"channel": "Staging"` changes staging (it does not make a second channel only case tells apart),
+    on every route that names a channel."""
+    assert capgo.post("/channel", {"app_id": APP, "channel": "Staging", "allow_dev": False}).json == OK
+    assert [c["name"] for c in capgo.get("/channel", app_id=APP).json] == ["production", "staging"]
+    assert capgo.get("/channel", app_id=APP, channel="STAGING").json["allow_dev"] is False
+    assert capgo.post("/device", {"app_id": APP, "device_id": "phone-1", "channel": "Production"}).json == OK
+    assert admin.get(f"/api/v1/apps/{APP}/devices/phone-1").json["override"]["channel"] == "production"
+    assert capgo.delete("/channel", {"app_id": APP, "channel": "STAGING"}).json == OK
+    assert [c["name"] for c in capgo.get("/channel", app_id=APP).json] == ["production"]
+
+
+def test_an_app_id_that_is_a_shared_name_is_a_409_naming_only_the_apps_the_key_reaches(capgo, client, box, admin):
+    """app_id is the slug; a display name works when it is unique among the apps the key reaches."""
+    for slug in ("com.example.one", "com.example.two", "com.example.three"):
+        admin.post("/api/v1/apps", {"slug": slug, "name": "Shop"})
+    shared = capgo.get("/channel", app_id="Shop")
+    assert shared.status_code == 409 and shared.json["error"]["code"] == "ambiguous_app_name"
+    assert shared.json["error"]["details"]["slugs"] == ["com.example.one", "com.example.two", "com.example.three"]
+    one = admin.get("/api/v1/apps/com.example.one").json["id"]
+    scoped = {"authorization": make_key(box, "admin", "one-shop", app=one)}
+    reached = client.get("/channel", query_string={"app_id": "Shop"}, headers=scoped)
+    assert reached.status_code == 200 and {c["app_id"] for c in reached.json} == {"com.example.one"}
+
+
+@pytest.mark.parametrize("method, path, sent, field, suggestion", [
+    ("GET", "/channel", {"app_id": APP, "pages": "1"}, "pages", "page"),
+    ("DELETE", "/channel", {"app_id": APP, "name": "beta"}, "name", None),
+    ("POST", "/device", {"app_id": APP, "device_id": "d", "versionId": "1.0.0"}, "versionId", "version_id"),
+    ("GET", "/device", {"app_id": APP, "deviceId": "d"}, "deviceId", "device_id"),
+    ("DELETE", "/device", {"app_id": APP, "device_id": "d", "channel": "production"}, "channel", None),
+    ("GET", "/bundle", {"app_id": APP, "limit": "5"}, "limit", None),
+    ("DELETE", "/bundle", {"app_id": APP, "versions": "1.0.0"}, "versions", "version")])
+def test_every_route_refuses_an_unknown_field_by_name(capgo, demo_app, method, path, sent, field, suggestion):
+    """(POST /channel: test_bad_input_is_named_and_writes_nothing.) GET sends its fields as URL
+    parameters, the others as a JSON body, as the document says."""
+    refused = (capgo.get(path, **sent) if method == "GET" else
+               capgo.post(path, sent) if method == "POST" else capgo.delete(path, sent))
+    assert refused.status_code == 400 and refused.json["error"]["code"] == "unknown_field"
+    assert (refused.json["error"]["details"]["field"], refused.json["error"]["details"]["suggestion"]) == (
+        field, suggestion)

@@ -239,3 +239,29 @@ def test_the_deployment_released_webhook_body(seed_app, owner, receiver):
         "release": {"label": "v1", "appVersion": "1.0.0", "description": "Bug fixes and improvements"}}
     assert abs(parse_iso(seed["timestamp"]).timestamp() - time.time()) < 60
     assert by_path["/otabox/own"]["data"]["appName"] == "MyApp-iOS", "otabox's own webhooks keep otabox's envelope"
+
+
+def test_every_management_route_refuses_an_unknown_field_by_name(owner):
+    owner.post(f"{BASE}/apps", {"name": "MyApp-iOS", "platform": "ios"})
+    assert release_package(owner, "MyApp-iOS", "Production", PACKAGE_FILES, PACKAGE_INFO).status_code == 201
+    app = f"{BASE}/apps/MyApp-iOS"
+    for method, path, body, field, suggestion in (
+            ("POST", f"{BASE}/auth/tokens", {"friendlyName": "x", "tll": 5}, "tll", "ttl"),
+            ("GET", f"{BASE}/auth/tokens?x=1", None, "x", None),
+            ("DELETE", f"{BASE}/auth/tokens/laptop?x=1", None, "x", None),
+            ("PATCH", app, {"nmae": "MyApp"}, "nmae", "name"),
+            ("GET", f"{app}/deployments?x=1", None, "x", None),
+            ("POST", f"{app}/deployments", {"nam": "QA"}, "nam", "name"),
+            ("PATCH", f"{app}/deployments/Production", {"nam": "QA"}, "nam", "name"),
+            ("GET", f"{app}/deployments/Production/releases?x=1", None, "x", None),
+            ("PATCH", f"{app}/deployments/Production/releases/v1", {"isMandatroy": True}, "isMandatroy",
+             "isMandatory"),
+            ("POST", f"{app}/collaborators", {"email": EMAIL, "permision": "Collaborator"}, "permision",
+             "permission")):
+        refused = owner.client.open(path, method=method, json=body, headers=owner._headers())
+        assert refused.status_code == 400 and refused.json["error"]["code"] == "unknown_field", path
+        assert (refused.json["error"]["details"]["field"], refused.json["error"]["details"]["suggestion"]) == (
+            field, suggestion), path
+    typo = release_package(owner, "MyApp-iOS", "Production", PACKAGE_FILES, {**PACKAGE_INFO, "isMandatry": False})
+    assert typo.json["error"]["details"]["field"] == "packageInfo.isMandatry"
+    assert len(owner.get(f"{app}/deployments/Production/releases").json["releases"]) == 1

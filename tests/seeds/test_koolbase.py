@@ -193,3 +193,58 @@ def test_channels_and_apps_with_numbered_bundles_can_be_deleted(client, admin, d
         "production"]
     assert admin.client.delete(f"/api/v1/apps/{APP}", headers=admin._headers()).status_code == 200
     assert client.get(f"/v1/projects/{APP}/ota/bundles", headers=dashboard).status_code == 404
+
+
+def test_otabox_s_own_api_shows_the_numbers_and_the_active_bundle(client, admin, dashboard, demo_app):
+    """What the dashboard and the CLI read: each bundle's number per channel with `active`, each
+    release's `channelVersion`, and the channel's current release with the active bundle's number."""
+    first = upload(client, dashboard, APP, make_zip({"a": "1"}), mandatory="true").json
+    second = upload(client, dashboard, APP, make_zip({"a": "2"})).json
+    staged = upload(client, dashboard, APP, make_zip({"a": "3"}), channel="staging").json
+    client.post(f"/v1/projects/{APP}/ota/bundles/{first['id']}/activate", headers=dashboard)
+    client.post(f"/v1/projects/{APP}/ota/bundles/{second['id']}/activate", headers=dashboard)
+    otabox_bundles = admin.get(f"/api/v1/apps/{APP}/bundles").json["bundles"]
+    assert [b["channelVersions"] for b in otabox_bundles] == [
+        [{"channel": "staging", "version": 1, "mandatory": False, "active": False}],
+        [{"channel": "production", "version": 2, "mandatory": False, "active": True}],
+        [{"channel": "production", "version": 1, "mandatory": True, "active": False}]]
+    assert staged["version"] == 1
+    releases = admin.get(f"/api/v1/apps/{APP}/releases?channel=production").json["releases"]
+    assert [(r["bundleVersion"].split("+")[0], r["channelVersion"]) for r in releases] == [("2.0.0", 2),
+                                                                                          ("1.0.0", 1)]
+    production = admin.get(f"/api/v1/apps/{APP}/channels/production").json
+    assert production["currentRelease"]["channelVersion"] == 2
+    builtin = admin.post(f"/api/v1/apps/{APP}/channels/production/rollback", {"toBuiltin": True}).json
+    assert builtin["release"]["channelVersion"] is None
+
+
+def test_the_channel_is_found_as_every_channel_is(client, dashboard, demo_app):
+    """Exact name first, then ignoring case: `channel=Production` uploads to production, and
+    `channel=Development` makes the standard development channel, not a second spelling of it."""
+    upper = upload(client, dashboard, APP, make_zip({"a": "1"}), channel="Production").json
+    assert (upper["channel"], upper["version"]) == ("production", 1)
+    development = upload(client, dashboard, APP, make_zip({"a": "2"}), channel="Development").json
+    assert (development["channel"], development["version"]) == ("development", 1)
+    again = upload(client, dashboard, APP, make_zip({"a": "3"}), channel="DEVELOPMENT").json
+    assert (again["channel"], again["version"]) == ("development", 2)
+    names = [c["name"] for c in client.get(f"/api/v1/apps/{APP}/channels", headers=dashboard).json["channels"]]
+    assert names == ["production", "staging", "development"]
+    # The project by its display name (unique here), and the SDK naming its channel in another case.
+    by_name = client.post(f"/v1/projects/Demo/ota/bundles/{upper['id']}/activate", headers=dashboard)
+    assert by_name.status_code == 200 and by_name.json["active"] is True
+    assert check(client, demo_app, channel="Production").json["version"] == 1
+
+
+@pytest.mark.parametrize("method, path, body, field", [
+    ("GET", "/ota/bundles?chanel=production", None, "chanel"),
+    ("POST", "/ota/bundles/1/activate", {"mandatory": True}, "mandatory"),
+    ("PATCH", "/ota/bundles/1", {"mandatroy": True}, "mandatory"),
+    ("DELETE", "/ota/bundles/1?force=true", None, "force")])
+def test_every_dashboard_route_refuses_an_unknown_field_by_name(client, dashboard, demo_app, method, path, body,
+                                                              field):
+    """(The upload's form fields: test_bad_requests_are_named_and_write_nothing.) The name in `field`
+    is the one refused, or, for a near miss, the one suggested."""
+    refused = client.open(f"/v1/projects/{APP}{path}", method=method, json=body, headers=dashboard)
+    error = refused.json["error"]
+    assert refused.status_code == 400 and error["code"] == "unknown_field"
+    assert field in (error["details"]["field"], error["details"]["suggestion"])

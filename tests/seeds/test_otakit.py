@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 from urllib.parse import urlsplit
 
-from conftest import check, make_zip
+from conftest import check, make_key, make_zip
 
 BASE = "/api/v1"
 APP = "com.example.myapp"
@@ -118,3 +118,60 @@ def test_bad_input_is_refused_by_name_and_writes_nothing(admin):
     assert admin.post(f"{BASE}/apps/{app_id}/releases", {"bundleId": 99, "channel": None}).status_code == 404
     assert admin.get(f"{BASE}/apps/{app_id}/releases").json == {"releases": [], "total": 0}
     assert admin.post(f"{BASE}/apps/{app_id}/bundles/finalize", {"uploadId": "nope"}).status_code == 404
+
+
+OTAKIT_CLI = {"Authorization": "Bearer {key}", "User-Agent": "otakit-cli/1.1.2"}
+
+
+def test_the_requests_of_otakit_s_cli(client, box):
+    """@otakit/cli (1.1.2, OtaKit/otakit packages/cli) is not on the npm registry (`npm view @otakit/cli`:
+    404, 2026-12-07), so its requests are sent here as its source writes them (src/lib/api.ts,
+    upload-workflow.ts): JSON with its User-Agent; initiate with `runtimeVersion` and the native plugins
+    it finds (`nativePackages`, which otabox accepts and ignores); the zip PUT to `presignedUrl` with
+    Content-Length and Cache-Control; finalize; a release with `"channel": null` (the base channel);
+    the lists with `?limit=`, `?channel=` (the base channel) and the bundle deletion. Its auto versions
+    carry build metadata (`1.4.0+otk.<commit>.<run>`)."""
+    key = make_key(box, "admin", "otakit-cli")
+    headers = {name: value.format(key=key) for name, value in OTAKIT_CLI.items()}
+
+    def send(method, path, body=None):
+        return client.open(f"{BASE}/apps/{APP}{path}", method=method, json=body, headers=headers)
+
+    assert client.post(f"{BASE}/apps", json={"slug": APP}, headers=headers).status_code == 201
+    data = make_zip({"index.html": "otakit"})
+    initiated = send("POST", "/bundles/initiate", {
+        "version": "1.4.0+otk.0123456789ab.20261207t120000z", "runtimeVersion": "1.4", "size": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "nativePackages": [{"name": "@capacitor/camera", "version": "6.0.0", "requestedVersion": "^6.0.0",
+                            "iosChecksum": "ab" * 32, "androidChecksum": "cd" * 32}]})
+    assert initiated.status_code == 201, initiated.json
+    parts = urlsplit(initiated.json["presignedUrl"])
+    put = client.put(f"{parts.path}?{parts.query}", data=data, headers={
+        "Content-Type": "application/zip", "Content-Length": str(len(data)),
+        "Cache-Control": "public, max-age=31536000, immutable", "User-Agent": OTAKIT_CLI["User-Agent"]})
+    assert put.status_code == 200
+    bundle = send("POST", "/bundles/finalize", {"uploadId": initiated.json["uploadId"]})
+    assert bundle.status_code == 201 and bundle.json["runtimeVersion"] == "1.4"
+    released = send("POST", "/releases", {"bundleId": bundle.json["id"], "channel": None})
+    assert released.status_code == 201 and released.json["release"]["channel"] is None
+    assert send("GET", "/bundles?limit=20").json["total"] == 1
+    base = send("GET", "/releases?channel=&limit=20").json
+    assert [(r["channel"], r["bundleId"]) for r in base["releases"]] == [(None, bundle.json["id"])]
+    assert send("DELETE", f"/bundles/{bundle.json['id']}").status_code == 409, "in a release history"
+
+
+def test_every_route_refuses_an_unknown_field_by_name_even_an_empty_one(admin):
+    """`?chanel=` is a typo, not the base channel nor every channel: an empty value is absent only
+    for a field the route knows."""
+    app_id = admin.post(f"{BASE}/apps", {"slug": APP}).json["id"]
+    for method, path, body, field, suggestion in (
+            ("GET", "/releases?chanel=&limit=20", None, "chanel", "channel"),
+            ("GET", "/bundles?limt=20&offset=0", None, "limt", "limit"),
+            ("POST", "/bundles/finalize", {"uploadID": "x"}, "uploadID", "uploadId"),
+            ("POST", "/releases", {"bundleID": 1, "channel": None}, "bundleID", "bundleId"),
+            ("DELETE", "/bundles/1?force=", None, "force", None)):
+        refused = admin.client.open(f"{BASE}/apps/{app_id}{path}", method=method, json=body,
+                                    headers=admin._headers())
+        assert refused.status_code == 400 and refused.json["error"]["code"] == "unknown_field", path
+        assert (refused.json["error"]["details"]["field"], refused.json["error"]["details"]["suggestion"]) == (
+            field, suggestion)

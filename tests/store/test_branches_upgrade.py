@@ -1,4 +1,4 @@
-"""Schema step 15 (issue 25) on the data directories of earlier releases: every channel becomes a
+"""Schema step 18 (issue 25) on the data directories of earlier releases: every channel becomes a
 branch of its own name holding its releases, the channel points at it, and a split to another
 channel becomes a split to that channel's branch; so every device is served what it was before (the
 replay of the recorded answers in test_upgrade.py says so too). After the upgrade, branches and user
@@ -22,7 +22,7 @@ def test_every_channel_becomes_a_branch_of_its_name_with_its_releases(tmp_path, 
     box = app.config["BOX"]
     try:
         with box.db.connection_context():
-            assert migrations.current_version(box.db) == migrations.latest_version() >= 15
+            assert migrations.current_version(box.db) == migrations.latest_version() >= 18
             channels = list(Channel.select())
             assert channels and all(c.branch.name == c.name and c.branch.app_id == c.app_id for c in channels)
             assert Branch.select().count() == len(channels)

@@ -71,7 +71,7 @@ def _app(app_id: str, role: str = "reader") -> App:
     """The app `app_id` names, which the caller must reach with `role` (each view first calls
     api_key(role), so 401 and 403 come before the input is checked)."""
     caller = api_key(role)
-    app = apps.find_app(app_id)
+    app = apps.find_app(app_id, among=caller.visible(App.select()))
     auth.require_app(caller, app, role)
     return app
 

@@ -532,7 +532,7 @@ def rollback(app_name, dep, label=None):
                            "the deployment history.")
         data["toReleaseId"] = target.id
     try:
-        created, _ = releases.rollback(channel, data, actor(), releases.CODEPUSH_ROLLBACK)
+        (created,), _ = releases.rollback(channel, data, actor(), releases.CODEPUSH_ROLLBACK)
     except Conflict as refused:
         if refused.code == "different_app_version":
             raise Conflict("Cannot perform rollback to a different app version. Please perform a new release with "

@@ -64,7 +64,7 @@ def launch_asset(app_id, sha256):
             metrics.count_launch_asset_bytes("patched", len(body))
             if release_id is not None:
                 transfers.count_patched(release_id, len(body), _full_size(view, sha256, requested, platform))
-            return _patch_response(body, choice.base.id)
+            return _patch_response(body, choice.base_id)
         choice = patches.PatchChoice(patches.FALLBACK)
     if choice.outcome is not None:
         metrics.count_patch_request(choice.outcome)

@@ -364,7 +364,7 @@ def manifest(app_id):
     current = updates.get(asked.current_update_id) if asked.current_update_id else None
     query = domain.DeviceQuery(
         device_id=asked.device_id, platform=asked.platform, channel=asked.channel, user_id=asked.user_id,
-        current_version=current.bundle.version if current else None,
+        runtime_version=asked.runtime_version, current_version=current.bundle.version if current else None,
         skip_bundle_ids=frozenset(updates[i].bundle.id for i in asked.failed_update_ids if i in updates),
         formats=frozenset({"expo"}))
     decision = domain.decide(runtime_view(view, asked.runtime_version), query)

@@ -12,11 +12,12 @@ from ...errors import BadRequest, NotFound, Unauthorized
 from ...store.models import App
 from ...web import box, event_admission, json_body, limit_client, signed_download_url
 from ..wire import JSON_ERRORS, Reply, WireRequest, json_reply
+from . import patches
 
 bp = Blueprint("native", __name__)
 MAX_EVENTS = 100
 TEXT_LIMITS = {"deviceId": MAX_DEVICE_ID, "version": 100, "nativeVersion": 100, "channel": 64, "platform": 20,
-               "nativeBuild": 18, "userId": 200}
+               "nativeBuild": 18, "currentSha256": 64, "userId": 200}
 """The longest value each check parameter may have (a version is at most 100 characters, as at upload)."""
 
 
@@ -62,7 +63,9 @@ def answer_check(b, wire: WireRequest) -> Reply:
                    platform=platform, native_version=query.native_version, native_build=query.native_build,
                    bundle_version=None if query.on_builtin else query.current_version,
                    channel=decision.channel.name if decision.channel else query.channel)
-    return json_reply(check_reply(app, query, decision, b, wire.origin))
+    base = patches.base_sha256(app, platform, query.current_version, _text(args, "currentSha256"),
+                               query.native_version, query.on_builtin)
+    return json_reply(check_reply(app, query, decision, b, wire.origin, base))
 
 
 @bp.get("/api/v1/apps/<app_id>/check")
@@ -70,16 +73,21 @@ def check(app_id):
     return JSON_ERRORS.flask(answer_check)
 
 
-def check_reply(app, query: domain.DeviceQuery, decision: domain.Decision, b, origin: str) -> dict:
-    """The reply, with the signed statement of what it tells (see `signed_statement`)."""
-    reply = _check_body(decision, b, origin)
-    reply["signed"], reply["signedSignature"] = signed_statement(app, query, decision, b)
+def check_reply(app, query: domain.DeviceQuery, decision: domain.Decision, b, origin: str,
+                base: str | None = None) -> dict:
+    """The reply, with the signed statement of what it tells (see `signed_statement`); `base`: the
+    bundle file the device runs, when known (a patch from it may be offered)."""
+    patch = patches.offered_patch(b, app, decision.bundle, base) if decision.update else None
+    reply = _check_body(decision, b, origin, patch and {**patch, "base": base})
+    reply["signed"], reply["signedSignature"] = signed_statement(app, query, decision, b,
+                                                                 patch["sha256"] if patch else None)
     return reply
 
 
-def _check_body(decision: domain.Decision, b, origin: str) -> dict:
+def _check_body(decision: domain.Decision, b, origin: str, patch: dict | None) -> dict:
     """Without an update, `reason` says why not (one of decide.REASONS), with the older
-    `revertToBuiltin` and `blocked` (the boundary crossed) fields kept for the clients that read them."""
+    `revertToBuiltin` and `blocked` (the boundary crossed) fields kept for the clients that read them.
+    With one, `bundle.patch` when a patch archive from the device's bundle exists (README, "Native patches")."""
     if not decision.update:
         reply = {"updateAvailable": False, "reason": decision.reason}
         if decision.outcome == "builtin":
@@ -89,10 +97,18 @@ def _check_body(decision: domain.Decision, b, origin: str) -> dict:
         return reply
     bundle = decision.bundle
     url, expires = signed_download_url(bundle.sha256, b=b, base=origin)
-    return {"updateAvailable": True, "bundle": {
-        "id": bundle.id, "version": bundle.version, "sha256": bundle.sha256, "size": bundle.size, "url": url,
-        "expiresAt": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(expires)),
-        "signature": bundle.signature, "mandatory": decision.mandatory, "notes": bundle.notes}}
+    offer = {"id": bundle.id, "version": bundle.version, "sha256": bundle.sha256, "size": bundle.size, "url": url,
+             "expiresAt": _expiry(expires), "signature": bundle.signature, "mandatory": decision.mandatory,
+             "notes": bundle.notes}
+    if patch:
+        patch_url, patch_expires = signed_download_url(patch["sha256"], b=b, base=origin)
+        offer["patch"] = {"url": patch_url, "expiresAt": _expiry(patch_expires), "size": patch["size"],
+                          "sha256": patch["sha256"], "baseSha256": patch["base"], "format": patch["format"]}
+    return {"updateAvailable": True, "bundle": offer}
+
+
+def _expiry(seconds: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(seconds))
 
 
 STATEMENT_PERIOD = 60
@@ -104,10 +120,12 @@ def _utc(seconds: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
 
-def signed_statement(app, query: domain.DeviceQuery, decision: domain.Decision, b) -> tuple[dict, str]:
+def signed_statement(app, query: domain.DeviceQuery, decision: domain.Decision, b,
+                     patch_sha256: str | None = None) -> tuple[dict, str]:
     """What the server tells this device, signed so that the device can tell it was meant for this app,
     channel and platform, is no older than what it saw before (`sequence`) and is still fresh:
-    {app, channel, platform, version, sha256, releaseId, sequence, issuedAt, expiresAt}.
+    {app, channel, platform, version, sha256, releaseId, sequence, issuedAt, expiresAt}, and
+    `patchSha256` when the reply offers a patch archive (the device checks the archive against it).
 
     `version` and `sha256` name the bundle the device should run: the update, the bundle it runs
     (up to date), "builtin" and null (back to the binary's bundle), or null and null (nothing
@@ -119,7 +137,8 @@ def signed_statement(app, query: domain.DeviceQuery, decision: domain.Decision, 
     channel = decision.channel.name if decision.channel else query.channel
     version = target.version if target else (domain.BUILTIN if decision.outcome == "builtin" else None)
     release_id = decision.release.id if decision.release else None
-    key = (signer.key_id, channel, query.platform, version, target.sha256 if target else None, release_id, issued)
+    key = (signer.key_id, channel, query.platform, version, target.sha256 if target else None, release_id, issued,
+           patch_sha256)
     cache = app.memo.setdefault("statements", {})
     found = cache.get(key)
     if found is None:
@@ -127,6 +146,8 @@ def signed_statement(app, query: domain.DeviceQuery, decision: domain.Decision, 
                      "sha256": target.sha256 if target else None, "releaseId": release_id,
                      "sequence": app.sequence, "issuedAt": _utc(issued),
                      "expiresAt": _utc(issued + STATEMENT_PERIOD + b.config.url_ttl)}
+        if patch_sha256:
+            statement["patchSha256"] = patch_sha256
         if len(cache) >= MAX_STATEMENTS:
             cache.clear()
         found = cache[key] = (statement, signer.sign_statement(statement))

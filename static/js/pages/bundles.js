@@ -1,6 +1,6 @@
 // Bundles: drag-and-drop upload with a progress bar, the list, and releasing a bundle to a channel.
 import { appPath, post } from "../api.js";
-import { field, formatBytes, formatDate, h, newId, table } from "../dom.js";
+import { badge, field, formatBytes, formatDate, h, newId, table } from "../dom.js";
 import { uploadBundle } from "../upload.js";
 import { guard, notify, openDialog } from "../ui.js";
 
@@ -124,12 +124,24 @@ function releaseDialog(ctx, bundle) {
   });
 }
 
+/** The bundle's version, and under it the whole number each channel gave it (Koolbase's numbering)
+ * with the channels that serve it now. */
+function versionCell(bundle) {
+  const numbers = bundle.channelVersions.map((entry, index) => [
+    index ? ", " : null,
+    `${entry.channel} ${entry.version}`,
+    entry.active ? [" ", badge("active", "ok")] : null,
+  ]);
+  return h("span", {}, h("strong", { class: "long-version" }, bundle.version),
+    numbers.length ? [h("br"), h("span", { class: "muted small channel-versions" }, numbers)] : null);
+}
+
 export function bundleTable(ctx) {
   const rows = ctx.bundles.map((bundle) => {
     const release = guard(h("button", { type: "button", class: "secondary small", "aria-label": `Release ${bundle.version} (${bundle.platform})` }, "Release…"));
     release.addEventListener("click", () => releaseDialog(ctx, bundle));
     return [
-      h("strong", {}, bundle.version), bundle.platform, formatBytes(bundle.size),
+      versionCell(bundle), bundle.platform, formatBytes(bundle.size),
       h("code", { title: bundle.sha256 }, `${bundle.sha256.slice(0, 12)}…`),
       bundle.targetVersions || (bundle.minNativeBuild != null ? `build ≥ ${bundle.minNativeBuild}` : "any"),
       buildCell(bundle), formatDate(bundle.createdAt), release,

@@ -9,8 +9,17 @@ function describeRelease(release) {
   const what = release.kind === "builtin"
     ? h("strong", {}, "Builtin (rolled back to the binary's bundle)")
     : h("strong", {}, `${release.bundleVersion}`);
-  return h("p", { class: "current" }, what, " ", h("span", { class: "muted" },
-    `${release.label} · ${release.kind} · ${formatDate(release.promotedAt)}${release.actor ? ` by ${release.actor}` : ""}`));
+  return [h("p", { class: "current" }, what, " ", h("span", { class: "muted" },
+    `${release.label} · ${release.kind} · ${formatDate(release.promotedAt)}${release.actor ? ` by ${release.actor}` : ""}`)),
+  activeNumber(release)];
+}
+
+/** The channel's whole-number version of the bundle it serves: what Koolbase calls the active bundle
+ * and what its Flutter SDK holds. */
+function activeNumber(release) {
+  if (release.channelVersion == null) return null;
+  return h("p", { class: "muted small", title: "The whole-number version devices using Koolbase's SDK hold" },
+    `Active bundle: channel version ${release.channelVersion}`);
 }
 
 function rolloutForm(ctx, channel, release) {

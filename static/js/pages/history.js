@@ -13,12 +13,19 @@ function failureRate(stats) {
   return h("span", { class: "badge badge-danger", title: "More than 5% of installs failed" }, `${rate} failed`);
 }
 
+/** The bundle's version, and the whole number the channel gave it (what Koolbase's SDK holds). */
+function versionCell(release) {
+  const version = h("span", { class: "long-version" }, release.bundleVersion);
+  if (release.channelVersion == null) return version;
+  return h("span", {}, version, h("br"), h("span", { class: "muted small" }, `channel version ${release.channelVersion}`));
+}
+
 function historyRows(ctx, releases) {
   return releases.map((release) => [
     h("a", { href: `#/apps/${encodeURIComponent(ctx.slug)}/releases/${release.id}`, title: "Health and rollout of this release" },
       h("strong", {}, release.label)),
     release.kind,
-    release.bundleVersion,
+    versionCell(release),
     release.kind === "builtin" ? "—" : `${release.rollout}%`,
     h("span", {}, release.mandatory ? badge("mandatory", "danger") : null, release.disabled ? badge("disabled", "neutral") : null),
     String(release.stats.checks),

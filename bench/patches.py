@@ -1,0 +1,177 @@
+"""Binary patches on real bundles: consecutive releases of public npm packages, as JavaScript and as
+Hermes bytecode (the `hermes-compiler` package's `hermesc -emit-binary -O`), each pair's full, gzip,
+brotli (q11) and bsdiff patch sizes and ratios, and the patch's build time and peak memory as the
+patch maker builds it (ops.patches.Differ: bsdiff in a spawned child above 1 MB, then the patch
+checked by applying it, and the full file gzipped), in a fresh process per pair.
+
+Then the 10 MB target: a 10 MB bundle (the first 10 MB of typescript's lib/typescript.js followed
+by lib/tsserver.js, of 5.4.4 and of 5.4.5) patched the same way.
+
+    python bench/patches.py [--cache DIR]
+
+The packages come from the npm registry through `npm pack` (the cache keeps them between runs);
+`hermesc` through `npm install hermes-compiler`. A pair whose source hermesc refuses is measured as
+JavaScript only."""
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+PAIRS = [
+    ("react-dom", "18.2.0", "18.3.1", ["umd/react-dom.production.min.js"]),
+    ("@babel/standalone", "7.24.0", "7.24.1", ["babel.min.js"]),
+    ("typescript", "5.4.4", "5.4.5", ["lib/typescript.js"]),
+    ("three", "0.160.0", "0.160.1", ["build/three.cjs", "build/three.min.js"]),
+]
+TEN_MB = 10 * 1024 * 1024
+MB = 1024 * 1024
+
+
+def run(command: list[str], cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+def package_file(cache: Path, name: str, version: str, candidates: list[str]) -> Path:
+    """The first of `candidates` inside the package's tarball (`npm pack`, kept in `cache`)."""
+    folder = cache / f"{name.replace('/', '+')}-{version}"
+    if not folder.exists():
+        folder.mkdir(parents=True)
+        packed = run(["npm", "pack", f"{name}@{version}", "--silent", "--pack-destination", str(folder)])
+        if packed.returncode != 0:
+            raise SystemExit(f"npm pack {name}@{version} failed: {packed.stderr.strip()}")
+        with tarfile.open(next(folder.glob("*.tgz"))) as tar:
+            tar.extractall(folder, filter="data")
+    for candidate in candidates:
+        if (folder / "package" / candidate).exists():
+            return folder / "package" / candidate
+    raise SystemExit(f"none of {candidates} in {name}@{version}")
+
+
+def hermesc(cache: Path) -> Path | None:
+    folder = cache / "hermes-compiler"
+    binary = folder / "node_modules" / "hermes-compiler" / "hermesc" / "linux64-bin" / "hermesc"
+    if not binary.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        run(["npm", "install", "--no-audit", "--no-fund", "--silent", "--prefix", str(folder), "hermes-compiler"])
+    return binary if binary.exists() else None
+
+
+def compile_hbc(compiler: Path | None, source: Path) -> Path | None:
+    if compiler is None:
+        return None
+    out = source.with_suffix(source.suffix + ".hbc")
+    if not out.exists():
+        done = run([str(compiler), "-emit-binary", "-O", "-w", "-out", str(out), str(source)])
+        if done.returncode != 0:
+            print(f"  hermesc refused {source.name}: {done.stderr.strip().splitlines()[-1:]}")
+            out.unlink(missing_ok=True)
+            return None
+    return out
+
+
+def measure(old: Path, new: Path) -> dict:
+    """Build the patch in a fresh process, as the patch maker does; its size, seconds and peak RSS."""
+    done = run([sys.executable, __file__, "--measure", str(old), str(new)], timeout=900)
+    if done.returncode != 0:
+        raise SystemExit(done.stderr)
+    return json.loads(done.stdout)
+
+
+def measure_here(old: Path, new: Path) -> None:
+    """(In the child) the patch maker's steps for one pair: diff, apply to check, gzip the full file."""
+    from otabox.core import patches
+    from otabox.ops.patches import Differ
+    from otabox.store.blobs import Staging
+
+    with tempfile.TemporaryDirectory() as staging_dir:
+        started = time.perf_counter()
+        with Differ(Staging(Path(staging_dir))) as differ:
+            patch = differ.diff_files(old, new)
+        rebuilt = patches.apply_patch(old.read_bytes(), patch)
+        assert rebuilt == new.read_bytes()
+        patches.compressed_size(rebuilt)
+        seconds = time.perf_counter() - started
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(json.dumps({"patch": len(patch), "seconds": seconds, "rss_mb": own, "child_rss_mb": child}))
+
+
+def sizes(data: bytes) -> tuple[int, int]:
+    import brotli
+
+    return len(gzip.compress(data, 9)), len(brotli.compress(data, quality=11))
+
+
+def report(label: str, kind: str, old: Path, new: Path, rows: list) -> None:
+    data = new.read_bytes()
+    gz, br = sizes(data)
+    got = measure(old, new)
+    row = {"pair": label, "kind": kind, "full": len(data), "gzip": gz, "brotli": br, **got,
+           "ratio": got["patch"] / br}
+    rows.append(row)
+    print(f"| {label} | {kind} | {len(data) / 1024:,.0f} KB | {gz / 1024:,.0f} KB | {br / 1024:,.0f} KB | "
+          f"{got['patch'] / 1024:,.1f} KB | {got['patch'] / gz:.2f} | {row['ratio']:.2f} | {got['seconds']:.1f} s | "
+          f"{got['rss_mb']:.0f} MB | {got['child_rss_mb']:.0f} MB |", flush=True)
+
+
+def ten_mb_pair(cache: Path, work: Path) -> tuple[Path, Path]:
+    made = []
+    for version in ("5.4.4", "5.4.5"):
+        parts = [package_file(cache, "typescript", version, [name]).read_bytes()
+                 for name in ("lib/typescript.js", "lib/tsserver.js")]
+        path = work / f"ten-{version}.js"
+        path.write_bytes(b"".join(parts)[:TEN_MB])
+        made.append(path)
+    return made[0], made[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "otabox-bench-patches")
+    parser.add_argument("--measure", nargs=2, type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure:
+        return measure_here(*args.measure)
+    args.cache.mkdir(parents=True, exist_ok=True)
+    compiler = hermesc(args.cache)
+    print(f"hermesc: {compiler or 'not available (JS only)'}")
+    print("| pair | kind | full | gzip | brotli q11 | bsdiff patch | patch/gzip | patch/brotli | build | "
+          "peak RSS | bsdiff child RSS |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    rows: list[dict] = []
+    for name, before, after, candidates in PAIRS:
+        old, new = (package_file(args.cache, name, v, candidates) for v in (before, after))
+        label = f"{name} {before} → {after}"
+        report(label, "JS", old, new, rows)
+        old_hbc, new_hbc = compile_hbc(compiler, old), compile_hbc(compiler, new)
+        if old_hbc and new_hbc:
+            report(label, "HBC", old_hbc, new_hbc, rows)
+    with tempfile.TemporaryDirectory() as work:
+        old, new = ten_mb_pair(args.cache, Path(work))
+        report("10 MB (typescript 5.4.4 → 5.4.5)", "JS", old, new, rows)
+        ten_js = rows[-1]
+        old_hbc, new_hbc = compile_hbc(compiler, old), compile_hbc(compiler, new)
+        if old_hbc and new_hbc:
+            report("10 MB (typescript 5.4.4 → 5.4.5)", "HBC", old_hbc, new_hbc, rows)
+    hbc = [row["ratio"] for row in rows if row["kind"] == "HBC" and not row["pair"].startswith("10 MB")]
+    median = statistics.median(hbc) if hbc else float("nan")
+    peak = max(ten_js["rss_mb"], ten_js["child_rss_mb"])
+    print(f"SUMMARY median HBC patch/brotli {median:.2f} (target <= 0.25); 10 MB bundle patched in "
+          f"{ten_js['seconds']:.1f} s (target < 20), peak RSS {peak:.0f} MB (target < 300)")
+
+
+if __name__ == "__main__":
+    main()
