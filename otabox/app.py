@@ -79,6 +79,7 @@ def create_app(config: Config | None = None, box: Box | None = None, access_log=
     from .downloads import bp as downloads_bp
     from .protocols.appdispatch import evaluations as appdispatch_evaluations
     from .protocols.appdispatch import flags as appdispatch_flags
+    from .protocols.appdispatch import branches as appdispatch_branches
     from .protocols.appdispatch import health as appdispatch_health
     from .protocols.appdispatch import policies as appdispatch_policies
     from .protocols.appdispatch import segments as appdispatch_segments
@@ -106,7 +107,7 @@ def create_app(config: Config | None = None, box: Box | None = None, access_log=
                       flutter.bp, expo.bp, expo_assets.bp, ofrep.bp, native_health.bp, appdispatch_health.bp,
                       koolbase_management.bp, capgo_management.bp, appdispatch_management.bp,
                       appdispatch_evaluations.bp, appdispatch_flags.bp, appdispatch_segments.bp,
-                      appdispatch_policies.bp, appdispatch_telemetry.bp):
+                      appdispatch_policies.bp, appdispatch_telemetry.bp, appdispatch_branches.bp):
         app.register_blueprint(blueprint)
     app.before_request(count_management_request)
     app.after_request(rate_limit_headers)

@@ -70,7 +70,7 @@ PUBLIC_DOCUMENT_ENDPOINTS = frozenset({"api_meta.signing_key", "openapi_document
 counted against an address's hourly window, so apps behind one NAT are not refused them."""
 MANAGEMENT_BLUEPRINTS = frozenset({"codepush_management", "codepush_accounts", "koolbase_management",
                                    "capgo_management", "appdispatch_management", "appdispatch_flags",
-                                   "appdispatch_segments", "appdispatch_policies", "appdispatch_telemetry"})
+                                   "appdispatch_segments", "appdispatch_policies", "appdispatch_telemetry", "appdispatch_branches"})
 """The seeds' management APIs outside /api/v1 (the code-push CLI's, Koolbase's, Capgo's, AppDispatch's
 (/v1/ota))."""
 BARE_KEY_BLUEPRINTS = frozenset({"capgo_management"})

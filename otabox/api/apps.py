@@ -1,9 +1,9 @@
-"""Management API: apps and channels."""
+"""Management API: apps, channels, branches and user overrides."""
 from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from ..core import apps, collaborators, devices, releases
+from ..core import apps, branches, collaborators, devices, releases
 from ..errors import BadRequest
 from ..fields import Choice, Schema, Text
 from ..store.models import App
@@ -122,6 +122,42 @@ def delete_channel(app_id, name):
     channel = apps.find_channel(app_for(app_id, "admin"), name)
     apps.delete_channel(channel, actor())
     return jsonify({"deleted": True, "name": name})
+
+
+@bp.get("/apps/<app_id>/branches")
+@accepts()
+def list_branches(app_id):
+    return jsonify({"branches": [branches.branch_json(b) for b in branches.list_branches(app_for(app_id))]})
+
+
+@bp.post("/apps/<app_id>/branches")
+@accepts(body=branches.NEW_BRANCH)
+def create_branch(app_id):
+    """A new, empty branch; a channel serves it once its `branch` names it."""
+    branch = branches.create_branch(app_for(app_id, "admin"), body(), actor())
+    return jsonify(branches.branch_json(branch)), 201
+
+
+@bp.get("/apps/<app_id>/user-overrides")
+@accepts()
+def list_user_overrides(app_id):
+    found = branches.list_user_overrides(app_for(app_id))
+    return jsonify({"overrides": [branches.user_override_json(o) for o in found]})
+
+
+@bp.post("/apps/<app_id>/user-overrides")
+@accepts(body=branches.NEW_USER_OVERRIDE)
+def set_user_override(app_id):
+    override = branches.set_user_override(app_for(app_id, "admin"), body(), actor())
+    return jsonify(branches.user_override_json(override)), 201
+
+
+@bp.delete("/apps/<app_id>/user-overrides/<override_id>")
+@accepts()
+def delete_user_override(app_id, override_id):
+    override = branches.find_user_override(app_for(app_id, "admin"), override_id)
+    branches.delete_user_override(override, actor())
+    return jsonify({"deleted": True, "id": override.id})
 
 
 STATS_DAYS = ("7", "14", "30", "90")

@@ -6,8 +6,9 @@ import secrets
 
 from ..errors import BadRequest, Conflict, Invalid, NotFound
 from ..fields import Any, Boolean, Choice, Percentage, Schema, Text
-from ..store.models import App, Bundle, Channel, Collaborator, Release, User, Webhook, database, iso, row_id
-from . import flags
+from ..store.models import App, Branch, Bundle, Channel, Collaborator, Release, User, Webhook, database, iso, row_id
+from . import channel_numbers, flags
+from .branches import branch_of_name, find_branch
 from .change import changing
 from .releases import create_release, current_release, release_json, served_bundle_id
 from .serving import matching_names
@@ -33,10 +34,14 @@ APP_SETTINGS = Schema({"name": Text(200, min_length=1), "defaultChannel": Text(2
                        "publicFlagDefinitions": Boolean(description="GET /v1/ota/flag-definitions/{slug} answers "
                                                                     "without the client key (README: what it "
                                                                     "reveals); default true for new apps, false "
-                                                                    "for apps made before schema step 18")})
+                                                                    "for apps made before schema step 16")})
 CHANNEL_SETTINGS = Schema(
     {"blockUpgrades": Choice(BLOCK_UPGRADES, nullable=True), **{api: Boolean() for api in BOOLEAN_SETTINGS},
-     "rolloutChannel": Text(200, nullable=True, description="Another channel of the app that gets "
+     "branch": Text(64, min_length=1, description="The branch whose releases the channel serves (default: the "
+                                                  "branch of the channel's own name)"),
+     "rolloutBranch": Text(64, nullable=True, description="Another branch of the app that gets "
+                                                          "rolloutPercentage of the devices"),
+     "rolloutChannel": Text(200, nullable=True, description="Another channel of the app whose branch gets "
                                                             "rolloutPercentage of the devices"),
      "rolloutPercentage": Percentage(), "minRuntimeVersion": Text(100, min_length=1, nullable=True),
      "public": Boolean(description="Make it the app's default channel")},
@@ -134,7 +139,8 @@ def create_app(slug, name, actor: str, owner: User | None = None, platform: str 
         app = App.create(slug=slug, name=name or slug, platform=platform, client_key=new_client_key(),
                          default_channel=channels[0])
         for channel in channels:
-            Channel.create(app=app, name=channel, deployment_key=new_deployment_key())
+            Channel.create(app=app, name=channel, deployment_key=new_deployment_key(),
+                           branch=branch_of_name(app.id, channel))
         if owner is not None and not owner.service:
             Collaborator.create(app=app, user=owner, permission="Owner")
         change.entity_id = change.app_id = app.id
@@ -180,15 +186,26 @@ def serving_release(app: App, channel_name: str) -> Release | None:
         return None
 
 
+def _serving_channel_name(branch: Branch | None) -> str | None:
+    """The channel that serves `branch`: the one of its name, else the first made (None: none does)."""
+    if branch is None:
+        return None
+    names = [c.name for c in Channel.select(Channel.name).where(Channel.branch == branch).order_by(Channel.id)]
+    return branch.name if branch.name in names else next(iter(names), None)
+
+
 def channel_json(channel: Channel) -> dict:
-    """A channel with its settings and current release. `public`: it is the app's default channel."""
+    """A channel with its settings and current release. `public`: it is the app's default channel;
+    `rolloutChannel`: a channel serving the branch the split sends devices to."""
     current = current_release(channel)
+    split = channel.rollout_branch
     return {
         "id": channel.id, "name": channel.name, "deploymentKey": channel.deployment_key,
         "blockUpgrades": channel.block_upgrades,
         **{api: getattr(channel, column) for api, column in BOOLEAN_SETTINGS.items()},
         "public": channel.app.default_channel == channel.name,
-        "rolloutChannel": channel.rollout_channel, "rolloutPercentage": channel.rollout_percentage,
+        "branch": channel.branch.name if channel.branch else None, "rolloutBranch": split.name if split else None,
+        "rolloutChannel": _serving_channel_name(split), "rolloutPercentage": channel.rollout_percentage,
         "minRuntimeVersion": channel.min_runtime_version,
         "currentRelease": release_json(current) if current else None,
         "createdAt": iso(channel.created_at),
@@ -202,7 +219,11 @@ def create_channel(app: App, name, actor: str, settings: dict | None = None) -> 
     with changing(actor, "channel.created", "channel", details={"app": app.slug, "name": name}, app=app) as change:
         if Channel.select().where((Channel.app == app) & (Channel.name == name)).exists():
             raise Conflict(f"channel {name!r} exists already")
-        channel = Channel.create(app=app, name=name, deployment_key=new_deployment_key())
+        settings = CHANNEL_SETTINGS.validate(settings or {})
+        # the branch of the channel's own name is made when missing (as `eas channel:create` does); another must exist
+        branch = branch_of_name(app.id, name) if settings.get("branch", name) == name else \
+            find_branch(app, settings["branch"])
+        channel = Channel.create(app=app, name=name, deployment_key=new_deployment_key(), branch=branch)
         change.entity_id = channel.id
         change.details.update(_apply_settings(channel, settings) if settings else {})
     return channel
@@ -240,12 +261,22 @@ def list_channels(app: App, limit: int, offset: int) -> tuple[list[Channel], int
     return list(query.order_by(Channel.id).limit(limit).offset(offset)), query.count()
 
 
-def _other_channel(channel: Channel, name: str | None) -> str | None:
-    if name is not None and (name == channel.name or not Channel.select().where(
-            (Channel.app == channel.app_id) & (Channel.name == name)).exists()):
-        raise BadRequest("rolloutChannel must name another channel of the app (or be null)",
-                         details={"field": "rolloutChannel"})
-    return name
+def _split_branch(channel: Channel, settings: dict) -> Branch | None:
+    """The branch a split sends devices to: `rolloutBranch`, or the branch of `rolloutChannel`; it
+    must be another branch than the channel's own (or null: no split)."""
+    field = "rolloutBranch" if "rolloutBranch" in settings else "rolloutChannel"
+    name = settings[field]
+    if name is None:
+        return None
+    if field == "rolloutChannel":
+        other = Channel.get_or_none((Channel.app == channel.app_id) & (Channel.name == name))
+        branch = other.branch if other is not None and name != channel.name else None
+    else:
+        branch = Branch.get_or_none((Branch.app == channel.app_id) & (Branch.name == name))
+    if branch is None or branch.id == channel.branch_id:
+        raise BadRequest(f"{field} must name another {'channel' if field == 'rolloutChannel' else 'branch'} of "
+                         "the app than the one the channel serves (or be null)", details={"field": field})
+    return branch
 
 
 def _apply_settings(channel: Channel, settings: dict) -> dict:
@@ -259,8 +290,15 @@ def _apply_settings(channel: Channel, settings: dict) -> dict:
         if api in settings:
             setattr(channel, column, settings[api])
             changed[api] = settings[api]
-    if "rolloutChannel" in settings:
-        channel.rollout_channel = changed["rolloutChannel"] = _other_channel(channel, settings["rolloutChannel"])
+    if "branch" in settings:
+        channel.branch = find_branch(channel.app_id, settings["branch"])
+        changed["branch"] = settings["branch"]
+        _number_branch_bundles(channel)
+    if "rolloutBranch" in settings or "rolloutChannel" in settings:
+        split = channel.rollout_branch = _split_branch(channel, settings)
+        changed["rolloutBranch"] = split.name if split else None
+    elif channel.rollout_branch_id is not None and channel.rollout_branch_id == channel.branch_id:
+        channel.rollout_branch, changed["rolloutBranch"] = None, None
     if "rolloutPercentage" in settings:
         channel.rollout_percentage = changed["rolloutPercentage"] = settings["rolloutPercentage"]
     if "minRuntimeVersion" in settings:
@@ -269,6 +307,14 @@ def _apply_settings(channel: Channel, settings: dict) -> dict:
         changed["public"] = _set_public(channel, settings["public"])
     channel.save()
     return changed
+
+
+def _number_branch_bundles(channel: Channel) -> None:
+    """Give the bundles of the channel's branch a number on the channel (in the order they were
+    released), as releasing them to it would have: Koolbase's devices name bundles by these numbers."""
+    for row in (Release.select(Release.bundle, Release.mandatory)
+                .where((Release.branch == channel.branch_id) & Release.bundle.is_null(False)).order_by(Release.id)):
+        channel_numbers.ensure_number(channel.id, row.bundle_id, row.mandatory)
 
 
 def _set_public(channel: Channel, public: bool) -> bool:
@@ -344,12 +390,28 @@ def rename_channel(channel: Channel, name: str, actor: str) -> Channel:
                 raise Conflict(f"channel {name!r} exists already")
             Channel.update(name=name).where(Channel.id == channel.id).execute()
             flags.channel_renamed(channel.app_id, channel.name, name)
-            Channel.update(rollout_channel=name).where((Channel.app == channel.app_id)
-                                                       & (Channel.rollout_channel == channel.name)).execute()
+            _rename_own_branch(channel, name)
             App.update(default_channel=name).where((App.id == channel.app_id)
                                                    & (App.default_channel == channel.name)).execute()
             _channel_updated(change, Channel.get_by_id(channel.id), {"name": name})
     return Channel.get_by_id(channel.id)
+
+
+def _own_branch(channel: Channel) -> Branch | None:
+    """The channel's branch when it is the channel's own: of its name, served by no other channel."""
+    branch = channel.branch
+    if branch is None or branch.name != channel.name or Channel.select().where(
+            (Channel.branch == branch) & (Channel.id != channel.id)).exists():
+        return None
+    return branch
+
+
+def _rename_own_branch(channel: Channel, name: str) -> None:
+    """A renamed channel's own branch takes the new name, so a channel made later under the old
+    name starts empty, as it did when releases belonged to channels."""
+    branch = _own_branch(channel)
+    if branch is not None and not Branch.select().where((Branch.app == channel.app_id) & (Branch.name == name)).exists():
+        Branch.update(name=name).where(Branch.id == branch.id).execute()
 
 
 def set_deployment_key(channel: Channel, key: str, actor: str) -> Channel:
@@ -363,13 +425,23 @@ def set_deployment_key(channel: Channel, key: str, actor: str) -> Channel:
 
 
 def delete_channel(channel: Channel, actor: str) -> None:
-    """Delete a channel with its history; channels splitting devices to it stop doing so, and an app
-    whose default channel it was has none until another one is made public."""
+    """Delete a channel. Its own branch (of its name, served by no other channel) goes with its
+    history, and channels splitting devices to that branch stop doing so; releases made through the
+    channel into a branch another channel serves stay there (they are then that channel's), others go.
+    An app whose default channel it was has none until another one is made public."""
     with changing(actor, "channel.deleted", "channel", channel.id, {"name": channel.name}, app=channel.app_id):
+        own = _own_branch(channel)
+        if own is not None:
+            Channel.update(rollout_branch=None, rollout_percentage=0).where(Channel.rollout_branch == own).execute()
+            Release.delete().where(Release.branch == own).execute()
+        for heir in Channel.select().where((Channel.app == channel.app_id) & (Channel.id != channel.id)
+                                           & Channel.branch.is_null(False)):
+            Release.update(channel=heir).where((Release.channel == channel)
+                                               & (Release.branch == heir.branch_id)).execute()
         Release.delete().where(Release.channel == channel).execute()
+        if own is not None:
+            own.delete_instance(recursive=True)
         flags.channel_deleted(channel.app_id, channel.name)
-        Channel.update(rollout_channel=None, rollout_percentage=0).where(
-            (Channel.app == channel.app_id) & (Channel.rollout_channel == channel.name)).execute()
         App.update(default_channel=None).where((App.id == channel.app_id)
                                                & (App.default_channel == channel.name)).execute()
         channel.delete_instance(recursive=True)

@@ -34,7 +34,7 @@ def in_rollout(device_id: str | None, release: ReleaseView) -> bool:
 
 
 def in_split(device_id: str | None, channel: ChannelView) -> bool:
-    """Whether the device is among the `split_percentage` % sent to the channel's rollout channel."""
+    """Whether the device is among the `split_percentage` % sent to the channel's rollout branch."""
     return bool(device_id) and rollout_bucket(device_id, f"channel:{channel.id}") < channel.split_percentage * 100
 
 
@@ -73,6 +73,8 @@ class DeviceQuery:
     native_version: str | None = None
     native_build: int | None = None
     channel: str | None = None
+    user_id: str | None = None
+    """The user the device belongs to, when its client says (a user pinned to a branch gets that branch)."""
     skip_bundle_ids: frozenset[int] = frozenset()
     """Bundles the device reported as failed (never offered again to it)."""
     runtime_version: str | None = None
@@ -237,7 +239,10 @@ def decide(app: AppView, query: DeviceQuery, selector: RolloutSelector = in_roll
     channel = app.channel_for(query.device_id, query.channel)
     if channel is None:
         return Decision("no_channel", reason="no_channel")
-    if channel.split is not None and in_split(query.device_id, channel):
+    pinned = app.for_user(channel, query.user_id)
+    if pinned is not channel:
+        channel = pinned
+    elif channel.split is not None and in_split(query.device_id, channel):
         channel = channel.split
     override = app.overrides.get(query.device_id) if query.device_id else None
     if override and override.bundle:

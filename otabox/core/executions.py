@@ -70,9 +70,9 @@ def _end(query, status: str, actor: str, details: dict) -> None:
             log(execution, "rolled_back" if status == "rolled_back" else "cancelled", actor, details)
 
 
-def end_for_channel(channel_id: int, status: str, actor: str, details: dict) -> None:
-    """End the executions running on a channel whose history just moved on."""
-    releases = Release.select(Release.id).where(Release.channel == channel_id)
+def end_for_branch(branch_id: int, status: str, actor: str, details: dict) -> None:
+    """End the executions running on a branch whose history just moved on."""
+    releases = Release.select(Release.id).where(Release.branch == branch_id)
     _end(RolloutExecution.select().where(RolloutExecution.release.in_(releases)), status, actor, details)
 
 

@@ -27,6 +27,7 @@ from ..store.models import (
     utcnow,
 )
 from . import channel_numbers, executions, semver
+from .branches import channel_releases
 from .bundles import blobs_of, remove_unreferenced_blobs
 from .change import changing
 from .decide import serving_shares
@@ -139,11 +140,11 @@ def releases_json(releases: list[Release]) -> list[dict]:
 
 
 def _next_label(channel: Channel) -> str:
-    return f"v{Release.select().where(Release.channel == channel).count() + 1}"
+    return f"v{Release.select().where(channel_releases(channel)).count() + 1}"
 
 
 def current_release(channel: Channel) -> Release | None:
-    return (Release.select().where((Release.channel == channel) & (Release.disabled == False))  # noqa: E712
+    return (Release.select().where(channel_releases(channel) & (Release.disabled == False))  # noqa: E712
             .order_by(Release.id.desc()).first())
 
 
@@ -176,15 +177,16 @@ def _append(channel: Channel, actor: str, action: str, *, bundle: Bundle | None,
     facts = {"app": channel.app.slug, "channel": channel.name, "bundleId": bundle.id if bundle else None,
              "rollout": rollout, "mandatory": mandatory, **(details or {})}
     with changing(actor, action, "release", details=facts, app=channel.app_id) as change:
-        release = Release.create(app=channel.app_id, channel=channel, bundle=bundle, kind=kind,
-                                 label=_next_label(channel), rollout=rollout, mandatory=mandatory, notes=notes,
-                                 actor=actor, **attributes)
-        if bundle is not None:
-            channel_numbers.ensure_number(channel.id, bundle.id, mandatory)
+        release = Release.create(app=channel.app_id, channel=channel, branch=channel.branch_id, bundle=bundle,
+                                 kind=kind, label=_next_label(channel), rollout=rollout, mandatory=mandatory,
+                                 notes=notes, actor=actor, **attributes)
+        if bundle is not None:  # numbered on every channel serving the branch (Koolbase's devices send it back)
+            for serving in Channel.select(Channel.id).where(Channel.branch == channel.branch_id).order_by(Channel.id):
+                channel_numbers.ensure_number(serving.id, bundle.id, mandatory)
         change.entity_id = release.id
         record_event(release.id, "created", actor, {"kind": kind, **facts})
         rolled_back = action == "release.rolled_back"
-        executions.end_for_channel(channel.id, "rolled_back" if rolled_back else "cancelled", actor, {
+        executions.end_for_branch(channel.branch_id, "rolled_back" if rolled_back else "cancelled", actor, {
             "reason": "the channel was rolled back" if rolled_back else "a newer release replaced it",
             "byReleaseId": release.id})
         change.emit(action, channel.app, {"release": release_json(release),
@@ -278,7 +280,7 @@ def list_releases(app: App, channel: Channel | None, limit: int, offset: int, in
                   group_id: str | None = None) -> tuple[list[Release], int]:
     query = Release.select().where(Release.app == app)
     if channel is not None:
-        query = query.where(Release.channel == channel)
+        query = query.where(channel_releases(channel))
     if not include_deleted:
         query = query.where(Release.deleted == False)  # noqa: E712
     if group_id:
@@ -363,13 +365,13 @@ class RollbackPlan:
 
 def _history_entries(channel: Channel) -> list[Release]:
     """Newest first, deleted releases left out (as every history list shows them)."""
-    return list(Release.select().where((Release.channel == channel) & (Release.deleted == False))  # noqa: E712
+    return list(Release.select().where(channel_releases(channel) & (Release.deleted == False))  # noqa: E712
                 .order_by(Release.id.desc()))
 
 
 def _explicit_target(channel: Channel, to_id) -> Release:
     number = row_id(to_id) if isinstance(to_id, int) else None
-    target = Release.get_or_none((Release.id == number) & (Release.channel == channel)) if number is not None else None
+    target = Release.get_or_none((Release.id == number) & channel_releases(channel)) if number is not None else None
     if target is None:
         raise NotFound(f"no release {to_id!r} in channel {channel.name!r}")
     return target
@@ -410,7 +412,7 @@ def rollback_plan(channel: Channel, data: dict, policy: RollbackPolicy = OTABOX_
     to_builtin, to_id, only = bool(data.get("toBuiltin")), data.get("toReleaseId"), data.get("platform")
     if policy.history_entries:
         return _codepush_plan(channel, to_builtin, to_id, policy)
-    enabled = list(Release.select().where((Release.channel == channel) & (Release.disabled == False))  # noqa: E712
+    enabled = list(Release.select().where(channel_releases(channel) & (Release.disabled == False))  # noqa: E712
                    .order_by(Release.id.desc()))
     bundles = _bundle_views(enabled)
     platforms = (only,) if only else DEVICE_PLATFORMS
@@ -475,12 +477,13 @@ def preview_rollback(plan: RollbackPlan) -> tuple[list[dict], list[dict]]:
     serve (`serves`), without changing anything (the CLI's --dry-run; the dashboard shows it before
     the operator confirms)."""
     next_id = (Release.select(fn.MAX(Release.id)).scalar() or 0) + 1
-    count = Release.select().where(Release.channel == plan.channel).count()
+    count = Release.select().where(channel_releases(plan.channel)).count()
     planned, previews = [], []
     for number, step in enumerate(plan.steps):
         fields = plan.fields(step, plan.policy)
         origin, bundle = fields.pop("origin"), fields["bundle"]
         release = Release(id=next_id + number, app=plan.channel.app_id, channel=plan.channel,
+                          branch=plan.channel.branch_id,
                           label=f"v{count + number + 1}", original_label=origin.label if origin else None, **fields)
         planned.append(release)
         previews.append({"channel": plan.channel.name, "kind": release.kind, "label": release.label,
@@ -503,16 +506,17 @@ def serves(channel: Channel, planned: list[Release] = (), disabled: tuple[Releas
     """What share of the channel's devices each release serves (`{"channel", "platform", "release",
     "label", "version", "share"}`, newest first; release None: the binary's own bundle), with `planned`
     appended and `disabled` disabled when given: once for every platform (`platform` null) when they
-    are served alike, else per platform. A channel split sends its share to the other channel's
-    history. Shares ignore app-version and runtime-version targeting."""
-    split = Channel.get_or_none((Channel.app == channel.app_id) & (Channel.name == channel.rollout_channel)) \
-        if channel.rollout_channel and channel.rollout_percentage > 0 else None
+    are served alike, else per platform. A channel split sends its share to the other
+    branch's history. Shares ignore app-version and runtime-version targeting."""
+    split = channel.rollout_branch if channel.rollout_branch_id is not None and channel.rollout_percentage > 0 \
+        else None
     parts = [(channel, 100 - channel.rollout_percentage if split else 100)] + ([(split, channel.rollout_percentage)]
                                                                              if split else [])
     gone = {r.id for r in disabled}
     per_platform = {p: [] for p in DEVICE_PLATFORMS}
     for source, weight in parts:
-        rows = list(Release.select().where(Release.channel == source).order_by(Release.id))
+        rows = list(Release.select().where(Release.branch == (channel.branch_id if source == channel else source.id))
+                    .order_by(Release.id))
         for row in rows:
             if row.id in gone:
                 row.disabled = True
@@ -600,9 +604,9 @@ def clear_history(channel: Channel, actor: str, store) -> int:
     is pinned to, stay. Returns how many releases were removed."""
     with changing(actor, "channel.history_cleared", "channel", channel.id, {"name": channel.name},
                   app=channel.app_id) as change:
-        rows = list(Release.select(Release.id, Release.bundle).where(Release.channel == channel))
+        rows = list(Release.select(Release.id, Release.bundle).where(channel_releases(channel)))
         used = {r.bundle_id for r in rows if r.bundle_id is not None}
-        Release.delete().where(Release.channel == channel).execute()
+        Release.delete().where(channel_releases(channel)).execute()
         CodePushActive.delete().where(CodePushActive.channel == channel).execute()
         kept = {r.bundle_id for r in Release.select(Release.bundle).where(Release.bundle.in_(used))} | {
             d.override_bundle_id for d in Device.select(Device.override_bundle).where(Device.override_bundle.in_(used))}

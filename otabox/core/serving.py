@@ -21,7 +21,18 @@ from typing import Callable
 
 from ..store.db import database_failure
 from ..store.generation import GenerationSignal, current_generation, current_state
-from ..store.models import App, Bundle, Channel, ChannelVersion, Device, Release, database, row_id
+from ..store.models import (
+    App,
+    Branch,
+    Bundle,
+    Channel,
+    ChannelVersion,
+    Device,
+    Release,
+    UserOverride,
+    database,
+    row_id,
+)
 from . import semver
 
 VERIFY_SECONDS = 1.0
@@ -158,7 +169,9 @@ class ChannelView:
     numbers: tuple[tuple[int, int], ...] = ()
     """(number, bundle id) of the channel's whole-number versions, highest first (core/channel_numbers.py)."""
     split: "ChannelView | None" = dataclasses.field(default=None, compare=False, repr=False)
-    """This channel with another channel's history: what `split_percentage` % of its devices get."""
+    """This channel with another branch's history: what `split_percentage` % of its devices get."""
+    branch: str | None = dataclasses.field(default=None, compare=False)
+    """The branch whose history it serves (its history is what the digest compares)."""
 
     @property
     def current(self) -> ReleaseView | None:
@@ -234,6 +247,15 @@ class FilteredOverrides:
 
 
 @dataclasses.dataclass(frozen=True)
+class BranchView:
+    """A branch's history (newest first) and the whole-number versions of a channel serving it."""
+
+    name: str
+    history: tuple[ReleaseView, ...] = ()
+    numbers: tuple[tuple[int, int], ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
 class AppView:
     id: int
     slug: str
@@ -248,8 +270,24 @@ class AppView:
     """Whether AppDispatch's flag definitions answer without the client key (App.public_flag_definitions)."""
     sequence: int = 0
     """Grows with every change of what any channel of the app serves (signed into check replies)."""
+    branches: dict[str, BranchView] = dataclasses.field(default_factory=dict)
+    user_branches: dict[str, str] = dataclasses.field(default_factory=dict)
+    """User id → the branch that user is pinned to (core/branches.py's user overrides)."""
     memo: dict = dataclasses.field(default_factory=dict, init=False, compare=False, repr=False)
     """Values derived from this view by the adapters (e.g. signed replies), gone with it."""
+
+    def for_user(self, channel: ChannelView, user_id: str | None) -> ChannelView:
+        """The channel as the devices of `user_id` get it: a user pinned to a branch gets that branch's
+        history (and no split), whatever the channel serves; other users get the channel as it is."""
+        branch = self.branches.get(self.user_branches.get(user_id)) if user_id else None
+        if branch is None:
+            return channel
+        key = ("user-branch", channel.name, branch.name)
+        found = self.memo.get(key)
+        if found is None:
+            found = self.memo[key] = dataclasses.replace(channel, history=branch.history, numbers=branch.numbers,
+                                                         branch=branch.name, split=None, split_percentage=0)
+        return found
 
     @functools.cached_property
     def bundles_by_version(self) -> dict[str, tuple[BundleView, ...]]:
@@ -334,35 +372,48 @@ def _override(row: Device, bundles: dict[int, BundleView]) -> Override:
     return Override(row.override_channel, bundles.get(row.override_bundle_id), row.self_assigned_channel)
 
 
-def _load_content(app: App) -> tuple[dict, dict, dict]:
+def _load_content(app: App) -> tuple[dict, dict, dict, dict, dict]:
+    """Channels (each with its branch's history, and the split's), bundles, device overrides,
+    branches and user overrides."""
     bundles = {b.id: BundleView.of(b) for b in Bundle.select().where(Bundle.app == app)}
-    rows_by_channel: dict[int, list[Release]] = {}
+    rows_by_branch: dict[int, list[Release]] = {}
     for r in Release.select().where(Release.app == app).order_by(Release.id):
-        rows_by_channel.setdefault(r.channel_id, []).append(r)
-    histories = {channel_id: channel_history(rows, bundles) for channel_id, rows in rows_by_channel.items()}
-    rows = list(Channel.select().where(Channel.app == app))
+        rows_by_branch.setdefault(r.branch_id, []).append(r)
+    histories = {branch_id: channel_history(rows, bundles) for branch_id, rows in rows_by_branch.items()}
+    branch_names = {b.id: b.name for b in Branch.select(Branch.id, Branch.name).where(Branch.app == app)}
+    rows = list(Channel.select().where(Channel.app == app).order_by(Channel.id))
     numbers: dict[int, list[tuple[int, int]]] = {}
     for v in (ChannelVersion.select(ChannelVersion.channel, ChannelVersion.number, ChannelVersion.bundle)
               .where(ChannelVersion.channel.in_([c.id for c in rows])).order_by(ChannelVersion.number.desc())):
         numbers.setdefault(v.channel_id, []).append((v.number, v.bundle_id))
+    branch_numbers: dict[int, tuple] = {}
+    for c in rows:  # a branch's numbers: those of the channel of its name, else of the first serving it
+        if c.branch_id not in branch_numbers or branch_names.get(c.branch_id) == c.name:
+            branch_numbers[c.branch_id] = tuple(numbers.get(c.id, ()))
+    branches = {name: BranchView(name, tuple(histories.get(branch_id, ())), branch_numbers.get(branch_id, ()))
+                for branch_id, name in branch_names.items()}
     channels = {
         c.name: ChannelView(
             id=c.id, name=c.name, deployment_key=c.deployment_key, block_upgrades=c.block_upgrades,
             allow_device_self_assign=c.allow_device_self_assign, allow_emulator=c.allow_emulator,
             allow_dev=c.allow_dev, ios_enabled=c.ios_enabled, android_enabled=c.android_enabled,
-            history=tuple(histories.get(c.id, ())), disable_under_native=c.disable_auto_update_under_native,
-            min_runtime_version=c.min_runtime_version, numbers=tuple(numbers.get(c.id, ())))
+            history=tuple(histories.get(c.branch_id, ())), disable_under_native=c.disable_auto_update_under_native,
+            min_runtime_version=c.min_runtime_version, numbers=tuple(numbers.get(c.id, ())),
+            branch=branch_names.get(c.branch_id))
         for c in rows}
     for c in rows:
-        target = channels.get(c.rollout_channel) if c.rollout_channel else None
-        if target is not None and c.rollout_percentage > 0 and target.name != c.name:
+        target = branches.get(branch_names.get(c.rollout_branch_id))
+        if target is not None and c.rollout_percentage > 0 and c.rollout_branch_id != c.branch_id:
             own = channels[c.name]
             channels[c.name] = dataclasses.replace(own, split_percentage=c.rollout_percentage,
                                                    split=dataclasses.replace(own, history=target.history,
-                                                                             numbers=target.numbers))
+                                                                             numbers=target.numbers,
+                                                                             branch=target.name))
     overrides = {d.device_id: _override(d, bundles)
                  for d in Device.select(*OVERRIDE_COLUMNS).where((Device.app == app) & HAS_OVERRIDE)}
-    return channels, bundles, overrides
+    user_branches = {u.user_id: branch_names[u.branch_id] for u in UserOverride.select(
+        UserOverride.user_id, UserOverride.branch).where(UserOverride.app == app) if u.branch_id in branch_names}
+    return channels, bundles, overrides, branches, user_branches
 
 
 def _fields(view, replace: dict | None = None) -> tuple:
@@ -405,13 +456,14 @@ def load_app_view(app: App) -> AppView:
     generation, so it is exactly the content of that generation (for `app_sequence`)."""
     for _ in range(5):
         generation = current_generation()
-        channels, bundles, overrides = _load_content(app)
+        channels, bundles, overrides, branches, user_branches = _load_content(app)
         if current_generation() == generation:
             break
     sequence = app_sequence(app, serving_digest(channels, bundles), generation)
     return AppView(id=app.id, slug=app.slug, name=app.name, client_key=app.client_key, channels=channels,
                    bundles=bundles, overrides=overrides, default_channel=app.default_channel,
-                   public_flag_definitions=app.public_flag_definitions, sequence=sequence)
+                   public_flag_definitions=app.public_flag_definitions, sequence=sequence,
+                   branches=branches, user_branches=user_branches)
 
 
 def _state_retried_once() -> tuple[int, int]:

@@ -22,15 +22,18 @@ from playhouse.migrate import SchemaMigrator
 from ..errors import OtaboxError
 from .models import (
     ALL_MODELS,
+    BRANCH_MODELS,
     FLAG_MODELS,
     HEALTH_AND_ROLLOUT_MODELS,
     SERVICE_ACCOUNT,
     ApiKey,
     AuditEntry,
+    Channel,
     ChannelVersion,
     CodePushActive,
     Collaborator,
     EmbeddedBundle,
+    Release,
     ReleaseEvent,
     ReleaseTransfer,
     Secret,
@@ -311,6 +314,32 @@ def _public_flags_and_events(schema: Schema) -> None:
     schema.create_tables(TelemetryEvent)
 
 
+def _branches(schema: Schema) -> None:
+    """Issue 25: releases belong to branches and a channel serves the branch it points at. Every
+    channel becomes a branch of its own name holding its releases, and the channel points at it; a
+    split to another channel (`rollout_channel`) becomes a split to that channel's branch. So every
+    device is served what it was before. User overrides (a user pinned to a branch) start empty."""
+    db = schema.db
+    schema.create_tables(*BRANCH_MODELS)
+    schema.add_column("channel", "branch_id", Channel.branch)
+    schema.add_column("channel", "rollout_branch_id", Channel.rollout_branch)
+    schema.add_column("release", "branch_id", Release.branch)
+    for table in ("channel", "release"):
+        schema.add_index(table, ("branch_id",))
+    schema.add_index("channel", ("rollout_branch_id",))
+    if "rollout_channel" not in schema.columns("channel"):
+        return
+    db.execute_sql('INSERT INTO "branch" (app_id, name, created_at) SELECT app_id, name, created_at FROM "channel"')
+    db.execute_sql('UPDATE "channel" SET branch_id = (SELECT b.id FROM "branch" b '
+                   'WHERE b.app_id = "channel".app_id AND b.name = "channel".name)')
+    db.execute_sql('UPDATE "channel" SET rollout_branch_id = (SELECT b.id FROM "branch" b '
+                   'WHERE b.app_id = "channel".app_id AND b.name = "channel".rollout_channel) '
+                   'WHERE rollout_channel IS NOT NULL')
+    db.execute_sql('UPDATE "release" SET branch_id = (SELECT c.branch_id FROM "channel" c '
+                   'WHERE c.id = "release".channel_id)')
+    db.execute_sql('ALTER TABLE "channel" DROP COLUMN rollout_channel')
+
+
 STEPS: list[Step] = [
     Step(1, "the schema of otabox 0.1.0", _baseline),
     Step(2, "signed serving sequence per app; per-device override changes", _signed_serving_state),
@@ -332,10 +361,12 @@ STEPS: list[Step] = [
     Step(12, "issue 24: the platform an app is for (CodePush multi-tenant apps)", _app_platforms),
     Step(13, "audit entries name the app they concern", _audit_apps),
     Step(14, "issue 27: bytes of launch assets sent per release, in full and as patches", _release_transfers),
-    Step(17, "issue 27: the bundles embedded in store binaries, patch bases per runtime or native version",
+    Step(15, "issue 27: the bundles embedded in store binaries, patch bases per runtime or native version",
          _embedded_bundles),
-    Step(18, "issue 25: public flag definitions for new apps (not for upgraded ones); devices' events in a ring "
+    Step(16, "issue 25: public flag definitions for new apps (not for upgraded ones); devices' events in a ring "
              "per app", _public_flags_and_events),
+    Step(17, "issue 25: branches (every channel gets one of its own name, with its releases), channel splits "
+             "to a branch, user overrides", _branches),
 ]
 
 

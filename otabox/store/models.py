@@ -83,7 +83,7 @@ class App(BaseModel):
     serving_digest = CharField(null=True)
     public_flag_definitions = BooleanField(default=True)
     """Whether `GET /v1/ota/flag-definitions/{slug}` answers without the client key (AppDispatch's
-    public endpoint): true for apps made since schema step 18, false for apps made before it until an
+    public endpoint): true for apps made since schema step 16, false for apps made before it until an
     admin turns it on (their user-list targeting keys were never public)."""
 
 
@@ -162,9 +162,23 @@ class Collaborator(BaseModel):
         indexes = ((("app", "user"), True),)
 
 
+class Branch(BaseModel):
+    """An update stream of an app: releases belong to a branch, and a channel serves the branch it
+    points at (AppDispatch's branches). Schema step 17 gave every channel a branch of its own name."""
+
+    app = ForeignKeyField(App, backref="branches", on_delete="CASCADE")
+    name = CharField()
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("app", "name"), True),)
+
+
 class Channel(BaseModel):
     app = ForeignKeyField(App, backref="channels", on_delete="CASCADE")
     name = CharField()
+    branch = ForeignKeyField(Branch, null=True, backref="channels", on_delete="SET NULL")
+    """The branch whose releases the channel serves (null only while a migration runs)."""
     deployment_key = CharField(unique=True)
     block_upgrades = CharField(default="none")
     allow_device_self_assign = BooleanField(default=False)
@@ -173,14 +187,29 @@ class Channel(BaseModel):
     ios_enabled = BooleanField(default=True)
     android_enabled = BooleanField(default=True)
     disable_auto_update_under_native = BooleanField(default=True)
-    rollout_channel = CharField(null=True)
-    """Another channel whose current release `rollout_percentage` % of this channel's devices get."""
+    rollout_branch = ForeignKeyField(Branch, null=True, backref="split_channels", on_delete="SET NULL")
+    """Another branch, which `rollout_percentage` % of this channel's devices get (deterministic per device)."""
     rollout_percentage = IntegerField(default=0)
     min_runtime_version = CharField(null=True)
     created_at = DateTimeField(default=utcnow)
 
     class Meta:
         indexes = ((("app", "name"), True),)
+
+
+class UserOverride(BaseModel):
+    """A user pinned to a branch: that user's devices get the branch whatever their channel says
+    (AppDispatch's user overrides; a user id comes from a request's `userId` or a context's targeting key)."""
+
+    app = ForeignKeyField(App, on_delete="CASCADE")
+    user_id = CharField()
+    branch = ForeignKeyField(Branch, backref="user_overrides", on_delete="CASCADE")
+    note = TextField(default="")
+    actor = CharField(default="")
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("app", "user_id"), True),)
 
 
 class Bundle(BaseModel):
@@ -228,6 +257,10 @@ class Release(BaseModel):
 
     app = ForeignKeyField(App, on_delete="CASCADE")
     channel = ForeignKeyField(Channel, backref="releases", on_delete="CASCADE")
+    """The channel it was made through."""
+    branch = ForeignKeyField(Branch, null=True, backref="releases", on_delete="CASCADE")
+    """The branch whose history it is in (the channel's branch when it was made; null only while a
+    migration runs)."""
     bundle = ForeignKeyField(Bundle, null=True, backref="releases", on_delete="RESTRICT")
     kind = CharField(default="release")
     label = CharField()
@@ -704,7 +737,10 @@ FLAG_MODELS = [Flag, FlagVariation, FlagChannelSetting, FlagRule, Segment, FlagC
 HEALTH_AND_ROLLOUT_MODELS = [Lease, HealthBucket, HealthDevice, HealthError, FlagVariantHealth, RolloutPolicy,
                              RolloutExecution, ExecutionEvent, Webhook, OutboxEvent, Delivery, DeliveryAttempt]
 """Schema step 4 (health telemetry, rollout policies, webhooks)."""
-ALL_MODELS = [State, App, User, ApiKey, TokenApp, UserSession, Collaborator, Channel, Bundle, BundleFile, Release,
-              ChannelVersion, ReleaseEvent, ReleaseStat, CodePushActive, ReleaseTransfer, EmbeddedBundle, Device, DeviceEvent, DailyActive,
+BRANCH_MODELS = [Branch, UserOverride]
+"""Schema step 17 (branches and user overrides)."""
+ALL_MODELS = [State, App, User, ApiKey, TokenApp, UserSession, Collaborator, Branch, Channel, UserOverride, Bundle,
+              BundleFile, Release, ChannelVersion, ReleaseEvent, ReleaseStat, CodePushActive, ReleaseTransfer,
+              EmbeddedBundle, Device, DeviceEvent, DailyActive,
               AuditEntry, Upload, Secret, TelemetryEvent, *FLAG_MODELS,
               *HEALTH_AND_ROLLOUT_MODELS]

@@ -13,7 +13,7 @@ MANAGEMENT_MODULES = ("otabox.api.", "otabox.protocols.codepush.management", "ot
                       "otabox.protocols.koolbase.management", "otabox.protocols.capgo.management",
                       "otabox.protocols.appdispatch.management", "otabox.protocols.appdispatch.flags",
                       "otabox.protocols.appdispatch.segments", "otabox.protocols.appdispatch.policies",
-                      "otabox.protocols.appdispatch.telemetry")
+                      "otabox.protocols.appdispatch.telemetry", "otabox.protocols.appdispatch.branches")
 MANAGEMENT_ENDPOINTS = {"openapi_document"}
 """Management routes the app itself serves."""
 NOT_MANAGEMENT = {"uploads.put_upload"}

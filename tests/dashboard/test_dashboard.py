@@ -291,11 +291,15 @@ def test_build_metadata_and_channel_settings(server, sessions, tmp_path):
                    data={"version": "2.0.0", "message": "Faster cart", "gitBranch": "main",
                          "gitCommitHash": "0123456789abcdef"})
     assert uploaded.status_code == 201, uploaded.text
+    pinned = api(server, admin, "POST", f"/api/v1/apps/{slug}/user-overrides",
+                 json={"userId": "user-123", "branchName": "staging", "note": "QA tester"})
+    assert pinned.status_code == 201, pinned.text
     session = sessions()
     page = session.page
     session.sign_in(admin, f"#/apps/{slug}")
     page.get_by_role("heading", name="Channels").wait_for()
     expect(page.get_by_role("table", name="Bundles").get_by_text("Faster cart (main @ 0123456)")).to_be_visible()
+    expect(page.get_by_role("region", name="User overrides").get_by_text("→ branch staging")).to_be_visible()
     expect(page.get_by_role("region", name="production", exact=True).get_by_text("default")).to_be_visible()
 
     page.get_by_role("button", name="Settings of staging").click()
@@ -313,7 +317,9 @@ def test_build_metadata_and_channel_settings(server, sessions, tmp_path):
                                     "rolloutPercentage", "minRuntimeVersion")} == {
         "public": True, "blockUpgrades": "version_number", "disableAutoUpdateUnderNative": False,
         "rolloutChannel": "production", "rolloutPercentage": 25, "minRuntimeVersion": "2.0.0"}
-    expect(page.get_by_role("region", name="staging", exact=True).get_by_text("25% → production")).to_be_visible()
+    staging_card = page.get_by_role("region", name="staging", exact=True)
+    expect(staging_card.get_by_text("25% → branch production")).to_be_visible()
+    expect(staging_card.get_by_text("Serves branch staging; 25% of its devices get branch production")).to_be_visible()
     session.shot("channel-settings")
     session.close()
 

@@ -311,24 +311,121 @@ def test_channels_as_the_document_shows_them(dispatch):
     assert names == ["production", "staging"]
     created = dispatch.post("/v1/ota/channels", {"name": "canary", "branchName": "canary"})
     assert created.status_code == 201 and created.json["channel"]["branchName"] == "canary"
-    # The document's PATCH names a branch of its own ("new-branch"): channels are their own branch in
-    # this version, so that is refused by name and nothing changes; the split and runtime floor work.
-    documented = dispatch.patch("/v1/ota/channels/production", {"branchName": "new-branch",
-                                                                 "rolloutBranchName": "canary",
-                                                                 "rolloutPercentage": 10,
-                                                                 "minRuntimeVersion": "2.0.0"})
-    assert documented.status_code == 400 and documented.json["error"]["code"] == "branches_not_supported"
+    # The document's PATCH names branches: an unknown one is a 404 naming it, and nothing changes.
+    documented = {"branchName": "new-branch", "rolloutBranchName": "canary", "rolloutPercentage": 10,
+                  "minRuntimeVersion": "2.0.0"}
+    missing = dispatch.patch("/v1/ota/channels/production", documented)
+    assert missing.status_code == 404 and missing.json["error"]["details"] == {"branch": "new-branch"}
     assert dispatch.get("/v1/ota/channels").json["channels"][0]["rolloutPercentage"] == 0
-    split = dispatch.patch("/v1/ota/channels/production", {"rolloutBranchName": "canary", "rolloutPercentage": 10,
-                                                            "minRuntimeVersion": "2.0.0"})
+    assert dispatch.post("/v1/ota/branches", {"name": "new-branch"}).status_code == 201
+    split = dispatch.patch("/v1/ota/channels/production", documented)
     assert split.status_code == 200, split.json
-    assert {k: split.json["channel"][k] for k in ("branchName", "rolloutBranchName", "rolloutPercentage",
-                                                  "minRuntimeVersion")} == {
-        "branchName": "production", "rolloutBranchName": "canary", "rolloutPercentage": 10,
-        "minRuntimeVersion": "2.0.0"}
+    assert {k: split.json["channel"][k] for k in documented} == documented
     assert dispatch.post("/v1/ota/channels", {"name": "staging", "branchName": "staging"}).status_code == 409
     assert dispatch.delete("/v1/ota/channels/canary").json == {"deleted": True, "name": "canary"}
     assert dispatch.get("/v1/ota/channels").json["channels"][0]["rolloutBranchName"] is None
+    same = dispatch.patch("/v1/ota/channels/production", {"rolloutBranchName": "new-branch", "rolloutPercentage": 5})
+    assert same.status_code == 400 and same.json["error"]["details"]["field"] == "rolloutBranch"
+
+
+# --- branches and user overrides -----------------------------------------------------------------
+
+def manifest_id(client, channel="production", user=None):
+    """The Expo update id a device on `channel` (of user `user`) is served, None for no update."""
+    headers = {**EXPO_CHECK, "expo-channel-name": channel,
+               **({"expo-extra-params": f'user-id="{user}"'} if user else {})}
+    answer = client.get(f"/expo/{PROJECT}/manifest", headers=headers)
+    assert answer.status_code in (200, 204), answer.data
+    found = re.search(rb'"id":\s*"([0-9a-f-]{36})"', answer.data)
+    return found.group(1).decode() if found else None
+
+
+def test_branches_as_the_document_shows_them(dispatch, tmp_path, client):
+    """The document's order: the app's own "staging" channel goes, then the branch and a channel
+    pointing at it are made as written; publishing to a channel publishes to its branch."""
+    assert [b["name"] for b in dispatch.get("/v1/ota/branches").json["branches"]] == ["production", "staging"]
+    assert dispatch.delete("/v1/ota/channels/staging").status_code == 200
+    made = dispatch.post("/v1/ota/branches", {"name": "staging"})
+    assert made.status_code == 201, made.json
+    assert made.json["branch"]["name"] == "staging" and made.json["branch"]["channels"] == []
+    assert dispatch.post("/v1/ota/branches", {"name": "staging"}).status_code == 409
+    assert dispatch.post("/v1/ota/branches", {"names": "x"}).json["error"]["details"]["suggestion"] == "name"
+    channel = dispatch.post("/v1/ota/channels", {"name": "staging", "branchName": "staging"})
+    assert channel.status_code == 201 and channel.json["channel"]["branchName"] == "staging"
+
+    # A second channel on the same branch serves what is published through either.
+    assert dispatch.post("/v1/ota/channels", {"name": "qa", "branchName": "staging"}).status_code == 201
+    update = published_update(dispatch, tmp_path, channel="qa")
+    assert update["branchName"] == "staging"
+    assert manifest_id(client, "staging") == manifest_id(client, "qa") is not None
+    listed = {b["name"]: b for b in dispatch.get("/v1/ota/branches").json["branches"]}
+    assert listed["staging"]["channels"] == ["staging", "qa"] and listed["staging"]["updateCount"] == 1
+
+    # Pointing production at the branch: production's devices get the branch's update.
+    assert manifest_id(client, "production") is None
+    assert dispatch.patch("/v1/ota/channels/production", {"branchName": "staging"}).status_code == 200
+    assert manifest_id(client, "production") == manifest_id(client, "staging")
+
+    in_use = dispatch.delete("/v1/ota/branches/staging")
+    assert in_use.status_code == 409 and in_use.json["error"]["details"]["channels"] == ["production", "staging", "qa"]
+    assert dispatch.delete("/v1/ota/branches/nope").status_code == 404
+    assert dispatch.patch("/v1/ota/channels/production", {"branchName": "production"}).status_code == 200
+    assert dispatch.post("/v1/ota/branches", {"name": "old"}).status_code == 201
+    assert dispatch.delete("/v1/ota/branches/old").json == {"deleted": True, "name": "old"}
+
+
+def test_a_split_sends_a_stable_share_of_devices_to_the_rollout_branch(dispatch, tmp_path, client):
+    for name in ("new-branch", "canary"):
+        assert dispatch.post("/v1/ota/branches", {"name": name}).status_code == 201
+    assert dispatch.post("/v1/ota/channels", {"name": "canary", "branchName": "canary"}).status_code == 201
+    documented = {"branchName": "new-branch", "rolloutBranchName": "canary", "rolloutPercentage": 10,
+                  "minRuntimeVersion": "1.0.0"}
+    assert dispatch.patch("/v1/ota/channels/production", documented).status_code == 200
+    main = published_update(dispatch, tmp_path, channel="production")
+    assert main["branchName"] == "new-branch" and main["channel"] == "production"
+    published_update(dispatch, tmp_path, channel="canary")
+    canary_id = manifest_id(client, "canary")
+    served = []
+    for n in range(200):
+        headers = {**EXPO_CHECK, "eas-client-id": f"device-{n}"}
+        body = client.get(f"/expo/{PROJECT}/manifest", headers=headers).data
+        served.append(re.search(rb'"id":\s*"([0-9a-f-]{36})"', body).group(1).decode())
+    share = sum(s == canary_id for s in served)
+    assert 5 <= share <= 40, share  # 10% of 200, give or take
+    again = [re.search(rb'"id":\s*"([0-9a-f-]{36})"', client.get(f"/expo/{PROJECT}/manifest", headers={
+        **EXPO_CHECK, "eas-client-id": f"device-{n}"}).data).group(1).decode() for n in range(20)]
+    assert again == served[:20]  # deterministic per device
+
+
+def test_user_overrides_as_the_document_shows_them(dispatch, tmp_path, client):
+    documented = {"userId": "user-123", "branchName": "beta-testers", "note": "QA tester for v2.1"}
+    unknown = dispatch.post("/v1/ota/user-overrides", documented)
+    assert unknown.status_code == 404 and unknown.json["error"]["details"] == {"branch": "beta-testers"}
+    assert dispatch.post("/v1/ota/branches", {"name": "beta-testers"}).status_code == 201
+    assert dispatch.post("/v1/ota/channels", {"name": "beta", "branchName": "beta-testers"}).status_code == 201
+    published_update(dispatch, tmp_path, channel="production")
+    published_update(dispatch, tmp_path, channel="beta")
+    production, beta = manifest_id(client, "production"), manifest_id(client, "beta")
+    assert production != beta and manifest_id(client, "production", "user-123") == production
+
+    made = dispatch.post("/v1/ota/user-overrides", documented)
+    assert made.status_code == 201, made.json
+    override = made.json["override"]
+    assert {k: override[k] for k in documented} == documented
+    assert dispatch.get("/v1/ota/user-overrides").json == {"overrides": [override]}
+    # The user's devices get the branch on any channel; other users, and a per-install id, do not.
+    assert manifest_id(client, "production", "user-123") == beta
+    assert manifest_id(client, "staging", "user-123") == beta
+    assert manifest_id(client, "production", "user-456") == production
+    assert manifest_id(client, "production") == production
+    assert dispatch.post("/v1/ota/user-overrides", {**documented, "userid": "x"}).status_code == 400
+
+    deleted = dispatch.delete(f"/v1/ota/user-overrides/{override['id']}")
+    assert deleted.json == {"deleted": True, "id": override["id"]}
+    assert manifest_id(client, "production", "user-123") == production
+    assert dispatch.delete(f"/v1/ota/user-overrides/{override['id']}").status_code == 404
+    actions = [e["action"] for e in dispatch.get("/v1/ota/audit-log").json["entries"]]
+    assert {"user_override.set", "user_override.deleted", "branch.created"} <= set(actions)
 
 
 # --- audit log -----------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Schema step 17 on the data directories of earlier releases: their apps start with no embedded
+"""Schema step 15 on the data directories of earlier releases: their apps start with no embedded
 bundles, and one recorded after the upgrade is listed and kept by garbage collection."""
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def test_old_apps_start_without_embedded_bundles_and_record_them(tmp_path, datab
     box = app.config["BOX"]
     try:
         with box.db.connection_context():
-            assert migrations.current_version(box.db) == migrations.latest_version() >= 17
+            assert migrations.current_version(box.db) == migrations.latest_version() >= 15
             slug = App.select().order_by(App.id).first().slug
         api = Api(app.test_client(), make_key(box, "admin", "upgrade-admin"))
         assert api.get(f"/api/v1/apps/{slug}/embedded-bundles").json["embeddedBundles"] == []

@@ -30,7 +30,7 @@ def upgraded(tmp_path) -> sqlite3.Connection:
 def test_old_rows_get_values_that_keep_serving_what_they_served(tmp_path):
     db = upgraded(tmp_path)
     assert set(db.execute("SELECT default_channel FROM app")) == {("production",)}
-    assert set(db.execute("SELECT disable_auto_update_under_native, rollout_channel, rollout_percentage, "
+    assert set(db.execute("SELECT disable_auto_update_under_native, rollout_branch_id, rollout_percentage, "
                           "min_runtime_version FROM channel")) == {(0, None, 0, None)}
     assert set(db.execute("SELECT min_update_version, message, git_commit_hash, git_branch FROM bundle")) == {
         (None, "", None, None)}

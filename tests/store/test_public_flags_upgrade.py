@@ -1,4 +1,4 @@
-"""Schema step 18 on the data directories of earlier releases: their apps keep requiring the client
+"""Schema step 16 on the data directories of earlier releases: their apps keep requiring the client
 key for AppDispatch's flag definitions until an admin turns publicFlagDefinitions on (their user-list
 targeting keys were never public), apps made after the upgrade are public, and devices' events go to
 the new ring per app."""
@@ -24,7 +24,7 @@ def test_old_apps_keep_their_flag_definitions_private_until_an_admin_opens_them(
     box = app.config["BOX"]
     try:
         with box.db.connection_context():
-            assert migrations.current_version(box.db) == migrations.latest_version() >= 18
+            assert migrations.current_version(box.db) == migrations.latest_version() >= 16
         client = app.test_client()
         admin = Api(client, admin_key)
         apps = admin.get("/api/v1/apps").json["apps"]

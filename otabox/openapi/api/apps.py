@@ -4,8 +4,8 @@ from __future__ import annotations
 from ...api import apps as api_apps
 from ...core import apps
 from ..shapes import (
-    APP_ID, array, AUTH, BOOLEAN, CHANNEL, INTEGER, json_errors, KEYED, nullable, obj, operation, PERMISSION, ref,
-    reply, STRING, TIMESTAMP)
+    APP_ID, array, AUTH, BOOLEAN, CHANNEL, INTEGER, json_errors, KEYED, nullable, obj, operation, path, PERMISSION,
+    ref, reply, STRING, TIMESTAMP)
 
 
 def schemas() -> dict:
@@ -13,6 +13,7 @@ def schemas() -> dict:
         "id": INTEGER, "name": STRING, "deploymentKey": STRING, "blockUpgrades": {"enum": list(apps.BLOCK_UPGRADES)},
         "allowDeviceSelfAssign": BOOLEAN, "allowEmulator": BOOLEAN, "allowDev": BOOLEAN, "ios": BOOLEAN,
         "android": BOOLEAN, "disableAutoUpdateUnderNative": BOOLEAN, "public": BOOLEAN,
+        "branch": nullable(STRING), "rolloutBranch": nullable(STRING),
         "rolloutChannel": nullable(STRING), "rolloutPercentage": {"type": "integer", "minimum": 0, "maximum": 100},
         "minRuntimeVersion": nullable(STRING), "currentRelease": nullable(ref("Release")), "createdAt": TIMESTAMP})
     app = obj({"id": INTEGER, "slug": STRING, "name": STRING, "platform": nullable({"enum": list(apps.APP_PLATFORMS)}),
@@ -21,7 +22,11 @@ def schemas() -> dict:
                "publicFlagDefinitions": {"type": "boolean", "description": "GET /v1/ota/flag-definitions/{slug} "
                                                                            "answers without the client key"},
                "createdAt": TIMESTAMP})
-    return {"App": app, "Channel": channel}
+    branch = obj({"id": INTEGER, "name": STRING, "channels": array(STRING), "releaseCount": INTEGER,
+                  "createdAt": TIMESTAMP})
+    override = obj({"id": INTEGER, "userId": STRING, "branchName": STRING, "note": STRING, "createdBy": STRING,
+                    "createdAt": TIMESTAMP})
+    return {"App": app, "Channel": channel, "Branch": branch, "UserOverride": override}
 
 
 def paths() -> dict:
@@ -78,6 +83,23 @@ def paths() -> dict:
                 **reply(ref("Channel")), **json_errors(400, *AUTH)}, [APP_ID, CHANNEL]),
             "delete": operation("Delete a channel with its release history", tag, {
                 **reply(obj({"deleted": BOOLEAN, "name": STRING})), **json_errors(*AUTH)}, [APP_ID, CHANNEL]),
+        },
+        f"{app}/branches": {
+            "get": operation("The app's branches (update streams; a channel serves one)", tag, {
+                **reply(obj({"branches": array(ref("Branch"))})), **json_errors(*AUTH)}, [APP_ID]),
+            "post": operation("Create an empty branch", tag, {**reply(ref("Branch"), 201),
+                                                              **json_errors(400, *AUTH, 409, 422)}, [APP_ID]),
+        },
+        f"{app}/user-overrides": {
+            "get": operation("Users pinned to a branch", tag, {
+                **reply(obj({"overrides": array(ref("UserOverride"))})), **json_errors(*AUTH)}, [APP_ID]),
+            "post": operation("Pin a user's devices to a branch (one override per user)", tag, {
+                **reply(ref("UserOverride"), 201), **json_errors(400, *AUTH)}, [APP_ID]),
+        },
+        f"{app}/user-overrides/{{override_id}}": {
+            "delete": operation("Unpin a user", tag, {**reply(obj({"deleted": BOOLEAN, "id": INTEGER})),
+                                                     **json_errors(*AUTH)},
+                                [APP_ID, path("override_id", schema=INTEGER)]),
         },
         f"{channel}/rotate-key": {
             "post": operation("Give the channel a new deployment key", tag, {

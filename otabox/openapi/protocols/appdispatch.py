@@ -22,16 +22,21 @@ def _build_paths() -> dict:
                  "expoConfig": nullable({"type": "object"}), "size": INTEGER, "sha256": STRING,
                  "version": {"type": "string", "description": "otabox's version of the bundle"},
                  "createdAt": TIMESTAMP})
-    update = obj({"id": INTEGER, "buildId": nullable(INTEGER), "channel": STRING, "platform": nullable(STRING),
+    update = obj({"id": INTEGER, "buildId": nullable(INTEGER), "channel": STRING, "branchName": nullable(STRING),
+                  "platform": nullable(STRING),
                   "runtimeVersion": nullable(STRING), "rolloutPercentage": INTEGER, "isCritical": BOOLEAN,
                   "releaseMessage": STRING, "groupId": nullable(STRING), "isEnabled": BOOLEAN, "isRollback": BOOLEAN,
                   "isEmbedded": BOOLEAN, "createdBy": STRING, "createdAt": TIMESTAMP})
     published = obj({"update": update, "groupId": STRING})
-    channel = obj({"id": INTEGER, "name": STRING, "branchName": STRING, "rolloutBranchName": nullable(STRING),
+    channel = obj({"id": INTEGER, "name": STRING, "branchName": nullable(STRING), "rolloutBranchName": nullable(STRING),
                    "rolloutPercentage": INTEGER, "minRuntimeVersion": nullable(STRING), "createdAt": TIMESTAMP})
     webhook = obj({"id": INTEGER, "url": STRING, "events": array(STRING), "appId": INTEGER, "isActive": BOOLEAN,
                    "format": STRING, "createdAt": TIMESTAMP, "updatedAt": TIMESTAMP})
     deleted = obj({"deleted": BOOLEAN, "id": INTEGER})
+    branch = obj({"id": INTEGER, "name": STRING, "channels": array(STRING), "updateCount": INTEGER,
+                  "createdAt": TIMESTAMP})
+    override = obj({"id": INTEGER, "userId": STRING, "branchName": STRING, "note": STRING, "createdBy": STRING,
+                    "createdAt": TIMESTAMP})
     build_id, update_id = path("build_id", schema=INTEGER), path("update_id", schema=INTEGER)
     webhook_id, channel_name = path("webhook_id", schema=INTEGER), CHANNEL
     form = {name: field.json_schema() for name, field in appdispatch.BUILD_FORM.fields.items()}
@@ -98,14 +103,33 @@ def _build_paths() -> dict:
         },
         "/v1/ota/channels": {
             "get": op("The project's channels", {**reply(obj({"channels": array(channel)})), **json_errors(*errors)}),
-            "post": op("Create a channel (branchName: its own name)", {**reply(obj({"channel": channel}), 201),
-                                                                     **json_errors(*errors, 409, 422)}),
+            "post": op("Create a channel serving branchName (default: the branch of its name, made if missing)",
+                       {**reply(obj({"channel": channel}), 201), **json_errors(*errors, 409, 422)}),
         },
         "/v1/ota/channels/{name}": {
-            "patch": op("Change a channel's split and minimum runtime version", {
+            "patch": op("Point a channel at a branch, split a share of its devices to another, set its minimum "
+                        "runtime version", {
                 **reply(obj({"channel": channel})), **json_errors(*errors)}, [channel_name]),
             "delete": op("Delete a channel with its history", {**reply(obj({"deleted": BOOLEAN, "name": STRING})),
                                                               **json_errors(*errors)}, [channel_name]),
+        },
+        "/v1/ota/branches": {
+            "get": op("The project's branches", {**reply(obj({"branches": array(branch)})), **json_errors(*errors)}),
+            "post": op("Create a branch", {**reply(obj({"branch": branch}), 201), **json_errors(*errors, 409, 422)}),
+        },
+        "/v1/ota/branches/{name}": {
+            "delete": op("Delete a branch with its updates (409 while a channel serves it)", {
+                **reply(obj({"deleted": BOOLEAN, "name": STRING})), **json_errors(*errors, 409)},
+                [path("name", "The branch's name")]),
+        },
+        "/v1/ota/user-overrides": {
+            "get": op("Users pinned to a branch", {**reply(obj({"overrides": array(override)})),
+                                                   **json_errors(*errors)}),
+            "post": op("Pin a user's devices to a branch (one override per user)", {
+                **reply(obj({"override": override}), 201), **json_errors(*errors)}),
+        },
+        "/v1/ota/user-overrides/{override_id}": {
+            "delete": op("Unpin a user", {**reply(deleted), **json_errors(*errors)}, [path("override_id", schema=INTEGER)]),
         },
         "/v1/ota/audit-log": {
             "get": op("The project's audit log, newest first",

@@ -59,7 +59,9 @@ def paths() -> dict:
                  query("version", description="The running bundle's version; empty or 'builtin' for the binary's"),
                  query("nativeVersion"), query("nativeBuild", {"type": "string", "pattern": "^[0-9]*$"}),
                  query("channel"), query("currentSha256", {"type": "string", "maxLength": 64},
-                                         "The SHA-256 of the running bundle's zip (a patch from it may be offered)")],
+                                         "The SHA-256 of the running bundle's zip (a patch from it may be offered)"),
+                 query("userId", {"type": "string", "maxLength": 200},
+                       "The user of the device (a user override pins the user to a branch)")],
                 security=CLIENT_KEY),
         },
         "/api/v1/apps/{app_id}/events": {

@@ -4,8 +4,9 @@ Every request carries `Authorization: Bearer <key>` (an otabox API key or access
 /api/v1) and `X-Project: <slug>` (the app). In otabox's words: a *build* is an Expo bundle (its
 `assets` files are the files of an `npx expo export` dist), an *update* is a release, publishing a
 build releases it to a channel (`rolloutPercentage` → rollout, `isCritical` → mandatory,
-`releaseMessage` → notes). Each channel is its own branch today: a channel's `branchName` is its
-own name, and `rolloutBranchName` is the other channel a share of its devices is sent to.
+`releaseMessage` → notes). Branches and channels are otabox's own (core/branches.py): a channel
+serves its `branchName` and sends `rolloutPercentage` % of its devices to `rolloutBranchName`;
+publishing to a channel publishes to its branch; a user override pins a user's devices to a branch.
 The document shows no error shape, so errors are otabox's `{"error": {code, message, details}}`.
 Writes go through the core operations otabox's own API uses; this module only translates."""
 from __future__ import annotations
@@ -17,7 +18,7 @@ import zipfile
 
 from flask import Blueprint, jsonify, request
 
-from ...core import apps, audit, bundles, releases, webhooks
+from ...core import apps, audit, branches, bundles, releases, webhooks
 from ...errors import BadRequest, NotFound
 from ...fields import Boolean, Choice, Json, Schema, Text, Whole
 from ...security import auth
@@ -82,10 +83,12 @@ BUILD_FORM = Schema({"runtimeVersion": Text(100, min_length=1, required=True),
                      "message": Text(10000), "expoConfig": Json(), "gitCommitHash": Text(100),
                      "gitBranch": Text(255)})
 """`POST /v1/ota/builds` (multipart, with the export's files as `assets`)."""
+CHANNEL_NAMES = {"branchName": "branch", "rolloutBranchName": "rolloutBranch", "rolloutPercentage": "rolloutPercentage",
+                 "minRuntimeVersion": "minRuntimeVersion"}
 CHANNEL_SETTINGS = Schema({
-    "branchName": Text(200, min_length=1, description="Today each channel is its own branch: its own name"),
-    "rolloutBranchName": apps.CHANNEL_SETTINGS.fields["rolloutChannel"].but(
-        description="Another channel that gets rolloutPercentage of the devices"),
+    "branchName": apps.CHANNEL_SETTINGS.fields["branch"].but(description="The branch the channel serves "
+                                                                         "(default: the one of its name)"),
+    "rolloutBranchName": apps.CHANNEL_SETTINGS.fields["rolloutBranch"],
     "rolloutPercentage": apps.CHANNEL_SETTINGS.fields["rolloutPercentage"],
     "minRuntimeVersion": apps.CHANNEL_SETTINGS.fields["minRuntimeVersion"]})
 NEW_CHANNEL = CHANNEL_SETTINGS.extend({"name": apps.NEW_CHANNEL.fields["name"]})
@@ -114,6 +117,7 @@ def build_json(bundle: Bundle) -> dict:
 def update_json(release: Release) -> dict:
     bundle = release.bundle
     return {"id": release.id, "buildId": release.bundle_id, "channel": release.channel.name,
+            "branchName": release.branch.name if release.branch else None,
             "platform": release.platform or (bundle.platform if bundle else None),
             "runtimeVersion": release.runtime_version or (bundle.runtime_version if bundle else None),
             "rolloutPercentage": release.rollout, "isCritical": release.mandatory, "releaseMessage": release.notes,
@@ -123,8 +127,9 @@ def update_json(release: Release) -> dict:
 
 
 def channel_json(channel: Channel) -> dict:
-    return {"id": channel.id, "name": channel.name, "branchName": channel.name,
-            "rolloutBranchName": channel.rollout_channel, "rolloutPercentage": channel.rollout_percentage,
+    split = channel.rollout_branch
+    return {"id": channel.id, "name": channel.name, "branchName": channel.branch.name if channel.branch else None,
+            "rolloutBranchName": split.name if split else None, "rolloutPercentage": channel.rollout_percentage,
             "minRuntimeVersion": channel.min_runtime_version, "createdAt": iso(channel.created_at)}
 
 
@@ -298,17 +303,6 @@ def rollback():
 
 # --- channels -------------------------------------------------------------------------------------
 
-def _channel_settings(channel_name: str, data: dict) -> dict:
-    """otabox's settings for AppDispatch's; a branch other than the channel's own is refused, since
-    channels are not yet separate from branches."""
-    branch = data.get("branchName")
-    if branch is not None and branch != channel_name:
-        raise BadRequest(f"branchName must be {channel_name!r}: each channel is its own branch in this "
-                         "version of otabox", code="branches_not_supported", details={"field": "branchName"})
-    return renamed(data, {"rolloutBranchName": "rolloutChannel", "rolloutPercentage": "rolloutPercentage",
-                          "minRuntimeVersion": "minRuntimeVersion"})
-
-
 @bp.get("/v1/ota/channels")
 @accepts()
 def list_channels():
@@ -321,7 +315,7 @@ def list_channels():
 def create_channel():
     app = project("admin")
     data = body()
-    channel = apps.create_channel(app, data["name"], actor(), _channel_settings(data["name"], data))
+    channel = apps.create_channel(app, data["name"], actor(), renamed(data, CHANNEL_NAMES))
     return jsonify({"channel": channel_json(channel)}), 201
 
 
@@ -329,7 +323,7 @@ def create_channel():
 @accepts(body=CHANNEL_SETTINGS)
 def update_channel(name):
     channel = apps.find_channel(project("admin"), name)
-    channel = apps.update_channel(channel, _channel_settings(channel.name, body()), actor())
+    channel = apps.update_channel(channel, renamed(body(), CHANNEL_NAMES), actor())
     return jsonify({"channel": channel_json(channel)})
 
 

@@ -21,7 +21,7 @@ import zipfile
 
 from flask import Blueprint, Response, json, jsonify, request
 
-from ...core import apps, bundles, collaborators, releases, semver
+from ...core import apps, branches, bundles, collaborators, releases, semver
 from ...errors import BadRequest, Conflict, Forbidden, Invalid, NotFound, OtaboxError
 from ...fields import Any, Schema, Text
 from ...security import auth
@@ -197,7 +197,7 @@ def _find_channel(app: App, name: str) -> Channel:
 
 def _history(channel: Channel) -> list[Release]:
     """Newest first, disabled releases included (deleted ones are gone from every history list)."""
-    return list(Release.select().where((Release.channel == channel) & (Release.deleted == False))  # noqa: E712
+    return list(Release.select().where(branches.channel_releases(channel) & (Release.deleted == False))  # noqa: E712
                 .order_by(Release.id.desc()))
 
 
@@ -376,7 +376,7 @@ def _bundle_version(app: App, channel: Channel, app_version: str) -> str:
     except ValueError:
         base = semver.parse_version("0.0.0")
     tag = re.sub(r"[^0-9A-Za-z-]", "-", channel.name)
-    number = Release.select().where(Release.channel == channel).count() + 1
+    number = Release.select().where(branches.channel_releases(channel)).count() + 1
     while True:
         version = f"{base.major}.{base.minor}.{base.patch}+codepush.{tag}.{number}"
         if not Bundle.select().where((Bundle.app == app) & (Bundle.platform == "all")

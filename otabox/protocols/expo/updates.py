@@ -160,6 +160,10 @@ class ManifestRequest:
     embedded_update_id: str | None
     failed_update_ids: tuple[str, ...]
     expected_signature: dict | None
+    user_id: str | None = None
+    """The user of `expo-extra-params` (what `Updates.setExtraParamAsync("user-id", ...)` sends; structured-field
+    keys are lowercase, so `userid`, `user-id` or `user_id`): the user a user override pins to a branch.
+    Never `eas-client-id`, which names an install, not a user."""
 
 
 def _header(name: str, limit: int = MAX_HEADER_VALUE) -> str | None:
@@ -201,7 +205,21 @@ def read_manifest_request() -> ManifestRequest:
         embedded_update_id=_normalized_id(_header("expo-embedded-update-id")),
         failed_update_ids=tuple(filter(None, map(_normalized_id, ef.parse_sf_string_list(
             _header("expo-recent-failed-update-ids", MAX_LIST_HEADER))))),
-        expected_signature=expected)
+        expected_signature=expected, user_id=_extra_param(USER_ID_PARAMS))
+
+
+USER_ID_PARAMS = ("userid", "user-id", "user_id")
+
+
+def _extra_param(names: tuple[str, ...]) -> str | None:
+    """The first of `names` in the `expo-extra-params` dictionary, as a string; None when absent or
+    malformed (a device protocol tolerates what it does not understand)."""
+    try:
+        members = ef.parse_sf_dictionary(_header("expo-extra-params", MAX_LIST_HEADER) or "")
+    except ef.StructuredFieldError:
+        return None
+    value = next((members[name] for name in names if name in members), None)
+    return value if isinstance(value, str) and 0 < len(value) <= 200 else None
 
 
 def _normalized_id(update_id: str | None) -> str | None:
@@ -312,7 +330,10 @@ def runtime_view(view: AppView, runtime_version: str) -> AppView:
 
     def build() -> AppView:
         channels = {name: narrowed(channel) for name, channel in view.channels.items()}
-        return dataclasses.replace(view, channels=channels, overrides=FilteredOverrides(view.overrides, fits_bundle))
+        branches = {name: dataclasses.replace(branch, history=tuple(r for r in branch.history if fits(r)))
+                    for name, branch in view.branches.items()}
+        return dataclasses.replace(view, channels=channels, branches=branches,
+                                   overrides=FilteredOverrides(view.overrides, fits_bundle))
     return _cache.get(view, ("runtime", runtime_version), build)
 
 
@@ -342,7 +363,7 @@ def manifest(app_id):
     updates = known_updates(view)
     current = updates.get(asked.current_update_id) if asked.current_update_id else None
     query = domain.DeviceQuery(
-        device_id=asked.device_id, platform=asked.platform, channel=asked.channel,
+        device_id=asked.device_id, platform=asked.platform, channel=asked.channel, user_id=asked.user_id,
         runtime_version=asked.runtime_version, current_version=current.bundle.version if current else None,
         skip_bundle_ids=frozenset(updates[i].bundle.id for i in asked.failed_update_ids if i in updates),
         formats=frozenset({"expo"}))

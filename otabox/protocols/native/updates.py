@@ -17,7 +17,7 @@ from . import patches
 bp = Blueprint("native", __name__)
 MAX_EVENTS = 100
 TEXT_LIMITS = {"deviceId": MAX_DEVICE_ID, "version": 100, "nativeVersion": 100, "channel": 64, "platform": 20,
-               "nativeBuild": 18, "currentSha256": 64}
+               "nativeBuild": 18, "currentSha256": 64, "userId": 200}
 """The longest value each check parameter may have (a version is at most 100 characters, as at upload)."""
 
 
@@ -56,7 +56,7 @@ def answer_check(b, wire: WireRequest) -> Reply:
     query = domain.DeviceQuery(
         device_id=_text(args, "deviceId"), platform=platform, current_version=_text(args, "version"),
         native_version=_text(args, "nativeVersion"), native_build=_native_build(_text(args, "nativeBuild")),
-        channel=_text(args, "channel"), versions_follow_native=False)
+        channel=_text(args, "channel"), user_id=_text(args, "userId"), versions_follow_native=False)
     b.client_limiter.take(f"native:{query.device_id or wire.client_address}")
     decision = domain.decide(app, query)
     b.tracker.seen(app.id, query.device_id, decision.release.id if decision.release else None,

@@ -213,7 +213,7 @@ def flag_definitions(flag_set: ev.FlagSet, channel: str) -> dict:
 
 @bp.get("/v1/ota/flag-definitions/<project_slug>")
 def definitions(project_slug):
-    """Public (no key) for an app with `publicFlagDefinitions` (apps made since schema step 18; what
+    """Public (no key) for an app with `publicFlagDefinitions` (apps made since schema step 16; what
     it reveals is in the README), else the app's client key. Limited per address before anything is
     looked up; the body of each channel is made once per serving generation (kept on the app's view,
     so at most one per channel the app has) and answered 304 to an If-None-Match that names it."""

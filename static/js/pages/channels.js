@@ -1,4 +1,5 @@
-// Channel cards: what each channel serves, its rollout and mandatory flag, adoption, rollback and promote.
+// Channel cards: the branch each channel serves and its split, what it serves, its rollout and mandatory
+// flag, adoption, rollback and promote; then the users pinned to a branch.
 import { appPath, patch, post } from "../api.js";
 import { badge, field, formatDate, h, newId } from "../dom.js";
 import { attempt, guard, notify, openDialog } from "../ui.js";
@@ -199,9 +200,11 @@ function channelCard(ctx, channel) {
       h("h3", { id: headingId }, channel.name),
       h("div", { class: "badges" },
         channel.public ? badge("default", "ok") : null,
-        channel.rolloutChannel && channel.rolloutPercentage ? badge(`${channel.rolloutPercentage}% → ${channel.rolloutChannel}`, "warn") : null,
+        channel.rolloutBranch && channel.rolloutPercentage ? badge(`${channel.rolloutPercentage}% → branch ${channel.rolloutBranch}`, "warn") : null,
         release && release.kind !== "builtin" ? badge(`${release.rollout}%`, release.rollout < 100 ? "warn" : "ok") : null,
         release && release.mandatory ? badge("mandatory", "danger") : null)),
+    h("p", { class: "muted small branch" }, `Serves branch ${channel.branch}`, channel.rolloutBranch && channel.rolloutPercentage
+      ? `; ${channel.rolloutPercentage}% of its devices get branch ${channel.rolloutBranch}` : ""),
     describeRelease(release),
     release && release.kind !== "builtin" ? rolloutForm(ctx, channel, release) : null,
     h("h4", {}, "Adoption"),
@@ -209,6 +212,17 @@ function channelCard(ctx, channel) {
     h("div", { class: "actions" }, rollback, promote, settings));
 }
 
+/** Users pinned to a branch: their devices get it on any channel (on checks that say who the user is). */
+function userOverrides(ctx) {
+  const overrides = ctx.userOverrides || [];
+  if (!overrides.length) return null;
+  return h("section", { class: "card user-overrides", "aria-label": "User overrides" },
+    h("h3", {}, "User overrides"),
+    h("ul", {}, overrides.map((o) => h("li", {}, h("strong", {}, o.userId), ` → branch ${o.branchName}`,
+      o.note ? h("span", { class: "muted" }, ` · ${o.note}`) : null))));
+}
+
 export function channelCards(ctx) {
-  return h("div", { class: "channel-grid" }, ctx.channels.map((channel) => channelCard(ctx, channel)));
+  return h("div", {}, h("div", { class: "channel-grid" }, ctx.channels.map((channel) => channelCard(ctx, channel))),
+    userOverrides(ctx));
 }
