@@ -30,10 +30,16 @@ def paths() -> dict:
                 **json_errors(*KEYED)}),
         },
         f"{api}/signing-key": {
-            "get": operation("The public keys that verify bundle signatures", tag, reply(obj({
-                "algorithm": STRING, "publicKey": STRING, "keyId": STRING,
-                "keys": array(obj({"keyId": STRING, "publicKey": STRING, "current": BOOLEAN,
-                                   "retiredAt": TIMESTAMP}, required=["keyId", "publicKey", "current"]))})),
-                security=PUBLIC),
+            "get": operation("The public keys that verify bundle signatures (?format=pem: the current one as a PEM "
+                             "file)", tag, _signing_key_replies(), security=PUBLIC),
         },
     }
+
+
+def _signing_key_replies() -> dict:
+    """The keys as JSON, or (`?format=pem`) the current public key alone as a PEM file."""
+    keys = reply(obj({"algorithm": STRING, "publicKey": STRING, "keyId": STRING,
+                      "keys": array(obj({"keyId": STRING, "publicKey": STRING, "current": BOOLEAN,
+                                         "retiredAt": TIMESTAMP}, required=["keyId", "publicKey", "current"]))}))
+    keys["200"]["content"]["application/x-pem-file"] = {"schema": STRING}
+    return keys
