@@ -44,7 +44,7 @@ def paths() -> dict:
             "get": operation("A release with its stats", tag, {**reply(ref("Release")), **json_errors(*AUTH)},
                              [APP_ID, release_id]),
             "patch": operation("Change a release's rollout, mandatory flag, notes, disabled flag or target", tag, {
-                **reply(ref("Release")), **json_errors(400, *AUTH)}, [APP_ID, release_id]),
+                **reply(ref("Release")), **json_errors(400, *AUTH, 409)}, [APP_ID, release_id]),
             "delete": operation("Delete a release: disabled and hidden from history lists", tag, {
                 **reply(ref("Release")), **json_errors(*AUTH)}, [APP_ID, release_id]),
         },
