@@ -95,9 +95,9 @@ CRASHES_ROLL_BACK = {"crashRate": 5, "errorRate": 20, "minLaunches": 10, "action
 
 def outside_the_rollout(release, count=6):
     """Fresh device ids that a 5% rollout of `release` leaves out, by otabox's and CodePush's hash."""
-    return [device for device in (f"claimer-{n}" for n in itertools.count())
-            if decide.rollout_bucket(device, release["id"]) >= 500
-            and not in_codepush_rollout(device, release["label"], 5)][:count]
+    return list(itertools.islice((device for device in (f"claimer-{n}" for n in itertools.count())
+                                  if decide.rollout_bucket(device, release["id"]) >= 500
+                                  and not in_codepush_rollout(device, release["label"], 5)), count))
 
 
 def inside_the_rollout(release):

@@ -332,7 +332,7 @@ def test_keyless_device_routes_name_an_app_by_slug_never_by_its_row_id(admin, cl
     other = admin.post("/api/v1/apps", {"slug": "com.example.other", "name": "Other"}).json
     admin.publish("com.example.other", "1.0.0", bundle_fields={"targetVersions": "1.0.0"})
     fixture = make_export(tmp_path / "dist")
-    bundle = admin.upload("com.example.other", "1.0.0", fixture.zip_path.read_bytes(), format="expo",
+    bundle = admin.upload("com.example.other", "2.0.0", fixture.zip_path.read_bytes(), format="expo",
                           runtimeVersion="1.0.0").json
     admin.release("com.example.other", bundle["id"])
     device = {"platform": "ios", "device_id": "phone-1", "version_build": "1.0.0", "version_code": "1",
