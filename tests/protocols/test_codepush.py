@@ -207,7 +207,7 @@ def test_made_up_versions_in_deploy_reports_add_bounded_counters_that_the_janito
     one), at most MAX_ACTIVE_KEYS for the new one (the least counted go first, so real labels
     stay), and the janitor removes counters at zero."""
     monkeypatch.setattr(releases, "MAX_ACTIVE_KEYS", 20)
-    publish(admin, demo_app, "1.0.0", V1_FILES)
+    admin.publish(APP, "1.0.0", files=V1_FILES, bundle_fields=FOR_1_0_0)
     assert admin.post(f"/api/v1/apps/{demo_app['slug']}/channels", {"name": "elsewhere"}).status_code == 201
     other = admin.get(f"/api/v1/apps/{demo_app['slug']}/channels/elsewhere").json["deploymentKey"]
     deploy = f"{V01}/report_status/deploy"
