@@ -139,7 +139,7 @@ def create_app(config: Config | None = None, box: Box | None = None, access_log=
 
     guarded = ClientGuard(GenerationPublisher(FastPath(app.wsgi_app, box), box.generation_signal),
                           box.address_limiter, client_refusal, allowed_hosts(config.public_url, config.allowed_hosts),
-                          config.trusted_proxy)
+                          config.trusted_proxy, config.max_device_json_kb * 1024)
     app.wsgi_app = RequestObserver(guarded, box.metrics, access_log)
 
     box.start_background_work()

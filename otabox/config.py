@@ -85,6 +85,9 @@ class Config:
     upload_ttl: int = 3600
     max_bundle_mb: int = 100
     max_json_kb: int = 2048
+    max_device_json_kb: int = 64
+    """A device's update check, status report or channel request; event batches may be 4 times that,
+    health reports (500 events with their messages) up to max_json_kb."""
     max_uncompressed_mb: int = 1024
     max_zip_entries: int = 20000
     device_flush_seconds: float = 1.0

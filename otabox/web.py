@@ -343,3 +343,12 @@ def signed_download_url(sha256: str, kind: str = "zip", b=None, base: str | None
     b = b or box()
     query, expires = b.secrets.url_signer.reusable_query("download", f"{sha256}:{kind}", ttl or b.config.url_ttl)
     return f"{base or base_url()}/dl/{sha256}?type={quote(kind, safe='')}&{query}", expires
+
+
+def signed_download_urls(sha256s, kind: str, b, base: str | None, bucket: int) -> list[str]:
+    """`signed_download_url` for many blobs at once (a manifest's files), signed for the minute ending
+    at `bucket` (UrlSigner.reuse_bucket) and kept by the caller, so they do not crowd out the signer's
+    reusable signatures."""
+    signer, ttl, kind_query, base = b.secrets.url_signer, b.config.url_ttl, quote(kind, safe=''), base or base_url()
+    return [f"{base}/dl/{sha256}?type={kind_query}&{signer.query('download', f'{sha256}:{kind}', ttl, now=bucket)[0]}"
+            for sha256 in sha256s]

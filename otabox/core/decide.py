@@ -119,10 +119,18 @@ class Decision:
     mandatory: bool = False
     blocked: str | None = None
     reason: str | None = None
+    attested: bool = True
+    """False when the device is answered `release` only because it claims to run its bundle, outside
+    that release's rollout: anyone can claim a version, so such a check does not attest the device."""
 
     @property
     def update(self) -> bool:
         return self.outcome == "update"
+
+    @property
+    def served_release_id(self) -> int | None:
+        """The release this check served the device (what attests its health reports), if any."""
+        return self.release.id if self.release and self.attested else None
 
 
 def _why_not(release: ReleaseView, query: DeviceQuery) -> str | None:
@@ -256,7 +264,8 @@ def decide(app: AppView, query: DeviceQuery, selector: RolloutSelector = in_roll
     bundle = served.bundle
     if query.runs(bundle):
         newer = passed_over if passed_over != "other_platform" else None
-        return Decision("up_to_date", channel, served, bundle, reason=newer or "up_to_date")
+        return Decision("up_to_date", channel, served, bundle, reason=newer or "up_to_date",
+                        attested=selector(query.device_id, served))
     refusal = _policy_refusal(channel, bundle, query)
     if refusal:
         return Decision("blocked", channel, served, bundle, blocked=refusal,

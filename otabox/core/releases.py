@@ -69,15 +69,24 @@ REPUBLISH = Schema({"channels": ListOf(Text(200), min_items=1, max_items=50, uni
                     "groupId": GROUP_ID})
 
 
+SHOWN_ACTIONS = 64
+"""Client action counters shown per release, most counted first; the rest are summed as "other" (a
+box that stored made-up action names before the protocols mapped them still answers briefly)."""
+
+
 def release_stats(release_ids: list[int]) -> dict[int, dict]:
     stats = {rid: {"checks": 0, "downloads": 0, "installs": 0, "failures": 0, "actions": {}} for rid in release_ids}
     if release_ids:
-        for row in ReleaseStat.select().where(ReleaseStat.release.in_(release_ids)):
+        for row in (ReleaseStat.select().where(ReleaseStat.release.in_(release_ids))
+                    .order_by(ReleaseStat.count.desc(), ReleaseStat.action)):
             entry = stats[row.release_id]
+            actions = entry["actions"]
             if row.action in STAT_NAMES:
                 entry[STAT_NAMES[row.action]] = row.count
+            elif len(actions) < SHOWN_ACTIONS or row.action in actions:
+                actions[row.action] = actions.get(row.action, 0) + row.count
             else:
-                entry["actions"][row.action] = row.count
+                actions["other"] = actions.get("other", 0) + row.count
     return stats
 
 
@@ -626,14 +635,48 @@ def count_stat(release_id: int, action: str, amount: int = 1) -> None:
                   update={ReleaseStat.count: ReleaseStat.count + amount}).execute())
 
 
+MAX_ACTIVE_KEYS = 200
+"""Labels and app versions with an Active counter per deployment. The names come from the devices'
+reports, so past this many the least counted (oldest first) go: a real label or app version counts
+many devices, a made-up one the one report that named it."""
+
+
 def move_active(to: tuple[int, str], away: tuple[int, str] | None) -> None:
     """One device's report that it now runs `to` (channel id, label or app version) after `away`:
-    code-push-server's Active counters, up for one and down for the other, in one transaction."""
+    code-push-server's Active counters, up for one and down for the other, in one transaction. Only
+    a counter that exists goes down (a report naming a place nobody was recorded in adds no row)."""
+    channel_id, key = to
     with database.atomic():
-        for (channel_id, key), amount in ((to, 1), *(((away, -1),) if away else ())):
-            (CodePushActive.insert(channel=channel_id, key=key[:200], count=amount)
-             .on_conflict(conflict_target=[CodePushActive.channel, CodePushActive.key],
-                          update={CodePushActive.count: CodePushActive.count + amount}).execute())
+        (CodePushActive.insert(channel=channel_id, key=key[:200], count=1)
+         .on_conflict(conflict_target=[CodePushActive.channel, CodePushActive.key],
+                      update={CodePushActive.count: CodePushActive.count + 1}).execute())
+        if away:
+            (CodePushActive.update(count=CodePushActive.count - 1)
+             .where((CodePushActive.channel == away[0]) & (CodePushActive.key == away[1][:200])).execute())
+        _trim_active(channel_id)
+
+
+def _trim_active(channel_id: int) -> int:
+    rows = CodePushActive.select(CodePushActive.id).where(CodePushActive.channel == channel_id)
+    extra = rows.count() - MAX_ACTIVE_KEYS
+    if extra <= 0:
+        return 0
+    dropped = [row.id for row in rows.order_by(CodePushActive.count, CodePushActive.id).limit(extra)]
+    return CodePushActive.delete().where(CodePushActive.id.in_(dropped)).execute()
+
+
+def prune_active() -> int:
+    """The janitor's round over the Active counters: those at zero go (a deployment shows 0 for a
+    label without one), and every deployment keeps at most MAX_ACTIVE_KEYS (rows stored before the
+    bound). Returns how many rows went."""
+    with database.atomic():
+        removed = CodePushActive.delete().where(CodePushActive.count == 0).execute()
+    crowded = (CodePushActive.select(CodePushActive.channel).group_by(CodePushActive.channel)
+               .having(fn.COUNT(CodePushActive.id) > MAX_ACTIVE_KEYS))
+    for row in list(crowded):
+        with database.atomic():
+            removed += _trim_active(row.channel_id)
+    return removed
 
 
 def active_counts(channel: Channel) -> dict[str, int]:

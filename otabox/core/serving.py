@@ -585,6 +585,12 @@ class ServingCache:
                 self._apps[row.slug] = self._apps[str(row.id)] = view
         return view
 
+    def app_by_slug(self, slug: str) -> AppView | None:
+        """The app a keyless device route names (Capgo's `app_id`, Expo's URL, AppDispatch's
+        `projectSlug`): by slug only, never by its row id, which anyone can count through."""
+        view = self.app(slug)
+        return view if view is not None and view.slug == slug else None
+
     def by_deployment_key(self, key: str) -> tuple[AppView, ChannelView] | None:
         self._refresh()
         keys = self._deployment_keys

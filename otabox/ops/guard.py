@@ -1,5 +1,5 @@
-"""The first thing every request meets: the Host allow-list, and the per-address limit of the public
-client endpoints.
+"""The first thing every request meets: the Host allow-list, and the per-address limit and body sizes
+of the public client endpoints.
 
 Device ids are invented by the client, so a limit per device alone stops a buggy app, not a flood:
 every public client request also takes a token from its address's bucket
@@ -12,7 +12,7 @@ from http import HTTPStatus
 from typing import Callable
 from urllib.parse import urlsplit
 
-from ..errors import BadRequest, OtaboxError
+from ..errors import BadRequest, OtaboxError, TooLarge
 from ..security.ratelimit import TokenBucketLimiter, address_key
 
 log = logging.getLogger("otabox")
@@ -22,6 +22,13 @@ Refusal = Callable[[str, OtaboxError], tuple[int, str, bytes, dict]]
 CLIENT_PREFIXES = ("/capgo/", "/updateCheck", "/reportStatus/", "/v0.1/public/codepush/", "/expo/", "/v1/sdk/",
                    "/v1/ota/", "/ofrep/")
 NATIVE_CLIENT_SUFFIXES = ("/check", "/events", "/health")
+DEVICE_BODY_PREFIXES = ("/capgo/", "/updateCheck", "/reportStatus/", "/v0.1/public/codepush/", "/v1/sdk/",
+                        "/ofrep/")
+"""Client paths whose bodies are a device's check, status report, channel request or evaluation
+(health reports and AppDispatch's management API under /v1/ota/ keep the server's JSON limit)."""
+EVENT_BATCH_PATHS = ("/capgo/stats",)
+EVENT_BATCH_FACTOR = 4
+"""Event batches (100 events of up to a kilobyte or two) may be this many times a check's body."""
 UNCHECKED_HOST_PATHS = ("/healthz",)
 """Probes (load balancers, orchestrators) ask by address, whatever the public name."""
 NO_STORE = ("Cache-Control", "no-store")
@@ -40,6 +47,21 @@ def is_client_path(path: str) -> bool:
     if path.startswith(CLIENT_PREFIXES):
         return True
     return path.startswith("/api/v1/apps/") and path.endswith(NATIVE_CLIENT_SUFFIXES) and path.count("/") == 5
+
+
+def device_body_limit(path: str, device_bytes: int) -> int | None:
+    """The largest body a client path takes (None: the server's JSON limit, for health reports): what
+    its clients send, so that a body of 150 000 made-up keys is refused before it is parsed."""
+    if path in EVENT_BATCH_PATHS or (path.startswith("/api/v1/apps/") and path.endswith("/events")):
+        return device_bytes * EVENT_BATCH_FACTOR
+    if path.startswith(DEVICE_BODY_PREFIXES) or path.endswith("/check"):
+        return device_bytes
+    return None
+
+
+def _declared_length(environ) -> int:
+    length = environ.get("CONTENT_LENGTH") or "0"
+    return int(length) if length.isdecimal() else 0
 
 
 def allowed_hosts(public_url: str, extra: str) -> frozenset[str] | None:
@@ -70,11 +92,12 @@ def _carries_nul(environ) -> bool:
 
 class ClientGuard:
     """WSGI middleware: refuses a Host outside the allow-list (400), limits the public client
-    endpoints per address (429 with Retry-After) and marks their replies `Cache-Control: no-store`."""
+    endpoints per address (429 with Retry-After) and in body size (413), and marks their replies `Cache-Control: no-store`."""
 
     def __init__(self, app, limiter: TokenBucketLimiter, refusal: Refusal, hosts: frozenset[str] | None,
-                 trusted_proxy: str):
+                 trusted_proxy: str, device_body_bytes: int):
         self.app, self.limiter, self.refusal, self.hosts = app, limiter, refusal, hosts
+        self.device_body_bytes = device_body_bytes
         self._warn_forwarded = not trusted_proxy
 
     def __call__(self, environ, start_response):
@@ -92,6 +115,10 @@ class ClientGuard:
                                 "client behind the proxy shares its address for rate limits; set "
                                 "OTABOX_TRUSTED_PROXY to the proxy's address")
                 self.limiter.take(address_key(environ.get("REMOTE_ADDR")))
+                limit = device_body_limit(path, self.device_body_bytes)
+                if limit is not None and _declared_length(environ) > limit:
+                    raise TooLarge(f"a body over {limit // 1024} KB is more than this endpoint's clients send",
+                                   details={"limit_bytes": limit})
         except OtaboxError as exc:
             status, content_type, body, headers = self.refusal(path, exc)
             start_response(f"{status} {HTTPStatus(status).phrase}", [

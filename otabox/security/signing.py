@@ -51,8 +51,7 @@ class UrlSigner:
     def reusable_query(self, purpose: str, subject: str, ttl: int) -> tuple[str, int]:
         """Like `query`, with the expiry rounded up to the next minute so that one signature serves
         every update check in that minute (each still gets at least `ttl` seconds)."""
-        now = int(time.time())
-        bucket = now - now % self.REUSE_SECONDS + self.REUSE_SECONDS
+        bucket = self.reuse_bucket()
         key = (purpose, subject, ttl, bucket)
         found = self._reusable.get(key)
         if found is None:
@@ -60,6 +59,11 @@ class UrlSigner:
                 self._reusable.clear()
             found = self._reusable[key] = self.query(purpose, subject, ttl, now=bucket)
         return found
+
+    def reuse_bucket(self) -> int:
+        """The end of the current minute: what reusable signatures count their lifetime from."""
+        now = int(time.time())
+        return now - now % self.REUSE_SECONDS + self.REUSE_SECONDS
 
     def check(self, purpose: str, subject: str, expires: str | None, signature: str | None) -> str:
         """'ok', 'invalid' or 'expired'. The signature is compared in constant time."""

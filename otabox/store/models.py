@@ -53,7 +53,9 @@ class JSONField(TextField):
         return None if value is None else json.dumps(value, separators=(",", ":"), sort_keys=True)
 
     def python_value(self, value):
-        return None if value is None else json.loads(value)
+        """NaN and Infinity (in rows written before request JSON refused them) read as null, so
+        nothing that renders a row can emit invalid JSON."""
+        return None if value is None else json.loads(value, parse_constant=lambda _: None)
 
 
 class BaseModel(Model):

@@ -14,8 +14,10 @@ from click.testing import CliRunner
 from conftest import LiveServer, make_zip
 
 from otabox.cli import main as otabox_cli
+from otabox.core import releases
 from otabox.security import encryption
 from otabox.security.ratelimit import TokenBucketLimiter
+from otabox.store.models import DeviceEvent, ReleaseStat
 
 APP = "com.example.demo"
 FILES_V1 = {"index.html": "<html>v1</html>", "js/app.js": "console.log('same')", "img/logo.bin": bytes(range(256))}
@@ -71,6 +73,29 @@ def test_update_reply_has_strict_string_fields_checksum_and_manifest(client, adm
         content = content.encode() if isinstance(content, str) else content
         assert entry["file_hash"] == hashlib.sha256(content).hexdigest()
         assert download(client, entry["download_url"]) == content
+
+
+def test_a_manifest_is_signed_once_a_minute_and_leaves_the_signature_cache_alone(client, admin, box, demo_app,
+                                                                                   monkeypatch):
+    """A bundle of 12 000 files cost 12 000 signatures per check (0.15-0.6 s) and emptied the
+    signer's cache of 10 000 reusable signatures each time, slowing every other check. The signed
+    manifest is made once per bundle and minute of expiry, and every check in that minute shares it."""
+    files = {f"assets/{n:04}.txt": f"file {n}" for n in range(300)}
+    admin.publish(APP, "1.0.1", files=files)
+    signer = box.secrets.url_signer
+    signed = []
+    original = signer.sign
+    monkeypatch.setattr(signer, "sign", lambda *args, **kwargs: signed.append(args) or original(*args, **kwargs))
+    first = updates(client, device_id="phone-1").json
+    assert len(first["manifest"]) == 300 and 300 <= len(signed) <= 302  # a minute may turn meanwhile
+    signed.clear()
+    again = [updates(client, device_id=f"phone-{n}").json for n in range(2, 12)]
+    if signed:  # the minute turned: one new manifest, signed once
+        assert len(signed) <= 301
+    assert all(reply["manifest"][:1] == first["manifest"][:1] or signed for reply in again)
+    assert len(signer._reusable) <= 2  # the bundle's URL (and its next minute), not its files
+    entry = again[-1]["manifest"][7]
+    assert download(client, entry["download_url"]) == files[entry["file_name"]].encode()
 
 
 def test_plugins_before_6_2_get_no_manifest(client, admin, demo_app):
@@ -215,8 +240,36 @@ def test_stats_accept_one_object_or_an_array_and_count_per_release(client, admin
     assert client.post("/capgo/stats", json=batch).json == {"status": "ok"}
     stats = release_stats(admin)
     assert (stats["downloads"], stats["installs"], stats["failures"]) == (1, 1, 1)
-    assert stats["actions"]["checksum_fail"] == 1 and stats["actions"]["nonsense"] == 1
+    assert stats["actions"]["checksum_fail"] == 1 and stats["actions"]["other"] == 1
     assert stats["actions"]["app_moved_to_background"] == 1
+
+
+def test_made_up_actions_are_counted_together_and_keep_their_name_on_the_event(client, admin, box, demo_app):
+    """Action names are the client's to choose: 10 requests of 20 random names add one "other"
+    counter to the release, not 200, and the management views stay as short as the plugin's list."""
+    published = admin.publish(APP, "1.0.1", files=FILES_V1)
+    for request in range(10):
+        batch = [info(action=f"made-up-{request}-{n}-" + "x" * 150, version_name="1.0.1") for n in range(20)]
+        assert client.post("/capgo/stats", json=batch + [info(action="download_50", version_name="1.0.1")]).json \
+            == {"status": "ok"}
+    stats = release_stats(admin)
+    assert stats["actions"] == {"other": 200, "download_50": 10}
+    with box.db.connection_context():
+        assert ReleaseStat.select().where(ReleaseStat.release == published.release["id"]).count() == 2
+        event = DeviceEvent.select().where(DeviceEvent.action == "other").first()
+    assert json.loads(event.message)["action"].startswith("made-up-")
+
+
+def test_a_release_shows_a_bounded_number_of_action_counters(client, admin, box, demo_app):
+    """Counters stored before made-up names were folded (an older box's rows) are shown as the most
+    counted 64 and the rest summed into "other"."""
+    published = admin.publish(APP, "1.0.1", files=FILES_V1)
+    with box.db.connection_context():
+        for n in range(300):
+            releases.count_stat(published.release["id"], f"junk-{n:03}", 1 + (n == 7))
+    shown = release_stats(admin)["actions"]
+    assert len(shown) == releases.SHOWN_ACTIONS + 1 and shown["junk-007"] == 2
+    assert sum(shown.values()) == 301
 
 
 def test_stats_reject_events_without_action(client, demo_app):

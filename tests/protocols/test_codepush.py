@@ -12,10 +12,12 @@ from urllib.parse import urlsplit
 import pytest
 from conftest import ROOT, make_zip
 
-from otabox.core import semver
+from otabox.core import releases, semver
 from otabox.core.bundles import referenced_blobs
+from otabox.ops.maintenance import tidy
 from otabox.protocols.codepush.updates import SNAKE_CASE, above_range
 from otabox.protocols.codepush.package import in_codepush_rollout, package_hash_from_file_hashes, package_hash_from_zip
+from otabox.store.models import CodePushActive
 
 NODE_DIR = ROOT / "tests" / "node"
 V01 = "/v0.1/public/codepush"
@@ -196,6 +198,36 @@ def test_reports_move_release_stats_and_device_records(client, admin, demo_app, 
     assert binary.status_code == 200
     box.tracker.flush()
     assert admin.get(f"/api/v1/apps/{demo_app['slug']}/devices/phone-1").json["bundleVersion"] == "builtin"
+
+
+def test_made_up_versions_in_deploy_reports_add_bounded_counters_that_the_janitor_tidies(client, admin, demo_app,
+                                                                                        key, box, monkeypatch):
+    """Each deploy report names the app version it runs and the label or version it left, in any
+    deployment: 300 reports with made-up names add no counter for the place left (it never had
+    one), at most MAX_ACTIVE_KEYS for the new one (the least counted go first, so real labels
+    stay), and the janitor removes counters at zero."""
+    monkeypatch.setattr(releases, "MAX_ACTIVE_KEYS", 20)
+    admin.publish(APP, "1.0.0", files=V1_FILES, bundle_fields=FOR_1_0_0)
+    assert admin.post(f"/api/v1/apps/{demo_app['slug']}/channels", {"name": "elsewhere"}).status_code == 201
+    other = admin.get(f"/api/v1/apps/{demo_app['slug']}/channels/elsewhere").json["deploymentKey"]
+    deploy = f"{V01}/report_status/deploy"
+    for n in range(5):
+        assert client.post(deploy, json={"app_version": "1.0.0", "deployment_key": key, "label": "v1",
+                                         "status": "DeploymentSucceeded", "client_unique_id": f"phone-{n}"}
+                           ).status_code == 200
+    for n in range(300):
+        assert client.post(deploy, json={
+            "app_version": f"9.{n}.0-{'x' * 100}", "deployment_key": key, "client_unique_id": f"forger-{n}",
+            "previous_label_or_app_version": f"8.{n}.0", "previous_deployment_key": other}).status_code == 200
+    with box.db.connection_context():
+        counters = {row.key: row.count for row in CodePushActive.select()}
+    assert len(counters) == 20 and counters["v1"] == 5 and not any(k.startswith("8.") for k in counters)
+    assert client.post(deploy, json={"app_version": "1.0.0", "deployment_key": key, "client_unique_id": "phone-0",
+                                     "previous_label_or_app_version": "v1"}).status_code == 200
+    with box.db.connection_context():
+        CodePushActive.update(count=0).where(CodePushActive.key.startswith("9.")).execute()
+        assert tidy(box)["activeCounters"] == 18
+        assert {row.key: row.count for row in CodePushActive.select()} == {"v1": 4, "1.0.0": 1}
 
 
 def test_reports_are_validated(client, key):

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from otabox.core import serving
+from otabox.store.models import FlagContext
 from support import record_queries
 
 APP = "/api/v1/apps/com.example.demo"
@@ -275,3 +276,27 @@ def test_flag_definitions_for_on_device_providers(admin, client, key, demo_app, 
     assert flags[2]["rules"][0]["ruleConfig"]["rollout"] == [
         {"variantValue": True, "weight": 5, "variationId": split["variations"][0]["id"]},
         {"variantValue": False, "weight": 95, "variationId": split["variations"][1]["id"]}]
+
+
+def strict_json(data: bytes):
+    def refuse(constant):
+        raise ValueError(f"{constant} is not JSON")
+    return json.loads(data, parse_constant=refuse)
+
+
+def test_non_finite_numbers_are_refused_and_never_rendered(admin, box, client, key, make_flag, demo_app):
+    """Python reads 1e999 as Infinity and accepts NaN; JSON holds neither, so a context that kept them
+    made the contexts list invalid JSON. They are refused, and a row an older box stored reads as null."""
+    make_flag("new-checkout")
+    for number in ("1e999", "-1e999", "NaN", "Infinity"):
+        body = '{"context": {"targetingKey": "user-1", "score": %s}}' % number
+        response = client.post(SINGLE.format("new-checkout"), data=body, headers=key,
+                               content_type="application/json")
+        assert (response.status_code, response.json["errorCode"]) == (400, "PARSE_ERROR"), number
+    with box.db.connection_context():
+        FlagContext.create(app=demo_app["id"], kind="user", targeting_key="old-row",
+                           attributes={"score": float("inf"), "nan": float("nan")})
+    listed = admin.get(f"{APP}/contexts")
+    assert listed.status_code == 200
+    row = next(c for c in strict_json(listed.data)["contexts"] if c["targetingKey"] == "old-row")
+    assert row["attributes"] == {"score": None, "nan": None}

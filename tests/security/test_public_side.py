@@ -323,3 +323,57 @@ def test_nul_characters_from_devices_are_refused_on_every_engine(client, demo_ap
         from otabox.store.models import Device
 
         assert Device.select().count() == 0
+
+
+def test_keyless_device_routes_name_an_app_by_slug_never_by_its_row_id(admin, client, demo_app, tmp_path):
+    """Capgo, Expo and AppDispatch's reports send no secret, only the slug; the app's sequential row
+    id (and its spellings, "02") names nothing there, so nobody can count through the apps of a box
+    and learn their slugs or bundles."""
+    other = admin.post("/api/v1/apps", {"slug": "com.example.other", "name": "Other"}).json
+    admin.publish("com.example.other", "1.0.0", bundle_fields={"targetVersions": "1.0.0"})
+    fixture = make_export(tmp_path / "dist")
+    bundle = admin.upload("com.example.other", "2.0.0", fixture.zip_path.read_bytes(), format="expo",
+                          runtimeVersion="1.0.0").json
+    admin.release("com.example.other", bundle["id"])
+    device = {"platform": "ios", "device_id": "phone-1", "version_build": "1.0.0", "version_code": "1",
+              "version_os": "17.0", "version_name": "builtin", "plugin_version": "8.51.14", "is_emulator": False,
+              "is_prod": True}
+    expo = {"expo-protocol-version": "1", "expo-platform": "ios", "expo-runtime-version": "1.0.0",
+            "accept": "multipart/mixed", "eas-client-id": "client-1"}
+    assert client.post("/capgo/updates", json={**device, "app_id": "com.example.other"}).json["version"] == "1.0.0"
+    assert client.get("/expo/com.example.other/manifest", headers=expo).status_code == 200
+    for number in (str(other["id"]), f"0{other['id']}"):
+        refused = client.post("/capgo/updates", json={**device, "app_id": number})
+        assert (refused.status_code, refused.json["error"]) == (404, "app_not_found"), refused.json
+        channel_self = client.put("/capgo/channel_self", json={**device, "app_id": number})
+        assert channel_self.status_code == 404, channel_self.json
+        stats = client.post("/capgo/stats", json={**device, "app_id": number, "action": "set"})
+        assert stats.status_code == 404, stats.json
+        manifest = client.get(f"/expo/{number}/manifest", headers=expo)
+        assert manifest.status_code == 404 and b"com.example.other" not in manifest.data
+        report = client.post("/v1/ota/health-metrics", json={"projectSlug": number, "deviceId": "phone-1",
+                                                             "platform": "ios", "events": [{"type": "app_launch"}]})
+        assert report.status_code == 404, report.json
+
+
+def test_device_bodies_are_bounded_to_what_their_clients_send(admin, client, demo_app):
+    """A check's body was read up to the 2 MB JSON limit: 150 000 made-up keys cost 0.3-0.5 s of
+    parsing each. Checks, status reports and channel requests take 64 KB (OTABOX_MAX_DEVICE_JSON_KB),
+    event batches four times that, health reports the JSON limit; past it, 413 in the protocol's shape."""
+    admin.publish(APP, "1.0.0", bundle_fields={"targetVersions": "1.0.0"})
+    device = {"platform": "ios", "device_id": "phone-1", "app_id": APP, "version_build": "1.0.0",
+              "version_code": "1", "version_os": "17.0", "version_name": "builtin", "plugin_version": "8.51.14",
+              "is_emulator": False, "is_prod": True}
+    padded = {**device, **{f"k{n}": 1 for n in range(10_000)}}  # ~90 KB
+    assert client.post("/capgo/updates", json=device).json["version"] == "1.0.0"
+    refused = client.post("/capgo/updates", json=padded)
+    assert refused.status_code == 413 and refused.json["error"] == "too_large", refused.json
+    assert client.put("/capgo/channel_self", json=padded).status_code == 413
+    assert client.post("/capgo/stats", json=[{**padded, "action": "set"}]).status_code == 200  # a batch
+    key = admin.get(f"/api/v1/apps/{APP}/channels/production").json["deploymentKey"]
+    report = client.post("/v0.1/public/codepush/report_status/deploy",
+                         json={"deployment_key": key, "app_version": "1.0.0", "pad": "x" * 70_000})
+    assert report.status_code == 413 and report.content_type.startswith("text/plain")
+    health = client.post("/v1/ota/health-metrics", json={"projectSlug": APP, "deviceId": "phone-1", "platform": "ios",
+                                                        "events": [{"type": "app_launch"}], "pad": "x" * 300_000})
+    assert health.status_code == 204

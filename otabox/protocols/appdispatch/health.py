@@ -29,7 +29,7 @@ def answer_report(b, wire: WireRequest) -> Reply:
         raise BadRequest("projectSlug is required", details={"field": "projectSlug"})
     if update_id is not None and (not isinstance(update_id, str) or len(update_id) > 200):
         raise BadRequest("updateUuid must be a string or null", details={"field": "updateUuid"})
-    view = b.serving.app(slug)
+    view = b.serving.app_by_slug(slug)
     if view is None:
         raise NotFound(f"no app {slug!r}", code="app_not_found")
     found = parsed_report(b, data, view, address, unnamed=UNNAMED_CUSTOM)

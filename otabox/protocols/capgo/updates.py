@@ -41,7 +41,7 @@ from ...core.devices import set_self_assigned_channel, store_events
 from ...errors import BadRequest, NotFound, OtaboxError
 from ...security.ratelimit import RateLimited
 from ...store.models import App, BundleFile
-from ...web import box, event_admission, signed_download_url
+from ...web import box, event_admission, signed_download_url, signed_download_urls
 from ..native.updates import release_for
 from ..wire import Protocol, Reply, WireRequest, json_reply
 
@@ -63,6 +63,19 @@ MANIFEST_MIN_PLUGIN = semver.parse_version("6.2.0")
 EVENT_TYPES = {"download_complete": "downloaded", "set": "installed", "set_fail": "failed", "update_fail": "failed",
                "download_fail": "failed", "checksum_fail": "failed", "decrypt_fail": "failed", "unzip_fail": "failed"}
 """Plugin stat actions that count as release stats; every other action is stored and counted as itself."""
+KNOWN_ACTIONS = frozenset({
+    "set", "set_next", "set_fail", "reset", "delete", "update_fail",
+    "download_complete", "download_fail", *(f"download_{n}" for n in range(10, 100, 10)), "download_zip_start",
+    "download_zip_complete", "download_manifest_start", "download_manifest_complete",
+    "download_manifest_file_fail", "download_manifest_checksum_fail", "download_manifest_brotli_fail",
+    "manifest_path_fail", "finish_download_fail", "checksum_fail", "checksum_required", "decrypt_fail",
+    "unzip_fail", "windows_path_fail", "canonical_path_fail", "directory_path_fail", "low_mem_fail",
+    "insufficient_disk_space", "app_moved_to_foreground", "app_moved_to_background", "app_launch_start",
+    "app_launch_ready", "app_launch_timeout", "blocked_by_server_url", "rate_limit_reached"})
+"""The actions capacitor-updater sends (its sources, 8.51.14). Any other name is kept on its event
+but counted as "other": the names are the client's to choose, and each would be a stat row of the
+release shown in every management view."""
+OTHER_ACTION = "other"
 
 BLOCKED_UPGRADE_MESSAGES = {
     "major": "The channel does not allow automatic updates to a new major version",
@@ -219,7 +232,7 @@ def limited(b, endpoint: str, parse, address: str | None):
 
 
 def app_view(b, info: DeviceInfo):
-    view = b.serving.app(info.app_id)
+    view = b.serving.app_by_slug(info.app_id)
     if view is None:
         raise NotFound(f"no app {info.app_id[:200]!r} on this server (app_id must be the otabox app slug)",
                        code="app_not_found")
@@ -232,7 +245,7 @@ def answer_updates(b, wire: WireRequest) -> Reply:
     info = limited(b, "updates", lambda: parse_info(payload_from(wire.body)), wire.client_address)
     view = app_view(b, info)
     decision = domain.decide(view, info.query())
-    b.tracker.seen(view.id, info.device_id, decision.release.id if decision.release else None,
+    b.tracker.seen(view.id, info.device_id, decision.served_release_id,
                    platform=info.platform, native_version=info.version_build, native_build=info.native_build,
                    bundle_version=None if info.on_builtin else info.version_name,
                    channel=decision.channel.name if decision.channel else info.default_channel, **info.reported())
@@ -304,16 +317,22 @@ def offer(b, info: DeviceInfo, decision: domain.Decision, origin: str) -> dict:
             files = bundle_files(bundle.id, bundle.sha256)
             # The plugin Brotli-decompresses manifest files named *.br; such zips go whole.
             if files and not any(path.endswith(".br") for path, _ in files):
-                reply["manifest"] = [manifest_entry(b, path, sha, origin) for path, sha in files]
+                reply["manifest"] = signed_manifest(b, bundle.id, bundle.sha256, origin,
+                                                    b.secrets.url_signer.reuse_bucket())
     notes = (decision.release.notes if decision.release else "") or bundle.notes
     if notes:
         reply["message"] = notes
     return reply
 
 
-def manifest_entry(b, path: str, sha256: str, origin: str) -> dict:
-    url, _ = signed_download_url(sha256, "file", b=b, base=origin)
-    return {"file_name": path, "file_hash": sha256, "download_url": url}
+@functools.lru_cache(maxsize=32)
+def signed_manifest(b, bundle_id: int, zip_sha256: str, origin: str, bucket: int) -> list[dict]:
+    """A zip bundle's manifest with a signed URL per file, made once per bundle, origin and minute
+    of expiry (`bucket`) and shared by every check in that minute: a bundle of 12 000 files would
+    otherwise cost 12 000 signatures per check. Never changed by its callers."""
+    files = bundle_files(bundle_id, zip_sha256)
+    urls = signed_download_urls((sha for _, sha in files), "file", b, origin, bucket)
+    return [{"file_name": path, "file_hash": sha, "download_url": url} for (path, sha), url in zip(files, urls)]
 
 
 @functools.lru_cache(maxsize=512)
@@ -360,7 +379,7 @@ def stats():
     for app_id, events in by_app.items():
         view = app_view(box(), events[0])
         rows = [(e.device_id, bundle_for(view, e.version_name, e.platform), EVENT_TYPES.get(e.fields["action"]),
-                 e.fields["action"], event_message(e)) for e in events]
+                 stat_action(e.fields["action"]), event_message(e)) for e in events]
         store_events(App.get_by_id(view.id), rows,
                      lambda device_id, bundle_id, view=view: release_for(view, device_id, bundle_id), admit,
                      box().health)
@@ -378,9 +397,16 @@ def bundle_for(view, version_name: str, platform: str | None) -> int | None:
     return candidates[0].id if candidates else None
 
 
+def stat_action(action: str) -> str:
+    return action if action in KNOWN_ACTIONS else OTHER_ACTION
+
+
 def event_message(event: DeviceInfo) -> str:
-    """What the event tells besides its action and bundle, as compact JSON."""
+    """What the event tells besides its action and bundle, as compact JSON (with an action the plugin
+    does not send, its name)."""
     details = {"version_name": event.version_name}
+    if event.fields["action"] not in KNOWN_ACTIONS:
+        details["action"] = event.fields["action"]
     if event.fields.get("old_version_name"):
         details["old_version_name"] = event.fields["old_version_name"]
     metadata = event.fields.get("metadata")

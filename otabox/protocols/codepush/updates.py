@@ -18,7 +18,7 @@ from flask import Blueprint, Response, request
 
 from ...core import decide as domain
 from ...core import releases, semver
-from ...core.devices import store_events
+from ...core.devices import EVENT_ROW_OVERHEAD, store_events
 from ...core.serving import AppView, BundleView, ChannelView, ReleaseView
 from ...errors import BadRequest, NotFound, OtaboxError
 from ...store.models import App
@@ -178,7 +178,7 @@ def answer_update_check(b, wire: WireRequest) -> Reply:
                                 versions_follow_native=False)
     decision = domain.decide(view, device, selector=codepush_selector)
     current = _bundle_with_hash(view, channel, args["package_hash"])
-    b.tracker.seen(view.id, device_id, decision.release.id if decision.release else None,
+    b.tracker.seen(view.id, device_id, decision.served_release_id,
                    platform=None, native_version=args["app_version"], native_build=None,
                    bundle_version=current.version if current else None,
                    channel=decision.channel.name if decision.channel else channel.name)
@@ -254,10 +254,11 @@ def _count_active(body: dict, channel: ChannelView, now: str, device_id: str) ->
     device and the one it reports having left (`previousLabelOrAppVersion`, in
     `previousDeploymentKey`'s deployment, this one by default) loses one. An update check alone counts
     nothing."""
-    if not event_admission()(device_id, len(now)):
-        return
     previous = _field(body, "previousLabelOrAppVersion", "previous_label_or_app_version")
     previous_key = _field(body, "previousDeploymentKey", "previous_deployment_key")
+    rows = (now, previous) if previous else (now,)
+    if not event_admission()(device_id, sum(len(key) + EVENT_ROW_OVERHEAD for key in rows)):
+        return
     away = None
     if previous:
         found = box().serving.by_deployment_key(previous_key) if previous_key else (None, channel)

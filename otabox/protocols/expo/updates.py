@@ -355,7 +355,7 @@ def below_minimum(runtime_version: str, minimum: str | None) -> bool:
 def manifest(app_id):
     asked = read_manifest_request()
     limit_client("expo", asked.device_id)
-    view = box().serving.app(app_id)
+    view = box().serving.app_by_slug(app_id)
     if view is None:
         raise NotFound(f"no app {app_id[:200]!r}")
     _require_multipart()
@@ -368,7 +368,7 @@ def manifest(app_id):
         skip_bundle_ids=frozenset(updates[i].bundle.id for i in asked.failed_update_ids if i in updates),
         formats=frozenset({"expo"}))
     decision = domain.decide(runtime_view(view, asked.runtime_version), query)
-    box().tracker.seen(view.id, asked.device_id, decision.release.id if decision.release else None,
+    box().tracker.seen(view.id, asked.device_id, decision.served_release_id,
                        platform=asked.platform, native_version=asked.runtime_version, native_build=None,
                        bundle_version=query.current_version,
                        channel=decision.channel.name if decision.channel else asked.channel)
