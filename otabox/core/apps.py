@@ -274,8 +274,10 @@ def _split_branch(channel: Channel, settings: dict) -> Branch | None:
     else:
         branch = Branch.get_or_none((Branch.app == channel.app_id) & (Branch.name == name))
     if branch is None or branch.id == channel.branch_id:
-        raise BadRequest(f"{field} must name another {'channel' if field == 'rolloutChannel' else 'branch'} of "
-                         "the app than the one the channel serves (or be null)", details={"field": field})
+        kind = "channel" if field == "rolloutChannel" else "branch"
+        raise BadRequest(f"{field} must name another {kind} of the app (or be null)"
+                         + ("" if branch is None else f": {name!r} is the {kind} this channel serves"),
+                         details={"field": field})
     return branch
 
 

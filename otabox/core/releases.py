@@ -441,8 +441,8 @@ def rollback_plan(channel: Channel, data: dict, policy: RollbackPolicy = OTABOX_
         targets[platform] = next((r for r in enabled if r.id < release.id and r.bundle_id != release.bundle_id
                                   and r not in rolled.values() and _for_platform(r, platform, bundles)), None)
         if targets[platform] is None:
-            raise Conflict("there is no earlier release to roll back to" + (f" for {platform}" if only or
-                                                                            len(rolled) > 1 else "")
+            per_platform = only or len({r.id for r in rolled.values()}) > 1
+            raise Conflict("there is no earlier release to roll back to" + (f" for {platform}" if per_platform else "")
                            + "; roll back to builtin instead", code="nothing_to_roll_back")
     if only:
         steps = (RollbackStep(only, current, targets.get(only)),)
