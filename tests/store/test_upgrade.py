@@ -30,7 +30,10 @@ def upgraded(request, tmp_path, database_url):
     """The fixture's data dir upgraded by `otabox serve`; on PostgreSQL, its database moved there first
     (as the old release would have kept it) and its secret files imported by the first start."""
     recorded = json.loads(request.param.read_text())
-    server = LiveServer(old_box(tmp_path / "data", database_url, request.param.with_suffix("")))
+    # The patch maker would start diffing the old bundles at once (its audit entries and a new serving
+    # sequence are this release's behaviour, tested in tests/ops); here only the old answers are replayed.
+    server = LiveServer(old_box(tmp_path / "data", database_url, request.param.with_suffix("")),
+                        env={"OTABOX_PATCH_BASES": "0"})
     yield server, recorded
     server.stop()
 
