@@ -229,6 +229,16 @@ def query() -> dict:
     return inputs()[0]
 
 
+def uploaded_file(field: str = "file"):
+    """The file part `field` of a multipart upload; a BadRequest naming what to send otherwise."""
+    if request.mimetype != "multipart/form-data":
+        raise BadRequest(f"send multipart/form-data with the file field '{field}'", code="expected_multipart")
+    upload = request.files.get(field)
+    if upload is None:
+        raise BadRequest(f"the file field '{field}' is missing", details={"field": field})
+    return upload
+
+
 def paging(limit: int) -> Schema:
     """The query of a list: `limit` (default `limit`, at most 500) and `offset`."""
     return Schema({"limit": Whole(1, 500, default=limit), "offset": Whole(0, 10**9, default=0)})

@@ -7,7 +7,7 @@ from ..core import bundles, numbered_bundles
 from ..errors import BadRequest, Forbidden, Gone
 from ..fields import Boolean, Choice, Schema, Text
 from ..store.models import iso
-from ..web import accepts, actor, app_for, base_url, body, box, paging, query
+from ..web import accepts, actor, app_for, base_url, body, box, paging, query, uploaded_file
 
 bp = Blueprint("api_bundles", __name__)
 
@@ -16,11 +16,7 @@ bp = Blueprint("api_bundles", __name__)
 @accepts(form=bundles.BUNDLE_FIELDS, files=("file",))
 def upload_bundle(app_id):
     app = app_for(app_id, "publisher")
-    if not (request.content_type or "").startswith("multipart/form-data"):
-        raise BadRequest("send multipart/form-data with a file field 'file'", code="expected_multipart")
-    upload = request.files.get("file")
-    if upload is None:
-        raise BadRequest("the file field 'file' is missing", details={"field": "file"})
+    upload = uploaded_file()
     fields = bundles.parse_fields(body())
     with box().ingestor.slot():
         staged = box().staging.receive(upload.stream, box().config.max_bundle_bytes)

@@ -1,11 +1,10 @@
 """Management API: the bundles embedded in store binaries (patch bases for devices that never took an update)."""
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify
 
 from ..core import embedded
-from ..errors import BadRequest
-from ..web import accepts, actor, app_for, body, box, query
+from ..web import accepts, actor, app_for, body, box, query, uploaded_file
 
 bp = Blueprint("api_embedded", __name__)
 
@@ -16,11 +15,7 @@ def record_embedded(app_id):
     """Multipart: `platform`, `runtimeVersion` and `updateId` (Expo) or `nativeVersion` (the native
     protocol), and `file`, the bundle inside the binary."""
     app = app_for(app_id, "publisher")
-    if not (request.content_type or "").startswith("multipart/form-data"):
-        raise BadRequest("send multipart/form-data with a file field 'file'", code="expected_multipart")
-    upload = request.files.get("file")
-    if upload is None:
-        raise BadRequest("the file field 'file' is missing", details={"field": "file"})
+    upload = uploaded_file()
     fields = embedded.parse_fields(body())
     with box().ingestor.slot():
         staged = box().staging.receive(upload.stream, box().config.max_bundle_bytes)

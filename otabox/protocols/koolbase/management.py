@@ -13,14 +13,13 @@ on a channel; its `id` is that number's row id, given as a string as Koolbase's 
 `project_id` the app's id, likewise. Errors are otabox's (the document shows no error body)."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 
 from ...core import numbered_bundles, releases
-from ...errors import BadRequest
 from ...fields import Boolean, Schema, Text
 from ...store.blobs import blob_name
 from ...store.models import App, ChannelVersion, iso
-from ...web import accepts, actor, app_for, body, box
+from ...web import accepts, actor, app_for, body, box, uploaded_file
 
 bp = Blueprint("koolbase_management", __name__)
 PREFIX = "/v1/projects/<project_id>/ota"
@@ -48,11 +47,7 @@ def _one(app: App, row: ChannelVersion) -> Response:
 @accepts(form=UPLOAD, files=("bundle",))
 def upload(project_id):
     app = app_for(project_id, "publisher")
-    if request.mimetype != "multipart/form-data":
-        raise BadRequest("send multipart/form-data with the file field 'bundle'", code="expected_multipart")
-    file = request.files.get("bundle")
-    if file is None:
-        raise BadRequest("the file field 'bundle' is required", details={"field": "bundle"})
+    file = uploaded_file("bundle")
     data = body()
     numbered_bundles.upload_channel(app, data["channel"])  # an unknown channel is refused before the file is read
     b = box()
