@@ -23,6 +23,9 @@ MAX_DEVICE_ID = 200
 MAX_MESSAGE = 1000
 EVENT_ROW_OVERHEAD = 100
 """Bytes a stored event costs beyond its text (ids, time, index entries), for the daily budget."""
+DEVICE_ROW_BYTES = 400
+"""Bytes the device row that a report creates costs (its columns and index entries: about 340 on
+SQLite), charged to the daily event budget with the first event of a device the app has no row for."""
 DEVICE_FIELDS = SIGHTING_COLUMNS
 REPORTED_FIELDS = REPORTED_COLUMNS
 """What capacitor-updater reports besides; a sighting without one keeps the value recorded before."""
@@ -70,6 +73,11 @@ class DeviceTracker(BatchWriter):
                     self._reported.setdefault(key, {}).update(values)
                 else:
                     self.dropped += 1
+
+    def buffered(self, app_id: int, device_ids: set[str]) -> set[str]:
+        """Which of `device_ids` have a sighting or report waiting to be written."""
+        with self._lock:
+            return {d for d in device_ids if (app_id, d) in self._seen or (app_id, d) in self._reported}
 
     def _take(self):
         batch = self._seen, self._checks, self._reported
@@ -255,6 +263,12 @@ def event_size(row: tuple) -> int:
 
 FAILURE_TYPES = ("failed", "rolled_back")
 """Client events that also count as failures in the release's health (core/health.py)."""
+
+
+def known_devices(app_id: int, device_ids: set[str]) -> set[str]:
+    """Which of `device_ids` the app already has a row for."""
+    query = Device.select(Device.device_id).where((Device.app == app_id) & Device.device_id.in_(sorted(device_ids)))
+    return {device_id for (device_id,) in query.tuples()}
 
 
 def store_events(app: App, rows: list[tuple], resolve_release, admit=None, health=None) -> int:

@@ -27,8 +27,10 @@ DEVICE_BODY_PREFIXES = ("/capgo/", "/updateCheck", "/reportStatus/", "/v0.1/publ
 """Client paths whose bodies are a device's check, status report, channel request or evaluation
 (health reports and AppDispatch's management API under /v1/ota/ keep the server's JSON limit)."""
 EVENT_BATCH_PATHS = ("/capgo/stats",)
-EVENT_BATCH_FACTOR = 4
-"""Event batches (100 events of up to a kilobyte or two) may be this many times a check's body."""
+EVENT_BATCH_FACTOR = 16
+"""Event batches may be this many times a check's body (1 MB by default): 100 events, whose messages
+(a stack trace runs to several kilobytes; the first 1 000 characters are kept) a client should not
+lose for being long."""
 UNCHECKED_HOST_PATHS = ("/healthz",)
 """Probes (load balancers, orchestrators) ask by address, whatever the public name."""
 NO_STORE = ("Cache-Control", "no-store")

@@ -359,7 +359,7 @@ def test_keyless_device_routes_name_an_app_by_slug_never_by_its_row_id(admin, cl
 def test_device_bodies_are_bounded_to_what_their_clients_send(admin, client, demo_app):
     """A check's body was read up to the 2 MB JSON limit: 150 000 made-up keys cost 0.3-0.5 s of
     parsing each. Checks, status reports and channel requests take 64 KB (OTABOX_MAX_DEVICE_JSON_KB),
-    event batches four times that, health reports the JSON limit; past it, 413 in the protocol's shape."""
+    event batches 16 times that, health reports the JSON limit; past it, 413 in the protocol's shape."""
     admin.publish(APP, "1.0.0", bundle_fields={"targetVersions": "1.0.0"})
     device = {"platform": "ios", "device_id": "phone-1", "app_id": APP, "version_build": "1.0.0",
               "version_code": "1", "version_os": "17.0", "version_name": "builtin", "plugin_version": "8.51.14",
@@ -370,6 +370,11 @@ def test_device_bodies_are_bounded_to_what_their_clients_send(admin, client, dem
     assert refused.status_code == 413 and refused.json["error"] == "too_large", refused.json
     assert client.put("/capgo/channel_self", json=padded).status_code == 413
     assert client.post("/capgo/stats", json=[{**padded, "action": "set"}]).status_code == 200  # a batch
+    assert client.post("/capgo/stats", json=[{**padded, "action": "set"}] * 12).status_code == 413  # over 1 MB
+    long_messages = [{"deviceId": f"phone-{n}", "type": "failed", "message": "x" * 5000} for n in range(100)]
+    events = client.post(f"/api/v1/apps/{APP}/events", json=long_messages,
+                         headers={"X-Client-Key": demo_app["clientKey"]})
+    assert events.status_code == 200, events.json
     key = admin.get(f"/api/v1/apps/{APP}/channels/production").json["deploymentKey"]
     report = client.post("/v0.1/public/codepush/report_status/deploy",
                          json={"deployment_key": key, "app_version": "1.0.0", "pad": "x" * 70_000})

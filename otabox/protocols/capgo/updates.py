@@ -37,7 +37,7 @@ from werkzeug.exceptions import HTTPException
 from ... import jsonsafe
 from ...core import decide as domain
 from ...core import semver
-from ...core.devices import set_self_assigned_channel, store_events
+from ...core.devices import DEVICE_ROW_BYTES, known_devices, set_self_assigned_channel, store_events
 from ...errors import BadRequest, NotFound, OtaboxError
 from ...security.ratelimit import RateLimited
 from ...store.models import App, BundleFile
@@ -365,19 +365,23 @@ def stats():
 
     batch = limited(box(), "stats", parse, request.remote_addr)
     budget, admitted = event_admission(), set()
-
-    def admit(device_id: str, size: int) -> bool:
-        """The event budget; what a device reports is kept only for devices it admits events of."""
-        if budget(device_id, size):
-            admitted.add(device_id)
-            return True
-        return False
-
     by_app: dict[str, list[DeviceInfo]] = {}
     for event in batch.events:
         by_app.setdefault(event.app_id, []).append(event)
     for app_id, events in by_app.items():
         view = app_view(box(), events[0])
+        ids = {e.device_id for e in events}
+        known = known_devices(view.id, ids) | box().tracker.buffered(view.id, ids)
+
+        def admit(device_id: str, size: int, known=known) -> bool:
+            """The event budget; what a device reports is kept only for devices it admits events of,
+            and a device row the report makes is charged with that device's first event."""
+            new_row = device_id not in known and device_id not in admitted
+            if budget(device_id, size + (DEVICE_ROW_BYTES if new_row else 0)):
+                admitted.add(device_id)
+                return True
+            return False
+
         rows = [(e.device_id, bundle_for(view, e.version_name, e.platform), EVENT_TYPES.get(e.fields["action"]),
                  stat_action(e.fields["action"]), event_message(e)) for e in events]
         store_events(App.get_by_id(view.id), rows,
