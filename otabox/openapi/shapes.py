@@ -138,5 +138,7 @@ RATE = nullable({"type": "number", "minimum": 0, "maximum": 100})
 SIGNED = [query("expires", INTEGER, required=True), query("signature", required=True)]
 """The query of a signed URL (a download, the body of a two-step upload)."""
 BLOB = {"type": "string", "contentMediaType": "application/octet-stream"}
+DELETED = obj({"deleted": BOOLEAN, "id": INTEGER})
+"""The reply of a delete by id."""
 REPORT_TAKEN = reply(status=204, description="Accepted (written in the next batch)")
 """The reply to a health report."""

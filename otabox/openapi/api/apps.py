@@ -4,8 +4,8 @@ from __future__ import annotations
 from ...api import apps as api_apps
 from ...core import apps
 from ..shapes import (
-    APP_ID, array, AUTH, BOOLEAN, CHANNEL, INTEGER, json_errors, KEYED, nullable, obj, operation, path, PERMISSION,
-    ref, reply, STRING, TIMESTAMP)
+    APP_ID, array, AUTH, BOOLEAN, CHANNEL, DELETED, INTEGER, json_errors, KEYED, nullable, obj, operation, path,
+    PERMISSION, ref, reply, STRING, TIMESTAMP)
 
 
 def schemas() -> dict:
@@ -64,7 +64,7 @@ def paths() -> dict:
             "patch": operation("Rename an app or set its default channel", tag, {
                 **reply(ref("App")), **json_errors(400, *AUTH)}, [APP_ID]),
             "delete": operation("Delete an app with its channels, releases and bundles", tag, {
-                **reply(obj({"deleted": BOOLEAN, "id": INTEGER})), **json_errors(*AUTH)}, [APP_ID]),
+                **reply(DELETED), **json_errors(*AUTH)}, [APP_ID]),
         },
         f"{app}/rotate-client-key": {
             "post": operation("Give the app a new client key (builds with the old one stop getting updates)", tag,
@@ -97,7 +97,7 @@ def paths() -> dict:
                 **reply(ref("UserOverride"), 201), **json_errors(400, *AUTH)}, [APP_ID]),
         },
         f"{app}/user-overrides/{{override_id}}": {
-            "delete": operation("Unpin a user", tag, {**reply(obj({"deleted": BOOLEAN, "id": INTEGER})),
+            "delete": operation("Unpin a user", tag, {**reply(DELETED),
                                                      **json_errors(*AUTH)},
                                 [APP_ID, path("override_id", schema=INTEGER)]),
         },

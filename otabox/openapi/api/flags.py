@@ -4,8 +4,8 @@ from __future__ import annotations
 from ...core import flag_eval
 from ...core import segments
 from ..shapes import (
-    ANY, APP_ID, array, AUTH, BOOLEAN, CHANNEL, INTEGER, json_errors, nullable, obj, operation, path, ref, reply,
-    STRING, TIMESTAMP)
+    ANY, APP_ID, array, AUTH, BOOLEAN, CHANNEL, DELETED, INTEGER, json_errors, nullable, obj, operation, path, ref,
+    reply, STRING, TIMESTAMP)
 
 
 RULE_TYPES = {"enum": list(flag_eval.RULE_TYPES)}
@@ -39,7 +39,7 @@ def paths() -> dict:
     flag = f"{app}/flags/{{flag_id}}"
     flag_id = path("flag_id", schema=INTEGER)
     segment_id, context_id = path("segment_id", schema=INTEGER), path("context_id", schema=INTEGER)
-    deleted = reply(obj({"deleted": BOOLEAN, "id": INTEGER}))
+    deleted = reply(DELETED)
     return {
         f"{app}/flags": {
             "get": operation("The app's feature flags with variations, channel settings and rules", tag, {

@@ -4,8 +4,8 @@ from __future__ import annotations
 from ...core import executions
 from ...core import policies
 from ..shapes import (
-    APP_ID, array, AUTH, BOOLEAN, INTEGER, json_errors, nullable, obj, operation, path, RATE, ref, reply, STRING,
-    TIMESTAMP)
+    APP_ID, array, AUTH, BOOLEAN, DELETED, INTEGER, json_errors, nullable, obj, operation, path, RATE, ref, reply,
+    STRING, TIMESTAMP)
 
 
 def schemas() -> dict:
@@ -54,7 +54,7 @@ def paths() -> dict:
             "patch": operation("Change a rollout policy (409 while one of its executions runs)", tag, {
                 **reply(ref("RolloutPolicy")), **json_errors(400, *AUTH, 409)}, [APP_ID, policy_id]),
             "delete": operation("Delete a rollout policy (409 while an execution uses it)", tag, {
-                **reply(obj({"deleted": BOOLEAN, "id": INTEGER})), **json_errors(*AUTH, 409)}, [APP_ID, policy_id]),
+                **reply(DELETED), **json_errors(*AUTH, 409)}, [APP_ID, policy_id]),
         },
         f"{app}/rollout-executions": {
             "get": operation("Rollout executions, newest first", tag, {

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from ...core import webhooks
 from ..shapes import (
-    array, AUTH, BOOLEAN, INTEGER, json_errors, KEYED, nullable, obj, operation, path, ref, reply, STRING, TIMESTAMP)
+    array, AUTH, BOOLEAN, DELETED, INTEGER, json_errors, KEYED, nullable, obj, operation, path, ref, reply, STRING,
+    TIMESTAMP)
 
 
 def schemas() -> dict:
@@ -37,7 +38,7 @@ def paths() -> dict:
             "patch": operation("Change a webhook (a new secret too)", tag, {
                 **reply(ref("Webhook")), **json_errors(400, *AUTH, 422)}, [webhook_id]),
             "delete": operation("Delete a webhook with its deliveries", tag, {
-                **reply(obj({"deleted": BOOLEAN, "id": INTEGER})), **json_errors(*AUTH)}, [webhook_id]),
+                **reply(DELETED), **json_errors(*AUTH)}, [webhook_id]),
         },
         f"{api}/webhooks/{{webhook_id}}/deliveries": {
             "get": operation("The webhook's recent deliveries with every attempt", tag, {

@@ -7,8 +7,8 @@ from .native import HEALTH_REPORT
 from ...core.flag_eval import FLAG_TYPES, RULE_TYPES
 from ...core.telemetry import KEPT_TYPES
 from ..shapes import (
-    array, AUTH, body, BOOLEAN, CHANNEL, header, INTEGER, JSON, json_errors, nullable, obj, operation, path, PUBLIC,
-    ref, reply, REPORT_TAKEN, STRING, TIMESTAMP)
+    array, AUTH, body, BOOLEAN, CHANNEL, DELETED, header, INTEGER, JSON, json_errors, nullable, obj, operation, path,
+    PUBLIC, ref, reply, REPORT_TAKEN, STRING, TIMESTAMP)
 
 
 def _build_paths() -> dict:
@@ -32,7 +32,7 @@ def _build_paths() -> dict:
                    "rolloutPercentage": INTEGER, "minRuntimeVersion": nullable(STRING), "createdAt": TIMESTAMP})
     webhook = obj({"id": INTEGER, "url": STRING, "events": array(STRING), "appId": INTEGER, "isActive": BOOLEAN,
                    "format": STRING, "createdAt": TIMESTAMP, "updatedAt": TIMESTAMP})
-    deleted = obj({"deleted": BOOLEAN, "id": INTEGER})
+    deleted = DELETED
     branch = obj({"id": INTEGER, "name": STRING, "channels": array(STRING), "updateCount": INTEGER,
                   "createdAt": TIMESTAMP})
     override = obj({"id": INTEGER, "userId": STRING, "branchName": STRING, "note": STRING, "createdBy": STRING,
@@ -178,7 +178,7 @@ def _flag_paths() -> dict:
     policy_id, execution_id = path("policy_id", schema=INTEGER), path("execution_id", schema=INTEGER)
     one_flag = reply(obj({"flag": ref("Flag")}))
     one_rule = obj({"rule": ref("FlagRule")})
-    deleted = reply(obj({"deleted": BOOLEAN, "id": INTEGER}))
+    deleted = reply(DELETED)
     execution = reply(obj({"execution": ref("RolloutExecution")}))
     rates = {"crashRate": nullable({"type": "number"}), "errorRate": nullable({"type": "number"}),
              "crashFreeRate": nullable({"type": "number"})}
