@@ -152,7 +152,7 @@ def small_zip() -> bytes:
 def seed_releases(data_dir) -> None:
     """10 000 releases spread over 50 channels, each offering a bundle that exists in the store."""
     from otabox.store.generation import bump_generation
-    from otabox.store.models import App, Bundle, Channel, Release
+    from otabox.store.models import App, Branch, Bundle, Channel, Release
 
     box = common.open_box(data_dir)
     try:
@@ -160,15 +160,17 @@ def seed_releases(data_dir) -> None:
             app = App.get(App.slug == SLUG)
             real = Bundle.select().where(Bundle.app == app).order_by(Bundle.id.desc()).get()
             for i in range(CHANNELS - Channel.select().where(Channel.app == app).count()):
-                Channel.create(app=app, name=f"bench-{i}", deployment_key=secrets.token_urlsafe(30))
+                branch = Branch.create(app=app, name=f"bench-{i}")  # every channel serves its own branch
+                Channel.create(app=app, name=f"bench-{i}", deployment_key=secrets.token_urlsafe(30), branch=branch)
             Bundle.insert_many([{"app": app.id, "version": f"2.0.{i}", "sha256": real.sha256, "size": real.size,
                                  "signature": real.signature} for i in range(BUNDLE_POOL)]).execute()
             pool = [b.id for b in Bundle.select(Bundle.id).where(Bundle.app == app)]
             rows = []
             for channel in Channel.select().where(Channel.app == app):
                 start = Release.select().where(Release.channel == channel).count()
-                rows += [{"app": app.id, "channel": channel.id, "bundle": pool[k % len(pool)], "kind": "release",
-                          "label": f"v{start + k + 1}"} for k in range(RELEASES // CHANNELS)]
+                rows += [{"app": app.id, "channel": channel.id, "branch": channel.branch_id,
+                          "bundle": pool[k % len(pool)], "kind": "release", "label": f"v{start + k + 1}"}
+                         for k in range(RELEASES // CHANNELS)]
             for i in range(0, len(rows), 500):
                 Release.insert_many(rows[i:i + 500]).execute()
             bump_generation()

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import json
 import logging
 
-from peewee import EXCLUDED, IntegrityError, Value, fn
+from peewee import IntegrityError, Value, fn
 
 from ..errors import Conflict
 from ..fields import Choice, Json, Schema, Text
+from ..store.db import add_flag_evaluation_counts, upsert_flag_contexts
 from ..store.models import (
     App,
     Flag,
@@ -57,9 +57,10 @@ def _day(date: dt.date) -> str:
     return date.isoformat()
 
 
-def _attributes(context: dict) -> dict:
-    attributes = {k: v for k, v in context.items() if k not in RESERVED}
-    return attributes if len(json.dumps(attributes)) <= MAX_ATTRIBUTES_BYTES else {}
+def _attributes_text(context: dict) -> str:
+    """The context's attributes as stored (JSON text), or none when they are larger than the bound."""
+    text = FlagContext.attributes.db_value({k: v for k, v in context.items() if k not in RESERVED})
+    return text if len(text) <= MAX_ATTRIBUTES_BYTES else "{}"
 
 
 class FlagRecorder(BatchWriter):
@@ -138,23 +139,14 @@ class FlagRecorder(BatchWriter):
 
     @staticmethod
     def _write(counts: dict, contexts: dict) -> None:
+        context_rows = []
+        for (app_id, kind, key), seen in contexts.items():
+            attributes = _attributes_text(seen["attributes"])
+            context_rows.append((app_id, kind, key, seen["name"], attributes, seen["evaluations"], seen["at"],
+                                 seen["at"], len(key) + len(seen["name"]) + len(attributes)))
         with database.atomic():
-            for (flag_id, day, variant), count in counts.items():
-                (FlagEvaluationCount.insert(flag=flag_id, day=day, variant=variant, count=count)
-                 .on_conflict(conflict_target=[FlagEvaluationCount.flag, FlagEvaluationCount.day,
-                                               FlagEvaluationCount.variant],
-                              update={FlagEvaluationCount.count: FlagEvaluationCount.count + count}).execute())
-            for (app_id, kind, key), seen in contexts.items():
-                attributes = _attributes(seen["attributes"])
-                row = {"app": app_id, "kind": kind, "targeting_key": key, "name": seen["name"],
-                       "attributes": attributes, "evaluations": seen["evaluations"],
-                       "first_seen": seen["at"], "last_seen": seen["at"],
-                       "size": len(key) + len(seen["name"]) + len(FlagContext.attributes.db_value(attributes))}
-                FlagContext.insert(**row).on_conflict(
-                    conflict_target=[FlagContext.app, FlagContext.kind, FlagContext.targeting_key],
-                    update={FlagContext.name: EXCLUDED.name, FlagContext.attributes: EXCLUDED.attributes,
-                            FlagContext.last_seen: EXCLUDED.last_seen, FlagContext.size: EXCLUDED.size,
-                            FlagContext.evaluations: FlagContext.evaluations + EXCLUDED.evaluations}).execute()
+            add_flag_evaluation_counts(database, [(*key, count) for key, count in counts.items()])
+            upsert_flag_contexts(database, context_rows)
 
 
 def evict_oldest(app_id: int, max_count: int, max_bytes: int) -> int:

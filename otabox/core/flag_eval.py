@@ -424,6 +424,9 @@ class FlagSet:
 
     app_id: int
     flags: dict[str, FlagView]
+    replies: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
+    """For adapters: whole replies already encoded, by the outcomes they hold (they live as long as
+    this set; an adapter bounds how many it keeps)."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -447,3 +447,38 @@ def upsert_device_sightings(db, rows: list[tuple]) -> None:
             "ON CONFLICT (app_id, day, device_id) DO UPDATE SET bundle_version = excluded.bundle_version, "
             "channel = excluded.channel",
             [(a, ch, day, bv or "builtin", d) for a, d, _, _, _, bv, ch, _, day, *_ in rows])
+
+
+CONTEXT_COLUMNS = ("app_id", "kind", "targeting_key", "name", "attributes", "evaluations", "first_seen", "last_seen",
+                   "size")
+
+
+def upsert_flag_contexts(db, rows: list[tuple]) -> None:
+    """Contexts that evaluated flags since the last flush: a new one is inserted as it is, a known one
+    takes the name, attributes (JSON text), last_seen and size and adds the evaluations.
+
+    rows: tuples in CONTEXT_COLUMNS order. A flood of new targeting keys brings thousands a second,
+    so this uses executemany rather than the ORM (which built each row's SQL: ~5x the time)."""
+    if not rows:
+        return
+    p = db.param
+    changes = [f"{name} = excluded.{name}" for name in ("name", "attributes", "last_seen", "size")]
+    changes.append("evaluations = flagcontext.evaluations + excluded.evaluations")
+    with __exception_wrapper__:
+        db.cursor().executemany(
+            f"INSERT INTO flagcontext ({', '.join(CONTEXT_COLUMNS)}, manual) "
+            f"VALUES ({', '.join([p] * len(CONTEXT_COLUMNS))}, {p}) "
+            f"ON CONFLICT (app_id, kind, targeting_key) DO UPDATE SET {', '.join(changes)}",
+            [(*row, False) for row in rows])
+
+
+def add_flag_evaluation_counts(db, rows: list[tuple]) -> None:
+    """Evaluation counts to add: rows of (flag_id, day, variant, count)."""
+    if not rows:
+        return
+    p = db.param
+    with __exception_wrapper__:
+        db.cursor().executemany(
+            f"INSERT INTO flagevaluationcount (flag_id, day, variant, count) VALUES ({p}, {p}, {p}, {p}) "
+            "ON CONFLICT (flag_id, day, variant) DO UPDATE SET count = flagevaluationcount.count + excluded.count",
+            rows)

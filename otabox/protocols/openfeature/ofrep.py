@@ -37,6 +37,8 @@ bp = Blueprint("ofrep", __name__)
 PREFIX = "/ofrep/v1/evaluate/flags"
 MAX_BODY = 64 * 1024
 """An evaluation request is a context; anything larger is refused (413) before it is parsed."""
+MAX_BULK_REPLIES = 1024
+"""Bulk replies kept per flag set (a few hundred bytes to a few KB each)."""
 
 
 class OfrepError(Exception):
@@ -114,6 +116,22 @@ def _reply(flag: ev.FlagView, result: ev.Evaluation, channel: str) -> bytes:
     return encoded
 
 
+def _bulk_reply(flag_set: ev.FlagSet, results: list[tuple[ev.FlagView, ev.Evaluation]],
+                channel: str) -> tuple[bytes, str]:
+    """The bulk body and its ETag. Contexts share few outcome combinations, so a body without errors is
+    kept by the flag set per combination (the outcomes' ids are stable while the set lives: its flags
+    keep them), up to MAX_BULK_REPLIES; digesting each body again cost a tenth of the request."""
+    errors = any(r.error_code for _, r in results)
+    combination = (channel, *(id(r) for _, r in results))
+    found = None if errors else flag_set.replies.get(combination)
+    if found is None:
+        body = b'{"flags":[' + b",".join(_reply(f, r, channel) for f, r in results) + b"]}"
+        found = body, etag_of(body)
+        if not errors and len(flag_set.replies) < MAX_BULK_REPLIES:
+            flag_set.replies[combination] = found
+    return found
+
+
 def answer(b, wire: WireRequest) -> Reply:
     """One OFREP request (bulk, or one flag named in the path), for its Flask routes and
     fastpath.FastPath (raises OfrepError or OtaboxError)."""
@@ -137,19 +155,18 @@ def _evaluate(b, flag_key: str | None, wire: WireRequest) -> Reply:
     b.client_limiter.take(f"ofrep:{context.targeting_key or wire.client_address}")
     if context.channel not in view.channels:
         raise OfrepError(400, "INVALID_CONTEXT", f"the app has no channel {context.channel!r}")
-    flags = b.flags.flag_set(view).flags
     if flag_key is not None:
-        flag = flags.get(flag_key)
+        flag = b.flags.flag_set(view).flags.get(flag_key)
         if flag is None:
             raise OfrepError(404, "FLAG_NOT_FOUND", f"no flag {flag_key!r} in this app")
         result = ev.evaluate(flag, context)
         if not result.error_code:
             b.flag_recorder.evaluated(view.id, context, [(flag.id, result.variant)])
         return Reply(400 if result.error_code else 200, JSON, _reply(flag, result, context.channel), {})
-    results = [(flag, ev.evaluate(flag, context)) for flag in flags.values()]
+    flag_set = b.flags.flag_set(view)
+    results = [(flag, ev.evaluate(flag, context)) for flag in flag_set.flags.values()]
     b.flag_recorder.evaluated(view.id, context, [(f.id, r.variant) for f, r in results if not r.error_code])
-    body = b'{"flags":[' + b",".join(_reply(f, r, context.channel) for f, r in results) + b"]}"
-    etag = etag_of(body)
+    body, etag = _bulk_reply(flag_set, results, context.channel)
     if not_modified(etag, wire.headers.get("If-None-Match")):
         return Reply(304, JSON, b"", {"ETag": etag})
     return Reply(200, JSON, body, {"ETag": etag})
