@@ -53,7 +53,9 @@ def json_from(raw: bytes, kind=dict):
     try:
         data = jsonsafe.loads(raw)
     except ValueError:
-        raise BadRequest("the body is not valid JSON", code="invalid_json") from None
+        sent_as = "" if request.mimetype in ("", "application/json") else f" (it came as {request.mimetype})"
+        raise BadRequest(f"the body is not valid JSON{sent_as}: send a JSON object with "
+                         "'Content-Type: application/json'", code="invalid_json") from None
     if not isinstance(data, kind):
         raise BadRequest("the JSON body has the wrong type", code="invalid_json")
     return data
@@ -259,9 +261,8 @@ def _checked_body(declared: Accepted) -> dict:
         if unknown is not None:
             raise Schema(dict.fromkeys(declared.files, Field())).unknown(unknown)
         return declared.form.validate_text(request.form.to_dict())
-    if not request.data:
-        return declared.body.validate({})
-    return declared.body.validate(json_body())
+    raw = request.get_data()  # the bytes whatever the Content-Type: curl's `-d` labels JSON as a form
+    return declared.body.validate(json_from(raw) if raw else {})
 
 
 def is_management_request() -> bool:

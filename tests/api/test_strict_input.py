@@ -91,6 +91,21 @@ def test_a_misspelt_channel_setting_is_refused_with_the_right_name_and_changes_n
     assert admin.get(url).json["blockUpgrades"] == "none"
 
 
+def test_json_sent_with_curls_default_form_type_is_read_not_ignored(admin, demo_app):
+    """`curl -d '{...}'` without a Content-Type labels the JSON as a form: it is still the body."""
+    url = f"/api/v1/apps/{demo_app['slug']}/channels/production"
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    response = admin.client.patch(url, data='{"blockUpgrades": "major"}', headers=admin._headers(form))
+    assert response.status_code == 200 and response.json["blockUpgrades"] == "major"
+    response = admin.client.patch(url, data='{"blockUpgrade": "minor"}', headers=admin._headers(form))
+    assert response.status_code == 400 and response.json["error"]["details"]["field"] == "blockUpgrade"
+    response = admin.client.patch(url, data="blockUpgrades=minor", headers=admin._headers(form))
+    assert response.status_code == 400 and response.json["error"]["code"] == "invalid_json"
+    assert "application/x-www-form-urlencoded" in response.json["error"]["message"]
+    assert "Content-Type: application/json" in response.json["error"]["message"]
+    assert admin.get(url).json["blockUpgrades"] == "major"
+
+
 def test_a_query_typo_is_refused_with_a_suggestion(admin, demo_app):
     response = admin.get(f"/api/v1/apps/{demo_app['slug']}/releases?limt=5")
     assert response.status_code == 400

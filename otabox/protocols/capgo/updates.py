@@ -468,7 +468,7 @@ def list_channels():
 @bp.delete("/capgo/channel_self")
 def unset_channel():
     """unsetChannel: forget the device's own choice of channel (admin overrides stay)."""
-    info = limited(box(), "channel", lambda: parse_info(json_payload() if request.data else query_info(),
+    info = limited(box(), "channel", lambda: parse_info(json_payload() if request.get_data() else query_info(),
                                                         ("app_id", "device_id")), request.remote_addr)
     view = app_view(box(), info)
     set_self_assigned_channel(App.get_by_id(view.id), info.device_id, None)
