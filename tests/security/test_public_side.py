@@ -354,6 +354,10 @@ def test_keyless_device_routes_name_an_app_by_slug_never_by_its_row_id(admin, cl
         report = client.post("/v1/ota/health-metrics", json={"projectSlug": number, "deviceId": "phone-1",
                                                              "platform": "ios", "events": [{"type": "app_launch"}]})
         assert report.status_code == 404, report.json
+        counts = client.post("/v1/ota/flag-evaluations", json={"projectSlug": number, "evaluations": []})
+        assert counts.status_code == 404, counts.json
+        definitions = client.get(f"/v1/ota/flag-definitions/{number}?channel=nope")
+        assert definitions.status_code == 404 and b"com.example.other" not in definitions.data
 
 
 def test_device_bodies_are_bounded_to_what_their_clients_send(admin, client, demo_app):

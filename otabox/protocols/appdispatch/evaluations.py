@@ -81,7 +81,7 @@ def answer_counts(b, wire: WireRequest) -> Reply:
         raise BadRequest("the body must be a JSON object", code="invalid_json")
     slug = _text(data, "projectSlug", required=True)
     device_id = _text(data, "deviceId")
-    view = b.serving.app(slug)
+    view = b.serving.app_by_slug(slug)
     if view is None:
         raise NotFound(f"no app {slug!r}", code="app_not_found")
     counts = counted(b, view, data.get("evaluations"))

@@ -236,7 +236,7 @@ def definitions(project_slug):
     so at most one per channel the app has) and answered 304 to an If-None-Match that names it."""
     b = box()
     limit_client("flag-definitions", None)
-    view = b.serving.app(project_slug)
+    view = b.serving.app_by_slug(project_slug)
     if view is None:
         raise NotFound(f"no app {project_slug[:200]!r}")
     if not view.public_flag_definitions:
