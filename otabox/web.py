@@ -53,9 +53,7 @@ def json_from(raw: bytes, kind=dict):
     try:
         data = jsonsafe.loads(raw)
     except ValueError:
-        sent_as = "" if request.mimetype in ("", "application/json") else f" (it came as {request.mimetype})"
-        raise BadRequest(f"the body is not valid JSON{sent_as}: send a JSON object with "
-                         "'Content-Type: application/json'", code="invalid_json") from None
+        raise BadRequest("the body is not valid JSON", code="invalid_json") from None
     if not isinstance(data, kind):
         raise BadRequest("the JSON body has the wrong type", code="invalid_json")
     return data
@@ -262,7 +260,15 @@ def _checked_body(declared: Accepted) -> dict:
             raise Schema(dict.fromkeys(declared.files, Field())).unknown(unknown)
         return declared.form.validate_text(request.form.to_dict())
     raw = request.get_data()  # the bytes whatever the Content-Type: curl's `-d` labels JSON as a form
-    return declared.body.validate(json_from(raw) if raw else {})
+    if not raw:
+        return declared.body.validate({})
+    try:
+        data = json_from(raw)
+    except BadRequest as exc:
+        sent_as = "" if request.mimetype in ("", "application/json") else f" (it came as {request.mimetype})"
+        raise BadRequest(f"{exc.message}{sent_as}: send a JSON object with 'Content-Type: application/json'",
+                         code=exc.code) from None
+    return declared.body.validate(data)
 
 
 def is_management_request() -> bool:
