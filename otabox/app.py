@@ -141,6 +141,8 @@ def create_app(config: Config | None = None, box: Box | None = None, access_log=
                           box.address_limiter, client_refusal, allowed_hosts(config.public_url, config.allowed_hosts),
                           config.trusted_proxy, config.max_device_json_kb * 1024)
     app.wsgi_app = RequestObserver(guarded, box.metrics, access_log)
+    if access_log is not None:
+        box.metrics.show_drops("access_log", access_log)
 
     box.start_background_work()
     return app

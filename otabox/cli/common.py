@@ -25,10 +25,10 @@ def is_data_dir(path) -> bool:
         return path.is_dir() and any(path.iterdir())
 
 
-def open_box(data_dir, *, create: bool = False, schema: str = "current", files_only: bool = False):
-    """The box in `data_dir`. Only commands that start a box (`create`) may find the directory
-    missing or empty: any other command there would silently make a second, empty box (unless
-    the box lives on a database server and in a bucket, which the URLs name explicitly). A data dir
+def open_box(data_dir, *, schema: str = "current", files_only: bool = False):
+    """The box in `data_dir`. A missing or empty directory is refused: an admin command there would
+    silently make a second, empty box that no running server knows (unless the box lives on a database
+    server and in a bucket, which the URLs name explicitly); only `serve` and `restore` start a box. A data dir
     whose box was moved to PostgreSQL is refused without OTABOX_DATABASE_URL: its SQLite file is a
     copy no server reads (`files_only` commands use only the bundle files, which stay behind)."""
     from ..box import Box
@@ -40,27 +40,20 @@ def open_box(data_dir, *, create: bool = False, schema: str = "current", files_o
             raise click.ClickException(refusal)
     # With the database and the bundle files on servers, a machine's data dir holds only staging files.
     on_servers = config.database_url and config.storage_url
-    if not create and not on_servers and not is_data_dir(config.data_dir):
+    if not on_servers and not is_data_dir(config.data_dir):
         raise click.ClickException(
             f"no otabox data directory at {config.data_dir}; pass --data-dir (or set OTABOX_DATA_DIR) to the "
             "directory `otabox serve` uses")
-    existed = is_data_dir(config.data_dir)
-    box = Box(config, schema)
-    if create and not existed:
-        click.echo(f"Created a new otabox data directory at {config.data_dir}. NOTE: it is a new, empty box: what "
-                   "this command makes there works only with a server started on it; an `otabox serve` already "
-                   "running from another folder does not know it (run the command in that server's folder, or "
-                   "pass --data-dir).", err=True)
-    return box
+    return Box(config, schema)
 
 
-def admin_command(func=None, *, create: bool = False, schema: str = "current", files_only: bool = False):
+def admin_command(func=None, *, schema: str = "current", files_only: bool = False):
     """Open the data directory for the command (passed as `box`) and close it afterwards."""
     def decorate(command):
         @data_dir_option
         @functools.wraps(command)
         def wrapper(data_dir, **kwargs):
-            box = open_box(data_dir, create=create, schema=schema, files_only=files_only)
+            box = open_box(data_dir, schema=schema, files_only=files_only)
             try:
                 with box.db.connection_context():
                     result = command(box, **kwargs)

@@ -19,7 +19,7 @@ def keys():
 @click.option("--role", type=click.Choice(["admin", "publisher", "reader"]), default="admin", show_default=True,
               help="admin: everything; publisher: upload, release, roll back; reader: read only.")
 @click.option("--app", "app_slug", default=None, help="Limit the key to one app (slug or id).")
-@admin_command(create=True)
+@admin_command
 def keys_create(box, name, role, app_slug):
     """Create a key and print it once; only its hash is stored."""
     from ..core.apps import find_app

@@ -9,16 +9,28 @@ import threading
 import time
 
 
-class AccessLogWriter:
-    """Writes queued lines to a stream in batches from its own thread."""
+MAX_QUEUED_LINES = 100_000
+"""Lines waiting for the writer (about 10 MB): a log stream that stops taking them (a stalled pipe, a
+paused terminal) must not grow the server's memory with every request it keeps answering."""
 
-    def __init__(self, stream):
-        self.stream = stream
+
+class AccessLogWriter:
+    """Writes queued lines to a stream in batches from its own thread. Past `max_lines` waiting, a
+    line is dropped and counted in `dropped` (shown by /metrics, like the other bounded buffers)."""
+
+    def __init__(self, stream, max_lines: int = MAX_QUEUED_LINES):
+        self.stream, self.max_lines = stream, max_lines
         self.lines: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self.dropped = 0
+        self._drop_lock = threading.Lock()
         self.thread = threading.Thread(target=self._run, name="otabox-access-log", daemon=True)
         self.thread.start()
 
     def write(self, line: str) -> None:
+        if self.lines.qsize() >= self.max_lines:
+            with self._drop_lock:
+                self.dropped += 1
+            return
         self.lines.put(line)
 
     def _run(self) -> None:

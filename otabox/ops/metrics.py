@@ -1,6 +1,6 @@
 """Prometheus metrics: requests by kind and status, a latency histogram, Expo patch requests and launch
-asset bytes, active devices per app, and what a database outage costs (checks answered from memory,
-buffered writes dropped).
+asset bytes, active devices per app, what a database outage costs (checks answered from memory,
+buffered writes dropped) and access-log lines a stalled log stream lost.
 
 Counting happens in the request observer (accesslog.RequestObserver) with plain dict increments
 under one lock; the text format is produced only when /metrics is scraped."""
@@ -34,7 +34,7 @@ def request_kind(path: str) -> str:
 class Metrics:
     def __init__(self, serving=None, buffers: dict | None = None):
         """`serving`: the ServingCache (whether checks are answered from memory); `buffers`: the
-        BatchWriters by name, whose `dropped` counts are shown."""
+        bounded buffers by name (BatchWriters), whose `dropped` counts are shown."""
         self.serving, self.buffers = serving, buffers or {}
         self._lock = threading.Lock()
         self.requests: dict[tuple[str, str], int] = {}
@@ -42,6 +42,11 @@ class Metrics:
         self.latency_sum: dict[str, float] = {}
         self.patch_requests: dict[str, int] = {}
         self.launch_asset_bytes: dict[str, int] = {}
+
+    def show_drops(self, name: str, buffer) -> None:
+        """Show the `dropped` count of one more bounded buffer (the access log's, whose writer the
+        server makes)."""
+        self.buffers[name] = buffer
 
     def count_patch_request(self, outcome: str) -> None:
         """A launch asset request that asked for a patch: `hit` (served one), `miss` (no patch of a good
@@ -103,8 +108,8 @@ class Metrics:
                   "# TYPE otabox_launch_asset_bytes_total counter"]
         lines += [f'otabox_launch_asset_bytes_total{{form="{form}"}} {launch_bytes.get(form, 0)}'
                   for form in ("full", "patched")]
-        lines += ["# HELP otabox_buffered_writes_dropped_total Device sightings or flag contexts not recorded "
-                  "because their buffer was full (the database did not take them in time).",
+        lines += ["# HELP otabox_buffered_writes_dropped_total Device sightings, flag contexts or access-log lines "
+                  "not kept because their buffer was full (the database or the log stream did not take them in time).",
                   "# TYPE otabox_buffered_writes_dropped_total counter"]
         lines += [f'otabox_buffered_writes_dropped_total{{buffer="{name}"}} {writer.dropped}'
                   for name, writer in sorted(self.buffers.items())]

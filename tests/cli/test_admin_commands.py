@@ -1,5 +1,5 @@
-"""Admin commands know where the box lives: a folder without one is refused (only `serve`, `keys create`
-and `restore` start a box), and a data dir whose box was moved to PostgreSQL is refused without the
+"""Admin commands know where the box lives: a folder without one is refused (only `serve` and `restore`
+start a box), and a data dir whose box was moved to PostgreSQL is refused without the
 database settings. In-process, with click's runner."""
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from click.testing import CliRunner
 
 from otabox.cli import main
 from otabox.ops.dbmove import MOVED_NOTE
+from support import new_box
 
 
 def cli(*args, input=None):
@@ -31,6 +32,7 @@ ADMIN_COMMANDS = [
     ["channels", "list", "--app", "com.example.app"],
     ["channels", "create", "beta", "--app", "com.example.app"],
     ["collaborators", "list", "--app", "com.example.app"],
+    ["keys", "create", "--name", "first", "--role", "admin"],
     ["keys", "list"],
     ["keys", "revoke", "ci"],
     ["audit"],
@@ -52,6 +54,7 @@ def test_an_admin_command_in_a_folder_without_a_box_is_refused_and_creates_nothi
 def moved_box(tmp_path):
     """A box as `migrate-database` leaves its data dir: the SQLite file, and the note of the move."""
     data_dir = tmp_path / "data"
+    new_box(data_dir)
     assert cli("keys", "create", "--name", "before-the-move", "--data-dir", str(data_dir)).exit_code == 0
     (data_dir / MOVED_NOTE).write_text("This box was moved to postgresql://otabox@db.internal:5432/otabox on "
                                        "2026-12-07 08:00 UTC by otabox migrate-database.\n"

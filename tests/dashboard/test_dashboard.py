@@ -307,20 +307,79 @@ def test_build_metadata_and_channel_settings(server, sessions, tmp_path):
     dialog.get_by_label("Default channel (devices that name none get it)").check()
     dialog.get_by_label("Block automatic upgrades").select_option("version_number")
     dialog.get_by_label("Never offer a bundle below the native version").uncheck()
-    dialog.get_by_label("Split devices to channel").select_option("production")
+    dialog.get_by_label("Split devices to branch").select_option("production")
     dialog.get_by_label("Split share %").fill("25")
     dialog.get_by_label("Min runtime version (Expo)").fill("2.0.0")
     dialog.get_by_role("button", name="Save settings").click()
     page.get_by_text("staging: settings saved.").wait_for()
     staging = api(server, admin, "GET", f"/api/v1/apps/{slug}/channels/staging").json()
-    assert {k: staging[k] for k in ("public", "blockUpgrades", "disableAutoUpdateUnderNative", "rolloutChannel",
-                                    "rolloutPercentage", "minRuntimeVersion")} == {
+    assert {k: staging[k] for k in ("public", "blockUpgrades", "disableAutoUpdateUnderNative", "branch",
+                                    "rolloutBranch", "rolloutPercentage", "minRuntimeVersion")} == {
         "public": True, "blockUpgrades": "version_number", "disableAutoUpdateUnderNative": False,
-        "rolloutChannel": "production", "rolloutPercentage": 25, "minRuntimeVersion": "2.0.0"}
+        "branch": "staging", "rolloutBranch": "production", "rolloutPercentage": 25, "minRuntimeVersion": "2.0.0"}
     staging_card = page.get_by_role("region", name="staging", exact=True)
     expect(staging_card.get_by_text("25% → branch production")).to_be_visible()
     expect(staging_card.get_by_text("Serves branch staging; 25% of its devices get branch production")).to_be_visible()
     session.shot("channel-settings")
+    session.close()
+
+
+def test_channel_settings_point_a_channel_at_another_branch_and_split_it_to_a_third(server, sessions):
+    """A channel made for testers serves the staging branch, then sends half of its devices to a branch no
+    channel serves; the split never offers the branch served. What devices get follows each save."""
+    admin = new_key(server, "admin", "branches")
+    slug = "com.example.branches"
+    created = api(server, admin, "POST", "/api/v1/apps", json={"slug": slug}).json()
+    for version, channel in (("1.0.0", "production"), ("2.0.0", "staging")):
+        bundle = api(server, admin, "POST", f"/api/v1/apps/{slug}/bundles", files={"file": ("b.zip", make_zip())},
+                     data={"version": version}).json()
+        assert api(server, admin, "POST", f"/api/v1/apps/{slug}/releases",
+                   json={"bundleId": bundle["id"], "channel": channel}).status_code == 201
+    assert api(server, admin, "POST", f"/api/v1/apps/{slug}/channels", json={"name": "testers"}).status_code == 201
+    assert api(server, admin, "POST", f"/api/v1/apps/{slug}/branches", json={"name": "hotfix"}).status_code == 201
+
+    def served(device_id):
+        reply = requests.get(f"{server.url}/api/v1/apps/{slug}/check", headers={"X-Client-Key": created["clientKey"]},
+                             params={"platform": "ios", "version": "builtin", "deviceId": device_id,
+                                     "channel": "testers"}, timeout=10).json()
+        return reply["bundle"]["version"] if reply["updateAvailable"] else None
+
+    session = sessions()
+    page = session.page
+    session.sign_in(admin, f"#/apps/{slug}")
+    testers = page.get_by_role("region", name="testers", exact=True)
+    expect(testers.get_by_text("Serves branch testers", exact=True)).to_be_visible()
+    page.get_by_role("button", name="Settings of testers").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("Serves branch").select_option("staging")
+    expect(dialog.get_by_label("Split devices to branch").locator("option[value=staging]")).to_be_disabled()
+    dialog.get_by_role("button", name="Save settings").click()
+    expect(dialog).to_be_hidden()  # closed once saved and the cards reloaded
+    expect(testers.get_by_text("Serves branch staging", exact=True)).to_be_visible()
+    assert served("phone-1") == "2.0.0"
+
+    page.get_by_role("button", name="Settings of testers").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_label("Serves branch")).to_have_value("staging")
+    dialog.get_by_label("Split devices to branch").select_option("hotfix")
+    dialog.get_by_label("Split share %").fill("100")
+    dialog.get_by_role("button", name="Save settings").click()
+    expect(dialog).to_be_hidden()  # closed once saved and the cards reloaded
+    expect(testers.get_by_text("100% → branch hotfix")).to_be_visible()
+    expect(testers.get_by_text("Serves branch staging; 100% of its devices get branch hotfix")).to_be_visible()
+    channel = api(server, admin, "GET", f"/api/v1/apps/{slug}/channels/testers").json()
+    assert (channel["branch"], channel["rolloutBranch"], channel["rolloutPercentage"]) == ("staging", "hotfix", 100)
+    assert served("phone-1") is None  # the hotfix branch holds no release yet: the bundle in the binary
+
+    page.get_by_role("button", name="Settings of testers").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("Serves branch").select_option("hotfix")  # serving the split's branch ends the split
+    expect(dialog.get_by_label("Split devices to branch")).to_have_value("")
+    dialog.get_by_role("button", name="Save settings").click()
+    expect(dialog).to_be_hidden()  # closed once saved and the cards reloaded
+    channel = api(server, admin, "GET", f"/api/v1/apps/{slug}/channels/testers").json()
+    assert (channel["branch"], channel["rolloutBranch"]) == ("hotfix", None)
+    expect(testers.get_by_text("Serves branch hotfix", exact=True)).to_be_visible()
     session.close()
 
 

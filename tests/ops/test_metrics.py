@@ -1,6 +1,8 @@
 """/metrics in Prometheus text format, optionally behind a token."""
 from __future__ import annotations
 
+import threading
+
 from conftest import check
 
 
@@ -40,3 +42,46 @@ def test_metrics_are_closed_without_a_token_unless_made_public(client, box):
     assert "OTABOX_METRICS_TOKEN" in closed.json["error"]["message"]
     box.config.metrics_public = True
     assert client.get("/metrics").status_code == 200
+
+
+class StalledStream:
+    """A log stream that stops taking lines (a stalled pipe) until released."""
+
+    def __init__(self):
+        self.writing, self.released = threading.Event(), threading.Event()
+        self.text = []
+
+    def write(self, text):
+        self.writing.set()
+        self.released.wait(timeout=30)
+        self.text.append(text)
+
+    def flush(self):
+        pass
+
+
+def test_a_stalled_access_log_drops_lines_past_its_bound_and_metrics_count_them(config):
+    """The server keeps answering while its log stream takes nothing; the lines waiting stay within
+    the bound, and /metrics says how many were dropped."""
+    from otabox.app import create_app
+    from otabox.ops.accesslog import AccessLogWriter
+
+    stream = StalledStream()
+    writer = AccessLogWriter(stream, max_lines=5)
+    config.metrics_public = True
+    app = create_app(config, access_log=writer)
+    try:
+        client = app.test_client()
+        assert client.get("/healthz").status_code == 200
+        assert stream.writing.wait(timeout=30)  # the writer holds that line, stuck in the stream
+        for _ in range(20):
+            assert client.get("/healthz").status_code == 200
+        text = client.get("/metrics").get_data(as_text=True)
+        assert 'otabox_buffered_writes_dropped_total{buffer="access_log"} 15' in text
+        assert 'otabox_buffered_writes_dropped_total{buffer="devices"} 0' in text
+        stream.released.set()
+    finally:
+        writer.close()
+        app.config["BOX"].close()
+    lines = "".join(stream.text).splitlines()
+    assert len(lines) == 1 + 5 and all('"GET /healthz" 200' in line for line in lines)

@@ -27,6 +27,15 @@ def make_zip(files: dict[str, bytes | str] | None = None) -> bytes:
     return buffer.getvalue()
 
 
+def new_box(data_dir) -> None:
+    """An empty box in `data_dir`, as the first `otabox serve` there leaves it: the admin commands
+    refuse a folder without one."""
+    from otabox.box import Box
+    from otabox.config import Config
+
+    Box(Config.from_env(data_dir=data_dir)).close()
+
+
 def make_key(box, role="admin", name=None, app=None) -> str:
     with box.db.connection_context():
         _, key = auth.create_key(name or f"{role}-key-{os.urandom(3).hex()}", role, app)

@@ -8,12 +8,13 @@ import { bundleTable, uploadCard } from "./bundles.js";
 import { historySection } from "./history.js";
 
 async function loadState(ctx) {
-  const [app, { bundles, total }, { overrides }] = await Promise.all([
+  const [app, { bundles, total }, { overrides }, { branches }] = await Promise.all([
     get(appPath(ctx.slug)), get(appPath(ctx.slug, "/bundles?limit=100")), get(appPath(ctx.slug, "/user-overrides")),
+    get(appPath(ctx.slug, "/branches")),
   ]);
   const stats = await Promise.all(app.channels.map((channel) =>
     get(appPath(ctx.slug, `/channels/${encodeURIComponent(channel.name)}/stats`))));
-  Object.assign(ctx, { app, channels: app.channels, bundles, bundleTotal: total, userOverrides: overrides,
+  Object.assign(ctx, { app, channels: app.channels, bundles, bundleTotal: total, userOverrides: overrides, branches,
     stats: Object.fromEntries(stats.map((entry) => [entry.channel, entry])) });
   if (!ctx.channels.some((c) => c.name === ctx.historyChannel)) {
     ctx.historyChannel = ctx.channels.some((c) => c.name === "production") ? "production" : ctx.channels[0]?.name;

@@ -143,17 +143,39 @@ function promoteDialog(ctx, channel) {
 
 const BLOCK_UPGRADES = ["none", "major", "minor", "patch", "version_number"];
 
-/** The channel's policies: default channel, upgrade blocking, the under-native guard, a split to
- * another channel's release, and the minimum Expo runtime. Only what changed is sent. */
+/** Which branch a channel serves and its split to another branch: the split never offers the branch
+ * served (the server refuses it), so choosing that branch to serve clears a split to it. */
+function branchControls(ctx, channel) {
+  const { branches } = ctx;
+  const served = h("select", {}, branches.map((branch) =>
+    h("option", { value: branch.name, selected: branch.name === channel.branch }, branch.name)));
+  const split = h("select", {}, h("option", { value: "" }, "none"), branches.map((branch) =>
+    h("option", { value: branch.name, selected: branch.name === channel.rolloutBranch }, branch.name)));
+  const share = h("input", { type: "number", min: 0, max: 100, value: channel.rolloutPercentage, class: "narrow" });
+  const keepSplitOffServed = () => {
+    for (const option of split.options) option.disabled = option.value === served.value;
+    if (split.value === served.value) split.value = "";
+  };
+  served.addEventListener("change", keepSplitOffServed);
+  keepSplitOffServed();
+  return {
+    fields: [
+      field("Serves branch", served, "The branch whose releases this channel's devices get.").wrap,
+      field("Split devices to branch", split).wrap,
+      field("Split share %", share, "That share of this channel's devices gets the other branch's release.").wrap,
+    ],
+    wanted: () => ({ branch: served.value, rolloutBranch: split.value || null, rolloutPercentage: Number(share.value) }),
+  };
+}
+
+/** The channel's policies: default channel, upgrade blocking, the under-native guard, the branch it
+ * serves and a split to another branch, and the minimum Expo runtime. Only what changed is sent. */
 function settingsDialog(ctx, channel) {
   const isDefault = h("input", { type: "checkbox", checked: channel.public, id: newId() });
   const block = h("select", {}, BLOCK_UPGRADES.map((value) =>
     h("option", { value, selected: value === channel.blockUpgrades }, value)));
   const underNative = h("input", { type: "checkbox", checked: channel.disableAutoUpdateUnderNative, id: newId() });
-  const others = ctx.channels.filter((other) => other.name !== channel.name);
-  const split = h("select", {}, h("option", { value: "" }, "none"), others.map((other) =>
-    h("option", { value: other.name, selected: other.name === channel.rolloutChannel }, other.name)));
-  const share = h("input", { type: "number", min: 0, max: 100, value: channel.rolloutPercentage, class: "narrow" });
+  const branching = branchControls(ctx, channel);
   const minRuntime = h("input", { value: channel.minRuntimeVersion || "", placeholder: "none", autocomplete: "off" });
   openDialog({
     title: `Settings of ${channel.name}`,
@@ -162,15 +184,13 @@ function settingsDialog(ctx, channel) {
       h("label", { class: "check", for: isDefault.id }, isDefault, " Default channel (devices that name none get it)"),
       field("Block automatic upgrades", block, "version_number: a bundle's min update version decides.").wrap,
       h("label", { class: "check", for: underNative.id }, underNative, " Never offer a bundle below the native version"),
-      field("Split devices to channel", split).wrap,
-      field("Split share %", share, "That share of this channel's devices gets the other channel's release.").wrap,
+      ...branching.fields,
       field("Min runtime version (Expo)", minRuntime).wrap,
     ],
     submit: async () => {
       const wanted = {
         public: isDefault.checked, blockUpgrades: block.value, disableAutoUpdateUnderNative: underNative.checked,
-        rolloutChannel: split.value || null, rolloutPercentage: Number(share.value),
-        minRuntimeVersion: minRuntime.value.trim() || null,
+        ...branching.wanted(), minRuntimeVersion: minRuntime.value.trim() || null,
       };
       const body = Object.fromEntries(Object.entries(wanted).filter(([name, value]) => value !== channel[name]));
       if (!Object.keys(body).length) {
