@@ -6,6 +6,7 @@ import click
 
 from ..core.outbox import EVENTS
 from ..core.webhooks import FORMATS
+from .common import show_once
 from .publish import remote_command, show
 
 EXECUTION_COLUMNS = [("ID", "id"), ("RELEASE", "releaseId"), ("CHANNEL", "channel"), ("VERSION", "bundleVersion"),
@@ -89,8 +90,7 @@ def webhooks_create(client, url, events, app, fmt, secret, as_json):
         show(data, True, [])
         return
     show({**data, "events": ",".join(data["events"])}, False, WEBHOOK_COLUMNS)
-    click.echo("The signing secret (shown only now; store it where the receiver can read it):", err=True)
-    click.echo(data["secret"])
+    show_once(data["secret"], "The signing secret", "shown only now; store it where the receiver can read it")
 
 
 @webhooks.command("delete")
