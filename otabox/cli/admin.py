@@ -101,14 +101,25 @@ def signing_key_show(box):
 @signing_key.command("rotate")
 @admin_command
 def signing_key_rotate(box):
-    """New bundle-signing key; every bundle is re-signed, and the old public key stays published
-    (GET /api/v1/signing-key, `keys`) for 30 days so apps can move over."""
+    """New bundle-signing key, used at once: every bundle is re-signed and every check reply from now on
+    is signed with it. Clients that trust only the old key refuse them until they have the new one;
+    the old public key stays published (GET /api/v1/signing-key, `keys`) for 30 days, for what it
+    signed before."""
     from ..core.bundles import resign_all
 
     box.secrets.rotate_bundle_key()
     signer = box.secrets.bundle_signer
     resign_all(signer, "cli")
     click.echo(f"New signing key {signer.key_id}; bundles re-signed.")
+    click.echo(ROTATION_WARNING, err=True)
+
+
+ROTATION_WARNING = (
+    "Warning: check replies and bundles are signed with the new key from now on. A client that pinned the old "
+    "key (an app that ships it, `otabox_verify.py --key old.pem`) refuses every update until it has the new "
+    "one: ship it (`otabox signing-key show` prints it) or have clients fetch the key set, "
+    "GET /api/v1/signing-key (its `keys`: the new key first, then the old one, kept 30 days for what it "
+    "signed before).")
 
 
 @click.group("secrets")

@@ -125,6 +125,9 @@ class OtaboxClient:
     def patch(self, path: str, body):
         return self.request("PATCH", path, body)
 
+    def delete(self, path: str):
+        return self.request("DELETE", path)
+
     def upload_bundle(self, app: str, archive: Path, fields: dict, on_progress: Callable[[int], None]) -> dict:
         """The two-step upload: initiate, PUT the bytes to the signed URL, finalize."""
         size, sha256 = archive.stat().st_size, file_sha256(archive)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import sys
 
 import click
 
@@ -10,6 +11,21 @@ from ..config import Config
 
 APP_OPTION = click.option("--app", "app_ref", required=True, help="App slug or id.")
 JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+
+
+def stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
+def show_once(secret: str, what: str, advice: str) -> None:
+    """Print a secret shown this once on stdout (so `KEY=$(otabox keys create ...)` captures it alone)
+    under a line on stderr saying what it is. When stdout is a pipe or a file, that line stays alone on
+    the terminal, so it says where the secret went instead of pointing at a line below it."""
+    if stdout_is_terminal():
+        click.echo(f"{what} ({advice}):", err=True)
+    else:
+        click.echo(f"{what} was written to standard output ({advice}).", err=True)
+    click.echo(secret)
 
 
 def data_dir_option(func):

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from .common import admin_command
+from .common import admin_command, show_once
 
 
 @click.group()
@@ -31,9 +31,8 @@ def keys_create(box, name, role, app_slug):
                   signal=None) as change:
         row, key = auth.create_key(name, role, app)
         change.entity_id = row.id
-    click.echo(f"Created {role} key {name!r}" + (f" for {app.slug}" if app else "") +
-               ". Store it now; it is not shown again:", err=True)
-    click.echo(key)
+    click.echo(f"Created {role} key {name!r}" + (f" for {app.slug}" if app else "") + ".", err=True)
+    show_once(key, "The key", "store it now; it is not shown again")
 
 
 @keys.command("list")

@@ -1,10 +1,12 @@
 """Commands for rollout executions and webhooks, over HTTP like the publishing commands:
-`otabox executions list|pause|resume|advance|cancel` and `otabox webhooks list|create|deliveries`."""
+`otabox executions list|pause|resume|advance|cancel` and `otabox webhooks list|create|delete|test|deliveries`."""
 from __future__ import annotations
 
 import click
 
 from ..core.outbox import EVENTS
+from ..core.webhooks import FORMATS
+from .common import show_once
 from .publish import remote_command, show
 
 EXECUTION_COLUMNS = [("ID", "id"), ("RELEASE", "releaseId"), ("CHANNEL", "channel"), ("VERSION", "bundleVersion"),
@@ -70,16 +72,17 @@ def webhooks_list(client, as_json):
 @webhooks.command("create")
 @click.option("--url", required=True, help="Where to POST events (http or https).")
 @click.option("--event", "events", multiple=True, type=click.Choice([*EVENTS, "*"]),
-              help="An event to send (repeat the option); default every event.")
+              help="An event to send (repeat the option); default every event (codepush: deployment.released).")
 @click.option("--app", default=None, help="Only events of this app (slug or id); default every app.")
-@click.option("--format", "fmt", type=click.Choice(["json", "slack"]), default="json", show_default=True,
-              help="json: otabox's event body; slack: a Slack incoming-webhook {\"text\"} message.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="json", show_default=True,
+              help="json: otabox's event body; slack: a Slack incoming-webhook {\"text\"} message; codepush: the "
+                   "CodePush multi-tenant server's deployment.released body.")
 @click.option("--secret", default=None, help="The signing secret (default: generated and printed once).")
 @click.option("--json", "as_json", is_flag=True, help="Print the server's JSON.")
 @remote_command
 def webhooks_create(client, url, events, app, fmt, secret, as_json):
     """Create a webhook and print its signing secret (shown only this once)."""
-    body = {"url": url, "events": list(events) or ["*"], "appId": app, "format": fmt}
+    body = {"url": url, "appId": app, "format": fmt, **({"events": list(events)} if events else {})}
     if secret:
         body["secret"] = secret
     data = client.post("/api/v1/webhooks", body)
@@ -87,8 +90,34 @@ def webhooks_create(client, url, events, app, fmt, secret, as_json):
         show(data, True, [])
         return
     show({**data, "events": ",".join(data["events"])}, False, WEBHOOK_COLUMNS)
-    click.echo("The signing secret (shown only now; store it where the receiver can read it):", err=True)
-    click.echo(data["secret"])
+    show_once(data["secret"], "The signing secret", "shown only now; store it where the receiver can read it")
+
+
+@webhooks.command("delete")
+@click.argument("webhook_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print the server's JSON.")
+@remote_command
+def webhooks_delete(client, webhook_id, as_json):
+    """Delete a webhook: it gets no more events, and its pending deliveries are dropped."""
+    data = client.delete(f"/api/v1/webhooks/{webhook_id}")
+    if as_json:
+        show(data, True, [])
+        return
+    click.echo(f"Deleted webhook {data['id']}.")
+
+
+@webhooks.command("test")
+@click.argument("webhook_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print the server's JSON.")
+@remote_command
+def webhooks_test(client, webhook_id, as_json):
+    """Send a webhook.test event to a webhook (the server's delivery worker tries it once, in a moment)."""
+    data = client.post(f"/api/v1/webhooks/{webhook_id}/test")
+    if as_json:
+        show(data, True, [])
+        return
+    click.echo(f"Queued webhook.test delivery {data['id']} for webhook {webhook_id}; "
+               f"`otabox webhooks deliveries {webhook_id}` shows its attempt.")
 
 
 @webhooks.command("deliveries")

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from .common import admin_command
+from .common import admin_command, show_once
 
 PASSWORD_STDIN_HELP = "Read the password from the first line of stdin instead of generating one."
 
@@ -22,8 +22,7 @@ def _password(from_stdin: bool) -> tuple[str, bool]:
 
 
 def _show_generated(email: str, password: str) -> None:
-    click.echo(f"The password of {email} (shown once; they can use it to sign in now):", err=True)
-    click.echo(password)
+    show_once(password, f"The password of {email}", "shown once; they can use it to sign in now")
 
 
 @click.group()

@@ -342,31 +342,31 @@ def _branches(schema: Schema) -> None:
 
 STEPS: list[Step] = [
     Step(1, "the schema of otabox 0.1.0", _baseline),
-    Step(2, "signed serving sequence per app; per-device override changes", _signed_serving_state),
-    Step(3, "issue 15: default channel, channel policies, build metadata, release targeting and events",
+    Step(2, "signed update-check replies (a sequence per app); per-device override changes", _signed_serving_state),
+    Step(3, "default channel, channel policies, build metadata, release targeting and events",
          _fidelity),
     Step(4, "health telemetry, rollout policies, webhooks", _health_and_rollouts),
     Step(5, "feature flags: flags, variations, channel settings, rules, segments, contexts, evaluation counts",
          _feature_flags),
     Step(6, "users, sessions, collaborators; API keys become tokens of the service account", _people_and_tokens),
-    Step(7, "secrets shared by several processes (the secret table)", _shared_secrets),
-    Step(8, "issue 22: served release per device, attested per-device health, policies on served devices",
+    Step(7, "secrets kept in the database, shared by several processes", _shared_secrets),
+    Step(8, "the release each device was served; rollout policies count health reports of served devices",
          _attested_health),
     Step(9, "tokens remember what they were minted from; disabled users keep no tokens; secrets sealed with a "
             "salted scrypt key", _trusted_keys),
-    Step(10, "issue 26: code-push-server's Active counters per deployment and label or app version",
+    Step(10, "CodePush active-device counts per deployment and label or app version",
          _codepush_active),
-    Step(11, "issue 24: whole-number bundle versions per channel (Koolbase), keeping the numbers devices hold",
+    Step(11, "whole-number bundle versions per channel (Koolbase), keeping the numbers devices hold",
          _channel_versions),
-    Step(12, "issue 24: the platform an app is for (CodePush multi-tenant apps)", _app_platforms),
+    Step(12, "the platform each app is for (CodePush multi-tenant apps)", _app_platforms),
     Step(13, "audit entries name the app they concern", _audit_apps),
-    Step(14, "issue 27: bytes of launch assets sent per release, in full and as patches", _release_transfers),
-    Step(15, "issue 27: the bundles embedded in store binaries, patch bases per runtime or native version",
+    Step(14, "bytes of Expo launch assets sent per release, in full and as patches", _release_transfers),
+    Step(15, "the bundles embedded in store binaries, patch bases per runtime or native version",
          _embedded_bundles),
-    Step(16, "issue 25: public flag definitions for new apps (not for upgraded ones); devices' events in a ring "
-             "per app", _public_flags_and_events),
-    Step(17, "issue 25: branches (every channel gets one of its own name, with its releases), channel splits "
-             "to a branch, user overrides", _branches),
+    Step(16, "public flag definitions for new apps (upgraded apps keep requiring their client key); "
+             "devices' errors, crashes and custom events kept per app", _public_flags_and_events),
+    Step(17, "branches (every channel gets one of its own name, holding its releases), channel "
+             "splits to a branch, user overrides", _branches),
 ]
 
 

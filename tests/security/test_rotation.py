@@ -7,6 +7,7 @@ import hashlib
 
 import requests
 from conftest import make_zip
+from support import run_otabox
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 
@@ -59,3 +60,17 @@ def test_signing_key_rotation_resigns_bundles_and_publishes_both_keys(live_serve
     load_pem_public_key(after["publicKey"].encode()).verify(signature, hashlib.sha256(data).digest())
     audit = live_server.cli("audit", "--action", "signing_key.rotated").stdout
     assert after["keyId"] in audit
+
+
+def test_rotating_the_signing_key_warns_that_clients_pinning_the_old_key_refuse_updates(client, config):
+    """The new key signs at once, so a client that ships only the old one breaks: the command says so,
+    and where the new key is (the key set lists it first, the old one after it)."""
+    before = client.get("/api/v1/signing-key").json
+    ran = run_otabox("signing-key", "rotate", "--data-dir", str(config.data_dir))
+    assert ran.returncode == 0 and "bundles re-signed" in ran.stdout
+    warning = ran.stderr
+    assert warning.startswith("Warning: ") and "pinned the old key" in warning and "refuses every update" in warning
+    assert "otabox signing-key show" in warning and "GET /api/v1/signing-key" in warning
+    after = client.get("/api/v1/signing-key").json
+    assert [(k["keyId"], k["current"]) for k in after["keys"]] == [(after["keyId"], True), (before["keyId"], False)]
+    assert client.get("/api/v1/signing-key?format=pem").text == after["publicKey"]

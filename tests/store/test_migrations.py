@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing
+import re
 import sqlite3
 import subprocess
 import sys
@@ -146,6 +147,18 @@ def test_migrate_shows_and_applies_and_other_commands_wait_for_it(monkeypatch, o
     assert runner.invoke(otabox_cli, ["keys", "list", "--data-dir", str(old_data_dir)]).exit_code == 0
     doctor = runner.invoke(otabox_cli, ["doctor", "--data-dir", str(old_data_dir)])
     assert f"schema version {migrations.latest_version()} (current)" in doctor.output
+
+
+def test_the_dry_run_describes_every_step_in_a_users_words(old_data_dir):
+    """What `migrate --dry-run` lists is read by whoever upgrades: no internal ticket numbers, and the
+    README's step numbers are the ones it shows."""
+    dry = CliRunner().invoke(otabox_cli, ["migrate", "--dry-run", "--data-dir", str(old_data_dir)])
+    pending = [line for line in dry.output.splitlines() if line.startswith("  pending ")]
+    assert dry.exit_code == 0 and len(pending) == migrations.latest_version() - 1
+    assert not [line for line in pending if re.search(r"\bissue \d", line)]
+    (branches,) = [line for line in pending if ": branches" in line]
+    step = int(branches.split()[1].rstrip(":"))
+    assert f"the upgrade to schema {step} gave every existing channel one" in (ROOT / "README.md").read_text()
 
 
 def test_an_old_key_limited_to_one_app_stays_limited_to_it(old_data_dir):

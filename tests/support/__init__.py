@@ -2,11 +2,15 @@
 test uses to put a release on a channel) and the native check. conftest.py re-exports them."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import os
+import socketserver
+import threading
 import typing
 import zipfile
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from click.testing import CliRunner
 
@@ -117,6 +121,27 @@ def run_otabox(*args: str, env: dict | None = None, input: str | None = None) ->
     publishing commands, which talk to a server over HTTP and open no database here."""
     result = CliRunner().invoke(otabox_command, list(args), env=env, input=input, catch_exceptions=False)
     return Ran(result.exit_code, result.stdout, result.stderr)
+
+
+@contextlib.contextmanager
+def served(app):
+    """`app` (a Flask app of create_app) answering HTTP on a free loopback port from threads of this
+    process, for the commands that talk to a server (`run_otabox(..., env={"OTABOX_URL": url})`)
+    without starting one; yields its base URL."""
+    class Threaded(socketserver.ThreadingMixIn, WSGIServer):
+        daemon_threads = True
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = make_server("127.0.0.1", 0, app, server_class=Threaded, handler_class=Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def record_queries(box, monkeypatch) -> list[str]:
