@@ -322,7 +322,7 @@ def test_channels_as_the_document_shows_them(dispatch):
     assert split.status_code == 200, split.json
     assert {k: split.json["channel"][k] for k in documented} == documented
     assert dispatch.post("/v1/ota/channels", {"name": "staging", "branchName": "staging"}).status_code == 409
-    assert dispatch.delete("/v1/ota/channels/canary").json == {"deleted": True, "name": "canary"}
+    assert dispatch.delete("/v1/ota/channels/canary").json == {"deleted": True, "name": "canary", "wasDefault": False}
     assert dispatch.get("/v1/ota/channels").json["channels"][0]["rolloutBranchName"] is None
     same = dispatch.patch("/v1/ota/channels/production", {"rolloutBranchName": "new-branch", "rolloutPercentage": 5})
     assert same.status_code == 400 and same.json["error"]["details"]["field"] == "rolloutBranch"

@@ -366,8 +366,9 @@ def update_channel(name):
 @accepts()
 def delete_channel(name):
     channel = apps.find_channel(project("admin"), name)
-    apps.delete_channel(channel, actor())
-    return jsonify({"deleted": True, "name": channel.name})
+    was_default = apps.delete_channel(channel, actor())
+    return jsonify({"deleted": True, "name": channel.name, "wasDefault": was_default,
+                    **({"warning": apps.default_channel_gone(channel.name)} if was_default else {})})
 
 
 # --- audit log and webhooks -----------------------------------------------------------------------
