@@ -120,8 +120,9 @@ def rotate_key(app_id, name):
 @accepts()
 def delete_channel(app_id, name):
     channel = apps.find_channel(app_for(app_id, "admin"), name)
-    apps.delete_channel(channel, actor())
-    return jsonify({"deleted": True, "name": name})
+    was_default = apps.delete_channel(channel, actor())
+    return jsonify({"deleted": True, "name": name, "wasDefault": was_default,
+                    **({"warning": apps.default_channel_gone(name)} if was_default else {})})
 
 
 @bp.get("/apps/<app_id>/branches")

@@ -131,8 +131,12 @@ def channels_delete(box, name, app_ref):
     from ..core.apps import delete_channel, find_app, find_channel
 
     app = find_app(app_ref)
-    delete_channel(find_channel(app, name), "cli")
+    was_default = delete_channel(find_channel(app, name), "cli")
     click.echo(f"Deleted channel {name!r} of {app.slug}.")
+    if was_default:
+        click.echo(f"Warning: {name!r} was the default channel of {app.slug}: devices that name no channel get no "
+                   f"updates until you make another one the default (otabox channels update NAME --default --app "
+                   f"{app.slug}).", err=True)
 
 
 COMMANDS = (channels,)

@@ -426,11 +426,12 @@ def set_deployment_key(channel: Channel, key: str, actor: str) -> Channel:
     return Channel.get_by_id(channel.id)
 
 
-def delete_channel(channel: Channel, actor: str) -> None:
+def delete_channel(channel: Channel, actor: str) -> bool:
     """Delete a channel. Its own branch (of its name, served by no other channel) goes with its
     history, and channels splitting devices to that branch stop doing so; releases made through the
     channel into a branch another channel serves stay there (they are then that channel's), others go.
-    An app whose default channel it was has none until another one is made public."""
+    An app whose default channel it was has none until another one is made public: True then, so
+    callers can say so (devices naming no channel get no updates until then)."""
     with changing(actor, "channel.deleted", "channel", channel.id, {"name": channel.name}, app=channel.app_id):
         own = _own_branch(channel)
         if own is not None:
@@ -444,6 +445,14 @@ def delete_channel(channel: Channel, actor: str) -> None:
         if own is not None:
             own.delete_instance(recursive=True)
         flags.channel_deleted(channel.app_id, channel.name)
-        App.update(default_channel=None).where((App.id == channel.app_id)
-                                               & (App.default_channel == channel.name)).execute()
+        was_default = App.update(default_channel=None).where((App.id == channel.app_id)
+                                                             & (App.default_channel == channel.name)).execute() > 0
         channel.delete_instance(recursive=True)
+    return was_default
+
+
+def default_channel_gone(name: str) -> str:
+    """What deleting the default channel `name` leaves, and the way out."""
+    return (f"{name!r} was the app's default channel: the app has none now, so devices that name no channel get "
+            "no updates until another channel is made the default (otabox channels update NAME --default, or "
+            "PATCH its channel with {\"public\": true})")

@@ -59,9 +59,17 @@ def test_channels_can_be_added_configured_and_removed(admin, demo_app):
     assert patched.json["blockUpgrades"] == "major" and patched.json["allowDeviceSelfAssign"] is True
     rotated = admin.post("/api/v1/apps/com.example.demo/channels/beta/rotate-key")
     assert rotated.json["deploymentKey"] != created.json["deploymentKey"]
-    assert admin.delete("/api/v1/apps/com.example.demo/channels/beta").json == {"deleted": True, "name": "beta"}
+    assert admin.delete("/api/v1/apps/com.example.demo/channels/beta").json == {"deleted": True, "name": "beta",
+                                                                                "wasDefault": False}
     missing = admin.get("/api/v1/apps/com.example.demo/channels/beta")
     assert missing.status_code == 404 and missing.json["error"]["code"] == "not_found"
+
+
+def test_deleting_the_default_channel_says_the_app_has_none_now(admin, demo_app, client):
+    deleted = admin.delete("/api/v1/apps/com.example.demo/channels/production")
+    assert deleted.status_code == 200 and deleted.json["wasDefault"] is True
+    assert "no updates" in deleted.json["warning"] and "--default" in deleted.json["warning"]
+    assert admin.get("/api/v1/apps/com.example.demo").json["defaultChannel"] is None
 
 
 def test_deleting_an_app_removes_its_bundle_files(admin, demo_app, box):

@@ -76,3 +76,18 @@ def test_a_box_moved_to_postgresql_refuses_admin_commands_without_the_database_s
                             "set OTABOX_DATABASE_URL")
     assert sorted(p.name for p in moved_box.iterdir()) == before
     assert not (moved_box.parent / "elsewhere").exists()
+
+
+def test_deleting_the_default_channel_warns_in_one_line_what_follows_and_the_way_out(tmp_path):
+    data = ["--data-dir", str(tmp_path / "data")]
+    assert cli("keys", "create", "--name", "ci", *data).exit_code == 0
+    assert cli("apps", "create", "com.example.app", *data).exit_code == 0
+    assert cli("channels", "create", "beta", "--app", "com.example.app", *data).exit_code == 0
+    quiet = cli("channels", "delete", "beta", "--app", "com.example.app", *data)
+    assert quiet.exit_code == 0 and quiet.stderr == ""
+    deleted = cli("channels", "delete", "production", "--app", "com.example.app", *data)
+    assert deleted.exit_code == 0, deleted.output
+    assert deleted.stdout == "Deleted channel 'production' of com.example.app.\n"
+    [warning] = deleted.stderr.splitlines()
+    assert warning.startswith("Warning: 'production' was the default channel") and "no updates" in warning
+    assert "otabox channels update NAME --default" in warning

@@ -322,7 +322,7 @@ def test_channels_as_the_document_shows_them(dispatch):
     assert split.status_code == 200, split.json
     assert {k: split.json["channel"][k] for k in documented} == documented
     assert dispatch.post("/v1/ota/channels", {"name": "staging", "branchName": "staging"}).status_code == 409
-    assert dispatch.delete("/v1/ota/channels/canary").json == {"deleted": True, "name": "canary"}
+    assert dispatch.delete("/v1/ota/channels/canary").json == {"deleted": True, "name": "canary", "wasDefault": False}
     assert dispatch.get("/v1/ota/channels").json["channels"][0]["rolloutBranchName"] is None
     same = dispatch.patch("/v1/ota/channels/production", {"rolloutBranchName": "new-branch", "rolloutPercentage": 5})
     assert same.status_code == 400 and same.json["error"]["details"]["field"] == "rolloutBranch"
@@ -443,9 +443,32 @@ def test_audit_log_paging_as_documented(dispatch, tmp_path):
     rest = dispatch.get(f"/v1/ota/audit-log?limit=200&before={page[-1]['id']}").json["entries"]
     assert [e["id"] for e in page + rest] == [e["id"] for e in entries]
     created = dispatch.get("/v1/ota/audit-log?action=release.created&entity_type=release").json["entries"]
-    assert len(created) == 1 and created[0]["entity_type"] == "release"
+    assert len(created) == 1 and created[0]["entity_type"] == "update"
     one = dispatch.get(f"/v1/ota/audit-log?entity_id={created[0]['entity_id']}&entity_type=release").json
     assert [e["id"] for e in one["entries"]] == [created[0]["id"]]
+
+
+def test_audit_log_filters_in_the_documents_names(dispatch, tmp_path):
+    """The document's examples (`action=build.published`, `entity_type=update`) find the published
+    build, and entries read in the same names, as AppDispatch's webhooks do."""
+    published_update(dispatch, tmp_path)
+    published = dispatch.get("/v1/ota/audit-log?action=build.published").json["entries"]
+    assert [(e["action"], e["entity_type"]) for e in published] == [("build.published", "update")]
+    updates = dispatch.get("/v1/ota/audit-log?entity_type=update").json["entries"]
+    assert [e["id"] for e in updates] == [e["id"] for e in published]
+    uploaded = dispatch.get("/v1/ota/audit-log?action=build.uploaded&entity_type=build").json["entries"]
+    assert [(e["action"], e["entity_type"]) for e in uploaded] == [("build.uploaded", "build")]
+    assert dispatch.get("/v1/ota/audit-log?action=update.created").json["entries"] == published
+    assert dispatch.get("/v1/ota/audit-log?action=flag.created").json["entries"] == []
+
+
+@pytest.mark.parametrize("query, field, named", [("action=builds.published", "action", "build.published"),
+                                                 ("action=deploy", "action", "update.rolled_back"),
+                                                 ("entity_type=updates", "entity_type", "update")])
+def test_an_unknown_audit_filter_is_refused_naming_the_accepted_values(dispatch, query, field, named):
+    refused = dispatch.get(f"/v1/ota/audit-log?{query}")
+    assert refused.status_code == 400, refused.json
+    assert refused.json["error"]["details"]["field"] == field and named in refused.json["error"]["message"]
 
 
 def test_the_audit_log_is_the_projects_own(dispatch, tmp_path, admin, client, box):

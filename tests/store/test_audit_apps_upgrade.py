@@ -31,6 +31,6 @@ def test_old_audit_entries_name_their_app(tmp_path, database_url, fixture):
         api = Api(app.test_client(), make_key(box, "admin", "upgrade-admin"))
         headers = {"X-Project": "com.example.beta"}
         log = api.get("/v1/ota/audit-log", headers=headers).json["entries"]
-        assert [(e["entity_type"], e["entity_id"]) for e in log] == [("release", "9"), ("bundle", "5"), ("app", "2")]
+        assert [(e["entity_type"], e["entity_id"]) for e in log] == [("update", "9"), ("build", "5"), ("app", "2")]
     finally:
         box.close()

@@ -82,7 +82,8 @@ def paths() -> dict:
             "patch": operation("Change a channel's settings", tag, {
                 **reply(ref("Channel")), **json_errors(400, *AUTH)}, [APP_ID, CHANNEL]),
             "delete": operation("Delete a channel with its release history", tag, {
-                **reply(obj({"deleted": BOOLEAN, "name": STRING})), **json_errors(*AUTH)}, [APP_ID, CHANNEL]),
+                **reply(obj({"deleted": BOOLEAN, "name": STRING, "wasDefault": BOOLEAN, "warning": STRING},
+                            ["deleted", "name", "wasDefault"])), **json_errors(*AUTH)}, [APP_ID, CHANNEL]),
         },
         f"{app}/branches": {
             "get": operation("The app's branches (update streams; a channel serves one)", tag, {

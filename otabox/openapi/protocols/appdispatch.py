@@ -110,8 +110,10 @@ def _build_paths() -> dict:
             "patch": op("Point a channel at a branch, split a share of its devices to another, set its minimum "
                         "runtime version", {
                 **reply(obj({"channel": channel})), **json_errors(*errors)}, [channel_name]),
-            "delete": op("Delete a channel with its history", {**reply(obj({"deleted": BOOLEAN, "name": STRING})),
-                                                              **json_errors(*errors)}, [channel_name]),
+            "delete": op("Delete a channel with its history (wasDefault: the app has no default channel now, "
+                         "the warning says what that means)", {
+                **reply(obj({"deleted": BOOLEAN, "name": STRING, "wasDefault": BOOLEAN, "warning": STRING},
+                            ["deleted", "name", "wasDefault"])), **json_errors(*errors)}, [channel_name]),
         },
         "/v1/ota/branches": {
             "get": op("The project's branches", {**reply(obj({"branches": array(branch)})), **json_errors(*errors)}),

@@ -18,7 +18,7 @@ import zipfile
 
 from flask import Blueprint, jsonify, request
 
-from ...core import apps, audit, branches, bundles, releases, webhooks
+from ...core import apps, audit, branches, bundles, outbox, releases, webhooks
 from ...errors import BadRequest, NotFound
 from ...fields import Boolean, Choice, Json, Schema, Text, Whole
 from ...security import auth
@@ -92,9 +92,15 @@ CHANNEL_SETTINGS = Schema({
     "rolloutPercentage": apps.CHANNEL_SETTINGS.fields["rolloutPercentage"],
     "minRuntimeVersion": apps.CHANNEL_SETTINGS.fields["minRuntimeVersion"]})
 NEW_CHANNEL = CHANNEL_SETTINGS.extend({"name": apps.NEW_CHANNEL.fields["name"]})
+AUDIT_ENTITIES = {"update": "release", "build": "bundle"}
+"""AppDispatch's names of otabox's entities in the audit log (an update is a release, a build a bundle);
+the document's filter examples (`action=build.published`, `entity_type=update`) use them, so the log
+answers in them too, and otabox's own names are accepted as filters as well."""
+SHOWN_ENTITIES = {otabox_name: name for name, otabox_name in AUDIT_ENTITIES.items()}
 AUDIT_QUERY = Schema({"limit": Whole(1, 200, default=200), "before": Whole(0, 10**12, description="Entries with a "
                                                                                                  "smaller id"),
-                      "action": Text(200), "entity_type": Text(200), "entity_id": Text(200)})
+                      "action": Text(200, description="An action, e.g. build.published"),
+                      "entity_type": Choice((*AUDIT_ENTITIES, *audit.ENTITY_TYPES)), "entity_id": Text(200)})
 LIST_BUILDS = paging(50)
 LIST_UPDATES = paging(50).extend({"channel": Text(200), "groupId": Text(100)})
 WEBHOOK_FIELDS = webhooks.WEBHOOK.only("url", "events", "isActive", "secret")
@@ -133,8 +139,37 @@ def channel_json(channel: Channel) -> dict:
             "minRuntimeVersion": channel.min_runtime_version, "createdAt": iso(channel.created_at)}
 
 
+def shown_action(action: str) -> str:
+    """An otabox action in AppDispatch's words: the webhook event name standing for it
+    (`outbox.APPDISPATCH_EVENTS`, the first that does: release.created is build.published), else
+    the action with its entity renamed (release.updated is update.updated)."""
+    for name, sources in outbox.APPDISPATCH_EVENTS.items():
+        if action in sources:
+            return name
+    family, dot, verb = action.partition(".")
+    return f"{SHOWN_ENTITIES.get(family, family)}{dot}{verb}"
+
+
+def filtered_actions(name: str) -> tuple[str, ...]:
+    """The otabox actions an `action` filter stands for: an AppDispatch event name those its webhooks
+    get, `update.*`/`build.*` the release's/bundle's, an otabox action itself; anything else is a 400
+    (an empty list would read as "nothing happened")."""
+    if name in outbox.APPDISPATCH_EVENTS:
+        return outbox.APPDISPATCH_EVENTS[name]
+    family, _, verb = name.partition(".")
+    family = AUDIT_ENTITIES.get(family, family)
+    if not verb or family not in audit.ACTION_FAMILIES:
+        families = sorted({*AUDIT_ENTITIES, *audit.ACTION_FAMILIES})
+        raise BadRequest(f"unknown action {name!r}: give one of {', '.join(outbox.APPDISPATCH_EVENTS)}, or "
+                         f"<entity>.<verb> (e.g. update.rolled_back) with <entity> one of {', '.join(families)}",
+                         details={"field": "action", "accepted": [*outbox.APPDISPATCH_EVENTS, *families]})
+    return (f"{family}.{verb}",)
+
+
 def audit_json(entry: dict) -> dict:
-    return {"id": entry["id"], "action": entry["action"], "entity_type": entry["entityType"],
+    entity_type = entry["entityType"]
+    return {"id": entry["id"], "action": shown_action(entry["action"]),
+            "entity_type": SHOWN_ENTITIES.get(entity_type, entity_type),
             "entity_id": entry["entityId"], "actor": entry["actor"], "details": entry["details"],
             "createdAt": entry["at"]}
 
@@ -331,8 +366,9 @@ def update_channel(name):
 @accepts()
 def delete_channel(name):
     channel = apps.find_channel(project("admin"), name)
-    apps.delete_channel(channel, actor())
-    return jsonify({"deleted": True, "name": channel.name})
+    was_default = apps.delete_channel(channel, actor())
+    return jsonify({"deleted": True, "name": channel.name, "wasDefault": was_default,
+                    **({"warning": apps.default_channel_gone(channel.name)} if was_default else {})})
 
 
 # --- audit log and webhooks -----------------------------------------------------------------------
@@ -340,10 +376,13 @@ def delete_channel(name):
 @bp.get("/v1/ota/audit-log")
 @accepts(query=AUDIT_QUERY)
 def audit_log():
-    """The project's entries, newest first; `before` pages back (entries with a smaller id)."""
+    """The project's entries, newest first, in AppDispatch's names; `before` pages back (entries with a
+    smaller id)."""
     app = project("admin")
     args = query()
-    entries = audit.query(args["limit"], args.get("before") or None, args.get("action"), args.get("entity_type"),
+    actions = filtered_actions(args["action"]) if args.get("action") else None
+    entity_type = AUDIT_ENTITIES.get(args.get("entity_type"), args.get("entity_type"))
+    entries = audit.query(args["limit"], args.get("before") or None, actions, entity_type,
                           args.get("entity_id"), app_id=app.id)
     return jsonify({"entries": [audit_json(e) for e in entries]})
 
