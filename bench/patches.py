@@ -31,6 +31,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import patch_alternatives  # noqa: E402 (bench/, beside this script)
+
 PAIRS = [
     ("react-dom", "18.2.0", "18.3.1", ["umd/react-dom.production.min.js"]),
     ("@babel/standalone", "7.24.0", "7.24.1", ["babel.min.js"]),
@@ -124,12 +126,34 @@ def report(label: str, kind: str, old: Path, new: Path, rows: list) -> None:
     gz, br = sizes(data)
     got = measure(old, new)
     row = {"pair": label, "kind": kind, "full": len(data), "gzip": gz, "brotli": br, **got,
-           "ratio": got["patch"] / br}
+           "ratio": got["patch"] / br, "alternatives": patch_alternatives.measure(old, new)}
     rows.append(row)
     print(f"| {label} | {kind} | {len(data) / 1024:,.0f} KB | {gz / 1024:,.0f} KB | {br / 1024:,.0f} KB | "
           f"{got['patch'] / 1024:,.1f} KB | {got['patch'] / gz:.2f} | {row['ratio']:.2f} | {got['seconds']:.1f} s "
           f"({got['cpu_seconds']:.1f} s CPU) | "
           f"{got['rss_mb']:.0f} MB | {got['child_rss_mb']:.0f} MB |", flush=True)
+
+
+def alternatives(rows: list[dict]) -> None:
+    """The second table: each pair's patch by every method of bench/patch_alternatives.py, as a share
+    of the brotli'd full file (and its size, and the CPU seconds to make it), then each method's
+    median over the HBC pairs."""
+    methods = patch_alternatives.METHODS
+    print("\nPatch / brotli full (patch size, CPU seconds to make it); BSDIFF40 except `xz`; — where the tool is missing")
+    print("| pair | kind | " + " | ".join(methods) + " |")
+    print("|---|---|" + "---|" * len(methods))
+    for row in rows:
+        cells = []
+        for method in methods:
+            got = row["alternatives"][method]
+            cells.append("—" if got is None else f"{got[0] / row['brotli']:.3f} ({got[0] / 1024:,.1f} KB, {got[1]:.1f} s)")
+        print(f"| {row['pair']} | {row['kind']} | " + " | ".join(cells) + " |")
+    hbc = [row for row in rows if row["kind"] == "HBC" and not row["pair"].startswith("10 MB")]
+    medians = []
+    for method in methods:
+        ratios = [row["alternatives"][method][0] / row["brotli"] for row in hbc if row["alternatives"][method]]
+        medians.append(f"{method} {statistics.median(ratios):.3f}" if len(ratios) == len(hbc) and hbc else f"{method} —")
+    print("SUMMARY median HBC patch/brotli by method: " + ", ".join(medians))
 
 
 def ten_mb_pair(cache: Path, work: Path) -> tuple[Path, Path]:
@@ -169,7 +193,7 @@ def main() -> None:
         if old_hbc and new_hbc:
             report(label, "HBC", old_hbc, new_hbc, rows)
     if args.only:
-        return
+        return alternatives(rows)
     with tempfile.TemporaryDirectory() as work:
         old, new = ten_mb_pair(args.cache, Path(work))
         report("10 MB (typescript 5.4.4 → 5.4.5)", "JS", old, new, rows)
@@ -177,6 +201,7 @@ def main() -> None:
         old_hbc, new_hbc = compile_hbc(compiler, old), compile_hbc(compiler, new)
         if old_hbc and new_hbc:
             report("10 MB (typescript 5.4.4 → 5.4.5)", "HBC", old_hbc, new_hbc, rows)
+    alternatives(rows)
     hbc = [row["ratio"] for row in rows if row["kind"] == "HBC" and not row["pair"].startswith("10 MB")]
     median = statistics.median(hbc) if hbc else float("nan")
     peak = max(ten_js["rss_mb"], ten_js["child_rss_mb"])
