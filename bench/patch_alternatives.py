@@ -11,21 +11,24 @@ by applying it with Debian's `bspatch` when installed (otherwise bsdiff4):
 - `hdiffz+split`, and `hdiffz+7z`: hdiffz's streams re-encoded by the splitter, or by 7-Zip's
   bzip2 encoder (`7z a -tbzip2 -mx=9 -mpass=10`, p7zip-full) when `7z` is on PATH.
 
-Not BSDIFF40 (a candidate for otabox's own archive format, the native protocol):
+Not BSDIFF40:
 
-- `xz`: bsdiff4's control, diff and extra streams each compressed by the standard library's lzma
-  (preset 9 extreme) instead of bzip2, in BSDIFF40's layout (magic `BSDIFFXZ`, the two compressed
-  lengths and the new size, then the three streams).
+- `xz`: BSDIFFXZ (otabox.core.xzdiff, the per-file patch of the native protocol's `otabox-patch-v2`
+  archive): bsdiff4's three streams, each compressed by the standard library's lzma instead of bzip2.
+
+Run in a process of its own (`python bench/patch_alternatives.py OLD NEW` prints JSON): Linux keeps
+a process's peak RSS across fork and exec, so the large buffers here would otherwise show up in the
+peak RSS that bench/patches.py measures for the patch maker in the next child.
 """
 from __future__ import annotations
 
 import bz2
-import lzma
+import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
-import time
 from pathlib import Path
 
 import bsdiff4
@@ -33,27 +36,28 @@ import bsdiff4.core
 
 import bzip2_blocks
 
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from otabox.core import xzdiff  # noqa: E402
+
 MAGIC = b"BSDIFF40"
-XZ_MAGIC = b"BSDIFFXZ"
 BSDIFF_METHODS = ["bsdiff4", "split", "hdiffz", "hdiffz+split", "hdiffz+7z"]
 METHODS = BSDIFF_METHODS + ["xz"]
 
 
-def _bsdiff40(streams: tuple[bytes, bytes, bytes], new_size: int, compress, magic: bytes = MAGIC) -> bytes:
+def _bsdiff40(streams: tuple[bytes, bytes, bytes], new_size: int, compress) -> bytes:
     control, diff, extra = (compress(stream) for stream in streams)
-    return b"".join([magic, bsdiff4.core.encode_int64(len(control)), bsdiff4.core.encode_int64(len(diff)),
+    return b"".join([MAGIC, bsdiff4.core.encode_int64(len(control)), bsdiff4.core.encode_int64(len(diff)),
                      bsdiff4.core.encode_int64(new_size), control, diff, extra])
 
 
-def _streams(patch: bytes, decompress=bz2.decompress) -> tuple[bytes, bytes, bytes]:
+def _streams(patch: bytes) -> tuple[bytes, bytes, bytes]:
     lengths = [bsdiff4.core.decode_int64(patch[offset:offset + 8]) for offset in (8, 16)]
     control_end = 32 + lengths[0]
-    return (decompress(patch[32:control_end]), decompress(patch[control_end:control_end + lengths[1]]),
-            decompress(patch[control_end + lengths[1]:]))
-
-
-def _xz(data: bytes) -> bytes:
-    return lzma.compress(data, preset=9 | lzma.PRESET_EXTREME)
+    return (bz2.decompress(patch[32:control_end]), bz2.decompress(patch[control_end:control_end + lengths[1]]),
+            bz2.decompress(patch[control_end + lengths[1]:]))
 
 
 def _seven_zip(data: bytes) -> bytes:
@@ -115,7 +119,19 @@ def measure(old: Path, new: Path) -> dict[str, tuple[int, float] | None]:
         timed("hdiffz+split", lambda: _bsdiff40(_streams(hdiff), len(new_bytes), bzip2_blocks.compress), hdiff_seconds)
         if shutil.which("7z"):
             timed("hdiffz+7z", lambda: _bsdiff40(_streams(hdiff), len(new_bytes), _seven_zip), hdiff_seconds)
-    xz = timed("xz", lambda: _bsdiff40(streams, len(new_bytes), _xz, XZ_MAGIC), diffed, bsdiff=False)
-    if bsdiff4.core.patch(old.read_bytes(), len(new_bytes), *_streams(xz, lzma.decompress)) != new_bytes:
+    xz = timed("xz", lambda: xzdiff.pack(len(new_bytes), *streams), diffed, bsdiff=False)
+    if xzdiff.patch(old.read_bytes(), xz) != new_bytes:
         raise AssertionError("the xz patch did not rebuild its target")
     return {method: results.get(method) for method in METHODS}
+
+
+def measure_apart(old: Path, new: Path) -> dict[str, tuple[int, float] | None]:
+    """`measure` in a fresh process."""
+    done = subprocess.run([sys.executable, __file__, str(old), str(new)], capture_output=True, text=True, timeout=1800)
+    if done.returncode != 0:
+        raise SystemExit(done.stderr)
+    return json.loads(done.stdout)
+
+
+if __name__ == "__main__":
+    print(json.dumps(measure(Path(sys.argv[1]), Path(sys.argv[2]))))

@@ -2,7 +2,10 @@
 Hermes bytecode (the `hermes-compiler` package's `hermesc -emit-binary -O`), each pair's full, gzip,
 brotli (q11) and bsdiff patch sizes and ratios, and the patch's build time and peak memory as the
 patch maker builds it (ops.patches.Differ: bsdiff in a spawned child above 1 MB, then the patch
-checked by applying it, and the full file gzipped), in a fresh process per pair.
+checked by applying it, and the full file gzipped), in a fresh process per pair; the same for the
+BSDIFFXZ patch the native protocol's `otabox-patch-v2` archive holds. A second table compares other
+producers (bench/patch_alternatives.py: bzip2 block splitting, HDiffPatch's `hdiffz -BSD`, 7-Zip's
+bzip2 encoder), each BSDIFF40 one checked with Debian's `bspatch` when installed.
 
 Then the 10 MB target: a 10 MB bundle (the first 10 MB of typescript's lib/typescript.js followed
 by lib/tsserver.js, of 5.4.4 and of 5.4.5) patched the same way.
@@ -94,25 +97,34 @@ def measure(old: Path, new: Path) -> dict:
 
 
 def measure_here(old: Path, new: Path) -> None:
-    """(In the child) the patch maker's steps for one pair: diff, apply to check, gzip the full file."""
-    from otabox.core import patches
+    """(In the child) the patch maker's steps for one pair: diff, apply to check, gzip the full file;
+    then the native archive's BSDIFFXZ patch of the same pair (diff, apply to check)."""
+    from otabox.core import patches, xzdiff
     from otabox.ops.patches import Differ
     from otabox.store.blobs import Staging
 
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    cpu_before = usage.ru_utime + usage.ru_stime
+    def cpu() -> float:
+        own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
     with tempfile.TemporaryDirectory() as staging_dir:
-        started = time.perf_counter()
+        cpu_before, started = cpu(), time.perf_counter()
         with Differ(Staging(Path(staging_dir))) as differ:
             patch = differ.diff_files(old, new)
         rebuilt = patches.apply_patch(old.read_bytes(), patch)
         assert rebuilt == new.read_bytes()
         patches.compressed_size(rebuilt)
-        seconds = time.perf_counter() - started
+        seconds, cpu_seconds = time.perf_counter() - started, cpu() - cpu_before
+        del rebuilt
+        cpu_before, started = cpu(), time.perf_counter()
+        with Differ(Staging(Path(staging_dir))) as differ:
+            xz_patch = differ.diff_files(old, new, codec=xzdiff)
+        assert xzdiff.patch(old.read_bytes(), xz_patch) == new.read_bytes()
+        xz_seconds, xz_cpu_seconds = time.perf_counter() - started, cpu() - cpu_before
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime - cpu_before
-    print(json.dumps({"patch": len(patch), "seconds": seconds, "cpu_seconds": cpu, "rss_mb": own.ru_maxrss / 1024,
-                      "child_rss_mb": children.ru_maxrss / 1024}))
+    print(json.dumps({"patch": len(patch), "seconds": seconds, "cpu_seconds": cpu_seconds,
+                      "xz_patch": len(xz_patch), "xz_seconds": xz_seconds, "xz_cpu_seconds": xz_cpu_seconds,
+                      "rss_mb": own.ru_maxrss / 1024, "child_rss_mb": children.ru_maxrss / 1024}))
 
 
 def sizes(data: bytes) -> tuple[int, int]:
@@ -126,11 +138,12 @@ def report(label: str, kind: str, old: Path, new: Path, rows: list) -> None:
     gz, br = sizes(data)
     got = measure(old, new)
     row = {"pair": label, "kind": kind, "full": len(data), "gzip": gz, "brotli": br, **got,
-           "ratio": got["patch"] / br, "alternatives": patch_alternatives.measure(old, new)}
+           "ratio": got["patch"] / br, "alternatives": patch_alternatives.measure_apart(old, new)}
     rows.append(row)
     print(f"| {label} | {kind} | {len(data) / 1024:,.0f} KB | {gz / 1024:,.0f} KB | {br / 1024:,.0f} KB | "
           f"{got['patch'] / 1024:,.1f} KB | {got['patch'] / gz:.2f} | {row['ratio']:.2f} | {got['seconds']:.1f} s "
-          f"({got['cpu_seconds']:.1f} s CPU) | "
+          f"({got['cpu_seconds']:.1f} s CPU) | {got['xz_patch'] / 1024:,.1f} KB, {got['xz_patch'] / br:.2f} | "
+          f"{got['xz_seconds']:.1f} s ({got['xz_cpu_seconds']:.1f} s CPU) | "
           f"{got['rss_mb']:.0f} MB | {got['child_rss_mb']:.0f} MB |", flush=True)
 
 
@@ -180,8 +193,8 @@ def main() -> None:
     print(f"hermesc: {compiler or 'not available (JS only)'}")
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (wall time grows with it; CPU time less)")
     print("| pair | kind | full | gzip | brotli q11 | bsdiff patch | patch/gzip | patch/brotli | build (wall, CPU) | "
-          "peak RSS | bsdiff child RSS |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "BSDIFFXZ patch (native v2), /brotli | its build (wall, CPU) | peak RSS | differ child RSS |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     rows: list[dict] = []
     for name, before, after, candidates in PAIRS:
         if args.only and name != args.only:
@@ -202,12 +215,14 @@ def main() -> None:
         if old_hbc and new_hbc:
             report("10 MB (typescript 5.4.4 → 5.4.5)", "HBC", old_hbc, new_hbc, rows)
     alternatives(rows)
-    hbc = [row["ratio"] for row in rows if row["kind"] == "HBC" and not row["pair"].startswith("10 MB")]
-    median = statistics.median(hbc) if hbc else float("nan")
+    hbc = [row for row in rows if row["kind"] == "HBC" and not row["pair"].startswith("10 MB")]
+    median = statistics.median(row["ratio"] for row in hbc) if hbc else float("nan")
+    median_xz = statistics.median(row["xz_patch"] / row["brotli"] for row in hbc) if hbc else float("nan")
     peak = max(ten_js["rss_mb"], ten_js["child_rss_mb"])
-    print(f"SUMMARY median HBC patch/brotli {median:.2f} (target <= 0.25); 10 MB bundle patched in "
-          f"{ten_js['seconds']:.1f} s, {ten_js['cpu_seconds']:.1f} s CPU (target < 20), peak RSS {peak:.0f} MB "
-          "(target < 300)")
+    print(f"SUMMARY median HBC patch/brotli {median:.2f} BSDIFF40 (Expo), {median_xz:.2f} BSDIFFXZ (native "
+          f"otabox-patch-v2) (target <= 0.25); 10 MB bundle patched in {ten_js['seconds']:.1f} s, "
+          f"{ten_js['cpu_seconds']:.1f} s CPU, BSDIFFXZ {ten_js['xz_seconds']:.1f} s, {ten_js['xz_cpu_seconds']:.1f} s "
+          f"CPU (target < 20), peak RSS {peak:.0f} MB (target < 300)")
 
 
 if __name__ == "__main__":

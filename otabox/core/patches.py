@@ -1,7 +1,8 @@
 """Binary patches: a bundle file sent as the difference from a file the device already has.
 
-The format is BSDIFF40 (Colin Percival's bsdiff, bzip2 blocks), written by the `bsdiff4` extension:
-the format expo-updates applies with the original bspatch code. Everything here is a pure function
+The format is BSDIFF40 (Colin Percival's bsdiff, bzip2 blocks), written by the `bsdiff4` extension
+(`bsdiff4.diff`, run by ops/patches.py's Differ): the format expo-updates applies with the original
+bspatch code. The native protocol's archives hold BSDIFFXZ patches instead (core/xzdiff.py). Everything here is a pure function
 over bytes and records, except `record_patch`, the one operation that writes what was made.
 
 A patch is recorded on its target bundle, in `extra["patches"]` as `{target sha256: {base sha256:
@@ -24,8 +25,9 @@ from .change import changing
 
 FORMAT = "bsdiff"
 """One file as a BSDIFF40 patch of another (Expo launch assets)."""
-ARCHIVE_FORMAT = "otabox-patch-v1"
-"""A whole zip bundle as per-file patches of another (the native protocol; core/patch_archive.py)."""
+ARCHIVE_FORMAT = "otabox-patch-v2"
+"""A whole zip bundle as per-file BSDIFFXZ patches of another (the native protocol; core/patch_archive.py,
+core/xzdiff.py). A pair recorded with an older archive format is made again (`current`)."""
 MAGIC = b"BSDIFF40"
 PATCHES_KEY = "patches"
 MEMORY_FACTOR = 17
@@ -55,11 +57,6 @@ def too_large(job: PatchJob, max_input_bytes: int) -> bool:
     return max(job.base_size, job.target_size) > max_input_bytes
 
 
-def make_patch(old: bytes, new: bytes) -> bytes:
-    """A BSDIFF40 patch turning `old` into `new`."""
-    return bsdiff4.diff(old, new)
-
-
 def apply_patch(old: bytes, patch: bytes) -> bytes:
     """`new` from `old` and a BSDIFF40 patch; ValueError for a patch that is not one (or truncated),
     as the original bspatch refuses it."""
@@ -83,6 +80,12 @@ def worth_serving(patch_size: int, full_compressed_size: int) -> bool:
 def recorded(extra: dict, base_sha256: str, target_sha256: str) -> dict | None:
     """What was recorded for the pair (a made patch or a skip), or None while nothing was."""
     return ((extra or {}).get(PATCHES_KEY, {}).get(target_sha256) or {}).get(base_sha256)
+
+
+def current(outcome: dict | None, format: str) -> bool:
+    """Whether a recorded outcome stands for a job of `format`: a skip, or a patch made in that format
+    (an `otabox-patch-v1` archive, from before v2, is made again)."""
+    return outcome is not None and (not outcome.get("sha256") or outcome.get("format") == format)
 
 
 def usable(extra: dict, base_sha256: str, target_sha256: str) -> dict | None:
@@ -111,12 +114,20 @@ def record_patch(job: PatchJob, outcome: dict) -> bool:
             return False
         extra = dict(row.extra or {})
         patches = {target: dict(bases) for target, bases in extra.get(PATCHES_KEY, {}).items()}
-        patches.setdefault(job.target_sha256, {})[job.base_sha256] = outcome
+        replaced = patches.setdefault(job.target_sha256, {}).get(job.base_sha256) or {}
+        patches[job.target_sha256][job.base_sha256] = outcome
         extra[PATCHES_KEY] = patches
-        if outcome.get("sha256"):
-            extra["blobs"] = sorted(set(extra.get("blobs", ())) | {outcome["sha256"]})
+        blobs = set(extra.get("blobs", ())) | ({outcome["sha256"]} if outcome.get("sha256") else set())
+        if replaced.get("sha256") and not _still_used(patches, replaced["sha256"]):
+            blobs.discard(replaced["sha256"])  # a patch made again in a newer format: the old file goes with gc
+        if blobs or "blobs" in extra:
+            extra["blobs"] = sorted(blobs)
         Bundle.update(extra=extra).where(Bundle.id == job.bundle_id).execute()
     return True
+
+
+def _still_used(patches: dict, sha256: str) -> bool:
+    return any(outcome.get("sha256") == sha256 for bases in patches.values() for outcome in bases.values())
 
 
 def base_names(bundles, embedded) -> dict[str, str]:

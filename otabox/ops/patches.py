@@ -13,6 +13,7 @@ patch exists, devices download the full file."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import logging
 import multiprocessing
@@ -23,7 +24,7 @@ from typing import Callable, Iterable
 import bsdiff4
 import peewee
 
-from ..core import embedded, patch_archive, patches
+from ..core import embedded, patch_archive, patches, xzdiff
 from ..core.patches import PatchJob
 from ..core.serving import AppView
 from ..errors import NotFound
@@ -43,7 +44,9 @@ a child process would cost more than it saves (an archive's many small files).""
 class Differ:
     """bsdiff within bounded memory: small pairs here, larger ones in one child process, started
     (spawned: a fresh interpreter holding only bsdiff4, not a copy of the server) at the first
-    large pair of a round and ended with the round."""
+    large pair of a round and ended with the round. `codec` is `bsdiff4` (BSDIFF40, Expo launch
+    assets) or `core.xzdiff` (BSDIFFXZ, the native archive's files): a module with `diff(old, new)`
+    and `file_diff(old_path, new_path, patch_path)`."""
 
     def __init__(self, staging):
         self.staging = staging
@@ -58,27 +61,28 @@ class Differ:
             self._pool.join()
             self._pool = None
 
-    def diff(self, old: bytes, new: bytes) -> bytes:
+    def diff(self, old: bytes, new: bytes, codec=bsdiff4) -> bytes:
         if max(len(old), len(new)) <= IN_PROCESS_BYTES:
-            return patches.make_patch(old, new)
+            return codec.diff(old, new)
         old_path, new_path = self.staging.new_path(), self.staging.new_path()
         try:
             old_path.write_bytes(old)
             new_path.write_bytes(new)
-            return self.diff_files(old_path, new_path)
+            return self.diff_files(old_path, new_path, codec)
         finally:
             old_path.unlink(missing_ok=True)
             new_path.unlink(missing_ok=True)
 
-    def diff_files(self, old_path: Path, new_path: Path) -> bytes:
-        """The BSDIFF40 patch between two files, the files read by whoever diffs them."""
+    def diff_files(self, old_path: Path, new_path: Path, codec=bsdiff4) -> bytes:
+        """The patch between two files (BSDIFF40 unless `codec` says otherwise), the files read by
+        whoever diffs them."""
         if max(old_path.stat().st_size, new_path.stat().st_size) <= IN_PROCESS_BYTES:
-            return patches.make_patch(old_path.read_bytes(), new_path.read_bytes())
+            return codec.diff(old_path.read_bytes(), new_path.read_bytes())
         if self._pool is None:
             self._pool = multiprocessing.get_context("spawn").Pool(1)
         out = self.staging.new_path()
         try:
-            self._pool.apply(bsdiff4.file_diff, (str(old_path), str(new_path), str(out)))
+            self._pool.apply(codec.file_diff, (str(old_path), str(new_path), str(out)))
             return out.read_bytes()
         finally:
             out.unlink(missing_ok=True)
@@ -120,7 +124,8 @@ class PatchMaker:
             for planner in self.planners:
                 for job in planner(view, self.box.config.patch_bases, embedded.of_view(view)):
                     bundle = view.bundles.get(job.bundle_id)
-                    if bundle is not None and patches.recorded(bundle.extra, job.base_sha256, job.target_sha256) is None:
+                    outcome = patches.recorded(bundle.extra, job.base_sha256, job.target_sha256) if bundle else None
+                    if bundle is not None and not patches.current(outcome, job.format):
                         wanted.setdefault((job.bundle_id, job.base_sha256, job.target_sha256), job)
         return list(wanted.values())
 
@@ -155,7 +160,8 @@ class PatchMaker:
 
     def _make_archive(self, job: PatchJob, old: Path, new: Path, differ: Differ, limit: int) -> dict:
         with zipfile.ZipFile(old) as base, zipfile.ZipFile(new) as target:
-            archive = patch_archive.build_archive(base, target, job.base_sha256, job.target_sha256, differ.diff, limit)
+            archive = patch_archive.build_archive(base, target, job.base_sha256, job.target_sha256,
+                                                  functools.partial(differ.diff, codec=xzdiff), limit)
         return self._kept(archive, job.target_size, patches.ARCHIVE_FORMAT)  # a zip: compressed already
 
     def _kept(self, patch: bytes, full: int, format: str) -> dict:

@@ -1,5 +1,5 @@
-"""Binary patches as pure functions: BSDIFF40 making and applying, when a patch is worth serving, the
-memory budget, what a client's A-IM asks for, and which patches an Expo channel wants."""
+"""Binary patches as pure functions: BSDIFF40 and BSDIFFXZ making and applying, when a patch is worth
+serving, the memory budget, what a client's A-IM asks for, and which patches an Expo channel wants."""
 from __future__ import annotations
 
 import dataclasses
@@ -8,7 +8,7 @@ import bsdiff4
 import pytest
 from test_decide import app, bundle, channel, release
 
-from otabox.core import patches
+from otabox.core import patches, xzdiff
 from otabox.core.patches import PatchJob
 from otabox.protocols.expo.patches import asks_for_bsdiff, patch_jobs
 
@@ -17,7 +17,7 @@ NEW = OLD.replace(b"return 700}", b"return 701}")
 
 
 def test_a_made_patch_rebuilds_the_new_file_and_is_bsdiff4s_format():
-    patch = patches.make_patch(OLD, NEW)
+    patch = bsdiff4.diff(OLD, NEW)
     assert patch.startswith(b"BSDIFF40")
     assert patches.apply_patch(OLD, patch) == NEW == bsdiff4.patch(OLD, patch)
     assert len(patch) < patches.compressed_size(NEW) // 10
@@ -28,7 +28,35 @@ def test_a_made_patch_rebuilds_the_new_file_and_is_bsdiff4s_format():
                          ids=["half", "magic-only", "wrong-magic", "empty", "zeroed"])
 def test_a_damaged_patch_is_a_value_error(damage):
     with pytest.raises(ValueError):
-        patches.apply_patch(OLD, damage(patches.make_patch(OLD, NEW)))
+        patches.apply_patch(OLD, damage(bsdiff4.diff(OLD, NEW)))
+
+
+def test_a_bsdiffxz_patch_rebuilds_the_new_file_from_bsdiff4s_streams_in_xz():
+    patch = xzdiff.diff(OLD, NEW)
+    assert patch.startswith(b"BSDIFFXZ") and xzdiff.patch(OLD, patch) == NEW
+    assert len(patch) < patches.compressed_size(NEW) // 10
+    control, diff, extra = bsdiff4.core.diff(OLD, NEW)
+    assert int.from_bytes(patch[24:32], "little") == len(NEW)
+    assert bsdiff4.core.patch(OLD, len(NEW), control, diff, extra) == NEW
+
+
+def test_a_bsdiffxz_patch_file_is_the_same_as_in_memory(tmp_path):
+    (tmp_path / "old").write_bytes(OLD)
+    (tmp_path / "new").write_bytes(NEW)
+    xzdiff.file_diff(str(tmp_path / "old"), str(tmp_path / "new"), str(tmp_path / "patch"))
+    assert (tmp_path / "patch").read_bytes() == xzdiff.diff(OLD, NEW)
+
+
+@pytest.mark.parametrize("damage", [
+    lambda p: p[:len(p) // 2], lambda p: p[:8], lambda p: b"BSDIFF40" + p[8:], lambda p: b"", lambda p: p[:-1],
+    lambda p: p + b"\0", lambda p: p[:32] + b"\0" * (len(p) - 32),
+    lambda p: p[:8] + (1 << 40).to_bytes(8, "little") + p[16:],  # a control length past the end
+    lambda p: p[:24] + (3).to_bytes(8, "little") + p[32:]],  # a new size the streams do not fit
+    ids=["half", "magic-only", "bsdiff40-magic", "empty", "truncated", "trailing", "zeroed", "long-control",
+         "small-size"])
+def test_a_damaged_bsdiffxz_patch_is_a_value_error(damage):
+    with pytest.raises(ValueError):
+        xzdiff.patch(OLD, damage(xzdiff.diff(OLD, NEW)))
 
 
 @pytest.mark.parametrize("patch_size, compressed, worth", [
