@@ -21,8 +21,10 @@ import bsdiff4.core
 MAGIC = b"BSDIFFXZ"
 HEADER = 32
 PRESET = 6 | lzma.PRESET_EXTREME
-"""An 8 MiB window, about 94 MB to compress and 9 MB to decompress; preset 9's 64 MiB window makes
-the same patches of bundles this size for several hundred MB."""
+WINDOW_MAX = 8 * 1024 * 1024
+"""Preset 6's window, at most: about 94 MB to compress, 9 MB to decompress (preset 9's 64 MiB window
+made the same patches of the bench's bundles for several hundred MB). A shorter stream gets a window
+its own size, so a small pair diffed inside the server costs it little."""
 CONTROL_BYTES_PER_OUTPUT_BYTE = 24
 """A control triple is 24 bytes and adds at least one byte, which bounds the control stream."""
 
@@ -31,9 +33,14 @@ def _encode(length: int) -> bytes:
     return length.to_bytes(8, "little")
 
 
+def _xz(stream: bytes) -> bytes:
+    window = min(WINDOW_MAX, max(4096, len(stream)))
+    return lzma.compress(stream, lzma.FORMAT_XZ, filters=[{"id": lzma.FILTER_LZMA2, "preset": PRESET, "dict_size": window}])
+
+
 def pack(new_size: int, control: bytes, diff: bytes, extra: bytes) -> bytes:
     """The BSDIFFXZ patch of bsdiff's three raw streams (`bsdiff4.core.diff`'s answer)."""
-    control, diff, extra = (lzma.compress(stream, preset=PRESET) for stream in (control, diff, extra))
+    control, diff, extra = (_xz(stream) for stream in (control, diff, extra))
     return b"".join([MAGIC, _encode(len(control)), _encode(len(diff)), _encode(new_size), control, diff, extra])
 
 

@@ -8,6 +8,7 @@ import random
 
 import bsdiff4
 
+from otabox.core import xzdiff
 from otabox.ops.patches import IN_PROCESS_BYTES, Differ
 from otabox.store.blobs import Staging
 
@@ -27,4 +28,16 @@ def test_a_large_pair_is_diffed_in_a_child_process_and_a_small_one_in_place(tmp_
         patch = differ.diff(*large)
         assert len(multiprocessing.active_children()) == 1
     assert bsdiff4.patch(large[0], patch) == large[1] and patch == bsdiff4.diff(*large)
+    assert multiprocessing.active_children() == [] and list(staging.iterdir()) == []
+
+
+def test_the_native_archives_bsdiffxz_patches_take_the_same_way(tmp_path):
+    staging = tmp_path / "staging"
+    large, small = pair(IN_PROCESS_BYTES + 200_000), pair(50_000)
+    with Differ(Staging(staging)) as differ:
+        assert differ.diff(*small, codec=xzdiff) == xzdiff.diff(*small)
+        assert multiprocessing.active_children() == []
+        patch = differ.diff(*large, codec=xzdiff)
+        assert len(multiprocessing.active_children()) == 1
+    assert patch == xzdiff.diff(*large) and xzdiff.patch(large[0], patch) == large[1]
     assert multiprocessing.active_children() == [] and list(staging.iterdir()) == []
