@@ -13,7 +13,7 @@ by applying it with Debian's `bspatch` when installed (otherwise bsdiff4):
 
 Not BSDIFF40:
 
-- `xz`: BSDIFFXZ (otabox.core.xzdiff, the per-file patch of the native protocol's `otabox-patch-v2`
+- `xz`: BSDIFFXZ (otabox.core.xzdiff, the per-file patch of the native protocol's `otabox-patch-v1`
   archive): bsdiff4's three streams, each compressed by the standard library's lzma instead of bzip2.
 
 Run in a process of its own (`python bench/patch_alternatives.py OLD NEW` prints JSON): Linux keeps

@@ -3,7 +3,7 @@ Hermes bytecode (the `hermes-compiler` package's `hermesc -emit-binary -O`), eac
 brotli (q11) and bsdiff patch sizes and ratios, and the patch's build time and peak memory as the
 patch maker builds it (ops.patches.Differ: bsdiff in a spawned child above 1 MB, then the patch
 checked by applying it, and the full file gzipped), in a fresh process per pair; the same for the
-BSDIFFXZ patch the native protocol's `otabox-patch-v2` archive holds. A second table compares other
+BSDIFFXZ patch the native protocol's `otabox-patch-v1` archive holds. A second table compares other
 producers (bench/patch_alternatives.py: bzip2 block splitting, HDiffPatch's `hdiffz -BSD`, 7-Zip's
 bzip2 encoder), each BSDIFF40 one checked with Debian's `bspatch` when installed.
 
@@ -193,7 +193,7 @@ def main() -> None:
     print(f"hermesc: {compiler or 'not available (JS only)'}")
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (wall time grows with it; CPU time less)")
     print("| pair | kind | full | gzip | brotli q11 | bsdiff patch | patch/gzip | patch/brotli | build (wall, CPU) | "
-          "BSDIFFXZ patch (native v2), /brotli | its build (wall, CPU) | peak RSS | differ child RSS |")
+          "BSDIFFXZ patch (native), /brotli | its build (wall, CPU) | peak RSS | differ child RSS |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     rows: list[dict] = []
     for name, before, after, candidates in PAIRS:
@@ -220,7 +220,7 @@ def main() -> None:
     median_xz = statistics.median(row["xz_patch"] / row["brotli"] for row in hbc) if hbc else float("nan")
     peak = max(ten_js["rss_mb"], ten_js["child_rss_mb"])
     print(f"SUMMARY median HBC patch/brotli {median:.2f} BSDIFF40 (Expo), {median_xz:.2f} BSDIFFXZ (native "
-          f"otabox-patch-v2) (target <= 0.25); 10 MB bundle patched in {ten_js['seconds']:.1f} s, "
+          f"otabox-patch-v1) (target <= 0.25); 10 MB bundle patched in {ten_js['seconds']:.1f} s, "
           f"{ten_js['cpu_seconds']:.1f} s CPU, BSDIFFXZ {ten_js['xz_seconds']:.1f} s, {ten_js['xz_cpu_seconds']:.1f} s "
           f"CPU (target < 20), peak RSS {peak:.0f} MB (target < 300)")
 

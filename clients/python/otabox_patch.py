@@ -1,19 +1,19 @@
-"""Reference applier and verifier of otabox's patch archives (`otabox-patch-v2`, the native protocol).
+"""Reference applier and verifier of otabox's patch archives (`otabox-patch-v1`, the native protocol).
 
 A check reply may offer, beside the full bundle, `bundle.patch = {url, expiresAt, size, sha256,
 baseSha256, format}`: an archive that turns the bundle the device runs (`baseSha256`, the SHA-256 of
 its zip) into the new one, and the signed statement names it (`patchSha256`). The archive is a zip:
 
-- `otabox-patch.json`: `{"format": "otabox-patch-v2", "baseSha256", "targetSha256", "files", "deleted"}`;
+- `otabox-patch.json`: `{"format": "otabox-patch-v1", "baseSha256", "targetSha256", "files", "deleted"}`;
   `files` lists every file of the new bundle as `{"path", "sha256", "size", "from"}`, where `from` is
   `"base"` (the base's file at `basePath`, unchanged), `"patch"` (the base's file at `basePath` with
   the patch at `patch/<path>`) or `"archive"` (the whole file at `add/<path>`); `deleted` names the
   base's files the new bundle no longer has;
-- `patch/<path>` and `add/<path>` as above. A v2 patch is BSDIFFXZ: the magic `BSDIFFXZ`, three 64-bit
+- `patch/<path>` and `add/<path>` as above. A patch is BSDIFFXZ: the magic `BSDIFFXZ`, three 64-bit
   little-endian integers (the compressed lengths of the control and diff streams, the new file's
   size), then bsdiff's control, diff and extra streams, each an xz stream (BSDIFF40's layout with xz
-  in place of bzip2). `otabox-patch-v1` archives (BSDIFF40 patches) are still applied: a patch is
-  read by its first 8 bytes.
+  in place of bzip2); archives made by earlier servers hold BSDIFF40 patches. A patch is read by its
+  first 8 bytes.
 
 `apply_archive` checks the archive against the SHA-256 the signed reply names, builds every file of
 the new bundle into a fresh folder, checks each file's SHA-256 and size, and only then returns: a
@@ -40,7 +40,7 @@ from pathlib import Path
 import bsdiff4
 import bsdiff4.core
 
-FORMATS = ("otabox-patch-v2", "otabox-patch-v1")
+FORMAT = "otabox-patch-v1"
 MANIFEST = "otabox-patch.json"
 BSDIFFXZ, BSDIFF40 = b"BSDIFFXZ", b"BSDIFF40"
 
@@ -81,8 +81,8 @@ def apply_archive(base: Path, archive: bytes, out: Path, expected_sha256: str) -
         manifest = json.loads(bundle.read(MANIFEST))
     except (zipfile.BadZipFile, KeyError, ValueError):
         raise PatchError("not an otabox patch archive") from None
-    if not isinstance(manifest, dict) or manifest.get("format") not in FORMATS or not isinstance(manifest.get("files"), list):
-        raise PatchError(f"not an archive of {' or '.join(FORMATS)}")
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or not isinstance(manifest.get("files"), list):
+        raise PatchError(f"not an {FORMAT} archive")
     if base.is_file() and hashlib.sha256(base.read_bytes()).hexdigest() != manifest.get("baseSha256"):
         raise PatchError("the patch is for another base bundle")
     source = _Base(base)
@@ -120,7 +120,7 @@ def _build(entry: dict, source: _Base, bundle: zipfile.ZipFile) -> bytes:
 
 
 def _patched(old: bytes, patch: bytes) -> bytes:
-    """One file from its base and its patch: BSDIFFXZ (v2) or BSDIFF40 (v1), by the magic."""
+    """One file from its base and its patch: BSDIFFXZ or BSDIFF40, by the magic."""
     if patch.startswith(BSDIFF40):
         return bsdiff4.patch(old, patch)
     if not patch.startswith(BSDIFFXZ) or len(patch) < 32:
@@ -141,7 +141,7 @@ def _patched(old: bytes, patch: bytes) -> bytes:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Apply an otabox-patch-v2 (or v1) archive to a bundle, verified.")
+    parser = argparse.ArgumentParser(description="Apply an otabox-patch-v1 archive to a bundle, verified.")
     parser.add_argument("--base", type=Path, required=True, help="The bundle the device runs (zip or folder).")
     parser.add_argument("--patch", type=Path, required=True, help="The downloaded patch archive.")
     parser.add_argument("--sha256", required=True, help="patchSha256 of the signed check reply.")

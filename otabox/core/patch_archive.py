@@ -1,8 +1,8 @@
-"""The `otabox-patch-v2` archive: a zip bundle sent as the difference from a zip bundle the device has.
+"""The `otabox-patch-v1` archive: a zip bundle sent as the difference from a zip bundle the device has.
 
 A zip (README, "Native patches") holding:
 
-- `otabox-patch.json`: `{"format": "otabox-patch-v2", "baseSha256", "targetSha256", "files": [...],
+- `otabox-patch.json`: `{"format": "otabox-patch-v1", "baseSha256", "targetSha256", "files": [...],
   "deleted": [...]}`, where `files` lists every file of the new bundle, sorted by path, as
   `{"path", "sha256", "size", "from"}` plus `"basePath"` when `from` is `"base"` or `"patch"`:
   - `"base"`: the base bundle's file at `basePath`, unchanged (a file that moved keeps its bytes);
@@ -12,8 +12,8 @@ A zip (README, "Native patches") holding:
   bundle is exactly `files`; it is there for clients that update a folder in place);
 - every resulting file's SHA-256, so the client verifies before it swaps bundles.
 
-`otabox-patch-v1` was the same with BSDIFF40 (bzip2) patches; v2's xz streams make the patches of
-Hermes bytecode about a fifth smaller (bench/README.md). Built as a pure function over the two zips;
+Its patches were BSDIFF40 (bzip2) at first; BSDIFFXZ's xz streams make the patches of Hermes
+bytecode about a fifth smaller (bench/README.md), and clients tell the two apart by the magic. Built as a pure function over the two zips;
 `diff` makes one file's BSDIFFXZ patch (the patch maker runs it within its memory budget), and every
 patch is checked before it goes in.
 """

@@ -25,9 +25,9 @@ from .change import changing
 
 FORMAT = "bsdiff"
 """One file as a BSDIFF40 patch of another (Expo launch assets)."""
-ARCHIVE_FORMAT = "otabox-patch-v2"
-"""A whole zip bundle as per-file BSDIFFXZ patches of another (the native protocol; core/patch_archive.py,
-core/xzdiff.py). A pair recorded with an older archive format is made again (`current`)."""
+ARCHIVE_FORMAT = "otabox-patch-v1"
+"""A whole zip bundle as per-file patches of another (the native protocol; core/patch_archive.py): made
+with BSDIFFXZ (core/xzdiff.py); archives made before it hold BSDIFF40, which clients tell by the magic."""
 MAGIC = b"BSDIFF40"
 PATCHES_KEY = "patches"
 MEMORY_FACTOR = 17
@@ -82,12 +82,6 @@ def recorded(extra: dict, base_sha256: str, target_sha256: str) -> dict | None:
     return ((extra or {}).get(PATCHES_KEY, {}).get(target_sha256) or {}).get(base_sha256)
 
 
-def current(outcome: dict | None, format: str) -> bool:
-    """Whether a recorded outcome stands for a job of `format`: a skip, or a patch made in that format
-    (an `otabox-patch-v1` archive, from before v2, is made again)."""
-    return outcome is not None and (not outcome.get("sha256") or outcome.get("format") == format)
-
-
 def usable(extra: dict, base_sha256: str, target_sha256: str) -> dict | None:
     """The made patch of the pair, or None (not made yet, or skipped)."""
     outcome = recorded(extra, base_sha256, target_sha256)
@@ -114,20 +108,12 @@ def record_patch(job: PatchJob, outcome: dict) -> bool:
             return False
         extra = dict(row.extra or {})
         patches = {target: dict(bases) for target, bases in extra.get(PATCHES_KEY, {}).items()}
-        replaced = patches.setdefault(job.target_sha256, {}).get(job.base_sha256) or {}
-        patches[job.target_sha256][job.base_sha256] = outcome
+        patches.setdefault(job.target_sha256, {})[job.base_sha256] = outcome
         extra[PATCHES_KEY] = patches
-        blobs = set(extra.get("blobs", ())) | ({outcome["sha256"]} if outcome.get("sha256") else set())
-        if replaced.get("sha256") and not _still_used(patches, replaced["sha256"]):
-            blobs.discard(replaced["sha256"])  # a patch made again in a newer format: the old file goes with gc
-        if blobs or "blobs" in extra:
-            extra["blobs"] = sorted(blobs)
+        if outcome.get("sha256"):
+            extra["blobs"] = sorted(set(extra.get("blobs", ())) | {outcome["sha256"]})
         Bundle.update(extra=extra).where(Bundle.id == job.bundle_id).execute()
     return True
-
-
-def _still_used(patches: dict, sha256: str) -> bool:
-    return any(outcome.get("sha256") == sha256 for bases in patches.values() for outcome in bases.values())
 
 
 def base_names(bundles, embedded) -> dict[str, str]:

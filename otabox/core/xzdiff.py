@@ -1,5 +1,5 @@
 """BSDIFFXZ: a bsdiff patch whose three streams are compressed by xz instead of bzip2, the per-file
-patch of `otabox-patch-v2` archives (the native protocol; core/patch_archive.py).
+patch of `otabox-patch-v1` archives (the native protocol; core/patch_archive.py).
 
 On Hermes bytecode bsdiff's diff and extra streams are large and irregular (string and function ids
 shift through the whole file); bzip2 compresses each 900 kB block on its own, xz over the whole

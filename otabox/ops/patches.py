@@ -124,8 +124,7 @@ class PatchMaker:
             for planner in self.planners:
                 for job in planner(view, self.box.config.patch_bases, embedded.of_view(view)):
                     bundle = view.bundles.get(job.bundle_id)
-                    outcome = patches.recorded(bundle.extra, job.base_sha256, job.target_sha256) if bundle else None
-                    if bundle is not None and not patches.current(outcome, job.format):
+                    if bundle is not None and patches.recorded(bundle.extra, job.base_sha256, job.target_sha256) is None:
                         wanted.setdefault((job.bundle_id, job.base_sha256, job.target_sha256), job)
         return list(wanted.values())
 

@@ -1,6 +1,6 @@
 """The native protocol's patches: a check from a device on a known bundle (its version, its
 `currentSha256`, or "builtin" with an embedded bundle recorded for its native version) offers beside
-the full bundle `bundle.patch`, a signed URL to an otabox-patch-v2 archive named in the signed
+the full bundle `bundle.patch`, a signed URL to an otabox-patch-v1 archive named in the signed
 statement (`patchSha256`), once the patch maker made it; the reference applier
 (clients/python/otabox_patch.py) turns the base and the archive into exactly the new bundle's files,
 and refuses a tampered archive. Anything in doubt: no `patch` field."""
@@ -18,7 +18,6 @@ import pytest
 from conftest import ROOT, check, make_zip
 
 from otabox.core import patch_archive, xzdiff
-from otabox.store.models import Bundle
 
 sys.path.insert(0, str(ROOT / "clients" / "python"))
 from otabox_patch import PatchError, apply_archive  # noqa: E402
@@ -65,10 +64,10 @@ def offered(client, demo_app, **params):
 
 def test_a_device_on_the_previous_bundle_gets_a_patch_that_rebuilds_the_new_one(client, demo_app, two_bundles,
                                                                                 tmp_path):
-    assert [m["format"] for m in two_bundles["made"]] == ["otabox-patch-v2"]
+    assert [m["format"] for m in two_bundles["made"]] == ["otabox-patch-v1"]
     reply = offered(client, demo_app, version="1.0.0")
     patch = reply["bundle"]["patch"]
-    assert patch["format"] == "otabox-patch-v2" and patch["baseSha256"] == hashlib.sha256(two_bundles["old"]).hexdigest()
+    assert patch["format"] == "otabox-patch-v1" and patch["baseSha256"] == hashlib.sha256(two_bundles["old"]).hexdigest()
     assert reply["signed"]["patchSha256"] == patch["sha256"]
     assert "signature=" in patch["url"] and patch["expiresAt"].endswith("Z")
     archive = client.get(local(patch["url"])).data
@@ -88,7 +87,7 @@ def test_the_release_lists_its_patch_per_base(admin, two_bundles):
     made = two_bundles["made"][0]
     assert listed == [{"targetSha256": hashlib.sha256(two_bundles["new"]).hexdigest(),
                        "baseSha256": hashlib.sha256(two_bundles["old"]).hexdigest(), "base": "1.0.0",
-                       "format": "otabox-patch-v2", "size": made["size"], "compressedFullSize": len(two_bundles["new"])}]
+                       "format": "otabox-patch-v1", "size": made["size"], "compressedFullSize": len(two_bundles["new"])}]
 
 
 def test_the_applier_works_on_an_unpacked_base_folder(client, demo_app, two_bundles, tmp_path):
@@ -202,32 +201,13 @@ def test_the_archive_names_every_file_and_is_the_same_for_the_same_pair():
     assert all(e["sha256"] == hashlib.sha256(files_of(new)[e["path"]]).hexdigest() for e in manifest["files"])
 
 
-def test_the_applier_still_applies_an_otabox_patch_v1_archive(client, demo_app, two_bundles, tmp_path):
+def test_the_applier_applies_an_archive_of_bsdiff40_patches_as_earlier_builds_made(client, demo_app, two_bundles,
+                                                                                      tmp_path):
+    """A box upgraded from a build that made BSDIFF40 patches keeps serving those archives."""
     reply = offered(client, demo_app, version="1.0.0")
     archive = client.get(local(reply["bundle"]["patch"]["url"])).data
     old_index, new_index = files_of(two_bundles["old"])["index.js"], files_of(two_bundles["new"])["index.js"]
-    v1 = tampered_member(archive, "patch/index.js", lambda data: bsdiff4.diff(old_index, new_index))
-    v1 = tampered_member(v1, patch_archive.MANIFEST,
-                         lambda data: json.dumps({**json.loads(data), "format": "otabox-patch-v1"}).encode())
+    earlier = tampered_member(archive, "patch/index.js", lambda data: bsdiff4.diff(old_index, new_index))
     (tmp_path / "base.zip").write_bytes(two_bundles["old"])
-    apply_archive(tmp_path / "base.zip", v1, tmp_path / "new", hashlib.sha256(v1).hexdigest())
+    apply_archive(tmp_path / "base.zip", earlier, tmp_path / "new", hashlib.sha256(earlier).hexdigest())
     assert (tmp_path / "new" / "index.js").read_bytes() == new_index
-
-
-def test_a_pair_recorded_as_an_otabox_patch_v1_archive_is_made_again_as_v2(client, demo_app, box, two_bundles):
-    made = two_bundles["made"][0]
-    with box.db.connection_context():
-        row = Bundle.get(Bundle.sha256 == hashlib.sha256(two_bundles["new"]).hexdigest())
-        extra = json.loads(json.dumps(row.extra))
-        for bases in extra["patches"].values():
-            for outcome in bases.values():
-                outcome.update(format="otabox-patch-v1", sha256="1" * 64)
-        extra["blobs"] = sorted(set(extra["blobs"]) - {made["sha256"]} | {"1" * 64})
-        Bundle.update(extra=extra).where(Bundle.id == row.id).execute()
-        box.publish_changes()
-        assert "patch" not in offered(client, demo_app, version="1.0.0")["bundle"]  # v1 is no longer offered
-        again = box.patch_maker.run()
-        blobs = Bundle.get_by_id(row.id).extra["blobs"]
-    assert [m["format"] for m in again] == ["otabox-patch-v2"] and again[0]["sha256"] == made["sha256"]
-    assert made["sha256"] in blobs and "1" * 64 not in blobs  # the v1 file goes with the next gc
-    assert offered(client, demo_app, version="1.0.0")["bundle"]["patch"]["sha256"] == made["sha256"]

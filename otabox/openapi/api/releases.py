@@ -62,7 +62,7 @@ def paths() -> dict:
                              "patchedDownloads": INTEGER, "patchedBytes": INTEGER, "savedBytes": INTEGER,
                              "patches": array(obj({
                                  "targetSha256": STRING, "baseSha256": STRING, "base": nullable(STRING),
-                                 "format": {"enum": ["bsdiff", "otabox-patch-v1", "otabox-patch-v2"]}, "size": INTEGER,
+                                 "format": {"enum": ["bsdiff", "otabox-patch-v1"]}, "size": INTEGER,
                                  "compressedFullSize": INTEGER, "skipped": STRING},
                                  required=["targetSha256", "baseSha256", "base"]))})),
                 **json_errors(*AUTH)}, [APP_ID, release_id]),

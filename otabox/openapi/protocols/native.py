@@ -30,7 +30,7 @@ def schemas() -> dict:
 def paths() -> dict:
     tag = "native client"
     patch = obj({"url": STRING, "expiresAt": TIMESTAMP, "size": INTEGER, "sha256": STRING, "baseSha256": STRING,
-                 "format": {"const": "otabox-patch-v2"}})
+                 "format": {"const": "otabox-patch-v1"}})
     patch["description"] = "A patch archive from the bundle the device runs (README, Native patches)"
     offer = obj({"id": INTEGER, "version": STRING, "sha256": STRING, "size": INTEGER, "url": STRING,
                  "expiresAt": TIMESTAMP, "signature": STRING, "mandatory": BOOLEAN, "notes": STRING, "patch": patch},

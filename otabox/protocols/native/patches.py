@@ -1,4 +1,4 @@
-"""Patches for otabox's own clients: a zip bundle offered as an `otabox-patch-v2` archive (core/patch_archive.py)
+"""Patches for otabox's own clients: a zip bundle offered as an `otabox-patch-v1` archive (core/patch_archive.py)
 from the bundle the device runs.
 
 Which patches a native app wants (`patch_jobs`, a planner of the patch maker in ops/): on every
