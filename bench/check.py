@@ -230,8 +230,8 @@ class CheckBench:
         self.ws, self.args = ws, args
         self.threads = Config.from_env().threads
         self.data_dir = ws.dir / "data"
+        self.otabox = ws.start(common.otabox_server, self.data_dir)  # the server makes the box the key goes in
         self.key = common.create_admin_key(self.data_dir)
-        self.otabox = ws.start(common.otabox_server, self.data_dir)
         self.hello = ws.start(common.hello_server, self.threads)
         self.api = common.Api(self.otabox.url, self.key)
         self.client_key = self.api.create_app(SLUG)["clientKey"]

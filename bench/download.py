@@ -52,8 +52,8 @@ def main() -> None:
         bundle_path = common.write_random_zip(www / "bundle.zip", args.size_mb * 1_000_000)
         size = bundle_path.stat().st_size
         data_dir = ws.dir / "data"
+        otabox = ws.start(common.otabox_server, data_dir)  # the server makes the box the key goes in
         key = common.create_admin_key(data_dir)
-        otabox = ws.start(common.otabox_server, data_dir)
         api = common.Api(otabox.url, key)
         client_key = api.create_app(SLUG)["clientKey"]
         bundle = api.upload_file(SLUG, "1.0.0", bundle_path)

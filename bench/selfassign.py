@@ -63,8 +63,8 @@ def main() -> None:
     env = {"OTABOX_CLIENT_RATE_PER_MINUTE": "0", "OTABOX_ADDRESS_RATE_PER_MINUTE": "0"}
     with common.Workspace() as ws:
         data_dir = ws.dir / "data"
+        server = ws.start(common.otabox_server, data_dir, env=env)  # the server makes the box the key goes in
         key = common.create_admin_key(data_dir)
-        server = ws.start(common.otabox_server, data_dir, env=env)
         api = common.Api(server.url, key)
         client_key = api.create_app(SLUG)["clientKey"]
         for channel, version in (("production", "1.0.0"), ("staging", "2.0.0")):

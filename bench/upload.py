@@ -105,8 +105,8 @@ class UploadBench:
         self.ws = ws
         self.data_dir = ws.dir / "data"
         self.env = {"OTABOX_MAX_BUNDLE_MB": str(max_mb)}
+        self.server = ws.start(common.otabox_server, self.data_dir, env=self.env)  # it makes the box the key goes in
         self.key = common.create_admin_key(self.data_dir)
-        self.server = ws.start(common.otabox_server, self.data_dir, env=self.env)
         common.Api(self.server.url, self.key).create_app(SLUG)
         self.warm_up_zip = tiny_zip(ws.dir / "tiny.zip")
         self.versions = iter(f"1.0.{i}" for i in range(1, 1000))

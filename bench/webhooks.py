@@ -55,8 +55,8 @@ def main() -> None:
     try:
         with Workspace() as ws:
             data_dir = ws.dir / "data"
+            server = ws.start(otabox_server, data_dir, env=env)  # the server makes the box the key goes in
             key = create_admin_key(data_dir, env=env)
-            server = ws.start(otabox_server, data_dir, env=env)
             api = Api(server.url, key)
             client_key = api.create_app(SLUG)["clientKey"]
             checks = load.Target(f"{server.url}/api/v1/apps/{SLUG}/check?platform=ios&version=builtin&deviceId=d{{n}}",

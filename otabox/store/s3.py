@@ -61,6 +61,11 @@ class CredentialsMissing(InsufficientStorage):
 
 CREDENTIAL_ERRORS = ("InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidClientTokenId", "ExpiredToken")
 """What an object store answers to credentials it does not accept."""
+SETUP_ERRORS = ("ProfileNotFound", "ConfigNotFound", "ConfigParseError", "InvalidConfigError", "CredentialRetrievalError",
+                "UnknownCredentialError", "TokenRetrievalError", "SSOTokenLoadError", "UnauthorizedSSOTokenError",
+                "InvalidRegionError", "NoRegionError")
+"""botocore's errors about the AWS settings rather than the object store: retrying will not help, so
+they are told in one line (at start, and by any call that meets one later, e.g. an expired SSO token)."""
 
 
 def parse_storage_url(url: str) -> tuple[str, str]:
@@ -77,25 +82,29 @@ class S3BlobStore(BlobStore):
         self.bucket, self.prefix = parse_storage_url(url)
         self.endpoint_url = endpoint_url or None
         self.cdn_base_url = (cdn_base_url or "").rstrip("/") or None
+        try:
+            import boto3
+            from botocore import exceptions as boto_errors
+        except ImportError:
+            raise ValueError("s3:// storage needs boto3: pip install 'otabox[s3]'") from None
+        self._errors = (boto_errors.BotoCoreError, boto_errors.ClientError, boto3.exceptions.S3UploadFailedError)
+        self._client_error = boto_errors.ClientError
+        self._no_credentials = (boto_errors.NoCredentialsError, boto_errors.PartialCredentialsError)
+        self._setup_errors = tuple(getattr(boto_errors, name) for name in SETUP_ERRORS)
         if client is None:
-            try:
-                import boto3
-                from botocore.config import Config as BotoConfig
-            except ImportError:
-                raise ValueError("s3:// storage needs boto3: pip install 'otabox[s3]'") from None
-            client = boto3.client("s3", endpoint_url=endpoint_url or None, config=BotoConfig(
-                signature_version="s3v4", connect_timeout=timeouts.connect, read_timeout=timeouts.read,
-                retries={"mode": "standard", "total_max_attempts": timeouts.max_attempts}))
+            from botocore.config import Config as BotoConfig
+
+            try:  # a session of its own: the AWS_* variables as they are now, not as boto3's default session saw them
+                client = boto3.session.Session().client("s3", endpoint_url=endpoint_url or None, config=BotoConfig(
+                    signature_version="s3v4", connect_timeout=timeouts.connect, read_timeout=timeouts.read,
+                    retries={"mode": "standard", "total_max_attempts": timeouts.max_attempts}))
+            except boto_errors.BotoCoreError as exc:  # nothing was sent yet: the AWS settings are wrong
+                raise self.setup_problem(exc) from None
         self.client = client
-        from boto3.exceptions import S3UploadFailedError
         from boto3.s3.transfer import TransferConfig
-        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, PartialCredentialsError
 
         self._transfer = TransferConfig(multipart_threshold=PART_BYTES, multipart_chunksize=PART_BYTES,
                                         max_concurrency=UPLOAD_CONCURRENCY, use_threads=True)
-        self._errors = (BotoCoreError, ClientError, S3UploadFailedError)
-        self._client_error = ClientError
-        self._no_credentials = (NoCredentialsError, PartialCredentialsError)
 
     def key(self, name: str) -> str:
         if is_sha256(name):
@@ -111,8 +120,18 @@ class S3BlobStore(BlobStore):
         return BucketMissing(f"the bucket {self.bucket!r}{where} does not exist; create it first (e.g. `{create}`) "
                              "or correct the s3:// URL")
 
+    def setup_problem(self, exc) -> CredentialsMissing:
+        """One line for AWS settings boto3 cannot use (a profile that does not exist, a config file it
+        cannot parse, a credential process that fails), naming the variables to check."""
+        where = f" at {self.endpoint_url}" if self.endpoint_url else ""
+        return CredentialsMissing(f"the AWS settings for the object store{where} (bucket {self.bucket!r}) cannot be "
+                                  f"used: {' '.join(str(exc).split()).rstrip(':')}; check AWS_PROFILE, AWS_CONFIG_FILE and "
+                                  "AWS_SHARED_CREDENTIALS_FILE (or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
+
     def credentials_problem(self, exc) -> CredentialsMissing | None:
         """A one-line error naming the settings to fix when `exc` is about credentials, else None."""
+        if isinstance(exc, self._setup_errors):
+            return self.setup_problem(exc)
         where = f" at {self.endpoint_url}" if self.endpoint_url else ""
         settings = "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE, or an instance role)" + (
             "" if self.endpoint_url else "; for a provider other than AWS also OTABOX_S3_ENDPOINT_URL")

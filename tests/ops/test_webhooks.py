@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import itertools
 import json
 import socket
 import time
 
 import pytest
 import requests
-from conftest import Api, LiveServer, make_key, make_zip
+from conftest import Api, LiveServer, check, make_key, make_zip
 from fleet import TricklingReceiver
 
 from otabox.app import create_app
 from otabox.config import Config
-from otabox.core import webhooks
+from otabox.core import decide, policies, webhooks
 from otabox.security import egress
 from otabox.store.models import Delivery, DeliveryAttempt, Webhook, utcnow
 
@@ -352,6 +353,58 @@ def test_every_new_history_entry_is_a_codepush_deployment_released_event(hooks, 
         "label": "v1", "appVersion": "1.0.0", "description": "first", "releaseMethod": "Upload", "rollout": None}
     assert first["package"]["packageHash"] == released.json["package"]["packageHash"]
     assert (rollback["package"]["label"], rollback["package"]["releaseMethod"]) == ("v2", "Rollback")
+
+
+STAGED = {"name": "careful", "stages": [{"percentage": 10, "minDevices": 2, "minDurationMinutes": 5}, {"percentage": 100}],
+          "thresholds": {"crashRate": 5, "minLaunches": 10, "action": "auto-rollback"}}
+
+
+def crash_on(api, box, app, release, devices: int) -> None:
+    """`devices` phones the staged release serves check for updates, launch it and crash."""
+    release_id, bundle_id = release["id"], release["bundleId"]
+    served = itertools.islice((device for device in (f"phone-{n}" for n in itertools.count())
+                               if decide.rollout_bucket(device, release_id) < 10 * 100), devices)
+    for device in served:
+        assert check(api.client, app, deviceId=device, version="builtin").json["bundle"]["id"] == bundle_id
+        events = [{"type": "app_launch", "count": 1}, {"type": "crash", "count": 1, "message": "segfault"}]
+        assert api.client.post(f"/api/v1/apps/{APP}/health", headers={"X-Client-Key": app["clientKey"]}, json={
+            "deviceId": device, "platform": "ios", "bundleId": bundle_id, "events": events}).status_code == 204
+    box.tracker.flush()
+    box.health.flush()
+
+
+@pytest.mark.parametrize("how", ["crash threshold", "rollback command"])
+def test_a_staged_rollout_rolled_back_reaches_the_receiver_as_rollout_rolled_back(hooks, receiver, how):
+    """A release walking a policy is rolled back, on its own past the crash threshold or by a person
+    rolling the channel back: the webhook that asked for rollout.rolled_back gets it, signed, naming
+    the execution (now rolled_back), the release and why."""
+    api, box = hooks
+    receiver.secret = create(api, receiver.url, events=["rollout.rolled_back"])["secret"]
+    app = api.post("/api/v1/apps", {"slug": APP}).json
+    first = api.publish(APP, "1.0.0")
+    policy = api.post(f"/api/v1/apps/{APP}/rollout-policies", STAGED).json
+    staged = api.publish(APP, "1.1.0", policyId=policy["id"]).release
+    assert staged["rollout"] == 10
+    [execution] = api.get(f"/api/v1/apps/{APP}/rollout-executions").json["executions"]
+    if how == "crash threshold":
+        crash_on(api, box, app, staged, devices=10)
+        with box.db.connection_context():
+            assert policies.evaluate_running() == {execution["id"]: "rolled_back"}
+        actor, reason = "policy:careful", "crashRate above the threshold"
+    else:
+        assert api.post(f"/api/v1/apps/{APP}/channels/production/rollback").status_code == 201
+        actor, reason = "admin", "the channel was rolled back"
+    assert deliver(box) == 1
+    [delivered] = receiver.received
+    assert delivered["event"] == "rollout.rolled_back" and delivered["verified"] and delivered["status"] == 200
+    body = delivered["body"]
+    assert body["event"] == "rollout.rolled_back" and body["app"]["slug"] == APP
+    told = body["data"]["execution"]
+    assert (told["id"], told["status"], told["releaseId"], told["policyName"]) == (
+        execution["id"], "rolled_back", staged["id"], "careful")
+    assert body["data"]["reason"] == reason
+    channel = api.get(f"/api/v1/apps/{APP}/channels/production").json["currentRelease"]
+    assert (channel["bundleId"], channel["kind"], channel["actor"]) == (first.bundle["id"], "rollback", actor)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import pytest
 import requests
 from click.testing import CliRunner
 from conftest import LiveServer, make_zip
+from support import new_box
 
 from otabox.cli import main
 
@@ -133,6 +134,36 @@ def test_a_missing_bucket_is_named_in_one_line(command, s3_bucket, tmp_path, mon
     assert result.stderr == (f"Error: the bucket 'no-such-bucket' at {s3_bucket.endpoint_url} does not exist; create "
                              f"it first (e.g. `aws s3 mb s3://no-such-bucket --endpoint-url {s3_bucket.endpoint_url}`) "
                              "or correct the s3:// URL\n")
+
+
+@pytest.mark.parametrize("settings, cause", [
+    ({"AWS_PROFILE": "nope", "AWS_CONFIG_FILE": "/nonexistent"}, "The config profile (nope) could not be found"),
+    ({"AWS_CONFIG_FILE": "{tmp}/aws-config"}, "Unable to parse config file: {tmp}/aws-config"),
+], ids=["unknown profile", "unreadable config file"])
+@pytest.mark.parametrize("command", [["keys", "list"], ["serve", "--port", "0"],
+                                     ["migrate-storage", "--to", "s3://otabox-bundles/bundles"]],
+                         ids=lambda c: c[0])
+def test_aws_settings_boto3_cannot_use_are_one_line_before_anything_is_sent(command, settings, cause, tmp_path,
+                                                                           monkeypatch):
+    """No network: botocore refuses the settings while making its client, and otabox says so in one
+    line naming the variables to check, instead of botocore's traceback."""
+    (tmp_path / "aws-config").write_text("[profile broken\nregion = us-east-1\n")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "OTABOX_S3_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    data_dir = tmp_path / "data"
+    if command[0] == "migrate-storage":
+        new_box(data_dir)  # a box on local files, whose bundles are to move
+    else:
+        monkeypatch.setenv("OTABOX_STORAGE_URL", "s3://otabox-bundles/bundles")
+        (data_dir / "tmp").mkdir(parents=True)  # a machine's data dir beside a database server holds only staging
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value.format(tmp=tmp_path))
+    result = CliRunner().invoke(main, [*command, "--data-dir", str(data_dir)])
+    assert result.exit_code == 1, result.output
+    assert result.stderr == (f"Error: the AWS settings for the object store (bucket 'otabox-bundles') cannot be used: "
+                             f"{cause.format(tmp=tmp_path)}; check AWS_PROFILE, AWS_CONFIG_FILE and "
+                             "AWS_SHARED_CREDENTIALS_FILE (or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)\n")
 
 
 def test_migrate_storage_to_a_missing_bucket_is_one_line(live_server, s3_bucket):
