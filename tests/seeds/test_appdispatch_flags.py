@@ -291,7 +291,21 @@ def test_a_flood_of_evaluation_counts_from_fresh_ids_stays_one_row_per_variant(d
     box.flag_recorder.flush()
     with box.db.connection_context():
         assert FlagEvaluationCount.select().count() == 1
-        assert FlagEvaluationCount.get().count == 300 * 100_000
+        assert FlagEvaluationCount.get().count == 300 * 600  # each report adds at most 600 per variant
+
+
+def test_one_report_adds_at_most_a_minute_of_evaluations_to_a_variant(dispatch, client, box):
+    """The provider posts every 60 s: a fresh id claiming 99 999 evaluations of one variant (in one
+    entry or spread over several) moves it by 600, ten a second for that minute."""
+    flag = made(dispatch.post("/v1/ota/flags", FLAG))["flag"]
+    forged = client.post("/v1/ota/flag-evaluations", json={"projectSlug": PROJECT, "deviceId": "fresh", "evaluations": [
+        {"flagKey": "new-checkout", "variant": "On", "count": 99_999}]})
+    spread = client.post("/v1/ota/flag-evaluations", json={"projectSlug": PROJECT, "deviceId": "fresh-2",
+                                                           "evaluations": [{"flagKey": "new-checkout", "value": False,
+                                                                            "count": 400}] * 3})
+    assert (forged.status_code, spread.status_code) == (204, 204)
+    box.flag_recorder.flush()
+    assert made(dispatch.get(f"/v1/ota/flags/{flag['id']}/evaluations"), 200)["totals"] == {"On": 600, "Off": 600}
 
 
 def test_a_flood_of_health_events_from_fresh_devices_keeps_only_the_ring(dispatch, client, box, monkeypatch):
