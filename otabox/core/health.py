@@ -26,6 +26,7 @@ import json
 from peewee import EXCLUDED, Case, fn
 
 from ..errors import BadRequest
+from ..security.ratelimit import network_key
 from ..store.models import (
     App,
     Device,
@@ -65,9 +66,10 @@ OTHER_CUSTOM = "(other)"
 BUCKET_SECONDS = 3600
 DEVICE_HOURLY_LIMITS = {"launches": 12, "js_errors": 60, "custom": 600}
 """What one device may add to a release's health in an hour (a launch every five minutes, all hour,
-is already more than people do); its crashes count up to its launches, plus one (the crash of a
-launch reported the hour before). Reports carry only the public client key, so without these one
-forged request could claim a million crashes and roll a release back."""
+is already more than people do); its crashes count up to its launches, plus those of its launches of
+the hour before that no crash matched yet: a crash needs a launch, so no device (and no release)
+shows a crash rate over 100%. Reports carry only the public client key, so without these one forged
+request could claim a million crashes and roll a release back."""
 REMEMBERED_DEVICE_HOURS = 100_000
 COUNTERS = ("launches", "crashes", "js_errors", "failures")
 DEVICE_COUNTERS = ("launches", "crashes", "js_errors")
@@ -202,6 +204,7 @@ class _DeviceSums:
     """What one device added to one release since the last flush."""
 
     bucket: dt.datetime
+    network: str | None = None
     launched: bool = False
     launches: int = 0
     crashes: int = 0
@@ -209,6 +212,7 @@ class _DeviceSums:
 
     def merge(self, other: "_DeviceSums") -> None:
         self.bucket = max(self.bucket, other.bucket)
+        self.network = self.network or other.network
         self.launched = self.launched or other.launched
         for name in DEVICE_COUNTERS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
@@ -252,9 +256,9 @@ class HealthRecorder(BatchWriter):
             self.write_sightings()
         return super().flush()
 
-    def record(self, app_id: int, release_id: int | None, report: HealthReport) -> None:
-        """Buffer one report. `release_id` is None when the device runs no release otabox knows (its
-        binary's bundle): only the flag aggregates count those."""
+    def record(self, app_id: int, release_id: int | None, report: HealthReport, address: str | None = None) -> None:
+        """Buffer one report, sent from `address`. `release_id` is None when the device runs no
+        release otabox knows (its binary's bundle): only the flag aggregates count those."""
         now = utcnow()
         bucket, day = bucket_of(now), now.strftime("%Y-%m-%d")
         with self._lock:
@@ -268,7 +272,7 @@ class HealthRecorder(BatchWriter):
             if release_id is None:
                 return
             counts = batch.buckets.setdefault((app_id, release_id, bucket), _Counts())
-            sums = _DeviceSums(bucket)
+            sums = _DeviceSums(bucket, network_key(address))
             for event in events:
                 counter = COUNTER_OF[event.type]
                 if counter == "custom":
@@ -289,8 +293,10 @@ class HealthRecorder(BatchWriter):
         key = (release_id, report.device_id, bucket)
         used = self._device_hours.get(key)
         if used is None:
+            before = self._device_hours.get((release_id, report.device_id, bucket - dt.timedelta(hours=1)))
             used = self._device_hours[key] = {"launches": 0, "crashes": 0, "js_errors": 0, "custom": 0,
-                                              "flag_states": set()}
+                                              "flag_states": set(), "unmatched_launches": 0 if before is None
+                                              else max(before["launches"] - before["crashes"], 0)}
             if len(self._device_hours) > REMEMBERED_DEVICE_HOURS:
                 self._device_hours.popitem(last=False)
         else:
@@ -301,7 +307,8 @@ class HealthRecorder(BatchWriter):
             sorted(report.events, key=lambda e: e.type != "app_launch")  # launches first: crashes need them
         for event in ordered:
             counter = COUNTER_OF[event.type]
-            limit = used["launches"] + 1 if counter == "crashes" else DEVICE_HOURLY_LIMITS[counter]
+            limit = used["launches"] + used["unmatched_launches"] if counter == "crashes" \
+                else DEVICE_HOURLY_LIMITS[counter]
             count = min(event.count, max(limit - used[counter], 0))
             used[counter] += count
             if not count:
@@ -465,7 +472,8 @@ def _store_devices(app_id: int, release_id: int, devices: dict) -> dict:
                 continue
             room -= 1
         rows.append({"release": release_id, "device_id": device_id, "bucket": sums.bucket, "launched": sums.launched,
-                     "served": device_id in served, **{name: getattr(sums, name) for name in DEVICE_COUNTERS}})
+                     "served": device_id in served, "network": sums.network,
+                     **{name: getattr(sums, name) for name in DEVICE_COUNTERS}})
         if before is None or before < sums.bucket:
             new_in_bucket[sums.bucket] = new_in_bucket.get(sums.bucket, 0) + 1
     if rows:
@@ -475,6 +483,7 @@ def _store_devices(app_id: int, release_id: int, devices: dict) -> dict:
             update={HealthDevice.bucket: Case(None, [(later, EXCLUDED.bucket)], HealthDevice.bucket),
                     HealthDevice.launched: HealthDevice.launched | EXCLUDED.launched,
                     HealthDevice.served: HealthDevice.served | EXCLUDED.served,
+                    HealthDevice.network: fn.COALESCE(HealthDevice.network, EXCLUDED.network),
                     **{getattr(HealthDevice, name): getattr(HealthDevice, name) + getattr(EXCLUDED, name)
                        for name in DEVICE_COUNTERS}})
          .execute())
@@ -563,6 +572,8 @@ class Totals:
     crashes: int
     js_errors: int
     launched_devices: int
+    networks: int = 0
+    """Distinct client networks among the launched devices (served_totals only)."""
 
     def rates(self) -> dict:
         return rates(self.launches, self.crashes, self.js_errors)
@@ -584,16 +595,31 @@ def totals(release_id: int) -> Totals:
     return Totals(*_sums(HealthBucket.select().where(HealthBucket.release == release_id)), launched)
 
 
-def served_totals(release_id: int, unattested_allowance: int) -> Totals:
-    """What rollout policies read: the sums of the devices a check served this release, plus those of
-    at most `unattested_allowance` others (the first that reported)."""
-    served = _devices(release_id).where(HealthDevice.served == True)  # noqa: E712
-    others = list(_devices(release_id).where(HealthDevice.served == False)  # noqa: E712
-                  .order_by(HealthDevice.id).limit(unattested_allowance)) if unattested_allowance > 0 else []
-    sums = [total + sum(getattr(row, name) for row in others)
-            for total, name in zip(_sums(served), DEVICE_COUNTERS)]
-    launched = served.where(HealthDevice.launched == True).count() + sum(row.launched for row in others)  # noqa: E712
-    return Totals(*sums, launched)
+def served_totals(release_id: int, unattested_allowance: int, devices_per_network: int = 0) -> Totals:
+    """What rollout policies read: the devices a check served this release, plus at most
+    `unattested_allowance` others (the first that reported); of those, the first
+    `devices_per_network` that reported from each client network (0: all), each with its crashes up
+    to its launches. `networks` counts the networks of the launched devices counted."""
+    counted = HealthDevice.served == True  # noqa: E712
+    if unattested_allowance > 0:
+        counted = counted | HealthDevice.id.in_(
+            _devices(release_id).select(HealthDevice.id).where(HealthDevice.served == False)  # noqa: E712
+            .order_by(HealthDevice.id).limit(unattested_allowance))
+    network = fn.COALESCE(HealthDevice.network, HealthDevice.device_id)
+    ranked = (HealthDevice.select(
+        HealthDevice.launches, HealthDevice.js_errors, HealthDevice.launched, network.alias("network"),
+        Case(None, [(HealthDevice.crashes > HealthDevice.launches, HealthDevice.launches)],
+             HealthDevice.crashes).alias("crashes"),
+        fn.ROW_NUMBER().over(partition_by=[network], order_by=[HealthDevice.id]).alias("rank"))
+        .where((HealthDevice.release == release_id) & counted))
+    launched_network = Case(None, [(ranked.c.launched == True, ranked.c.network)])  # noqa: E712
+    query = ranked.select_from(
+        *(fn.COALESCE(fn.SUM(getattr(ranked.c, name)), 0).alias(name) for name in DEVICE_COUNTERS),
+        fn.COUNT(launched_network).alias("launched_devices"), fn.COUNT(fn.DISTINCT(launched_network)).alias("networks"))
+    if devices_per_network > 0:
+        query = query.where(ranked.c.rank <= devices_per_network)
+    row = query.dicts().get()
+    return Totals(*(int(row[name]) for name in (*DEVICE_COUNTERS, "launched_devices", "networks")))
 
 
 def served_devices(release_id: int) -> int:
