@@ -8,7 +8,8 @@ gathered in short transactions of at most `WRITE_CHUNK` rows each, so a manageme
 waits long behind it: per release and hour the sums and the number of distinct devices; per
 release and device that device's sums and whether a check served it that release (attested: only
 those move rollout policies, see core/policies.py); per release its most frequent error messages
-(at most `MAX_ERRORS_PER_RELEASE`, the rest counted together); per app, flag key, variant and day
+(at most `MAX_ERRORS_PER_RELEASE`, the rest counted together, of which never-served devices hold at
+most `UNATTESTED_ERROR_SLOTS`); per app, flag key, variant and day
 the launches, crashes and JS errors of devices that had that variant.
 
 What a report can add is bounded by design: rows grow with releases, hours, error messages (capped),
@@ -52,6 +53,11 @@ MAX_FLAG_TEXT = 100
 MAX_FLAG_STATES = 50
 """Distinct (flag, variant) pairs kept from one request, and from one device in an hour."""
 MAX_ERRORS_PER_RELEASE = 100
+UNATTESTED_ERROR_SLOTS = 20
+"""Of a release's MAX_ERRORS_PER_RELEASE messages, how many devices no check served may hold; a
+served device's new message takes the place of the least counted of theirs when the release is full."""
+ERROR_SENDERS = 8
+"""Device ids remembered per buffered message, to tell at the flush whether a served device sent it."""
 BUFFERED_ERRORS_FACTOR = 10
 """Distinct error messages buffered per release between two flushes, in MAX_ERRORS_PER_RELEASE."""
 MAX_CUSTOM_NAMES = 100
@@ -225,6 +231,7 @@ class _Batch:
     errors: dict   # (release_id, kind, message) -> count
     flags: dict    # (app_id, flag_key, variant, day) -> [launches, crashes, js_errors]
     messages: dict = dataclasses.field(default_factory=dict)  # release_id -> distinct errors buffered
+    senders: dict = dataclasses.field(default_factory=dict)   # key of errors -> up to ERROR_SENDERS device ids
 
 
 def _add_custom(custom: dict, name: str, count: int) -> None:
@@ -281,7 +288,8 @@ class HealthRecorder(BatchWriter):
                 setattr(counts, counter, getattr(counts, counter) + event.count)
                 setattr(sums, counter, getattr(sums, counter) + event.count)
                 if event.type != "app_launch":
-                    self._add_error(batch, release_id, event.type, event.message or "(no message)", event.count)
+                    self._add_error(batch, release_id, event.type, event.message or "(no message)", event.count,
+                                    (report.device_id,))
             sums.launched = sums.launches > 0
             self._add_device(batch, app_id, release_id, report.device_id, sums)
 
@@ -324,7 +332,8 @@ class HealthRecorder(BatchWriter):
         with self._lock:
             counts = self._batch.buckets.setdefault((app_id, release_id, bucket), _Counts())
             counts.failures += 1
-            self._add_error(self._batch, release_id, "failure", message[:STORED_MESSAGE] or "failure", 1)
+            self._add_error(self._batch, release_id, "failure", message[:STORED_MESSAGE] or "failure", 1,
+                            (device_id,) if device_id else ())
             if device_id:
                 self._add_device(self._batch, app_id, release_id, device_id, _DeviceSums(bucket))
 
@@ -339,9 +348,10 @@ class HealthRecorder(BatchWriter):
             batch.devices[key] = sums
 
     @staticmethod
-    def _add_error(batch: _Batch, release_id: int, kind: str, message: str, count: int) -> None:
-        """Count an error message: past BUFFERED_ERRORS_FACTOR x MAX_ERRORS_PER_RELEASE distinct ones
-        buffered for the release, with the other messages (the flush keeps the most frequent)."""
+    def _add_error(batch: _Batch, release_id: int, kind: str, message: str, count: int, senders) -> None:
+        """Count an error message sent by these devices: past BUFFERED_ERRORS_FACTOR x
+        MAX_ERRORS_PER_RELEASE distinct ones buffered for the release, with the other messages (the
+        flush keeps the most frequent, served devices' first)."""
         key = (release_id, kind, message)
         if key not in batch.errors:
             if batch.messages.get(release_id, 0) >= BUFFERED_ERRORS_FACTOR * MAX_ERRORS_PER_RELEASE:
@@ -349,6 +359,10 @@ class HealthRecorder(BatchWriter):
             if key not in batch.errors:
                 batch.messages[release_id] = batch.messages.get(release_id, 0) + 1
         batch.errors[key] = batch.errors.get(key, 0) + count
+        known = batch.senders.setdefault(key, set())
+        for device_id in senders:
+            if len(known) < ERROR_SENDERS:
+                known.add(device_id)
 
     def _take(self):
         batch, self._batch = self._batch, self._empty()
@@ -369,7 +383,8 @@ class HealthRecorder(BatchWriter):
             else:
                 known.merge(sums)
         for (release_id, kind, message), count in batch.errors.items():
-            self._add_error(current, release_id, kind, message, count)
+            self._add_error(current, release_id, kind, message, count,
+                            batch.senders.get((release_id, kind, message), ()))
         for key, sums in batch.flags.items():
             merged = current.flags.setdefault(key, [0, 0, 0])
             for index, value in enumerate(sums):
@@ -408,12 +423,14 @@ class HealthRecorder(BatchWriter):
             if key[0] in alive:
                 errors.setdefault(key[0], {})[key] = count
         for release_id, items in errors.items():
-            for chunk in _chunks(sorted(items, key=lambda key: -items[key]), WRITE_CHUNK):
+            attested = _sent_by_served_devices(release_id, {key: batch.senders.get(key, ()) for key in items})
+            for chunk in _chunks(sorted(items, key=lambda key: (key not in attested, -items[key])), WRITE_CHUNK):
                 with database.atomic():
-                    _store_errors(release_id, {key: items[key] for key in chunk})
+                    _store_errors(release_id, {key: items[key] for key in chunk}, attested)
                 for key in chunk:
                     del batch.errors[key]
         batch.errors.clear()
+        batch.senders.clear()
         live_apps = _existing(App, {key[0] for key in batch.flags})
         for chunk in _chunks([key for key in batch.flags if key[0] in live_apps], WRITE_CHUNK):
             with database.atomic():
@@ -504,30 +521,65 @@ def _store_bucket(app_id: int, release_id: int, bucket, counts: _Counts, new_dev
     row.save()
 
 
-def _store_errors(release_id: int, errors: dict) -> None:
-    """Count these messages (most frequent first, in one statement); a message new to the release
-    once it has MAX_ERRORS_PER_RELEASE counts with the other messages."""
+def _sent_by_served_devices(release_id: int, senders: dict) -> set:
+    """The keys among `senders` (error key -> device ids) that a device a check served this release sent."""
+    ids = {device_id for devices in senders.values() for device_id in devices}
+    served: set = set()
+    for chunk in _chunks(list(ids)):
+        served.update(device_id for (device_id,) in HealthDevice.select(HealthDevice.device_id).where(
+            (HealthDevice.release == release_id) & HealthDevice.device_id.in_(chunk)
+            & (HealthDevice.served == True)).tuples())  # noqa: E712
+    return {key for key, devices in senders.items() if served.intersection(devices)}
+
+
+def _store_errors(release_id: int, errors: dict, attested: set) -> None:
+    """Count these messages (served devices' first, then most frequent first, in one statement). A
+    message new to the release takes a free place of its MAX_ERRORS_PER_RELEASE; once they are taken,
+    or once never-served devices' messages hold UNATTESTED_ERROR_SLOTS of them, a never-served
+    device's message counts with the other messages, and a served device's takes the place of the
+    least counted never-served one (whose count goes to the other messages)."""
     now = utcnow()
     other = _fingerprint("other", OTHER)
-    items = [(_fingerprint(kind, message), kind, message, count)
-             for (_, kind, message), count in sorted(errors.items(), key=lambda item: -item[1])]
+    items = [(_fingerprint(kind, message), kind, message, count, (release_id, kind, message) in attested)
+             for (_, kind, message), count in errors.items()]
     stored = HealthError.select().where(HealthError.release == release_id).count()
+    unattested = HealthError.select().where((HealthError.release == release_id)
+                                            & (HealthError.attested == False)).count()  # noqa: E712
     existing = {fingerprint for (fingerprint,) in HealthError.select(HealthError.fingerprint).where(
         (HealthError.release == release_id)
         & HealthError.fingerprint.in_([item[0] for item in items] + [other])).tuples()}
+    evictable = None
     rows: dict = {}
-    for fingerprint, kind, message, count in items:
+
+    def add(fingerprint, kind, message, count, by_served):
+        row = rows.setdefault(fingerprint, {"release": release_id, "kind": kind, "fingerprint": fingerprint,
+                                            "message": message, "count": 0, "last_seen": now,
+                                            "attested": by_served})
+        row["count"] += count
+        row["attested"] = row["attested"] or by_served
+
+    for fingerprint, kind, message, count, by_served in items:
         if fingerprint not in existing and fingerprint not in rows:
-            if stored >= MAX_ERRORS_PER_RELEASE:
-                fingerprint, kind, message = other, "other", OTHER
+            if by_served and stored >= MAX_ERRORS_PER_RELEASE:
+                if evictable is None:
+                    evictable = list(HealthError.select().where(
+                        (HealthError.release == release_id) & (HealthError.attested == False))  # noqa: E712
+                        .order_by(HealthError.count, HealthError.id.desc()).limit(MAX_ERRORS_PER_RELEASE))
+                if evictable:
+                    given_up = evictable.pop(0)
+                    given_up.delete_instance()
+                    add(other, "other", OTHER, given_up.count, True)
+                    stored, unattested = stored - 1, unattested - 1
+            if stored >= MAX_ERRORS_PER_RELEASE or (not by_served and unattested >= UNATTESTED_ERROR_SLOTS):
+                fingerprint, kind, message, by_served = other, "other", OTHER, True
             if fingerprint not in existing and fingerprint not in rows:
                 stored += 1
-        row = rows.setdefault(fingerprint, {"release": release_id, "kind": kind, "fingerprint": fingerprint,
-                                            "message": message, "count": 0, "last_seen": now})
-        row["count"] += count
+                unattested += not by_served
+        add(fingerprint, kind, message, count, by_served)
     (HealthError.insert_many(list(rows.values())).on_conflict(
         conflict_target=[HealthError.release, HealthError.fingerprint],
-        update={HealthError.count: HealthError.count + EXCLUDED.count, HealthError.last_seen: EXCLUDED.last_seen})
+        update={HealthError.count: HealthError.count + EXCLUDED.count, HealthError.last_seen: EXCLUDED.last_seen,
+                HealthError.attested: HealthError.attested | EXCLUDED.attested})
      .execute())
 
 
