@@ -319,9 +319,35 @@ def test_a_flood_of_health_events_from_fresh_devices_keeps_only_the_ring(dispatc
             box.events.flush()
     box.events.flush()
     with box.db.connection_context():
-        assert TelemetryEvent.select().count() == 25
+        assert TelemetryEvent.select().count() == 5  # ids no check has seen keep a fifth of the ring
     newest = made(dispatch.get("/v1/ota/telemetry/events?limit=1"), 200)
-    assert newest["total"] == 25 and newest["events"][0]["name"] == "name-119"
+    assert newest["total"] == 5 and newest["events"][0]["name"] == "name-119"
+
+
+def test_a_flood_of_custom_events_from_fresh_ids_leaves_the_real_devices_events(dispatch, client, box, monkeypatch):
+    """The public-side attack: 100 keyless reports of 100 custom events each filled the app's 10 000
+    kept events and pushed out every real one. Ids no update check has seen keep at most a fifth of
+    the ring (here 100 events of 500), so a phone's crash and events stay."""
+    monkeypatch.setattr(box.events, "per_app", 500)
+    key = client_key(dispatch)
+    assert client.get(f"/api/v1/apps/{PROJECT}/check", query_string={"platform": "ios", "deviceId": "device-xyz"},
+                      headers={"X-Client-Key": key}).status_code == 200
+    box.tracker.flush()
+    real = [{"type": "crash", "message": "SIGSEGV in checkout", "count": 1},
+            *({"type": "custom", "name": f"purchase-{k}", "count": 1} for k in range(9))]
+    assert client.post("/v1/ota/health-metrics", json={**HEALTH, "events": real}).status_code == 204
+    box.events.flush()
+    for n in range(100):
+        forged = client.post("/v1/ota/health-metrics", json={**HEALTH, "deviceId": f"fresh-{n}", "events": [
+            {"type": "custom", "name": f"noise-{n}-{k}", "count": 1} for k in range(100)]})
+        assert forged.status_code == 204
+        if n % 5 == 4:
+            box.events.flush()
+    box.events.flush()
+    kept = made(dispatch.get("/v1/ota/telemetry/events?limit=500"), 200)
+    assert kept["total"] == 110
+    assert {e["name"] or e["message"] for e in kept["events"] if e["deviceId"] == "device-xyz"} == \
+        {"SIGSEGV in checkout", *(f"purchase-{k}" for k in range(9))}
 
 
 def test_definitions_are_cached_per_generation_and_limited_per_address(dispatch, client, box, monkeypatch):
