@@ -118,6 +118,7 @@ class Config:
     allowed_hosts: str = ""
     policy_interval: float = 30.0
     policy_unattested_devices: int = 10
+    policy_devices_per_network: int = 3
     health_retention_days: int = 90
     contexts_per_app: int = 100_000
     context_mb_per_app: int = 64

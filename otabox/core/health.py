@@ -8,7 +8,8 @@ gathered in short transactions of at most `WRITE_CHUNK` rows each, so a manageme
 waits long behind it: per release and hour the sums and the number of distinct devices; per
 release and device that device's sums and whether a check served it that release (attested: only
 those move rollout policies, see core/policies.py); per release its most frequent error messages
-(at most `MAX_ERRORS_PER_RELEASE`, the rest counted together); per app, flag key, variant and day
+(at most `MAX_ERRORS_PER_RELEASE`, the rest counted together, of which never-served devices hold at
+most `UNATTESTED_ERROR_SLOTS`); per app, flag key, variant and day
 the launches, crashes and JS errors of devices that had that variant.
 
 What a report can add is bounded by design: rows grow with releases, hours, error messages (capped),
@@ -26,6 +27,7 @@ import json
 from peewee import EXCLUDED, Case, fn
 
 from ..errors import BadRequest
+from ..security.ratelimit import network_key
 from ..store.models import (
     App,
     Device,
@@ -51,6 +53,11 @@ MAX_FLAG_TEXT = 100
 MAX_FLAG_STATES = 50
 """Distinct (flag, variant) pairs kept from one request, and from one device in an hour."""
 MAX_ERRORS_PER_RELEASE = 100
+UNATTESTED_ERROR_SLOTS = 20
+"""Of a release's MAX_ERRORS_PER_RELEASE messages, how many devices no check served may hold; a
+served device's new message takes the place of the least counted of theirs when the release is full."""
+ERROR_SENDERS = 8
+"""Device ids remembered per buffered message, to tell at the flush whether a served device sent it."""
 BUFFERED_ERRORS_FACTOR = 10
 """Distinct error messages buffered per release between two flushes, in MAX_ERRORS_PER_RELEASE."""
 MAX_CUSTOM_NAMES = 100
@@ -65,9 +72,10 @@ OTHER_CUSTOM = "(other)"
 BUCKET_SECONDS = 3600
 DEVICE_HOURLY_LIMITS = {"launches": 12, "js_errors": 60, "custom": 600}
 """What one device may add to a release's health in an hour (a launch every five minutes, all hour,
-is already more than people do); its crashes count up to its launches, plus one (the crash of a
-launch reported the hour before). Reports carry only the public client key, so without these one
-forged request could claim a million crashes and roll a release back."""
+is already more than people do); its crashes count up to its launches, plus those of its launches of
+the hour before that no crash matched yet: a crash needs a launch, so no device (and no release)
+shows a crash rate over 100%. Reports carry only the public client key, so without these one forged
+request could claim a million crashes and roll a release back."""
 REMEMBERED_DEVICE_HOURS = 100_000
 COUNTERS = ("launches", "crashes", "js_errors", "failures")
 DEVICE_COUNTERS = ("launches", "crashes", "js_errors")
@@ -202,6 +210,7 @@ class _DeviceSums:
     """What one device added to one release since the last flush."""
 
     bucket: dt.datetime
+    network: str | None = None
     launched: bool = False
     launches: int = 0
     crashes: int = 0
@@ -209,6 +218,7 @@ class _DeviceSums:
 
     def merge(self, other: "_DeviceSums") -> None:
         self.bucket = max(self.bucket, other.bucket)
+        self.network = self.network or other.network
         self.launched = self.launched or other.launched
         for name in DEVICE_COUNTERS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
@@ -221,6 +231,7 @@ class _Batch:
     errors: dict   # (release_id, kind, message) -> count
     flags: dict    # (app_id, flag_key, variant, day) -> [launches, crashes, js_errors]
     messages: dict = dataclasses.field(default_factory=dict)  # release_id -> distinct errors buffered
+    senders: dict = dataclasses.field(default_factory=dict)   # key of errors -> up to ERROR_SENDERS device ids
 
 
 def _add_custom(custom: dict, name: str, count: int) -> None:
@@ -252,9 +263,9 @@ class HealthRecorder(BatchWriter):
             self.write_sightings()
         return super().flush()
 
-    def record(self, app_id: int, release_id: int | None, report: HealthReport) -> None:
-        """Buffer one report. `release_id` is None when the device runs no release otabox knows (its
-        binary's bundle): only the flag aggregates count those."""
+    def record(self, app_id: int, release_id: int | None, report: HealthReport, address: str | None = None) -> None:
+        """Buffer one report, sent from `address`. `release_id` is None when the device runs no
+        release otabox knows (its binary's bundle): only the flag aggregates count those."""
         now = utcnow()
         bucket, day = bucket_of(now), now.strftime("%Y-%m-%d")
         with self._lock:
@@ -268,7 +279,7 @@ class HealthRecorder(BatchWriter):
             if release_id is None:
                 return
             counts = batch.buckets.setdefault((app_id, release_id, bucket), _Counts())
-            sums = _DeviceSums(bucket)
+            sums = _DeviceSums(bucket, network_key(address))
             for event in events:
                 counter = COUNTER_OF[event.type]
                 if counter == "custom":
@@ -277,7 +288,8 @@ class HealthRecorder(BatchWriter):
                 setattr(counts, counter, getattr(counts, counter) + event.count)
                 setattr(sums, counter, getattr(sums, counter) + event.count)
                 if event.type != "app_launch":
-                    self._add_error(batch, release_id, event.type, event.message or "(no message)", event.count)
+                    self._add_error(batch, release_id, event.type, event.message or "(no message)", event.count,
+                                    (report.device_id,))
             sums.launched = sums.launches > 0
             self._add_device(batch, app_id, release_id, report.device_id, sums)
 
@@ -289,8 +301,10 @@ class HealthRecorder(BatchWriter):
         key = (release_id, report.device_id, bucket)
         used = self._device_hours.get(key)
         if used is None:
+            before = self._device_hours.get((release_id, report.device_id, bucket - dt.timedelta(hours=1)))
             used = self._device_hours[key] = {"launches": 0, "crashes": 0, "js_errors": 0, "custom": 0,
-                                              "flag_states": set()}
+                                              "flag_states": set(), "unmatched_launches": 0 if before is None
+                                              else max(before["launches"] - before["crashes"], 0)}
             if len(self._device_hours) > REMEMBERED_DEVICE_HOURS:
                 self._device_hours.popitem(last=False)
         else:
@@ -301,7 +315,8 @@ class HealthRecorder(BatchWriter):
             sorted(report.events, key=lambda e: e.type != "app_launch")  # launches first: crashes need them
         for event in ordered:
             counter = COUNTER_OF[event.type]
-            limit = used["launches"] + 1 if counter == "crashes" else DEVICE_HOURLY_LIMITS[counter]
+            limit = used["launches"] + used["unmatched_launches"] if counter == "crashes" \
+                else DEVICE_HOURLY_LIMITS[counter]
             count = min(event.count, max(limit - used[counter], 0))
             used[counter] += count
             if not count:
@@ -317,7 +332,8 @@ class HealthRecorder(BatchWriter):
         with self._lock:
             counts = self._batch.buckets.setdefault((app_id, release_id, bucket), _Counts())
             counts.failures += 1
-            self._add_error(self._batch, release_id, "failure", message[:STORED_MESSAGE] or "failure", 1)
+            self._add_error(self._batch, release_id, "failure", message[:STORED_MESSAGE] or "failure", 1,
+                            (device_id,) if device_id else ())
             if device_id:
                 self._add_device(self._batch, app_id, release_id, device_id, _DeviceSums(bucket))
 
@@ -332,9 +348,10 @@ class HealthRecorder(BatchWriter):
             batch.devices[key] = sums
 
     @staticmethod
-    def _add_error(batch: _Batch, release_id: int, kind: str, message: str, count: int) -> None:
-        """Count an error message: past BUFFERED_ERRORS_FACTOR x MAX_ERRORS_PER_RELEASE distinct ones
-        buffered for the release, with the other messages (the flush keeps the most frequent)."""
+    def _add_error(batch: _Batch, release_id: int, kind: str, message: str, count: int, senders) -> None:
+        """Count an error message sent by these devices: past BUFFERED_ERRORS_FACTOR x
+        MAX_ERRORS_PER_RELEASE distinct ones buffered for the release, with the other messages (the
+        flush keeps the most frequent, served devices' first)."""
         key = (release_id, kind, message)
         if key not in batch.errors:
             if batch.messages.get(release_id, 0) >= BUFFERED_ERRORS_FACTOR * MAX_ERRORS_PER_RELEASE:
@@ -342,6 +359,10 @@ class HealthRecorder(BatchWriter):
             if key not in batch.errors:
                 batch.messages[release_id] = batch.messages.get(release_id, 0) + 1
         batch.errors[key] = batch.errors.get(key, 0) + count
+        known = batch.senders.setdefault(key, set())
+        for device_id in senders:
+            if len(known) < ERROR_SENDERS:
+                known.add(device_id)
 
     def _take(self):
         batch, self._batch = self._batch, self._empty()
@@ -362,7 +383,8 @@ class HealthRecorder(BatchWriter):
             else:
                 known.merge(sums)
         for (release_id, kind, message), count in batch.errors.items():
-            self._add_error(current, release_id, kind, message, count)
+            self._add_error(current, release_id, kind, message, count,
+                            batch.senders.get((release_id, kind, message), ()))
         for key, sums in batch.flags.items():
             merged = current.flags.setdefault(key, [0, 0, 0])
             for index, value in enumerate(sums):
@@ -401,12 +423,14 @@ class HealthRecorder(BatchWriter):
             if key[0] in alive:
                 errors.setdefault(key[0], {})[key] = count
         for release_id, items in errors.items():
-            for chunk in _chunks(sorted(items, key=lambda key: -items[key]), WRITE_CHUNK):
+            attested = _sent_by_served_devices(release_id, {key: batch.senders.get(key, ()) for key in items})
+            for chunk in _chunks(sorted(items, key=lambda key: (key not in attested, -items[key])), WRITE_CHUNK):
                 with database.atomic():
-                    _store_errors(release_id, {key: items[key] for key in chunk})
+                    _store_errors(release_id, {key: items[key] for key in chunk}, attested)
                 for key in chunk:
                     del batch.errors[key]
         batch.errors.clear()
+        batch.senders.clear()
         live_apps = _existing(App, {key[0] for key in batch.flags})
         for chunk in _chunks([key for key in batch.flags if key[0] in live_apps], WRITE_CHUNK):
             with database.atomic():
@@ -465,7 +489,8 @@ def _store_devices(app_id: int, release_id: int, devices: dict) -> dict:
                 continue
             room -= 1
         rows.append({"release": release_id, "device_id": device_id, "bucket": sums.bucket, "launched": sums.launched,
-                     "served": device_id in served, **{name: getattr(sums, name) for name in DEVICE_COUNTERS}})
+                     "served": device_id in served, "network": sums.network,
+                     **{name: getattr(sums, name) for name in DEVICE_COUNTERS}})
         if before is None or before < sums.bucket:
             new_in_bucket[sums.bucket] = new_in_bucket.get(sums.bucket, 0) + 1
     if rows:
@@ -475,6 +500,7 @@ def _store_devices(app_id: int, release_id: int, devices: dict) -> dict:
             update={HealthDevice.bucket: Case(None, [(later, EXCLUDED.bucket)], HealthDevice.bucket),
                     HealthDevice.launched: HealthDevice.launched | EXCLUDED.launched,
                     HealthDevice.served: HealthDevice.served | EXCLUDED.served,
+                    HealthDevice.network: fn.COALESCE(HealthDevice.network, EXCLUDED.network),
                     **{getattr(HealthDevice, name): getattr(HealthDevice, name) + getattr(EXCLUDED, name)
                        for name in DEVICE_COUNTERS}})
          .execute())
@@ -495,30 +521,65 @@ def _store_bucket(app_id: int, release_id: int, bucket, counts: _Counts, new_dev
     row.save()
 
 
-def _store_errors(release_id: int, errors: dict) -> None:
-    """Count these messages (most frequent first, in one statement); a message new to the release
-    once it has MAX_ERRORS_PER_RELEASE counts with the other messages."""
+def _sent_by_served_devices(release_id: int, senders: dict) -> set:
+    """The keys among `senders` (error key -> device ids) that a device a check served this release sent."""
+    ids = {device_id for devices in senders.values() for device_id in devices}
+    served: set = set()
+    for chunk in _chunks(list(ids)):
+        served.update(device_id for (device_id,) in HealthDevice.select(HealthDevice.device_id).where(
+            (HealthDevice.release == release_id) & HealthDevice.device_id.in_(chunk)
+            & (HealthDevice.served == True)).tuples())  # noqa: E712
+    return {key for key, devices in senders.items() if served.intersection(devices)}
+
+
+def _store_errors(release_id: int, errors: dict, attested: set) -> None:
+    """Count these messages (served devices' first, then most frequent first, in one statement). A
+    message new to the release takes a free place of its MAX_ERRORS_PER_RELEASE; once they are taken,
+    or once never-served devices' messages hold UNATTESTED_ERROR_SLOTS of them, a never-served
+    device's message counts with the other messages, and a served device's takes the place of the
+    least counted never-served one (whose count goes to the other messages)."""
     now = utcnow()
     other = _fingerprint("other", OTHER)
-    items = [(_fingerprint(kind, message), kind, message, count)
-             for (_, kind, message), count in sorted(errors.items(), key=lambda item: -item[1])]
+    items = [(_fingerprint(kind, message), kind, message, count, (release_id, kind, message) in attested)
+             for (_, kind, message), count in errors.items()]
     stored = HealthError.select().where(HealthError.release == release_id).count()
+    unattested = HealthError.select().where((HealthError.release == release_id)
+                                            & (HealthError.attested == False)).count()  # noqa: E712
     existing = {fingerprint for (fingerprint,) in HealthError.select(HealthError.fingerprint).where(
         (HealthError.release == release_id)
         & HealthError.fingerprint.in_([item[0] for item in items] + [other])).tuples()}
+    evictable = None
     rows: dict = {}
-    for fingerprint, kind, message, count in items:
+
+    def add(fingerprint, kind, message, count, by_served):
+        row = rows.setdefault(fingerprint, {"release": release_id, "kind": kind, "fingerprint": fingerprint,
+                                            "message": message, "count": 0, "last_seen": now,
+                                            "attested": by_served})
+        row["count"] += count
+        row["attested"] = row["attested"] or by_served
+
+    for fingerprint, kind, message, count, by_served in items:
         if fingerprint not in existing and fingerprint not in rows:
-            if stored >= MAX_ERRORS_PER_RELEASE:
-                fingerprint, kind, message = other, "other", OTHER
+            if by_served and stored >= MAX_ERRORS_PER_RELEASE:
+                if evictable is None:
+                    evictable = list(HealthError.select().where(
+                        (HealthError.release == release_id) & (HealthError.attested == False))  # noqa: E712
+                        .order_by(HealthError.count, HealthError.id.desc()).limit(MAX_ERRORS_PER_RELEASE))
+                if evictable:
+                    given_up = evictable.pop(0)
+                    given_up.delete_instance()
+                    add(other, "other", OTHER, given_up.count, True)
+                    stored, unattested = stored - 1, unattested - 1
+            if stored >= MAX_ERRORS_PER_RELEASE or (not by_served and unattested >= UNATTESTED_ERROR_SLOTS):
+                fingerprint, kind, message, by_served = other, "other", OTHER, True
             if fingerprint not in existing and fingerprint not in rows:
                 stored += 1
-        row = rows.setdefault(fingerprint, {"release": release_id, "kind": kind, "fingerprint": fingerprint,
-                                            "message": message, "count": 0, "last_seen": now})
-        row["count"] += count
+                unattested += not by_served
+        add(fingerprint, kind, message, count, by_served)
     (HealthError.insert_many(list(rows.values())).on_conflict(
         conflict_target=[HealthError.release, HealthError.fingerprint],
-        update={HealthError.count: HealthError.count + EXCLUDED.count, HealthError.last_seen: EXCLUDED.last_seen})
+        update={HealthError.count: HealthError.count + EXCLUDED.count, HealthError.last_seen: EXCLUDED.last_seen,
+                HealthError.attested: HealthError.attested | EXCLUDED.attested})
      .execute())
 
 
@@ -563,6 +624,8 @@ class Totals:
     crashes: int
     js_errors: int
     launched_devices: int
+    networks: int = 0
+    """Distinct client networks among the launched devices (served_totals only)."""
 
     def rates(self) -> dict:
         return rates(self.launches, self.crashes, self.js_errors)
@@ -584,16 +647,31 @@ def totals(release_id: int) -> Totals:
     return Totals(*_sums(HealthBucket.select().where(HealthBucket.release == release_id)), launched)
 
 
-def served_totals(release_id: int, unattested_allowance: int) -> Totals:
-    """What rollout policies read: the sums of the devices a check served this release, plus those of
-    at most `unattested_allowance` others (the first that reported)."""
-    served = _devices(release_id).where(HealthDevice.served == True)  # noqa: E712
-    others = list(_devices(release_id).where(HealthDevice.served == False)  # noqa: E712
-                  .order_by(HealthDevice.id).limit(unattested_allowance)) if unattested_allowance > 0 else []
-    sums = [total + sum(getattr(row, name) for row in others)
-            for total, name in zip(_sums(served), DEVICE_COUNTERS)]
-    launched = served.where(HealthDevice.launched == True).count() + sum(row.launched for row in others)  # noqa: E712
-    return Totals(*sums, launched)
+def served_totals(release_id: int, unattested_allowance: int, devices_per_network: int = 0) -> Totals:
+    """What rollout policies read: the devices a check served this release, plus at most
+    `unattested_allowance` others (the first that reported); of those, the first
+    `devices_per_network` that reported from each client network (0: all), each with its crashes up
+    to its launches. `networks` counts the networks of the launched devices counted."""
+    counted = HealthDevice.served == True  # noqa: E712
+    if unattested_allowance > 0:
+        counted = counted | HealthDevice.id.in_(
+            _devices(release_id).select(HealthDevice.id).where(HealthDevice.served == False)  # noqa: E712
+            .order_by(HealthDevice.id).limit(unattested_allowance))
+    network = fn.COALESCE(HealthDevice.network, HealthDevice.device_id)
+    ranked = (HealthDevice.select(
+        HealthDevice.launches, HealthDevice.js_errors, HealthDevice.launched, network.alias("network"),
+        Case(None, [(HealthDevice.crashes > HealthDevice.launches, HealthDevice.launches)],
+             HealthDevice.crashes).alias("crashes"),
+        fn.ROW_NUMBER().over(partition_by=[network], order_by=[HealthDevice.id]).alias("rank"))
+        .where((HealthDevice.release == release_id) & counted))
+    launched_network = Case(None, [(ranked.c.launched == True, ranked.c.network)])  # noqa: E712
+    query = ranked.select_from(
+        *(fn.COALESCE(fn.SUM(getattr(ranked.c, name)), 0).alias(name) for name in DEVICE_COUNTERS),
+        fn.COUNT(launched_network).alias("launched_devices"), fn.COUNT(fn.DISTINCT(launched_network)).alias("networks"))
+    if devices_per_network > 0:
+        query = query.where(ranked.c.rank <= devices_per_network)
+    row = query.dicts().get()
+    return Totals(*(int(row[name]) for name in (*DEVICE_COUNTERS, "launched_devices", "networks")))
 
 
 def served_devices(release_id: int) -> int:

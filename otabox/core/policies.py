@@ -13,7 +13,11 @@ operation as a manual rollback. Actions taken by the policy name it as their act
 Health reports carry only the public client key, so the figures a policy reads are those of devices
 a check served the release (core/health.served_totals). With `requireServedDevices` (the default) no
 other device counts; without it, at most `OTABOX_POLICY_UNATTESTED_DEVICES` others do, for clients
-that report under an id their checks do not send."""
+that report under an id their checks do not send. Of those, at most `OTABOX_POLICY_DEVICES_PER_NETWORK`
+per client network count (the first that reported), each with its crashes up to its launches, and a
+threshold is judged only once at least `MIN_DEVICES_TO_JUDGE` launched devices count, no fewer than
+the stage's `minDevices` and `minServedDevices`, on two networks or more (when networks are weighed):
+one phone, or one address making up ids, never decides a rollback."""
 from __future__ import annotations
 
 import datetime as dt
@@ -31,6 +35,9 @@ DEFAULT_MIN_LAUNCHES = 50
 MAX_STAGES = 20
 MAX_MINUTES = 366 * 24 * 60
 MAX_DEVICES = 10**9
+MIN_DEVICES_TO_JUDGE = 2
+DEVICES_PER_NETWORK = 3
+"""OTABOX_POLICY_DEVICES_PER_NETWORK's default (see otabox/config.py)."""
 
 
 # --- policies ------------------------------------------------------------------------------------
@@ -257,22 +264,29 @@ def actor_of(execution: RolloutExecution) -> str:
     return f"policy:{execution.policy_name}"
 
 
-def breach(found: health.Totals, thresholds: dict) -> dict | None:
-    """The first threshold the release's figures exceed, or None (also below minLaunches)."""
-    if found.launches < thresholds.get("minLaunches", DEFAULT_MIN_LAUNCHES) or not found.launches:
+def breach(found: health.Totals, thresholds: dict, stage: dict, networks_weighed: bool = True) -> dict | None:
+    """The first threshold the release's figures exceed, or None: also below minLaunches, below
+    MIN_DEVICES_TO_JUDGE launched devices or the stage's minDevices and minServedDevices, and (when
+    `networks_weighed`) with all of them on one network."""
+    devices = max(MIN_DEVICES_TO_JUDGE, stage.get("minDevices", 0), stage.get("minServedDevices", 0))
+    if found.launches < thresholds.get("minLaunches", DEFAULT_MIN_LAUNCHES) or not found.launches \
+            or found.launched_devices < devices or (networks_weighed and found.networks < 2):
         return None
     figures = found.rates()
     for metric in ("crashRate", "errorRate"):
         limit = thresholds.get(metric)
         if limit is not None and figures[metric] > limit:
             return {"metric": metric, "value": figures[metric], "threshold": limit, "launches": found.launches,
-                    "crashes": found.crashes, "jsErrors": found.js_errors, "action": thresholds["action"]}
+                    "crashes": found.crashes, "jsErrors": found.js_errors, "launchedDevices": found.launched_devices,
+                    "networks": found.networks, "action": thresholds["action"]}
     return None
 
 
-def evaluate(execution_id: int, now: dt.datetime | None = None, unattested_allowance: int = 0) -> str | None:
+def evaluate(execution_id: int, now: dt.datetime | None = None, unattested_allowance: int = 0,
+             devices_per_network: int = DEVICES_PER_NETWORK) -> str | None:
     """Move one running execution on if it should; returns what happened (None: nothing). A policy
-    without requireServedDevices counts at most `unattested_allowance` devices no check served.
+    without requireServedDevices counts at most `unattested_allowance` devices no check served; at
+    most `devices_per_network` devices count per client network (0: any number).
     One transaction, and every change is a compare-and-set on the state read, so running it twice
     at once (two processes) acts once."""
     now = now or utcnow()
@@ -289,11 +303,12 @@ def evaluate(execution_id: int, now: dt.datetime | None = None, unattested_allow
                 return "cancelled"
             return None
         policy = execution.policy
-        found = health.served_totals(release.id, 0 if policy.require_served_devices else unattested_allowance)
-        exceeded = breach(found, policy.thresholds)
+        found = health.served_totals(release.id, 0 if policy.require_served_devices else unattested_allowance,
+                                     devices_per_network)
+        stage = policy.stages[execution.stage - 1]
+        exceeded = breach(found, policy.thresholds, stage, networks_weighed=devices_per_network > 0)
         if exceeded:
             return _act_on_breach(execution, release, exceeded, actor)
-        stage = policy.stages[execution.stage - 1]
         waited = (now - execution.stage_started_at).total_seconds()
         if waited >= stage["minDurationMinutes"] * 60 and found.launched_devices >= stage["minDevices"] \
                 and _served_enough(release.id, stage.get("minServedDevices", 0)):
@@ -323,12 +338,13 @@ def _act_on_breach(execution: RolloutExecution, release: Release, exceeded: dict
     return status
 
 
-def evaluate_running(now: dt.datetime | None = None, unattested_allowance: int = 0) -> dict[int, str]:
+def evaluate_running(now: dt.datetime | None = None, unattested_allowance: int = 0,
+                     devices_per_network: int = DEVICES_PER_NETWORK) -> dict[int, str]:
     """Evaluate every running execution (see `evaluate`); returns what happened to each that moved."""
     moved = {}
     for (execution_id,) in RolloutExecution.select(RolloutExecution.id).where(
             RolloutExecution.status == "running").order_by(RolloutExecution.id).tuples():
-        outcome = evaluate(execution_id, now, unattested_allowance)
+        outcome = evaluate(execution_id, now, unattested_allowance, devices_per_network)
         if outcome:
             moved[execution_id] = outcome
     return moved

@@ -5,6 +5,9 @@ Health reports come from public endpoints, so what they add here is bounded twic
 the most recent `MAX_PENDING_PER_APP` events per app between two flushes (older ones are counted
 in `dropped`), and each flush, after writing an app's events, deletes all but its most recent
 `OTABOX_EVENTS_PER_APP`, so an app never holds more than that many rows however many devices report.
+Devices no update check has seen (any id can post to the keyless health endpoint) keep at most
+`UNSEEN_DEVICES_SHARE` of those rows, so a flood from made-up ids cannot push out the events of the
+app's real devices.
 Launches are not kept one by one: they are in the health aggregates (core/health.py)."""
 from __future__ import annotations
 
@@ -31,6 +34,8 @@ from .batching import BatchWriter, delete_in_batches
 
 KEPT_TYPES = ("js_error", "crash", "custom")
 MAX_PENDING_PER_APP = 1000
+UNSEEN_DEVICES_SHARE = 0.2
+"""The part of an app's kept events that devices no check has seen may hold (their newest)."""
 ADOPTION_DAYS = (7, 14, 30, 90)
 
 
@@ -87,12 +92,23 @@ class EventRing(BatchWriter):
 
 
 def trim(app_id: int, keep: int) -> int:
-    """Delete all but the app's `keep` most recent events; returns how many went."""
-    oldest_kept = (TelemetryEvent.select(TelemetryEvent.id).where(TelemetryEvent.app == app_id)
+    """Delete all but the app's `keep` most recent events, and of the events of devices no check has
+    seen, all but the most recent UNSEEN_DEVICES_SHARE of `keep`; returns how many went."""
+    unseen = TelemetryEvent.device_id.not_in(Device.select(Device.device_id).where(Device.app == app_id))
+    return (_keep_newest(app_id, max(int(keep * UNSEEN_DEVICES_SHARE), 1), unseen)
+            + _keep_newest(app_id, keep))
+
+
+def _keep_newest(app_id: int, keep: int, among=None) -> int:
+    """Delete all but the `keep` most recent of the app's events (of those matching `among`)."""
+    where = TelemetryEvent.app == app_id
+    if among is not None:
+        where &= among
+    oldest_kept = (TelemetryEvent.select(TelemetryEvent.id).where(where)
                    .order_by(TelemetryEvent.id.desc()).offset(keep - 1).limit(1).scalar())
     if oldest_kept is None:
         return 0
-    return TelemetryEvent.delete().where((TelemetryEvent.app == app_id) & (TelemetryEvent.id < oldest_kept)).execute()
+    return TelemetryEvent.delete().where(where & (TelemetryEvent.id < oldest_kept)).execute()
 
 
 def prune(horizon_days: int, now: dt.datetime | None = None) -> int:

@@ -25,7 +25,8 @@ class PolicyScheduler:
         self.loop.stop()
 
     def run(self) -> dict[int, str]:
-        moved = policies.evaluate_running(unattested_allowance=self.box.config.policy_unattested_devices)
+        moved = policies.evaluate_running(unattested_allowance=self.box.config.policy_unattested_devices,
+                                          devices_per_network=self.box.config.policy_devices_per_network)
         for execution_id, outcome in moved.items():
             log.info("rollout execution %d: %s", execution_id, outcome)
         self.box.publish_changes()

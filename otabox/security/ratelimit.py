@@ -49,6 +49,18 @@ def address_key(address: str | None) -> str:
         return address
 
 
+def network_key(address: str | None) -> str | None:
+    """The client network an address belongs to, for weighing what one network may decide: its /24
+    for IPv4 (also IPv4-mapped IPv6), its /64 for IPv6; None without a parsable address."""
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return None
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return str(ipaddress.ip_network(f"{ip}/{24 if ip.version == 4 else 64}", strict=False))
+
+
 class TokenBucketLimiter:
     """`rate` tokens per `period_seconds` (a minute) per key, holding at most `capacity` tokens (by
     default one period's worth)."""

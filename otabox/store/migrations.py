@@ -314,6 +314,15 @@ def _public_flags_and_events(schema: Schema) -> None:
     schema.create_tables(TelemetryEvent)
 
 
+def _network_weighed_health(schema: Schema) -> None:
+    """Rollout policies count at most a few devices per client network (`healthdevice.network`, None
+    for devices that reported before: each counts as a network of its own, so running executions
+    keep their figures), and a release's error messages from served devices are no longer crowded
+    out by never-served ones (`healtherror.attested`, true for the messages kept so far)."""
+    schema.add_column("healthdevice", "network", CharField(null=True))
+    schema.add_column("healtherror", "attested", BooleanField(default=True))
+
+
 def _branches(schema: Schema) -> None:
     """Issue 25: releases belong to branches and a channel serves the branch it points at. Every
     channel becomes a branch of its own name holding its releases, and the channel points at it; a
@@ -367,6 +376,8 @@ STEPS: list[Step] = [
              "devices' errors, crashes and custom events kept per app", _public_flags_and_events),
     Step(17, "branches (every channel gets one of its own name, holding its releases), channel "
              "splits to a branch, user overrides", _branches),
+    Step(19, "health devices remember their client network; error messages whether a served device sent them",
+         _network_weighed_health),
 ]
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 
-from conftest import make_zip
+from conftest import check, make_zip
 
 from otabox.core import health
 from otabox.ops.maintenance import tidy
@@ -117,3 +117,38 @@ def test_the_janitor_prunes_telemetry_past_the_horizon(admin, client, box, demo_
         assert sorted(c.targeting_key for c in FlagContext.select()) == ["by-hand", "new"]
         assert FlagEvaluationCount.select().count() == FlagVariantHealth.select().count() == 1
         assert [e.device_id for e in TelemetryEvent.select()] == ["new"]
+
+
+def test_never_served_devices_cannot_bury_a_served_device_s_errors(admin, client, box, demo_app):
+    """The public-side attack: two reports from fresh ids with 50 distinct messages each filled the
+    release's 100 messages, and a served phone's error went to "(other messages)". Never-served ids
+    now hold at most 20 of them, and a served phone's message takes the place of the least counted."""
+    bundle = admin.upload(APP, "1.0.0", make_zip({"index.html": "1"})).json
+    release = admin.release(APP, bundle["id"]).json["release"]
+    headers = {"X-Client-Key": demo_app["clientKey"]}
+
+    def report(device_id, messages, count=1):
+        body = {"deviceId": device_id, "platform": "ios", "bundleId": bundle["id"],
+                "events": [{"type": "js_error", "message": message, "count": count} for message in messages]}
+        assert client.post(f"/api/v1/apps/{APP}/health", headers=headers, json=body).status_code == 204
+        box.health.flush()
+
+    for n in range(2):
+        report(f"fresh-{n}", [f"forged {n}-{k}" for k in range(50)])
+    assert check(client, demo_app, deviceId="phone", version="builtin").status_code == 200
+    box.tracker.flush()
+    report("phone", ["TypeError: cart is undefined"], count=5)
+    top = admin.get(f"/api/v1/apps/{APP}/releases/{release['id']}/health").json["topErrors"]
+    assert [(e["message"], e["count"]) for e in top[:2]] == [("(other messages)", 80),
+                                                             ("TypeError: cart is undefined", 5)]
+    with box.db.connection_context():
+        assert HealthError.select().where(HealthError.attested == False).count() == 20  # noqa: E712
+
+    assert check(client, demo_app, deviceId="tablet", version="builtin").status_code == 200
+    box.tracker.flush()
+    report("phone", [f"phone {k}" for k in range(55)])  # served devices take the whole table if they must
+    report("tablet", [f"tablet {k}" for k in range(60)])
+    with box.db.connection_context():
+        assert HealthError.select().count() == health.MAX_ERRORS_PER_RELEASE  # "(other messages)" included
+        assert HealthError.select().where(HealthError.attested == False).count() == 0  # noqa: E712
+        assert HealthError.get(HealthError.message == "(other messages)").count == 80 + 20 + 17

@@ -3,6 +3,7 @@ scheduler's evaluation does with health figures, manual controls, and leases."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import itertools
 
 import pytest
@@ -42,8 +43,15 @@ def served_ids(created, names, percentage=10):
                  if decide.rollout_bucket(f"{name}-{n}", release_id) < percentage * 100) for name in names]
 
 
-def launches(client, app, box, bundle, devices, launches_each=1, crashes=0, errors=0, checked=True):
-    """Each device checks for updates (unless not `checked`), then reports its health."""
+def address_of(device: str) -> str:
+    """A phone's address, on a network of its own (policies weigh each network by a few devices)."""
+    number = int(hashlib.sha256(device.encode()).hexdigest()[:6], 16)
+    return f"10.{number >> 16}.{(number >> 8) & 255}.{number & 255}"
+
+
+def launches(client, app, box, bundle, devices, launches_each=1, crashes=0, errors=0, checked=True, address=None):
+    """Each device checks for updates (unless not `checked`), then reports its health, each from an
+    address of its own network unless `address` is given."""
     if checked:
         for device in devices:
             assert check(client, app, deviceId=device, version="builtin").status_code == 200
@@ -55,7 +63,8 @@ def launches(client, app, box, bundle, devices, launches_each=1, crashes=0, erro
         if errors:
             events.append({"type": "js_error", "count": errors, "message": "TypeError"})
         body = {"deviceId": device, "platform": "ios", "bundleId": bundle["id"], "events": events}
-        response = client.post(f"/api/v1/apps/{APP}/health", headers={"X-Client-Key": app["clientKey"]}, json=body)
+        response = client.post(f"/api/v1/apps/{APP}/health", headers={"X-Client-Key": app["clientKey"]}, json=body,
+                               environ_base={"REMOTE_ADDR": address or address_of(device)})
         assert response.status_code == 204
     box.health.flush()
 
@@ -184,7 +193,7 @@ def test_below_min_launches_nothing_is_judged_and_the_first_release_rolls_back_t
 
 def test_one_forged_report_cannot_roll_a_release_back(admin, client, box, demo_app):
     """The client key is public: one device claiming a thousand launches and as many crashes counts
-    as a device can (12 launches an hour, crashes up to its launches plus one)."""
+    as a device can (12 launches an hour, crashes up to its launches)."""
     good, _ = release(admin, "1.0.0")
     bad, created = release(admin, "1.1.0", make_policy(admin, thresholds={**THRESHOLDS, "minLaunches": 50}))
     forger = served_ids(created, ["forger"])
@@ -192,7 +201,7 @@ def test_one_forged_report_cannot_roll_a_release_back(admin, client, box, demo_a
     launches(client, demo_app, box, bad, forger, launches_each=1000, crashes=1000)
     assert evaluate(box) == {}
     health = admin.get(f"/api/v1/apps/{APP}/releases/{created['release']['id']}/health").json
-    assert (health["launches"], health["crashes"]) == (12, 13)
+    assert (health["launches"], health["crashes"], health["crashRate"]) == (12, 12, 100.0)
     assert execution(admin, created["execution"]["id"])["status"] == "running"
 
 
@@ -308,3 +317,74 @@ def test_a_lease_has_one_holder_until_it_expires_or_is_given_up(box):
         Lease.update(expires_at=utcnow() - dt.timedelta(seconds=1)).where(Lease.name == "job").execute()  # b died
         assert leases.acquire("job", "a", ttl=60)
         assert leases.holder_of("job") == "a"
+
+
+ONE_ADDRESS = "127.0.0.1"
+
+
+def test_one_address_making_up_served_ids_cannot_roll_a_release_back(admin, client, box, demo_app):
+    """The public-side attack: checks from fresh ids until the 10% rollout serves one, then one report
+    claiming 12 launches and 13 crashes rolled the release back. Now a crash needs a launch (the
+    dashboard never shows more than 100%), one device never decides, and one network weighs at most
+    three devices and alone decides nothing: the rollback needs phones on a second network."""
+    good, _ = release(admin, "1.0.0")
+    bad, created = release(admin, "1.1.0", make_policy(admin, stages=[{"percentage": 10, "minDurationMinutes": 60},
+                                                                      {"percentage": 100}],
+                                                       thresholds={"crashRate": 5, "minLaunches": 10}))
+    run_id, release_id = created["execution"]["id"], created["release"]["id"]
+    served = served_ids(created, [f"fresh-{n}" for n in range(6)])
+    body = {"deviceId": served[0], "platform": "ios", "bundleId": bad["id"],
+            "events": [{"type": "app_launch", "count": 12}, {"type": "crash", "count": 13}]}
+    assert check(client, demo_app, deviceId=served[0], version="builtin").json["bundle"]["id"] == bad["id"]
+    box.tracker.flush()
+    assert client.post(f"/api/v1/apps/{APP}/health", headers={"X-Client-Key": demo_app["clientKey"]},
+                       json=body).status_code == 204
+    box.health.flush()
+    shown = admin.get(f"/api/v1/apps/{APP}/releases/{release_id}/health").json
+    assert (shown["launches"], shown["crashes"], shown["crashRate"], shown["attestedDevices"]) == (12, 12, 100.0, 1)
+    assert evaluate(box) == {}
+    launches(client, demo_app, box, bad, served[1:], launches_each=12, crashes=12, address=ONE_ADDRESS)
+    assert admin.get(f"/api/v1/apps/{APP}/releases/{release_id}/health").json["attestedDevices"] == 6
+    assert evaluate(box) == {}  # six served ids, one network: three count, and one network decides nothing
+    assert execution(admin, run_id)["status"] == "running"
+    assert admin.get(f"/api/v1/apps/{APP}/channels/production").json["currentRelease"]["bundleId"] == bad["id"]
+    launches(client, demo_app, box, bad, served_ids(created, ["elsewhere"]), launches_each=2, crashes=1)
+    assert evaluate(box) == {run_id: "rolled_back"}
+    breach = execution(admin, run_id)["events"][1]["details"]
+    assert (breach["launchedDevices"], breach["networks"], breach["launches"], breach["crashes"]) == (4, 2, 38, 37)
+
+
+def test_a_rollback_waits_for_the_stage_s_device_minimums(admin, client, box, demo_app):
+    """A threshold is judged on at least the stage's minDevices and minServedDevices launched devices
+    that a check served, never on one."""
+    release(admin, "1.0.0")
+    policy = make_policy(admin, stages=[{"percentage": 10, "minServedDevices": 4}, {"percentage": 100}],
+                         thresholds={"crashRate": 5, "minLaunches": 1})
+    bad, created = release(admin, "1.1.0", policy)
+    run_id = created["execution"]["id"]
+    phones = served_ids(created, [f"phone-{n}" for n in range(4)])
+    launches(client, demo_app, box, bad, phones[:1], crashes=1)
+    assert evaluate(box) == {}  # one device: never
+    launches(client, demo_app, box, bad, phones[1:3], crashes=1)
+    assert evaluate(box) == {}  # three on three networks, the stage asks for four
+    launches(client, demo_app, box, bad, phones[3:], crashes=1)
+    assert evaluate(box) == {run_id: "rolled_back"}
+
+
+def test_one_address_cannot_walk_a_release_through_its_stages(admin, client, box, demo_app):
+    """The public-side attack promoted 5% -> 50% -> 100% -> completed in 132 requests from one
+    address (stages of minDevices 5 and minServedDevices 5): now that address's devices count three,
+    and the first stage waits for phones on other networks."""
+    stage = {"minDevices": 5, "minServedDevices": 5}
+    policy = make_policy(admin, stages=[{"percentage": 5, **stage}, {"percentage": 50, **stage},
+                                        {"percentage": 100, **stage}], thresholds={"crashRate": 5, "minLaunches": 10})
+    bundle, created = release(admin, "1.0.0", policy)
+    run_id, release_id = created["execution"]["id"], created["release"]["id"]
+    launches(client, demo_app, box, bundle, served_ids(created, [f"fresh-{n}" for n in range(12)], 5),
+             launches_each=12, address=ONE_ADDRESS)
+    assert admin.get(f"/api/v1/apps/{APP}/releases/{release_id}/health").json["servedDevices"] == 12
+    assert evaluate(box, minutes_later=60) == {}
+    still = execution(admin, run_id)
+    assert (still["status"], still["stage"], still["percentage"]) == ("running", 1, 5)
+    with box.db.connection_context():  # OTABOX_POLICY_DEVICES_PER_NETWORK=0 weighs no network
+        assert policies.evaluate_running(devices_per_network=0) == {run_id: "advanced"}

@@ -291,7 +291,21 @@ def test_a_flood_of_evaluation_counts_from_fresh_ids_stays_one_row_per_variant(d
     box.flag_recorder.flush()
     with box.db.connection_context():
         assert FlagEvaluationCount.select().count() == 1
-        assert FlagEvaluationCount.get().count == 300 * 100_000
+        assert FlagEvaluationCount.get().count == 300 * 600  # each report adds at most 600 per variant
+
+
+def test_one_report_adds_at_most_a_minute_of_evaluations_to_a_variant(dispatch, client, box):
+    """The provider posts every 60 s: a fresh id claiming 99 999 evaluations of one variant (in one
+    entry or spread over several) moves it by 600, ten a second for that minute."""
+    flag = made(dispatch.post("/v1/ota/flags", FLAG))["flag"]
+    forged = client.post("/v1/ota/flag-evaluations", json={"projectSlug": PROJECT, "deviceId": "fresh", "evaluations": [
+        {"flagKey": "new-checkout", "variant": "On", "count": 99_999}]})
+    spread = client.post("/v1/ota/flag-evaluations", json={"projectSlug": PROJECT, "deviceId": "fresh-2",
+                                                           "evaluations": [{"flagKey": "new-checkout", "value": False,
+                                                                            "count": 400}] * 3})
+    assert (forged.status_code, spread.status_code) == (204, 204)
+    box.flag_recorder.flush()
+    assert made(dispatch.get(f"/v1/ota/flags/{flag['id']}/evaluations"), 200)["totals"] == {"On": 600, "Off": 600}
 
 
 def test_a_flood_of_health_events_from_fresh_devices_keeps_only_the_ring(dispatch, client, box, monkeypatch):
@@ -305,9 +319,35 @@ def test_a_flood_of_health_events_from_fresh_devices_keeps_only_the_ring(dispatc
             box.events.flush()
     box.events.flush()
     with box.db.connection_context():
-        assert TelemetryEvent.select().count() == 25
+        assert TelemetryEvent.select().count() == 5  # ids no check has seen keep a fifth of the ring
     newest = made(dispatch.get("/v1/ota/telemetry/events?limit=1"), 200)
-    assert newest["total"] == 25 and newest["events"][0]["name"] == "name-119"
+    assert newest["total"] == 5 and newest["events"][0]["name"] == "name-119"
+
+
+def test_a_flood_of_custom_events_from_fresh_ids_leaves_the_real_devices_events(dispatch, client, box, monkeypatch):
+    """The public-side attack: 100 keyless reports of 100 custom events each filled the app's 10 000
+    kept events and pushed out every real one. Ids no update check has seen keep at most a fifth of
+    the ring (here 100 events of 500), so a phone's crash and events stay."""
+    monkeypatch.setattr(box.events, "per_app", 500)
+    key = client_key(dispatch)
+    assert client.get(f"/api/v1/apps/{PROJECT}/check", query_string={"platform": "ios", "deviceId": "device-xyz"},
+                      headers={"X-Client-Key": key}).status_code == 200
+    box.tracker.flush()
+    real = [{"type": "crash", "message": "SIGSEGV in checkout", "count": 1},
+            *({"type": "custom", "name": f"purchase-{k}", "count": 1} for k in range(9))]
+    assert client.post("/v1/ota/health-metrics", json={**HEALTH, "events": real}).status_code == 204
+    box.events.flush()
+    for n in range(100):
+        forged = client.post("/v1/ota/health-metrics", json={**HEALTH, "deviceId": f"fresh-{n}", "events": [
+            {"type": "custom", "name": f"noise-{n}-{k}", "count": 1} for k in range(100)]})
+        assert forged.status_code == 204
+        if n % 5 == 4:
+            box.events.flush()
+    box.events.flush()
+    kept = made(dispatch.get("/v1/ota/telemetry/events?limit=500"), 200)
+    assert kept["total"] == 110
+    assert {e["name"] or e["message"] for e in kept["events"] if e["deviceId"] == "device-xyz"} == \
+        {"SIGSEGV in checkout", *(f"purchase-{k}" for k in range(9))}
 
 
 def test_definitions_are_cached_per_generation_and_limited_per_address(dispatch, client, box, monkeypatch):

@@ -11,7 +11,8 @@ from conftest import RELEASED_DATA_DIRS, Api, make_key, make_zip, old_box
 from otabox.app import create_app
 from otabox.config import Config
 from otabox.store import migrations
-from otabox.store.models import Device, FlagContext, HealthDevice, Release, RolloutPolicy
+from otabox.core import health
+from otabox.store.models import Device, FlagContext, HealthDevice, HealthError, Release, RolloutPolicy
 
 
 @pytest.mark.empty_database
@@ -67,5 +68,38 @@ def test_step_8_keeps_earlier_health_counting_and_starts_remembering_served_rele
         box.tracker.flush()
         with box.db.connection_context():
             assert Device.get(Device.device_id == "upgraded-phone").served_release == release.id
+    finally:
+        box.close()
+
+
+@pytest.mark.empty_database
+@pytest.mark.parametrize("fixture", RELEASED_DATA_DIRS, ids=lambda path: path.name)
+def test_step_19_counts_earlier_devices_each_as_its_own_network_and_keeps_their_error_messages(
+        tmp_path, database_url, fixture):
+    """Devices that reported before the upgrade have no network: each counts on its own, so running
+    policies keep their figures; their error messages count as a served device's (never given up for
+    a never-served one's); a report now records the network it came from."""
+    data_dir = old_box(tmp_path / "data", database_url, fixture)
+    app = create_app(Config.from_env(data_dir=data_dir, device_flush_seconds=3600.0))
+    box = app.config["BOX"]
+    try:
+        with box.db.connection_context():
+            assert migrations.current_version(box.db) == migrations.latest_version() >= 19
+            assert all(row.network is None for row in HealthDevice.select())
+            assert all(row.attested for row in HealthError.select())
+            for release_id in {row.release_id for row in HealthDevice.select()}:
+                launched = HealthDevice.select().where((HealthDevice.release == release_id)
+                                                       & (HealthDevice.launched == True)).count()  # noqa: E712
+                found = health.served_totals(release_id, 0, devices_per_network=1)
+                assert (found.launched_devices, found.networks) == (launched, launched)
+            release = Release.select().order_by(Release.id.desc()).first()
+        box.tracker.seen(release.app_id, "upgraded-phone", release.id)
+        box.tracker.flush()
+        report = health.parse_report({"deviceId": "upgraded-phone", "platform": "ios",
+                                      "events": [{"type": "app_launch"}]}, {})
+        box.health.record(release.app_id, release.id, report, "203.0.113.9")
+        box.health.flush()
+        with box.db.connection_context():
+            assert HealthDevice.get(HealthDevice.device_id == "upgraded-phone").network == "203.0.113.0/24"
     finally:
         box.close()

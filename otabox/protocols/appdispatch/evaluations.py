@@ -6,7 +6,8 @@ name, or the value it served; extra fields are ignored, as every device protocol
 Public like the definitions the counts come from (no key, no X-Project).
 
 Bounded like health-metrics: the body's size before parsing (the fast path's declared-length check,
-Flask's JSON limit), at most `MAX_ENTRIES` entries of at most `MAX_COUNT` each, the per-address and
+Flask's JSON limit), at most `MAX_ENTRIES` entries of at most `MAX_COUNT` each, of which one report adds
+at most `COUNTED_PER_REPORT` per flag variant, the per-address and
 per-device client limits, and only the app's own flags and variants count (anything else is dropped
 unread), so what a flood can add is counts on one row per flag, variant and day. Answers 204."""
 from __future__ import annotations
@@ -22,7 +23,11 @@ bp = Blueprint("appdispatch_evaluations", __name__)
 PATH = "/v1/ota/flag-evaluations"
 MAX_ENTRIES = 500
 MAX_COUNT = 100_000
-"""Evaluations of one flag variant one device may report per request (a minute's worth, generously)."""
+"""The largest `count` an entry may carry (more is refused, 400)."""
+COUNTED_PER_REPORT = 600
+"""Evaluations of one flag variant one report adds at most: the provider posts every 60 s, and ten
+evaluations of one flag a second, all minute, is more than a screen re-rendering asks for. A larger
+count is taken and cut to this, so one forged report from a fresh id moves a variant by at most 600."""
 
 
 def _text(data: dict, name: str, required: bool = False) -> str | None:
@@ -68,7 +73,7 @@ def counted(b, view, entries) -> dict[tuple[int, str], int]:
             except (TypeError, ValueError):
                 name = None
         if name is not None:
-            counts[(flag_id, name)] = min(counts.get((flag_id, name), 0) + count, MAX_COUNT)
+            counts[(flag_id, name)] = min(counts.get((flag_id, name), 0) + count, COUNTED_PER_REPORT)
     return counts
 
 

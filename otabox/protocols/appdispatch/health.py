@@ -38,7 +38,7 @@ def answer_report(b, wire: WireRequest) -> Reply:
     if update is not None:
         release_id = update.release.id if update.release is not None else \
             release_for(view, found.device_id, update.bundle.id, found.channel)[0]
-    b.health.record(view.id, release_id, found)
+    b.health.record(view.id, release_id, found, address)
     b.events.record(view.id, release_id, found)
     return NO_CONTENT
 
