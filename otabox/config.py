@@ -86,8 +86,8 @@ class Config:
     max_bundle_mb: int = 100
     max_json_kb: int = 2048
     max_device_json_kb: int = 64
-    """A device's update check, status report or channel request; event batches may be 4 times that,
-    health reports (500 events with their messages) up to max_json_kb."""
+    """A device's update check, status report, channel request or flag evaluation counts; event
+    batches may be 16 times that, health reports 8 times (ops/guard.py says why)."""
     max_uncompressed_mb: int = 1024
     max_zip_entries: int = 20000
     device_flush_seconds: float = 1.0

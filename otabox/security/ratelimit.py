@@ -82,9 +82,9 @@ class TokenBucketLimiter:
             self._forget_idle(now)
             return (cost - tokens) / self.per_second
 
-    def take(self, key: str) -> None:
-        """Take a token or raise RateLimited with the whole seconds to wait (at least 1)."""
-        wait = self.wait_time(key)
+    def take(self, key: str, cost: float = 1.0) -> None:
+        """Take `cost` tokens or raise RateLimited with the whole seconds to wait (at least 1)."""
+        wait = self.wait_time(key, cost)
         if wait > 0:
             raise RateLimited(max(1, math.ceil(wait)))
 
