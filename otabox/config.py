@@ -119,6 +119,9 @@ class Config:
     policy_interval: float = 30.0
     policy_unattested_devices: int = 10
     health_retention_days: int = 90
+    device_retention_days: int = 180
+    """Devices not seen for this long lose their row (pinned ones keep it); their daily-active rows
+    and events go with the rest of the telemetry, at health_retention_days."""
     contexts_per_app: int = 100_000
     context_mb_per_app: int = 64
     events_per_app: int = 10_000

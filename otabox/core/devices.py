@@ -13,7 +13,7 @@ from ..errors import BadRequest, NotFound
 from ..fields import Boolean, IdOrName, Schema, Text
 from ..store.db import REPORTED_COLUMNS, SIGHTING_COLUMNS, upsert_device_reports, upsert_device_sightings
 from ..store.models import App, DailyActive, Device, DeviceEvent, database, iso, utcnow
-from .batching import BatchWriter
+from .batching import BatchWriter, delete_in_batches
 from .change import DEVICE, Change, changing
 from .releases import count_stat
 
@@ -317,3 +317,17 @@ def active_devices_by_day(app: App, channel: str | None, days: int = 30) -> list
         query = query.where(DailyActive.channel == channel)
     return [{"day": r.day, "version": r.bundle_version, "devices": r.n}
             for r in query.group_by(DailyActive.day, DailyActive.bundle_version).order_by(DailyActive.day)]
+
+
+def prune(device_days: int, telemetry_days: int, now: dt.datetime | None = None) -> dict:
+    """Devices not seen for `device_days` (unless an admin pinned them: the pin is the admin's),
+    and daily-active rows and devices' events older than `telemetry_days`, in short transactions
+    (phones choose their ids, so nothing else bounds these tables). Returns how many rows went per
+    table."""
+    now = now or utcnow()
+    unseen = now - dt.timedelta(days=device_days)
+    old = now - dt.timedelta(days=telemetry_days)
+    unpinned = Device.override_channel.is_null() & Device.override_bundle.is_null()
+    return {"deviceRows": delete_in_batches(Device, (Device.last_seen < unseen) & unpinned),
+            "dailyActiveRows": delete_in_batches(DailyActive, DailyActive.day < old.strftime("%Y-%m-%d")),
+            "deviceEventRows": delete_in_batches(DeviceEvent, DeviceEvent.at < old)}
