@@ -109,6 +109,7 @@ class Config:
     address_rate_per_minute: int = 3000
     event_kb_per_device_per_day: int = 64
     event_mb_per_address_per_day: int = 16
+    new_devices_per_address_per_day: int = 10_000
     connection_limit: int = 1000
     idle_timeout: int = 30
     max_concurrent_ingestions: int = 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from conftest import check
+from conftest import Api, check, configured_app, make_key
 
 from otabox.ops.maintenance import tidy
 from otabox.store.models import DailyActive, Device, DeviceEvent, utcnow
@@ -37,3 +37,50 @@ def test_the_janitor_prunes_devices_not_seen_and_old_device_telemetry(admin, cli
     assert check(client, demo_app, deviceId="gone").status_code == 200  # a device that comes back is recorded afresh
     box.tracker.flush()
     assert admin.get(f"/api/v1/apps/{APP}/devices/gone").status_code == 200
+
+
+def capgo_info(device_id: str, **fields) -> dict:
+    return {"app_id": APP, "device_id": device_id, "platform": "ios", "version_name": "builtin",
+            "version_build": "1.0.0", "version_code": "1", "version_os": "17.0", "plugin_version": "8.51.14",
+            "is_emulator": False, "is_prod": True, **fields}
+
+
+def test_an_address_adds_at_most_its_daily_budget_of_new_devices(tmp_path):
+    """1 000 checks from fresh ids of one address made 1 000 device and daily-active rows (7.8 GB a
+    day at the address limit); now an address adds OTABOX_NEW_DEVICES_PER_ADDRESS_PER_DAY. Past it
+    the device is answered as before, not recorded, and /metrics counts it; devices with a row are
+    updated whatever the budget, and another address has its own."""
+    with configured_app(tmp_path, new_devices_per_address_per_day=3, metrics_public=True) as app:
+        box, client = app.config["BOX"], app.test_client()
+        admin = Api(client, make_key(box, "admin", "admin"))
+        admin.post("/api/v1/apps", {"slug": APP})
+        admin.publish(APP, "1.0.0")
+        answers = [client.post("/capgo/updates", json=capgo_info(f"fresh-{n}")).json for n in range(6)]
+        assert all(answer["version"] == "1.0.0" for answer in answers)
+        box.tracker.flush()
+        again = client.post("/capgo/updates", json=capgo_info("fresh-0", custom_id="user-7"))
+        assert again.json["version"] == "1.0.0"
+        other = {"REMOTE_ADDR": "198.51.100.7"}
+        assert client.post("/capgo/updates", json=capgo_info("elsewhere"), environ_base=other).status_code == 200
+        box.tracker.flush()
+        devices = {d["deviceId"]: d for d in admin.get(f"/api/v1/apps/{APP}/devices").json["devices"]}
+        assert sorted(devices) == ["elsewhere", "fresh-0", "fresh-1", "fresh-2"]
+        assert devices["fresh-0"]["customId"] == "user-7"
+        with box.db.connection_context():
+            assert DailyActive.select().count() == 4
+        assert 'otabox_over_budget_dropped_total{budget="new_devices"} 3' in client.get("/metrics").text
+
+
+def test_reading_a_device_channel_makes_no_device_row(client, admin, box, demo_app):
+    """Capgo's getChannel (PUT /capgo/channel_self) only reads: a fresh id gets its answer and no
+    row; a device the app knows has what it reports updated."""
+    admin.publish(APP, "1.0.0")
+    for device in ("reader-1", "reader-2"):
+        answer = client.put("/capgo/channel_self", json=capgo_info(device, custom_id="user-1"))
+        assert answer.status_code == 200 and answer.json["channel"] == "production", answer.json
+    assert client.post("/capgo/updates", json=capgo_info("known")).status_code == 200
+    box.tracker.flush()
+    assert client.put("/capgo/channel_self", json=capgo_info("known", custom_id="user-9")).status_code == 200
+    box.tracker.flush()
+    devices = admin.get(f"/api/v1/apps/{APP}/devices").json["devices"]
+    assert [(d["deviceId"], d["customId"]) for d in devices] == [("known", "user-9")]
