@@ -27,12 +27,23 @@ EVENT_ROW_OVERHEAD = 100
 DEVICE_ROW_BYTES = 400
 """Bytes the device row that a report creates costs (its columns and index entries: about 340 on
 SQLite), charged to the daily event budget with the first event of a device the app has no row for."""
+STORED_LENGTHS = {"platform": 20, "native_version": 100, "native_build": 50, "bundle_version": 100, "channel": 64,
+                  "custom_id": 100, "plugin_version": 50, "os_version": 50}
+"""Characters of each device field a row keeps. Requests may carry 200 (they are read as sent), but
+no client sends more than this: OS and plugin versions ("17.4", "8.51.14"), build numbers, app,
+runtime and bundle versions (100, as a bundle's), channel names (64, as otabox's) and an app's
+custom id; a flood of made-up ids each with 200-character fields stored 1.8 KB a device."""
 CREATOR = "creator"
 """In a buffered sighting or report: the address it came from, which a new device's row is charged
 to (absent from a report that may not create a row)."""
 DEVICE_FIELDS = SIGHTING_COLUMNS
 REPORTED_FIELDS = REPORTED_COLUMNS
 """What capacitor-updater reports besides; a sighting without one keeps the value recorded before."""
+
+
+def _stored(name: str, value):
+    """What a row keeps of a device field (STORED_LENGTHS); booleans and None as they are."""
+    return value[:STORED_LENGTHS[name]] if isinstance(value, str) else value
 
 
 class DeviceTracker(BatchWriter):
@@ -139,11 +150,12 @@ class DeviceTracker(BatchWriter):
     def _store(self, batch) -> int:
         seen, checks, reported = batch
         seen, reported = self._budgeted(seen, reported)
-        reports = [(app_id, device_id, str(utcnow()), *(values.get(k) for k in REPORTED_FIELDS))
+        reports = [(app_id, device_id, str(utcnow()), *(_stored(k, values.get(k)) for k in REPORTED_FIELDS))
                    for (app_id, device_id), values in reported.items()]
-        rows = [(app_id, device_id, *("" if state.get(k) is None else str(state[k]) for k in DEVICE_FIELDS),
-                 str(state["at"]), state["at"].strftime("%Y-%m-%d"), *(state.get(k) for k in REPORTED_FIELDS),
-                 state.get("served_release"))
+        rows = [(app_id, device_id,
+                 *("" if state.get(k) is None else _stored(k, str(state[k])) for k in DEVICE_FIELDS),
+                 str(state["at"]), state["at"].strftime("%Y-%m-%d"),
+                 *(_stored(k, state.get(k)) for k in REPORTED_FIELDS), state.get("served_release"))
                 for (app_id, device_id), state in seen.items()]
         try:
             self._write(rows, checks, reports)

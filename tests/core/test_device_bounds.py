@@ -11,6 +11,7 @@ from otabox.ops.maintenance import tidy
 from otabox.store.models import DailyActive, Device, DeviceEvent, utcnow
 
 APP = "com.example.demo"
+API = f"/api/v1/apps/{APP}"
 
 
 def test_the_janitor_prunes_devices_not_seen_and_old_device_telemetry(admin, client, box, demo_app):
@@ -84,3 +85,18 @@ def test_reading_a_device_channel_makes_no_device_row(client, admin, box, demo_a
     box.tracker.flush()
     devices = admin.get(f"/api/v1/apps/{APP}/devices").json["devices"]
     assert [(d["deviceId"], d["customId"]) for d in devices] == [("known", "user-9")]
+
+
+def test_a_device_row_keeps_no_more_of_each_field_than_a_client_sends(client, admin, box, demo_app):
+    """Fields up to 200 characters are read as sent (the check is answered from them) and stored
+    only as long as any real client's: a made-up device's row was 1.8 KB."""
+    admin.publish(APP, "1.0.0")
+    long = "v" * 200
+    answer = client.post("/capgo/updates", json=capgo_info("padded", custom_id=long, version_os=long,
+                                                           plugin_version=long,
+                                                           version_build=long[:100], defaultChannel=long))
+    assert answer.status_code == 200, answer.json
+    box.tracker.flush()
+    device = admin.get(f"{API}/devices/padded").json
+    assert {k: len(device[k]) for k in ("customId", "osVersion", "pluginVersion", "nativeVersion", "channel")} == {
+        "customId": 100, "osVersion": 50, "pluginVersion": 50, "nativeVersion": 100, "channel": 64}
