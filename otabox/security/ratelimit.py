@@ -236,6 +236,13 @@ class NewDeviceBudget:
             return False
         return True
 
+    def take(self, address: str | None) -> None:
+        """For a request whose whole point is the new row (a device choosing its channel): past the
+        budget it is refused, RateLimited with the seconds until the address's day has room."""
+        wait = self.addresses.wait_time(address_key(address))
+        if wait > 0:
+            raise RateLimited(max(1, math.ceil(wait)))
+
 
 class EventBudget:
     """Bytes of client events a device, and an address, may have stored per day.

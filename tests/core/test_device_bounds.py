@@ -100,3 +100,24 @@ def test_a_device_row_keeps_no_more_of_each_field_than_a_client_sends(client, ad
     device = admin.get(f"{API}/devices/padded").json
     assert {k: len(device[k]) for k in ("customId", "osVersion", "pluginVersion", "nativeVersion", "channel")} == {
         "customId": 100, "osVersion": 50, "pluginVersion": 50, "nativeVersion": 100, "channel": 64}
+
+
+def test_choosing_a_channel_from_fresh_ids_meets_the_new_device_budget(tmp_path):
+    """setChannel writes the device's row itself: from fresh ids past the address's budget it is
+    refused (429 in Capgo's shape), while known devices and other addresses still choose."""
+    with configured_app(tmp_path, new_devices_per_address_per_day=2) as app:
+        box, client = app.config["BOX"], app.test_client()
+        admin = Api(client, make_key(box, "admin", "admin"))
+        admin.post("/api/v1/apps", {"slug": APP})
+        admin.publish(APP, "1.0.0")
+        assert admin.patch(f"{API}/channels/staging", {"allowDeviceSelfAssign": True}).status_code == 200
+        chosen = [client.post("/capgo/channel_self", json=capgo_info(f"chooser-{n}", channel="staging"))
+                  for n in range(3)]
+        assert [c.status_code for c in chosen] == [200, 200, 429]
+        assert chosen[2].json["error"] == "too_many_requests" and int(chosen[2].headers["Retry-After"]) > 0
+        again = client.post("/capgo/channel_self", json=capgo_info("chooser-0", channel="staging"))
+        elsewhere = client.post("/capgo/channel_self", json=capgo_info("chooser-9", channel="staging"),
+                                environ_base={"REMOTE_ADDR": "198.51.100.7"})
+        assert again.status_code == elsewhere.status_code == 200
+        devices = admin.get(f"{API}/devices").json["devices"]
+        assert sorted(d["deviceId"] for d in devices) == ["chooser-0", "chooser-1", "chooser-9"]

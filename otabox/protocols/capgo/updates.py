@@ -423,7 +423,9 @@ def event_message(event: DeviceInfo) -> str:
 
 @bp.post("/capgo/channel_self")
 def set_channel():
-    """setChannel: assign the device to a channel that allows self-assignment."""
+    """setChannel: assign the device to a channel that allows self-assignment. A device the app has
+    no row for takes one from its address's daily budget of new devices (429 past it: the choice is
+    the row, so it cannot be answered without being recorded)."""
     info = limited(box(), "channel", lambda: parse_info(json_payload(), ("app_id", "device_id", "channel")),
                    request.remote_addr)
     view = app_view(box(), info)
@@ -434,6 +436,9 @@ def set_channel():
     if not channel.allow_device_self_assign:
         raise CapgoRefusal("blocked", "channel_self_set_not_allowed",
                            f"channel {name!r} does not allow devices to assign themselves", status=403)
+    ids = {info.device_id}
+    if not known_devices(view.id, ids) | box().tracker.buffered(view.id, ids):
+        box().tracker.new_devices.take(request.remote_addr)
     set_self_assigned_channel(App.get_by_id(view.id), info.device_id, channel.name)
     box().tracker.reported(view.id, info.device_id, info.reported(), address=request.remote_addr)
     return jsonify({"status": "ok", "message": f"the device now uses channel {name!r}"})
