@@ -123,11 +123,13 @@ class Box:
         self.address_limiter = TokenBucketLimiter(config.address_rate_per_minute)
         self.event_budget = EventBudget(config.event_kb_per_device_per_day * 1024,
                                         config.event_mb_per_address_per_day * 1024 * 1024)
-        self.tracker = DeviceTracker(config.device_flush_seconds, config.max_buffered_devices)
+        self.tracker = DeviceTracker(config.device_flush_seconds, config.max_buffered_devices,
+                                     config.new_devices_per_address_per_day)
         self.health = HealthRecorder(config.device_flush_seconds, self.tracker.flush)
         self.transfers = TransferRecorder(config.device_flush_seconds)
         self.events = EventRing(config.device_flush_seconds, config.events_per_app)
-        self.metrics = Metrics(self.serving, {"devices": self.tracker, "flags": self.flag_recorder})
+        self.metrics = Metrics(self.serving, {"devices": self.tracker, "flags": self.flag_recorder},
+                               {"events": self.event_budget, "new_devices": self.tracker.new_devices})
         self.ingestor = Ingestor(self, describers={"zip": codepush_package.describe_zip,
                                                    "expo": functools.partial(expo.describe_upload, self)})
         self.janitor = janitor(self)

@@ -86,8 +86,8 @@ class Config:
     max_bundle_mb: int = 100
     max_json_kb: int = 2048
     max_device_json_kb: int = 64
-    """A device's update check, status report or channel request; event batches may be 4 times that,
-    health reports (500 events with their messages) up to max_json_kb."""
+    """A device's update check, status report, channel request or flag evaluation counts; event
+    batches may be 16 times that, health reports 8 times (ops/guard.py says why)."""
     max_uncompressed_mb: int = 1024
     max_zip_entries: int = 20000
     device_flush_seconds: float = 1.0
@@ -109,6 +109,7 @@ class Config:
     address_rate_per_minute: int = 3000
     event_kb_per_device_per_day: int = 64
     event_mb_per_address_per_day: int = 16
+    new_devices_per_address_per_day: int = 10_000
     connection_limit: int = 1000
     idle_timeout: int = 30
     max_concurrent_ingestions: int = 2
@@ -120,6 +121,9 @@ class Config:
     policy_unattested_devices: int = 10
     policy_devices_per_network: int = 3
     health_retention_days: int = 90
+    device_retention_days: int = 180
+    """Devices not seen for this long lose their row (pinned ones keep it); their daily-active rows
+    and events go with the rest of the telemetry, at health_retention_days."""
     contexts_per_app: int = 100_000
     context_mb_per_app: int = 64
     events_per_app: int = 10_000

@@ -11,9 +11,10 @@ from peewee import IntegrityError
 
 from ..errors import BadRequest, NotFound
 from ..fields import Boolean, IdOrName, Schema, Text
+from ..security.ratelimit import NewDeviceBudget
 from ..store.db import REPORTED_COLUMNS, SIGHTING_COLUMNS, upsert_device_reports, upsert_device_sightings
 from ..store.models import App, DailyActive, Device, DeviceEvent, database, iso, utcnow
-from .batching import BatchWriter
+from .batching import BatchWriter, delete_in_batches
 from .change import DEVICE, Change, changing
 from .releases import count_stat
 
@@ -26,9 +27,23 @@ EVENT_ROW_OVERHEAD = 100
 DEVICE_ROW_BYTES = 400
 """Bytes the device row that a report creates costs (its columns and index entries: about 340 on
 SQLite), charged to the daily event budget with the first event of a device the app has no row for."""
+STORED_LENGTHS = {"platform": 20, "native_version": 100, "native_build": 50, "bundle_version": 100, "channel": 64,
+                  "custom_id": 100, "plugin_version": 50, "os_version": 50}
+"""Characters of each device field a row keeps. Requests may carry 200 (they are read as sent), but
+no client sends more than this: OS and plugin versions ("17.4", "8.51.14"), build numbers, app,
+runtime and bundle versions (100, as a bundle's), channel names (64, as otabox's) and an app's
+custom id; a flood of made-up ids each with 200-character fields stored 1.8 KB a device."""
+CREATOR = "creator"
+"""In a buffered sighting or report: the address it came from, which a new device's row is charged
+to (absent from a report that may not create a row)."""
 DEVICE_FIELDS = SIGHTING_COLUMNS
 REPORTED_FIELDS = REPORTED_COLUMNS
 """What capacitor-updater reports besides; a sighting without one keeps the value recorded before."""
+
+
+def _stored(name: str, value):
+    """What a row keeps of a device field (STORED_LENGTHS); booleans and None as they are."""
+    return value[:STORED_LENGTHS[name]] if isinstance(value, str) else value
 
 
 class DeviceTracker(BatchWriter):
@@ -36,37 +51,48 @@ class DeviceTracker(BatchWriter):
 
     While the database is away the buffer keeps growing (flushes fail and put their batch back) up to
     `max_devices` devices; a device seen again only updates its entry, a new device past the bound
-    is not recorded and counted in `dropped`."""
+    is not recorded and counted in `dropped`.
+
+    Phones choose their ids, so a device the app has no row for gets one only within the daily
+    budget of new devices of the address it came from (`new_devices`, security/ratelimit.py); a
+    request that only reads (Capgo's getChannel) updates a known device and creates none."""
 
     thread_name = "otabox-device-flush"
 
-    def __init__(self, interval: float, max_devices: int = 100_000):
+    def __init__(self, interval: float, max_devices: int = 100_000, new_devices_per_address: int = 0):
         super().__init__(interval)
         self.max_devices = max_devices
+        self.new_devices = NewDeviceBudget(new_devices_per_address)
         self._seen: dict[tuple[int, str], dict] = {}
         self._checks: dict[int, int] = {}
         self._reported: dict[tuple[int, str], dict] = {}
 
-    def seen(self, app_id: int, device_id: str | None, release_id: int | None, **state) -> None:
-        """A check from this device: `release_id` is the release it offered or confirmed (None: none),
-        remembered as the device's served release (what attests its health reports)."""
+    def seen(self, app_id: int, device_id: str | None, release_id: int | None, *, address: str | None = None,
+             **state) -> None:
+        """A check from this device, from `address`: `release_id` is the release it offered or
+        confirmed (None: none), remembered as the device's served release (what attests its health
+        reports)."""
         with self._lock:
             if device_id:
                 key = (app_id, device_id)
                 if key in self._seen or len(self._seen) < self.max_devices:
                     served = release_id or (self._seen.get(key) or {}).get("served_release")
-                    self._seen[key] = {**state, "at": utcnow(), "served_release": served}
+                    self._seen[key] = {**state, "at": utcnow(), "served_release": served, CREATOR: address}
                 else:
                     self.dropped += 1
             if release_id:
                 self._checks[release_id] = self._checks.get(release_id, 0) + 1
 
-    def reported(self, app_id: int, device_id: str, reported: dict) -> None:
+    def reported(self, app_id: int, device_id: str, reported: dict, *, address: str | None = None,
+                 creates: bool = True) -> None:
         """What a device reports about itself (REPORTED_FIELDS: customId and the like) in a request that
-        is not an update check (stats, channel_self); None values leave a field as it was. Buffered
-        like sightings, so a flood of such requests costs no write per request."""
+        is not an update check (stats, channel_self), from `address`; None values leave a field as it
+        was. Buffered like sightings, so a flood of such requests costs no write per request. Without
+        `creates` (a request that only reads) it updates a device the app has a row for, and no other."""
         values = {name: value for name, value in reported.items() if name in REPORTED_FIELDS and value is not None}
         if values:
+            if creates:
+                values[CREATOR] = address
             with self._lock:
                 key = (app_id, device_id)
                 if key in self._reported or len(self._reported) < self.max_devices:
@@ -99,13 +125,37 @@ class DeviceTracker(BatchWriter):
         for release_id, count in checks.items():
             self._checks[release_id] = self._checks.get(release_id, 0) + count
 
+    def _budgeted(self, seen: dict, reported: dict) -> tuple[dict, dict]:
+        """The sightings and reports that may be written: those of devices the app has a row for, and
+        of new devices their address's daily budget admits (a report that may not create a row, none)."""
+        pending = [key for key in seen if self.new_devices.enabled] + [
+            key for key, values in reported.items() if self.new_devices.enabled or CREATOR not in values]
+        if not pending:
+            return seen, reported
+        by_app: dict[int, set[str]] = {}
+        for app_id, device_id in pending:
+            by_app.setdefault(app_id, set()).add(device_id)
+        allowed = {(app_id, device_id) for app_id, ids in by_app.items() for device_id in known_devices(app_id, ids)}
+        refused = set()
+        for key, entry in [*seen.items(), *reported.items()]:
+            if key in allowed or key in refused:
+                continue
+            if CREATOR in entry and self.new_devices.admit(entry[CREATOR]):
+                allowed.add(key)
+            else:
+                refused.add(key)
+        return ({key: state for key, state in seen.items() if key not in refused},
+                {key: values for key, values in reported.items() if key not in refused})
+
     def _store(self, batch) -> int:
         seen, checks, reported = batch
-        reports = [(app_id, device_id, str(utcnow()), *(values.get(k) for k in REPORTED_FIELDS))
+        seen, reported = self._budgeted(seen, reported)
+        reports = [(app_id, device_id, str(utcnow()), *(_stored(k, values.get(k)) for k in REPORTED_FIELDS))
                    for (app_id, device_id), values in reported.items()]
-        rows = [(app_id, device_id, *("" if state.get(k) is None else str(state[k]) for k in DEVICE_FIELDS),
-                 str(state["at"]), state["at"].strftime("%Y-%m-%d"), *(state.get(k) for k in REPORTED_FIELDS),
-                 state.get("served_release"))
+        rows = [(app_id, device_id,
+                 *("" if state.get(k) is None else _stored(k, str(state[k])) for k in DEVICE_FIELDS),
+                 str(state["at"]), state["at"].strftime("%Y-%m-%d"),
+                 *(_stored(k, state.get(k)) for k in REPORTED_FIELDS), state.get("served_release"))
                 for (app_id, device_id), state in seen.items()]
         try:
             self._write(rows, checks, reports)
@@ -267,8 +317,12 @@ FAILURE_TYPES = ("failed", "rolled_back")
 
 def known_devices(app_id: int, device_ids: set[str]) -> set[str]:
     """Which of `device_ids` the app already has a row for."""
-    query = Device.select(Device.device_id).where((Device.app == app_id) & Device.device_id.in_(sorted(device_ids)))
-    return {device_id for (device_id,) in query.tuples()}
+    found, ids = set(), sorted(device_ids)
+    for start in range(0, len(ids), 500):
+        query = Device.select(Device.device_id).where((Device.app == app_id)
+                                                      & Device.device_id.in_(ids[start:start + 500]))
+        found.update(device_id for (device_id,) in query.tuples())
+    return found
 
 
 def store_events(app: App, rows: list[tuple], resolve_release, admit=None, health=None) -> int:
@@ -317,3 +371,17 @@ def active_devices_by_day(app: App, channel: str | None, days: int = 30) -> list
         query = query.where(DailyActive.channel == channel)
     return [{"day": r.day, "version": r.bundle_version, "devices": r.n}
             for r in query.group_by(DailyActive.day, DailyActive.bundle_version).order_by(DailyActive.day)]
+
+
+def prune(device_days: int, telemetry_days: int, now: dt.datetime | None = None) -> dict:
+    """Devices not seen for `device_days` (unless an admin pinned them: the pin is the admin's),
+    and daily-active rows and devices' events older than `telemetry_days`, in short transactions
+    (phones choose their ids, so nothing else bounds these tables). Returns how many rows went per
+    table."""
+    now = now or utcnow()
+    unseen = now - dt.timedelta(days=device_days)
+    old = now - dt.timedelta(days=telemetry_days)
+    unpinned = Device.override_channel.is_null() & Device.override_bundle.is_null()
+    return {"deviceRows": delete_in_batches(Device, (Device.last_seen < unseen) & unpinned),
+            "dailyActiveRows": delete_in_batches(DailyActive, DailyActive.day < old.strftime("%Y-%m-%d")),
+            "deviceEventRows": delete_in_batches(DeviceEvent, DeviceEvent.at < old)}

@@ -23,14 +23,27 @@ CLIENT_PREFIXES = ("/capgo/", "/updateCheck", "/reportStatus/", "/v0.1/public/co
                    "/v1/ota/", "/ofrep/")
 NATIVE_CLIENT_SUFFIXES = ("/check", "/events", "/health")
 DEVICE_BODY_PREFIXES = ("/capgo/", "/updateCheck", "/reportStatus/", "/v0.1/public/codepush/", "/v1/sdk/",
-                        "/ofrep/")
-"""Client paths whose bodies are a device's check, status report, channel request or evaluation
-(health reports and AppDispatch's management API under /v1/ota/ keep the server's JSON limit)."""
+                        "/ofrep/", "/v1/ota/flag-evaluations")
+"""Client paths whose bodies are a device's check, status report, channel request or evaluation, or
+the evaluation counts of AppDispatch's provider (at most 500 entries of a flag key, a variant and a
+count: some 50 KB at most). AppDispatch's management API under /v1/ota/ keeps the server's JSON limit."""
 EVENT_BATCH_PATHS = ("/capgo/stats",)
 EVENT_BATCH_FACTOR = 16
 """Event batches may be this many times a check's body (1 MB by default): 100 events, whose messages
 (a stack trace runs to several kilobytes; the first 1 000 characters are kept) a client should not
 lose for being long."""
+HEALTH_REPORT_PATHS = ("/v1/ota/health-metrics",)
+HEALTH_REPORT_FACTOR = 8
+"""Health reports may be this many times a check's body (512 KB by default). A report holds at most
+500 events (core/health.py), and its clients send few: `@appdispatch/react-native`'s reporter sends
+each distinct event once with a `count` (the seed's example is 400 bytes), otabox's own clients
+likewise. 512 KB is 500 events of 1 KB each (a message of the 500 characters kept, a name, a count
+and a few flag states), or 60 distinct stack traces of 8 000 characters (the longest message read).
+It was the 2 MB JSON limit: a report of 150 000 made-up keys cost a second of parsing."""
+BYTES_PER_TOKEN = 4096
+"""A device body takes one token of its address's bucket per 4 KB begun (a check takes one): parsing
+costs by the byte, so an address sending large bodies runs out of its minute in a few dozen of them
+(a 512 KB report takes 128 of the default 3 000), not in thousands."""
 UNCHECKED_HOST_PATHS = ("/healthz",)
 """Probes (load balancers, orchestrators) ask by address, whatever the public name."""
 NO_STORE = ("Cache-Control", "no-store")
@@ -52,10 +65,13 @@ def is_client_path(path: str) -> bool:
 
 
 def device_body_limit(path: str, device_bytes: int) -> int | None:
-    """The largest body a client path takes (None: the server's JSON limit, for health reports): what
-    its clients send, so that a body of 150 000 made-up keys is refused before it is parsed."""
+    """The largest body a device path takes (None: not a device's body, AppDispatch's management API
+    under /v1/ota/): what its clients send, so that a body of 150 000 made-up keys is refused before
+    it is parsed."""
     if path in EVENT_BATCH_PATHS or (path.startswith("/api/v1/apps/") and path.endswith("/events")):
         return device_bytes * EVENT_BATCH_FACTOR
+    if path in HEALTH_REPORT_PATHS or (path.startswith("/api/v1/apps/") and path.endswith("/health")):
+        return device_bytes * HEALTH_REPORT_FACTOR
     if path.startswith(DEVICE_BODY_PREFIXES) or path.endswith("/check"):
         return device_bytes
     return None
@@ -116,9 +132,10 @@ class ClientGuard:
                     log.warning("requests arrive with X-Forwarded-For but OTABOX_TRUSTED_PROXY is not set: every "
                                 "client behind the proxy shares its address for rate limits; set "
                                 "OTABOX_TRUSTED_PROXY to the proxy's address")
-                self.limiter.take(address_key(environ.get("REMOTE_ADDR")))
                 limit = device_body_limit(path, self.device_body_bytes)
-                if limit is not None and _declared_length(environ) > limit:
+                length = _declared_length(environ)
+                self.limiter.take(address_key(environ.get("REMOTE_ADDR")), self._cost(min(length, limit) if limit else 0))
+                if limit is not None and length > limit:
                     raise TooLarge(f"a body over {limit // 1024} KB is more than this endpoint's clients send",
                                    details={"limit_bytes": limit})
         except OtaboxError as exc:
@@ -127,6 +144,11 @@ class ClientGuard:
                 ("Content-Type", content_type), ("Content-Length", str(len(body))), *headers.items(), NO_STORE])
             return [body]
         return self.app(environ, _no_store(start_response) if client else start_response)
+
+    def _cost(self, body_bytes: int) -> float:
+        """Tokens a device body of `body_bytes` takes (BYTES_PER_TOKEN), never more than the bucket
+        holds, so that the largest body allowed still gets through an address's full minute."""
+        return min(max(1, -(-body_bytes // BYTES_PER_TOKEN)), max(1.0, self.limiter.capacity))
 
     def _check_host(self, environ) -> None:
         host = environ.get("HTTP_HOST")

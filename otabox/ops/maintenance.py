@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from ..core import flag_contexts, health, releases, telemetry
+from ..core import devices, flag_contexts, health, releases, telemetry
 from ..core.bundles import expire_uploads, record_file_missing, referenced_blobs, upload_file_prefix
 from ..core.serving import FILE_MISSING
 from ..store.models import Bundle, BundleFile, Channel, Release, Upload, utcnow
@@ -58,13 +58,14 @@ def janitor(box, interval: float = JANITOR_INTERVAL_SECONDS) -> LeasedLoop:
 
 
 def tidy(box) -> dict:
-    """One janitor round: abandoned two-step uploads expire, health and flag telemetry and devices'
-    kept events older than OTABOX_HEALTH_RETENTION_DAYS go (in short transactions), and so do
-    CodePush's Active counters at zero or past their bound per deployment."""
+    """One janitor round: abandoned two-step uploads expire, health and flag telemetry, devices' kept
+    events, daily-active rows and status events older than OTABOX_HEALTH_RETENTION_DAYS go, and devices
+    not seen for OTABOX_DEVICE_RETENTION_DAYS (in short transactions), and so do CodePush's Active
+    counters at zero or past their bound per deployment."""
     days = box.config.health_retention_days
     return {"expiredUploads": expire_uploads(box), "healthRows": health.prune(days),
             "flagTelemetryRows": flag_contexts.prune(days), "eventRows": telemetry.prune(days),
-            "activeCounters": releases.prune_active()}
+            **devices.prune(box.config.device_retention_days, days), "activeCounters": releases.prune_active()}
 
 
 def _naming_releases(bundle) -> str:

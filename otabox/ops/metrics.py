@@ -32,10 +32,11 @@ def request_kind(path: str) -> str:
 
 
 class Metrics:
-    def __init__(self, serving=None, buffers: dict | None = None):
+    def __init__(self, serving=None, buffers: dict | None = None, budgets: dict | None = None):
         """`serving`: the ServingCache (whether checks are answered from memory); `buffers`: the
-        bounded buffers by name (BatchWriters), whose `dropped` counts are shown."""
-        self.serving, self.buffers = serving, buffers or {}
+        bounded buffers by name (BatchWriters), and `budgets`: the daily budgets of devices' data by name
+        (security/ratelimit.py), whose `dropped` counts are shown."""
+        self.serving, self.buffers, self.budgets = serving, buffers or {}, budgets or {}
         self._lock = threading.Lock()
         self.requests: dict[tuple[str, str], int] = {}
         self.buckets: dict[str, list[int]] = {}
@@ -113,6 +114,11 @@ class Metrics:
                   "# TYPE otabox_buffered_writes_dropped_total counter"]
         lines += [f'otabox_buffered_writes_dropped_total{{buffer="{name}"}} {writer.dropped}'
                   for name, writer in sorted(self.buffers.items())]
+        lines += ["# HELP otabox_over_budget_dropped_total Client events and new device rows not recorded because "
+                  "their device's or address's daily budget was spent (the device was answered).",
+                  "# TYPE otabox_over_budget_dropped_total counter"]
+        lines += [f'otabox_over_budget_dropped_total{{budget="{name}"}} {budget.dropped}'
+                  for name, budget in sorted(self.budgets.items())]
         if self.serving is not None:
             lines += ["# HELP otabox_serving_from_memory 1 when the last update check was answered from the "
                       "state in memory because the database did not answer.", "# TYPE otabox_serving_from_memory gauge",

@@ -11,7 +11,8 @@ per account and per address (`FailureBackoff`), and sign-in attempts a per-addre
 `OTABOX_AUTH_FAILURES_PER_MINUTE` (default 20) likewise for failed keys. Device ids are chosen by the
 client, so every public client request also counts against its address
 (`OTABOX_ADDRESS_RATE_PER_MINUTE`, IPv6 addresses by their /64), and the bytes of client events
-stored per device and per address are budgeted per day (`EventBudget`). The management API counts
+stored per device and per address are budgeted per day (`EventBudget`), and so are the device rows
+an address creates (`NewDeviceBudget`). The management API counts
 requests per token (`OTABOX_API_REQUESTS_PER_HOUR`, 1000) or, unauthenticated, per address
 (`OTABOX_ANONYMOUS_REQUESTS_PER_HOUR`, 60) in fixed windows of an hour, and reports them in
 `X-RateLimit-*` headers; signing in is outside those windows (it has its own limits), so keyless
@@ -94,9 +95,9 @@ class TokenBucketLimiter:
             self._forget_idle(now)
             return (cost - tokens) / self.per_second
 
-    def take(self, key: str) -> None:
-        """Take a token or raise RateLimited with the whole seconds to wait (at least 1)."""
-        wait = self.wait_time(key)
+    def take(self, key: str, cost: float = 1.0) -> None:
+        """Take `cost` tokens or raise RateLimited with the whole seconds to wait (at least 1)."""
+        wait = self.wait_time(key, cost)
         if wait > 0:
             raise RateLimited(max(1, math.ceil(wait)))
 
@@ -221,6 +222,40 @@ class WindowLimiter:
         return Quota(self.limit, self.limit - count, reset, retry_after)
 
 
+def daily_bucket(per_day: int) -> TokenBucketLimiter:
+    """A bucket holding a day's worth (`per_day`, 0 = no limit), refilled evenly over the day."""
+    return TokenBucketLimiter(per_day / (24 * 60), capacity=per_day)
+
+
+class NewDeviceBudget:
+    """Device rows an address may have created per day (`OTABOX_NEW_DEVICES_PER_ADDRESS_PER_DAY`).
+
+    A device past it is still answered and simply not recorded (its next check, once the address's
+    day has room, records it): a refusal would make capacitor-updater pause every call, and a row
+    is only statistics. Counted in `dropped` (/metrics)."""
+
+    def __init__(self, per_address: int):
+        self.addresses = daily_bucket(per_address)
+        self.dropped = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.addresses.enabled
+
+    def admit(self, address: str | None) -> bool:
+        if self.addresses.wait_time(address_key(address)) > 0:
+            self.dropped += 1
+            return False
+        return True
+
+    def take(self, address: str | None) -> None:
+        """For a request whose whole point is the new row (a device choosing its channel): past the
+        budget it is refused, RateLimited with the seconds until the address's day has room."""
+        wait = self.addresses.wait_time(address_key(address))
+        if wait > 0:
+            raise RateLimited(max(1, math.ceil(wait)))
+
+
 class EventBudget:
     """Bytes of client events a device, and an address, may have stored per day.
 
@@ -228,9 +263,8 @@ class EventBudget:
     every call (update checks too) for the Retry-After, and a stored event is only statistics."""
 
     def __init__(self, bytes_per_device: int, bytes_per_address: int):
-        per_day = 24 * 60
-        self.devices = TokenBucketLimiter(bytes_per_device / per_day, capacity=bytes_per_device)
-        self.addresses = TokenBucketLimiter(bytes_per_address / per_day, capacity=bytes_per_address)
+        self.devices = daily_bucket(bytes_per_device)
+        self.addresses = daily_bucket(bytes_per_address)
         self.dropped = 0
 
     def admit(self, device_id: str, address: str | None, size: int) -> bool:

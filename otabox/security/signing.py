@@ -66,8 +66,10 @@ class UrlSigner:
         return now - now % self.REUSE_SECONDS + self.REUSE_SECONDS
 
     def check(self, purpose: str, subject: str, expires: str | None, signature: str | None) -> str:
-        """'ok', 'invalid' or 'expired'. The signature is compared in constant time."""
-        if not expires or not signature or not expires.isdecimal() or len(expires) > 12:
+        """'ok', 'invalid' or 'expired'. The signature is compared in constant time. `expires` must be
+        written as it was signed: ASCII digits without leading zeros (one URL, one spelling)."""
+        if not expires or not signature or not expires.isascii() or not expires.isdecimal() or len(expires) > 12 \
+                or str(int(expires)) != expires:
             return "invalid"
         given = signature.encode("utf-8", "replace")
         keys = [self._key] + ([self._previous] if self._previous else [])

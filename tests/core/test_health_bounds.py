@@ -28,8 +28,9 @@ UNATTESTED_CAP = 50
 
 def flood_body(n: int, bundle_id: int) -> dict:
     """The worst one request may carry: the most events, each with the most made-up flag states,
-    a distinct error message each, and one real flag with a value it does not have."""
-    states = {**{f"made-up-{n}-{k}": "x" * 100 for k in range(health.MAX_FLAGS - 1)}, "new-checkout": "nope"}
+    a distinct error message each, and one real flag with a value it does not have (300 KB: within
+    the 512 KB a health report may have)."""
+    states = {**{f"made-up-{n}-{k}": "x" * 40 for k in range(health.MAX_FLAGS - 1)}, "new-checkout": "nope"}
     events = [{"type": kind, "count": health.MAX_COUNT, "message": f"boom {n} {e}", "flagStates": states}
               for e, kind in enumerate(["app_launch", "crash", "js_error", "custom"] * 25)]
     for event in events:

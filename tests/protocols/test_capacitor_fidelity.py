@@ -63,10 +63,12 @@ def test_devices_keep_what_the_plugin_reports_and_filter_by_it(client, admin, bo
     assert admin.get(f"{API}/devices?isProd=maybe").status_code == 400
     client.post("/capgo/stats", json=info(device_id="tester", action="set", custom_id="user-43",
                                           version_name="1.0.1"))
-    client.put("/capgo/channel_self", json=info(device_id="fresh", custom_id="user-44"))
+    client.put("/capgo/channel_self", json=info(device_id="customer", custom_id="user-44"))
+    client.put("/capgo/channel_self", json=info(device_id="fresh", custom_id="user-45"))
     box.tracker.flush()  # reports outside checks are buffered like sightings
     assert admin.get(f"{API}/devices/tester").json["customId"] == "user-43"
-    assert admin.get(f"{API}/devices/fresh").json["customId"] == "user-44"
+    assert admin.get(f"{API}/devices/customer").json["customId"] == "user-44"
+    assert admin.get(f"{API}/devices/fresh").status_code == 404  # getChannel only reads: no row for a new id
     check = client.get(f"/api/v1/apps/{APP}/check", query_string={"deviceId": "tester", "platform": "ios"},
                        headers={"X-Client-Key": demo_app["clientKey"]})
     assert check.status_code == 200

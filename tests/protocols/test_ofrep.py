@@ -126,6 +126,21 @@ def test_values_of_every_type_and_the_channel_from_the_context(admin, client, ke
     assert (staging["value"], staging["metadata"]["channel"]) == (True, "staging")
 
 
+def test_a_request_without_a_body_is_evaluated_with_an_empty_context(client, key, make_flag):
+    """OFREP's openapi.yaml makes the request body optional (no `required: true`) and `context`
+    optional in it; openfeature-provider-ofrep sends no body for an evaluation without attributes.
+    A body of `{}`, no body at all, or `Content-Length: 0` all evaluate the empty context; a body
+    that is there must be JSON."""
+    make_flag()
+    answers = [client.post(SINGLE.format("new-checkout"), data=data, headers={**key, **headers})
+               for data, headers in ((b"", {"Content-Length": "0"}), (None, {}), (b"{}", {}))]
+    assert [(a.status_code, a.json["value"], a.json["reason"]) for a in answers] == [(200, False, "STATIC")] * 3
+    bulk = client.post(BULK, data=b"", headers={**key, "Content-Length": "0"})
+    assert bulk.status_code == 200 and [f["key"] for f in bulk.json["flags"]] == ["new-checkout"]
+    garbled = client.post(SINGLE.format("new-checkout"), data=b"{context", headers=key)
+    assert garbled.status_code == 400 and garbled.json["errorCode"] == "PARSE_ERROR"
+
+
 def test_errors_and_their_statuses(client, key, make_flag, demo_app):
     make_flag("new-checkout", {"ruleType": "percentage_rollout", "ruleConfig": {"rollout": [
         {"variantValue": True, "weight": 50}]}})

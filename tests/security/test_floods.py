@@ -19,7 +19,8 @@ from conftest import LiveServer, make_zip
 APP = "com.example.flood"
 REQUESTS_PER_ENDPOINT = 100
 DB_GROWTH_LIMIT = 3 * 1024 * 1024
-"""1 MB of events (the address's daily budget) plus a device row per check (well under 1 KB each)."""
+"""1 MB of events (the address's daily budget) plus a device row per check (about 1.5 KB each with a
+200-character id, its daily-active row included; at most OTABOX_NEW_DEVICES_PER_ADDRESS_PER_DAY)."""
 RSS_GROWTH_LIMIT = 40 * 1024 * 1024
 
 

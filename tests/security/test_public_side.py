@@ -363,7 +363,8 @@ def test_keyless_device_routes_name_an_app_by_slug_never_by_its_row_id(admin, cl
 def test_device_bodies_are_bounded_to_what_their_clients_send(admin, client, demo_app):
     """A check's body was read up to the 2 MB JSON limit: 150 000 made-up keys cost 0.3-0.5 s of
     parsing each. Checks, status reports and channel requests take 64 KB (OTABOX_MAX_DEVICE_JSON_KB),
-    event batches 16 times that, health reports the JSON limit; past it, 413 in the protocol's shape."""
+    event batches 16 times that, health reports 8 times (they were read up to the JSON limit: a
+    second of parsing each); past it, 413 in the protocol's shape."""
     admin.publish(APP, "1.0.0", bundle_fields={"targetVersions": "1.0.0"})
     device = {"platform": "ios", "device_id": "phone-1", "app_id": APP, "version_build": "1.0.0",
               "version_code": "1", "version_os": "17.0", "version_name": "builtin", "plugin_version": "8.51.14",
@@ -386,3 +387,15 @@ def test_device_bodies_are_bounded_to_what_their_clients_send(admin, client, dem
     health = client.post("/v1/ota/health-metrics", json={"projectSlug": APP, "deviceId": "phone-1", "platform": "ios",
                                                         "events": [{"type": "app_launch"}], "pad": "x" * 300_000})
     assert health.status_code == 204
+    keys = {f"k{n}": 1 for n in range(150_000)}  # 1.7 MB
+    for path, headers in (("/v1/ota/health-metrics", {}),
+                          (f"/api/v1/apps/{APP}/health", {"X-Client-Key": demo_app["clientKey"]})):
+        refused = client.post(path, headers=headers, json={"projectSlug": APP, "deviceId": "phone-1",
+                                                           "platform": "ios", "events": [{"type": "app_launch"}], **keys})
+        assert refused.status_code == 413 and refused.json["error"]["details"] == {"limit_bytes": 512 * 1024}, path
+    real_batch = [{"type": "js_error", "message": f"TypeError {n}: " + "at f (app.js:1:1)\n" * 400, "count": 2,
+                   "flagStates": {"new-checkout": True}} for n in range(60)]  # 60 stack traces of 8 000 characters
+    assert client.post("/v1/ota/health-metrics", json={"projectSlug": APP, "deviceId": "phone-1", "platform": "ios",
+                                                       "events": real_batch}).status_code == 204
+    counts = client.post("/v1/ota/flag-evaluations", json={"projectSlug": APP, "evaluations": [], **keys})
+    assert counts.status_code == 413 and counts.json["error"]["details"] == {"limit_bytes": 64 * 1024}

@@ -204,3 +204,35 @@ def test_a_limiter_forgets_keys_beyond_its_bound(tmp_path):
     for n in range(1000):
         limiter.take(f"device-{n}")
     assert len(limiter._buckets) <= 100
+
+
+def test_large_device_bodies_use_up_their_address_minute_by_the_byte(tmp_path):
+    """Parsing costs by the byte: a device body takes one token of its address's minute per 4 KB
+    begun, so 16 connections of near-limit health reports meet 429 after a few dozen bodies instead
+    of holding the CPU (a report of 512 KB took 128 of 3 000 tokens where it took 1). A refused body
+    is not read; checks take one token, so the address's phones still check with what is left."""
+    app = create_app(Config.from_env(data_dir=tmp_path / "d", address_rate_per_minute=600))
+    try:
+        client = app.test_client()
+        created = Api(client, make_key(app.config["BOX"])).post("/api/v1/apps", {"slug": "com.example.rl"}).json
+        report = {"projectSlug": "com.example.rl", "deviceId": "w2", "platform": "ios",
+                  "events": [{"type": "app_launch"}], "pad": "x" * (500 * 1024)}
+        answers = [client.post("/v1/ota/health-metrics", json=report).status_code for _ in range(6)]
+        assert answers == [204, 204, 204, 204, 429, 429]  # 126 tokens each: 4 fit in 600
+        assert check(client, created, deviceId="phone").status_code == 200  # 600 - 4 * 126: 96 tokens left
+    finally:
+        app.config["BOX"].close()
+
+
+def test_a_body_larger_than_an_address_minute_still_gets_through_a_full_one(tmp_path):
+    """With a small OTABOX_ADDRESS_RATE_PER_MINUTE a body costs at most the whole bucket, never more
+    than it can hold (which would refuse it for ever)."""
+    app = create_app(Config.from_env(data_dir=tmp_path / "d", address_rate_per_minute=10))
+    try:
+        client = app.test_client()
+        Api(client, make_key(app.config["BOX"])).post("/api/v1/apps", {"slug": "com.example.rl"})
+        report = {"projectSlug": "com.example.rl", "deviceId": "w2", "platform": "ios",
+                  "events": [{"type": "app_launch"}], "pad": "x" * (100 * 1024)}
+        assert [client.post("/v1/ota/health-metrics", json=report).status_code for _ in range(2)] == [204, 429]
+    finally:
+        app.config["BOX"].close()

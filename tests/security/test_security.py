@@ -677,6 +677,10 @@ def test_download_url_works_only_for_its_blob_type_and_time(admin, client, demo_
     expires = int(dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))["expires"])
     longer = client.get(with_query(url, expires=str(expires + 86400)))
     assert longer.status_code == 403 and longer.json["error"]["code"] == "invalid_signature"
+    arabic_digits = str(expires).translate({ord(d): chr(0x660 + int(d)) for d in "0123456789"})
+    for spelling in (f"0{expires}", f"00{expires}", arabic_digits):  # the same number, spelled otherwise
+        respelled = client.get(with_query(url, expires=spelling))
+        assert respelled.status_code == 403 and respelled.json["error"]["code"] == "invalid_signature", spelling
     unsigned = client.get(f"/dl/{first['sha256']}?type=zip")
     assert unsigned.status_code == 403
 

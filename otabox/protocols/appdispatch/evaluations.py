@@ -81,7 +81,7 @@ def answer_counts(b, wire: WireRequest) -> Reply:
     """Validate and buffer one device's counts (raises OtaboxError)."""
     address = wire.client_address
     b.client_limiter.take(f"flag-evaluations:{address}")
-    data = decoded_body(b, wire.body, address)
+    data = decoded_body(b, wire)
     if not isinstance(data, dict):
         raise BadRequest("the body must be a JSON object", code="invalid_json")
     slug = _text(data, "projectSlug", required=True)

@@ -23,7 +23,7 @@ UNNAMED_CUSTOM = "custom"
 def answer_report(b, wire: WireRequest) -> Reply:
     """Validate and buffer one report (raises OtaboxError)."""
     address = wire.client_address
-    data = decoded_body(b, wire.body, address)
+    data = decoded_body(b, wire)
     slug, update_id = data.get("projectSlug"), data.get("updateUuid")
     if not isinstance(slug, str) or not 0 < len(slug) <= 200:
         raise BadRequest("projectSlug is required", details={"field": "projectSlug"})

@@ -245,7 +245,7 @@ def answer_updates(b, wire: WireRequest) -> Reply:
     info = limited(b, "updates", lambda: parse_info(payload_from(wire.body)), wire.client_address)
     view = app_view(b, info)
     decision = domain.decide(view, info.query())
-    b.tracker.seen(view.id, info.device_id, decision.served_release_id,
+    b.tracker.seen(view.id, info.device_id, decision.served_release_id, address=wire.client_address,
                    platform=info.platform, native_version=info.version_build, native_build=info.native_build,
                    bundle_version=None if info.on_builtin else info.version_name,
                    channel=decision.channel.name if decision.channel else info.default_channel, **info.reported())
@@ -388,7 +388,7 @@ def stats():
                      lambda device_id, bundle_id, view=view: release_for(view, device_id, bundle_id), admit,
                      box().health)
         for event in {e.device_id: e for e in events if e.device_id in admitted}.values():
-            box().tracker.reported(view.id, event.device_id, event.reported())
+            box().tracker.reported(view.id, event.device_id, event.reported(), address=request.remote_addr)
     return jsonify({"status": "ok"})
 
 
@@ -423,7 +423,9 @@ def event_message(event: DeviceInfo) -> str:
 
 @bp.post("/capgo/channel_self")
 def set_channel():
-    """setChannel: assign the device to a channel that allows self-assignment."""
+    """setChannel: assign the device to a channel that allows self-assignment. A device the app has
+    no row for takes one from its address's daily budget of new devices (429 past it: the choice is
+    the row, so it cannot be answered without being recorded)."""
     info = limited(box(), "channel", lambda: parse_info(json_payload(), ("app_id", "device_id", "channel")),
                    request.remote_addr)
     view = app_view(box(), info)
@@ -434,21 +436,25 @@ def set_channel():
     if not channel.allow_device_self_assign:
         raise CapgoRefusal("blocked", "channel_self_set_not_allowed",
                            f"channel {name!r} does not allow devices to assign themselves", status=403)
+    ids = {info.device_id}
+    if not known_devices(view.id, ids) | box().tracker.buffered(view.id, ids):
+        box().tracker.new_devices.take(request.remote_addr)
     set_self_assigned_channel(App.get_by_id(view.id), info.device_id, channel.name)
-    box().tracker.reported(view.id, info.device_id, info.reported())
+    box().tracker.reported(view.id, info.device_id, info.reported(), address=request.remote_addr)
     return jsonify({"status": "ok", "message": f"the device now uses channel {name!r}"})
 
 
 @bp.put("/capgo/channel_self")
 def get_channel():
-    """getChannel: the channel the server uses for this device."""
+    """getChannel: the channel the server uses for this device. It only reads: what the device reports
+    updates a device the app knows, and makes no row for an id it does not."""
     info = limited(box(), "channel", lambda: parse_info(json_payload(), ("app_id", "device_id")),
                    request.remote_addr)
     view = app_view(box(), info)
     channel = view.channel_for(info.device_id, info.default_channel)
     if channel is None:
         raise CapgoRefusal("failed", "channel_not_found", "no channel applies to this device", status=400)
-    box().tracker.reported(view.id, info.device_id, info.reported())
+    box().tracker.reported(view.id, info.device_id, info.reported(), creates=False)
     override = view.overrides.get(info.device_id)
     assigned = bool(override and (override.channel or override.self_assigned_channel))
     return jsonify({"status": "override" if assigned else "default", "channel": channel.name,

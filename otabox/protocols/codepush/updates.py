@@ -178,7 +178,7 @@ def answer_update_check(b, wire: WireRequest) -> Reply:
                                 versions_follow_native=False)
     decision = domain.decide(view, device, selector=codepush_selector)
     current = _bundle_with_hash(view, channel, args["package_hash"])
-    b.tracker.seen(view.id, device_id, decision.served_release_id,
+    b.tracker.seen(view.id, device_id, decision.served_release_id, address=wire.client_address,
                    platform=None, native_version=args["app_version"], native_build=None,
                    bundle_version=current.version if current else None,
                    channel=decision.channel.name if decision.channel else channel.name)
@@ -244,7 +244,8 @@ def _report_deploy():
     installed = status == "DeploymentSucceeded" and release is not None and release.bundle is not None
     if device_id and (installed or not label):
         # The device now runs the installed bundle, or (no label) the binary's own one.
-        box().tracker.seen(view.id, device_id, None, platform=None, native_version=app_version, native_build=None,
+        box().tracker.seen(view.id, device_id, None, address=request.remote_addr, platform=None,
+                           native_version=app_version, native_build=None,
                            bundle_version=release.bundle.version if installed else None, channel=channel.name)
     return Response("OK", mimetype="text/plain")
 

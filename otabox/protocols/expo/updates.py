@@ -368,7 +368,7 @@ def manifest(app_id):
         skip_bundle_ids=frozenset(updates[i].bundle.id for i in asked.failed_update_ids if i in updates),
         formats=frozenset({"expo"}))
     decision = domain.decide(runtime_view(view, asked.runtime_version), query)
-    box().tracker.seen(view.id, asked.device_id, decision.served_release_id,
+    box().tracker.seen(view.id, asked.device_id, decision.served_release_id, address=request.remote_addr,
                        platform=asked.platform, native_version=asked.runtime_version, native_build=None,
                        bundle_version=query.current_version,
                        channel=decision.channel.name if decision.channel else asked.channel)

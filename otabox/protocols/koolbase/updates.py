@@ -100,7 +100,8 @@ def check():
                                current_version=current_bundle_version(view, device_id, channel_name, version),
                                channel=channel_name, native_build=build)
     decision = domain.decide(view, query)
-    box().tracker.seen(view.id, device_id, decision.served_release_id, platform=platform,
+    box().tracker.seen(view.id, device_id, decision.served_release_id, address=request.remote_addr,
+                       platform=platform,
                        native_build=build, bundle_version=None if query.on_builtin else query.current_version,
                        channel=decision.channel.name if decision.channel else channel_name)
     if decision.reason == "native_build_too_low" and build is None:

@@ -36,8 +36,8 @@ def _refused(b, address: str | None, call, *args):
         raise
 
 
-def decoded_body(b, raw: bytes, address: str | None) -> dict:
-    return _refused(b, address, json_from, raw)
+def decoded_body(b, wire: WireRequest) -> dict:
+    return _refused(b, wire.client_address, json_from, wire.body)
 
 
 def parsed_report(b, data: dict, view, address: str | None, unnamed: str | None = None) -> health.HealthReport:
@@ -67,7 +67,7 @@ def _bundle_id(view, data: dict, platform: str) -> int | None:
 def answer_report(b, wire: WireRequest) -> Reply:
     """Validate and buffer one report (raises OtaboxError)."""
     view = client_app(b, wire.path_args["app_id"], wire.headers.get("X-Client-Key", ""))
-    data = decoded_body(b, wire.body, wire.client_address)
+    data = decoded_body(b, wire)
     found = parsed_report(b, data, view, wire.client_address)
     release_id, _ = release_for(view, found.device_id, _bundle_id(view, data, found.platform), found.channel)
     b.health.record(view.id, release_id, found, wire.client_address)

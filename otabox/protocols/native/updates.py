@@ -59,7 +59,7 @@ def answer_check(b, wire: WireRequest) -> Reply:
         channel=_text(args, "channel"), user_id=_text(args, "userId"), versions_follow_native=False)
     b.client_limiter.take(f"native:{query.device_id or wire.client_address}")
     decision = domain.decide(app, query)
-    b.tracker.seen(app.id, query.device_id, decision.served_release_id,
+    b.tracker.seen(app.id, query.device_id, decision.served_release_id, address=wire.client_address,
                    platform=platform, native_version=query.native_version, native_build=query.native_build,
                    bundle_version=None if query.on_builtin else query.current_version,
                    channel=decision.channel.name if decision.channel else query.channel)
