@@ -376,7 +376,7 @@ STEPS: list[Step] = [
              "devices' errors, crashes and custom events kept per app", _public_flags_and_events),
     Step(17, "branches (every channel gets one of its own name, holding its releases), channel "
              "splits to a branch, user overrides", _branches),
-    Step(19, "health devices remember their client network; error messages whether a served device sent them",
+    Step(18, "health devices remember their client network; error messages whether a served device sent them",
          _network_weighed_health),
 ]
 

@@ -583,7 +583,7 @@ class HealthDevice(BaseModel):
     network = CharField(null=True)
     """The client network (security/ratelimit.network_key) of the device's first report: rollout
     policies count at most `OTABOX_POLICY_DEVICES_PER_NETWORK` devices per network (None: reported
-    before schema step 19, or only through a failure report; counted as a network of its own)."""
+    before schema step 18, or only through a failure report; counted as a network of its own)."""
     launches = IntegerField(default=0)
     crashes = IntegerField(default=0)
     js_errors = IntegerField(default=0)
@@ -602,7 +602,7 @@ class HealthError(BaseModel):
     count = BigIntegerField(default=0)
     last_seen = DateTimeField(default=utcnow)
     attested = BooleanField(default=True)
-    """A device a check served the release reported it (rows from before schema step 19 count as
+    """A device a check served the release reported it (rows from before schema step 18 count as
     attested); never-served devices hold at most a share of a release's messages and give way."""
 
     class Meta:
