@@ -312,15 +312,21 @@ def schema_template(tmp_path_factory) -> Path | None:
     return path
 
 
+def with_schema(data_dir: Path, schema_template: Path | None) -> Path:
+    """`data_dir`, made to hold a copy of the schema template (on PostgreSQL, where there is none,
+    left for otabox to make)."""
+    if schema_template is not None:
+        data_dir.mkdir(mode=0o700, parents=True)
+        shutil.copy2(schema_template, data_dir / SQLITE_FILE)
+    return data_dir
+
+
 @pytest.fixture
 def config(tmp_path, schema_template):
     """Every test client request comes from 127.0.0.1, so the per-address limit is off here; the tests
     of the limits turn it on. The data directory holds a copy of the schema template."""
-    data_dir = tmp_path / "data"
-    if schema_template is not None:
-        data_dir.mkdir(mode=0o700)
-        shutil.copy2(schema_template, data_dir / SQLITE_FILE)
-    return Config.from_env(data_dir=data_dir, device_flush_seconds=3600.0, address_rate_per_minute=0)
+    return Config.from_env(data_dir=with_schema(tmp_path / "data", schema_template), device_flush_seconds=3600.0,
+                           address_rate_per_minute=0)
 
 
 @pytest.fixture
