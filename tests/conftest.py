@@ -1,6 +1,16 @@
 """Shared fixtures: an app on a temporary data dir, keys, zips, and a live `otabox serve`."""
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+if sys.dont_write_bytecode:
+    # With PYTHONDONTWRITEBYTECODE set (shells and containers often set it), every run compiled otabox
+    # and rewrote the tests' asserts again in each xdist worker: about 4 s of CPU a worker, a tenth of
+    # `pytest -m "not live"`. The tests keep their bytecode in .pytest_cache instead, out of the tree.
+    sys.dont_write_bytecode = False
+    sys.pycache_prefix = str(Path(__file__).resolve().parent.parent / ".pytest_cache" / "pycache")
+
 import contextlib
 import inspect
 import os
@@ -9,10 +19,8 @@ import shutil
 import socket
 import sqlite3
 import subprocess
-import sys
 import tempfile
 import time
-from pathlib import Path
 
 import pytest
 import requests
@@ -312,15 +320,21 @@ def schema_template(tmp_path_factory) -> Path | None:
     return path
 
 
+def with_schema(data_dir: Path, schema_template: Path | None) -> Path:
+    """`data_dir`, made to hold a copy of the schema template (on PostgreSQL, where there is none,
+    left for otabox to make)."""
+    if schema_template is not None:
+        data_dir.mkdir(mode=0o700, parents=True)
+        shutil.copy2(schema_template, data_dir / SQLITE_FILE)
+    return data_dir
+
+
 @pytest.fixture
 def config(tmp_path, schema_template):
     """Every test client request comes from 127.0.0.1, so the per-address limit is off here; the tests
     of the limits turn it on. The data directory holds a copy of the schema template."""
-    data_dir = tmp_path / "data"
-    if schema_template is not None:
-        data_dir.mkdir(mode=0o700)
-        shutil.copy2(schema_template, data_dir / SQLITE_FILE)
-    return Config.from_env(data_dir=data_dir, device_flush_seconds=3600.0, address_rate_per_minute=0)
+    return Config.from_env(data_dir=with_schema(tmp_path / "data", schema_template), device_flush_seconds=3600.0,
+                           address_rate_per_minute=0)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import time
 
 import pytest
 import requests
-from conftest import Api, LiveServer, check, make_key, make_zip
+from conftest import Api, LiveServer, check, make_key, make_zip, with_schema
 from fleet import TricklingReceiver
 
 from otabox.app import create_app
@@ -24,10 +24,11 @@ APP = "com.example.hooks"
 
 
 @pytest.fixture
-def hooks_app(tmp_path):
+def hooks_app(tmp_path, schema_template):
     """A box that may call 127.0.0.1, retries after 60 s (tripled each time), gives up after 3 attempts."""
-    config = Config.from_env(data_dir=tmp_path / "data", device_flush_seconds=3600.0, webhook_allow_private=True,
-                             webhook_retry_seconds=60.0, webhook_max_attempts=3, webhook_timeout_seconds=5.0)
+    config = Config.from_env(data_dir=with_schema(tmp_path / "data", schema_template), device_flush_seconds=3600.0,
+                             webhook_allow_private=True, webhook_retry_seconds=60.0, webhook_max_attempts=3,
+                             webhook_timeout_seconds=5.0)
     app = create_app(config)
     app.config["BOX"].webhooks.loop.stop()  # the tests deliver by hand, one round at a time
     yield app

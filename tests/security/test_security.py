@@ -420,6 +420,18 @@ class World:
             self.keys[name] = secret
         return self.keys[name]
 
+    def sign_everyone_in(self) -> None:
+        """Make every key, token and member the matrix calls with (in the module's template, once)."""
+        for role in RANK:
+            self.key(role)
+            self.key(role, self.mine)
+            self.token(role)
+        self.token("admin", expired=True)
+        self.token("admin", self.mine)
+        for permission in auth.PERMISSION_ROLES:
+            self.member(permission, self.mine)
+            self.member(permission, self.third)
+
     def call(self, method: str, rule: str, app: AppFacts | None, key):
         """`key`: a bearer secret, a Cookie, or None."""
         path = rule
@@ -444,9 +456,10 @@ def world_config(data_dir) -> Config:
 
 @pytest.fixture(scope="module")
 def world_data_dir(tmp_path_factory, schema_template):
-    """The three apps of the matrix, made once per module in a data directory that each test copies
-    (making them took about a second, and the matrix has a test per route); None on PostgreSQL, whose
-    rows live outside the data directory (each test makes its own there)."""
+    """The three apps of the matrix and every key, token and member it calls with, made once per
+    module in a data directory that each test copies (making them took about a second, and the
+    matrix has a test per route); None on PostgreSQL, whose rows live outside the data directory
+    (each test makes its own there)."""
     if TEST_DATABASE == "postgresql":
         yield None
         return
@@ -455,23 +468,25 @@ def world_data_dir(tmp_path_factory, schema_template):
     shutil.copy2(schema_template, data_dir / SQLITE_FILE)
     app = create_app(world_config(data_dir))
     box = app.config["BOX"]
-    apps = make_apps(Api(app.test_client(), make_key(box, "admin", "admin")), box)
+    world = World(None, box, *make_apps(Api(app.test_client(), make_key(box, "admin", "admin")), box), {})
+    world.sign_everyone_in()
     box.close()
-    yield data_dir, apps
+    yield data_dir, world
 
 
 @pytest.fixture
 def world(request, world_data_dir, tmp_path):
     if world_data_dir is None:
         box = request.getfixturevalue("box")
-        client, apps = request.getfixturevalue("client"), make_apps(request.getfixturevalue("admin"), box)
+        client, apps, keys = request.getfixturevalue("client"), make_apps(request.getfixturevalue("admin"), box), {}
     else:
-        template, apps = world_data_dir
-        app = create_app(world_config(shutil.copytree(template, tmp_path / "world")))
+        template_dir, template = world_data_dir
+        app = create_app(world_config(shutil.copytree(template_dir, tmp_path / "world")))
         request.addfinalizer(app.config["BOX"].close)
         box, client = app.config["BOX"], app.test_client()
+        apps, keys = (template.mine, template.other, template.third), dict(template.keys)
     # The client's cookie jar would replace the Cookie headers the matrix sends.
-    return World(client.application.test_client(use_cookies=False), box, *apps, {})
+    return World(client.application.test_client(use_cookies=False), box, *apps, keys)
 
 
 # --- (a) the matrix --------------------------------------------------------------------------------
