@@ -206,6 +206,9 @@ def test_delete_a_build(dispatch, tmp_path):
     dispatch.post(f"/v1/ota/builds/{published['id']}/publish", {"channel": "production"})
     in_use = dispatch.delete(f"/v1/ota/builds/{published['id']}")
     assert in_use.status_code == 409 and in_use.json["error"]["code"] == "bundle_in_use"
+    assert in_use.json["error"]["details"]["channels"] == ["production"]
+    assert "production (v1 (release" in in_use.json["error"]["message"]
+    assert "clear those channels' history" in in_use.json["error"]["message"]
 
 
 # --- updates -------------------------------------------------------------------------------------

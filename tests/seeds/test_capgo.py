@@ -174,6 +174,8 @@ def test_bundles_list_page_and_delete(capgo, admin, box, demo_app):
     assert [b["name"] for b in capgo.get("/bundle", app_id=APP).json] == ["1.2.0", "1.0.0"]
     in_history = capgo.delete("/bundle", {"app_id": APP, "version": "1.0.0"})
     assert in_history.status_code == 409 and in_history.json["error"]["code"] == "bundle_in_use"
+    said = in_history.json["error"]["message"]
+    assert "'1.0.0'" in said and "production" in said and "deployment clear" in said, said
     assert capgo.delete("/bundle", {"app_id": APP}).json == OK
     assert [b["name"] for b in capgo.get("/bundle", app_id=APP).json] == ["1.0.0"]
     assert capgo.delete("/bundle", {"app_id": APP, "version": "9.9.9"}).status_code == 404

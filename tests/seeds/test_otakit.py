@@ -97,6 +97,9 @@ def test_the_documented_flow(admin):
 
     in_history = admin.delete(f"{BASE}/apps/{app_id}/bundles/{bundle['id']}")
     assert in_history.status_code == 409, "bundles that are part of a release history cannot be deleted"
+    assert in_history.json["error"]["details"]["channels"] == ["staging", "production"]
+    assert [r["channel"] for r in in_history.json["error"]["details"]["releases"]] == ["staging", "production"]
+    assert "or delete the channels" in in_history.json["error"]["message"]
     unused = upload_bundle(admin, app_id, "1.0.3", make_zip({"index.html": "1.0.3"}))
     deleted = admin.delete(f"{BASE}/apps/{app_id}/bundles/{unused['id']}")
     assert deleted.status_code == 200
