@@ -182,7 +182,7 @@ def test_reports_feed_flag_health_observe_and_telemetry(dispatch, client, box):
     assert (flag_health["launches"], flag_health["jsErrors"], flag_health["affectedDevices"]) == (1, 3, 1)
     assert flag_health["errorRate"] == 300.0 and flag_health["crashFreeRate"] == 100.0
     [on] = flag_health["variants"]
-    assert (on["variant"], on["value"], on["jsErrors"], on["affectedDevices"]) == ("On", "true", 3, 1)
+    assert (on["variant"], on["value"], on["jsErrors"], on["affectedDevices"]) == ("On", True, 3, 1)
 
     observed = made(dispatch.get("/v1/ota/observe/events"), 200)
     assert (observed["page"], observed["pageSize"], observed["total"]) == (1, 50, 3)
@@ -190,13 +190,15 @@ def test_reports_feed_flag_health_observe_and_telemetry(dispatch, client, box):
     errors = made(dispatch.get("/v1/ota/observe/events?type=js_error&channel=production&platform=ios"), 200)
     [error] = errors["events"]
     assert (error["message"], error["count"], error["deviceId"], error["flagStates"]) == (
-        "TypeError: undefined is not an object", 3, "device-xyz", {"new-checkout": "true"})
+        "TypeError: undefined is not an object", 3, "device-xyz", {"new-checkout": True}), "typed, as reported"
+    typed = made(dispatch.get("/v1/ota/telemetry/events?type=js_error"), 200)["events"]
+    assert [e["flagStates"] for e in typed] == [{"new-checkout": True}]
     android = made(dispatch.get("/v1/ota/telemetry/events?platform=android&type=custom"), 200)
     assert [(e["name"], e["count"]) for e in android["events"]] == [("checkout_done", 2)]
     assert dispatch.get("/v1/ota/observe/events?type=app_launch").status_code == 400  # launches are sums only
 
     impacts = made(dispatch.get("/v1/ota/telemetry/flag-impacts"), 200)
-    assert [(i["flagKey"], i["variant"], i["jsErrors"]) for i in impacts["flags"]] == [("new-checkout", "true", 3)]
+    assert [(i["flagKey"], i["variant"], i["jsErrors"]) for i in impacts["flags"]] == [("new-checkout", True, 3)]
     series = made(dispatch.get("/v1/ota/telemetry/timeseries?days=1"), 200)
     assert (series["days"], series["bucketSeconds"]) == (1, 3600) and isinstance(series["points"], list)
     adoption = made(dispatch.get("/v1/ota/insights/adoption?days=30"), 200)
