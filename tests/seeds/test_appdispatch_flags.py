@@ -141,6 +141,18 @@ def test_env_settings_as_written_name_a_variation(dispatch, client):
     assert dispatch.patch(f"/v1/ota/flags/{flag['id']}/env/nowhere", {"enabled": False}).status_code == 404
 
 
+def test_an_env_default_that_is_no_variation_is_refused_listing_the_variations_by_name_and_value(dispatch):
+    flag = made(dispatch.post("/v1/ota/flags", FLAG))["flag"]
+    refused = dispatch.patch(f"/v1/ota/flags/{flag['id']}/env/production",
+                             {"enabled": True, "defaultValue": "variant-a"})
+    assert refused.status_code == 400 and refused.json["error"]["details"]["field"] == "defaultValue"
+    assert refused.json["error"]["message"] == ("defaultValue must be the name or the value of one of the flag's "
+                                                "variations: On (true), Off (false)")
+    by_name = made(dispatch.patch(f"/v1/ota/flags/{flag['id']}/env/production", {"defaultValue": "Off"}), 200)
+    production = next(c for c in by_name["flag"]["channels"] if c["channelName"] == "production")
+    assert production["defaultValue"] is False
+
+
 def test_the_new_routes_need_x_project_and_name_it(dispatch, client, admin):
     for path in ("/v1/ota/flags", "/v1/ota/segments", "/v1/ota/contexts/kinds", "/v1/ota/rollout-policies",
                  "/v1/ota/insights/adoption", "/v1/ota/telemetry/events", "/v1/ota/observe/events"):
