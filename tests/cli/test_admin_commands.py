@@ -79,8 +79,8 @@ def test_a_box_moved_to_postgresql_refuses_admin_commands_without_the_database_s
 
 
 def test_deleting_the_default_channel_warns_in_one_line_what_follows_and_the_way_out(tmp_path):
+    new_box(tmp_path / "data")
     data = ["--data-dir", str(tmp_path / "data")]
-    assert cli("keys", "create", "--name", "ci", *data).exit_code == 0
     assert cli("apps", "create", "com.example.app", *data).exit_code == 0
     assert cli("channels", "create", "beta", "--app", "com.example.app", *data).exit_code == 0
     quiet = cli("channels", "delete", "beta", "--app", "com.example.app", *data)
