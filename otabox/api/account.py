@@ -92,7 +92,7 @@ def create_token():
     caller = api_key("reader")
     data = body()
     token, secret = tokens.create_token(caller, data["friendlyName"], data.get("ttl"), data.get("role"),
-                                        data.get("appIds"), request.remote_addr or "", actor())
+                                        data.get("appIds"), actor(), actor())
     return jsonify({"accessToken": secret, **tokens.token_json(token)}), 201
 
 

@@ -58,8 +58,10 @@ def get_app(app_id):
 @bp.patch("/apps/<app_id>")
 @accepts(body=apps.APP_SETTINGS)
 def update_app(app_id):
-    app = app_for(app_id, "admin")
-    return jsonify(apps.app_json(apps.update_app(app, body(), actor())))
+    """The app, and the same under `app` in the CodePush multi-tenant server's shape, as that server's
+    `PATCH /apps/:appName` (code-push-server's) and its own creation answer `{"app": ...}`."""
+    app = apps.update_app(app_for(app_id, "admin"), body(), actor())
+    return jsonify({**apps.app_json(app), "app": apps.codepush_app_json(app)})
 
 
 @bp.delete("/apps/<app_id>")

@@ -14,8 +14,8 @@ from ..errors import BadRequest, Busy, Conflict, Gone, Invalid, NotFound, TooLar
 from ..fields import Choice, Json, Schema, Text, Whole
 from ..security.zipcheck import ZipEntry, ZipLimits, check_zip
 from ..store.blobs import StagedFile
-from ..store.models import (App, Bundle, BundleFile, ChannelVersion, Device, EmbeddedBundle, Release, Upload, iso,
-                            row_id, utcnow)
+from ..store.models import (App, Bundle, BundleFile, Channel, ChannelVersion, Device, EmbeddedBundle, Release, Upload,
+                            iso, row_id, utcnow)
 from . import semver
 from .change import changing
 from .serving import FILE_MISSING
@@ -303,16 +303,32 @@ def delete_bundles(app: App, doomed: list[Bundle], actor: str, store) -> list[in
 def delete_bundle_rows(app: App, doomed: list[Bundle], actor: str) -> set[str]:
     """In the caller's transaction: delete bundles no release history names (all or none); returns
     their blobs, for `remove_unreferenced_blobs` once the transaction is committed."""
-    used = {r.bundle_id for r in Release.select(Release.bundle).where(Release.bundle.in_([b.id for b in doomed]))}
-    if used:
-        raise Conflict("the bundle is in a channel's release history and cannot be deleted",
-                       code="bundle_in_use", details={"id": min(used)})
+    holding = list(Release.select(Release.id, Release.label, Release.bundle, Channel.name).join(Channel)
+                   .where(Release.bundle.in_([b.id for b in doomed])).order_by(Release.id))
+    if holding:
+        raise in_use_conflict(next(b for b in doomed if b.id == holding[0].bundle_id), holding)
     blobs = blobs_of(doomed)
     for bundle in doomed:
         with changing(actor, "bundle.deleted", "bundle", bundle.id, {"app": app.slug, "version": bundle.version},
                       signal=None, app=app):
             bundle.delete_instance(recursive=True)
     return blobs
+
+
+def in_use_conflict(bundle: Bundle, holding: list[Release]) -> Conflict:
+    """The 409 of deleting a bundle a release history names: which releases of which channels hold it
+    (devices may run it, so it stays while a history names it), and the way out."""
+    held = [r for r in holding if r.bundle_id == bundle.id]
+    channels = list(dict.fromkeys(r.channel.name for r in held))
+    where = "; ".join(f"{name} ({', '.join(f'{r.label} (release {r.id})' for r in held if r.channel.name == name)})"
+                      for name in channels)
+    return Conflict(f"bundle {bundle.version!r} (id {bundle.id}) is in the release history of {where}: devices "
+                    "may run it, so it stays while a history names it (a deleted release too). To delete it, "
+                    "clear those channels' history (code-push's `deployment clear`: DELETE "
+                    "/apps/<app>/deployments/<channel>/history) or delete the channels; release a newer bundle to "
+                    "stop serving it", code="bundle_in_use",
+                    details={"id": bundle.id, "version": bundle.version, "channels": channels,
+                             "releases": [{"id": r.id, "label": r.label, "channel": r.channel.name} for r in held]})
 
 
 def delete_unused_bundles(app: App, actor: str, store) -> list[int]:

@@ -7,6 +7,7 @@ value changes it wherever it is served; removing a variation that is still serve
 Every change bumps the serving-state generation: devices see it at their next evaluation."""
 from __future__ import annotations
 
+import json
 import re
 
 from ..errors import BadRequest, Conflict, NotFound
@@ -487,11 +488,43 @@ def delete_rule(flag: Flag, rule: FlagRule, actor: str) -> None:
 def flag_health(flag: Flag, days: int) -> dict:
     """Crash and error rates per variant of the flag, from what devices reported in health events'
     `flagStates`. Devices report the value they were served; it is named by the variation that has
-    that value (a value no variation has any more keeps its text)."""
+    that value (a value no variation has any more keeps its text as its name), and `value` is that
+    value typed (see `reported_value`)."""
     names = {health.value_text(variation.value): variation.name for variation in flag.variations}
-    variants = [{**entry, "value": entry["variant"], "variant": names.get(entry["variant"], entry["variant"])}
+    values = reported_values(flag.app_id).get(flag.key, {})
+    variants = [{**entry, "value": reported_value(entry["variant"], values, flag.flag_type),
+                 "variant": names.get(entry["variant"], entry["variant"])}
                 for entry in health.flag_variant_health(flag.app_id, flag.key, days)]
     return {"flagId": flag.id, "key": flag.key, "days": days, "variants": variants}
+
+
+def reported_values(app_id: int) -> dict[str, dict[str, object]]:
+    """Per flag key of the app, the text each variation's value is kept as in reports' flag states
+    (`health.value_text`) and the value itself, to answer typed JSON where they are kept as text."""
+    found: dict[str, dict[str, object]] = {}
+    for key, value in (FlagVariation.select(Flag.key, FlagVariation.value).join(Flag)
+                       .where(Flag.app == app_id).tuples()):
+        found.setdefault(key, {})[health.value_text(value)] = value
+    return found
+
+
+def reported_value(text: str, values: dict[str, object], flag_type: str | None = None):
+    """A flag state kept as text (reports only keep the texts of a flag's variations' values) as the
+    typed value it was: the variation's; a text no variation has any more is read as JSON unless the
+    flag is a string flag (or gone), so kept data needs no migration."""
+    if text in values:
+        return values[text]
+    if flag_type not in (None, "string"):
+        try:
+            return json.loads(text)
+        except ValueError:
+            pass
+    return text
+
+
+def typed_states(states: dict, reported: dict[str, dict[str, object]]) -> dict:
+    """An event's kept flag states ({key: text}) with typed values (see `reported_value`)."""
+    return {key: reported_value(text, reported.get(key, {})) for key, text in (states or {}).items()}
 
 
 def channel_renamed(app_id: int, old: str, new: str) -> None:

@@ -117,11 +117,14 @@ def prune(horizon_days: int, now: dt.datetime | None = None) -> int:
     return delete_in_batches(TelemetryEvent, TelemetryEvent.at < cutoff)
 
 
-def event_json(event: TelemetryEvent) -> dict:
-    return {"id": event.id, "type": event.type, "name": event.name, "message": event.message, "count": event.count,
-            "deviceId": event.device_id, "channel": event.channel, "platform": event.platform,
-            "runtimeVersion": event.runtime_version, "updateId": event.release_id, "flagStates": event.flag_states,
-            "createdAt": iso(event.at)}
+def events_json(app: App, events: list[TelemetryEvent]) -> list[dict]:
+    """Kept events, their flag states typed as the flags' values (true, not "true")."""
+    reported = flags.reported_values(app.id)
+    return [{"id": event.id, "type": event.type, "name": event.name, "message": event.message, "count": event.count,
+             "deviceId": event.device_id, "channel": event.channel, "platform": event.platform,
+             "runtimeVersion": event.runtime_version, "updateId": event.release_id,
+             "flagStates": flags.typed_states(event.flag_states, reported), "createdAt": iso(event.at)}
+            for event in events]
 
 
 def list_events(app: App, types, channel: str | None, platform: str | None, limit: int, offset: int
@@ -171,8 +174,10 @@ def adoption(app: App, days: int) -> dict:
 
 
 def flag_impacts(app: App, days: int) -> list[dict]:
-    """Per flag and variant (from health events' flagStates): launches, crashes, errors and rates."""
+    """Per flag and variant (from health events' flagStates, the value typed): launches, crashes, errors
+    and rates."""
     since = _since_day(days)
+    reported = flags.reported_values(app.id)
     sums: dict = {}
     for row in (FlagVariantHealth.select(FlagVariantHealth.flag_key, FlagVariantHealth.variant,
                                          *(fn.SUM(getattr(FlagVariantHealth, n)).alias(n)
@@ -181,8 +186,9 @@ def flag_impacts(app: App, days: int) -> list[dict]:
                 .group_by(FlagVariantHealth.flag_key, FlagVariantHealth.variant)
                 .order_by(FlagVariantHealth.flag_key, FlagVariantHealth.variant).dicts()):
         launches, crashes, js_errors = (int(row[n]) for n in health.DEVICE_COUNTERS)
+        variant = flags.reported_value(row["variant"], reported.get(row["flag_key"], {}))
         sums[(row["flag_key"], row["variant"])] = {
-            "flagKey": row["flag_key"], "variant": row["variant"], "launches": launches, "crashes": crashes,
+            "flagKey": row["flag_key"], "variant": variant, "launches": launches, "crashes": crashes,
             "jsErrors": js_errors, **health.rates(launches, crashes, js_errors)}
     return list(sums.values())
 
@@ -217,7 +223,8 @@ def flag_health(flag, days: int) -> dict:
         if flag.key in (states or {}):
             affected.setdefault(states[flag.key], set()).add(device_id)
     launches, crashes, js_errors = (sum(v[n] for v in found["variants"]) for n in ("launches", "crashes", "jsErrors"))
-    variants = [{**v, "affectedDevices": len(affected.get(v["value"], ()))} for v in found["variants"]]
+    variants = [{**v, "affectedDevices": len(affected.get(health.value_text(v["value"]), ()))}
+                for v in found["variants"]]
     return {**found, "launches": launches, "crashes": crashes, "jsErrors": js_errors,
             **health.rates(launches, crashes, js_errors),
             "affectedDevices": len(set().union(*affected.values())) if affected else 0, "variants": variants}

@@ -8,7 +8,7 @@ import pytest
 from conftest import Api, make_key
 
 from otabox.core import users
-from otabox.store.models import App
+from otabox.store.models import ApiKey, App
 
 PASSWORD = "correct horse battery staple"
 
@@ -37,6 +37,7 @@ def test_a_token_is_shown_once_and_listed_without_its_secret(client, box, admin,
     expires = dt.datetime.fromisoformat(token["expires"].replace("Z", "+00:00")).timestamp()
     assert abs(expires - (time.time() + 3_600)) < 60 and token["expiresAt"] == token["expires"]
     assert token["role"] == "admin" and token["appIds"] is None, "at most what alice may do, wherever she may"
+    assert token["createdBy"] == "alice@example.com", "who made it, not the address it came from"
     listed = alice.get("/api/v1/auth/tokens").json["tokens"]
     assert [(t["friendlyName"], t["current"]) for t in listed] == [("laptop", True), ("ci", False)]
     assert token["accessToken"] not in alice.get("/api/v1/auth/tokens").get_data(as_text=True)
@@ -45,6 +46,14 @@ def test_a_token_is_shown_once_and_listed_without_its_secret(client, box, admin,
     assert alice.delete("/api/v1/auth/tokens/ci").json == {"deleted": True, "friendlyName": "ci", "alsoRevoked": []}
     assert Api(client, token["accessToken"]).get("/api/v1/me").status_code == 401
     assert [t["friendlyName"] for t in admin.get("/api/v1/auth/tokens").json["tokens"]] == ["admin"]
+
+
+def test_a_token_made_before_its_maker_was_kept_shows_who_made_it_not_an_address(client, box, alice):
+    made = alice.post("/api/v1/auth/tokens", {"friendlyName": "old", "ttl": 3_600_000}).json
+    with box.db.connection_context():
+        ApiKey.update(created_by="127.0.0.1").where(ApiKey.name == "old").execute()
+    [old] = [t for t in alice.get("/api/v1/auth/tokens").json["tokens"] if t["friendlyName"] == "old"]
+    assert old["createdBy"] == "alice@example.com" and made["createdBy"] == "alice@example.com"
 
 
 def test_a_token_never_has_more_rights_than_its_creator(client, box, admin):

@@ -310,10 +310,25 @@ def test_protocol_0_gets_only_manifests(admin, client, demo_app, tmp_path):
         assert on_embedded.status_code == 204 and on_embedded.data == b""
 
 
-def test_a_client_that_cannot_take_multipart_gets_406(admin, client, demo_app, tmp_path):
+def test_a_client_accepting_only_json_gets_the_manifest_as_the_body(admin, client, demo_app, tmp_path):
+    """The spec's other response structure: `accept: application/expo+json` (or application/json) gets
+    the manifest as the whole body, of the type it asked for; only multipart carries directives."""
+    nothing = get_manifest(client, accept="application/expo+json")
+    assert nothing.status_code == 406 and "multipart/mixed" in nothing.json["error"]["message"]
     publish(admin, tmp_path, "1.0.0")
-    response = get_manifest(client, accept="application/json")
-    assert response.status_code == 406 and response.json["error"]["code"] == "not_acceptable"
+    expected = manifest_of(get_manifest(client))
+    for accept, content_type in (("application/expo+json", "application/expo+json"),
+                                 ("application/json", "application/json"),
+                                 ("application/expo+json;q=0.9, application/json;q=0.8", "application/expo+json")):
+        response = get_manifest(client, accept=accept)
+        assert response.status_code == 200, response.data
+        assert response.headers["content-type"].split(";")[0] == content_type
+        assert response.headers["expo-protocol-version"] == "1" and response.json == expected
+    preferred = get_manifest(client, accept="application/expo+json;q=0.9, application/json;q=0.8, multipart/mixed")
+    assert preferred.headers["content-type"].startswith("multipart/mixed"), "the spec's example prefers multipart"
+    refused = get_manifest(client, accept="text/html")
+    assert refused.status_code == 406 and refused.json["error"]["code"] == "not_acceptable"
+    assert "application/expo+json" in refused.json["error"]["message"]
 
 
 def test_checks_record_the_device(admin, client, box, demo_app, tmp_path):
@@ -381,6 +396,8 @@ def test_signed_manifest_and_directive(admin, client, config, demo_app, signing_
     update_id = json.loads(body)["id"]
     parts = parts_of(get_manifest(client, expo_expect_signature=expect, expo_current_update_id=update_id))
     verify(signing_files, parts["directive"][1], parts["directive"][0]["expo-signature"])
+    as_json = get_manifest(client, expo_expect_signature=expect, accept="application/expo+json")
+    assert verify(signing_files, as_json.data, as_json.headers["expo-signature"])["keyid"] == "main"
 
     mismatch = get_manifest(client, expo_expect_signature='sig, keyid="other"')
     assert mismatch.status_code == 409 and mismatch.json["error"]["code"] == "codesigning_keyid_mismatch"

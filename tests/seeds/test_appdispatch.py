@@ -165,6 +165,31 @@ def test_a_build_without_metadata_json_takes_its_one_bundle_as_the_launch_asset(
     assert uploaded.status_code == 201, uploaded.json
 
 
+def test_assets_sent_with_curls_base_names_are_found_by_the_paths_metadata_json_names(dispatch, tmp_path, client):
+    """`curl -F assets=@_expo/static/js/ios/index-<hash>.hbc` sends `index-<hash>.hbc` as the file name:
+    a base name one path in metadata.json ends with is that file."""
+    _, files = export_assets(tmp_path)
+    base_named = [(data, name.rsplit("/", 1)[-1]) for data, name in files]
+    uploaded = dispatch.post("/v1/ota/builds", data={"runtimeVersion": "1.0.0", "platform": "ios",
+                                                     "assets": base_named}, content_type="multipart/form-data")
+    assert uploaded.status_code == 201, uploaded.json
+    published = dispatch.post(f"/v1/ota/builds/{uploaded.json['build']['id']}/publish", {"channel": "production"})
+    assert published.status_code == 201, published.json
+
+
+def test_a_file_metadata_json_names_but_no_part_is_is_named_with_curls_way_to_send_its_path(dispatch, tmp_path):
+    _, files = export_assets(tmp_path)
+    launch = next(name for _, name in files if name.endswith(".hbc") or name.endswith(".js"))
+    without_launch = [(data, name) for data, name in files if name != launch]
+    refused = dispatch.post("/v1/ota/builds", data={"runtimeVersion": "1.0.0", "platform": "ios",
+                                                    "assets": without_launch}, content_type="multipart/form-data")
+    assert refused.status_code == 422, refused.json
+    assert refused.json["error"]["details"]["missing"] == [launch]
+    message = refused.json["error"]["message"]
+    assert launch in message and f"-F 'assets=@{launch};filename={launch}'" in message and "zip" not in message
+    assert dispatch.get("/v1/ota/builds").json["total"] == 0
+
+
 def test_bad_builds_are_refused_and_leave_nothing(dispatch, tmp_path):
     cases = [({"platform": "ios"}, "runtimeVersion"), ({"runtimeVersion": "1.0.0", "platform": "web"}, "platform"),
              ({"runtimeVersion": "1.0.0", "platform": "ios", "assets": None}, "assets"),
@@ -206,6 +231,9 @@ def test_delete_a_build(dispatch, tmp_path):
     dispatch.post(f"/v1/ota/builds/{published['id']}/publish", {"channel": "production"})
     in_use = dispatch.delete(f"/v1/ota/builds/{published['id']}")
     assert in_use.status_code == 409 and in_use.json["error"]["code"] == "bundle_in_use"
+    assert in_use.json["error"]["details"]["channels"] == ["production"]
+    assert "production (v1 (release" in in_use.json["error"]["message"]
+    assert "clear those channels' history" in in_use.json["error"]["message"]
 
 
 # --- updates -------------------------------------------------------------------------------------

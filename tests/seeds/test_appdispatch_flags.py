@@ -141,6 +141,18 @@ def test_env_settings_as_written_name_a_variation(dispatch, client):
     assert dispatch.patch(f"/v1/ota/flags/{flag['id']}/env/nowhere", {"enabled": False}).status_code == 404
 
 
+def test_an_env_default_that_is_no_variation_is_refused_listing_the_variations_by_name_and_value(dispatch):
+    flag = made(dispatch.post("/v1/ota/flags", FLAG))["flag"]
+    refused = dispatch.patch(f"/v1/ota/flags/{flag['id']}/env/production",
+                             {"enabled": True, "defaultValue": "variant-a"})
+    assert refused.status_code == 400 and refused.json["error"]["details"]["field"] == "defaultValue"
+    assert refused.json["error"]["message"] == ("defaultValue must be the name or the value of one of the flag's "
+                                                "variations: On (true), Off (false)")
+    by_name = made(dispatch.patch(f"/v1/ota/flags/{flag['id']}/env/production", {"defaultValue": "Off"}), 200)
+    production = next(c for c in by_name["flag"]["channels"] if c["channelName"] == "production")
+    assert production["defaultValue"] is False
+
+
 def test_the_new_routes_need_x_project_and_name_it(dispatch, client, admin):
     for path in ("/v1/ota/flags", "/v1/ota/segments", "/v1/ota/contexts/kinds", "/v1/ota/rollout-policies",
                  "/v1/ota/insights/adoption", "/v1/ota/telemetry/events", "/v1/ota/observe/events"):
@@ -182,7 +194,7 @@ def test_reports_feed_flag_health_observe_and_telemetry(dispatch, client, box):
     assert (flag_health["launches"], flag_health["jsErrors"], flag_health["affectedDevices"]) == (1, 3, 1)
     assert flag_health["errorRate"] == 300.0 and flag_health["crashFreeRate"] == 100.0
     [on] = flag_health["variants"]
-    assert (on["variant"], on["value"], on["jsErrors"], on["affectedDevices"]) == ("On", "true", 3, 1)
+    assert (on["variant"], on["value"], on["jsErrors"], on["affectedDevices"]) == ("On", True, 3, 1)
 
     observed = made(dispatch.get("/v1/ota/observe/events"), 200)
     assert (observed["page"], observed["pageSize"], observed["total"]) == (1, 50, 3)
@@ -190,13 +202,15 @@ def test_reports_feed_flag_health_observe_and_telemetry(dispatch, client, box):
     errors = made(dispatch.get("/v1/ota/observe/events?type=js_error&channel=production&platform=ios"), 200)
     [error] = errors["events"]
     assert (error["message"], error["count"], error["deviceId"], error["flagStates"]) == (
-        "TypeError: undefined is not an object", 3, "device-xyz", {"new-checkout": "true"})
+        "TypeError: undefined is not an object", 3, "device-xyz", {"new-checkout": True}), "typed, as reported"
+    typed = made(dispatch.get("/v1/ota/telemetry/events?type=js_error"), 200)["events"]
+    assert [e["flagStates"] for e in typed] == [{"new-checkout": True}]
     android = made(dispatch.get("/v1/ota/telemetry/events?platform=android&type=custom"), 200)
     assert [(e["name"], e["count"]) for e in android["events"]] == [("checkout_done", 2)]
     assert dispatch.get("/v1/ota/observe/events?type=app_launch").status_code == 400  # launches are sums only
 
     impacts = made(dispatch.get("/v1/ota/telemetry/flag-impacts"), 200)
-    assert [(i["flagKey"], i["variant"], i["jsErrors"]) for i in impacts["flags"]] == [("new-checkout", "true", 3)]
+    assert [(i["flagKey"], i["variant"], i["jsErrors"]) for i in impacts["flags"]] == [("new-checkout", True, 3)]
     series = made(dispatch.get("/v1/ota/telemetry/timeseries?days=1"), 200)
     assert (series["days"], series["bucketSeconds"]) == (1, 3600) and isinstance(series["points"], list)
     adoption = made(dispatch.get("/v1/ota/insights/adoption?days=30"), 200)

@@ -4,8 +4,9 @@ Choices where the document is silent or contradicts itself, as Capgo's users wou
 - `authorization: <key>` is the whole header (no "Bearer"), an otabox API key; `Bearer <key>` works too.
 - `app_id` is the app's id in Capgo, a reverse-DNS name: otabox's slug.
 - `disableAutoUpdate`: ChannelSet types it `"major" | "minor" | "version_number" | "none"`, the Channel
-  reply `boolean`. The reply carries the same enum, so what a script sets it reads back
-  (test_disable_auto_update_is_the_channel_set_enum_both_ways).
+  reply `boolean`. The reply answers the documented boolean (true: some upgrades are blocked) and the
+  enum beside it as `disable_auto_update`, the column Capgo's channel rows carry it in, so what a script
+  sets it reads back (test_disable_auto_update_is_a_boolean_with_the_channel_set_enum_beside).
 - `DELETE /channel` sends only `channel`; the app is the key's when the key reaches one app, and
   `app_id` is required otherwise (a 400 naming it).
 - Replies carry ChannelSet's other settings too (`ios`, `android`, `allow_device_self_set`): every
@@ -26,7 +27,7 @@ from conftest import make_key, make_zip
 APP = "com.example.demo"
 CHANNEL_FIELDS = {"id", "created_at", "name", "app_id", "version", "created_by", "updated_at", "public",
                   "disableAutoUpdateUnderNative", "disableAutoUpdate", "allow_emulator", "allow_dev"}
-CHANNEL_SET_ONLY = {"ios", "android", "allow_device_self_set"}
+CHANNEL_SET_ONLY = {"ios", "android", "allow_device_self_set", "disable_auto_update"}
 DEVICE_FIELDS = {"created_at", "updated_at", "device_id", "custom_id", "version", "app_id", "platform",
                  "plugin_version", "os_version", "version_build", "is_prod", "is_emulator"}
 BUNDLE_FIELDS = {"app_id", "bucket_id", "checksum", "created_at", "deleted", "external_url", "id", "minUpdateVersion",
@@ -72,7 +73,9 @@ def test_channels_set_read_page_and_delete(capgo, admin, box, demo_app):
     assert set(beta) == CHANNEL_FIELDS | CHANNEL_SET_ONLY
     assert beta["app_id"] == APP and beta["version"] == {"id": bundle["id"], "name": "1.0.0"}
     assert {k: beta[k] for k in channel_set if k not in ("app_id", "channel", "version")} == {
-        k: v for k, v in channel_set.items() if k not in ("app_id", "channel", "version")}
+        **{k: v for k, v in channel_set.items() if k not in ("app_id", "channel", "version")},
+        "disableAutoUpdate": True}, "the documented boolean"
+    assert beta["disable_auto_update"] == "minor"
     assert beta["created_by"] == "capgo-key" and beta["updated_at"] >= beta["created_at"]
     assert capgo.get("/channel", app_id=APP, channel="beta").json == beta
 
@@ -85,7 +88,7 @@ def test_channels_set_read_page_and_delete(capgo, admin, box, demo_app):
     # Changing some settings leaves the others; the same version is not released again.
     assert capgo.post("/channel", {"app_id": APP, "channel": "beta", "public": True}).json == OK
     beta = capgo.get("/channel", app_id=APP, channel="beta").json
-    assert beta["public"] is True and beta["allow_device_self_set"] is True and beta["disableAutoUpdate"] == "minor"
+    assert beta["public"] is True and beta["allow_device_self_set"] is True and beta["disableAutoUpdate"] is True
     assert admin.get(f"/api/v1/apps/{APP}").json["defaultChannel"] == "beta"
     assert capgo.post("/channel", {"app_id": APP, "channel": "beta", "version": "1.0.0"}).json == OK
     assert admin.get(f"/api/v1/apps/{APP}/releases").json["total"] == 1
@@ -108,12 +111,15 @@ def test_channels_set_read_page_and_delete(capgo, admin, box, demo_app):
     assert capgo.get("/channel", app_id=APP, channel="extra-0").status_code == 404
 
 
-def test_disable_auto_update_is_the_channel_set_enum_both_ways(capgo, demo_app):
-    """The document's Channel reply types disableAutoUpdate as `boolean`, which contradicts ChannelSet's
-    `disable_update` enum: a script could not read back what it set. otabox answers the enum."""
+def test_disable_auto_update_is_a_boolean_with_the_channel_set_enum_beside(capgo, demo_app):
+    """The document's Channel reply types disableAutoUpdate as `boolean`; ChannelSet's `disable_update`
+    enum reads back as `disable_auto_update` (Capgo's column), in the list and the one-channel reply."""
     for value in ("major", "minor", "version_number", "none"):
         assert capgo.post("/channel", {"app_id": APP, "channel": "production", "disableAutoUpdate": value}).json == OK
-        assert capgo.get("/channel", app_id=APP, channel="production").json["disableAutoUpdate"] == value
+        one = capgo.get("/channel", app_id=APP, channel="production").json
+        [listed] = [c for c in capgo.get("/channel", app_id=APP).json if c["name"] == "production"]
+        for channel in (one, listed):
+            assert (channel["disableAutoUpdate"], channel["disable_auto_update"]) == (value != "none", value)
     as_boolean = capgo.post("/channel", {"app_id": APP, "channel": "production", "disableAutoUpdate": True})
     assert as_boolean.status_code == 400 and as_boolean.json["error"]["details"] == {"field": "disableAutoUpdate"}
     assert "major, minor, version_number, none" in as_boolean.json["error"]["message"]
@@ -174,6 +180,8 @@ def test_bundles_list_page_and_delete(capgo, admin, box, demo_app):
     assert [b["name"] for b in capgo.get("/bundle", app_id=APP).json] == ["1.2.0", "1.0.0"]
     in_history = capgo.delete("/bundle", {"app_id": APP, "version": "1.0.0"})
     assert in_history.status_code == 409 and in_history.json["error"]["code"] == "bundle_in_use"
+    said = in_history.json["error"]["message"]
+    assert "'1.0.0'" in said and "production" in said and "deployment clear" in said, said
     assert capgo.delete("/bundle", {"app_id": APP}).json == OK
     assert [b["name"] for b in capgo.get("/bundle", app_id=APP).json] == ["1.0.0"]
     assert capgo.delete("/bundle", {"app_id": APP, "version": "9.9.9"}).status_code == 404

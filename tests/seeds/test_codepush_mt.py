@@ -114,6 +114,8 @@ def test_apps_deployments_releases_and_collaborators(seed_app, owner):
         ("Production", True, None), ("Staging", True, None)]
     documented = owner.post(f"{BASE}/apps/MyApp-iOS/deployments", {"name": "Staging"})
     assert documented.status_code == 409, "the app has Staging already (see the module's docstring)"
+    assert documented.json["error"]["message"] == "A deployment named 'Staging' already exists."
+    assert documented.json["error"]["details"] == {"parameter": "name", "reason": "Name already exists"}
     assert owner.delete(f"{BASE}/apps/MyApp-iOS/deployments/Staging").status_code == 204
     added = owner.post(f"{BASE}/apps/MyApp-iOS/deployments", {"name": "Staging"})
     assert added.status_code == 201 and added.json["deployment"]["name"] == "Staging"
@@ -122,6 +124,7 @@ def test_apps_deployments_releases_and_collaborators(seed_app, owner):
 
     released = release_package(owner, "MyApp-iOS", "Production", PACKAGE_FILES, PACKAGE_INFO)
     assert released.status_code == 201, released.data
+    assert released.json["package"]["rollout"] == 100, "as the releases list shows it"
     production = owner.get(f"{BASE}/apps/MyApp-iOS/deployments").json["deployments"][0]
     package = production["package"]
     assert {"appVersion", "description", "label", "packageHash", "blobUrl", "size", "releaseMethod",
@@ -161,6 +164,8 @@ def test_apps_deployments_releases_and_collaborators(seed_app, owner):
 
     renamed_app = owner.patch(f"{BASE}/apps/MyApp-iOS", {"name": "MyApp-iOS-Renamed"})
     assert renamed_app.status_code == 200 and renamed_app.json["name"] == "MyApp-iOS-Renamed"
+    assert renamed_app.json["app"] == {"name": "MyApp-iOS-Renamed", "platform": "ios",
+                                       "deployments": ["Production", "QA"]}, "as POST /apps answers"
     assert owner.get(f"{BASE}/apps/MyApp-iOS-Renamed/deployments").status_code == 200
     assert owner.get(f"{BASE}/apps/MyApp-iOS/deployments").json["error"]["code"] == "not_found"
     assert owner.delete(f"{BASE}/apps/MyApp-iOS-Renamed").status_code == 200

@@ -7,7 +7,8 @@ Choices where the document is silent or contradicts itself:
 - the base channel: OtaKit's releases without a channel; in otabox it is the app's default channel
   (where devices that name no channel go). A caller that names it OtaKit's way (no channel or
   `"channel": null` on a release, an empty `?channel=` on the list) reads it back as `"channel": null`;
-  a list without `channel` (every stream) names every channel, as otabox's own CLI and dashboard read it.
+  so does a list without `channel` (every stream), where `channelName` names every channel for otabox's
+  own CLI and dashboard; a caller naming a channel reads its name back.
 - `minNativeBuild` is a number in the initiate body and in the reply; `uploadUrl` (otabox's CLI's
   name) stays beside `presignedUrl`.
 """
@@ -90,10 +91,15 @@ def test_the_documented_flow(admin):
                                                                                      (None, "1.0.1")]
     every = admin.get(f"{BASE}/apps/{app_id}/releases?limit=20&offset=0")
     assert every.json["total"] == 3
-    assert [r["channel"] for r in every.json["releases"]] == ["production", "production", "staging"]
+    assert [r["channel"] for r in every.json["releases"]] == [None, None, "staging"], "as POST and ?channel= show them"
+    assert [r["channelName"] for r in every.json["releases"]] == ["production", "production", "staging"]
+    assert [r["id"] for r in every.json["releases"][:2]] == [r["id"] for r in only_base.json["releases"]]
 
     in_history = admin.delete(f"{BASE}/apps/{app_id}/bundles/{bundle['id']}")
     assert in_history.status_code == 409, "bundles that are part of a release history cannot be deleted"
+    assert in_history.json["error"]["details"]["channels"] == ["staging", "production"]
+    assert [r["channel"] for r in in_history.json["error"]["details"]["releases"]] == ["staging", "production"]
+    assert "or delete the channels" in in_history.json["error"]["message"]
     unused = upload_bundle(admin, app_id, "1.0.3", make_zip({"index.html": "1.0.3"}))
     deleted = admin.delete(f"{BASE}/apps/{app_id}/bundles/{unused['id']}")
     assert deleted.status_code == 200

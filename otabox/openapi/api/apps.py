@@ -61,8 +61,11 @@ def paths() -> dict:
             "get": operation("An app with its channels", tag, {
                 **reply({"allOf": [ref("App"), obj({"channels": array(ref("Channel"))})]}), **json_errors(*AUTH)},
                 [APP_ID]),
-            "patch": operation("Rename an app or set its default channel", tag, {
-                **reply(ref("App")), **json_errors(400, *AUTH)}, [APP_ID]),
+            "patch": operation("Rename an app or set its default channel; the app, and under `app` as the CodePush "
+                               "multi-tenant server answers (name, platform, deployments)", tag, {
+                **reply({"allOf": [ref("App"), obj({"app": obj({
+                    "name": STRING, "platform": nullable({"enum": list(apps.APP_PLATFORMS)}),
+                    "deployments": array(STRING)})})]}), **json_errors(400, *AUTH)}, [APP_ID]),
             "delete": operation("Delete an app with its channels, releases and bundles", tag, {
                 **reply(DELETED), **json_errors(*AUTH)}, [APP_ID]),
         },

@@ -81,7 +81,8 @@ def _management_paths() -> dict:
     channel = obj({"id": INTEGER, "created_at": TIMESTAMP, "name": STRING, "app_id": STRING, "version": version,
                    "created_by": STRING, "updated_at": TIMESTAMP, "public": BOOLEAN,
                    "disableAutoUpdateUnderNative": BOOLEAN,
-                   "disableAutoUpdate": {"enum": [*capgo_management.DISABLE_AUTO_UPDATE, "patch"]},
+                   "disableAutoUpdate": BOOLEAN,
+                   "disable_auto_update": {"enum": [*capgo_management.DISABLE_AUTO_UPDATE, "patch"]},
                    "allow_emulator": BOOLEAN, "allow_dev": BOOLEAN, "allow_device_self_set": BOOLEAN, "ios": BOOLEAN,
                    "android": BOOLEAN})
     device = obj({"created_at": TIMESTAMP, "updated_at": TIMESTAMP, "device_id": STRING, "custom_id": STRING,

@@ -21,8 +21,11 @@ def paths() -> dict:
                header("expo-recent-failed-update-ids", description="A structured-fields list of strings"),
                header("expo-expect-signature", description="A structured-fields dictionary (sig, keyid, alg)"),
                header("accept")]
-    multipart = {"200": {"description": "A manifest or a directive (parts named manifest/directive, extensions)",
-                         "content": {"multipart/mixed": {"schema": {"type": "object"}}}}}
+    multipart = {"200": {"description": "A manifest or a directive (parts named manifest/directive, extensions); "
+                                        "the manifest alone with accept: application/expo+json or application/json",
+                         "content": {"multipart/mixed": {"schema": {"type": "object"}},
+                                     "application/expo+json": {"schema": {"type": "object"}},
+                                     "application/json": {"schema": {"type": "object"}}}}}
     rollback = obj({"runtimeVersion": {"type": "string", "minLength": 1, "maxLength": 200},
                     "platform": PLATFORM, "channel": {"type": "string", "minLength": 1},
                     "channelName": {"type": "string", "minLength": 1},

@@ -18,6 +18,8 @@ import json
 from flask import Blueprint, jsonify
 
 from ...core import flag_contexts, flags, telemetry
+from ...core import flag_eval as ev
+from ...errors import BadRequest
 from ...fields import Schema, Whole
 from ...store.models import Flag, FlagVariation
 from ...web import accepts, actor, body, query
@@ -68,13 +70,21 @@ def _rule_input(flag: Flag, data: dict) -> dict:
 
 def _env_input(flag: Flag, data: dict) -> dict:
     """A channel's `defaultValue` is a variation's value, or (as the document's `"variant-a"` reads)
-    a variation's name when no variation has that value."""
+    a variation's name when no variation has that value; anything else is a 400 listing both, since
+    the document's example names a variation where the flag's type alone would ask for a value."""
     data = dict(data)
     if data.get("defaultValue") is not None:
         value = typed_value(flag.flag_type, data["defaultValue"])
-        variations = list(FlagVariation.select().where(FlagVariation.flag == flag))
-        if not any(v.value == value for v in variations):
-            value = next((v.value for v in variations if v.name == data["defaultValue"]), value)
+        variations = list(FlagVariation.select().where(FlagVariation.flag == flag).order_by(FlagVariation.id))
+        if not any(ev.value_key(v.value) == ev.value_key(value) for v in variations):
+            named = [v.value for v in variations if v.name == data["defaultValue"]]
+            if not named:
+                listed = ", ".join(f"{v.name} ({json.dumps(v.value)})" for v in variations)
+                raise BadRequest(f"defaultValue must be the name or the value of one of the flag's variations: "
+                                 f"{listed}", details={"field": "defaultValue",
+                                                        "variations": [{"name": v.name, "value": v.value}
+                                                                       for v in variations]})
+            value = named[0]
         data["defaultValue"] = value
     return data
 

@@ -19,7 +19,7 @@ import zipfile
 from flask import Blueprint, jsonify, request
 
 from ...core import apps, audit, branches, bundles, outbox, releases, webhooks
-from ...errors import BadRequest, NotFound
+from ...errors import BadRequest, Invalid, NotFound
 from ...fields import Boolean, Choice, Json, Schema, Text, Whole
 from ...security import auth
 from ...store.models import App, Bundle, Channel, Release, Webhook, iso
@@ -183,14 +183,14 @@ def _export_zip(files, platform: str):
     """The `assets` files as the zipped export dist otabox's Expo reader takes (each file's name is
     its path in the dist). Without a metadata.json the dist's one JavaScript/Hermes bundle is the
     launch asset and every other file an asset, which is what `npx expo export` would have written."""
-    names = [f.filename or "" for f in files]
+    names = _paths_in_export(files)
     if len(set(names)) != len(names) or not all(names):
         raise BadRequest("each assets file needs a distinct file name (its path in the export)",
                          details={"field": "assets"})
     archive = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as out:
-        for upload in files:
-            with out.open(upload.filename, "w") as member:
+        for upload, name in zip(files, names):
+            with out.open(name, "w") as member:
                 while chunk := upload.stream.read(64 * 1024):
                     member.write(chunk)
         if "metadata.json" not in names:
@@ -203,6 +203,40 @@ def _export_zip(files, platform: str):
                 platform: {"bundle": launch[0], "assets": assets}}}))
     archive.seek(0)
     return archive
+
+
+def _paths_in_export(files) -> list[str]:
+    """Each `assets` part's path in the export. curl's `-F assets=@dist/_expo/static/js/ios/index-1a2b.hbc`
+    sends only the base name (`index-1a2b.hbc`); the export names its files by content hash
+    (`assets/<md5>`, `index-<hash>.hbc`), so a base name that exactly one path in metadata.json ends
+    with is that path. Paths metadata.json names that no part matches are a 422 naming them, with
+    curl's way of sending the path."""
+    names = [f.filename or "" for f in files]
+    if "metadata.json" not in names:
+        return names
+    upload = files[names.index("metadata.json")]
+    try:
+        platforms = json.loads(upload.stream.read()).get("fileMetadata") or {}
+        named = [path for entry in platforms.values()
+                 for path in [entry.get("bundle"), *(a.get("path") for a in entry.get("assets") or [])]
+                 if isinstance(path, str)]
+    except (ValueError, AttributeError):
+        return names  # the Expo reader says what is wrong with it
+    finally:
+        upload.stream.seek(0)
+    by_base: dict[str, list[str]] = {}
+    for path in dict.fromkeys(named):
+        by_base.setdefault(posixpath.basename(path), []).append(path)
+    given = set(names)
+    paths = [name if name in named or name == "metadata.json" or len(by_base.get(name, ())) != 1
+             or by_base[name][0] in given else by_base[name][0] for name in names]
+    missing = [path for path in dict.fromkeys(named) if path not in paths]
+    if missing:
+        raise Invalid(f"not a usable Expo export: metadata.json names files no assets part is: {', '.join(missing)}. "
+                      f"Send each file with its path in the export, e.g. -F 'assets=@{missing[0]};filename="
+                      f"{missing[0]}' from the export's folder (curl sends only the base name otherwise)",
+                      code="invalid_expo_export", details={"field": "assets", "missing": missing})
+    return paths
 
 
 def _build_version(app: App, runtime_version: str) -> str:

@@ -49,9 +49,11 @@ def flag_impacts():
                     "updates": telemetry.release_impacts(app, days)})
 
 
-def _events(args: dict, limit: int, offset: int):
-    return telemetry.list_events(project(), [args["type"]] if "type" in args else telemetry.KEPT_TYPES,
-                                 args.get("channel"), args.get("platform"), limit, offset)
+def _events(args: dict, limit: int, offset: int) -> tuple[list[dict], int]:
+    app = project()
+    found, total = telemetry.list_events(app, [args["type"]] if "type" in args else telemetry.KEPT_TYPES,
+                                         args.get("channel"), args.get("platform"), limit, offset)
+    return telemetry.events_json(app, found), total
 
 
 @bp.get("/v1/ota/telemetry/events")
@@ -59,7 +61,7 @@ def _events(args: dict, limit: int, offset: int):
 def events():
     args = query()
     found, total = _events(args, args["limit"], args["offset"])
-    return jsonify({"events": [telemetry.event_json(e) for e in found], "total": total})
+    return jsonify({"events": found, "total": total})
 
 
 @bp.get("/v1/ota/observe/events")
@@ -67,5 +69,5 @@ def events():
 def observe_events():
     args = query()
     found, total = _events(args, OBSERVE_PAGE, (args["page"] - 1) * OBSERVE_PAGE)
-    return jsonify({"events": [telemetry.event_json(e) for e in found], "page": args["page"],
+    return jsonify({"events": found, "page": args["page"],
                     "pageSize": OBSERVE_PAGE, "total": total})

@@ -103,7 +103,10 @@ def _creator(entity_type: str, entity_id: int, action: str) -> str | None:
 
 def channel_json(app: App, channel: Channel) -> dict:
     """Capgo's Channel, with ChannelSet's other settings (ios, android, allow_device_self_set) beside.
-    `created_by`: who created the channel (or its app); `updated_at`: its last change or release."""
+    `created_by`: who created the channel (or its app); `updated_at`: its last change or release.
+    `disableAutoUpdate` is the boolean the document's Channel types it (any upgrade blocked); which
+    upgrades are blocked, the `disable_update` value ChannelSet takes, is `disable_auto_update` beside
+    it, the name of the column Capgo's own channel rows carry it in."""
     current = current_release(channel)
     changes = [e["at"] for e in audit.query(limit=1, entity_type="channel", entity_id=str(channel.id))]
     updated = max([iso(channel.created_at), *changes, *([iso(current.created_at)] if current else [])])
@@ -112,7 +115,8 @@ def channel_json(app: App, channel: Channel) -> dict:
             "created_by": _creator("channel", channel.id, "channel.created") or _creator("app", app.id, "app.created")
             or "", "updated_at": updated, "public": app.default_channel == channel.name,
             "disableAutoUpdateUnderNative": channel.disable_auto_update_under_native,
-            "disableAutoUpdate": channel.block_upgrades, "allow_emulator": channel.allow_emulator,
+            "disableAutoUpdate": channel.block_upgrades != "none", "disable_auto_update": channel.block_upgrades,
+            "allow_emulator": channel.allow_emulator,
             "allow_dev": channel.allow_dev, "allow_device_self_set": channel.allow_device_self_assign,
             "ios": channel.ios_enabled, "android": channel.android_enabled}
 

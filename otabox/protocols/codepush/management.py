@@ -204,7 +204,15 @@ def _history(channel: Channel) -> list[Release]:
 def _deployment_json(channel: Channel) -> dict:
     history = _history(channel)
     return {"name": channel.name, "key": channel.deployment_key,
-            "package": package_json(history[0]) if history else None}
+            "package": _shown_package(history[0]) if history else None}
+
+
+def _shown_package(release: Release) -> dict:
+    """The package as the route's server shows it: code-push-server's `rollout` null once complete;
+    at the multi-tenant server's paths (/api/v1) the number its releases list shows (100), so one
+    release reads alike in every reply there."""
+    package = package_json(release)
+    return {**package, "rollout": release.rollout} if request.blueprint == api_bp.name else package
 
 
 def package_json(release: Release, superseded: bool = False) -> dict:
@@ -237,6 +245,9 @@ def add_deployment(app_name):
         raise BadRequest("A deployment key must be 10 to 100 letters, digits, '_' or '-'.")
     if key and Channel.select().where(Channel.deployment_key == key).exists():
         raise Conflict("That deployment key is in use already.")
+    if Channel.select().where((Channel.app == app) & (Channel.name == name)).exists():
+        raise Conflict(f"A deployment named '{name}' already exists.",
+                       details={"parameter": "name", "reason": "Name already exists"})
     channel = apps.create_channel(app, name, actor())
     if key:
         channel = apps.set_deployment_key(channel, key, actor())
@@ -431,7 +442,7 @@ def release(app_name, dep):
             "mandatory": info.get("isMandatory", False)}
     created, _ = releases.create_release(app, data, actor(), bundles.find_bundle, apps.find_channel)
     created = _finish(app, channel, created, info.get("isDisabled", False))
-    return jsonify({"package": package_json(created)}), 201
+    return jsonify({"package": _shown_package(created)}), 201
 
 
 @bp.patch("/apps/<app_name>/deployments/<dep>/release")
@@ -572,7 +583,7 @@ def update_labelled_release(app_name, dep, label):
     channel = _find_channel(find_app(app_name, "publisher"), dep)
     changed = _patch_release(channel, _package_info({**body(), "label": label}, all_optional=True),
                              rollout_may_shrink=True)
-    return jsonify({"package": {**package_json(changed), "rollout": changed.rollout}}) if changed else no_content()
+    return jsonify({"package": _shown_package(changed)}) if changed else no_content()
 
 
 for _rule, _view, _methods in (

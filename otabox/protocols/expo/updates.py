@@ -358,7 +358,7 @@ def manifest(app_id):
     view = box().serving.app_by_slug(app_id)
     if view is None:
         raise NotFound(f"no app {app_id[:200]!r}")
-    _require_multipart()
+    json_type = _negotiated_json()
     signing = _signing_key(view, asked.expected_signature)
     updates = known_updates(view)
     current = updates.get(asked.current_update_id) if asked.current_update_id else None
@@ -372,14 +372,59 @@ def manifest(app_id):
                        platform=asked.platform, native_version=asked.runtime_version, native_build=None,
                        bundle_version=query.current_version,
                        channel=decision.channel.name if decision.channel else asked.channel)
+    if json_type is not None:
+        return _json_reply(view, asked, decision, signing, json_type)
     return _reply(view, asked, decision, signing)
 
 
-def _require_multipart() -> None:
+MULTIPART_TYPES = ("multipart/mixed", "multipart/*", "*/*")
+JSON_TYPES = ("application/expo+json", "application/json")
+
+
+def _negotiated_json() -> str | None:
+    """The manifest's form by the request's `accept` (the spec's proactive negotiation): None for
+    multipart/mixed (no accept, or multipart accepted at least as much as JSON: the only form that
+    carries directives), else the JSON media type preferred; neither is a 406."""
     accept = request.headers.get("accept", "").lower()
-    if accept and not any(kind in accept for kind in ("multipart/mixed", "multipart/*", "*/*")):
-        raise OtaboxError("otabox answers Expo manifest requests as multipart/mixed only", status=406,
-                          code="not_acceptable", details={"accept": accept[:200]})
+    if not accept.strip():
+        return None
+    weights: dict[str, float] = {}
+    for item in accept.split(","):
+        media, *params = (piece.strip() for piece in item.split(";"))
+        q = next((p[2:] for p in params if p.startswith("q=")), "1")
+        try:
+            weights[media] = max(weights.get(media, 0.0), float(q))
+        except ValueError:
+            weights[media] = max(weights.get(media, 0.0), 1.0)  # tolerant: a bad q counts as accepted
+    multipart = max(weights.get(kind, 0.0) for kind in MULTIPART_TYPES)
+    json_q = {kind: max(weights.get(kind, 0.0), weights.get("application/*", 0.0)) for kind in JSON_TYPES}
+    best = max(JSON_TYPES, key=lambda kind: json_q[kind])
+    if multipart > 0 and multipart >= json_q[best]:
+        return None
+    if json_q[best] > 0:
+        return best
+    raise OtaboxError("otabox answers Expo manifest requests as multipart/mixed, application/expo+json or "
+                      "application/json", status=406, code="not_acceptable", details={"accept": accept[:200]})
+
+
+def _json_reply(view: AppView, asked: ManifestRequest, decision: domain.Decision, signing: CodeSigning | None,
+                content_type: str) -> Response:
+    """The manifest as the whole body (`accept: application/expo+json` or `application/json`), its
+    signature in the `expo-signature` header. That form carries no directive, so when the answer
+    is not an update (nothing released, a rollback to the embedded update) it is a 406, as the spec
+    says, naming the form that carries it. A device already on the update gets its manifest again
+    (the most recent update, which it keeps)."""
+    servable = decision.bundle is not None and asked.platform in decision.bundle.extra.get("files", {})
+    if decision.outcome not in ("update", "up_to_date") or not servable:
+        raise OtaboxError("no update to serve, and the answer (a directive: no update, or roll back to the "
+                          "embedded update) needs accept: multipart/mixed", status=406,
+                          code="directive_unsupported", details={"accept": request.headers.get("accept", "")[:200]})
+    [part, _] = _manifest_response_parts(view, asked, update_for(decision.release, decision.bundle), decision,
+                                         signing)
+    response = _response(asked, 200, part.json_bytes, content_type)
+    for header, value in part.headers.items():
+        response.headers[header] = value
+    return response
 
 
 def _reply(view: AppView, asked: ManifestRequest, decision: domain.Decision, signing: CodeSigning | None) -> Response:
@@ -400,6 +445,12 @@ def _reply(view: AppView, asked: ManifestRequest, decision: domain.Decision, sig
 
 
 def _manifest_response(view: AppView, asked, update: Update, decision: domain.Decision, signing) -> Response:
+    return _multipart(asked, _manifest_response_parts(view, asked, update, decision, signing))
+
+
+def _manifest_response_parts(view: AppView, asked, update: Update, decision: domain.Decision, signing
+                             ) -> list[ef.Part]:
+    """The manifest part and the extensions part of an update's answer."""
     files = platform_files(update.bundle, asked.platform)
     ttl = box().config.expo_asset_url_ttl
 
@@ -415,8 +466,7 @@ def _manifest_response(view: AppView, asked, update: Update, decision: domain.De
         metadata={"channel": decision.channel.name, "version": update.bundle.version,
                   **({"isCritical": True} if decision.mandatory else {})},
         expo_client=update.bundle.extra.get("expoConfig", {}))
-    parts = [_part("manifest", body, signing), ef.signed_json_part("extensions", {"assetRequestHeaders": {}})]
-    return _multipart(asked, parts)
+    return [_part("manifest", body, signing), ef.signed_json_part("extensions", {"assetRequestHeaders": {}})]
 
 
 def platform_files(bundle: BundleView, platform: str) -> ef.PlatformFiles:
