@@ -7,7 +7,7 @@ import click
 
 from ..config import Config
 from .channels import show_channels
-from .common import JSON_OPTION, admin_command, data_dir_option
+from .common import JSON_OPTION, admin_command, data_dir_option, print_table
 
 
 @click.group()
@@ -33,10 +33,8 @@ def apps_list(box):
     from ..core.apps import app_json
     from ..store.models import App
 
-    click.echo(f"{'ID':>4}  {'SLUG':32} CLIENT KEY")
-    for app in App.select().order_by(App.id):
-        info = app_json(app)
-        click.echo(f"{info['id']:>4}  {info['slug']:32} {info['clientKey']}")
+    print_table([("ID", "id"), ("SLUG", "slug"), ("CLIENT KEY", "clientKey")],
+                [app_json(app) for app in App.select().order_by(App.id)])
 
 
 @apps.command("show")
@@ -81,9 +79,10 @@ def audit(box, limit, action, entity_type, as_json):
     if as_json:
         click.echo(json.dumps(entries, indent=2))
         return
-    for e in entries:
-        click.echo(f"{e['id']:>6}  {e['at']}  {e['actor']:16} {e['action']:26} {e['entityType']}:{e['entityId']}  "
-                   f"{json.dumps(e['details'], sort_keys=True)}")
+    print_table([("ID", "id"), ("AT", "at"), ("ACTOR", "actor"), ("ACTION", "action"), ("ENTITY", "entity"),
+                 ("DETAILS", "details")],
+                [{**e, "entity": f"{e['entityType']}:{e['entityId']}", "details": json.dumps(e["details"], sort_keys=True)}
+                 for e in entries])
 
 
 @click.group("signing-key")

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from .client import ClientError, OtaboxClient, file_sha256, native_executables, zip_folder
+from .common import print_table
 from .gitinfo import git_fields
 
 
@@ -32,12 +33,7 @@ def show(data, as_json: bool, columns: list[tuple[str, str]], rows=None) -> None
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return
-    rows = rows if rows is not None else [data]
-    table = [[header for header, _ in columns]] + [["" if r.get(k) is None else str(r.get(k)) for _, k in columns]
-                                                   for r in rows]
-    widths = [max(len(row[i]) for row in table) for i in range(len(columns))]
-    for row in table:
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    print_table(columns, rows if rows is not None else [data])
 
 
 class UploadProgress:

@@ -29,3 +29,36 @@ def test_on_a_terminal_the_notice_points_at_the_key_below_it(config, monkeypatch
     ran = admin(config, "keys", "create", "--name", "ci", "--role", "reader")
     assert ran.stderr == "Created reader key 'ci'.\nThe key (store it now; it is not shown again):\n"
     assert ran.stdout.startswith("otabox_sk_")
+
+
+def cells(output: str) -> list[dict[str, str]]:
+    """The rows of a table the CLI printed, as {header: cell}: a column starts where its header does
+    and ends two spaces before the next header, so a cell that ran into the next column shows."""
+    header, *lines = output.splitlines()
+    names = [name.strip() for name in header.split("  ") if name.strip()]
+    starts = [header.index(name) for name in names]
+    rows = []
+    for line in lines:
+        row = {}
+        for name, start, end in zip(names, starts, [*starts[1:], None]):
+            assert end is None or line[end - 2:end] in ("  ", " ", ""), f"{name!r} runs into the next column: {line}"
+            row[name] = line[start:end].strip()
+        rows.append(row)
+    return rows
+
+
+def test_table_columns_are_as_wide_as_their_longest_cell(config):
+    long_key, long_slug, long_email = "quickstart-1796657348", "com.example.an-app-with-a-rather-long-slug", \
+        "someone.with.a.long.address@example.com"
+    admin(config, "keys", "create", "--name", long_key)
+    admin(config, "apps", "create", long_slug)
+    admin(config, "users", "create", "--email", long_email, "--role", "admin")
+
+    (key,) = [row for row in cells(admin(config, "keys", "list").stdout) if row["NAME"] == long_key]
+    assert (key["OWNER"], key["ROLE"], key["APPS"], key["EXPIRES"]) == ("(api key)", "admin", "*", "never")
+    (app,) = cells(admin(config, "apps", "list").stdout)
+    assert app["SLUG"] == long_slug and app["CLIENT KEY"].startswith("otabox_ck_")
+    (person,) = cells(admin(config, "users", "list").stdout)
+    assert (person["EMAIL"], person["ROLE"], person["STATE"]) == (long_email, "admin", "active")
+    entries = cells(admin(config, "audit").stdout)
+    assert {(row["ACTOR"], row["ACTION"]) for row in entries} >= {("cli", "app.created"), ("cli", "key.created")}
