@@ -417,8 +417,18 @@ def devices_list(client, app, channel, limit, as_json):
     query = f"?limit={limit}" + (f"&channel={urllib.parse.quote(channel)}" if channel else "")
     data = client.get(f"/api/v1/apps/{app}/devices{query}")
     show(data, as_json, [("DEVICE", "deviceId"), ("PLATFORM", "platform"), ("VERSION", "bundleVersion"),
-                         ("CHANNEL", "channel"), ("NATIVE", "nativeVersion"), ("LAST SEEN", "lastSeen")],
-         data["devices"])
+                         ("CHANNEL", "channel"), ("NATIVE", "native"), ("LAST SEEN", "lastSeen")],
+         [{**device, "native": native_text(device)} for device in data["devices"]])
+
+
+def native_text(device: dict) -> str:
+    """What is known of the binary a device runs: `1.2.0 (100)`, `1.2.0`, or `build 100` when it sent
+    only its build number (`nativeBuild`, the native check's usual field)."""
+    version, build = device.get("nativeVersion") or "", device.get("nativeBuild")
+    build = "" if build is None else str(build)
+    if version and build:
+        return f"{version} ({build})"
+    return version or (build and f"build {build}")
 
 
 COMMANDS = (publish, release, releases, bundles, rollout, rollback, promote, devices)

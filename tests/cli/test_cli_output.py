@@ -4,7 +4,7 @@ content, human lines by default and JSON with --json."""
 from __future__ import annotations
 
 import pytest
-from support import run_otabox
+from support import check, run_otabox, served
 
 from otabox.cli import common
 
@@ -62,3 +62,16 @@ def test_table_columns_are_as_wide_as_their_longest_cell(config):
     assert (person["EMAIL"], person["ROLE"], person["STATE"]) == (long_email, "admin", "active")
     entries = cells(admin(config, "audit").stdout)
     assert {(row["ACTOR"], row["ACTION"]) for row in entries} >= {("cli", "app.created"), ("cli", "key.created")}
+
+
+def test_devices_list_shows_what_is_known_of_each_native_binary(flask_app, box, client, admin, demo_app):
+    for device, params in (("build-only", {"nativeBuild": 100}), ("version-only", {"nativeVersion": "1.2.0"}),
+                           ("both", {"nativeVersion": "1.3.0", "nativeBuild": 130}), ("neither", {})):
+        check(client, demo_app, deviceId=device, version="builtin", **params)
+    box.tracker.flush()
+    with served(flask_app) as url:
+        listed = run_otabox("devices", "list", "--app", demo_app["slug"], env={"OTABOX_URL": url,
+                                                                             "OTABOX_KEY": admin.key})
+    assert listed.returncode == 0, listed.stderr
+    native = {row["DEVICE"]: row["NATIVE"] for row in cells(listed.stdout)}
+    assert native == {"build-only": "build 100", "version-only": "1.2.0", "both": "1.3.0 (130)", "neither": ""}
