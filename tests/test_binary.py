@@ -99,7 +99,7 @@ def test_the_admin_commands_run_from_the_binary(binary_server, tmp_path):
     shown = json.loads(otabox("apps", "show", "com.example.binary", "--json"))
     assert [c["name"] for c in shown["channels"]] == ["production", "staging"]
     assert "OK" in otabox("doctor")
-    backup = json.loads(otabox("backup", str(tmp_path / "backup")))
+    backup = json.loads(otabox("backup", str(tmp_path / "backup"), "--json"))
     assert (tmp_path / "backup").is_dir() and backup
     assert "ana@example.com" in otabox("users", "list")
     refused = subprocess.run(["otabox", "keys", "list"], cwd=tmp_path, env=env, capture_output=True, text=True)

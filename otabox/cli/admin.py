@@ -18,12 +18,19 @@ def apps():
 @apps.command("create")
 @click.argument("slug")
 @click.option("--name", default=None, help="Display name (default: the slug).")
+@JSON_OPTION
 @admin_command
-def apps_create(box, slug, name):
-    """Create the app SLUG (a reverse-DNS id such as com.example.app) with channels production and staging."""
+def apps_create(box, slug, name, as_json):
+    """Create the app SLUG (a reverse-DNS id such as com.example.app) with channels production and staging,
+    and show what apps connect with (as `otabox apps show`)."""
     from ..core.apps import app_json, create_app
 
-    click.echo(json.dumps(app_json(create_app(slug, name, "cli")), indent=2))
+    app = create_app(slug, name, "cli")
+    if as_json:
+        click.echo(json.dumps(app_json(app), indent=2))
+        return
+    click.echo(f"Created app {app.slug}.\n")
+    show_app(app)
 
 
 @apps.command("list")
@@ -44,11 +51,17 @@ def apps_list(box):
 def apps_show(box, app_ref, as_json):
     """Everything a team connects an app with: its client key, default channel, each channel's
     CodePush deployment key and release, and its collaborators."""
-    from ..core.apps import app_json, channel_json, find_app
+    from ..core.apps import find_app
+
+    show_app(find_app(app_ref), as_json)
+
+
+def show_app(app, as_json: bool = False) -> None:
+    """What `apps show` prints: the client key, default channel, channels and collaborators."""
+    from ..core.apps import app_json, channel_json
     from ..core.collaborators import collaborator_json, collaborators
     from ..store.models import Channel
 
-    app = find_app(app_ref)
     info = {**app_json(app),
             "channels": [channel_json(c) for c in Channel.select().where(Channel.app == app).order_by(Channel.id)],
             "collaborators": [collaborator_json(c) for c in collaborators(app)]}

@@ -3,6 +3,8 @@ stdout under a notice that makes sense when stdout is captured, tables whose col
 content, human lines by default and JSON with --json."""
 from __future__ import annotations
 
+import json
+
 import pytest
 from support import check, run_otabox, served
 
@@ -75,3 +77,25 @@ def test_devices_list_shows_what_is_known_of_each_native_binary(flask_app, box, 
     assert listed.returncode == 0, listed.stderr
     native = {row["DEVICE"]: row["NATIVE"] for row in cells(listed.stdout)}
     assert native == {"build-only": "build 100", "version-only": "1.2.0", "both": "1.3.0 (130)", "neither": ""}
+
+
+def test_apps_create_gc_and_backup_speak_in_lines_and_in_json_when_asked(config, tmp_path):
+    created = admin(config, "apps", "create", "com.example.lines", "--name", "Lines")
+    assert created.returncode == 0 and created.stdout.startswith("Created app com.example.lines.\n\n"
+                                                                 "com.example.lines (Lines), id 1, created ")
+    assert "client key:       otabox_ck_" in created.stdout and "production" in created.stdout
+    as_json = json.loads(admin(config, "apps", "create", "com.example.json", "--json").stdout)
+    assert as_json["slug"] == "com.example.json" and as_json["clientKey"].startswith("otabox_ck_")
+
+    assert admin(config, "gc").stdout == "Removed 0 expired uploads, 0 staged files and 0 bundle files no bundle uses.\n"
+    assert json.loads(admin(config, "gc", "--json").stdout) == {"expiredUploads": 0, "stagedFiles": 0, "blobs": 0}
+
+
+@pytest.mark.sqlite_only  # otabox backup copies SQLite files
+def test_backup_says_what_it_copied_and_where(config, tmp_path):
+    dest = tmp_path / "backup"
+    backed_up = admin(config, "backup", str(dest))
+    assert backed_up.returncode == 0 and backed_up.stdout == (
+        f"Backed up the database ({dest / 'otabox.db'}), 0 bundle files and the secrets to {dest}.\n")
+    report = json.loads(admin(config, "backup", str(tmp_path / "again"), "--json").stdout)
+    assert report == {"database": str(tmp_path / "again" / "otabox.db"), "blobs": 0, "missing": []}
