@@ -231,3 +231,14 @@ def test_a_pair_recorded_as_an_otabox_patch_v1_archive_is_made_again_as_v2(clien
     assert [m["format"] for m in again] == ["otabox-patch-v2"] and again[0]["sha256"] == made["sha256"]
     assert made["sha256"] in blobs and "1" * 64 not in blobs  # the v1 file goes with the next gc
     assert offered(client, demo_app, version="1.0.0")["bundle"]["patch"]["sha256"] == made["sha256"]
+
+
+def test_the_applier_run_without_bsdiff4_says_how_to_install_it(monkeypatch, tmp_path):
+    """`python3 clients/python/otabox_patch.py ...` outside the venv: one line and a failing exit, no traceback."""
+    import runpy
+    monkeypatch.setitem(sys.modules, "bsdiff4", None)  # what an interpreter without the package finds
+    monkeypatch.setattr(sys, "argv", ["otabox_patch.py", "--base", "b.zip", "--patch", "p.zip", "--sha256", "0" * 64,
+                                      "--out", str(tmp_path / "out")])
+    with pytest.raises(SystemExit) as stopped:
+        runpy.run_path(str(ROOT / "clients" / "python" / "otabox_patch.py"), run_name="__main__")
+    assert stopped.value.code == "otabox_patch.py needs the bsdiff4 package: pip install bsdiff4"
