@@ -1,4 +1,4 @@
-"""The single binary (build/binary/otabox from scripts/build-binary) against the installed package: its size,
+"""The single binary (otabox-binary/otabox from scripts/build-binary) against the installed package: its size,
 and how long each takes to answer `--version` and to start `serve` until /healthz answers, the best of
 several alternating runs (the one-file binary unpacks itself to a temporary folder on every start).
 
@@ -12,7 +12,7 @@ import time
 
 from common import ROOT, Server, Workspace, free_port, machine, ratio
 
-BINARY = ROOT / "build" / "binary" / "otabox"
+BINARY = ROOT / "otabox-binary" / "otabox"
 PACKAGE = [sys.executable, str(ROOT / "otabox.py")]
 
 

@@ -1,5 +1,5 @@
 """The single binary: `scripts/build-binary` in a copy of this checkout (as a fresh clone has it) builds
-build/binary/otabox, which then runs the README's quick start from an empty folder with a bare PATH (no
+otabox-binary/otabox, which then runs the README's quick start from an empty folder with a bare PATH (no
 virtualenv, no Python packages: the system's python3 there only fills in the README's JSON helper)
 and the admin commands a box needs.
 
@@ -33,7 +33,7 @@ def binary(tmp_path_factory) -> Path:
     built = subprocess.run([str(build)], cwd=checkout / "static", env=env, capture_output=True, text=True,
                            timeout=1200, stdin=subprocess.DEVNULL)
     assert built.returncode == 0, built.stderr[-4000:]
-    return checkout / "build" / "binary" / "otabox"
+    return checkout / "otabox-binary" / "otabox"
 
 
 def bare_env(binary: Path, home: Path, **extra) -> dict:
@@ -43,6 +43,7 @@ def bare_env(binary: Path, home: Path, **extra) -> dict:
 
 def test_it_is_one_executable_for_linux_x86_64_under_the_size_limit(binary):
     assert [p.name for p in binary.parent.iterdir()] == ["otabox"] and os.access(binary, os.X_OK)
+    assert not (binary.parent.parent / "build").exists(), "python -m build in the checkout would import build/"
     header = binary.read_bytes()[:20]
     assert header[:4] == b"\x7fELF" and int.from_bytes(header[18:20], "little") == 0x3E  # EM_X86_64
     assert binary.stat().st_size < MAX_MEGABYTES * 1024 * 1024
@@ -99,7 +100,7 @@ def test_the_admin_commands_run_from_the_binary(binary_server, tmp_path):
     shown = json.loads(otabox("apps", "show", "com.example.binary", "--json"))
     assert [c["name"] for c in shown["channels"]] == ["production", "staging"]
     assert "OK" in otabox("doctor")
-    backup = json.loads(otabox("backup", str(tmp_path / "backup")))
+    backup = json.loads(otabox("backup", str(tmp_path / "backup"), "--json"))
     assert (tmp_path / "backup").is_dir() and backup
     assert "ana@example.com" in otabox("users", "list")
     refused = subprocess.run(["otabox", "keys", "list"], cwd=tmp_path, env=env, capture_output=True, text=True)

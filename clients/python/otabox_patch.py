@@ -37,8 +37,13 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-import bsdiff4
-import bsdiff4.core
+try:
+    import bsdiff4
+    import bsdiff4.core
+except ModuleNotFoundError:
+    if __name__ != "__main__":
+        raise
+    raise SystemExit("otabox_patch.py needs the bsdiff4 package: pip install bsdiff4") from None
 
 FORMAT = "otabox-patch-v1"
 MANIFEST = "otabox-patch.json"

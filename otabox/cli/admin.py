@@ -7,7 +7,7 @@ import click
 
 from ..config import Config
 from .channels import show_channels
-from .common import JSON_OPTION, admin_command, data_dir_option
+from .common import JSON_OPTION, admin_command, data_dir_option, print_table
 
 
 @click.group()
@@ -18,12 +18,19 @@ def apps():
 @apps.command("create")
 @click.argument("slug")
 @click.option("--name", default=None, help="Display name (default: the slug).")
+@JSON_OPTION
 @admin_command
-def apps_create(box, slug, name):
-    """Create the app SLUG (a reverse-DNS id such as com.example.app) with channels production and staging."""
+def apps_create(box, slug, name, as_json):
+    """Create the app SLUG (a reverse-DNS id such as com.example.app) with channels production and staging,
+    and show what apps connect with (as `otabox apps show`)."""
     from ..core.apps import app_json, create_app
 
-    click.echo(json.dumps(app_json(create_app(slug, name, "cli")), indent=2))
+    app = create_app(slug, name, "cli")
+    if as_json:
+        click.echo(json.dumps(app_json(app), indent=2))
+        return
+    click.echo(f"Created app {app.slug}.\n")
+    show_app(app)
 
 
 @apps.command("list")
@@ -33,10 +40,8 @@ def apps_list(box):
     from ..core.apps import app_json
     from ..store.models import App
 
-    click.echo(f"{'ID':>4}  {'SLUG':32} CLIENT KEY")
-    for app in App.select().order_by(App.id):
-        info = app_json(app)
-        click.echo(f"{info['id']:>4}  {info['slug']:32} {info['clientKey']}")
+    print_table([("ID", "id"), ("SLUG", "slug"), ("CLIENT KEY", "clientKey")],
+                [app_json(app) for app in App.select().order_by(App.id)])
 
 
 @apps.command("show")
@@ -46,11 +51,17 @@ def apps_list(box):
 def apps_show(box, app_ref, as_json):
     """Everything a team connects an app with: its client key, default channel, each channel's
     CodePush deployment key and release, and its collaborators."""
-    from ..core.apps import app_json, channel_json, find_app
+    from ..core.apps import find_app
+
+    show_app(find_app(app_ref), as_json)
+
+
+def show_app(app, as_json: bool = False) -> None:
+    """What `apps show` prints: the client key, default channel, channels and collaborators."""
+    from ..core.apps import app_json, channel_json
     from ..core.collaborators import collaborator_json, collaborators
     from ..store.models import Channel
 
-    app = find_app(app_ref)
     info = {**app_json(app),
             "channels": [channel_json(c) for c in Channel.select().where(Channel.app == app).order_by(Channel.id)],
             "collaborators": [collaborator_json(c) for c in collaborators(app)]}
@@ -81,9 +92,10 @@ def audit(box, limit, action, entity_type, as_json):
     if as_json:
         click.echo(json.dumps(entries, indent=2))
         return
-    for e in entries:
-        click.echo(f"{e['id']:>6}  {e['at']}  {e['actor']:16} {e['action']:26} {e['entityType']}:{e['entityId']}  "
-                   f"{json.dumps(e['details'], sort_keys=True)}")
+    print_table([("ID", "id"), ("AT", "at"), ("ACTOR", "actor"), ("ACTION", "action"), ("ENTITY", "entity"),
+                 ("DETAILS", "details")],
+                [{**e, "entity": f"{e['entityType']}:{e['entityId']}", "details": json.dumps(e["details"], sort_keys=True)}
+                 for e in entries])
 
 
 @click.group("signing-key")

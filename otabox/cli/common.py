@@ -28,6 +28,16 @@ def show_once(secret: str, what: str, advice: str) -> None:
     click.echo(secret)
 
 
+def print_table(columns: list[tuple[str, str]], rows: list[dict]) -> None:
+    """`rows` under the headers of `columns` (header, key), each column as wide as its widest cell, so
+    a long name never runs into the next column; a missing value is an empty cell."""
+    table = [[header for header, _ in columns]] + [["" if row.get(key) is None else str(row.get(key))
+                                                    for _, key in columns] for row in rows]
+    widths = [max(len(line[i]) for line in table) for i in range(len(columns))]
+    for line in table:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip())
+
+
 def data_dir_option(func):
     return click.option("--data-dir", type=click.Path(file_okay=False, readable=False), default=None,
                         help="Data directory (default ./data of the current folder, env OTABOX_DATA_DIR).")(func)

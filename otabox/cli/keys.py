@@ -6,7 +6,7 @@ import json
 
 import click
 
-from .common import admin_command, show_once
+from .common import admin_command, print_table, show_once
 
 
 @click.group()
@@ -60,15 +60,18 @@ def keys_list(box, as_json):
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    click.echo(f"{'NAME':20} {'OWNER':24} {'ROLE':10} {'APPS':32} {'CREATED':25} {'EXPIRES':25} LAST USED")
-    for r in rows:
-        if r["appRoles"] is None:
-            apps = "*"
-        else:
-            apps = ",".join(slug if role == r["role"] else f"{slug} ({role})"
-                            for slug, role in r["appRoles"].items()) or "(none)"
-        click.echo(f"{r['name']:20} {r['owner'] or '(api key)':24} {r['role']:10} {apps:32} {r['created']:25} "
-                   f"{r['expires'] or 'never':25} {r['lastUsed'] or 'never'}")
+    print_table([("NAME", "name"), ("OWNER", "owner"), ("ROLE", "role"), ("APPS", "apps"), ("CREATED", "created"),
+                 ("EXPIRES", "expires"), ("LAST USED", "lastUsed")],
+                [{**r, "owner": r["owner"] or "(api key)", "apps": _reach_text(r), "expires": r["expires"] or "never",
+                  "lastUsed": r["lastUsed"] or "never"} for r in rows])
+
+
+def _reach_text(row: dict) -> str:
+    """`*` (every app), or the apps with the role on each where it is less than the key's."""
+    if row["appRoles"] is None:
+        return "*"
+    return ",".join(slug if role == row["role"] else f"{slug} ({role})"
+                    for slug, role in row["appRoles"].items()) or "(none)"
 
 
 @keys.command("revoke")

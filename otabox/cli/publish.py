@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from .client import ClientError, OtaboxClient, file_sha256, native_executables, zip_folder
+from .common import print_table
 from .gitinfo import git_fields
 
 
@@ -32,12 +33,7 @@ def show(data, as_json: bool, columns: list[tuple[str, str]], rows=None) -> None
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return
-    rows = rows if rows is not None else [data]
-    table = [[header for header, _ in columns]] + [["" if r.get(k) is None else str(r.get(k)) for _, k in columns]
-                                                   for r in rows]
-    widths = [max(len(row[i]) for row in table) for i in range(len(columns))]
-    for row in table:
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    print_table(columns, rows if rows is not None else [data])
 
 
 class UploadProgress:
@@ -422,8 +418,18 @@ def devices_list(client, app, channel, limit, as_json):
     query = f"?limit={limit}" + (f"&channel={urllib.parse.quote(channel)}" if channel else "")
     data = client.get(f"/api/v1/apps/{app}/devices{query}")
     show(data, as_json, [("DEVICE", "deviceId"), ("PLATFORM", "platform"), ("VERSION", "bundleVersion"),
-                         ("CHANNEL", "channel"), ("NATIVE", "nativeVersion"), ("LAST SEEN", "lastSeen")],
-         data["devices"])
+                         ("CHANNEL", "channel"), ("NATIVE", "native"), ("LAST SEEN", "lastSeen")],
+         [{**device, "native": native_text(device)} for device in data["devices"]])
+
+
+def native_text(device: dict) -> str:
+    """What is known of the binary a device runs: `1.2.0 (100)`, `1.2.0`, or `build 100` when it sent
+    only its build number (`nativeBuild`, the native check's usual field)."""
+    version, build = device.get("nativeVersion") or "", device.get("nativeBuild")
+    build = "" if build is None else str(build)
+    if version and build:
+        return f"{version} ({build})"
+    return version or (build and f"build {build}")
 
 
 COMMANDS = (publish, release, releases, bundles, rollout, rollback, promote, devices)

@@ -6,7 +6,7 @@ import json
 import click
 
 from ..config import Config
-from .common import admin_command, data_dir_option, open_box
+from .common import JSON_OPTION, admin_command, data_dir_option, open_box
 
 
 @click.command()
@@ -67,34 +67,60 @@ def doctor(box, deep, as_json):
         raise SystemExit(1)
 
 
+def files(count: int) -> str:
+    return f"{count} bundle file{'' if count == 1 else 's'}"
+
+
 @click.command()
 @click.argument("dest", type=click.Path(file_okay=False))
+@JSON_OPTION
 @admin_command
-def backup(box, dest):
+def backup(box, dest, as_json):
     """Copy the database (online), bundle files and secrets to DEST while the server runs."""
     from ..ops.backup import backup as run
 
-    click.echo(json.dumps(run(box, dest)))
+    report = run(box, dest)
+    if as_json:
+        click.echo(json.dumps(report))
+        return
+    click.echo(f"Backed up the database ({report['database']}), {files(report['blobs'])} and the secrets to {dest}.")
+    if report["missing"]:
+        click.echo(f"Warning: {files(len(report['missing']))} the database names are missing from the data "
+                   f"directory and were not copied: {', '.join(report['missing'][:5])}"
+                   + (" ..." if len(report["missing"]) > 5 else "") + " (`otabox doctor` says what to do).", err=True)
 
 
 @click.command()
 @click.argument("source", type=click.Path(exists=True, file_okay=False))
 @click.option("--data-dir", type=click.Path(file_okay=False, readable=False), default=None,
               help="The empty data directory to restore into (default ./data, env OTABOX_DATA_DIR).")
-def restore(source, data_dir):
+@JSON_OPTION
+def restore(source, data_dir, as_json):
     """Restore a backup made by `otabox backup` into an empty data directory."""
     from ..ops.backup import restore as run
 
-    click.echo(json.dumps(run(source, Config.from_env(data_dir=data_dir).data_dir)))
+    report = run(source, Config.from_env(data_dir=data_dir).data_dir)
+    if as_json:
+        click.echo(json.dumps(report))
+        return
+    click.echo(f"Restored the database, {files(report['blobs'])} and the secrets into {report['dataDir']}; "
+               f"start the server with `otabox serve --data-dir {report['dataDir']}`.")
 
 
 @click.command()
+@JSON_OPTION
 @admin_command
-def gc(box):
+def gc(box, as_json):
     """Remove expired uploads, staged leftovers and blobs no bundle uses."""
     from ..ops.maintenance import collect_garbage
 
-    click.echo(json.dumps(collect_garbage(box)))
+    report = collect_garbage(box)
+    if as_json:
+        click.echo(json.dumps(report))
+        return
+    uploads, staged = report["expiredUploads"], report["stagedFiles"]
+    click.echo(f"Removed {uploads} expired upload{'' if uploads == 1 else 's'}, {staged} staged "
+               f"file{'' if staged == 1 else 's'} and {files(report['blobs'])} no bundle uses.")
 
 
 @click.command("migrate-storage")

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from .common import admin_command, show_once
+from .common import admin_command, print_table, show_once
 
 PASSWORD_STDIN_HELP = "Read the password from the first line of stdin instead of generating one."
 
@@ -58,11 +58,11 @@ def users_list(box, as_json):
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    click.echo(f"{'EMAIL':32} {'ROLE':7} {'STATE':9} {'LAST SIGN-IN':25} APPS")
-    for r in rows:
-        apps = ", ".join(f"{slug} ({permission})" for slug, permission in r["apps"].items()) or "-"
-        click.echo(f"{r['email']:32} {r['role']:7} {'disabled' if r['disabled'] else 'active':9} "
-                   f"{r['lastLoginAt'] or 'never':25} {apps}")
+    print_table([("EMAIL", "email"), ("ROLE", "role"), ("STATE", "state"), ("LAST SIGN-IN", "lastLoginAt"),
+                 ("APPS", "apps")],
+                [{**r, "state": "disabled" if r["disabled"] else "active", "lastLoginAt": r["lastLoginAt"] or "never",
+                  "apps": ", ".join(f"{slug} ({permission})" for slug, permission in r["apps"].items()) or "-"}
+                 for r in rows])
 
 
 def _switch(name: str, disabled: bool, help_text: str) -> None:

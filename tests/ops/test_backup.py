@@ -23,12 +23,14 @@ def test_backup_while_serving_then_restore_into_an_empty_dir(live_server, tmp_pa
                            data={"version": "1.0.0"}, files={"file": ("b.zip", data)}).json()
     requests.post(f"{live_server.url}/api/v1/apps/com.example.bak/releases", headers=auth,
                   json={"bundleId": bundle["id"], "channel": "production"})
-    report = json.loads(live_server.cli("backup", str(tmp_path / "bak")).stdout)
+    report = json.loads(live_server.cli("backup", str(tmp_path / "bak"), "--json").stdout)
     assert report["missing"] == [] and report["blobs"] >= 2
     assert oct(os.stat(tmp_path / "bak" / "secrets" / "url-signing.key").st_mode)[-3:] == "600"
     restored_dir = tmp_path / "restored"
     out = otabox("restore", str(tmp_path / "bak"), "--data-dir", str(restored_dir))
-    assert out.returncode == 0 and json.loads(out.stdout)["dataDir"] == str(restored_dir)
+    assert out.returncode == 0 and out.stdout == (
+        f"Restored the database, {report['blobs']} bundle files and the secrets into {restored_dir}; start the "
+        f"server with `otabox serve --data-dir {restored_dir}`.\n")
     second = LiveServer(restored_dir)
     try:
         reply = requests.get(f"{second.url}/api/v1/apps/com.example.bak/check", params={"platform": "ios"},

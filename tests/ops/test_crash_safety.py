@@ -348,7 +348,7 @@ def test_sigkill_at_random_points_loses_nothing_acknowledged(tmp_path):
     setup.cli("gc")
     assert_no_garbage(data_dir, collected_at)
     age_everything(data_dir, 2 * DAY)
-    report = json.loads(setup.cli("gc").stdout)
+    report = json.loads(setup.cli("gc", "--json").stdout)
     assert_no_garbage(data_dir, None)
     verify_on_disk(data_dir, ledger)
     logs = "".join(path.read_text(errors="replace") for path in tmp_path.glob("server-*.log"))

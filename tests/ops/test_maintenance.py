@@ -35,7 +35,7 @@ def test_gc_removes_only_what_nothing_uses(admin, demo_app, box, tmp_path):
     box.close()
     result = subprocess.run([sys.executable, str(ROOT / "otabox.py"), "gc", "--data-dir", str(box.config.data_dir)],
                             capture_output=True, text=True, cwd=ROOT, check=True)
-    assert json.loads(result.stdout) == {"expiredUploads": 1, "stagedFiles": 1, "blobs": 1}
+    assert result.stdout == "Removed 1 expired upload, 1 staged file and 1 bundle file no bundle uses.\n"
     assert not box.store.exists(orphan.sha256)
     assert box.store.exists(young_orphan.sha256)
     assert box.store.exists(kept["sha256"])

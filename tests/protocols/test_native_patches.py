@@ -211,3 +211,14 @@ def test_the_applier_applies_an_archive_of_bsdiff40_patches_as_earlier_builds_ma
     (tmp_path / "base.zip").write_bytes(two_bundles["old"])
     apply_archive(tmp_path / "base.zip", earlier, tmp_path / "new", hashlib.sha256(earlier).hexdigest())
     assert (tmp_path / "new" / "index.js").read_bytes() == new_index
+
+
+def test_the_applier_run_without_bsdiff4_says_how_to_install_it(monkeypatch, tmp_path):
+    """`python3 clients/python/otabox_patch.py ...` outside the venv: one line and a failing exit, no traceback."""
+    import runpy
+    monkeypatch.setitem(sys.modules, "bsdiff4", None)  # what an interpreter without the package finds
+    monkeypatch.setattr(sys, "argv", ["otabox_patch.py", "--base", "b.zip", "--patch", "p.zip", "--sha256", "0" * 64,
+                                      "--out", str(tmp_path / "out")])
+    with pytest.raises(SystemExit) as stopped:
+        runpy.run_path(str(ROOT / "clients" / "python" / "otabox_patch.py"), run_name="__main__")
+    assert stopped.value.code == "otabox_patch.py needs the bsdiff4 package: pip install bsdiff4"

@@ -52,7 +52,7 @@ def test_uploads_go_to_the_bucket_and_downloads_come_from_it(s3_server, s3_bucke
     assert redirect.status_code == 302 and redirect.headers["Location"].startswith(s3_bucket.endpoint_url)
     assert hashlib.sha256(requests.get(offer["url"]).content).hexdigest() == bundle["sha256"]
     assert "OK    bundles" in s3_server.cli("doctor").stdout
-    assert json.loads(s3_server.cli("gc").stdout)["blobs"] == 0
+    assert json.loads(s3_server.cli("gc", "--json").stdout)["blobs"] == 0
 
 
 def test_a_two_step_upload_with_other_bytes_is_refused_and_leaves_nothing(s3_server, s3_bucket):
