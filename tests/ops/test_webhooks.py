@@ -365,11 +365,12 @@ def crash_on(api, box, app, release, devices: int) -> None:
     release_id, bundle_id = release["id"], release["bundleId"]
     served = itertools.islice((device for device in (f"phone-{n}" for n in itertools.count())
                                if decide.rollout_bucket(device, release_id) < 10 * 100), devices)
-    for device in served:
+    for n, device in enumerate(served):
         assert check(api.client, app, deviceId=device, version="builtin").json["bundle"]["id"] == bundle_id
         events = [{"type": "app_launch", "count": 1}, {"type": "crash", "count": 1, "message": "segfault"}]
         assert api.client.post(f"/api/v1/apps/{APP}/health", headers={"X-Client-Key": app["clientKey"]}, json={
-            "deviceId": device, "platform": "ios", "bundleId": bundle_id, "events": events}).status_code == 204
+            "deviceId": device, "platform": "ios", "bundleId": bundle_id, "events": events},
+            environ_base={"REMOTE_ADDR": f"198.51.{n}.7"}).status_code == 204  # each phone on a network of its own
     box.tracker.flush()
     box.health.flush()
 
