@@ -9,7 +9,7 @@ whose throughput is compared with the native check's (target >= 0.8x). Each size
 the database while otabox is stopped, so every restart also measures time-to-ready on an existing
 data dir.
 
-Run from the repository root: python bench/check.py [--seconds 4] [--connections 16] [--profile]"""
+Run from the repository root: python bench/check.py [--seconds 4] [--connections 16] [--profile [ENDPOINT]]"""
 from __future__ import annotations
 
 import argparse
@@ -44,6 +44,9 @@ PROFILE_GROUPS = (
     ("decision (core.decide)", "decide.py"),
     ("signed download URL", "signed_download_url"),
     ("check handler, the rest", "native/updates.py"),
+    ("flag evaluation", "flag_eval.py"),
+    ("flag evaluation counts and contexts (background thread)", "flag_contexts.py"),
+    ("OFREP handler, the rest", "ofrep.py"),
     ("Flask/Werkzeug (routing, request, JSON)", "flask/"),
     ("Flask/Werkzeug (routing, request, JSON)", "werkzeug/"),
     ("waitress (socket I/O, HTTP parsing)", "waitress/"),
@@ -52,6 +55,8 @@ THROUGHPUT_TARGET = 0.85
 HEALTH_TARGET = 0.8
 """A health report's throughput against the native check's, at every size."""
 HEALTH = "otabox health report"
+PROFILED = ("native", "health", "codepush", "capacitor", "ofrep")
+"""Endpoints `--profile` can put under load."""
 
 
 def device_id(n: int) -> str:
@@ -294,13 +299,17 @@ class CheckBench:
         print(f"  health report / native check req/s: {common.ratio(health.rps, check.rps):.2f} "
               f"(target >= {HEALTH_TARGET})")
 
-    def profile(self) -> None:
+    def profile(self, endpoint: str) -> None:
         if not pyspy.available():
             print(f"  profile skipped: py-spy is not installed ({pyspy.INSTALL_HINT})")
             return
+        url = self.otabox.url
+        target = {"native": native_target(url, self.client_key), "health": health_target(url, self.client_key),
+                  "codepush": codepush_target(url, self.deployment_key), "capacitor": capacitor_target(url),
+                  "ofrep": ofrep_target(url, self.client_key)}[endpoint]
         out = self.ws.dir / "check.collapsed"
         sampler = pyspy.record(self.otabox.pid, self.args.seconds, out)
-        load.run(native_target(self.otabox.url, self.client_key), self.args.seconds, self.args.connections)
+        load.run(target, self.args.seconds, self.args.connections)
         _, error = sampler.communicate(timeout=self.args.seconds + 60)
         if not out.exists():
             print(f"  profile failed: {error.strip()[-300:]}")
@@ -337,7 +346,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=4, help="duration of each load run (default 4)")
     parser.add_argument("--connections", type=int, default=16, help="concurrent connections (default 16)")
     parser.add_argument("--rounds", type=int, default=2, help="alternating runs per server and size (default 2)")
-    parser.add_argument("--profile", action="store_true", help="sample otabox with py-spy under load at the end")
+    parser.add_argument("--profile", nargs="?", const="native", choices=PROFILED,
+                        help="sample otabox with py-spy at the end, under the load of one endpoint (default native)")
     args = parser.parse_args()
     common.print_header("bench/check.py: update check vs Flask+waitress hello world", load.tool_name())
     if not load.wrk_path():
@@ -361,8 +371,8 @@ def main() -> None:
                 bench.restart_otabox()
             bench.measure(size)
         if args.profile:
-            print("\n-- py-spy profile of otabox under the native check load (largest data size)")
-            bench.profile()
+            print(f"\n-- py-spy profile of otabox under the {args.profile} load (largest data size)")
+            bench.profile(args.profile)
         if common.otabox_supports("--workers"):
             print("\n-- workers 2 (largest data size; the run above is 1 worker)")
             bench.restart_otabox(("--workers", "2"))
