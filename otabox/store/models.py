@@ -372,7 +372,8 @@ class Device(BaseModel):
     bundle_version = CharField(default="")
     channel = CharField(default="")
     first_seen = DateTimeField(default=utcnow)
-    last_seen = DateTimeField(default=utcnow)
+    last_seen = DateTimeField(default=utcnow, index=True)
+    """Indexed for the janitor, which removes devices not seen for OTABOX_DEVICE_RETENTION_DAYS."""
     override_channel = CharField(null=True)
     override_bundle = ForeignKeyField(Bundle, null=True, on_delete="SET NULL")
     self_assigned_channel = CharField(null=True)
@@ -401,7 +402,8 @@ class DeviceEvent(BaseModel):
     type = CharField()
     action = CharField(default="")
     message = TextField(default="")
-    at = DateTimeField(default=utcnow)
+    at = DateTimeField(default=utcnow, index=True)
+    """Indexed for the janitor (events past OTABOX_HEALTH_RETENTION_DAYS go)."""
 
 
 class DailyActive(BaseModel):
@@ -409,7 +411,8 @@ class DailyActive(BaseModel):
 
     app = ForeignKeyField(App, on_delete="CASCADE")
     channel = CharField()
-    day = CharField()
+    day = CharField(index=True)
+    """Indexed for the janitor (days past OTABOX_HEALTH_RETENTION_DAYS go)."""
     bundle_version = CharField()
     device_id = CharField()
 
