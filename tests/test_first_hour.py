@@ -27,8 +27,8 @@ pytestmark = pytest.mark.single_engine  # the README's commands, on the default 
 
 README = (ROOT / "README.md").read_text()
 STATIC = ROOT / "static"
-SKIPPED_PARTS = {".git", ".venv", "venv", "node_modules", "data", "build", "dist", "otabox-binary", ".otabox-binary-work", "__pycache__", ".pytest_cache",
-                 ".hypothesis"}
+SKIPPED_PARTS = {".git", ".venv", "venv", "node_modules", "data", "build", ".setuptools-build", "dist", "otabox-binary",
+                 ".otabox-binary-work", "__pycache__", ".pytest_cache", ".hypothesis"}
 
 
 def indented_command(after: str) -> str:
