@@ -422,15 +422,23 @@ def _fields(view, replace: dict | None = None) -> tuple:
     return tuple(replace.get(f.name, getattr(view, f.name)) for f in dataclasses.fields(view) if f.compare)
 
 
-def serving_digest(channels: dict[str, ChannelView], bundles: dict[int, BundleView]) -> str:
-    """A digest of everything the app's channels serve (channel settings, histories, bundles)."""
+def serving_digest(channels: dict[str, ChannelView], bundles: dict[int, BundleView], branches: dict[str, BranchView],
+                   user_branches: dict[str, str], default_channel: str | None) -> str:
+    """A digest of everything that decides what a device is served: channel settings and the branch
+    each serves or splits to, every branch's history (a split or a user override reaches branches no
+    channel serves), bundles, user overrides and the channel of devices that name none."""
     digest = hashlib.sha256()
     for bundle_id in sorted(bundles):
         digest.update(repr(_fields(bundles[bundle_id])).encode())
     for name in sorted(channels):
         channel = channels[name]
         history = tuple(_fields(r, {"bundle": r.bundle.id if r.bundle else None}) for r in channel.history)
-        digest.update(repr(_fields(channel, {"history": history})).encode())
+        split = channel.split.branch if channel.split is not None else None
+        digest.update(repr((_fields(channel, {"history": history}), channel.branch, split)).encode())
+    for name in sorted(branches):
+        history = tuple(_fields(r, {"bundle": r.bundle.id if r.bundle else None}) for r in branches[name].history)
+        digest.update(repr((name, history)).encode())
+    digest.update(repr((default_channel, sorted(user_branches.items()))).encode())
     return digest.hexdigest()
 
 
@@ -459,7 +467,8 @@ def load_app_view(app: App) -> AppView:
         channels, bundles, overrides, branches, user_branches = _load_content(app)
         if current_generation() == generation:
             break
-    sequence = app_sequence(app, serving_digest(channels, bundles), generation)
+    sequence = app_sequence(app, serving_digest(channels, bundles, branches, user_branches, app.default_channel),
+                            generation)
     return AppView(id=app.id, slug=app.slug, name=app.name, client_key=app.client_key, channels=channels,
                    bundles=bundles, overrides=overrides, default_channel=app.default_channel,
                    public_flag_definitions=app.public_flag_definitions, sequence=sequence,

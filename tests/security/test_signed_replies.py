@@ -61,12 +61,18 @@ def test_the_sequence_grows_with_every_change_the_app_serves_and_only_then(admin
     after_rollout = sequence()
     admin.patch(f"/api/v1/apps/{APP}/channels/staging", {"allowDeviceSelfAssign": True})
     after_settings = sequence()
-    assert first < after_release < after_rollout < after_settings
+    assert admin.patch(f"/api/v1/apps/{APP}", {"defaultChannel": "staging"}).status_code == 200
+    after_default = sequence()  # devices naming no channel now get staging's answer
+    assert admin.post(f"/api/v1/apps/{APP}/branches", {"name": "vip"}).status_code == 201
+    assert sequence() == after_default  # a new, empty branch serves nobody
+    assert admin.post(f"/api/v1/apps/{APP}/user-overrides", {"userId": "u1", "branchName": "vip"}).status_code == 201
+    after_override = sequence()
+    assert first < after_release < after_rollout < after_settings < after_default < after_override
     admin.post("/api/v1/apps", {"slug": "com.example.other"})  # another app's change
     admin.put(f"/api/v1/apps/{APP}/devices/someone", {"channel": "staging"})  # one device's pin
-    assert sequence() == after_settings
+    assert sequence() == after_override
     box.serving._apps.clear()  # a fresh picture (another process, a restart) signs the same number
-    assert sequence() == after_settings
+    assert sequence() == after_override
 
 
 def test_the_reference_verifier_refuses_mix_and_match_replay_and_freeze(admin, client, demo_app, keys, box):
