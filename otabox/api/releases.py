@@ -34,24 +34,18 @@ def create_release(app_id):
 
 
 def base_channel_as_null(release, stats: dict | None = None) -> dict:
-    """A release of the app's default channel as OtaKit shows one of its base channel."""
-    return otakit_named(releases.release_json(release, stats), release.channel.name)
-
-
-def otakit_named(shown: dict, base: str | None) -> dict:
-    """A release's JSON with the base channel (`base`, the app's default channel) as OtaKit names it:
-    `channel` null, in every reply of OtaKit's release routes (the release, `previousRelease`, the
-    lists with `?channel=` empty or absent), so one release reads the same wherever OtaKit's tools meet
-    it; `channelName` keeps the channel's name for otabox's own clients. A caller that names a
-    channel (otabox's CLI and dashboard do) reads that name back without `channelName`."""
-    return {**shown, "channel": None if shown["channel"] == base else shown["channel"], "channelName": shown["channel"]}
+    """A release of the app's default channel as OtaKit shows one of its base channel: `channel`
+    null. A caller that names the base channel OtaKit's way (a release without a channel or with
+    `"channel": null`, a list with an empty `?channel=`) reads it back that way; otabox's own
+    clients name the channel and read its name."""
+    return {**releases.release_json(release, stats), "channel": None}
 
 
 @bp.get("/apps/<app_id>/releases")
 @accepts(query=LIST_QUERY)
 def list_releases(app_id):
     """`?channel=<name>`: that channel's history; `?channel=` (empty): the base channel's (OtaKit);
-    no channel: every channel's, the base channel's shown as null (OtaKit's every stream)."""
+    no channel: every channel's."""
     app = app_for(app_id)
     args = query()
     base = request.args.get("channel") == ""  # an empty query value reads as absent in LIST_QUERY
@@ -61,10 +55,10 @@ def list_releases(app_id):
         if base or "channel" in args else None
     rows, total = releases.list_releases(app, channel, args["limit"], args["offset"], args["includeDeleted"],
                                          args.get("groupId"))
-    shown = releases.releases_json(rows)
-    if channel is None or base:
-        shown = [otakit_named(entry, app.default_channel) for entry in shown]
-    return jsonify({"releases": shown, "total": total})
+    if base:
+        stats = releases.release_stats([r.id for r in rows])
+        return jsonify({"releases": [base_channel_as_null(r, stats[r.id]) for r in rows], "total": total})
+    return jsonify({"releases": releases.releases_json(rows), "total": total})
 
 
 @bp.get("/apps/<app_id>/releases/<release_id>")

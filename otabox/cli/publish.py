@@ -289,8 +289,7 @@ def releases_list(client, app, channel, limit, as_json):
     """List the app's releases (every channel, or one)."""
     query = f"?limit={limit}" + (f"&channel={urllib.parse.quote(channel)}" if channel else "")
     data = client.get(f"/api/v1/apps/{app}/releases{query}")
-    named = [{**r, "channel": r.get("channelName", r["channel"])} for r in data["releases"]]  # the base one: null
-    show(data, as_json, RELEASE_COLUMNS, named)
+    show(data, as_json, RELEASE_COLUMNS, data["releases"])
 
 
 @click.group()
