@@ -115,10 +115,14 @@ fewer, larger reads and sends move them faster."""
 
 def proxy_settings(config: Config) -> dict:
     """Behind a reverse proxy, take the client address (for rate limits and logs), scheme and host
-    from its X-Forwarded-* headers, but only from that proxy's address."""
+    from its X-Forwarded-* headers, but only from that proxy's address. Without one the headers reach
+    the app untouched (nothing reads them but ClientGuard, which warns that a proxy is not trusted)."""
     if not config.trusted_proxy:
-        return {}
-    return {"trusted_proxy": config.trusted_proxy, "trusted_proxy_count": 1,
+        return {"clear_untrusted_proxy_headers": False}
+    proxy = config.trusted_proxy
+    if ":" in config.host and proxy.count(".") == 3:
+        proxy = f"::ffff:{proxy}"  # a dual-stack socket names an IPv4 peer so, and waitress compares strings
+    return {"trusted_proxy": proxy, "trusted_proxy_count": 1,
             "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"},
             "clear_untrusted_proxy_headers": True}
 

@@ -19,7 +19,7 @@ from .errors import BadRequest, Forbidden, OtaboxError, Unauthorized
 from .fields import NOTHING, Field, Schema, Whole
 from .security import auth, sessions
 from .security.auth import Principal
-from .security.ratelimit import RateLimited
+from .security.ratelimit import RateLimited, address_key, limit_key
 from .store.models import App
 
 
@@ -144,7 +144,7 @@ def api_key(role: str = "reader", unscoped: bool = False) -> Principal:
 
 def limit_client(kind: str, device_id: str | None) -> None:
     """Public client endpoints: at most the configured rate per device (or address), else 429."""
-    box().client_limiter.take(f"{kind}:{device_id or request.remote_addr}")
+    box().client_limiter.take(limit_key(kind, device_id, request.remote_addr))
 
 
 def event_admission():
@@ -295,7 +295,7 @@ def count_management_request() -> None:
     if caller is not None:
         limiter, key = b.api_limiter, f"{caller.via}:{(caller.token or caller.session).id}"
     else:
-        limiter, key = b.anonymous_limiter, f"address:{request.remote_addr}"
+        limiter, key = b.anonymous_limiter, f"address:{address_key(request.remote_addr)}"
     if limiter.enabled:
         quota = g.quota = limiter.take(key)
         if quota.retry_after:

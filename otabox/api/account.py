@@ -30,7 +30,7 @@ def sign_in():
     b = box()
     if not request.is_json:
         raise UnsupportedMediaType("send the email and password as application/json")
-    b.login_limiter.take(f"login:{request.remote_addr}")
+    b.login_limiter.take(f"login:{address_key(request.remote_addr)}")
     data = body()
     email, password = data["email"], data["password"]
     account, address = email.strip().lower(), address_key(request.remote_addr)

@@ -13,7 +13,7 @@ from typing import Callable
 from urllib.parse import urlsplit
 
 from ..errors import BadRequest, OtaboxError, TooLarge
-from ..security.ratelimit import TokenBucketLimiter, address_key
+from ..security.ratelimit import TokenBucketLimiter, address_key, plain_address
 
 log = logging.getLogger("otabox")
 Refusal = Callable[[str, OtaboxError], tuple[int, str, bytes, dict]]
@@ -119,6 +119,8 @@ class ClientGuard:
         self._warn_forwarded = not trusted_proxy
 
     def __call__(self, environ, start_response):
+        if "REMOTE_ADDR" in environ:  # every later reader sees an IPv4 peer of a dual-stack socket as IPv4
+            environ["REMOTE_ADDR"] = plain_address(environ["REMOTE_ADDR"])
         path = environ.get("PATH_INFO", "")
         client = is_client_path(path)
         try:

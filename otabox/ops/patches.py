@@ -95,7 +95,8 @@ class PatchMaker:
                                ttl=max(3 * box.config.patch_interval, LEASE_SECONDS))
 
     def start(self) -> None:
-        self.loop.start()
+        if self.box.config.patch_bases > 0:  # 0 = no patches: nothing to make, no app views to read
+            self.loop.start()
 
     def stop(self) -> None:
         self.loop.stop()

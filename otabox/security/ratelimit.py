@@ -39,6 +39,14 @@ class RateLimited(TooManyRequests):
         super().__init__(retry_after, code="too_many_requests")
 
 
+def plain_address(address: str | None) -> str | None:
+    """An IPv4 peer of a dual-stack socket (`::ffff:192.0.2.1`) as the IPv4 address it is; any
+    other address unchanged. Without it every IPv4 client of `serve --host ::` shared one /64."""
+    if address and address[:7].lower() == "::ffff:" and "." in address:
+        return address[7:]
+    return address
+
+
 def address_key(address: str | None) -> str:
     """The unit an address limit counts: the address itself, or its /64 for IPv6 (one subscriber
     commonly holds a whole /64, so counting single IPv6 addresses would limit nothing)."""
@@ -50,16 +58,24 @@ def address_key(address: str | None) -> str:
         return address
 
 
+def limit_key(kind: str, device_id: str | None, address: str | None) -> str:
+    """A client limiter's key: the device, or without one its address's unit (address_key). The two
+    are spelt apart, so a device id that looks like an address never drains that address's bucket."""
+    return f"{kind}:dev:{device_id}" if device_id else f"{kind}:addr:{address_key(address)}"
+
+
 def network_key(address: str | None) -> str | None:
     """The client network an address belongs to, for weighing what one network may decide: its /24
-    for IPv4 (also IPv4-mapped IPv6), its /64 for IPv6; None without a parsable address."""
+    for IPv4 (also IPv4-mapped IPv6), its /48 for IPv6 (a customer is commonly given a /48 or /56,
+    so a /64 each would let one customer weigh as hundreds of networks); None without a parsable
+    address."""
     try:
         ip = ipaddress.ip_address(address or "")
     except ValueError:
         return None
     if ip.version == 6 and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
-    return str(ipaddress.ip_network(f"{ip}/{24 if ip.version == 4 else 64}", strict=False))
+    return str(ipaddress.ip_network(f"{ip}/{24 if ip.version == 4 else 48}", strict=False))
 
 
 class TokenBucketLimiter:

@@ -28,7 +28,8 @@ enough launches to judge the thresholds, which are checked first. (With minLaunc
 a stage may advance on the first sightings while the crash reports are still in the other worker's
 buffer, as the policy's contract allows: a CI run saw the bad release advance once.)"""
 ENV = {"OTABOX_POLICY_INTERVAL": "1", "OTABOX_WEBHOOK_ALLOW_PRIVATE": "1", "OTABOX_WEBHOOK_RETRY_SECONDS": "0.2",
-       "OTABOX_WEBHOOK_MAX_ATTEMPTS": "20", "OTABOX_WORKERS": "2"}
+       "OTABOX_WEBHOOK_MAX_ATTEMPTS": "20", "OTABOX_WORKERS": "2",
+       "OTABOX_POLICY_DEVICES_PER_NETWORK": "0"}  # the whole fleet reports from 127.0.0.1: one network
 
 
 def kill_hard(server: LiveServer) -> None:

@@ -187,6 +187,45 @@ def test_every_public_client_endpoint_counts_against_its_address(tmp_path):
         app.config["BOX"].close()
 
 
+@pytest.mark.parametrize("address, plain, unit, network", [
+    ("192.0.2.7", "192.0.2.7", "192.0.2.7", "192.0.2.0/24"),
+    ("::ffff:192.0.2.7", "192.0.2.7", "192.0.2.7", "192.0.2.0/24"),  # an IPv4 peer of `serve --host ::`
+    ("::FFFF:192.0.2.7", "192.0.2.7", "192.0.2.7", "192.0.2.0/24"),
+    ("2001:db8:1:2::9", "2001:db8:1:2::9", "2001:db8:1:2::/64", "2001:db8:1::/48"),
+    ("::ffff:c000:207", "::ffff:c000:207", "::/64", "192.0.2.0/24"),
+    (None, None, "-", None),
+])
+def test_address_units_and_networks(address, plain, unit, network):
+    from otabox.security.ratelimit import address_key, network_key, plain_address
+
+    assert (plain_address(address), address_key(plain_address(address)), network_key(address)) == (plain, unit, network)
+
+
+def test_a_device_id_never_shares_a_bucket_with_an_address():
+    from otabox.security.ratelimit import limit_key
+
+    assert limit_key("health", "192.0.2.7", "198.51.100.1") != limit_key("health", None, "192.0.2.7")
+    assert limit_key("health", None, "2001:db8:1:2::1") == limit_key("health", None, "2001:db8:1:2::ffff")
+
+
+def test_ipv4_peers_of_a_dual_stack_socket_are_limited_each_on_its_own(tmp_path):
+    """`serve --host ::` sees IPv4 clients as ::ffff:a.b.c.d: one of them using its minute must not
+    lock every IPv4 phone out, and a device id spelt like an address drains only its own bucket."""
+    app = create_app(Config.from_env(data_dir=tmp_path / "d", address_rate_per_minute=3, client_rate_per_minute=3))
+    try:
+        client = app.test_client()
+        created = Api(client, make_key(app.config["BOX"])).post("/api/v1/apps", {"slug": "com.example.rl"}).json
+        busy, other = {"REMOTE_ADDR": "::ffff:192.0.2.7"}, {"REMOTE_ADDR": "::ffff:192.0.2.99"}
+        assert [check(client, created, deviceId=f"n{n}", environ_base=busy).status_code for n in range(4)] == [
+            200, 200, 200, 429]
+        assert check(client, created, deviceId="n9", environ_base=other).status_code == 200
+        for _ in range(3):  # a device id that looks like the other address
+            check(client, created, deviceId="::ffff:192.0.2.99", environ_base={"REMOTE_ADDR": "203.0.113.1"})
+        assert check(client, created, environ_base=other).status_code == 200
+    finally:
+        app.config["BOX"].close()
+
+
 def test_event_budgets_drop_events_past_a_device_or_an_address_budget(tmp_path):
     from otabox.security.ratelimit import EventBudget
 

@@ -47,7 +47,7 @@ def paths() -> dict:
             "The flags that are on in a channel, with rules and variations, for on-device evaluation (public "
             "when the app's publicFlagDefinitions is on, else with the client key)", tag, {
                 **reply(obj({"channel": STRING, "flags": array(definition)})), **reply(status=304),
-                **json_errors(401, 404, 429)},
-            [path("project_slug", "The app's slug (or id)"), query("channel"), header("If-None-Match")],
+                **json_errors(400, 401, 404, 429)},
+            [path("project_slug", "The app's slug"), query("channel"), header("If-None-Match")],
             security=[{}, *security])},
     }

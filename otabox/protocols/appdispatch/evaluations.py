@@ -16,6 +16,7 @@ from flask import Blueprint
 
 from ...core import flag_eval as ev
 from ...errors import BadRequest, NotFound
+from ...security.ratelimit import limit_key
 from ..native.health import decoded_body
 from ..wire import JSON_ERRORS, NO_CONTENT, Reply, WireRequest
 
@@ -80,7 +81,7 @@ def counted(b, view, entries) -> dict[tuple[int, str], int]:
 def answer_counts(b, wire: WireRequest) -> Reply:
     """Validate and buffer one device's counts (raises OtaboxError)."""
     address = wire.client_address
-    b.client_limiter.take(f"flag-evaluations:{address}")
+    b.client_limiter.take(limit_key("flag-evaluations", None, address))
     data = decoded_body(b, wire)
     if not isinstance(data, dict):
         raise BadRequest("the body must be a JSON object", code="invalid_json")
@@ -91,7 +92,7 @@ def answer_counts(b, wire: WireRequest) -> Reply:
         raise NotFound(f"no app {slug!r}", code="app_not_found")
     counts = counted(b, view, data.get("evaluations"))
     if device_id is not None:
-        b.client_limiter.take(f"flag-evaluations:{device_id}")
+        b.client_limiter.take(limit_key("flag-evaluations", device_id, address))
     if counts:
         b.flag_recorder.counted(counts)
     return NO_CONTENT

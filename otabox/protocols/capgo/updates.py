@@ -39,7 +39,7 @@ from ...core import decide as domain
 from ...core import semver
 from ...core.devices import DEVICE_ROW_BYTES, known_devices, set_self_assigned_channel, store_events
 from ...errors import BadRequest, NotFound, OtaboxError
-from ...security.ratelimit import RateLimited
+from ...security.ratelimit import RateLimited, limit_key
 from ...store.models import App, BundleFile
 from ...web import box, event_admission, signed_download_url, signed_download_urls
 from ..native.updates import release_for
@@ -225,7 +225,7 @@ def limited(b, endpoint: str, parse, address: str | None):
     try:
         info = parse()
     except OtaboxError:
-        limiter.take(f"capgo-{endpoint}:addr:{address}")
+        limiter.take(limit_key(f"capgo-{endpoint}", None, address))
         raise
     limiter.take(f"capgo-{endpoint}:{info.app_id}:{info.device_id}")
     return info

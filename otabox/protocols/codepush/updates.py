@@ -21,6 +21,7 @@ from ...core import releases, semver
 from ...core.devices import EVENT_ROW_OVERHEAD, store_events
 from ...core.serving import AppView, BundleView, ChannelView, ReleaseView
 from ...errors import BadRequest, NotFound, OtaboxError
+from ...security.ratelimit import limit_key
 from ...store.models import App
 from ...web import box, event_admission, limit_client, signed_download_url
 from ..wire import Protocol, Reply, WireRequest, json_reply
@@ -172,7 +173,7 @@ def answer_update_check(b, wire: WireRequest) -> Reply:
         raise BadRequest("An update check must include a binary version that conforms to the semver standard "
                          "(e.g. '1.0.0').") from None
     device_id = args["client_unique_id"]
-    b.client_limiter.take(f"codepush:{device_id or wire.client_address}")
+    b.client_limiter.take(limit_key("codepush", device_id, wire.client_address))
     device = domain.DeviceQuery(device_id=device_id, native_version=args["app_version"], channel=channel.name,
                                 current_package_hash=args["package_hash"], any_native_version=args["is_companion"],
                                 versions_follow_native=False)

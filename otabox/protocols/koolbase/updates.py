@@ -29,6 +29,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from ...core import decide as domain
 from ...errors import BadRequest, OtaboxError, Unauthorized
+from ...security.ratelimit import limit_key
 from ...store.models import App
 from ...web import box, signed_download_url
 
@@ -92,9 +93,9 @@ def check():
         if not key or len(key) > 200:
             raise Unauthorized("a valid x-api-key header (the app's client key) is required", code="invalid_client_key")
     except OtaboxError:
-        box().client_limiter.take(f"flutter:addr:{request.remote_addr}")
+        box().client_limiter.take(limit_key("flutter", None, request.remote_addr))
         raise
-    box().client_limiter.take(f"flutter:{device_id or request.remote_addr}")
+    box().client_limiter.take(limit_key("flutter", device_id, request.remote_addr))
     view = app_by_client_key(key)
     query = domain.DeviceQuery(device_id=device_id, platform=platform,
                                current_version=current_bundle_version(view, device_id, channel_name, version),

@@ -10,6 +10,7 @@ from flask import Blueprint
 
 from ...core import health
 from ...errors import BadRequest
+from ...security.ratelimit import limit_key
 from ...store.models import row_id
 from ...web import json_from
 from ..wire import JSON_ERRORS, NO_CONTENT, Reply, WireRequest
@@ -32,7 +33,7 @@ def _refused(b, address: str | None, call, *args):
     try:
         return call(*args)
     except BadRequest:
-        b.client_limiter.take(f"health:{address}")
+        b.client_limiter.take(limit_key("health", None, address))
         raise
 
 

@@ -9,6 +9,7 @@ from flask import Blueprint, jsonify, request
 from ...core import decide as domain
 from ...core.devices import MAX_DEVICE_ID, record_events
 from ...errors import BadRequest, NotFound, Unauthorized
+from ...security.ratelimit import limit_key
 from ...store.models import App
 from ...web import box, event_admission, json_body, limit_client, signed_download_url
 from ..wire import JSON_ERRORS, Reply, WireRequest, json_reply
@@ -57,7 +58,7 @@ def answer_check(b, wire: WireRequest) -> Reply:
         device_id=_text(args, "deviceId"), platform=platform, current_version=_text(args, "version"),
         native_version=_text(args, "nativeVersion"), native_build=_native_build(_text(args, "nativeBuild")),
         channel=_text(args, "channel"), user_id=_text(args, "userId"), versions_follow_native=False)
-    b.client_limiter.take(f"native:{query.device_id or wire.client_address}")
+    b.client_limiter.take(limit_key("native", query.device_id, wire.client_address))
     decision = domain.decide(app, query)
     b.tracker.seen(app.id, query.device_id, decision.served_release_id, address=wire.client_address,
                    platform=platform, native_version=query.native_version, native_build=query.native_build,

@@ -28,6 +28,7 @@ from werkzeug.exceptions import HTTPException
 from ... import jsonsafe
 from ...core import flag_eval as ev
 from ...errors import NotFound, OtaboxError, TooManyRequests
+from ...security.ratelimit import limit_key
 from ...web import box, json_bytes, limit_client
 from ..native.updates import client_app
 from ..wire import JSON, Protocol, Reply, WireRequest
@@ -152,7 +153,7 @@ def _evaluate(b, flag_key: str | None, wire: WireRequest) -> Reply:
         raise OfrepError(401, "GENERAL", "a valid client key is required: send 'Authorization: Bearer "
                                          "<clientKey>' or 'X-Client-Key: <clientKey>'")
     context = _context(wire.body)
-    b.client_limiter.take(f"ofrep:{context.targeting_key or wire.client_address}")
+    b.client_limiter.take(limit_key("ofrep", context.targeting_key, wire.client_address))
     if context.channel not in view.channels:
         raise OfrepError(400, "INVALID_CONTEXT", f"the app has no channel {context.channel!r}")
     if flag_key is not None:
