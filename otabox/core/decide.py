@@ -16,6 +16,12 @@ BUILTIN = "builtin"
 REASONS = ("up_to_date", "no_release", "not_in_rollout", "native_build_too_low", "native_version_not_targeted",
            "other_platform", "blocked", "below_native", "revert_to_builtin", "no_channel")
 """Why a device gets no update (`Decision.reason`), as the native check and the README name them."""
+BOUNDARIES = ("major", "minor", "patch")
+"""The version boundaries a channel's blockUpgrades may forbid crossing, widest first."""
+MIN_UPDATE_VERSION = "min_update_version"
+BLOCKED = (*BOUNDARIES, MIN_UPDATE_VERSION)
+"""What a check refused by a channel policy names as `blocked`: the boundary the update would cross,
+or the bundle's minUpdateVersion."""
 
 
 def rollout_bucket(device_id: str, salt: int | str) -> int:
@@ -212,14 +218,13 @@ def _app_version(text: str) -> semver.Version | None:
 def blocked_boundary(block_upgrades: str, current: str | None, target: str) -> str | None:
     """The boundary ('major', 'minor', 'patch') that moving current → target would cross, when the
     channel forbids crossing it."""
-    if block_upgrades not in ("major", "minor", "patch") or not current:
+    if block_upgrades not in BOUNDARIES or not current:
         return None
     current_version, target_version = _app_version(current), _app_version(target)
     if current_version is None or target_version is None:
         return None
     crossed = semver.upgrade_kind(current_version, target_version)
-    order = ("major", "minor", "patch")
-    if crossed and order.index(crossed) <= order.index(block_upgrades):
+    if crossed and BOUNDARIES.index(crossed) <= BOUNDARIES.index(block_upgrades):
         return crossed
     return None
 
@@ -234,7 +239,7 @@ def _policy_refusal(channel: ChannelView, bundle: BundleView, query: DeviceQuery
     if channel.block_upgrades == "version_number" and bundle.min_update_version and current:
         running, minimum = _app_version(current), _app_version(bundle.min_update_version)
         if running is not None and minimum is not None and running < minimum:
-            return "min_update_version"
+            return MIN_UPDATE_VERSION
     if channel.disable_under_native and query.versions_follow_native and query.native_version:
         native, offered = _app_version(query.native_version), _app_version(bundle.version)
         if native is not None and offered is not None and offered < native:

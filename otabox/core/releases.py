@@ -120,6 +120,9 @@ def target_versions(release: Release) -> str | None:
     return release.bundle.target_versions if release.bundle_id else None
 
 
+RELEASE_KINDS = ("release", "promote", "rollback", "builtin")
+"""How a release came to be (`Release.kind`): published, promoted from another channel, rolled back
+to an earlier bundle, or rolled back to the binary's own bundle."""
 CODEPUSH_RELEASE_METHODS = {"release": "Upload", "promote": "Promote", "rollback": "Rollback", "builtin": "Rollback"}
 
 

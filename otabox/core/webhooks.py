@@ -26,6 +26,9 @@ FORMATS = ("json", "slack", "codepush")
 """json: otabox's envelope; slack: a line of text; codepush: the CodePush multi-tenant server's flat
 `deployment.released` body (such a webhook hears that event only)."""
 CODEPUSH_EVENTS = ["deployment.released"]
+PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
+DELIVERY_STATUSES = (PENDING, DELIVERED, FAILED)
+"""A delivery is pending until an attempt succeeds (delivered) or the last attempt fails (failed)."""
 SECRET_PREFIX = "whsec_"
 SIGNATURE_HEADER = "X-Otabox-Signature"
 MAX_EVENTS = 50
@@ -234,7 +237,7 @@ def delivery_json(delivery: Delivery, attempts: list[DeliveryAttempt]) -> dict:
             "status": delivery.status, "attempts": [
                 {"attempt": index, "at": iso(a.at), "statusCode": a.status_code, "durationMs": a.duration_ms,
                  "error": a.error} for index, a in enumerate(attempts, 1)],
-            "nextAttemptAt": iso(delivery.next_attempt_at) if delivery.status == "pending" else None,
+            "nextAttemptAt": iso(delivery.next_attempt_at) if delivery.status == PENDING else None,
             "createdAt": iso(delivery.created_at), "finishedAt": iso(delivery.finished_at)}
 
 
@@ -260,9 +263,9 @@ def record_attempt(delivery: Delivery, outcome, max_attempts: int, backoff) -> D
     attempts = delivery.attempts + 1
     changes = {"attempts": attempts}
     if outcome.ok:
-        changes.update(status="delivered", finished_at=now)
+        changes.update(status=DELIVERED, finished_at=now)
     elif attempts >= max_attempts:
-        changes.update(status="failed", finished_at=now)
+        changes.update(status=FAILED, finished_at=now)
     else:
         changes["next_attempt_at"] = now + dt.timedelta(seconds=backoff(attempts))
     with database.atomic():

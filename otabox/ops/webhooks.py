@@ -72,7 +72,7 @@ class WebhookSender:
             picked: dict[int, str] = {}
             if free > 0:
                 query = (Delivery.select(Delivery.id, Delivery.webhook)
-                         .where((Delivery.status == "pending") & (Delivery.next_attempt_at <= utcnow())))
+                         .where((Delivery.status == webhooks.PENDING) & (Delivery.next_attempt_at <= utcnow())))
                 if sending:
                     query = query.where(Delivery.webhook.not_in(sending))
                 for row in query.order_by(Delivery.next_attempt_at, Delivery.created_at).limit(BATCH):
@@ -107,7 +107,7 @@ class WebhookSender:
         """Take the next attempt of a due delivery, or None when another round or process has it."""
         now = utcnow()
         taken = (Delivery.update(next_attempt_at=now + dt.timedelta(seconds=self.timeout + 5))
-                 .where((Delivery.id == delivery_id) & (Delivery.status == "pending")
+                 .where((Delivery.id == delivery_id) & (Delivery.status == webhooks.PENDING)
                         & (Delivery.next_attempt_at <= now)).execute())
         return Delivery.get_by_id(delivery_id) if taken else None
 
@@ -144,7 +144,8 @@ def prune(keep_days: int = KEEP_DAYS) -> int:
     """Forget finished deliveries (and events left without any) older than `keep_days`."""
     cutoff = utcnow() - dt.timedelta(days=keep_days)
     with database.atomic():
-        removed = Delivery.delete().where((Delivery.status != "pending") & (Delivery.finished_at < cutoff)).execute()
+        removed = Delivery.delete().where(
+            (Delivery.status != webhooks.PENDING) & (Delivery.finished_at < cutoff)).execute()
         orphans = OutboxEvent.select(OutboxEvent.id).where(
             (OutboxEvent.created_at < cutoff)
             & ~OutboxEvent.id.in_(Delivery.select(Delivery.outbox_event)))

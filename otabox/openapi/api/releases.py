@@ -1,6 +1,7 @@
 """Releases (api/releases.py)."""
 from __future__ import annotations
 
+from ...core import releases
 from ..shapes import (
     APP_ID, array, AUTH, BOOLEAN, INTEGER, json_errors, nullable, obj, operation, path, ref, reply, STRING, TIMESTAMP)
 
@@ -9,7 +10,7 @@ def schemas() -> dict:
     stats = obj({"checks": INTEGER, "downloads": INTEGER, "installs": INTEGER, "failures": INTEGER,
                  "actions": {"type": "object", "additionalProperties": INTEGER}})
     release = obj({
-        "id": INTEGER, "channel": nullable(STRING), "kind": {"enum": ["release", "promote", "rollback", "builtin"]},
+        "id": INTEGER, "channel": nullable(STRING), "kind": {"enum": list(releases.RELEASE_KINDS)},
         "label": STRING, "bundleId": nullable(INTEGER), "bundleVersion": STRING,
         "rollout": {"type": "integer", "minimum": 0, "maximum": 100}, "mandatory": BOOLEAN, "disabled": BOOLEAN,
         "notes": STRING, "actor": STRING, "promotedAt": TIMESTAMP,

@@ -15,7 +15,7 @@ def schemas() -> dict:
                         "isActive": BOOLEAN, "format": {"enum": list(webhooks.FORMATS)}, "createdAt": TIMESTAMP,
                         "updatedAt": TIMESTAMP}),
         "WebhookDelivery": obj({"id": STRING, "eventId": STRING, "event": STRING,
-                                "status": {"enum": ["pending", "delivered", "failed"]}, "attempts": array(attempt),
+                                "status": {"enum": list(webhooks.DELIVERY_STATUSES)}, "attempts": array(attempt),
                                 "nextAttemptAt": nullable(TIMESTAMP), "createdAt": TIMESTAMP,
                                 "finishedAt": nullable(TIMESTAMP)}),
     }

@@ -22,7 +22,7 @@ def schemas() -> dict:
     return {
         "CapgoDeviceInfo": device_info,
         "CapgoStat": stat,
-        "CapgoRefusal": obj({"kind": {"enum": ["up_to_date", "blocked", "failed"]}, "error": STRING,
+        "CapgoRefusal": obj({"kind": {"enum": list(capgo_updates.REFUSAL_KINDS)}, "error": STRING,
                              "message": STRING, "version": STRING, "old": STRING, "major": BOOLEAN},
                             required=["kind", "error", "message"]),
         "CapgoUpdate": obj({"version": STRING, "url": STRING, "checksum": STRING, "session_key": STRING,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ...core import devices
 from ...core import health
-from ...core.decide import REASONS
+from ...core.decide import BLOCKED, REASONS
 from ..shapes import (
     APP_ID, array, body, BOOLEAN, CLIENT_KEY, INTEGER, json_errors, nullable, obj, operation, query, ref, reply,
     REPORT_TAKEN, STRING, TIMESTAMP)
@@ -42,7 +42,7 @@ def paths() -> dict:
                            "expiresAt"])
     check_reply = obj({"updateAvailable": BOOLEAN, "bundle": offer, "reason": {"enum": list(REASONS)},
                        "revertToBuiltin": {"const": True},
-                       "blocked": {"enum": ["major", "minor", "patch", "min_update_version"]},
+                       "blocked": {"enum": list(BLOCKED)},
                        "signed": signed, "signedSignature": {"type": "string", "description": (
                            "Base64 Ed25519 signature (GET /api/v1/signing-key) over the canonical JSON of `signed`: "
                            "keys sorted, no spaces, UTF-8")}},

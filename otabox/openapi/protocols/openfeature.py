@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ...core import flag_eval
+from ...protocols.openfeature import ofrep
 from ..api.flags import RULE_TYPES
 from ..shapes import (
     ANY, array, body, BOOLEAN, error_replies, header, INTEGER, JSON, json_errors, obj, operation, path, query, ref,
@@ -12,8 +13,7 @@ def schemas() -> dict:
     metadata = {"type": "object", "additionalProperties": {"type": ["boolean", "string", "number"]}}
     reasons = [flag_eval.STATIC, flag_eval.TARGETING_MATCH, flag_eval.SPLIT, flag_eval.DEFAULT, flag_eval.DISABLED]
     success = obj({"key": STRING, "value": ANY, "reason": {"enum": reasons}, "variant": STRING, "metadata": metadata})
-    failure = obj({"key": STRING, "errorCode": {"enum": ["FLAG_NOT_FOUND", "PARSE_ERROR", "TARGETING_KEY_MISSING",
-                                                         "INVALID_CONTEXT", "GENERAL"]},
+    failure = obj({"key": STRING, "errorCode": {"enum": list(ofrep.ERROR_CODES)},
                    "errorDetails": STRING}, required=["errorCode", "errorDetails"])
     return {"OfrepSuccess": success, "OfrepFailure": failure}
 

@@ -92,6 +92,11 @@ POLICY_REFUSALS = {
 """Capgo's error code and message for each channel policy the decision names (`Decision.blocked`)."""
 
 
+UP_TO_DATE, BLOCKED, FAILED = "up_to_date", "blocked", "failed"
+REFUSAL_KINDS = (UP_TO_DATE, BLOCKED, FAILED)
+"""The `kind` of every reply that is not an update: nothing newer, refused by a rule, or an error."""
+
+
 class CapgoRefusal(Exception):
     """A reply in the plugin's error shape: {kind, error, message, ...extra} with an HTTP status."""
 
@@ -105,7 +110,7 @@ def error_reply(exc: CapgoRefusal | OtaboxError) -> tuple[int, dict, dict]:
     """Status, body and headers of a refusal or error, in the plugin's shape."""
     if isinstance(exc, CapgoRefusal):
         return exc.status, exc.body, {}
-    kind = "blocked" if isinstance(exc, RateLimited) else "failed"
+    kind = BLOCKED if isinstance(exc, RateLimited) else FAILED
     return exc.status, {"kind": kind, "error": exc.code, "message": exc.message}, exc.headers
 
 
@@ -128,7 +133,7 @@ def _error(exc):
 
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException):
-    return jsonify({"kind": "failed", "error": "http_error", "message": exc.description}), exc.code
+    return jsonify({"kind": FAILED, "error": "http_error", "message": exc.description}), exc.code
 
 
 @dataclasses.dataclass(frozen=True)
@@ -261,8 +266,8 @@ def update_reply(b, info: DeviceInfo, decision: domain.Decision, origin: str) ->
     """The plugin's reply for a decision; raises CapgoRefusal for refusals."""
     if decision.outcome == "no_channel":
         if info.default_channel:
-            raise CapgoRefusal("blocked", "no_channel", f"no channel {info.default_channel!r} for this app")
-        raise CapgoRefusal("blocked", "no_channel", "no default channel or override")
+            raise CapgoRefusal(BLOCKED, "no_channel", f"no channel {info.default_channel!r} for this app")
+        raise CapgoRefusal(BLOCKED, "no_channel", "no default channel or override")
     check_channel_allows(decision.channel, info)
     if decision.outcome == "builtin":
         if info.on_builtin:
@@ -275,36 +280,36 @@ def update_reply(b, info: DeviceInfo, decision: domain.Decision, origin: str) ->
         if decision.blocked in ("major", "min_update_version"):
             extra["major"] = True
         code, message = POLICY_REFUSALS[decision.blocked]
-        raise CapgoRefusal("blocked", code, message, version=bundle.version, **extra)
+        raise CapgoRefusal(BLOCKED, code, message, version=bundle.version, **extra)
     if not decision.update:
         return up_to_date(info)
     return offer(b, info, decision, origin)
 
 
 def up_to_date(info: DeviceInfo) -> dict:
-    return {"kind": "up_to_date", "error": "no_new_version_available", "message": "No new version available",
+    return {"kind": UP_TO_DATE, "error": "no_new_version_available", "message": "No new version available",
             "version": info.version_name}
 
 
 def check_channel_allows(channel, info: DeviceInfo) -> None:
     """Capgo's per-channel device filters (all allow by default)."""
     if info.is_emulator and not channel.allow_emulator:
-        raise CapgoRefusal("blocked", "disable_emulator", "The channel does not allow emulators")
+        raise CapgoRefusal(BLOCKED, "disable_emulator", "The channel does not allow emulators")
     if not info.is_prod and not channel.allow_dev:
-        raise CapgoRefusal("blocked", "disable_dev_build", "The channel does not allow development builds")
+        raise CapgoRefusal(BLOCKED, "disable_dev_build", "The channel does not allow development builds")
     if (info.platform == "ios" and not channel.ios_enabled) or (
             info.platform == "android" and not channel.android_enabled):
-        raise CapgoRefusal("blocked", f"disabled_platform_{info.platform}",
+        raise CapgoRefusal(BLOCKED, f"disabled_platform_{info.platform}",
                            f"The channel does not serve {info.platform} devices")
 
 
 def offer(b, info: DeviceInfo, decision: domain.Decision, origin: str) -> dict:
     bundle = decision.bundle
     if bundle.format != "zip":
-        raise CapgoRefusal("blocked", "unsupported_bundle_format",
+        raise CapgoRefusal(BLOCKED, "unsupported_bundle_format",
                            f"the channel serves a {bundle.format} bundle, which capacitor-updater cannot install")
     if bundle.key_id and info.key_id != bundle.key_id:
-        raise CapgoRefusal("blocked", "key_id_mismatch",
+        raise CapgoRefusal(BLOCKED, "key_id_mismatch",
                            "The bundle is encrypted for another public key than the app's", version=bundle.version)
     url, _ = signed_download_url(bundle.sha256, b=b, base=origin)
     reply = {"version": bundle.version, "url": url}
@@ -432,9 +437,9 @@ def set_channel():
     name = info.fields["channel"]
     channel = view.channel_named(name)
     if channel is None:
-        raise CapgoRefusal("failed", "channel_not_found", f"no channel {name!r}", status=400)
+        raise CapgoRefusal(FAILED, "channel_not_found", f"no channel {name!r}", status=400)
     if not channel.allow_device_self_assign:
-        raise CapgoRefusal("blocked", "channel_self_set_not_allowed",
+        raise CapgoRefusal(BLOCKED, "channel_self_set_not_allowed",
                            f"channel {name!r} does not allow devices to assign themselves", status=403)
     ids = {info.device_id}
     if not known_devices(view.id, ids) | box().tracker.buffered(view.id, ids):
@@ -453,7 +458,7 @@ def get_channel():
     view = app_view(box(), info)
     channel = view.channel_for(info.device_id, info.default_channel)
     if channel is None:
-        raise CapgoRefusal("failed", "channel_not_found", "no channel applies to this device", status=400)
+        raise CapgoRefusal(FAILED, "channel_not_found", "no channel applies to this device", status=400)
     box().tracker.reported(view.id, info.device_id, info.reported(), creates=False)
     override = view.overrides.get(info.device_id)
     assigned = bool(override and (override.channel or override.self_assigned_channel))

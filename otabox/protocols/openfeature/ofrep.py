@@ -42,6 +42,11 @@ MAX_BULK_REPLIES = 1024
 """Bulk replies kept per flag set (a few hundred bytes to a few KB each)."""
 
 
+FLAG_NOT_FOUND, PARSE_ERROR, INVALID_CONTEXT, GENERAL = "FLAG_NOT_FOUND", "PARSE_ERROR", "INVALID_CONTEXT", "GENERAL"
+ERROR_CODES = (FLAG_NOT_FOUND, PARSE_ERROR, ev.TARGETING_KEY_MISSING, INVALID_CONTEXT, GENERAL)
+"""OFREP's error codes otabox answers with (GENERAL for its own errors: 401, 413, 429, 503)."""
+
+
 class OfrepError(Exception):
     """An error in OFREP's shape; `key` names the flag of a single-flag evaluation."""
 
@@ -57,7 +62,7 @@ class OfrepError(Exception):
 def render_error(exc: OfrepError | OtaboxError) -> Reply:
     """OFREP's `{key?, errorCode, errorDetails}`; otabox's own errors (401, 429, 503) are GENERAL."""
     if not isinstance(exc, OfrepError):
-        exc = OfrepError(exc.status, "GENERAL", exc.message, exc.headers)
+        exc = OfrepError(exc.status, GENERAL, exc.message, exc.headers)
     return Reply(exc.status, JSON, json_bytes(exc.body()), exc.headers)
 
 
@@ -75,17 +80,17 @@ def client_key(headers) -> str:
 
 def _context(raw: bytes) -> ev.Context:
     if len(raw) > MAX_BODY:
-        raise OfrepError(413, "GENERAL", f"the request body is larger than {MAX_BODY // 1024} KB")
+        raise OfrepError(413, GENERAL, f"the request body is larger than {MAX_BODY // 1024} KB")
     try:
         data = jsonsafe.loads(raw) if raw.strip() else {}
     except ValueError as exc:
-        raise OfrepError(400, "PARSE_ERROR", f"the body is not valid JSON: {exc}") from None
+        raise OfrepError(400, PARSE_ERROR, f"the body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
-        raise OfrepError(400, "INVALID_CONTEXT", "the body must be an object: {\"context\": {...}}")
+        raise OfrepError(400, INVALID_CONTEXT, "the body must be an object: {\"context\": {...}}")
     try:
         return ev.read_context(data.get("context"))
     except ev.Refused as exc:
-        raise OfrepError(400, "INVALID_CONTEXT", str(exc)) from None
+        raise OfrepError(400, INVALID_CONTEXT, str(exc)) from None
 
 
 def etag_of(body: bytes) -> str:
@@ -143,23 +148,23 @@ def answer(b, wire: WireRequest) -> Reply:
         exc.key = flag_key
         raise
     except TooManyRequests as exc:
-        raise OfrepError(429, "GENERAL", exc.message, exc.headers, flag_key) from None
+        raise OfrepError(429, GENERAL, exc.message, exc.headers, flag_key) from None
 
 
 def _evaluate(b, flag_key: str | None, wire: WireRequest) -> Reply:
     key = client_key(wire.headers)
     view = b.serving.by_client_key(key) if key else None
     if view is None:
-        raise OfrepError(401, "GENERAL", "a valid client key is required: send 'Authorization: Bearer "
+        raise OfrepError(401, GENERAL, "a valid client key is required: send 'Authorization: Bearer "
                                          "<clientKey>' or 'X-Client-Key: <clientKey>'")
     context = _context(wire.body)
     b.client_limiter.take(limit_key("ofrep", context.targeting_key, wire.client_address))
     if context.channel not in view.channels:
-        raise OfrepError(400, "INVALID_CONTEXT", f"the app has no channel {context.channel!r}")
+        raise OfrepError(400, INVALID_CONTEXT, f"the app has no channel {context.channel!r}")
     if flag_key is not None:
         flag = b.flags.flag_set(view).flags.get(flag_key)
         if flag is None:
-            raise OfrepError(404, "FLAG_NOT_FOUND", f"no flag {flag_key!r} in this app")
+            raise OfrepError(404, FLAG_NOT_FOUND, f"no flag {flag_key!r} in this app")
         result = ev.evaluate(flag, context)
         if not result.error_code:
             b.flag_recorder.evaluated(view.id, context, [(flag.id, result.variant)])
@@ -186,7 +191,7 @@ def evaluate_flag(flag_key):
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException):
     """A body over the server's request limit (413) and the like, in OFREP's error shape."""
-    return Response(json_bytes({"errorCode": "GENERAL", "errorDetails": exc.description}), exc.code,
+    return Response(json_bytes({"errorCode": GENERAL, "errorDetails": exc.description}), exc.code,
                     mimetype=JSON)
 
 
