@@ -131,6 +131,11 @@ def _find(model, app: App, raw_id, what: str):
 
 
 def find_policy(app: App, policy_id) -> RolloutPolicy:
+    """By id, or (as `policyId` is documented: an id or a name) by the name a policy is unique by."""
+    if isinstance(policy_id, str) and row_id(policy_id) is None:
+        policy = RolloutPolicy.get_or_none((RolloutPolicy.app == app) & (RolloutPolicy.name == policy_id))
+        if policy is not None:
+            return policy
     return _find(RolloutPolicy, app, policy_id, "rollout policy")
 
 

@@ -132,11 +132,14 @@ def test_a_release_under_a_policy_starts_at_its_first_stage(admin, demo_app):
     both = admin.release(APP, bundle["id"], policyId=policy["id"], rollout=50)
     assert both.status_code == 400 and both.json["error"]["details"]["field"] == "rollout"
     assert admin.release(APP, bundle["id"], policyId=999).status_code == 404
+    assert admin.release(APP, bundle["id"], policyId="no-such-policy").status_code == 404
     assert admin.patch(f"/api/v1/apps/{APP}/rollout-policies/{policy['id']}", {"name": "x"}).status_code == 409
     assert admin.delete(f"/api/v1/apps/{APP}/rollout-policies/{policy['id']}").status_code == 409
     listed = admin.get(f"/api/v1/apps/{APP}/rollout-executions?status=running").json
     assert listed["total"] == 1 and listed["executions"][0]["releaseId"] == created["release"]["id"]
     assert admin.get(f"/api/v1/apps/{APP}/rollout-executions?status=bogus").status_code == 400
+    by_name = admin.release(APP, bundle["id"], policyId=policy["name"])  # policyId: an id or a name
+    assert by_name.status_code == 201 and by_name.json["execution"]["policyId"] == policy["id"]
 
 
 def test_a_healthy_release_walks_every_stage_then_completes(admin, client, box, demo_app):
