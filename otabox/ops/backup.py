@@ -15,7 +15,6 @@ from ..errors import Conflict, Invalid
 from ..store.db import backup_to, integrity_problems, is_sqlite
 
 
-
 def backup(box, dest: Path) -> dict:
     dest = Path(dest)
     if dest.exists() and any(dest.iterdir()):
@@ -28,6 +27,17 @@ def backup(box, dest: Path) -> dict:
     if box.store.local_path("0" * 64) is None:
         raise Invalid("the bundle files are in an object store: otabox backup copies a local data directory; back "
                       "up the bucket with its own tools", code="backup_not_local")
+    made = _first_missing(dest)
+    try:
+        return _copy_into(box, dest)
+    except OSError as exc:
+        _remove_what_was_written(dest, made)
+        where = f" ({exc.filename})" if exc.filename and Path(exc.filename) != dest else ""
+        raise Invalid(f"cannot write the backup to {dest}: {(exc.strerror or str(exc)).lower()}{where}",
+                      code="backup_failed") from None
+
+
+def _copy_into(box, dest: Path) -> dict:
     dest.mkdir(parents=True, exist_ok=True, mode=0o700)
     dest.chmod(0o700)  # an existing (empty) directory keeps whatever mode it had otherwise
     os.close(os.open(dest / SQLITE_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # never readable by others
@@ -45,6 +55,29 @@ def backup(box, dest: Path) -> dict:
     shutil.copytree(box.config.data_dir / "secrets", dest / "secrets")
     _owner_only(dest)
     return {"database": str(dest / SQLITE_FILE), "blobs": len(referenced) - len(missing), "missing": missing}
+
+
+def _first_missing(dest: Path) -> Path | None:
+    """The outermost folder of `dest` that does not exist yet (backing up creates it), or None."""
+    missing = None
+    for folder in (dest, *dest.absolute().parents):
+        if folder.exists() or folder.is_symlink():
+            return missing
+        missing = folder
+    return missing
+
+
+def _remove_what_was_written(dest: Path, made: Path | None) -> None:
+    """A failed backup leaves nothing behind: the folders it created go, an empty folder it was given is
+    emptied again."""
+    if made is not None:
+        shutil.rmtree(made, ignore_errors=True)
+    elif dest.is_dir():
+        for entry in dest.iterdir():
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink()
 
 
 def _owner_only(root: Path) -> None:

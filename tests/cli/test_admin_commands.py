@@ -91,3 +91,17 @@ def test_deleting_the_default_channel_warns_in_one_line_what_follows_and_the_way
     [warning] = deleted.stderr.splitlines()
     assert warning.startswith("Warning: 'production' was the default channel") and "no updates" in warning
     assert "otabox channels update NAME --default" in warning
+
+
+@pytest.mark.sqlite_only  # otabox backup copies SQLite files
+@pytest.mark.parametrize("where, problem", [("README.md/sub", "not a directory"),
+                                            ("/proc/otabox-backup", "no such file or directory")])
+def test_a_backup_somewhere_it_cannot_be_written_is_refused_in_one_line_and_leaves_nothing(where, problem,
+                                                                                          tmp_path, monkeypatch):
+    new_box(tmp_path / "data")
+    (tmp_path / "README.md").write_text("a file, not a folder\n")
+    monkeypatch.chdir(tmp_path)
+    before = sorted(str(p) for p in tmp_path.rglob("*"))
+    result = cli("backup", where, "--data-dir", str(tmp_path / "data"))
+    assert_one_line_refusal(result, f"cannot write the backup to {where}: {problem}")
+    assert sorted(str(p) for p in tmp_path.rglob("*")) == before
