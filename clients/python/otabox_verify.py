@@ -23,8 +23,13 @@ import datetime as dt
 import hashlib
 import json
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
+try:
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+except ModuleNotFoundError:
+    if __name__ != "__main__":
+        raise
+    raise SystemExit("otabox_verify.py needs the cryptography package: pip install cryptography") from None
 
 CLOCK_SKEW = dt.timedelta(minutes=5)
 """How far ahead of the device's clock a statement may be issued (clocks drift)."""
@@ -98,6 +103,28 @@ def verify_bundle(data: bytes, statement: dict) -> None:
         raise VerificationError("the downloaded bundle's SHA-256 differs from the signed one")
 
 
+def _trusted_key(path: str) -> str:
+    """The PEM text of a public key file, refused (ValueError) up front when it is not one."""
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        pem = handle.read()
+    try:
+        load_pem_public_key(pem.encode())
+    except ValueError:
+        raise ValueError(f"{path} is not a PEM public key (GET /api/v1/signing-key gives the server's)") from None
+    return pem
+
+
+def _reply(path: str) -> dict:
+    with open(path, "rb") as handle:
+        try:
+            reply = json.loads(handle.read())
+        except ValueError:
+            raise VerificationError("the reply is not JSON") from None
+    if not isinstance(reply, dict):
+        raise VerificationError("the reply is not a JSON object")
+    return reply
+
+
 def main(argv=None) -> int:
     import argparse
     import sys
@@ -110,12 +137,18 @@ def main(argv=None) -> int:
     parser.add_argument("--platform", help="the platform the reply must be for")
     parser.add_argument("--last-sequence", type=int, default=0, help="the highest sequence accepted before")
     args = parser.parse_args(argv)
-    with open(args.reply, encoding="utf-8") as handle:
-        reply = json.load(handle)
-    keys = []
-    for path in args.key:
-        with open(path, encoding="utf-8") as handle:
-            keys.append(handle.read())
+    try:
+        keys = [_trusted_key(path) for path in args.key]
+        reply = _reply(args.reply)
+    except OSError as exc:
+        print(f"error: cannot read {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return 1
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except VerificationError as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 1
     try:
         sequence = verify_check_reply(reply, keys, args.app, channel=args.channel, platform=args.platform,
                                       last_sequence=args.last_sequence)

@@ -12,7 +12,7 @@ from conftest import ROOT, check, make_zip, old_box
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 sys.path.insert(0, str(ROOT / "clients" / "python"))
-from otabox_verify import VerificationError, canonical_json, verify_bundle, verify_check_reply  # noqa: E402
+from otabox_verify import VerificationError, canonical_json, main, verify_bundle, verify_check_reply  # noqa: E402
 
 APP = "com.example.demo"
 
@@ -121,6 +121,33 @@ def test_the_verifier_runs_from_a_shell(admin, client, demo_app, keys, tmp_path)
     bad = subprocess.run([sys.executable, script, "--key", str(tmp_path / "key.pem"), "--app", "com.example.x",
                           str(tmp_path / "reply.json")], capture_output=True, text=True)
     assert bad.returncode == 1 and bad.stderr.startswith("refused: ")
+
+
+@pytest.mark.parametrize("key_text, reply_text, line", [
+    (None, '{"signed": {}}', "error: cannot read {tmp}/key.pem: No such file or directory"),
+    ("not a key\n", '{"signed": {}}', "error: {tmp}/key.pem is not a PEM public key"),
+    ("KEY", "<html>502 Bad Gateway</html>", "refused: the reply is not JSON"),
+    ("KEY", "[1, 2]", "refused: the reply is not a JSON object"),
+], ids=["missing key file", "not a PEM", "not JSON", "not an object"])
+def test_the_verifier_says_in_one_line_what_is_wrong_with_its_inputs(keys, tmp_path, capsys, key_text, reply_text,
+                                                                     line):
+    if key_text is not None:
+        (tmp_path / "key.pem").write_text(keys[0] if key_text == "KEY" else key_text)
+    (tmp_path / "reply.json").write_text(reply_text)
+    assert main(["--key", str(tmp_path / "key.pem"), "--app", APP, str(tmp_path / "reply.json")]) == 1
+    [said] = capsys.readouterr().err.splitlines()
+    assert said.startswith(line.format(tmp=tmp_path)), said
+
+
+def test_the_verifier_run_without_cryptography_says_how_to_install_it(monkeypatch, tmp_path):
+    """`python3 clients/python/otabox_verify.py ...` outside the venv: one line and a failing exit, no traceback."""
+    import runpy
+    monkeypatch.setitem(sys.modules, "cryptography", None)  # what an interpreter without the package finds
+    monkeypatch.setitem(sys.modules, "cryptography.exceptions", None)
+    monkeypatch.setattr(sys, "argv", ["otabox_verify.py", "--key", "key.pem", "--app", APP, "reply.json"])
+    with pytest.raises(SystemExit) as stopped:
+        runpy.run_path(str(ROOT / "clients" / "python" / "otabox_verify.py"), run_name="__main__")
+    assert stopped.value.code == "otabox_verify.py needs the cryptography package: pip install cryptography"
 
 
 def test_statements_are_signed_with_the_rotated_key(admin, client, demo_app, box):
