@@ -145,6 +145,15 @@ def _patched(old: bytes, patch: bytes) -> bytes:
     return bsdiff4.core.patch(old, new_size, *streams)
 
 
+def _check_paths(args) -> None:
+    """Refuse before any work what would fail after it: a missing input, or an --out that is there already."""
+    for path, what in ((args.base, "base bundle"), (args.patch, "patch archive")):
+        if not path.exists():
+            raise SystemExit(f"error: the {what} {path} does not exist")
+    if args.out.exists() or args.out.is_symlink():
+        raise SystemExit(f"error: {args.out} already exists; --out names a new folder for the built bundle")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Apply an otabox-patch-v1 archive to a bundle, verified.")
     parser.add_argument("--base", type=Path, required=True, help="The bundle the device runs (zip or folder).")
@@ -152,6 +161,7 @@ def main() -> None:
     parser.add_argument("--sha256", required=True, help="patchSha256 of the signed check reply.")
     parser.add_argument("--out", type=Path, required=True, help="The new bundle's folder (must not exist).")
     args = parser.parse_args()
+    _check_paths(args)
     try:
         manifest = apply_archive(args.base, args.patch.read_bytes(), args.out, args.sha256)
     except PatchError as exc:

@@ -222,3 +222,28 @@ def test_the_applier_run_without_bsdiff4_says_how_to_install_it(monkeypatch, tmp
     with pytest.raises(SystemExit) as stopped:
         runpy.run_path(str(ROOT / "clients" / "python" / "otabox_patch.py"), run_name="__main__")
     assert stopped.value.code == "otabox_patch.py needs the bsdiff4 package: pip install bsdiff4"
+
+
+@pytest.mark.parametrize("missing, out_there, said", [
+    ("base", False, "error: the base bundle {tmp}/nope does not exist"),
+    ("patch", False, "error: the patch archive {tmp}/nope does not exist"),
+    (None, True, "error: {tmp}/new-bundle already exists; --out names a new folder for the built bundle"),
+], ids=["no base", "no patch", "out there"])
+def test_the_applier_refuses_a_missing_input_or_an_existing_out_folder_before_any_work(monkeypatch, tmp_path,
+                                                                                      missing, out_there, said):
+    import runpy
+    for name in ("base.zip", "patch.zip"):
+        (tmp_path / name).write_bytes(make_zip({"index.js": "1"}))
+    if out_there:
+        (tmp_path / "new-bundle").mkdir()
+        (tmp_path / "new-bundle" / "kept.txt").write_text("mine")
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    paths = {"base": tmp_path / "base.zip", "patch": tmp_path / "patch.zip"}
+    if missing:
+        paths[missing] = tmp_path / "nope"
+    monkeypatch.setattr(sys, "argv", ["otabox_patch.py", "--base", str(paths["base"]), "--patch", str(paths["patch"]),
+                                      "--sha256", "0" * 64, "--out", str(tmp_path / "new-bundle")])
+    with pytest.raises(SystemExit) as stopped:
+        runpy.run_path(str(ROOT / "clients" / "python" / "otabox_patch.py"), run_name="__main__")
+    assert stopped.value.code == said.format(tmp=tmp_path)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
