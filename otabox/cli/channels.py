@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .common import APP_OPTION, JSON_OPTION, admin_command
+from .common import APP_OPTION, JSON_OPTION, admin_command, confirm_or_refuse
 from .publish import show
 
 SWITCHES = [  # (API setting, option name, help)
@@ -125,13 +125,19 @@ def channels_update(box, name, app_ref, rename, rotate_deployment_key, as_json, 
 @channels.command("delete")
 @click.argument("name")
 @APP_OPTION
+@click.option("--yes", is_flag=True, help="Delete the app's default channel without asking.")
 @admin_command
-def channels_delete(box, name, app_ref):
-    """Delete the channel NAME with its release history (its bundles stay); devices on it get no updates."""
+def channels_delete(box, name, app_ref, yes):
+    """Delete the channel NAME with its release history (its bundles stay); devices on it get no updates.
+    The app's default channel is deleted only after a yes (or with --yes)."""
     from ..core.apps import delete_channel, find_app, find_channel
 
     app = find_app(app_ref)
-    was_default = delete_channel(find_channel(app, name), "cli")
+    channel = find_channel(app, name)
+    if app.default_channel == channel.name:
+        confirm_or_refuse(f"{name!r} is the default channel of {app.slug}: deleting it leaves devices that name no "
+                          "channel without updates until you make another one the default", yes)
+    was_default = delete_channel(channel, "cli")
     click.echo(f"Deleted channel {name!r} of {app.slug}.")
     if was_default:
         click.echo(f"Warning: {name!r} was the default channel of {app.slug}: devices that name no channel get no "

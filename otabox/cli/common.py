@@ -17,6 +17,20 @@ def stdout_is_terminal() -> bool:
     return sys.stdout.isatty()
 
 
+def stdin_is_terminal() -> bool:
+    return sys.stdin.isatty()
+
+
+def confirm_or_refuse(consequence: str, yes: bool) -> None:
+    """A destructive step with a consequence worth a second thought: asked on a terminal, done with
+    --yes, and otherwise (a script that did not say --yes) refused in one line, with nothing changed."""
+    if yes:
+        return
+    if not stdin_is_terminal():
+        raise click.ClickException(f"{consequence}; pass --yes to go ahead")
+    click.confirm(f"{consequence}. Go ahead?", abort=True, err=True)
+
+
 def show_once(secret: str, what: str, advice: str) -> None:
     """Print a secret shown this once on stdout (so `KEY=$(otabox keys create ...)` captures it alone)
     under a line on stderr saying what it is. When stdout is a pipe or a file, that line stays alone on

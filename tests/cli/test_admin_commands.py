@@ -78,19 +78,38 @@ def test_a_box_moved_to_postgresql_refuses_admin_commands_without_the_database_s
     assert not (moved_box.parent / "elsewhere").exists()
 
 
-def test_deleting_the_default_channel_warns_in_one_line_what_follows_and_the_way_out(tmp_path):
+def test_deleting_the_default_channel_asks_first_and_then_says_the_way_out(tmp_path, monkeypatch):
+    from otabox.cli import common
+
     new_box(tmp_path / "data")
     data = ["--data-dir", str(tmp_path / "data")]
     assert cli("apps", "create", "com.example.app", *data).exit_code == 0
     assert cli("channels", "create", "beta", "--app", "com.example.app", *data).exit_code == 0
     quiet = cli("channels", "delete", "beta", "--app", "com.example.app", *data)
     assert quiet.exit_code == 0 and quiet.stderr == ""
-    deleted = cli("channels", "delete", "production", "--app", "com.example.app", *data)
+    consequence = ("'production' is the default channel of com.example.app: deleting it leaves devices that name "
+                   "no channel without updates until you make another one the default")
+    assert_one_line_refusal(cli("channels", "delete", "production", "--app", "com.example.app", *data),
+                            consequence + "; pass --yes to go ahead")
+    monkeypatch.setattr(common, "stdin_is_terminal", lambda: True)
+    declined = cli("channels", "delete", "production", "--app", "com.example.app", *data, input="n\n")
+    assert declined.exit_code == 1 and declined.stderr.startswith(consequence + ". Go ahead? [y/N]")
+    assert "production" in cli("channels", "list", "--app", "com.example.app", *data).stdout
+    deleted = cli("channels", "delete", "production", "--app", "com.example.app", *data, input="y\n")
     assert deleted.exit_code == 0, deleted.output
     assert deleted.stdout == "Deleted channel 'production' of com.example.app.\n"
+    assert deleted.stderr.splitlines()[-1].startswith("Warning: 'production' was the default channel")
+    assert "otabox channels update NAME --default" in deleted.stderr
+
+
+def test_a_script_deletes_the_default_channel_with_yes(tmp_path):
+    new_box(tmp_path / "data")
+    data = ["--data-dir", str(tmp_path / "data")]
+    assert cli("apps", "create", "com.example.app", *data).exit_code == 0
+    deleted = cli("channels", "delete", "production", "--yes", "--app", "com.example.app", *data)
+    assert deleted.exit_code == 0 and deleted.stdout == "Deleted channel 'production' of com.example.app.\n"
     [warning] = deleted.stderr.splitlines()
     assert warning.startswith("Warning: 'production' was the default channel") and "no updates" in warning
-    assert "otabox channels update NAME --default" in warning
 
 
 @pytest.mark.sqlite_only  # otabox backup copies SQLite files

@@ -72,7 +72,7 @@ def test_channels_are_listed_with_their_deployment_keys_created_updated_and_dele
     assert codepush_check(server, preview["deploymentKey"]).status_code == 200
     assert api("GET", f"/api/v1/apps/{SLUG}").json()["defaultChannel"] == "preview"
 
-    deleted = cli(server, "channels", "delete", "preview", "--app", SLUG)
+    deleted = cli(server, "channels", "delete", "preview", "--yes", "--app", SLUG)
     assert deleted.stdout == f"Deleted channel 'preview' of {SLUG}.\n"
     assert set(channels(server)) == {"production", "staging"}
     actions = {e["action"] for e in api("GET", "/api/v1/audit-log?limit=20").json()["entries"] if e["actor"] == "cli"}
