@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -33,6 +34,9 @@ def binary(tmp_path_factory) -> Path:
     built = subprocess.run([str(build)], cwd=checkout / "static", env=env, capture_output=True, text=True,
                            timeout=1200, stdin=subprocess.DEVNULL)
     assert built.returncode == 0, built.stderr[-4000:]
+    pyinstaller_said = re.findall(r"^\d+ (?:WARNING|ERROR): .*$", built.stderr, re.MULTILINE)
+    assert pyinstaller_said == [], "a first build shows no warning to worry about"
+    assert re.search(r"^built .*otabox-binary/otabox \(\d+ MB\)$", built.stderr, re.MULTILINE), built.stderr[-2000:]
     return checkout / "otabox-binary" / "otabox"
 
 
