@@ -213,7 +213,7 @@ def inputs() -> tuple[dict, dict]:
         return {}, {}
     if "inputs" not in g:
         try:
-            g.inputs = (_checked_query(declared.query), _checked_body(declared))
+            g.inputs = (_checked_query(declared), _checked_body(declared))
         except OtaboxError as exc:
             g.inputs = exc
     if isinstance(g.inputs, OtaboxError):
@@ -244,7 +244,12 @@ def paging(limit: int) -> Schema:
     return Schema({"limit": Whole(1, 500, default=limit), "offset": Whole(0, 10**9, default=0)})
 
 
-def _checked_query(schema: Schema) -> dict:
+def _checked_query(declared: Accepted) -> dict:
+    """The query's clean values; a name the route takes in its body (a Capgo DELETE's `app_id` sent
+    as `?app_id=`) is refused with where to send it instead of a bare "accepted: none"."""
+    misplaced = {name: "send it in the JSON body (Content-Type: application/json), not in the query string"
+                 for name in (declared.form or declared.body).known if name not in declared.query.known}
+    schema = declared.query.extend(hints=misplaced) if misplaced else declared.query
     repeated = next((name for name in request.args if len(request.args.getlist(name)) > 1), None)
     if repeated is not None:
         raise BadRequest(f"give {repeated} once in the query", details={"field": repeated})

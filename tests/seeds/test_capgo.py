@@ -260,3 +260,17 @@ def test_every_route_refuses_an_unknown_field_by_name(capgo, demo_app, method, p
     assert refused.status_code == 400 and refused.json["error"]["code"] == "unknown_field"
     assert (refused.json["error"]["details"]["field"], refused.json["error"]["details"]["suggestion"]) == (
         field, suggestion)
+
+
+@pytest.mark.parametrize("path, sent", [
+    ("/channel", {"app_id": APP, "channel": "production"}),
+    ("/device", {"app_id": APP, "device_id": "phone-1"}),
+    ("/bundle", {"app_id": APP, "version": "1.0.0"})])
+def test_a_delete_with_its_fields_in_the_query_is_told_to_send_a_json_body(client, key, demo_app, path, sent):
+    """The document sends DELETE's fields as a body ("Send this"), GET's "as URL parameter": a script
+    that puts DELETE's in the query learns where they go, not "accepted: none"."""
+    refused = client.delete(path, query_string=sent, headers={"authorization": key})
+    assert refused.status_code == 400 and refused.json["error"]["code"] == "unknown_field"
+    assert refused.json["error"]["message"] == ("app_id is not accepted here: send it in the JSON body "
+                                                "(Content-Type: application/json), not in the query string")
+
