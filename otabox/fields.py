@@ -128,7 +128,7 @@ class Number(Field):
                  expected: str | None = None, **kwargs):
         super().__init__(**kwargs)
         self.low, self.high, self.whole = low, high, whole
-        self.expected = expected or f"{'a whole number' if whole else 'a number'} from {low:g} to {high:g}"
+        self.expected = expected or f"{'a whole number' if whole else 'a number'} from {_plain(low)} to {_plain(high)}"
         self.schema = {"type": "integer" if whole else "number", "minimum": low, "maximum": high}
 
     def clean(self, value, name):
@@ -146,6 +146,11 @@ class Number(Field):
         if not digits.isascii() or not digits.replace(".", "", 0 if self.whole else 1).isdigit():
             raise invalid(name, self.expected)
         return self(int(raw) if self.whole else float(raw), name)
+
+
+def _plain(number: float) -> str:
+    """A bound as a person writes it: 1000000, not 1e+06 (`:g`'s exponent past six digits); 0.5 stays 0.5."""
+    return str(int(number)) if float(number).is_integer() else repr(number)
 
 
 def Whole(low: int = 0, high: int = 2**63 - 1, **kwargs) -> Number:  # noqa: N802 (a validator, named like one)

@@ -218,3 +218,13 @@ def test_the_json_schema_lists_every_accepted_name_and_nothing_else():
     assert set(schema["properties"]) == {"blockUpgrades", "allowEmulator", "name", "disableAutoUpdate", "createdBy"}
     assert schema["required"] == ["name"]
     assert schema["properties"]["blockUpgrades"] == {"enum": ["none", "major"]}
+
+
+@pytest.mark.parametrize("field, expected", [
+    (Whole(0, 10**6), "f must be a whole number from 0 to 1000000"),
+    (Whole(), "f must be a whole number from 0 to 9223372036854775807"),
+    (Number(0.5, 2.0), "f must be a number from 0.5 to 2")])
+def test_a_range_is_named_in_plain_numbers(field, expected):
+    with pytest.raises(BadRequest) as refused:
+        field(-1, "f")
+    assert refused.value.message == expected

@@ -274,3 +274,8 @@ def test_a_delete_with_its_fields_in_the_query_is_told_to_send_a_json_body(clien
     assert refused.json["error"]["message"] == ("app_id is not accepted here: send it in the JSON body "
                                                 "(Content-Type: application/json), not in the query string")
 
+
+def test_a_page_out_of_range_names_its_range_in_whole_numbers(capgo, demo_app):
+    refused = capgo.get("/channel", app_id=APP, page="abc")
+    assert refused.status_code == 400
+    assert refused.json["error"]["message"] == "page must be a whole number from 0 to 1000000"
