@@ -2,6 +2,7 @@
 `change.changing`, with the change they tell about)."""
 from __future__ import annotations
 
+from ..errors import BadRequest
 from ..store.models import AuditEntry, iso
 
 
@@ -33,9 +34,22 @@ def entry_json(entry: AuditEntry) -> dict:
             "entityType": entry.entity_type, "entityId": entry.entity_id, "details": entry.details}
 
 
+def check_action(action: str) -> None:
+    """Refuse an action no entry can have (`bogus`, `relase.created`): an empty list would read as
+    "nothing happened", so it is a 400 listing the families, as AppDispatch's audit filter answers.
+    A known family with a verb nothing recorded yet (`release.archived`) is an honest empty list."""
+    family, _, verb = action.partition(".")
+    if not verb or family not in ACTION_FAMILIES:
+        raise BadRequest(f"unknown action {action!r}: give <family>.<verb> (e.g. release.created) with <family> "
+                         f"one of {', '.join(ACTION_FAMILIES)}",
+                         details={"field": "action", "accepted": list(ACTION_FAMILIES)})
+
+
 def query(limit: int = 100, before: int | None = None, action: str | tuple[str, ...] | None = None,
           entity_type: str | None = None, entity_id: str | None = None, app_id: int | None = None) -> list[dict]:
     """The newest entries first; `app_id`: only that app's; `action`: one action or any of several."""
+    if isinstance(action, str) and action:
+        check_action(action)
     rows = AuditEntry.select().order_by(AuditEntry.id.desc()).limit(limit)
     if app_id is not None:
         rows = rows.where(AuditEntry.app_id == app_id)

@@ -202,6 +202,15 @@ def test_audit_log_filters_by_entity_id(admin, demo_app):
         assert [e["action"] for e in entries] == ["release.rollout_changed", "release.created"]
 
 
+@pytest.mark.parametrize("action", ["bogus", "relase.created", "release"])
+def test_audit_log_refuses_an_action_no_entry_can_have(admin, demo_app, action):
+    refused = admin.get(f"/api/v1/audit-log?action={action}")
+    assert refused.status_code == 400 and refused.json["error"]["details"]["field"] == "action"
+    assert refused.json["error"]["message"].startswith(f"unknown action {action!r}: give <family>.<verb>")
+    assert "release" in refused.json["error"]["details"]["accepted"]
+    assert admin.get("/api/v1/audit-log?action=release.archived").json["entries"] == []
+
+
 @pytest.mark.parametrize("days,status", [("7", 200), ("14", 200), ("30", 200), ("90", 200), ("", 200),
                                          ("10", 400), ("x", 400)])
 def test_stats_take_days(admin, client, demo_app, days, status):

@@ -124,3 +124,13 @@ def test_a_backup_somewhere_it_cannot_be_written_is_refused_in_one_line_and_leav
     result = cli("backup", where, "--data-dir", str(tmp_path / "data"))
     assert_one_line_refusal(result, f"cannot write the backup to {where}: {problem}")
     assert sorted(str(p) for p in tmp_path.rglob("*")) == before
+
+
+def test_audit_refuses_an_action_family_no_entry_can_have(tmp_path):
+    """`--action bogus` is a typo, not "nothing happened": refused naming the families, as the API does."""
+    new_box(tmp_path / "data")
+    data_dir = ["--data-dir", str(tmp_path / "data")]
+    assert_one_line_refusal(cli("audit", "--action", "bogus", *data_dir), "unknown action 'bogus'", "release")
+    assert_one_line_refusal(cli("audit", "--action", "relase.created", *data_dir), "unknown action 'relase.created'")
+    known = cli("audit", "--action", "release.created", *data_dir)
+    assert known.exit_code == 0 and known.stdout.splitlines()[0].split()[:4] == ["ID", "AT", "ACTOR", "ACTION"]
