@@ -207,8 +207,14 @@ def _register_errors(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         code = HTTP_CODES.get(exc.code, "http_error")
-        message = exc.description if exc.code != 404 else "no such endpoint"
-        response = jsonify({"error": {"code": code, "message": message, "details": {}}})
+        message, details = exc.description if exc.code != 404 else "no such endpoint", {}
+        if exc.code == 405 and exc.valid_methods:
+            # What the path does take, so `GET /v1/ota/builds/7` (only DELETE there) says so in the body
+            # too; HEAD and OPTIONS, which Flask adds to every route, would only blur it.
+            allowed = [m for m in exc.valid_methods if m not in ("HEAD", "OPTIONS")]
+            message = f"{request.method} is not accepted on {request.path}: it takes {', '.join(allowed)}"
+            details = {"allowed": allowed}
+        response = jsonify({"error": {"code": code, "message": message, "details": details}})
         if exc.code == 405 and exc.valid_methods:
             response.headers["Allow"] = ", ".join(exc.valid_methods)
         return response, exc.code

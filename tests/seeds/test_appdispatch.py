@@ -236,6 +236,17 @@ def test_delete_a_build(dispatch, tmp_path):
     assert "clear those channels' history" in in_use.json["error"]["message"]
 
 
+def test_reading_one_build_or_update_which_the_document_lists_no_route_for_names_the_methods_there(dispatch):
+    """The document reads builds and updates as lists only (`GET /v1/ota/builds`, `GET /v1/ota/updates`):
+    a GET of one is a 405 that says what the path takes."""
+    for path, allowed in (("/v1/ota/builds/7", ["DELETE"]), ("/v1/ota/updates/7", ["DELETE", "PATCH"])):
+        refused = dispatch.get(path)
+        assert refused.status_code == 405 and refused.json["error"]["code"] == "method_not_allowed"
+        assert sorted(refused.json["error"]["details"]["allowed"]) == allowed
+        assert refused.json["error"]["message"] == f"GET is not accepted on {path}: it takes " + ", ".join(
+            refused.json["error"]["details"]["allowed"])
+
+
 # --- updates -------------------------------------------------------------------------------------
 
 def published_update(dispatch, tmp_path, channel="production", platform="ios", **publish):
