@@ -279,3 +279,36 @@ def test_a_page_out_of_range_names_its_range_in_whole_numbers(capgo, demo_app):
     refused = capgo.get("/channel", app_id=APP, page="abc")
     assert refused.status_code == 400
     assert refused.json["error"]["message"] == "page must be a whole number from 0 to 1000000"
+
+
+def test_a_publisher_may_set_a_channels_version_and_only_an_admin_its_other_settings(client, admin, box, demo_app):
+    """Setting `version` is a release, which a publisher may make (`otabox release`); creating a channel
+    or changing its settings stays the admin's. The whole ChannelSet repeated as it is passes."""
+    admin.upload(APP, "1.1.0")
+    publisher = {"authorization": make_key(box, "publisher", "ci")}
+    released = client.post("/channel", json={"app_id": APP, "channel": "production", "version": "1.1.0"},
+                           headers=publisher)
+    assert released.status_code == 200 and released.json == OK
+    read = client.get("/channel", query_string={"app_id": APP, "channel": "production"}, headers=publisher).json
+    assert read["version"]["name"] == "1.1.0"
+    same = {k: read[k] for k in ("public", "allow_dev", "ios")}
+    resent = client.post("/channel", json={"app_id": APP, "channel": "production", "version": "1.1.0", **same},
+                         headers=publisher)
+    assert resent.status_code == 200
+    changed = client.post("/channel", json={"app_id": APP, "channel": "production", "allow_dev": not read["allow_dev"]},
+                          headers=publisher)
+    assert changed.status_code == 403 and changed.json["error"]["details"]["fields"] == ["allow_dev"]
+    assert changed.json["error"]["message"].startswith("changing a channel's allow_dev needs the admin role")
+    created = client.post("/channel", json={"app_id": APP, "channel": "beta", "version": "1.1.0"}, headers=publisher)
+    assert created.status_code == 403 and created.json["error"]["message"].startswith(
+        "creating channel 'beta' needs the admin role")
+    assert "beta" not in [c["name"] for c in client.get("/channel", query_string={"app_id": APP}, headers=publisher).json]
+
+
+def test_a_key_of_another_app_hears_so_before_any_role(client, admin, box, demo_app):
+    other = admin.post("/api/v1/apps", {"slug": "com.example.other", "name": "Other"}).json["id"]
+    for role in ("publisher", "admin"):
+        elsewhere = {"authorization": make_key(box, role, f"other-{role}", app=other)}
+        refused = client.post("/channel", json={"app_id": APP, "channel": "production", "allow_dev": False},
+                              headers=elsewhere)
+        assert refused.status_code == 403 and refused.json["error"]["message"].endswith("is limited to other apps")

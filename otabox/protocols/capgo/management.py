@@ -22,7 +22,7 @@ from flask import Blueprint, jsonify
 from ...core import apps, audit, bundles, devices
 from ...core.devices import MAX_DEVICE_ID
 from ...core.releases import current_release
-from ...errors import BadRequest, Conflict, NotFound
+from ...errors import BadRequest, Conflict, Forbidden, NotFound
 from ...fields import Boolean, Choice, Schema, Text, Whole
 from ...security import auth
 from ...store.blobs import blob_name
@@ -40,6 +40,8 @@ SETTINGS = {"public": "public", "disableAutoUpdateUnderNative": "disableAutoUpda
             "allow_device_self_set": "allowDeviceSelfAssign", "allow_emulator": "allowEmulator",
             "allow_dev": "allowDev"}
 """ChannelSet's names → otabox's channel settings (apps.CHANNEL_SETTINGS)."""
+READ_BACK = {"disableAutoUpdate": "disable_auto_update"}
+"""ChannelSet's names whose value a Channel reply carries under another name (channel_json)."""
 DISABLE_AUTO_UPDATE = ("major", "minor", "version_number", "none")
 """ChannelSet's `disable_update` type (otabox's blockUpgrades also knows `patch`)."""
 
@@ -124,13 +126,36 @@ def channel_json(app: App, channel: Channel) -> dict:
 @bp.post("/channel")
 @accepts(body=CHANNEL_SET)
 def set_channel():
-    api_key("admin")
+    """Setting an existing channel's `version` is a release (what `otabox release` and the releases
+    API let a publisher do), so a publisher may; creating a channel or changing its other settings
+    stays the admin's, as in otabox's own channel API. A key of another app hears that first."""
+    caller = api_key("publisher")
     data = dict(body())
-    app = _app(data.pop("app_id"), "admin")
+    app = _app(data.pop("app_id"), "publisher")
     name, version = data.pop("channel"), data.pop("version", None)
+    if caller.role_on(app.id) != "admin":
+        _require_admin_unless_release(caller, app, name, data)
     bundle = _bundle_named(app, version) if version is not None else None
     apps.configure_channel(app, name, actor(), {SETTINGS[k]: v for k, v in data.items()}, bundle)
     return jsonify(OK)
+
+
+def _require_admin_unless_release(caller: auth.Principal, app: App, name: str, settings: dict) -> None:
+    """A publisher's ChannelSet may repeat the channel's settings as they are (a script sending the
+    whole ChannelSet each time); changing one is refused naming it."""
+    try:
+        channel = apps.find_channel(app, name)
+    except NotFound:
+        raise Forbidden(f"creating channel {name!r} needs the admin role on {app.slug}; {caller.label} is a "
+                        f"{caller.role_on(app.id)} there (a publisher may set an existing channel's version)",
+                        details={"required": "admin", "role": caller.role_on(app.id)}) from None
+    current = channel_json(app, channel)
+    changed = sorted(k for k, v in settings.items() if current[READ_BACK.get(k, k)] != v)
+    if changed:
+        names = ", ".join(changed)
+        raise Forbidden(f"changing a channel's {names} needs the admin role on {app.slug}; {caller.label} is a "
+                        f"{caller.role_on(app.id)} there (a publisher may set its version)",
+                        details={"required": "admin", "role": caller.role_on(app.id), "fields": changed})
 
 
 @bp.get("/channel")
