@@ -75,14 +75,22 @@ def create_branch(app: App, data: dict, actor: str) -> Branch:
 
 
 def delete_branch(branch: Branch, actor: str) -> None:
-    """Delete a branch with its releases and the user overrides to it; a channel that serves it must
-    point elsewhere first (409), and channels splitting devices to it stop doing so."""
+    """Delete a branch with its releases and the user overrides to it. A channel that serves it, or
+    splits devices to it, must point elsewhere or end the split first (409 naming both): a split is
+    the branch serving part of a channel's devices, and AppDispatch's users (EAS Update's, whose
+    branches it copies) expect deleting a branch in use to be refused, not to move those devices
+    back without a word."""
     serving = [c.name for c in Channel.select(Channel.name).where(Channel.branch == branch).order_by(Channel.id)]
-    if serving:
-        raise Conflict(f"channels {', '.join(serving)} serve branch {branch.name!r}; point them at another branch "
-                       "first", code="branch_in_use", details={"branch": branch.name, "channels": serving})
+    splitting = [c.name for c in Channel.select(Channel.name).where(Channel.rollout_branch == branch)
+                 .order_by(Channel.id)]
+    if serving or splitting:
+        reasons = [f"channels {', '.join(serving)} serve branch {branch.name!r}; point them at another branch"
+                   ] if serving else []
+        reasons += [f"channels {', '.join(splitting)} split devices to branch {branch.name!r}; end the split "
+                    "(rolloutBranchName: null)"] if splitting else []
+        raise Conflict(" and ".join(reasons) + " first", code="branch_in_use",
+                       details={"branch": branch.name, "channels": serving, "splits": splitting})
     with changing(actor, "branch.deleted", "branch", branch.id, {"name": branch.name}, app=branch.app_id):
-        Channel.update(rollout_branch=None, rollout_percentage=0).where(Channel.rollout_branch == branch).execute()
         Release.delete().where(Release.branch == branch).execute()
         UserOverride.delete().where(UserOverride.branch == branch).execute()
         branch.delete_instance()

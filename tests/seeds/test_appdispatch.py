@@ -407,6 +407,8 @@ def test_branches_as_the_document_shows_them(dispatch, tmp_path, client):
 
     in_use = dispatch.delete("/v1/ota/branches/staging")
     assert in_use.status_code == 409 and in_use.json["error"]["details"]["channels"] == ["production", "staging", "qa"]
+    assert in_use.json["error"]["message"] == ("channels production, staging, qa serve branch 'staging'; point them "
+                                               "at another branch first")
     assert dispatch.delete("/v1/ota/branches/nope").status_code == 404
     assert dispatch.patch("/v1/ota/channels/production", {"branchName": "production"}).status_code == 200
     assert dispatch.post("/v1/ota/branches", {"name": "old"}).status_code == 201
@@ -434,6 +436,22 @@ def test_a_split_sends_a_stable_share_of_devices_to_the_rollout_branch(dispatch,
     again = [re.search(rb'"id":\s*"([0-9a-f-]{36})"', client.get(f"/expo/{PROJECT}/manifest", headers={
         **EXPO_CHECK, "eas-client-id": f"device-{n}"}).data).group(1).decode() for n in range(20)]
     assert again == served[:20]  # deterministic per device
+
+
+def test_deleting_a_branch_a_channel_splits_to_is_refused_naming_the_split(dispatch):
+    """Like a branch a channel serves: deleting it would move the split's devices back unannounced."""
+    assert dispatch.post("/v1/ota/branches", {"name": "canary"}).status_code == 201
+    split = {"rolloutBranchName": "canary", "rolloutPercentage": 50}
+    assert dispatch.patch("/v1/ota/channels/staging", split).status_code == 200
+    refused = dispatch.delete("/v1/ota/branches/canary")
+    assert refused.status_code == 409 and refused.json["error"]["code"] == "branch_in_use"
+    assert refused.json["error"]["details"] == {"branch": "canary", "channels": [], "splits": ["staging"]}
+    assert refused.json["error"]["message"] == ("channels staging split devices to branch 'canary'; end the split "
+                                                "(rolloutBranchName: null) first")
+    staging = next(c for c in dispatch.get("/v1/ota/channels").json["channels"] if c["name"] == "staging")
+    assert (staging["rolloutBranchName"], staging["rolloutPercentage"]) == ("canary", 50)
+    assert dispatch.patch("/v1/ota/channels/staging", {"rolloutBranchName": None}).status_code == 200
+    assert dispatch.delete("/v1/ota/branches/canary").json == {"deleted": True, "name": "canary"}
 
 
 def test_user_overrides_as_the_document_shows_them(dispatch, tmp_path, client):
