@@ -154,6 +154,7 @@ def _served_values(flag: Flag) -> list[tuple[str, object]]:
             served.append((f"the default of channel {setting.channel!r}", setting.default_value))
     for rule in FlagRule.select().where(FlagRule.flag == flag):
         values = [entry["variantValue"] for entry in rule.config.get("rollout", ())] \
+            + ([rule.variant_value] if rule.variant_value is not None else []) \
             if rule.rule_type == "percentage_rollout" else [rule.variant_value]
         served += [(f"rule {rule.id}", value) for value in values]
     return served
@@ -437,8 +438,11 @@ def _rule_fields(flag: Flag, data: dict) -> dict:
     channel = data.get("channelName")
     if channel is not None:
         _channel(flag.app_id, channel)
-    value = None if rule_type == "percentage_rollout" else _variation_value(flag, data.get("variantValue"),
-                                                                           "variantValue")
+    # A percentage_rollout's rollout entries say what each context gets; the document's example sends
+    # a top-level variantValue beside them all the same, so it is checked, kept and answered as sent
+    # (optional there), never dropped; it serves nothing by itself.
+    value = None if rule_type == "percentage_rollout" and data.get("variantValue") is None else \
+        _variation_value(flag, data.get("variantValue"), "variantValue")
     return {"rule_type": rule_type, "config": config, "variant_value": value, "priority": priority,
             "channel": channel, "segment_key": segment_key}
 

@@ -72,6 +72,9 @@ def test_the_documented_flag_rules_and_segment_as_written_serve_typed_values(dis
     assert rollout["ruleConfig"]["rollout"] == [{"variantValue": True, "weight": 50},
                                                 {"variantValue": False, "weight": 50}]
     assert (rollout["priority"], rollout["channelName"]) == (0, "production")
+    assert rollout["variantValue"] is True, "the document's top-level variantValue, kept as sent (typed)"
+    off_variation = dispatch.post(f"/v1/ota/flags/{flag['id']}/rules", {**ROLLOUT_RULE, "variantValue": "maybe"})
+    assert off_variation.status_code == 400 and off_variation.json["error"]["details"]["field"] == "variantValue"
     by_segment = made(dispatch.post(f"/v1/ota/flags/{flag['id']}/rules", SEGMENT_RULE))["rule"]
     assert (by_segment["variantValue"], by_segment["ruleConfig"]) == (True, {"segmentKey": "ios-pro-users"})
 
@@ -90,7 +93,7 @@ def test_the_documented_flag_rules_and_segment_as_written_serve_typed_values(dis
     served = definitions.json["flags"][0]
     assert served["defaultValue"] is False
     assert [v["value"] for v in served["variations"]] == [True, False]
-    assert [r["variantValue"] for r in served["rules"]] == [None, True]
+    assert [r["variantValue"] for r in served["rules"]] == [True, True]
     assert [e["variantValue"] for e in served["rules"][0]["ruleConfig"]["rollout"]] == [True, False]
 
     # Changing: a variation, a rule, the flag; then the rule and the segment go.
