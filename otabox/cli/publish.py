@@ -286,10 +286,21 @@ LIMIT_HELP = "How many to show, newest first."
 @JSON_OPTION
 @remote_command
 def releases_list(client, app, channel, limit, as_json):
-    """List the app's releases (every channel, or one)."""
+    """List the app's releases (every channel, or one), with the branch each belongs to and the
+    channels each is served by now: labels count a branch's releases, so after a channel is pointed at
+    another branch two rows may both read `staging v2`; BRANCH and SERVED BY tell them apart."""
     query = f"?limit={limit}" + (f"&channel={urllib.parse.quote(channel)}" if channel else "")
     data = client.get(f"/api/v1/apps/{app}/releases{query}")
-    show(data, as_json, RELEASE_COLUMNS, data["releases"])
+    if as_json:
+        show(data, as_json, [])
+        return
+    serving: dict[int, list[str]] = {}
+    for listed in client.get(f"/api/v1/apps/{app}/channels?limit=500")["channels"]:
+        if listed["currentRelease"] is not None:
+            serving.setdefault(listed["currentRelease"]["id"], []).append(listed["name"])
+    named = [{**r, "servedBy": ", ".join(serving.get(r["id"], ())) or "-"} for r in data["releases"]]
+    show(data, as_json, [*RELEASE_COLUMNS[:2], ("BRANCH", "branch"), *RELEASE_COLUMNS[2:],
+                         ("SERVED BY", "servedBy")], named)
 
 
 @click.group()

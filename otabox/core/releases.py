@@ -94,7 +94,8 @@ def release_json(release: Release, stats: dict | None = None, numbers: dict | No
     """`numbers`: channel_numbers.highest_numbers of a page of releases, looked up here when absent."""
     bundle = release.bundle
     return {
-        "id": release.id, "channel": release.channel.name, "kind": release.kind, "label": release.label,
+        "id": release.id, "channel": release.channel.name, "branch": release.branch.name if release.branch_id else None,
+        "kind": release.kind, "label": release.label,
         "bundleId": bundle.id if bundle else None, "bundleVersion": bundle.version if bundle else "builtin",
         "rollout": release.rollout, "mandatory": release.mandatory, "disabled": release.disabled,
         "notes": release.notes, "actor": release.actor, "promotedAt": iso(release.created_at),

@@ -4,6 +4,7 @@ content, human lines by default and JSON with --json."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from support import check, run_otabox, served
@@ -77,6 +78,26 @@ def test_devices_list_shows_what_is_known_of_each_native_binary(flask_app, box, 
     assert listed.returncode == 0, listed.stderr
     native = {row["DEVICE"]: row["NATIVE"] for row in cells(listed.stdout)}
     assert native == {"build-only": "build 100", "version-only": "1.2.0", "both": "1.3.0 (130)", "neither": ""}
+
+
+def test_releases_list_tells_apart_same_labels_of_two_branches_and_marks_what_each_channel_serves(
+        flask_app, admin, demo_app):
+    """Labels count a branch's releases: staging pointed at a new branch makes a second `staging v2`."""
+    slug, api = demo_app["slug"], f"/api/v1/apps/{demo_app['slug']}"
+    for version in ("1.0.0", "1.0.1"):
+        admin.publish(slug, version, "staging")
+    assert admin.post(f"{api}/branches", {"name": "next"}).status_code == 201
+    assert admin.patch(f"{api}/channels/staging", {"branch": "next"}).status_code == 200
+    for version in ("2.0.0", "2.0.1"):
+        admin.publish(slug, version, "staging")
+    with served(flask_app) as url:
+        listed = run_otabox("releases", "list", "--app", slug, env={"OTABOX_URL": url, "OTABOX_KEY": admin.key})
+    assert listed.returncode == 0, listed.stderr
+    header, *lines = [re.split(r"\s{2,}", line.strip()) for line in listed.stdout.splitlines()]
+    rows = [tuple(dict(zip(header, line))[name] for name in ("CHANNEL", "BRANCH", "LABEL", "VERSION", "SERVED BY"))
+            for line in lines]  # (cells() would find AT inside MANDATORY)
+    assert rows == [("staging", "next", "v2", "2.0.1", "staging"), ("staging", "next", "v1", "2.0.0", "-"),
+                    ("staging", "staging", "v2", "1.0.1", "-"), ("staging", "staging", "v1", "1.0.0", "-")]
 
 
 def test_apps_create_gc_and_backup_speak_in_lines_and_in_json_when_asked(config, tmp_path):

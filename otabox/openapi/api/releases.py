@@ -10,7 +10,8 @@ def schemas() -> dict:
     stats = obj({"checks": INTEGER, "downloads": INTEGER, "installs": INTEGER, "failures": INTEGER,
                  "actions": {"type": "object", "additionalProperties": INTEGER}})
     release = obj({
-        "id": INTEGER, "channel": nullable(STRING), "kind": {"enum": list(releases.RELEASE_KINDS)},
+        "id": INTEGER, "channel": nullable(STRING), "branch": nullable(STRING),
+        "kind": {"enum": list(releases.RELEASE_KINDS)},
         "label": STRING, "bundleId": nullable(INTEGER), "bundleVersion": STRING,
         "rollout": {"type": "integer", "minimum": 0, "maximum": 100}, "mandatory": BOOLEAN, "disabled": BOOLEAN,
         "notes": STRING, "actor": STRING, "promotedAt": TIMESTAMP,
