@@ -71,6 +71,12 @@ def files(count: int) -> str:
     return f"{count} bundle file{'' if count == 1 else 's'}"
 
 
+def stored_files(count: int) -> str:
+    """Stored files, each once: what a backup copies, not the bundles `otabox doctor` counts."""
+    return (f"{count} stored file{'' if count == 1 else 's'} (bundle zips, the files inside them, patches and "
+            "compressed copies)")
+
+
 @click.command()
 @click.argument("dest", type=click.Path(file_okay=False))
 @JSON_OPTION
@@ -83,7 +89,7 @@ def backup(box, dest, as_json):
     if as_json:
         click.echo(json.dumps(report))
         return
-    click.echo(f"Backed up the database ({report['database']}), {files(report['blobs'])} and the secrets to {dest}.")
+    click.echo(f"Backed up the database ({report['database']}), {stored_files(report['blobs'])} and the secrets to {dest}.")
     if report["missing"]:
         click.echo(f"Warning: {files(len(report['missing']))} the database names are missing from the data "
                    f"directory and were not copied: {', '.join(report['missing'][:5])}"
@@ -103,7 +109,7 @@ def restore(source, data_dir, as_json):
     if as_json:
         click.echo(json.dumps(report))
         return
-    click.echo(f"Restored the database, {files(report['blobs'])} and the secrets into {report['dataDir']}; "
+    click.echo(f"Restored the database, {stored_files(report['blobs'])} and the secrets into {report['dataDir']}; "
                f"start the server with `otabox serve --data-dir {report['dataDir']}`.")
 
 

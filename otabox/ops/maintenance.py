@@ -68,6 +68,10 @@ def tidy(box) -> dict:
             **devices.prune(box.config.device_retention_days, days), "activeCounters": releases.prune_active()}
 
 
+def _counted(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def _naming_releases(bundle) -> str:
     """The releases that name a bundle, for doctor: `releases 12 (production), 15 (staging)`."""
     rows = (Release.select(Release.id, Channel.name).join(Channel).where(Release.bundle == bundle)
@@ -137,9 +141,12 @@ def diagnose(box, deep: bool = False) -> list[dict]:
             if digest.hexdigest() != bundle.sha256:
                 add("fail", "bundles", f"bundle {bundle.id} ({bundle.version}) is corrupt on disk",
                     "restore the data directory from a backup")
-    if not missing:
-        add("ok", "bundles", f"all {Bundle.select().count()} bundle files are present")
     lost = [f for f in BundleFile.select(BundleFile.bundle, BundleFile.sha256) if not box.store.exists(f.sha256)]
+    if not missing:
+        # Counted as `otabox backup` cannot: bundles and their files, not stored files (a backup's
+        # count also has patches, compressed copies and files that several bundles share once).
+        inside = "" if lost else f" and the {_counted(BundleFile.select().count(), 'file')} inside them"
+        add("ok", "bundles", f"the zips of {_counted(Bundle.select().count(), 'bundle')}{inside} are present")
     whole = sorted({f.bundle_id for f in lost} - {b.id for b in missing})
     if whole:  # the zips of bundles whose zip is missing are told above
         add("warn", "bundles", f"{sum(f.bundle_id in whole for f in lost)} files of bundle(s) "

@@ -117,6 +117,7 @@ def test_backup_says_what_it_copied_and_where(config, tmp_path):
     dest = tmp_path / "backup"
     backed_up = admin(config, "backup", str(dest))
     assert backed_up.returncode == 0 and backed_up.stdout == (
-        f"Backed up the database ({dest / 'otabox.db'}), 0 bundle files and the secrets to {dest}.\n")
+        f"Backed up the database ({dest / 'otabox.db'}), 0 stored files (bundle zips, the files inside them, "
+        f"patches and compressed copies) and the secrets to {dest}.\n")
     report = json.loads(admin(config, "backup", str(tmp_path / "again"), "--json").stdout)
     assert report == {"database": str(tmp_path / "again" / "otabox.db"), "blobs": 0, "missing": []}

@@ -29,7 +29,8 @@ def test_backup_while_serving_then_restore_into_an_empty_dir(live_server, tmp_pa
     restored_dir = tmp_path / "restored"
     out = otabox("restore", str(tmp_path / "bak"), "--data-dir", str(restored_dir))
     assert out.returncode == 0 and out.stdout == (
-        f"Restored the database, {report['blobs']} bundle files and the secrets into {restored_dir}; start the "
+        f"Restored the database, {report['blobs']} stored files (bundle zips, the files inside them, patches and "
+        f"compressed copies) and the secrets into {restored_dir}; start the "
         f"server with `otabox serve --data-dir {restored_dir}`.\n")
     second = LiveServer(restored_dir)
     try:
@@ -51,6 +52,11 @@ def test_doctor_reports_missing_files_and_loose_permissions(admin, client, demo_
     assert healthy.returncode == 0
     assert {("ok", "database"), ("ok", "bundles"), ("ok", "permissions")} <= {
         (f["level"], f["check"]) for f in json.loads(healthy.stdout)}
+    (counted,) = [f["message"] for f in json.loads(healthy.stdout) if f["check"] == "bundles"]
+    assert counted == "the zips of 1 bundle and the 2 files inside them are present", \
+        "bundles and their files, not the stored files a backup counts"
+    backed_up = otabox("backup", str(box.config.data_dir.parent / "bak"), "--data-dir", data_dir).stdout
+    assert "3 stored files (bundle zips, the files inside them, patches and compressed copies)" in backed_up
     with box.db.connection_context():
         from otabox.store.models import BundleFile
 
