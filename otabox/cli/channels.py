@@ -53,6 +53,9 @@ def channel_row(info: dict) -> dict:
     current = info["currentRelease"]
     serves = "-" if current is None else (
         f"{current['bundleVersion']} ({current['label']}, {current['rollout']}%)")
+    scoped = [f"{r['platform'] or 'every platform'}" + (f" runtime {r['runtimeVersion']}" if r["runtimeVersion"] else "")
+              + f" rolled back to {r['bundleVersion']} ({r['label']})" for r in info.get("scopedRollbacks", ())]
+    serves = "; ".join([serves, *scoped])
     split = f"{info['rolloutPercentage']}% to {info['rolloutChannel']}" if info["rolloutChannel"] else "-"
     return {**info, "default": "yes" if info["public"] else "", "serves": serves, "split": split,
             "activeNumber": current["channelVersion"] if current else None}

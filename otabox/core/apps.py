@@ -10,7 +10,8 @@ from ..store.models import App, Branch, Bundle, Channel, Collaborator, Release, 
 from . import channel_numbers, flags
 from .branches import branch_of_name, find_branch
 from .change import changing
-from .releases import create_release, current_release, release_json, served_bundle_id
+from .releases import (create_release, current_release, release_json, scoped_rollback_json, scoped_rollbacks,
+                       served_bundle_id, unscoped_release)
 from .serving import matching_names
 
 SLUG = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)+$")
@@ -196,8 +197,10 @@ def _serving_channel_name(branch: Branch | None) -> str | None:
 
 def channel_json(channel: Channel) -> dict:
     """A channel with its settings and current release. `public`: it is the app's default channel;
-    `rolloutChannel`: a channel serving the branch the split sends devices to."""
-    current = current_release(channel)
+    `rolloutChannel`: a channel serving the branch the split sends devices to. `currentRelease` is what
+    devices of every platform and runtime get; a rollback scoped to some of them is listed in
+    `scopedRollbacks` instead, since showing it as the channel's release would hide what the others get."""
+    current = unscoped_release(channel)
     split = channel.rollout_branch
     return {
         "id": channel.id, "name": channel.name, "deploymentKey": channel.deployment_key,
@@ -208,6 +211,7 @@ def channel_json(channel: Channel) -> dict:
         "rolloutChannel": _serving_channel_name(split), "rolloutPercentage": channel.rollout_percentage,
         "minRuntimeVersion": channel.min_runtime_version,
         "currentRelease": release_json(current) if current else None,
+        "scopedRollbacks": [scoped_rollback_json(r) for r in scoped_rollbacks(channel, current)],
         "createdAt": iso(channel.created_at),
     }
 

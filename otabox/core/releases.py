@@ -161,6 +161,36 @@ def current_release(channel: Channel) -> Release | None:
             .order_by(Release.id.desc()).first())
 
 
+def _scoped_rollback():
+    """The condition on Release of a rollback limited to one platform or runtime version (AppDispatch's
+    POST /v1/ota/rollback): devices outside its scope go on with the release below it."""
+    return Release.kind.in_(("rollback", "builtin")) & (Release.platform.is_null(False)
+                                                         | Release.runtime_version.is_null(False))
+
+
+def unscoped_release(channel: Channel) -> Release | None:
+    """What a channel serves devices of every platform and runtime: its newest enabled release that is
+    not a scoped rollback (what channel views show, scoped_rollbacks beside it)."""
+    return (Release.select().where(channel_releases(channel) & (Release.disabled == False)  # noqa: E712
+                                   & ~_scoped_rollback()).order_by(Release.id.desc()).first())
+
+
+def scoped_rollbacks(channel: Channel, above: Release | None) -> list[Release]:
+    """The enabled scoped rollbacks newer than `above` (the unscoped release), newest first: what
+    the devices of their platform / runtime version get instead."""
+    rows = Release.select().where(channel_releases(channel) & (Release.disabled == False)  # noqa: E712
+                                  & _scoped_rollback())
+    if above is not None:
+        rows = rows.where(Release.id > above.id)
+    return list(rows.order_by(Release.id.desc()))
+
+
+def scoped_rollback_json(release: Release) -> dict:
+    return {"releaseId": release.id, "label": release.label, "platform": release.platform,
+            "runtimeVersion": release.runtime_version,
+            "bundleVersion": release.bundle.version if release.bundle_id else "builtin"}
+
+
 def served_bundle_id(channel: Channel) -> int | None:
     """The id of the bundle the channel serves now (None: nothing, or the binary's own)."""
     current = current_release(channel)

@@ -15,7 +15,10 @@ def schemas() -> dict:
         "android": BOOLEAN, "disableAutoUpdateUnderNative": BOOLEAN, "public": BOOLEAN,
         "branch": nullable(STRING), "rolloutBranch": nullable(STRING),
         "rolloutChannel": nullable(STRING), "rolloutPercentage": {"type": "integer", "minimum": 0, "maximum": 100},
-        "minRuntimeVersion": nullable(STRING), "currentRelease": nullable(ref("Release")), "createdAt": TIMESTAMP})
+        "minRuntimeVersion": nullable(STRING), "currentRelease": nullable(ref("Release")),
+        "scopedRollbacks": array(obj({"releaseId": INTEGER, "label": STRING, "platform": nullable(STRING),
+                                      "runtimeVersion": nullable(STRING), "bundleVersion": STRING})),
+        "createdAt": TIMESTAMP})
     app = obj({"id": INTEGER, "slug": STRING, "name": STRING, "platform": nullable({"enum": list(apps.APP_PLATFORMS)}),
                "clientKey": STRING,
                "defaultChannel": nullable(STRING),

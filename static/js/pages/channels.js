@@ -226,6 +226,9 @@ function channelCard(ctx, channel) {
     h("p", { class: "muted small branch" }, `Serves branch ${channel.branch}`, channel.rolloutBranch && channel.rolloutPercentage
       ? `; ${channel.rolloutPercentage}% of its devices get branch ${channel.rolloutBranch}` : ""),
     describeRelease(release),
+    (channel.scopedRollbacks || []).length ? h("p", { class: "muted small" }, "Rolled back only for " + channel.scopedRollbacks
+      .map((r) => `${r.platform || "every platform"}${r.runtimeVersion ? ` runtime ${r.runtimeVersion}` : ""}: ${r.bundleVersion} (${r.label})`)
+      .join("; ")) : null,
     release && release.kind !== "builtin" ? rolloutForm(ctx, channel, release) : null,
     h("h4", {}, "Adoption"),
     adoptionList(stats.adoption),
