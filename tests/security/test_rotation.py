@@ -7,7 +7,6 @@ import hashlib
 
 import requests
 from conftest import make_zip
-from support import run_otabox
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 
@@ -62,15 +61,17 @@ def test_signing_key_rotation_resigns_bundles_and_publishes_both_keys(live_serve
     assert after["keyId"] in audit
 
 
-def test_rotating_the_signing_key_warns_that_clients_pinning_the_old_key_refuse_updates(client, config):
+def test_rotating_the_signing_key_warns_that_clients_pinning_the_old_key_refuse_updates(live_server):
     """The new key signs at once, so a client that ships only the old one breaks: the command says so,
-    and where the new key is (the key set lists it first, the old one after it)."""
-    before = client.get("/api/v1/signing-key").json
-    ran = run_otabox("signing-key", "rotate", "--data-dir", str(config.data_dir))
+    and where the new key is (the key set lists it first, the old one after it). Run against a live
+    server: the command opens the box's database beside the server, as an operator's would."""
+    before = requests.get(f"{live_server.url}/api/v1/signing-key").json()
+    ran = live_server.cli("signing-key", "rotate")
     assert ran.returncode == 0 and "bundles re-signed" in ran.stdout
     warning = ran.stderr
     assert warning.startswith("Warning: ") and "pinned the old key" in warning and "refuses every update" in warning
     assert "otabox signing-key show" in warning and "GET /api/v1/signing-key" in warning
-    after = client.get("/api/v1/signing-key").json
+    assert wait_for(lambda: requests.get(f"{live_server.url}/api/v1/signing-key").json()["keyId"] != before["keyId"])
+    after = requests.get(f"{live_server.url}/api/v1/signing-key").json()
     assert [(k["keyId"], k["current"]) for k in after["keys"]] == [(after["keyId"], True), (before["keyId"], False)]
-    assert client.get("/api/v1/signing-key?format=pem").text == after["publicKey"]
+    assert requests.get(f"{live_server.url}/api/v1/signing-key?format=pem").text == after["publicKey"]
