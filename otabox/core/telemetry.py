@@ -6,8 +6,8 @@ the most recent `MAX_PENDING_PER_APP` events per app between two flushes (older 
 in `dropped`), and each flush, after writing an app's events, deletes all but its most recent
 `OTABOX_EVENTS_PER_APP`, so an app never holds more than that many rows however many devices report.
 Devices no update check has seen (any id can post to the keyless health endpoint) keep at most
-`UNSEEN_DEVICES_SHARE` of those rows, so a flood from made-up ids cannot push out the events of the
-app's real devices.
+`UNSEEN_DEVICES_SHARE` of those rows, and one device id at most `DEVICE_SHARE`, so a flood from
+made-up ids (checked once or not) cannot push out the events of the app's real devices.
 Launches are not kept one by one: they are in the health aggregates (core/health.py)."""
 from __future__ import annotations
 
@@ -36,6 +36,9 @@ KEPT_TYPES = ("js_error", "crash", "custom")
 MAX_PENDING_PER_APP = 1000
 UNSEEN_DEVICES_SHARE = 0.2
 """The part of an app's kept events that devices no check has seen may hold (their newest)."""
+DEVICE_SHARE = 0.01
+"""The part of an app's kept events one device id may hold (its newest): a check makes any id a seen
+device, so without it a few ids that checked once could fill the ring."""
 ADOPTION_DAYS = (7, 14, 30, 90)
 
 
@@ -85,17 +88,25 @@ class EventRing(BatchWriter):
                 for start in range(0, len(rows), 200):
                     TelemetryEvent.insert_many(rows[start:start + 200]).execute()
                 if rows:
-                    trim(app_id, self.per_app)
+                    trim(app_id, self.per_app, {row["device_id"] for row in rows})
             del batch[app_id]
             written += len(rows)
         return written
 
 
-def trim(app_id: int, keep: int) -> int:
-    """Delete all but the app's `keep` most recent events, and of the events of devices no check has
-    seen, all but the most recent UNSEEN_DEVICES_SHARE of `keep`; returns how many went."""
+def trim(app_id: int, keep: int, reporters=()) -> int:
+    """Delete all but the app's `keep` most recent events; of the events of devices no check has
+    seen, all but the most recent UNSEEN_DEVICES_SHARE of `keep`; and of each device id among
+    `reporters` (those that just added events), all but its most recent DEVICE_SHARE of `keep`.
+    Returns how many went."""
+    per_device = max(int(keep * DEVICE_SHARE), 1)
+    over = [device_id for (device_id,) in TelemetryEvent.select(TelemetryEvent.device_id).where(
+        (TelemetryEvent.app == app_id) & TelemetryEvent.device_id.in_(list(reporters)))
+        .group_by(TelemetryEvent.device_id).having(fn.COUNT(TelemetryEvent.id) > per_device).tuples()] \
+        if reporters else []
     unseen = TelemetryEvent.device_id.not_in(Device.select(Device.device_id).where(Device.app == app_id))
-    return (_keep_newest(app_id, max(int(keep * UNSEEN_DEVICES_SHARE), 1), unseen)
+    return (sum(_keep_newest(app_id, per_device, TelemetryEvent.device_id == device_id) for device_id in over)
+            + _keep_newest(app_id, max(int(keep * UNSEEN_DEVICES_SHARE), 1), unseen)
             + _keep_newest(app_id, keep))
 
 

@@ -341,8 +341,8 @@ def test_a_flood_of_health_events_from_fresh_devices_keeps_only_the_ring(dispatc
 def test_a_flood_of_custom_events_from_fresh_ids_leaves_the_real_devices_events(dispatch, client, box, monkeypatch):
     """The public-side attack: 100 keyless reports of 100 custom events each filled the app's 10 000
     kept events and pushed out every real one. Ids no update check has seen keep at most a fifth of
-    the ring (here 100 events of 500), so a phone's crash and events stay."""
-    monkeypatch.setattr(box.events, "per_app", 500)
+    the ring (here 200 events of 1 000), so a phone's crash and events stay."""
+    monkeypatch.setattr(box.events, "per_app", 1000)
     key = client_key(dispatch)
     assert client.get(f"/api/v1/apps/{PROJECT}/check", query_string={"platform": "ios", "deviceId": "device-xyz"},
                       headers={"X-Client-Key": key}).status_code == 200
@@ -359,9 +359,39 @@ def test_a_flood_of_custom_events_from_fresh_ids_leaves_the_real_devices_events(
             box.events.flush()
     box.events.flush()
     kept = made(dispatch.get("/v1/ota/telemetry/events?limit=500"), 200)
-    assert kept["total"] == 110
+    assert kept["total"] == 210
     assert {e["name"] or e["message"] for e in kept["events"] if e["deviceId"] == "device-xyz"} == \
         {"SIGSEGV in checkout", *(f"purchase-{k}" for k in range(9))}
+
+
+def test_a_flood_of_custom_events_from_ids_that_checked_once_leaves_the_real_devices_events(dispatch, client, box,
+                                                                                             monkeypatch):
+    """The public-side re-attack: a check makes any id a seen device, so 24 x [a check with a fresh
+    id, a report of 500 custom events] (48 requests) filled the 10 000 kept events and pushed out a
+    phone's 5. One device id now keeps at most 1% of the ring, its newest (here 10 of 1 000)."""
+    monkeypatch.setattr(box.events, "per_app", 1000)
+    key = client_key(dispatch)
+
+    def checked(device_id):
+        assert client.get(f"/api/v1/apps/{PROJECT}/check", query_string={"platform": "ios", "deviceId": device_id},
+                          headers={"X-Client-Key": key}).status_code == 200
+        box.tracker.flush()
+
+    checked("device-xyz")
+    real = [{"type": "crash", "message": "SIGSEGV in checkout", "count": 1},
+            *({"type": "custom", "name": f"purchase-{k}", "count": 1} for k in range(4))]
+    assert client.post("/v1/ota/health-metrics", json={**HEALTH, "events": real}).status_code == 204
+    box.events.flush()
+    for n in range(24):
+        checked(f"fresh-{n}")
+        forged = client.post("/v1/ota/health-metrics", json={**HEALTH, "deviceId": f"fresh-{n}", "events": [
+            {"type": "custom", "name": f"noise-{n}-{k}", "count": 1} for k in range(500)]})
+        assert forged.status_code == 204
+        box.events.flush()
+    kept = made(dispatch.get("/v1/ota/telemetry/events?limit=500"), 200)
+    assert kept["total"] == 5 + 24 * 10
+    assert {e["name"] or e["message"] for e in kept["events"] if e["deviceId"] == "device-xyz"} == \
+        {"SIGSEGV in checkout", *(f"purchase-{k}" for k in range(4))}
 
 
 def test_definitions_are_cached_per_generation_and_limited_per_address(dispatch, client, box, monkeypatch):
