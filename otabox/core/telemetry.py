@@ -16,6 +16,7 @@ import datetime as dt
 
 from peewee import fn
 
+from ..security.ratelimit import address_key
 from ..store.models import (
     App,
     DailyActive,
@@ -39,6 +40,10 @@ UNSEEN_DEVICES_SHARE = 0.2
 DEVICE_SHARE = 0.01
 """The part of an app's kept events one device id may hold (its newest): a check makes any id a seen
 device, so without it a few ids that checked once could fill the ring."""
+ADDRESS_SHARE = 0.1
+"""The part of an app's kept events one client address (IPv6: its /64) may add in an hour, so one
+address with many ids that checked once needs ten hours to fill the ring."""
+REMEMBERED_ADDRESS_HOURS = 100_000
 ADOPTION_DAYS = (7, 14, 30, 90)
 
 
@@ -51,8 +56,12 @@ class EventRing(BatchWriter):
         super().__init__(interval)
         self.per_app = per_app
         self._pending: dict[int, collections.deque] = {}
+        self._address_hours: collections.OrderedDict = collections.OrderedDict()
 
-    def record(self, app_id: int, release_id: int | None, report: health.HealthReport) -> None:
+    def record(self, app_id: int, release_id: int | None, report: health.HealthReport,
+               address: str | None = None) -> None:
+        """Buffer the report's kept events, sent from `address`: those its address may still add this
+        hour (ADDRESS_SHARE of the ring, remembered per process for the most recent address-hours)."""
         now = utcnow()
         rows = [{"app": app_id, "at": now, "type": e.type, "name": e.name, "message": e.message, "count": e.count,
                  "device_id": report.device_id[:200], "channel": report.channel, "platform": report.platform,
@@ -61,6 +70,14 @@ class EventRing(BatchWriter):
         if not rows:
             return
         with self._lock:
+            key = (app_id, address_key(address), health.bucket_of(now))
+            used = self._address_hours.pop(key, 0)
+            rows = rows[:max(max(int(self.per_app * ADDRESS_SHARE), 1) - used, 0)]
+            self._address_hours[key] = used + len(rows)
+            if len(self._address_hours) > REMEMBERED_ADDRESS_HOURS:
+                self._address_hours.popitem(last=False)
+            if not rows:
+                return
             pending = self._pending.get(app_id)
             if pending is None:
                 pending = self._pending[app_id] = collections.deque(maxlen=min(MAX_PENDING_PER_APP, self.per_app))

@@ -327,7 +327,8 @@ def test_a_flood_of_health_events_from_fresh_devices_keeps_only_the_ring(dispatc
     for n in range(120):
         response = client.post("/v1/ota/health-metrics", json={
             **HEALTH, "deviceId": f"fresh-{n}", "events": [{"type": "js_error", "message": f"error {n}", "count": 1},
-                                                           {"type": "custom", "name": f"name-{n}", "count": 1}]})
+                                                           {"type": "custom", "name": f"name-{n}", "count": 1}]},
+            environ_base={"REMOTE_ADDR": f"10.{n}.0.1"})  # one address adds a tenth of the ring an hour
         assert response.status_code == 204
         if n % 50 == 0:
             box.events.flush()
@@ -353,7 +354,8 @@ def test_a_flood_of_custom_events_from_fresh_ids_leaves_the_real_devices_events(
     box.events.flush()
     for n in range(100):
         forged = client.post("/v1/ota/health-metrics", json={**HEALTH, "deviceId": f"fresh-{n}", "events": [
-            {"type": "custom", "name": f"noise-{n}-{k}", "count": 1} for k in range(100)]})
+            {"type": "custom", "name": f"noise-{n}-{k}", "count": 1} for k in range(100)]},
+            environ_base={"REMOTE_ADDR": f"10.{n}.0.1"})  # many addresses: one is held to a tenth an hour
         assert forged.status_code == 204
         if n % 5 == 4:
             box.events.flush()
@@ -368,7 +370,8 @@ def test_a_flood_of_custom_events_from_ids_that_checked_once_leaves_the_real_dev
                                                                                              monkeypatch):
     """The public-side re-attack: a check makes any id a seen device, so 24 x [a check with a fresh
     id, a report of 500 custom events] (48 requests) filled the 10 000 kept events and pushed out a
-    phone's 5. One device id now keeps at most 1% of the ring, its newest (here 10 of 1 000)."""
+    phone's 5. One device id now keeps at most 1% of the ring, its newest (here 10 of 1 000), and
+    one address adds at most a tenth of it in an hour (here 100)."""
     monkeypatch.setattr(box.events, "per_app", 1000)
     key = client_key(dispatch)
 
@@ -382,16 +385,24 @@ def test_a_flood_of_custom_events_from_ids_that_checked_once_leaves_the_real_dev
             *({"type": "custom", "name": f"purchase-{k}", "count": 1} for k in range(4))]
     assert client.post("/v1/ota/health-metrics", json={**HEALTH, "events": real}).status_code == 204
     box.events.flush()
-    for n in range(24):
-        checked(f"fresh-{n}")
-        forged = client.post("/v1/ota/health-metrics", json={**HEALTH, "deviceId": f"fresh-{n}", "events": [
-            {"type": "custom", "name": f"noise-{n}-{k}", "count": 1} for k in range(500)]})
-        assert forged.status_code == 204
-        box.events.flush()
-    kept = made(dispatch.get("/v1/ota/telemetry/events?limit=500"), 200)
+
+    def flood(address):
+        for n in range(24):
+            checked(f"fresh-{address}-{n}")
+            forged = client.post("/v1/ota/health-metrics", json={**HEALTH, "deviceId": f"fresh-{address}-{n}",
+                                                                 "events": [{"type": "custom", "name": f"noise-{k}",
+                                                                             "count": 1} for k in range(500)]},
+                                 environ_base={"REMOTE_ADDR": address or f"10.{n}.0.1"})
+            assert forged.status_code == 204
+            box.events.flush()
+        return made(dispatch.get("/v1/ota/telemetry/events?limit=500"), 200)
+
+    kept = flood(None)  # from 24 addresses
     assert kept["total"] == 5 + 24 * 10
     assert {e["name"] or e["message"] for e in kept["events"] if e["deviceId"] == "device-xyz"} == \
         {"SIGSEGV in checkout", *(f"purchase-{k}" for k in range(4))}
+    kept = flood("198.51.100.7")
+    assert kept["total"] <= 5 + 24 * 10 + 2 * 100  # 100 an hour (two hours' worth if the hour turned)
 
 
 def test_definitions_are_cached_per_generation_and_limited_per_address(dispatch, client, box, monkeypatch):
