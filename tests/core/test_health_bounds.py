@@ -120,19 +120,24 @@ def test_the_janitor_prunes_telemetry_past_the_horizon(admin, client, box, demo_
         assert [e.device_id for e in TelemetryEvent.select()] == ["new"]
 
 
+def report_errors(client, box, demo_app, bundle_id: int, device_id: str, messages: list[str], count: int) -> None:
+    """One health report of these JS error messages, written at once."""
+    body = {"deviceId": device_id, "platform": "ios", "bundleId": bundle_id,
+            "events": [{"type": "js_error", "message": message, "count": count} for message in messages]}
+    assert client.post(f"/api/v1/apps/{APP}/health", headers={"X-Client-Key": demo_app["clientKey"]},
+                       json=body).status_code == 204
+    box.health.flush()
+
+
 def test_never_served_devices_cannot_bury_a_served_device_s_errors(admin, client, box, demo_app):
     """The public-side attack: two reports from fresh ids with 50 distinct messages each filled the
     release's 100 messages, and a served phone's error went to "(other messages)". Never-served ids
     now hold at most 20 of them, and a served phone's message takes the place of the least counted."""
     bundle = admin.upload(APP, "1.0.0", make_zip({"index.html": "1"})).json
     release = admin.release(APP, bundle["id"]).json["release"]
-    headers = {"X-Client-Key": demo_app["clientKey"]}
 
     def report(device_id, messages, count=1):
-        body = {"deviceId": device_id, "platform": "ios", "bundleId": bundle["id"],
-                "events": [{"type": "js_error", "message": message, "count": count} for message in messages]}
-        assert client.post(f"/api/v1/apps/{APP}/health", headers=headers, json=body).status_code == 204
-        box.health.flush()
+        report_errors(client, box, demo_app, bundle["id"], device_id, messages, count)
 
     for n in range(5):  # 5 distinct messages each (a device's most), 25 in all
         report(f"fresh-{n}", [f"forged {n}-{k}" for k in range(50)])
@@ -145,6 +150,14 @@ def test_never_served_devices_cannot_bury_a_served_device_s_errors(admin, client
     with box.db.connection_context():
         assert HealthError.select().where(HealthError.attested == False).count() == 20  # noqa: E712
 
+    assert check(client, demo_app, deviceId="tablet", version="builtin").status_code == 200
+    box.tracker.flush()
+    report("phone", [f"phone {k}" for k in range(55)])  # a served device holds at most 5 messages
+    report("tablet", [f"tablet {k}" for k in range(60)])
+    with box.db.connection_context():
+        assert HealthError.select().where(HealthError.message.startswith("phone ")).count() == 4
+        assert HealthError.select().where(HealthError.message.startswith("tablet ")).count() == 5
+        assert HealthError.get(HealthError.message == "(other messages)").count == 5 * 45 + 5 + 51 + 55
 
 
 def test_a_few_served_ids_cannot_bury_a_real_phone_s_error(admin, client, box, demo_app, monkeypatch):
@@ -155,13 +168,9 @@ def test_a_few_served_ids_cannot_bury_a_real_phone_s_error(admin, client, box, d
     monkeypatch.setattr(health, "MAX_ERRORS_PER_RELEASE", 11)  # 2 x 5 forged + the other messages
     bundle = admin.upload(APP, "1.0.0", make_zip({"index.html": "1"})).json
     release = admin.release(APP, bundle["id"]).json["release"]
-    headers = {"X-Client-Key": demo_app["clientKey"]}
 
     def report(device_id, messages, count=1):
-        body = {"deviceId": device_id, "platform": "ios", "bundleId": bundle["id"],
-                "events": [{"type": "js_error", "message": message, "count": count} for message in messages]}
-        assert client.post(f"/api/v1/apps/{APP}/health", headers=headers, json=body).status_code == 204
-        box.health.flush()
+        report_errors(client, box, demo_app, bundle["id"], device_id, messages, count)
 
     for device_id in ("forger-1", "forger-2", "phone"):
         assert check(client, demo_app, deviceId=device_id, version="builtin").status_code == 200
