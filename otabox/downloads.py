@@ -18,7 +18,7 @@ from werkzeug.wsgi import wrap_file
 from .core.bundles import record_file_missing
 from .errors import Forbidden, NotFound
 from .store.blobs import is_sha256
-from .web import box
+from .web import box, signed_query
 
 bp = Blueprint("downloads", __name__)
 SHORT_TYPES = {"zip": "application/zip", "file": "application/octet-stream"}
@@ -43,9 +43,8 @@ EXPO_PLATFORMS = ("ios", "android")
 
 @bp.route("/dl/<sha256>", methods=["GET", "HEAD"])
 def download(sha256):
-    kind = request.args.get("type", "zip")
-    verdict = box().secrets.url_signer.check("download", f"{sha256}:{kind}", request.args.get("expires"),
-                                            request.args.get("signature"))
+    kind, expires, signature = signed_query("type", "expires", "signature")
+    verdict = box().secrets.url_signer.check("download", f"{sha256}:{kind}", expires, signature)
     if verdict != "ok":
         raise Forbidden("the download URL has expired" if verdict == "expired" else "the download URL is not valid",
                         code="url_expired" if verdict == "expired" else "invalid_signature")

@@ -357,6 +357,17 @@ def json_response(data, status: int = 200):
     return current_app.response_class(json_bytes(data), status=status, mimetype="application/json")
 
 
+def signed_query(*names: str) -> tuple[str | None, ...]:
+    """The values of a signed URL's parameters `names`, each None unless the URL is spelled as it was
+    signed: every one of them present, no parameter repeated, no trailing slash on the path (a
+    signature verifies one URL, not its variants, which caches and logs would count apart)."""
+    args = request.args
+    if request.path.endswith("/") or any(len(values) > 1 for values in args.listvalues()) \
+            or any(name not in args for name in names):
+        return (None,) * len(names)
+    return tuple(args[name] for name in names)
+
+
 def signed_download_url(sha256: str, kind: str = "zip", b=None, base: str | None = None, ttl: int | None = None
                         ) -> tuple[str, int]:
     """An absolute, expiring, HMAC-signed URL for a blob (the download endpoint checks it), valid for

@@ -7,7 +7,7 @@ from ..core import bundles, numbered_bundles
 from ..errors import BadRequest, Forbidden, Gone
 from ..fields import Boolean, Choice, Schema, Text
 from ..store.models import iso
-from ..web import accepts, actor, app_for, base_url, body, box, paging, query, uploaded_file
+from ..web import accepts, actor, app_for, base_url, body, box, paging, query, signed_query, uploaded_file
 
 bp = Blueprint("api_bundles", __name__)
 
@@ -90,8 +90,7 @@ uploads_bp = Blueprint("uploads", __name__)
 def put_upload(upload_id):
     """The signed upload URL of a two-step upload: no bearer key, the signature is the permission (like
     a download URL, it is not a management route: its body is the bundle, its query the signature)."""
-    verdict = box().secrets.url_signer.check("upload", upload_id, request.args.get("expires"),
-                                            request.args.get("signature"))
+    verdict = box().secrets.url_signer.check("upload", upload_id, *signed_query("expires", "signature"))
     if verdict == "invalid":
         raise Forbidden("the upload URL is not valid", code="invalid_signature")
     if verdict == "expired":

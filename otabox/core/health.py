@@ -9,7 +9,7 @@ waits long behind it: per release and hour the sums and the number of distinct d
 release and device that device's sums and whether a check served it that release (attested: only
 those move rollout policies, see core/policies.py); per release its most frequent error messages
 (at most `MAX_ERRORS_PER_RELEASE`, the rest counted together, of which never-served devices hold at
-most `UNATTESTED_ERROR_SLOTS`); per app, flag key, variant and day
+most `UNATTESTED_ERROR_SLOTS` and one device `MESSAGES_PER_DEVICE`); per app, flag key, variant and day
 the launches, crashes and JS errors of devices that had that variant.
 
 What a report can add is bounded by design: rows grow with releases, hours, error messages (capped),
@@ -56,6 +56,9 @@ MAX_ERRORS_PER_RELEASE = 100
 UNATTESTED_ERROR_SLOTS = 20
 """Of a release's MAX_ERRORS_PER_RELEASE messages, how many devices no check served may hold; a
 served device's new message takes the place of the least counted of theirs when the release is full."""
+MESSAGES_PER_DEVICE = 5
+"""Distinct error messages one device may hold in a release's table; its others count with the
+other messages (remembered per process for the REMEMBERED_DEVICE_HOURS most recent devices)."""
 ERROR_SENDERS = 8
 """Device ids remembered per buffered message, to tell at the flush whether a served device sent it."""
 BUFFERED_ERRORS_FACTOR = 10
@@ -253,6 +256,7 @@ class HealthRecorder(BatchWriter):
         self._batch = self._empty()
         self.dropped_devices = 0
         self._device_hours: collections.OrderedDict = collections.OrderedDict()
+        self._device_messages: collections.OrderedDict = collections.OrderedDict()
 
     @staticmethod
     def _empty() -> _Batch:
@@ -288,8 +292,9 @@ class HealthRecorder(BatchWriter):
                 setattr(counts, counter, getattr(counts, counter) + event.count)
                 setattr(sums, counter, getattr(sums, counter) + event.count)
                 if event.type != "app_launch":
-                    self._add_error(batch, release_id, event.type, event.message or "(no message)", event.count,
-                                    (report.device_id,))
+                    self._add_error(batch, release_id, *self._held(release_id, report.device_id, event.type,
+                                                                    event.message or "(no message)"),
+                                    event.count, (report.device_id,))
             sums.launched = sums.launches > 0
             self._add_device(batch, app_id, release_id, report.device_id, sums)
 
@@ -332,10 +337,30 @@ class HealthRecorder(BatchWriter):
         with self._lock:
             counts = self._batch.buckets.setdefault((app_id, release_id, bucket), _Counts())
             counts.failures += 1
-            self._add_error(self._batch, release_id, "failure", message[:STORED_MESSAGE] or "failure", 1,
-                            (device_id,) if device_id else ())
+            kind, message = "failure", message[:STORED_MESSAGE] or "failure"
+            if device_id:
+                kind, message = self._held(release_id, device_id, kind, message)
+            self._add_error(self._batch, release_id, kind, message, 1, (device_id,) if device_id else ())
             if device_id:
                 self._add_device(self._batch, app_id, release_id, device_id, _DeviceSums(bucket))
+
+    def _held(self, release_id: int, device_id: str, kind: str, message: str) -> tuple[str, str]:
+        """(kind, message) as the release's error table counts it for this device: the message itself
+        while the device holds fewer than MESSAGES_PER_DEVICE others, "(other messages)" past that, so
+        a few ids cannot fill the table with made-up messages."""
+        key = (release_id, device_id)
+        held = self._device_messages.get(key)
+        if held is None:
+            held = self._device_messages[key] = set()
+            if len(self._device_messages) > REMEMBERED_DEVICE_HOURS:
+                self._device_messages.popitem(last=False)
+        else:
+            self._device_messages.move_to_end(key)
+        if (kind, message) not in held:
+            if len(held) >= MESSAGES_PER_DEVICE:
+                return "other", OTHER
+            held.add((kind, message))
+        return kind, message
 
     def _add_device(self, batch: _Batch, app_id: int, release_id: int, device_id: str, sums: _DeviceSums) -> None:
         key = (app_id, release_id, device_id)
@@ -535,9 +560,9 @@ def _sent_by_served_devices(release_id: int, senders: dict) -> set:
 def _store_errors(release_id: int, errors: dict, attested: set) -> None:
     """Count these messages (served devices' first, then most frequent first, in one statement). A
     message new to the release takes a free place of its MAX_ERRORS_PER_RELEASE; once they are taken,
-    or once never-served devices' messages hold UNATTESTED_ERROR_SLOTS of them, a never-served
-    device's message counts with the other messages, and a served device's takes the place of the
-    least counted never-served one (whose count goes to the other messages)."""
+    it takes the place of the least counted message that gives way to it (`_gives_way`: never-served
+    devices' first), whose count goes to the other messages, or else counts with the other messages;
+    never-served devices' messages hold at most UNATTESTED_ERROR_SLOTS places."""
     now = utcnow()
     other = _fingerprint("other", OTHER)
     items = [(_fingerprint(kind, message), kind, message, count, (release_id, kind, message) in attested)
@@ -560,16 +585,18 @@ def _store_errors(release_id: int, errors: dict, attested: set) -> None:
 
     for fingerprint, kind, message, count, by_served in items:
         if fingerprint not in existing and fingerprint not in rows:
-            if by_served and stored >= MAX_ERRORS_PER_RELEASE:
+            if stored >= MAX_ERRORS_PER_RELEASE:
                 if evictable is None:
                     evictable = list(HealthError.select().where(
-                        (HealthError.release == release_id) & (HealthError.attested == False))  # noqa: E712
-                        .order_by(HealthError.count, HealthError.id.desc()).limit(MAX_ERRORS_PER_RELEASE))
-                if evictable:
-                    given_up = evictable.pop(0)
+                        (HealthError.release == release_id) & (HealthError.fingerprint != other))
+                        .order_by(HealthError.attested, HealthError.count, HealthError.id.desc())
+                        .limit(MAX_ERRORS_PER_RELEASE))
+                given_up = next((row for row in evictable if _gives_way(row, count, by_served)), None)
+                if given_up is not None:
+                    evictable.remove(given_up)
                     given_up.delete_instance()
                     add(other, "other", OTHER, given_up.count, True)
-                    stored, unattested = stored - 1, unattested - 1
+                    stored, unattested = stored - 1, unattested - (not given_up.attested)
             if stored >= MAX_ERRORS_PER_RELEASE or (not by_served and unattested >= UNATTESTED_ERROR_SLOTS):
                 fingerprint, kind, message, by_served = other, "other", OTHER, True
             if fingerprint not in existing and fingerprint not in rows:
@@ -581,6 +608,13 @@ def _store_errors(release_id: int, errors: dict, attested: set) -> None:
         update={HealthError.count: HealthError.count + EXCLUDED.count, HealthError.last_seen: EXCLUDED.last_seen,
                 HealthError.attested: HealthError.attested | EXCLUDED.attested})
      .execute())
+
+
+def _gives_way(row: HealthError, count: int, by_served: bool) -> bool:
+    """Whether a stored message gives its place to a new one counted `count` times in this flush: a
+    never-served device's message to any served device's, and any message to a more frequent one
+    that is not less attested."""
+    return (by_served and not row.attested) or (count > row.count and (by_served or not row.attested))
 
 
 def _store_flag_sums(flags: dict) -> None:

@@ -6,8 +6,8 @@ the most recent `MAX_PENDING_PER_APP` events per app between two flushes (older 
 in `dropped`), and each flush, after writing an app's events, deletes all but its most recent
 `OTABOX_EVENTS_PER_APP`, so an app never holds more than that many rows however many devices report.
 Devices no update check has seen (any id can post to the keyless health endpoint) keep at most
-`UNSEEN_DEVICES_SHARE` of those rows, so a flood from made-up ids cannot push out the events of the
-app's real devices.
+`UNSEEN_DEVICES_SHARE` of those rows, and one device id at most `DEVICE_SHARE`, so a flood from
+made-up ids (checked once or not) cannot push out the events of the app's real devices.
 Launches are not kept one by one: they are in the health aggregates (core/health.py)."""
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import datetime as dt
 
 from peewee import fn
 
+from ..security.ratelimit import address_key
 from ..store.models import (
     App,
     DailyActive,
@@ -36,6 +37,13 @@ KEPT_TYPES = ("js_error", "crash", "custom")
 MAX_PENDING_PER_APP = 1000
 UNSEEN_DEVICES_SHARE = 0.2
 """The part of an app's kept events that devices no check has seen may hold (their newest)."""
+DEVICE_SHARE = 0.01
+"""The part of an app's kept events one device id may hold (its newest): a check makes any id a seen
+device, so without it a few ids that checked once could fill the ring."""
+ADDRESS_SHARE = 0.1
+"""The part of an app's kept events one client address (IPv6: its /64) may add in an hour, so one
+address with many ids that checked once needs ten hours to fill the ring."""
+REMEMBERED_ADDRESS_HOURS = 100_000
 ADOPTION_DAYS = (7, 14, 30, 90)
 
 
@@ -48,8 +56,12 @@ class EventRing(BatchWriter):
         super().__init__(interval)
         self.per_app = per_app
         self._pending: dict[int, collections.deque] = {}
+        self._address_hours: collections.OrderedDict = collections.OrderedDict()
 
-    def record(self, app_id: int, release_id: int | None, report: health.HealthReport) -> None:
+    def record(self, app_id: int, release_id: int | None, report: health.HealthReport,
+               address: str | None = None) -> None:
+        """Buffer the report's kept events, sent from `address`: those its address may still add this
+        hour (ADDRESS_SHARE of the ring, remembered per process for the most recent address-hours)."""
         now = utcnow()
         rows = [{"app": app_id, "at": now, "type": e.type, "name": e.name, "message": e.message, "count": e.count,
                  "device_id": report.device_id[:200], "channel": report.channel, "platform": report.platform,
@@ -58,6 +70,14 @@ class EventRing(BatchWriter):
         if not rows:
             return
         with self._lock:
+            key = (app_id, address_key(address), health.bucket_of(now))
+            used = self._address_hours.pop(key, 0)
+            rows = rows[:max(max(int(self.per_app * ADDRESS_SHARE), 1) - used, 0)]
+            self._address_hours[key] = used + len(rows)
+            if len(self._address_hours) > REMEMBERED_ADDRESS_HOURS:
+                self._address_hours.popitem(last=False)
+            if not rows:
+                return
             pending = self._pending.get(app_id)
             if pending is None:
                 pending = self._pending[app_id] = collections.deque(maxlen=min(MAX_PENDING_PER_APP, self.per_app))
@@ -85,17 +105,25 @@ class EventRing(BatchWriter):
                 for start in range(0, len(rows), 200):
                     TelemetryEvent.insert_many(rows[start:start + 200]).execute()
                 if rows:
-                    trim(app_id, self.per_app)
+                    trim(app_id, self.per_app, {row["device_id"] for row in rows})
             del batch[app_id]
             written += len(rows)
         return written
 
 
-def trim(app_id: int, keep: int) -> int:
-    """Delete all but the app's `keep` most recent events, and of the events of devices no check has
-    seen, all but the most recent UNSEEN_DEVICES_SHARE of `keep`; returns how many went."""
+def trim(app_id: int, keep: int, reporters=()) -> int:
+    """Delete all but the app's `keep` most recent events; of the events of devices no check has
+    seen, all but the most recent UNSEEN_DEVICES_SHARE of `keep`; and of each device id among
+    `reporters` (those that just added events), all but its most recent DEVICE_SHARE of `keep`.
+    Returns how many went."""
+    per_device = max(int(keep * DEVICE_SHARE), 1)
+    over = [device_id for (device_id,) in TelemetryEvent.select(TelemetryEvent.device_id).where(
+        (TelemetryEvent.app == app_id) & TelemetryEvent.device_id.in_(list(reporters)))
+        .group_by(TelemetryEvent.device_id).having(fn.COUNT(TelemetryEvent.id) > per_device).tuples()] \
+        if reporters else []
     unseen = TelemetryEvent.device_id.not_in(Device.select(Device.device_id).where(Device.app == app_id))
-    return (_keep_newest(app_id, max(int(keep * UNSEEN_DEVICES_SHARE), 1), unseen)
+    return (sum(_keep_newest(app_id, per_device, TelemetryEvent.device_id == device_id) for device_id in over)
+            + _keep_newest(app_id, max(int(keep * UNSEEN_DEVICES_SHARE), 1), unseen)
             + _keep_newest(app_id, keep))
 
 

@@ -18,7 +18,8 @@ def paths() -> dict:
                 **reply(BLOB, media_type="*/*"), **reply(BLOB, 206, "*/*"), **reply(status=304),
                 **json_errors(403, 404, 416)},
                 [path("sha256", "The blob's SHA-256 in hex"),
-                 query("type", description="zip, file or a content type; part of the signature"), *SIGNED,
+                 query("type", description="zip, file or a content type; part of the signature "
+                       "(each signed parameter once, the path without a trailing slash)", required=True), *SIGNED,
                  header("Range")], security=PUBLIC),
         },
         "/api/v1/openapi.json": {

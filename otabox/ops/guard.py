@@ -43,7 +43,8 @@ It was the 2 MB JSON limit: a report of 150 000 made-up keys cost a second of pa
 BYTES_PER_TOKEN = 4096
 """A device body takes one token of its address's bucket per 4 KB begun (a check takes one): parsing
 costs by the byte, so an address sending large bodies runs out of its minute in a few dozen of them
-(a 512 KB report takes 128 of the default 3 000), not in thousands."""
+(a 512 KB report takes 128 of the default 3 000), not in thousands. A body refused with 413 is
+charged by its declared length too: the server has buffered it all the same."""
 UNCHECKED_HOST_PATHS = ("/healthz",)
 """Probes (load balancers, orchestrators) ask by address, whatever the public name."""
 NO_STORE = ("Cache-Control", "no-store")
@@ -136,7 +137,7 @@ class ClientGuard:
                                 "OTABOX_TRUSTED_PROXY to the proxy's address")
                 limit = device_body_limit(path, self.device_body_bytes)
                 length = _declared_length(environ)
-                self.limiter.take(address_key(environ.get("REMOTE_ADDR")), self._cost(min(length, limit) if limit else 0))
+                self.limiter.take(address_key(environ.get("REMOTE_ADDR")), self._cost(length if limit else 0))
                 if limit is not None and length > limit:
                     raise TooLarge(f"a body over {limit // 1024} KB is more than this endpoint's clients send",
                                    details={"limit_bytes": limit})

@@ -86,8 +86,10 @@ def test_top_error_messages_are_bounded_and_counted(admin, client, box, demo_app
     monkeypatch.setattr(health, "MAX_ERRORS_PER_RELEASE", 3)
     bundle, release = admin.publish(APP, "1.0.0")
     body = {"deviceId": "d", "platform": "ios", "bundleId": bundle["id"],
-            "events": [{"type": "js_error", "count": n + 1, "message": f"error {n}"} for n in range(6)]}
+            "events": [{"type": "js_error", "count": n + 1, "message": f"error {n}"} for n in range(5)]}
     report(client, demo_app, body)
+    report(client, demo_app, {**body, "deviceId": "e", "events": [{"type": "js_error", "count": 6,
+                                                                   "message": "error 5"}]})
     box.health.flush()
     with box.db.connection_context():
         rows = {e.message: e.count for e in HealthError.select()}

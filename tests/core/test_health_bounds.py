@@ -120,36 +120,72 @@ def test_the_janitor_prunes_telemetry_past_the_horizon(admin, client, box, demo_
         assert [e.device_id for e in TelemetryEvent.select()] == ["new"]
 
 
+def report_errors(client, box, demo_app, bundle_id: int, device_id: str, messages: list[str], count: int) -> None:
+    """One health report of these JS error messages, written at once."""
+    body = {"deviceId": device_id, "platform": "ios", "bundleId": bundle_id,
+            "events": [{"type": "js_error", "message": message, "count": count} for message in messages]}
+    assert client.post(f"/api/v1/apps/{APP}/health", headers={"X-Client-Key": demo_app["clientKey"]},
+                       json=body).status_code == 204
+    box.health.flush()
+
+
 def test_never_served_devices_cannot_bury_a_served_device_s_errors(admin, client, box, demo_app):
     """The public-side attack: two reports from fresh ids with 50 distinct messages each filled the
     release's 100 messages, and a served phone's error went to "(other messages)". Never-served ids
     now hold at most 20 of them, and a served phone's message takes the place of the least counted."""
     bundle = admin.upload(APP, "1.0.0", make_zip({"index.html": "1"})).json
     release = admin.release(APP, bundle["id"]).json["release"]
-    headers = {"X-Client-Key": demo_app["clientKey"]}
 
     def report(device_id, messages, count=1):
-        body = {"deviceId": device_id, "platform": "ios", "bundleId": bundle["id"],
-                "events": [{"type": "js_error", "message": message, "count": count} for message in messages]}
-        assert client.post(f"/api/v1/apps/{APP}/health", headers=headers, json=body).status_code == 204
-        box.health.flush()
+        report_errors(client, box, demo_app, bundle["id"], device_id, messages, count)
 
-    for n in range(2):
+    for n in range(5):  # 5 distinct messages each (a device's most), 25 in all
         report(f"fresh-{n}", [f"forged {n}-{k}" for k in range(50)])
     assert check(client, demo_app, deviceId="phone", version="builtin").status_code == 200
     box.tracker.flush()
     report("phone", ["TypeError: cart is undefined"], count=5)
     top = admin.get(f"/api/v1/apps/{APP}/releases/{release['id']}/health").json["topErrors"]
-    assert [(e["message"], e["count"]) for e in top[:2]] == [("(other messages)", 80),
+    assert [(e["message"], e["count"]) for e in top[:2]] == [("(other messages)", 5 * 45 + 5),
                                                              ("TypeError: cart is undefined", 5)]
     with box.db.connection_context():
         assert HealthError.select().where(HealthError.attested == False).count() == 20  # noqa: E712
 
     assert check(client, demo_app, deviceId="tablet", version="builtin").status_code == 200
     box.tracker.flush()
-    report("phone", [f"phone {k}" for k in range(55)])  # served devices take the whole table if they must
+    report("phone", [f"phone {k}" for k in range(55)])  # a served device holds at most 5 messages
     report("tablet", [f"tablet {k}" for k in range(60)])
     with box.db.connection_context():
-        assert HealthError.select().count() == health.MAX_ERRORS_PER_RELEASE  # "(other messages)" included
-        assert HealthError.select().where(HealthError.attested == False).count() == 0  # noqa: E712
-        assert HealthError.get(HealthError.message == "(other messages)").count == 80 + 20 + 17
+        assert HealthError.select().where(HealthError.message.startswith("phone ")).count() == 4
+        assert HealthError.select().where(HealthError.message.startswith("tablet ")).count() == 5
+        assert HealthError.get(HealthError.message == "(other messages)").count == 5 * 45 + 5 + 51 + 55
+
+
+def test_a_few_served_ids_cannot_bury_a_real_phone_s_error(admin, client, box, demo_app, monkeypatch):
+    """The public-side re-attack: two served ids (rollout membership can be computed offline) with
+    50 distinct messages each filled the 100 places, and a served phone's error seen 3 times went to
+    "(other messages)" while made-up ones seen once kept theirs. A device now holds at most 5
+    messages, and a more frequent new message takes the place of the least counted one."""
+    monkeypatch.setattr(health, "MAX_ERRORS_PER_RELEASE", 11)  # 2 x 5 forged + the other messages
+    bundle = admin.upload(APP, "1.0.0", make_zip({"index.html": "1"})).json
+    release = admin.release(APP, bundle["id"]).json["release"]
+
+    def report(device_id, messages, count=1):
+        report_errors(client, box, demo_app, bundle["id"], device_id, messages, count)
+
+    for device_id in ("forger-1", "forger-2", "phone"):
+        assert check(client, demo_app, deviceId=device_id, version="builtin").status_code == 200
+    box.tracker.flush()
+    for n in (1, 2):
+        report(f"forger-{n}", [f"forged {n}-{k}" for k in range(50)])
+    with box.db.connection_context():
+        assert HealthError.select().count() == 11
+    report("phone", ["REAL TypeError in checkout"], count=3)
+    top = admin.get(f"/api/v1/apps/{APP}/releases/{release['id']}/health").json["topErrors"]
+    assert [(e["message"], e["count"]) for e in top[:2]] == [("(other messages)", 2 * 45 + 1),
+                                                             ("REAL TypeError in checkout", 3)]
+    with box.db.connection_context():
+        assert HealthError.select().count() == 11
+
+    report("phone", ["ReferenceError in search"])  # seen once: it gives way to nothing seen as often
+    with box.db.connection_context():
+        assert HealthError.get(HealthError.message == "(other messages)").count == 2 * 45 + 2

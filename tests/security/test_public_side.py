@@ -77,6 +77,43 @@ def test_every_download_answer_is_inert(admin, client, demo_app):
     assert client.get(path).headers["Content-Type"] == "application/zip"
 
 
+def other_spellings(path: str) -> list[str]:
+    """The same signed download URL spelled otherwise: a trailing slash, each parameter repeated (the
+    first one verified), each parameter left out."""
+    route, query = path.split("?")
+    params = query.split("&")
+    return ([f"{route}/?{query}"] + [f"{path}&{param}x" for param in params] + [f"{route}?{param}&{query}" for param in params]
+            + ["?".join((route, "&".join(p for p in params if p != left_out))) for left_out in params])
+
+
+def test_a_signed_url_verifies_in_one_spelling_only(admin, client, demo_app, tmp_path):
+    """The public-side re-attack: `/dl/<sha>?expires=E&signature=S` (no type), a repeated `type` or
+    `expires` (the first won) and `/dl/<sha>/?…` all verified. Every download route (native zips and
+    their patches, Expo assets and launch assets) and the upload URL now answer 403 to them."""
+    fixture = make_export(tmp_path / "dist", assets=(("png", b"\x89PNG\r\n\x1a\nnot really"),))
+    bundle = admin.upload(APP, "1.0.0", fixture.zip_path.read_bytes(), format="expo", runtimeVersion="1.0.0").json
+    admin.release(APP, bundle["id"])
+    urls = [asset["url"] for asset in manifest_assets(client)]
+    assert {"/dl/expo/" in url for url in urls} == {True, False}  # the launch asset's route and /dl/
+    zipped = admin.upload(APP, "1.0.1", make_zip({"index.html": "1"})).json
+    admin.release(APP, zipped["id"])
+    urls.append(check(client, demo_app, deviceId="d").json["bundle"]["url"])
+    for url in urls:
+        path = url[url.index("/dl/"):]
+        assert client.get(path).status_code == 200, path
+        for variant in other_spellings(path):
+            response = client.get(variant)
+            assert (response.status_code, response.json["error"]["code"]) == (403, "invalid_signature"), variant
+
+    data = make_zip({"index.html": "two-step"})
+    ticket = admin.post(f"/api/v1/apps/{APP}/bundles/initiate", {
+        "version": "3.0.0", "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}).json
+    path = ticket["uploadUrl"][ticket["uploadUrl"].index("/uploads/"):]
+    for variant in other_spellings(path):
+        assert client.put(variant, data=data).status_code == 403, variant
+    assert client.put(path, data=data).status_code == 200
+
+
 # --- uploads ---------------------------------------------------------------------------------
 
 

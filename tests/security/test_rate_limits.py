@@ -263,6 +263,27 @@ def test_large_device_bodies_use_up_their_address_minute_by_the_byte(tmp_path):
         app.config["BOX"].close()
 
 
+def test_bodies_refused_as_too_large_use_up_their_address_minute_by_the_byte(tmp_path):
+    """The public-side re-attack: 60 bodies of 2 MB refused with 413 (each buffered by the server)
+    took one token each, and the address still sent 12 reports of 512 KB. A refused body is charged
+    by its declared length (512 tokens for 2 MB), so the address meets 429 after 5 of them and
+    has room for 3 reports, not 23."""
+    app = create_app(Config.from_env(data_dir=tmp_path / "d", address_rate_per_minute=3000))
+    try:
+        client = app.test_client()
+        Api(client, make_key(app.config["BOX"])).post("/api/v1/apps", {"slug": "com.example.rl"})
+        huge = b"x" * (2 * 1024 * 1024)
+        answers = [client.post("/capgo/updates", data=huge, content_type="application/json").status_code
+                   for _ in range(7)]
+        assert answers == [413] * 5 + [429] * 2
+        report = {"projectSlug": "com.example.rl", "deviceId": "w2", "platform": "ios",
+                  "events": [{"type": "app_launch"}], "pad": "x" * (500 * 1024)}
+        answers = [client.post("/v1/ota/health-metrics", json=report).status_code for _ in range(4)]
+        assert answers == [204, 204, 204, 429]  # 3000 - 5 * 512 leaves 440 tokens: 3 reports of 126
+    finally:
+        app.config["BOX"].close()
+
+
 def test_a_body_larger_than_an_address_minute_still_gets_through_a_full_one(tmp_path):
     """With a small OTABOX_ADDRESS_RATE_PER_MINUTE a body costs at most the whole bucket, never more
     than it can hold (which would refuse it for ever)."""

@@ -330,7 +330,8 @@ def test_a_flood_of_health_events_from_fresh_devices_keeps_only_the_ring(dispatc
     for n in range(120):
         response = client.post("/v1/ota/health-metrics", json={
             **HEALTH, "deviceId": f"fresh-{n}", "events": [{"type": "js_error", "message": f"error {n}", "count": 1},
-                                                           {"type": "custom", "name": f"name-{n}", "count": 1}]})
+                                                           {"type": "custom", "name": f"name-{n}", "count": 1}]},
+            environ_base={"REMOTE_ADDR": f"10.{n}.0.1"})  # one address adds a tenth of the ring an hour
         assert response.status_code == 204
         if n % 50 == 0:
             box.events.flush()
@@ -344,8 +345,8 @@ def test_a_flood_of_health_events_from_fresh_devices_keeps_only_the_ring(dispatc
 def test_a_flood_of_custom_events_from_fresh_ids_leaves_the_real_devices_events(dispatch, client, box, monkeypatch):
     """The public-side attack: 100 keyless reports of 100 custom events each filled the app's 10 000
     kept events and pushed out every real one. Ids no update check has seen keep at most a fifth of
-    the ring (here 100 events of 500), so a phone's crash and events stay."""
-    monkeypatch.setattr(box.events, "per_app", 500)
+    the ring (here 200 events of 1 000), so a phone's crash and events stay."""
+    monkeypatch.setattr(box.events, "per_app", 1000)
     key = client_key(dispatch)
     assert client.get(f"/api/v1/apps/{PROJECT}/check", query_string={"platform": "ios", "deviceId": "device-xyz"},
                       headers={"X-Client-Key": key}).status_code == 200
@@ -356,15 +357,55 @@ def test_a_flood_of_custom_events_from_fresh_ids_leaves_the_real_devices_events(
     box.events.flush()
     for n in range(100):
         forged = client.post("/v1/ota/health-metrics", json={**HEALTH, "deviceId": f"fresh-{n}", "events": [
-            {"type": "custom", "name": f"noise-{n}-{k}", "count": 1} for k in range(100)]})
+            {"type": "custom", "name": f"noise-{n}-{k}", "count": 1} for k in range(100)]},
+            environ_base={"REMOTE_ADDR": f"10.{n}.0.1"})  # many addresses: one is held to a tenth an hour
         assert forged.status_code == 204
         if n % 5 == 4:
             box.events.flush()
     box.events.flush()
     kept = made(dispatch.get("/v1/ota/telemetry/events?limit=500"), 200)
-    assert kept["total"] == 110
+    assert kept["total"] == 210
     assert {e["name"] or e["message"] for e in kept["events"] if e["deviceId"] == "device-xyz"} == \
         {"SIGSEGV in checkout", *(f"purchase-{k}" for k in range(9))}
+
+
+def test_a_flood_of_custom_events_from_ids_that_checked_once_leaves_the_real_devices_events(dispatch, client, box,
+                                                                                             monkeypatch):
+    """The public-side re-attack: a check makes any id a seen device, so 24 x [a check with a fresh
+    id, a report of 500 custom events] (48 requests) filled the 10 000 kept events and pushed out a
+    phone's 5. One device id now keeps at most 1% of the ring, its newest (here 10 of 1 000), and
+    one address adds at most a tenth of it in an hour (here 100)."""
+    monkeypatch.setattr(box.events, "per_app", 1000)
+    key = client_key(dispatch)
+
+    def checked(device_id):
+        assert client.get(f"/api/v1/apps/{PROJECT}/check", query_string={"platform": "ios", "deviceId": device_id},
+                          headers={"X-Client-Key": key}).status_code == 200
+        box.tracker.flush()
+
+    checked("device-xyz")
+    real = [{"type": "crash", "message": "SIGSEGV in checkout", "count": 1},
+            *({"type": "custom", "name": f"purchase-{k}", "count": 1} for k in range(4))]
+    assert client.post("/v1/ota/health-metrics", json={**HEALTH, "events": real}).status_code == 204
+    box.events.flush()
+
+    def flood(address):
+        for n in range(24):
+            checked(f"fresh-{address}-{n}")
+            forged = client.post("/v1/ota/health-metrics", json={**HEALTH, "deviceId": f"fresh-{address}-{n}",
+                                                                 "events": [{"type": "custom", "name": f"noise-{k}",
+                                                                             "count": 1} for k in range(500)]},
+                                 environ_base={"REMOTE_ADDR": address or f"10.{n}.0.1"})
+            assert forged.status_code == 204
+            box.events.flush()
+        return made(dispatch.get("/v1/ota/telemetry/events?limit=500"), 200)
+
+    kept = flood(None)  # from 24 addresses
+    assert kept["total"] == 5 + 24 * 10
+    assert {e["name"] or e["message"] for e in kept["events"] if e["deviceId"] == "device-xyz"} == \
+        {"SIGSEGV in checkout", *(f"purchase-{k}" for k in range(4))}
+    kept = flood("198.51.100.7")
+    assert kept["total"] <= 5 + 24 * 10 + 2 * 100  # 100 an hour (two hours' worth if the hour turned)
 
 
 def test_definitions_are_cached_per_generation_and_limited_per_address(dispatch, client, box, monkeypatch):

@@ -39,7 +39,7 @@ def answer_report(b, wire: WireRequest) -> Reply:
         release_id = update.release.id if update.release is not None else \
             release_for(view, found.device_id, update.bundle.id, found.channel)[0]
     b.health.record(view.id, release_id, found, address)
-    b.events.record(view.id, release_id, found)
+    b.events.record(view.id, release_id, found, address)
     return NO_CONTENT
 
 

@@ -23,7 +23,7 @@ from ...core.compression import available_codings
 from ...core.patches import FORMAT as PATCH_FORMAT
 from ...errors import Forbidden, NotFound
 from ...store.blobs import is_sha256
-from ...web import box
+from ...web import box, signed_query
 from . import encoding, patches
 from .export import LAUNCH_ASSET_CONTENT_TYPE, PLATFORMS
 from .urls import SIGNED_PURPOSE, signed_subject
@@ -42,8 +42,7 @@ def _header(name: str) -> str | None:
 def launch_asset(app_id, sha256):
     view = box().serving.app(app_id)
     verdict = box().secrets.url_signer.check(SIGNED_PURPOSE, signed_subject(view.id if view else 0, sha256),
-                                            request.args.get("expires"),
-                                            request.args.get("signature"))
+                                            *signed_query("expires", "signature"))
     if view is None or verdict != "ok":
         raise Forbidden("the download URL has expired" if verdict == "expired" else "the download URL is not valid",
                         code="url_expired" if verdict == "expired" else "invalid_signature")

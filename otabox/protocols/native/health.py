@@ -72,7 +72,7 @@ def answer_report(b, wire: WireRequest) -> Reply:
     found = parsed_report(b, data, view, wire.client_address)
     release_id, _ = release_for(view, found.device_id, _bundle_id(view, data, found.platform), found.channel)
     b.health.record(view.id, release_id, found, wire.client_address)
-    b.events.record(view.id, release_id, found)
+    b.events.record(view.id, release_id, found, wire.client_address)
     return NO_CONTENT
 
 
