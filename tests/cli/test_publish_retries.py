@@ -46,7 +46,7 @@ def flaky():
 
     def start(failures: int) -> FlakyServer:
         server = FlakyServer(failures)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         servers.append(server)
         return server
     yield start

@@ -136,7 +136,7 @@ def served(app):
             pass
 
     server = make_server("127.0.0.1", 0, app, server_class=Threaded, handler_class=Quiet)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()  # shutdown waits a poll
     try:
         yield f"http://127.0.0.1:{server.server_port}"
     finally:
