@@ -102,8 +102,8 @@ def webhooks_delete(client, webhook_id, as_json):
     data = client.delete(f"/api/v1/webhooks/{webhook_id}")
     if as_json:
         show(data, True, [])
-        return
-    click.echo(f"Deleted webhook {data['id']}.")
+    else:
+        click.echo(f"Deleted webhook {data['id']}.")
 
 
 @webhooks.command("test")
@@ -115,9 +115,9 @@ def webhooks_test(client, webhook_id, as_json):
     data = client.post(f"/api/v1/webhooks/{webhook_id}/test")
     if as_json:
         show(data, True, [])
-        return
-    click.echo(f"Queued webhook.test delivery {data['id']} for webhook {webhook_id}; "
-               f"`otabox webhooks deliveries {webhook_id}` shows its attempt.")
+    else:
+        click.echo(f"Queued webhook.test delivery {data['id']} for webhook {webhook_id}; "
+                   f"`otabox webhooks deliveries {webhook_id}` shows its attempt.")
 
 
 @webhooks.command("deliveries")
