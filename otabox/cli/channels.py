@@ -50,7 +50,7 @@ def given(settings: dict) -> dict:
 
 def channel_row(info: dict) -> dict:
     """A channel as one line of the table: what it serves, and where it sends a share of its devices."""
-    current = info["currentRelease"]
+    current = info["unscopedRelease"]
     serves = "-" if current is None else (
         f"{current['bundleVersion']} ({current['label']}, {current['rollout']}%)")
     scoped = [f"{r['platform'] or 'every platform'}" + (f" runtime {r['runtimeVersion']}" if r["runtimeVersion"] else "")

@@ -197,10 +197,11 @@ def _serving_channel_name(branch: Branch | None) -> str | None:
 
 def channel_json(channel: Channel) -> dict:
     """A channel with its settings and current release. `public`: it is the app's default channel;
-    `rolloutChannel`: a channel serving the branch the split sends devices to. `currentRelease` is what
-    devices of every platform and runtime get; a rollback scoped to some of them is listed in
-    `scopedRollbacks` instead, since showing it as the channel's release would hide what the others get."""
-    current = unscoped_release(channel)
+    `rolloutChannel`: a channel serving the branch the split sends devices to. `currentRelease` is the
+    newest enabled release, as every version answered it, even a rollback scoped to one platform or
+    runtime; `unscopedRelease` is what devices of every other platform and runtime get, and the scoped
+    rollbacks above it are listed in `scopedRollbacks` (views show those two)."""
+    current, unscoped = current_release(channel), unscoped_release(channel)
     split = channel.rollout_branch
     return {
         "id": channel.id, "name": channel.name, "deploymentKey": channel.deployment_key,
@@ -211,7 +212,8 @@ def channel_json(channel: Channel) -> dict:
         "rolloutChannel": _serving_channel_name(split), "rolloutPercentage": channel.rollout_percentage,
         "minRuntimeVersion": channel.min_runtime_version,
         "currentRelease": release_json(current) if current else None,
-        "scopedRollbacks": [scoped_rollback_json(r) for r in scoped_rollbacks(channel, current)],
+        "unscopedRelease": release_json(unscoped) if unscoped else None,
+        "scopedRollbacks": [scoped_rollback_json(r) for r in scoped_rollbacks(channel, unscoped)],
         "createdAt": iso(channel.created_at),
     }
 

@@ -72,13 +72,15 @@ def test_rolling_back_a_canary_after_an_appdispatch_rollback_keeps_each_platform
 def test_channel_views_show_the_release_every_device_gets_with_the_scoped_rollback_beside(
         admin, client, box, demo_app):
     """After AppDispatch's rollback of iOS runtime 1.0.0, production still serves 1.1.1 to everyone
-    else: the channel's views say so, and name the rollback and its scope."""
+    else: the channel's views say so (`unscopedRelease`; `currentRelease` stays the newest release, as
+    released versions answered), and name the rollback and its scope."""
     admin.publish(APP, "1.1.1")
     scoped = admin.post("/v1/ota/rollback", {"runtimeVersion": "1.0.0", "platform": "ios", "channel": "production"},
                         headers={"X-Project": APP})
     assert scoped.status_code == 201, scoped.json
     production = admin.get(f"/api/v1/apps/{APP}/channels/production").json
-    assert production["currentRelease"]["bundleVersion"] == "1.1.1"
+    assert production["currentRelease"]["kind"] == "builtin"  # the newest release, as earlier versions answered
+    assert production["unscopedRelease"]["bundleVersion"] == "1.1.1"
     assert [(r["platform"], r["runtimeVersion"], r["bundleVersion"]) for r in production["scopedRollbacks"]] == [
         ("ios", "1.0.0", "builtin")]
     label = production["scopedRollbacks"][0]["label"]
@@ -86,10 +88,10 @@ def test_channel_views_show_the_release_every_device_gets_with_the_scoped_rollba
     listed = run_otabox("channels", "list", "--app", APP, "--data-dir", str(box.config.data_dir))
     assert listed.returncode == 0, listed.stderr
     row = next(line for line in listed.stdout.splitlines() if line.startswith("production"))
-    assert f"1.1.1 ({production['currentRelease']['label']}, 100%); ios runtime 1.0.0 rolled back to builtin " \
+    assert f"1.1.1 ({production['unscopedRelease']['label']}, 100%); ios runtime 1.0.0 rolled back to builtin " \
            f"({label})" in row
 
     capgo = client.get("/channel", query_string={"app_id": APP, "channel": "production"},
                        headers={"authorization": admin.key}).json
-    assert capgo["version"] == {"id": production["currentRelease"]["bundleId"], "name": "1.1.1"}
+    assert capgo["version"] == {"id": production["unscopedRelease"]["bundleId"], "name": "1.1.1"}
     assert offered(client, demo_app, "android") == "1.1.1"

@@ -16,6 +16,7 @@ def schemas() -> dict:
         "branch": nullable(STRING), "rolloutBranch": nullable(STRING),
         "rolloutChannel": nullable(STRING), "rolloutPercentage": {"type": "integer", "minimum": 0, "maximum": 100},
         "minRuntimeVersion": nullable(STRING), "currentRelease": nullable(ref("Release")),
+        "unscopedRelease": nullable(ref("Release")),
         "scopedRollbacks": array(obj({"releaseId": INTEGER, "label": STRING, "platform": nullable(STRING),
                                       "runtimeVersion": nullable(STRING), "bundleVersion": STRING})),
         "createdAt": TIMESTAMP})
