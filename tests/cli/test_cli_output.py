@@ -9,7 +9,16 @@ import re
 import pytest
 from support import check, run_otabox, served
 
+from otabox.box import Box
 from otabox.cli import common
+
+
+@pytest.fixture
+def config(config):
+    """The test's box as `otabox serve` leaves it: its data dir holds the box's files (the schema copy
+    on SQLite; on PostgreSQL the database holds it, so the box is opened once here)."""
+    Box(config).close()
+    return config
 
 
 def admin(config, *args, input=None):
