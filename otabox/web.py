@@ -247,8 +247,9 @@ def paging(limit: int) -> Schema:
 def _checked_query(declared: Accepted) -> dict:
     """The query's clean values; a name the route takes in its body (a Capgo DELETE's `app_id` sent
     as `?app_id=`) is refused with where to send it instead of a bare "accepted: none"."""
+    body_names = (declared.form or declared.body).known
     misplaced = {name: "send it in the JSON body (Content-Type: application/json), not in the query string"
-                 for name in (declared.form or declared.body).known if name not in declared.query.known}
+                 for name in request.args if name in body_names and name not in declared.query.known}
     schema = declared.query.extend(hints=misplaced) if misplaced else declared.query
     repeated = next((name for name in request.args if len(request.args.getlist(name)) > 1), None)
     if repeated is not None:

@@ -10,8 +10,8 @@ from ..store.models import App, Branch, Bundle, Channel, Collaborator, Release, 
 from . import channel_numbers, flags
 from .branches import branch_of_name, find_branch
 from .change import changing
-from .releases import (create_release, current_release, release_json, scoped_rollback_json, scoped_rollbacks,
-                       served_bundle_id, unscoped_release)
+from .releases import (create_release, current_release, release_json, scoped_rollback_json, served_bundle_id,
+                       serving_releases)
 from .serving import matching_names
 
 SLUG = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)+$")
@@ -201,7 +201,7 @@ def channel_json(channel: Channel) -> dict:
     newest enabled release, as every version answered it, even a rollback scoped to one platform or
     runtime; `unscopedRelease` is what devices of every other platform and runtime get, and the scoped
     rollbacks above it are listed in `scopedRollbacks` (views show those two)."""
-    current, unscoped = current_release(channel), unscoped_release(channel)
+    current, unscoped, scoped = serving_releases(channel)
     split = channel.rollout_branch
     return {
         "id": channel.id, "name": channel.name, "deploymentKey": channel.deployment_key,
@@ -213,7 +213,7 @@ def channel_json(channel: Channel) -> dict:
         "minRuntimeVersion": channel.min_runtime_version,
         "currentRelease": release_json(current) if current else None,
         "unscopedRelease": release_json(unscoped) if unscoped else None,
-        "scopedRollbacks": [scoped_rollback_json(r) for r in scoped_rollbacks(channel, unscoped)],
+        "scopedRollbacks": [scoped_rollback_json(r) for r in scoped],
         "createdAt": iso(channel.created_at),
     }
 

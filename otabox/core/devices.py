@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from peewee import IntegrityError
+from peewee import IntegrityError, chunked
 
 from ..errors import BadRequest, NotFound
 from ..fields import Boolean, IdOrName, Schema, Text
@@ -317,10 +317,9 @@ FAILURE_TYPES = ("failed", "rolled_back")
 
 def known_devices(app_id: int, device_ids: set[str]) -> set[str]:
     """Which of `device_ids` the app already has a row for."""
-    found, ids = set(), sorted(device_ids)
-    for start in range(0, len(ids), 500):
-        query = Device.select(Device.device_id).where((Device.app == app_id)
-                                                      & Device.device_id.in_(ids[start:start + 500]))
+    found = set()
+    for ids in chunked(sorted(device_ids), 500):
+        query = Device.select(Device.device_id).where((Device.app == app_id) & Device.device_id.in_(ids))
         found.update(device_id for (device_id,) in query.tuples())
     return found
 

@@ -156,33 +156,33 @@ def _next_label(channel: Channel) -> str:
     return f"v{Release.select().where(channel_releases(channel)).count() + 1}"
 
 
-def current_release(channel: Channel) -> Release | None:
+def _enabled_newest_first(channel: Channel):
     return (Release.select().where(channel_releases(channel) & (Release.disabled == False))  # noqa: E712
-            .order_by(Release.id.desc()).first())
+            .order_by(Release.id.desc()))
 
 
-def _scoped_rollback():
-    """The condition on Release of a rollback limited to one platform or runtime version (AppDispatch's
-    POST /v1/ota/rollback): devices outside its scope go on with the release below it."""
-    return Release.kind.in_(("rollback", "builtin")) & (Release.platform.is_null(False)
-                                                         | Release.runtime_version.is_null(False))
+def current_release(channel: Channel) -> Release | None:
+    return _enabled_newest_first(channel).first()
 
 
-def unscoped_release(channel: Channel) -> Release | None:
-    """What a channel serves devices of every platform and runtime: its newest enabled release that is
-    not a scoped rollback (what channel views show, scoped_rollbacks beside it)."""
-    return (Release.select().where(channel_releases(channel) & (Release.disabled == False)  # noqa: E712
-                                   & ~_scoped_rollback()).order_by(Release.id.desc()).first())
+def is_scoped_rollback(release: Release) -> bool:
+    """A rollback limited to one platform or runtime version (AppDispatch's POST /v1/ota/rollback):
+    devices outside its scope go on with the release below it."""
+    return release.kind in ("rollback", "builtin") and (release.platform is not None
+                                                        or release.runtime_version is not None)
 
 
-def scoped_rollbacks(channel: Channel, above: Release | None) -> list[Release]:
-    """The enabled scoped rollbacks newer than `above` (the unscoped release), newest first: what
-    the devices of their platform / runtime version get instead."""
-    rows = Release.select().where(channel_releases(channel) & (Release.disabled == False)  # noqa: E712
-                                  & _scoped_rollback())
-    if above is not None:
-        rows = rows.where(Release.id > above.id)
-    return list(rows.order_by(Release.id.desc()))
+def serving_releases(channel: Channel) -> tuple[Release | None, Release | None, list[Release]]:
+    """The channel's newest enabled release; the newest that is not a scoped rollback (what devices of
+    every other platform and runtime get); and the scoped rollbacks above that one, newest first.
+    One pass down the history, which stops at the first release that is not a scoped rollback."""
+    current, scoped = None, []
+    for release in _enabled_newest_first(channel).iterator():
+        current = current or release
+        if not is_scoped_rollback(release):
+            return current, release, scoped
+        scoped.append(release)
+    return current, None, scoped
 
 
 def scoped_rollback_json(release: Release) -> dict:

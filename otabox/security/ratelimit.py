@@ -267,9 +267,7 @@ class NewDeviceBudget:
     def take(self, address: str | None) -> None:
         """For a request whose whole point is the new row (a device choosing its channel): past the
         budget it is refused, RateLimited with the seconds until the address's day has room."""
-        wait = self.addresses.wait_time(address_key(address))
-        if wait > 0:
-            raise RateLimited(max(1, math.ceil(wait)))
+        self.addresses.take(address_key(address))
 
 
 class EventBudget:

@@ -21,7 +21,7 @@ from flask import Blueprint, jsonify
 
 from ...core import apps, audit, bundles, devices
 from ...core.devices import MAX_DEVICE_ID
-from ...core.releases import unscoped_release
+from ...core.releases import serving_releases
 from ...errors import BadRequest, Conflict, Forbidden, NotFound
 from ...fields import Boolean, Choice, Schema, Text, Whole
 from ...security import auth
@@ -109,7 +109,7 @@ def channel_json(app: App, channel: Channel) -> dict:
     `disableAutoUpdate` is the boolean the document's Channel types it (any upgrade blocked); which
     upgrades are blocked, the `disable_update` value ChannelSet takes, is `disable_auto_update` beside
     it, the name of the column Capgo's own channel rows carry it in."""
-    current = unscoped_release(channel)  # what every device gets, not a rollback of one platform/runtime
+    _, current, _ = serving_releases(channel)  # what every device gets, not a rollback of one platform/runtime
     changes = [e["at"] for e in audit.query(limit=1, entity_type="channel", entity_id=str(channel.id))]
     updated = max([iso(channel.created_at), *changes, *([iso(current.created_at)] if current else [])])
     return {"id": channel.id, "created_at": iso(channel.created_at), "name": channel.name, "app_id": app.slug,
